@@ -1,0 +1,1 @@
+"""crisisrisk: one command-line program over the ETL, model and dashboard packages."""

@@ -1,0 +1,159 @@
+"""``crisisrisk etl ...`` commands: run, status, sources, rejected."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from sqlalchemy import select
+
+from etl.config import raw_dir
+from etl.db import make_engine, migrate
+
+log = logging.getLogger(__name__)
+app = typer.Typer(help="Build the warehouse from the real published files in data/raw.", no_args_is_help=True)
+console = Console(width=None if sys.stdout.isatty() else 200)
+
+
+def _engine():
+    engine = make_engine()
+    migrate(engine)
+    return engine
+
+
+@app.command("run")
+def run_cmd(
+    source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only these sources (repeatable).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Reload even when a file has not changed.")] = False,
+) -> None:
+    """Load every registered source (or only the named ones) into the warehouse."""
+    from etl.loader import run, unregistered_folders
+    from etl.sources import all_sources, get_source
+
+    try:
+        selected = [get_source(n) for n in source] if source else all_sources()
+    except KeyError as exc:
+        console.print(f"[red]{exc.args[0]}[/red]")
+        raise typer.Exit(2) from None
+    engine = _engine()
+    failures = 0
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=False) as progress:
+        task = progress.add_task("ETL", total=len(selected))
+
+        def step(msg: str) -> None:
+            progress.update(task, description=msg[:80])
+
+        def done(result) -> None:
+            nonlocal failures
+            progress.advance(task)
+            if result.status == "failed":
+                failures += 1
+                progress.console.print(f"[red]✗ {result.source}: {result.error}[/red]")
+            elif result.status == "unchanged":
+                progress.console.print(f"[dim]= {result.source}: unchanged (use --force to reload)[/dim]")
+            else:
+                read = sum(f.rows_read for f in result.files)
+                rej = sum(f.rows_rejected for f in result.files)
+                progress.console.print(f"[green]✓[/green] {result.source}: {read:,} rows read, {read - rej:,} loaded, "
+                                       f"{rej:,} rejected → {result.observations:,} observations")
+
+        run(engine, [s.name for s in selected], force=force, progress=step, on_result=done)
+        progress.update(task, description="ETL finished")
+    if not source:
+        for folder in unregistered_folders():
+            console.print(f"[yellow]! data/raw/{folder} has no registered reader; add a module in etl/sources[/yellow]")
+    if failures:
+        console.print(f"[red]{failures} source(s) failed; the warehouse keeps their previous load.[/red]")
+        raise typer.Exit(1)
+
+
+@app.command("status")
+def status_cmd(
+    all_loads: Annotated[bool, typer.Option("--all", help="Include superseded loads.")] = False,
+) -> None:
+    """One row per load: source, file, sha256, rows read/loaded/rejected, time."""
+    from etl.warehouse import read_loads
+
+    loads = read_loads(_engine(), current_only=not all_loads)
+    if loads.empty:
+        console.print("No loads yet. Run: crisisrisk etl run")
+        raise typer.Exit(0)
+    table = Table(title="Warehouse loads")
+    for col in ("load", "source", "file", "sha256", "read", "loaded", "rejected", "observations", "finished (UTC)",
+                "status"):
+        table.add_column(col, justify="right" if col in ("read", "loaded", "rejected", "observations") else "left")
+    for r in loads.itertuples():
+        table.add_row(str(r.load_id), r.source, r.file, r.sha256[:12], f"{r.rows_read:,}", f"{r.rows_loaded:,}",
+                      f"{r.rows_rejected:,}", f"{r.observations:,}", str(r.finished_at)[:19], r.status)
+    console.print(table)
+
+
+@app.command("sources")
+def sources_cmd() -> None:
+    """Each registered source with publisher, licence and coverage."""
+    from etl.loader import unregistered_folders
+    from etl.sources import all_sources
+
+    table = Table(title="Registered sources")
+    for col in ("source", "publisher", "licence", "coverage", "files in data/raw"):
+        table.add_column(col)
+    for s in all_sources():
+        files = s.paths(raw_dir())
+        table.add_row(s.name, s.publisher, s.licence, s.coverage, str(len(files)))
+    console.print(table)
+    for folder in unregistered_folders():
+        console.print(f"[yellow]data/raw/{folder}: no registered reader[/yellow]")
+
+
+@app.command("rejected")
+def rejected_cmd(
+    source: Annotated[str, typer.Option("--source", "-s", help="Source name.")],
+    limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
+    reason: Annotated[str | None, typer.Option(help="Only this reason code.")] = None,
+) -> None:
+    """Show quarantined rows of a source's current load, with their reasons."""
+    from sqlalchemy import func
+
+    from etl.schema import rejected_row, source_load
+
+    engine = _engine()
+    base = (select(source_load.c.file, rejected_row.c.row_number, rejected_row.c.reason_code, rejected_row.c.reason,
+                   rejected_row.c.raw)
+            .join(source_load, source_load.c.load_id == rejected_row.c.load_id)
+            .where(source_load.c.source == source, source_load.c.status == "loaded"))
+    if reason:
+        base = base.where(rejected_row.c.reason_code == reason)
+    with engine.connect() as conn:
+        counts = conn.execute(select(rejected_row.c.reason_code, func.count())
+                              .join(source_load, source_load.c.load_id == rejected_row.c.load_id)
+                              .where(source_load.c.source == source, source_load.c.status == "loaded")
+                              .group_by(rejected_row.c.reason_code)).all()
+        rows = conn.execute(base.order_by(source_load.c.file, rejected_row.c.row_number).limit(limit)).all()
+    if not counts:
+        console.print(f"No rejected rows for source '{source}'.")
+        return
+    summary = Table(title=f"Rejected rows of '{source}' by reason")
+    summary.add_column("reason")
+    summary.add_column("rows", justify="right")
+    for code, n in sorted(counts, key=lambda c: -c[1]):
+        summary.add_row(code, f"{n:,}")
+    console.print(summary)
+    table = Table(title=f"First {len(rows)} rejected rows")
+    for col in ("file", "row", "reason", "raw"):
+        table.add_column(col, overflow="fold")
+    for f, rn, _code, why, raw in rows:
+        table.add_row(f, str(rn), why, raw[:160])
+    console.print(table)

@@ -1,0 +1,90 @@
+"""What the region-mapping step of a source may use: the warehouse's regions and the code crosswalk."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Engine, select
+
+from etl.contract import REJECT, reject
+from etl.countries import Crosswalk, resolve_codes, resolve_names
+from etl.schema import region
+from etl.spatial import AdminIndex
+
+log = logging.getLogger(__name__)
+CROSSWALK_FILE = Path("country_code_crosswalk") / "countrycode_codelist.csv"
+
+
+@dataclass
+class MappingContext:
+    """Lazily loaded lookups for ``to_observations``; built from the warehouse, or from frames in tests."""
+
+    raw_dir: Path
+    engine: Engine | None = None
+    _regions: pd.DataFrame | None = field(default=None, repr=False)
+
+    @cached_property
+    def regions(self) -> pd.DataFrame:
+        """region_id, level, iso3, parent_id, name, geometry (shapely) for every region."""
+        if self._regions is not None:
+            return self._regions
+        if self.engine is None:
+            raise RuntimeError("no warehouse connection to read regions from")
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(region.c.region_id, region.c.level, region.c.iso3, region.c.parent_id,
+                                       region.c.name, region.c.geometry_wkb)).all()
+        frame = pd.DataFrame(rows, columns=["region_id", "level", "iso3", "parent_id", "name", "geometry_wkb"])
+        if frame.empty:
+            raise RuntimeError("the warehouse has no regions yet: load the 'natural_earth' source first")
+        wkb = frame["geometry_wkb"].where(frame["geometry_wkb"].notna(), None)
+        frame["geometry"] = shapely.from_wkb(wkb.to_numpy(dtype=object), on_invalid="ignore")
+        return frame.drop(columns=["geometry_wkb"])
+
+    @cached_property
+    def country_ids(self) -> frozenset[str]:
+        return frozenset(self.regions.loc[self.regions["level"] == 0, "region_id"])
+
+    @cached_property
+    def admin_index(self) -> AdminIndex:
+        adm1 = self.regions[self.regions["level"] == 1]
+        return AdminIndex(adm1["region_id"].to_numpy(), adm1["iso3"].to_numpy(), adm1["geometry"].to_numpy())
+
+    @cached_property
+    def crosswalk(self) -> Crosswalk:
+        return Crosswalk(self.raw_dir / CROSSWALK_FILE)
+
+    # --- mapping helpers used by sources ----------------------------------------------------
+    def countries_by_name(self, frame: pd.DataFrame, column: str, out: str = "_region_id") -> None:
+        """Resolve a name column to ISO3 region ids; unresolved rows are rejected with the reason."""
+        res = resolve_names(frame[column].astype(str).str.strip())
+        self._apply(frame, res, out, column)
+
+    def countries_by_code(self, frame: pd.DataFrame, column: str, name_column: str | None = None,
+                          out: str = "_region_id") -> None:
+        """Resolve an ISO3-like code column (falling back to a name column) to region ids."""
+        names = frame[name_column].astype(str).str.strip() if name_column else None
+        res = resolve_codes(frame[column].astype(str).str.strip(), names)
+        self._apply(frame, res, out, column)
+
+    def countries_by_scheme(self, frame: pd.DataFrame, column: str, scheme: str, out: str = "_region_id") -> None:
+        """Resolve Gleditsch–Ward ('gw'), COW ('cow') or UNHCR ('unhcr') codes via the crosswalk."""
+        iso3 = frame[column].map(lambda c: self.crosswalk.to_iso3(scheme, c))
+        res = pd.DataFrame({"iso3": iso3, "reason_code": np.where(iso3.isna(), "unknown_country", None),
+                            "reason": "code '" + frame[column].astype(str) + f"' is not a known {scheme.upper()} code"},
+                           index=frame.index)
+        self._apply(frame, res, out, column)
+
+    def _apply(self, frame: pd.DataFrame, res: pd.DataFrame, out: str, column: str) -> None:
+        frame[out] = res["iso3"]
+        for code in res["reason_code"].dropna().unique():
+            mask = res["reason_code"] == code
+            reject(frame, mask, code, "column '" + column + "': " + res["reason"].astype(str))
+        no_region = frame[out].notna() & ~frame[out].isin(self.country_ids) & frame[REJECT].isna()
+        reject(frame, no_region, "no_region",
+               "column '" + column + "': ISO3 '" + frame[out].astype(str) + "' has no region in the warehouse")

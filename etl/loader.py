@@ -1,0 +1,212 @@
+"""Load sources into the warehouse: parse, map, validate, then write one source in one transaction.
+
+Guarantees (DESIGN §3):
+- rows read = rows loaded + rows rejected, for every file, checked before anything is written;
+- a source's observations are replaced atomically, so readers never see half a load;
+- an unchanged file (same sha256) is skipped unless ``force`` is set, so reruns are idempotent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine, delete, select, update
+
+from etl import __version__
+from etl.config import raw_dir as default_raw_dir
+from etl.context import MappingContext
+from etl.contract import FILE, REJECT, REJECT_DETAIL, ROW, ContractError
+from etl.schema import indicator, observation, rejected_row, source_load
+from etl.sources import all_sources, get_source
+from etl.sources.base import OBSERVATION_COLUMNS, Source
+from etl.warehouse import bulk_insert, upsert
+
+log = logging.getLogger(__name__)
+RAW_TEXT_LIMIT = 2000
+Progress = Callable[[str], None]
+
+
+@dataclass
+class FileResult:
+    file: str
+    sha256: str
+    rows_read: int
+    rows_loaded: int
+    rows_rejected: int
+    observations: int
+
+
+@dataclass
+class LoadResult:
+    source: str
+    status: str  # loaded | unchanged | failed
+    files: list[FileResult] = field(default_factory=list)
+    observations: int = 0
+    error: str | None = None
+
+
+class LoadError(RuntimeError):
+    """A source's own code broke the contract (a bug, not bad input); nothing was written."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _current_hashes(engine: Engine, source: str) -> dict[str, str]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(source_load.c.file, source_load.c.sha256)
+                            .where(source_load.c.source == source, source_load.c.status == "loaded")).all()
+    return {f.rsplit("/", 1)[-1]: s for f, s in rows}
+
+
+def _raw_text(record: dict) -> str:
+    clean = {k: v for k, v in record.items() if not str(k).startswith("_") and not (isinstance(v, float) and pd.isna(v))}
+    text = json.dumps(clean, ensure_ascii=False, default=str)
+    return text if len(text) <= RAW_TEXT_LIMIT else text[: RAW_TEXT_LIMIT - 3] + "..."
+
+
+def prepare(source: Source, paths: list[Path], ctx: MappingContext,
+            progress: Progress | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Parse every file and map to regions; pure apart from reading files and regions."""
+    frames = []
+    for path in paths:
+        if progress:
+            progress(f"{source.name}: parsing {path.name}")
+        frame = source.parse(path)
+        if ROW not in frame.columns or REJECT not in frame.columns:
+            raise LoadError(f"{source.name}.parse did not return '{ROW}' and '{REJECT}' columns")
+        frame[FILE] = path.name
+        frames.append(frame)
+    parsed = pd.concat(frames, ignore_index=True, sort=False) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    if progress:
+        progress(f"{source.name}: mapping {len(parsed):,} rows to regions")
+    obs = source.to_observations(parsed, ctx)
+    return parsed, obs
+
+
+def validate(source: Source, parsed: pd.DataFrame, obs: pd.DataFrame) -> pd.DataFrame:
+    """Check the source kept its promises; raises :class:`LoadError` on a bug."""
+    missing = [c for c in OBSERVATION_COLUMNS if c not in obs.columns]
+    if missing:
+        raise LoadError(f"{source.name}: observations lack columns {missing}")
+    obs = obs[OBSERVATION_COLUMNS].copy()
+    obs["censored"] = obs["censored"].fillna(False).astype(bool)
+    if obs["value"].isna().any():
+        raise LoadError(f"{source.name}: {int(obs['value'].isna().sum())} observations have no value")
+    unknown = set(obs["indicator"].unique()) - source.indicator_codes()
+    if unknown:
+        raise LoadError(f"{source.name}: indicators {sorted(unknown)} are not in its catalogue")
+    key = ["region_id", "period_start", "period_type", "indicator"]
+    dup = obs.duplicated(subset=key, keep=False)
+    if dup.any():
+        raise LoadError(f"{source.name}: {int(dup.sum())} observations share a key, e.g. "
+                        f"{obs[dup].head(2)[key].to_dict('records')}")
+    bad_reject = parsed[REJECT].notna() & parsed[REJECT_DETAIL].isna()
+    if bad_reject.any():
+        parsed.loc[bad_reject, REJECT_DETAIL] = parsed.loc[bad_reject, REJECT]
+    return obs
+
+
+def load_source(engine: Engine, source: Source, raw_dir: Path | None = None, force: bool = False,
+                progress: Progress | None = None, ctx: MappingContext | None = None) -> LoadResult:
+    """Load one source (all its files) in one transaction, or skip it when nothing changed."""
+    raw_dir = raw_dir or default_raw_dir()
+    paths = source.paths(raw_dir)
+    if not paths:
+        return LoadResult(source.name, "failed", error=f"no files matching {list(source.file_patterns)} "
+                          f"in {raw_dir / source.folder}")
+    hashes = {p.name: sha256_file(p) for p in paths}
+    if not force and _current_hashes(engine, source.name) == hashes:
+        return LoadResult(source.name, "unchanged")
+    ctx = ctx or MappingContext(raw_dir=raw_dir, engine=engine)
+    started = dt.datetime.now(dt.UTC)
+    try:
+        parsed, obs = prepare(source, paths, ctx, progress)
+    except ContractError as exc:
+        return LoadResult(source.name, "failed", error=str(exc))
+    obs = validate(source, parsed, obs)
+
+    results: list[FileResult] = []
+    for path in paths:
+        rows = parsed[parsed[FILE] == path.name]
+        rejected = int(rows[REJECT].notna().sum())
+        results.append(FileResult(path.name, hashes[path.name], len(rows), len(rows) - rejected, rejected,
+                                  int((obs[FILE] == path.name).sum())))
+    if progress:
+        progress(f"{source.name}: writing {len(obs):,} observations")
+    finished = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        previous = [r[0] for r in conn.execute(select(source_load.c.load_id).where(
+            source_load.c.source == source.name, source_load.c.status == "loaded"))]
+        if previous:
+            conn.execute(update(source_load).where(source_load.c.load_id.in_(previous)).values(status="superseded"))
+            conn.execute(delete(rejected_row).where(rejected_row.c.load_id.in_(previous)))
+        conn.execute(delete(observation).where(observation.c.source == source.name))
+        load_ids: dict[str, int] = {}
+        for res in results:
+            load_ids[res.file] = conn.execute(source_load.insert().values(
+                source=source.name, file=f"{source.folder}/{res.file}", sha256=res.sha256, rows_read=res.rows_read,
+                rows_loaded=res.rows_loaded, rows_rejected=res.rows_rejected, observations=res.observations,
+                started_at=started, finished_at=finished, status="loaded", software_version=__version__,
+            )).inserted_primary_key[0]
+        upsert(conn, indicator, [{"code": i.code, "family": i.family, "unit": i.unit, "direction": i.direction,
+                                  "description": i.description, "source": source.name} for i in source.indicators],
+               ["code"])
+        source.write_extra(conn, parsed, load_ids, ctx)
+        if len(obs):
+            records = pd.DataFrame({
+                "region_id": obs["region_id"].astype(str), "period_start": obs["period_start"],
+                "period_type": obs["period_type"], "indicator": obs["indicator"], "source": source.name,
+                "value": obs["value"].astype(float), "censored": obs["censored"].astype(bool),
+                "load_id": obs[FILE].map(load_ids).astype(int),
+            }).to_dict("records")
+            bulk_insert(conn, observation, records)
+        bad = parsed[parsed[REJECT].notna()]
+        if len(bad):
+            raw_records = bad.drop(columns=[c for c in bad.columns if str(c).startswith("_")]).to_dict("records")
+            bulk_insert(conn, rejected_row, [
+                {"load_id": load_ids[f], "row_number": int(r), "reason_code": str(code), "reason": str(detail),
+                 "raw": _raw_text(raw)}
+                for f, r, code, detail, raw in zip(bad[FILE], bad[ROW], bad[REJECT], bad[REJECT_DETAIL], raw_records,
+                                                   strict=True)
+            ])
+    return LoadResult(source.name, "loaded", results, len(obs))
+
+
+def run(engine: Engine, names: Iterable[str] | None = None, force: bool = False, raw_dir: Path | None = None,
+        progress: Progress | None = None, on_result: Callable[[LoadResult], None] | None = None) -> list[LoadResult]:
+    """Load the named sources (or all) in dependency order."""
+    raw_dir = raw_dir or default_raw_dir()
+    sources = [get_source(n) for n in names] if names else all_sources()
+    sources.sort(key=lambda s: (s.order, s.name))
+    ctx = MappingContext(raw_dir=raw_dir, engine=engine)
+    results = []
+    for source in sources:
+        if source.level == "regions":
+            result = load_source(engine, source, raw_dir, force, progress)
+            ctx = MappingContext(raw_dir=raw_dir, engine=engine)  # regions may have changed
+        else:
+            result = load_source(engine, source, raw_dir, force, progress, ctx)
+        results.append(result)
+        if on_result:
+            on_result(result)
+    return results
+
+
+def unregistered_folders(raw_dir: Path | None = None) -> list[str]:
+    """Folders under data/raw that no registered source reads (new publisher data without a reader)."""
+    raw_dir = raw_dir or default_raw_dir()
+    known = {s.folder for s in all_sources()}
+    return sorted(p.name for p in raw_dir.iterdir() if p.is_dir() and p.name not in known) if raw_dir.exists() else []

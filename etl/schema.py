@@ -1,0 +1,185 @@
+"""Typed warehouse tables (DESIGN §3). Every range we know is a CHECK constraint."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+FAMILIES = ("displacement", "conflict", "trafficking", "detection", "structural", "response", "hazard", "geography")
+DIRECTIONS = ("higher_is_riskier", "lower_is_riskier", "neutral")
+
+region = Table(
+    "region",
+    metadata,
+    Column("region_id", String(32), primary_key=True),
+    Column("level", Integer, nullable=False),
+    Column("iso3", String(3), nullable=False),
+    Column("parent_id", String(32), ForeignKey("region.region_id"), nullable=True),
+    Column("name", String(200), nullable=False),
+    Column("name_local", String(200), nullable=True),
+    Column("type", String(100), nullable=True),
+    Column("iso_3166_2", String(20), nullable=True),
+    Column("area_km2", Float, nullable=True),
+    Column("label_lon", Float, nullable=True),
+    Column("label_lat", Float, nullable=True),
+    Column("geometry_wkb", Text, nullable=True),  # hex WKB, WGS84
+    CheckConstraint("level IN (0, 1)", name="level"),
+    CheckConstraint("length(iso3) = 3", name="iso3_len"),
+    CheckConstraint("area_km2 IS NULL OR area_km2 >= 0", name="area"),
+    CheckConstraint("label_lat IS NULL OR (label_lat BETWEEN -90 AND 90)", name="lat"),
+    CheckConstraint("label_lon IS NULL OR (label_lon BETWEEN -180 AND 180)", name="lon"),
+    CheckConstraint("(level = 0 AND parent_id IS NULL) OR level = 1", name="parent"),
+)
+Index("ix_region_iso3_level", region.c.iso3, region.c.level)
+
+indicator = Table(
+    "indicator",
+    metadata,
+    Column("code", String(80), primary_key=True),
+    Column("family", String(20), nullable=False),
+    Column("unit", String(60), nullable=False),
+    Column("direction", String(20), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("source", String(60), nullable=False),
+    CheckConstraint("family IN ({})".format(", ".join(f"'{f}'" for f in FAMILIES)), name="family"),
+    CheckConstraint("direction IN ({})".format(", ".join(f"'{d}'" for d in DIRECTIONS)), name="direction"),
+)
+
+source_load = Table(
+    "source_load",
+    metadata,
+    Column("load_id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(60), nullable=False),
+    Column("file", String(300), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("rows_read", Integer, nullable=False),
+    Column("rows_loaded", Integer, nullable=False),
+    Column("rows_rejected", Integer, nullable=False),
+    Column("observations", Integer, nullable=False, default=0),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("software_version", String(40), nullable=False),
+    CheckConstraint("rows_read >= 0 AND rows_loaded >= 0 AND rows_rejected >= 0", name="counts"),
+    CheckConstraint("rows_read = rows_loaded + rows_rejected", name="invariant"),
+    CheckConstraint("status IN ('loaded', 'superseded')", name="status"),
+    CheckConstraint("length(sha256) = 64", name="sha"),
+)
+Index("ix_source_load_source", source_load.c.source, source_load.c.status)
+
+observation = Table(
+    "observation",
+    metadata,
+    Column("observation_id", Integer, primary_key=True, autoincrement=True),
+    Column("region_id", String(32), ForeignKey("region.region_id"), nullable=False),
+    Column("period_start", Date, nullable=False),
+    Column("period_type", String(5), nullable=False),
+    Column("indicator", String(80), ForeignKey("indicator.code"), nullable=False),
+    Column("source", String(60), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("censored", Boolean, nullable=False, default=False),
+    Column("load_id", Integer, ForeignKey("source_load.load_id"), nullable=False),
+    UniqueConstraint("region_id", "period_start", "period_type", "indicator", "source", name="uq_observation_key"),
+    CheckConstraint("period_type IN ('year', 'month')", name="period_type"),
+)
+Index("ix_observation_indicator", observation.c.indicator, observation.c.period_start)
+Index("ix_observation_source", observation.c.source)
+
+rejected_row = Table(
+    "rejected_row",
+    metadata,
+    Column("rejected_id", Integer, primary_key=True, autoincrement=True),
+    Column("load_id", Integer, ForeignKey("source_load.load_id", ondelete="CASCADE"), nullable=False),
+    Column("row_number", Integer, nullable=False),
+    Column("reason_code", String(40), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("raw", Text, nullable=False),
+    CheckConstraint("row_number >= 1", name="row_number"),
+)
+Index("ix_rejected_row_load", rejected_row.c.load_id)
+
+country_code = Table(
+    "country_code",
+    metadata,
+    Column("scheme", String(20), primary_key=True),
+    Column("code", String(20), primary_key=True),
+    Column("iso3", String(3), nullable=False),
+    Column("load_id", Integer, ForeignKey("source_load.load_id"), nullable=False),
+)
+
+model_run = Table(
+    "model_run",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("level", Integer, nullable=False, default=0),
+    Column("artefact_sha256", String(64), nullable=False),
+    Column("panel_sha256", String(64), nullable=False),
+    Column("metadata_json", JSON, nullable=False),
+    Column("metrics_json", JSON, nullable=False),
+    Column("deployed_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint("status IN ('candidate', 'deployed', 'archived')", name="status"),
+)
+
+prediction = Table(
+    "prediction",
+    metadata,
+    Column("run_id", String(64), ForeignKey("model_run.run_id", ondelete="CASCADE"), primary_key=True),
+    Column("region_id", String(32), ForeignKey("region.region_id"), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("level", Integer, nullable=False),
+    Column("estimate_per_100k", Float, nullable=False),
+    Column("lower_per_100k", Float, nullable=False),
+    Column("upper_per_100k", Float, nullable=False),
+    Column("risk_score", Float, nullable=False),
+    Column("risk_band", String(20), nullable=False),
+    Column("rank", Integer, nullable=True),
+    Column("label_per_100k", Float, nullable=True),
+    Column("method", String(40), nullable=False, default="model"),
+    Column("has_subnational_data", Boolean, nullable=True),
+    CheckConstraint("risk_score >= 0 AND risk_score <= 100", name="score"),
+    CheckConstraint("estimate_per_100k >= 0", name="estimate"),
+    CheckConstraint("lower_per_100k <= estimate_per_100k AND estimate_per_100k <= upper_per_100k", name="interval"),
+    CheckConstraint("risk_band IN ('low', 'moderate', 'high', 'very high')", name="band"),
+    CheckConstraint("level IN (0, 1)", name="level"),
+)
+Index("ix_prediction_run_year", prediction.c.run_id, prediction.c.year, prediction.c.level)
+
+explanation = Table(
+    "explanation",
+    metadata,
+    Column("run_id", String(64), ForeignKey("model_run.run_id", ondelete="CASCADE"), primary_key=True),
+    Column("region_id", String(32), ForeignKey("region.region_id"), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("feature", String(100), primary_key=True),
+    Column("family", String(20), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("feature_value", Float, nullable=True),
+)
+Index("ix_explanation_run_region", explanation.c.run_id, explanation.c.region_id, explanation.c.year)

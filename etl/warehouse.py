@@ -1,0 +1,89 @@
+"""Narrow read/write helpers over the warehouse, shared by the ETL, the model and the dashboard."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, Table, select
+
+from etl.schema import indicator, observation, region, source_load
+
+log = logging.getLogger(__name__)
+CHUNK = 20_000
+
+
+def upsert(conn: Connection, table: Table, rows: Sequence[dict], keys: Iterable[str]) -> None:
+    """Insert or update rows by primary key, set-based, on SQLite and PostgreSQL."""
+    if not rows:
+        return
+    keys = list(keys)
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    cols = [c for c in rows[0] if c not in keys]
+    for start in range(0, len(rows), CHUNK):
+        stmt = dialect_insert(table)
+        if cols:
+            stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in cols})
+        else:
+            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+        conn.execute(stmt, list(rows[start:start + CHUNK]))
+
+
+def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict]) -> None:
+    """Set-based executemany insert in chunks (no row-by-row ORM adds)."""
+    for start in range(0, len(rows), CHUNK):
+        conn.execute(table.insert(), list(rows[start:start + CHUNK]))
+
+
+def read_observations(engine: Engine, indicators: Iterable[str] | None = None, level: int | None = None,
+                      period_type: str = "year", region_ids: Iterable[str] | None = None) -> pd.DataFrame:
+    """Long observations joined to their region's level and ISO3."""
+    stmt = (
+        select(observation.c.region_id, region.c.iso3, region.c.level, observation.c.period_start,
+               observation.c.period_type, observation.c.indicator, observation.c.source, observation.c.value,
+               observation.c.censored)
+        .join(region, region.c.region_id == observation.c.region_id)
+        .where(observation.c.period_type == period_type)
+    )
+    if indicators is not None:
+        stmt = stmt.where(observation.c.indicator.in_(list(indicators)))
+    if level is not None:
+        stmt = stmt.where(region.c.level == level)
+    if region_ids is not None:
+        stmt = stmt.where(observation.c.region_id.in_(list(region_ids)))
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(stmt).all(), columns=[
+            "region_id", "iso3", "level", "period_start", "period_type", "indicator", "source", "value", "censored"])
+    frame["year"] = pd.to_datetime(frame["period_start"]).dt.year
+    return frame
+
+
+def read_regions(engine: Engine, level: int | None = None, with_geometry: bool = False) -> pd.DataFrame:
+    cols = [region.c.region_id, region.c.level, region.c.iso3, region.c.parent_id, region.c.name, region.c.type,
+            region.c.area_km2, region.c.label_lon, region.c.label_lat]
+    if with_geometry:
+        cols.append(region.c.geometry_wkb)
+    stmt = select(*cols)
+    if level is not None:
+        stmt = stmt.where(region.c.level == level)
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(stmt.order_by(region.c.region_id)).all(), columns=[c.name for c in cols])
+
+
+def read_indicators(engine: Engine) -> pd.DataFrame:
+    with engine.connect() as conn:
+        rows = conn.execute(select(indicator).order_by(indicator.c.code)).all()
+    return pd.DataFrame(rows, columns=[c.name for c in indicator.columns])
+
+
+def read_loads(engine: Engine, current_only: bool = False) -> pd.DataFrame:
+    stmt = select(source_load).order_by(source_load.c.load_id)
+    if current_only:
+        stmt = stmt.where(source_load.c.status == "loaded")
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    return pd.DataFrame(rows, columns=[c.name for c in source_load.columns])
