@@ -31,20 +31,18 @@ class MappingContext:
 
     @cached_property
     def regions(self) -> pd.DataFrame:
-        """region_id, level, iso3, parent_id, name, geometry (shapely) for every region."""
+        """region_id, level, iso3, parent_id, name for every region (no geometry; see ``admin_index``)."""
         if self._regions is not None:
             return self._regions
         if self.engine is None:
             raise RuntimeError("no warehouse connection to read regions from")
         with self.engine.connect() as conn:
             rows = conn.execute(select(region.c.region_id, region.c.level, region.c.iso3, region.c.parent_id,
-                                       region.c.name, region.c.geometry_wkb)).all()
-        frame = pd.DataFrame(rows, columns=["region_id", "level", "iso3", "parent_id", "name", "geometry_wkb"])
+                                       region.c.name)).all()
+        frame = pd.DataFrame(rows, columns=["region_id", "level", "iso3", "parent_id", "name"])
         if frame.empty:
             raise RuntimeError("the warehouse has no regions yet: load the 'natural_earth' source first")
-        wkb = frame["geometry_wkb"].where(frame["geometry_wkb"].notna(), None)
-        frame["geometry"] = shapely.from_wkb(wkb.to_numpy(dtype=object), on_invalid="ignore")
-        return frame.drop(columns=["geometry_wkb"])
+        return frame
 
     @cached_property
     def country_ids(self) -> frozenset[str]:
@@ -52,8 +50,18 @@ class MappingContext:
 
     @cached_property
     def admin_index(self) -> AdminIndex:
-        adm1 = self.regions[self.regions["level"] == 1]
-        return AdminIndex(adm1["region_id"].to_numpy(), adm1["iso3"].to_numpy(), adm1["geometry"].to_numpy())
+        """Admin-1 polygons by country, for point-in-polygon assignment."""
+        if self._regions is not None and "geometry" in self._regions.columns:
+            adm1 = self._regions[self._regions["level"] == 1]
+            return AdminIndex(adm1["region_id"].to_numpy(), adm1["iso3"].to_numpy(), adm1["geometry"].to_numpy())
+        if self.engine is None:
+            raise RuntimeError("no warehouse connection to read admin-1 polygons from")
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(region.c.region_id, region.c.iso3, region.c.geometry_wkb)
+                                .where(region.c.level == 1, region.c.geometry_wkb.is_not(None))).all()
+        geoms = shapely.from_wkb(np.array([r[2] for r in rows], dtype=object), on_invalid="ignore")
+        return AdminIndex(np.array([r[0] for r in rows], dtype=object), np.array([r[1] for r in rows], dtype=object),
+                          geoms)
 
     @cached_property
     def crosswalk(self) -> Crosswalk:

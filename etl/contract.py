@@ -91,6 +91,7 @@ def read_text_table(
     frame[REJECT_DETAIL] = None
     frame.loc[blank, REJECT] = "blank_row"
     frame.loc[blank, REJECT_DETAIL] = "row is empty"
+    frame[FILE] = path.name
     return frame
 
 
@@ -114,6 +115,7 @@ def read_excel_sheet(path: Path, sheet: str | int, *, header_row: int = 0, skip_
     blank = frame.drop(columns=[ROW, REJECT, REJECT_DETAIL]).apply(lambda c: c.astype(str).str.strip() == "").all(axis=1)
     frame.loc[blank, REJECT] = "blank_row"
     frame.loc[blank, REJECT_DETAIL] = "row is empty"
+    frame[FILE] = path.name
     return frame
 
 

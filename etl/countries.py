@@ -203,8 +203,10 @@ def resolve_code(code: str, name: str | None = None) -> Resolution:
         return Resolution(clean)
     if name:
         by_name = resolve_name(name)
-        if by_name.iso3 or by_name.reason_code == "aggregate":
+        if by_name.iso3 or by_name.reason_code in ("aggregate", "historical_entity"):
             return by_name
+        return Resolution(None, "unknown_country",
+                          f"code '{clean}' is not a known ISO3 code and name '{name}' could not be matched")
     return Resolution(None, "unknown_country", f"code '{clean}' is not a known ISO3 code")
 
 

@@ -194,11 +194,15 @@ def run(engine: Engine, names: Iterable[str] | None = None, force: bool = False,
     ctx = MappingContext(raw_dir=raw_dir, engine=engine)
     results = []
     for source in sources:
-        if source.level == "regions":
-            result = load_source(engine, source, raw_dir, force, progress)
-            ctx = MappingContext(raw_dir=raw_dir, engine=engine)  # regions may have changed
-        else:
-            result = load_source(engine, source, raw_dir, force, progress, ctx)
+        try:
+            if source.level == "regions":
+                result = load_source(engine, source, raw_dir, force, progress)
+                ctx = MappingContext(raw_dir=raw_dir, engine=engine)  # regions may have changed
+            else:
+                result = load_source(engine, source, raw_dir, force, progress, ctx)
+        except Exception as exc:  # noqa: BLE001 - one broken source must not stop the others
+            log.exception("source %s failed", source.name)
+            result = LoadResult(source.name, "failed", error=f"{type(exc).__name__}: {exc} (nothing was written)")
         results.append(result)
         if on_result:
             on_result(result)

@@ -17,7 +17,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import select
 
-from etl.contract import REJECT, REJECT_DETAIL, ROW, ContractError, reject, reject_duplicates
+from etl.contract import FILE, REJECT, REJECT_DETAIL, ROW, ContractError, reject, reject_duplicates
 from etl.countries import CODE_ALIASES, known_iso3, resolve_code
 from etl.schema import region
 from etl.sources import register
@@ -80,6 +80,7 @@ class NaturalEarth(Source):
         frame.insert(0, ROW, range(1, len(frame) + 1))  # feature number (1-based)
         frame[REJECT] = None
         frame[REJECT_DETAIL] = None
+        frame[FILE] = path.name
         geoms = gdf.geometry.to_numpy()
         frame["_geometry"] = geoms
         frame["_level"] = 1 if is_admin1 else 0
