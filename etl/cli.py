@@ -72,6 +72,11 @@ def run_cmd(
 
         run(engine, [s.name for s in selected], force=force, progress=step, on_result=done)
         progress.update(task, description="ETL finished")
+    from etl.sources import BROKEN
+
+    for module, error in BROKEN.items():
+        failures += 1
+        console.print(f"[red]✗ etl/sources/{module}.py cannot be imported: {error}[/red]")
     if not source:
         for folder in unregistered_folders():
             console.print(f"[yellow]! data/raw/{folder} has no registered reader; add a module in etl/sources[/yellow]")

@@ -14,6 +14,7 @@ from etl.sources.base import Source
 
 log = logging.getLogger(__name__)
 _REGISTRY: dict[str, Source] = {}
+BROKEN: dict[str, str] = {}  # module name -> import error, reported by `etl run` and `etl sources`
 _DISCOVERED = False
 
 
@@ -30,8 +31,13 @@ def _discover() -> None:
     if _DISCOVERED:
         return
     for mod in pkgutil.iter_modules(__path__):
-        if mod.name != "base":
+        if mod.name == "base":
+            continue
+        try:
             importlib.import_module(f"{__name__}.{mod.name}")
+        except Exception as exc:  # noqa: BLE001 - one broken reader must not hide the others
+            log.error("source module %s failed to import: %s", mod.name, exc)
+            BROKEN[mod.name] = f"{type(exc).__name__}: {exc}"
     _DISCOVERED = True
 
 

@@ -1,0 +1,1 @@
+"""Model: pure feature building, then train, evaluate (temporal backtest), explain (SHAP), register."""

@@ -1,0 +1,200 @@
+"""``crisisrisk model ...`` and ``crisisrisk export ...`` commands."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from etl.db import make_engine, migrate
+
+log = logging.getLogger(__name__)
+app = typer.Typer(help="Train, evaluate, list, promote and roll back models.", no_args_is_help=True)
+export_app = typer.Typer(help="Export predictions and explanations as CSV (optionally with HXL).",
+                         no_args_is_help=True)
+console = Console(width=None if sys.stdout.isatty() else 200)
+
+
+def _engine():
+    engine = make_engine()
+    migrate(engine)
+    return engine
+
+
+@app.command("train")
+def train_cmd(
+    no_deploy: Annotated[bool, typer.Option("--no-deploy", help="Keep the run as a candidate.")] = False,
+) -> None:
+    """Train, backtest against baselines, explain, and deploy if the run beats the last-value baseline."""
+    from models.pipeline import TrainingError, train_run
+
+    engine = _engine()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as prog:
+        task = prog.add_task("training", total=None)
+        try:
+            run_id = train_run(engine, deploy=not no_deploy, progress=lambda m: prog.update(task, description=m))
+        except TrainingError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+    _print_evaluation(engine, run_id)
+
+
+def _print_evaluation(engine, run_id: str | None) -> None:
+    from models.registry import deployed_run, list_runs
+
+    runs = {r["run_id"]: r for r in list_runs(engine)}
+    run = runs.get(run_id) if run_id else deployed_run(engine)
+    if run is None:
+        console.print(f"[red]unknown run '{run_id}'[/red]" if run_id else "[red]no model is deployed[/red]")
+        raise typer.Exit(1)
+    m = run["metadata_json"]["metrics"]
+    table = Table(title=f"Backtest, pooled over origins — run {run['run_id']} ({run['status']}); "
+                        "RMSLE on log1p(detected victims per 100k)")
+    for col in ("model", "RMSLE", "MAE /100k", "Spearman", "top-20 recall", "80% coverage", "80% width /100k", "n"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for r in sorted(m["backtest_pooled"], key=lambda r: r["rmsle"]):
+        table.add_row(r["model"], f"{r['rmsle']:.3f}", f"{r['mae']:.2f}", f"{r['spearman']:.3f}",
+                      f"{r['top20_recall']:.2f}", f"{r.get('coverage80') or 0:.2f}", f"{r.get('width80') or 0:.2f}",
+                      str(r["n"]))
+    console.print(table)
+    per = Table(title="Per origin (train ≤ Y, predict Y+1): RMSLE")
+    models = list(dict.fromkeys(r["model"] for r in m["backtest_per_origin"]))
+    per.add_column("target year")
+    for name in models:
+        per.add_column(name, justify="right")
+    years = sorted({r["target_year"] for r in m["backtest_per_origin"]})
+    lookup = {(r["target_year"], r["model"]): r for r in m["backtest_per_origin"]}
+    for y in years:
+        per.add_row(str(y), *[f"{lookup[(y, n)]['rmsle']:.3f}" if (y, n) in lookup else "–" for n in models])
+    console.print(per)
+    gate = m["gate"]
+    colour = "green" if gate["passed"] else "red"
+    console.print(f"[{colour}]Gate: {gate['model']} RMSLE {gate['model_rmsle']:.3f} vs last-value "
+                  f"{gate['last_value_rmsle']:.3f} → {'passed' if gate['passed'] else 'FAILED'}[/{colour}]")
+    console.print("Interval calibration: " + ", ".join(
+        f"{c['nominal']:.0%}→{c['empirical']:.2f}" for c in m["calibration"]))
+
+
+@app.command("evaluate")
+def evaluate_cmd(run_id: Annotated[str | None, typer.Argument(help="Run id (default: deployed).")] = None) -> None:
+    """Print the backtest table of a run against the baselines."""
+    _print_evaluation(_engine(), run_id)
+
+
+@app.command("list")
+def list_cmd() -> None:
+    """Runs with status, training window and gate result."""
+    from models.registry import list_runs
+
+    table = Table(title="Model runs")
+    for col in ("run", "status", "created (UTC)", "variant", "window", "RMSLE", "last-value RMSLE", "gate"):
+        table.add_column(col)
+    for r in list_runs(_engine()):
+        meta = r["metadata_json"]
+        gate = meta["metrics"]["gate"]
+        table.add_row(r["run_id"], r["status"], str(r["created_at"])[:19], meta["variant"],
+                      "–".join(map(str, meta["training_window"])), f"{gate['model_rmsle']:.3f}",
+                      f"{gate['last_value_rmsle']:.3f}", "passed" if gate["passed"] else "failed")
+    console.print(table)
+
+
+@app.command("promote")
+def promote_cmd(run_id: str) -> None:
+    """Deploy a run (its artefacts are verified first); the current one is archived."""
+    from models.registry import RegistryError, promote
+
+    try:
+        promote(_engine(), run_id)
+    except RegistryError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"deployed {run_id}")
+
+
+@app.command("rollback")
+def rollback_cmd() -> None:
+    """Re-deploy the previously deployed run."""
+    from models.registry import RegistryError, rollback
+
+    try:
+        run_id = rollback(_engine())
+    except RegistryError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"rolled back to {run_id}")
+
+
+@app.command("card")
+def card_cmd(run_id: Annotated[str | None, typer.Argument()] = None,
+             out: Annotated[Path | None, typer.Option(help="Write the Markdown here.")] = None) -> None:
+    """Print (or write) the model card of a run."""
+    from models.registry import deployed_run, list_runs
+
+    engine = _engine()
+    run = next((r for r in list_runs(engine) if r["run_id"] == run_id), None) if run_id else deployed_run(engine)
+    if run is None:
+        console.print("[red]no such run[/red]")
+        raise typer.Exit(1)
+    text = run["metadata_json"]["model_card_md"]
+    if out:
+        out.write_text(text)
+        console.print(f"wrote {out}")
+    else:
+        print(text)
+
+
+def _year_range(year_from: int, year_to: int) -> None:
+    if year_from > year_to:
+        console.print(f"[red]--from {year_from} is after --to {year_to}[/red]")
+        raise typer.Exit(2)
+
+
+@export_app.command("predictions")
+def export_predictions(
+    out: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
+    level: Annotated[str, typer.Option("--level", help="country or admin1")] = "country",
+    year_from: Annotated[int, typer.Option("--from")] = 2019,
+    year_to: Annotated[int, typer.Option("--to")] = 2100,
+    hxl: Annotated[bool, typer.Option("--hxl", help="Add an HXL hashtag row.")] = False,
+) -> None:
+    """Predictions of the deployed run: estimate per 100k with its 80% interval, risk score and band."""
+    from models.export import PREDICTION_HXL, ExportError, predictions_frame, write_csv
+
+    levels = {"country": 0, "admin1": 1}
+    if level not in levels:
+        console.print(f"[red]--level must be 'country' or 'admin1', not '{level}'[/red]")
+        raise typer.Exit(2)
+    _year_range(year_from, year_to)
+    try:
+        frame = predictions_frame(_engine(), levels[level], year_from, year_to)
+    except ExportError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    n = write_csv(frame, out, PREDICTION_HXL if hxl else None)
+    console.print(f"wrote {n:,} rows ({frame['region_id'].nunique():,} regions) to {out}")
+
+
+@export_app.command("explanations")
+def export_explanations(
+    out: Annotated[Path, typer.Option("--out")],
+    year_from: Annotated[int, typer.Option("--from")] = 2019,
+    year_to: Annotated[int, typer.Option("--to")] = 2100,
+    hxl: Annotated[bool, typer.Option("--hxl")] = False,
+) -> None:
+    """SHAP values per prediction (country level), with the feature value and family."""
+    from models.export import EXPLANATION_HXL, ExportError, explanations_frame, write_csv
+
+    _year_range(year_from, year_to)
+    try:
+        frame = explanations_frame(_engine(), year_from, year_to)
+    except ExportError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    n = write_csv(frame, out, EXPLANATION_HXL if hxl else None)
+    console.print(f"wrote {n:,} rows to {out}")

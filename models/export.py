@@ -1,0 +1,87 @@
+"""CSV exports of predictions and explanations. Column names are a public contract: keep them."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from etl.schema import explanation, prediction, region
+from models.registry import deployed_run
+
+log = logging.getLogger(__name__)
+
+PREDICTION_COLUMNS = ["region_id", "iso3", "name", "level", "year", "estimate_per_100k", "lower_per_100k",
+                      "upper_per_100k", "risk_score", "risk_band", "run_id"]
+PREDICTION_HXL = ["#loc+id", "#country+code", "#loc+name", "#loc+level", "#date+year",
+                  "#indicator+trafficking_detected+per100k+estimate", "#indicator+trafficking_detected+per100k+lower",
+                  "#indicator+trafficking_detected+per100k+upper", "#indicator+risk+score", "#indicator+risk+band",
+                  "#meta+run"]
+EXPLANATION_COLUMNS = ["region_id", "iso3", "name", "year", "feature", "family", "shap_value", "feature_value", "run_id"]
+EXPLANATION_HXL = ["#loc+id", "#country+code", "#loc+name", "#date+year", "#indicator+feature", "#indicator+family",
+                   "#indicator+shap", "#indicator+feature+value", "#meta+run"]
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class ExportError(ValueError):
+    """Bad export request (unknown level, empty range, no deployed run)."""
+
+
+def neutralise(value: object) -> object:
+    """Stop spreadsheet formula injection: text cells starting with = + - @ get a leading quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def predictions_frame(engine: Engine, level: int, year_from: int, year_to: int, run_id: str | None = None,
+                      region_id: str | None = None) -> pd.DataFrame:
+    run_id = run_id or _deployed_id(engine)
+    stmt = (select(prediction.c.region_id, region.c.iso3, region.c.name, prediction.c.level, prediction.c.year,
+                   prediction.c.estimate_per_100k, prediction.c.lower_per_100k, prediction.c.upper_per_100k,
+                   prediction.c.risk_score, prediction.c.risk_band, prediction.c.run_id)
+            .join(region, region.c.region_id == prediction.c.region_id)
+            .where(prediction.c.run_id == run_id, prediction.c.level == level,
+                   prediction.c.year >= year_from, prediction.c.year <= year_to)
+            .order_by(prediction.c.year, prediction.c.region_id))
+    if region_id:
+        stmt = stmt.where(prediction.c.region_id == region_id)
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(stmt).all(), columns=PREDICTION_COLUMNS)
+
+
+def explanations_frame(engine: Engine, year_from: int, year_to: int, run_id: str | None = None,
+                       region_id: str | None = None) -> pd.DataFrame:
+    run_id = run_id or _deployed_id(engine)
+    stmt = (select(explanation.c.region_id, region.c.iso3, region.c.name, explanation.c.year, explanation.c.feature,
+                   explanation.c.family, explanation.c.value, explanation.c.feature_value, explanation.c.run_id)
+            .join(region, region.c.region_id == explanation.c.region_id)
+            .where(explanation.c.run_id == run_id, explanation.c.year >= year_from, explanation.c.year <= year_to)
+            .order_by(explanation.c.year, explanation.c.region_id, explanation.c.feature))
+    if region_id:
+        stmt = stmt.where(explanation.c.region_id == region_id)
+    with engine.connect() as conn:
+        return pd.DataFrame(conn.execute(stmt).all(), columns=EXPLANATION_COLUMNS)
+
+
+def write_csv(frame: pd.DataFrame, out: Path, hxl: list[str] | None = None) -> int:
+    """Write with an optional HXL hashtag row; every text cell is neutralised. Returns data rows written."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(frame.columns)
+        if hxl:
+            writer.writerow(hxl)
+        for row in frame.itertuples(index=False):
+            writer.writerow([neutralise(v) for v in row])
+    return len(frame)
+
+
+def _deployed_id(engine: Engine) -> str:
+    run = deployed_run(engine)
+    if run is None:
+        raise ExportError("no model is deployed; run `crisisrisk model train` first")
+    return run["run_id"]
