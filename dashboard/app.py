@@ -1,0 +1,109 @@
+"""The Dash application: the page shell, the pages, the geometry route and the JSON API.
+
+Everything is served by the app itself (scripts, CSS, geometry); nothing is fetched from another host.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dash
+from dash import Dash, dcc, html
+from sqlalchemy import Engine
+
+from dashboard import ids
+from dashboard.geometry import GeometryStore
+from dashboard.geometry import blueprint as geometry_blueprint
+from dashboard.queries import Queries
+
+log = logging.getLogger(__name__)
+ASSETS = Path(__file__).resolve().parent / "assets"
+DEFAULT_CONFIG = {
+    "cache_ttl_s": 5.0,  # how often the warehouse version (deployed run + loads) is re-read
+    "title": "crisisrisk: risk of detected trafficking in humanitarian crises",
+    "migrate": True,  # bring an empty database to the current schema on start
+}
+NAV_LINKS = [("Map", "/"), ("Priorities", "/priorities"), ("Model", "/model"), ("Data", "/data")]
+
+
+@dataclass
+class AppContext:
+    """What the pages and the API share: the query layer, the geometry store and the settings."""
+
+    queries: Queries
+    geometry: GeometryStore
+    config: dict = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
+
+    @property
+    def engine(self) -> Engine:
+        return self.queries.engine
+
+
+def shell(ctx: AppContext) -> html.Div:
+    """Header with navigation, the page container and a footer that states what the numbers mean."""
+    def footer() -> html.Footer:
+        run = ctx.queries.run_id
+        return html.Footer(className="site-footer", children=[
+            html.P([
+                "All outputs are the risk of ", html.Em("detected"), " trafficking: detection depends on how hard a "
+                "state looks, so low numbers can mean little detection rather than little trafficking. "
+                "Estimates come with 80% intervals. Sources and licences: ", dcc.Link("Data", href="/data"), ". ",
+                f"Deployed model: {run}." if run else "No model deployed yet.",
+            ]),
+        ])
+
+    return html.Div(className="app", children=[
+        html.Header(className="site-header no-print", children=[
+            html.Div(className="brand", children=[
+                html.Span("crisisrisk", className="brand-name"),
+                html.Span(["risk of ", html.Em("detected"), " trafficking in humanitarian crises"],
+                          className="brand-tag"),
+            ]),
+            html.Nav(id=ids.NAV, className="nav", children=[
+                dcc.Link(label, href=href, className="nav-link") for label, href in NAV_LINKS
+            ]),
+        ]),
+        html.Main(id=ids.PAGE_CONTENT, className="page", children=dash.page_container),
+        html.Div(footer(), className="no-print-footer"),
+    ])
+
+
+def create_app(engine: Engine | None = None, config: dict | None = None) -> Dash:
+    """Build the app over a warehouse (default: ``CRISISRISK_DATABASE_URL`` or the SQLite file)."""
+    from etl.db import is_initialised, make_engine, migrate
+
+    cfg = {**DEFAULT_CONFIG, **(config or {})}
+    engine = engine or make_engine()
+    if cfg["migrate"] and not is_initialised(engine):
+        migrate(engine)
+    ctx = AppContext(queries=Queries(engine, ttl_s=float(cfg["cache_ttl_s"])), geometry=GeometryStore(engine),
+                     config=cfg)
+    app = Dash(__name__, use_pages=True, pages_folder="", assets_folder=str(ASSETS), title=cfg["title"],
+               update_title=None, suppress_callback_exceptions=True, serve_locally=True,
+               meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
+    app.server.extensions["crisisrisk"] = ctx
+    app.server.register_blueprint(geometry_blueprint(ctx.geometry))
+    from dashboard.api import blueprint as api_blueprint
+
+    app.server.register_blueprint(api_blueprint(ctx), url_prefix="/api/v1")
+
+    from dashboard.pages import data as data_page
+    from dashboard.pages import map as map_page
+    from dashboard.pages import model as model_page
+    from dashboard.pages import priorities as priorities_page
+    from dashboard.pages import region as region_page
+
+    for module in (map_page, region_page, priorities_page, model_page, data_page):
+        module.register(app, ctx)
+    dash.register_page("not_found_404", layout=lambda **_: html.Div(className="card", children=[
+        html.H2("Page not found"), html.P(["Go back to the ", dcc.Link("map", href="/"), "."])]))
+    app.layout = lambda: shell(ctx)
+    return app
+
+
+def context(app: Dash) -> AppContext:
+    return app.server.extensions["crisisrisk"]

@@ -1,0 +1,381 @@
+"""Pure figure builders: data frames in, ``go.Figure`` out. No database, no Dash, no globals read.
+
+Colours are colour-blind safe: viridis for levels, purple-orange (ColorBrewer PuOr) for change, and the
+Okabe-Ito palette for categories. "No data" is a light grey layer under the values, never a colour of
+the scale.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+NO_DATA_GREY = "#d4d4d4"
+BORDER = "#ffffff"
+FAMILY_COLOURS = {  # Okabe-Ito
+    "displacement": "#E69F00", "conflict": "#D55E00", "trafficking": "#CC79A7", "detection": "#0072B2",
+    "structural": "#009E73", "response": "#56B4E9", "hazard": "#F0E442", "geography": "#999999",
+    "bias": "#666666", "other": "#999999",
+}
+UP, DOWN = "#E66101", "#5E3C99"  # ColorBrewer PuOr ends: rise, fall
+MODEL_COLOURS = {"xgboost": "#000000", "xgboost_no_past_victims": "#0072B2", "last_value": "#E69F00",
+                 "mean_3y": "#009E73", "ridge": "#CC79A7", "conflict_displacement_only": "#D55E00"}
+MODEL_LABELS = {"xgboost": "XGBoost (deployed model)", "xgboost_no_past_victims": "XGBoost without past victims",
+                "last_value": "Last observed value", "mean_3y": "3-year mean", "ridge": "Ridge regression",
+                "conflict_displacement_only": "Conflict + displacement only"}
+METRIC_LABELS = {"rmsle": "RMSLE (lower is better)", "mae": "MAE, victims per 100k (lower is better)",
+                 "spearman": "Spearman rank correlation (higher is better)",
+                 "top20_recall": "Top-20 recall (higher is better)", "coverage80": "80% interval coverage (target 0.80)",
+                 "width80": "80% interval width, log1p per 100k"}
+TARGET_TEXT = "risk of <i>detected</i> trafficking"
+FONT = dict(family="system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif", size=13)
+
+MAP_METRICS: dict[str, dict] = {
+    "risk_score": {"label": "Risk score", "unit": "percentile within the year, 0–100", "colorscale": "Viridis",
+                   "column": "risk_score", "fmt": ".0f"},
+    "estimate": {"label": "Estimated detected victims", "unit": "per 100,000 people", "colorscale": "Viridis",
+                 "column": "estimate_per_100k", "fmt": ".2f"},
+    "change": {"label": "Change in risk score since the previous year", "unit": "percentile points",
+               "colorscale": "PuOr_r", "column": "score_change", "fmt": "+.0f"},
+}
+HOVER = ("<b>%{text}</b><br>Risk score: %{customdata[0]} / 100 (%{customdata[1]})"
+         "<br>Estimate: %{customdata[2]} detected victims per 100k<br>80% interval: %{customdata[3]}"
+         "<br>Change since previous year: %{customdata[4]} points"
+         "<br><b>Top drivers</b> (▲ raises, ▼ lowers):<br>%{customdata[5]}<extra></extra>")
+
+
+def _base_layout(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
+    fig.update_layout(template="plotly_white", font=FONT, margin=dict(l=10, r=10, t=50 if title else 20, b=10),
+                      title=dict(text=title, x=0.01, xanchor="left", font=dict(size=15)) if title else None,
+                      height=height, hoverlabel=dict(font=dict(family=FONT["family"])))
+    return fig
+
+
+def empty_figure(message: str, height: int = 260) -> go.Figure:
+    """A blank figure that says why it is blank."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                       font=dict(size=14, color="#555"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _base_layout(fig, height=height)
+
+
+def fmt(value, spec: str = ",.2f", unit: str = "", none: str = "no data") -> str:
+    """Format a number with its unit; NaN and None read 'no data'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return none
+    try:
+        text = format(float(value), spec)
+    except (TypeError, ValueError):
+        return str(value)
+    return f"{text} {unit}".strip() if unit else text
+
+
+def sig(value: float, digits: int = 3) -> str:
+    """Compact number with ``digits`` significant figures (for hover payloads)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if value == 0:
+        return "0"
+    mag = math.floor(math.log10(abs(value)))
+    decimals = max(0, digits - 1 - mag)
+    return f"{value:,.{decimals}f}"
+
+
+# --- map ---------------------------------------------------------------------------------------------
+def metric_range(all_values: pd.DataFrame, metric: str) -> tuple[float, float]:
+    """Colour range for a metric, fixed across years so a period change only moves values."""
+    col = MAP_METRICS[metric]["column"]
+    vals = pd.to_numeric(all_values[col], errors="coerce").dropna() if col in all_values else pd.Series(dtype=float)
+    if metric == "risk_score":
+        return 0.0, 100.0
+    if vals.empty:
+        return (-1.0, 1.0) if metric == "change" else (0.0, 1.0)
+    if metric == "change":
+        top = float(np.nanpercentile(vals.abs(), 98)) or 1.0
+        return -top, top
+    return 0.0, float(np.nanpercentile(vals, 95)) or 1.0
+
+
+def map_arrays(values: pd.DataFrame, locations: Sequence[str], metric: str) -> tuple[list, list]:
+    """z and customdata aligned to ``locations`` (None where a region has no prediction this year)."""
+    col = MAP_METRICS[metric]["column"]
+    by_id = values.set_index("region_id") if len(values) else pd.DataFrame()
+    z, custom = [], []
+    for rid in locations:
+        if rid not in by_id.index:
+            z.append(None)
+            custom.append(None)
+            continue
+        r = by_id.loc[rid]
+        val = r.get(col)
+        z.append(None if pd.isna(val) else round(float(val), 3 if metric == "estimate" else 1))
+        change = r.get("score_change")
+        custom.append([
+            f"{r['risk_score']:.0f}", r["risk_band"], sig(float(r["estimate_per_100k"])),
+            f"{sig(float(r['lower_per_100k']))}–{sig(float(r['upper_per_100k']))}",
+            "n/a" if pd.isna(change) else f"{change:+.0f}",
+            (r.get("drivers") or "not available (admin-1 estimate downscaled from the country)")
+            if "drivers" in r else "",
+        ])
+    return z, custom
+
+
+def map_figure(values: pd.DataFrame, locations: Sequence[str], background: pd.DataFrame, metric: str,
+               geojson_url: str, zrange: tuple[float, float], *, center: dict | None = None, zoom: float = 0.9,
+               title: str = "", uirevision: str = "world") -> go.Figure:
+    """Choropleth on ``map_style='white-bg'`` (no tiles). Trace 0 = grey 'no data' layer; trace 1 = values.
+
+    ``background`` has ``region_id`` and ``name`` of every shape in the layer.
+    """
+    meta = MAP_METRICS[metric]
+    z, custom = map_arrays(values, locations, metric)
+    names = dict(zip(background["region_id"], background["name"], strict=True)) if len(background) else {}
+    names.update(dict(zip(values.get("region_id", []), values.get("region_name", []), strict=True)))
+    fig = go.Figure()
+    fig.add_trace(go.Choroplethmap(
+        geojson=geojson_url, featureidkey="id", locations=list(background["region_id"]),
+        z=[0] * len(background), text=list(background["name"]), colorscale=[[0, NO_DATA_GREY], [1, NO_DATA_GREY]],
+        showscale=False, marker=dict(line=dict(color=BORDER, width=0.6)), name="No prediction (no data)",
+        showlegend=True, hovertemplate="<b>%{text}</b><br>No prediction (no data)<extra></extra>"))
+    fig.add_trace(go.Choroplethmap(
+        geojson=geojson_url, featureidkey="id", locations=list(locations), z=z, customdata=custom,
+        text=[names.get(r, r) for r in locations], colorscale=meta["colorscale"], zmin=zrange[0], zmax=zrange[1],
+        zmid=0 if metric == "change" else None, marker=dict(line=dict(color=BORDER, width=0.6), opacity=0.95),
+        colorbar=dict(title=dict(text=f"{meta['label']}<br><sub>{meta['unit']}</sub>", side="right"),
+                      thickness=14, len=0.8, tickformat=",.2~f" if metric == "estimate" else None),
+        name=meta["label"], showlegend=False, hovertemplate=HOVER))
+    fig.update_layout(
+        map=dict(style="white-bg", center=center or dict(lat=18, lon=12), zoom=zoom),
+        legend=dict(x=0.01, y=0.02, bgcolor="rgba(255,255,255,0.85)", bordercolor="#999", borderwidth=1,
+                    itemclick=False, itemdoubleclick=False),
+        uirevision=uirevision, clickmode="event",
+    )
+    return _base_layout(fig, title=title, height=600)
+
+
+def map_title(metric: str, year: int, scope: str) -> str:
+    meta = MAP_METRICS[metric]
+    return f"{meta['label']} ({meta['unit']}), {TARGET_TEXT}, {year} · {scope}"
+
+
+def view_for_bounds(minx: float, miny: float, maxx: float, maxy: float) -> tuple[dict, float]:
+    """Centre and zoom of a map that shows a bounding box (WGS84 degrees)."""
+    span = max(maxx - minx, (maxy - miny) * 1.6, 0.5)
+    zoom = max(0.5, min(9.0, math.log2(360.0 / span) - 0.6))
+    return {"lat": (miny + maxy) / 2, "lon": (minx + maxx) / 2}, round(zoom, 2)
+
+
+# --- region page -------------------------------------------------------------------------------------
+def trend_figure(pred: pd.DataFrame, name: str = "", admin1: bool = False) -> go.Figure:
+    """Estimate per 100k over the years, with the 80% interval band and the detected victims where known."""
+    if pred.empty:
+        return empty_figure("No predictions for this region in the deployed model.")
+    pred = pred.sort_values("year")
+    years = pred["year"].astype(int).tolist()
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=years, y=pred["upper_per_100k"], mode="lines", line=dict(width=0), showlegend=False,
+                             hoverinfo="skip", name="upper"))
+    fig.add_trace(go.Scatter(x=years, y=pred["lower_per_100k"], mode="lines", line=dict(width=0), fill="tonexty",
+                             fillcolor="rgba(33,145,140,0.25)", name="80% interval", hoverinfo="skip"))
+    fig.add_trace(go.Scatter(
+        x=years, y=pred["estimate_per_100k"], mode="lines+markers", line=dict(color="#21918c", width=2.5),
+        name="Model estimate" + (" (downscaled)" if admin1 else ""),
+        customdata=np.stack([pred["lower_per_100k"], pred["upper_per_100k"], pred["risk_score"]], axis=-1),
+        hovertemplate="%{x}: %{y:.2f} per 100k (80%: %{customdata[0]:.2f}–%{customdata[1]:.2f})"
+                      "<br>Risk score %{customdata[2]:.0f}/100<extra></extra>"))
+    if "label_per_100k" in pred and pred["label_per_100k"].notna().any():
+        lab = pred[pred["label_per_100k"].notna()]
+        fig.add_trace(go.Scatter(x=lab["year"].astype(int), y=lab["label_per_100k"], mode="markers",
+                                 marker=dict(symbol="diamond", size=9, color="#E69F00", line=dict(color="#000", width=1)),
+                                 name="Detected victims (UNODC GLOTIP)",
+                                 hovertemplate="%{x}: %{y:.2f} detected per 100k<extra></extra>"))
+    fig.update_xaxes(title="Year", dtick=1)
+    fig.update_yaxes(title="Detected victims per 100,000 people", rangemode="tozero")
+    fig.update_layout(legend=dict(orientation="h", y=-0.25))
+    return _base_layout(fig, f"Trend: {TARGET_TEXT}{' in ' + name if name else ''}", height=340)
+
+
+def waterfall_figure(expl: pd.DataFrame, labels: dict[str, str] | None = None, max_features: int = 10,
+                     year: int | None = None) -> go.Figure:
+    """SHAP waterfall for one prediction: base value, the largest contributions, 'other', the prediction.
+
+    Values are in the model's margin space, log1p(detected victims per 100k).
+    """
+    if expl.empty:
+        return empty_figure("No explanation stored for this prediction.")
+    labels = labels or {}
+    bias_rows = expl[expl["feature"] == "__bias__"]
+    bias = float(bias_rows["value"].sum()) if len(bias_rows) else 0.0
+    feats = expl[expl["feature"] != "__bias__"].copy()
+    feats["abs"] = feats["value"].abs()
+    feats = feats.sort_values("abs", ascending=False)
+    top, rest = feats.head(max_features), feats.iloc[max_features:]
+    x_labels = ["Average (base value)"]
+    values = [bias]
+    measures = ["absolute"]
+    hover = [f"Base value {bias:.3f}"]
+    for r in top.iloc[::-1].itertuples():
+        fv = "missing" if pd.isna(r.feature_value) else f"{r.feature_value:,.3g}"
+        x_labels.append(f"{labels.get(r.feature, r.feature)} = {fv}")
+        values.append(float(r.value))
+        measures.append("relative")
+        hover.append(f"{r.family}: {r.value:+.3f}")
+    if len(rest):
+        x_labels.append(f"{len(rest)} other features")
+        values.append(float(rest["value"].sum()))
+        measures.append("relative")
+        hover.append("sum of the smaller contributions")
+    total = bias + float(feats["value"].sum())
+    x_labels.append("Prediction")
+    values.append(total)
+    measures.append("total")
+    hover.append(f"{math.expm1(total):.2f} detected victims per 100k")
+    fig = go.Figure(go.Waterfall(
+        orientation="h", y=x_labels, x=values, measure=measures, hovertext=hover,
+        hovertemplate="%{y}<br>%{hovertext}<extra></extra>",
+        text=[f"{v:+.2f}" if m == "relative" else f"{v:.2f}" for v, m in zip(values, measures, strict=True)],
+        textposition="outside", increasing=dict(marker=dict(color=UP)), decreasing=dict(marker=dict(color=DOWN)),
+        totals=dict(marker=dict(color="#21918c")), connector=dict(line=dict(color="#999", width=1))))
+    fig.update_xaxes(title="Contribution to log1p(detected victims per 100k) — SHAP")
+    fig.update_yaxes(automargin=True)
+    est = math.expm1(total)
+    title = f"Why: SHAP waterfall{' for ' + str(year) if year else ''} → {est:.2f} per 100k"
+    return _base_layout(fig, title, height=max(320, 34 * len(x_labels) + 90))
+
+
+def what_changed_figure(expl_now: pd.DataFrame, expl_prev: pd.DataFrame, year: int | None = None) -> go.Figure:
+    """Change in SHAP contribution by feature family since the previous year."""
+    if expl_now.empty or expl_prev.empty:
+        return empty_figure("No explanation for the previous year: nothing to compare.")
+    now = expl_now[expl_now["feature"] != "__bias__"].groupby("family")["value"].sum()
+    prev = expl_prev[expl_prev["feature"] != "__bias__"].groupby("family")["value"].sum()
+    delta = now.subtract(prev, fill_value=0.0).sort_values()
+    fig = go.Figure(go.Bar(
+        x=delta.values, y=delta.index.tolist(), orientation="h",
+        marker=dict(color=[UP if v >= 0 else DOWN for v in delta.values]),
+        text=[f"{v:+.2f}" for v in delta.values], textposition="outside",
+        hovertemplate="%{y}: %{x:+.3f} log1p per 100k<extra></extra>"))
+    fig.add_vline(x=0, line=dict(color="#333", width=1))
+    fig.update_xaxes(title="Δ SHAP contribution, log1p(victims per 100k) (orange raises, purple lowers)")
+    label = f" since {year - 1}" if year else " since last year"
+    return _base_layout(fig, f"What changed{label}, by family", height=300)
+
+
+def drivers_figure(obs: pd.DataFrame, families: Sequence[str] = ("displacement", "conflict", "detection"),
+                   source_titles: dict[str, str] | None = None) -> go.Figure:
+    """The drivers over time, one panel per family; each series is named with its unit and source."""
+    obs = obs[obs["family"].isin(families)] if len(obs) else obs
+    if obs.empty:
+        return empty_figure("No displacement, conflict or detection data for this region in the warehouse.")
+    source_titles = source_titles or {}
+    present = [f for f in families if f in set(obs["family"])]
+    fig = make_subplots(rows=len(present), cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=[f.capitalize() for f in present])
+    palette = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000", "#F0E442"]
+    for row, family in enumerate(present, start=1):
+        sub = obs[obs["family"] == family]
+        for i, ((code, source), grp) in enumerate(sub.groupby(["indicator", "source"], sort=True)):
+            grp = grp.sort_values("year")
+            unit = grp["unit"].iloc[0]
+            name = f"{code.split('.', 1)[-1].replace('_', ' ')} ({unit}; {source_titles.get(source, source)})"
+            cens = grp["censored"].fillna(False).astype(bool) if "censored" in grp else None
+            fig.add_trace(go.Scatter(
+                x=grp["year"], y=grp["value"], mode="lines+markers", name=name,
+                line=dict(color=palette[i % len(palette)], width=1.8),
+                marker=dict(size=5, symbol=["circle-open" if c else "circle" for c in cens] if cens is not None
+                            else "circle"),
+                hovertemplate=f"{name}<br>%{{x}}: %{{y:,.0f}}<extra></extra>"), row=row, col=1)
+        fig.update_yaxes(title_text="value (see legend for unit)", row=row, col=1, rangemode="tozero")
+    fig.update_xaxes(title_text="Year", row=len(present), col=1)
+    fig.update_layout(legend=dict(orientation="h", y=-0.12, font=dict(size=11)))
+    return _base_layout(fig, "Drivers over time (open markers: censored values, e.g. '<5')",
+                        height=220 * len(present) + 160)
+
+
+def admin1_figure(units: pd.DataFrame, country: str = "") -> go.Figure:
+    """Admin-1 estimates (downscaled), with their intervals; hatched bars had no sub-national data."""
+    if units.empty:
+        return empty_figure("No admin-1 estimates for this country.")
+    units = units.sort_values("estimate_per_100k")
+    sub = units["has_subnational_data"].fillna(False).astype(bool)
+    fig = go.Figure(go.Bar(
+        x=units["estimate_per_100k"], y=units["region_name"], orientation="h",
+        error_x=dict(type="data", symmetric=False, array=units["upper_per_100k"] - units["estimate_per_100k"],
+                     arrayminus=units["estimate_per_100k"] - units["lower_per_100k"], color="#555", thickness=1),
+        marker=dict(color=["#21918c" if s else "#bdbdbd" for s in sub],
+                    pattern=dict(shape=["" if s else "/" for s in sub])),
+        customdata=np.stack([units["risk_score"], units["lower_per_100k"], units["upper_per_100k"],
+                             np.where(sub, "yes", "no: country rate")], axis=-1),
+        hovertemplate="%{y}: %{x:.2f} per 100k (80%: %{customdata[1]:.2f}–%{customdata[2]:.2f})"
+                      "<br>Score %{customdata[0]}/100 · sub-national data: %{customdata[3]}<extra></extra>"))
+    fig.update_xaxes(title="Estimated detected victims per 100,000 (downscaled by exposure index)")
+    fig.update_yaxes(automargin=True)
+    title = f"Admin-1 units{' of ' + country if country else ''} (hatched grey: no sub-national data)"
+    return _base_layout(fig, title, height=max(300, 22 * len(units) + 120))
+
+
+# --- model page --------------------------------------------------------------------------------------
+def backtest_figure(per_origin: pd.DataFrame, metric: str = "rmsle") -> go.Figure:
+    """The model against its baselines, per predicted (target) year."""
+    if per_origin.empty or metric not in per_origin:
+        return empty_figure("No backtest in the deployed run's metrics.")
+    fig = go.Figure()
+    for model, grp in per_origin.groupby("model", sort=False):
+        grp = grp.sort_values("target_year")
+        main = model == "xgboost"
+        fig.add_trace(go.Scatter(x=grp["target_year"], y=grp[metric], mode="lines+markers",
+                                 name=MODEL_LABELS.get(model, model),
+                                 line=dict(color=MODEL_COLOURS.get(model, "#999"), width=3.5 if main else 1.6,
+                                           dash="solid" if main else "dot"),
+                                 hovertemplate=f"{MODEL_LABELS.get(model, model)}<br>%{{x}}: %{{y:.3f}}<extra></extra>"))
+    if metric == "coverage80":
+        fig.add_hline(y=0.8, line=dict(color="#333", dash="dash"), annotation_text="nominal 0.80")
+    fig.update_xaxes(title="Predicted year (rolling origin = year before)", dtick=1)
+    fig.update_yaxes(title=METRIC_LABELS.get(metric, metric))
+    fig.update_layout(legend=dict(orientation="h", y=-0.25))
+    return _base_layout(fig, f"Model vs baselines per year: {METRIC_LABELS.get(metric, metric)}", height=380)
+
+
+def calibration_figure(calibration: pd.DataFrame, per_origin: pd.DataFrame | None = None) -> go.Figure:
+    """Nominal vs empirical interval coverage, and the 80% coverage per year for the model."""
+    if calibration.empty:
+        return empty_figure("No calibration in the deployed run's metrics.")
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["Interval coverage: nominal vs empirical",
+                                                         "80% interval coverage per year (model)"])
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color="#999", dash="dash"),
+                             name="perfect calibration", hoverinfo="skip"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=calibration["nominal"], y=calibration["empirical"], mode="lines+markers+text",
+                             text=[f"{v:.2f}" for v in calibration["empirical"]], textposition="top left",
+                             marker=dict(size=10, color="#21918c"), name="empirical coverage",
+                             hovertemplate="nominal %{x:.2f} → empirical %{y:.3f}<extra></extra>"), row=1, col=1)
+    if per_origin is not None and len(per_origin) and "coverage80" in per_origin:
+        m = per_origin[per_origin["model"] == "xgboost"].sort_values("target_year")
+        fig.add_trace(go.Bar(x=m["target_year"], y=m["coverage80"], marker_color="#21918c", name="coverage80",
+                             hovertemplate="%{x}: %{y:.2f}<extra></extra>", showlegend=False), row=1, col=2)
+        fig.add_hline(y=0.8, line=dict(color="#333", dash="dash"), row=1, col=2)
+    fig.update_xaxes(title_text="Nominal coverage", range=[0, 1], row=1, col=1)
+    fig.update_yaxes(title_text="Empirical coverage (share of held-back years inside)", range=[0, 1.05], row=1, col=1)
+    fig.update_xaxes(title_text="Predicted year", dtick=1, row=1, col=2)
+    fig.update_yaxes(title_text="Share inside the 80% interval", range=[0, 1.05], row=1, col=2)
+    fig.update_layout(showlegend=False)
+    return _base_layout(fig, "Calibration of the prediction intervals (held-back years)", height=360)
+
+
+def global_shap_figure(global_shap: pd.DataFrame) -> go.Figure:
+    """Mean |SHAP| by feature family over all predictions."""
+    if global_shap.empty:
+        return empty_figure("No global SHAP in the deployed run's metadata.")
+    g = global_shap.sort_values("mean_abs_shap")
+    fig = go.Figure(go.Bar(x=g["mean_abs_shap"], y=g["family"], orientation="h",
+                           marker=dict(color=[FAMILY_COLOURS.get(f, "#999") for f in g["family"]]),
+                           text=[f"{v:.3f}" for v in g["mean_abs_shap"]], textposition="outside",
+                           hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
+    fig.update_xaxes(title="Mean |SHAP|, log1p(detected victims per 100k)")
+    return _base_layout(fig, "Global importance by feature family", height=320)

@@ -1,0 +1,59 @@
+"""Stable component ids. Browser tests, the benchmark and other tools rely on these; do not rename.
+
+``IDS`` maps a short purpose to the id used in the layout.
+"""
+
+from __future__ import annotations
+
+# shell
+NAV = "nav"
+PAGE_CONTENT = "page-content"
+
+# map page (path "/")
+MAP_GRAPH = "map-graph"
+MAP_YEAR = "map-year"
+MAP_METRIC = "map-metric"
+MAP_COUNTRY = "map-country"
+MAP_NAV = "map-nav"
+MAP_NOTE = "map-note"
+MAP_RISERS = "map-risers"
+
+# region page (path "/region/<region_id>")
+REGION_STORE = "region-id"
+REGION_YEAR = "region-year"
+REGION_KPIS = "region-kpis"
+REGION_TREND = "region-trend"
+REGION_WATERFALL = "region-waterfall"
+REGION_CHANGED = "region-changed"
+REGION_DRIVERS = "region-drivers"
+REGION_COVERAGE = "region-coverage"
+REGION_ADMIN1 = "region-admin1"
+REGION_ADMIN1_TABLE = "region-admin1-table"
+REGION_PRINT = "region-print"
+REGION_PRINT_DUMMY = "region-print-dummy"
+
+# priorities page (path "/priorities")
+PRIO_YEAR = "priorities-year"
+PRIO_LEVEL = "priorities-level"
+PRIO_TABLE = "priorities-table"
+PRIO_CSV = "priorities-csv"
+PRIO_HXL = "priorities-hxl"
+PRIO_DOWNLOAD = "priorities-download"
+PRIO_COUNT = "priorities-count"
+
+# model page (path "/model")
+MODEL_BACKTEST_TABLE = "model-backtest-table"
+MODEL_METRIC = "model-metric"
+MODEL_BASELINES = "model-baselines"
+MODEL_CALIBRATION = "model-calibration"
+MODEL_SHAP = "model-global-shap"
+MODEL_CARD = "model-card"
+MODEL_RUNS = "model-runs"
+
+# data page (path "/data")
+DATA_SOURCES = "data-sources"
+DATA_REJECT_SOURCE = "data-reject-source"
+DATA_REJECT_REASONS = "data-reject-reasons"
+DATA_REJECT_EXAMPLES = "data-reject-examples"
+
+IDS: dict[str, str] = {k.lower(): v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str)}

@@ -1,0 +1,95 @@
+"""Model page (``/model``): backtest, baselines, calibration, global SHAP, model card, runs."""
+
+from __future__ import annotations
+
+import dash
+import pandas as pd
+from dash import Input, Output, dcc, html
+
+from dashboard import figures, ids
+from dashboard.pages.common import kpi, table
+
+METRIC_OPTIONS = [{"label": figures.METRIC_LABELS[m], "value": m}
+                  for m in ("rmsle", "spearman", "top20_recall", "coverage80", "mae")]
+
+
+def register(app: dash.Dash, actx) -> None:
+    q = actx.queries
+
+    def per_origin() -> pd.DataFrame:
+        run = q.deployed_run() or {}
+        return pd.DataFrame((run.get("metrics") or {}).get("backtest_per_origin", []) or [])
+
+    def layout(**_query):
+        run = q.deployed_run()
+        runs = q.runs()
+        runs_table = table(ids.MODEL_RUNS, runs, page_size=10, sort_action="native", style_data_conditional=[
+            {"if": {"filter_query": '{status} = "deployed"'}, "fontWeight": "600", "backgroundColor": "#e8f4ef"}])
+        if run is None:
+            return html.Div(className="model-page", children=[
+                html.H1("Model"),
+                html.Div(className="card notice", children=[
+                    html.H2("No model deployed"),
+                    html.P("Train one with: crisisrisk model train (or crisisrisk up)."),
+                ]),
+                html.Div(className="card", children=[html.H3("Runs"), runs_table]),
+            ])
+        meta = run.get("metadata") or {}
+        metrics = run.get("metrics") or {}
+        pooled = pd.DataFrame(metrics.get("backtest_pooled", []) or [])
+        if len(pooled):
+            pooled = pooled.assign(model=pooled["model"].map(lambda m: figures.MODEL_LABELS.get(m, m)))
+            pooled = pooled.round({c: 3 for c in ("rmsle", "mae", "spearman", "top20_recall", "coverage80",
+                                                   "width80")})
+        gate = metrics.get("gate", {}) or {}
+        window = meta.get("training_window") or ["?", "?"]
+        pyears = meta.get("prediction_years") or ["?", "?"]
+        calibration = pd.DataFrame(metrics.get("calibration", []) or [])
+        gshap = pd.DataFrame(meta.get("global_shap", []) or [])
+        card_md = meta.get("model_card_md") or "_The deployed run has no model card._"
+        return html.Div(className="model-page", children=[
+            html.H1("Model quality"),
+            html.P(["What the model predicts: ", meta.get("label", "log1p detected trafficking victims per 100k"),
+                    ". It is the risk of ", html.Em("detected"), " trafficking, not of trafficking itself."],
+                   className="note"),
+            html.Div(className="kpis", children=[
+                kpi("Deployed run", run["run_id"], f"deployed {str(run.get('deployed_at') or '')[:19]}"),
+                kpi("Training window", f"{window[0]}–{window[1]}", f"predicts {pyears[0]}–{pyears[1]}"),
+                kpi("Variant", str(meta.get("variant", "n/a")).replace("_", " "),
+                    f"{len(meta.get('features', []))} features"),
+                kpi("Gate vs last value", "passed" if gate.get("passed") else "not passed",
+                    f"RMSLE {gate.get('model_rmsle', float('nan')):.3f} vs {gate.get('last_value_rmsle', float('nan')):.3f}"
+                    if gate else "", "band-low" if gate.get("passed") else "band-very-high"),
+            ]),
+            html.Div(className="card", children=[
+                html.H3("Backtest, pooled over rolling origins"),
+                html.P("Rolling-origin by year: each year is predicted by a model trained only on earlier years. "
+                       "RMSLE on log1p(victims per 100k); MAE in victims per 100k; coverage80 = share of observed "
+                       "values inside the 80% interval.", className="note"),
+                table(ids.MODEL_BACKTEST_TABLE, pooled, page_size=10, sort_action="native"),
+            ]),
+            html.Div(className="card", children=[
+                html.Div(className="control inline", children=[
+                    html.Label("Metric", htmlFor=ids.MODEL_METRIC),
+                    dcc.Dropdown(id=ids.MODEL_METRIC, options=METRIC_OPTIONS, value="rmsle", clearable=False),
+                ]),
+                dcc.Graph(id=ids.MODEL_BASELINES, config={"displaylogo": False}),
+            ]),
+            html.Div(className="grid-2", children=[
+                html.Div(className="card", children=[dcc.Graph(
+                    id=ids.MODEL_CALIBRATION, config={"displaylogo": False},
+                    figure=figures.calibration_figure(calibration, per_origin()))]),
+                html.Div(className="card", children=[dcc.Graph(
+                    id=ids.MODEL_SHAP, config={"displaylogo": False}, figure=figures.global_shap_figure(gshap))]),
+            ]),
+            html.Div(className="card model-card", children=[
+                html.H3("Model card"), dcc.Markdown(card_md, id=ids.MODEL_CARD, className="markdown")]),
+            html.Div(className="card", children=[html.H3("Runs"), runs_table]),
+        ])
+
+    dash.register_page("dashboard.pages.model", path="/model", name="Model", order=3, layout=layout,
+                       title="Model · crisisrisk", description="Backtests, baselines, calibration and model card")
+
+    @app.callback(Output(ids.MODEL_BASELINES, "figure"), Input(ids.MODEL_METRIC, "value"))
+    def update_baselines(metric):
+        return figures.backtest_figure(per_origin(), metric or "rmsle")
