@@ -149,6 +149,44 @@ def card_cmd(run_id: Annotated[str | None, typer.Argument()] = None,
         print(text)
 
 
+@app.command("explain")
+def explain_cmd(region_id: str, year: Annotated[int | None, typer.Option(help="Year (default: latest).")] = None,
+                top: Annotated[int, typer.Option(help="Drivers to show.")] = 8) -> None:
+    """Why a country's risk is what it is: top SHAP drivers and what changed since the previous year."""
+    import pandas as pd
+
+    from models.export import ExportError, explanations_frame
+
+    try:
+        frame = explanations_frame(_engine(), 1900, 2100, region_id=region_id.upper())
+    except ExportError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    if frame.empty:
+        console.print(f"[red]no explanations for region '{region_id}' in the deployed run[/red]")
+        raise typer.Exit(1)
+    year = year or int(frame["year"].max())
+    now = frame[frame["year"] == year]
+    if now.empty:
+        console.print(f"[red]no explanation for {region_id} in {year}[/red]")
+        raise typer.Exit(1)
+    drivers = now[now["feature"] != "__bias__"].assign(a=lambda d: d["shap_value"].abs()).nlargest(top, "a")
+    table = Table(title=f"{now['name'].iloc[0]} {year}: top drivers (SHAP, log1p detected victims per 100k)")
+    for col in ("feature", "family", "value of feature", "SHAP"):
+        table.add_column(col)
+    for r in drivers.itertuples():
+        fv = "missing" if pd.isna(r.feature_value) else f"{r.feature_value:.3g}"
+        table.add_row(r.feature, r.family, fv, f"{r.shap_value:+.3f}")
+    console.print(table)
+    prev = frame[frame["year"] == year - 1]
+    if not prev.empty:
+        fam_now = now[now["feature"] != "__bias__"].groupby("family")["shap_value"].sum()
+        fam_prev = prev[prev["feature"] != "__bias__"].groupby("family")["shap_value"].sum()
+        change = (fam_now - fam_prev.reindex(fam_now.index).fillna(0)).sort_values(key=abs, ascending=False)
+        console.print(f"What changed since {year - 1} (by family): " +
+                      ", ".join(f"{f} {v:+.3f}" for f, v in change.items()))
+
+
 def _year_range(year_from: int, year_to: int) -> None:
     if year_from > year_to:
         console.print(f"[red]--from {year_from} is after --to {year_to}[/red]")

@@ -109,7 +109,8 @@ def metrics(y_true: np.ndarray, y_pred: np.ndarray, lower: np.ndarray | None = N
     n = len(y_true)
     out = {"n": int(n), "rmsle": float(np.sqrt(np.mean((y_pred - y_true) ** 2))) if n else np.nan,
            "mae": float(np.mean(np.abs(np.expm1(y_pred) - np.expm1(y_true)))) if n else np.nan}
-    out["spearman"] = float(spearmanr(y_true, y_pred).statistic) if n > 2 else np.nan
+    constant = n < 3 or np.ptp(y_true) == 0 or np.ptp(y_pred) == 0
+    out["spearman"] = np.nan if constant else float(spearmanr(y_true, y_pred).statistic)
     k = min(top_k, n)
     if k:
         true_top = set(np.argsort(-y_true)[:k])

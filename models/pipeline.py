@@ -29,7 +29,7 @@ from models.features import (
     needed_indicators,
     panel_sha256,
 )
-from models.registry import promote, save_artefacts
+from models.registry import deployed_run, promote, save_artefacts
 from models.train import fit_xgb, load_config, predict_margin
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,10 @@ def train_run(engine: Engine, deploy: bool = True, progress: Progress | None = N
     if deploy and gate_passed:
         promote(engine, run_id, registry_root)
         say(f"deployed run {run_id}")
+    elif deploy and deployed_run(engine) is None:
+        # Nothing is deployed yet: serve the best honest variant; its model card says it fails the gate.
+        promote(engine, run_id, registry_root)
+        say(f"deployed run {run_id} although it does not beat the last-value baseline (no other run exists)")
     elif deploy:
         say(f"run {run_id} did not beat the last-value baseline; kept as candidate")
     return run_id

@@ -1,0 +1,108 @@
+"""SHAP additivity, determinism, registry round trip, metrics and the backtest's temporal discipline."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.evaluate import backtest, metrics
+from models.explain import BIAS, shap_values
+from models.features import build_panel, feature_names
+from models.registry import RegistryError, load_run, save_artefacts
+from models.train import fit_xgb, load_config, predict_margin
+from tests.models.test_features import synthetic_obs
+
+
+@pytest.fixture(scope="module")
+def small():
+    config = load_config()
+    config["xgboost"]["n_estimators"] = 40
+    panel = build_panel(synthetic_obs(), years=list(range(2002, 2017)))
+    labelled = panel[panel["label"].notna()]
+    return config, panel, labelled
+
+
+def test_shap_values_plus_bias_equal_the_margin(small):
+    config, _panel, labelled = small
+    features = feature_names()
+    booster = fit_xgb(labelled[features], labelled["label"], config)
+    shap = shap_values(booster, labelled[features])
+    margin = predict_margin(booster, labelled[features])
+    assert BIAS in shap.columns
+    np.testing.assert_allclose(shap.sum(axis=1).to_numpy(), margin, rtol=1e-5, atol=1e-5)
+
+
+def test_same_seed_and_data_give_identical_predictions(small):
+    config, _panel, labelled = small
+    features = feature_names()
+    a = predict_margin(fit_xgb(labelled[features], labelled["label"], config), labelled[features])
+    b = predict_margin(fit_xgb(labelled[features], labelled["label"], config), labelled[features])
+    np.testing.assert_array_equal(a, b)
+
+
+def test_registry_round_trip_and_refusals(small, tmp_path):
+    config, _panel, labelled = small
+    features = feature_names()
+    booster = fit_xgb(labelled[features], labelled["label"], config)
+    meta = {"run_id": "r1", "features": features}
+    save_artefacts("r1", booster, meta, tmp_path)
+    loaded, loaded_meta = load_run("r1", tmp_path, expected_features=features)
+    np.testing.assert_array_equal(predict_margin(loaded, labelled[features]),
+                                  predict_margin(booster, labelled[features]))
+    with pytest.raises(RegistryError, match="differ from the expected"):
+        load_run("r1", tmp_path, expected_features=list(reversed(features)))
+    # tampering with the model file is detected by the checksum
+    model_file = tmp_path / "r1" / "model.ubj"
+    model_file.write_bytes(model_file.read_bytes() + b"\x00")
+    with pytest.raises(RegistryError, match="checksum mismatch for model.ubj"):
+        load_run("r1", tmp_path)
+
+
+def test_registry_refuses_metadata_whose_features_do_not_match_the_model(small, tmp_path):
+    config, _panel, labelled = small
+    features = feature_names()
+    booster = fit_xgb(labelled[features], labelled["label"], config)
+    save_artefacts("r2", booster, {"run_id": "r2", "features": features[:-1] + ["something_else"]}, tmp_path)
+    with pytest.raises(RegistryError, match="model features"):
+        load_run("r2", tmp_path)
+
+
+def test_metrics_on_known_values():
+    y = np.log1p(np.array([0.0, 1.0, 3.0, 7.0]))
+    m = metrics(y, y, y - 0.1, y + 0.1)
+    assert m["rmsle"] == 0 and m["mae"] == 0 and m["spearman"] == pytest.approx(1.0)
+    assert m["coverage80"] == 1.0 and m["top20_recall"] == 1.0
+    shifted = metrics(y, y + np.log(2.0))
+    assert shifted["rmsle"] == pytest.approx(np.log(2.0))
+
+
+def test_backtest_trains_only_on_years_up_to_the_origin(small):
+    config, panel, _labelled = small
+    config = json.loads(json.dumps(config))
+    config["backtest"].update(first_origin=2010, last_origin=2012)
+    seen = []
+
+    from models.evaluate import Candidate
+
+    def spy(train, _history):
+        seen.append(int(train.index.get_level_values("year").max()))
+        return lambda X: np.zeros(len(X))
+
+    per_origin, preds = backtest(panel, config, [Candidate("spy", spy, "records training years")])
+    # for each origin Y: a calibration fit on <= Y-1, then the fit on <= Y; never a later year
+    assert seen == [2009, 2010, 2010, 2011, 2011, 2012]
+    assert per_origin["target_year"].tolist() == [2011, 2012, 2013]
+    assert set(preds["year"]) == {2011, 2012, 2013}
+
+
+def test_risk_scores_are_percentiles_within_year():
+    from models.pipeline import risk_scores
+
+    frame = pd.DataFrame({"year": [2020] * 4 + [2021] * 2, "estimate_per_100k": [1.0, 2.0, 3.0, 4.0, 9.0, 1.0]})
+    out = risk_scores(frame, {"moderate": 50, "high": 75, "very_high": 90})
+    assert out["risk_score"].tolist() == [25.0, 50.0, 75.0, 100.0, 100.0, 50.0]
+    assert out["risk_band"].tolist() == ["low", "moderate", "high", "very high", "very high", "moderate"]
+    assert out["rank"].tolist() == [4, 3, 2, 1, 1, 2]
