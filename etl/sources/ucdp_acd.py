@@ -12,6 +12,9 @@ Per country-year:
 
 ``start_date``/``end_date`` are checked as dates: the shipped file has ``DD-MM-YYYY`` (it was re-saved),
 UCDP publishes ``YYYY-MM-DD``; both are accepted. All years of the file (1946–2023) are loaded.
+``gwno_loc`` is taken as UCDP codes it: extrasystemic (colonial) conflicts are located in the colony's
+later state (216 Vietnam vs France -> 816 -> VNM). GW codes missing from the crosswalk (751 Hyderabad,
+55 Grenada) are mapped by ``etl.sources.ucdp_brd.GW_ALIASES``.
 """
 
 from __future__ import annotations
