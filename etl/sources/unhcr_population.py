@@ -20,8 +20,8 @@ A row is rejected only when neither side can be used (reason of the failing side
 
 Values: ``-`` and blanks are missing (no observation); a row with every used value missing is
 ``missing_value``; negative counts are ``out_of_range``; a repeated (year, origin, asylum) key is a
-``duplicate``. Period: the published figures are end-year stocks; they are stored with
-``period_start`` = 1 January of ``year`` and ``period_type`` = ``year`` (the calendar year they close).
+``duplicate``. Period: the published figures are end-year stocks (returned refugees: returns during the
+year); they are stored with ``period_start`` = 1 January of ``year`` and ``period_type`` = ``year``.
 The most recent year in a package release (2025 in version 2025.12.1) is provisional.
 """
 
