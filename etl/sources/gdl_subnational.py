@@ -1,0 +1,184 @@
+"""Global Data Lab SHDI 5.0: sub-national population and HDI, 1990-2019 -> Natural Earth admin-1 × year.
+
+GDL regions are admin-1 units in most countries but groups of provinces in some (Afghanistan 8,
+Yemen 8, Ukraine 5), so they are related to Natural Earth admin-1 units by **area overlap**: the GDL
+polygons (``gdl_regions_2022_simplified.topojson``, read by GDAL) are intersected with the Natural Earth
+admin-1 polygons of the same country in an equal-area projection (EPSG:6933), in one vectorised pass.
+
+- ``structural.population_admin1_gdl`` (persons; GDL publishes thousands, × 1000 here): the population of
+  a Natural Earth unit is the sum over GDL regions of ``pop × overlap area / GDL region area``. This
+  **assumes population is spread evenly within each GDL region** (areal weighting): a Natural Earth unit
+  holding a GDL region's capital gets too little, a desert unit too much.
+- ``structural.hdi_admin1`` (0-1): the mean of the overlapping GDL regions' SHDI weighted by overlap area.
+
+Datapoints come from the published DDF files (``ddf--datapoints--<pop|shdi>--by--subnat--year.csv.gz``).
+The region list (``ddf--entities--level--subnat.csv``) and the polygons are read as lookups from the same
+folder: a datapoint of a region missing from either is rejected (``unknown_region``/``no_geometry``), one
+whose polygon overlaps no Natural Earth unit of its country is ``no_overlap``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from etl.contract import (
+    FILE,
+    REJECT,
+    ContractError,
+    parse_number,
+    parse_year,
+    read_text_table,
+    reject,
+    reject_duplicates,
+    require_columns,
+)
+from etl.countries import resolve_code
+from etl.sources import register
+from etl.sources.base import IndicatorDef, Source, year_start
+
+log = logging.getLogger(__name__)
+
+ENTITIES_FILE = "ddf--entities--level--subnat.csv"
+POLYGONS_GLOB = "gdl_regions*.topojson"
+EQUAL_AREA_CRS = "EPSG:6933"
+# source-local code aliases (to move to etl.countries.CODE_ALIASES): GDL codes Kosovo 'XKO'
+LOCAL_CODE_ALIASES = {"XKO": "XKX"}
+_DATAPOINTS = re.compile(r"ddf--datapoints--(\w+)--by--subnat--year")
+CONCEPTS = {"pop": "structural.population_admin1_gdl", "shdi": "structural.hdi_admin1"}
+INDICATORS = (
+    IndicatorDef("structural.population_admin1_gdl", "structural", "persons", "neutral",
+                 "Population of the Natural Earth admin-1 unit from Global Data Lab SHDI 5.0 regions (thousands x "
+                 "1000), areal-weighted: GDL region population x overlap area / region area, summed"),
+    IndicatorDef("structural.hdi_admin1", "structural", "index 0-1", "lower_is_riskier",
+                 "Sub-national Human Development Index (Global Data Lab SHDI 5.0), mean of the overlapping GDL "
+                 "regions weighted by overlap area with the Natural Earth admin-1 unit"),
+)
+
+
+@register
+class GdlSubnational(Source):
+    name = "gdl_subnational"
+    title = "Global Data Lab Subnational Human Development Database (SHDI 5.0): population and HDI"
+    publisher = "Global Data Lab, Radboud University (DDF conversion by Gapminder open-numbers)"
+    licence = "CC BY 4.0 (DDF repository); cite Smits & Permanyer (2019)"
+    coverage = "1,768 regions in ~160 countries, 1990-2019"
+    folder = "gdl_subnational_hdi_population"
+    file_patterns = ("ddf--datapoints--pop--by--subnat--year.csv*", "ddf--datapoints--shdi--by--subnat--year.csv*")
+    level = "admin1"
+    indicators = INDICATORS
+
+    def parse(self, path: Path) -> pd.DataFrame:
+        path = Path(path)
+        m = _DATAPOINTS.search(path.name)
+        if not m or m.group(1) not in CONCEPTS:
+            raise ContractError(path, f"not a GDL datapoints file of {sorted(CONCEPTS)} "
+                                "(ddf--datapoints--<concept>--by--subnat--year.csv)")
+        concept = m.group(1)
+        frame = read_text_table(path)
+        require_columns(frame, ["subnat", "year", concept], path)
+        frame["_concept"] = concept
+        frame["_subnat"] = frame["subnat"].astype(str).str.strip().str.lower()
+        frame["_year"] = parse_year(frame, "year", minimum=1950, maximum=2100)
+        frame["_value"] = parse_number(frame, concept, allow_blank=False, minimum=0,
+                                       maximum=1 if concept == "shdi" else None, thousands=False)
+        reject_duplicates(frame, ["_subnat", "_year"], "region-year")
+        return frame
+
+    # --- mapping --------------------------------------------------------------------------------------
+    def to_observations(self, parsed: pd.DataFrame, ctx) -> pd.DataFrame:
+        started = time.perf_counter()
+        base = Path(ctx.raw_dir) / self.folder
+        entities = self._entities(base)
+        parsed["_gdlcode"] = parsed["_subnat"].map(entities)
+        reject(parsed, parsed["_gdlcode"].isna(), "unknown_region",
+               "column 'subnat': '" + parsed["subnat"].astype(str) + f"' is not in {ENTITIES_FILE}")
+        weights = self.overlap_weights(self._polygons(base), ctx)
+        has_geom = parsed["_gdlcode"].isin(weights.attrs["gdl_with_geometry"])
+        reject(parsed, ~has_geom, "no_geometry",
+               "GDL region '" + parsed["_gdlcode"].astype(str) + "' has no polygon in the GDL TopoJSON")
+        reject(parsed, ~parsed["_gdlcode"].isin(weights["gdlcode"]), "no_overlap",
+               "GDL region '" + parsed["_gdlcode"].astype(str)
+               + "' overlaps no Natural Earth admin-1 unit of its country")
+        ok = parsed[parsed[REJECT].isna()][["_gdlcode", "_year", "_value", "_concept", FILE]]
+        pairs = ok.merge(weights, left_on="_gdlcode", right_on="gdlcode", how="inner")
+        pop = pairs[pairs["_concept"] == "pop"]
+        pop = pop.assign(v=pop["_value"] * 1000.0 * pop["share_of_gdl"]).groupby(
+            ["region_id", "_year"], as_index=False).agg(value=("v", "sum"), **{FILE: (FILE, "first")})
+        hdi = pairs[pairs["_concept"] == "shdi"]
+        hdi = hdi.assign(v=hdi["_value"] * hdi["overlap_km2"]).groupby(["region_id", "_year"], as_index=False).agg(
+            num=("v", "sum"), den=("overlap_km2", "sum"), **{FILE: (FILE, "first")})
+        hdi["value"] = hdi["num"] / hdi["den"]
+        parts = []
+        for frame, code in ((pop, CONCEPTS["pop"]), (hdi[hdi["den"] > 0], CONCEPTS["shdi"])):
+            parts.append(pd.DataFrame({
+                "region_id": frame["region_id"].to_numpy(), "period_start": year_start(frame["_year"]).to_numpy(),
+                "period_type": "year", "indicator": code, "value": frame["value"].astype(float).to_numpy(),
+                "censored": False, FILE: frame[FILE].to_numpy()}))
+        log.info("GDL: mapped %d datapoints to %d observations in %.1f s", len(ok), sum(len(p) for p in parts),
+                 time.perf_counter() - started)
+        return pd.concat(parts, ignore_index=True)
+
+    @staticmethod
+    def _entities(base: Path) -> pd.Series:
+        path = base / ENTITIES_FILE
+        frame = read_text_table(path)
+        require_columns(frame, ["subnat", "gdlcode"], path)
+        return frame.set_index(frame["subnat"].str.strip().str.lower())["gdlcode"].str.strip()
+
+    @staticmethod
+    def _polygons(base: Path) -> gpd.GeoDataFrame:
+        found = sorted(base.glob(POLYGONS_GLOB))
+        if not found:
+            raise ContractError(base / "gdl_regions_*.topojson", "GDL region polygons not found")
+        try:
+            gdf = gpd.read_file(found[-1])
+        except Exception as exc:  # noqa: BLE001 - GDAL raises several types for unreadable files
+            raise ContractError(found[-1], f"not a readable TopoJSON ({type(exc).__name__}: {exc})") from None
+        for col in ("gdlcode", "iso_code"):
+            if col not in gdf.columns:
+                raise ContractError(found[-1], f"polygons lack the property '{col}'", column=col)
+        if gdf.crs is None:
+            gdf = gdf.set_crs(4326)
+        return gdf
+
+    @staticmethod
+    def overlap_weights(gdl: gpd.GeoDataFrame, ctx) -> pd.DataFrame:
+        """gdlcode, region_id, overlap_km2, share_of_gdl for every same-country GDL x Natural Earth overlap."""
+        geoms = gdl.geometry.to_numpy()
+        gdl = gdl[~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)].copy()
+        # some polygons have an empty iso_code (Cuba): the GDL code starts with the ISO3 code
+        code = gdl["iso_code"].fillna("").astype(str).str.strip()
+        code = code.where(code != "", gdl["gdlcode"].astype(str).str.slice(0, 3))
+        gdl["iso3"] = code.map(lambda c: LOCAL_CODE_ALIASES.get(c) or resolve_code(c).iso3)
+        gdl = gdl.dissolve(by="gdlcode", as_index=False, aggfunc="first") if gdl["gdlcode"].duplicated().any() \
+            else gdl
+        g_geom = shapely.make_valid(gdl.to_crs(EQUAL_AREA_CRS).geometry.to_numpy())
+        index = ctx.admin_index
+        ne = gpd.GeoSeries(index.geometries, crs=4326)
+        keep = ne.notna().to_numpy() & ~ne.is_empty.to_numpy()
+        n_geom = shapely.make_valid(ne[keep].to_crs(EQUAL_AREA_CRS).to_numpy())
+        n_ids, n_iso = index.region_ids[keep], index.iso3[keep]
+        tree = shapely.STRtree(n_geom)
+        gi, ni = tree.query(g_geom, predicate="intersects")
+        same = gdl["iso3"].to_numpy()[gi] == n_iso[ni]
+        gi, ni = gi[same], ni[same]
+        inter = shapely.area(shapely.intersection(g_geom[gi], n_geom[ni], grid_size=None)) / 1e6
+        g_area = shapely.area(g_geom) / 1e6
+        out = pd.DataFrame({"gdlcode": gdl["gdlcode"].to_numpy()[gi], "region_id": n_ids[ni],
+                            "overlap_km2": inter, "share_of_gdl": inter / g_area[gi]})
+        out = out[out["overlap_km2"] > 0].reset_index(drop=True)
+        out.attrs["gdl_with_geometry"] = frozenset(gdl["gdlcode"])
+        missing = sorted(set(gdl["gdlcode"]) - set(out["gdlcode"]))
+        log.info("GDL overlay: %d GDL polygons x %d Natural Earth units -> %d overlaps; %d GDL regions overlap "
+                 "nothing in their country (%s)", len(gdl), len(n_ids), len(out), len(missing), missing[:10])
+        return out
+
+
+__all__ = ["GdlSubnational"]
