@@ -82,7 +82,8 @@ class MappingContext:
 
     def countries_by_scheme(self, frame: pd.DataFrame, column: str, scheme: str, out: str = "_region_id") -> None:
         """Resolve Gleditsch–Ward ('gw'), COW ('cow') or UNHCR ('unhcr') codes via the crosswalk."""
-        iso3 = frame[column].map(lambda c: self.crosswalk.to_iso3(scheme, c))
+        uniques = {c: self.crosswalk.to_iso3(scheme, c) for c in frame[column].dropna().unique()}
+        iso3 = frame[column].map(uniques)
         res = pd.DataFrame({"iso3": iso3, "reason_code": np.where(iso3.isna(), "unknown_country", None),
                             "reason": "code '" + frame[column].astype(str) + f"' is not a known {scheme.upper()} code"},
                            index=frame.index)
@@ -92,7 +93,7 @@ class MappingContext:
         frame[out] = res["iso3"]
         for code in res["reason_code"].dropna().unique():
             mask = res["reason_code"] == code
-            reject(frame, mask, code, "column '" + column + "': " + res["reason"].astype(str))
+            reject(frame, mask, code, lambda rows: "column '" + column + "': " + res.loc[rows.index, "reason"].astype(str))
         no_region = frame[out].notna() & ~frame[out].isin(self.country_ids) & frame[REJECT].isna()
         reject(frame, no_region, "no_region",
-               "column '" + column + "': ISO3 '" + frame[out].astype(str) + "' has no region in the warehouse")
+               lambda rows: "column '" + column + "': ISO3 '" + rows[out].astype(str) + "' has no region in the warehouse")

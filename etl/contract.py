@@ -86,7 +86,10 @@ def read_text_table(
     # line numbers: header line is 1 (+ skipped lines before data)
     first_data_line = header_row + 2 + sum(1 for s in skip if s <= header_row + 1 + len(skip))
     frame.insert(0, ROW, np.arange(first_data_line, first_data_line + len(frame), dtype=np.int64))
-    blank = frame.drop(columns=[ROW]).apply(lambda col: col.str.strip() == "").all(axis=1)
+    data = frame.drop(columns=[ROW])
+    blank = data.iloc[:, 0].astype(str).str.strip() == "" if data.shape[1] else pd.Series(False, index=frame.index)
+    if blank.any():  # only rows whose first cell is empty can be blank
+        blank[blank] = data[blank].apply(lambda col: col.astype(str).str.strip() == "").all(axis=1)
     frame[REJECT] = None
     frame[REJECT_DETAIL] = None
     frame.loc[blank, REJECT] = "blank_row"
@@ -138,13 +141,19 @@ def strip_column_names(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def reject(frame: pd.DataFrame, mask: pd.Series, code: str, detail: str | pd.Series) -> None:
-    """Mark rows as rejected (first reason wins)."""
-    mask = mask & frame[REJECT].isna()
+def reject(frame: pd.DataFrame, mask: pd.Series, code: str, detail) -> None:
+    """Mark rows as rejected (first reason wins).
+
+    ``detail`` is a string, a Series aligned to the frame, or a function of the rejected rows that
+    returns a Series (so messages are only built for the rows that need them).
+    """
+    mask = pd.Series(mask, index=frame.index).fillna(False).astype(bool) & frame[REJECT].isna()
     if not mask.any():
         return
     frame.loc[mask, REJECT] = code
-    if isinstance(detail, pd.Series):
+    if callable(detail):
+        frame.loc[mask, REJECT_DETAIL] = detail(frame.loc[mask]).astype(str)
+    elif isinstance(detail, pd.Series):
         frame.loc[mask, REJECT_DETAIL] = detail[mask].astype(str)
     else:
         frame.loc[mask, REJECT_DETAIL] = detail
@@ -165,15 +174,17 @@ def parse_number(frame: pd.DataFrame, column: str, *, allow_blank: bool = True, 
     values = pd.to_numeric(text.where(~blank), errors="coerce")
     bad = values.isna() & ~blank
     reject(frame, bad, "invalid_number",
-           "column '" + column + "': '" + frame[column].astype(str).str.slice(0, 40) + "' is not a number")
+           lambda rows: "column '" + column + "': '" + rows[column].astype(str).str.slice(0, 40) + "' is not a number")
     if not allow_blank:
         reject(frame, blank, "missing_value", f"column '{column}' is empty")
     if minimum is not None:
         reject(frame, values < minimum, "out_of_range",
-               "column '" + column + "': " + values.astype(str) + f" is below the minimum {minimum}")
+               lambda rows: "column '" + column + "': " + values[rows.index].astype(str)
+               + f" is below the minimum {minimum}")
     if maximum is not None:
         reject(frame, values > maximum, "out_of_range",
-               "column '" + column + "': " + values.astype(str) + f" is above the maximum {maximum}")
+               lambda rows: "column '" + column + "': " + values[rows.index].astype(str)
+               + f" is above the maximum {maximum}")
     return values.astype(float)
 
 

@@ -23,6 +23,7 @@ ALIASES: dict[str, str | None] = {
     "yemen (north yemen)": "YEM",
     "north yemen": "YEM",
     "south yemen": "YEM",
+    "yemen people's republic": "YEM",
     "yemen (south yemen)": "YEM",
     "russia (soviet union)": "RUS",
     "soviet union": "RUS",
@@ -76,6 +77,11 @@ ALIASES: dict[str, str | None] = {
     "vietnam (north vietnam)": "VNM",
     "hyderabad": None,
     "tibet": None,
+    "zanzibar": None,
+    "netherlands antilles (former)": None,
+    "former ussr": None,
+    "former yugoslavia": None,
+    "western offshoots": None,
 }
 
 # Codes that are not ISO3 in some publishers' tables (World Bank/WGI, Natural Earth, UNHCR).
@@ -101,6 +107,7 @@ CODE_ALIASES: dict[str, str] = {
     "CSI": "AUS",
     "CLP": "FRA",
     "PGA": None,
+    "ANT": None,
     "PSX": "PSE",
     "ALD": "ALA",
     "ATC": "AUS",
@@ -114,7 +121,7 @@ _AGGREGATE_PATTERNS = re.compile(
     r"^(world|total|global)$|income|\bworld\b|\(wb\)|\(un\)|\(wpp\)|\(owid\)|\bregion\b|excluding|ida |ibrd|"
     r"oecd|euro area|european union|small states|dividend|fragile|heavily indebted|least developed|"
     r"^(africa|asia|europe|oceania|americas|north america|south america|latin america|arab world|"
-    r"sub-saharan|middle east|east asia|south asia|central asia|western asia|pacific island|"
+    r"sub-saharan|sub-sahara|south and south-east asia|channel islands|middle east|east asia|south asia|central asia|western asia|pacific island|"
     r"post-demographic|pre-demographic|early-demographic|late-demographic)|"
     r"^(northern africa|eastern africa|western africa|middle africa|southern africa|caribbean|"
     r"central america|central europe.*|eastern europe.*|western europe|southern europe|northern europe|"
@@ -222,19 +229,21 @@ def resolve_names(names: pd.Series) -> pd.DataFrame:
 
 
 def resolve_codes(codes: pd.Series, names: pd.Series | None = None) -> pd.DataFrame:
-    """Vectorised :func:`resolve_code`, falling back to the name where the code is unknown."""
-    pairs = pd.DataFrame({"code": codes.fillna("").astype(str), "name": names if names is not None else None})
-    cache: dict[tuple[str, str | None], Resolution] = {}
-    out = []
-    for code, name in zip(pairs["code"], pairs["name"], strict=True):
-        key = (code, None if name is None or pd.isna(name) else str(name))
-        if key not in cache:
-            cache[key] = resolve_code(code, key[1])
-        out.append(cache[key])
-    return pd.DataFrame(
-        {"iso3": [r.iso3 for r in out], "reason_code": [r.reason_code for r in out], "reason": [r.reason for r in out]},
-        index=codes.index,
-    )
+    """Vectorised :func:`resolve_code`, falling back to the name where the code is unknown.
+
+    Each distinct (code, name) pair is resolved once, then mapped back to the rows.
+    """
+    pairs = pd.DataFrame({"code": codes.fillna("").astype(str).to_numpy(),
+                          "name": (names.astype(object).where(names.notna(), None).to_numpy()
+                                   if names is not None else None)}, index=codes.index)
+    unique = pairs.drop_duplicates()
+    resolved = [resolve_code(c, None if n is None or (isinstance(n, float) and pd.isna(n)) else str(n))
+                for c, n in zip(unique["code"], unique["name"], strict=True)]
+    table = unique.assign(iso3=[r.iso3 for r in resolved], reason_code=[r.reason_code for r in resolved],
+                          reason=[r.reason for r in resolved])
+    merged = pairs.reset_index(drop=True).merge(table, on=["code", "name"], how="left")
+    merged.index = codes.index
+    return merged[["iso3", "reason_code", "reason"]]
 
 
 class Crosswalk:
@@ -252,7 +261,9 @@ class Crosswalk:
             self._maps[scheme].setdefault("347", "XKX")
         # GW codes of states whose successor is the present-day region (UCDP convention).
         self._maps["gw"].update({"260": "DEU", "265": "DEU", "345": "SRB", "365": "RUS", "678": "YEM", "680": "YEM",
-                                 "816": "VNM", "817": "VNM", "315": "CZE"})
+                                 "816": "VNM", "817": "VNM", "315": "CZE",
+                                 "751": "IND",  # Hyderabad 1947-48
+                                 "55": "GRD"})  # Grenada, missing from the GW list
 
     def to_iso3(self, scheme: str, code: object) -> str | None:
         if code is None or (isinstance(code, float) and pd.isna(code)):
