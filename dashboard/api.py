@@ -15,7 +15,13 @@ import pandas as pd
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
-from dashboard.queries import PREDICTION_FIELDS
+# Field names follow the CSV exports (models.export.PREDICTION_COLUMNS / EXPLANATION_COLUMNS; a test checks
+# they match), then fields only the API has.
+PREDICTION_FIELDS = ["region_id", "iso3", "name", "level", "year", "estimate_per_100k", "lower_per_100k",
+                     "upper_per_100k", "risk_score", "risk_band", "run_id", "rank", "label_per_100k", "method",
+                     "has_subnational_data", "parent_id", "score_change", "estimate_change"]
+EXPLANATION_FIELDS = ["region_id", "iso3", "name", "year", "feature", "family", "shap_value", "feature_value",
+                      "run_id"]
 
 log = logging.getLogger(__name__)
 API_VERSION = "1.0.0"
@@ -129,6 +135,14 @@ def blueprint(actx) -> Blueprint:
         log.exception("API error on %s", request.path)
         return error(500, f"internal error ({type(exc).__name__}); see the server log")
 
+    def _app_http_error(exc: HTTPException):
+        """Routing errors (405, 404) happen before the blueprint: answer JSON under /api/ only."""
+        if request.path.startswith("/api/"):
+            return error(exc.code or 500, exc.description or exc.name)
+        return exc
+
+    bp.record_once(lambda state: state.app.register_error_handler(405, _app_http_error))
+
     @bp.after_request
     def _headers(resp: Response) -> Response:
         resp.headers.setdefault("Cache-Control", "no-cache")
@@ -157,7 +171,6 @@ def blueprint(actx) -> Blueprint:
             if q.region(parent.strip().upper()) is None:
                 raise ApiError(404, f"unknown region '{parent[:32]}'")
             frame = frame[frame["parent_id"] == parent.strip().upper()]
-        frame = frame.rename(columns={"name": "region_name"})
         return _list(frame, q, {"level": level, "parent": parent})
 
     @bp.route("/predictions")
@@ -171,8 +184,8 @@ def blueprint(actx) -> Blueprint:
             raise ApiError(400, f"region '{info['region_id']}' is level {info['level']}, not level {level}")
         frame = q.predictions(level=level if info is None else int(info["level"]), year=year,
                               region_ids=[info["region_id"]] if info else None)
-        frame = frame[[c for c in PREDICTION_FIELDS if c in frame]].copy()
-        frame.insert(0, "run_id", q.run_id)
+        frame = frame.rename(columns={"region_name": "name"}).assign(run_id=q.run_id)
+        frame = frame[[c for c in PREDICTION_FIELDS if c in frame]]
         total = len(frame)
         return _list(frame.iloc[offset:offset + limit], q,
                      {"level": level, "year": year, "region": info["region_id"] if info else None}, total, offset,
@@ -185,8 +198,9 @@ def blueprint(actx) -> Blueprint:
         info = _region_param(q, required=True)
         year = _int_param("year", *YEAR_RANGE)
         rid = info["region_id"] if int(info["level"]) == 0 else info["parent_id"]
-        frame = q.explanations(rid, year).copy()
-        frame.insert(0, "run_id", q.run_id)
+        frame = q.explanations(rid, year).rename(columns={"value": "shap_value"})
+        parent = q.region(rid) or {}
+        frame = frame.assign(iso3=parent.get("iso3"), name=parent.get("name"), run_id=q.run_id)[EXPLANATION_FIELDS]
         note = None if int(info["level"]) == 0 else \
             f"admin-1 units have no model of their own: these are the explanations of {rid}"
         return _list(frame, q, {"region": info["region_id"], "year": year}, unit="SHAP value in log1p(victims per 100k)",
@@ -266,7 +280,7 @@ def openapi_spec(server: str = "/api/v1") -> dict:
 
     num = {"type": "number", "nullable": True}
     prediction_props = {
-        "run_id": {"type": "string"}, "region_id": {"type": "string"}, "region_name": {"type": "string"},
+        "run_id": {"type": "string"}, "region_id": {"type": "string"}, "name": {"type": "string"},
         "iso3": {"type": "string"}, "parent_id": {"type": "string", "nullable": True},
         "level": {"type": "integer", "enum": [0, 1]}, "year": {"type": "integer"},
         "risk_score": {"type": "number", "minimum": 0, "maximum": 100,
@@ -316,13 +330,14 @@ def openapi_spec(server: str = "/api/v1") -> dict:
                 "count": {"type": "integer"}, "total": {"type": "integer"}, "offset": {"type": "integer"}}},
             "Region": {"type": "object", "properties": {
                 "region_id": {"type": "string"}, "level": {"type": "integer"}, "iso3": {"type": "string"},
-                "parent_id": {"type": "string", "nullable": True}, "region_name": {"type": "string"},
+                "parent_id": {"type": "string", "nullable": True}, "name": {"type": "string"},
                 "type": {"type": "string", "nullable": True}, "area_km2": num, "label_lon": num, "label_lat": num}},
             "Prediction": {"type": "object", "properties": prediction_props},
             "Explanation": {"type": "object", "properties": {
-                "run_id": {"type": "string"}, "region_id": {"type": "string"}, "year": {"type": "integer"},
+                "run_id": {"type": "string"}, "region_id": {"type": "string"}, "iso3": {"type": "string"},
+                "name": {"type": "string"}, "year": {"type": "integer"},
                 "feature": {"type": "string", "description": "'__bias__' holds the expected value"},
-                "family": {"type": "string"}, "value": {"type": "number"}, "feature_value": num}},
+                "family": {"type": "string"}, "shap_value": {"type": "number"}, "feature_value": num}},
             "Observation": {"type": "object", "properties": {
                 "region_id": {"type": "string"}, "indicator": {"type": "string"}, "period_start": {"type": "string"},
                 "year": {"type": "integer"}, "period_type": {"type": "string"}, "source": {"type": "string"},

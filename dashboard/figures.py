@@ -197,7 +197,7 @@ def trend_figure(pred: pd.DataFrame, name: str = "", admin1: bool = False) -> go
                                  name="Detected victims (UNODC GLOTIP)",
                                  hovertemplate="%{x}: %{y:.2f} detected per 100k<extra></extra>"))
     fig.update_xaxes(title="Year", dtick=1)
-    fig.update_yaxes(title="Detected victims per 100,000 people", rangemode="tozero")
+    fig.update_yaxes(title="Victims per 100k", rangemode="tozero")
     fig.update_layout(legend=dict(orientation="h", y=-0.25))
     return _base_layout(fig, f"Trend: {TARGET_TEXT}{' in ' + name if name else ''}", height=340)
 
@@ -233,7 +233,7 @@ def waterfall_figure(expl: pd.DataFrame, labels: dict[str, str] | None = None, m
         measures.append("relative")
         hover.append("sum of the smaller contributions")
     total = bias + float(feats["value"].sum())
-    x_labels.append("Prediction")
+    x_labels.append(f"Prediction = {math.expm1(total):.2f} per 100k")
     values.append(total)
     measures.append("total")
     hover.append(f"{math.expm1(total):.2f} detected victims per 100k")
@@ -241,9 +241,10 @@ def waterfall_figure(expl: pd.DataFrame, labels: dict[str, str] | None = None, m
         orientation="h", y=x_labels, x=values, measure=measures, hovertext=hover,
         hovertemplate="%{y}<br>%{hovertext}<extra></extra>",
         text=[f"{v:+.2f}" if m == "relative" else f"{v:.2f}" for v, m in zip(values, measures, strict=True)],
-        textposition="outside", increasing=dict(marker=dict(color=UP)), decreasing=dict(marker=dict(color=DOWN)),
+        textposition="outside", cliponaxis=False, increasing=dict(marker=dict(color=UP)), decreasing=dict(marker=dict(color=DOWN)),
         totals=dict(marker=dict(color="#21918c")), connector=dict(line=dict(color="#999", width=1))))
-    fig.update_xaxes(title="Contribution to log1p(detected victims per 100k) — SHAP")
+    fig.update_xaxes(title="log1p(detected victims per 100k): SHAP contributions")
+    fig.update_layout(margin=dict(r=40))
     fig.update_yaxes(automargin=True)
     est = math.expm1(total)
     title = f"Why: SHAP waterfall{' for ' + str(year) if year else ''} → {est:.2f} per 100k"
@@ -260,8 +261,10 @@ def what_changed_figure(expl_now: pd.DataFrame, expl_prev: pd.DataFrame, year: i
     fig = go.Figure(go.Bar(
         x=delta.values, y=delta.index.tolist(), orientation="h",
         marker=dict(color=[UP if v >= 0 else DOWN for v in delta.values]),
-        text=[f"{v:+.2f}" for v in delta.values], textposition="outside",
+        text=[f"{v:+.2f}" for v in delta.values], textposition="auto", cliponaxis=False,
         hovertemplate="%{y}: %{x:+.3f} log1p per 100k<extra></extra>"))
+    span = float(delta.abs().max()) if len(delta) else 1.0
+    fig.update_xaxes(range=[-span * 1.25, span * 1.25])
     fig.add_vline(x=0, line=dict(color="#333", width=1))
     fig.update_xaxes(title="Δ SHAP contribution, log1p(victims per 100k) (orange raises, purple lowers)")
     label = f" since {year - 1}" if year else " since last year"
@@ -292,7 +295,9 @@ def drivers_figure(obs: pd.DataFrame, families: Sequence[str] = ("displacement",
                 marker=dict(size=5, symbol=["circle-open" if c else "circle" for c in cens] if cens is not None
                             else "circle"),
                 hovertemplate=f"{name}<br>%{{x}}: %{{y:,.0f}}<extra></extra>"), row=row, col=1)
-        fig.update_yaxes(title_text="value (see legend for unit)", row=row, col=1, rangemode="tozero")
+        units = sorted(set(sub["unit"]))
+        fig.update_yaxes(title_text=units[0] if len(units) == 1 else "value (unit in legend)", row=row, col=1,
+                         rangemode="tozero")
     fig.update_xaxes(title_text="Year", row=len(present), col=1)
     fig.update_layout(legend=dict(orientation="h", y=-0.12, font=dict(size=11)))
     return _base_layout(fig, "Drivers over time (open markers: censored values, e.g. '<5')",
@@ -361,11 +366,11 @@ def calibration_figure(calibration: pd.DataFrame, per_origin: pd.DataFrame | Non
                              hovertemplate="%{x}: %{y:.2f}<extra></extra>", showlegend=False), row=1, col=2)
         fig.add_hline(y=0.8, line=dict(color="#333", dash="dash"), row=1, col=2)
     fig.update_xaxes(title_text="Nominal coverage", range=[0, 1], row=1, col=1)
-    fig.update_yaxes(title_text="Empirical coverage (share of held-back years inside)", range=[0, 1.05], row=1, col=1)
+    fig.update_yaxes(title_text="Empirical coverage", range=[0, 1.05], row=1, col=1)
     fig.update_xaxes(title_text="Predicted year", dtick=1, row=1, col=2)
-    fig.update_yaxes(title_text="Share inside the 80% interval", range=[0, 1.05], row=1, col=2)
+    fig.update_yaxes(title_text="Share inside", range=[0, 1.05], row=1, col=2)
     fig.update_layout(showlegend=False)
-    return _base_layout(fig, "Calibration of the prediction intervals (held-back years)", height=360)
+    return _base_layout(fig, None, height=340)
 
 
 def global_shap_figure(global_shap: pd.DataFrame) -> go.Figure:
@@ -375,7 +380,8 @@ def global_shap_figure(global_shap: pd.DataFrame) -> go.Figure:
     g = global_shap.sort_values("mean_abs_shap")
     fig = go.Figure(go.Bar(x=g["mean_abs_shap"], y=g["family"], orientation="h",
                            marker=dict(color=[FAMILY_COLOURS.get(f, "#999") for f in g["family"]]),
-                           text=[f"{v:.3f}" for v in g["mean_abs_shap"]], textposition="outside",
+                           text=[f"{v:.3f}" for v in g["mean_abs_shap"]], textposition="outside", cliponaxis=False,
                            hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
-    fig.update_xaxes(title="Mean |SHAP|, log1p(detected victims per 100k)")
+    fig.update_xaxes(title="Mean |SHAP|, log1p(detected victims per 100k)",
+                     range=[0, float(g["mean_abs_shap"].max()) * 1.2 or 1])
     return _base_layout(fig, "Global importance by feature family", height=320)

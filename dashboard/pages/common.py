@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dash import dash_table, dcc, html
 
+FONT_STACK = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 TABLE_STYLE = dict(
     style_table={"overflowX": "auto"},
-    style_cell={"fontFamily": "inherit", "fontSize": "13px", "padding": "4px 8px", "textAlign": "left",
-                "whiteSpace": "normal", "height": "auto", "maxWidth": "420px"},
-    style_header={"fontWeight": "600", "backgroundColor": "#f2f4f7", "whiteSpace": "normal"},
+    style_cell={"fontFamily": FONT_STACK, "fontSize": "13px", "padding": "4px 8px", "textAlign": "left",
+                "whiteSpace": "normal", "height": "auto", "minWidth": "70px", "maxWidth": "420px"},
+    style_header={"fontFamily": FONT_STACK, "fontWeight": "600", "backgroundColor": "#f2f4f7",
+                  "whiteSpace": "normal", "height": "auto"},
     style_data_conditional=[{"if": {"row_index": "odd"}, "backgroundColor": "#fafbfc"}],
 )
 

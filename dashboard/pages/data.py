@@ -10,7 +10,7 @@ from dashboard.pages.common import table
 
 ALL = "__all__"
 SOURCE_COLUMNS = [
-    ("source", "Source"), ("title", "Title"), ("publisher", "Publisher"), ("licence", "Licence"),
+    ("source", "Source"), ("publisher", "Publisher"), ("licence", "Licence"),
     ("coverage", "Coverage"), ("years", "Years"), ("files", "Files"), ("rows_read", "Rows read"),
     ("rows_loaded", "Rows loaded"), ("rows_rejected", "Rows rejected"), ("observations", "Observations"),
     ("last_load", "Last load (UTC)"), ("loads_total", "Loads (all time)"), ("status", "Status"),
@@ -41,7 +41,12 @@ def register(app: dash.Dash, actx) -> None:
                    "every load). Rejected rows are kept with their reason; nothing is dropped silently.",
                    className="note"),
             html.Div(className="card", children=[
-                table(ids.DATA_SOURCES, frame, columns=cols, page_size=40, sort_action="native",
+                table(ids.DATA_SOURCES, frame, columns=cols, page_size=50, sort_action="native",
+                      tooltip_data=[{"source": {"value": t, "type": "text"}} for t in summary["title"].fillna("")],
+                      tooltip_delay=300, tooltip_duration=None,
+                      style_cell_conditional=[{"if": {"column_id": "coverage"}, "minWidth": "260px"},
+                                              {"if": {"column_id": "licence"}, "minWidth": "200px"},
+                                              {"if": {"column_id": "publisher"}, "minWidth": "200px"}],
                       style_data_conditional=[{"if": {"filter_query": '{status} = "not loaded"'},
                                                "color": "#8a6d00", "fontStyle": "italic"}]),
             ]),

@@ -9,6 +9,9 @@ from dash import Input, Output, dcc, html
 from dashboard import figures, ids
 from dashboard.pages.common import kpi, table
 
+BACKTEST_COLUMNS = [("model", "Model"), ("rmsle", "RMSLE (log1p per 100k)"), ("mae", "MAE (victims per 100k)"),
+                    ("spearman", "Spearman ρ"), ("top20_recall", "Top-20 recall"),
+                    ("coverage80", "80% coverage"), ("width80", "80% width (log1p)"), ("n", "Country-years")]
 METRIC_OPTIONS = [{"label": figures.METRIC_LABELS[m], "value": m}
                   for m in ("rmsle", "spearman", "top20_recall", "coverage80", "mae")]
 
@@ -66,7 +69,8 @@ def register(app: dash.Dash, actx) -> None:
                 html.P("Rolling-origin by year: each year is predicted by a model trained only on earlier years. "
                        "RMSLE on log1p(victims per 100k); MAE in victims per 100k; coverage80 = share of observed "
                        "values inside the 80% interval.", className="note"),
-                table(ids.MODEL_BACKTEST_TABLE, pooled, page_size=10, sort_action="native"),
+                table(ids.MODEL_BACKTEST_TABLE, pooled, page_size=10, sort_action="native", columns=[
+                    {"name": n, "id": c} for c, n in BACKTEST_COLUMNS if c in pooled.columns]),
             ]),
             html.Div(className="card", children=[
                 html.Div(className="control inline", children=[
@@ -76,7 +80,8 @@ def register(app: dash.Dash, actx) -> None:
                 dcc.Graph(id=ids.MODEL_BASELINES, config={"displaylogo": False}),
             ]),
             html.Div(className="grid-2", children=[
-                html.Div(className="card", children=[dcc.Graph(
+                html.Div(className="card", children=[html.H3("Calibration of the 80% intervals (held-back years)"),
+                                                     dcc.Graph(
                     id=ids.MODEL_CALIBRATION, config={"displaylogo": False},
                     figure=figures.calibration_figure(calibration, per_origin()))]),
                 html.Div(className="card", children=[dcc.Graph(

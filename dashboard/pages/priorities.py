@@ -111,7 +111,7 @@ def register(app: dash.Dash, actx) -> None:
                     {"if": {"filter_query": "{score_change} < 0", "column_id": "score_change"}, "color": "#542788"},
                 ],
                 **{k: v for k, v in TABLE_STYLE.items() if k != "style_data_conditional"},
-                fixed_rows={"headers": True}, style_as_list_view=False,
+                style_as_list_view=False,
             ),
         ])
 

@@ -10,7 +10,7 @@ from dashboard import figures, ids
 from dashboard.pages.common import band_class, kpi, no_model_notice, table
 from dashboard.queries import DRIVER_FAMILIES, VICTIMS_DETECTED
 
-GRAPH_CONFIG = {"displaylogo": False, "responsive": True}
+GRAPH_CONFIG = {"displaylogo": False}
 
 
 def register(app: dash.Dash, actx) -> None:
