@@ -26,7 +26,8 @@ from etl.contract import FILE, REJECT, REJECT_DETAIL, ROW, ContractError
 from etl.schema import indicator, observation, rejected_row, source_load
 from etl.sources import all_sources, get_source
 from etl.sources.base import OBSERVATION_COLUMNS, Source
-from etl.warehouse import bulk_insert, upsert
+from etl.warehouse import bulk_insert_frame as bulk_insert
+from etl.warehouse import upsert
 
 log = logging.getLogger(__name__)
 RAW_TEXT_LIMIT = 2000
@@ -166,22 +167,20 @@ def load_source(engine: Engine, source: Source, raw_dir: Path | None = None, for
                ["code"])
         source.write_extra(conn, parsed, load_ids, ctx)
         if len(obs):
-            records = pd.DataFrame({
+            bulk_insert(conn, observation, pd.DataFrame({
                 "region_id": obs["region_id"].astype(str), "period_start": obs["period_start"],
                 "period_type": obs["period_type"], "indicator": obs["indicator"], "source": source.name,
                 "value": obs["value"].astype(float), "censored": obs["censored"].astype(bool),
                 "load_id": obs[FILE].map(load_ids).astype(int),
-            }).to_dict("records")
-            bulk_insert(conn, observation, records)
+            }))
         bad = parsed[parsed[REJECT].notna()]
         if len(bad):
             raw_records = bad.drop(columns=[c for c in bad.columns if str(c).startswith("_")]).to_dict("records")
-            bulk_insert(conn, rejected_row, [
-                {"load_id": load_ids[f], "row_number": int(r), "reason_code": str(code), "reason": str(detail),
-                 "raw": _raw_text(raw)}
-                for f, r, code, detail, raw in zip(bad[FILE], bad[ROW], bad[REJECT], bad[REJECT_DETAIL], raw_records,
-                                                   strict=True)
-            ])
+            bulk_insert(conn, rejected_row, pd.DataFrame({
+                "load_id": bad[FILE].map(load_ids).astype(int).to_numpy(),
+                "row_number": bad[ROW].astype(int).to_numpy(), "reason_code": bad[REJECT].astype(str).to_numpy(),
+                "reason": bad[REJECT_DETAIL].astype(str).to_numpy(),
+                "raw": [_raw_text(r) for r in raw_records]}))
     return LoadResult(source.name, "loaded", results, len(obs))
 
 

@@ -92,7 +92,7 @@ def test_failed_load_leaves_previous_rows_untouched(full, monkeypatch):
 
     def boom(conn, table, rows):
         if table is observation:
-            conn.execute(table.insert(), rows[:10])  # partly written, then the process fails
+            conn.execute(table.insert(), rows.head(10).to_dict("records"))  # partly written, then it fails
             raise RuntimeError("disk full")
         return original(conn, table, rows)
 
