@@ -25,6 +25,7 @@ DEFAULT_CONFIG = {
     "cache_ttl_s": 5.0,  # how often the warehouse version (deployed run + loads) is re-read
     "title": "crisisrisk: risk of detected trafficking in humanitarian crises",
     "migrate": True,  # bring an empty database to the current schema on start
+    "gzip": True,  # compress JSON callback and API answers
 }
 NAV_LINKS = [("Map", "/"), ("Priorities", "/priorities"), ("Model", "/model"), ("Data", "/data")]
 
@@ -72,6 +73,34 @@ def shell(ctx: AppContext) -> html.Div:
     ])
 
 
+GZIP_PATHS = ("/_dash-update-component", "/_dash-layout", "/_dash-dependencies", "/api/")
+GZIP_MIN_BYTES = 1024
+
+
+def gzip_json(response):
+    """Compress JSON answers (callbacks, layout, API) for clients that accept gzip.
+
+    Field connections are slow; a period change or the donor table compresses 4-8x. Static bundles are
+    left alone (the browser caches them; Dash fingerprints their URLs).
+    """
+    import gzip
+
+    from flask import request
+
+    if (response.status_code != 200 or response.direct_passthrough or "Content-Encoding" in response.headers
+            or response.mimetype != "application/json" or not request.path.startswith(GZIP_PATHS)
+            or "gzip" not in (request.headers.get("Accept-Encoding") or "")):
+        return response
+    data = response.get_data()
+    if len(data) < GZIP_MIN_BYTES:
+        return response
+    response.set_data(gzip.compress(data, 5))
+    response.headers["Content-Encoding"] = "gzip"
+    response.headers["Vary"] = "Accept-Encoding"
+    response.headers["X-Uncompressed-Length"] = str(len(data))
+    return response
+
+
 def create_app(engine: Engine | None = None, config: dict | None = None) -> Dash:
     """Build the app over a warehouse (default: ``CRISISRISK_DATABASE_URL`` or the SQLite file)."""
     from etl.db import is_initialised, make_engine, migrate
@@ -86,6 +115,8 @@ def create_app(engine: Engine | None = None, config: dict | None = None) -> Dash
                update_title=None, suppress_callback_exceptions=True, serve_locally=True,
                meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
     app.server.extensions["crisisrisk"] = ctx
+    if cfg.get("gzip", True):
+        app.server.after_request(gzip_json)
     app.server.register_blueprint(geometry_blueprint(ctx.geometry))
     from dashboard.api import blueprint as api_blueprint
 

@@ -44,9 +44,10 @@ MAP_METRICS: dict[str, dict] = {
                "colorscale": "PuOr_r", "column": "score_change", "fmt": "+.0f"},
 }
 HOVER = ("<b>%{text}</b><br>Risk score: %{customdata[0]} / 100 (%{customdata[1]})"
-         "<br>Estimate: %{customdata[2]} detected victims per 100k<br>80% interval: %{customdata[3]}"
-         "<br>Change since previous year: %{customdata[4]} points"
-         "<br><b>Top drivers</b> (▲ raises, ▼ lowers):<br>%{customdata[5]}<extra></extra>")
+         "<br>Estimate: %{customdata[2]:,.3~r} detected victims per 100k"
+         "<br>80% interval: %{customdata[3]:,.3~r} to %{customdata[4]:,.3~r} per 100k"
+         "<br>Change since previous year: %{customdata[5]} points"
+         "<br><b>Top drivers</b> (+ raises, - lowers the risk):<br>%{customdata[6]}<extra></extra>")
 
 
 def _base_layout(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
@@ -117,14 +118,20 @@ def map_arrays(values: pd.DataFrame, locations: Sequence[str], metric: str) -> t
         val = r.get(col)
         z.append(None if pd.isna(val) else round(float(val), 3 if metric == "estimate" else 1))
         change = r.get("score_change")
-        custom.append([
-            f"{r['risk_score']:.0f}", r["risk_band"], sig(float(r["estimate_per_100k"])),
-            f"{sig(float(r['lower_per_100k']))}–{sig(float(r['upper_per_100k']))}",
+        custom.append([  # numbers, 3 significant digits: this is what a period change sends
+            round(float(r["risk_score"])), r["risk_band"], _sig3(r["estimate_per_100k"]),
+            _sig3(r["lower_per_100k"]), _sig3(r["upper_per_100k"]),
             "n/a" if pd.isna(change) else f"{change:+.0f}",
-            (r.get("drivers") or "not available (admin-1 estimate downscaled from the country)")
-            if "drivers" in r else "",
+            (r.get("drivers") or "not available") if "drivers" in r else "",
         ])
     return z, custom
+
+
+def _sig3(value) -> float:
+    value = float(value)
+    if value == 0 or math.isnan(value):
+        return 0.0 if value == 0 else value
+    return round(value, max(0, 2 - math.floor(math.log10(abs(value)))))
 
 
 def map_figure(values: pd.DataFrame, locations: Sequence[str], background: pd.DataFrame, metric: str,

@@ -273,7 +273,10 @@ class Queries:
         return self._cached("explanations", (region_id, year), load)
 
     def top_drivers(self, year: int, n: int = 3) -> dict[str, str]:
-        """region_id -> '↑ feature, ↓ feature, ...' (largest |SHAP| first), for the hover."""
+        """region_id -> '+ feature<br>- feature...' (largest |SHAP| first), for the map hover.
+
+        ASCII only and short labels: this text is part of every period change sent to the browser.
+        """
 
         def load() -> dict[str, str]:
             frame = self.explanations(year=year)
@@ -282,10 +285,10 @@ class Queries:
                 return {}
             frame = frame.assign(abs=frame["value"].abs()).sort_values(["region_id", "abs"], ascending=[True, False])
             top = frame.groupby("region_id", sort=False).head(n)
-            labels = self.feature_labels()
+            labels = {f: short_label(f) for f in top["feature"].unique()}
             out: dict[str, list[str]] = {}
             for rid, feat, val in zip(top["region_id"], top["feature"], top["value"], strict=True):
-                out.setdefault(rid, []).append(("▲ " if val >= 0 else "▼ ") + labels.get(feat, feat))
+                out.setdefault(rid, []).append(("+ " if val >= 0 else "- ") + labels[feat])
             return {k: "<br>".join(v) for k, v in out.items()}
 
         return self._cached("top_drivers", (year, n), load)
@@ -509,6 +512,17 @@ def feature_label(feature: str) -> str:
     words = [_ABBREV.get(w.lower(), w) for w in name.replace("__", "_").split("_") if w]
     text = " ".join(words)
     return (text[:1].upper() + text[1:] + lag) if text else feature
+
+
+def short_label(feature: str, width: int = 26) -> str:
+    """ASCII label for the map hover: no lag suffix or rate unit, at most ``width`` characters."""
+    text = feature_label(feature).split(" (t", 1)[0].replace("−", "-")
+    for long, short in ((" per 100k", ""), (" per capita", " p.c."), ("Log ", ""), ("log ", ""),
+                        ("Humanitarian", "Hum."), ("government", "gov."), ("effectiveness", "eff.")):
+        text = text.replace(long, short)
+    text = text.encode("ascii", "ignore").decode().strip()
+    text = text[:1].upper() + text[1:]
+    return text if len(text) <= width else text[: width - 1] + "."
 
 
 def _iso(value) -> str | None:

@@ -50,8 +50,9 @@ def test_map_figure_layers_no_data_under_values_and_uses_asset_url():
     assert vals.z[0] == pytest.approx(2.0)
     assert fig.layout.map.style == "white-bg"
     assert "Risk score" in vals.colorbar.title.text and "percentile" in vals.colorbar.title.text
-    assert "%{customdata[5]}" in vals.hovertemplate  # drivers in the hover
-    assert vals.customdata[0][5] == "▲ a<br>▼ b"
+    assert "%{customdata[6]}" in vals.hovertemplate  # drivers in the hover
+    assert vals.customdata[0][6] == "▲ a<br>▼ b"
+    assert vals.customdata[0][2] == pytest.approx(2.0) and vals.customdata[0][3] == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("metric", list(figures.MAP_METRICS))
