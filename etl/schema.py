@@ -183,3 +183,84 @@ explanation = Table(
     Column("feature_value", Float, nullable=True),
 )
 Index("ix_explanation_run_region", explanation.c.run_id, explanation.c.region_id, explanation.c.year)
+
+# --- analyst workflows: accounts, tokens, audit, uploads, background jobs -----------------------------
+
+ROLES = ("viewer", "analyst", "admin")
+
+app_user = Table(
+    "app_user",
+    metadata,
+    Column("user_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(80), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),
+    Column("password_hash", String(300), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    CheckConstraint("role IN ('viewer', 'analyst', 'admin')", name="role"),
+    CheckConstraint("length(name) >= 2", name="name_len"),
+)
+
+api_token = Table(
+    "api_token",
+    metadata,
+    Column("token_id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("app_user.user_id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(80), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("audit_id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(120), nullable=False),
+    Column("action", String(60), nullable=False),
+    Column("target", String(300), nullable=True),
+    Column("outcome", String(20), nullable=False),
+    Column("detail", Text, nullable=True),
+    Column("client", String(80), nullable=True),
+    CheckConstraint("outcome IN ('ok', 'denied', 'refused', 'error')", name="outcome"),
+)
+Index("ix_audit_log_action_at", audit_log.c.action, audit_log.c.at)
+
+upload = Table(
+    "upload",
+    metadata,
+    Column("upload_id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(120), nullable=False),
+    Column("source", String(60), nullable=False),
+    Column("filename", String(300), nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("report_json", JSON, nullable=True),
+    Column("staged_path", String(500), nullable=True),
+    CheckConstraint("status IN ('validated', 'refused', 'loading', 'loaded', 'failed', 'discarded')", name="status"),
+    CheckConstraint("size_bytes >= 0", name="size"),
+)
+
+job = Table(
+    "job",
+    metadata,
+    Column("job_id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("requested_by", String(120), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("progress", Float, nullable=False, default=0.0),
+    Column("message", Text, nullable=True),
+    Column("log", Text, nullable=True),
+    Column("result_json", JSON, nullable=True),
+    Column("active_kind", String(20), nullable=True, unique=True),  # = kind while running: one at a time
+    CheckConstraint("kind IN ('retrain', 'load')", name="kind"),
+    CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status"),
+    CheckConstraint("progress >= 0 AND progress <= 100", name="progress"),
+)

@@ -1,0 +1,267 @@
+"""Analyst uploads: check a new publisher file, dry-run it, and load it only after confirmation.
+
+Checks run before anything is written: a size limit, the file type (name pattern of the source and the
+file's magic bytes), decompression limits (gzip and zip bombs), no Excel macros or formulas, no spreadsheet
+formula injection in text cells, then the source's own column contract and a dry-run parse and mapping. The
+report says how many rows would load and how many would be rejected, and why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import gzip
+import hashlib
+import io
+import logging
+import os
+import re
+import shutil
+import tempfile
+import zipfile
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, select, update
+
+from etl.config import data_dir, raw_dir
+from etl.context import MappingContext
+from etl.contract import FILE, REJECT, REJECT_DETAIL, ROW, ContractError
+from etl.schema import upload
+from etl.sources import get_source
+
+log = logging.getLogger(__name__)
+
+MAX_UPLOAD_BYTES = int(float(os.environ.get("CRISISRISK_MAX_UPLOAD_MB", "60")) * 1024 * 1024)
+MAX_EXPANDED_BYTES = int(float(os.environ.get("CRISISRISK_MAX_EXPANDED_MB", "400")) * 1024 * 1024)
+MAX_COMPRESSION_RATIO = 200
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ ()-]{0,199}$")
+FORMULA_START = re.compile(r"^[=+\-@\t\r]")
+NUMBER = re.compile(r"^[+-]?(\d[\d,]*)(\.\d+)?([eE][+-]?\d+)?$")
+
+
+class UploadRefused(ValueError):
+    """The file is refused before any parsing; ``code`` says why (too_large, wrong_type, zip_bomb, ...)."""
+
+    def __init__(self, code: str, message: str):
+        self.code = code
+        super().__init__(message)
+
+
+@dataclass
+class UploadReport:
+    """What a load of this file would do; nothing has been written yet."""
+
+    source: str
+    filename: str
+    size_bytes: int
+    sha256: str
+    ok: bool
+    error_code: str | None = None
+    error: str | None = None
+    rows_read: int = 0
+    rows_would_load: int = 0
+    rows_would_reject: int = 0
+    observations: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    indicators: list[str] = field(default_factory=list)
+    years: list[int] = field(default_factory=list)
+    replaces: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _check_name(source, filename: str) -> str:
+    name = filename.strip()
+    if "/" in name or "\\" in name or not SAFE_NAME.match(name) or ".." in name:
+        raise UploadRefused("bad_name", f"file name '{filename}' is not allowed; use letters, digits and . _ - ( )")
+    if not any(fnmatch.fnmatch(name, pat) for pat in source.file_patterns):
+        raise UploadRefused("wrong_type", f"'{name}' does not look like a {source.name} file; expected a name like "
+                            f"{' or '.join(source.file_patterns)}")
+    return name
+
+
+def _check_bytes(name: str, data: bytes) -> None:
+    """Magic bytes, decompression bombs, macros and formulas."""
+    lower = name.lower()
+    if lower.endswith(".gz"):
+        if not data.startswith(b"\x1f\x8b"):
+            raise UploadRefused("wrong_type", f"'{name}' is not gzip-compressed although its name ends in .gz")
+        total = 0
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
+                while chunk := fh.read(1 << 20):
+                    total += len(chunk)
+                    if total > MAX_EXPANDED_BYTES or total > MAX_COMPRESSION_RATIO * max(len(data), 1) + (1 << 20):
+                        raise UploadRefused("zip_bomb", f"'{name}' expands to more than "
+                                            f"{min(MAX_EXPANDED_BYTES, MAX_COMPRESSION_RATIO * len(data)):,} bytes; refused")
+                    if total <= (1 << 20):
+                        _check_text_chunk(name, chunk)
+        except (OSError, EOFError) as exc:
+            raise UploadRefused("wrong_type", f"'{name}' is not a valid gzip file ({exc})") from None
+    elif lower.endswith((".xlsx", ".xlsm", ".xls")):
+        if lower.endswith((".xlsm", ".xls")):
+            raise UploadRefused("macros", f"'{name}': macro-enabled or legacy Excel files are refused; save as .xlsx")
+        if not data.startswith(b"PK\x03\x04"):
+            raise UploadRefused("wrong_type", f"'{name}' is not an .xlsx workbook (zip container expected)")
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                infos = zf.infolist()
+                expanded = sum(i.file_size for i in infos)
+                if expanded > MAX_EXPANDED_BYTES or expanded > MAX_COMPRESSION_RATIO * max(len(data), 1) + (1 << 20):
+                    raise UploadRefused("zip_bomb", f"'{name}' expands to {expanded:,} bytes; refused as a zip bomb")
+                names = [i.filename.lower() for i in infos]
+                if any("vbaproject" in n or n.endswith(".bin") and "vba" in n for n in names):
+                    raise UploadRefused("macros", f"'{name}' contains VBA macros; refused")
+                content_types = zf.read("[Content_Types].xml").decode("utf-8", "replace") if "[content_types].xml" in names else ""
+                if "macroEnabled" in content_types:
+                    raise UploadRefused("macros", f"'{name}' is a macro-enabled workbook; refused")
+                for info in infos:
+                    if info.filename.startswith("xl/worksheets/") and b"<f>" in zf.read(info.filename)[:MAX_EXPANDED_BYTES]:
+                        raise UploadRefused("formula", f"'{name}' sheet {Path(info.filename).stem} contains formulas; "
+                                            "upload values only")
+        except zipfile.BadZipFile as exc:
+            raise UploadRefused("wrong_type", f"'{name}' is not a valid .xlsx workbook ({exc})") from None
+    elif lower.endswith((".csv", ".txt")):
+        _check_text_chunk(name, data[: 1 << 20])
+    elif lower.endswith((".geojson", ".json")) and data.lstrip()[:1] not in (b"{", b"["):
+        raise UploadRefused("wrong_type", f"'{name}' is not JSON")
+
+
+def _check_text_chunk(name: str, chunk: bytes) -> None:
+    if b"\x00" in chunk:
+        raise UploadRefused("wrong_type", f"'{name}' contains binary data (NUL bytes); expected a text CSV")
+
+
+def _formula_cells(frame: pd.DataFrame) -> tuple[int, str, str] | None:
+    """First text cell that a spreadsheet would run as a formula (=cmd|..., +..., @...)."""
+    for column in frame.columns:
+        if str(column).startswith("_"):
+            continue
+        text = frame[column].astype(str)
+        suspicious = text.str.match(FORMULA_START) & ~text.str.strip().str.match(NUMBER) & (text.str.strip() != "-")
+        if suspicious.any():
+            i = suspicious.idxmax()
+            return int(frame.loc[i, ROW]) if ROW in frame.columns else int(i) + 2, str(column), text[i][:40]
+    return None
+
+
+def validate(source_name: str, filename: str, data: bytes, ctx: MappingContext) -> tuple[UploadReport, Path | None]:
+    """Check and dry-run an uploaded file; returns the report and the staged copy (None if refused)."""
+    source = get_source(source_name)
+    report = UploadReport(source_name, Path(filename).name, len(data), hashlib.sha256(data).hexdigest(), ok=False)
+    try:
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise UploadRefused("too_large", f"file is {len(data):,} bytes; the limit is {MAX_UPLOAD_BYTES:,} bytes")
+        if not data:
+            raise UploadRefused("empty", "file is empty")
+        name = _check_name(source, filename)
+        report.filename = name
+        _check_bytes(name, data)
+        staging = Path(tempfile.mkdtemp(prefix="upload-", dir=_staging_root()))
+        path = staging / name
+        path.write_bytes(data)
+        try:
+            parsed = source.parse(path)
+        except ContractError as exc:
+            raise UploadRefused("contract", str(exc)) from None
+        found = _formula_cells(parsed)
+        if found:
+            row, column, value = found
+            raise UploadRefused("formula_injection", f"{name}, row {row}, column '{column}': text '{value}' would run "
+                                "as a spreadsheet formula; refused")
+        parsed[FILE] = name
+        obs = source.to_observations(parsed, ctx)
+    except UploadRefused as exc:
+        report.error_code, report.error = exc.code, str(exc)
+        return report, None
+    rejected = parsed[parsed[REJECT].notna()]
+    report.ok = True
+    report.rows_read = len(parsed)
+    report.rows_would_reject = len(rejected)
+    report.rows_would_load = len(parsed) - len(rejected)
+    report.observations = len(obs)
+    report.reasons = dict(Counter(rejected[REJECT].astype(str)).most_common())
+    report.examples = [{"row": int(r), "reason": str(c), "detail": str(d)}
+                       for r, c, d in zip(rejected[ROW].head(20), rejected[REJECT].head(20),
+                                          rejected[REJECT_DETAIL].head(20), strict=True)]
+    report.indicators = sorted(obs["indicator"].unique().tolist()) if len(obs) else []
+    if len(obs):
+        years = pd.to_datetime(obs["period_start"]).dt.year
+        report.years = [int(years.min()), int(years.max())]
+    report.replaces = [p.name for p in _replaced(source, name)]
+    return report, path
+
+
+def _staging_root() -> Path:
+    root = data_dir() / "uploads"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _replaced(source, name: str) -> list[Path]:
+    """Current files that the upload supersedes: those matching the same name pattern."""
+    folder = raw_dir() / source.folder
+    patterns = [p for p in source.file_patterns if fnmatch.fnmatch(name, p)]
+    return sorted({f for p in patterns for f in folder.glob(p) if f.is_file()})
+
+
+def record(engine: Engine, actor: str, report: UploadReport, staged: Path | None) -> int:
+    with engine.begin() as conn:
+        return conn.execute(upload.insert().values(
+            at=dt.datetime.now(dt.UTC), actor=actor, source=report.source, filename=report.filename,
+            size_bytes=report.size_bytes, sha256=report.sha256, status="validated" if report.ok else "refused",
+            report_json=report.to_dict(), staged_path=str(staged) if staged else None)).inserted_primary_key[0]
+
+
+def get_upload(engine: Engine, upload_id: int) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(upload).where(upload.c.upload_id == upload_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def recent_uploads(engine: Engine, limit: int = 30) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(upload).order_by(upload.c.upload_id.desc()).limit(limit))
+                .mappings().all()]
+
+
+def apply(engine: Engine, upload_id: int, progress=None) -> Any:
+    """Put a validated upload in place of the source's file(s) and load it; restores the old files on failure."""
+    from etl.loader import load_source
+
+    item = get_upload(engine, upload_id)
+    if item is None or item["status"] != "validated" or not item["staged_path"]:
+        raise UploadRefused("not_validated", f"upload {upload_id} is not a validated upload waiting to be loaded")
+    staged = Path(item["staged_path"])
+    if not staged.exists() or hashlib.sha256(staged.read_bytes()).hexdigest() != item["sha256"]:
+        raise UploadRefused("changed", f"upload {upload_id}: the staged file is missing or changed")
+    source = get_source(item["source"])
+    folder = raw_dir() / source.folder
+    old = _replaced(source, staged.name)
+    backup = data_dir() / "uploads" / f"superseded-{upload_id}"
+    backup.mkdir(parents=True, exist_ok=True)
+    with engine.begin() as conn:
+        conn.execute(update(upload).where(upload.c.upload_id == upload_id).values(status="loading"))
+    for f in old:
+        shutil.move(str(f), backup / f.name)
+    shutil.copy2(staged, folder / staged.name)
+    try:
+        result = load_source(engine, source, raw_dir(), force=True, progress=progress)
+        if result.status != "loaded":
+            raise RuntimeError(result.error or "load failed")
+    except Exception:
+        (folder / staged.name).unlink(missing_ok=True)
+        for f in old:
+            shutil.move(str(backup / f.name), folder / f.name)
+        with engine.begin() as conn:
+            conn.execute(update(upload).where(upload.c.upload_id == upload_id).values(status="failed"))
+        raise
+    with engine.begin() as conn:
+        conn.execute(update(upload).where(upload.c.upload_id == upload_id).values(status="loaded"))
+    return result

@@ -1,0 +1,115 @@
+"""Upload validation: malformed files are refused with a clear message and change nothing."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zipfile
+
+import pytest
+from sqlalchemy import func, select
+
+from etl.schema import observation, source_load
+from etl.uploads import MAX_UPLOAD_BYTES, record, validate
+from tests.conftest import FIXTURES
+from tests.helpers import read_fixture_text, set_cell
+
+CUT = FIXTURES / "unhcr_population" / "population_cut.csv.gz"
+
+
+def _gz(text: str) -> bytes:
+    return gzip.compress(text.encode())
+
+
+def test_valid_file_gives_a_dry_run_report_and_writes_nothing(ctx, regions_engine):
+    before = _counts(regions_engine)
+    report, staged = validate("unhcr_population", "population.csv.gz", CUT.read_bytes(), ctx)
+    assert report.ok and staged is not None and staged.exists()
+    assert report.rows_read == report.rows_would_load + report.rows_would_reject > 0
+    assert "displacement.refugees_by_origin" in report.indicators
+    assert report.replaces == ["population.csv.gz"]  # the shipped file it would supersede
+    assert _counts(regions_engine) == before
+
+
+@pytest.mark.parametrize(("name", "data", "code", "message"), [
+    ("population.xlsx", b"PK\x03\x04junk", "wrong_type", "does not look like a unhcr_population file"),
+    ("population.csv.gz", b"year,coo\n1,2\n", "wrong_type", "not gzip-compressed"),
+    ("../../etc/passwd", b"x", "bad_name", "not allowed"),
+    ("population.csv.gz", b"", "empty", "empty"),
+])
+def test_wrong_type_and_names_are_refused(ctx, name, data, code, message):
+    report, staged = validate("unhcr_population", name, data, ctx)
+    assert not report.ok and staged is None
+    assert report.error_code == code and message in report.error
+
+
+def test_too_large_is_refused(ctx):
+    report, _ = validate("unhcr_population", "population.csv.gz", b"\x1f\x8b" + b"0" * (MAX_UPLOAD_BYTES + 1), ctx)
+    assert report.error_code == "too_large" and "limit" in report.error
+
+
+def test_gzip_bomb_is_refused(ctx):
+    bomb = gzip.compress(b"0" * (50 * 1024 * 1024), compresslevel=9)  # 50 MB of zeros in ~50 KB
+    report, _ = validate("unhcr_population", "population.csv.gz", bomb, ctx)
+    assert report.error_code == "zip_bomb"
+
+
+def test_missing_column_is_refused_with_the_column(ctx):
+    text = read_fixture_text(CUT)
+    rows = text.splitlines()
+    header = rows[0].split(",")
+    i = header.index("refugees")
+    cut = "\n".join(",".join(c for j, c in enumerate(r.split(",")) if j != i) for r in rows) + "\n"
+    report, _ = validate("unhcr_population", "population.csv.gz", _gz(cut), ctx)
+    assert report.error_code == "contract" and "'refugees'" in report.error
+
+
+def test_formula_injection_in_a_text_field_is_refused(ctx):
+    text = set_cell(read_fixture_text(CUT), 3, "coo_name", "=cmd|' /C calc'!A0")
+    report, _ = validate("unhcr_population", "population.csv.gz", _gz(text), ctx)
+    assert report.error_code == "formula_injection"
+    assert "row 5" in report.error and "coo_name" in report.error
+
+
+def _xlsx(extra: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/workbook.xml", "<workbook/>")
+        for name, data in extra.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_excel_with_macros_is_refused(ctx):
+    data = _xlsx({"xl/vbaProject.bin": b"\x00" * 100})
+    report, _ = validate("inform_risk", "INFORM_Risk_2026_v071.xlsx", data, ctx)
+    assert report.error_code == "macros"
+    report, _ = validate("inform_risk", "INFORM_Risk_2026_v071.xlsm", data, ctx)
+    assert report.error_code in ("macros", "wrong_type")
+
+
+def test_zip_bomb_workbook_is_refused(ctx):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("xl/worksheets/sheet1.xml", b"0" * (60 * 1024 * 1024))
+    report, _ = validate("inform_risk", "INFORM_Risk_2026_v071.xlsx", buf.getvalue(), ctx)
+    assert report.error_code == "zip_bomb"
+
+
+def test_refused_upload_is_recorded_and_nothing_loads(ctx, engine):
+    report, staged = validate("unhcr_population", "population.csv.gz", b"not gzip", ctx)
+    upload_id = record(engine, "alice", report, staged)
+    from etl.uploads import UploadRefused, apply, get_upload
+
+    assert get_upload(engine, upload_id)["status"] == "refused"
+    with pytest.raises(UploadRefused, match="not a validated upload"):
+        apply(engine, upload_id)
+    assert _counts(engine) == (0, 0)
+
+
+def _counts(engine):
+    with engine.connect() as conn:
+        return (conn.execute(select(func.count()).select_from(observation)).scalar_one(),
+                conn.execute(select(func.count()).select_from(source_load)).scalar_one())
