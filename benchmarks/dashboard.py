@@ -129,12 +129,12 @@ def browser(engine, port: int = 8799) -> dict:
     opts.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     driver = webdriver.Chrome(options=opts)
     ready_js = """
-        const gd = document.querySelector('#%s .js-plotly-plot');
+        const gd = document.querySelector('#MAP_ID .js-plotly-plot');
         if (!gd || !gd._fullLayout || !gd._fullLayout.map || !gd._fullLayout.map._subplot) return false;
         const m = gd._fullLayout.map._subplot.map;
         return !!(m && m.loaded() && gd.data && gd.data.length === 2
                   && performance.getEntriesByType('resource').some(e => e.name.includes('.geojson')));
-    """ % ids.MAP_GRAPH
+    """.replace("MAP_ID", ids.MAP_GRAPH)
     out = {}
     try:
         for label in ("cold_browser_cache", "warm_browser_cache"):

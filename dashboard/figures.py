@@ -23,9 +23,10 @@ FAMILY_COLOURS = {  # Okabe-Ito
     "bias": "#666666", "other": "#999999",
 }
 UP, DOWN = "#E66101", "#5E3C99"  # ColorBrewer PuOr ends: rise, fall
-MODEL_COLOURS = {"xgboost": "#000000", "xgboost_no_past_victims": "#0072B2", "last_value": "#E69F00",
+MODEL_COLOURS = {"xgboost": "#000000", "xgboost_no_past_victims": "#0072B2", "xgboost_monotone": "#56B4E9", "last_value": "#E69F00",
                  "mean_3y": "#009E73", "ridge": "#CC79A7", "conflict_displacement_only": "#D55E00"}
 MODEL_LABELS = {"xgboost": "XGBoost (deployed model)", "xgboost_no_past_victims": "XGBoost without past victims",
+                "xgboost_monotone": "XGBoost, monotone constraints",
                 "last_value": "Last observed value", "mean_3y": "3-year mean", "ridge": "Ridge regression",
                 "conflict_displacement_only": "Conflict + displacement only"}
 METRIC_LABELS = {"rmsle": "RMSLE (lower is better)", "mae": "MAE, victims per 100k (lower is better)",
@@ -203,7 +204,7 @@ def trend_figure(pred: pd.DataFrame, name: str = "", admin1: bool = False) -> go
                                  marker=dict(symbol="diamond", size=9, color="#E69F00", line=dict(color="#000", width=1)),
                                  name="Detected victims (UNODC GLOTIP)",
                                  hovertemplate="%{x}: %{y:.2f} detected per 100k<extra></extra>"))
-    fig.update_xaxes(title="Year", dtick=1)
+    fig.update_xaxes(title="Year", dtick=1 if len(years) <= 10 else 2)
     fig.update_yaxes(title="Victims per 100k", rangemode="tozero")
     fig.update_layout(legend=dict(orientation="h", y=-0.25))
     return _base_layout(fig, f"Trend: {TARGET_TEXT}{' in ' + name if name else ''}", height=340)
@@ -268,7 +269,8 @@ def what_changed_figure(expl_now: pd.DataFrame, expl_prev: pd.DataFrame, year: i
     fig = go.Figure(go.Bar(
         x=delta.values, y=delta.index.tolist(), orientation="h",
         marker=dict(color=[UP if v >= 0 else DOWN for v in delta.values]),
-        text=[f"{v:+.2f}" for v in delta.values], textposition="auto", cliponaxis=False,
+        text=[f"{v:+.2f}" if abs(v) >= 0.01 else f"{v:+.3f}" for v in delta.values], textposition="auto",
+        cliponaxis=False,
         hovertemplate="%{y}: %{x:+.3f} log1p per 100k<extra></extra>"))
     span = float(delta.abs().max()) if len(delta) else 1.0
     fig.update_xaxes(range=[-span * 1.25, span * 1.25])
@@ -276,6 +278,23 @@ def what_changed_figure(expl_now: pd.DataFrame, expl_prev: pd.DataFrame, year: i
     fig.update_xaxes(title="Δ SHAP contribution, log1p(victims per 100k) (orange raises, purple lowers)")
     label = f" since {year - 1}" if year else " since last year"
     return _base_layout(fig, f"What changed{label}, by family", height=300)
+
+
+def pick_driver_series(obs: pd.DataFrame, preferred: Sequence[str] = (), per_family: int = 3,
+                       first_year: int | None = None) -> pd.DataFrame:
+    """Keep a readable set of series: the preferred indicators first, then the longest, ``per_family`` each."""
+    if obs.empty:
+        return obs
+    if first_year is not None:
+        obs = obs[obs["year"] >= first_year]
+    rank = {code: i for i, code in enumerate(preferred)}
+    keep = []
+    for _family, sub in obs.groupby("family"):
+        counts = sub.groupby(["indicator", "source"]).size().reset_index(name="n")
+        counts["pref"] = counts["indicator"].map(rank).fillna(len(rank))
+        top = counts.sort_values(["pref", "n"], ascending=[True, False]).drop_duplicates("indicator").head(per_family)
+        keep.append(sub.merge(top[["indicator", "source"]], on=["indicator", "source"]))
+    return pd.concat(keep, ignore_index=True) if keep else obs.iloc[0:0]
 
 
 def drivers_figure(obs: pd.DataFrame, families: Sequence[str] = ("displacement", "conflict", "detection"),
@@ -288,6 +307,7 @@ def drivers_figure(obs: pd.DataFrame, families: Sequence[str] = ("displacement",
     present = [f for f in families if f in set(obs["family"])]
     fig = make_subplots(rows=len(present), cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=[f.capitalize() for f in present])
+    fig.update_annotations(font=dict(size=13))
     palette = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000", "#F0E442"]
     for row, family in enumerate(present, start=1):
         sub = obs[obs["family"] == family]
@@ -295,6 +315,7 @@ def drivers_figure(obs: pd.DataFrame, families: Sequence[str] = ("displacement",
             grp = grp.sort_values("year")
             unit = grp["unit"].iloc[0]
             name = f"{code.split('.', 1)[-1].replace('_', ' ')} ({unit}; {source_titles.get(source, source)})"
+            name = name if len(name) <= 90 else name[:89] + "…"
             cens = grp["censored"].fillna(False).astype(bool) if "censored" in grp else None
             fig.add_trace(go.Scatter(
                 x=grp["year"], y=grp["value"], mode="lines+markers", name=name,
@@ -303,12 +324,12 @@ def drivers_figure(obs: pd.DataFrame, families: Sequence[str] = ("displacement",
                             else "circle"),
                 hovertemplate=f"{name}<br>%{{x}}: %{{y:,.0f}}<extra></extra>"), row=row, col=1)
         units = sorted(set(sub["unit"]))
-        fig.update_yaxes(title_text=units[0] if len(units) == 1 else "value (unit in legend)", row=row, col=1,
-                         rangemode="tozero")
+        fig.update_yaxes(title_text=units[0] if len(units) == 1 else "see legend", row=row, col=1,
+                         rangemode="tozero", title_font=dict(size=11))
     fig.update_xaxes(title_text="Year", row=len(present), col=1)
     fig.update_layout(legend=dict(orientation="h", y=-0.12, font=dict(size=11)))
     return _base_layout(fig, "Drivers over time (open markers: censored values, e.g. '<5')",
-                        height=220 * len(present) + 160)
+                        height=200 * len(present) + 40 * min(len(fig.data), 9) + 60)
 
 
 def admin1_figure(units: pd.DataFrame, country: str = "") -> go.Figure:
@@ -359,8 +380,8 @@ def calibration_figure(calibration: pd.DataFrame, per_origin: pd.DataFrame | Non
     """Nominal vs empirical interval coverage, and the 80% coverage per year for the model."""
     if calibration.empty:
         return empty_figure("No calibration in the deployed run's metrics.")
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["Interval coverage: nominal vs empirical",
-                                                         "80% interval coverage per year (model)"])
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
+                        subplot_titles=["Nominal vs empirical", "80% coverage per year"])
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color="#999", dash="dash"),
                              name="perfect calibration", hoverinfo="skip"), row=1, col=1)
     fig.add_trace(go.Scatter(x=calibration["nominal"], y=calibration["empirical"], mode="lines+markers+text",

@@ -40,6 +40,10 @@ FTS_COVERAGE = "response.fts_coverage_pct"
 VICTIMS_DETECTED = "trafficking.victims_detected"
 PRIORITY_INDICATORS = (REFUGEES_ORIGIN, REFUGEES_HOSTED, *IDP_CODES, FTS_REQUIREMENTS, FTS_FUNDING, FTS_COVERAGE)
 DRIVER_FAMILIES = ("displacement", "conflict", "detection")
+DRIVER_INDICATORS = (  # shown first on the region page when a region has them
+    REFUGEES_ORIGIN, REFUGEES_HOSTED, *IDP_CODES, "displacement.idps_unhcr", "conflict.deaths_organised_violence",
+    "conflict.battle_deaths", "conflict.deaths", "detection.persons_prosecuted", "detection.persons_convicted",
+)
 MAX_LAG_YEARS = 2  # priorities: use the latest value at most this many years before the selected year
 
 PREDICTION_FIELDS = ["region_id", "region_name", "iso3", "parent_id", "level", "year", "risk_score", "risk_band",

@@ -8,7 +8,7 @@ from dash import ClientsideFunction, Input, Output, dcc, html
 
 from dashboard import figures, ids
 from dashboard.pages.common import band_class, kpi, no_model_notice, table
-from dashboard.queries import DRIVER_FAMILIES, VICTIMS_DETECTED
+from dashboard.queries import DRIVER_FAMILIES, DRIVER_INDICATORS, VICTIMS_DETECTED
 
 GRAPH_CONFIG = {"displaylogo": False}
 
@@ -44,6 +44,7 @@ def register(app: dash.Dash, actx) -> None:
         crumbs.append(name)
         obs = q.observations(info["region_id"])
         drivers = obs[obs["family"].isin(DRIVER_FAMILIES)] if len(obs) else obs
+        drivers = figures.pick_driver_series(drivers, DRIVER_INDICATORS, per_family=3, first_year=years[0] - 5)
         labels = obs[obs["indicator"] == VICTIMS_DETECTED] if len(obs) else obs
         coverage = q.coverage(info["region_id"])
         kind = "admin-1 unit" if level == 1 else "country"
@@ -67,6 +68,7 @@ def register(app: dash.Dash, actx) -> None:
                 ]),
             ]),
             html.Div(id=ids.REGION_KPIS, className="kpis"),
+            html.P(_freshness(coverage), className="note print-only"),
             html.Div(className="grid-2", children=[
                 html.Div(className="card", children=[
                     dcc.Graph(id=ids.REGION_TREND, config=GRAPH_CONFIG,
@@ -83,7 +85,7 @@ def register(app: dash.Dash, actx) -> None:
             ]),
             html.Div(className="grid-2", children=[
                 html.Div(className="card", children=[dcc.Graph(id=ids.REGION_CHANGED, config=GRAPH_CONFIG)]),
-                html.Div(className="card", children=[
+                html.Div(className="card no-print", children=[
                     html.H3("Data coverage and freshness"),
                     html.P("Every indicator the warehouse holds for this region: years covered, number of "
                            "yearly values, source and when it was loaded.", className="note"),
@@ -94,7 +96,7 @@ def register(app: dash.Dash, actx) -> None:
                 dcc.Graph(id=ids.REGION_DRIVERS, config=GRAPH_CONFIG,
                           figure=figures.drivers_figure(drivers, DRIVER_FAMILIES, source_titles())),
             ]),
-            html.Div(className="card", hidden=level == 1, children=[
+            html.Div(className="card no-print", hidden=level == 1, children=[
                 dcc.Graph(id=ids.REGION_ADMIN1, config=GRAPH_CONFIG),
                 html.Div(id=ids.REGION_ADMIN1_TABLE),
             ]),
@@ -169,6 +171,16 @@ def _trend_note(pred: pd.DataFrame, labels: pd.DataFrame, level: int) -> str:
         return "Admin-1 estimates are downscaled from the country; no public sub-national trafficking count exists."
     return (f"Band = 80% prediction interval. Detected victims (diamonds) are known for {known} of "
             f"{len(pred)} predicted years; {len(labels)} yearly GLOTIP counts in the warehouse.")
+
+
+def _freshness(cov: pd.DataFrame) -> str:
+    """One line for the printed brief: latest year of data per family, and when it was loaded."""
+    if cov.empty:
+        return "Data: no observations for this region in the warehouse."
+    latest = cov.groupby("family")["last"].max().sort_index()
+    loaded = max((v for v in cov["loaded_at"] if v), default=None)
+    parts = ", ".join(f"{fam} {int(year)}" for fam, year in latest.items())
+    return f"Latest data year by family: {parts}. Last load {str(loaded)[:10] if loaded else 'unknown'}."
 
 
 def _coverage_table(cov: pd.DataFrame):

@@ -15,11 +15,11 @@ pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not chromium_available(), reason="needs chromium and chromium-driver")]
 
 MAP_READY = """
-    const gd = document.querySelector('#%s .js-plotly-plot');
+    const gd = document.querySelector('#MAP_ID .js-plotly-plot');
     if (!gd || !gd._fullLayout || !gd._fullLayout.map || !gd._fullLayout.map._subplot) return false;
     const m = gd._fullLayout.map._subplot.map;
     return !!(m && m.loaded() && gd.data && gd.data.length === 2);
-""" % ids.MAP_GRAPH
+""".replace("MAP_ID", ids.MAP_GRAPH)
 
 
 def wait_js(driver, script: str, timeout: float = 40.0, *args):
@@ -79,7 +79,7 @@ def test_map_year_change_click_and_region_page(started):
     driver.get(started.server_url + "/")
     started.wait_for_element(f"#{ids.MAP_GRAPH} .js-plotly-plot", timeout=30)
     wait_js(driver, MAP_READY)
-    title = "return document.querySelector('#%s .gtitle').textContent" % ids.MAP_GRAPH
+    title = f"return document.querySelector('#{ids.MAP_GRAPH} .gtitle').textContent"
     assert "2020" in driver.execute_script(title)
     # change the year: click the 2017 mark of the slider
     mark = driver.find_element("xpath", f"//div[@id='{ids.MAP_YEAR}']/..//*[normalize-space(text())='2017']")
@@ -89,20 +89,19 @@ def test_map_year_change_click_and_region_page(started):
     wait_js(driver, title.replace("return ", "return ") + ".includes('2017')")
     # click Nigeria on the map: project its label point to screen pixels, then a real mouse click (CDP)
     xy = wait_js(driver, """
-        const gd = document.querySelector('#%s .js-plotly-plot');
+        const gd = document.querySelector('#MAP_ID .js-plotly-plot');
         const m = gd._fullLayout.map._subplot.map;
         const p = m.project([8.1, 9.6]);
         const r = m.getCanvas().getBoundingClientRect();
         return [r.left + p.x, r.top + p.y];
-    """ % ids.MAP_GRAPH)
+    """.replace("MAP_ID", ids.MAP_GRAPH))
     click_at(driver, xy[0], xy[1])
     wait_js(driver, "return window.location.pathname === '/region/NGA'", 20)
     assert "year=2017" in driver.current_url
     started.wait_for_text_to_equal("h1", "Nigeria", timeout=20)
     started.wait_for_element(f"#{ids.REGION_WATERFALL} .js-plotly-plot", timeout=20)
-    wait_js(driver, "return document.querySelector('#%s .gtitle') && "
-                    "document.querySelector('#%s .gtitle').textContent.includes('2017')"
-            % (ids.REGION_WATERFALL, ids.REGION_WATERFALL))
+    wf = f"document.querySelector('#{ids.REGION_WATERFALL} .gtitle')"
+    wait_js(driver, f"return {wf} && {wf}.textContent.includes('2017')")
     assert_clean(started, "map -> region")
 
 

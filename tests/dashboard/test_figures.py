@@ -209,3 +209,14 @@ def test_csv_and_hxl_exports():
     assert "#value+funding+required+usd" in hxl[1] and "#affected+idps+num" in hxl[1]
     admin = to_csv(frame.assign(country=["Nigeria"]), 1, hxl=True).splitlines()[1]
     assert "#adm1+code" in admin and "#country+name" in admin
+
+
+def test_pick_driver_series_prefers_listed_indicators_and_limits_each_family():
+    rows = [{"indicator": f"displacement.x{i}", "family": "displacement", "source": "s", "year": y, "value": 1.0,
+             "unit": "persons"} for i in range(6) for y in range(2000, 2000 + i + 1)]
+    rows += [{"indicator": "displacement.pref", "family": "displacement", "source": "s", "year": 2010, "value": 1.0,
+              "unit": "persons"}]
+    out = figures.pick_driver_series(pd.DataFrame(rows), ["displacement.pref"], per_family=3, first_year=2001)
+    kept = set(out["indicator"])
+    assert kept == {"displacement.pref", "displacement.x5", "displacement.x4"}
+    assert out["year"].min() >= 2001
