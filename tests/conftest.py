@@ -36,13 +36,25 @@ def _fresh_url(tmp_path: Path, name: str) -> str:
     return pg.rsplit("/", 1)[0] + "/" + dbname
 
 
+def drop_database(url: str) -> None:
+    """Remove a per-test PostgreSQL database (SQLite files go with tmp_path)."""
+    if not url.startswith("postgresql"):
+        return
+    admin = create_engine(_postgres_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture
 def engine(tmp_path):
     """A migrated, empty warehouse."""
-    eng = make_engine(_fresh_url(tmp_path, "wh"))
+    url = _fresh_url(tmp_path, "wh")
+    eng = make_engine(url)
     migrate(eng)
     yield eng
     eng.dispose()
+    drop_database(url)
 
 
 @pytest.fixture(scope="session")
