@@ -23,6 +23,7 @@ from etl import __version__
 from etl.config import raw_dir as default_raw_dir
 from etl.context import MappingContext
 from etl.contract import FILE, REJECT, REJECT_DETAIL, ROW, ContractError
+from etl.faults import fault_point
 from etl.schema import indicator, observation, rejected_row, source_load
 from etl.sources import all_sources, get_source
 from etl.sources.base import OBSERVATION_COLUMNS, Source
@@ -181,6 +182,7 @@ def load_source(engine: Engine, source: Source, raw_dir: Path | None = None, for
                 "row_number": bad[ROW].astype(int).to_numpy(), "reason_code": bad[REJECT].astype(str).to_numpy(),
                 "reason": bad[REJECT_DETAIL].astype(str).to_numpy(),
                 "raw": [_raw_text(r) for r in raw_records]}))
+        fault_point("etl.load.before_commit")
     return LoadResult(source.name, "loaded", results, len(obs))
 
 

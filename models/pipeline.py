@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
+from etl.faults import fault_point
 from etl.schema import explanation, model_run, prediction
 from etl.warehouse import bulk_insert, read_observations, read_regions
 from models import downscale as ds
@@ -203,6 +204,7 @@ def _write(engine: Engine, run_id: str, created: dt.datetime, sha: str, metadata
             deployed_at=None))
         bulk_insert(conn, prediction, pred_rows)
         bulk_insert(conn, explanation, expl_rows)
+        fault_point("model.write.before_commit")
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:

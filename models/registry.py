@@ -19,6 +19,7 @@ import xgboost as xgb
 from sqlalchemy import Engine, select, update
 
 from etl.config import data_dir
+from etl.faults import fault_point
 from etl.schema import model_run
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ def promote(engine: Engine, run_id: str, root: Path | None = None) -> None:
                      .values(status="archived"))
         conn.execute(update(model_run).where(model_run.c.run_id == run_id)
                      .values(status="deployed", deployed_at=dt.datetime.now(dt.UTC)))
+        fault_point("model.promote.before_commit")
 
 
 def rollback(engine: Engine, root: Path | None = None) -> str:

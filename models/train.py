@@ -16,7 +16,11 @@ CONFIG_PATH = Path(__file__).with_name("config.toml")
 
 
 def load_config(path: Path | None = None) -> dict[str, Any]:
-    with open(path or CONFIG_PATH, "rb") as fh:
+    """Settings from models/config.toml, or the file named by CRISISRISK_MODEL_CONFIG."""
+    import os
+
+    path = path or Path(os.environ.get("CRISISRISK_MODEL_CONFIG", CONFIG_PATH))
+    with open(path, "rb") as fh:
         return tomllib.load(fh)
 
 
