@@ -10,8 +10,8 @@ country-year, each unit gets an exposure index from the conflict and displacemen
     index        = mean of the within-country percentile ranks of the three (0..1)
     multiplier   = 0.5 + index, rescaled so the population-weighted mean over the country is 1
 
-Unit population comes from OCHA COD or Global Data Lab figures, else the unit's area share of the
-country population. Units of a country with no located data at all keep the country rate and are
+Unit population = the unit's share of the country population in the latest OCHA COD (preferred) or Global
+Data Lab year, times the current World Bank country population; else the unit's area share. Units of a country with no located data at all keep the country rate and are
 flagged ``has_subnational_data = False``.
 """
 
@@ -41,17 +41,34 @@ def _latest(obs: pd.DataFrame, codes: tuple[str, ...], year: int, lag: int = 1) 
     return latest.groupby(level="region_id").sum()
 
 
+def _population_share(units: pd.DataFrame, obs: pd.DataFrame, year: int) -> pd.Series:
+    """Each unit's share of its country's population in the latest year with reported unit populations.
+
+    Shares move slowly, so a 2019 Global Data Lab or a 2021 OCHA figure is a fair guide for later years; the
+    share times the current country population gives a current unit population.
+    """
+    sub = obs[obs["indicator"].isin(POPULATION) & (obs["year"] <= year)]
+    if sub.empty:
+        return pd.Series(np.nan, index=units.index)
+    prio = {c: i for i, c in enumerate(POPULATION)}
+    sub = sub.assign(iso3=sub["region_id"].map(units["iso3"]), p=sub["indicator"].map(prio)).dropna(subset=["iso3"])
+    latest = sub.sort_values(["p", "year"], ascending=[True, False]).drop_duplicates("iso3")[["iso3", "indicator", "year"]]
+    chosen = sub.merge(latest, on=["iso3", "indicator", "year"])
+    values = chosen.set_index("region_id")["value"]
+    totals = chosen.groupby("iso3")["value"].sum()
+    return (values / values.index.map(units["iso3"]).map(totals).to_numpy()).reindex(units.index)
+
+
 def exposure_table(units: pd.DataFrame, obs: pd.DataFrame, year: int, country_population: pd.Series) -> pd.DataFrame:
     """Exposure index and multiplier for every admin-1 unit in ``units`` for one year.
 
     ``units``: region_id, iso3, area_km2. ``obs``: admin-1 yearly observations (region_id, year, indicator, value).
     """
     out = units[["region_id", "iso3", "area_km2"]].copy().set_index("region_id")
-    pop = _latest(obs, POPULATION, year, lag=0).reindex(out.index)
+    share = _population_share(out, obs, year)
     area_share = out["area_km2"] / out.groupby("iso3")["area_km2"].transform("sum")
-    fallback = area_share * out["iso3"].map(country_population)
-    out["population"] = pop.fillna(fallback)
-    out["population_source"] = np.where(pop.notna(), "reported", "area share")
+    out["population"] = share.fillna(area_share) * out["iso3"].map(country_population)
+    out["population_source"] = np.where(share.notna(), "reported share", "area share")
     per100k = 1e5 / out["population"].where(out["population"] > 0)
     out["deaths_per100k"] = _latest(obs, (DEATHS,), year).reindex(out.index).fillna(0) * per100k
     out["events_per100k"] = _latest(obs, (EVENTS,), year).reindex(out.index).fillna(0) * per100k

@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 from sqlalchemy import select
@@ -125,12 +126,13 @@ class NaturalEarth(Source):
             rows.append(self._country_row(iso3, name, None))
         upsert(conn, region, rows, ["region_id"])
         adm1_rows = []
-        for rec, geom in zip(adm1.to_dict("records"), adm1["_geometry"], strict=True):
+        areas = equal_area_km2(adm1["_geometry"].to_numpy())
+        for rec, geom, area in zip(adm1.to_dict("records"), adm1["_geometry"], areas, strict=True):
             adm1_rows.append({
                 "region_id": str(rec["adm1_code"]).strip(), "level": 1, "iso3": rec["_iso3"], "parent_id": rec["_iso3"],
                 "name": str(rec.get("name_en") or rec.get("name") or rec["adm1_code"]),
                 "name_local": rec.get("name"), "type": rec.get("type_en"), "iso_3166_2": rec.get("iso_3166_2"),
-                "area_km2": _float(rec.get("area_sqkm")), "label_lon": _float(rec.get("longitude")),
+                "area_km2": area, "label_lon": _float(rec.get("longitude")),
                 "label_lat": _float(rec.get("latitude")), "geometry_wkb": shapely.to_wkb(geom, hex=True),
             })
         missing_parents = {r["parent_id"] for r in adm1_rows} - existing - {r["region_id"] for r in rows}
@@ -142,10 +144,18 @@ class NaturalEarth(Source):
     def _country_row(iso3: str, name: str, geom) -> dict:
         rep = shapely.point_on_surface(geom) if geom is not None else None
         return {"region_id": iso3, "level": 0, "iso3": iso3, "parent_id": None, "name": name, "name_local": None,
-                "type": "Country", "iso_3166_2": None, "area_km2": None,
+                "type": "Country", "iso_3166_2": None,
+                "area_km2": float(equal_area_km2(np.array([geom], dtype=object))[0]) if geom is not None else None,
                 "label_lon": float(rep.x) if rep is not None else None,
                 "label_lat": float(rep.y) if rep is not None else None,
                 "geometry_wkb": shapely.to_wkb(geom, hex=True) if geom is not None else None}
+
+
+def equal_area_km2(geoms: np.ndarray) -> list[float | None]:
+    """Area from the polygons in an equal-area projection (EPSG:6933); Natural Earth's area_sqkm is often 0."""
+    series = gpd.GeoSeries(list(geoms), crs=4326)
+    areas = series.to_crs(6933).area / 1e6
+    return [None if pd.isna(a) else float(a) for a in areas]
 
 
 def _float(value) -> float | None:
