@@ -11,8 +11,12 @@ import pytest
 from dashboard import ids
 from tests.dashboard.conftest import chromium_available, external, requested_urls
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not chromium_available(), reason="needs chromium and chromium-driver")]
+pytestmark = [pytest.mark.browser]
+
+
+def test_chromium_is_installed():
+    """Browser tests never skip silently: without Chromium this fails and says what to install."""
+    assert chromium_available(), "install Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"
 
 MAP_READY = """
     const gd = document.querySelector('#MAP_ID .js-plotly-plot');
