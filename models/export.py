@@ -50,7 +50,8 @@ def predictions_frame(engine: Engine, level: int, year_from: int, year_to: int, 
     if region_id:
         stmt = stmt.where(prediction.c.region_id == region_id)
     with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(stmt).all(), columns=PREDICTION_COLUMNS)
+        frame = pd.DataFrame(conn.execute(stmt).all(), columns=PREDICTION_COLUMNS)
+    return frame.round({"estimate_per_100k": 4, "lower_per_100k": 4, "upper_per_100k": 4, "risk_score": 1})
 
 
 def explanations_frame(engine: Engine, year_from: int, year_to: int, run_id: str | None = None,
