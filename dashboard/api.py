@@ -291,7 +291,7 @@ def openapi_spec(server: str = "/api/v1") -> dict:
         "lower_per_100k": {"type": "number", "description": "80% interval, lower bound"},
         "upper_per_100k": {"type": "number", "description": "80% interval, upper bound"},
         "label_per_100k": {**num, "description": "Observed GLOTIP detected victims per 100k, when known"},
-        "method": {"type": "string", "description": "'model' (countries) or 'exposure_downscaled' (admin-1)"},
+        "method": {"type": "string", "description": "'model' or 'model_no_label_history' (countries; the latter never reported detected victims, so the estimate is extrapolated) or 'exposure_downscaled' (admin-1)"},
         "has_subnational_data": {"type": "boolean", "nullable": True},
         "score_change": {**num, "description": "Risk score minus the previous year's (points)"},
         "estimate_change": {**num, "description": "Estimate minus the previous year's (per 100k)"},

@@ -22,6 +22,8 @@ PRIORITY_COLUMNS: dict[str, tuple[str, str]] = {
     "lower_per_100k": ("80% interval lower, per 100k", "#indicator+victims+detected+per100k+lower+num"),
     "upper_per_100k": ("80% interval upper, per 100k", "#indicator+victims+detected+per100k+upper+num"),
     "score_change": ("Change in risk score since previous year (points)", "#indicator+risk+score+change+num"),
+    "reporting_history": ("Detected-victim reporting history (UNODC)", "#meta+reporting"),
+    "population": ("Population (persons, World Bank, latest year)", "#population+total+num"),
     "refugees_origin": ("Refugees originating (persons)", "#affected+refugees+origin+num"),
     "refugees_hosted": ("Refugees hosted (persons)", "#affected+refugees+hosted+num"),
     "idps": ("Conflict IDPs (persons)", "#affected+idps+num"),

@@ -40,6 +40,7 @@ PRIO_CSV = "priorities-csv"
 PRIO_HXL = "priorities-hxl"
 PRIO_DOWNLOAD = "priorities-download"
 PRIO_COUNT = "priorities-count"
+PRIO_MIN_POP = "priorities-min-population"
 
 # model page (path "/model")
 MODEL_BACKTEST_TABLE = "model-backtest-table"

@@ -38,7 +38,9 @@ FTS_REQUIREMENTS = "response.fts_requirements_usd"
 FTS_FUNDING = "response.fts_funding_usd"
 FTS_COVERAGE = "response.fts_coverage_pct"
 VICTIMS_DETECTED = "trafficking.victims_detected"
-PRIORITY_INDICATORS = (REFUGEES_ORIGIN, REFUGEES_HOSTED, *IDP_CODES, FTS_REQUIREMENTS, FTS_FUNDING, FTS_COVERAGE)
+POPULATION = "structural.population"
+PRIORITY_INDICATORS = (REFUGEES_ORIGIN, REFUGEES_HOSTED, *IDP_CODES, FTS_REQUIREMENTS, FTS_FUNDING, FTS_COVERAGE,
+                       POPULATION)
 DRIVER_FAMILIES = ("displacement", "conflict", "detection")
 DRIVER_INDICATORS = (  # shown first on the region page when a region has them
     REFUGEES_ORIGIN, REFUGEES_HOSTED, *IDP_CODES, "displacement.idps_unhcr", "conflict.deaths_organised_violence",
@@ -393,7 +395,7 @@ class Queries:
         def load() -> pd.DataFrame:
             pred = self.predictions(level=level, year=year)
             cols = ["region_id", "region_name", "iso3", "parent_id", "year", "rank", "risk_score", "risk_band",
-                    "estimate_per_100k", "lower_per_100k", "upper_per_100k", "score_change"]
+                    "estimate_per_100k", "lower_per_100k", "upper_per_100k", "score_change", "method"]
             frame = pred[cols].copy()
             if level == 1:
                 names = self.region_names()
@@ -408,6 +410,11 @@ class Queries:
                                       f"{IDP_CODES[1]}@year") if c in frame]
             fts_years = [c for c in (f"{FTS_REQUIREMENTS}@year", f"{FTS_FUNDING}@year") if c in frame]
             out = frame[[c for c in cols if c != "parent_id"] + (["country"] if level == 1 else [])].copy()
+            out["population"] = frame[POPULATION] if level == 0 else float("nan")
+            out["reporting_history"] = frame["method"].map({
+                "model": "reported before", "model_no_label_history": "never reported: extrapolated",
+                "exposure_downscaled": "downscaled from country"}).fillna(frame["method"])
+            out = out.drop(columns=["method"])
             out["refugees_origin"] = frame[REFUGEES_ORIGIN]
             out["refugees_hosted"] = frame[REFUGEES_HOSTED]
             out["idps"] = idp

@@ -65,7 +65,10 @@ def model_card(meta: dict[str, Any]) -> str:
         f"({_fmt(gate['model_rmsle'])} vs {_fmt(gate['last_value_rmsle'])}).",
         "",
         "Interval calibration (leave-one-origin-out conformal): "
-        + ", ".join(f"nominal {c['nominal']:.0%} → empirical {_fmt(c['empirical'], 2)}" for c in m["calibration"]),
+        + ", ".join(f"nominal {c['nominal']:.0%} → empirical {_fmt(c['empirical'], 2)}" for c in m["calibration"])
+        + ". Backtest 80% coverage by reporting history: "
+        + ", ".join(f"{k.replace('_', ' ')} {_fmt(v['coverage80'], 2)} (n = {v['n']})"
+                    for k, v in m.get("coverage_by_history", {}).items()) + ".",
         "",
         "## Global explanation (mean |SHAP| by family, log1p scale)",
         "",
@@ -81,6 +84,12 @@ def model_card(meta: dict[str, Any]) -> str:
         "",
         "## Limits",
         "- Labels are sparse and unbalanced: many countries report in few years; the last label year is 2018.",
+        f"- {len(meta.get('countries_without_label_history', []))} countries and territories never reported detected "
+        "victims in the training years (mostly small islands and territories). Their estimates are extrapolated and "
+        "marked `model_no_label_history`; their 80% intervals use the backtest errors of countries reporting for the "
+        f"first time (log half-width {m.get('interval_halfwidth_log_no_label_history', 0):.2f} instead of "
+        f"{m.get('interval_halfwidth_log', 0):.2f}). Per-capita rates of very small populations are noisy: read "
+        "their scores with the interval.",
         "- Predictions after 2018 cannot be checked against labels here; conflict data after early 2022 in Ukraine",
         "  and several sources' recent years are incomplete.",
         "- Cross-sectional indices (GSI, Organized Crime Index, FSI, INFORM) exist for few years and are not used as",

@@ -152,9 +152,11 @@ def backtest(panel: pd.DataFrame, config: dict, models: list[Candidate] | None =
             lower, upper = np.maximum(yhat - q, 0.0), yhat + q
             m = metrics(target["label"].to_numpy(), yhat, lower, upper)
             rows.append({"origin": origin, "target_year": origin + 1, "model": cand.name, **m})
+            seen = set(history.index.get_level_values(0))
             preds.append(pd.DataFrame({"region_id": target.index.get_level_values(0), "year": origin + 1,
                                        "model": cand.name, "y_true": target["label"].to_numpy(), "y_pred": yhat,
-                                       "lower": lower, "upper": upper}))
+                                       "lower": lower, "upper": upper,
+                                       "has_history": target.index.get_level_values(0).isin(seen)}))
     return pd.DataFrame(rows), pd.concat(preds, ignore_index=True) if preds else pd.DataFrame()
 
 

@@ -86,19 +86,29 @@ def train_run(engine: Engine, deploy: bool = True, progress: Progress | None = N
     monotone = config.get("monotone") if use_monotone else None
     gate_passed = bool(scores[variant] < scores["last_value"])
     resid = oos[oos["model"] == variant]
-    q = float(np.quantile(np.abs(resid["y_true"] - resid["y_pred"]), float(config["backtest"]["interval"])))
+    level = float(config["backtest"]["interval"])
+    q = float(np.quantile(np.abs(resid["y_true"] - resid["y_pred"]), level))
+    # Countries with no earlier label are extrapolation: their interval comes from the backtest errors on
+    # countries that were also reporting for the first time.
+    new = resid[~resid["has_history"].astype(bool)]
+    q_new = float(np.quantile(np.abs(new["y_true"] - new["y_pred"]), level)) if len(new) >= 10 else 2 * q
+    q_new = max(q_new, q)
 
     say(f"fitting the final model ({variant}) on {len(labelled):,} rows")
     booster = fit_xgb(labelled[features], labelled["label"], config, monotone)
     first_year = int(config["predictions"]["first_year"])
     scope = panel[panel.index.get_level_values("year") >= first_year]
     margin = predict_margin(booster, scope[features])
+    labelled_once = set(labelled.index.get_level_values(0))
+    history = scope.index.get_level_values(0).isin(labelled_once)
+    half = np.where(history, q, q_new)
     preds = pd.DataFrame({
         "region_id": scope.index.get_level_values(0), "year": scope.index.get_level_values(1).astype(int),
         "estimate_per_100k": np.expm1(np.maximum(margin, 0.0)),
-        "lower_per_100k": np.expm1(np.maximum(margin - q, 0.0)),
-        "upper_per_100k": np.expm1(np.maximum(margin, 0.0) + q),
+        "lower_per_100k": np.expm1(np.maximum(margin - half, 0.0)),
+        "upper_per_100k": np.expm1(np.maximum(margin, 0.0) + half),
         "label_per_100k": scope["label_per_100k"].to_numpy(),
+        "method": np.where(history, "model", "model_no_label_history"),
     })
     preds = risk_scores(preds, config["risk_bands"])
 
@@ -119,6 +129,8 @@ def train_run(engine: Engine, deploy: bool = True, progress: Progress | None = N
         "gate": {"passed": gate_passed, "model": variant, "model_rmsle": float(scores[variant]),
                  "last_value_rmsle": float(scores["last_value"])},
         "interval_halfwidth_log": q,
+        "interval_halfwidth_log_no_label_history": q_new,
+        "coverage_by_history": _coverage_by_history(resid),
     }
     label_years = labelled.index.get_level_values("year")
     metadata: dict[str, Any] = {
@@ -133,6 +145,7 @@ def train_run(engine: Engine, deploy: bool = True, progress: Progress | None = N
         "training_rows": len(labelled), "censored_labels": int(labelled["label_censored"].sum()),
         "prediction_years": [int(preds["year"].min()), int(preds["year"].max())],
         "countries_predicted": int(preds["region_id"].nunique()),
+        "countries_without_label_history": sorted(set(preds.loc[preds["method"] != "model", "region_id"])),
         "panel_sha256": panel_sha256(panel),
         "versions": {"python": platform.python_version(), **{p: version(p) for p in
                                                              ("xgboost", "pandas", "numpy", "shap", "sqlalchemy")}},
@@ -176,7 +189,7 @@ def _write(engine: Engine, run_id: str, created: dt.datetime, sha: str, metadata
         "estimate_per_100k": float(r.estimate_per_100k), "lower_per_100k": float(r.lower_per_100k),
         "upper_per_100k": float(r.upper_per_100k), "risk_score": float(r.risk_score), "risk_band": r.risk_band,
         "rank": int(r.rank), "label_per_100k": None if pd.isna(r.label_per_100k) else float(r.label_per_100k),
-        "method": "model", "has_subnational_data": None,
+        "method": r.method, "has_subnational_data": None,
     } for r in preds.itertuples()]
     for r in admin.itertuples():
         pred_rows.append({
@@ -205,6 +218,15 @@ def _write(engine: Engine, run_id: str, created: dt.datetime, sha: str, metadata
         bulk_insert(conn, prediction, pred_rows)
         bulk_insert(conn, explanation, expl_rows)
         fault_point("model.write.before_commit")
+
+
+def _coverage_by_history(resid: pd.DataFrame) -> dict[str, Any]:
+    """Backtest coverage of the 80% interval for countries with and without earlier labels."""
+    out = {}
+    for flag, grp in resid.groupby(resid["has_history"].astype(bool)):
+        inside = (grp["y_true"] >= grp["lower"]) & (grp["y_true"] <= grp["upper"])
+        out["with_history" if flag else "first_label"] = {"n": len(grp), "coverage80": float(inside.mean())}
+    return out
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:

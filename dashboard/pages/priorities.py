@@ -11,6 +11,18 @@ from dashboard.exports import to_csv
 from dashboard.pages.common import TABLE_STYLE, no_model_notice
 
 LEVEL_OPTIONS = [{"label": "Countries", "value": 0}, {"label": "Admin-1 units (downscaled)", "value": 1}]
+# Per-capita rates of very small populations are noisy and mostly extrapolated (no UNODC reports), so the
+# donor view starts with countries of at least a million people; the filter shows everything on request.
+MIN_POPULATION_OPTIONS = [{"label": "all", "value": 0}, {"label": "≥ 100,000", "value": 100_000},
+                          {"label": "≥ 1 million", "value": 1_000_000}]
+DEFAULT_MIN_POPULATION = 1_000_000
+
+
+def filter_population(frame, level: int, minimum: int):
+    """Countries below the minimum population are hidden; admin-1 rows are never filtered by it."""
+    if level != 0 or not minimum:
+        return frame
+    return frame[frame["population"].fillna(0) >= minimum]
 
 
 def _num(decimals: int, group: bool = True, sign: bool = False):
@@ -25,6 +37,8 @@ def columns(level: int) -> list[dict]:
     ]
     if level == 1:
         cols.append({"name": ["", "Country"], "id": "country"})
+    else:
+        cols.append({"name": ["", "Population"], "id": "population", "type": "numeric", "format": _num(0)})
     cols += [
         {"name": ["Risk of detected trafficking", "Score (0–100)"], "id": "risk_score", "type": "numeric",
          "format": _num(0)},
@@ -34,6 +48,7 @@ def columns(level: int) -> list[dict]:
         {"name": ["Risk of detected trafficking", "80% interval (per 100k)"], "id": "interval"},
         {"name": ["Risk of detected trafficking", "Change (points)"], "id": "score_change", "type": "numeric",
          "format": _num(0, sign=True)},
+        {"name": ["Risk of detected trafficking", "UNODC reporting"], "id": "reporting_history"},
         {"name": ["People displaced (persons)", "Refugees originating"], "id": "refugees_origin",
          "type": "numeric", "format": _num(0)},
         {"name": ["People displaced (persons)", "Refugees hosted"], "id": "refugees_hosted", "type": "numeric",
@@ -76,7 +91,10 @@ def register(app: dash.Dash, actx) -> None:
             html.P("Sort by any column, filter with the boxes under the headers (e.g. >50, or 'very high'). "
                    "Displacement is the latest value at most two years before the selected year (its year is "
                    "shown); funding is OCHA FTS for plans of that year. Admin-1 estimates are the country "
-                   "estimate spread by an exposure index.", className="note"),
+                   "estimate spread by an exposure index. Countries that never reported detected victims to "
+                   "UNODC are extrapolated (see 'UNODC reporting' and their wider intervals); small territories "
+                   "are hidden by default because per-capita rates of tiny populations are noisy.",
+                   className="note"),
             html.Div(className="controls card", children=[
                 html.Div(className="control", children=[
                     html.Label("Year", htmlFor=ids.PRIO_YEAR),
@@ -87,6 +105,11 @@ def register(app: dash.Dash, actx) -> None:
                     html.Label("Level", htmlFor=ids.PRIO_LEVEL),
                     dcc.RadioItems(id=ids.PRIO_LEVEL, options=LEVEL_OPTIONS, value=0, inline=True,
                                    className="radio-row"),
+                ]),
+                html.Div(className="control", children=[
+                    html.Label("Minimum population (countries)", htmlFor=ids.PRIO_MIN_POP),
+                    dcc.RadioItems(id=ids.PRIO_MIN_POP, options=MIN_POPULATION_OPTIONS, value=DEFAULT_MIN_POPULATION,
+                                   inline=True, className="radio-row"),
                 ]),
                 html.Div(className="control downloads", children=[
                     html.Button("Download CSV", id=ids.PRIO_CSV, className="button"),
@@ -119,24 +142,29 @@ def register(app: dash.Dash, actx) -> None:
                        title="Priorities · crisisrisk", description="Donor table: risk, displacement, funding")
 
     @app.callback(Output(ids.PRIO_TABLE, "data"), Output(ids.PRIO_TABLE, "columns"), Output(ids.PRIO_COUNT, "children"),
-                  Input(ids.PRIO_YEAR, "value"), Input(ids.PRIO_LEVEL, "value"))
-    def update_table(year, level):
+                  Input(ids.PRIO_YEAR, "value"), Input(ids.PRIO_LEVEL, "value"), Input(ids.PRIO_MIN_POP, "value"))
+    def update_table(year, level, min_pop):
         if year is None or level not in (0, 1):
             return no_update, no_update, no_update
-        frame = q.priorities(int(year), int(level))
+        full = q.priorities(int(year), int(level))
+        frame = filter_population(full, int(level), int(min_pop or 0))
         what = "countries" if level == 0 else "admin-1 units"
-        count = (f"{len(frame)} {what} with a prediction for {year}. "
+        hidden = len(full) - len(frame)
+        count = (f"{len(frame)} {what} with a prediction for {year}"
+                 + (f" ({hidden} smaller countries and territories hidden by the population filter). " if hidden
+                    else ". ") +
                  f"Displacement known for {int(frame[['refugees_origin', 'refugees_hosted', 'idps']].notna().any(axis=1).sum())}, "
                  f"FTS funding for {int(frame['fts_requirements_usd'].notna().sum())}.")
         return table_records(frame), columns(int(level)), count
 
     @app.callback(Output(ids.PRIO_DOWNLOAD, "data"), Input(ids.PRIO_CSV, "n_clicks"), Input(ids.PRIO_HXL, "n_clicks"),
-                  State(ids.PRIO_YEAR, "value"), State(ids.PRIO_LEVEL, "value"), prevent_initial_call=True)
-    def download(_csv, _hxl, year, level):
+                  State(ids.PRIO_YEAR, "value"), State(ids.PRIO_LEVEL, "value"), State(ids.PRIO_MIN_POP, "value"),
+                  prevent_initial_call=True)
+    def download(_csv, _hxl, year, level, min_pop):
         if year is None or level not in (0, 1):
             return no_update
         hxl = dash.ctx.triggered_id == ids.PRIO_HXL
-        frame = q.priorities(int(year), int(level))
+        frame = filter_population(q.priorities(int(year), int(level)), int(level), int(min_pop or 0))
         name = f"crisisrisk_priorities_{'countries' if level == 0 else 'admin1'}_{year}{'_hxl' if hxl else ''}.csv"
         return {"content": to_csv(frame, int(level), hxl=hxl), "filename": name, "type": "text/csv"}
 

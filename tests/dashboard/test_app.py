@@ -107,7 +107,8 @@ def test_click_opens_region_page(client):
 def test_priorities_download_is_neutralised_csv(client):
     outputs = [(ids.PRIO_DOWNLOAD, "data")]
     resp, _ = dash_post(client, outputs, [(ids.PRIO_CSV, "n_clicks", None), (ids.PRIO_HXL, "n_clicks", 1)],
-                        [f"{ids.PRIO_HXL}.n_clicks"], [(ids.PRIO_YEAR, "value", 2020), (ids.PRIO_LEVEL, "value", 1)])
+                        [f"{ids.PRIO_HXL}.n_clicks"], [(ids.PRIO_YEAR, "value", 2020), (ids.PRIO_LEVEL, "value", 1),
+                                                                   (ids.PRIO_MIN_POP, "value", 0)])
     data = resp.get_json()["response"][ids.PRIO_DOWNLOAD]["data"]
     lines = data["content"].splitlines()
     assert data["filename"].endswith("_hxl.csv")
