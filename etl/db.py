@@ -20,6 +20,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - tr
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA cache_size=-131072")  # 128 MiB page cache: index maintenance during bulk loads
+    cur.execute("PRAGMA temp_store=MEMORY")
     cur.close()
 
 

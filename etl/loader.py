@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -71,12 +70,6 @@ def _current_hashes(engine: Engine, source: str) -> dict[str, str]:
         rows = conn.execute(select(source_load.c.file, source_load.c.sha256)
                             .where(source_load.c.source == source, source_load.c.status == "loaded")).all()
     return {f.rsplit("/", 1)[-1]: s for f, s in rows}
-
-
-def _raw_text(record: dict) -> str:
-    clean = {k: v for k, v in record.items() if not str(k).startswith("_") and not (isinstance(v, float) and pd.isna(v))}
-    text = json.dumps(clean, ensure_ascii=False, default=str)
-    return text if len(text) <= RAW_TEXT_LIMIT else text[: RAW_TEXT_LIMIT - 3] + "..."
 
 
 def prepare(source: Source, paths: list[Path], ctx: MappingContext,
@@ -176,12 +169,14 @@ def load_source(engine: Engine, source: Source, raw_dir: Path | None = None, for
             }))
         bad = parsed[parsed[REJECT].notna()]
         if len(bad):
-            raw_records = bad.drop(columns=[c for c in bad.columns if str(c).startswith("_")]).to_dict("records")
+            raw_cols = [c for c in bad.columns if not str(c).startswith("_")]
+            raw_json = bad[raw_cols].to_json(orient="records", lines=True, force_ascii=False,
+                                             default_handler=str).splitlines() if raw_cols else ["{}"] * len(bad)
             bulk_insert(conn, rejected_row, pd.DataFrame({
                 "load_id": bad[FILE].map(load_ids).astype(int).to_numpy(),
                 "row_number": bad[ROW].astype(int).to_numpy(), "reason_code": bad[REJECT].astype(str).to_numpy(),
                 "reason": bad[REJECT_DETAIL].astype(str).to_numpy(),
-                "raw": [_raw_text(r) for r in raw_records]}))
+                "raw": [r if len(r) <= RAW_TEXT_LIMIT else r[: RAW_TEXT_LIMIT - 3] + "..." for r in raw_json]}))
         fault_point("etl.load.before_commit")
     return LoadResult(source.name, "loaded", results, len(obs))
 

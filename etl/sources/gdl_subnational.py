@@ -50,6 +50,7 @@ POLYGONS_GLOB = "gdl_regions*.topojson"
 EQUAL_AREA_CRS = "EPSG:6933"
 # source-local code aliases (to move to etl.countries.CODE_ALIASES): GDL codes Kosovo 'XKO'
 LOCAL_CODE_ALIASES = {"XKO": "XKX"}
+FIRST_YEAR = 2000
 _DATAPOINTS = re.compile(r"ddf--datapoints--(\w+)--by--subnat--year")
 CONCEPTS = {"pop": "structural.population_admin1_gdl", "shdi": "structural.hdi_admin1"}
 INDICATORS = (
@@ -89,6 +90,9 @@ class GdlSubnational(Source):
         frame["_value"] = parse_number(frame, concept, allow_blank=False, minimum=0,
                                        maximum=1 if concept == "shdi" else None, thousands=False)
         reject_duplicates(frame, ["_subnat", "_year"], "region-year")
+        # The model window starts in 2008 and admin-1 shares move slowly; the 1990s add a third of the rows.
+        reject(frame, frame["_year"] < FIRST_YEAR, "out_of_scope",
+               f"year before {FIRST_YEAR}: outside the model and dashboard window")
         return frame
 
     # --- mapping --------------------------------------------------------------------------------------
