@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -83,6 +84,36 @@ def run_cmd(
     if failures:
         console.print(f"[red]{failures} source(s) failed; the warehouse keeps their previous load.[/red]")
         raise typer.Exit(1)
+
+
+@app.command("sync")
+def sync_cmd(
+    from_dir: Annotated[Path, typer.Option("--from", help="A folder of publisher datasets, one sub-folder each.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report what would be copied.")] = False,
+) -> None:
+    """Copy new dataset folders (each with its SOURCE.md) into data/raw and report folders without a reader."""
+    import shutil
+
+    from etl.loader import unregistered_folders
+
+    if not from_dir.is_dir():
+        console.print(f"[red]{from_dir} is not a folder[/red]")
+        raise typer.Exit(2)
+    target = raw_dir()
+    copied = 0
+    for folder in sorted(p for p in from_dir.iterdir() if p.is_dir()):
+        if (target / folder.name).exists():
+            continue
+        if not (folder / "SOURCE.md").exists():
+            console.print(f"[yellow]skip {folder.name}: no SOURCE.md (origin and licence must be documented)[/yellow]")
+            continue
+        console.print(f"{'would copy' if dry_run else 'copy'} {folder.name} -> {target / folder.name}")
+        if not dry_run:
+            shutil.copytree(folder, target / folder.name)
+            copied += 1
+    for name in unregistered_folders(target):
+        console.print(f"[yellow]data/raw/{name} has no registered reader: add etl/sources/<name>.py[/yellow]")
+    console.print(f"{copied} folder(s) copied")
 
 
 @app.command("status")
