@@ -3,6 +3,11 @@
 List endpoints answer ``{"data": [...], "meta": {"run_id", "filters", "count", ...}}``. Errors answer
 ``{"error": {"status", "message"}}``: 400 for a bad parameter, 404 for an unknown region, indicator or
 path. Bad input never produces a 500.
+
+Access (see ``dashboard.auth``): GET endpoints need the viewer role unless ``CRISISRISK_PUBLIC_READ=true``;
+the analyst endpoints (uploads, retrain, promote, rollback, jobs) need an analyst or admin, by session
+(with the ``X-CSRFToken`` header) or ``Authorization: Bearer <token>``. Authentication is checked before
+anything else: no credentials -> 401, a role too low -> 403, then 404 for an unknown id.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ import logging
 import pandas as pd
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
+
+from dashboard.auth import actor, client_address, requires
+from dashboard.workflows import WorkflowError
 
 # Field names follow the CSV exports (models.export.PREDICTION_COLUMNS / EXPLANATION_COLUMNS; a test checks
 # they match), then fields only the API has.
@@ -126,6 +134,11 @@ def blueprint(actx) -> Blueprint:
     def _api_error(exc: ApiError):
         return error(exc.status, exc.message)
 
+    @bp.errorhandler(WorkflowError)
+    def _workflow_error(exc: WorkflowError):
+        body = {"error": {"status": exc.status, "message": exc.message, "code": exc.code}, **exc.extra}
+        return _json(body, exc.status)
+
     @bp.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         return error(exc.code or 500, exc.description or exc.name)
@@ -150,6 +163,7 @@ def blueprint(actx) -> Blueprint:
         return resp
 
     @bp.route("/health")
+    @requires("public")
     def health():
         _check_params(set())
         from etl.db import is_initialised
@@ -162,6 +176,7 @@ def blueprint(actx) -> Blueprint:
                       "uptime_s": round(dt.datetime.now().timestamp() - actx.started, 1)})
 
     @bp.route("/regions")
+    @requires("read")
     def regions():
         _check_params({"level", "parent"})
         level = _level_param()
@@ -174,6 +189,7 @@ def blueprint(actx) -> Blueprint:
         return _list(frame, q, {"level": level, "parent": parent})
 
     @bp.route("/predictions")
+    @requires("read")
     def predictions():
         _check_params({"level", "year", "region", "limit", "offset"})
         level = _level_param()
@@ -193,6 +209,7 @@ def blueprint(actx) -> Blueprint:
                      interval="80%")
 
     @bp.route("/explanations")
+    @requires("read")
     def explanations():
         _check_params({"region", "year"})
         info = _region_param(q, required=True)
@@ -207,6 +224,7 @@ def blueprint(actx) -> Blueprint:
                      note=note)
 
     @bp.route("/indicators")
+    @requires("read")
     def indicators():
         _check_params({"region", "indicator", "from", "to", "limit", "offset"})
         info = _region_param(q)
@@ -237,6 +255,7 @@ def blueprint(actx) -> Blueprint:
                       "to": year_to}, total, offset)
 
     @bp.route("/models")
+    @requires("read")
     def models():
         _check_params(set())
         frame = q.runs()
@@ -244,16 +263,161 @@ def blueprint(actx) -> Blueprint:
         return _list(frame, q, {})
 
     @bp.route("/openapi.json")
+    @requires("public")
     def openapi():
         return _json(openapi_spec(request.host_url.rstrip("/") + "/api/v1"),
                      headers={"Cache-Control": "public, max-age=3600"})
 
+    register_analyst_endpoints(bp, actx)
+
     @bp.route("/", defaults={"rest": ""})
     @bp.route("/<path:rest>")
+    @requires("read")
     def not_found(rest: str):
         raise ApiError(404, f"no endpoint '/api/v1/{rest}'; see /api/v1/openapi.json")
 
     return bp
+
+
+def _flag(name: str) -> bool:
+    raw = (request.args.get(name) or request.form.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ApiError(400, f"parameter '{name}' must be true or false, got '{raw[:20]}'")
+
+
+def register_analyst_endpoints(bp: Blueprint, actx) -> None:
+    """Uploads, loads, retraining, promotion, rollback, jobs and the audit log (analyst or admin)."""
+    from dashboard import workflows
+    from etl import accounts, jobs, uploads
+
+    engine = actx.engine
+
+    def refresh(_ok: bool = True) -> None:
+        actx.queries.clear()
+
+    @bp.route("/uploads", methods=["POST"])
+    @requires("analyst")
+    def upload_create():
+        limit = uploads.MAX_UPLOAD_BYTES
+        if request.content_length is not None and request.content_length > limit + 65536:
+            accounts.audit(engine, actor(), "upload", "refused", request.args.get("source"),
+                           f"too_large: request of {request.content_length:,} bytes", client_address())
+            raise ApiError(413, f"file too large: the request has {request.content_length:,} bytes; the limit is "
+                           f"{limit:,} bytes (CRISISRISK_MAX_UPLOAD_MB)")
+        unknown = sorted(set(request.args) - {"source", "confirm"})
+        if unknown:
+            raise ApiError(400, f"unknown parameter(s) {unknown}; allowed: ['confirm', 'source']")
+        source = (request.form.get("source") or request.args.get("source") or "").strip()
+        confirm = _flag("confirm")
+        if not source:
+            raise ApiError(400, "give the source: a form field or query parameter 'source', e.g. "
+                           "unhcr_population (`crisisrisk etl sources` lists them)")
+        files = request.files.getlist("file")
+        if len(files) != 1:
+            raise ApiError(400, "send exactly one file as multipart/form-data field 'file'")
+        data = files[0].read(limit + 1)
+        outcome = workflows.validate_upload(engine, actor(), source, files[0].filename or "", data, client_address())
+        report = outcome["report"]
+        if outcome["status"] != "validated":
+            status = 413 if report["error_code"] == "too_large" else 422
+            return _json({"error": {"status": status, "message": report["error"], "code": report["error_code"]},
+                          "upload_id": outcome["upload_id"], "report": report}, status)
+        body = {"upload_id": outcome["upload_id"], "status": "validated", "report": report,
+                "load_url": f"/api/v1/uploads/{outcome['upload_id']}/load"}
+        if not confirm:
+            return _json(body, 201)
+        body["job"] = workflows.start_load(engine, actor(), outcome["upload_id"], client_address(), refresh)
+        body["status"] = "loading"
+        return _json(body, 202)
+
+    @bp.route("/uploads", methods=["GET"])
+    @requires("analyst")
+    def upload_list():
+        _check_params({"limit"})
+        rows = uploads.recent_uploads(engine, _int_param("limit", 1, 500, default=30))
+        return _json({"data": [_upload_out(r) for r in rows], "meta": {"count": len(rows)}})
+
+    @bp.route("/uploads/<int:upload_id>", methods=["GET"])
+    @requires("analyst")
+    def upload_get(upload_id: int):
+        _check_params(set())
+        item = uploads.get_upload(engine, upload_id)
+        if item is None:
+            raise ApiError(404, f"unknown upload {upload_id}")
+        return _json(_upload_out(item))
+
+    @bp.route("/uploads/<int:upload_id>/load", methods=["POST"])
+    @requires("analyst")
+    def upload_load(upload_id: int):
+        _check_params(set())
+        job = workflows.start_load(engine, actor(), upload_id, client_address(), refresh)
+        return _json({"upload_id": upload_id, "status": "loading", "job": job}, 202)
+
+    @bp.route("/retrain", methods=["POST"])
+    @requires("analyst")
+    def retrain():
+        _check_params(set())
+        job = workflows.start_retrain(engine, actor(), client_address())
+        return _json({"job": job, "job_url": f"/api/v1/jobs/{job['job_id']}"}, 202)
+
+    @bp.route("/jobs", methods=["GET"])
+    @requires("analyst")
+    def job_list():
+        _check_params({"kind", "limit"})
+        kind = request.args.get("kind")
+        if kind not in (None, "", "retrain", "load"):
+            raise ApiError(400, f"parameter 'kind' must be retrain or load, got '{kind[:20]}'")
+        rows = jobs.recent_jobs(engine, kind or None, _int_param("limit", 1, 500, default=20))
+        return _json({"data": rows, "meta": {"count": len(rows)}})
+
+    @bp.route("/jobs/<int:job_id>", methods=["GET"])
+    @requires("analyst")
+    def job_get(job_id: int):
+        _check_params(set())
+        item = jobs.get_job(engine, job_id)
+        if item is None:
+            raise ApiError(404, f"unknown job {job_id}")
+        return _json(item)
+
+    @bp.route("/models/<run_id>/promote", methods=["POST"])
+    @requires("analyst")
+    def model_promote(run_id: str):
+        _check_params(set())
+        out = workflows.promote(engine, actor(), run_id, client_address())
+        refresh()
+        return _json(out)
+
+    @bp.route("/models/rollback", methods=["POST"])
+    @requires("analyst")
+    def model_rollback():
+        _check_params(set())
+        out = workflows.rollback(engine, actor(), client_address())
+        refresh()
+        return _json(out)
+
+    @bp.route("/models/<run_id>/compare", methods=["GET"])
+    @requires("read")
+    def model_compare(run_id: str):
+        _check_params(set())
+        if len(run_id) > 64 or workflows._run(engine, run_id) is None:
+            raise ApiError(404, f"unknown run '{run_id[:64]}'")
+        return _json(workflows.compare(engine, run_id))
+
+    @bp.route("/audit", methods=["GET"])
+    @requires("admin")
+    def audit_log():
+        _check_params({"limit"})
+        rows = accounts.audit_entries(engine, _int_param("limit", 1, 5000, default=200))
+        return _json({"data": rows, "meta": {"count": len(rows)}})
+
+
+def _upload_out(row: dict) -> dict:
+    out = {k: v for k, v in row.items() if k != "staged_path"}
+    out["report"] = out.pop("report_json", None)
+    return out
 
 
 def openapi_spec(server: str = "/api/v1") -> dict:
@@ -296,7 +460,57 @@ def openapi_spec(server: str = "/api/v1") -> dict:
         "score_change": {**num, "description": "Risk score minus the previous year's (points)"},
         "estimate_change": {**num, "description": "Estimate minus the previous year's (per 100k)"},
     }
-    return {
+    analyst = [{"bearerAuth": []}, {"cookieAuth": [], "csrfHeader": []}]
+    reader = [{}, {"bearerAuth": []}, {"cookieAuth": []}]
+    json_obj = {"application/json": {"schema": {"type": "object"}}}
+    auth_errors = {"401": {**err, "description": "No or invalid credentials"},
+                   "403": {**err, "description": "Role too low, or CSRF token missing (session auth)"}}
+
+    def action(summary: str, ok: str, ok_desc: str, extra: dict | None = None, **more) -> dict:
+        return {"summary": summary, "security": analyst, **more,
+                "responses": {ok: {"description": ok_desc, "content": json_obj}, **auth_errors, **(extra or {})}}
+
+    run_id = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
+    upload_id = {"name": "upload_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    job_id = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    analyst_paths = {
+        "/uploads": {
+            "post": action(
+                "Upload a new file for a registered source: checked and dry-run, loaded only when confirmed",
+                "201", "Validated; the report says what a load would do (nothing written yet)",
+                {"202": {"description": "Validated and loading (confirm=true): a job", "content": json_obj},
+                 "400": err, "409": err, "413": {**err, "description": "File larger than the limit"},
+                 "422": {**err, "description": "Refused (type, zip bomb, macros, formula injection, columns)"}},
+                parameters=[param("confirm", "Load at once when the file passes the checks", {"type": "boolean"}),
+                            param("source", "Source name (or form field), e.g. unhcr_population",
+                                  {"type": "string"})],
+                requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
+                    "type": "object", "required": ["file"], "properties": {
+                        "file": {"type": "string", "format": "binary"}, "source": {"type": "string"}}}}}}),
+            "get": action("Recent uploads with their reports", "200", "Uploads")},
+        "/uploads/{upload_id}": {"get": action("One upload and its report", "200", "Upload", {"404": err},
+                                               parameters=[upload_id])},
+        "/uploads/{upload_id}/load": {"post": action(
+            "Load a validated upload (background job)", "202", "Loading: a job", {"404": err, "409": err},
+            parameters=[upload_id])},
+        "/retrain": {"post": action("Train a candidate run (background job; one at a time)", "202", "Started: a job",
+                                    {"409": {**err, "description": "A retrain job is already running"}})},
+        "/jobs": {"get": action("Recent jobs (retrain, load)", "200", "Jobs", parameters=[
+            param("kind", "retrain or load", {"type": "string", "enum": ["retrain", "load"]})])},
+        "/jobs/{job_id}": {"get": action("A job's status, progress and log", "200", "Job", {"404": err},
+                                         parameters=[job_id])},
+        "/models/{run_id}/promote": {"post": action("Deploy a run (atomic; the deployed one is archived)", "200",
+                                                    "Deployed", {"404": err, "409": err}, parameters=[run_id])},
+        "/models/rollback": {"post": action("Re-deploy the previously deployed run (atomic)", "200", "Rolled back",
+                                            {"409": err})},
+        "/models/{run_id}/compare": {"get": {
+            "summary": "A run against the deployed run: metrics, baselines, largest rank changes",
+            "security": reader, "parameters": [run_id],
+            "responses": {"200": {"description": "Comparison", "content": json_obj}, "404": err}}},
+        "/audit": {"get": {"summary": "The audit log (admin)", "security": [{"bearerAuth": []}, {"cookieAuth": []}],
+                           "responses": {"200": {"description": "Entries", "content": json_obj}, **auth_errors}}},
+    }
+    spec = {
         "openapi": "3.0.3",
         "info": {"title": "crisisrisk API", "version": API_VERSION,
                  "description": "Risk of *detected* human trafficking in humanitarian crises: predictions with 80% "
@@ -348,6 +562,19 @@ def openapi_spec(server: str = "/api/v1") -> dict:
                 "created_at": {"type": "string"}, "deployed_at": {"type": "string", "nullable": True},
                 "rmsle": num, "spearman": num, "coverage80": num, "gate_passed": {"type": "boolean",
                                                                                   "nullable": True}}},
+        }, "securitySchemes": {
+            "bearerAuth": {"type": "http", "scheme": "bearer",
+                           "description": "API token from `crisisrisk tokens create NAME --user USER`"},
+            "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "crisisrisk_session",
+                           "description": "Session cookie from the /login form"},
+            "csrfHeader": {"type": "apiKey", "in": "header", "name": "X-CSRFToken",
+                           "description": "With session auth, state-changing requests also need this header: "
+                                          "the value of the _csrf_token cookie"},
         }},
     }
+    for path, ops in spec["paths"].items():
+        for op in ops.values():
+            op.setdefault("security", [] if path in ("/health",) else reader)
+    spec["paths"].update(analyst_paths)
+    return spec
 

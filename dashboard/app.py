@@ -26,6 +26,12 @@ DEFAULT_CONFIG = {
     "title": "crisisrisk: risk of detected trafficking in humanitarian crises",
     "migrate": True,  # bring an empty database to the current schema on start
     "gzip": True,  # compress JSON callback and API answers
+    # access control (dashboard.auth); None = from the environment
+    "env": None,  # CRISISRISK_ENV: production refuses to start without a secret key; default development
+    "secret_key": None,  # CRISISRISK_SECRET_KEY
+    "public_read": None,  # CRISISRISK_PUBLIC_READ: read-only pages and GET API without login
+    "https": None,  # CRISISRISK_HTTPS: Secure cookies (also set per request when it came over HTTPS)
+    "stale_job_minutes": 120,  # a 'running' job older than this at start-up is from a dead process
 }
 NAV_LINKS = [("Map", "/"), ("Priorities", "/priorities"), ("Model", "/model"), ("Data", "/data")]
 
@@ -42,6 +48,29 @@ class AppContext:
     @property
     def engine(self) -> Engine:
         return self.queries.engine
+
+
+def user_box() -> html.Div:
+    """Who is signed in, with a sign-out form (a POST with the CSRF token), or a sign-in link."""
+    from dashboard import auth
+
+    principal = auth.current_principal()
+    if principal is None:
+        return html.Div(id=ids.USER_BOX, className="user-box", children=[
+            html.A("Sign in", href="/login", className="nav-link")])
+    return html.Div(id=ids.USER_BOX, className="user-box", children=[
+        html.Span(f"{principal.name} · {principal.role}", className="user-name"),
+        html.Form(action="/logout", method="POST", className="logout-form", children=[
+            dcc.Input(type="hidden", name=auth.CSRF_FIELD, value=auth.csrf_token()),
+            html.Button("Sign out", type="submit", className="nav-link link-button"),
+        ]),
+    ])
+
+
+def nav_links() -> list[tuple[str, str]]:
+    from dashboard import auth
+
+    return NAV_LINKS + ([("Admin", "/admin")] if auth.allowed("analyst") else [])
 
 
 def shell(ctx: AppContext) -> html.Div:
@@ -64,8 +93,11 @@ def shell(ctx: AppContext) -> html.Div:
                 html.Span(["risk of ", html.Em("detected"), " trafficking in humanitarian crises"],
                           className="brand-tag"),
             ]),
-            html.Nav(id=ids.NAV, className="nav", children=[
-                dcc.Link(label, href=href, className="nav-link") for label, href in NAV_LINKS
+            html.Div(className="header-right", children=[
+                html.Nav(id=ids.NAV, className="nav", children=[
+                    dcc.Link(label, href=href, className="nav-link") for label, href in nav_links()
+                ]),
+                user_box(),
             ]),
         ]),
         html.Main(id=ids.PAGE_CONTENT, className="page", children=dash.page_container),
@@ -103,11 +135,11 @@ def gzip_json(response):
 
 def create_app(engine: Engine | None = None, config: dict | None = None) -> Dash:
     """Build the app over a warehouse (default: ``CRISISRISK_DATABASE_URL`` or the SQLite file)."""
-    from etl.db import is_initialised, make_engine, migrate
+    from etl.db import make_engine, migrate
 
     cfg = {**DEFAULT_CONFIG, **(config or {})}
     engine = engine or make_engine()
-    if cfg["migrate"] and not is_initialised(engine):
+    if cfg["migrate"]:  # also brings an older warehouse up to date (users, audit, jobs tables)
         migrate(engine)
     ctx = AppContext(queries=Queries(engine, ttl_s=float(cfg["cache_ttl_s"])), geometry=GeometryStore(engine),
                      config=cfg)
@@ -115,6 +147,9 @@ def create_app(engine: Engine | None = None, config: dict | None = None) -> Dash
                update_title=None, suppress_callback_exceptions=True, serve_locally=True,
                meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
     app.server.extensions["crisisrisk"] = ctx
+    from dashboard import auth
+
+    auth.configure(app.server, cfg, engine)  # before any other hook: the guard runs first
     if cfg.get("gzip", True):
         app.server.after_request(gzip_json)
     app.server.register_blueprint(geometry_blueprint(ctx.geometry))
@@ -122,14 +157,20 @@ def create_app(engine: Engine | None = None, config: dict | None = None) -> Dash
 
     app.server.register_blueprint(api_blueprint(ctx), url_prefix="/api/v1")
 
+    from dashboard.pages import admin as admin_page
     from dashboard.pages import data as data_page
     from dashboard.pages import map as map_page
     from dashboard.pages import model as model_page
     from dashboard.pages import priorities as priorities_page
     from dashboard.pages import region as region_page
 
-    for module in (map_page, region_page, priorities_page, model_page, data_page):
+    for module in (map_page, region_page, priorities_page, model_page, data_page, admin_page):
         module.register(app, ctx)
+    from etl.jobs import clear_stale
+
+    for kind in ("retrain", "load"):
+        if clear_stale(engine, kind, int(cfg["stale_job_minutes"])):
+            log.warning("marked a stale %s job as failed", kind)
     dash.register_page("not_found_404", layout=lambda **_: html.Div(className="card", children=[
         html.H2("Page not found"), html.P(["Go back to the ", dcc.Link("map", href="/"), "."])]))
     app.layout = lambda: shell(ctx)

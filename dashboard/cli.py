@@ -1,4 +1,11 @@
-"""``crisisrisk serve`` and ``crisisrisk up`` (registered on the main program by ``register``)."""
+"""``crisisrisk serve``, ``crisisrisk up``, ``crisisrisk users ...`` and ``crisisrisk tokens ...``
+(registered on the main program by ``register``).
+
+``serve`` runs in production mode unless ``--debug`` or ``CRISISRISK_ENV=development``: it refuses to start
+without ``CRISISRISK_SECRET_KEY``. ``up`` (the fresh-clone command) makes a random key for this run when none
+is set (sessions end when it stops) and makes the read-only pages public unless ``CRISISRISK_PUBLIC_READ``
+says otherwise; analyst actions need an account (``crisisrisk users add NAME --role analyst``).
+"""
 
 from __future__ import annotations
 
@@ -21,12 +28,26 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Dash development server
 ThreadsOpt = Annotated[int, typer.Option("--threads", help="Worker threads of the production server.")]
 
 
-def _serve(host: str, port: int, debug: bool, threads: int = 8) -> None:
+def _mode(debug: bool) -> str:
+    env = (os.environ.get("CRISISRISK_ENV") or "").strip().lower()
+    return "development" if debug or env == "development" else "production"
+
+
+def _serve(host: str, port: int, debug: bool, threads: int = 8, app_config: dict | None = None) -> None:
     from dashboard.app import create_app
+    from dashboard.auth import ConfigError
     from etl.db import make_engine
 
     started = time.perf_counter()
-    app = create_app(make_engine())
+    try:
+        app = create_app(make_engine(), {"env": _mode(debug), **(app_config or {})})
+    except ConfigError as exc:
+        console.print(f"[red]✗ cannot start:[/red] {exc}")
+        raise typer.Exit(2) from None
+    public = app.server.config.get("CRISISRISK_PUBLIC_READ")
+    console.print(f"Mode: {app.server.config.get('CRISISRISK_ENV')}; read-only pages "
+                  f"{'[green]public[/green] (CRISISRISK_PUBLIC_READ=true)' if public else 'need a viewer login'}; "
+                  "admin page and analyst API need an analyst login or token")
     ctx = app.server.extensions["crisisrisk"]
     run = ctx.queries.run_id
     console.print(f"[green]✓[/green] app ready in {time.perf_counter() - started:.1f} s; deployed model: "
@@ -49,7 +70,11 @@ def serve_cmd(host: HostOpt = DEFAULT_HOST, port: PortOpt = DEFAULT_PORT, debug:
 
 def up_cmd(host: HostOpt = DEFAULT_HOST, port: PortOpt = DEFAULT_PORT, debug: DebugOpt = False,
            threads: ThreadsOpt = 8) -> None:
-    """Build what is missing, then serve: ETL if the warehouse has no loads, training if no model is deployed."""
+    """Build what is missing, then serve: ETL if the warehouse has no loads, training if no model is deployed.
+
+    Without CRISISRISK_SECRET_KEY a random key is made for this run (sessions end when it stops); the read-only
+    pages are public unless CRISISRISK_PUBLIC_READ is set.
+    """
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -119,10 +144,140 @@ def up_cmd(host: HostOpt = DEFAULT_HOST, port: PortOpt = DEFAULT_PORT, debug: De
         console.print(f"[bold]2/3 model[/bold]: deployed model {deployed}; skipped (`crisisrisk model train` retrains)")
     engine.dispose()
     console.print("[bold]3/3 serve[/bold]")
-    _serve(host, port, debug, threads)
+    app_config: dict = {}
+    if not os.environ.get("CRISISRISK_SECRET_KEY"):
+        import secrets as _secrets
+
+        app_config["secret_key"] = _secrets.token_urlsafe(48)
+        console.print("[yellow]No CRISISRISK_SECRET_KEY: using a random key for this run (sign-ins end when it "
+                      "stops). Set it to keep sessions across restarts.[/yellow]")
+    if not (os.environ.get("CRISISRISK_PUBLIC_READ") or "").strip():
+        app_config["public_read"] = True
+    _print_accounts_hint()
+    _serve(host, port, debug, threads, app_config)
+
+
+def _print_accounts_hint() -> None:
+    try:
+        from sqlalchemy import func, select
+
+        from etl.db import make_engine
+        from etl.schema import app_user
+
+        engine = make_engine()
+        with engine.connect() as conn:
+            n = conn.execute(select(func.count()).select_from(app_user)).scalar_one()
+        engine.dispose()
+    except Exception:  # noqa: BLE001 - only a hint
+        n = 0
+    if n == 0:
+        console.print("Uploads, retraining and promotion (/admin) need an analyst account: "
+                      "[bold]crisisrisk users add NAME --role analyst[/bold]")
+
+
+# --- users and tokens ---------------------------------------------------------------------------------------------
+users_app = typer.Typer(help="Dashboard accounts (viewer, analyst, admin); passwords stored as scrypt hashes.",
+                        no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens for scripts (Authorization: Bearer <token>); stored as SHA-256.",
+                         no_args_is_help=True)
+
+
+def _engine():
+    from etl.db import make_engine, migrate
+
+    engine = make_engine()
+    migrate(engine)
+    return engine
+
+
+def _cli_actor() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # noqa: BLE001
+        return "cli"
+
+
+@users_app.command("add")
+def users_add(name: Annotated[str, typer.Argument(help="User name (at least 2 characters).")],
+              role: Annotated[str, typer.Option("--role", help="viewer, analyst or admin.")] = "viewer",
+              password_stdin: Annotated[bool, typer.Option("--password-stdin",
+                                                           help="Read the password from the first line of stdin "
+                                                                "(scripts); otherwise it is asked twice, hidden.")]
+              = False) -> None:
+    """Create a user; the password (at least 10 characters) is asked twice with hidden input."""
+    from etl.accounts import AccountError, add_user, audit
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    engine = _engine()
+    try:
+        user_id = add_user(engine, name, role, password)
+    except AccountError as exc:
+        audit(engine, _cli_actor(), "user add", "refused", name, str(exc))
+        console.print(f"[red]✗[/red] {exc}")
+        raise typer.Exit(1) from None
+    audit(engine, _cli_actor(), "user add", "ok", name, f"role {role}, user id {user_id}")
+    console.print(f"[green]✓[/green] user '{name.strip()}' ({role}) created")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users with their role (never their password hash)."""
+    from sqlalchemy import select
+
+    from etl.schema import app_user
+
+    engine = _engine()
+    with engine.connect() as conn:
+        rows = conn.execute(select(app_user.c.name, app_user.c.role, app_user.c.created_at, app_user.c.disabled)
+                            .order_by(app_user.c.name)).all()
+    if not rows:
+        console.print("No users yet: crisisrisk users add NAME --role analyst")
+        return
+    for r in rows:
+        console.print(f"{r.name:<24} {r.role:<8} created {str(r.created_at)[:19]}"
+                      + ("  [red]disabled[/red]" if r.disabled else ""))
+
+
+@tokens_app.command("create")
+def tokens_create(name: Annotated[str, typer.Argument(help="A label for the token, e.g. 'nightly-upload'.")],
+                  user: Annotated[str, typer.Option("--user", help="The user the token acts as (its role).")]) -> None:
+    """Create an API token; it is printed once and only its SHA-256 is stored."""
+    from etl.accounts import AccountError, audit, create_token
+
+    engine = _engine()
+    try:
+        token = create_token(engine, user, name)
+    except AccountError as exc:
+        audit(engine, _cli_actor(), "token create", "refused", name, str(exc))
+        console.print(f"[red]✗[/red] {exc}")
+        raise typer.Exit(1) from None
+    audit(engine, _cli_actor(), "token create", "ok", name, f"for user {user}")
+    console.print("Token (shown once; store it safely):", style="bold")
+    print(token)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(name: Annotated[str, typer.Argument(help="The token's label.")]) -> None:
+    """Revoke every token with this label."""
+    from etl.accounts import audit, revoke_token
+
+    engine = _engine()
+    n = revoke_token(engine, name)
+    audit(engine, _cli_actor(), "token revoke", "ok" if n else "refused", name, f"{n} token(s) revoked")
+    if not n:
+        console.print(f"[red]✗[/red] no token named '{name}'")
+        raise typer.Exit(1)
+    console.print(f"[green]✓[/green] revoked {n} token(s) named '{name}'")
 
 
 def register(app: typer.Typer) -> None:
     """Add ``serve`` and ``up`` to the ``crisisrisk`` program."""
     app.command("serve")(serve_cmd)
     app.command("up")(up_cmd)
+    app.add_typer(users_app, name="users")
+    app.add_typer(tokens_app, name="tokens")

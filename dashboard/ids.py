@@ -8,6 +8,7 @@ from __future__ import annotations
 # shell
 NAV = "nav"
 PAGE_CONTENT = "page-content"
+USER_BOX = "user-box"
 
 # map page (path "/")
 MAP_GRAPH = "map-graph"
@@ -56,5 +57,27 @@ DATA_SOURCES = "data-sources"
 DATA_REJECT_SOURCE = "data-reject-source"
 DATA_REJECT_REASONS = "data-reject-reasons"
 DATA_REJECT_EXAMPLES = "data-reject-examples"
+
+# admin page (path "/admin"; analysts and admins). Ids starting with "admin-" are special: a callback that
+# writes one needs the analyst role and a CSRF token (dashboard.auth.STATE_CHANGING_PREFIX).
+ADMIN_WHO = "admin-who"
+ADMIN_SOURCE = "admin-source"
+ADMIN_SOURCE_HELP = "admin-source-help"
+ADMIN_UPLOAD = "admin-upload"
+ADMIN_REPORT = "admin-report"
+ADMIN_UPLOAD_ID = "admin-upload-id"
+ADMIN_CONFIRM = "admin-confirm"
+ADMIN_RETRAIN = "admin-retrain"
+ADMIN_MESSAGE = "admin-message"
+ADMIN_POLL = "admin-poll"
+ADMIN_JOBS = "admin-jobs"
+ADMIN_RUNS_KEY = "admin-runs-key"
+ADMIN_CANDIDATE = "admin-candidate"
+ADMIN_COMPARE = "admin-compare"
+ADMIN_PROMOTE = "admin-promote"
+ADMIN_ROLLBACK = "admin-rollback"
+ADMIN_UPLOADS = "admin-uploads"
+ADMIN_JOB_HISTORY = "admin-job-history"
+ADMIN_AUDIT = "admin-audit"
 
 IDS: dict[str, str] = {k.lower(): v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str)}

@@ -42,7 +42,7 @@ def dash_engine(tmp_path_factory):
 def dash_app(dash_engine):
     from dashboard.app import create_app
 
-    return create_app(dash_engine, {"cache_ttl_s": 0})
+    return create_app(dash_engine, {"cache_ttl_s": 0, "public_read": True})
 
 
 @pytest.fixture

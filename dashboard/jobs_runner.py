@@ -1,0 +1,125 @@
+"""Background jobs of the server process: a thread per job, progress written through ``etl.jobs``.
+
+``etl.jobs.start_job`` holds a database-enforced lock (one running job per kind), so two retrain requests,
+from two threads or two server processes, start exactly one job; the other gets ``JobBusy``. Pages and API
+clients poll the job record (``etl.jobs.get_job``) for progress and the log. Threads are daemons: if the
+process dies, the record stays 'running' until ``etl.jobs.clear_stale`` marks it failed (on the next start).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine
+
+from etl import jobs
+
+log = logging.getLogger(__name__)
+Report = Callable[[float, str], None]
+Work = Callable[[Report], dict[str, Any]]
+Done = Callable[[bool, dict[str, Any]], None]
+
+_threads: dict[int, threading.Thread] = {}
+_lock = threading.Lock()
+
+
+def submit(engine: Engine, kind: str, actor: str, work: Work, on_done: Done | None = None) -> int:
+    """Record a job (raises ``JobBusy`` if one of this kind runs) and run ``work(report)`` in a thread.
+
+    ``work`` returns a JSON-safe result dict; an optional ``message`` key becomes the job's final message.
+    """
+    job_id = jobs.start_job(engine, kind, actor)
+
+    def report(percent: float, message: str) -> None:
+        try:
+            jobs.progress(engine, job_id, percent, message)
+        except Exception:  # noqa: BLE001 - progress is best effort; the job itself goes on
+            log.exception("job %s: progress update failed", job_id)
+
+    def run() -> None:
+        ok, result = False, {}
+        try:
+            result = work(report) or {}
+            ok = True
+            jobs.finish_job(engine, job_id, True, str(result.get("message", "done")), result)
+        except Exception as exc:  # noqa: BLE001 - any failure ends the job as failed, with its reason
+            log.exception("job %s (%s) failed", job_id, kind)
+            result = {"error": f"{type(exc).__name__}: {exc}"}
+            try:
+                jobs.finish_job(engine, job_id, False, result["error"][:500], result)
+            except Exception:  # noqa: BLE001
+                log.exception("job %s: could not record the failure", job_id)
+        finally:
+            if on_done is not None:
+                try:
+                    on_done(ok, result)
+                except Exception:  # noqa: BLE001
+                    log.exception("job %s: completion hook failed", job_id)
+            with _lock:
+                _threads.pop(job_id, None)
+
+    thread = threading.Thread(target=run, name=f"crisisrisk-{kind}-{job_id}", daemon=True)
+    with _lock:
+        _threads[job_id] = thread
+    thread.start()
+    return job_id
+
+
+def wait(engine: Engine, job_id: int, timeout: float = 300.0) -> dict[str, Any] | None:
+    """Block until a job of this process ends (tests, scripts); returns its record."""
+    with _lock:
+        thread = _threads.get(job_id)
+    if thread is not None:
+        thread.join(timeout)
+    return jobs.get_job(engine, job_id)
+
+
+def running_here() -> list[int]:
+    with _lock:
+        return sorted(_threads)
+
+
+# --- progress of the two kinds of work -----------------------------------------------------------------------
+TRAIN_STEPS = [  # message prefix of models.pipeline.train_run -> percent reached
+    ("building the feature panel", 3), ("backtesting", 8), ("fitting the final model", 62),
+    ("computing SHAP", 72), ("spreading country estimates", 82), ("writing predictions", 90),
+]
+ORIGIN = re.compile(r"backtest origin (\d+)")
+
+
+class TrainProgress:
+    """Turns train_run's messages into percentages: fixed steps, and the backtest origins in between."""
+
+    def __init__(self, report: Report, origins: tuple[int, int] | None = None) -> None:
+        self.report = report
+        self.origins = origins
+        self.percent = 0.0
+
+    def __call__(self, message: str, *_args, **_kwargs) -> None:
+        message = str(message)
+        for prefix, pct in TRAIN_STEPS:
+            if message.startswith(prefix):
+                self.percent = max(self.percent, pct)
+                break
+        else:
+            found = ORIGIN.search(message)
+            if found and self.origins:
+                lo, hi = self.origins
+                frac = (int(found.group(1)) - lo) / max(hi - lo + 1, 1)
+                self.percent = max(self.percent, 8 + 54 * min(max(frac, 0.0), 1.0))
+        self.report(self.percent, message)
+
+
+class StepProgress:
+    """Percent that grows with each message towards a ceiling (for loads, whose step count is unknown)."""
+
+    def __init__(self, report: Report, start: float = 5.0, step: float = 6.0, ceiling: float = 95.0) -> None:
+        self.report, self.percent, self.step, self.ceiling = report, start, step, ceiling
+
+    def __call__(self, message: str, *_args, **_kwargs) -> None:
+        self.percent = min(self.ceiling, self.percent + self.step)
+        self.report(self.percent, str(message))

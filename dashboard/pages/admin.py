@@ -1,0 +1,423 @@
+"""Admin page (``/admin``, analysts and admins): upload a new publisher file and see its dry-run report,
+confirm the load (a background job), retrain (a background job), compare the candidate run with the deployed
+run, promote or roll back, and read the history of uploads and jobs and the audit log.
+
+Access: the guard in ``dashboard.auth`` refuses the page and every callback writing an ``admin-`` id to
+anyone below analyst (and checks the CSRF token); the layout and each callback check again.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+
+import dash
+from dash import Input, Output, State, ctx, dcc, html, no_update
+from flask import current_app
+
+from dashboard import auth, ids, workflows
+from dashboard.pages.common import table
+from etl import accounts, jobs, uploads
+
+POLL_MS = 1500
+LOG_LINES = 14
+UPLOAD_COLUMNS = [("upload_id", "Id"), ("at", "When (UTC)"), ("actor", "By"), ("source", "Source"),
+                  ("filename", "File"), ("size", "Size"), ("status", "Status"), ("summary", "Report")]
+JOB_COLUMNS = [("job_id", "Id"), ("kind", "Kind"), ("status", "Status"), ("requested_by", "By"),
+               ("started_at", "Started (UTC)"), ("finished_at", "Finished (UTC)"), ("message", "Result")]
+AUDIT_COLUMNS = [("at", "When (UTC)"), ("actor", "Who"), ("action", "Action"), ("target", "Target"),
+                 ("outcome", "Outcome"), ("detail", "Detail"), ("client", "Client")]
+
+
+def _ts(value) -> str:
+    return "" if value is None else str(value)[:19].replace("T", " ")
+
+
+def _size(n: int | None) -> str:
+    if not n:
+        return "0 B"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _signature(value) -> str:
+    return hashlib.sha1(json.dumps(value, default=str, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def forbidden() -> html.Div:
+    principal = auth.current_principal()
+    who = f"You are signed in as {principal.name} ({principal.role}). " if principal else ""
+    return html.Div(className="card notice", children=[
+        html.H2("Analysts only"),
+        html.P(f"{who}The admin page (uploads, retraining, promotion) needs the analyst or admin role."),
+        html.P(html.A("Sign in with another account", href="/login?next=/admin")),
+    ])
+
+
+# --- pieces rendered from the database ----------------------------------------------------------------------
+def report_view(outcome: dict) -> html.Div:
+    rep = outcome["report"]
+    head = f"Upload #{outcome['upload_id']}: {rep['filename']} for {rep['source']} ({_size(rep['size_bytes'])})"
+    if outcome["status"] != "validated":
+        return html.Div(className="report refused", role="alert", children=[
+            html.H4(["Refused: ", head]),
+            html.P(rep.get("error") or "refused", className="report-error"),
+            html.P(f"Reason code: {rep.get('error_code')}. Nothing was written; fix the file and upload it again.",
+                   className="note"),
+        ])
+    facts = [("Rows read", f"{rep['rows_read']:,}"), ("Rows that would load", f"{rep['rows_would_load']:,}"),
+             ("Rows that would be rejected", f"{rep['rows_would_reject']:,}"),
+             ("Observations", f"{rep['observations']:,}"),
+             ("Years", "–".join(str(y) for y in rep["years"]) or "none"),
+             ("Indicators", ", ".join(rep["indicators"]) or "none"),
+             ("Replaces", ", ".join(rep["replaces"]) or "nothing (a new file)"),
+             ("SHA-256", rep["sha256"][:16] + "…")]
+    reasons = [{"Reason": k, "Rows": v} for k, v in rep["reasons"].items()]
+    examples = [{"Row": e["row"], "Reason": e["reason"], "Detail": e["detail"]} for e in rep["examples"]]
+    import pandas as pd
+
+    return html.Div(className="report ok", children=[
+        html.H4(["Checked: ", head]),
+        html.P("Nothing is written until you confirm. The load replaces the source's current file and reloads "
+               "the source in one transaction; if it fails, the old file is put back.", className="note"),
+        html.Table(className="facts", children=[html.Tbody([
+            html.Tr([html.Th(k), html.Td(v)]) for k, v in facts])]),
+        html.H4("Rows that would be rejected, by reason") if reasons else
+        html.P("No row would be rejected.", className="note"),
+        table(ids.ADMIN_REPORT + "-reasons", pd.DataFrame(reasons), page_size=8) if reasons else None,
+        html.H4("Examples of rejected rows") if examples else None,
+        table(ids.ADMIN_REPORT + "-examples", pd.DataFrame(examples), page_size=6) if examples else None,
+    ])
+
+
+def jobs_view(engine) -> list:
+    out = []
+    for kind, title in (("load", "Data load"), ("retrain", "Retraining")):
+        running = jobs.running_job(engine, kind)
+        last = running or next(iter(jobs.recent_jobs(engine, kind, 1)), None)
+        if last is None:
+            out.append(html.Div(className="job", children=[html.H4(title), html.P("No job yet.", className="note")]))
+            continue
+        pct = float(last.get("progress") or 0)
+        log_tail = "\n".join((last.get("log") or "").strip().splitlines()[-LOG_LINES:])
+        state = last["status"]
+        out.append(html.Div(className=f"job job-{state}", id=f"admin-job-{kind}", children=[
+            html.H4(f"{title}: job #{last['job_id']} {state}"),
+            html.Div(className="progress-row", children=[
+                html.Progress(value=str(round(pct)), max="100", className="progress"),
+                html.Span(f"{pct:.0f}%", className="progress-pct"),
+            ]),
+            html.P(last.get("message") or "", className="job-message"),
+            html.P(f"by {last['requested_by']}, started {_ts(last['started_at'])} UTC"
+                   + (f", finished {_ts(last['finished_at'])} UTC" if last.get("finished_at") else ""),
+                   className="note"),
+            html.Details([html.Summary("Log"), html.Pre(log_tail or "(empty)", className="job-log")],
+                         open=state == "running"),
+        ]))
+    return out
+
+
+def uploads_view(engine):
+    import pandas as pd
+
+    rows = []
+    for u in uploads.recent_uploads(engine, 30):
+        rep = u.get("report_json") or {}
+        summary = (f"{rep.get('rows_would_load', 0):,} load / {rep.get('rows_would_reject', 0):,} reject"
+                   if rep.get("ok") else str(rep.get("error") or "")[:160])
+        rows.append({"upload_id": u["upload_id"], "at": _ts(u["at"]), "actor": u["actor"], "source": u["source"],
+                     "filename": u["filename"], "size": _size(u["size_bytes"]), "status": u["status"],
+                     "summary": summary})
+    if not rows:
+        return html.P("No uploads yet.", className="note")
+    frame = pd.DataFrame(rows)
+    return table(ids.ADMIN_UPLOADS + "-table", frame, columns=[{"name": n, "id": c} for c, n in UPLOAD_COLUMNS],
+                 page_size=8)
+
+
+def job_history_view(engine):
+    import pandas as pd
+
+    rows = [{"job_id": j["job_id"], "kind": j["kind"], "status": j["status"], "requested_by": j["requested_by"],
+             "started_at": _ts(j["started_at"]), "finished_at": _ts(j["finished_at"]),
+             "message": (j.get("message") or "")[:200]} for j in jobs.recent_jobs(engine, None, 30)]
+    if not rows:
+        return html.P("No jobs yet.", className="note")
+    return table(ids.ADMIN_JOB_HISTORY + "-table", pd.DataFrame(rows),
+                 columns=[{"name": n, "id": c} for c, n in JOB_COLUMNS], page_size=8)
+
+
+def audit_view(engine):
+    import pandas as pd
+
+    rows = [{**{c: e.get(c) for c, _ in AUDIT_COLUMNS}, "at": _ts(e["at"])} for e in accounts.audit_entries(engine, 200)]
+    if not rows:
+        return html.P("The audit log is empty.", className="note")
+    return table(ids.ADMIN_AUDIT + "-table", pd.DataFrame(rows), columns=[{"name": n, "id": c} for c, n in AUDIT_COLUMNS],
+                 page_size=12, filter_action="native", sort_action="native",
+                 style_data_conditional=[{"if": {"filter_query": '{outcome} = "denied" || {outcome} = "error" || '
+                                                                 '{outcome} = "refused"'},
+                                          "color": "#9b1c1c"}])
+
+
+def runs_state(engine) -> tuple[list[dict], str | None]:
+    from models.registry import list_runs
+
+    runs = list_runs(engine)
+    options = []
+    for r in runs:
+        if r["status"] == "deployed":
+            continue
+        gate = ((r.get("metrics_json") or {}).get("gate") or {}).get("passed")
+        gate_txt = "beats last-value baseline" if gate else ("does not beat the baseline" if gate is False else "")
+        options.append({"label": f"{r['run_id']} · {r['status']}" + (f" · {gate_txt}" if gate_txt else ""),
+                        "value": r["run_id"]})
+    candidates = [r["run_id"] for r in runs if r["status"] == "candidate"]
+    default = candidates[0] if candidates else (options[0]["value"] if options else None)
+    return options, default
+
+
+def compare_view(engine, candidate: str | None):
+    import pandas as pd
+
+    data = workflows.compare(engine, candidate)
+
+    def gate(value):
+        return {True: "beats the last-value baseline", False: "does NOT beat the last-value baseline",
+                None: "gate unknown"}[value]
+
+    head = html.Div(className="compare-head", children=[
+        html.Div(className="kpi", children=[html.Div("Deployed", className="kpi-label"),
+                                            html.Div(data["deployed"] or "none", className="kpi-value run-id"),
+                                            html.Div(gate(data.get("deployed_gate")), className="kpi-sub")]),
+        html.Div(className="kpi", children=[html.Div("Candidate", className="kpi-label"),
+                                            html.Div(data["candidate"] or "none", className="kpi-value run-id"),
+                                            html.Div(gate(data.get("candidate_gate")) if data["candidate"] else
+                                                     "press Retrain to make one", className="kpi-sub")]),
+    ])
+    parts = [head]
+    if data["metrics"] and data.get("columns"):
+        frame = pd.DataFrame(data["metrics"])
+        parts += [html.H4("Backtest metrics (rolling origin, pooled) against the baselines"),
+                  table(ids.ADMIN_COMPARE + "-metrics", frame,
+                        columns=[{"name": c, "id": c, "type": "numeric" if c != "metric" else "text"}
+                                 for c in frame.columns], page_size=10)]
+    if data["rank_changes"]:
+        frame = pd.DataFrame(data["rank_changes"]).rename(columns={
+            "name": "Country", "rank_deployed": "Rank now", "rank_candidate": "Rank in candidate",
+            "change": "Change (+ = riskier)", "estimate_deployed": "Estimate now (per 100k)",
+            "estimate_candidate": "Candidate estimate (per 100k)"}).drop(columns=["region_id"])
+        parts += [html.H4(f"Countries whose rank changes most ({data['year']}, 1 = highest risk)"),
+                  table(ids.ADMIN_COMPARE + "-ranks", frame, page_size=12)]
+    elif data["candidate"] and data["deployed"]:
+        parts.append(html.P("The two runs share no predicted year, so ranks cannot be compared.", className="note"))
+    return html.Div(parts), not bool(data["candidate"])
+
+
+# --- page -----------------------------------------------------------------------------------------------------
+def register(app: dash.Dash, actx) -> None:
+    engine = actx.engine
+
+    def refresh(_ok: bool = True) -> None:
+        actx.queries.clear()
+
+    def layout(**_query):
+        if not auth.allowed("analyst"):
+            return forbidden()
+        eng = current_app.extensions["crisisrisk"].engine
+        principal = auth.current_principal()
+        sources = workflows.source_names()
+        limit_mb = uploads.MAX_UPLOAD_BYTES / 1024 / 1024
+        return html.Div(className="admin-page", children=[
+            dcc.Interval(id=ids.ADMIN_POLL, interval=POLL_MS),
+            dcc.Store(id=ids.ADMIN_UPLOAD_ID), dcc.Store(id=ids.ADMIN_RUNS_KEY), dcc.Store(id="admin-poll-state"),
+            html.Div(className="region-head", children=[
+                html.H1("Admin: new data, retraining, promotion"),
+                html.P(f"Signed in as {principal.name} ({principal.role}). Every action is recorded in the audit log.",
+                       id=ids.ADMIN_WHO, className="note"),
+            ]),
+            html.Div(id=ids.ADMIN_MESSAGE, className="admin-message", role="status"),
+            html.Div(className="grid-2", children=[
+                html.Div(className="card", children=[
+                    html.H3("1. Upload a new file for a source"),
+                    html.Div(className="control", children=[
+                        html.Label("Source", htmlFor=ids.ADMIN_SOURCE),
+                        dcc.Dropdown(id=ids.ADMIN_SOURCE, options=sources, value=None, clearable=False,
+                                     placeholder="Choose the source the file belongs to"),
+                    ]),
+                    html.Div(id=ids.ADMIN_SOURCE_HELP, className="note"),
+                    dcc.Upload(id=ids.ADMIN_UPLOAD, className="upload-box", max_size=uploads.MAX_UPLOAD_BYTES,
+                               multiple=False, disabled=True, children=html.Div([
+                                   "Drop the file here or ", html.Span("choose it", className="link"),
+                                   html.Br(), html.Span(f"CSV, gzip, xlsx (values only) or JSON; at most "
+                                                        f"{limit_mb:,.0f} MB", className="note")])),
+                    html.Div(id=ids.ADMIN_REPORT, className="report-area"),
+                    html.Button("Confirm: load this file", id=ids.ADMIN_CONFIRM, className="button", disabled=True),
+                ]),
+                html.Div(className="card", children=[
+                    html.H3("2. Background jobs"),
+                    html.P("A load or a retrain runs in the server; this panel follows its progress. Only one job "
+                           "of each kind runs at a time.", className="note"),
+                    html.Div(jobs_view(eng), id=ids.ADMIN_JOBS),
+                    html.Button("Retrain: make a candidate run", id=ids.ADMIN_RETRAIN, className="button"),
+                ]),
+            ]),
+            html.Div(className="card", children=[
+                html.H3("3. Candidate against the deployed model"),
+                html.Div(className="controls", children=[
+                    html.Div(className="control", children=[
+                        html.Label("Run to compare and promote", htmlFor=ids.ADMIN_CANDIDATE),
+                        dcc.Dropdown(id=ids.ADMIN_CANDIDATE, clearable=False, placeholder="No candidate run yet"),
+                    ]),
+                    html.Div(className="control downloads", children=[
+                        html.Button("Promote to deployed", id=ids.ADMIN_PROMOTE, className="button", disabled=True),
+                        html.Button("Roll back to the previous model", id=ids.ADMIN_ROLLBACK,
+                                    className="button secondary"),
+                    ]),
+                ]),
+                html.Div(id=ids.ADMIN_COMPARE),
+            ]),
+            html.Div(className="grid-2", children=[
+                html.Div(className="card", children=[html.H3("Upload history"),
+                                                     html.Div(uploads_view(eng), id=ids.ADMIN_UPLOADS)]),
+                html.Div(className="card", children=[html.H3("Job history"),
+                                                     html.Div(job_history_view(eng), id=ids.ADMIN_JOB_HISTORY)]),
+            ]),
+            html.Div(className="card", children=[html.H3("Audit log (latest 200)"),
+                                                 html.Div(audit_view(eng), id=ids.ADMIN_AUDIT)]),
+        ])
+
+    dash.register_page("dashboard.pages.admin", path="/admin", name="Admin", order=5, layout=layout,
+                       title="Admin · crisisrisk", description="Uploads, retraining, promotion (analysts)",
+                       required_role="analyst")
+
+    @app.callback(Output(ids.ADMIN_SOURCE_HELP, "children"), Output(ids.ADMIN_UPLOAD, "disabled"),
+                  Input(ids.ADMIN_SOURCE, "value"))
+    def source_help(name):
+        auth.require_dash("analyst")
+        if not name:
+            return "Choose a source first; the upload is checked against that source's file names and columns.", True
+        from etl.config import raw_dir
+        from etl.sources import get_source
+
+        try:
+            source = get_source(name)
+        except KeyError:
+            return "Unknown source.", True
+        current = sorted(p.name for p in source.paths(raw_dir()))
+        return [f"Expected file names: {', '.join(source.file_patterns)}. Current file(s): "
+                f"{', '.join(current) or 'none'}."], False
+
+    @app.callback(Output(ids.ADMIN_REPORT, "children"), Output(ids.ADMIN_UPLOAD_ID, "data"),
+                  Output(ids.ADMIN_CONFIRM, "disabled"),
+                  Input(ids.ADMIN_UPLOAD, "contents"), State(ids.ADMIN_UPLOAD, "filename"),
+                  State(ids.ADMIN_SOURCE, "value"), prevent_initial_call=True)
+    def on_upload(contents, filename, source):
+        principal = auth.require_dash("analyst")
+        if not contents:
+            return no_update, no_update, no_update
+        if not source:
+            return html.P("Choose the source first.", className="report refused"), None, True
+        _header, _, b64 = str(contents).partition(",")
+        if len(b64) * 3 // 4 > uploads.MAX_UPLOAD_BYTES + 4:
+            data = b"\0" * (uploads.MAX_UPLOAD_BYTES + 1)  # let validate() refuse and record it as too large
+        else:
+            try:
+                data = base64.b64decode(b64, validate=True)
+            except (binascii.Error, ValueError):
+                return html.P("The browser sent the file in a form that could not be decoded; try again.",
+                              className="report refused"), None, True
+        outcome = workflows.validate_upload(engine, principal.name, source, filename or "", data,
+                                            auth.client_address())
+        ok = outcome["status"] == "validated"
+        return report_view(outcome), outcome["upload_id"] if ok else None, not ok
+
+    @app.callback(Output(ids.ADMIN_MESSAGE, "children"), Output(ids.ADMIN_CONFIRM, "disabled", allow_duplicate=True),
+                  Input(ids.ADMIN_CONFIRM, "n_clicks"), Input(ids.ADMIN_RETRAIN, "n_clicks"),
+                  Input(ids.ADMIN_PROMOTE, "n_clicks"), Input(ids.ADMIN_ROLLBACK, "n_clicks"),
+                  State(ids.ADMIN_UPLOAD_ID, "data"), State(ids.ADMIN_CANDIDATE, "value"),
+                  prevent_initial_call=True)
+    def on_action(_confirm, _retrain, _promote, _rollback, upload_id, candidate):
+        principal = auth.require_dash("analyst")
+        trigger = ctx.triggered_id
+        client = auth.client_address()
+        confirm_disabled = no_update
+        try:
+            if trigger == ids.ADMIN_CONFIRM:
+                if not upload_id:
+                    raise workflows.WorkflowError(400, "upload and check a file first")
+                job = workflows.start_load(engine, principal.name, int(upload_id), client, refresh)
+                text, cls, confirm_disabled = (f"Loading upload #{upload_id} as job #{job['job_id']}; progress is "
+                                               "shown under Background jobs.", "ok", True)
+            elif trigger == ids.ADMIN_RETRAIN:
+                job = workflows.start_retrain(engine, principal.name, client)
+                text, cls = (f"Retraining started (job #{job['job_id']}). The result is a candidate run; it is not "
+                             "deployed until you promote it.", "ok")
+            elif trigger == ids.ADMIN_PROMOTE:
+                if not candidate:
+                    raise workflows.WorkflowError(400, "choose a run to promote")
+                out = workflows.promote(engine, principal.name, candidate, client)
+                refresh()
+                text, cls = out["message"] + ".", "ok"
+            elif trigger == ids.ADMIN_ROLLBACK:
+                out = workflows.rollback(engine, principal.name, client)
+                refresh()
+                text, cls = out["message"] + ".", "ok"
+            else:
+                return no_update, no_update
+        except workflows.WorkflowError as exc:
+            text, cls = exc.message[:1].upper() + exc.message[1:], "error"
+        return html.P(text, className=f"message {cls}", role="alert" if cls == "error" else None), confirm_disabled
+
+    @app.callback(Output(ids.ADMIN_JOBS, "children"), Output(ids.ADMIN_UPLOADS, "children"),
+                  Output(ids.ADMIN_JOB_HISTORY, "children"), Output(ids.ADMIN_AUDIT, "children"),
+                  Output(ids.ADMIN_RUNS_KEY, "data"), Output("admin-poll-state", "data"),
+                  Input(ids.ADMIN_POLL, "n_intervals"), Input(ids.ADMIN_MESSAGE, "children"),
+                  State("admin-poll-state", "data"))
+    def poll(_n, _message, state):
+        auth.require_dash("analyst")
+        from models.registry import list_runs
+
+        state = dict(state or {})
+        recent = jobs.recent_jobs(engine, None, 30)
+        ups = uploads.recent_uploads(engine, 30)
+        last_audit = accounts.audit_entries(engine, 1)
+        sigs = {
+            "jobs": _signature([(j["job_id"], j["status"], j["progress"], j["message"]) for j in recent]),
+            "uploads": _signature([(u["upload_id"], u["status"]) for u in ups]),
+            "audit": _signature([e["audit_id"] for e in last_audit]),
+            "runs": _signature([(r["run_id"], r["status"]) for r in list_runs(engine)]),
+        }
+        out = [
+            jobs_view(engine) if sigs["jobs"] != state.get("jobs") else no_update,
+            uploads_view(engine) if sigs["uploads"] != state.get("uploads") else no_update,
+            job_history_view(engine) if sigs["jobs"] != state.get("jobs") else no_update,
+            audit_view(engine) if sigs["audit"] != state.get("audit") else no_update,
+            sigs["runs"] if sigs["runs"] != state.get("runs") else no_update,
+        ]
+        if sigs == state:
+            return (*out, no_update)
+        return (*out, sigs)
+
+    @app.callback(Output(ids.ADMIN_CANDIDATE, "options"), Output(ids.ADMIN_CANDIDATE, "value"),
+                  Input(ids.ADMIN_RUNS_KEY, "data"), State(ids.ADMIN_CANDIDATE, "value"))
+    def candidates(_key, current):
+        auth.require_dash("analyst")
+        options, default = runs_state(engine)
+        values = {o["value"] for o in options}
+        # a new candidate (just trained) is selected; otherwise keep the analyst's choice
+        if default and default != current and any(o["value"] == default and "candidate" in o["label"]
+                                                  for o in options):
+            return options, default
+        return options, current if current in values else default
+
+    @app.callback(Output(ids.ADMIN_COMPARE, "children"), Output(ids.ADMIN_PROMOTE, "disabled"),
+                  Input(ids.ADMIN_CANDIDATE, "value"), Input(ids.ADMIN_RUNS_KEY, "data"))
+    def comparison(candidate, _key):
+        auth.require_dash("analyst")
+        return compare_view(engine, candidate)

@@ -1,0 +1,274 @@
+"""Analyst actions shared by the admin page and the API: validate and load an upload, retrain, compare,
+promote, roll back. Each one is audited (who, what, when, outcome) and raises ``WorkflowError`` with an HTTP
+status and a clear message for anything the caller got wrong. The work itself is done by ``etl.uploads``,
+``etl.jobs`` and ``models.registry``; nothing here duplicates it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from dashboard import jobs_runner
+from etl import accounts, uploads
+from etl.jobs import JobBusy
+from etl.schema import model_run, prediction, region
+
+log = logging.getLogger(__name__)
+METRICS = [("rmsle", "RMSLE (lower is better)"), ("spearman", "Spearman rank correlation"),
+           ("top20_recall", "Top-20 recall"), ("coverage80", "80% interval coverage")]
+BASELINES = ["last_value", "mean_3y", "ridge", "conflict_displacement_only"]
+
+
+class WorkflowError(Exception):
+    """A refused request: ``status`` is the HTTP status, ``message`` says why, ``extra`` goes into the answer."""
+
+    def __init__(self, status: int, message: str, code: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.message, self.code, self.extra = status, message, code, extra
+
+
+def train(engine: Engine, progress) -> str:
+    """Train a candidate run (never deployed here). Tests replace this with a fast fake."""
+    from models.pipeline import train_run
+
+    return train_run(engine, deploy=False, progress=progress)
+
+
+# --- uploads -----------------------------------------------------------------------------------------------
+def source_names() -> list[str]:
+    from etl.sources import all_sources
+
+    return [s.name for s in all_sources()]
+
+
+def validate_upload(engine: Engine, actor: str, source_name: str, filename: str, data: bytes,
+                    client: str | None = None) -> dict[str, Any]:
+    """Check and dry-run a file, record it in ``upload`` and the audit log; nothing is loaded yet."""
+    from etl.config import raw_dir
+    from etl.context import MappingContext
+    from etl.sources import get_source
+
+    try:
+        get_source(source_name)
+    except KeyError:
+        raise WorkflowError(400, f"unknown source '{str(source_name)[:60]}'; choose one of: "
+                            f"{', '.join(source_names())}", "unknown_source") from None
+    try:
+        ctx = MappingContext(raw_dir=raw_dir(), engine=engine)
+        report, staged = uploads.validate(source_name, filename or "", data, ctx)
+    except Exception as exc:  # noqa: BLE001 - a file no reader can parse is refused, not a server error
+        log.info("upload %s/%s unreadable: %s", source_name, filename, exc)
+        import hashlib
+
+        report = uploads.UploadReport(source_name, str(filename)[:200], len(data), hashlib.sha256(data).hexdigest(),
+                                      ok=False, error_code="unreadable",
+                                      error=f"the file could not be read as a {source_name} file "
+                                            f"({type(exc).__name__}: {str(exc)[:300]})")
+        staged = None
+    upload_id = uploads.record(engine, actor, report, staged)
+    target = f"{source_name}/{report.filename}"
+    if report.ok:
+        detail = (f"upload {upload_id}: {report.rows_read:,} rows read, {report.rows_would_load:,} would load, "
+                  f"{report.rows_would_reject:,} would be rejected; sha256 {report.sha256[:12]}")
+        accounts.audit(engine, actor, "upload", "ok", target, "validated: " + detail, client)
+    else:
+        accounts.audit(engine, actor, "upload", "refused", target,
+                       f"upload {upload_id}: {report.error_code}: {report.error}", client)
+    return {"upload_id": upload_id, "status": "validated" if report.ok else "refused", "report": report.to_dict()}
+
+
+def start_load(engine: Engine, actor: str, upload_id: int, client: str | None = None,
+               on_loaded=None) -> dict[str, Any]:
+    """Load a validated upload as a background job; returns the job record."""
+    item = uploads.get_upload(engine, upload_id)
+    if item is None:
+        raise WorkflowError(404, f"unknown upload {upload_id}", "unknown_upload")
+    if item["status"] != "validated":
+        raise WorkflowError(409, f"upload {upload_id} is {item['status']}; only a validated upload waiting to be "
+                            "loaded can be loaded", "not_validated")
+    target = f"{item['source']}/{item['filename']}"
+
+    def work(report) -> dict[str, Any]:
+        report(2, f"loading upload {upload_id}: {target}")
+        result = uploads.apply(engine, upload_id, progress=jobs_runner.StepProgress(report))
+        files = [{"file": f.file, "rows_read": f.rows_read, "rows_loaded": f.rows_loaded,
+                  "rows_rejected": f.rows_rejected, "observations": f.observations} for f in result.files]
+        loaded = sum(f["rows_loaded"] for f in files)
+        rejected = sum(f["rows_rejected"] for f in files)
+        return {"message": f"loaded {target}: {loaded:,} rows loaded, {rejected:,} rejected, "
+                           f"{result.observations:,} observations", "upload_id": upload_id,
+                "source": item["source"], "observations": result.observations, "files": files}
+
+    def done(ok: bool, result: dict[str, Any]) -> None:
+        accounts.audit(engine, actor, "load finish", "ok" if ok else "error", target,
+                       result.get("message") or result.get("error"), client)
+        if on_loaded is not None:
+            on_loaded(ok)
+
+    try:
+        job_id = jobs_runner.submit(engine, "load", actor, work, done)
+    except JobBusy as exc:
+        accounts.audit(engine, actor, "load start", "refused", target, str(exc), client)
+        raise WorkflowError(409, str(exc), "busy") from None
+    accounts.audit(engine, actor, "load start", "ok", target, f"upload {upload_id}, job {job_id}", client)
+    from etl.jobs import get_job
+
+    return get_job(engine, job_id)
+
+
+# --- retraining and the registry -----------------------------------------------------------------------------
+def start_retrain(engine: Engine, actor: str, client: str | None = None, on_done=None) -> dict[str, Any]:
+    """Train a candidate run in the background; a second request while one runs gets 409 (JobBusy)."""
+
+    def work(report) -> dict[str, Any]:
+        from models.train import load_config
+
+        try:
+            bt = load_config()["backtest"]
+            origins = (int(bt["first_origin"]), int(bt["last_origin"]))
+        except Exception:  # noqa: BLE001 - only used for the progress bar
+            origins = None
+        report(1, "retraining: candidate run (it is not deployed until promoted)")
+        run_id = train(engine, jobs_runner.TrainProgress(report, origins))
+        return {"message": f"candidate run {run_id} is ready; compare it and promote it if it is better",
+                "run_id": run_id}
+
+    def done(ok: bool, result: dict[str, Any]) -> None:
+        accounts.audit(engine, actor, "retrain finish", "ok" if ok else "error", result.get("run_id"),
+                       result.get("message") or result.get("error"), client)
+        if on_done is not None:
+            on_done(ok)
+
+    try:
+        job_id = jobs_runner.submit(engine, "retrain", actor, work, done)
+    except JobBusy as exc:
+        accounts.audit(engine, actor, "retrain start", "refused", None, str(exc), client)
+        raise WorkflowError(409, str(exc), "busy") from None
+    accounts.audit(engine, actor, "retrain start", "ok", None, f"job {job_id}", client)
+    from etl.jobs import get_job
+
+    return get_job(engine, job_id)
+
+
+def _run(engine: Engine, run_id: str) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(model_run).where(model_run.c.run_id == run_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def promote(engine: Engine, actor: str, run_id: str, client: str | None = None) -> dict[str, Any]:
+    """Deploy a run (atomic swap in models.registry); the previous one is archived."""
+    from models import registry
+
+    run_id = str(run_id).strip()
+    if not run_id or len(run_id) > 64:
+        raise WorkflowError(400, "run id must be 1-64 characters", "bad_run_id")
+    run = _run(engine, run_id)
+    if run is None:
+        raise WorkflowError(404, f"unknown run '{run_id}'", "unknown_run")
+    if run["status"] == "deployed":
+        return {"deployed": run_id, "previous": None, "message": f"run {run_id} is already deployed"}
+    previous = registry.deployed_run(engine)
+    try:
+        registry.promote(engine, run_id)
+    except registry.RegistryError as exc:
+        accounts.audit(engine, actor, "promote", "error", run_id, str(exc), client)
+        raise WorkflowError(409, f"run {run_id} cannot be promoted: {exc}", "registry") from None
+    gate = ((run.get("metrics_json") or {}).get("gate") or {})
+    detail = f"previous: {previous['run_id'] if previous else 'none'}; gate passed: {gate.get('passed')}"
+    accounts.audit(engine, actor, "promote", "ok", run_id, detail, client)
+    return {"deployed": run_id, "previous": previous["run_id"] if previous else None,
+            "message": f"run {run_id} is deployed" + ("" if gate.get("passed", True) else
+                                                     " (it does not beat the last-value baseline)")}
+
+
+def rollback(engine: Engine, actor: str, client: str | None = None) -> dict[str, Any]:
+    """Re-deploy the previously deployed run (atomic, models.registry.rollback)."""
+    from models import registry
+
+    current = registry.deployed_run(engine)
+    try:
+        restored = registry.rollback(engine)
+    except registry.RegistryError as exc:
+        accounts.audit(engine, actor, "rollback", "refused", current["run_id"] if current else None, str(exc),
+                       client)
+        raise WorkflowError(409, f"cannot roll back: {exc}", "registry") from None
+    accounts.audit(engine, actor, "rollback", "ok", restored,
+                   f"from {current['run_id'] if current else 'none'} to {restored}", client)
+    return {"deployed": restored, "previous": current["run_id"] if current else None,
+            "message": f"rolled back to run {restored}"}
+
+
+# --- comparison of a candidate with the deployed run ---------------------------------------------------------
+def _model_row(run: dict[str, Any]) -> str:
+    meta = run.get("metadata_json") or {}
+    gate = (run.get("metrics_json") or {}).get("gate") or {}
+    return str(gate.get("model") or meta.get("variant") or "xgboost")
+
+
+def _pooled(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    rows = (run.get("metrics_json") or {}).get("backtest_pooled") or []
+    return {str(r.get("model")): r for r in rows if isinstance(r, dict)}
+
+
+def compare(engine: Engine, candidate_id: str | None, top: int = 12) -> dict[str, Any]:
+    """Metrics of the candidate and the deployed run against the baselines, and the largest rank changes."""
+    from models import registry
+
+    deployed = registry.deployed_run(engine)
+    candidate = _run(engine, candidate_id) if candidate_id else None
+    out: dict[str, Any] = {"deployed": deployed and deployed["run_id"],
+                           "candidate": candidate and candidate["run_id"], "metrics": [], "rank_changes": [],
+                           "year": None}
+    columns: list[tuple[str, dict[str, Any] | None]] = []
+    for label, run in (("deployed", deployed), ("candidate", candidate)):
+        if run is not None:
+            pooled = _pooled(run)
+            columns.append((f"{label}: {run['run_id']}", pooled.get(_model_row(run)) or pooled.get("xgboost")))
+    base_from = candidate or deployed
+    if base_from is not None:
+        pooled = _pooled(base_from)
+        for name in BASELINES:
+            if name in pooled:
+                columns.append((f"baseline: {name}", pooled[name]))
+    for key, label in METRICS:
+        row = {"metric": label}
+        for col, values in columns:
+            value = (values or {}).get(key)
+            row[col] = None if value is None else round(float(value), 3)
+        out["metrics"].append(row)
+    out["columns"] = [c for c, _ in columns]
+    for label, run in (("deployed", deployed), ("candidate", candidate)):
+        gate = ((run or {}).get("metrics_json") or {}).get("gate") or {}
+        out[f"{label}_gate"] = gate.get("passed")
+    if deployed is None or candidate is None or deployed["run_id"] == candidate["run_id"]:
+        return out
+    with engine.connect() as conn:
+        stmt = (select(prediction.c.run_id, prediction.c.region_id, prediction.c.year, prediction.c.rank,
+                       prediction.c.estimate_per_100k, region.c.name)
+                .join(region, region.c.region_id == prediction.c.region_id)
+                .where(prediction.c.level == 0, prediction.c.run_id.in_([deployed["run_id"], candidate["run_id"]])))
+        frame = pd.DataFrame(conn.execute(stmt).mappings().all())
+    if frame.empty:
+        return out
+    old = frame[frame["run_id"] == deployed["run_id"]]
+    new = frame[frame["run_id"] == candidate["run_id"]]
+    common = sorted(set(old["year"]) & set(new["year"]))
+    if not common:
+        return out
+    year = int(common[-1])
+    merged = old[old["year"] == year].merge(new[new["year"] == year], on=["region_id", "name"],
+                                             suffixes=("_deployed", "_candidate"))
+    merged["change"] = merged["rank_deployed"] - merged["rank_candidate"]  # positive = moved up (riskier)
+    merged = merged.reindex(merged["change"].abs().sort_values(ascending=False, kind="stable").index).head(top)
+    out["year"] = year
+    out["rank_changes"] = [{
+        "region_id": r.region_id, "name": r.name, "rank_deployed": int(r.rank_deployed),
+        "rank_candidate": int(r.rank_candidate), "change": int(r.change),
+        "estimate_deployed": round(float(r.estimate_per_100k_deployed), 3),
+        "estimate_candidate": round(float(r.estimate_per_100k_candidate), 3)} for r in merged.itertuples()]
+    return out
