@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -12,6 +14,62 @@ from etl.cli import app as etl_app
 app = typer.Typer(help="crisisrisk: risk of detected trafficking in humanitarian crises.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
 app.add_typer(etl_app, name="etl")
+
+
+def _registry_dir() -> Path:
+    from etl.config import data_dir
+
+    return Path(os.environ.get("CRISISRISK_MODEL_DIR", data_dir() / "models"))
+
+
+@app.command("backup")
+def backup_cmd(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Archive to write (.tar.gz).")],
+) -> None:
+    """Back up every warehouse table and the model registry to one verified archive."""
+    from etl.backup import BackupError, backup
+    from etl.db import make_engine, migrate
+
+    engine = make_engine()
+    migrate(engine)
+    try:
+        manifest = backup(engine, out, _registry_dir(), progress=lambda m: typer.echo(m, err=True))
+    except BackupError as exc:
+        typer.echo(f"backup failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    rows = sum(t["rows"] for t in manifest["tables"])
+    typer.echo(f"wrote {out}: {len(manifest['tables'])} tables ({rows:,} rows), {len(manifest['registry'])} "
+               f"registry files, schema revision {manifest['schema_revision']}")
+
+
+@app.command("restore")
+def restore_cmd(
+    archive: Annotated[Path, typer.Argument(help="Archive written by `crisisrisk backup`.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before replacing the contents.")] = False,
+) -> None:
+    """Replace the warehouse contents and the model registry with a verified backup archive."""
+    from etl.backup import BackupError, read_archive, restore
+    from etl.db import make_engine
+
+    try:
+        manifest, _members = read_archive(archive)
+    except BackupError as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(1) from None
+    engine = make_engine()
+    target = engine.url.render_as_string(hide_password=True)
+    rows = sum(t["rows"] for t in manifest["tables"])
+    typer.echo(f"{archive.name}: made {manifest['created_at']} by crisisrisk {manifest['software_version']} "
+               f"({manifest['source_dialect']}), {rows:,} rows, {len(manifest['registry'])} registry files")
+    if not yes and not typer.confirm(f"Replace every table in {target} and the registry {_registry_dir()}?"):
+        typer.echo("nothing changed", err=True)
+        raise typer.Exit(1)
+    try:
+        restore(engine, archive, _registry_dir(), progress=lambda m: typer.echo(m, err=True))
+    except BackupError as exc:
+        typer.echo(f"refused: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"restored {archive} into {target}")
 
 
 def _register_optional() -> None:
