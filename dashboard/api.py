@@ -430,7 +430,7 @@ def openapi_spec(server: str = "/api/v1") -> dict:
                   {"type": "string", "enum": ["0", "1", "country", "admin1"]})
     year = param("year", "Predicted year", {"type": "integer", "minimum": YEAR_RANGE[0], "maximum": YEAR_RANGE[1]})
     region = param("region", "Region id: ISO3 for a country, Natural Earth adm1_code for an admin-1 unit",
-                   {"type": "string", "maxLength": 32})
+                   {"type": "string", "minLength": 1, "maxLength": 32, "pattern": "\\S"})
     limit = param("limit", "Page size", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": MAX_LIMIT})
     offset = param("offset", "Rows to skip", {"type": "integer", "minimum": 0, "default": 0})
     err = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
