@@ -5,8 +5,11 @@ Everything is served by the app itself (scripts, CSS, geometry); nothing is fetc
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,6 +110,8 @@ def shell(ctx: AppContext) -> html.Div:
 
 GZIP_PATHS = ("/_dash-update-component", "/_dash-layout", "/_dash-dependencies", "/api/")
 GZIP_MIN_BYTES = 1024
+_GZIP_CACHE: OrderedDict[bytes, bytes] = OrderedDict()
+_GZIP_LOCK = threading.Lock()
 
 
 def gzip_json(response):
@@ -126,7 +131,16 @@ def gzip_json(response):
     data = response.get_data()
     if len(data) < GZIP_MIN_BYTES:
         return response
-    response.set_data(gzip.compress(data, 5))
+    key = hashlib.blake2b(data, digest_size=16).digest()  # repeated answers are compressed once
+    with _GZIP_LOCK:
+        packed = _GZIP_CACHE.get(key)
+    if packed is None:
+        packed = gzip.compress(data, 5)
+        with _GZIP_LOCK:
+            _GZIP_CACHE[key] = packed
+            while len(_GZIP_CACHE) > 64:
+                _GZIP_CACHE.popitem(last=False)
+    response.set_data(packed)
     response.headers["Content-Encoding"] = "gzip"
     response.headers["Vary"] = "Accept-Encoding"
     response.headers["X-Uncompressed-Length"] = str(len(data))
