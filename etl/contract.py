@@ -23,6 +23,17 @@ REJECT_DETAIL = "_reject_detail"  # human-readable reason
 FILE = "_file"  # file name the row came from
 
 
+RESERVED = (ROW, REJECT, REJECT_DETAIL, FILE)
+
+
+def refuse_reserved(frame: pd.DataFrame, path: Path) -> None:
+    """A header that reuses a bookkeeping column name would overwrite it (found by fuzzing)."""
+    clash = [c for c in frame.columns if str(c).strip() in RESERVED]
+    if clash:
+        raise ContractError(path, f"column name {str(clash[0]).strip()!r} is reserved; "
+                            "expected the publisher's own column names", column=str(clash[0]))
+
+
 class ContractError(ValueError):
     """A file cannot be read as its publisher's format; names the file, row and column."""
 
@@ -83,6 +94,7 @@ def read_text_table(
     except pd.errors.EmptyDataError:
         raise ContractError(path, "file is empty; expected a header row and data rows") from None
     frame.columns = [str(c) for c in frame.columns]
+    refuse_reserved(frame, path)
     # line numbers: header line is 1 (+ skipped lines before data)
     first_data_line = header_row + 2 + sum(1 for s in skip if s <= header_row + 1 + len(skip))
     frame.insert(0, ROW, np.arange(first_data_line, first_data_line + len(frame), dtype=np.int64))
@@ -111,6 +123,7 @@ def read_excel_sheet(path: Path, sheet: str | int, *, header_row: int = 0, skip_
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for non-xlsx input
         raise ContractError(path, f"not a readable .xlsx workbook ({type(exc).__name__}: {exc})") from None
     frame.columns = [str(c) for c in frame.columns]
+    refuse_reserved(frame, path)
     first = header_row + 2 + len(list(skip_rows))
     frame.insert(0, ROW, np.arange(first, first + len(frame), dtype=np.int64))
     frame[REJECT] = None
@@ -193,7 +206,8 @@ def parse_year(frame: pd.DataFrame, column: str, minimum: int = 1900, maximum: i
     values = parse_number(frame, column, allow_blank=False, minimum=minimum, maximum=maximum, thousands=False)
     frac = values.notna() & (values % 1 != 0)
     reject(frame, frac, "invalid_number", f"column '{column}' is not a whole year")
-    return values.round().astype("Int64")
+    # a rejected huge value (1e21) does not fit in Int64: it becomes missing (found by fuzzing)
+    return values.where(values.abs() < 2**53).round().astype("Int64")
 
 
 def reject_duplicates(frame: pd.DataFrame, keys: list[str], what: str = "row") -> None:

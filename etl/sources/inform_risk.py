@@ -40,6 +40,7 @@ from etl.contract import (
     ROW,
     ContractError,
     parse_number,
+    refuse_reserved,
     reject,
     reject_duplicates,
 )
@@ -187,6 +188,7 @@ def _read_xlsx_sheet(path: Path, sheet: str | re.Pattern[str], header_key: str, 
     names = _dedupe([names[i] or f"Unnamed: {i}" for i in keep])
     frame = frame[keep]
     frame.columns = names
+    refuse_reserved(frame, path)
     frame.insert(0, ROW, np.array(numbers, dtype=np.int64))
     frame[REJECT] = None
     frame[REJECT_DETAIL] = None

@@ -182,6 +182,8 @@ class IomDtmApi(Source):
     @staticmethod
     def _one_operation_per_year(parsed: pd.DataFrame) -> None:
         ok = parsed[parsed[REJECT].isna()]
+        if ok.empty:  # every row rejected: an empty groupby-agg fails on Arrow strings (found by fuzzing)
+            return
         ops = ok.groupby(["_iso3", "_year", "operation"], as_index=False).agg(last=("_date", "max"))
         adm0 = ok[ok["_level"] == 0].groupby(["_iso3", "_year", "operation"])["_value"].sum().rename("adm0")
         ops = ops.join(adm0, on=["_iso3", "_year", "operation"])
