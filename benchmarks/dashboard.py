@@ -58,7 +58,7 @@ def server_side(engine, scope: str = "__world__") -> dict:
 
     out: dict = {"scope": scope}
     t0 = time.perf_counter()
-    app = create_app(engine)
+    app = create_app(engine, {"public_read": True})
     out["create_app_s"] = round(time.perf_counter() - t0, 3)
     ctx = app.server.extensions["crisisrisk"]
     client = app.server.test_client()
@@ -117,7 +117,7 @@ def browser(engine, port: int = 8799) -> dict:
 
     from dashboard.app import create_app
 
-    app = create_app(engine)
+    app = create_app(engine, {"public_read": True})
     server = create_server(app.server, host="127.0.0.1", port=port, threads=4)
     threading.Thread(target=server.run, daemon=True).start()
     opts = Options()
