@@ -155,6 +155,7 @@ def validate(source_name: str, filename: str, data: bytes, ctx: MappingContext) 
     """Check and dry-run an uploaded file; returns the report and the staged copy (None if refused)."""
     source = get_source(source_name)
     report = UploadReport(source_name, Path(filename).name, len(data), hashlib.sha256(data).hexdigest(), ok=False)
+    staging: Path | None = None
     try:
         if len(data) > MAX_UPLOAD_BYTES:
             raise UploadRefused("too_large", f"file is {len(data):,} bytes; the limit is {MAX_UPLOAD_BYTES:,} bytes")
@@ -179,6 +180,8 @@ def validate(source_name: str, filename: str, data: bytes, ctx: MappingContext) 
         obs = source.to_observations(parsed, ctx)
     except UploadRefused as exc:
         report.error_code, report.error = exc.code, str(exc)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)  # a refused file leaves nothing behind
         return report, None
     rejected = parsed[parsed[REJECT].notna()]
     report.ok = True

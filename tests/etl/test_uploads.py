@@ -65,8 +65,12 @@ def test_missing_column_is_refused_with_the_column(ctx):
 
 
 def test_formula_injection_in_a_text_field_is_refused(ctx):
+    from etl.uploads import _staging_root
+
+    before = set(_staging_root().iterdir())
     text = set_cell(read_fixture_text(CUT), 3, "coo_name", "=cmd|' /C calc'!A0")
     report, _ = validate("unhcr_population", "population.csv.gz", _gz(text), ctx)
+    assert set(_staging_root().iterdir()) == before  # the refused file's staged copy is removed
     assert report.error_code == "formula_injection"
     assert "row 5" in report.error and "coo_name" in report.error
 
