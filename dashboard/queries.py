@@ -412,7 +412,7 @@ class Queries:
             out = frame[[c for c in cols if c != "parent_id"] + (["country"] if level == 1 else [])].copy()
             out["population"] = frame[POPULATION] if level == 0 else float("nan")
             out["reporting_history"] = frame["method"].map({
-                "model": "reported before", "model_no_label_history": "never reported: extrapolated",
+                "model": "reported", "model_no_label_history": "never: extrapolated",
                 "exposure_downscaled": "downscaled from country"}).fillna(frame["method"])
             out = out.drop(columns=["method"])
             out["refugees_origin"] = frame[REFUGEES_ORIGIN]

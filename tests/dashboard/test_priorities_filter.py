@@ -19,4 +19,4 @@ def test_priorities_table_carries_population_and_reporting_history(dash_engine):
 
     frame = Queries(dash_engine).priorities(2020, 0)
     assert {"population", "reporting_history"} <= set(frame.columns)
-    assert set(frame["reporting_history"].dropna()) <= {"reported before", "never reported: extrapolated"}
+    assert set(frame["reporting_history"].dropna()) <= {"reported", "never: extrapolated"}
