@@ -62,15 +62,18 @@ FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec("years_since_conflict_onset", "conflict", ("conflict.armed_conflicts",), kind="onset",
                 description="Years since the current spell of armed conflict began (0 = none active)"),
     # trafficking and detection
-    FeatureSpec("past_victims_per100k", "trafficking", (LABEL_INDICATOR,), carry_years=2,
-                description="Detected victims per 100k in the latest earlier year (UNODC GLOTIP), log1p"),
+    FeatureSpec("past_victims_per100k", "trafficking", (LABEL_INDICATOR,), carry_years=10,
+                description="Detected victims per 100k in the latest earlier year (UNODC GLOTIP, up to 10 years "
+                            "old), log1p"),
+    FeatureSpec("years_since_victims_report", "trafficking", (LABEL_INDICATOR,), kind="since",
+                description="Years since the latest earlier UNODC detected-victims report (missing if none)"),
     FeatureSpec("prosecutions_per100k", "detection", ("detection.persons_prosecuted",), carry_years=2,
                 description="Persons prosecuted for trafficking per 100k, log1p"),
     FeatureSpec("convictions_per100k", "detection", ("detection.persons_convicted",), carry_years=2,
                 description="Persons convicted of trafficking per 100k, log1p"),
-    FeatureSpec("tip_tier", "detection", ("detection.tip_tier",), kind="level", carry_years=5,
+    FeatureSpec("tip_tier", "detection", ("detection.tip_tier",), kind="level", carry_years=10,
                 description="US TIP report tier (1 best, 3 worst)"),
-    FeatureSpec("policy_3p", "detection", ("detection.policy_3p",), kind="level", carry_years=5,
+    FeatureSpec("policy_3p", "detection", ("detection.policy_3p",), kind="level", carry_years=12,
                 description="3P anti-trafficking policy index (3-15)"),
     FeatureSpec("gsi_vulnerability", "trafficking", ("structural.gsi2016_vulnerability",), kind="level",
                 carry_years=10, description="Global Slavery Index 2016 vulnerability (0-100), from 2017 on"),
@@ -101,7 +104,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
                 description="People affected by disasters per 100k (EM-DAT), log1p"),
 )
 
-PAST_VICTIM_FEATURES = ("past_victims_per100k",)
+PAST_VICTIM_FEATURES = ("past_victims_per100k", "years_since_victims_report")
 CONFLICT_DISPLACEMENT_FAMILIES = ("conflict", "displacement")
 FILL_ZERO_COVERAGE = {"hazard.disaster_deaths": 2020, "hazard.disaster_affected": 2020}
 
@@ -175,6 +178,9 @@ def build_panel(obs: pd.DataFrame, years: list[int] | None = None,
         if spec.kind == "onset":
             frames[spec.name] = _onset(wide, years)
             continue
+        if spec.kind == "since":
+            frames[spec.name] = _years_since(wide, years)
+            continue
         vals = _lagged(wide, years, spec.carry_years, spec.fill_zero, coverage_end)
         if spec.name == "past_victims_per100k":
             vals = _label_counts(obs, censored_fraction).pipe(_lagged, years, spec.carry_years, False, None)
@@ -239,6 +245,24 @@ def _onset(wide: pd.DataFrame, years: list[int]) -> pd.DataFrame:
     for t in years:
         out[t] = runs.get(t - 1, np.zeros(len(active)))
     return pd.DataFrame(out, index=active.index)
+
+
+def _years_since(wide: pd.DataFrame, years: list[int]) -> pd.DataFrame:
+    """For each target year t: t minus the latest year <= t - 1 with a value (NaN if none)."""
+    if wide.empty:
+        return pd.DataFrame(columns=years, dtype=float)
+    observed = wide.notna()
+    cols = np.array(observed.columns, dtype=float)
+    out = {}
+    for t in years:
+        mask = observed.loc[:, [c for c in observed.columns if c <= t - 1]]
+        if mask.shape[1] == 0:
+            out[t] = np.full(len(observed), np.nan)
+            continue
+        last = np.where(mask.to_numpy(), cols[: mask.shape[1]], np.nan)
+        out[t] = t - np.nanmax(np.where(np.isnan(last), -np.inf, last), axis=1)
+        out[t] = np.where(np.isinf(out[t]), np.nan, out[t])
+    return pd.DataFrame(out, index=observed.index)
 
 
 def panel_sha256(panel: pd.DataFrame) -> str:

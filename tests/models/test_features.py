@@ -59,3 +59,16 @@ def test_rates_are_per_100k_of_last_years_population():
     # '<5' counts as 2.5 victims; 2.5 / 4,000,000 × 1e5 = 0.0625 per 100k in the label year
     assert row["label_per_100k"] == pytest.approx(0.0625)
     assert bool(row["label_censored"]) is True
+
+
+def test_years_since_the_last_report_and_carried_past_victims():
+    rows = [{"region_id": "AAA", "year": y, "indicator": POPULATION, "value": 1e6, "censored": False}
+            for y in range(2003, 2012)]
+    rows += [{"region_id": "AAA", "year": y, "indicator": LABEL_INDICATOR, "value": v, "censored": False}
+             for y, v in ((2005, 10.0), (2008, 20.0))]
+    panel = build_panel(pd.DataFrame(rows), years=[2005, 2006, 2010])
+    since = panel["years_since_victims_report"]
+    assert np.isnan(since.loc[("AAA", 2005)])  # nothing reported before 2005
+    assert since.loc[("AAA", 2006)] == 1 and since.loc[("AAA", 2010)] == 2
+    # 20 victims per 1,000,000 people in 2008 = 2 per 100k, carried to 2010
+    assert panel.loc[("AAA", 2010), "past_victims_per100k"] == pytest.approx(np.log1p(2.0))
