@@ -226,3 +226,22 @@ def reject_duplicates(frame: pd.DataFrame, keys: list[str], what: str = "row") -
             first = "?"
         frame.loc[i, REJECT] = "duplicate"
         frame.loc[i, REJECT_DETAIL] = f"duplicate {what} for {dict(zip(keys, map(str, key), strict=True))}; first at row {first}"
+
+
+def require_any_columns(frame: pd.DataFrame, aliases: dict[str, tuple[str, ...]], path: Path) -> dict[str, str]:
+    """For each code, the first alias present; a code with none present is a ContractError naming its first alias."""
+    present = set(frame.columns)
+    found = {}
+    for code, names in aliases.items():
+        hit = next((n for n in names if n in present), None)
+        if hit is None:
+            raise ContractError(path, f"missing column {names[0]!r} (also accepted: {list(names[1:])}) for {code}",
+                                column=names[0])
+        found[code] = hit
+    return found
+
+
+def reject_all_blank(frame: pd.DataFrame, value_columns: list[str], what: str) -> None:
+    """A row with no value in any used column is ``missing_value``; partly blank rows still load."""
+    none = frame[value_columns].isna().all(axis=1)
+    reject(frame, none, "missing_value", f"no value in any of {what}")

@@ -22,13 +22,13 @@ from etl.contract import (
     parse_year,
     read_text_table,
     reject,
+    reject_all_blank,
     reject_duplicates,
     require_columns,
     strip_column_names,
 )
 from etl.sources import register
 from etl.sources.base import IndicatorDef, Source, long_observations, year_start
-from etl.sources.inform_risk import reject_all_blank
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from etl.contract import parse_number, reject, reject_duplicates, require_columns
+from etl.contract import parse_number, reject, reject_all_blank, reject_duplicates, require_columns
+from etl.sheets import read_xlsx_sheet
 from etl.sources import register
 from etl.sources.base import IndicatorDef, Source, long_observations
-from etl.sources.inform_risk import read_xlsx_sheet, reject_all_blank
 
 log = logging.getLogger(__name__)
 

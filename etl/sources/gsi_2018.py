@@ -24,11 +24,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from etl.contract import parse_number, reject_duplicates, require_columns
+from etl.contract import parse_number, reject_all_blank, reject_duplicates, require_columns
+from etl.sheets import read_xlsx_sheet
 from etl.sources import register
 from etl.sources.base import IndicatorDef, Source, long_observations
 from etl.sources.gsi_2016 import parse_estimate, reject_footnotes
-from etl.sources.inform_risk import read_xlsx_sheet, reject_all_blank
 
 log = logging.getLogger(__name__)
 

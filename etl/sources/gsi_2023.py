@@ -16,11 +16,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from etl.contract import parse_number, read_text_table, reject_duplicates, require_columns, strip_column_names
+from etl.contract import (
+    parse_number,
+    read_text_table,
+    reject_all_blank,
+    reject_duplicates,
+    require_columns,
+    strip_column_names,
+)
 from etl.sources import register
 from etl.sources.base import IndicatorDef, Source, long_observations
 from etl.sources.gsi_2016 import parse_estimate
-from etl.sources.inform_risk import reject_all_blank
 
 log = logging.getLogger(__name__)
 

@@ -23,13 +23,14 @@ from etl.contract import (
     ContractError,
     parse_number,
     read_text_table,
+    reject_all_blank,
     reject_duplicates,
+    require_any_columns,
     require_columns,
     strip_column_names,
 )
 from etl.sources import register
 from etl.sources.base import IndicatorDef, Source, long_observations
-from etl.sources.inform_risk import reject_all_blank, require_any_columns
 
 log = logging.getLogger(__name__)
 

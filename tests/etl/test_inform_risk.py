@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 
 from etl.contract import REJECT, REJECT_DETAIL, ROW, ContractError
+from etl.sheets import read_xlsx_sheet
 from etl.sources import get_source
-from etl.sources.inform_risk import SHEET, read_xlsx_sheet
+from etl.sources.inform_risk import SHEET
 from tests.conftest import FIXTURES, RAW_DIR
 from tests.helpers import rejected
 
