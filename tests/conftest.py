@@ -18,6 +18,20 @@ RAW_DIR = PROJECT_ROOT / "data" / "raw"
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+_CREATED: list[str] = []  # per-test PostgreSQL databases, dropped when the session ends
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    pg = _postgres_url()
+    if not pg or not _CREATED:
+        return
+    admin = create_engine(pg, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for name in _CREATED:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def _postgres_url() -> str | None:
     url = os.environ.get("CRISISRISK_DATABASE_URL", "")
     return url if url.startswith("postgresql") else None
@@ -29,6 +43,7 @@ def _fresh_url(tmp_path: Path, name: str) -> str:
     if not pg:
         return f"sqlite:///{tmp_path / (name + '.sqlite')}"
     dbname = f"t_{name}_{uuid.uuid4().hex[:10]}"
+    _CREATED.append(dbname)
     admin = create_engine(pg, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{dbname}"'))
