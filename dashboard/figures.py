@@ -251,7 +251,12 @@ def waterfall_figure(expl: pd.DataFrame, labels: dict[str, str] | None = None, m
         text=[f"{v:+.2f}" if m == "relative" else f"{v:.2f}" for v, m in zip(values, measures, strict=True)],
         textposition="outside", cliponaxis=False, increasing=dict(marker=dict(color=UP)), decreasing=dict(marker=dict(color=DOWN)),
         totals=dict(marker=dict(color="#21918c")), connector=dict(line=dict(color="#999", width=1))))
-    fig.update_xaxes(title="log1p(detected victims per 100k): SHAP contributions")
+    # room for the labels outside the bars: the running total's extent plus a margin
+    running = np.cumsum([0.0 if m == "total" else v for v, m in zip(values, measures, strict=True)])
+    ends = np.concatenate([running, [0.0, total]])
+    span = float(ends.max() - ends.min()) or 1.0
+    fig.update_xaxes(title="SHAP, log1p(victims per 100k)",
+                     range=[float(min(ends.min(), 0.0)) - 0.05 * span, float(ends.max()) + 0.22 * span])
     fig.update_layout(margin=dict(r=40))
     fig.update_yaxes(automargin=True)
     est = math.expm1(total)
