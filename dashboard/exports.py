@@ -6,7 +6,7 @@ import io
 
 import pandas as pd
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+from models.export import neutralise  # one rule for every CSV the product writes
 
 # column -> (header with unit, HXL hashtag)
 PRIORITY_COLUMNS: dict[str, tuple[str, str]] = {
@@ -33,13 +33,6 @@ PRIORITY_COLUMNS: dict[str, tuple[str, str]] = {
     "fts_coverage_pct": ("FTS coverage (%)", "#value+funding+pct"),
     "fts_year": ("FTS plan year", "#date+year+funding"),
 }
-
-
-def neutralise(value):
-    """Prefix text that a spreadsheet would run as a formula (= + - @, tab, CR) with a quote."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
