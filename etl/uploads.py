@@ -23,6 +23,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pandas as pd
 from sqlalchemy import Engine, select, update
@@ -40,6 +41,9 @@ MAX_EXPANDED_BYTES = int(float(os.environ.get("CRISISRISK_MAX_EXPANDED_MB", "400
 MAX_COMPRESSION_RATIO = 200
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ ()-]{0,199}$")
 FORMULA_START = re.compile(r"^[=+\-@\t\r]")
+# ``f`` (formula) in transitional and strict SpreadsheetML, and un-namespaced
+FORMULA_TAGS = frozenset({"f", "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}f",
+                          "{http://purl.oclc.org/ooxml/spreadsheetml/main}f"})
 NUMBER = re.compile(r"^[+-]?(\d[\d,]*)(\.\d+)?([eE][+-]?\d+)?$")
 
 
@@ -121,8 +125,10 @@ def _check_bytes(name: str, data: bytes) -> None:
                 content_types = zf.read("[Content_Types].xml").decode("utf-8", "replace") if "[content_types].xml" in names else ""
                 if "macroEnabled" in content_types:
                     raise UploadRefused("macros", f"'{name}' is a macro-enabled workbook; refused")
+                if any(n.startswith("xl/macrosheets/") for n in names):
+                    raise UploadRefused("macros", f"'{name}' contains Excel 4.0 macro sheets; refused")
                 for info in infos:
-                    if info.filename.startswith("xl/worksheets/") and b"<f>" in zf.read(info.filename)[:MAX_EXPANDED_BYTES]:
+                    if _is_sheet_part(info.filename) and _has_formula(zf, info):
                         raise UploadRefused("formula", f"'{name}' sheet {Path(info.filename).stem} contains formulas; "
                                             "upload values only")
         except zipfile.BadZipFile as exc:
@@ -131,6 +137,29 @@ def _check_bytes(name: str, data: bytes) -> None:
         _check_text_chunk(name, data[: 1 << 20])
     elif lower.endswith((".geojson", ".json")) and data.lstrip()[:1] not in (b"{", b"["):
         raise UploadRefused("wrong_type", f"'{name}' is not JSON")
+
+
+def _is_sheet_part(part: str) -> bool:
+    """Worksheet XML parts, wherever the workbook puts them (xl/worksheets/, dialog sheets, odd casing)."""
+    lower = part.lower()
+    return lower.endswith(".xml") and lower.startswith(("xl/worksheets/", "xl/dialogsheets/", "xl/chartsheets/"))
+
+
+def _has_formula(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """True if the sheet has any ``f`` element of SpreadsheetML, whatever its attributes or prefix.
+
+    The XML is parsed (streamed), not searched for bytes: ``<f t="shared" ref=..>``, ``<x:f>`` and ``<f/>``
+    are all formulas. A part that is not well-formed XML is refused; no reader could trust it.
+    """
+    try:
+        with zf.open(info) as fh:
+            for _event, element in ElementTree.iterparse(fh, events=("start",)):
+                if element.tag in FORMULA_TAGS:
+                    return True
+                element.clear()
+    except ElementTree.ParseError as exc:
+        raise UploadRefused("wrong_type", f"sheet {Path(info.filename).stem} is not well-formed XML ({exc})") from None
+    return False
 
 
 def _check_text_chunk(name: str, chunk: bytes) -> None:

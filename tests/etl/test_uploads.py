@@ -117,3 +117,41 @@ def _counts(engine):
     with engine.connect() as conn:
         return (conn.execute(select(func.count()).select_from(observation)).scalar_one(),
                 conn.execute(select(func.count()).select_from(source_load)).scalar_one())
+
+
+SHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+@pytest.mark.parametrize("cell", [
+    '<c r="B2"><f t="shared" ref="B2:B9" si="0">A2*2</f><v>2</v></c>',  # shared formula with attributes
+    '<c r="B3"><f t="shared" si="0"/><v>4</v></c>',  # the empty follower of a shared formula
+    '<c r="B2"><x:f xmlns:x="' + SHEET_NS + '">SUM(A1:A9)</x:f></c>',  # prefixed element
+    '<c r="B2"><f aca="false">A2</f></c>',
+])
+def test_formula_in_any_form_is_refused(ctx, cell):
+    """Issue 9 #15: the check looked for the bytes '<f>' only, so attributed or prefixed formulas passed."""
+    sheet = (f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{SHEET_NS}"><sheetData>'
+             f'<row r="2"><c r="A2"><v>1</v></c>{cell}</row></sheetData></worksheet>')
+    data = _xlsx({"xl/worksheets/sheet1.xml": b"<worksheet/>", "xl/worksheets/sheet7.xml": sheet.encode()})
+    report, staged = validate("inform_risk", "INFORM_Risk_2026_v071.xlsx", data, ctx)
+    assert staged is None
+    assert report.error_code == "formula" and "sheet7" in report.error
+
+
+def test_malformed_sheet_xml_is_refused(ctx):
+    data = _xlsx({"xl/worksheets/sheet1.xml": b"<worksheet><sheetData><row>"})
+    report, _ = validate("inform_risk", "INFORM_Risk_2026_v071.xlsx", data, ctx)
+    assert report.error_code == "wrong_type" and "not well-formed XML" in report.error
+
+
+def test_real_workbooks_formula_check():
+    """Real files: the GSI 2016 workbook holds values only and passes; the GSI 2018 workbook's formulas are all
+    written ``<f aca="false">`` (which the byte search for '<f>' let through) and are now found."""
+    from etl.config import raw_dir
+    from etl.uploads import UploadRefused, _check_bytes
+
+    folder = raw_dir() / "walkfree_gsi_2016_2018"
+    _check_bytes("gsi_2016_global_data.xlsx", (folder / "gsi_2016_global_data.xlsx").read_bytes())
+    with pytest.raises(UploadRefused, match="contains formulas") as refused:
+        _check_bytes("gsi_2018_global_data_workbook.xlsx", (folder / "gsi_2018_global_data_workbook.xlsx").read_bytes())
+    assert refused.value.code == "formula"
