@@ -264,3 +264,52 @@ job = Table(
     CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status"),
     CheckConstraint("progress >= 0 AND progress <= 100", name="progress"),
 )
+
+# --- crisis watch list and pair-model outputs (issue 11, migration 0007) ---------------------------------
+
+watchlist_score = Table(
+    "watchlist_score",
+    metadata,
+    Column("run_id", String(64), ForeignKey("model_run.run_id", ondelete="CASCADE"), primary_key=True),
+    Column("region_id", String(32), ForeignKey("region.region_id"), primary_key=True),
+    Column("year", Integer, primary_key=True),  # inputs dated <= year; looks at year+1..year+3
+    Column("score", Float, nullable=False),  # expected change, log scale
+    Column("rise_factor", Float, nullable=False),
+    Column("lower", Float, nullable=False),
+    Column("upper", Float, nullable=False),
+    Column("rank", Integer, nullable=False),
+    Column("percentile", Float, nullable=False),
+    Column("top_driver", Text, nullable=True),
+    Column("drivers_json", JSON, nullable=True),
+    Column("displaced_abroad", Float, nullable=True),
+    Column("displaced_abroad_year", Integer, nullable=True),
+    Column("idps", Float, nullable=True),
+    Column("idps_year", Integer, nullable=True),
+    Column("hosted", Float, nullable=True),
+    Column("hosted_year", Integer, nullable=True),
+    Column("basis", String(300), nullable=False),
+    Column("method", String(40), nullable=False),
+    CheckConstraint("rise_factor > 0 AND lower > 0 AND lower <= rise_factor AND rise_factor <= upper",
+                    name="interval"),
+    CheckConstraint("rank >= 1", name="rank"),
+    CheckConstraint("percentile >= 0 AND percentile <= 100", name="percentile"),
+)
+Index("ix_watchlist_score_run_year", watchlist_score.c.run_id, watchlist_score.c.year)
+
+pair_prediction = Table(
+    "pair_prediction",
+    metadata,
+    Column("run_id", String(64), ForeignKey("model_run.run_id", ondelete="CASCADE"), primary_key=True),
+    Column("detecting_iso3", String(32), ForeignKey("region.region_id"), primary_key=True),
+    Column("citizenship_iso3", String(32), ForeignKey("region.region_id"), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("expected_victims", Float, nullable=False),
+    Column("lower", Float, nullable=False),
+    Column("upper", Float, nullable=False),
+    Column("horizon", Integer, nullable=False),
+    Column("last_listed_year", Integer, nullable=True),
+    Column("last_listed_victims", Float, nullable=True),
+    CheckConstraint("lower >= 0 AND lower <= expected_victims AND expected_victims <= upper", name="interval"),
+    CheckConstraint("horizon >= 1", name="horizon"),
+)
+Index("ix_pair_prediction_run_citizenship", pair_prediction.c.run_id, pair_prediction.c.citizenship_iso3)
