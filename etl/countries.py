@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -142,11 +143,27 @@ class Resolution:
     reason: str | None = None
 
 
-def _country_api():
-    from hdx.location.country import Country
+_COUNTRY_LOCK = threading.Lock()
+_country_class = None
 
-    Country.countriesdata(use_live=False)
-    return Country
+
+def _country_api():
+    """hdx's ``Country`` with its tables built exactly once, under a lock.
+
+    ``Country.countriesdata`` builds class-level tables lazily and is not thread-safe: two server threads
+    resolving at once (20 concurrent uploads after a restart) saw half-built tables, failing with
+    "'list' object has no attribute 'add'" or, worse, resolving fewer names (cached by lru_cache).
+    """
+    global _country_class
+    if _country_class is not None:
+        return _country_class
+    with _COUNTRY_LOCK:
+        if _country_class is None:
+            from hdx.location.country import Country
+
+            Country.countriesdata(use_live=False)
+            _country_class = Country
+    return _country_class
 
 
 @lru_cache(maxsize=1)
