@@ -163,6 +163,14 @@ prediction = Table(
     Column("label_per_100k", Float, nullable=True),
     Column("method", String(40), nullable=False, default="model"),
     Column("has_subnational_data", Boolean, nullable=True),
+    # staleness (migration 0006): checked = label year, nowcast = newest label 1-2 years old, projection = older
+    Column("basis", String(12), nullable=True),
+    Column("horizon", Integer, nullable=True),  # predicted year minus the newest label year used (NULL: none)
+    Column("label_year", Integer, nullable=True),
+    Column("conflict_year", Integer, nullable=True),  # newest conflict input year behind the prediction
+    Column("displacement_year", Integer, nullable=True),
+    Column("small_population", Boolean, nullable=True),  # under 100,000 people: flagged in every ranking
+    CheckConstraint("basis IS NULL OR basis IN ('checked', 'nowcast', 'projection')", name="basis"),
     CheckConstraint("risk_score >= 0 AND risk_score <= 100", name="score"),
     CheckConstraint("estimate_per_100k >= 0", name="estimate"),
     CheckConstraint("lower_per_100k <= estimate_per_100k AND estimate_per_100k <= upper_per_100k", name="interval"),
