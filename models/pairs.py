@@ -1,0 +1,346 @@
+"""The pair model (issue 11 item 3): where a population's victims are detected.
+
+Expected detected victims of citizenship o in detecting country d in year t, from the pair's own past (the
+strongest signal), the origin's crisis drivers, the detecting country's detection capacity and the distance
+between them. Target log1p(count); a year in which d reported citizenships without o counts 0 (below the listing
+threshold). Training is horizon-augmented: every feature cutoff Y and horizon h = 1..3 is one example with
+features dated <= Y and the target in Y + h. Backtested against the pair's last value and its 3-year mean.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from sqlalchemy import Engine
+
+log = logging.getLogger(__name__)
+
+HORIZONS = (1, 2, 3)
+CENSORED_VALUE = 2.5
+GATE_IMPROVEMENT = 0.10
+INTERVAL = 0.8
+MODEL_FILE = "pair_model.ubj"
+META_FILE = "pair_model.json"
+CHECKSUM_FILE = "pair_model.sha256"
+PARAMS = {"objective": "reg:squarederror", "max_depth": 4, "learning_rate": 0.08, "subsample": 0.8,
+          "colsample_bytree": 0.8, "min_child_weight": 5, "lambda": 2.0, "seed": 0, "nthread": 2}
+ROUNDS = 150
+FEATURES = ("horizon", "last_value", "mean_3y", "max_value", "n_listed", "years_since_listed",
+            "years_since_report", "origin_log_population", "origin_displaced_abroad_level",
+            "origin_displaced_growth_2y", "origin_conflict_intensity", "origin_log_gdp_per_capita",
+            "detecting_log_population", "detecting_log_gdp_per_capita", "detecting_rule_of_law",
+            "detecting_citizenships", "detecting_foreign_victims", "log_distance_km")
+SIDE_COLUMNS = {"log_population": "log_population", "displaced_abroad_level": "displaced_abroad_level",
+                "displaced_growth_2y": "displaced_growth_2y", "conflict_intensity": "conflict_intensity",
+                "log_gdp_per_capita": "log_gdp_per_capita", "rule_of_law": "rule_of_law"}
+
+
+class PairInputError(ValueError):
+    """A pairs file the model cannot answer: the message names the row and the column."""
+
+
+def _foreign(pairs: pd.DataFrame) -> pd.DataFrame:
+    p = pairs[pairs["detecting_iso3"] != pairs["citizenship_iso3"]]
+    counts = np.where(p["censored"].astype(bool), CENSORED_VALUE, p["victims"].astype(float))
+    return pd.DataFrame({"d": p["detecting_iso3"].to_numpy(), "o": p["citizenship_iso3"].to_numpy(),
+                         "t": p["year"].astype(int).to_numpy(), "v": np.log1p(counts)})
+
+
+def _reporting(pairs: pd.DataFrame, census: pd.DataFrame) -> pd.DataFrame:
+    rep = pd.concat([census[["detecting_iso3", "year"]], pairs[["detecting_iso3", "year"]]])
+    return rep.set_axis(["d", "t"], axis=1).astype({"t": int}).drop_duplicates()
+
+
+def history_features(keys: pd.DataFrame, pairs: pd.DataFrame, census: pd.DataFrame) -> pd.DataFrame:
+    """The pair's own past as of each key's cutoff (columns d, o, cutoff): only reports dated <= cutoff."""
+    p = _foreign(pairs)
+    rep = _reporting(pairs, census)
+    out = []
+    for cutoff, grp in keys.groupby("cutoff"):
+        rep_c = rep[rep["t"] <= cutoff]
+        last_report = rep_c.groupby("d")["t"].max()
+        listed = p[p["t"] <= cutoff]
+        # series over d's reporting years: log1p(count), 0 where d reported without o
+        k = grp[["d", "o"]].drop_duplicates()
+        series = k.merge(rep_c, on="d").merge(listed, on=["d", "o", "t"], how="left").fillna({"v": 0.0})
+        last = series.sort_values("t").groupby(["d", "o"]).tail(1).set_index(["d", "o"])["v"]
+        recent = series[series["t"] >= cutoff - 2].groupby(["d", "o"])["v"].mean()
+        stats = listed.groupby(["d", "o"]).agg(max_value=("v", "max"), n_listed=("v", "size"), last_t=("t", "max"))
+        g = grp.set_index(["d", "o"])
+        feat = pd.DataFrame(index=g.index)
+        feat["last_value"] = last.reindex(g.index).fillna(0.0).to_numpy()
+        feat["mean_3y"] = recent.reindex(g.index).to_numpy()
+        feat["mean_3y"] = feat["mean_3y"].fillna(feat["last_value"])
+        feat["max_value"] = stats["max_value"].reindex(g.index).fillna(0.0).to_numpy()
+        feat["n_listed"] = stats["n_listed"].reindex(g.index).fillna(0).to_numpy()
+        feat["years_since_listed"] = (cutoff - stats["last_t"].reindex(g.index)).to_numpy()
+        feat["years_since_report"] = (cutoff - last_report.reindex(g.index.get_level_values("d"))).to_numpy()
+        cap = rep_c.merge(census[["detecting_iso3", "year", "n_citizenships"]].set_axis(["d", "t", "n"], axis=1)
+                          if "n_citizenships" in census else rep_c.assign(n=np.nan), on=["d", "t"], how="left")
+        latest_cap = cap.sort_values("t").groupby("d").tail(1).set_index("d")["n"]
+        foreign_total = listed.assign(c=np.expm1(listed["v"])).groupby(["d", "t"])["c"].sum().reset_index()
+        latest_total = foreign_total.sort_values("t").groupby("d").tail(1).set_index("d")["c"]
+        d_idx = g.index.get_level_values("d")
+        feat["detecting_citizenships"] = latest_cap.reindex(d_idx).to_numpy(dtype=float)
+        feat["detecting_foreign_victims"] = np.log1p(latest_total.reindex(d_idx).to_numpy(dtype=float))
+        feat = feat.reset_index()
+        feat["cutoff"] = cutoff
+        out.append(grp.merge(feat, on=["d", "o", "cutoff"], how="left"))
+    return pd.concat(out, ignore_index=True) if out else keys.assign(**{c: np.nan for c in FEATURES})
+
+
+def side_features(keys: pd.DataFrame, drivers: pd.DataFrame, coords: pd.DataFrame) -> pd.DataFrame:
+    """Origin and detecting-country values as of the cutoff, and the log distance between their centroids."""
+    side = drivers[list(SIDE_COLUMNS)].reset_index()
+    years = side["year"]
+    first, last = int(years.min()), int(years.max())
+    # a cutoff outside the driver years takes the nearest earlier available year (never a later one)
+    keys = keys.assign(_y=keys["cutoff"].clip(upper=last))
+    values = [c for c in side.columns if c not in ("region_id", "year")]
+    orig = side.rename(columns={"region_id": "o", "year": "_y", **{c: f"origin_{c}" for c in values}})
+    det = side.rename(columns={"region_id": "d", "year": "_y", **{c: f"detecting_{c}" for c in values}})
+    out = keys.merge(orig, on=["o", "_y"], how="left").merge(det, on=["d", "_y"], how="left")
+    side_cols = [f"origin_{c}" for c in values] + [f"detecting_{c}" for c in values]
+    out.loc[out["_y"] < first, side_cols] = np.nan
+    c = coords.set_index("region_id")
+    lat1, lon1 = (np.radians(c["lat"].reindex(out["o"]).to_numpy()), np.radians(c["lon"].reindex(out["o"]).to_numpy()))
+    lat2, lon2 = (np.radians(c["lat"].reindex(out["d"]).to_numpy()), np.radians(c["lon"].reindex(out["d"]).to_numpy()))
+    h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    out["log_distance_km"] = np.log1p(2 * 6371 * np.arcsin(np.sqrt(np.clip(h, 0, 1))))
+    return out.drop(columns=["_y"])
+
+
+def region_coords(engine: Engine) -> pd.DataFrame:
+    """Country centroids: the region table's label point, else the centroid of its geometry."""
+    from etl.warehouse import read_regions
+
+    regions = read_regions(engine, level=0, with_geometry=True)
+    lon, lat = regions["label_lon"].astype(float), regions["label_lat"].astype(float)
+    missing = lon.isna() | lat.isna()
+    if missing.any():
+        from shapely import wkb
+
+        for i in np.flatnonzero(missing.to_numpy()):
+            geom = regions["geometry_wkb"].iloc[i]
+            if isinstance(geom, str) and geom:
+                centroid = wkb.loads(bytes.fromhex(geom)).centroid
+                lon.iloc[i], lat.iloc[i] = centroid.x, centroid.y
+    return pd.DataFrame({"region_id": regions["region_id"], "lon": lon, "lat": lat})
+
+
+def build_examples(pairs: pd.DataFrame, census: pd.DataFrame, drivers: pd.DataFrame, coords: pd.DataFrame
+                   ) -> pd.DataFrame:
+    """Horizon-augmented examples: pairs listed by the cutoff, target in a reporting year cutoff + h."""
+    p = _foreign(pairs)
+    rep = _reporting(pairs, census)
+    first, last = int(rep["t"].min()), int(rep["t"].max())
+    rows = []
+    for cutoff in range(first + 2, last):
+        known = p[p["t"] <= cutoff][["d", "o"]].drop_duplicates()
+        for h in HORIZONS:
+            t = cutoff + h
+            if t > last:
+                continue
+            reporting = rep.loc[rep["t"] == t, "d"]
+            k = known[known["d"].isin(reporting)].assign(cutoff=cutoff, horizon=h, year=t)
+            rows.append(k)
+    keys = pd.concat(rows, ignore_index=True)
+    target = p.rename(columns={"t": "year", "v": "target"})
+    keys = keys.merge(target, on=["d", "o", "year"], how="left").fillna({"target": 0.0})
+    return side_features(history_features(keys, pairs, census), drivers, coords)
+
+
+def _fit(frame: pd.DataFrame) -> xgb.Booster:
+    d = xgb.DMatrix(frame[list(FEATURES)].to_numpy(dtype=float), label=frame["target"].to_numpy(dtype=float),
+                    feature_names=list(FEATURES), missing=np.nan)
+    return xgb.train(PARAMS, d, num_boost_round=ROUNDS)
+
+
+def _predict(booster: xgb.Booster, frame: pd.DataFrame) -> np.ndarray:
+    d = xgb.DMatrix(frame[list(FEATURES)].to_numpy(dtype=float), feature_names=list(FEATURES), missing=np.nan)
+    return np.maximum(booster.predict(d), 0.0)
+
+
+def backtest(examples: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rolling origin: for cutoff Y, train on examples whose target year <= Y, predict Y + 1..Y + 3."""
+    cutoffs = sorted(examples["cutoff"].unique())
+    oos = []
+    for cutoff in cutoffs:
+        train = examples[examples["year"] <= cutoff]
+        test = examples[examples["cutoff"] == cutoff]
+        if train["year"].nunique() < 3 or test.empty:
+            continue
+        booster = _fit(train)
+        oos.append(test.assign(pred=_predict(booster, test)))
+    oos_frame = pd.concat(oos, ignore_index=True)
+    table = []
+    for h, grp in oos_frame.groupby("horizon"):
+        def rmsle(pred: pd.Series, grp: pd.DataFrame = grp) -> float:
+            return float(np.sqrt(np.mean((pred - grp["target"]) ** 2)))
+        model, last, mean3 = rmsle(grp["pred"]), rmsle(grp["last_value"]), rmsle(grp["mean_3y"])
+        table.append({"horizon": int(h), "n": len(grp), "cutoffs": f"{grp['cutoff'].min()}-{grp['cutoff'].max()}",
+                      "rmsle_model": model, "rmsle_last_value": last, "rmsle_mean_3y": mean3,
+                      "improvement_vs_last": 1 - model / last, "improvement_vs_mean_3y": 1 - model / mean3,
+                      "coverage80": None})
+    return pd.DataFrame(table), oos_frame
+
+
+def train_pairs(engine: Engine, pairs: pd.DataFrame, census: pd.DataFrame, run_id: str,
+                registry_dir: Path | None) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Backtest, fit on everything, store the booster (XGBoost's own format + sha256) and the latest predictions."""
+    from etl.warehouse import read_observations
+    from models import watchlist
+
+    obs = read_observations(engine, indicators=watchlist.needed_indicators(), level=0)
+    drivers = watchlist.driver_panel(obs, years=list(range(2000, watchlist.driver_panel(obs).last_year + 1))).drivers
+    coords = region_coords(engine)
+    examples = build_examples(pairs, census, drivers, coords)
+    table, oos = backtest(examples)
+    half = {}
+    for h, grp in oos.groupby("horizon"):
+        half[int(h)] = float(np.quantile(np.abs(grp["target"] - grp["pred"]), INTERVAL))
+        inside = np.abs(grp["target"] - grp["pred"]) <= half[int(h)]
+        table.loc[table["horizon"] == h, "coverage80"] = float(inside.mean())
+    gate = bool(((table["improvement_vs_last"] >= GATE_IMPROVEMENT)
+                 & (table["improvement_vs_mean_3y"] >= GATE_IMPROVEMENT)).all())
+    booster = _fit(examples)
+    last_year = int(_reporting(pairs, census)["t"].max())
+    meta: dict[str, Any] = {
+        "features": list(FEATURES), "horizons": list(HORIZONS), "last_label_year": last_year,
+        "interval_halfwidth_log": half, "training_rows": len(examples),
+        "backtest": table.to_dict("records"), "gate_passed": gate,
+        "gate": f">= {GATE_IMPROVEMENT:.0%} lower RMSLE than both the pair's last value and its 3-year mean at "
+                f"every horizon",
+        "target": "log1p detected victims of citizenship o in detecting country d (0 in a reporting year "
+                  "without o)",
+    }
+    if registry_dir is not None:
+        meta["model_file"] = save_pair_model(booster, meta, registry_dir / run_id)
+    stored = predict_pairs(booster, meta, _latest_keys(pairs, census, last_year), pairs, census, drivers, coords)
+    return meta, stored
+
+
+def _latest_keys(pairs: pd.DataFrame, census: pd.DataFrame, last_year: int) -> pd.DataFrame:
+    p = _foreign(pairs)[["d", "o"]].drop_duplicates()
+    return pd.concat([p.assign(year=last_year + h) for h in HORIZONS], ignore_index=True)
+
+
+def predict_pairs(booster: xgb.Booster, meta: dict[str, Any], keys: pd.DataFrame, pairs: pd.DataFrame,
+                  census: pd.DataFrame, drivers: pd.DataFrame, coords: pd.DataFrame) -> pd.DataFrame:
+    """Expected victims and 80% interval for any (d, o, year), listed before or not.
+
+    The cutoff is year - 1, but never after the last label year; horizons beyond 3 use the horizon-3 model and
+    interval, and say so in the basis.
+    """
+    last = int(meta["last_label_year"])
+    keys = keys.copy()
+    keys["cutoff"] = np.minimum(keys["year"] - 1, last)
+    keys["horizon_actual"] = keys["year"] - keys["cutoff"]
+    keys["horizon"] = keys["horizon_actual"].clip(1, max(HORIZONS))
+    feats = side_features(history_features(keys, pairs, census), drivers, coords)
+    pred = _predict(booster, feats)
+    half = np.array([float(meta["interval_halfwidth_log"][str(h)] if str(h) in meta["interval_halfwidth_log"]
+                           else meta["interval_halfwidth_log"][h]) for h in feats["horizon"]])
+    stats = _foreign(pairs).sort_values("t").groupby(["d", "o"]).tail(1).set_index(["d", "o"])
+    idx = pd.MultiIndex.from_arrays([feats["d"], feats["o"]])
+    out = pd.DataFrame({
+        "detecting_iso3": feats["d"], "citizenship_iso3": feats["o"], "year": feats["year"].astype(int),
+        "expected_victims": np.expm1(pred), "lower": np.expm1(np.maximum(pred - half, 0.0)),
+        "upper": np.expm1(pred + half), "horizon": feats["horizon_actual"].astype(int),
+        "last_listed_year": stats["t"].reindex(idx).to_numpy(),
+        "last_listed_victims": np.expm1(stats["v"].reindex(idx).to_numpy()),
+    })
+    out["basis"] = [f"GLOTIP pairs to {c}; horizon {h}" + (" (beyond 3: horizon-3 model)" if h > 3 else "")
+                    + ("" if pd.notna(ly) else "; pair never listed")
+                    for c, h, ly in zip(feats["cutoff"], out["horizon"], out["last_listed_year"], strict=True)]
+    return out
+
+
+def save_pair_model(booster: xgb.Booster, meta: dict[str, Any], folder: Path) -> dict[str, str]:
+    """pair_model.ubj and pair_model.json with their sha256 in the run's registry folder (never pickle)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(folder / MODEL_FILE))
+    (folder / META_FILE).write_text(json.dumps({k: v for k, v in meta.items() if k != "model_file"}, default=str))
+    sums = {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in (MODEL_FILE, META_FILE)}
+    (folder / CHECKSUM_FILE).write_text("".join(f"{v}  {k}\n" for k, v in sums.items()))
+    return {"file": MODEL_FILE, "sha256": sums[MODEL_FILE]}
+
+
+def load_pair_model(folder: Path) -> tuple[xgb.Booster, dict[str, Any]]:
+    """Load after verifying the checksums; a changed or missing file is refused."""
+    from models.registry import RegistryError
+
+    try:
+        expected = dict(line.split()[::-1] for line in (folder / CHECKSUM_FILE).read_text().splitlines() if line)
+    except (OSError, ValueError):
+        raise RegistryError(f"run folder {folder} has no pair model (train a run with citizenship pairs)") from None
+    for name in (MODEL_FILE, META_FILE):
+        path = folder / name
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != expected.get(name):
+            raise RegistryError(f"pair model in {folder}: checksum mismatch for {name}; the artefact was changed")
+    booster = xgb.Booster()
+    booster.load_model(str(folder / MODEL_FILE))
+    meta = json.loads((folder / META_FILE).read_text())
+    if list(booster.feature_names or []) != list(meta["features"]):
+        raise RegistryError(f"pair model in {folder}: features differ from its metadata")
+    return booster, meta
+
+
+def read_pairs_file(path: Path, known: set[str]) -> pd.DataFrame:
+    """Validate a PAIRS.csv (detecting_iso3, citizenship_iso3, year); errors name the row and the column."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise PairInputError(f"{path}: cannot read as CSV ({exc})") from None
+    frame.columns = [c.strip() for c in frame.columns]
+    missing = [c for c in ("detecting_iso3", "citizenship_iso3", "year") if c not in frame.columns]
+    if missing:
+        raise PairInputError(f"{path}: missing column(s) {', '.join(missing)}")
+    errors = []
+    for i, row in enumerate(frame.itertuples(index=False), start=2):  # row 1 is the header
+        for col in ("detecting_iso3", "citizenship_iso3"):
+            code = str(getattr(row, col)).strip().upper()
+            if code not in known:
+                errors.append(f"row {i}, column {col}: '{getattr(row, col)}' is not a known ISO3 country code")
+        year = str(row.year).strip()
+        if not year.isdigit() or not 1990 <= int(year) <= 2100:
+            errors.append(f"row {i}, column year: '{row.year}' is not a year between 1990 and 2100")
+    if errors:
+        shown = "; ".join(errors[:20]) + (f"; and {len(errors) - 20} more" if len(errors) > 20 else "")
+        raise PairInputError(f"{path}: {shown}")
+    return pd.DataFrame({"d": frame["detecting_iso3"].str.strip().str.upper(),
+                         "o": frame["citizenship_iso3"].str.strip().str.upper(),
+                         "year": frame["year"].str.strip().astype(int)})
+
+
+def predict_dyads(engine: Engine, pairs_csv: Path, out_csv: Path, run_id: str | None = None,
+                  registry_dir: Path | None = None) -> int:
+    """`crisisrisk model predict-dyads`: answer every requested pair and year; returns the number of rows."""
+    from etl.warehouse import read_observations, read_regions
+    from models import watchlist
+    from models.registry import RegistryError, deployed_run
+    from models.registry import registry_dir as default_registry
+
+    if run_id is None:
+        run = deployed_run(engine)
+        if run is None:
+            raise RegistryError("no run is deployed; pass --run RUN")
+        run_id = run["run_id"]
+    booster, meta = load_pair_model((registry_dir or default_registry()) / run_id)
+    known = set(read_regions(engine, level=0)["region_id"])
+    keys = read_pairs_file(pairs_csv, known)
+    pairs, census = watchlist.read_pairs(engine)
+    obs = read_observations(engine, indicators=watchlist.needed_indicators(), level=0)
+    drivers = watchlist.driver_panel(obs, years=list(range(2000, watchlist.driver_panel(obs).last_year + 1))).drivers
+    out = predict_pairs(booster, meta, keys, pairs, census, drivers, region_coords(engine))
+    out = out[["detecting_iso3", "citizenship_iso3", "year", "expected_victims", "lower", "upper", "basis"]]
+    out = out.assign(run_id=run_id).round({"expected_victims": 3, "lower": 3, "upper": 3})
+    out.to_csv(out_csv, index=False)
+    return len(out)
