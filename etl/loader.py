@@ -122,7 +122,13 @@ def load_source(engine: Engine, source: Source, raw_dir: Path | None = None, for
     if not paths:
         return LoadResult(source.name, "failed", error=f"no files matching {list(source.file_patterns)} "
                           f"in {raw_dir / source.folder}")
+    if len({p.name for p in paths}) < len(paths):
+        names = sorted(p.name for p in paths)
+        twice = next(n for n in names if names.count(n) > 1)
+        return LoadResult(source.name, "failed", error=f"two files named {twice} in {source.folders(raw_dir)}: "
+                          "file names must be unique within a source (rename one)")
     hashes = {p.name: sha256_file(p) for p in paths}
+    where = {p.name: p.relative_to(raw_dir).as_posix() if p.is_relative_to(raw_dir) else p.name for p in paths}
     if not force and _current_hashes(engine, source.name) == hashes:
         return LoadResult(source.name, "unchanged")
     ctx = ctx or MappingContext(raw_dir=raw_dir, engine=engine)
@@ -152,7 +158,7 @@ def load_source(engine: Engine, source: Source, raw_dir: Path | None = None, for
         load_ids: dict[str, int] = {}
         for res in results:
             load_ids[res.file] = conn.execute(source_load.insert().values(
-                source=source.name, file=f"{source.folder}/{res.file}", sha256=res.sha256, rows_read=res.rows_read,
+                source=source.name, file=where[res.file], sha256=res.sha256, rows_read=res.rows_read,
                 rows_loaded=res.rows_loaded, rows_rejected=res.rows_rejected, observations=res.observations,
                 started_at=started, finished_at=finished, status="loaded", software_version=__version__,
             )).inserted_primary_key[0]
@@ -208,5 +214,5 @@ def run(engine: Engine, names: Iterable[str] | None = None, force: bool = False,
 def unregistered_folders(raw_dir: Path | None = None) -> list[str]:
     """Folders under data/raw that no registered source reads (new publisher data without a reader)."""
     raw_dir = raw_dir or default_raw_dir()
-    known = {s.folder for s in all_sources()}
+    known = {f for s in all_sources() for f in s.folders(raw_dir)}
     return sorted(p.name for p in raw_dir.iterdir() if p.is_dir() and p.name not in known) if raw_dir.exists() else []

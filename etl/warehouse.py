@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 from sqlalchemy import Connection, Engine, Table, select
 
-from etl.schema import indicator, observation, region, source_load
+from etl.schema import glotip_pair, glotip_reporting, indicator, observation, region, source_load
 
 log = logging.getLogger(__name__)
 CHUNK = 20_000
@@ -112,3 +112,28 @@ def read_loads(engine: Engine, current_only: bool = False) -> pd.DataFrame:
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
     return pd.DataFrame(rows, columns=[c.name for c in source_load.columns])
+
+
+def read_citizenship_pairs(engine: Engine) -> pd.DataFrame:
+    """GLOTIP detected victims by citizenship: one row per (detecting country, citizenship, year).
+
+    A pair absent in a year the detecting country reported (see :func:`read_reporting_census`) was below the
+    listing threshold, not a known zero. '<5' is ``victims = 5, censored = True``.
+    """
+    cols = ["detecting_iso3", "citizenship_iso3", "year", "victims", "censored", "is_nationals", "release"]
+    stmt = select(*(glotip_pair.c[c] for c in cols)).order_by(
+        glotip_pair.c.detecting_iso3, glotip_pair.c.citizenship_iso3, glotip_pair.c.year)
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(stmt).all(), columns=cols)
+    return frame.astype({"detecting_iso3": str, "citizenship_iso3": str, "year": int, "victims": float,
+                         "censored": bool, "is_nationals": bool, "release": str})
+
+
+def read_reporting_census(engine: Engine) -> pd.DataFrame:
+    """The country-years that reported a citizenship breakdown, with how many citizenships they listed."""
+    cols = ["detecting_iso3", "year", "n_citizenships", "release"]
+    stmt = select(*(glotip_reporting.c[c] for c in cols)).order_by(glotip_reporting.c.detecting_iso3,
+                                                                    glotip_reporting.c.year)
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(stmt).all(), columns=cols)
+    return frame.astype({"detecting_iso3": str, "year": int, "n_citizenships": int, "release": str})

@@ -72,12 +72,16 @@ class Source:
     needs_regions: ClassVar[bool] = True
     order: ClassVar[int] = 100  # load order; regions first
 
+    def folders(self, raw_dir: Path | None = None) -> list[str]:
+        """The folders under data/raw this source reads (one, unless a source reads several releases)."""
+        return [self.folder]
+
     def paths(self, raw_dir: Path) -> list[Path]:
-        """The files of this source under ``raw_dir/folder``, sorted for stable load order."""
-        base = raw_dir / self.folder
+        """The files of this source under its folder(s) in ``raw_dir``, sorted for stable load order."""
         found: set[Path] = set()
-        for pattern in self.file_patterns:
-            found.update(p for p in base.glob(pattern) if p.is_file())
+        for folder in self.folders(raw_dir):
+            for pattern in self.file_patterns:
+                found.update(p for p in (raw_dir / folder).glob(pattern) if p.is_file())
         return sorted(found)
 
     def info(self, raw_dir: Path | None = None) -> SourceInfo:

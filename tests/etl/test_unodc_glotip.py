@@ -10,7 +10,7 @@ from etl.sources.unodc_glotip import parse_count
 from tests.conftest import FIXTURES
 from tests.helpers import drop_column, duplicate_row, read_fixture_text, rejected, set_cell, write_like
 
-CUT = FIXTURES / "unodc_glotip" / "glotip_cut.csv"
+CUT = FIXTURES / "unodc_glotip" / "glotip_cut_2023-05-30.csv"
 SOURCE = get_source("unodc_glotip")
 
 
@@ -51,14 +51,14 @@ def test_every_row_is_loaded_or_rejected_with_reason(ctx):
 
 
 def test_missing_column_names_file_and_column(tmp_path):
-    path = write_like(tmp_path / "glotip_x.csv", drop_column(read_fixture_text(CUT), "txtVALUE"))
+    path = write_like(tmp_path / "glotip_x_2023-05-30.csv", drop_column(read_fixture_text(CUT), "txtVALUE"))
     with pytest.raises(ContractError) as err:
         SOURCE.parse(path)
-    assert err.value.column == "txtVALUE" and "glotip_x.csv" in str(err.value)
+    assert err.value.column == "txtVALUE" and "glotip_x_2023-05-30.csv" in str(err.value)
 
 
 def test_text_in_number_column_is_quarantined(tmp_path):
-    path = write_like(tmp_path / "glotip_x.csv", set_cell(read_fixture_text(CUT), 0, "txtVALUE", "about 600"))
+    path = write_like(tmp_path / "glotip_x_2023-05-30.csv", set_cell(read_fixture_text(CUT), 0, "txtVALUE", "about 600"))
     parsed = SOURCE.parse(path)
     row = parsed[parsed[ROW] == 2].iloc[0]
     assert row[REJECT] == "invalid_number"
@@ -67,26 +67,26 @@ def test_text_in_number_column_is_quarantined(tmp_path):
 
 def test_unknown_country_is_quarantined(tmp_path, ctx):
     text = set_cell(set_cell(read_fixture_text(CUT), 0, "Iso3_code", "QQQ"), 0, "Country", "Atlantis")
-    parsed = SOURCE.parse(write_like(tmp_path / "glotip_x.csv", text))
+    parsed = SOURCE.parse(write_like(tmp_path / "glotip_x_2023-05-30.csv", text))
     SOURCE.to_observations(parsed, ctx)
     row = parsed[parsed[ROW] == 2].iloc[0]
     assert row[REJECT] == "unknown_country" and "Atlantis" in row["_reject_detail"]
 
 
 def test_exact_duplicate_row_is_quarantined(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / "glotip_x.csv", duplicate_row(read_fixture_text(CUT), 0)))
+    parsed = SOURCE.parse(write_like(tmp_path / "glotip_x_2023-05-30.csv", duplicate_row(read_fixture_text(CUT), 0)))
     last = parsed[parsed[ROW] == parsed[ROW].max()].iloc[0]
     assert last[REJECT] == "duplicate" and "row 2" in last["_reject_detail"]
 
 
 def test_empty_file_is_a_clear_error(tmp_path):
     with pytest.raises(ContractError, match="empty"):
-        SOURCE.parse(write_like(tmp_path / "glotip_x.csv", ""))
+        SOURCE.parse(write_like(tmp_path / "glotip_x_2023-05-30.csv", ""))
 
 
 def test_wrong_encoding_names_row(tmp_path):
     text = set_cell(read_fixture_text(CUT), 4, "Country", "Côte d’Ivoire")
-    path = write_like(tmp_path / "glotip_x.csv", text, encoding="cp1252")
+    path = write_like(tmp_path / "glotip_x_2023-05-30.csv", text, encoding="cp1252")
     with pytest.raises(ContractError) as err:
         SOURCE.parse(path)
     assert err.value.row == 6 and "UTF-8" in str(err.value)
