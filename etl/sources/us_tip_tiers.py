@@ -38,7 +38,9 @@ INDICATORS = (
     IndicatorDef("detection.tip_tier", "detection", "tier (1, 2, 2.5 = Tier 2 Watch List, 3)", "higher_is_riskier",
                  "US State Department Trafficking in Persons Report tier placement (government effort against "
                  "trafficking; 3 = weakest). Stored at the TIP report year (published around June of that year); "
-                 "report years 2001-2015, compiled by Kelley & Heiss."),
+                 "report years 2001-2015 compiled by Kelley & Heiss (source us_tip_tiers), 2020-2025 from "
+                 "us_tip_tiers_2020_2025 (2022, 2024, 2025 list only Watch List and Tier 3: an absent country "
+                 "there is Tier 1, Tier 2 or not ranked, not known)."),
 )
 
 
