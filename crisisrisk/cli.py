@@ -10,10 +10,12 @@ from typing import Annotated
 import typer
 
 from etl.cli import app as etl_app
+from etl.cli import jobs_app
 
 app = typer.Typer(help="crisisrisk: risk of detected trafficking in humanitarian crises.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
 app.add_typer(etl_app, name="etl")
+app.add_typer(jobs_app, name="jobs")
 
 
 def _registry_dir() -> Path:

@@ -342,19 +342,17 @@ def register_analyst_endpoints(bp: Blueprint, actx) -> None:
         if len(files) != 1:
             raise ApiError(400, "send exactly one file as multipart/form-data field 'file'")
         data = files[0].read(limit + 1)
-        outcome = workflows.validate_upload(engine, actor(), source, files[0].filename or "", data, client_address())
+        outcome = workflows.validate_upload(engine, actor(), source, files[0].filename or "", data, client_address(),
+                                            then_load=confirm, on_loaded=refresh)
         report = outcome["report"]
-        if outcome["status"] != "validated":
+        if outcome["status"] == "refused":  # the instant checks: size, empty, file name
             status = 413 if report["error_code"] == "too_large" else 422
             return _json({"error": {"status": status, "message": report["error"], "code": report["error_code"]},
                           "upload_id": outcome["upload_id"], "report": report}, status)
-        body = {"upload_id": outcome["upload_id"], "status": "validated", "report": report,
-                "load_url": f"/api/v1/uploads/{outcome['upload_id']}/load"}
-        if not confirm:
-            return _json(body, 201)
-        body["job"] = workflows.start_load(engine, actor(), outcome["upload_id"], client_address(), refresh)
-        body["status"] = "loading"
-        return _json(body, 202)
+        upload_id, job = outcome["upload_id"], outcome["job"]
+        return _json({"upload_id": upload_id, "status": "validating", "job": job,
+                      "job_url": f"/api/v1/jobs/{job['job_id']}", "upload_url": f"/api/v1/uploads/{upload_id}",
+                      "load_url": f"/api/v1/uploads/{upload_id}/load", "confirm": confirm}, 202)
 
     @bp.route("/uploads", methods=["GET"])
     @requires("analyst")
@@ -391,8 +389,8 @@ def register_analyst_endpoints(bp: Blueprint, actx) -> None:
     def job_list():
         _check_params({"kind", "limit"})
         kind = request.args.get("kind")
-        if kind not in (None, "", "retrain", "load"):
-            raise ApiError(400, f"parameter 'kind' must be retrain or load, got '{kind[:20]}'")
+        if kind not in (None, "", "retrain", "load", "validate"):
+            raise ApiError(400, f"parameter 'kind' must be retrain, load or validate, got '{kind[:20]}'")
         rows = jobs.recent_jobs(engine, kind or None, _int_param("limit", 1, 500, default=20))
         return _json({"data": rows, "meta": {"count": len(rows)}})
 
@@ -404,6 +402,12 @@ def register_analyst_endpoints(bp: Blueprint, actx) -> None:
         if item is None:
             raise ApiError(404, f"unknown job {job_id}")
         return _json(item)
+
+    @bp.route("/jobs/<int:job_id>/cancel", methods=["POST"])
+    @requires("analyst")
+    def job_cancel(job_id: int):
+        _check_params(set())
+        return _json(workflows.cancel_job(engine, actor(), job_id, client_address()), 202)
 
     @bp.route("/models/<run_id>/promote", methods=["POST"])
     @requires("analyst")
@@ -499,12 +503,16 @@ def openapi_spec(server: str = "/api/v1") -> dict:
     analyst_paths = {
         "/uploads": {
             "post": action(
-                "Upload a new file for a registered source: checked and dry-run, loaded only when confirmed",
-                "201", "Validated; the report says what a load would do (nothing written yet)",
-                {"202": {"description": "Validated and loading (confirm=true): a job", "content": json_obj},
-                 "400": err, "409": err, "413": {**err, "description": "File larger than the limit"},
-                 "422": {**err, "description": "Refused (type, zip bomb, macros, formula injection, columns)"}},
-                parameters=[param("confirm", "Load at once when the file passes the checks", {"type": "boolean"}),
+                "Upload a new file for a registered source: the dry run (checks, parse, mapping) runs as a "
+                "background job; loaded only when confirmed",
+                "202", "Accepted: the dry-run job (kind 'validate'). Poll job_url or upload_url; when the job "
+                "ends the upload is 'validated' (its report says what a load would do; nothing written yet) or "
+                "'refused' (the report says why: type, zip bomb, macros, formulas, columns)",
+                {"400": err, "413": {**err, "description": "File larger than the limit"},
+                 "422": {**err, "description": "Refused at once: empty file or a file name the source does not "
+                                               "accept"}},
+                parameters=[param("confirm", "Load as soon as the dry run passes (the dry-run job's result "
+                                  "then names load_job_id)", {"type": "boolean"}),
                             param("source", "Source name (or form field), e.g. unhcr_population",
                                   {"type": "string"})],
                 requestBody={"required": True, "content": {"multipart/form-data": {"schema": {
@@ -518,10 +526,17 @@ def openapi_spec(server: str = "/api/v1") -> dict:
             parameters=[upload_id])},
         "/retrain": {"post": action("Train a candidate run (background job; one at a time)", "202", "Started: a job",
                                     {"409": {**err, "description": "A retrain job is already running"}})},
-        "/jobs": {"get": action("Recent jobs (retrain, load)", "200", "Jobs", parameters=[
-            param("kind", "retrain or load", {"type": "string", "enum": ["retrain", "load"]})])},
-        "/jobs/{job_id}": {"get": action("A job's status, progress and log", "200", "Job", {"404": err},
+        "/jobs": {"get": action("Recent jobs (retrain, load, validate = an upload's dry run)", "200", "Jobs",
+                                parameters=[param("kind", "retrain, load or validate",
+                                                  {"type": "string", "enum": ["retrain", "load", "validate"]})])},
+        "/jobs/{job_id}": {"get": action("A job's status (running, succeeded, failed, cancelled), progress and log; "
+                                         "a dry run's result holds the upload report", "200", "Job", {"404": err},
                                          parameters=[job_id])},
+        "/jobs/{job_id}/cancel": {"post": action(
+            "Cancel a running job: it stops at its next progress point and changes nothing (audited)", "202",
+            "Cancel requested: the job record (status 'cancelled' once it stopped, or 'failed' if its server "
+            "had stopped)", {"404": err, "409": {**err, "description": "The job is not running"}},
+            parameters=[job_id])},
         "/models/{run_id}/promote": {"post": action("Deploy a run (atomic; the deployed one is archived)", "200",
                                                     "Deployed", {"404": err, "409": err}, parameters=[run_id])},
         "/models/rollback": {"post": action("Re-deploy the previously deployed run (atomic)", "200", "Rolled back",

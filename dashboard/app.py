@@ -182,7 +182,7 @@ def create_app(engine: Engine | None = None, config: dict | None = None) -> Dash
         module.register(app, ctx)
     from etl.jobs import clear_stale
 
-    for kind in ("retrain", "load"):
+    for kind in ("retrain", "load", "validate"):  # owner gone or heartbeat stale: failed (etl.jobs)
         if clear_stale(engine, kind, int(cfg["stale_job_minutes"])):
             log.warning("marked a stale %s job as failed", kind)
     dash.register_page("not_found_404", layout=lambda **_: html.Div(className="card", children=[

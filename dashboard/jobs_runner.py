@@ -1,14 +1,17 @@
 """Background jobs of the server process: a thread per job, progress written through ``etl.jobs``.
 
-``etl.jobs.start_job`` holds a database-enforced lock (one running job per kind), so two retrain requests,
-from two threads or two server processes, start exactly one job; the other gets ``JobBusy``. Pages and API
-clients poll the job record (``etl.jobs.get_job``) for progress and the log. Threads are daemons: if the
-process dies, the record stays 'running' until ``etl.jobs.clear_stale`` marks it failed (on the next start).
+``etl.jobs.start_job`` holds a database-enforced lock (one running retrain or load), so two requests, from
+two threads or two server processes, start exactly one job; the other gets ``JobBusy``. Dry runs of uploads
+(kind ``validate``) may be many; at most ``CRISISRISK_MAX_DRY_RUNS`` (default 2) compute at once, the others
+wait their turn. Pages and API clients poll the job record (``etl.jobs.get_job``). Each job records its
+owner and a heartbeat: if the process dies, the next start (or a start that would be refused) marks it
+failed. A cancel request is honoured at the job's next progress point (``JobCancelled``): status 'cancelled'.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from collections.abc import Callable
@@ -17,6 +20,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from etl import jobs
+from etl.jobs import JobCancelled
 
 log = logging.getLogger(__name__)
 Report = Callable[[float, str], None]
@@ -25,34 +29,46 @@ Done = Callable[[bool, dict[str, Any]], None]
 
 _threads: dict[int, threading.Thread] = {}
 _lock = threading.Lock()
+_dry_runs = threading.BoundedSemaphore(max(1, int(os.environ.get("CRISISRISK_MAX_DRY_RUNS", "2"))))
 
 
-def submit(engine: Engine, kind: str, actor: str, work: Work, on_done: Done | None = None) -> int:
+def submit(engine: Engine, kind: str, actor: str, work: Work, on_done: Done | None = None,
+           upload_id: int | None = None) -> int:
     """Record a job (raises ``JobBusy`` if one of this kind runs) and run ``work(report)`` in a thread.
 
     ``work`` returns a JSON-safe result dict; an optional ``message`` key becomes the job's final message.
+    ``report(percent, message)`` raises ``JobCancelled`` once a cancel was requested. ``on_done(ok, result)``
+    gets ``result['cancelled'] = True`` for a cancelled job.
     """
-    job_id = jobs.start_job(engine, kind, actor)
+    job_id = jobs.start_job(engine, kind, actor, upload_id=upload_id)
 
     def report(percent: float, message: str) -> None:
         try:
             jobs.progress(engine, job_id, percent, message)
+        except JobCancelled:
+            raise
         except Exception:  # noqa: BLE001 - progress is best effort; the job itself goes on
             log.exception("job %s: progress update failed", job_id)
 
     def run() -> None:
         ok, result = False, {}
         try:
-            result = work(report) or {}
+            if kind == "validate":
+                report(1, "waiting for a free dry-run worker")
+                with _dry_runs:
+                    result = work(report) or {}
+            else:
+                result = work(report) or {}
             ok = True
             jobs.finish_job(engine, job_id, True, str(result.get("message", "done")), result)
+        except JobCancelled:
+            log.info("job %s (%s) cancelled", job_id, kind)
+            result = {"cancelled": True, "message": f"cancelled; nothing was changed by this {kind} job"}
+            _finish_quietly(engine, job_id, result, "cancelled")
         except Exception as exc:  # noqa: BLE001 - any failure ends the job as failed, with its reason
             log.exception("job %s (%s) failed", job_id, kind)
             result = {"error": f"{type(exc).__name__}: {exc}"}
-            try:
-                jobs.finish_job(engine, job_id, False, result["error"][:500], result)
-            except Exception:  # noqa: BLE001
-                log.exception("job %s: could not record the failure", job_id)
+            _finish_quietly(engine, job_id, result, "failed")
         finally:
             if on_done is not None:
                 try:
@@ -67,6 +83,14 @@ def submit(engine: Engine, kind: str, actor: str, work: Work, on_done: Done | No
         _threads[job_id] = thread
     thread.start()
     return job_id
+
+
+def _finish_quietly(engine: Engine, job_id: int, result: dict[str, Any], status: str) -> None:
+    try:
+        jobs.finish_job(engine, job_id, False, str(result.get("error") or result.get("message"))[:500], result,
+                        status=status)
+    except Exception:  # noqa: BLE001
+        log.exception("job %s: could not record its end", job_id)
 
 
 def wait(engine: Engine, job_id: int, timeout: float = 300.0) -> dict[str, Any] | None:

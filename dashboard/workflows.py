@@ -46,39 +46,102 @@ def source_names() -> list[str]:
 
 
 def validate_upload(engine: Engine, actor: str, source_name: str, filename: str, data: bytes,
-                    client: str | None = None) -> dict[str, Any]:
-    """Check and dry-run a file, record it in ``upload`` and the audit log; nothing is loaded yet."""
-    from etl.config import raw_dir
-    from etl.context import MappingContext
+                    client: str | None = None, then_load: bool = False, on_loaded=None) -> dict[str, Any]:
+    """Check a file and dry-run it as a background job (issue 9 #7); nothing is loaded yet.
+
+    The instant checks (size, empty, file name) answer at once: ``status`` 'refused' with the report. Otherwise
+    the upload is recorded as 'validating' and a ``validate`` job parses and maps it; the answer holds the
+    job, whose record (and the upload's) gives the report when it ends. ``then_load`` starts the load job
+    when the dry run passed (the API's ``confirm=true``).
+    """
+    import hashlib
+
     from etl.sources import get_source
 
     try:
-        get_source(source_name)
+        source = get_source(source_name)
     except KeyError:
         raise WorkflowError(400, f"unknown source '{str(source_name)[:60]}'; choose one of: "
                             f"{', '.join(source_names())}", "unknown_source") from None
     try:
-        ctx = MappingContext(raw_dir=raw_dir(), engine=engine)
-        report, staged = uploads.validate(source_name, filename or "", data, ctx)
-    except Exception as exc:  # noqa: BLE001 - a file no reader can parse is refused, not a server error
-        log.info("upload %s/%s unreadable: %s", source_name, filename, exc)
-        import hashlib
-
-        report = uploads.UploadReport(source_name, str(filename)[:200], len(data), hashlib.sha256(data).hexdigest(),
-                                      ok=False, error_code="unreadable",
-                                      error=f"the file could not be read as a {source_name} file "
-                                            f"({type(exc).__name__}: {str(exc)[:300]})")
-        staged = None
-    upload_id = uploads.record(engine, actor, report, staged)
-    target = f"{source_name}/{report.filename}"
-    if report.ok:
-        detail = (f"upload {upload_id}: {report.rows_read:,} rows read, {report.rows_would_load:,} would load, "
-                  f"{report.rows_would_reject:,} would be rejected; sha256 {report.sha256[:12]}")
-        accounts.audit(engine, actor, "upload", "ok", target, "validated: " + detail, client)
-    else:
-        accounts.audit(engine, actor, "upload", "refused", target,
+        uploads.precheck(source, filename or "", data)
+    except uploads.UploadRefused as exc:
+        report = uploads.UploadReport(source_name, str(filename or "")[:200], len(data),
+                                      hashlib.sha256(data).hexdigest(), ok=False, error_code=exc.code, error=str(exc))
+        upload_id = uploads.record(engine, actor, report, None)
+        accounts.audit(engine, actor, "upload", "refused", f"{source_name}/{report.filename}",
                        f"upload {upload_id}: {report.error_code}: {report.error}", client)
-    return {"upload_id": upload_id, "status": "validated" if report.ok else "refused", "report": report.to_dict()}
+        return {"upload_id": upload_id, "status": "refused", "report": report.to_dict(), "job": None}
+    upload_id = uploads.record_pending(engine, actor, source_name, filename, data)
+    target = f"{source_name}/{filename}"
+
+    def work(report) -> dict[str, Any]:
+        from etl.config import raw_dir
+        from etl.context import MappingContext
+        from etl.jobs import JobCancelled
+
+        try:
+            ctx = MappingContext(raw_dir=raw_dir(), engine=engine)
+            result, staged = uploads.validate(source_name, filename or "", data, ctx, progress=report)
+        except JobCancelled:
+            uploads.set_status(engine, upload_id, "cancelled")
+            raise
+        except Exception as exc:  # noqa: BLE001 - a file no reader can parse is refused, not a server error
+            # logged at error level with the traceback: it may be a fault of ours (issue 9 #6), not of the file
+            log.exception("upload %s (%s/%s): dry run failed unexpectedly", upload_id, source_name, filename)
+            result = uploads.UploadReport(source_name, str(filename)[:200], len(data),
+                                          hashlib.sha256(data).hexdigest(), ok=False, error_code="unreadable",
+                                          error=f"the file could not be read as a {source_name} file "
+                                                f"({type(exc).__name__}: {str(exc)[:300]})")
+            staged = None
+        uploads.complete(engine, upload_id, result, staged)
+        if result.ok:
+            detail = (f"upload {upload_id}: {result.rows_read:,} rows read, {result.rows_would_load:,} would load, "
+                      f"{result.rows_would_reject:,} would be rejected; sha256 {result.sha256[:12]}")
+            accounts.audit(engine, actor, "upload", "ok", f"{source_name}/{result.filename}",
+                           "validated: " + detail, client)
+            message = f"dry run of {result.filename}: " + detail.split(": ", 1)[1]
+        else:
+            accounts.audit(engine, actor, "upload", "refused", f"{source_name}/{result.filename}",
+                           f"upload {upload_id}: {result.error_code}: {result.error}", client)
+            message = f"refused {result.filename}: {result.error_code}: {result.error}"
+        out: dict[str, Any] = {"message": message[:500], "upload_id": upload_id,
+                               "status": "validated" if result.ok else "refused", "report": result.to_dict()}
+        if result.ok and then_load:
+            try:
+                out["load_job_id"] = start_load(engine, actor, upload_id, client, on_loaded)["job_id"]
+            except WorkflowError as exc:
+                out["load_error"] = exc.message
+        return out
+
+    def done(ok: bool, result: dict[str, Any]) -> None:
+        if result.get("cancelled"):
+            accounts.audit(engine, actor, "upload", "refused", target, f"upload {upload_id}: dry run cancelled",
+                           client)
+        elif not ok:
+            uploads.set_status(engine, upload_id, "failed")
+
+    job_id = jobs_runner.submit(engine, "validate", actor, work, done, upload_id=upload_id)
+    uploads.link_job(engine, upload_id, job_id)
+    from etl.jobs import get_job
+
+    return {"upload_id": upload_id, "status": "validating", "report": None, "job": get_job(engine, job_id)}
+
+
+def cancel_job(engine: Engine, actor: str, job_id: int, client: str | None = None) -> dict[str, Any]:
+    """Ask a running job to stop at its next progress point (cooperative: the warehouse stays intact)."""
+    from etl import jobs
+
+    try:
+        item = jobs.request_cancel(engine, job_id)
+    except LookupError:
+        raise WorkflowError(404, f"unknown job {job_id}", "unknown_job") from None
+    except ValueError as exc:
+        accounts.audit(engine, actor, "job cancel", "refused", f"job {job_id}", str(exc), client)
+        raise WorkflowError(409, str(exc), "not_running") from None
+    accounts.audit(engine, actor, "job cancel", "ok", f"job {job_id}",
+                   f"{item['kind']} job {job_id}: cancel requested (status now {item['status']})", client)
+    return item
 
 
 def start_load(engine: Engine, actor: str, upload_id: int, client: str | None = None,
@@ -94,7 +157,7 @@ def start_load(engine: Engine, actor: str, upload_id: int, client: str | None = 
 
     def work(report) -> dict[str, Any]:
         report(2, f"loading upload {upload_id}: {target}")
-        result = uploads.apply(engine, upload_id, progress=jobs_runner.StepProgress(report))
+        result = uploads.apply(engine, upload_id, progress=jobs_runner.StepProgress(report), who=f"{actor}: {target}")
         files = [{"file": f.file, "rows_read": f.rows_read, "rows_loaded": f.rows_loaded,
                   "rows_rejected": f.rows_rejected, "observations": f.observations} for f in result.files]
         loaded = sum(f["rows_loaded"] for f in files)
@@ -104,16 +167,18 @@ def start_load(engine: Engine, actor: str, upload_id: int, client: str | None = 
                 "source": item["source"], "observations": result.observations, "files": files}
 
     def done(ok: bool, result: dict[str, Any]) -> None:
-        accounts.audit(engine, actor, "load finish", "ok" if ok else "error", target,
+        accounts.audit(engine, actor, "load finish", "ok" if ok else "refused" if result.get("cancelled") else "error",
+                       target,
                        result.get("message") or result.get("error"), client)
         if on_loaded is not None:
             on_loaded(ok)
 
     try:
-        job_id = jobs_runner.submit(engine, "load", actor, work, done)
+        job_id = jobs_runner.submit(engine, "load", actor, work, done, upload_id=upload_id)
     except JobBusy as exc:
         accounts.audit(engine, actor, "load start", "refused", target, str(exc), client)
         raise WorkflowError(409, str(exc), "busy") from None
+    uploads.link_job(engine, upload_id, job_id)
     accounts.audit(engine, actor, "load start", "ok", target, f"upload {upload_id}, job {job_id}", client)
     from etl.jobs import get_job
 

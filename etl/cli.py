@@ -38,10 +38,14 @@ def _engine():
 def run_cmd(
     source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only these sources (repeatable).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Reload even when a file has not changed.")] = False,
+    wait: Annotated[float | None, typer.Option(
+        "--wait", min=0, help="Seconds to wait for another ETL writer (a run or an upload load) to finish; "
+        "default CRISISRISK_ETL_LOCK_WAIT_S or 300. 0 fails at once.")] = None,
 ) -> None:
-    """Load every registered source (or only the named ones) into the warehouse."""
+    """Load every registered source (or only the named ones) into the warehouse (one writer at a time)."""
     from etl.loader import run, unregistered_folders
     from etl.sources import all_sources, get_source
+    from etl.writer_lock import EtlBusy
 
     try:
         selected = [get_source(n) for n in source] if source else all_sources()
@@ -71,7 +75,18 @@ def run_cmd(
                 progress.console.print(f"[green]✓[/green] {result.source}: {read:,} rows read, {read - rej:,} loaded, "
                                        f"{rej:,} rejected → {result.observations:,} observations")
 
-        run(engine, [s.name for s in selected], force=force, progress=step, on_result=done)
+        def waiting(msg: str) -> None:
+            progress.console.print(f"[yellow]{msg}[/yellow]")
+
+        def step_or_wait(msg: str) -> None:
+            (waiting if msg.startswith("waiting for the ETL writer") else step)(msg)
+
+        try:
+            run(engine, [s.name for s in selected], force=force, progress=step_or_wait, on_result=done, wait_s=wait)
+        except EtlBusy as exc:
+            progress.stop()
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(3) from None
         progress.update(task, description="ETL finished")
     from etl.sources import BROKEN
 
@@ -193,3 +208,65 @@ def rejected_cmd(
     for f, rn, _code, why, raw in rows:
         table.add_row(f, str(rn), why, raw[:160])
     console.print(table)
+
+
+jobs_app = typer.Typer(help="Background jobs of the server: dry runs, loads, retrains.", no_args_is_help=True)
+
+
+@jobs_app.command("list")
+def jobs_list_cmd(
+    limit: Annotated[int, typer.Option(min=1, max=500, help="How many recent jobs.")] = 20,
+    kind: Annotated[str | None, typer.Option(help="Only retrain, load or validate.")] = None,
+) -> None:
+    """Recent jobs with owner and heartbeat; jobs of a stopped server are marked failed first."""
+    import etl.uploads  # noqa: F401 - registers the repair of a killed load's upload
+    from etl import jobs
+
+    engine = _engine()
+    recovered = jobs.recover_orphans(engine)
+    if recovered:
+        console.print(f"[yellow]{recovered} job(s) of a stopped server marked failed: {jobs.ORPHAN_MESSAGE}[/yellow]")
+    rows = jobs.recent_jobs(engine, kind, limit)
+    if not rows:
+        console.print("No jobs yet.")
+        return
+    table = Table(title="Jobs")
+    for col in ("job", "kind", "status", "progress", "by", "started (UTC)", "owner", "heartbeat (UTC)", "message"):
+        table.add_column(col, overflow="fold")
+    for j in rows:
+        table.add_row(str(j["job_id"]), j["kind"], j["status"] + (" (cancel requested)" if j["cancel_requested"]
+                                                                 and j["status"] == "running" else ""),
+                      f"{j['progress']:.0f}%", j["requested_by"], str(j["started_at"])[:19],
+                      f"{j['owner_host'] or '?'}:{j['owner_pid'] or '?'}", str(j["heartbeat_at"] or "")[:19],
+                      (j["message"] or "")[:120])
+    console.print(table)
+
+
+@jobs_app.command("cancel")
+def jobs_cancel_cmd(
+    job_id: Annotated[int, typer.Argument(help="Job id (crisisrisk jobs list).")],
+    actor: Annotated[str | None, typer.Option(help="Name recorded in the audit log (default: cli:<login>).")] = None,
+) -> None:
+    """Ask a running job to stop at its next progress point (it changes nothing); recorded in the audit log."""
+    import getpass
+
+    import etl.uploads  # noqa: F401 - registers the repair of a killed load's upload
+    from etl import accounts, jobs
+
+    engine = _engine()
+    who = actor or f"cli:{getpass.getuser()}"
+    try:
+        item = jobs.request_cancel(engine, job_id)
+    except LookupError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    except ValueError as exc:
+        accounts.audit(engine, who, "job cancel", "refused", f"job {job_id}", str(exc), "cli")
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    accounts.audit(engine, who, "job cancel", "ok", f"job {job_id}",
+                   f"{item['kind']} job {job_id}: cancel requested (status now {item['status']})", "cli")
+    if item["status"] == "running":
+        console.print(f"cancel requested for {item['kind']} job {job_id}; it stops at its next progress point")
+    else:
+        console.print(f"{item['kind']} job {job_id} is now {item['status']}: {item['message']}")

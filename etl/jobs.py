@@ -1,13 +1,28 @@
-"""Background job records (retrain, load) with a database-enforced 'one at a time' per kind.
+"""Background job records (retrain, load, validate) that survive the death of the process running them.
 
-A running job holds ``active_kind = kind``; the column is unique, so a second start of the same kind fails
-inside the database even when two processes race. Finishing clears it.
+One at a time per kind: a running retrain or load holds ``active_kind = kind``; the column is unique, so a
+second start of the same kind fails inside the database even when two processes race. Dry runs
+(``validate``) may run side by side and hold no ``active_kind``.
+
+Crash recovery (issue 9 #1): a job records its owner (host and process id) and a heartbeat, written every
+``CRISISRISK_JOB_HEARTBEAT_S`` seconds by a thread while it runs. A 'running' job whose owner is gone (same
+host, process not alive or not this process although it has our pid) or whose heartbeat is older than
+``CRISISRISK_JOB_STALE_S`` is marked failed, "server stopped while the job ran", at server start and before a
+start is refused as busy. Hooks (:func:`on_orphan`) let the upload code repair what a killed load left.
+
+Cancellation is cooperative: :func:`request_cancel` sets a flag that the job reads at each progress point
+(:func:`progress` raises :class:`JobCancelled`), so it stops where nothing half-written can remain.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select, update
@@ -16,48 +31,237 @@ from sqlalchemy.exc import IntegrityError
 from etl.schema import job
 
 log = logging.getLogger(__name__)
+EXCLUSIVE_KINDS = ("retrain", "load")  # one at a time; 'validate' (dry runs) may run side by side
+KINDS = (*EXCLUSIVE_KINDS, "validate")
+ORPHAN_MESSAGE = "server stopped while the job ran"
+HOST = socket.gethostname()[:255]
+
+_owned: dict[int, threading.Event] = {}  # job id -> stop event of its heartbeat thread, for jobs of this process
+_owned_lock = threading.Lock()
+_orphan_hooks: list[Callable[[Engine, dict[str, Any]], None]] = []
 
 
 class JobBusy(RuntimeError):
     """Another job of this kind is running."""
 
 
-def start_job(engine: Engine, kind: str, requested_by: str) -> int:
-    now = dt.datetime.now(dt.UTC)
+class JobCancelled(Exception):
+    """An analyst cancelled the job; raised at the job's next progress point."""
+
+
+def heartbeat_seconds() -> float:
+    return float(os.environ.get("CRISISRISK_JOB_HEARTBEAT_S", "15"))
+
+
+def stale_seconds() -> float:
+    """A heartbeat older than this means the owner is gone (must exceed the longest write transaction)."""
+    return float(os.environ.get("CRISISRISK_JOB_STALE_S", "300"))
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite gives naive datetimes back; they were written in UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def pid_alive(pid: int | None) -> bool:
+    """True if a process with this id runs on this host (a zombie, killed but not reaped, counts as gone)."""
+    if not pid or pid <= 0:
+        return False
     try:
-        with engine.begin() as conn:
-            return conn.execute(job.insert().values(
-                kind=kind, status="running", requested_by=requested_by, requested_at=now, started_at=now,
-                progress=0.0, message="started", log="", active_kind=kind)).inserted_primary_key[0]
-    except IntegrityError:
-        running = running_job(engine, kind)
-        who = f" (started by {running['requested_by']} at {str(running['started_at'])[:19]} UTC)" if running else ""
-        raise JobBusy(f"a {kind} job is already running{who}; wait for it to finish") from None
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+def owner_gone(host: str | None, pid: int | None, heartbeat: dt.datetime | None, started: dt.datetime | None,
+               owned_here: bool, legacy_limit_s: float | None = None) -> bool:
+    """Whether the process that owns a running record (job or lock) has stopped.
+
+    Same host: the pid is not alive, or it is our own pid but this process does not run the job (a restarted
+    container gets the same pid). Any host: the heartbeat is stale. Rows written before owners were recorded
+    count as gone after ``legacy_limit_s``.
+    """
+    if host == HOST and pid is not None:
+        if pid == os.getpid():
+            if not owned_here:
+                return True
+        elif not pid_alive(pid):
+            return True
+    beat = _aware(heartbeat) or _aware(started)
+    if host is None and legacy_limit_s is not None:
+        return beat is None or (_now() - beat).total_seconds() > legacy_limit_s
+    return beat is None or (_now() - beat).total_seconds() > stale_seconds()
+
+
+def on_orphan(hook: Callable[[Engine, dict[str, Any]], None]) -> None:
+    """Register repair work for a job found orphaned (e.g. put back the files of a killed load)."""
+    if hook not in _orphan_hooks:
+        _orphan_hooks.append(hook)
+
+
+def owned_here(job_id: int) -> bool:
+    with _owned_lock:
+        return job_id in _owned
+
+
+def start_job(engine: Engine, kind: str, requested_by: str, upload_id: int | None = None) -> int:
+    """Record a running job owned by this process and start its heartbeat; ``JobBusy`` if its kind runs."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown job kind '{kind}'")
+    active = kind if kind in EXCLUSIVE_KINDS else None
+    for attempt in (1, 2):
+        now = _now()
+        try:
+            with engine.begin() as conn:
+                job_id = conn.execute(job.insert().values(
+                    kind=kind, status="running", requested_by=requested_by, requested_at=now, started_at=now,
+                    progress=0.0, message="started", log="", active_kind=active, owner_host=HOST,
+                    owner_pid=os.getpid(), heartbeat_at=now, cancel_requested=False, upload_id=upload_id,
+                )).inserted_primary_key[0]
+            break
+        except IntegrityError:
+            if attempt == 1 and recover_orphans(engine, kind):
+                continue  # the holder had died: its job is now failed, so try once more
+            running = running_job(engine, kind)
+            who = f" (started by {running['requested_by']} at {str(running['started_at'])[:19]} UTC)" if running else ""
+            raise JobBusy(f"a {kind} job is already running{who}; wait for it to finish") from None
+    _start_heartbeat(engine, job_id)
+    return job_id
+
+
+def _start_heartbeat(engine: Engine, job_id: int) -> None:
+    stop = threading.Event()
+    with _owned_lock:
+        _owned[job_id] = stop
+
+    def beat() -> None:
+        while not stop.wait(heartbeat_seconds()):
+            try:
+                with engine.begin() as conn:
+                    conn.execute(update(job).where(job.c.job_id == job_id, job.c.status == "running")
+                                 .values(heartbeat_at=_now()))
+            except Exception:  # noqa: BLE001 - a busy database delays one beat; the stale limit allows many
+                log.warning("job %s: heartbeat not written this time", job_id, exc_info=True)
+
+    threading.Thread(target=beat, name=f"crisisrisk-heartbeat-{job_id}", daemon=True).start()
+
+
+def _stop_heartbeat(job_id: int) -> None:
+    with _owned_lock:
+        stop = _owned.pop(job_id, None)
+    if stop is not None:
+        stop.set()
+
+
+def _append(current: str | None, message: str) -> str:
+    return ((current or "") + f"{_now():%H:%M:%S} {message}\n")[-20000:]
 
 
 def progress(engine: Engine, job_id: int, percent: float, message: str) -> None:
+    """Record progress; raises :class:`JobCancelled` if an analyst asked to cancel (checked here)."""
     with engine.begin() as conn:
-        current = conn.execute(select(job.c.log).where(job.c.job_id == job_id)).scalar() or ""
-        stamp = dt.datetime.now(dt.UTC).strftime("%H:%M:%S")
+        row = conn.execute(select(job.c.log, job.c.cancel_requested).where(job.c.job_id == job_id)).first()
+        current, cancel = (row[0], bool(row[1])) if row else ("", False)
         conn.execute(update(job).where(job.c.job_id == job_id).values(
-            progress=max(0.0, min(100.0, percent)), message=message[:500],
-            log=(current + f"{stamp} {message}\n")[-20000:]))
+            progress=max(0.0, min(100.0, percent)), message=message[:500], heartbeat_at=_now(),
+            log=_append(current, message)))
+    if cancel:
+        raise JobCancelled(f"job {job_id} was cancelled")
 
 
-def finish_job(engine: Engine, job_id: int, ok: bool, message: str, result: dict[str, Any] | None = None) -> None:
+def cancel_requested(engine: Engine, job_id: int) -> bool:
+    with engine.connect() as conn:
+        return bool(conn.execute(select(job.c.cancel_requested).where(job.c.job_id == job_id)).scalar())
+
+
+def finish_job(engine: Engine, job_id: int, ok: bool, message: str, result: dict[str, Any] | None = None,
+               status: str | None = None) -> None:
+    """End a job: succeeded, failed or cancelled; releases its kind and stops its heartbeat."""
+    _stop_heartbeat(job_id)
     with engine.begin() as conn:
-        current = conn.execute(select(job.c.log).where(job.c.job_id == job_id)).scalar() or ""
-        stamp = dt.datetime.now(dt.UTC).strftime("%H:%M:%S")
+        current = conn.execute(select(job.c.log).where(job.c.job_id == job_id)).scalar()
         conn.execute(update(job).where(job.c.job_id == job_id).values(
-            status="succeeded" if ok else "failed", finished_at=dt.datetime.now(dt.UTC), active_kind=None,
-            progress=100.0, message=message[:500], log=(current + f"{stamp} {message}\n")[-20000:],
-            result_json=result))
+            status=status or ("succeeded" if ok else "failed"), finished_at=_now(), active_kind=None,
+            progress=100.0, message=message[:500], log=_append(current, message), result_json=result))
+
+
+def request_cancel(engine: Engine, job_id: int) -> dict[str, Any]:
+    """Ask a running job to stop at its next progress point; an orphaned one is marked failed at once.
+
+    Returns the job record; raises ``LookupError`` for an unknown job and ``ValueError`` for one not running.
+    """
+    item = get_job(engine, job_id)
+    if item is None:
+        raise LookupError(f"unknown job {job_id}")
+    if item["status"] != "running":
+        raise ValueError(f"job {job_id} is {item['status']}, not running")
+    with engine.begin() as conn:
+        current = conn.execute(select(job.c.log).where(job.c.job_id == job_id)).scalar()
+        conn.execute(update(job).where(job.c.job_id == job_id, job.c.status == "running").values(
+            cancel_requested=True, log=_append(current, "cancel requested")))
+    recover_orphans(engine, item["kind"])
+    return get_job(engine, job_id)
+
+
+def recover_orphans(engine: Engine, kind: str | None = None, legacy_limit_s: float | None = None) -> int:
+    """Mark running jobs whose owner is gone as failed (``ORPHAN_MESSAGE``) and run the repair hooks.
+
+    Returns how many were marked. Safe to run from several processes: each row is claimed by an
+    UPDATE ... WHERE status = 'running', so one process repairs it.
+    """
+    import etl.uploads  # noqa: F401 - registers the repair of a killed load's or dry run's upload
+
+    stmt = select(job).where(job.c.status == "running")
+    if kind:
+        stmt = stmt.where(job.c.kind == kind)
+    with engine.connect() as conn:
+        running = [dict(r) for r in conn.execute(stmt).mappings().all()]
+    marked = 0
+    for item in running:
+        if not owner_gone(item["owner_host"], item["owner_pid"], item["heartbeat_at"], item["started_at"],
+                          owned_here(item["job_id"]), legacy_limit_s):
+            continue
+        with engine.begin() as conn:
+            claimed = conn.execute(update(job).where(job.c.job_id == item["job_id"], job.c.status == "running")
+                                   .values(status="failed", active_kind=None, finished_at=_now(),
+                                           message=ORPHAN_MESSAGE, log=_append(item["log"], ORPHAN_MESSAGE),
+                                           result_json={"error": ORPHAN_MESSAGE})).rowcount
+        if not claimed:
+            continue
+        marked += 1
+        log.warning("job %s (%s, owner %s pid %s) marked failed: %s", item["job_id"], item["kind"],
+                    item["owner_host"], item["owner_pid"], ORPHAN_MESSAGE)
+        for hook in list(_orphan_hooks):
+            try:
+                hook(engine, item)
+            except Exception:  # noqa: BLE001 - one repair must not stop the others; it is logged
+                log.exception("job %s: repair after the crash failed", item["job_id"])
+    return marked
 
 
 def running_job(engine: Engine, kind: str) -> dict[str, Any] | None:
     with engine.connect() as conn:
         row = conn.execute(select(job).where(job.c.active_kind == kind)).mappings().first()
     return dict(row) if row else None
+
+
+def running_jobs(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(select(job).where(job.c.status == "running")
+                                              .order_by(job.c.job_id)).mappings().all()]
 
 
 def get_job(engine: Engine, job_id: int) -> dict[str, Any] | None:
@@ -75,9 +279,7 @@ def recent_jobs(engine: Engine, kind: str | None = None, limit: int = 20) -> lis
 
 
 def clear_stale(engine: Engine, kind: str, older_than_minutes: int = 120) -> int:
-    """Mark a 'running' job that outlived its process (crash) as failed, so the lock is released."""
-    limit = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=older_than_minutes)
-    with engine.begin() as conn:
-        return conn.execute(update(job).where(job.c.active_kind == kind, job.c.started_at < limit).values(
-            status="failed", active_kind=None, finished_at=dt.datetime.now(dt.UTC),
-            message="marked failed: the process running it stopped")).rowcount
+    """At server start: recover orphaned jobs of this kind (owner gone, stale heartbeat, or an old row
+    written before owners were recorded and started more than ``older_than_minutes`` ago)."""
+    return recover_orphans(engine, kind, legacy_limit_s=older_than_minutes * 60.0)
+

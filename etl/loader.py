@@ -72,6 +72,11 @@ def _current_hashes(engine: Engine, source: str) -> dict[str, str]:
     return {f.rsplit("/", 1)[-1]: s for f, s in rows}
 
 
+def current_key(source: str, file: str) -> str:
+    """The unique key of a file's current load: two current loads of one file cannot coexist."""
+    return f"{source}|{file}"[:400]
+
+
 def prepare(source: Source, paths: list[Path], ctx: MappingContext,
             progress: Progress | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Parse every file and map to regions; pure apart from reading files and regions."""
@@ -115,10 +120,16 @@ def validate(source: Source, parsed: pd.DataFrame, obs: pd.DataFrame) -> pd.Data
 
 
 def load_source(engine: Engine, source: Source, raw_dir: Path | None = None, force: bool = False,
-                progress: Progress | None = None, ctx: MappingContext | None = None) -> LoadResult:
-    """Load one source (all its files) in one transaction, or skip it when nothing changed."""
+                progress: Progress | None = None, ctx: MappingContext | None = None,
+                paths: list[Path] | None = None) -> LoadResult:
+    """Load one source (all its files) in one transaction, or skip it when nothing changed.
+
+    ``paths`` replaces the files found in ``raw_dir`` (an upload is loaded from its staged copy and moved into
+    data/raw only after the commit). The caller holds the ETL writer lock (:func:`etl.writer_lock.etl_writer`);
+    the unique ``current_key`` makes a second concurrent writer fail instead of duplicating current loads.
+    """
     raw_dir = raw_dir or default_raw_dir()
-    paths = source.paths(raw_dir)
+    paths = sorted(paths, key=lambda p: p.name) if paths is not None else source.paths(raw_dir)
     if not paths:
         return LoadResult(source.name, "failed", error=f"no files matching {list(source.file_patterns)} "
                           f"in {raw_dir / source.folder}")
@@ -152,7 +163,8 @@ def load_source(engine: Engine, source: Source, raw_dir: Path | None = None, for
         previous = [r[0] for r in conn.execute(select(source_load.c.load_id).where(
             source_load.c.source == source.name, source_load.c.status == "loaded"))]
         if previous:
-            conn.execute(update(source_load).where(source_load.c.load_id.in_(previous)).values(status="superseded"))
+            conn.execute(update(source_load).where(source_load.c.load_id.in_(previous))
+                         .values(status="superseded", current_key=None))
             conn.execute(delete(rejected_row).where(rejected_row.c.load_id.in_(previous)))
         conn.execute(delete(observation).where(observation.c.source == source.name))
         load_ids: dict[str, int] = {}
@@ -161,6 +173,7 @@ def load_source(engine: Engine, source: Source, raw_dir: Path | None = None, for
                 source=source.name, file=where[res.file], sha256=res.sha256, rows_read=res.rows_read,
                 rows_loaded=res.rows_loaded, rows_rejected=res.rows_rejected, observations=res.observations,
                 started_at=started, finished_at=finished, status="loaded", software_version=__version__,
+                current_key=current_key(source.name, f"{source.folder}/{res.file}"),
             )).inserted_primary_key[0]
         upsert(conn, indicator, [{"code": i.code, "family": i.family, "unit": i.unit, "direction": i.direction,
                                   "description": i.description, "source": source.name} for i in source.indicators],
@@ -188,8 +201,22 @@ def load_source(engine: Engine, source: Source, raw_dir: Path | None = None, for
 
 
 def run(engine: Engine, names: Iterable[str] | None = None, force: bool = False, raw_dir: Path | None = None,
-        progress: Progress | None = None, on_result: Callable[[LoadResult], None] | None = None) -> list[LoadResult]:
-    """Load the named sources (or all) in dependency order."""
+        progress: Progress | None = None, on_result: Callable[[LoadResult], None] | None = None,
+        wait_s: float | None = None, who: str = "crisisrisk etl run") -> list[LoadResult]:
+    """Load the named sources (or all) in dependency order, as the warehouse's only ETL writer.
+
+    Waits up to ``wait_s`` seconds for another writer (raises :class:`etl.writer_lock.EtlBusy` after).
+    """
+    from etl.writer_lock import etl_writer
+
+    with etl_writer(engine, who, wait_s, on_wait=progress):
+        return _run_locked(engine, names, force, raw_dir, progress, on_result)
+
+
+def _run_locked(engine: Engine, names: Iterable[str] | None, force: bool, raw_dir: Path | None,
+                progress: Progress | None, on_result: Callable[[LoadResult], None] | None) -> list[LoadResult]:
+    from etl.jobs import JobCancelled
+
     raw_dir = raw_dir or default_raw_dir()
     sources = [get_source(n) for n in names] if names else all_sources()
     sources.sort(key=lambda s: (s.order, s.name))
@@ -202,6 +229,8 @@ def run(engine: Engine, names: Iterable[str] | None = None, force: bool = False,
                 ctx = MappingContext(raw_dir=raw_dir, engine=engine)  # regions may have changed
             else:
                 result = load_source(engine, source, raw_dir, force, progress, ctx)
+        except JobCancelled:
+            raise
         except Exception as exc:  # noqa: BLE001 - one broken source must not stop the others
             log.exception("source %s failed", source.name)
             result = LoadResult(source.name, "failed", error=f"{type(exc).__name__}: {exc} (nothing was written)")

@@ -85,14 +85,17 @@ source_load = Table(
     Column("finished_at", DateTime(timezone=True), nullable=True),
     Column("status", String(20), nullable=False),
     Column("software_version", String(40), nullable=False),
-    # the publisher's release (vintage) the file belongs to, e.g. GLOTIP '2025-04-14'; NULL for unversioned sources
-    Column("release", String(20), nullable=True),
+    # '<source>|<file>' while this is the current load of that file, NULL once superseded: a unique index, so
+    # two current loads of one file cannot exist even if two writers race (issue 9 #2)
+    Column("current_key", String(400), nullable=True),
     CheckConstraint("rows_read >= 0 AND rows_loaded >= 0 AND rows_rejected >= 0", name="counts"),
     CheckConstraint("rows_read = rows_loaded + rows_rejected", name="invariant"),
     CheckConstraint("status IN ('loaded', 'superseded')", name="status"),
     CheckConstraint("length(sha256) = 64", name="sha"),
 )
 Index("ix_source_load_source", source_load.c.source, source_load.c.status)
+# an index, not a table constraint: SQLite cannot rebuild source_load (rows reference it) to add one
+Index("uq_source_load_current_key", source_load.c.current_key, unique=True)
 
 observation = Table(
     "observation",
@@ -132,40 +135,6 @@ country_code = Table(
     Column("code", String(20), primary_key=True),
     Column("iso3", String(3), nullable=False),
     Column("load_id", Integer, ForeignKey("source_load.load_id"), nullable=False),
-)
-
-# --- GLOTIP detected victims by citizenship (issue 11, migration 0005) -------------------------------------
-
-glotip_pair = Table(
-    "glotip_pair",
-    metadata,
-    # one (detecting country, citizenship, year): victims of that citizenship detected by that country
-    Column("detecting_iso3", String(3), ForeignKey("region.region_id"), primary_key=True),
-    Column("citizenship_iso3", String(3), ForeignKey("region.region_id"), primary_key=True),
-    Column("year", Integer, primary_key=True),
-    Column("victims", Float, nullable=False),
-    Column("censored", Boolean, nullable=False),  # '<5' stored as victims = 5, censored = true
-    Column("is_nationals", Boolean, nullable=False),  # citizenship is the detecting country itself
-    Column("release", String(20), nullable=False),
-    Column("load_id", Integer, ForeignKey("source_load.load_id"), nullable=False),
-    CheckConstraint("victims >= 0 AND victims <= 1.7976931348623157e308", name="victims"),
-    CheckConstraint("year BETWEEN 1990 AND 2100", name="year"),
-    CheckConstraint("is_nationals = (detecting_iso3 = citizenship_iso3)", name="nationals"),
-)
-Index("ix_glotip_pair_citizenship", glotip_pair.c.citizenship_iso3, glotip_pair.c.year)
-
-glotip_reporting = Table(
-    "glotip_reporting",
-    metadata,
-    # the census: a country-year that reported a citizenship breakdown; an absent pair there is below the
-    # listing threshold, not a known zero
-    Column("detecting_iso3", String(3), ForeignKey("region.region_id"), primary_key=True),
-    Column("year", Integer, primary_key=True),
-    Column("n_citizenships", Integer, nullable=False),
-    Column("release", String(20), nullable=False),
-    Column("load_id", Integer, ForeignKey("source_load.load_id"), nullable=False),
-    CheckConstraint("n_citizenships >= 1", name="n_citizenships"),
-    CheckConstraint("year BETWEEN 1990 AND 2100", name="year"),
 )
 
 model_run = Table(
@@ -285,7 +254,9 @@ upload = Table(
     Column("status", String(20), nullable=False),
     Column("report_json", JSON, nullable=True),
     Column("staged_path", String(500), nullable=True),
-    CheckConstraint("status IN ('validated', 'refused', 'loading', 'loaded', 'failed', 'discarded')", name="status"),
+    Column("job_id", Integer, nullable=True),  # the dry-run job while 'validating', then the load job
+    CheckConstraint("status IN ('validating', 'validated', 'refused', 'loading', 'loaded', 'failed', 'discarded', "
+                    "'cancelled')", name="status"),
     CheckConstraint("size_bytes >= 0", name="size"),
 )
 
@@ -304,9 +275,28 @@ job = Table(
     Column("log", Text, nullable=True),
     Column("result_json", JSON, nullable=True),
     Column("active_kind", String(20), nullable=True, unique=True),  # = kind while running: one at a time
-    CheckConstraint("kind IN ('retrain', 'load')", name="kind"),
-    CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status"),
+    # who runs it, so a crashed server's jobs are recognised (issue 9 #1): host and process id of the owner,
+    # a heartbeat written by a thread while it runs, and a cancel flag the job checks at its progress points
+    Column("owner_host", String(255), nullable=True),
+    Column("owner_pid", Integer, nullable=True),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=True),
+    Column("cancel_requested", Boolean, nullable=False, default=False, server_default="0"),
+    Column("upload_id", Integer, nullable=True),
+    CheckConstraint("kind IN ('retrain', 'load', 'validate')", name="kind"),
+    CheckConstraint("status IN ('running', 'succeeded', 'failed', 'cancelled')", name="status"),
     CheckConstraint("progress >= 0 AND progress <= 100", name="progress"),
+)
+
+etl_lock = Table(
+    "etl_lock",
+    metadata,
+    # one row per lock name ('etl'): the primary key lets only one writer hold it (issue 9 #2)
+    Column("name", String(40), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("owner_host", String(255), nullable=False),
+    Column("owner_pid", Integer, nullable=False),
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
 )
 
 # --- crisis watch list and pair-model outputs (issue 11, migration 0007) ---------------------------------

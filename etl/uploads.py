@@ -20,6 +20,7 @@ import shutil
 import tempfile
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ from sqlalchemy import Engine, select, update
 from etl.config import data_dir, raw_dir
 from etl.context import MappingContext
 from etl.contract import FILE, REJECT, REJECT_DETAIL, ROW, ContractError
+from etl.faults import fault_point
+from etl.jobs import on_orphan
 from etl.schema import upload
 from etl.sources import get_source
 
@@ -180,19 +183,32 @@ def _formula_cells(frame: pd.DataFrame) -> tuple[int, str, str] | None:
     return None
 
 
-def validate(source_name: str, filename: str, data: bytes, ctx: MappingContext) -> tuple[UploadReport, Path | None]:
-    """Check and dry-run an uploaded file; returns the report and the staged copy (None if refused)."""
+def precheck(source, filename: str, data: bytes) -> str:
+    """The instant checks (size, emptiness, file name), done in the request; returns the clean name."""
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise UploadRefused("too_large", f"file is {len(data):,} bytes; the limit is {MAX_UPLOAD_BYTES:,} bytes")
+    if not data:
+        raise UploadRefused("empty", "file is empty")
+    return _check_name(source, filename)
+
+
+def validate(source_name: str, filename: str, data: bytes, ctx: MappingContext,
+             progress: Callable[[float, str], None] | None = None) -> tuple[UploadReport, Path | None]:
+    """Check and dry-run an uploaded file; returns the report and the staged copy (None if refused).
+
+    ``progress(percent, message)`` is called between the steps; it may raise (a cancelled job), and then the
+    staged copy is removed like that of a refused file.
+    """
+    step = progress or (lambda _pct, _msg: None)
     source = get_source(source_name)
     report = UploadReport(source_name, Path(filename).name, len(data), hashlib.sha256(data).hexdigest(), ok=False)
     staging: Path | None = None
     try:
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise UploadRefused("too_large", f"file is {len(data):,} bytes; the limit is {MAX_UPLOAD_BYTES:,} bytes")
-        if not data:
-            raise UploadRefused("empty", "file is empty")
-        name = _check_name(source, filename)
+        name = precheck(source, filename, data)
         report.filename = name
+        step(5, f"checking {name}: type, size, macros and formulas")
         _check_bytes(name, data)
+        step(10, f"parsing {name} ({len(data):,} bytes)")
         staging = Path(tempfile.mkdtemp(prefix="upload-", dir=_staging_root()))
         path = staging / name
         path.write_bytes(data)
@@ -206,12 +222,18 @@ def validate(source_name: str, filename: str, data: bytes, ctx: MappingContext) 
             raise UploadRefused("formula_injection", f"{name}, row {row}, column '{column}': text '{value}' would run "
                                 "as a spreadsheet formula; refused")
         parsed[FILE] = name
+        step(55, f"mapping {len(parsed):,} rows of {name} to regions")
         obs = source.to_observations(parsed, ctx)
+        step(90, f"{len(parsed):,} rows checked; writing the report")
     except UploadRefused as exc:
         report.error_code, report.error = exc.code, str(exc)
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)  # a refused file leaves nothing behind
         return report, None
+    except BaseException:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)  # nor does a broken or cancelled dry run
+        raise
     rejected = parsed[parsed[REJECT].notna()]
     report.ok = True
     report.rows_read = len(parsed)
@@ -244,11 +266,38 @@ def _replaced(source, name: str) -> list[Path]:
 
 
 def record(engine: Engine, actor: str, report: UploadReport, staged: Path | None) -> int:
+    """Record a finished dry run (validated or refused) as a new upload."""
     with engine.begin() as conn:
         return conn.execute(upload.insert().values(
             at=dt.datetime.now(dt.UTC), actor=actor, source=report.source, filename=report.filename,
             size_bytes=report.size_bytes, sha256=report.sha256, status="validated" if report.ok else "refused",
             report_json=report.to_dict(), staged_path=str(staged) if staged else None)).inserted_primary_key[0]
+
+
+def record_pending(engine: Engine, actor: str, source: str, filename: str, data: bytes) -> int:
+    """Record an upload whose dry run is about to run in the background (status 'validating')."""
+    with engine.begin() as conn:
+        return conn.execute(upload.insert().values(
+            at=dt.datetime.now(dt.UTC), actor=actor, source=source[:60], filename=Path(filename).name[:300] or "?",
+            size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), status="validating",
+        )).inserted_primary_key[0]
+
+
+def set_status(engine: Engine, upload_id: int, status: str, **values: Any) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(upload).where(upload.c.upload_id == upload_id).values(status=status, **values))
+
+
+def link_job(engine: Engine, upload_id: int, job_id: int) -> None:
+    """Remember the upload's latest job (its dry run, then its load); the status is the job's business."""
+    with engine.begin() as conn:
+        conn.execute(update(upload).where(upload.c.upload_id == upload_id).values(job_id=job_id))
+
+
+def complete(engine: Engine, upload_id: int, report: UploadReport, staged: Path | None) -> None:
+    """Store the dry run's report on a pending upload: validated (waiting to be loaded) or refused."""
+    set_status(engine, upload_id, "validated" if report.ok else "refused", filename=report.filename[:300],
+               report_json=report.to_dict(), staged_path=str(staged) if staged else None)
 
 
 def get_upload(engine: Engine, upload_id: int) -> dict[str, Any] | None:
@@ -263,37 +312,106 @@ def recent_uploads(engine: Engine, limit: int = 30) -> list[dict[str, Any]]:
                 .mappings().all()]
 
 
-def apply(engine: Engine, upload_id: int, progress=None) -> Any:
-    """Put a validated upload in place of the source's file(s) and load it; restores the old files on failure."""
+def apply(engine: Engine, upload_id: int, progress=None, who: str | None = None) -> Any:
+    """Load a validated upload in place of the source's file(s), as the warehouse's only ETL writer.
+
+    The staged copy is loaded where it is; data/raw changes only after the warehouse commit succeeded, so a
+    failed, cancelled or killed load leaves data/raw and the warehouse as they were (issue 9 #1). A process
+    killed between the commit and the file move is repaired by :func:`repair_after_crash`.
+    """
+    from etl.jobs import JobCancelled
     from etl.loader import load_source
+    from etl.writer_lock import etl_writer
 
     item = get_upload(engine, upload_id)
     if item is None or item["status"] != "validated" or not item["staged_path"]:
         raise UploadRefused("not_validated", f"upload {upload_id} is not a validated upload waiting to be loaded")
     staged = Path(item["staged_path"])
-    if not staged.exists() or hashlib.sha256(staged.read_bytes()).hexdigest() != item["sha256"]:
+    if not staged.exists() or sha256_bytes_of(staged) != item["sha256"]:
         raise UploadRefused("changed", f"upload {upload_id}: the staged file is missing or changed")
     source = get_source(item["source"])
-    folder = raw_dir() / source.folder
-    old = _replaced(source, staged.name)
-    backup = data_dir() / "uploads" / f"superseded-{upload_id}"
-    backup.mkdir(parents=True, exist_ok=True)
-    with engine.begin() as conn:
-        conn.execute(update(upload).where(upload.c.upload_id == upload_id).values(status="loading"))
-    for f in old:
-        shutil.move(str(f), backup / f.name)
-    shutil.copy2(staged, folder / staged.name)
-    try:
-        result = load_source(engine, source, raw_dir(), force=True, progress=progress)
-        if result.status != "loaded":
-            raise RuntimeError(result.error or "load failed")
-    except Exception:
-        (folder / staged.name).unlink(missing_ok=True)
-        for f in old:
-            shutil.move(str(backup / f.name), folder / f.name)
-        with engine.begin() as conn:
-            conn.execute(update(upload).where(upload.c.upload_id == upload_id).values(status="failed"))
-        raise
-    with engine.begin() as conn:
-        conn.execute(update(upload).where(upload.c.upload_id == upload_id).values(status="loaded"))
+    step = (lambda msg: progress(msg)) if progress else None
+    with etl_writer(engine, who or f"upload {upload_id} load", on_wait=step):
+        old = _replaced(source, staged.name)
+        paths = [p for p in source.paths(raw_dir()) if p not in old] + [staged]
+        set_status(engine, upload_id, "loading")
+        try:
+            result = load_source(engine, source, raw_dir(), force=True, progress=progress, paths=paths)
+            if result.status != "loaded":
+                raise RuntimeError(result.error or "load failed")
+        except JobCancelled:
+            set_status(engine, upload_id, "validated")  # nothing was written; it may be loaded later
+            raise
+        except BaseException:
+            set_status(engine, upload_id, "failed")
+            raise
+        fault_point("uploads.apply.after_commit")
+        _swap_into_raw(upload_id, source, staged)
+        set_status(engine, upload_id, "loaded")
     return result
+
+
+def sha256_bytes_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _backup_dir(upload_id: int) -> Path:
+    return data_dir() / "uploads" / f"superseded-{upload_id}"
+
+
+def _swap_into_raw(upload_id: int, source, staged: Path) -> None:
+    """After the commit: move the superseded files aside and put the upload in data/raw (idempotent)."""
+    folder = raw_dir() / source.folder
+    backup = _backup_dir(upload_id)
+    backup.mkdir(parents=True, exist_ok=True)
+    target = folder / staged.name
+    for f in _replaced(source, staged.name):
+        if f == target and target.exists() and sha256_bytes_of(target) == sha256_bytes_of(staged):
+            continue  # already the uploaded file (a repeated repair)
+        shutil.move(str(f), backup / f.name)
+    tmp = folder / f".{staged.name}.part"
+    shutil.copy2(staged, tmp)
+    os.replace(tmp, target)  # atomic: data/raw never holds half a file
+
+
+def repair_after_crash(engine: Engine, job_row: dict[str, Any]) -> None:
+    """A job of a dead server: settle its upload so data/raw and the warehouse agree.
+
+    A dry run's upload becomes 'failed'. A load's upload becomes 'loaded' if the warehouse committed it (the
+    file move is then finished) or 'failed' if not (data/raw is untouched: files move only after the commit).
+    """
+    from etl.jobs import ORPHAN_MESSAGE
+    from etl.loader import current_key
+    from etl.schema import source_load
+
+    upload_id = job_row.get("upload_id")
+    item = get_upload(engine, upload_id) if upload_id else None
+    if item is None:
+        return
+    if job_row["kind"] == "validate" and item["status"] == "validating":
+        set_status(engine, upload_id, "failed", report_json={"ok": False, "error_code": "interrupted",
+                                                             "error": ORPHAN_MESSAGE})
+        return
+    if job_row["kind"] != "load" or item["status"] != "loading":
+        return
+    source = get_source(item["source"])
+    with engine.connect() as conn:
+        sha = conn.execute(select(source_load.c.sha256).where(
+            source_load.c.current_key == current_key(source.name, f"{source.folder}/{item['filename']}"))).scalar()
+    staged = Path(item["staged_path"]) if item["staged_path"] else None
+    if sha == item["sha256"] and staged is not None and staged.exists():
+        _swap_into_raw(upload_id, source, staged)
+        set_status(engine, upload_id, "loaded")
+        log.warning("upload %s: the warehouse had committed it before the server stopped; data/raw now holds it",
+                    upload_id)
+    else:
+        set_status(engine, upload_id, "failed")
+        log.warning("upload %s: load interrupted (%s); warehouse and data/raw keep the previous data",
+                    upload_id, ORPHAN_MESSAGE)
+
+
+on_orphan(repair_after_crash)

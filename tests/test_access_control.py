@@ -72,6 +72,7 @@ ROUTES: dict[tuple[str, str], tuple[str, object]] = {
     ("/api/v1/retrain", "POST"): ("analyst", "/api/v1/retrain"),
     ("/api/v1/jobs", "GET"): ("analyst", "/api/v1/jobs"),
     ("/api/v1/jobs/<int:job_id>", "GET"): ("analyst", "/api/v1/jobs/999999"),
+    ("/api/v1/jobs/<int:job_id>/cancel", "POST"): ("analyst", "/api/v1/jobs/999999/cancel"),
     ("/api/v1/models/<run_id>/promote", "POST"): ("analyst", "/api/v1/models/NO-SUCH-RUN/promote"),
     ("/api/v1/models/rollback", "POST"): ("analyst", "/api/v1/models/rollback"),
     ("/api/v1/audit", "GET"): ("admin", "/api/v1/audit"),

@@ -14,7 +14,7 @@ import hashlib
 import json
 
 import dash
-from dash import Input, Output, State, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from flask import current_app
 
 from dashboard import auth, ids, workflows
@@ -23,6 +23,8 @@ from etl import accounts, jobs, uploads
 
 POLL_MS = 1500
 LOG_LINES = 14
+CANCEL = "admin-cancel"  # pattern-matching id of each running job's Cancel button: {"type": CANCEL, "job": id}
+REPORT_STATE = "admin-report-state"  # which upload's dry run the report area shows, and in which status
 UPLOAD_COLUMNS = [("upload_id", "Id"), ("at", "When (UTC)"), ("actor", "By"), ("source", "Source"),
                   ("filename", "File"), ("size", "Size"), ("status", "Status"), ("summary", "Report")]
 JOB_COLUMNS = [("job_id", "Id"), ("kind", "Kind"), ("status", "Status"), ("requested_by", "By"),
@@ -60,8 +62,28 @@ def forbidden() -> html.Div:
 
 
 # --- pieces rendered from the database ----------------------------------------------------------------------
+def pending_view(upload_id: int, job: dict | None) -> html.Div:
+    """The report area while the dry run runs in the background (issue 9 #7); the poll replaces it."""
+    pct = float((job or {}).get("progress") or 0)
+    return html.Div(className="report pending", role="status", children=[
+        html.H4(f"Checking upload #{upload_id}" + (f" (job #{job['job_id']})" if job else "")),
+        html.Div(className="progress-row", children=[
+            html.Progress(value=str(round(pct)), max="100", className="progress"),
+            html.Span(f"{pct:.0f}%", className="progress-pct")]),
+        html.P((job or {}).get("message") or "waiting to start", className="job-message"),
+        html.P("The dry run parses and maps every row in the server; large files take minutes. You may leave "
+               "this page: the report stays in the upload history.", className="note"),
+    ])
+
+
 def report_view(outcome: dict) -> html.Div:
-    rep = outcome["report"]
+    rep = outcome["report"] or {}
+    if outcome["status"] in ("failed", "cancelled"):
+        return html.Div(className="report refused", role="alert", children=[
+            html.H4(f"Upload #{outcome['upload_id']}: dry run {outcome['status']}"),
+            html.P(rep.get("error") or ("cancelled by an analyst" if outcome["status"] == "cancelled" else
+                                        "the dry run stopped"), className="report-error"),
+            html.P("Nothing was written; upload the file again.", className="note")])
     head = f"Upload #{outcome['upload_id']}: {rep['filename']} for {rep['source']} ({_size(rep['size_bytes'])})"
     if outcome["status"] != "validated":
         return html.Div(className="report refused", role="alert", children=[
@@ -83,8 +105,9 @@ def report_view(outcome: dict) -> html.Div:
 
     return html.Div(className="report ok", children=[
         html.H4(["Checked: ", head]),
-        html.P("Nothing is written until you confirm. The load replaces the source's current file and reloads "
-               "the source in one transaction; if it fails, the old file is put back.", className="note"),
+        html.P("Nothing is written until you confirm. The load reloads the source from this file in one "
+               "transaction; the file replaces the current one in data/raw only after that commit, so a failed, "
+               "cancelled or interrupted load leaves both as they were.", className="note"),
         html.Table(className="facts", children=[html.Tbody([
             html.Tr([html.Th(k), html.Td(v)]) for k, v in facts])]),
         html.H4("Rows that would be rejected, by reason") if reasons else
@@ -97,9 +120,10 @@ def report_view(outcome: dict) -> html.Div:
 
 def jobs_view(engine) -> list:
     out = []
-    for kind, title in (("load", "Data load"), ("retrain", "Retraining")):
-        running = jobs.running_job(engine, kind)
-        last = running or next(iter(jobs.recent_jobs(engine, kind, 1)), None)
+    for kind, title in (("validate", "Dry run of an upload"), ("load", "Data load"), ("retrain", "Retraining")):
+        last = next(iter(jobs.recent_jobs(engine, kind, 1)), None)
+        if kind != "validate":
+            last = jobs.running_job(engine, kind) or last
         if last is None:
             out.append(html.Div(className="job", children=[html.H4(title), html.P("No job yet.", className="note")]))
             continue
@@ -118,6 +142,9 @@ def jobs_view(engine) -> list:
                    className="note"),
             html.Details([html.Summary("Log"), html.Pre(log_tail or "(empty)", className="job-log")],
                          open=state == "running"),
+            html.Button("Cancel this job", id={"type": CANCEL, "job": int(last["job_id"])},
+                        className="button secondary", n_clicks=0,
+                        disabled=bool(last.get("cancel_requested"))) if state == "running" else None,
         ]))
     return out
 
@@ -236,6 +263,7 @@ def register(app: dash.Dash, actx) -> None:
         return html.Div(className="admin-page", children=[
             dcc.Interval(id=ids.ADMIN_POLL, interval=POLL_MS),
             dcc.Store(id=ids.ADMIN_UPLOAD_ID), dcc.Store(id=ids.ADMIN_RUNS_KEY), dcc.Store(id="admin-poll-state"),
+            dcc.Store(id=REPORT_STATE),
             html.Div(className="region-head", children=[
                 html.H1("Admin: new data, retraining, promotion"),
                 html.P(f"Signed in as {principal.name} ({principal.role}). Every action is recorded in the audit log.",
@@ -261,8 +289,9 @@ def register(app: dash.Dash, actx) -> None:
                 ]),
                 html.Div(className="card", children=[
                     html.H3("2. Background jobs"),
-                    html.P("A load or a retrain runs in the server; this panel follows its progress. Only one job "
-                           "of each kind runs at a time.", className="note"),
+                    html.P("Dry runs, loads and retrains run in the server; this panel follows their progress. "
+                           "Only one load and one retrain run at a time. Cancel stops a job at its next step and "
+                           "changes nothing.", className="note"),
                     html.Div(jobs_view(eng), id=ids.ADMIN_JOBS),
                     html.Button("Retrain: make a candidate run", id=ids.ADMIN_RETRAIN, className="button"),
                 ]),
@@ -314,15 +343,15 @@ def register(app: dash.Dash, actx) -> None:
                 f"{', '.join(current) or 'none'}."], False
 
     @app.callback(Output(ids.ADMIN_REPORT, "children"), Output(ids.ADMIN_UPLOAD_ID, "data"),
-                  Output(ids.ADMIN_CONFIRM, "disabled"),
+                  Output(ids.ADMIN_CONFIRM, "disabled"), Output(REPORT_STATE, "data"),
                   Input(ids.ADMIN_UPLOAD, "contents"), State(ids.ADMIN_UPLOAD, "filename"),
                   State(ids.ADMIN_SOURCE, "value"), prevent_initial_call=True)
     def on_upload(contents, filename, source):
         principal = auth.require_dash("analyst")
         if not contents:
-            return no_update, no_update, no_update
+            return no_update, no_update, no_update, no_update
         if not source:
-            return html.P("Choose the source first.", className="report refused"), None, True
+            return html.P("Choose the source first.", className="report refused"), None, True, None
         _header, _, b64 = str(contents).partition(",")
         if len(b64) * 3 // 4 > uploads.MAX_UPLOAD_BYTES + 4:
             data = b"\0" * (uploads.MAX_UPLOAD_BYTES + 1)  # let validate() refuse and record it as too large
@@ -331,11 +360,52 @@ def register(app: dash.Dash, actx) -> None:
                 data = base64.b64decode(b64, validate=True)
             except (binascii.Error, ValueError):
                 return html.P("The browser sent the file in a form that could not be decoded; try again.",
-                              className="report refused"), None, True
+                              className="report refused"), None, True, None
         outcome = workflows.validate_upload(engine, principal.name, source, filename or "", data,
                                             auth.client_address())
-        ok = outcome["status"] == "validated"
-        return report_view(outcome), outcome["upload_id"] if ok else None, not ok
+        if outcome["status"] == "refused":  # refused by the instant checks (size, empty, name)
+            return report_view(outcome), None, True, None
+        upload_id = outcome["upload_id"]
+        return pending_view(upload_id, outcome["job"]), upload_id, True, {"upload_id": upload_id,
+                                                                          "status": "validating"}
+
+    @app.callback(Output(ids.ADMIN_REPORT, "children", allow_duplicate=True),
+                  Output(ids.ADMIN_CONFIRM, "disabled", allow_duplicate=True),
+                  Output(REPORT_STATE, "data", allow_duplicate=True),
+                  Input(ids.ADMIN_POLL, "n_intervals"), State(REPORT_STATE, "data"), prevent_initial_call=True)
+    def follow_dry_run(_n, shown):
+        """Poll the dry-run job of the upload shown; put its report in place when it ends."""
+        auth.require_dash("analyst")
+        if not shown or shown.get("status") != "validating":
+            return no_update, no_update, no_update
+        item = uploads.get_upload(engine, int(shown["upload_id"]))
+        if item is None:
+            return no_update, no_update, no_update
+        if item["status"] == "validating":
+            job = jobs.get_job(engine, item["job_id"]) if item.get("job_id") else None
+            key = (job or {}).get("progress"), (job or {}).get("message")
+            if list(key) == shown.get("key"):
+                return no_update, no_update, no_update
+            return pending_view(item["upload_id"], job), no_update, {**shown, "key": list(key)}
+        outcome = {"upload_id": item["upload_id"], "status": item["status"], "report": item.get("report_json")}
+        return report_view(outcome), item["status"] != "validated", {**shown, "status": item["status"]}
+
+    @app.callback(Output(ids.ADMIN_MESSAGE, "children", allow_duplicate=True),
+                  Input({"type": CANCEL, "job": ALL}, "n_clicks"), prevent_initial_call=True)
+    def on_cancel(clicks):
+        principal = auth.require_dash("analyst")
+        trigger = ctx.triggered_id
+        if not isinstance(trigger, dict) or not any(clicks or []):
+            return no_update
+        clicked = next((c for c, i in zip(clicks, ctx.inputs_list[0], strict=False) if i["id"] == trigger), 0)
+        if not clicked:
+            return no_update
+        try:
+            item = workflows.cancel_job(engine, principal.name, int(trigger["job"]), auth.client_address())
+            text, cls = f"Cancel requested for job #{item['job_id']} ({item['kind']}); it stops at its next step.", "ok"
+        except workflows.WorkflowError as exc:
+            text, cls = exc.message[:1].upper() + exc.message[1:], "error"
+        return html.P(text, className=f"message {cls}", role="alert" if cls == "error" else None)
 
     @app.callback(Output(ids.ADMIN_MESSAGE, "children"), Output(ids.ADMIN_CONFIRM, "disabled", allow_duplicate=True),
                   Input(ids.ADMIN_CONFIRM, "n_clicks"), Input(ids.ADMIN_RETRAIN, "n_clicks"),

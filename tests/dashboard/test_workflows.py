@@ -87,6 +87,22 @@ def wait_job(engine, job_id: int) -> dict:
     return job
 
 
+def dry_run(client, engine, source: str, name: str, data: bytes, headers=None, confirm=False) -> tuple:
+    """POST an upload (202: its dry run is a background job), wait for the job, GET the upload.
+
+    Returns (response of the POST, its JSON, the upload record with its report after the dry run)."""
+    resp = upload_api(client, source, name, data, headers, confirm)
+    body = resp.get_json()
+    if resp.status_code != 202:
+        return resp, body, None
+    assert body["status"] == "validating" and body["job"]["kind"] == "validate", body
+    job = wait_job(engine, body["job"]["job_id"])
+    assert job["status"] == "succeeded", job  # the job ran; the file may still be refused
+    item = client.get(body["upload_url"], headers=headers or {}).get_json()
+    assert item["job_id"] == job["job_id"] and job["result_json"]["status"] == item["status"]
+    return resp, body, item
+
+
 # --- malformed uploads ----------------------------------------------------------------------------------------
 def _unhcr_text() -> str:
     return gzip.decompress(UNHCR.read_bytes()).decode("utf-8")
@@ -114,16 +130,18 @@ def _xlsx_with_macros() -> bytes:
 
 
 MALFORMED = {
-    # case: (source, file name, bytes, expected status, error code, words in the message)
+    # case: (source, file name, bytes, expected status, error code, words in the message). 422/400: refused in
+    # the request (instant checks); 202: accepted, and the dry-run job refuses it
     "wrong_type_name": ("unhcr_population", "population.exe", b"MZ\x90\x00", 422, "wrong_type", "does not look like"),
-    "wrong_type_magic": ("unhcr_population", "population.csv.gz", b"not,gzip\n1,2\n", 422, "wrong_type", "not gzip"),
-    "missing_columns": ("unhcr_population", "population.csv.gz", gzip.compress(b"foo,bar\n1,2\n"), 422, "contract",
+    "wrong_type_magic": ("unhcr_population", "population.csv.gz", b"not,gzip\n1,2\n", 202, "wrong_type", "not gzip"),
+    "missing_columns": ("unhcr_population", "population.csv.gz", gzip.compress(b"foo,bar\n1,2\n"), 202, "contract",
                         "column"),
-    "zip_bomb": ("unhcr_population", "population.csv.gz", gzip.compress(b"0" * 30_000_000, 9), 422, "zip_bomb",
+    "zip_bomb": ("unhcr_population", "population.csv.gz", gzip.compress(b"0" * 30_000_000, 9), 202, "zip_bomb",
                  "expands to more than"),
-    "excel_macros": ("inform_risk", "INFORM_Risk_2025.xlsx", _xlsx_with_macros(), 422, "macros", "macros"),
-    "formula_injection": ("unhcr_population", "population.csv.gz", _formula_injection(), 422, "formula_injection",
+    "excel_macros": ("inform_risk", "INFORM_Risk_2025.xlsx", _xlsx_with_macros(), 202, "macros", "macros"),
+    "formula_injection": ("unhcr_population", "population.csv.gz", _formula_injection(), 202, "formula_injection",
                           "spreadsheet formula"),
+    "empty": ("unhcr_population", "population.csv.gz", b"", 422, "empty", "empty"),
     "unknown_source": ("no_such_source", "population.csv.gz", b"x", 400, "unknown_source", "unknown source"),
 }
 
@@ -133,12 +151,17 @@ def test_malformed_uploads_are_refused_and_change_nothing(env, token, case):
     app, engine, _ = env
     source, name, data, status, code, words = MALFORMED[case]
     before = snapshot(engine, raw_dir())
-    resp = upload_api(app.server.test_client(), source, name, data, bearer(token))
-    body = resp.get_json()
+    client = app.server.test_client()
+    resp, body, item = dry_run(client, engine, source, name, data, bearer(token))
     assert resp.status_code == status, body
-    assert body["error"]["code"] == code and words.lower() in body["error"]["message"].lower(), body
+    if status == 202:
+        report = item["report"]
+        assert item["status"] == "refused" and not report["ok"], item
+        assert report["error_code"] == code and words.lower() in report["error"].lower(), report
+    else:
+        assert body["error"]["code"] == code and words.lower() in body["error"]["message"].lower(), body
     assert snapshot(engine, raw_dir()) == before
-    if status == 422:
+    if status != 400:
         with engine.connect() as conn:
             stored = conn.execute(select(upload.c.status, upload.c.staged_path)
                                   .where(upload.c.upload_id == body["upload_id"])).one()
@@ -189,11 +212,11 @@ def test_bad_input_to_upload_api_is_json_not_500(env, token):
 def test_upload_report_then_load_through_the_api(env, analyst):
     app, engine, _ = env
     data = UNHCR.read_bytes()
-    resp = analyst.post("/api/v1/uploads?source=unhcr_population", headers={"X-CSRFToken": _csrf(analyst)},
-                        data={"file": (io.BytesIO(data), "population.csv.gz")}, content_type="multipart/form-data")
-    body = resp.get_json()
-    assert resp.status_code == 201, body
-    report = body["report"]
+    resp, body, item = dry_run(analyst, engine, "unhcr_population", "population.csv.gz", data,
+                               {"X-CSRFToken": _csrf(analyst)})
+    assert resp.status_code == 202, body
+    assert item["status"] == "validated", item
+    report = item["report"]
     assert report["ok"] and report["rows_read"] == report["rows_would_load"] + report["rows_would_reject"]
     assert report["rows_would_load"] > 0 and report["replaces"] == ["population.csv.gz"]
     with engine.connect() as conn:
@@ -225,15 +248,30 @@ def test_upload_and_confirm_through_the_admin_page(env, analyst):
     app, engine, _ = env
     contents = "data:application/gzip;base64," + base64.b64encode(UNHCR.read_bytes()).decode()
     resp = dash_callback(analyst, outputs=[(ids.ADMIN_REPORT, "children"), (ids.ADMIN_UPLOAD_ID, "data"),
-                                           (ids.ADMIN_CONFIRM, "disabled")],
+                                           (ids.ADMIN_CONFIRM, "disabled"), ("admin-report-state", "data")],
                          inputs=[(ids.ADMIN_UPLOAD, "contents", contents)],
                          state=[(ids.ADMIN_UPLOAD, "filename", "population.csv.gz"),
                                 (ids.ADMIN_SOURCE, "value", "unhcr_population")])
     assert resp.status_code == 200, resp.data[:300]
     out = resp.get_json()["response"]
     upload_id = out[ids.ADMIN_UPLOAD_ID]["data"]
-    assert upload_id and out[ids.ADMIN_CONFIRM]["disabled"] is False
-    assert "Rows that would load" in str(out[ids.ADMIN_REPORT]["children"])
+    # the dry run is a background job: the report area shows its progress, Confirm waits for the report
+    assert upload_id and out[ids.ADMIN_CONFIRM]["disabled"] is True
+    assert f"Checking upload #{upload_id}" in str(out[ids.ADMIN_REPORT]["children"])
+    from etl.uploads import get_upload
+
+    wait_job(engine, get_upload(engine, upload_id)["job_id"])
+    follow = registered_outputs(analyst, next(d["output"].strip(".").split("...")[0]
+                                              for d in analyst.get("/_dash-dependencies").get_json()
+                                              if d["output"].strip(".").startswith(f"{ids.ADMIN_REPORT}.children@")))
+    resp = dash_callback(analyst, outputs=follow, inputs=[(ids.ADMIN_POLL, "n_intervals", 3)],
+                         state=[("admin-report-state", "data", {"upload_id": upload_id, "status": "validating"})])
+    assert resp.status_code == 200, resp.data[:300]
+    out = resp.get_json()["response"]
+    confirm_key = next(k for k in out if k.startswith(ids.ADMIN_CONFIRM))
+    report_key = next(k for k in out if k.startswith(ids.ADMIN_REPORT))
+    assert out[confirm_key]["disabled"] is False
+    assert "Rows that would load" in str(out[report_key]["children"])
     resp = dash_callback(analyst, outputs=ACTIONS(analyst),
                          inputs=[(ids.ADMIN_CONFIRM, "n_clicks", 1), (ids.ADMIN_RETRAIN, "n_clicks", None),
                                  (ids.ADMIN_PROMOTE, "n_clicks", None), (ids.ADMIN_ROLLBACK, "n_clicks", None)],
