@@ -88,6 +88,8 @@ source_load = Table(
     # '<source>|<file>' while this is the current load of that file, NULL once superseded: a unique index, so
     # two current loads of one file cannot exist even if two writers race (issue 9 #2)
     Column("current_key", String(400), nullable=True),
+    # the publisher's release (vintage) the file belongs to, e.g. GLOTIP '2025-04-14'; NULL for unversioned sources
+    Column("release", String(20), nullable=True),
     CheckConstraint("rows_read >= 0 AND rows_loaded >= 0 AND rows_rejected >= 0", name="counts"),
     CheckConstraint("rows_read = rows_loaded + rows_rejected", name="invariant"),
     CheckConstraint("status IN ('loaded', 'superseded')", name="status"),
@@ -135,6 +137,40 @@ country_code = Table(
     Column("code", String(20), primary_key=True),
     Column("iso3", String(3), nullable=False),
     Column("load_id", Integer, ForeignKey("source_load.load_id"), nullable=False),
+)
+
+# --- GLOTIP detected victims by citizenship (issue 11, migration 0005) -------------------------------------
+
+glotip_pair = Table(
+    "glotip_pair",
+    metadata,
+    # one (detecting country, citizenship, year): victims of that citizenship detected by that country
+    Column("detecting_iso3", String(3), ForeignKey("region.region_id"), primary_key=True),
+    Column("citizenship_iso3", String(3), ForeignKey("region.region_id"), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("victims", Float, nullable=False),
+    Column("censored", Boolean, nullable=False),  # '<5' stored as victims = 5, censored = true
+    Column("is_nationals", Boolean, nullable=False),  # citizenship is the detecting country itself
+    Column("release", String(20), nullable=False),
+    Column("load_id", Integer, ForeignKey("source_load.load_id"), nullable=False),
+    CheckConstraint("victims >= 0 AND victims <= 1.7976931348623157e308", name="victims"),
+    CheckConstraint("year BETWEEN 1990 AND 2100", name="year"),
+    CheckConstraint("is_nationals = (detecting_iso3 = citizenship_iso3)", name="nationals"),
+)
+Index("ix_glotip_pair_citizenship", glotip_pair.c.citizenship_iso3, glotip_pair.c.year)
+
+glotip_reporting = Table(
+    "glotip_reporting",
+    metadata,
+    # the census: a country-year that reported a citizenship breakdown; an absent pair there is below the
+    # listing threshold, not a known zero
+    Column("detecting_iso3", String(3), ForeignKey("region.region_id"), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("n_citizenships", Integer, nullable=False),
+    Column("release", String(20), nullable=False),
+    Column("load_id", Integer, ForeignKey("source_load.load_id"), nullable=False),
+    CheckConstraint("n_citizenships >= 1", name="n_citizenships"),
+    CheckConstraint("year BETWEEN 1990 AND 2100", name="year"),
 )
 
 model_run = Table(
