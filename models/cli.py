@@ -236,3 +236,8 @@ def export_explanations(
         raise typer.Exit(1) from None
     n = write_csv(frame, out, EXPLANATION_HXL if hxl else None)
     console.print(f"wrote {n:,} rows to {out}")
+
+
+from models.watchlist_cli import register as _register_watchlist  # noqa: E402 - issue 11: predict-dyads
+
+_register_watchlist(app)

@@ -30,7 +30,7 @@ from models.features import (
     needed_indicators,
     panel_sha256,
 )
-from models.registry import deployed_run, promote, save_artefacts
+from models.registry import deployed_run, promote, registry_dir, save_artefacts
 from models.train import fit_xgb, load_config, predict_margin
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,8 @@ def train_run(engine: Engine, deploy: bool = True, progress: Progress | None = N
 
     say("writing predictions and explanations")
     _write(engine, run_id, created, sha, metadata, preds, admin, shap, scope[features], families)
+    from models.watchlist import train_watchlist  # issue 11: the watch list and pair model of this run
+    train_watchlist(engine, run_id, registry_root or registry_dir(), say)
     if deploy and gate_passed:
         promote(engine, run_id, registry_root)
         say(f"deployed run {run_id}")

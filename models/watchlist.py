@@ -294,6 +294,10 @@ def xgb_backtest_scores(panel: pd.DataFrame, labels: pd.DataFrame, years: list[i
 def score_candidate(score: pd.Series, labels: pd.DataFrame, top_k: int = TOP_K, reps: int = BOOTSTRAP_REPS,
                     seed: int = 0) -> dict[str, Any]:
     """Mean per-year Spearman and top-k lift with a bootstrap interval (docs/WATCHLIST.md §1.4)."""
+    empty = {"years": 0, "mean_spearman": None, "top_lift": None, "top_lift_interval": [None, None],
+             "per_year": []}
+    if labels.empty or score.empty:
+        return empty
     lab = labels.set_index(["origin", "year"])["change"]
     lab.index.names = ["region_id", "year"]
     frame = lab.to_frame("label").join(score.rename("score"), how="left")
@@ -311,8 +315,7 @@ def score_candidate(score: pd.Series, labels: pd.DataFrame, top_k: int = TOP_K, 
         per_year.append({"year": int(year), "n": len(grp), "spearman": rho, "top_lift": lift})
         groups.append((grp["score"].to_numpy(), grp["label"].to_numpy()))
     if not groups:
-        return {"years": 0, "mean_spearman": None, "top_lift": None, "top_lift_interval": [None, None],
-                "per_year": []}
+        return empty
     boot = np.empty(reps)
     for i in range(reps):
         vals = []
