@@ -15,6 +15,13 @@ layout and dependency JSON, with ``Accept-Encoding: gzip`` as a browser sends. I
 single-client baseline for ``--baseline`` seconds, then ``--clients`` clients for ``--duration`` seconds,
 and reports requests per second, p50 and p95 latency and errors per endpoint and overall, and the ratios
 to the baseline. Exit status 1 when the goal (p95 < ``--goal-ms``, no errors) is missed.
+
+``--during promote`` (issue 9 #12): while the clients run, a promoter thread deploys another run through
+``POST /api/v1/models/{run}/promote`` (and later promotes the original back), and the report gives p50, p95
+and max latency of the requests that started in the ``--window`` seconds after each promote was sent, beside
+the whole phase. It needs an analyst bearer token (``--token`` or ``CRISISRISK_BENCH_TOKEN``); when this
+script starts the server itself it makes a temporary analyst token in that warehouse and revokes it at the
+end. The run to promote is ``--promote-run`` or the newest non-deployed run whose artefacts exist.
 """
 
 from __future__ import annotations
@@ -110,8 +117,13 @@ def endpoint_mix(info: dict) -> list[tuple[str, int, callable]]:
     ]
 
 
-def run_phase(host: str, port: int, clients: int, duration: float, mix, seed: int) -> dict:
-    """``clients`` threads for ``duration`` seconds; returns per-endpoint latencies and errors."""
+def run_phase(host: str, port: int, clients: int, duration: float, mix, seed: int,
+              timeline: list[tuple[float, float, bool]] | None = None,
+              during: callable = None) -> dict:
+    """``clients`` threads for ``duration`` seconds; returns per-endpoint latencies and errors.
+
+    ``timeline`` collects (start, seconds, ok) of every request; ``during(began)`` runs in a thread beside
+    the clients (the promoter)."""
     names = [m[0] for m in mix]
     weights = [m[1] for m in mix]
     factories = {m[0]: m[2] for m in mix}
@@ -126,6 +138,7 @@ def run_phase(host: str, port: int, clients: int, duration: float, mix, seed: in
         conn = http.client.HTTPConnection(host, port, timeout=30)
         mine: dict[str, list[float]] = defaultdict(list)
         bad: dict[str, list[str]] = defaultdict(list)
+        stamps: list[tuple[float, float, bool]] = []
         start_gate.wait()
         while time.perf_counter() < stop_at[0]:
             name = rnd.choices(names, weights)[0]
@@ -141,6 +154,7 @@ def run_phase(host: str, port: int, clients: int, duration: float, mix, seed: in
                 conn = http.client.HTTPConnection(host, port, timeout=30)
             elapsed = time.perf_counter() - t0
             mine[name].append(elapsed)
+            stamps.append((t0, elapsed, ok))
             if not ok:
                 bad[name].append(why)
         conn.close()
@@ -149,6 +163,8 @@ def run_phase(host: str, port: int, clients: int, duration: float, mix, seed: in
                 lat[k].extend(v)
             for k, v in bad.items():
                 errors[k].extend(v)
+            if timeline is not None:
+                timeline.extend(stamps)
 
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
     for t in threads:
@@ -156,8 +172,13 @@ def run_phase(host: str, port: int, clients: int, duration: float, mix, seed: in
     began = time.perf_counter()
     stop_at[0] = began + duration
     start_gate.wait()
+    side = threading.Thread(target=during, args=(began,), daemon=True) if during else None
+    if side:
+        side.start()
     for t in threads:
         t.join(duration + 60)
+    if side:
+        side.join(120)
     wall = time.perf_counter() - began
     return summarise(lat, errors, wall)
 
@@ -195,6 +216,59 @@ def print_table(title: str, result: dict) -> None:
             print(f"    e.g. {example}")
 
 
+def post(host: str, port: int, path: str, token: str, timeout: float = 120) -> tuple[int, dict, float]:
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    t0 = time.perf_counter()
+    conn.request("POST", path, headers={"Authorization": f"Bearer {token}", "Content-Length": "0"})
+    resp = conn.getresponse()
+    body = resp.read()
+    conn.close()
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        data = {"raw": body[:200].decode(errors="replace")}
+    return resp.status, data, time.perf_counter() - t0
+
+
+def promotable_run(host: str, port: int, token: str, wanted: str | None) -> tuple[str, str]:
+    """(deployed run, run to promote): ``wanted`` or the newest other run (the server refuses a run whose
+    artefacts are missing, which the promoter reports as an error)."""
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    conn.request("GET", "/api/v1/models", headers={"Authorization": f"Bearer {token}"})
+    runs = json.loads(conn.getresponse().read())["data"]
+    conn.close()
+    deployed = next((r["run_id"] for r in runs if r["status"] == "deployed"), None)
+    others = [r for r in runs if r["status"] != "deployed"]
+    other = wanted or (max(others, key=lambda r: str(r.get("created_at")))["run_id"] if others else None)
+    if not deployed or not other:
+        raise SystemExit("--during promote needs a deployed run and another run to promote (train one first)")
+    return deployed, other
+
+
+def promote_window(timeline: list[tuple[float, float, bool]], sent: list[float], window: float) -> dict:
+    """Latency of the requests that started within ``window`` s after each promote was sent."""
+    picked = [(e, ok) for t0, e, ok in timeline if any(s <= t0 < s + window for s in sent)]
+    values = [e for e, _ in picked]
+    return {"requests": len(values), "errors": sum(1 for _, ok in picked if not ok),
+            "p50_ms": _pct(values, 50) * 1000, "p95_ms": _pct(values, 95) * 1000,
+            "max_ms": (max(values) * 1000) if values else float("nan")}
+
+
+def temporary_token(database_url: str | None) -> tuple[str, str]:
+    """An analyst token in the started server's warehouse, for the promoter (revoked at the end)."""
+    sys.path.insert(0, str(ROOT))
+    from etl import accounts
+    from etl.db import make_engine, migrate
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    name = "load-benchmark"
+    if accounts.user_role(engine, name) is None:
+        accounts.add_user(engine, name, "analyst", secrets.token_urlsafe(24))
+    token_name = f"promote-{secrets.token_hex(4)}"
+    return accounts.create_token(engine, name, token_name), token_name
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="an already running server on a loopback address (default: start one)")
@@ -206,6 +280,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--goal-ms", type=float, default=300.0, help="p95 goal under load")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--during", choices=["promote"], help="promote another run while the clients run")
+    parser.add_argument("--token", default=os.environ.get("CRISISRISK_BENCH_TOKEN"),
+                        help="analyst bearer token for --during promote")
+    parser.add_argument("--promote-run", help="run to promote (default: the newest non-deployed run)")
+    parser.add_argument("--window", type=float, default=10.0, help="seconds after a promote that are reported")
     args = parser.parse_args(argv)
     if not (1 <= args.clients <= 500) or not (0 < args.duration <= 3600):
         parser.error("--clients must be 1-500 and --duration at most 3600 s (bounded load)")
@@ -227,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
                                  str(port), "--threads", str(args.threads)], env=env, cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         print(f"started crisisrisk serve on http://{host}:{port} ({args.threads} waitress threads)")
+    token_name = None
+    promote_report: dict | None = None
     try:
         wait_healthy(host, port, proc)
         info = discover(host, port)
@@ -234,9 +315,42 @@ def main(argv: list[str] | None = None) -> int:
         run_phase(host, port, 2, 3.0, mix, args.seed + 99)  # warm the caches (not reported)
         base = run_phase(host, port, 1, args.baseline, mix, args.seed)
         print_table("single-client baseline", base)
-        load = run_phase(host, port, args.clients, args.duration, mix, args.seed + 1)
-        print_table(f"{args.clients} concurrent clients", load)
+        timeline: list[tuple[float, float, bool]] = []
+        during = None
+        if args.during == "promote":
+            token = args.token
+            if not token:
+                if proc is None:
+                    parser.error("--during promote against --url needs --token (an analyst bearer token)")
+                token, token_name = temporary_token(args.database_url)
+            original, other = promotable_run(host, port, token, args.promote_run)
+            sent: list[float] = []
+            answers: list[dict] = []
+
+            def during(began: float) -> None:
+                for at, run in ((0.25, other), (0.65, original)):  # promote, then put the original back
+                    time.sleep(max(0.0, began + at * args.duration - time.perf_counter()))
+                    sent.append(time.perf_counter())
+                    status, body, took = post(host, port, f"/api/v1/models/{run}/promote", token)
+                    answers.append({"run": run, "status": status, "ack_ms": took * 1000,
+                                    "message": body.get("message") or body.get("error")})
+                    print(f"promote {run}: HTTP {status} acknowledged after {took * 1000:.0f} ms")
+        load = run_phase(host, port, args.clients, args.duration, mix, args.seed + 1, timeline, during)
+        print_table(f"{args.clients} concurrent clients" + (" through two promotes" if during else ""), load)
+        if during:
+            promote_report = {"promotes": answers, "window_s": args.window,
+                              "after_promote": promote_window(timeline, sent, args.window),
+                              "whole_phase_max_ms": max((e for _, e, _ in timeline), default=0) * 1000}
+            w = promote_report["after_promote"]
+            print(f"\nrequests started within {args.window:.0f} s after a promote: {w['requests']}, p50 "
+                  f"{w['p50_ms']:.0f} ms, p95 {w['p95_ms']:.0f} ms, max {w['max_ms']:.0f} ms, {w['errors']} errors; "
+                  f"whole phase max {promote_report['whole_phase_max_ms']:.0f} ms")
     finally:
+        if token_name:
+            from etl import accounts
+            from etl.db import make_engine
+
+            accounts.revoke_token(make_engine(args.database_url), token_name)
         if proc is not None:
             proc.terminate()
             try:
@@ -250,11 +364,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nratio to the single-client baseline: throughput x{ratios['rps']:.1f}, "
           f"p50 x{ratios['p50']:.1f}, p95 x{ratios['p95']:.1f}")
     met = lo["p95_ms"] < args.goal_ms and lo["errors"] == 0
+    if promote_report is not None:
+        w = promote_report["after_promote"]
+        met = met and w["p95_ms"] < args.goal_ms and w["errors"] == 0 and all(
+            a["status"] == 200 for a in promote_report["promotes"])
     print(f"goal (p95 < {args.goal_ms:.0f} ms, 0 errors): {'met' if met else 'MISSED'} "
           f"(p95 {lo['p95_ms']:.0f} ms, {lo['errors']} errors, {lo['rps']:.0f} req/s)")
     if args.json:
         args.json.write_text(json.dumps({"clients": args.clients, "duration_s": args.duration,
-                                         "baseline": base, "load": load, "ratios": ratios, "goal_met": met},
+                                         "baseline": base, "load": load, "ratios": ratios, "goal_met": met,
+                                         "during_promote": promote_report},
                                         indent=2, default=str))
     return 0 if met else 1
 

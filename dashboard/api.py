@@ -319,7 +319,10 @@ def register_analyst_endpoints(bp: Blueprint, actx) -> None:
     engine = actx.engine
 
     def refresh(_ok: bool = True) -> None:
+        """After a promote, rollback or load: drop the cache and warm it for the new version before answering
+        (issue 9 #12: a cold cache gave 50 clients a p95 of 5.3 s right after a promote)."""
         actx.queries.clear()
+        actx.queries.warm()
 
     @bp.route("/uploads", methods=["POST"])
     @requires("analyst")

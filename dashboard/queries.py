@@ -64,8 +64,10 @@ class Queries:
         self._cache: OrderedDict[tuple, Any] = OrderedDict()
         self._version: tuple | None = None
         self._version_at = 0.0
+        self._inflight: dict[tuple, threading.Event] = {}  # key -> set when its one computation ends
         self.hits = 0
         self.misses = 0
+        self.waits = 0
 
     # --- cache -----------------------------------------------------------------------------------
     def version(self) -> tuple:
@@ -93,19 +95,65 @@ class Queries:
             self._version = None
 
     def _cached(self, name: str, args: tuple, fn: Callable[[], Any]) -> Any:
+        """The cached value, computed at most once at a time per key (single flight).
+
+        After a promote the cache is cold; 50 clients asking for the same answer used to compute it 50 times
+        at once (p95 5.3 s, issue 9 #12). Now the first computes it and the others wait for its result.
+        """
         key = (self.version(), name, args)
-        with self._lock:
-            if key in self._cache:
-                self.hits += 1
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        self.misses += 1
-        value = fn()
-        with self._lock:
-            self._cache[key] = value
-            while len(self._cache) > self.max_entries:
-                self._cache.popitem(last=False)
-        return value
+        while True:
+            with self._lock:
+                if key in self._cache:
+                    self.hits += 1
+                    self._cache.move_to_end(key)
+                    return self._cache[key]
+                pending = self._inflight.get(key)
+                owner = pending is None
+                if owner:
+                    pending = self._inflight[key] = threading.Event()
+                else:
+                    self.waits += 1
+            if not owner:
+                pending.wait(120)  # then read the value, or compute it if that computation failed
+                continue
+            try:
+                self.misses += 1
+                value = fn()
+                with self._lock:
+                    self._cache[key] = value
+                    while len(self._cache) > self.max_entries:
+                        self._cache.popitem(last=False)
+                return value
+            finally:
+                with self._lock:
+                    self._inflight.pop(key, None)
+                pending.set()
+
+    def warm(self) -> int:
+        """Compute the answers every page opens with, for the current version (call after a promote, before
+        answering it, so the first clients find them ready). Returns how many steps ran; failures are logged."""
+        steps: list[Callable[[], Any]] = [self.deployed_run, self.runs, lambda: self.regions(0),
+                                          lambda: self.regions(1), self.region_names, self.indicators,
+                                          lambda: self.level_predictions(0), lambda: self.level_predictions(1),
+                                          self.source_summary]
+        done = 0
+        for step in steps:
+            try:
+                step()
+                done += 1
+            except Exception:  # noqa: BLE001 - warming is an optimisation; the request path still computes
+                log.warning("cache warm-up step failed", exc_info=True)
+        years = self.years(0) if done else []
+        if years:
+            year = max(years)
+            for step in (lambda: self.map_values(0, year), lambda: self.map_values(1, year),
+                         lambda: self.priorities(year, 0), lambda: self.top_drivers(year)):
+                try:
+                    step()
+                    done += 1
+                except Exception:  # noqa: BLE001
+                    log.warning("cache warm-up step failed", exc_info=True)
+        return done
 
     def _frame(self, stmt, columns: list[str] | None = None) -> pd.DataFrame:
         with self.engine.connect() as conn:

@@ -139,7 +139,9 @@ def load_source(engine: Engine, source: Source, raw_dir: Path | None = None, for
         return LoadResult(source.name, "failed", error=f"two files named {twice} in {source.folders(raw_dir)}: "
                           "file names must be unique within a source (rename one)")
     hashes = {p.name: sha256_file(p) for p in paths}
-    where = {p.name: p.relative_to(raw_dir).as_posix() if p.is_relative_to(raw_dir) else p.name for p in paths}
+    # a file outside raw_dir (an upload's staged copy) is recorded where it goes once loaded: the source's folder
+    where = {p.name: p.relative_to(raw_dir).as_posix() if p.is_relative_to(raw_dir) else f"{source.folder}/{p.name}"
+             for p in paths}
     if not force and _current_hashes(engine, source.name) == hashes:
         return LoadResult(source.name, "unchanged")
     ctx = ctx or MappingContext(raw_dir=raw_dir, engine=engine)
@@ -173,7 +175,7 @@ def load_source(engine: Engine, source: Source, raw_dir: Path | None = None, for
                 source=source.name, file=where[res.file], sha256=res.sha256, rows_read=res.rows_read,
                 rows_loaded=res.rows_loaded, rows_rejected=res.rows_rejected, observations=res.observations,
                 started_at=started, finished_at=finished, status="loaded", software_version=__version__,
-                current_key=current_key(source.name, f"{source.folder}/{res.file}"),
+                current_key=current_key(source.name, where[res.file]),
             )).inserted_primary_key[0]
         upsert(conn, indicator, [{"code": i.code, "family": i.family, "unit": i.unit, "direction": i.direction,
                                   "description": i.description, "source": source.name} for i in source.indicators],

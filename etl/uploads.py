@@ -399,11 +399,12 @@ def repair_after_crash(engine: Engine, job_row: dict[str, Any]) -> None:
     if job_row["kind"] != "load" or item["status"] != "loading":
         return
     source = get_source(item["source"])
-    with engine.connect() as conn:
-        sha = conn.execute(select(source_load.c.sha256).where(
-            source_load.c.current_key == current_key(source.name, f"{source.folder}/{item['filename']}"))).scalar()
+    with engine.connect() as conn:  # did the warehouse commit this very file before the server stopped?
+        committed = conn.execute(select(source_load.c.load_id).where(
+            source_load.c.current_key == current_key(source.name, f"{source.folder}/{item['filename']}"),
+            source_load.c.sha256 == item["sha256"])).first() is not None
     staged = Path(item["staged_path"]) if item["staged_path"] else None
-    if sha == item["sha256"] and staged is not None and staged.exists():
+    if committed and staged is not None and staged.exists():
         _swap_into_raw(upload_id, source, staged)
         set_status(engine, upload_id, "loaded")
         log.warning("upload %s: the warehouse had committed it before the server stopped; data/raw now holds it",
