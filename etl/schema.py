@@ -113,6 +113,8 @@ observation = Table(
     Column("load_id", Integer, ForeignKey("source_load.load_id"), nullable=False),
     UniqueConstraint("region_id", "period_start", "period_type", "indicator", "source", name="uq_observation_key"),
     CheckConstraint("period_type IN ('year', 'month')", name="period_type"),
+    # finite only: rejects +-Infinity (SQLite and PostgreSQL) and NaN (PostgreSQL; SQLite stores NaN as NULL)
+    CheckConstraint("value BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308", name="finite_value"),
 )
 Index("ix_observation_indicator", observation.c.indicator, observation.c.period_start)
 Index("ix_observation_source", observation.c.source)
@@ -246,6 +248,8 @@ app_user = Table(
     Column("password_hash", String(300), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("disabled", Boolean, nullable=False, default=False),
+    # raised by logout, password change, role change and disabling: cookies of an older epoch are refused
+    Column("session_epoch", Integer, nullable=False, default=0, server_default="0"),
     CheckConstraint("role IN ('viewer', 'analyst', 'admin')", name="role"),
     CheckConstraint("length(name) >= 2", name="name_len"),
 )
