@@ -84,8 +84,7 @@ def validate_upload(engine: Engine, actor: str, source_name: str, filename: str,
             ctx = MappingContext(raw_dir=raw_dir(), engine=engine)
             result, staged = uploads.validate(source_name, filename or "", data, ctx, progress=report)
         except JobCancelled:
-            uploads.set_status(engine, upload_id, "cancelled")
-            raise
+            raise  # the upload becomes 'cancelled' in done()
         except Exception as exc:  # noqa: BLE001 - a file no reader can parse is refused, not a server error
             # logged at error level with the traceback: it may be a fault of ours (issue 9 #6), not of the file
             log.exception("upload %s (%s/%s): dry run failed unexpectedly", upload_id, source_name, filename)
@@ -115,7 +114,8 @@ def validate_upload(engine: Engine, actor: str, source_name: str, filename: str,
         return out
 
     def done(ok: bool, result: dict[str, Any]) -> None:
-        if result.get("cancelled"):
+        if result.get("cancelled"):  # before or during the dry run: the upload cannot be loaded
+            uploads.set_status(engine, upload_id, "cancelled")
             accounts.audit(engine, actor, "upload", "refused", target, f"upload {upload_id}: dry run cancelled",
                            client)
         elif not ok:
