@@ -240,11 +240,13 @@ def predict_pairs(booster: xgb.Booster, meta: dict[str, Any], keys: pd.DataFrame
     interval, and say so in the basis.
     """
     last = int(meta["last_label_year"])
-    keys = keys.copy()
+    keys = keys.copy().reset_index(drop=True)
+    keys["_row"] = np.arange(len(keys))  # answers come back in the order asked
     keys["cutoff"] = np.minimum(keys["year"] - 1, last)
     keys["horizon_actual"] = keys["year"] - keys["cutoff"]
     keys["horizon"] = keys["horizon_actual"].clip(1, max(HORIZONS))
     feats = side_features(history_features(keys, pairs, census), drivers, coords)
+    feats = feats.sort_values("_row").reset_index(drop=True)
     pred = _predict(booster, feats)
     half = np.array([float(meta["interval_halfwidth_log"][str(h)] if str(h) in meta["interval_halfwidth_log"]
                            else meta["interval_halfwidth_log"][h]) for h in feats["horizon"]])
