@@ -200,6 +200,8 @@ def export_predictions(
     year_from: Annotated[int, typer.Option("--from")] = 2019,
     year_to: Annotated[int, typer.Option("--to")] = 2100,
     hxl: Annotated[bool, typer.Option("--hxl", help="Add an HXL hashtag row.")] = False,
+    target: Annotated[str, typer.Option("--target", help="detected (victims per 100k) or rise (watch list)")
+                      ] = "detected",
 ) -> None:
     """Predictions of the deployed run: estimate per 100k with its 80% interval, risk score and band."""
     from models.export import PREDICTION_HXL, ExportError, predictions_frame, write_csv
@@ -209,6 +211,12 @@ def export_predictions(
         console.print(f"[red]--level must be 'country' or 'admin1', not '{level}'[/red]")
         raise typer.Exit(2)
     _year_range(year_from, year_to)
+    if target == "rise":  # issue 11: the watch list (country level only)
+        from models.watchlist_cli import export_rise_cmd
+        return export_rise_cmd(_engine(), level, year_from, year_to, out, hxl)
+    if target != "detected":
+        console.print(f"[red]--target must be 'detected' or 'rise', not '{target}'[/red]")
+        raise typer.Exit(2)
     try:
         frame = predictions_frame(_engine(), levels[level], year_from, year_to)
     except ExportError as exc:

@@ -177,9 +177,10 @@ def test_watchlist_frame_has_ordered_intervals_ranks_and_plain_drivers():
     assert frame["basis"].str.contains("refugees/asylum-seekers 20").all()
 
 
-def test_store_round_trip_and_rise_export(engine):
+def two_scores(engine) -> pd.DataFrame:
+    """A deployed run r1 and two hand-made watch-list rows for 2024 (Syria first, Ukraine second)."""
     from etl.schema import model_run, region
-    from models import watchlist_store as store
+
 
     with engine.begin() as conn:
         conn.execute(region.insert(), [{"region_id": c, "level": 0, "iso3": c, "name": c} for c in ("SYR", "UKR")])
@@ -196,6 +197,13 @@ def test_store_round_trip_and_rise_export(engine):
          "rank": 2, "percentile": 50.0, "top_driver": "=cmd", "drivers": [], "displaced_abroad": 5000.0,
          "displaced_abroad_year": 2024, "idps": None, "idps_year": None, "hosted": None, "hosted_year": None,
          "basis": "refugees/asylum-seekers 2024", "method": "composite"}])
+    return scores
+
+
+def test_store_round_trip_and_rise_export(engine):
+    from models import watchlist_store as store
+
+    scores = two_scores(engine)
     store.write_watchlist(engine, "r1", scores, None, {"headline": "composite", "skill": {"strength": "weak"}})
     frame = store.read_watchlist(engine)
     assert list(frame["region_id"]) == ["SYR", "UKR"]
@@ -209,3 +217,33 @@ def test_store_round_trip_and_rise_export(engine):
     # a second write replaces the run's rows instead of adding to them
     store.write_watchlist(engine, "r1", scores.iloc[:1], None, {"headline": "composite"})
     assert len(store.read_watchlist(engine)) == 1
+
+
+def test_export_predictions_target_rise_cli(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from etl.db import make_engine, migrate
+    from models import watchlist_store as store
+    from models.cli import export_app
+    from tests.conftest import _fresh_url
+
+    url = _fresh_url(tmp_path, "rise")
+    monkeypatch.setenv("CRISISRISK_DATABASE_URL", url)
+    engine = make_engine(url)
+    migrate(engine)
+    store.write_watchlist(engine, "r1", two_scores(engine), None, {"headline": "composite"})
+    out = tmp_path / "rise.csv"
+    runner = CliRunner()
+    result = runner.invoke(export_app, ["predictions", "--target", "rise", "--level", "country", "--from", "2024",
+                                        "--to", "2024", "--out", str(out), "--hxl"])
+    assert result.exit_code == 0, result.output
+    lines = out.read_text().splitlines()
+    assert lines[0] == ",".join(store.RISE_EXPORT_COLUMNS)
+    assert lines[1].startswith("#country+code,#date+year")
+    assert lines[2].startswith("SYR,2024,")
+    assert "'=cmd" in lines[3]  # a driver text starting with '=' cannot run as a spreadsheet formula
+    bad = runner.invoke(export_app, ["predictions", "--target", "rise", "--level", "admin1", "--out", str(out)])
+    assert bad.exit_code == 2 and "country only" in bad.output
+    unknown = runner.invoke(export_app, ["predictions", "--target", "risk", "--out", str(out)])
+    assert unknown.exit_code == 2 and "--target must be" in unknown.output
+    engine.dispose()
