@@ -259,8 +259,13 @@ def _staging_root() -> Path:
 
 
 def _replaced(source, name: str) -> list[Path]:
-    """Current files that the upload supersedes: those matching the same name pattern."""
+    """Current files that the upload supersedes: those matching the same name pattern.
+
+    For a source of releases (GLOTIP) a new file is one more release, so only a file of the same name goes.
+    """
     folder = raw_dir() / source.folder
+    if source.keeps_releases:
+        return sorted(f for sub in source.folders(raw_dir()) for f in [raw_dir() / sub / name] if f.is_file())
     patterns = [p for p in source.file_patterns if fnmatch.fnmatch(name, p)]
     return sorted({f for p in patterns for f in folder.glob(p) if f.is_file()})
 

@@ -71,6 +71,9 @@ class Source:
     indicators: ClassVar[tuple[IndicatorDef, ...]] = ()
     needs_regions: ClassVar[bool] = True
     order: ClassVar[int] = 100  # load order; regions first
+    # True for a source whose files are releases (vintages) of one dataset: a new file adds a release and the
+    # reader lets the newest win per key, so an upload must not remove the older releases.
+    keeps_releases: ClassVar[bool] = False
 
     def folders(self, raw_dir: Path | None = None) -> list[str]:
         """The folders under data/raw this source reads (one, unless a source reads several releases)."""

@@ -128,6 +128,7 @@ class UnodcGlotip(Source):
     folder = "unodc_glotip"
     file_patterns = ("glotip_*.csv.gz", "glotip_*.csv", "data_glotip*.csv")
     indicators = INDICATORS
+    keeps_releases = True
 
     def folders(self, raw_dir: Path | None = None) -> list[str]:
         """``unodc_glotip`` and every ``unodc_glotip_*`` folder (one per release, e.g. ``unodc_glotip_2025``)."""

@@ -155,3 +155,24 @@ def test_real_workbooks_formula_check():
     with pytest.raises(UploadRefused, match="contains formulas") as refused:
         _check_bytes("gsi_2018_global_data_workbook.xlsx", (folder / "gsi_2018_global_data_workbook.xlsx").read_bytes())
     assert refused.value.code == "formula"
+
+
+def test_a_new_glotip_release_is_added_beside_the_older_ones(tmp_path, monkeypatch):
+    """GLOTIP files are releases: uploading a third one must keep both shipped releases in data/raw.
+
+    Before this rule the upload's name pattern (glotip_*) matched every release, so a load removed them all and
+    the warehouse lost the values only the 2023 release lists.
+    """
+    from etl.sources import get_source
+    from etl.uploads import _replaced
+
+    for rel in ("unodc_glotip/glotip_2003_2018.csv.gz", "unodc_glotip_2025/glotip_2003_2020.csv.gz",
+                "covariates_country_year/wb_gdp_current_usd.csv"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    monkeypatch.setenv("CRISISRISK_RAW_DIR", str(tmp_path))
+    glotip = get_source("unodc_glotip")
+    assert _replaced(glotip, "glotip_2026-04-01.csv.gz") == []
+    assert _replaced(glotip, "glotip_2003_2020.csv.gz") == [tmp_path / "unodc_glotip_2025/glotip_2003_2020.csv.gz"]
+    assert _replaced(get_source("wb_gdp"), "wb_gdp_current_usd.csv") == [
+        tmp_path / "covariates_country_year/wb_gdp_current_usd.csv"]
