@@ -28,7 +28,15 @@ from dashboard.workflows import WorkflowError
 # they match), then fields only the API has.
 PREDICTION_FIELDS = ["region_id", "iso3", "name", "level", "year", "estimate_per_100k", "lower_per_100k",
                      "upper_per_100k", "risk_score", "risk_band", "run_id", "rank", "label_per_100k", "method",
-                     "has_subnational_data", "parent_id", "score_change", "estimate_change"]
+                     "has_subnational_data", "parent_id", "score_change", "estimate_change", "basis", "horizon",
+                     "label_year", "conflict_year", "displacement_year", "small_population"]
+# target=rise: the crisis watch list (models.watchlist_store.RISE_EXPORT_COLUMNS first, then API-only fields)
+RISE_FIELDS = ["iso3", "year", "rise_factor", "lower", "upper", "rank", "top_driver", "people_exposed", "basis",
+               "run_id", "name", "percentile", "score", "method", "displaced_abroad", "displaced_abroad_year", "idps",
+               "idps_year", "hosted", "hosted_year", "small_population"]
+PAIR_FIELDS = ["detecting_iso3", "detecting_name", "citizenship_iso3", "citizenship_name", "year",
+               "expected_victims", "lower", "upper", "horizon", "last_listed_year", "last_listed_victims", "run_id"]
+TARGETS = ("detected", "rise")
 EXPLANATION_FIELDS = ["region_id", "iso3", "name", "year", "feature", "family", "shap_value", "feature_value",
                       "run_id"]
 
@@ -212,11 +220,16 @@ def blueprint(actx) -> Blueprint:
     @requires("read")
     @cached
     def predictions():
-        _check_params({"level", "year", "region", "limit", "offset"})
+        _check_params({"level", "year", "region", "limit", "offset", "target"})
+        target = (request.args.get("target") or "detected").strip().lower()
+        if target not in TARGETS:
+            raise ApiError(400, f"parameter 'target' must be one of {list(TARGETS)}, got '{target[:40]}'")
         level = _level_param()
         year = _int_param("year", *YEAR_RANGE)
         info = _region_param(q)
         limit, offset = _page()
+        if target == "rise":
+            return _rise(level, year, info, limit, offset)
         if info is not None and level is not None and int(info["level"]) != level:
             raise ApiError(400, f"region '{info['region_id']}' is level {info['level']}, not level {level}")
         frame = q.predictions(level=level if info is None else int(info["level"]), year=year,
@@ -228,6 +241,55 @@ def blueprint(actx) -> Blueprint:
                      {"level": level, "year": year, "region": info["region_id"] if info else None}, total, offset,
                      target="risk of detected trafficking: detected victims per 100,000 people (UNODC GLOTIP)",
                      interval="80%")
+
+    def _rise(level, year, info, limit: int, offset: int) -> Response:
+        """target=rise: the crisis watch list of the deployed run (countries only)."""
+        if level == 1 or (info is not None and int(info["level"]) != 0):
+            raise ApiError(400, "the watch list (target=rise) is scored for countries only (level 0)")
+        frame = q.watchlist(year)
+        if info is not None:
+            frame = frame[frame["region_id"] == info["region_id"]]
+        frame = frame.rename(columns={"region_id": "iso3", "region_name": "name"})
+        frame = frame[[c for c in RISE_FIELDS if c in frame]]
+        total = len(frame)
+        return _list(frame.iloc[offset:offset + limit], q,
+                     {"target": "rise", "level": level, "year": year,
+                      "region": info["region_id"] if info else None}, total, offset,
+                     target="crisis watch list: expected rise of a population's nationals detected as trafficking "
+                            "victims abroad, years year+1..year+3 against year-2..year (rise_factor = ratio)",
+                     interval="80%", skill=(q.watchlist_skill() or {}).get("skill"))
+
+    def _country_param(name: str) -> str | None:
+        raw = request.args.get(name)
+        if raw is None or raw.strip() == "":
+            return None
+        code = raw.strip().upper()
+        if len(code) > 32:
+            raise ApiError(400, f"parameter '{name}' is too long (at most 32 characters)")
+        info = q.region(code)
+        if info is None or int(info["level"]) != 0:
+            raise ApiError(404, f"unknown country '{raw.strip()[:32]}' for '{name}' (give an ISO3 code)")
+        return code
+
+    @bp.route("/pairs")
+    @requires("read")
+    @cached
+    def pairs():
+        _check_params({"citizenship", "detecting", "year", "limit", "offset"})
+        citizenship = _country_param("citizenship")
+        detecting = _country_param("detecting")
+        year = _int_param("year", *YEAR_RANGE)
+        limit, offset = _page()
+        if citizenship is None and detecting is None:
+            raise ApiError(400, "give 'citizenship', 'detecting' or both (ISO3 codes)")
+        frame = q.pair_predictions(citizenship=citizenship, detecting=detecting, year=year)
+        frame = frame[[c for c in PAIR_FIELDS if c in frame]]
+        total = len(frame)
+        return _list(frame.iloc[offset:offset + limit], q,
+                     {"citizenship": citizenship, "detecting": detecting, "year": year}, total, offset,
+                     unit="expected detected victims (persons) of the citizenship in the detecting country",
+                     interval="80%", note="stored for listed pairs and the three years after the last UNODC label "
+                     "year (horizon = years after it); other pairs: `crisisrisk model predict-dyads`")
 
     @bp.route("/explanations")
     @requires("read")
@@ -489,6 +551,12 @@ def openapi_spec(server: str = "/api/v1") -> dict:
         "has_subnational_data": {"type": "boolean", "nullable": True},
         "score_change": {**num, "description": "Risk score minus the previous year's (points)"},
         "estimate_change": {**num, "description": "Estimate minus the previous year's (per 100k)"},
+        "basis": {"type": "string", "nullable": True, "enum": ["checked", "nowcast", "projection", None],
+                  "description": "checked (labelled year), nowcast (newest label 1-2 years old), projection"},
+        "horizon": {"type": "integer", "nullable": True}, "label_year": {"type": "integer", "nullable": True},
+        "conflict_year": {"type": "integer", "nullable": True},
+        "displacement_year": {"type": "integer", "nullable": True},
+        "small_population": {"type": "boolean", "nullable": True},
     }
     analyst = [{"bearerAuth": []}, {"cookieAuth": [], "csrfHeader": []}]
     reader = [{}, {"bearerAuth": []}, {"cookieAuth": []}]
@@ -564,9 +632,27 @@ def openapi_spec(server: str = "/api/v1") -> dict:
             "/regions": {"get": {"summary": "Countries and admin-1 units", "parameters": [
                 level, param("parent", "Only the admin-1 units of this country (ISO3)", {"type": "string"})],
                 "responses": listing("#/components/schemas/Region", "Regions")}},
-            "/predictions": {"get": {"summary": "Predictions of the deployed model", "parameters": [
-                level, year, region, limit, offset], "responses": listing("#/components/schemas/Prediction",
-                                                                          "Predictions")}},
+            "/predictions": {"get": {
+                "summary": "Predictions of the deployed model: target=detected (default; detected victims per 100k, "
+                           "where victims are found) or target=rise (the crisis watch list, countries only)",
+                "parameters": [level, year, region, limit, offset, param(
+                    "target", "detected (default) or rise", {"type": "string", "enum": list(TARGETS)})],
+                "responses": {**listing("#/components/schemas/Prediction", "Predictions"), "200": {
+                    "description": "Predictions (Prediction items for target=detected, Rise items for target=rise)",
+                    "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["data", "meta"],
+                        "properties": {"data": {"type": "array", "items": {"oneOf": [
+                            {"$ref": "#/components/schemas/Prediction"}, {"$ref": "#/components/schemas/Rise"}]}},
+                            "meta": {"$ref": "#/components/schemas/Meta"}}}}}}}}},
+            "/pairs": {"get": {
+                "summary": "Pair model: expected detected victims of a citizenship in a detecting country",
+                "parameters": [
+                    param("citizenship", "ISO3 of the victims' citizenship", {"type": "string", "minLength": 1,
+                                                                              "maxLength": 32, "pattern": "\\S"}),
+                    param("detecting", "ISO3 of the detecting country", {"type": "string", "minLength": 1,
+                                                                         "maxLength": 32, "pattern": "\\S"}),
+                    year, limit, offset],
+                "responses": listing("#/components/schemas/Pair", "Pair predictions")}},
             "/explanations": {"get": {"summary": "SHAP values of one region's predictions", "parameters": [
                 {**region, "required": True}, year], "responses": listing("#/components/schemas/Explanation",
                                                                           "SHAP values")}},
@@ -588,6 +674,29 @@ def openapi_spec(server: str = "/api/v1") -> dict:
                 "parent_id": {"type": "string", "nullable": True}, "name": {"type": "string"},
                 "type": {"type": "string", "nullable": True}, "area_km2": num, "label_lon": num, "label_lat": num}},
             "Prediction": {"type": "object", "properties": prediction_props},
+            "Rise": {"type": "object", "properties": {
+                "iso3": {"type": "string"}, "name": {"type": "string"},
+                "year": {"type": "integer", "description": "Score year: inputs dated <= year; looks at year+1..year+3"},
+                "rise_factor": {"type": "number", "description": "Expected ratio, target window / baseline window"},
+                "lower": {"type": "number", "description": "80% interval of rise_factor, lower"},
+                "upper": {"type": "number", "description": "80% interval of rise_factor, upper"},
+                "rank": {"type": "integer", "description": "1 = strongest expected rise in the year"},
+                "percentile": {"type": "number"}, "score": {"type": "number"},
+                "top_driver": {"type": "string", "nullable": True},
+                "people_exposed": {"type": "string", "description": "Absolute numbers with their years"},
+                "basis": {"type": "string", "description": "Inputs and their years"},
+                "method": {"type": "string"}, "run_id": {"type": "string"},
+                "displaced_abroad": num, "displaced_abroad_year": {"type": "integer", "nullable": True},
+                "idps": num, "idps_year": {"type": "integer", "nullable": True}, "hosted": num,
+                "hosted_year": {"type": "integer", "nullable": True},
+                "small_population": {"type": "boolean", "nullable": True}}},
+            "Pair": {"type": "object", "properties": {
+                "detecting_iso3": {"type": "string"}, "detecting_name": {"type": "string"},
+                "citizenship_iso3": {"type": "string"}, "citizenship_name": {"type": "string"},
+                "year": {"type": "integer"}, "expected_victims": {"type": "number", "minimum": 0},
+                "lower": {"type": "number", "minimum": 0}, "upper": {"type": "number", "minimum": 0},
+                "horizon": {"type": "integer", "minimum": 1}, "last_listed_year": {"type": "integer", "nullable": True},
+                "last_listed_victims": num, "run_id": {"type": "string"}}},
             "Explanation": {"type": "object", "properties": {
                 "run_id": {"type": "string"}, "region_id": {"type": "string"}, "iso3": {"type": "string"},
                 "name": {"type": "string"}, "year": {"type": "integer"},

@@ -1,4 +1,8 @@
-"""The donor table as CSV and as CSV with an HXL hashtag row; cells are safe to open in a spreadsheet."""
+"""The donor tables as CSV and as CSV with an HXL hashtag row; cells are safe to open in a spreadsheet.
+
+Two tables: the watch-list priorities (the headline, ``to_watch_csv``) and the detected-victims table ("where
+victims are found", ``to_csv``). HXL tags of the watch list follow models.watchlist_cli.RISE_HXL.
+"""
 
 from __future__ import annotations
 
@@ -78,6 +82,63 @@ def to_csv(frame: pd.DataFrame, level: int = 0, hxl: bool = False) -> str:
     if hxl:
         tags = [_hxl_tag(c, level) for c in data.columns]
         pd.DataFrame([tags], columns=headers).to_csv(buf, index=False, lineterminator="\n")
+        data.to_csv(buf, index=False, header=False, lineterminator="\n")
+    else:
+        data.to_csv(buf, index=False, header=headers, lineterminator="\n")
+    return buf.getvalue()
+
+
+# The watch-list priorities table: column -> (header with unit, HXL hashtag). Tags shared with the
+# `crisisrisk export predictions --target rise` CSV (models.watchlist_cli.RISE_HXL) are the same strings.
+WATCH_COLUMNS: dict[str, tuple[str, str]] = {
+    "rank": ("Watch-list rank (1 = strongest expected rise in the year)", "#indicator+trafficking_rise+rank"),
+    "region_id": ("ISO3", "#country+code"),
+    "region_name": ("Country", "#country+name"),
+    "year": ("Score year (inputs dated up to it; looks at the next three years)", "#date+year"),
+    "rise_factor": ("Expected rise factor (ratio, next 3 years / last 3)", "#indicator+trafficking_rise+factor"),
+    "lower": ("Rise factor, 80% interval lower", "#indicator+trafficking_rise+lower"),
+    "upper": ("Rise factor, 80% interval upper", "#indicator+trafficking_rise+upper"),
+    "percentile": ("Watch-list percentile (0-100 within year)", "#indicator+trafficking_rise+percentile"),
+    "top_driver": ("Top driver", "#indicator+driver+top"),
+    "people_exposed": ("People exposed (persons, with years)", "#affected+displaced"),
+    "displaced_abroad": ("Refugees and asylum-seekers abroad (persons)", "#affected+refugees+origin+num"),
+    "displaced_abroad_year": ("Refugees abroad: data year", "#date+year+refugees+origin"),
+    "idps": ("Conflict IDPs (persons)", "#affected+idps+num"),
+    "idps_year": ("IDPs: data year", "#date+year+idps"),
+    "hosted": ("Refugees and asylum-seekers hosted (persons)", "#affected+refugees+hosted+num"),
+    "hosted_year": ("Hosted: data year", "#date+year+refugees+hosted"),
+    "fts_requirements_usd": ("FTS requirements (USD)", "#value+funding+required+usd"),
+    "fts_funding_usd": ("FTS funding received (USD)", "#value+funding+total+usd"),
+    "fts_coverage_pct": ("FTS coverage (%)", "#value+funding+pct"),
+    "fts_year": ("FTS plan year", "#date+year+funding"),
+    "detection_gap": ("Detection gap (rising score, weak detection at home)", "#indicator+detection_gap"),
+    "detection_evidence": ("Detection evidence (TIP tier, prosecutions, years)", "#meta+detection"),
+    "tip_tier": ("US TIP tier (1, 2, 2.5 = Watch List, 3)", "#indicator+tip_tier"),
+    "prosecuted": ("Persons prosecuted for trafficking (UNODC GLOTIP)", "#indicator+prosecuted+num"),
+    "population": ("Population (persons, World Bank)", "#population+total+num"),
+    "small_population": ("Population under 100,000", "#meta+small_population"),
+    "basis": ("Basis (input years)", "#meta+basis"),
+    "method": ("Headline method", "#meta+method"),
+    "run_id": ("Model run", "#meta+run"),
+}
+WATCH_DECIMALS = {"rise_factor": 4, "lower": 4, "upper": 4, "percentile": 1, "fts_coverage_pct": 1, "tip_tier": 1}
+
+
+def to_watch_csv(frame: pd.DataFrame, hxl: bool = False) -> str:
+    """The watch-list priorities as CSV text: headers with units, then (if ``hxl``) the HXL row, then the data."""
+    cols = [c for c in WATCH_COLUMNS if c in frame.columns]
+    data = frame[cols].copy()
+    for col in cols:
+        if col in WATCH_DECIMALS:
+            data[col] = pd.to_numeric(data[col], errors="coerce").round(WATCH_DECIMALS[col])
+        elif pd.api.types.is_float_dtype(data[col]):  # counts, USD and years: whole numbers, blank when missing
+            data[col] = data[col].round(0).astype("Int64")
+    data = safe_frame(data)
+    headers = [WATCH_COLUMNS[c][0] for c in cols]
+    buf = io.StringIO()
+    if hxl:
+        pd.DataFrame([[WATCH_COLUMNS[c][1] for c in cols]], columns=headers).to_csv(buf, index=False,
+                                                                                   lineterminator="\n")
         data.to_csv(buf, index=False, header=False, lineterminator="\n")
     else:
         data.to_csv(buf, index=False, header=headers, lineterminator="\n")

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 NO_DATA_GREY = "#d4d4d4"
+NO_DATA_TEXT = "No prediction (no data)"
 BORDER = "#ffffff"
 FAMILY_COLOURS = {  # Okabe-Ito
     "displacement": "#E69F00", "conflict": "#D55E00", "trafficking": "#CC79A7", "detection": "#0072B2",
@@ -36,19 +37,51 @@ METRIC_LABELS = {"rmsle": "RMSLE (lower is better)", "mae": "MAE, victims per 10
 TARGET_TEXT = "risk of <i>detected</i> trafficking"
 FONT = dict(family="system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif", size=13)
 
-MAP_METRICS: dict[str, dict] = {
-    "risk_score": {"label": "Risk score", "unit": "percentile within the year, 0–100", "colorscale": "Viridis",
-                   "column": "risk_score", "fmt": ".0f"},
-    "estimate": {"label": "Estimated detected victims", "unit": "per 100,000 people", "colorscale": "Viridis",
-                 "column": "estimate_per_100k", "fmt": ".2f"},
-    "change": {"label": "Change in risk score since the previous year", "unit": "percentile points",
-               "colorscale": "PuOr_r", "column": "score_change", "fmt": "+.0f"},
-}
-HOVER = ("<b>%{text}</b><br>Risk score: %{customdata[0]} / 100 (%{customdata[1]})"
+HOVER = ("<b>%{text}</b><br>Where victims are found (detected in country): risk score %{customdata[0]} / 100 "
+         "(%{customdata[1]})"
          "<br>Estimate: %{customdata[2]:,.3~r} detected victims per 100k"
          "<br>80% interval: %{customdata[3]:,.3~r} to %{customdata[4]:,.3~r} per 100k"
          "<br>Change since previous year: %{customdata[5]} points"
-         "<br><b>Top drivers</b> (+ raises, - lowers the risk):<br>%{customdata[6]}<extra></extra>")
+         "<br>Basis: %{customdata[7]} (newest label %{customdata[8]}; conflict %{customdata[9]}; displacement "
+         "%{customdata[10]})"
+         "<br><b>Top drivers</b> (+ raises, - lowers the estimate):<br>%{customdata[6]}"
+         "<br><i>Follows detection capacity: not the risk to a population.</i><extra></extra>")
+WATCH_HOVER = ("<b>%{text}</b><br>Crisis watch list %{customdata[8]}: rank %{customdata[0]} of %{customdata[1]}"
+               "<br>Expected rise of nationals detected as trafficking victims abroad:"
+               "<br>×%{customdata[2]:.2f} (80% interval ×%{customdata[3]:.2f}–×%{customdata[4]:.2f})"
+               "<br><b>Top driver:</b> %{customdata[5]}"
+               "<br><b>People exposed:</b> %{customdata[6]}"
+               "<br>Basis (input years): %{customdata[7]}<extra></extra>")
+WATCH_ADMIN1_HOVER = ("<b>%{text}</b><br>Share of the country's located crisis drivers: %{customdata[0]}"
+                      "<br>Conflict deaths located (UCDP GED): %{customdata[1]}"
+                      "<br>Displaced people located (IOM DTM / IDMC): %{customdata[2]}"
+                      "<br>Country: %{customdata[3]}<extra></extra>")
+MAP_METRICS: dict[str, dict] = {
+    "watch": {"label": "Crisis watch list", "unit": "percentile of expected rise, 0–100", "colorscale": "YlOrRd",
+              "nodata": "Not scored (no data), which is not low risk",
+              "column": "percentile", "fmt": ".0f", "hover": WATCH_HOVER, "target": "expected rise of nationals "
+              "detected as trafficking victims abroad"},
+    "risk_score": {"label": "Where victims are found: risk score", "unit": "percentile within the year, 0–100",
+                   "colorscale": "Viridis", "column": "risk_score", "fmt": ".0f", "hover": HOVER,
+                   "target": TARGET_TEXT},
+    "estimate": {"label": "Where victims are found: estimated detected victims", "unit": "per 100,000 people",
+                 "colorscale": "Viridis", "column": "estimate_per_100k", "fmt": ".2f", "hover": HOVER,
+                 "target": TARGET_TEXT},
+    "change": {"label": "Where victims are found: change in risk score since the previous year",
+               "unit": "percentile points", "colorscale": "PuOr_r", "column": "score_change", "fmt": "+.0f",
+               "hover": HOVER, "target": TARGET_TEXT},
+}
+# the admin-1 view of the watch list (a country selected): where its drivers are located
+WATCH_ADMIN1 = {"label": "Located crisis drivers", "unit": "% of the country's located conflict deaths and "
+                "displaced people", "colorscale": "YlOrRd", "column": "share", "fmt": ".0f",
+                "hover": WATCH_ADMIN1_HOVER, "target": "where the watch list's drivers are located",
+                "nodata": "No conflict deaths or displacement located (no data)"}
+WATCH_METRICS = ("watch",)
+
+
+def metric_meta(metric: str, level: int = 0) -> dict:
+    """Label, unit, scale and hover of a map metric; the watch list at admin-1 is its located-drivers view."""
+    return WATCH_ADMIN1 if metric == "watch" and level == 1 else MAP_METRICS[metric]
 
 
 def _base_layout(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
@@ -93,6 +126,8 @@ def sig(value: float, digits: int = 3) -> str:
 # --- map ---------------------------------------------------------------------------------------------
 def metric_range(all_values: pd.DataFrame, metric: str) -> tuple[float, float]:
     """Colour range for a metric, fixed across years so a period change only moves values."""
+    if metric == "watch":
+        return 0.0, 100.0  # a percentile (countries) or a share in % (admin-1)
     col = MAP_METRICS[metric]["column"]
     vals = pd.to_numeric(all_values[col], errors="coerce").dropna() if col in all_values else pd.Series(dtype=float)
     if metric == "risk_score":
@@ -105,8 +140,10 @@ def metric_range(all_values: pd.DataFrame, metric: str) -> tuple[float, float]:
     return 0.0, float(np.nanpercentile(vals, 95)) or 1.0
 
 
-def map_arrays(values: pd.DataFrame, locations: Sequence[str], metric: str) -> tuple[list, list]:
+def map_arrays(values: pd.DataFrame, locations: Sequence[str], metric: str, level: int = 0) -> tuple[list, list]:
     """z and customdata aligned to ``locations`` (None where a region has no prediction this year)."""
+    if metric == "watch":
+        return (watch_admin1_arrays if level == 1 else watch_arrays)(values, locations)
     col = MAP_METRICS[metric]["column"]
     by_id = values.set_index("region_id") if len(values) else pd.DataFrame()
     z, custom = [], []
@@ -124,8 +161,80 @@ def map_arrays(values: pd.DataFrame, locations: Sequence[str], metric: str) -> t
             _sig3(r["lower_per_100k"]), _sig3(r["upper_per_100k"]),
             "n/a" if pd.isna(change) else f"{change:+.0f}",
             (r.get("drivers") or "not available") if "drivers" in r else "",
+            *_basis_parts(r),
         ])
     return z, custom
+
+
+def _basis_parts(row) -> list:
+    """[basis, label year, conflict year, displacement year]: short values, the hover template says what they are."""
+    basis = row.get("basis")
+    out = ["not recorded" if basis is None or (isinstance(basis, float) and math.isnan(basis)) else str(basis)]
+    for col in ("label_year", "conflict_year", "displacement_year"):
+        v = row.get(col)
+        out.append(int(v) if v is not None and pd.notna(v) else "none")
+    return out
+
+
+def detected_basis_text(row) -> str:
+    """Issue 10's basis of a detected-victims prediction in words: checked / nowcast / projection and input years."""
+    basis = row.get("basis") if hasattr(row, "get") else None
+    if basis is None or (isinstance(basis, float) and math.isnan(basis)):
+        return "not recorded by this model run"
+    parts = [str(basis)]
+    for col, what in (("label_year", "newest label"), ("conflict_year", "conflict"),
+                      ("displacement_year", "displacement")):
+        v = row.get(col)
+        parts.append(f"{what} {int(v)}" if v is not None and pd.notna(v) else f"{what} none")
+    return f"{parts[0]} ({'; '.join(parts[1:])})"
+
+
+def watch_arrays(values: pd.DataFrame, locations: Sequence[str]) -> tuple[list, list]:
+    """z (percentile) and hover data of the watch list for one score year, aligned to ``locations``."""
+    by_id = values.set_index("region_id") if len(values) else pd.DataFrame()
+    n = len(values)
+    z, custom = [], []
+    for rid in locations:
+        if rid not in by_id.index:
+            z.append(None)
+            custom.append(None)
+            continue
+        r = by_id.loc[rid]
+        z.append(round(float(r["percentile"]), 1))
+        custom.append([int(r["rank"]), n, round(float(r["rise_factor"]), 3), round(float(r["lower"]), 3),
+                       round(float(r["upper"]), 3), _text(r.get("top_driver"), "none stated"),
+                       _text(r.get("people_exposed"), "no displacement figures"),
+                       _text(r.get("basis"), "not recorded"),
+                       f"{int(r['year'])} ({int(r['year']) + 1}–{int(r['year']) + 3})"])
+    return z, custom
+
+
+def _text(value, default: str) -> str:
+    """A text cell, or ``default`` when it is missing (None or NaN)."""
+    return default if value is None or (isinstance(value, float) and math.isnan(value)) or value == "" else str(value)
+
+
+def watch_admin1_arrays(values: pd.DataFrame, locations: Sequence[str]) -> tuple[list, list]:
+    """z (share of located drivers, %) and hover data per admin-1 unit; units with nothing located stay grey."""
+    by_id = values.set_index("region_id") if len(values) else pd.DataFrame()
+    z, custom = [], []
+    for rid in locations:
+        if rid not in by_id.index or not bool(by_id.loc[rid].get("located")):
+            z.append(None)
+            custom.append(None)
+            continue
+        r = by_id.loc[rid]
+        z.append(round(float(r["share"]), 1))
+        custom.append([f"{float(r['share']):.1f}%", _count_year(r, "deaths", "deaths"),
+                       _count_year(r, "displaced", "people"), r.get("country_text") or ""])
+    return z, custom
+
+
+def _count_year(row, col: str, unit: str) -> str:
+    v = row.get(col)
+    if v is None or pd.isna(v):
+        return "none located"
+    return f"{float(v):,.0f} {unit} ({int(row[col + '_year'])})"
 
 
 def _sig3(value) -> float:
@@ -137,28 +246,25 @@ def _sig3(value) -> float:
 
 def map_figure(values: pd.DataFrame, locations: Sequence[str], background: pd.DataFrame, metric: str,
                geojson_url: str, zrange: tuple[float, float], *, center: dict | None = None, zoom: float = 0.9,
-               title: str = "", uirevision: str = "world") -> go.Figure:
+               title: str = "", uirevision: str = "world", level: int = 0) -> go.Figure:
     """Choropleth on ``map_style='white-bg'`` (no tiles). Trace 0 = grey 'no data' layer; trace 1 = values.
 
     ``background`` has ``region_id`` and ``name`` of every shape in the layer.
     """
-    meta = MAP_METRICS[metric]
-    z, custom = map_arrays(values, locations, metric)
+    meta = metric_meta(metric, level)
+    z, custom = map_arrays(values, locations, metric, level)
     names = dict(zip(background["region_id"], background["name"], strict=True)) if len(background) else {}
     names.update(dict(zip(values.get("region_id", []), values.get("region_name", []), strict=True)))
     fig = go.Figure()
     fig.add_trace(go.Choroplethmap(
         geojson=geojson_url, featureidkey="id", locations=list(background["region_id"]),
         z=[0] * len(background), text=list(background["name"]), colorscale=[[0, NO_DATA_GREY], [1, NO_DATA_GREY]],
-        showscale=False, marker=dict(line=dict(color=BORDER, width=0.6)), name="No prediction (no data)",
-        showlegend=True, hovertemplate="<b>%{text}</b><br>No prediction (no data)<extra></extra>"))
+        showscale=False, marker=dict(line=dict(color=BORDER, width=0.6)), name=meta.get("nodata", NO_DATA_TEXT),
+        showlegend=True, hovertemplate=f"<b>%{{text}}</b><br>{meta.get('nodata', NO_DATA_TEXT)}<extra></extra>"))
     fig.add_trace(go.Choroplethmap(
         geojson=geojson_url, featureidkey="id", locations=list(locations), z=z, customdata=custom,
-        text=[names.get(r, r) for r in locations], colorscale=meta["colorscale"], zmin=zrange[0], zmax=zrange[1],
-        zmid=0 if metric == "change" else None, marker=dict(line=dict(color=BORDER, width=0.6), opacity=0.95),
-        colorbar=dict(title=dict(text=f"{meta['label']}<br><sub>{meta['unit']}</sub>", side="right"),
-                      thickness=14, len=0.8, tickformat=",.2~f" if metric == "estimate" else None),
-        name=meta["label"], showlegend=False, hovertemplate=HOVER))
+        text=[names.get(r, r) for r in locations], marker=dict(line=dict(color=BORDER, width=0.6), opacity=0.95),
+        showlegend=False, **value_style(metric, zrange, level)))
     fig.update_layout(
         map=dict(style="white-bg", center=center or dict(lat=18, lon=12), zoom=zoom),
         legend=dict(x=0.01, y=0.02, bgcolor="rgba(255,255,255,0.85)", bordercolor="#999", borderwidth=1,
@@ -168,9 +274,34 @@ def map_figure(values: pd.DataFrame, locations: Sequence[str], background: pd.Da
     return _base_layout(fig, title=title, height=600)
 
 
-def map_title(metric: str, year: int, scope: str) -> str:
-    meta = MAP_METRICS[metric]
-    return f"{meta['label']} ({meta['unit']}), {TARGET_TEXT}, {year} · {scope}"
+def value_style(metric: str, zrange: tuple[float, float], level: int = 0) -> dict:
+    """The value trace's scale, colour bar and hover for a metric: what a metric change patches."""
+    meta = metric_meta(metric, level)
+    return dict(colorscale=meta["colorscale"], zmin=zrange[0], zmax=zrange[1],
+                zmid=0 if metric == "change" else None, hovertemplate=meta["hover"], name=meta["label"],
+                colorbar=dict(title=dict(text=f"{_wrap(meta['label'], 26)}<br><sub>{_wrap(meta['unit'], 30)}</sub>",
+                                         side="right"),
+                              thickness=14, len=0.8, tickformat=",.2~f" if metric == "estimate" else None))
+
+
+def _wrap(text: str, width: int) -> str:
+    """Break a colour-bar title into lines of about ``width`` characters."""
+    words, lines, line = text.split(), [], ""
+    for w in words:
+        if line and len(line) + 1 + len(w) > width:
+            lines.append(line)
+            line = w
+        else:
+            line = f"{line} {w}".strip()
+    return "<br>".join([*lines, line]) if line else "<br>".join(lines)
+
+
+def map_title(metric: str, year: int, scope: str, level: int = 0) -> str:
+    meta = metric_meta(metric, level)
+    if metric == "watch":
+        return (f"{meta['label']} ({meta['unit']}), {year}: {meta['target']}, looks at {year + 1}–{year + 3}"
+                f" · {scope}")
+    return f"{meta['label']} ({meta['unit']}), {meta['target']}, {year} · {scope}"
 
 
 def view_for_bounds(minx: float, miny: float, maxx: float, maxy: float) -> tuple[dict, float]:
@@ -357,6 +488,121 @@ def admin1_figure(units: pd.DataFrame, country: str = "") -> go.Figure:
     fig.update_yaxes(automargin=True)
     title = f"Admin-1 units{' of ' + country if country else ''} (hatched grey: no sub-national data)"
     return _base_layout(fig, title, height=max(300, 22 * len(units) + 120))
+
+
+# --- crisis watch list (issue 11) --------------------------------------------------------------------
+def watch_drivers_figure(terms: pd.DataFrame, year: int | None = None, method: str = "composite") -> go.Figure:
+    """The terms behind one watch-list score (composite terms or SHAP), largest first; orange raises it."""
+    if terms.empty:
+        return empty_figure("No drivers stored for this score.")
+    terms = terms.iloc[::-1]  # largest at the top of a horizontal bar chart
+    labels = [str(lab or drv) for lab, drv in zip(terms["label"], terms["driver"], strict=True)]
+    vals = terms["contribution"].astype(float).to_numpy()
+    fig = go.Figure(go.Bar(
+        x=vals, y=labels, orientation="h", marker=dict(color=[UP if v >= 0 else DOWN for v in vals]),
+        text=[f"{v:+.2f}" for v in vals], textposition="outside", cliponaxis=False,
+        hovertemplate="%{y}: %{x:+.3f} on the log scale of the expected rise<extra></extra>"))
+    span = float(np.abs(vals).max()) or 1.0
+    fig.update_xaxes(range=[-span * 1.35, span * 1.35],
+                     title="Contribution to the score, log scale of the expected rise (orange raises, purple lowers)")
+    fig.add_vline(x=0, line=dict(color="#333", width=1))
+    fig.update_yaxes(automargin=True)
+    what = "composite terms" if method == "composite" else "SHAP values" if method == "xgboost" else method
+    return _base_layout(fig, f"Drivers of the watch-list score{' ' + str(year) if year else ''} ({what})",
+                        height=max(260, 36 * len(terms) + 110))
+
+
+def watch_trend_figure(rows: pd.DataFrame, name: str = "") -> go.Figure:
+    """Expected rise factor by score year with its 80% interval; 1 = no change expected."""
+    if rows.empty:
+        return empty_figure("No watch-list scores for this country in the deployed run.")
+    rows = rows.sort_values("year")
+    years = rows["year"].astype(int).tolist()
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=years, y=rows["upper"], mode="lines", line=dict(width=0), showlegend=False,
+                             hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=years, y=rows["lower"], mode="lines", line=dict(width=0), fill="tonexty",
+                             fillcolor="rgba(230,97,1,0.2)", name="80% interval", hoverinfo="skip"))
+    fig.add_trace(go.Scatter(
+        x=years, y=rows["rise_factor"], mode="lines+markers", line=dict(color=UP, width=2.5),
+        name="Expected rise factor", customdata=np.stack([rows["lower"], rows["upper"], rows["rank"]], axis=-1),
+        hovertemplate="Score year %{x} (looks at the next three years): ×%{y:.2f} "
+                      "(80%: ×%{customdata[0]:.2f}–×%{customdata[1]:.2f}), rank %{customdata[2]}<extra></extra>"))
+    fig.add_hline(y=1, line=dict(color="#333", dash="dot"), annotation_text="no change expected")
+    fig.update_xaxes(title="Score year (inputs dated up to it; looks at the three years after)",
+                     dtick=1 if len(years) <= 10 else 2)
+    fig.update_yaxes(title="Expected rise factor (ratio)")
+    fig.update_layout(legend=dict(orientation="h", y=-0.3))
+    return _base_layout(fig, f"Watch list over time{' for ' + name if name else ''}", height=320)
+
+
+def pairs_figure(pairs: pd.DataFrame, citizenship: str = "", year: int | None = None, top: int = 15) -> go.Figure:
+    """Where a population's victims are expected to be detected: expected victims by detecting country."""
+    if pairs.empty:
+        return empty_figure("No pair-model predictions stored for this population in the deployed run.")
+    pairs = pairs.sort_values("expected_victims", ascending=False).head(top).iloc[::-1]
+    horizon = sorted({int(h) for h in pairs["horizon"]})
+    fig = go.Figure(go.Bar(
+        x=pairs["expected_victims"], y=pairs["detecting_name"], orientation="h", marker_color="#0072B2",
+        error_x=dict(type="data", symmetric=False, array=pairs["upper"] - pairs["expected_victims"],
+                     arrayminus=pairs["expected_victims"] - pairs["lower"], color="#555", thickness=1),
+        customdata=np.stack([pairs["lower"], pairs["upper"], pairs["horizon"],
+                             [sig(v) if pd.notna(v) else "never listed" for v in pairs["last_listed_victims"]],
+                             [str(int(v)) if pd.notna(v) else "-" for v in pairs["last_listed_year"]]], axis=-1),
+        hovertemplate="%{y}: %{x:,.1f} expected detected victims (80%: %{customdata[0]:,.1f}–%{customdata[1]:,.1f})"
+                      "<br>horizon %{customdata[2]} years after the last report; last listed %{customdata[3]} "
+                      "(%{customdata[4]})<extra></extra>"))
+    fig.update_xaxes(title="Expected detected victims (persons, with 80% interval)", rangemode="tozero")
+    fig.update_yaxes(automargin=True)
+    h_text = f"horizon {horizon[0]}" if len(horizon) == 1 else f"horizons {horizon[0]}–{horizon[-1]}"
+    title = (f"Where {citizenship + chr(39) + 's' if citizenship else 'this population'} victims are found"
+             f"{', ' + str(year) if year else ''} ({h_text} years after the last report)")
+    return _base_layout(fig, title, height=max(280, 30 * len(pairs) + 120))
+
+
+def event_study_figure(points: list[dict] | None) -> go.Figure:
+    """Nationals detected abroad around a refugee-outflow surge (k = years after), ±1.96 standard errors."""
+    if not points:
+        return empty_figure("No event study stored with this model run.", height=220)
+    frame = pd.DataFrame(points).sort_values("k")
+    fig = go.Figure(go.Scatter(
+        x=frame["k"], y=frame["effect"], mode="lines+markers", line=dict(color=UP, width=2),
+        error_y=dict(type="data", array=1.96 * frame["se"], color="#999"),
+        hovertemplate="%{x} years after a surge: %{y:+.2f} (log1p of nationals detected abroad)<extra></extra>"))
+    fig.add_hline(y=0, line=dict(color="#333", width=1))
+    fig.add_vline(x=0, line=dict(color="#999", dash="dot"))
+    fig.update_xaxes(title="Years after a refugee-outflow surge", dtick=1)
+    fig.update_yaxes(title="Change, log1p detected abroad")
+    return _base_layout(fig, "Event study: nationals detected abroad around refugee surges", height=260)
+
+
+def admin1_watch_figure(units: pd.DataFrame, country: str = "", year: int | None = None) -> go.Figure:
+    """Admin-1 units by their share of the country's located conflict deaths and displaced people (%)."""
+    if units.empty:
+        return empty_figure("No admin-1 units for this country.")
+    found = units["located"].astype(bool)
+    if not found.any():
+        return empty_figure("No conflict deaths or displacement located in this country's admin-1 units in the "
+                            "window.")
+    located = units.assign(_x=units["share"].fillna(0.0)).sort_values(["_x", "region_name"], ascending=[True, False])
+    found = located["located"].astype(bool)
+    fig = go.Figure(go.Bar(  # units with nothing located: no bar, the words "nothing located" (no data)
+        x=located["_x"], y=located["region_name"], orientation="h", marker_color=UP,
+        text=["" if f else "nothing located (no data)" for f in found], textposition="outside",
+        textfont=dict(color="#777"), cliponaxis=False,
+        customdata=np.stack([[_count_year(r, "deaths", "deaths") for _, r in located.iterrows()],
+                             [_count_year(r, "displaced", "people") for _, r in located.iterrows()]], axis=-1),
+        hovertemplate="%{y}: %{x:.1f}% of located drivers<br>conflict deaths: %{customdata[0]}"
+                      "<br>displaced: %{customdata[1]}<extra></extra>"))
+    fig.update_xaxes(title="% of the country's located conflict deaths and displaced people (mean of the two)",
+                     rangemode="tozero")
+    fig.update_yaxes(automargin=True)
+    missing = int((~found).sum())
+    title = (f"Where the watch list's drivers are located{' in ' + country if country else ''}"
+             f"{', ' + str(year - 3) + '–' + str(year) if year else ''}"
+             + (f"<br><sub>{missing} of {len(units)} units: nothing located in the window (no data, not a measured "
+                "zero)</sub>" if missing else ""))
+    return _base_layout(fig, title, height=max(260, 22 * len(located) + 130))
 
 
 # --- model page --------------------------------------------------------------------------------------

@@ -17,7 +17,10 @@ MAP_METRIC = "map-metric"
 MAP_COUNTRY = "map-country"
 MAP_NAV = "map-nav"
 MAP_NOTE = "map-note"
-MAP_RISERS = "map-risers"
+MAP_RISERS = "map-risers"  # largest rises since the previous year, for the colour shown
+MAP_WATCHLIST = "map-watchlist"  # the side list: the watch list's top 15 for the year, with drivers
+MAP_SKILL = "map-skill"  # the watch list's measured skill, in words
+MAP_YEAR_NOTE = "map-year-note"  # what the selected score year looks at
 
 # region page (path "/region/<region_id>")
 REGION_STORE = "region-id"
@@ -32,6 +35,11 @@ REGION_ADMIN1 = "region-admin1"
 REGION_ADMIN1_TABLE = "region-admin1-table"
 REGION_PRINT = "region-print"
 REGION_PRINT_DUMMY = "region-print-dummy"
+REGION_WATCH = "region-watch"  # the watch-list headline block (rank, rise, people exposed, basis, skill)
+REGION_WATCH_DRIVERS = "region-watch-drivers"
+REGION_WATCH_TREND = "region-watch-trend"
+REGION_PAIRS = "region-pairs"  # where this population's victims are found (pair model)
+REGION_DETECTED = "region-detected"  # detected in country: context, with its caveat
 
 # priorities page (path "/priorities")
 PRIO_YEAR = "priorities-year"
@@ -42,6 +50,7 @@ PRIO_HXL = "priorities-hxl"
 PRIO_DOWNLOAD = "priorities-download"
 PRIO_COUNT = "priorities-count"
 PRIO_MIN_POP = "priorities-min-population"
+PRIO_LEGEND = "priorities-legend"  # what the detection gap and the other columns mean
 
 # model page (path "/model")
 MODEL_BACKTEST_TABLE = "model-backtest-table"

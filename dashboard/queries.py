@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, func, select
 
+from dashboard import watch
 from etl.schema import (
     explanation,
     indicator,
@@ -50,7 +51,14 @@ MAX_LAG_YEARS = 2  # priorities: use the latest value at most this many years be
 
 PREDICTION_FIELDS = ["region_id", "region_name", "iso3", "parent_id", "level", "year", "risk_score", "risk_band",
                      "rank", "estimate_per_100k", "lower_per_100k", "upper_per_100k", "label_per_100k", "method",
-                     "has_subnational_data", "score_change", "estimate_change"]
+                     "has_subnational_data", "basis", "horizon", "label_year", "conflict_year", "displacement_year",
+                     "small_population", "score_change", "estimate_change"]
+
+
+def detected_basis_columns(table) -> list:
+    """Issue 10's staleness columns of the prediction table (migration 0006): basis, horizon and input years."""
+    return [table.c[c] for c in ("basis", "horizon", "label_year", "conflict_year", "displacement_year",
+                                 "small_population")]
 
 
 class Queries:
@@ -254,7 +262,8 @@ class Queries:
                            region.c.parent_id, prediction.c.level, prediction.c.year, prediction.c.risk_score,
                            prediction.c.risk_band, prediction.c.rank, prediction.c.estimate_per_100k,
                            prediction.c.lower_per_100k, prediction.c.upper_per_100k, prediction.c.label_per_100k,
-                           prediction.c.method, prediction.c.has_subnational_data)
+                           prediction.c.method, prediction.c.has_subnational_data,
+                           *detected_basis_columns(prediction))
                     .join(region, region.c.region_id == prediction.c.region_id)
                     .where(prediction.c.run_id == run_id, prediction.c.level == level)
                     .order_by(prediction.c.region_id, prediction.c.year))
@@ -542,6 +551,141 @@ class Queries:
 
     def has_loads(self) -> bool:
         return bool(self.version()[1])
+
+    # --- crisis watch list (issue 11) ------------------------------------------------------------
+    def watchlist(self, year: int | None = None) -> pd.DataFrame:
+        """Watch-list rows of the deployed run (all years, or one), with region names and a small-population flag."""
+        run_id = self.run_id
+
+        def load() -> pd.DataFrame:
+            from models.watchlist_store import WATCHLIST_COLUMNS, read_watchlist
+
+            if run_id is None:
+                return pd.DataFrame(columns=[*WATCHLIST_COLUMNS, "region_name", "population", "small_population"])
+            frame = read_watchlist(self.engine, run_id=run_id, year=year)
+            frame = frame.assign(region_name=frame["region_id"].map(self.region_names()).fillna(frame["region_id"]))
+            pop = self.watch_detection(int(frame["year"].max()) if len(frame) else 0)[["region_id", "population"]]
+            frame = frame.merge(pop, on="region_id", how="left")
+            frame["small_population"] = frame["population"] < watch.SMALL_POPULATION
+            return frame
+
+        return self._cached("watchlist", (year,), load)
+
+    def watchlist_years(self) -> list[int]:
+        """Years the deployed run scored (the year a score is computed from)."""
+        frame = self.watchlist()
+        return sorted(int(y) for y in frame["year"].unique())
+
+    def watchlist_skill(self) -> dict | None:
+        """The measured skill and tables stored with the deployed run (models.watchlist_store.read_watchlist_skill)."""
+        run_id = self.run_id
+
+        def load():
+            from models.watchlist_store import read_watchlist_skill
+
+            return None if run_id is None else read_watchlist_skill(self.engine, run_id=run_id)
+
+        return self._cached("watchlist_skill", (), load)
+
+    def region_watchlist(self, region_id: str) -> pd.DataFrame:
+        """Every year's watch-list row of one country."""
+        frame = self.watchlist()
+        return frame[frame["region_id"] == region_id].sort_values("year").reset_index(drop=True)
+
+    def pair_predictions(self, citizenship: str | None = None, detecting: str | None = None,
+                         year: int | None = None) -> pd.DataFrame:
+        """Pair-model predictions: expected victims of a citizenship detected in a detecting country, with names."""
+        run_id = self.run_id
+
+        def load() -> pd.DataFrame:
+            from models.watchlist_store import PAIR_COLUMNS, read_pair_predictions
+
+            if run_id is None:
+                return pd.DataFrame(columns=[*PAIR_COLUMNS, "detecting_name", "citizenship_name"])
+            frame = read_pair_predictions(self.engine, run_id=run_id, citizenship_iso3=citizenship,
+                                          detecting_iso3=detecting, year=year)
+            names = self.region_names()
+            frame["detecting_name"] = frame["detecting_iso3"].map(names).fillna(frame["detecting_iso3"])
+            frame["citizenship_name"] = frame["citizenship_iso3"].map(names).fillna(frame["citizenship_iso3"])
+            return frame
+
+        return self._cached("pair_predictions", (citizenship, detecting, year), load)
+
+    def watch_detection(self, year: int) -> pd.DataFrame:
+        """Per country: latest TIP tier and persons prosecuted (at most 5 years old) and population, with years."""
+
+        def load() -> pd.DataFrame:
+            codes = (*watch.DETECTION_INDICATORS, watch.POPULATION)
+            stmt = (select(observation.c.region_id, observation.c.indicator, observation.c.period_start,
+                           observation.c.value)
+                    .join(region, region.c.region_id == observation.c.region_id)
+                    .where(observation.c.indicator.in_(codes), observation.c.period_type == "year",
+                           region.c.level == 0,
+                           observation.c.period_start >= pd.Timestamp(year - watch.DETECTION_MAX_AGE, 1, 1).date(),
+                           observation.c.period_start <= pd.Timestamp(year, 1, 1).date()))
+            obs = self._frame(stmt)
+            cols = ["region_id", "tip_tier", "tip_tier_year", "prosecuted", "prosecuted_year", "population",
+                    "population_year"]
+            if obs.empty:
+                return pd.DataFrame(columns=cols)
+            obs["year"] = pd.to_datetime(obs["period_start"]).dt.year
+            wide = watch.latest_by_region(obs, year, watch.DETECTION_MAX_AGE)
+            rename = {watch.TIP_TIER: "tip_tier", watch.PROSECUTED: "prosecuted", watch.POPULATION: "population"}
+            wide = wide.rename(columns={**rename, **{f"{k}@year": f"{v}_year" for k, v in rename.items()}})
+            for col in cols:
+                if col not in wide:
+                    wide[col] = float("nan")
+            return wide[cols]
+
+        return self._cached("watch_detection", (year,), load)
+
+    def watch_priorities(self, year: int) -> pd.DataFrame:
+        """The donor table ranked by the watch list: rise, drivers, people exposed, funding, detection gap."""
+
+        def load() -> pd.DataFrame:
+            wl = self.watchlist(year).drop(columns=["population", "small_population"])
+            if wl.empty:
+                return wl
+            det = self.watch_detection(year)
+            frame = wl.merge(det, on="region_id", how="left")
+            fts_codes = (FTS_REQUIREMENTS, FTS_FUNDING, FTS_COVERAGE)
+            fts = self.latest_values(fts_codes, year, 0)
+            for code in fts_codes:
+                for col in (code, f"{code}@year"):
+                    if col not in fts:
+                        fts[col] = float("nan")
+            frame = frame.merge(fts, on="region_id", how="left")
+            computed = 100 * frame[FTS_FUNDING] / frame[FTS_REQUIREMENTS].where(frame[FTS_REQUIREMENTS] > 0)
+            frame["fts_requirements_usd"] = frame[FTS_REQUIREMENTS]
+            frame["fts_funding_usd"] = frame[FTS_FUNDING]
+            frame["fts_coverage_pct"] = frame[FTS_COVERAGE].where(frame[FTS_COVERAGE].notna(), computed)
+            frame["fts_year"] = frame[[f"{FTS_REQUIREMENTS}@year", f"{FTS_FUNDING}@year"]].max(axis=1)
+            frame["small_population"] = frame["population"] < watch.SMALL_POPULATION
+            frame = watch.add_detection_gap(frame)
+            frame = frame.drop(columns=[c for c in frame.columns if c.startswith(("response.",))])
+            return frame.sort_values(["rank", "region_id"]).reset_index(drop=True)
+
+        return self._cached("watch_priorities", (year,), load)
+
+    def admin1_watch(self, parent: str, year: int) -> pd.DataFrame:
+        """Admin-1 units of one country: where the watch list's drivers (conflict deaths, displacement) are located."""
+
+        def load() -> pd.DataFrame:
+            units = self.regions(1)
+            units = units[units["parent_id"] == parent].rename(columns={"name": "region_name"})
+            codes = tuple(c for cs in watch.ADMIN1_CODES.values() for c in cs)
+            stmt = (select(observation.c.region_id, observation.c.indicator, observation.c.period_start,
+                           observation.c.value)
+                    .join(region, region.c.region_id == observation.c.region_id)
+                    .where(observation.c.indicator.in_(codes), observation.c.period_type == "year",
+                           region.c.level == 1, region.c.parent_id == parent,
+                           observation.c.period_start >= pd.Timestamp(year - watch.ADMIN1_WINDOW, 1, 1).date(),
+                           observation.c.period_start <= pd.Timestamp(year, 1, 1).date()))
+            obs = self._frame(stmt)
+            obs["year"] = pd.to_datetime(obs["period_start"]).dt.year if len(obs) else []
+            return watch.admin1_exposure(units, obs, year)
+
+        return self._cached("admin1_watch", (parent, year), load)
 
 
 def add_changes(frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,16 +1,26 @@
-"""Priorities page (``/priorities``): the donor table with displacement and funding, and its downloads."""
+"""Priorities page (``/priorities``): the donor table ranked by the crisis watch list, and its downloads.
+
+Countries are ranked by the watch list (expected rise of a population's nationals detected as trafficking victims
+abroad) with people exposed, funding coverage and a detection-gap column. The detected-victims tables ("where
+victims are found", countries and downscaled admin-1 units) stay as other views.
+"""
 
 from __future__ import annotations
 
 import dash
+import pandas as pd
 from dash import Input, Output, State, dash_table, dcc, html, no_update
 from dash.dash_table.Format import Format, Group, Scheme
 
-from dashboard import ids
-from dashboard.exports import to_csv
+from dashboard import ids, watch
+from dashboard.exports import to_csv, to_watch_csv
 from dashboard.pages.common import TABLE_STYLE, no_model_notice
 
-LEVEL_OPTIONS = [{"label": "Countries", "value": 0}, {"label": "Admin-1 units (downscaled)", "value": 1}]
+WATCH_VIEW = 0  # countries ranked by the watch list (the headline)
+DETECTED_COUNTRIES = 2  # countries: where victims are found (detected-victims model)
+LEVEL_OPTIONS = [{"label": "Countries: crisis watch list", "value": WATCH_VIEW},
+                 {"label": "Countries: where victims are found (detected)", "value": DETECTED_COUNTRIES},
+                 {"label": "Admin-1 units: where victims are found (downscaled)", "value": 1}]
 # Per-capita rates of very small populations are noisy and mostly extrapolated (no UNODC reports), so the
 # donor view starts with countries of at least a million people; the filter shows everything on request.
 MIN_POPULATION_OPTIONS = [{"label": "all", "value": 0}, {"label": "≥ 100,000", "value": 100_000},
@@ -67,6 +77,53 @@ def columns(level: int) -> list[dict]:
     return cols
 
 
+def watch_columns() -> list[dict]:
+    """Columns of the watch-list table; every number names its unit, every figure its year."""
+    return [
+        {"name": ["Crisis watch list", "Rank"], "id": "rank", "type": "numeric"},
+        {"name": ["Crisis watch list", "Country"], "id": "region_name", "presentation": "markdown"},
+        {"name": ["Crisis watch list", "Expected rise (×, 80% interval)"], "id": "rise_text"},
+        {"name": ["Crisis watch list", "Top driver"], "id": "top_driver"},
+        {"name": ["People exposed (persons, year)", "Refugees and asylum-seekers abroad"], "id": "abroad_text"},
+        {"name": ["People exposed (persons, year)", "Conflict IDPs"], "id": "idps_text"},
+        {"name": ["People exposed (persons, year)", "Hosted"], "id": "hosted_text"},
+        {"name": ["Humanitarian funding (OCHA FTS)", "Coverage (%)"], "id": "fts_coverage_pct", "type": "numeric",
+         "format": _num(1)},
+        {"name": ["Humanitarian funding (OCHA FTS)", "Requirements (USD)"], "id": "fts_requirements_usd",
+         "type": "numeric", "format": _num(0)},
+        {"name": ["Humanitarian funding (OCHA FTS)", "Plan year"], "id": "fts_year", "type": "numeric"},
+        {"name": ["Detection at home", "Detection gap"], "id": "detection_gap"},
+        {"name": ["Detection at home", "Evidence (year)"], "id": "detection_evidence"},
+        {"name": ["", "Population"], "id": "population_text"},
+        {"name": ["", "Basis (input years)"], "id": "basis"},
+    ]
+
+
+def _count(value, year) -> str:
+    if value is None or pd.isna(value):
+        return "no data"
+    return f"{watch.people(value)} ({int(year)})" if pd.notna(year) else watch.people(value)
+
+
+def watch_records(frame: pd.DataFrame) -> list[dict]:
+    """Table rows of the watch list: texts with units and years, links to the region pages."""
+    out = frame.copy()
+    out["rise_text"] = [watch.rise_text(r, lo, hi) for r, lo, hi in zip(out["rise_factor"], out["lower"],
+                                                                        out["upper"], strict=True)]
+    out["abroad_text"] = [_count(v, y) for v, y in zip(out["displaced_abroad"], out["displaced_abroad_year"],
+                                                       strict=True)]
+    out["idps_text"] = [_count(v, y) for v, y in zip(out["idps"], out["idps_year"], strict=True)]
+    out["hosted_text"] = [_count(v, y) for v, y in zip(out["hosted"], out["hosted_year"], strict=True)]
+    out["population_text"] = [("no data" if pd.isna(p) else watch.people(p)) + (" · under 100,000" if s else "")
+                              for p, s in zip(out["population"], out["small_population"].fillna(False),
+                                              strict=True)]
+    out["region_name"] = [f"[{n}](/region/{r}?year={y})" for n, r, y in
+                          zip(out["region_name"], out["region_id"], out["year"], strict=True)]
+    keep = [c["id"] for c in watch_columns()] + ["small_population", "region_id", "year"]
+    out = out[keep].astype(object).where(out[keep].notna(), None)
+    return out.to_dict("records")
+
+
 def table_records(frame) -> list[dict]:
     out = frame.copy()
     out["interval"] = [f"{lo:.2f}–{hi:.2f}" for lo, hi in zip(out["lower_per_100k"], out["upper_per_100k"],
@@ -81,20 +138,28 @@ def register(app: dash.Dash, actx) -> None:
     q = actx.queries
 
     def layout(**query):
-        years = q.years(0)
+        years = sorted(set(q.years(0)) | set(q.watchlist_years()))
         if not years:
             return no_model_notice("priorities table")
-        year = _int(query.get("year"), years[-1])
-        year = year if year in years else years[-1]
+        default = q.watchlist_years()[-1] if q.watchlist_years() else years[-1]
+        year = _int(query.get("year"), default)
+        year = year if year in years else default
+        strength, sentence = watch.skill_text(q.watchlist_skill())
         return html.Div(className="priorities-page", children=[
-            html.H1(["Priorities: where is the risk of ", html.Em("detected"), " trafficking highest?"]),
-            html.P("Sort by any column, filter with the boxes under the headers (e.g. >50, or 'very high'). "
-                   "Displacement is the latest value at most two years before the selected year (its year is "
-                   "shown); funding is OCHA FTS for plans of that year. Admin-1 estimates are the country "
-                   "estimate spread by an exposure index. Countries that never reported detected victims to "
-                   "UNODC are extrapolated (see 'UNODC reporting' and their wider intervals); small territories "
-                   "are hidden by default because per-capita rates of tiny populations are noisy.",
-                   className="note"),
+            html.H1("Priorities: where is trafficking of crisis-affected people expected to rise?"),
+            html.P(["Ranked by the ", html.B("crisis watch list"), ": the expected rise of each population's "
+                    "nationals detected as trafficking victims abroad over the three years after the score year, "
+                    "against its own last three years. People exposed are absolute numbers with the year of each "
+                    "figure; funding is OCHA FTS (latest plan at most two years old). ",
+                    html.B(f"Measured skill: {strength}. "), sentence], className="note"),
+            html.Div(id=ids.PRIO_LEGEND, className="legend card", children=[
+                html.P([html.B("Detection gap. "), watch.DETECTION_GAP_DEFINITION.split(": ", 1)[1]]),
+                html.P("'yes': weak detection at home; 'no': a rising score with adequate detection; 'unknown': no "
+                       "TIP tier or prosecution count in the window; 'not rising': outside the top quarter. "
+                       "Countries under 100,000 people are flagged in the Population column. The 'where victims "
+                       "are found' views rank detected victims, which follow detection capacity: context, not "
+                       "risk."),
+            ]),
             html.Div(className="controls card", children=[
                 html.Div(className="control", children=[
                     html.Label("Year", htmlFor=ids.PRIO_YEAR),
@@ -102,13 +167,13 @@ def register(app: dash.Dash, actx) -> None:
                                  value=year, clearable=False),
                 ]),
                 html.Div(className="control", children=[
-                    html.Label("Level", htmlFor=ids.PRIO_LEVEL),
-                    dcc.RadioItems(id=ids.PRIO_LEVEL, options=LEVEL_OPTIONS, value=0, inline=True,
-                                   className="radio-row"),
+                    html.Label("Table", htmlFor=ids.PRIO_LEVEL),
+                    dcc.RadioItems(id=ids.PRIO_LEVEL, options=LEVEL_OPTIONS, value=WATCH_VIEW,
+                                   className="radio-col"),
                 ]),
                 html.Div(className="control", children=[
                     html.Label("Minimum population (countries)", htmlFor=ids.PRIO_MIN_POP),
-                    dcc.RadioItems(id=ids.PRIO_MIN_POP, options=MIN_POPULATION_OPTIONS, value=DEFAULT_MIN_POPULATION,
+                    dcc.RadioItems(id=ids.PRIO_MIN_POP, options=MIN_POPULATION_OPTIONS, value=0,
                                    inline=True, className="radio-row"),
                 ]),
                 html.Div(className="control downloads", children=[
@@ -119,7 +184,12 @@ def register(app: dash.Dash, actx) -> None:
             ]),
             html.P(id=ids.PRIO_COUNT, className="note"),
             dash_table.DataTable(
-                id=ids.PRIO_TABLE, columns=columns(0), data=[], merge_duplicate_headers=True,
+                id=ids.PRIO_TABLE, columns=watch_columns(), data=[], merge_duplicate_headers=True,
+                tooltip_header={"detection_gap": watch.DETECTION_GAP_DEFINITION,
+                                "rise_text": "Expected ratio of nationals detected as trafficking victims abroad, "
+                                             "next three years against the last three, with its 80% interval",
+                                "basis": "The input years the score rests on"},
+                tooltip_delay=0, tooltip_duration=None,
                 sort_action="native", filter_action="native", page_action="native", page_size=25,
                 markdown_options={"link_target": "_self"}, sort_by=[{"column_id": "rank", "direction": "asc"}],
                 style_cell_conditional=[{"if": {"column_id": c}, "textAlign": "right"} for c in (
@@ -132,6 +202,10 @@ def register(app: dash.Dash, actx) -> None:
                      "backgroundColor": "#b5de2b"},
                     {"if": {"filter_query": "{score_change} > 0", "column_id": "score_change"}, "color": "#b35806"},
                     {"if": {"filter_query": "{score_change} < 0", "column_id": "score_change"}, "color": "#542788"},
+                    {"if": {"filter_query": '{detection_gap} = "yes"', "column_id": "detection_gap"},
+                     "backgroundColor": "#fdb863", "fontWeight": "600"},
+                    {"if": {"filter_query": "{small_population} = true", "column_id": "population_text"},
+                     "fontStyle": "italic", "color": "#8c510a"},
                 ],
                 **{k: v for k, v in TABLE_STYLE.items() if k != "style_data_conditional"},
                 style_as_list_view=False,
@@ -139,13 +213,23 @@ def register(app: dash.Dash, actx) -> None:
         ])
 
     dash.register_page("dashboard.pages.priorities", path="/priorities", name="Priorities", order=2, layout=layout,
-                       title="Priorities · crisisrisk", description="Donor table: risk, displacement, funding")
+                       title="Priorities · crisisrisk",
+                       description="Donor table: crisis watch list, people exposed, funding, detection gap")
 
     @app.callback(Output(ids.PRIO_TABLE, "data"), Output(ids.PRIO_TABLE, "columns"), Output(ids.PRIO_COUNT, "children"),
                   Input(ids.PRIO_YEAR, "value"), Input(ids.PRIO_LEVEL, "value"), Input(ids.PRIO_MIN_POP, "value"))
     def update_table(year, level, min_pop):
-        if year is None or level not in (0, 1):
+        if year is None or level not in (WATCH_VIEW, 1, DETECTED_COUNTRIES):
             return no_update, no_update, no_update
+        if level == WATCH_VIEW and q.watchlist_years():
+            full = q.watch_priorities(int(year))
+            frame = filter_population(full, 0, int(min_pop or 0))
+            gaps = int((frame["detection_gap"] == "yes").sum()) if len(frame) else 0
+            count = (f"{len(frame)} countries on the watch list for score year {year} ({watch.window_text(int(year))})"
+                     f"; {gaps} with a detection gap; {int(frame['small_population'].fillna(False).sum())} under "
+                     "100,000 people." if len(frame) else f"No watch-list scores for {year}.")
+            return watch_records(frame), watch_columns(), count
+        level = 0 if level in (WATCH_VIEW, DETECTED_COUNTRIES) else 1
         full = q.priorities(int(year), int(level))
         frame = filter_population(full, int(level), int(min_pop or 0))
         what = "countries" if level == 0 else "admin-1 units"
@@ -161,9 +245,14 @@ def register(app: dash.Dash, actx) -> None:
                   State(ids.PRIO_YEAR, "value"), State(ids.PRIO_LEVEL, "value"), State(ids.PRIO_MIN_POP, "value"),
                   prevent_initial_call=True)
     def download(_csv, _hxl, year, level, min_pop):
-        if year is None or level not in (0, 1):
+        if year is None or level not in (WATCH_VIEW, 1, DETECTED_COUNTRIES):
             return no_update
         hxl = dash.ctx.triggered_id == ids.PRIO_HXL
+        if level == WATCH_VIEW and q.watchlist_years():
+            frame = filter_population(q.watch_priorities(int(year)), 0, int(min_pop or 0))
+            name = f"crisisrisk_watchlist_{year}{'_hxl' if hxl else ''}.csv"
+            return {"content": to_watch_csv(frame, hxl=hxl), "filename": name, "type": "text/csv"}
+        level = 0 if level in (WATCH_VIEW, DETECTED_COUNTRIES) else 1
         frame = filter_population(q.priorities(int(year), int(level)), int(level), int(min_pop or 0))
         name = f"crisisrisk_priorities_{'countries' if level == 0 else 'admin1'}_{year}{'_hxl' if hxl else ''}.csv"
         return {"content": to_csv(frame, int(level), hxl=hxl), "filename": name, "type": "text/csv"}

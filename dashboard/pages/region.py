@@ -1,4 +1,9 @@
-"""Region page (``/region/<region_id>``): one country or admin-1 unit, printable as a one-page brief."""
+"""Region page (``/region/<region_id>``): one country or admin-1 unit, printable as a one-page brief.
+
+It leads with the crisis watch list (rank, expected rise with its interval, drivers, people exposed, basis and
+measured skill), then where this population's victims are found abroad (pair model), then detected victims in the
+country as context, with its detection caveat and basis.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import dash
 import pandas as pd
 from dash import ClientsideFunction, Input, Output, dcc, html
 
-from dashboard import figures, ids
+from dashboard import figures, ids, watch
 from dashboard.pages.common import band_class, kpi, no_model_notice, table
 from dashboard.queries import DRIVER_FAMILIES, DRIVER_INDICATORS, VICTIMS_DETECTED
 
@@ -30,12 +35,14 @@ def register(app: dash.Dash, actx) -> None:
                        "Natural Earth adm1_code values for admin-1 units."),
                 dcc.Link("Back to the map", href="/")])
         level = int(info["level"])
-        years = q.years(level) or q.years(0)
+        years = sorted(set(q.years(level) or q.years(0)) | set(q.watchlist_years()))
         if not years:
             return no_model_notice("region profile")
+        watch_years = q.watchlist_years()
         pred = q.region_predictions(info["region_id"])
-        sel = _int(year, years[-1])
-        sel = sel if sel in years else years[-1]
+        default = watch_years[-1] if watch_years else years[-1]
+        sel = _int(year, default)
+        sel = sel if sel in years else default
         name = info["name"]
         crumbs = [dcc.Link("Map", href="/"), " › "]
         if level == 1:
@@ -57,7 +64,7 @@ def register(app: dash.Dash, actx) -> None:
                     html.P(className="muted", children=[
                         f"{info.get('type') or kind.capitalize()} · id {info['region_id']}",
                         f" · in {info.get('parent_name')}" if level == 1 else "",
-                        " · risk of ", html.Em("detected"), " trafficking (UNODC GLOTIP definition)"]),
+                        " · crisis watch list first; detected victims in the country follow as context"]),
                 ]),
                 html.Div(className="head-controls no-print", children=[
                     html.Label("Year", htmlFor=ids.REGION_YEAR),
@@ -67,6 +74,27 @@ def register(app: dash.Dash, actx) -> None:
                     html.Span(id=ids.REGION_PRINT_DUMMY, hidden=True),
                 ]),
             ]),
+            html.Section(className="card watch-block", children=[
+                html.H2("Crisis watch list" + (f": {info.get('parent_name')} (national)" if level == 1 else "")),
+                html.Div(id=ids.REGION_WATCH),
+                html.Div(className="grid-2", children=[
+                    dcc.Graph(id=ids.REGION_WATCH_DRIVERS, config=GRAPH_CONFIG),
+                    dcc.Graph(id=ids.REGION_WATCH_TREND, config=GRAPH_CONFIG,
+                              figure=figures.watch_trend_figure(q.region_watchlist(
+                                  info["region_id"] if level == 0 else info["parent_id"]), name)),
+                ]),
+            ]),
+            html.Section(className="card", hidden=level == 1, children=[
+                html.H2(f"Where {name}'s victims are found abroad"),
+                html.P("Pair model: expected victims of this citizenship detected in each country, with 80% "
+                       "intervals, for the years after the last UNODC report (horizon = years after it). Receiving "
+                       "countries can use it to plan identification. Countries that never listed this citizenship "
+                       "are not shown.", className="note"),
+                dcc.Graph(id=ids.REGION_PAIRS, config=GRAPH_CONFIG,
+                          figure=_pairs(q, info["region_id"], name) if level == 0 else figures.empty_figure("")),
+            ]),
+            html.H2("Context: where victims are found (detected in the country)", className="section-title"),
+            html.P(watch.DETECTED_CAVEAT, className="note caveat"),
             html.Div(id=ids.REGION_KPIS, className="kpis"),
             html.P(_freshness(coverage), className="note print-only"),
             html.Div(className="grid-2", children=[
@@ -98,13 +126,38 @@ def register(app: dash.Dash, actx) -> None:
             ]),
             html.Div(className="card no-print", hidden=level == 1, children=[
                 dcc.Graph(id=ids.REGION_ADMIN1, config=GRAPH_CONFIG),
+                html.P("Located drivers of the watch list by admin-1 unit: conflict deaths (UCDP GED) and displaced "
+                       f"people (IOM DTM, IDMC), latest value within {watch.ADMIN1_WINDOW} years of the year. The "
+                       "watch-list score itself is national.", className="note"),
                 html.Div(id=ids.REGION_ADMIN1_TABLE),
             ]),
         ])
 
     dash.register_page("dashboard.pages.region", path_template="/region/<region_id>", name="Region", order=1,
                        layout=layout, title="Region profile · crisisrisk",
-                       description="Risk of detected trafficking: trend, drivers and data for one region")
+                       description="Crisis watch list, where victims are found, and data for one region")
+
+    @app.callback(Output(ids.REGION_WATCH, "children"), Output(ids.REGION_WATCH_DRIVERS, "figure"),
+                  Input(ids.REGION_YEAR, "value"), Input(ids.REGION_STORE, "data"))
+    def update_watch(year, region_id):
+        info = q.region(str(region_id))
+        if info is None or year is None:
+            return [], figures.empty_figure("Unknown region or year.")
+        year = int(year)
+        iso3 = info["region_id"] if int(info["level"]) == 0 else info["parent_id"]
+        rows = q.region_watchlist(iso3)
+        row = rows[rows["year"] == year]
+        n = len(q.watchlist(year))
+        skill = q.watchlist_skill()
+        block = watch_block(row.iloc[0] if len(row) else None, year, n, skill, q.watchlist_years())
+        if int(info["level"]) == 1:
+            units = q.admin1_watch(iso3, year)
+            unit = units[units["region_id"] == info["region_id"]]
+            block.append(html.P(_unit_drivers(unit.iloc[0] if len(unit) else None, year), className="note"))
+        drivers = figures.watch_drivers_figure(watch.driver_terms(row.iloc[0]["drivers"]) if len(row) else
+                                               watch.driver_terms([]), year,
+                                               str(row.iloc[0]["method"]) if len(row) else "composite")
+        return block, drivers
 
     @app.callback(Output(ids.REGION_KPIS, "children"), Output(ids.REGION_WATERFALL, "figure"),
                   Output(ids.REGION_CHANGED, "figure"), Output(ids.REGION_ADMIN1, "figure"),
@@ -129,7 +182,7 @@ def register(app: dash.Dash, actx) -> None:
         changed = figures.what_changed_figure(now, prev, year)
         if level == 0:
             units = q.predictions(level=1, year=year, parent=info["region_id"])
-            admin1 = figures.admin1_figure(units, info["name"])
+            admin1 = figures.admin1_watch_figure(q.admin1_watch(info["region_id"], year), info["name"], year)
             admin1_table = _admin1_table(units, year)
         else:
             admin1, admin1_table = figures.empty_figure(""), None
@@ -140,20 +193,72 @@ def register(app: dash.Dash, actx) -> None:
                             prevent_initial_call=True)
 
 
+def watch_block(row, year: int, n: int, skill: dict | None, years: list[int]) -> list:
+    """The watch-list headline of a region page: rank, rise with interval, people exposed, basis, skill."""
+    strength, sentence = watch.skill_text(skill)
+    skill_kpi = kpi("Measured skill", strength, "of the whole list, historically (see below)",
+                    f"skill-{strength.replace(' ', '-')}")
+    if row is None:
+        span = f"{years[0]}–{years[-1]}" if years else "no years"
+        return [html.Div(className="kpis", children=[
+                    kpi(f"Watch list {year}", "not scored", f"no score for {year} (scores cover {span})",
+                        "band-none"), skill_kpi]),
+                html.P(sentence, className="note skill-sentence")]
+    small = bool(row.get("small_population")) if pd.notna(row.get("small_population")) else False
+    items = [
+        kpi(f"Watch-list rank {year}", f"{int(row['rank'])} of {n}",
+            f"percentile {row['percentile']:.0f} · 1 = strongest expected rise · {watch.window_text(year)}",
+            "watch-rank"),
+        kpi("Expected rise (ratio)", f"×{row['rise_factor']:.2f}",
+            f"80% interval ×{row['lower']:.2f}–×{row['upper']:.2f}: nationals detected as trafficking victims "
+            "abroad, next three years against the last three"),
+        kpi("Top driver", row.get("top_driver") or "no rising crisis driver", "", "kpi-text"),
+        skill_kpi,
+    ]
+    return [html.Div(className="kpis", children=items),
+            html.P([html.B("People exposed: "), str(row.get("people_exposed") or "no displacement figures"),
+                    " (persons, with the year of each figure)." + (" Population under 100,000: rates are noisy."
+                                                                   if small else "")], className="people"),
+            html.P([html.B("Basis (input years): "), str(row.get("basis") or "not recorded"),
+                    f". Method: {row.get('method')}."], className="note basis"),
+            html.P(sentence, className="note skill-sentence"),
+            *([dcc.Graph(figure=figures.event_study_figure(skill["event_study"]), config=GRAPH_CONFIG,
+                         className="event-study")] if skill and skill.get("event_study") else [])]
+
+
+def _unit_drivers(unit, year: int) -> str:
+    if unit is None or not bool(unit.get("located")):
+        return (f"This unit: no conflict deaths or displacement located in {year - watch.ADMIN1_WINDOW}–{year} "
+                "(no data, not a measured zero).")
+    return (f"This unit holds {unit['share']:.1f}% of the country's located crisis drivers: conflict deaths "
+            f"{figures._count_year(unit, 'deaths', 'deaths')}; displaced {figures._count_year(unit, 'displaced', 'people')}.")
+
+
+def _pairs(q, iso3: str, name: str):
+    pairs = q.pair_predictions(citizenship=iso3)
+    if pairs.empty:
+        return figures.pairs_figure(pairs)
+    first = int(pairs["year"].min())  # the shortest horizon: the first year after the last report
+    return figures.pairs_figure(pairs[pairs["year"] == first], name, first)
+
+
 def _kpis(row, n_level: int, level: int, year: int) -> list:
     if row is None:
-        return [kpi("Risk score", "no data", f"no prediction for {year}", "band-none")]
+        return [kpi("Where victims are found", "no data", f"no detected-victims estimate for {year}", "band-none")]
     change = row.get("score_change")
     label = row.get("label_per_100k")
     items = [
-        kpi(f"Risk score {year}", f"{row['risk_score']:.0f} / 100",
-            f"{row['risk_band']} · percentile within the year", band_class(row["risk_band"])),
+        kpi(f"Where victims are found {year}", f"{row['risk_score']:.0f} / 100",
+            f"{row['risk_band']} · risk-score percentile of detected victims", band_class(row["risk_band"])),
         kpi("Estimate (detected victims)", f"{figures.sig(row['estimate_per_100k'])} per 100k",
             f"80% interval {figures.sig(row['lower_per_100k'])}–{figures.sig(row['upper_per_100k'])} per 100k"),
         kpi("Rank", f"{int(row['rank'])} of {n_level}" if pd.notna(row.get("rank")) else "n/a",
             "1 = highest risk" + (" among the country's units" if level == 1 else " among countries")),
         kpi("Change since previous year", "n/a" if pd.isna(change) else f"{change:+.0f} points",
             "in risk score"),
+        kpi("Basis", str(row.get("basis")) if pd.notna(row.get("basis")) else "not recorded",
+            figures.detected_basis_text(row).split("(", 1)[-1].rstrip(")") if pd.notna(row.get("basis")) else
+            "this model run stored no basis"),
     ]
     if level == 0:
         items.append(kpi("Detected victims (observed)",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 
 from etl.config import PROJECT_ROOT
 from etl.schema import (
@@ -100,6 +100,11 @@ def build_synthetic_warehouse(engine: Engine, raw_dir: Path = RAW_DIR) -> Engine
     pred0["label_per_100k"] = [e * rng.uniform(0.6, 1.4) if rng.random() < 0.5 else None
                                for e in pred0["estimate_per_100k"]]
     pred0["level"], pred0["method"], pred0["has_subnational_data"] = 0, "model", None
+    # issue 10 staleness: a labelled year is 'checked'; otherwise a nowcast from a label two years before
+    pred0["basis"] = np.where(pred0["label_per_100k"].notna(), "checked", "nowcast")
+    pred0["label_year"] = np.where(pred0["label_per_100k"].notna(), pred0["year"], pred0["year"] - 2)
+    pred0["horizon"] = pred0["year"] - pred0["label_year"]
+    pred0["conflict_year"], pred0["displacement_year"] = pred0["year"] - 1, pred0["year"] - 1
 
     adm = regions[(regions["level"] == 1) & regions["parent_id"].isin(ADMIN1_COUNTRIES)]
     rows = []
@@ -165,8 +170,10 @@ def build_synthetic_warehouse(engine: Engine, raw_dir: Path = RAW_DIR) -> Engine
             {"run_id": RUN_ID, "created_at": now, "status": "deployed", "level": 0, "artefact_sha256": "b" * 64,
              "panel_sha256": "0" * 64, "metadata_json": meta, "metrics_json": metrics, "deployed_at": now}])
         cols = ["region_id", "year", "level", "estimate_per_100k", "lower_per_100k", "upper_per_100k", "risk_score",
-                "risk_band", "rank", "label_per_100k", "method", "has_subnational_data"]
+                "risk_band", "rank", "label_per_100k", "method", "has_subnational_data", "basis", "label_year",
+                "horizon", "conflict_year", "displacement_year"]
         for frame in (pred0, pred1):
+            frame = frame.reindex(columns=cols)
             recs = frame[cols].astype(object).where(frame[cols].notna(), None).to_dict("records")
             conn.execute(prediction.insert(), [{**r, "run_id": RUN_ID} for r in recs])
         conn.execute(explanation.insert(), [{**e, "run_id": RUN_ID} for e in expl])
@@ -180,7 +187,107 @@ def build_synthetic_warehouse(engine: Engine, raw_dir: Path = RAW_DIR) -> Engine
             finished_at=now, status="loaded", software_version="test")).inserted_primary_key[0]
         conn.execute(observation.insert(), [{**o, "source": SOURCE, "load_id": load_id} for o in obs_rows])
         conn.execute(rejected_row.insert(), [{**r, "load_id": load_id} for r in rejected])
+    add_watchlist(engine, countries, rng)
     return engine
+
+
+# --- crisis watch list (issue 11): SYNTHETIC scores whose values the dashboard tests explain -------------------
+WATCH_YEARS = list(range(2017, 2021))  # score years: inputs dated <= year, looks at year+1..year+3
+# Fixed top of the 2020 list: (score on the log scale, top driver). rise factor = exp(score), 80% interval
+# exp(score -/+ 0.25). Every other country scores rng.normal(0, 0.1) (always below these three).
+WATCH_TOP = {"SYR": (0.60, "refugees and asylum-seekers abroad x2.4 in two years (2018-2020)"),
+             "SDN": (0.45, "conflict IDPs x2.0 in two years (2018-2020)"),
+             "NGA": (0.30, "12.0 conflict deaths per 100,000 (2020)")}
+WATCH_PEOPLE = {"SYR": (6_700_000, 2020, 6_100_000, 2019, 900_000, 2020), "SDN": (800_000, 2020, 2_500_000, 2020,
+                                                                                     1_100_000, 2020)}
+WATCH_BASIS = "refugees/asylum-seekers 2020; IDPs 2019; conflict deaths 2020; disasters 2020; population 2020"
+WATCH_SKILL_SENTENCE = ("Historically (2009-2015), the 15 populations at the top of this list saw on average +13% "
+                        "more of their nationals detected as trafficking victims abroad over the next three years "
+                        "than the average population (95% interval +2% to +25%; mean rank correlation +0.10). "
+                        "Skill: weak. (SYNTHETIC TEST VALUES)")
+# Pair model, citizenship SYR in 2021 (horizon 1): expected victims by detecting country, largest first.
+WATCH_PAIRS = {"SYR": {"DEU": 40.0, "TUR": 25.0, "LBN": 12.0, "NLD": 6.0}, "SDN": {"EGY": 30.0, "LBY": 9.0},
+               "NGA": {"ITA": 55.0, "ESP": 20.0, "GBR": 8.0}}
+# Detection at home (observations): TIP tier and persons prosecuted. SYR: Tier 3 -> detection gap "yes";
+# NGA: Tier 2 and 200 prosecutions -> "no"; SDN: nothing -> "unknown". LIE: population 39,000 -> small.
+WATCH_DETECTION = [("SYR", "detection.tip_tier", 2020, 3.0), ("NGA", "detection.tip_tier", 2020, 2.0),
+                   ("NGA", "detection.persons_prosecuted", 2019, 200.0), ("LIE", "structural.population", 2020, 39_000.0),
+                   ("SYR", "structural.population", 2020, 21_000_000.0),
+                   ("NGA", "structural.population", 2020, 208_000_000.0)]
+# Located admin-1 drivers in Nigeria for the admin-1 view: (unit index in sorted NGA ids, code, year, value).
+WATCH_ADMIN1 = [(0, "conflict.ged_deaths_best", 2019, 300.0), (1, "conflict.ged_deaths_best", 2020, 100.0),
+                (1, "displacement.dtm_idps", 2020, 100.0), (2, "displacement.dtm_idps", 2018, 500.0),
+                (3, "conflict.ged_deaths_best", 2015, 999.0)]  # 2015: outside the 2017-2020 window of 2020
+
+
+def watch_scores(countries: list[str], rng) -> pd.DataFrame:
+    """Watch-list rows for WATCH_YEARS (see WATCH_TOP for the values the tests check)."""
+    rows = []
+    for y in WATCH_YEARS:
+        for c in countries:
+            if c in WATCH_TOP and y == WATCH_YEARS[-1]:
+                score, top = WATCH_TOP[c]
+            else:
+                score, top = float(rng.normal(0, 0.1)), "no rising crisis driver"
+            disp = WATCH_PEOPLE.get(c)
+            drivers = [{"driver": "displaced_growth_2y", "label": "refugees and asylum-seekers abroad, change over "
+                        "two years", "value": 0.9, "contribution": round(0.6 * score, 4)},
+                       {"driver": "conflict_intensity", "label": "deaths in organised violence per 100,000",
+                        "value": 2.5, "contribution": round(0.3 * score, 4)},
+                       {"driver": "idp_growth_2y", "label": "conflict IDPs, change over two years", "value": 0.1,
+                        "contribution": round(-0.1 * score, 4)},
+                       {"driver": "vulnerability", "label": "poverty and weak rule of law (modifier)", "value": None,
+                        "contribution": round(0.2 * score, 4)}]
+            rows.append({"region_id": c, "year": y, "score": score, "rise_factor": math.exp(score),
+                         "lower": math.exp(score - 0.25), "upper": math.exp(score + 0.25), "top_driver": top,
+                         "drivers": drivers, "displaced_abroad": disp[0] if disp else None,
+                         "displaced_abroad_year": disp[1] if disp else None, "idps": disp[2] if disp else None,
+                         "idps_year": disp[3] if disp else None, "hosted": disp[4] if disp else None,
+                         "hosted_year": disp[5] if disp else None,
+                         "basis": WATCH_BASIS.replace("2020", str(y)).replace("2019", str(y - 1)),
+                         "method": "composite"})
+    frame = pd.DataFrame(rows)
+    frame["rank"] = frame.groupby("year")["score"].rank(ascending=False, method="min").astype(int)
+    frame["percentile"] = frame.groupby("year")["score"].rank(pct=True, method="average") * 100
+    return frame
+
+
+def add_watchlist(engine: Engine, countries: list[str], rng) -> None:
+    """Watch-list scores, skill, pair predictions and detection observations of the deployed synthetic run."""
+    from models.watchlist_store import write_watchlist
+
+    scores = watch_scores(countries, rng)
+    pairs = pd.DataFrame([{"detecting_iso3": d, "citizenship_iso3": o, "year": WATCH_YEARS[-1] + h,
+                           "expected_victims": v * (1 + 0.1 * (h - 1)), "lower": v * 0.5, "upper": v * 2.0 + h,
+                           "horizon": h, "last_listed_year": 2018, "last_listed_victims": v}
+                          for o, by in WATCH_PAIRS.items() for d, v in by.items() for h in (1, 2, 3)])
+    meta = {"headline": "composite",
+            "skill": {"candidate": "composite", "top15_lift_log": 0.12, "top15_lift_interval": [0.02, 0.22],
+                      "top15_pct_more": 13.0, "mean_spearman": 0.10, "strength": "weak",
+                      "sentence": WATCH_SKILL_SENTENCE},
+            "event_study": [{"k": k, "effect": e, "se": 0.3} for k, e in ((-2, 0.0), (-1, 0.05), (0, 0.1), (1, 0.3),
+                                                                           (2, 0.5), (3, 0.7))]}
+    write_watchlist(engine, RUN_ID, scores, pairs, meta)
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with engine.begin() as conn:
+        nga_units = sorted(r[0] for r in conn.execute(select(region.c.region_id).where(region.c.parent_id == "NGA")))
+        extra = [(c, code, y, v) for c, code, y, v in WATCH_DETECTION] + \
+            [(nga_units[i], code, y, v) for i, code, y, v in WATCH_ADMIN1]
+        codes = sorted({code for _c, code, _y, _v in extra})
+        for c, code, _y, _v in extra:  # these series are replaced by the explained values above
+            conn.execute(delete(observation).where(observation.c.region_id == c, observation.c.indicator == code))
+        for code in codes:
+            if not _has_indicator(conn, code):
+                conn.execute(indicator.insert().values(code=code, family=code.split(".")[0], unit="see code",
+                                                       direction="higher_is_riskier", source=SOURCE,
+                                                       description=f"{code} (synthetic test values)"))
+        load_id = conn.execute(source_load.insert().values(
+            source=SOURCE + "_watch", file="synthetic/watch.csv", sha256="1" * 64, rows_read=len(extra),
+            rows_loaded=len(extra), rows_rejected=0, observations=len(extra), started_at=now, finished_at=now,
+            status="loaded", software_version="test")).inserted_primary_key[0]
+        conn.execute(observation.insert(), [{"region_id": c, "period_start": dt.date(y, 1, 1), "period_type": "year",
+                                             "indicator": code, "value": v, "censored": False, "source": SOURCE,
+                                             "load_id": load_id} for c, code, y, v in extra])
 
 
 def _has_indicator(conn, code: str) -> bool:
