@@ -199,7 +199,7 @@ def train_pairs(engine: Engine, pairs: pd.DataFrame, census: pd.DataFrame, run_i
     from models import watchlist
 
     obs = read_observations(engine, indicators=watchlist.needed_indicators(), level=0)
-    drivers = watchlist.driver_panel(obs, years=list(range(2000, watchlist.driver_panel(obs).last_year + 1))).drivers
+    drivers = watchlist.driver_panel(obs, years=list(range(2000, watchlist.last_input_year(obs) + 1))).drivers
     coords = region_coords(engine)
     examples = build_examples(pairs, census, drivers, coords)
     table, oos = backtest(examples)
@@ -340,7 +340,7 @@ def predict_dyads(engine: Engine, pairs_csv: Path, out_csv: Path, run_id: str | 
     keys = read_pairs_file(pairs_csv, known)
     pairs, census = watchlist.read_pairs(engine)
     obs = read_observations(engine, indicators=watchlist.needed_indicators(), level=0)
-    drivers = watchlist.driver_panel(obs, years=list(range(2000, watchlist.driver_panel(obs).last_year + 1))).drivers
+    drivers = watchlist.driver_panel(obs, years=list(range(2000, watchlist.last_input_year(obs) + 1))).drivers
     out = predict_pairs(booster, meta, keys, pairs, census, drivers, region_coords(engine))
     out = out[["detecting_iso3", "citizenship_iso3", "year", "expected_victims", "lower", "upper", "basis"]]
     out = out.assign(run_id=run_id).round({"expected_victims": 3, "lower": 3, "upper": 3})

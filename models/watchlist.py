@@ -157,6 +157,12 @@ def _as_of(wide: pd.DataFrame, years: list[int], index: pd.Index, carry: int, fi
     return full.ffill(axis=1, limit=carry), stamp.ffill(axis=1, limit=carry)
 
 
+def last_input_year(obs: pd.DataFrame) -> int:
+    """The newest year of any core driver (displacement, IDPs, conflict deaths): the last year scored."""
+    core = obs[obs["indicator"].isin(INPUTS["refugees_origin"] + INPUTS["idps"] + INPUTS["deaths"])]
+    return int(core["year"].max()) if not core.empty else int(obs["year"].max())
+
+
 @dataclass
 class DriverPanel:
     """Drivers (origin × year, data dated <= year only) with the inputs' own years and the people exposed."""
@@ -173,8 +179,7 @@ def driver_panel(obs: pd.DataFrame, years: list[int] | None = None) -> DriverPan
     obs = obs[obs["indicator"].isin(needed_indicators())]
     if obs.empty:
         raise ValueError("no driver observations (UNHCR, UCDP, IDMC, EM-DAT, World Bank) in the warehouse")
-    core = obs[obs["indicator"].isin(INPUTS["refugees_origin"] + INPUTS["idps"] + INPUTS["deaths"])]
-    last_year = int(core["year"].max()) if not core.empty else int(obs["year"].max())
+    last_year = last_input_year(obs)
     if years is None:
         years = list(range(FIRST_SCORE_YEAR, last_year + 1))
     index = pd.Index(sorted(obs["region_id"].unique()), name="region_id")
