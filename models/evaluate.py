@@ -1,106 +1,212 @@
-"""Rolling-origin backtest with baselines, metrics and split-conformal intervals.
+"""Horizon-matched rolling-origin validation, baselines, split-conformal intervals and the deployment gate.
 
-For each origin Y: train on label years <= Y and predict Y + 1. Never random K-fold. Intervals are
-split-conformal: a model fitted on years <= Y - 1 is scored on year Y, and the 80% quantile of its
-absolute log errors widens the origin's predictions for Y + 1.
+Labels are published about two years late, so the product predicts one to several years past the newest label.
+The backtest reproduces that: for each origin Y and horizon h, a model is trained on label years <= Y and
+predicts year Y + h, with every input from the label's source dated Y or earlier. ``rolling_origin`` is generic:
+it takes a function returning the panel for a horizon (built so that label-source inputs of year t are dated
+t - h or earlier, see ``models.features.build_panel(label_lag=h)``) and a list of candidates, each a fitter.
+Any model of the product (the watch list, the pair model) can reuse it with its own panels and fitters.
+Never random K-fold.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from models.features import CONFLICT_DISPLACEMENT_FAMILIES, feature_names
+from models.features import PAST_VICTIM_FEATURES, feature_names
 from models.train import RidgeModel, fit_xgb, predict_margin
 
 log = logging.getLogger(__name__)
-Fitter = Callable[[pd.DataFrame, pd.DataFrame], Callable[[pd.DataFrame], np.ndarray]]
+
+Predictor = Callable[[pd.DataFrame], np.ndarray]
+
+
+@dataclass(frozen=True)
+class FitContext:
+    """What a fitter may know: the origin (newest label year it may use) and the horizon it predicts."""
+
+    origin: int
+    horizon: int
+
+
+Fitter = Callable[[pd.DataFrame, FitContext], Predictor]
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """A model in the backtest: a name and how to fit it on a training panel."""
+    """A model or baseline in the backtest: a name and how to fit it on the training rows of one origin."""
 
     name: str
     fit: Fitter
     description: str
+    role: str = "model"  # model | baseline
 
 
-def _xgb_fitter(features: list[str], config: dict, monotone: dict[str, int] | None = None) -> Fitter:
-    def fit(train: pd.DataFrame, _history: pd.DataFrame):
-        booster = fit_xgb(train[features], train["label"], config, monotone)
-        return lambda X: predict_margin(booster, X[features])
+BASELINES = ("last_value", "mean_3y", "ridge")
+LEVELS = (0.5, 0.8, 0.9)
+
+
+def rolling_origin(panel_at: Callable[[int], pd.DataFrame], models: Sequence[Candidate], origins: Iterable[int],
+                   horizons: Sequence[int] = (1, 2, 3), label: str = "label",
+                   keep: Sequence[str] = ("label_censored", "first_time", "history_censored", "population"),
+                   progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """Out-of-sample predictions for every origin Y, horizon h and candidate.
+
+    Train rows: ``panel_at(h)`` rows with a label and year <= Y. Target rows: year == Y + h with a label.
+    ``panel_at(h)`` must date every label-source input of year t at t - h or earlier; the training rows then use
+    labels <= Y only and the target rows label inputs <= Y only. Returns one row per prediction with columns
+    model, origin, horizon, target_year, region_id, y_true, y_pred and the ``keep`` columns present.
+    """
+    out = []
+    for h in horizons:
+        panel = panel_at(h)
+        labelled = panel[panel[label].notna()]
+        years = labelled.index.get_level_values("year")
+        for origin in origins:
+            train = labelled[years <= origin]
+            target = labelled[years == origin + h]
+            if train.empty or target.empty:
+                continue
+            ctx = FitContext(origin=int(origin), horizon=int(h))
+            for cand in models:
+                if progress:
+                    progress(f"backtest origin {origin}, horizon {h}: {cand.name}")
+                y_pred = np.asarray(cand.fit(train, ctx)(target), dtype=float)
+                frame = pd.DataFrame({"model": cand.name, "origin": int(origin), "horizon": int(h),
+                                      "target_year": int(origin + h),
+                                      "region_id": target.index.get_level_values(0),
+                                      "y_true": target[label].to_numpy(dtype=float), "y_pred": y_pred})
+                for col in keep:
+                    if col in target:
+                        frame[col] = target[col].to_numpy()
+                out.append(frame)
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+
+
+# --- fitters ----------------------------------------------------------------------------------------------------
+def _median(train: pd.DataFrame) -> float:
+    return float(train["label"].median())
+
+
+def last_value_fitter() -> Fitter:
+    """Latest label before the cutoff (<= 11 years old); the training median when there is none."""
+    def fit(train: pd.DataFrame, _ctx: FitContext) -> Predictor:
+        median = _median(train)
+        return lambda X: X["past_victims_per100k"].fillna(median).to_numpy(dtype=float)
     return fit
 
 
-def _ridge_fitter(features: list[str]) -> Fitter:
-    def fit(train: pd.DataFrame, _history: pd.DataFrame):
+def mean_3y_fitter() -> Fitter:
+    """Mean label of the 3 years up to the cutoff; else the last value; else the training median."""
+    def fit(train: pd.DataFrame, _ctx: FitContext) -> Predictor:
+        median = _median(train)
+        return lambda X: (X["hist_mean3_origin"].fillna(X["past_victims_per100k"]).fillna(median)
+                          .to_numpy(dtype=float))
+    return fit
+
+
+def anchor(X: pd.DataFrame, median: float) -> np.ndarray:
+    """Where the label history says a country is: its recent mean, shrunk for small counts; median if none."""
+    return (X["past_victims_shrunk_per100k"].fillna(X["past_victims_mean3_per100k"]).fillna(median)
+            .to_numpy(dtype=float))
+
+
+def ridge_fitter(features: list[str]) -> Fitter:
+    def fit(train: pd.DataFrame, _ctx: FitContext) -> Predictor:
         model = RidgeModel().fit(train[features], train["label"])
         return lambda X: model.predict(X[features])
     return fit
 
 
-def _last_value_fitter() -> Fitter:
-    """Last observed label of the country before the target year; training median if none."""
-    def fit(train: pd.DataFrame, history: pd.DataFrame):
-        median = float(train["label"].median())
+def xgb_fitter(features: list[str], config: dict, objective: str = "squared", anchored: bool = False,
+               split_history: bool = False, monotone: dict[str, int] | None = None) -> Fitter:
+    """XGBoost on the horizon's panel.
+
+    objective: ``squared`` (log1p point labels, '<5' as 2.5 victims) or ``aft`` (survival:aft with '<5' as the
+    interval 1-4 victims). anchored: boosting starts from the label-history anchor (base_margin), so trees learn
+    departures from it. split_history: countries with no earlier report get a model without the label-history
+    features instead of reading "missing" as a value.
+    """
+    history_free = [f for f in features if f not in PAST_VICTIM_FEATURES]
+
+    def fit(train: pd.DataFrame, _ctx: FitContext) -> Predictor:
+        median = _median(train)
+        margin = anchor(train, median) if anchored else None
+        booster = fit_xgb(train[features], train["label"], config, monotone, base_margin=margin,
+                          objective=objective, lower=train.get("label_lower"), upper=train.get("label_upper"))
+        fallback = (fit_xgb(train[history_free], train["label"], config, None, objective=objective,
+                            lower=train.get("label_lower"), upper=train.get("label_upper"))
+                    if split_history else None)
 
         def predict(X: pd.DataFrame) -> np.ndarray:
-            out = []
-            for region_id, year in X.index:
-                past = history.loc[(history.index.get_level_values(0) == region_id)
-                                   & (history.index.get_level_values(1) < year), "label"].dropna()
-                out.append(float(past.iloc[-1]) if len(past) else median)
-            return np.array(out)
+            out = predict_margin(booster, X[features], anchor(X, median) if anchored else None)
+            if fallback is not None:
+                new = X["past_victims_per100k"].isna().to_numpy()
+                if new.any():
+                    out[new] = predict_margin(fallback, X.loc[new, history_free])
+            return out
+        predict.boosters = (booster, fallback)  # type: ignore[attr-defined]
+        predict.median = median  # type: ignore[attr-defined]
         return predict
     return fit
 
 
-def _mean_3y_fitter() -> Fitter:
-    """Mean label over the three years before the target year; last value, then median, as fallbacks."""
-    def fit(train: pd.DataFrame, history: pd.DataFrame):
-        median = float(train["label"].median())
-
-        def predict(X: pd.DataFrame) -> np.ndarray:
-            out = []
-            for region_id, year in X.index:
-                mask = (history.index.get_level_values(0) == region_id) & (history.index.get_level_values(1) < year)
-                past = history.loc[mask, "label"].dropna()
-                recent = past[past.index.get_level_values(1) >= year - 3]
-                out.append(float(recent.mean()) if len(recent) else (float(past.iloc[-1]) if len(past) else median))
-            return np.array(out)
-        return predict
-    return fit
-
-
-def candidates(config: dict, monotone: dict[str, int] | None = None) -> list[Candidate]:
-    """The model variants and the baselines scored in the same backtest."""
-    with_past = feature_names(include_past_victims=True)
-    without_past = feature_names(include_past_victims=False)
-    conflict_disp = feature_names(include_past_victims=False, families=CONFLICT_DISPLACEMENT_FAMILIES)
-    out = [
-        Candidate("xgboost", _xgb_fitter(with_past, config), "XGBoost, all features incl. past detected victims"),
-        Candidate("xgboost_no_past_victims", _xgb_fitter(without_past, config),
-                  "XGBoost without past detected victims"),
-    ]
-    if monotone:
-        out.append(Candidate("xgboost_monotone", _xgb_fitter(with_past, config, monotone),
-                             f"XGBoost with monotone constraints {monotone}"))
+def candidates(config: dict) -> list[Candidate]:
+    """The model variants and the baselines scored in the same backtest (variants listed in config.toml)."""
+    features = feature_names(include_past_victims=True)
+    variants = config.get("variants", {})
+    out = [Candidate(name, xgb_fitter(features, config, v.get("objective", "squared"), bool(v.get("anchored")),
+                                      bool(v.get("split_history")), config.get("monotone") if v.get("monotone")
+                                      else None), v.get("description", name))
+           for name, v in variants.items()]
     out += [
-        Candidate("last_value", _last_value_fitter(), "Baseline: last observed value"),
-        Candidate("mean_3y", _mean_3y_fitter(), "Baseline: mean of the last 3 years"),
-        Candidate("ridge", _ridge_fitter(with_past), "Baseline: ridge regression on the same features"),
-        Candidate("conflict_displacement_only", _xgb_fitter(conflict_disp, config),
-                  "Baseline: XGBoost on conflict and displacement features only"),
+        Candidate("last_value", last_value_fitter(), "Baseline: last observed value", "baseline"),
+        Candidate("mean_3y", mean_3y_fitter(), "Baseline: mean of the 3 label years up to the origin", "baseline"),
+        Candidate("ridge", ridge_fitter(features), "Baseline: ridge regression on the same features", "baseline"),
     ]
     return out
 
 
+def add_ensembles(oos: pd.DataFrame, config: dict) -> pd.DataFrame:
+    """Every ensemble of config.toml [ensembles] as another candidate's predictions."""
+    for name, spec in config.get("ensembles", {}).items():
+        oos = add_blend(oos, spec["model"], spec["partner"], float(spec.get("weight", 0.5)), name)
+    return oos
+
+
+def gate_baselines(config: dict) -> list[str]:
+    """Candidates the deployed model must beat: the plain baselines and ensembles marked role = baseline."""
+    return [*BASELINES, *[n for n, s in config.get("ensembles", {}).items() if s.get("role") == "baseline"]]
+
+
+def model_names(config: dict) -> list[str]:
+    """Deployable candidates: XGBoost variants and ensembles with role = model."""
+    return [*config.get("variants", {}), *[n for n, s in config.get("ensembles", {}).items()
+                                           if s.get("role", "model") == "model"]]
+
+
+def add_blend(oos: pd.DataFrame, model: str, baseline: str = "mean_3y", weight: float = 0.5,
+              name: str | None = None) -> pd.DataFrame:
+    """Append the blend weight × model + (1 - weight) × baseline as another candidate's predictions."""
+    a = oos[oos["model"] == model].reset_index(drop=True)
+    b = oos[oos["model"] == baseline].reset_index(drop=True)
+    if a.empty or b.empty:
+        return oos
+    key = ["origin", "horizon", "region_id"]
+    merged = a.merge(b[[*key, "y_pred"]], on=key, suffixes=("", "_base"), validate="one_to_one")
+    merged["y_pred"] = weight * merged["y_pred"] + (1 - weight) * merged.pop("y_pred_base")
+    merged["model"] = name or f"{model}_blend_{baseline}"
+    return pd.concat([oos, merged[a.columns]], ignore_index=True)
+
+
+# --- metrics and summaries --------------------------------------------------------------------------------------
 def metrics(y_true: np.ndarray, y_pred: np.ndarray, lower: np.ndarray | None = None,
             upper: np.ndarray | None = None, top_k: int = 20) -> dict[str, float]:
     """RMSLE (labels are log1p already), MAE per 100k, Spearman, top-k recall, interval coverage/width."""
@@ -119,70 +225,137 @@ def metrics(y_true: np.ndarray, y_pred: np.ndarray, lower: np.ndarray | None = N
     else:
         out["top20_recall"] = np.nan
     if lower is not None and upper is not None and n:
-        out["coverage80"] = float(np.mean((y_true >= lower) & (y_true <= upper)))
-        out["width80"] = float(np.mean(np.expm1(upper) - np.expm1(lower)))
+        ok = ~np.isnan(np.asarray(lower, float))
+        inside = (y_true >= lower) & (y_true <= upper)
+        out["coverage80"] = float(np.mean(inside[ok])) if ok.any() else np.nan
+        out["width80"] = float(np.mean(np.expm1(upper[ok]) - np.expm1(lower[ok]))) if ok.any() else np.nan
     return out
 
 
-def backtest(panel: pd.DataFrame, config: dict, models: list[Candidate] | None = None,
-             progress: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rolling-origin backtest. Returns (per-origin metrics, out-of-sample predictions)."""
-    bt = config["backtest"]
-    level = float(bt.get("interval", 0.8))
-    models = models or candidates(config, config.get("monotone"))
-    labelled = panel[panel["label"].notna()]
-    rows, preds = [], []
-    for origin in range(int(bt["first_origin"]), int(bt["last_origin"]) + 1):
-        target = labelled[labelled.index.get_level_values("year") == origin + 1]
-        train = labelled[labelled.index.get_level_values("year") <= origin]
-        calib_train = labelled[labelled.index.get_level_values("year") <= origin - 1]
-        calib = labelled[labelled.index.get_level_values("year") == origin]
-        if target.empty or train.empty:
-            continue
-        history = labelled[labelled.index.get_level_values("year") <= origin]
-        for cand in models:
-            if progress:
-                progress(f"backtest origin {origin}: {cand.name}")
-            q = np.nan
-            if len(calib_train) and len(calib):
-                calib_pred = cand.fit(calib_train, calib_train)(calib)
-                q = float(np.quantile(np.abs(calib["label"].to_numpy() - calib_pred), level))
-            predict = cand.fit(train, history)
-            yhat = predict(target)
-            lower, upper = np.maximum(yhat - q, 0.0), yhat + q
-            m = metrics(target["label"].to_numpy(), yhat, lower, upper)
-            rows.append({"origin": origin, "target_year": origin + 1, "model": cand.name, **m})
-            seen = set(history.index.get_level_values(0))
-            preds.append(pd.DataFrame({"region_id": target.index.get_level_values(0), "year": origin + 1,
-                                       "model": cand.name, "y_true": target["label"].to_numpy(), "y_pred": yhat,
-                                       "lower": lower, "upper": upper,
-                                       "has_history": target.index.get_level_values(0).isin(seen)}))
-    return pd.DataFrame(rows), pd.concat(preds, ignore_index=True) if preds else pd.DataFrame()
+def summarise(oos: pd.DataFrame, by: Sequence[str] = ("horizon",)) -> pd.DataFrame:
+    """Metrics per model and group (e.g. horizon, or horizon and target year)."""
+    rows = []
+    for keys, grp in oos.groupby([*by, "model"], sort=True):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        lower = grp["lower80"].to_numpy() if "lower80" in grp else None
+        upper = grp["upper80"].to_numpy() if "upper80" in grp else None
+        rows.append({**dict(zip([*by, "model"], keys, strict=True)),
+                     **metrics(grp["y_true"].to_numpy(), grp["y_pred"].to_numpy(), lower, upper)})
+    return pd.DataFrame(rows)
 
 
-def pooled(preds: pd.DataFrame) -> pd.DataFrame:
-    """Metrics over all origins together, one row per model."""
-    out = []
-    for name, grp in preds.groupby("model", sort=False):
-        out.append({"model": name, **metrics(grp["y_true"].to_numpy(), grp["y_pred"].to_numpy(),
-                                              grp["lower"].to_numpy(), grp["upper"].to_numpy())})
-    return pd.DataFrame(out)
+def latest_origins(oos: pd.DataFrame, n: int = 3) -> pd.DataFrame:
+    """Rows of the ``n`` latest origins that have scored targets, chosen per horizon."""
+    parts = []
+    for _h, grp in oos.groupby("horizon"):
+        keep = sorted(grp["origin"].unique())[-n:]
+        parts.append(grp[grp["origin"].isin(keep)])
+    return pd.concat(parts, ignore_index=True) if parts else oos
 
 
-def calibration(preds: pd.DataFrame, model: str, nominal: tuple[float, ...] = (0.5, 0.8, 0.9)) -> list[dict]:
-    """Empirical coverage of symmetric conformal intervals at several nominal levels, per model.
+# --- split-conformal intervals ----------------------------------------------------------------------------------
+def conformal_quantile(abs_residuals: np.ndarray, level: float) -> float:
+    """Split-conformal half-width: the ceil((n + 1) level)-th smallest |residual| (inf when n is too small).
 
-    Uses leave-one-origin-out residual quantiles so the check does not reuse its own residuals.
+    For exchangeable residuals the interval prediction ± q covers a new value with probability >= level
+    (and < level + 1 / (n + 1) without ties).
     """
-    sub = preds[preds["model"] == model]
-    out = []
-    for level in nominal:
-        hits = []
-        for year, grp in sub.groupby("year"):
-            others = sub[sub["year"] != year]
-            if others.empty:
-                continue
-            q = np.quantile(np.abs(others["y_true"] - others["y_pred"]), level)
-            hits.append(np.abs(grp["y_true"] - grp["y_pred"]) <= q)
-        out.append({"nominal": level, "empirical": float(pd.concat(hits).mean()) if hits else np.nan})
+    r = np.sort(np.asarray(abs_residuals, dtype=float))
+    n = len(r)
+    k = math.ceil((n + 1) * level)
+    return float(r[k - 1]) if 1 <= k <= n else float("inf")
+
+
+def interval_group(frame: pd.DataFrame) -> pd.Series:
+    """Mondrian groups: first-time reporters, countries whose latest report was '<5', and the rest."""
+    first = frame.get("first_time", pd.Series(False, index=frame.index)).astype(bool)
+    cens = frame.get("history_censored", pd.Series(False, index=frame.index)).fillna(False).astype(bool)
+    return pd.Series(np.where(first, "first_time", np.where(cens, "censored", "regular")), index=frame.index)
+
+
+def group_quantiles(resid: pd.DataFrame, levels: Sequence[float] = LEVELS, min_group: int = 20
+                    ) -> dict[str, dict[float, float]]:
+    """Half-widths per group and level; a group is never narrower than the regular rows, and a small group
+    gets twice the pooled width."""
+    abs_r = (resid["y_true"] - resid["y_pred"]).abs()
+    groups = interval_group(resid)
+    pooled = {lv: conformal_quantile(abs_r.to_numpy(), lv) for lv in levels}
+    regular = {lv: conformal_quantile(abs_r[groups == "regular"].to_numpy(), lv) for lv in levels}
+    base = {lv: regular[lv] if np.isfinite(regular[lv]) else pooled[lv] for lv in levels}
+    out = {"regular": base}
+    for g in ("first_time", "censored"):
+        sub = abs_r[groups == g].to_numpy()
+        out[g] = {lv: max(conformal_quantile(sub, lv), base[lv]) if len(sub) >= min_group else 2 * base[lv]
+                  for lv in levels}
     return out
+
+
+def add_intervals(oos: pd.DataFrame, levels: Sequence[float] = LEVELS, min_calibration: int = 30) -> pd.DataFrame:
+    """Sequential split-conformal intervals for the backtest's own predictions.
+
+    For origin Y and horizon h, the calibration residuals are those of the same model and horizon whose target
+    year is <= Y (labels known at the origin). Origins with fewer than ``min_calibration`` such residuals get
+    no interval (NaN) and are left out of the coverage.
+    """
+    oos = oos.copy()
+    for lv in levels:
+        oos[f"lower{int(lv * 100)}"] = np.nan
+        oos[f"upper{int(lv * 100)}"] = np.nan
+    groups = interval_group(oos)
+    for _key, grp in oos.groupby(["model", "horizon"]):
+        for origin in sorted(grp["origin"].unique()):
+            calib = grp[grp["target_year"] <= origin]
+            if len(calib) < min_calibration:
+                continue
+            q = group_quantiles(calib, levels)
+            idx = grp.index[grp["origin"] == origin]
+            for lv in levels:
+                half = groups.loc[idx].map({g: v[lv] for g, v in q.items()}).to_numpy(dtype=float)
+                oos.loc[idx, f"lower{int(lv * 100)}"] = oos.loc[idx, "y_pred"] - half
+                oos.loc[idx, f"upper{int(lv * 100)}"] = oos.loc[idx, "y_pred"] + half
+    return oos
+
+
+def coverage(oos: pd.DataFrame, model: str, by: Sequence[str] = ("horizon",),
+             levels: Sequence[float] = LEVELS) -> list[dict]:
+    """Empirical coverage of the sequential conformal intervals per group and nominal level."""
+    sub = oos[(oos["model"] == model) & oos["lower80"].notna()]
+    rows = []
+    for keys, grp in sub.groupby(list(by)):
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        row = {**dict(zip(by, (int(k) if isinstance(k, np.integer) else k for k in keys), strict=True)),
+               "n": len(grp)}
+        for lv in levels:
+            lo, hi = grp[f"lower{int(lv * 100)}"], grp[f"upper{int(lv * 100)}"]
+            row[f"coverage{int(lv * 100)}"] = float(((grp["y_true"] >= lo) & (grp["y_true"] <= hi)).mean())
+        rows.append(row)
+    return rows
+
+
+# --- the gate ----------------------------------------------------------------------------------------------------
+def gate(table: pd.DataFrame, model: str, baselines: Sequence[str] = BASELINES) -> dict:
+    """Deploy only if ``model`` beats the best baseline on RMSLE at every horizon and is not worse on Spearman.
+
+    ``table``: per-horizon metrics (columns horizon, model, rmsle, spearman), normally pooled over the last three
+    origins. Returns {"passed", "model", "horizons": [per-horizon verdicts]}.
+    """
+    rows, passed = [], True
+    for h, grp in table.groupby("horizon"):
+        by_model = grp.set_index("model")
+        base = by_model.loc[[b for b in baselines if b in by_model.index]]
+        if model not in by_model.index or base.empty:
+            rows.append({"horizon": int(h), "passed": False, "reason": "model or baselines missing"})
+            passed = False
+            continue
+        best = str(base["rmsle"].idxmin())
+        m = by_model.loc[model]
+        best_spearman = float(base["spearman"].max())
+        rmsle_ok = bool(m["rmsle"] < base["rmsle"].min())
+        spearman_ok = bool(np.nan_to_num(m["spearman"], nan=-1) >= np.nan_to_num(best_spearman, nan=-1))
+        rows.append({"horizon": int(h), "model_rmsle": float(m["rmsle"]), "best_baseline": best,
+                     "best_baseline_rmsle": float(base["rmsle"].min()),
+                     "improvement_pct": float(100 * (1 - m["rmsle"] / base["rmsle"].min())),
+                     "model_spearman": float(m["spearman"]), "best_baseline_spearman": best_spearman,
+                     "beats_rmsle": rmsle_ok, "not_worse_spearman": spearman_ok, "passed": rmsle_ok and spearman_ok})
+        passed &= rmsle_ok and spearman_ok
+    return {"passed": bool(passed and rows), "model": model, "horizons": rows}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +68,16 @@ FEATURES: tuple[FeatureSpec, ...] = (
                             "old), log1p"),
     FeatureSpec("years_since_victims_report", "trafficking", (LABEL_INDICATOR,), kind="since",
                 description="Years since the latest earlier UNODC detected-victims report (missing if none)"),
+    FeatureSpec("past_victims_mean3_per100k", "trafficking", (LABEL_INDICATOR,), kind="history",
+                description="Mean detected victims per 100k (log1p) over the 3 years ending at the latest earlier "
+                            "report"),
+    FeatureSpec("past_victims_shrunk_per100k", "trafficking", (LABEL_INDICATOR,), kind="history",
+                description="Latest earlier report shrunk toward the country's own 10-year mean; small counts "
+                            "(tiny populations, '<5') shrink most"),
+    FeatureSpec("past_reports_10y", "trafficking", (LABEL_INDICATOR,), kind="history",
+                description="Number of detected-victims reports in the 10 years up to the latest earlier report"),
+    FeatureSpec("past_label_censored", "trafficking", (LABEL_INDICATOR,), kind="history",
+                description="The latest earlier report was censored ('<5')"),
     FeatureSpec("prosecutions_per100k", "detection", ("detection.persons_prosecuted",), carry_years=2,
                 description="Persons prosecuted for trafficking per 100k, log1p"),
     FeatureSpec("convictions_per100k", "detection", ("detection.persons_convicted",), carry_years=2,
@@ -104,9 +115,27 @@ FEATURES: tuple[FeatureSpec, ...] = (
                 description="People affected by disasters per 100k (EM-DAT), log1p"),
 )
 
-PAST_VICTIM_FEATURES = ("past_victims_per100k", "years_since_victims_report")
+PAST_VICTIM_FEATURES = ("past_victims_per100k", "years_since_victims_report", "past_victims_mean3_per100k",
+                        "past_victims_shrunk_per100k", "past_reports_10y", "past_label_censored")
 CONFLICT_DISPLACEMENT_FAMILIES = ("conflict", "displacement")
 FILL_ZERO_COVERAGE = {"hazard.disaster_deaths": 2020, "hazard.disaster_affected": 2020}
+# Every indicator from the label's own source (UNODC GLOTIP): masked after the origin in the backtest.
+LABEL_SOURCE_PREFIXES = ("trafficking.victims_detected", "detection.persons_prosecuted", "detection.persons_convicted")
+# Conflict and displacement values may be carried this many years past the end of their source's coverage
+# (UCDP ends a year or two before the predicted year), so a missing value never stands for "no conflict".
+STALE_CARRY_YEARS = 2
+HISTORY_WINDOW = 10  # label reports older than this many years are not used
+SHRINK_COUNT = 10.0  # victims: weight of the latest report = count / (count + SHRINK_COUNT)
+
+
+def is_label_derived(indicator: str) -> bool:
+    """True for indicators published with the label (same source): they must be masked after an origin."""
+    return indicator.startswith(LABEL_SOURCE_PREFIXES)
+
+
+def label_derived_features() -> list[str]:
+    """Names of the features computed from label-source indicators."""
+    return [f.name for f in FEATURES if any(is_label_derived(i) for i in f.indicators)]
 
 
 def feature_names(include_past_victims: bool = True, families: tuple[str, ...] | None = None) -> list[str]:
@@ -133,58 +162,79 @@ def _wide(obs: pd.DataFrame, codes: tuple[str, ...]) -> pd.DataFrame:
     return first.pivot(index="region_id", columns="year", values="value").sort_index(axis=1)
 
 
-def _lagged(wide: pd.DataFrame, years: list[int], carry: int, fill_zero: bool, coverage_end: int | None) -> pd.DataFrame:
-    """For each target year t: the value at t-1, or carried from up to t-1-carry."""
+def _lagged(wide: pd.DataFrame, years: list[int], carry: int, fill_zero: bool, coverage_end: int | None,
+            stale_carry: int = 0) -> pd.DataFrame:
+    """For each target year t: the value at t-1, or carried from up to t-1-carry.
+
+    ``stale_carry``: years after the end of the source's coverage (its last year in the data) that the last
+    value may be carried, so a source that stops early reads as "same as last known", not as missing.
+    """
     if wide.empty:
         return pd.DataFrame(index=pd.Index([], name="region_id"), columns=years, dtype=float)
-    all_years = list(range(min(min(wide.columns), min(years) - 1 - carry), max(years) + 1))
+    all_years = list(range(min(min(wide.columns), min(years) - 1 - carry), max(max(years), max(wide.columns)) + 1))
     full = wide.reindex(columns=all_years)
+    last = coverage_end if coverage_end is not None else max(wide.columns)
     if fill_zero:
-        last = coverage_end if coverage_end is not None else max(wide.columns)
         first = min(wide.columns)
         cols = [y for y in all_years if first <= y <= last]
         full[cols] = full[cols].fillna(0.0)
     carried = full.ffill(axis=1, limit=carry) if carry else full
-    out = pd.DataFrame({t: carried[t - 1] if (t - 1) in carried.columns else np.nan for t in years})
+    if stale_carry:
+        stale = [y for y in all_years if last < y <= last + stale_carry]
+        if stale and last in carried.columns:
+            tail = carried.loc[:, [last, *stale]].ffill(axis=1, limit=stale_carry)
+            carried.loc[:, stale] = tail.loc[:, stale]
+    # positional, so a list with repeated years (a per-year label lag) keeps one column per entry
+    out = pd.concat([carried[t - 1] if (t - 1) in carried.columns else pd.Series(np.nan, index=carried.index)
+                     for t in years], axis=1)
+    out.columns = years
     return out
 
 
 def build_panel(obs: pd.DataFrame, years: list[int] | None = None,
-                censored_fraction: float = 0.5) -> pd.DataFrame:
+                censored_fraction: float = 0.5, label_lag: int | Mapping[int, int] = 1) -> pd.DataFrame:
     """Country × year panel: features (from years < t), label (year t), and bookkeeping columns.
 
     ``obs`` holds level-0 yearly observations with columns region_id, year, indicator, value, censored.
-    Label: log1p(detected victims per 100k). A censored '<N' count becomes N × censored_fraction.
+    Label: log1p(detected victims per 100k). A censored '<N' count becomes N × censored_fraction, and the
+    interval bounds ``label_lower``/``label_upper`` hold 1 and N - 1 victims.
+
+    ``label_lag`` = h: every input from the label's source (victims, prosecutions, convictions) for year t is
+    dated t - h or earlier, as when predicting h years past the newest label (horizon-matched panel); other
+    inputs keep the one-year publication lag. A mapping year -> h sets it per target year (deployment: the
+    years after the newest label are as of that label).
     """
     obs = obs[obs["indicator"].isin(needed_indicators())]
     if years is None:
         years = list(range(int(obs["year"].min()) + 1, int(obs["year"].max()) + 2))
+    lags = {y: max(int(label_lag.get(y, 1) if isinstance(label_lag, Mapping) else label_lag), 1) for y in years}
+    shifted = [y - (lags[y] - 1) for y in years]
     pop = _wide(obs, (POPULATION,))
     pop_lag = _lagged(pop, years, 1, False, None)
     frames: dict[str, pd.DataFrame] = {}
     for spec in FEATURES:
         wide = _wide(obs, spec.indicators)
         coverage_end = max(FILL_ZERO_COVERAGE.get(i, 0) for i in spec.indicators) or None
+        stale = STALE_CARRY_YEARS if spec.family in CONFLICT_DISPLACEMENT_FAMILIES else 0
+        if spec.kind in ("history", "since") or spec.name == "past_victims_per100k":
+            continue  # the label history block below
+        label_source = any(is_label_derived(i) for i in spec.indicators)
+        at = shifted if label_source else years
         if spec.kind == "sum3_rate":
-            vals = sum(_lagged(wide, [y - k for y in years], 0, spec.fill_zero, coverage_end).set_axis(years, axis=1)
-                       for k in range(3))
+            vals = sum(_lagged(wide, [y - k for y in years], 0, spec.fill_zero, coverage_end, stale)
+                       .set_axis(years, axis=1) for k in range(3))
             frames[spec.name] = np.log1p(vals / pop_lag.reindex_like(vals) * 1e5)
             continue
         if spec.kind == "change":
-            now = _lagged(wide, years, 0, False, None)
-            before = _lagged(wide, [y - 1 for y in years], 0, False, None).set_axis(years, axis=1)
+            now = _lagged(wide, years, 0, False, None, stale)
+            before = _lagged(wide, [y - 1 for y in years], 0, False, None, stale).set_axis(years, axis=1)
             frames[spec.name] = np.log1p(now) - np.log1p(before.reindex_like(now))
             continue
         if spec.kind == "onset":
-            frames[spec.name] = _onset(wide, years)
+            frames[spec.name] = _onset(wide, years, stale)
             continue
-        if spec.kind == "since":
-            frames[spec.name] = _years_since(wide, years)
-            continue
-        vals = _lagged(wide, years, spec.carry_years, spec.fill_zero, coverage_end)
-        if spec.name == "past_victims_per100k":
-            vals = _label_counts(obs, censored_fraction).pipe(_lagged, years, spec.carry_years, False, None)
-        if spec.kind in ("rate", "sum3_rate") or spec.name == "past_victims_per100k":
+        vals = _lagged(wide, at, spec.carry_years, spec.fill_zero, coverage_end, stale).set_axis(years, axis=1)
+        if spec.kind == "rate":
             frames[spec.name] = np.log1p(vals / pop_lag.reindex_like(vals) * 1e5)
         elif spec.kind == "per_capita_log":
             per_capita = vals / pop_lag.reindex_like(vals)
@@ -193,30 +243,112 @@ def build_panel(obs: pd.DataFrame, years: list[int] | None = None,
             frames[spec.name] = np.log(vals.where(vals > 0))
         else:
             frames[spec.name] = vals
+    counts = _label_counts(obs, censored_fraction)
+    cens_wide = _censored_flags(obs)
+    rates = np.log1p(counts / pop.reindex_like(counts) * 1e5) if not counts.empty else counts
+    history = _label_history(rates, counts, cens_wide, years, lags)
+    frames.update(history)
     long = []
     for name, frame in frames.items():
         if frame.empty:
             continue
-        s = frame.stack(future_stack=True)
-        s.index.names = ["region_id", "year"]
-        long.append(s.rename(name))
+        st = frame.stack(future_stack=True)
+        st.index.names = ["region_id", "year"]
+        long.append(st.rename(name))
     panel = pd.concat(long, axis=1) if long else pd.DataFrame()
-    panel = panel.reindex(columns=[f.name for f in FEATURES])
+    bookkeeping = [c for c in history if c not in {f.name for f in FEATURES}]
+    panel = panel.reindex(columns=[f.name for f in FEATURES] + bookkeeping)
     panel = panel.replace([np.inf, -np.inf], np.nan)
     # a row exists where the country has a population for t-1 (the denominator of every rate)
     panel = panel[panel["log_population"].notna()]
-    counts = _label_counts(obs, censored_fraction)
     pop_now = pop.stack().rename("population")
     pop_now.index.names = ["region_id", "year"]
     lab = counts.stack().rename("victims")
     lab.index.names = ["region_id", "year"]
-    cens = _censored_flags(obs).stack().rename("label_censored")
+    cens = cens_wide.stack().rename("label_censored")
     cens.index.names = ["region_id", "year"]
     panel = panel.join(lab, how="left").join(pop_now, how="left").join(cens, how="left")
     panel["label_per_100k"] = panel["victims"] / panel["population"] * 1e5
     panel["label"] = np.log1p(panel["label_per_100k"])
     panel["label_censored"] = panel["label_censored"].astype("boolean").fillna(False).astype(bool)
+    # '<N' is the interval [1, N - 1] victims; plain counts are their own bounds
+    raw = _label_counts(obs, 1.0).stack().reindex(panel.index)
+    low_count = np.where(panel["label_censored"], 1.0, panel["victims"])
+    high_count = np.where(panel["label_censored"], np.maximum(raw - 1.0, 1.0), panel["victims"])
+    panel["label_lower"] = np.log1p(low_count / panel["population"] * 1e5)
+    panel["label_upper"] = np.log1p(high_count / panel["population"] * 1e5)
+    panel["conflict_year"] = _input_year(obs, CONFLICT_DISPLACEMENT_FAMILIES[0], years).reindex(panel.index)
+    panel["displacement_year"] = _input_year(obs, CONFLICT_DISPLACEMENT_FAMILIES[1], years).reindex(panel.index)
+    panel["first_time"] = panel["past_victims_per100k"].isna()
+    panel["history_censored"] = panel["past_label_censored"].fillna(0).astype(bool)
     return panel.sort_index()
+
+
+def _label_history(rates: pd.DataFrame, counts: pd.DataFrame, censored: pd.DataFrame, years: list[int],
+                   lags: Mapping[int, int]) -> dict[str, pd.DataFrame]:
+    """Label-history features and baselines for each target year t, from label years <= t - lag.
+
+    The latest report L must be at most HISTORY_WINDOW + 1 years before t; windows are anchored at L, so the
+    features of a country with no report in (t - h, t - 1] are the same at every lag h <= t - L.
+    ``hist_mean3_origin`` (the 3-year-mean baseline) is the mean of labels in [t - lag - 2, t - lag].
+    """
+    names = ["past_victims_per100k", "years_since_victims_report", "past_victims_mean3_per100k",
+             "past_victims_shrunk_per100k", "past_reports_10y", "past_label_censored", "label_year",
+             "hist_mean3_origin"]
+    if rates.empty:
+        return {n: pd.DataFrame(columns=years, dtype=float) for n in names}
+    cols = np.array(rates.columns, dtype=int)
+    R = rates.to_numpy(dtype=float)
+    C = counts.reindex_like(rates).to_numpy(dtype=float)
+    Z = censored.reindex_like(rates).astype("boolean").fillna(False).to_numpy(dtype=bool)
+    seen = ~np.isnan(R)
+    out: dict[str, dict[int, np.ndarray]] = {n: {} for n in names}
+    rows = np.arange(len(R))
+    for t in years:
+        cutoff = t - lags[t]
+        ok = seen & (cols[None, :] <= cutoff) & (cols[None, :] >= t - HISTORY_WINDOW - 1)
+        has = ok.any(axis=1)
+        last_idx = np.where(has, ok.shape[1] - 1 - np.argmax(ok[:, ::-1], axis=1), 0)
+        L = np.where(has, cols[last_idx], np.nan)
+        last = np.where(has, R[rows, last_idx], np.nan)
+        in3 = ok & (cols[None, :] >= (L - 2)[:, None])
+        in10 = ok & (cols[None, :] >= (L - HISTORY_WINDOW + 1)[:, None])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean3 = np.where(in3, R, 0).sum(axis=1) / in3.sum(axis=1)
+            mean10 = np.where(in10, R, 0).sum(axis=1) / in10.sum(axis=1)
+            w = C[rows, last_idx] / (C[rows, last_idx] + SHRINK_COUNT)
+            origin3 = seen & (cols[None, :] <= cutoff) & (cols[None, :] >= cutoff - 2)
+            mean_origin = np.where(origin3, R, 0).sum(axis=1) / origin3.sum(axis=1)
+        out["past_victims_per100k"][t] = last
+        out["years_since_victims_report"][t] = t - L
+        out["past_victims_mean3_per100k"][t] = np.where(has, mean3, np.nan)
+        out["past_victims_shrunk_per100k"][t] = np.where(has, w * last + (1 - w) * mean10, np.nan)
+        out["past_reports_10y"][t] = np.where(has, in10.sum(axis=1), np.nan)
+        out["past_label_censored"][t] = np.where(has, Z[rows, last_idx].astype(float), np.nan)
+        out["label_year"][t] = L
+        out["hist_mean3_origin"][t] = np.where(origin3.any(axis=1), mean_origin, np.nan)
+    return {n: pd.DataFrame(v, index=rates.index) for n, v in out.items()}
+
+
+def _input_year(obs: pd.DataFrame, family: str, years: list[int]) -> pd.Series:
+    """Newest year <= t - 1 of any input of ``family`` for each country and target year (the input's age)."""
+    codes = {i for f in FEATURES if f.family == family for i in f.indicators}
+    sub = obs[obs["indicator"].isin(codes)]
+    if sub.empty:
+        return pd.Series(dtype=float)
+    present = sub.groupby(["region_id", "year"]).size().unstack().notna()
+    if any(f.fill_zero for f in FEATURES if f.family == family):
+        # event counts: a covered year with no event is a known zero for every country
+        covered = [y for y in present.columns if y <= int(sub["year"].max())]
+        present.loc[:, covered] = True
+    cols = np.array(present.columns, dtype=float)
+    out = {}
+    for t in years:
+        mask = present.to_numpy() & (cols[None, :] <= t - 1)
+        out[t] = np.where(mask.any(axis=1), np.where(mask, cols[None, :], -np.inf).max(axis=1), np.nan)
+    st = pd.DataFrame(out, index=present.index).stack(future_stack=True)
+    st.index.names = ["region_id", "year"]
+    return st
 
 
 def _label_counts(obs: pd.DataFrame, censored_fraction: float) -> pd.DataFrame:
@@ -230,39 +362,26 @@ def _censored_flags(obs: pd.DataFrame) -> pd.DataFrame:
     return sub.pivot(index="region_id", columns="year", values="censored").sort_index(axis=1)
 
 
-def _onset(wide: pd.DataFrame, years: list[int]) -> pd.DataFrame:
-    """Years since the current conflict spell began, as of t-1 (0 when no conflict in t-1)."""
+def _onset(wide: pd.DataFrame, years: list[int], stale_carry: int = 0) -> pd.DataFrame:
+    """Years since the current conflict spell began, as of t-1 (0 when no conflict in t-1).
+
+    Past the end of the data (up to ``stale_carry`` years) a spell active in the last year is assumed to go on.
+    """
     if wide.empty:
         return pd.DataFrame(columns=years, dtype=float)
-    span = list(range(min(wide.columns), max(years)))
+    last = int(max(wide.columns))
+    span = list(range(min(wide.columns), max(max(years), last + 1)))
     active = wide.reindex(columns=span).fillna(0) > 0
     run = np.zeros(len(active))
-    out = {}
     runs = {}
     for y in span:
-        run = np.where(active[y].to_numpy(), run + 1, 0)
+        if last < y <= last + stale_carry:
+            run = np.where(run > 0, run + 1, 0)
+        else:
+            run = np.where(active[y].to_numpy(), run + 1, 0)
         runs[y] = run.copy()
-    for t in years:
-        out[t] = runs.get(t - 1, np.zeros(len(active)))
+    out = {t: runs.get(t - 1, np.zeros(len(active))) for t in years}
     return pd.DataFrame(out, index=active.index)
-
-
-def _years_since(wide: pd.DataFrame, years: list[int]) -> pd.DataFrame:
-    """For each target year t: t minus the latest year <= t - 1 with a value (NaN if none)."""
-    if wide.empty:
-        return pd.DataFrame(columns=years, dtype=float)
-    observed = wide.notna()
-    cols = np.array(observed.columns, dtype=float)
-    out = {}
-    for t in years:
-        mask = observed.loc[:, [c for c in observed.columns if c <= t - 1]]
-        if mask.shape[1] == 0:
-            out[t] = np.full(len(observed), np.nan)
-            continue
-        last = np.where(mask.to_numpy(), cols[: mask.shape[1]], np.nan)
-        out[t] = t - np.nanmax(np.where(np.isnan(last), -np.inf, last), axis=1)
-        out[t] = np.where(np.isinf(out[t]), np.nan, out[t])
-    return pd.DataFrame(out, index=observed.index)
 
 
 def panel_sha256(panel: pd.DataFrame) -> str:

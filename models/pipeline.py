@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import platform
 import secrets
+import time
 from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
@@ -20,100 +21,205 @@ from etl.schema import explanation, model_run, prediction
 from etl.warehouse import bulk_insert, read_observations, read_regions
 from models import downscale as ds
 from models.card import model_card
-from models.evaluate import backtest, calibration, candidates, pooled
+from models.evaluate import (
+    LEVELS,
+    FitContext,
+    add_ensembles,
+    add_intervals,
+    candidates,
+    coverage,
+    gate,
+    gate_baselines,
+    group_quantiles,
+    interval_group,
+    latest_origins,
+    model_names,
+    rolling_origin,
+    summarise,
+)
 from models.explain import BIAS, global_importance, shap_values
 from models.features import (
     FEATURES,
     build_panel,
     feature_families,
     feature_names,
+    label_derived_features,
     needed_indicators,
     panel_sha256,
 )
 from models.registry import deployed_run, promote, registry_dir, save_artefacts
-from models.train import fit_xgb, load_config, predict_margin
+from models.train import RidgeModel, load_config, predict_margin
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
-XGB_VARIANTS = {"xgboost": (True, False), "xgboost_no_past_victims": (False, False), "xgboost_monotone": (True, True)}
 
 
 class TrainingError(RuntimeError):
     """Training cannot run on this warehouse (e.g. no labels or no population)."""
 
 
-def load_panel(engine: Engine, config: dict[str, Any]) -> pd.DataFrame:
-    """Read level-0 yearly observations and build the feature panel."""
+def load_observations(engine: Engine) -> pd.DataFrame:
+    """Level-0 yearly observations the features need; refuses a warehouse without labels or population."""
     obs = read_observations(engine, indicators=needed_indicators(), level=0)
     if obs.empty or not (obs["indicator"] == "trafficking.victims_detected").any():
         raise TrainingError("the warehouse has no UNODC GLOTIP detected-victims observations; run `crisisrisk etl run`")
     if not (obs["indicator"] == "structural.population").any():
         raise TrainingError("the warehouse has no population observations (wb_population); run `crisisrisk etl run`")
+    return obs
+
+
+def panel_years(obs: pd.DataFrame, config: dict[str, Any]) -> list[int]:
     last_pop = int(obs.loc[obs["indicator"] == "structural.population", "year"].max())
-    years = list(range(int(config["predictions"]["first_year"]) - 5, last_pop + 2))
-    return build_panel(obs, years, float(config["label"]["censored_fraction"]))
+    return list(range(int(config["predictions"]["first_year"]) - 5, last_pop + 2))
 
 
-def risk_scores(frame: pd.DataFrame, bands: dict[str, float], group: str = "year") -> pd.DataFrame:
-    """Percentile of the estimate within its year (0-100), the band, and the rank (1 = highest)."""
+def load_panel(engine: Engine, config: dict[str, Any], label_lag: int = 1) -> pd.DataFrame:
+    """Read level-0 yearly observations and build the feature panel (label inputs ``label_lag`` years old)."""
+    obs = load_observations(engine)
+    return build_panel(obs, panel_years(obs, config), float(config["label"]["censored_fraction"]), label_lag)
+
+
+def risk_scores(frame: pd.DataFrame, bands: dict[str, float], group: str = "year",
+                value: str = "estimate_per_100k") -> pd.DataFrame:
+    """Percentile of ``value`` within its year (0-100), the band, and the rank (1 = highest)."""
     frame = frame.copy()
-    frame["risk_score"] = frame.groupby(group)["estimate_per_100k"].rank(pct=True, method="average") * 100
-    frame["rank"] = frame.groupby(group)["estimate_per_100k"].rank(ascending=False, method="min").astype(int)
+    frame["risk_score"] = frame.groupby(group)[value].rank(pct=True, method="average") * 100
+    frame["rank"] = frame.groupby(group)[value].rank(ascending=False, method="min").astype(int)
     frame["risk_band"] = pd.cut(frame["risk_score"], [-0.1, bands["moderate"], bands["high"], bands["very_high"], 100.1],
                                 labels=["low", "moderate", "high", "very high"], right=False).astype(str)
     return frame
+
+
+def shrunk_for_ranking(log_estimate: pd.Series, population: pd.Series, year: pd.Series, k: float,
+                       half80: pd.Series | None = None) -> pd.Series:
+    """Log estimate pulled toward the year's median, for ranks and risk scores.
+
+    Weight = pop / (pop + k) × tau² / (tau² + sigma²): tiny populations (per-100k rates of a few victims are
+    noise) and uncertain estimates (wide intervals, e.g. places that never reported) rank close to the typical
+    country instead of at the top. sigma = the 80% half-width / 1.2816; tau² = the year's variance of estimates.
+    """
+    years = year.to_numpy()
+    w = (population / (population + k)).fillna(0.0)
+    if half80 is not None:
+        tau2 = log_estimate.groupby(years).transform("var").fillna(0.0)
+        sigma2 = (half80 / 1.2816) ** 2
+        w = w * (tau2 / (tau2 + sigma2)).fillna(1.0)
+    median = log_estimate.groupby(years).transform("median")
+    return w * log_estimate + (1 - w) * median
+
+
+def basis_of(label_present: pd.Series, horizon: pd.Series) -> np.ndarray:
+    """checked: the year has a label; nowcast: newest label 1-2 years old; projection: older or none."""
+    return np.where(label_present, "checked", np.where(horizon <= 2, "nowcast", "projection"))
 
 
 def new_run_id() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
+def resolve(config: dict[str, Any], name: str) -> tuple[str, str | None, float]:
+    """A deployable candidate as (XGBoost variant, ensemble partner or None, weight of the variant)."""
+    ens = config.get("ensembles", {}).get(name)
+    if ens:
+        return ens["model"], ens["partner"], float(ens.get("weight", 0.5))
+    return name, None, 1.0
+
+
 def train_run(engine: Engine, deploy: bool = True, progress: Progress | None = None,
               config: dict[str, Any] | None = None, registry_root: Path | None = None) -> str:
-    """Train, backtest, explain, store and (if it passes the baseline gate) deploy. Returns the run id."""
+    """Train, backtest, explain, store and (if it passes the gate) deploy. Returns the run id."""
+    started = time.perf_counter()
     config = config or load_config()
     say = progress or (lambda _m: None)
-    say("building the feature panel")
-    panel = load_panel(engine, config)
-    labelled = panel[panel["label"].notna()]
-    say(f"backtesting on {len(labelled):,} labelled country-years")
-    per_origin, oos = backtest(panel, config, candidates(config, config.get("monotone")), progress=say)
-    pooled_table = pooled(oos)
-    scores = pooled_table.set_index("model")["rmsle"]
-    variant = min((v for v in XGB_VARIANTS if v in scores.index), key=lambda v: scores[v])
-    include_past, use_monotone = XGB_VARIANTS[variant]
-    features = feature_names(include_past_victims=include_past)
-    monotone = config.get("monotone") if use_monotone else None
-    gate_passed = bool(scores[variant] < scores["last_value"])
+    say("building the feature panels (one per horizon)")
+    obs = load_observations(engine)
+    years = panel_years(obs, config)
+    censored_fraction = float(config["label"]["censored_fraction"])
+    horizons = [int(h) for h in config["backtest"].get("horizons", [1, 2, 3])]
+    panels = {h: build_panel(obs, years, censored_fraction, h) for h in horizons}
+    labelled = panels[1][panels[1]["label"].notna()]
+    if labelled.empty:
+        raise TrainingError("no country-year has both a detected-victims label and a population")
+    newest_label = int(labelled.index.get_level_values("year").max())
+    bt = config["backtest"]
+    last_origin = min(int(bt.get("last_origin", newest_label - 1)), newest_label - 1)
+    origins = list(range(int(bt["first_origin"]), last_origin + 1))
+    say(f"backtesting on {len(labelled):,} labelled country-years, origins {origins[0]}–{origins[-1]}, "
+        f"horizons {horizons}")
+    t0 = time.perf_counter()
+    oos = rolling_origin(panels.get, candidates(config), origins, horizons, progress=say)
+    oos = add_intervals(add_ensembles(oos, config))
+    backtest_s = time.perf_counter() - t0
+    by_horizon = summarise(oos)
+    last3 = summarise(latest_origins(oos))
+    names = [n for n in model_names(config) if n in set(by_horizon["model"])]
+    mean_rmsle = by_horizon.groupby("model")["rmsle"].mean()
+    variant = min(names, key=lambda n: mean_rmsle[n])
+    verdict = gate(last3, variant, gate_baselines(config))
     resid = oos[oos["model"] == variant]
-    level = float(config["backtest"]["interval"])
-    q = float(np.quantile(np.abs(resid["y_true"] - resid["y_pred"]), level))
-    # Countries with no earlier label are extrapolation: their interval comes from the backtest errors on
-    # countries that were also reporting for the first time.
-    new = resid[~resid["has_history"].astype(bool)]
-    q_new = float(np.quantile(np.abs(new["y_true"] - new["y_pred"]), level)) if len(new) >= 10 else 2 * q
-    q_new = max(q_new, q)
+    quantiles = {h: group_quantiles(resid[resid["horizon"] == h]) for h in horizons}
 
-    say(f"fitting the final model ({variant}) on {len(labelled):,} rows")
-    booster = fit_xgb(labelled[features], labelled["label"], config, monotone)
+    say(f"fitting the final models ({variant}) for horizons {horizons}")
+    xgb_name, partner, weight = resolve(config, variant)
+    fitters = {c.name: c for c in candidates(config)}
+    final = {}
+    for h in horizons:
+        rows = panels[h][panels[h]["label"].notna()]
+        ctx = FitContext(origin=newest_label, horizon=h)
+        final[h] = (fitters[xgb_name].fit(rows, ctx), _fit_partner(partner, rows))
+    features = feature_names(include_past_victims=True)
     first_year = int(config["predictions"]["first_year"])
-    scope = panel[panel.index.get_level_values("year") >= first_year]
-    margin = predict_margin(booster, scope[features])
-    labelled_once = set(labelled.index.get_level_values(0))
-    history = scope.index.get_level_values(0).isin(labelled_once)
-    half = np.where(history, q, q_new)
+    # deployment panel: years after the newest label see labels up to it only (their operating horizon)
+    lag_map = {y: max(1, y - newest_label) for y in years}
+    deploy_panel = build_panel(obs, years, censored_fraction, lag_map)
+    scope = deploy_panel[deploy_panel.index.get_level_values("year") >= first_year]
+    scope_years = scope.index.get_level_values("year").to_numpy()
+    operating = np.array([lag_map[int(y)] for y in scope_years])
+    use_h = np.minimum(operating, max(horizons))
+    margin = np.zeros(len(scope))
+    shap = pd.DataFrame(0.0, index=scope.index, columns=[*features, BIAS])
+    boosters = {}
+    for h in horizons:
+        rows = use_h == h
+        if not rows.any():
+            continue
+        X = scope[rows]
+        predictor, partner_model = final[h]
+        booster = predictor.boosters[0]
+        boosters[h] = booster
+        part = weight * predict_margin(booster, X[features])
+        contrib = weight * shap_values(booster, X[features])
+        if partner_model is not None:
+            part += (1 - weight) * partner_model.predict(X)
+            contrib += (1 - weight) * partner_model.contributions(X).reindex(columns=contrib.columns, fill_value=0)
+        margin[rows] = part
+        shap.loc[X.index, contrib.columns] = contrib.to_numpy()
+    groups = interval_group(scope).to_numpy()
+    half = {lv: np.array([quantiles[h][g][lv] for h, g in zip(use_h, groups, strict=True)]) for lv in LEVELS}
+    level = float(config["backtest"].get("interval", 0.8))
+    q = half[level] if level in half else half[0.8]
+    label_year = scope["label_year"]
+    horizon = pd.Series(scope_years, index=scope.index) - label_year
+    population = np.exp(scope["log_population"])
+    rank = config.get("ranking", {})
     preds = pd.DataFrame({
-        "region_id": scope.index.get_level_values(0), "year": scope.index.get_level_values(1).astype(int),
+        "region_id": scope.index.get_level_values(0), "year": scope_years.astype(int),
         "estimate_per_100k": np.expm1(np.maximum(margin, 0.0)),
-        "lower_per_100k": np.expm1(np.maximum(margin - half, 0.0)),
-        "upper_per_100k": np.expm1(np.maximum(margin, 0.0) + half),
+        "lower_per_100k": np.expm1(np.maximum(margin - q, 0.0)),
+        "upper_per_100k": np.expm1(np.maximum(margin, 0.0) + q),
         "label_per_100k": scope["label_per_100k"].to_numpy(),
-        "method": np.where(history, "model", "model_no_label_history"),
+        "method": np.where(scope["first_time"], "model_no_label_history", "model"),
+        "basis": basis_of(scope["label"].notna(), horizon),
+        "horizon": horizon.to_numpy(), "label_year": label_year.to_numpy(),
+        "operating_horizon": operating,
+        "conflict_year": scope["conflict_year"].to_numpy(), "displacement_year": scope["displacement_year"].to_numpy(),
+        "small_population": (population < float(rank.get("small_population", 1e5))).to_numpy(),
+        "ranking_value": shrunk_for_ranking(pd.Series(np.maximum(margin, 0.0), index=scope.index), population,
+                                            pd.Series(scope_years, index=scope.index),
+                                            float(rank.get("shrink_population", 1e5)),
+                                            pd.Series(half[0.8], index=scope.index)).to_numpy(),
     })
-    preds = risk_scores(preds, config["risk_bands"])
-
-    say(f"computing SHAP for {len(scope):,} predictions")
-    shap = shap_values(booster, scope[features])
+    preds = risk_scores(preds, config["risk_bands"], value="ranking_value")
     families = feature_families()
     fam_importance, feat_importance = global_importance(shap, families)
 
@@ -122,31 +228,54 @@ def train_run(engine: Engine, deploy: bool = True, progress: Progress | None = N
 
     run_id = new_run_id()
     created = dt.datetime.now(dt.UTC)
+    top_h = max(horizons)
+    latest_year = int(preds["year"].max())
     metrics = {
-        "backtest_per_origin": _records(per_origin),
-        "backtest_pooled": _records(pooled_table),
-        "calibration": calibration(oos, variant),
-        "gate": {"passed": gate_passed, "model": variant, "model_rmsle": float(scores[variant]),
-                 "last_value_rmsle": float(scores["last_value"])},
-        "interval_halfwidth_log": q,
-        "interval_halfwidth_log_no_label_history": q_new,
-        "coverage_by_history": _coverage_by_history(resid),
+        "horizons": horizons, "origins": origins, "newest_label_year": newest_label,
+        "backtest_horizons": _records(by_horizon),
+        "backtest_last3": _records(last3),
+        "backtest_by_target_year": _records(summarise(oos, ("horizon", "target_year"))),
+        "backtest_with_history": _records(summarise(oos[~oos["first_time"].astype(bool)])),
+        "backtest_last3_origins": {str(h): sorted(int(o) for o in g["origin"].unique())
+                                   for h, g in latest_origins(oos).groupby("horizon")},
+        # horizon 1 per origin and pooled, for the pages and commands that show one table
+        "backtest_per_origin": _records(summarise(oos[oos["horizon"] == 1], ("origin", "target_year"))),
+        "backtest_pooled": _records(by_horizon[by_horizon["horizon"] == 1].drop(columns="horizon")),
+        "coverage_by_horizon": coverage(oos, variant),
+        "coverage_by_target_year": coverage(oos, variant, ("horizon", "target_year")),
+        "coverage_by_group": coverage(oos.assign(group=interval_group(oos)), variant, ("horizon", "group")),
+        "calibration": [{"nominal": lv, "empirical": float(np.mean([r[f"coverage{int(lv * 100)}"]
+                                                                    for r in coverage(oos, variant, ("model",))]))}
+                        for lv in LEVELS],
+        "interval_halfwidths_log": {str(h): quantiles[h] for h in horizons},
+        "gate": {**verdict, "baselines": gate_baselines(config),
+                 # one-line summary kept for the admin and list views (operating horizon row)
+                 "model_rmsle": _row(last3, variant, top_h, "rmsle"),
+                 "last_value_rmsle": _row(last3, "last_value", top_h, "rmsle")},
+        "operating_horizon": {"latest_year": latest_year, "horizon": latest_year - newest_label,
+                              "table_horizon": min(latest_year - newest_label, top_h),
+                              "validated_up_to": top_h},
+        "timing_s": {"backtest": round(backtest_s, 1)},
     }
-    label_years = labelled.index.get_level_values("year")
     metadata: dict[str, Any] = {
         "run_id": run_id, "created_at": created.isoformat(), "level": 0,
         "label": "log1p detected trafficking victims per 100,000 (UNODC GLOTIP)",
+        "target": "detected",
         "target_description": "risk of DETECTED trafficking: detected victims per 100,000 people",
-        "variant": variant, "features": features, "feature_families": {f: families[f] for f in features},
+        "variant": variant, "variant_parts": {"xgboost": xgb_name, "partner": partner, "weight": weight},
+        "features": features, "feature_families": {f: families[f] for f in features},
         "feature_sources": {f.name: list(f.indicators) for f in FEATURES if f.name in features},
         "feature_descriptions": {f.name: f.description for f in FEATURES if f.name in features},
-        "monotone_constraints": monotone or {},
-        "training_window": [int(label_years.min()), int(label_years.max())],
+        "label_source_features": label_derived_features(),
+        "monotone_constraints": {},
+        "training_window": [int(labelled.index.get_level_values("year").min()), newest_label],
         "training_rows": len(labelled), "censored_labels": int(labelled["label_censored"].sum()),
-        "prediction_years": [int(preds["year"].min()), int(preds["year"].max())],
+        "prediction_years": [int(preds["year"].min()), latest_year],
         "countries_predicted": int(preds["region_id"].nunique()),
         "countries_without_label_history": sorted(set(preds.loc[preds["method"] != "model", "region_id"])),
-        "panel_sha256": panel_sha256(panel),
+        "basis_counts_latest_year": preds.loc[preds["year"] == latest_year, "basis"].value_counts().to_dict(),
+        "small_population_countries": sorted(set(preds.loc[preds["small_population"], "region_id"])),
+        "panel_sha256": panel_sha256(panels[1]),
         "versions": {"python": platform.python_version(), **{p: version(p) for p in
                                                              ("xgboost", "pandas", "numpy", "shap", "sqlalchemy")}},
         "hyperparameters": config["xgboost"], "config": config,
@@ -154,23 +283,56 @@ def train_run(engine: Engine, deploy: bool = True, progress: Progress | None = N
         "admin1": {"method": "exposure_downscaled", "rows": len(admin),
                    "units_with_subnational_data": int(admin["has_subnational_data"].sum()) if len(admin) else 0},
     }
+    metrics["timing_s"]["total"] = round(time.perf_counter() - started, 1)
     metadata["model_card_md"] = model_card(metadata)
-    sha = save_artefacts(run_id, booster, _clean(metadata), registry_root)
+    extra = {f"h{h}": b for h, b in boosters.items() if h != min(boosters)}
+    sha = save_artefacts(run_id, boosters[min(boosters)], _clean(metadata), registry_root, extra=extra)
 
     say("writing predictions and explanations")
     _write(engine, run_id, created, sha, metadata, preds, admin, shap, scope[features], families)
     from models.watchlist import train_watchlist  # issue 11: the watch list and pair model of this run
     train_watchlist(engine, run_id, registry_root or registry_dir(), say)
-    if deploy and gate_passed:
+    passed = bool(verdict["passed"])
+    if deploy and passed:
         promote(engine, run_id, registry_root)
         say(f"deployed run {run_id}")
     elif deploy and deployed_run(engine) is None:
-        # Nothing is deployed yet: serve the best honest variant; its model card says it fails the gate.
+        # Nothing is deployed yet: serve the best honest variant; its model card says where it fails the gate.
         promote(engine, run_id, registry_root)
-        say(f"deployed run {run_id} although it does not beat the last-value baseline (no other run exists)")
+        say(f"deployed run {run_id} although it does not pass the gate (no other run exists)")
     elif deploy:
-        say(f"run {run_id} did not beat the last-value baseline; kept as candidate")
+        say(f"run {run_id} did not pass the gate; kept as candidate")
     return run_id
+
+
+def _fit_partner(partner: str | None, rows: pd.DataFrame):
+    """The ensemble partner fitted on the same rows: ridge (with exact contributions) or the 3-year mean."""
+    if partner is None:
+        return None
+    if partner == "ridge":
+        return RidgeModel().fit(rows[feature_names(include_past_victims=True)], rows["label"])
+    if partner == "mean_3y":
+        return _Mean3(float(rows["label"].median()))
+    raise TrainingError(f"unknown ensemble partner '{partner}' in models/config.toml")
+
+
+class _Mean3:
+    """The 3-year-mean baseline as an ensemble partner; its whole value is attributed to the label history."""
+
+    def __init__(self, median: float):
+        self.median = median
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return X["hist_mean3_origin"].fillna(X["past_victims_per100k"]).fillna(self.median).to_numpy(dtype=float)
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        value = self.predict(X)
+        return pd.DataFrame({"past_victims_mean3_per100k": value - self.median, BIAS: self.median}, index=X.index)
+
+
+def _row(table: pd.DataFrame, model: str, horizon: int, metric: str) -> float | None:
+    hit = table[(table["model"] == model) & (table["horizon"] == horizon)]
+    return float(hit[metric].iloc[0]) if len(hit) else None
 
 
 def _admin1(engine: Engine, preds: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
@@ -191,8 +353,15 @@ def _write(engine: Engine, run_id: str, created: dt.datetime, sha: str, metadata
         "estimate_per_100k": float(r.estimate_per_100k), "lower_per_100k": float(r.lower_per_100k),
         "upper_per_100k": float(r.upper_per_100k), "risk_score": float(r.risk_score), "risk_band": r.risk_band,
         "rank": int(r.rank), "label_per_100k": None if pd.isna(r.label_per_100k) else float(r.label_per_100k),
-        "method": r.method, "has_subnational_data": None,
+        "method": r.method, "has_subnational_data": None, "basis": r.basis,
+        "horizon": None if pd.isna(r.horizon) else int(r.horizon),
+        "label_year": None if pd.isna(r.label_year) else int(r.label_year),
+        "conflict_year": None if pd.isna(r.conflict_year) else int(r.conflict_year),
+        "displacement_year": None if pd.isna(r.displacement_year) else int(r.displacement_year),
+        "small_population": bool(r.small_population),
     } for r in preds.itertuples()]
+    staleness = preds.set_index(["region_id", "year"])[["basis", "horizon", "label_year", "conflict_year",
+                                                        "displacement_year"]]
     for r in admin.itertuples():
         pred_rows.append({
             "run_id": run_id, "region_id": r.region_id, "year": int(r.year), "level": 1,
@@ -200,6 +369,7 @@ def _write(engine: Engine, run_id: str, created: dt.datetime, sha: str, metadata
             "upper_per_100k": float(r.upper_per_100k), "risk_score": float(r.risk_score), "risk_band": r.risk_band,
             "rank": int(r.rank), "label_per_100k": None, "method": "exposure_downscaled",
             "has_subnational_data": bool(r.has_subnational_data),
+            **_staleness(staleness, r.iso3, int(r.year)), "small_population": None,
         })
     long = shap.stack().rename("value").reset_index()
     long.columns = ["region_id", "year", "feature", "value"]
@@ -220,6 +390,15 @@ def _write(engine: Engine, run_id: str, created: dt.datetime, sha: str, metadata
         bulk_insert(conn, prediction, pred_rows)
         bulk_insert(conn, explanation, expl_rows)
         fault_point("model.write.before_commit")
+
+
+def _staleness(table: pd.DataFrame, iso3: str, year: int) -> dict[str, Any]:
+    """An admin-1 row inherits the basis and input years of its country's prediction."""
+    try:
+        row = table.loc[(iso3, year)]
+    except KeyError:
+        return {"basis": None, "horizon": None, "label_year": None, "conflict_year": None, "displacement_year": None}
+    return {k: (None if pd.isna(v) else (v if k == "basis" else int(v))) for k, v in row.items()}
 
 
 def _coverage_by_history(resid: pd.DataFrame) -> dict[str, Any]:

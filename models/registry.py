@@ -40,8 +40,11 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def save_artefacts(run_id: str, booster: xgb.Booster, metadata: dict[str, Any], root: Path | None = None) -> str:
+def save_artefacts(run_id: str, booster: xgb.Booster, metadata: dict[str, Any], root: Path | None = None,
+                   extra: dict[str, xgb.Booster] | None = None) -> str:
     """Write model.ubj, metadata.json and a checksum file; returns the model's sha256.
+
+    ``extra``: further boosters of the run (one per horizon) written as model_<name>.ubj, checksummed too.
 
     Files are written to a temporary folder and renamed into place, so a crash leaves no half run.
     """
@@ -52,8 +55,12 @@ def save_artefacts(run_id: str, booster: xgb.Booster, metadata: dict[str, Any], 
         shutil.rmtree(tmp)
     tmp.mkdir()
     booster.save_model(str(tmp / MODEL_FILE))
+    names = [MODEL_FILE, METADATA_FILE]
+    for key, other in (extra or {}).items():
+        other.save_model(str(tmp / f"model_{key}.ubj"))
+        names.append(f"model_{key}.ubj")
     (tmp / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str, allow_nan=False))
-    sums = {name: _sha256(tmp / name) for name in (MODEL_FILE, METADATA_FILE)}
+    sums = {name: _sha256(tmp / name) for name in names}
     (tmp / CHECKSUM_FILE).write_text("".join(f"{v}  {k}\n" for k, v in sums.items()))
     os.replace(tmp, root / run_id)
     return sums[MODEL_FILE]
@@ -69,8 +76,8 @@ def load_run(run_id: str, root: Path | None = None, expected_features: list[str]
         expected = dict(line.split()[::-1] for line in (folder / CHECKSUM_FILE).read_text().splitlines() if line)
     except (OSError, ValueError) as exc:
         raise RegistryError(f"run '{run_id}': unreadable checksum file ({exc})") from None
-    for name in (MODEL_FILE, METADATA_FILE):
-        if name not in expected or _sha256(folder / name) != expected[name]:
+    for name in sorted({MODEL_FILE, METADATA_FILE} | set(expected)):
+        if name not in expected or not (folder / name).is_file() or _sha256(folder / name) != expected[name]:
             raise RegistryError(f"run '{run_id}': checksum mismatch for {name}; the artefact was changed")
     metadata = json.loads((folder / METADATA_FILE).read_text())
     booster = xgb.Booster()

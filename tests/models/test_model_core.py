@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from models.evaluate import backtest, metrics
+from models.evaluate import metrics
 from models.explain import BIAS, shap_values
 from models.features import build_panel, feature_names
 from models.registry import RegistryError, load_run, save_artefacts
@@ -79,25 +77,6 @@ def test_metrics_on_known_values():
     assert shifted["rmsle"] == pytest.approx(np.log(2.0))
 
 
-def test_backtest_trains_only_on_years_up_to_the_origin(small):
-    config, panel, _labelled = small
-    config = json.loads(json.dumps(config))
-    config["backtest"].update(first_origin=2010, last_origin=2012)
-    seen = []
-
-    from models.evaluate import Candidate
-
-    def spy(train, _history):
-        seen.append(int(train.index.get_level_values("year").max()))
-        return lambda X: np.zeros(len(X))
-
-    per_origin, preds = backtest(panel, config, [Candidate("spy", spy, "records training years")])
-    # for each origin Y: a calibration fit on <= Y-1, then the fit on <= Y; never a later year
-    assert seen == [2009, 2010, 2010, 2011, 2011, 2012]
-    assert per_origin["target_year"].tolist() == [2011, 2012, 2013]
-    assert set(preds["year"]) == {2011, 2012, 2013}
-
-
 def test_risk_scores_are_percentiles_within_year():
     from models.pipeline import risk_scores
 
@@ -106,3 +85,17 @@ def test_risk_scores_are_percentiles_within_year():
     assert out["risk_score"].tolist() == [25.0, 50.0, 75.0, 100.0, 100.0, 50.0]
     assert out["risk_band"].tolist() == ["low", "moderate", "high", "very high", "very high", "moderate"]
     assert out["rank"].tolist() == [4, 3, 2, 1, 1, 2]
+
+
+def test_ranking_shrinks_tiny_and_uncertain_estimates_toward_the_year_median():
+    from models.pipeline import shrunk_for_ranking
+
+    log_est = pd.Series([3.0, 3.0, 1.0, 1.0, 1.0])
+    year = pd.Series([2025] * 5)
+    pop = pd.Series([10_000.0, 50_000_000.0, 1e6, 1e6, 1e6])
+    half = pd.Series([0.5, 0.5, 0.5, 0.5, 0.5])
+    out = shrunk_for_ranking(log_est, pop, year, 100_000, half)
+    # the same estimate ranks far lower for 10,000 people than for 50 million (median of the year is 1.0)
+    assert out[0] < 1.3 < out[1]
+    wide = shrunk_for_ranking(log_est, pop, year, 100_000, pd.Series([2.0, 0.5, 0.5, 0.5, 0.5]))
+    assert wide[0] < out[0]
