@@ -118,3 +118,57 @@ def test_admin1_view(started):
     assert any(u.endswith("admin1-NGA.geojson") for u in urls), urls
     assert not external(urls)
     assert not severe(started)
+
+
+def _text(driver, selector: str) -> str:
+    return driver.execute_script(f"const e = document.querySelector({selector!r}); return e ? e.innerText : '';")
+
+
+def test_map_and_region_headline_is_the_watch_list(started, tmp_path):
+    """Issue 11: the map's and the region page's headline is the watch list, with its drivers, skill and basis.
+
+    Values from tests/dashboard/synthetic.py: Syria tops 2020 (score 0.60 -> x1.82), skill 'weak'."""
+    from tests.dashboard.synthetic import WATCH_BASIS
+
+    driver = started.driver
+    driver.set_window_size(1440, 900)
+    driver.get(started.server_url + "/")
+    started.wait_for_element(f"#{ids.MAP_GRAPH} .js-plotly-plot", timeout=30)
+    wait_js(driver, MAP_READY)
+    title = f"return document.querySelector('#{ids.MAP_GRAPH} .gtitle').textContent"
+    assert "Crisis watch list" in driver.execute_script(title) and "2021–2023" in driver.execute_script(title)
+    checked = driver.execute_script(f"return document.querySelector('#{ids.MAP_METRIC} input:checked').value")
+    assert checked == "watch"
+    wait_js(driver, f"return document.querySelector('#{ids.MAP_WATCHLIST} li') !== null")
+    side = _text(driver, f"#{ids.MAP_WATCHLIST}")
+    first = _text(driver, f"#{ids.MAP_WATCHLIST} li")
+    assert first.startswith("Syria") and "×1.82" in first and "refugees and asylum-seekers abroad x2.4" in first
+    assert "People exposed: 6.7 million" in first
+    assert "Basis" in side and WATCH_BASIS in side
+    skill = _text(driver, f"#{ids.MAP_SKILL}")
+    assert "Measured skill: weak" in skill and "Historically" in skill
+    driver.save_screenshot(str(tmp_path / "map.png"))
+    assert_clean(started, "/ (watch list)")
+
+    driver.get(started.server_url + "/region/SYR?year=2020")
+    started.wait_for_text_to_equal("h1", "Syria", timeout=20)
+    wait_js(driver, f"return document.querySelector('#{ids.REGION_WATCH} .kpi') !== null", 20)
+    first_h2 = driver.execute_script("return document.querySelector('.region-page h2').innerText")
+    assert first_h2.startswith("Crisis watch list")  # the first section is the watch list
+    block = _text(driver, f"#{ids.REGION_WATCH}")
+    for part in ("1 of", "×1.82", "×1.42–×2.34", "6.7 million", WATCH_BASIS, "weak"):
+        assert part in block, part
+    started.wait_for_element(f"#{ids.REGION_WATCH_DRIVERS} .js-plotly-plot", timeout=20)
+    drivers_title = f"document.querySelector('#{ids.REGION_WATCH_DRIVERS} .gtitle')"
+    wait_js(driver, f"return {drivers_title} && {drivers_title}.textContent.includes('Drivers of the watch-list')")
+    bars = driver.execute_script(f"return document.querySelectorAll('#{ids.REGION_WATCH_DRIVERS} .bars path').length")
+    assert bars == 4  # the composite's four stored terms
+    started.wait_for_element(f"#{ids.REGION_PAIRS} .js-plotly-plot", timeout=20)
+    # the detected model follows as context, after the watch list, with its caveat
+    order = driver.execute_script(f"""
+        const w = document.getElementById('{ids.REGION_WATCH}'), k = document.getElementById('{ids.REGION_KPIS}');
+        return w.compareDocumentPosition(k) & Node.DOCUMENT_POSITION_FOLLOWING;""")
+    assert order
+    assert "detection capacity" in _text(driver, ".caveat")
+    driver.save_screenshot(str(tmp_path / "region_SYR.png"))
+    assert_clean(started, "/region/SYR (watch list)")
