@@ -31,7 +31,7 @@ def _engine():
 def train_cmd(
     no_deploy: Annotated[bool, typer.Option("--no-deploy", help="Keep the run as a candidate.")] = False,
 ) -> None:
-    """Train, backtest against baselines, explain, and deploy if the run beats the last-value baseline."""
+    """Train, backtest per horizon against baselines, explain, and deploy if the run passes the gate."""
     from models.pipeline import TrainingError, train_run
 
     engine = _engine()
@@ -54,31 +54,38 @@ def _print_evaluation(engine, run_id: str | None) -> None:
         console.print(f"[red]unknown run '{run_id}'[/red]" if run_id else "[red]no model is deployed[/red]")
         raise typer.Exit(1)
     m = run["metadata_json"]["metrics"]
-    table = Table(title=f"Backtest, pooled over origins — run {run['run_id']} ({run['status']}); "
-                        "RMSLE on log1p(detected victims per 100k)")
-    for col in ("model", "RMSLE", "MAE /100k", "Spearman", "top-20 recall", "80% coverage", "80% width /100k", "n"):
-        table.add_column(col, justify="left" if col == "model" else "right")
-    for r in sorted(m["backtest_pooled"], key=lambda r: r["rmsle"]):
-        table.add_row(r["model"], f"{r['rmsle']:.3f}", f"{r['mae']:.2f}", f"{r['spearman']:.3f}",
-                      f"{r['top20_recall']:.2f}", f"{r.get('coverage80') or 0:.2f}", f"{r.get('width80') or 0:.2f}",
-                      str(r["n"]))
-    console.print(table)
-    per = Table(title="Per origin (train ≤ Y, predict Y+1): RMSLE")
-    models = list(dict.fromkeys(r["model"] for r in m["backtest_per_origin"]))
-    per.add_column("target year")
-    for name in models:
-        per.add_column(name, justify="right")
-    years = sorted({r["target_year"] for r in m["backtest_per_origin"]})
-    lookup = {(r["target_year"], r["model"]): r for r in m["backtest_per_origin"]}
-    for y in years:
-        per.add_row(str(y), *[f"{lookup[(y, n)]['rmsle']:.3f}" if (y, n) in lookup else "–" for n in models])
-    console.print(per)
+    variant = run["metadata_json"].get("variant")
+    if "backtest_horizons" not in m:
+        console.print(f"run {run['run_id']} predates the per-horizon backtest; retrain to see it")
+        return
+    for key, title in (("backtest_horizons", "all origins"), ("backtest_last3", "latest three origins per horizon")):
+        table = Table(title=f"Backtest per horizon, {title} — run {run['run_id']} ({run['status']}); "
+                            "RMSLE on log1p(detected victims per 100k)")
+        for col in ("horizon", "model", "RMSLE", "MAE /100k", "Spearman", "top-20 recall", "80% coverage", "n"):
+            table.add_column(col, justify="left" if col == "model" else "right")
+        for r in sorted(m[key], key=lambda r: (r["horizon"], r["rmsle"])):
+            name = f"[bold]{r['model']}[/bold]" if r["model"] == variant else r["model"]
+            table.add_row(str(r["horizon"]), name, f"{r['rmsle']:.3f}", f"{r['mae']:.2f}",
+                          f"{r['spearman']:.3f}", f"{r['top20_recall']:.2f}",
+                          "–" if r.get("coverage80") is None else f"{r['coverage80']:.2f}", str(r["n"]))
+        console.print(table)
     gate = m["gate"]
     colour = "green" if gate["passed"] else "red"
-    console.print(f"[{colour}]Gate: {gate['model']} RMSLE {gate['model_rmsle']:.3f} vs last-value "
-                  f"{gate['last_value_rmsle']:.3f} → {'passed' if gate['passed'] else 'FAILED'}[/{colour}]")
-    console.print("Interval calibration: " + ", ".join(
-        f"{c['nominal']:.0%}→{c['empirical']:.2f}" for c in m["calibration"]))
+    console.print(f"[{colour}]Gate ({variant} vs the best baseline, latest three origins): "
+                  f"{'passed' if gate['passed'] else 'FAILED'}[/{colour}]")
+    for r in gate.get("horizons", []):
+        if "model_rmsle" in r:
+            console.print(f"  h{r['horizon']}: RMSLE {r['model_rmsle']:.3f} vs {r['best_baseline']} "
+                          f"{r['best_baseline_rmsle']:.3f} ({r['improvement_pct']:+.1f}%), Spearman "
+                          f"{r['model_spearman']:.3f} vs {r['best_baseline_spearman']:.3f} → "
+                          f"{'passed' if r['passed'] else 'failed'}")
+    console.print("Interval coverage (50/80/90%): " + "; ".join(
+        f"h{c['horizon']} {c['coverage50']:.2f}/{c['coverage80']:.2f}/{c['coverage90']:.2f}"
+        for c in m.get("coverage_by_horizon", [])))
+    op = m.get("operating_horizon")
+    if op:
+        console.print(f"Operating horizon: {op['latest_year']} is {op['horizon']} years past the newest label "
+                      f"({m.get('newest_label_year')}); validated up to {op['validated_up_to']}.")
 
 
 @app.command("evaluate")
@@ -99,9 +106,13 @@ def list_cmd() -> None:
         meta = r["metadata_json"]
         gate = meta["metrics"]["gate"]
         table.add_row(r["run_id"], r["status"], str(r["created_at"])[:19], meta["variant"],
-                      "–".join(map(str, meta["training_window"])), f"{gate['model_rmsle']:.3f}",
-                      f"{gate['last_value_rmsle']:.3f}", "passed" if gate["passed"] else "failed")
+                      "–".join(map(str, meta["training_window"])), _num(gate.get("model_rmsle")),
+                      _num(gate.get("last_value_rmsle")), "passed" if gate["passed"] else "failed")
     console.print(table)
+
+
+def _num(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
 
 
 @app.command("promote")
@@ -196,34 +207,32 @@ def _year_range(year_from: int, year_to: int) -> None:
 @export_app.command("predictions")
 def export_predictions(
     out: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
+    target: Annotated[str, typer.Option("--target", help="What is predicted: detected (detected victims).")]
+    = "detected",
     level: Annotated[str, typer.Option("--level", help="country or admin1")] = "country",
     year_from: Annotated[int, typer.Option("--from")] = 2019,
     year_to: Annotated[int, typer.Option("--to")] = 2100,
     hxl: Annotated[bool, typer.Option("--hxl", help="Add an HXL hashtag row.")] = False,
-    target: Annotated[str, typer.Option("--target", help="detected (victims per 100k) or rise (watch list)")
-                      ] = "detected",
 ) -> None:
-    """Predictions of the deployed run: estimate per 100k with its 80% interval, risk score and band."""
-    from models.export import PREDICTION_HXL, ExportError, predictions_frame, write_csv
+    """Predictions of the deployed run: estimate per 100k, 80% interval, risk score and band, basis and horizon."""
+    from models.export import EXPORTERS, ExportError, write_csv
 
     levels = {"country": 0, "admin1": 1}
+    if target not in EXPORTERS:
+        console.print(f"[red]--target must be one of {', '.join(sorted(EXPORTERS))}, not '{target}'[/red]")
+        raise typer.Exit(2)
     if level not in levels:
         console.print(f"[red]--level must be 'country' or 'admin1', not '{level}'[/red]")
         raise typer.Exit(2)
     _year_range(year_from, year_to)
-    if target == "rise":  # issue 11: the watch list (country level only)
-        from models.watchlist_cli import export_rise_cmd
-        return export_rise_cmd(_engine(), level, year_from, year_to, out, hxl)
-    if target != "detected":
-        console.print(f"[red]--target must be 'detected' or 'rise', not '{target}'[/red]")
-        raise typer.Exit(2)
+    build, hxl_row = EXPORTERS[target]
     try:
-        frame = predictions_frame(_engine(), levels[level], year_from, year_to)
+        frame = build(_engine(), levels[level], year_from, year_to)
     except ExportError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
-    n = write_csv(frame, out, PREDICTION_HXL if hxl else None)
-    console.print(f"wrote {n:,} rows ({frame['region_id'].nunique():,} regions) to {out}")
+    n = write_csv(frame, out, hxl_row if hxl else None)
+    console.print(f"wrote {n:,} rows ({frame[frame.columns[0]].nunique():,} regions) to {out}")
 
 
 @export_app.command("explanations")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -14,12 +15,19 @@ from models.registry import deployed_run
 
 log = logging.getLogger(__name__)
 
+# The contract of `export predictions --target detected` (issue 10): every one of these columns.
+DETECTED_CONTRACT = ["iso3", "year", "estimate_per_100k", "lower_per_100k", "upper_per_100k", "risk_score",
+                     "risk_band", "basis", "horizon", "run_id"]
+# The first fields of /api/v1/predictions too (a dashboard test checks the prefix).
 PREDICTION_COLUMNS = ["region_id", "iso3", "name", "level", "year", "estimate_per_100k", "lower_per_100k",
                       "upper_per_100k", "risk_score", "risk_band", "run_id"]
+STALENESS_COLUMNS = ["basis", "horizon", "label_year", "conflict_year", "displacement_year", "small_population"]
+DETECTED_EXPORT_COLUMNS = [*PREDICTION_COLUMNS, *STALENESS_COLUMNS]
 PREDICTION_HXL = ["#loc+id", "#country+code", "#loc+name", "#loc+level", "#date+year",
                   "#indicator+trafficking_detected+per100k+estimate", "#indicator+trafficking_detected+per100k+lower",
                   "#indicator+trafficking_detected+per100k+upper", "#indicator+risk+score", "#indicator+risk+band",
-                  "#meta+run"]
+                  "#meta+run", "#meta+basis", "#meta+horizon", "#date+year+label", "#date+year+conflict",
+                  "#date+year+displacement", "#meta+small_population"]
 EXPLANATION_COLUMNS = ["region_id", "iso3", "name", "year", "feature", "family", "shap_value", "feature_value", "run_id"]
 EXPLANATION_HXL = ["#loc+id", "#country+code", "#loc+name", "#date+year", "#indicator+feature", "#indicator+family",
                    "#indicator+shap", "#indicator+feature+value", "#meta+run"]
@@ -39,19 +47,28 @@ def neutralise(value: object) -> object:
 
 def predictions_frame(engine: Engine, level: int, year_from: int, year_to: int, run_id: str | None = None,
                       region_id: str | None = None) -> pd.DataFrame:
+    """Detected-victims predictions of a run (default: deployed) with their basis, horizon and input years."""
     run_id = run_id or _deployed_id(engine)
-    stmt = (select(prediction.c.region_id, region.c.iso3, region.c.name, prediction.c.level, prediction.c.year,
-                   prediction.c.estimate_per_100k, prediction.c.lower_per_100k, prediction.c.upper_per_100k,
-                   prediction.c.risk_score, prediction.c.risk_band, prediction.c.run_id)
-            .join(region, region.c.region_id == prediction.c.region_id)
-            .where(prediction.c.run_id == run_id, prediction.c.level == level,
-                   prediction.c.year >= year_from, prediction.c.year <= year_to)
-            .order_by(prediction.c.year, prediction.c.region_id))
+    p = prediction.c
+    stmt = (select(p.region_id, region.c.iso3, region.c.name, p.level, p.year, p.estimate_per_100k,
+                   p.lower_per_100k, p.upper_per_100k, p.risk_score, p.risk_band, p.run_id,
+                   *[p[c] for c in STALENESS_COLUMNS])
+            .join(region, region.c.region_id == p.region_id)
+            .where(p.run_id == run_id, p.level == level, p.year >= year_from, p.year <= year_to)
+            .order_by(p.year, p.region_id))
     if region_id:
-        stmt = stmt.where(prediction.c.region_id == region_id)
+        stmt = stmt.where(p.region_id == region_id)
     with engine.connect() as conn:
-        frame = pd.DataFrame(conn.execute(stmt).all(), columns=PREDICTION_COLUMNS)
+        frame = pd.DataFrame(conn.execute(stmt).all(), columns=DETECTED_EXPORT_COLUMNS)
+    for col in ("horizon", "label_year", "conflict_year", "displacement_year"):
+        frame[col] = frame[col].astype("Int64")
     return frame.round({"estimate_per_100k": 4, "lower_per_100k": 4, "upper_per_100k": 4, "risk_score": 1})
+
+
+# target -> (frame builder, HXL row). The watch list adds "rise" here.
+EXPORTERS: dict[str, tuple[Callable[..., pd.DataFrame], list[str]]] = {
+    "detected": (predictions_frame, PREDICTION_HXL),
+}
 
 
 def explanations_frame(engine: Engine, year_from: int, year_to: int, run_id: str | None = None,

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from etl.loader import run
 from etl.schema import explanation, model_run, prediction, source_load
-from models.export import PREDICTION_COLUMNS, predictions_frame, write_csv
+from models.export import DETECTED_CONTRACT, DETECTED_EXPORT_COLUMNS, predictions_frame, write_csv
 from models.registry import deployed_run, list_runs, load_run, rollback
 from models.train import load_config
 from tests.conftest import FIXTURES
@@ -55,8 +55,11 @@ def test_run_is_registered_with_baselines_and_verified_artefacts(trained):
     assert [r["run_id"] for r in runs] == [run_id]
     meta = runs[0]["metadata_json"]
     models = {r["model"] for r in meta["metrics"]["backtest_pooled"]}
-    assert {"xgboost", "xgboost_no_past_victims", "last_value", "mean_3y", "ridge",
-            "conflict_displacement_only"} <= models
+    assert {"xgboost", "last_value", "mean_3y", "ridge", "xgboost_blend_mean_3y", "xgboost_ridge"} <= models
+    horizons = {(r["horizon"], r["model"]) for r in meta["metrics"]["backtest_horizons"]}
+    assert {(h, "mean_3y") for h in (1, 2, 3)} <= horizons
+    assert [g["horizon"] for g in meta["metrics"]["gate"]["horizons"]] == [1, 2, 3]
+    assert "horizon 1" in meta["model_card_md"] or "| 1 |" in meta["model_card_md"]
     assert meta["training_window"][1] == 2018
     booster, loaded_meta = load_run(run_id, root, expected_features=meta["features"])
     assert loaded_meta["panel_sha256"] == meta["panel_sha256"]
@@ -74,7 +77,14 @@ def test_predictions_cover_every_country_with_features_up_to_the_latest_year(tra
     assert set(frame.loc[frame["year"] == 2021, "iso3"]) == {
         "NGA", "DEU", "NLD", "BEL", "ROU", "BGR", "UKR", "MDA", "THA", "PHL", "IDN", "MEX", "COL", "ARG", "USA",
         "GBR", "SYR", "IRQ", "TUR", "EGY", "KEN", "UGA", "ETH", "ZAF"}
-    assert list(frame.columns) == PREDICTION_COLUMNS
+    assert list(frame.columns) == DETECTED_EXPORT_COLUMNS and set(DETECTED_CONTRACT) <= set(frame.columns)
+    # staleness: a year with a label is checked; after the newest label (2018) nothing is, and horizons grow
+    assert set(frame["basis"]) <= {"checked", "nowcast", "projection"}
+    later = frame[frame["year"] == 2025]
+    assert (later["basis"] == "projection").all()
+    assert (later["horizon"].dropna() >= 7).all()
+    early = predictions_frame(engine, 0, 2010, 2018, run_id=run_id)
+    assert (early["basis"] == "checked").any() and early["horizon"].notna().any()
     assert (frame["lower_per_100k"] <= frame["estimate_per_100k"]).all()
     assert (frame["estimate_per_100k"] <= frame["upper_per_100k"]).all()
     assert frame["risk_score"].between(0, 100).all()
