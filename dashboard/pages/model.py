@@ -8,6 +8,7 @@ from dash import Input, Output, dcc, html
 
 from dashboard import figures, ids
 from dashboard.pages.common import kpi, table
+from models.card import verdict_rows
 
 BACKTEST_COLUMNS = [("model", "Model"), ("rmsle", "RMSLE (log1p per 100k)"), ("mae", "MAE (victims per 100k)"),
                     ("spearman", "Spearman ρ"), ("top20_recall", "Top-20 recall"),
@@ -45,6 +46,20 @@ def register(app: dash.Dash, actx) -> None:
             pooled = pooled.round({c: 3 for c in ("rmsle", "mae", "spearman", "top20_recall", "coverage80",
                                                    "width80")})
         gate = metrics.get("gate", {}) or {}
+        op = metrics.get("operating_horizon") or {}
+        table_h = op.get("table_horizon", 1)
+        last3 = pd.DataFrame(metrics.get("backtest_last3", []) or [])
+        horizon_table = (last3[last3["horizon"] == table_h].sort_values("rmsle") if len(last3) else last3)
+        if len(horizon_table):
+            horizon_table = horizon_table.assign(
+                model=horizon_table["model"].map(lambda m: figures.MODEL_LABELS.get(m, m))).round(
+                {c: 3 for c in ("rmsle", "mae", "spearman", "top20_recall", "coverage80", "width80")})
+        verdicts = pd.DataFrame(verdict_rows({"metrics": metrics, "variant": meta.get("variant")})
+                                if "backtest_last3" in metrics else [])
+        if len(verdicts):
+            verdicts = verdicts.assign(result=verdicts["beats"].map(
+                {True: "beats the baseline", False: "does NOT beat it"})).drop(columns="beats").round(3)
+        coverage_h = pd.DataFrame(metrics.get("coverage_by_horizon", []) or []).round(3)
         window = meta.get("training_window") or ["?", "?"]
         pyears = meta.get("prediction_years") or ["?", "?"]
         calibration = pd.DataFrame(metrics.get("calibration", []) or [])
@@ -60,12 +75,30 @@ def register(app: dash.Dash, actx) -> None:
                 kpi("Training window", f"{window[0]}–{window[1]}", f"predicts {pyears[0]}–{pyears[1]}"),
                 kpi("Variant", str(meta.get("variant", "n/a")).replace("_", " "),
                     f"{len(meta.get('features', []))} features"),
-                kpi("Gate vs last value", "passed" if gate.get("passed") else "not passed",
-                    f"RMSLE {gate.get('model_rmsle', float('nan')):.3f} vs {gate.get('last_value_rmsle', float('nan')):.3f}"
-                    if gate else "", "band-low" if gate.get("passed") else "band-very-high"),
+                kpi("Gate (every horizon, latest 3 origins)", "passed" if gate.get("passed") else "not passed",
+                    "; ".join(f"h{r['horizon']} {r.get('improvement_pct', 0):+.1f}% RMSLE"
+                              for r in gate.get("horizons", []) if "improvement_pct" in r),
+                    "band-low" if gate.get("passed") else "band-very-high"),
+                kpi("Operating horizon", f"{op.get('horizon', '?')} years",
+                    f"{op.get('latest_year', '?')} vs newest label {metrics.get('newest_label_year', '?')}; "
+                    f"table for horizon {table_h}"),
             ]),
             html.Div(className="card", children=[
-                html.H3("Backtest, pooled over rolling origins"),
+                html.H3(f"Backtest at the operating horizon ({table_h} years past the newest label), latest three "
+                        "origins"),
+                html.P("Horizon-matched rolling origin: for origin Y, trained on labels up to Y with every input from "
+                       "the label's source dated Y or earlier, predicting Y + h. "
+                       + ("The latest predicted year is beyond the validated horizons; this is the furthest "
+                          "validated one." if op.get("horizon", 0) > table_h else ""), className="note"),
+                table(ids.MODEL_BACKTEST_TABLE + "-horizon", horizon_table, page_size=10, columns=[
+                    {"name": n, "id": c} for c, n in BACKTEST_COLUMNS if c in horizon_table.columns]),
+                html.H3("The deployed model against the best baseline, per horizon and metric"),
+                table(ids.MODEL_BACKTEST_TABLE + "-verdicts", verdicts, page_size=12),
+                html.H3("Split-conformal interval coverage per horizon"),
+                table(ids.MODEL_BACKTEST_TABLE + "-coverage", coverage_h, page_size=6),
+            ]),
+            html.Div(className="card", children=[
+                html.H3("Backtest one year ahead, pooled over all origins"),
                 html.P("Rolling-origin by year: each year is predicted by a model trained only on earlier years. "
                        "RMSLE on log1p(victims per 100k); MAE in victims per 100k; coverage80 = share of observed "
                        "values inside the 80% interval.", className="note"),
