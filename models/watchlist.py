@@ -565,6 +565,7 @@ def train_watchlist(engine: Engine, run_id: str, registry_dir: Path | None = Non
     say("watch list: external validity")
     meta["external_validity"] = external.external_validity(engine, scores, run_id)
     meta["training_seconds"] = round(time.perf_counter() - started, 1)
+    meta["summary_md"] = summary_markdown(meta)
     watchlist_store.write_watchlist(engine, run_id, scores, pair_out, meta)
     say(f"watch list: {len(scores):,} scores ({headline}); skill {skill['strength']}")
     return meta
@@ -604,3 +605,35 @@ def _save_booster(booster: xgb.Booster, folder: Path, name: str) -> dict[str, st
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     (folder / (name + ".sha256")).write_text(f"{digest}  {name}\n")
     return {"file": name, "sha256": digest}
+
+
+def summary_markdown(meta: dict[str, Any]) -> str:
+    """The watch list's part of the model card: skill in words, the protocol table, pair model, external checks."""
+    lines = ["## Crisis watch list (headline)", "",
+             f"Headline: **{meta.get('headline')}** (pre-registered protocol, docs/WATCHLIST.md §1).", "",
+             meta.get("skill", {}).get("sentence", ""), "",
+             "| candidate | label | years | mean Spearman | top-15 lift (log) | 95% interval |", "|---|---|---|---|---|---|"]
+    for r in meta.get("protocol", []):
+        if r.get("top_lift") is None:
+            continue
+        lines.append(f"| {r['candidate']} | {r['label']} | {r['first_year']}-{r['last_year']} | "
+                     f"{r['mean_spearman']:+.3f} | {r['top_lift']:+.3f} | {r['top_lift_lo']:+.3f} to "
+                     f"{r['top_lift_hi']:+.3f} |")
+    pair = meta.get("pair_model")
+    if pair:
+        lines += ["", "### Where a population's victims are found (pair model)", "",
+                  f"Gate ({pair['gate']}): {'passed' if pair['gate_passed'] else 'NOT passed'}.", "",
+                  "| horizon | n | RMSLE model | last value | 3-year mean | vs last | vs 3-year mean | coverage 80% |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in pair["backtest"]:
+            cov = r.get("coverage80")
+            lines.append(f"| {r['horizon']} | {r['n']:,} | {r['rmsle_model']:.3f} | {r['rmsle_last_value']:.3f} | "
+                         f"{r['rmsle_mean_3y']:.3f} | {r['improvement_vs_last']:+.1%} | "
+                         f"{r['improvement_vs_mean_3y']:+.1%} | {'' if cov is None else f'{cov:.0%}'} |")
+    ext = meta.get("external_validity") or []
+    if ext:
+        lines += ["", "### External validity (checks, not targets)", "",
+                  "| ranking | year | reference | Spearman |", "|---|---|---|---|"]
+        lines += [f"| {r['ranking']} | {r['year']} | {r['reference']} ({r['edition_year']}) | {r['spearman']:+.2f} |"
+                  for r in ext]
+    return "\n".join(lines) + "\n"

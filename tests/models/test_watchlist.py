@@ -160,6 +160,9 @@ def test_headline_is_xgboost_only_when_it_beats_the_best_transparent_candidate()
     assert result["headline"] == "displaced_growth_2y"
     assert result["xgb_comparison"]["xgboost_wins"] is False
     assert {r["candidate"] for r in result["table"]} >= {*wl.DRIVERS, "composite", "xgboost"}
+    card = wl.summary_markdown({"headline": result["headline"], "protocol": result["table"],
+                                "skill": {"sentence": "Skill: weak."}})
+    assert "| composite | main |" in card and "| xgboost | listed |" in card and "Skill: weak." in card
 
 
 def test_watchlist_frame_has_ordered_intervals_ranks_and_plain_drivers():
