@@ -469,7 +469,10 @@ def drivers_figure(obs: pd.DataFrame, families: Sequence[str] = ("displacement",
 
 
 def admin1_figure(units: pd.DataFrame, country: str = "") -> go.Figure:
-    """Admin-1 estimates (downscaled), with their intervals; hatched bars had no sub-national data."""
+    """Admin-1 estimates (downscaled), with their intervals.
+
+    ``has_subnational_data`` is a country-level flag (models/downscale.py): False means no unit of the country has
+    located data and every unit carries the country rate (hatched grey)."""
     if units.empty:
         return empty_figure("No admin-1 estimates for this country.")
     units = units.sort_values("estimate_per_100k")
@@ -486,7 +489,8 @@ def admin1_figure(units: pd.DataFrame, country: str = "") -> go.Figure:
                       "<br>Score %{customdata[0]}/100 · sub-national data: %{customdata[3]}<extra></extra>"))
     fig.update_xaxes(title="Estimated detected victims per 100,000 (downscaled by exposure index)")
     fig.update_yaxes(automargin=True)
-    title = f"Admin-1 units{' of ' + country if country else ''} (hatched grey: no sub-national data)"
+    title = (f"Admin-1 units{' of ' + country if country else ''} (hatched grey: the country has no located data, "
+             "units carry the country rate)")
     return _base_layout(fig, title, height=max(300, 22 * len(units) + 120))
 
 

@@ -190,10 +190,15 @@ def register(app: dash.Dash, actx) -> None:
         if level == 0:
             return [f"{n} countries with a detected-victims estimate for {year}. Grey: no prediction (no data). "
                     f"{caveat} Hover shows each estimate's basis (checked, nowcast or projection, with input years)."]
-        no_sub = int((~values["has_subnational_data"].fillna(False).astype(bool)).sum())
+        tied = tied_units(values)
+        if not values["has_subnational_data"].fillna(False).astype(bool).any():
+            spread = "no unit has located data in the window, so every unit carries the country rate"
+        else:
+            spread = (f"{tied} units share one value: nothing is located in them in the window, so they share "
+                      "the country's lowest exposure" if tied > 1 else "no two units share a value")
         return [f"{n} admin-1 units: the country estimate spread by an exposure index (conflict and displacement "
-                f"located in each unit); {no_sub} units had no located data in the window and carry the country "
-                f"rate (grey bars on the region page). {caveat}"]
+                f"located in each unit, latest within the three years before {year}); {spread}. The 'Crisis watch "
+                f"list' colour shows where the located drivers are, with no data kept grey. {caveat}"]
 
     def side_list(year: int):
         top = q.watchlist(year).head(TOP_N)
@@ -284,6 +289,14 @@ def register(app: dash.Dash, actx) -> None:
         if q.region(str(rid)) is None:
             return no_update, no_update
         return f"/region/{rid}", f"?year={int(year)}" if year else ""
+
+
+def tied_units(values: pd.DataFrame) -> int:
+    """How many admin-1 units share the most common downscaled estimate (units with nothing located tie)."""
+    if values.empty:
+        return 0
+    counts = values["estimate_per_100k"].round(6).value_counts()
+    return int(counts.iloc[0]) if len(counts) else 0
 
 
 def map_patch(values: pd.DataFrame, locations: list[str], metric: str, level: int, zrange: tuple[float, float],

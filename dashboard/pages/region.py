@@ -300,12 +300,16 @@ def _admin1_table(units: pd.DataFrame, year: int):
     if units.empty:
         return html.P("No admin-1 estimates for this country.", className="note")
     rows = units.sort_values("rank")
+    tied = rows["estimate_per_100k"].round(6).value_counts()
+    tie_note = (f" {int(tied.iloc[0])} units share one value: nothing is located in them in the three years before "
+                f"{year}, so they share the country's lowest exposure." if len(tied) and tied.iloc[0] > 1 else "")
     return html.Details(className="no-print", children=[
-        html.Summary(f"All {len(rows)} admin-1 units, {year}"),
+        html.Summary(f"Where victims are found, downscaled: all {len(rows)} admin-1 units, {year} (detected victims "
+                     "per 100k, country estimate × exposure index)." + tie_note),
         html.Ul(className="columns", children=[
             html.Li([dcc.Link(r.region_name, href=f"/region/{r.region_id}?year={year}"),
                      f" {r.estimate_per_100k:.2f} per 100k (score {r.risk_score:.0f})"
-                     + ("" if r.has_subnational_data else " · country rate")])
+                     + ("" if r.has_subnational_data else " · country rate (no located data in the country)")])
             for r in rows.itertuples()]),
     ])
 

@@ -238,3 +238,11 @@ def test_priorities_watch_table_and_download(client):
                                                      (ids.PRIO_MIN_POP, "value", 0)])
     data = dl.get_json()["response"][ids.PRIO_DOWNLOAD]["data"]
     assert data["filename"] == "crisisrisk_watchlist_2020.csv" and "SYR" in data["content"].splitlines()[1]
+
+
+def test_tied_admin1_units_are_counted_for_the_note():
+    from dashboard.pages.map import tied_units
+
+    values = pd.DataFrame({"estimate_per_100k": [0.48, 0.48, 0.48, 0.9, 1.2]})
+    assert tied_units(values) == 3  # three units with nothing located share the lowest exposure
+    assert tied_units(pd.DataFrame({"estimate_per_100k": [0.1, 0.2]})) == 1
