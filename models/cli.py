@@ -207,7 +207,7 @@ def _year_range(year_from: int, year_to: int) -> None:
 @export_app.command("predictions")
 def export_predictions(
     out: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
-    target: Annotated[str, typer.Option("--target", help="What is predicted: detected (detected victims).")]
+    target: Annotated[str, typer.Option("--target", help="detected (victims per 100k) or rise (watch list)")]
     = "detected",
     level: Annotated[str, typer.Option("--level", help="country or admin1")] = "country",
     year_from: Annotated[int, typer.Option("--from")] = 2019,
@@ -218,13 +218,17 @@ def export_predictions(
     from models.export import EXPORTERS, ExportError, write_csv
 
     levels = {"country": 0, "admin1": 1}
-    if target not in EXPORTERS:
-        console.print(f"[red]--target must be one of {', '.join(sorted(EXPORTERS))}, not '{target}'[/red]")
+    if target not in {*EXPORTERS, "rise"}:
+        console.print(f"[red]--target must be one of {', '.join(sorted({*EXPORTERS, 'rise'}))}, not "
+                      f"'{target}'[/red]")
         raise typer.Exit(2)
     if level not in levels:
         console.print(f"[red]--level must be 'country' or 'admin1', not '{level}'[/red]")
         raise typer.Exit(2)
     _year_range(year_from, year_to)
+    if target == "rise":  # issue 11: the watch list (country level only)
+        from models.watchlist_cli import export_rise_cmd
+        return export_rise_cmd(_engine(), level, year_from, year_to, out, hxl)
     build, hxl_row = EXPORTERS[target]
     try:
         frame = build(_engine(), levels[level], year_from, year_to)
