@@ -83,6 +83,8 @@ def _register_optional() -> None:
         return
     app.add_typer(model_app, name="model")
     app.add_typer(export_app, name="export")
+    from models.phases_cli import register as register_phases  # issue 14: phases, alerts, export phases
+    register_phases(app, export_app)
     try:
         from dashboard.cli import register as register_dashboard
     except ImportError:  # pragma: no cover

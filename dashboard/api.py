@@ -354,6 +354,8 @@ def blueprint(actx) -> Blueprint:
                      headers={"Cache-Control": "public, max-age=3600"})
 
     register_analyst_endpoints(bp, actx)
+    from dashboard.api_phases import register as register_phases_alerts  # issue 14: /phases, /alerts ...
+    register_phases_alerts(bp, actx)
 
     @bp.route("/", defaults={"rest": ""})
     @bp.route("/<path:rest>")
@@ -722,6 +724,8 @@ def openapi_spec(server: str = "/api/v1") -> dict:
                                           "the value of the _csrf_token cookie"},
         }},
     }
+    from dashboard.api_phases import openapi_paths as phases_alerts_paths  # issue 14
+    spec["paths"].update(phases_alerts_paths())
     for path, ops in spec["paths"].items():
         for op in ops.values():
             op.setdefault("security", [] if path in ("/health",) else reader)

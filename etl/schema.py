@@ -387,3 +387,147 @@ pair_prediction = Table(
     CheckConstraint("horizon >= 1", name="horizon"),
 )
 Index("ix_pair_prediction_run_citizenship", pair_prediction.c.run_id, pair_prediction.c.citizenship_iso3)
+
+# --- crisis phases and alerts (issue 14, migration 0008) ------------------------------------------------------
+
+ALERT_STATUSES = ("pending", "confirmed", "dismissed")
+ALERT_CONDITIONS = ("new_maximum", "outflow_surge", "watchlist_enters_top", "watchlist_jump", "above_previous_upper")
+
+phase_result = Table(
+    "phase_result",
+    metadata,
+    Column("result_id", Integer, primary_key=True, autoincrement=True),
+    Column("computed_at", DateTime(timezone=True), nullable=False),
+    Column("watchlist_run_id", String(64), nullable=True),  # the run whose watch-list scores were an outcome
+    Column("meta_json", JSON, nullable=False),  # design, rules, summaries (pre-trend, verdict), event counts
+)
+
+phase_curve = Table(
+    "phase_curve",
+    metadata,
+    Column("result_id", Integer, ForeignKey("phase_result.result_id", ondelete="CASCADE"), primary_key=True),
+    Column("event_type", String(30), primary_key=True),
+    Column("outcome", String(30), primary_key=True),
+    Column("k", Integer, primary_key=True),
+    Column("effect", Float, nullable=True),  # log scale, net of year effects (placebo country-years)
+    Column("lower", Float, nullable=True),  # pointwise 90% cluster-bootstrap interval
+    Column("upper", Float, nullable=True),
+    Column("n", Integer, nullable=False),  # events with a value at k
+    Column("n_countries", Integer, nullable=False),
+    CheckConstraint("n >= 0 AND n_countries >= 0", name="n"),
+)
+
+crisis_event = Table(
+    "crisis_event",
+    metadata,
+    Column("result_id", Integer, ForeignKey("phase_result.result_id", ondelete="CASCADE"), primary_key=True),
+    Column("region_id", String(32), ForeignKey("region.region_id"), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("event_type", String(30), primary_key=True),
+    Column("value", Float, nullable=True),
+    Column("previous", Float, nullable=True),
+    Column("detail", Text, nullable=True),
+    Column("onset", Boolean, nullable=False),  # the first year of a spell (the events the curves study)
+)
+
+alert_rule = Table(
+    "alert_rule",
+    metadata,
+    Column("rule_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(80), nullable=False, unique=True),
+    Column("condition", String(40), nullable=False),
+    Column("params_json", JSON, nullable=False),  # thresholds of the condition (indicators, lookback, top_n ...)
+    Column("minimum", Float, nullable=True),  # the value must also reach this (people, deaths, ...)
+    Column("region_scope", String(500), nullable=False, default="*"),  # '*' or comma-separated ISO3
+    Column("cooldown_years", Integer, nullable=False, default=2),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("description", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(120), nullable=False),
+    CheckConstraint("condition IN ('new_maximum', 'outflow_surge', 'watchlist_enters_top', 'watchlist_jump', "
+                    "'above_previous_upper')", name="condition"),
+    CheckConstraint("cooldown_years >= 0", name="cooldown"),
+)
+
+alert = Table(
+    "alert",
+    metadata,
+    Column("alert_id", Integer, primary_key=True, autoincrement=True),
+    Column("rule_id", Integer, ForeignKey("alert_rule.rule_id", ondelete="CASCADE"), nullable=False),
+    Column("region_id", String(32), ForeignKey("region.region_id"), nullable=False),
+    Column("period", Integer, nullable=False),  # the data year that fired
+    Column("dedup_key", String(200), nullable=False, unique=True),  # rule:region:period: never twice
+    Column("status", String(20), nullable=False, default="pending"),
+    Column("value", Float, nullable=True),
+    Column("threshold", Float, nullable=True),
+    Column("message", Text, nullable=False),
+    Column("evidence_json", JSON, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("evaluation_id", Integer, nullable=True),
+    Column("reviewed_by", String(120), nullable=True),
+    Column("reviewed_at", DateTime(timezone=True), nullable=True),
+    Column("review_note", Text, nullable=True),
+    CheckConstraint("status IN ('pending', 'confirmed', 'dismissed')", name="status"),
+)
+Index("ix_alert_status_created", alert.c.status, alert.c.created_at)
+
+alert_evaluation = Table(
+    "alert_evaluation",
+    metadata,
+    Column("evaluation_id", Integer, primary_key=True, autoincrement=True),
+    Column("trigger", String(40), nullable=False),  # load, promote, rollback, cli, api
+    Column("requested_by", String(120), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("n_fired", Integer, nullable=True),
+    Column("n_new", Integer, nullable=True),
+    Column("message", Text, nullable=True),
+    CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status"),
+)
+
+alert_subscription = Table(
+    "alert_subscription",
+    metadata,
+    Column("subscription_id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("app_user.user_id", ondelete="CASCADE"), nullable=False),
+    Column("email", String(300), nullable=False),
+    Column("regions", String(500), nullable=False, default="*"),  # '*' or comma-separated ISO3
+    Column("rules", String(500), nullable=False, default="*"),  # '*' or comma-separated rule names
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("user_id", "email", name="uq_alert_subscription_user_email"),
+)
+
+alert_webhook = Table(
+    "alert_webhook",
+    metadata,
+    Column("webhook_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(80), nullable=False, unique=True),
+    Column("url", String(500), nullable=False),
+    Column("secret_env", String(80), nullable=False),  # the environment variable that holds the HMAC secret
+    Column("regions", String(500), nullable=False, default="*"),
+    Column("rules", String(500), nullable=False, default="*"),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(120), nullable=False),
+)
+
+alert_delivery = Table(
+    "alert_delivery",
+    metadata,
+    Column("delivery_id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", Integer, ForeignKey("alert.alert_id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("target", String(300), nullable=False),  # e-mail address or webhook name
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("alert_id", "channel", "target", name="uq_alert_delivery_alert_channel_target"),
+    CheckConstraint("channel IN ('email', 'webhook')", name="channel"),
+    CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+    CheckConstraint("attempts >= 0", name="attempts"),
+)

@@ -1,0 +1,96 @@
+"""JSON API of issue 14: crisis-phase curves (``GET /api/v1/phases``) and, in dashboard/api_alerts.py, alerts.
+
+Registered by ``dashboard.api.blueprint`` with one call; the OpenAPI entries come from ``openapi_paths``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, request
+
+from dashboard.auth import requires
+
+log = logging.getLogger(__name__)
+
+
+def phases_payload(engine, event_type: str | None = None, outcome: str | None = None) -> dict[str, Any]:
+    """``{"data": [{event_type, outcome, k, effect, lower, upper, n}], "meta": {...}}`` of the newest curves."""
+    from models import phases, phases_store
+
+    if event_type is not None and event_type not in phases.EVENT_TYPES:
+        raise ValueError(f"parameter 'event_type' must be one of {list(phases.EVENT_TYPES)}, got '{event_type[:40]}'")
+    if outcome is not None and outcome not in phases.OUTCOMES:
+        raise ValueError(f"parameter 'outcome' must be one of {list(phases.OUTCOMES)}, got '{outcome[:40]}'")
+    frame, result = phases_store.read_curves(engine, event_type=event_type, outcome=outcome)
+    data = []
+    for r in frame.itertuples(index=False):
+        data.append({"event_type": r.event_type, "outcome": r.outcome, "k": int(r.k),
+                     "effect": phases_store._num(r.effect), "lower": phases_store._num(r.lower),
+                     "upper": phases_store._num(r.upper), "n": int(r.n), "n_countries": int(r.n_countries)})
+    meta: dict[str, Any] = {"count": len(data), "filters": {k: v for k, v in
+                                                            {"event_type": event_type, "outcome": outcome}.items()
+                                                            if v is not None}}
+    if result is None:
+        meta["note"] = "no phase curves computed yet (`crisisrisk phases compute`, or after the next load/promote)"
+        return {"data": data, "meta": meta}
+    m = result["meta_json"] or {}
+    summaries = m.get("summaries", {})
+    if event_type or outcome:
+        summaries = {k: v for k, v in summaries.items()
+                     if (not event_type or k.startswith(event_type + "/")) and (not outcome or k.endswith("/" + outcome))}
+    meta.update({"result_id": result["result_id"], "computed_at": result["computed_at"],
+                 "watchlist_run_id": result["watchlist_run_id"], "design": m.get("design"), "scale": m.get("scale"),
+                 "interval": m.get("interval"), "bootstrap": m.get("bootstrap"), "ks": m.get("ks"),
+                 "event_counts": m.get("event_counts"), "event_labels": m.get("event_labels"),
+                 "outcome_labels": m.get("outcome_labels"), "rules": m.get("rules"), "summaries": summaries})
+    return {"data": data, "meta": meta}
+
+
+def register(bp: Blueprint, actx) -> None:
+    """Add /phases (read) to the API blueprint, then the alert endpoints."""
+    from dashboard import api
+
+    @bp.route("/phases")
+    @requires("read")
+    def phases_curves():
+        api._check_params({"event_type", "outcome"})
+        try:
+            payload = phases_payload(actx.engine, request.args.get("event_type"), request.args.get("outcome"))
+        except ValueError as exc:
+            raise api.ApiError(400, str(exc)) from None
+        return api._json(payload)
+
+
+def openapi_paths() -> dict[str, Any]:
+    """OpenAPI entries of the issue-14 endpoints (merged into dashboard.api.openapi_spec)."""
+    from models.phases import EVENT_TYPES, OUTCOMES
+
+    err = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    point = {"type": "object", "properties": {
+        "event_type": {"type": "string", "enum": list(EVENT_TYPES)},
+        "outcome": {"type": "string", "enum": list(OUTCOMES)},
+        "k": {"type": "integer", "description": "Years relative to the event (-3..+6)"},
+        "effect": {"type": "number", "nullable": True, "description": "Change from the pre-event mean net of "
+                                                                      "placebo country-years, log scale"},
+        "lower": {"type": "number", "nullable": True, "description": "90% cluster-bootstrap interval, lower"},
+        "upper": {"type": "number", "nullable": True, "description": "90% cluster-bootstrap interval, upper"},
+        "n": {"type": "integer", "description": "Events with a value at k"},
+        "n_countries": {"type": "integer"}}}
+    return {
+        "/phases": {"get": {
+            "summary": "Crisis-phase curves: outcome change in the years around conflict onsets, refugee-outflow "
+                       "surges, IDP surges and large disasters (event study, n and 90% intervals per point)",
+            "parameters": [
+                {"name": "event_type", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": list(EVENT_TYPES)}},
+                {"name": "outcome", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": list(OUTCOMES)}}],
+            "responses": {"200": {"description": "Curve points; meta holds the design, rules, pre-trend checks and "
+                                                 "verdicts", "content": {"application/json": {"schema": {
+                                                     "type": "object", "required": ["data", "meta"],
+                                                     "properties": {"data": {"type": "array", "items": point},
+                                                                    "meta": {"type": "object"}}}}}},
+                          "400": err}}},
+    }
