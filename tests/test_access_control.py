@@ -76,6 +76,7 @@ ROUTES: dict[tuple[str, str], tuple[str, object]] = {
     ("/api/v1/models/<run_id>/promote", "POST"): ("analyst", "/api/v1/models/NO-SUCH-RUN/promote"),
     ("/api/v1/models/rollback", "POST"): ("analyst", "/api/v1/models/rollback"),
     ("/api/v1/audit", "GET"): ("admin", "/api/v1/audit"),
+    ("/api/v1/phases", "GET"): ("read", "/api/v1/phases"),
 }
 # Dash pages: registry path -> (needed role, a path to request)
 PAGES = {
