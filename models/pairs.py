@@ -73,7 +73,7 @@ def history_features(keys: pd.DataFrame, pairs: pd.DataFrame, census: pd.DataFra
         last = series.sort_values("t").groupby(["d", "o"]).tail(1).set_index(["d", "o"])["v"]
         recent = series[series["t"] >= cutoff - 2].groupby(["d", "o"])["v"].mean()
         stats = listed.groupby(["d", "o"]).agg(max_value=("v", "max"), n_listed=("v", "size"), last_t=("t", "max"))
-        g = grp.set_index(["d", "o"])
+        g = grp[["d", "o"]].drop_duplicates().set_index(["d", "o"])  # one history per pair, whatever the horizon
         feat = pd.DataFrame(index=g.index)
         feat["last_value"] = last.reindex(g.index).fillna(0.0).to_numpy()
         feat["mean_3y"] = recent.reindex(g.index).to_numpy()

@@ -74,6 +74,7 @@ def test_the_model_answers_never_listed_pairs_and_years_after_the_last_label():
     examples = pm.build_examples(pairs, census, drivers, coords())
     assert examples["horizon"].isin(pm.HORIZONS).all()
     assert (examples["year"] == examples["cutoff"] + examples["horizon"]).all()
+    assert not examples.duplicated(["d", "o", "cutoff", "horizon"]).any()
     table, _oos = pm.backtest(examples[examples["cutoff"] >= 2012])  # short: tests cutoffs 2015-2019
     assert set(table["horizon"]) == set(pm.HORIZONS)
     assert (table["rmsle_last_value"] > 0).all()
@@ -85,6 +86,7 @@ def test_the_model_answers_never_listed_pairs_and_years_after_the_last_label():
     keys = pd.DataFrame({"d": [never[0], "C00", "C00"], "o": [never[1], "C05", "C05"], "year": [2022, 2019, 2026]})
     out = pm.predict_pairs(booster, meta, keys, pairs, census, drivers, coords())
     assert len(out) == 3 and out["expected_victims"].notna().all()
+    assert list(out["year"]) == [2022, 2019, 2026]
     assert (out["lower"] <= out["expected_victims"]).all() and (out["expected_victims"] <= out["upper"]).all()
     assert list(out["horizon"]) == [2, 1, 6]
     assert "never listed" in out["basis"].iloc[0] and "beyond 3" in out["basis"].iloc[2]
