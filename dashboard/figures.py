@@ -271,7 +271,9 @@ def map_figure(values: pd.DataFrame, locations: Sequence[str], background: pd.Da
                     itemclick=False, itemdoubleclick=False),
         uirevision=uirevision, clickmode="event",
     )
-    return _base_layout(fig, title=title, height=600)
+    fig = _base_layout(fig, title=title, height=600)
+    fig.update_layout(margin=dict(t=70))  # a title line and a subtitle line
+    return fig
 
 
 def value_style(metric: str, zrange: tuple[float, float], level: int = 0) -> dict:
@@ -279,8 +281,8 @@ def value_style(metric: str, zrange: tuple[float, float], level: int = 0) -> dic
     meta = metric_meta(metric, level)
     return dict(colorscale=meta["colorscale"], zmin=zrange[0], zmax=zrange[1],
                 zmid=0 if metric == "change" else None, hovertemplate=meta["hover"], name=meta["label"],
-                colorbar=dict(title=dict(text=f"{_wrap(meta['label'], 26)}<br><sub>{_wrap(meta['unit'], 30)}</sub>",
-                                         side="right"),
+                colorbar=dict(title=dict(text=f"{_wrap(meta['label'], 18)}<br><sub>{_wrap(meta['unit'], 22)}</sub>",
+                                         side="top"),
                               thickness=14, len=0.8, tickformat=",.2~f" if metric == "estimate" else None))
 
 
@@ -299,9 +301,9 @@ def _wrap(text: str, width: int) -> str:
 def map_title(metric: str, year: int, scope: str, level: int = 0) -> str:
     meta = metric_meta(metric, level)
     if metric == "watch":
-        return (f"{meta['label']} ({meta['unit']}), {year}: {meta['target']}, looks at {year + 1}–{year + 3}"
-                f" · {scope}")
-    return f"{meta['label']} ({meta['unit']}), {meta['target']}, {year} · {scope}"
+        return (f"{meta['label']} {year}, looks at {year + 1}–{year + 3} · {scope}"
+                f"<br><sub>{meta['unit']}: {meta['target']}</sub>")
+    return f"{meta['label']}, {year} · {scope}<br><sub>{meta['unit']}; {meta['target']}</sub>"
 
 
 def view_for_bounds(minx: float, miny: float, maxx: float, maxy: float) -> tuple[dict, float]:
@@ -508,7 +510,7 @@ def watch_drivers_figure(terms: pd.DataFrame, year: int | None = None, method: s
         hovertemplate="%{y}: %{x:+.3f} on the log scale of the expected rise<extra></extra>"))
     span = float(np.abs(vals).max()) or 1.0
     fig.update_xaxes(range=[-span * 1.35, span * 1.35],
-                     title="Contribution to the score, log scale of the expected rise (orange raises, purple lowers)")
+                     title="Contribution, log scale of the rise (orange raises)")
     fig.add_vline(x=0, line=dict(color="#333", width=1))
     fig.update_yaxes(automargin=True)
     what = "composite terms" if method == "composite" else "SHAP values" if method == "xgboost" else method

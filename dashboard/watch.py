@@ -27,8 +27,9 @@ SMALL_POPULATION = 100_000
 DETECTION_GAP_DEFINITION = (
     f"Detection gap: the watch list expects a rise (top quarter of the year's list, percentile >= "
     f"{GAP_PERCENTILE:.0f}) while detection at home is weak: the latest US TIP tier is Tier 2 Watch List or Tier 3 "
-    f"(>= {WEAK_TIER}), or UNODC GLOTIP records fewer than {FEW_PROSECUTIONS} persons prosecuted for trafficking "
-    f"in the latest year, or none at all. Both looked up at most {DETECTION_MAX_AGE} years before the score year. "
+    f"(>= {WEAK_TIER}), or, for a country not in Tier 1, UNODC GLOTIP records fewer than {FEW_PROSECUTIONS} persons "
+    f"prosecuted for trafficking in the latest year, or none at all. Both looked up at most {DETECTION_MAX_AGE} "
+    "years before the score year. "
     "A gap means victims among this population are less likely to be identified at home.")
 DETECTED_CAVEAT = ("'Where victims are found' is the model of detected victims per 100,000 in the country: it "
                    "follows how hard a state looks for victims (detection capacity), so it is context, not the "
@@ -107,8 +108,10 @@ def add_detection_gap(frame: pd.DataFrame) -> pd.DataFrame:
             evidence.append(f"TIP tier {tier:g} ({int(r.tip_tier_year)})")
         if pd.notna(pros):
             evidence.append(f"{pros:,.0f} persons prosecuted ({int(r.prosecuted_year)})")
-        weak = (pd.notna(tier) and tier >= WEAK_TIER) or (pd.notna(pros) and pros < FEW_PROSECUTIONS) or \
-            (pd.notna(tier) and pd.isna(pros))
+        # Tier 1 (full compliance with the minimum standards) is never weak; otherwise few or no prosecutions are
+        weak = (pd.notna(tier) and tier >= WEAK_TIER) or (
+            not (pd.notna(tier) and tier <= 1) and ((pd.notna(pros) and pros < FEW_PROSECUTIONS) or
+                                                    (pd.notna(tier) and pd.isna(pros))))
         rising = pd.notna(r.percentile) and r.percentile >= GAP_PERCENTILE
         if not rising:
             gaps.append("not rising")

@@ -21,11 +21,11 @@ from dashboard.pages.common import no_model_notice, year_marks
 log = logging.getLogger(__name__)
 WORLD = "__world__"
 TOP_N = 15
-WATCH_OPTION = {"label": "Crisis watch list (expected rise, percentile)", "value": "watch"}
-DETECTED_OPTIONS = [
-    {"label": "Where victims are found: risk score (detection-dependent)", "value": "risk_score"},
-    {"label": "Where victims are found: detected victims per 100k", "value": "estimate"},
-    {"label": "Where victims are found: change (points)", "value": "change"}]
+WATCH_OPTION = {"label": "Crisis watch list (percentile of expected rise)", "value": "watch"}
+DETECTED_OPTIONS = [  # "where victims are found": the detected-victims model, which follows detection capacity
+    {"label": "Where victims are found: risk score", "value": "risk_score"},
+    {"label": "… detected per 100k", "value": "estimate"},
+    {"label": "… change (points)", "value": "change"}]
 METRIC_OPTIONS = [WATCH_OPTION, *DETECTED_OPTIONS]
 
 
@@ -86,7 +86,10 @@ def register(app: dash.Dash, actx) -> None:
                 ]),
                 html.Div(className="control", children=[
                     html.Label("Colour by", htmlFor=ids.MAP_METRIC),
-                    dcc.RadioItems(id=ids.MAP_METRIC, options=metrics, value=metric, className="radio-col"),
+                    dcc.RadioItems(id=ids.MAP_METRIC, options=metrics, value=metric, className="radio-row",
+                                   inline=True),
+                    html.Div("'Where victims are found' follows detection capacity: context, not risk.",
+                             className="note"),
                 ]),
                 html.Div(className="control", children=[
                     html.Label("Country (shows its admin-1 units)", htmlFor=ids.MAP_COUNTRY),

@@ -169,7 +169,7 @@ def register(app: dash.Dash, actx) -> None:
                 html.Div(className="control", children=[
                     html.Label("Table", htmlFor=ids.PRIO_LEVEL),
                     dcc.RadioItems(id=ids.PRIO_LEVEL, options=LEVEL_OPTIONS, value=WATCH_VIEW,
-                                   className="radio-col"),
+                                   className="radio-row", inline=True),
                 ]),
                 html.Div(className="control", children=[
                     html.Label("Minimum population (countries)", htmlFor=ids.PRIO_MIN_POP),
@@ -192,7 +192,12 @@ def register(app: dash.Dash, actx) -> None:
                 tooltip_delay=0, tooltip_duration=None,
                 sort_action="native", filter_action="native", page_action="native", page_size=25,
                 markdown_options={"link_target": "_self"}, sort_by=[{"column_id": "rank", "direction": "asc"}],
-                style_cell_conditional=[{"if": {"column_id": c}, "textAlign": "right"} for c in (
+                style_cell_conditional=[
+                    {"if": {"column_id": "rise_text"}, "minWidth": "150px"},
+                    {"if": {"column_id": "top_driver"}, "minWidth": "200px"},
+                    {"if": {"column_id": "detection_evidence"}, "minWidth": "170px", "fontSize": "12px"},
+                    {"if": {"column_id": "basis"}, "minWidth": "220px", "fontSize": "11px"},
+                ] + [{"if": {"column_id": c}, "textAlign": "right"} for c in (
                     "rank", "risk_score", "estimate_per_100k", "interval", "score_change", "refugees_origin",
                     "refugees_hosted", "idps", "fts_requirements_usd", "fts_funding_usd", "fts_coverage_pct")],
                 style_data_conditional=TABLE_STYLE["style_data_conditional"] + [

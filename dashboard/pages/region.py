@@ -83,6 +83,7 @@ def register(app: dash.Dash, actx) -> None:
                               figure=figures.watch_trend_figure(q.region_watchlist(
                                   info["region_id"] if level == 0 else info["parent_id"]), name)),
                 ]),
+                *_event_study(q.watchlist_skill()),
             ]),
             html.Section(className="card", hidden=level == 1, children=[
                 html.H2(f"Where {name}'s victims are found abroad"),
@@ -221,9 +222,18 @@ def watch_block(row, year: int, n: int, skill: dict | None, years: list[int]) ->
                                                                    if small else "")], className="people"),
             html.P([html.B("Basis (input years): "), str(row.get("basis") or "not recorded"),
                     f". Method: {row.get('method')}."], className="note basis"),
-            html.P(sentence, className="note skill-sentence"),
-            *([dcc.Graph(figure=figures.event_study_figure(skill["event_study"]), config=GRAPH_CONFIG,
-                         className="event-study")] if skill and skill.get("event_study") else [])]
+            html.P(sentence, className="note skill-sentence")]
+
+
+def _event_study(skill: dict | None) -> list:
+    """The event-study curve behind the measured skill, when the run stored one."""
+    points = (skill or {}).get("event_study")
+    if not points:
+        return []
+    return [html.Details(className="event-study", children=[
+        html.Summary("Event study: nationals detected abroad around refugee-outflow surges (the evidence behind "
+                     "the drivers)"),
+        dcc.Graph(figure=figures.event_study_figure(points), config=GRAPH_CONFIG)])]
 
 
 def _unit_drivers(unit, year: int) -> str:

@@ -49,7 +49,7 @@ def test_map_figure_layers_no_data_under_values_and_uses_asset_url():
     assert vals.z[3] is None  # a region without a prediction this year is not coloured (grey shows through)
     assert vals.z[0] == pytest.approx(2.0)
     assert fig.layout.map.style == "white-bg"
-    title = vals.colorbar.title.text
+    title = vals.colorbar.title.text.replace("<br>", " ")
     assert "risk score" in title and "percentile" in title and "Where victims are found" in title
     assert "%{customdata[6]}" in vals.hovertemplate  # drivers in the hover
     assert vals.customdata[0][6] == "▲ a<br>▼ b"

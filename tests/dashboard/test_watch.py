@@ -54,10 +54,11 @@ def test_watch_map_figure_names_what_it_measures():
 
 def test_detection_gap_rules():
     frame = pd.DataFrame({
-        "region_id": ["T3", "T2P", "T2LOW", "NONE", "LOWPCT", "POSONLY"],
-        "percentile": [90, 90, 90, 90, 40, 90],
-        "tip_tier": [3.0, 2.0, 2.0, None, 3.0, None], "tip_tier_year": [2020, 2020, 2020, None, 2020, None],
-        "prosecuted": [None, 200.0, 4.0, None, None, 50.0], "prosecuted_year": [None, 2019, 2019, None, None, 2018]})
+        "region_id": ["T3", "T2P", "T2LOW", "NONE", "LOWPCT", "POSONLY", "T1LOW"],
+        "percentile": [90, 90, 90, 90, 40, 90, 90],
+        "tip_tier": [3.0, 2.0, 2.0, None, 3.0, None, 1.0], "tip_tier_year": [2020, 2020, 2020, None, 2020, None, 2023],
+        "prosecuted": [None, 200.0, 4.0, None, None, 50.0, 5.0],
+        "prosecuted_year": [None, 2019, 2019, None, None, 2018, 2020]})
     out = watch.add_detection_gap(frame).set_index("region_id")
     assert out.loc["T3", "detection_gap"] == "yes"  # Tier 3
     assert out.loc["T2P", "detection_gap"] == "no"  # Tier 2 and 200 prosecutions
@@ -65,6 +66,7 @@ def test_detection_gap_rules():
     assert out.loc["NONE", "detection_gap"] == "unknown"
     assert out.loc["LOWPCT", "detection_gap"] == "not rising"  # outside the top quarter
     assert out.loc["POSONLY", "detection_gap"] == "no"
+    assert out.loc["T1LOW", "detection_gap"] == "no"  # Tier 1 is never weak detection, even with 5 prosecutions
     assert out.loc["T2LOW", "detection_evidence"] == "TIP tier 2 (2020); 4 persons prosecuted (2019)"
 
 
