@@ -33,6 +33,9 @@ CARRY_YEARS = 2  # a value may stand for up to two later years; the basis names 
 COMPOSITE_WEIGHTS = {"displaced_growth_2y": 0.40, "idp_growth_2y": 0.20, "conflict_intensity": 0.30,
                      "disaster_affected": 0.10}
 VULNERABILITY_STRENGTH = 0.25
+GROWTH_BASE = 1000.0  # amendment 1 (docs/WATCHLIST.md §5): growth terms of composite_min_base
+AMENDED = "composite_min_base"
+NON_INFERIOR_SPEARMAN = 0.02
 DRIVERS = ("displaced_growth_2y", "idp_growth_2y", "conflict_intensity", "conflict_growth", "disaster_affected",
            "displaced_abroad_level", "idps_level")
 XGB_FEATURES = (*DRIVERS, "log_population", "log_gdp_per_capita", "rule_of_law")
@@ -203,6 +206,9 @@ def driver_panel(obs: pd.DataFrame, years: list[int] | None = None) -> DriverPan
     frames = {
         "displaced_growth_2y": np.log1p(displaced) - np.log1p(shifted(displaced, 2)),
         "idp_growth_2y": np.log1p(vals["idps"]) - np.log1p(shifted(vals["idps"], 2)),
+        "displaced_growth_2y_based": np.log((displaced + GROWTH_BASE) / (shifted(displaced, 2) + GROWTH_BASE)),
+        "idp_growth_2y_based": np.log((vals["idps"] + GROWTH_BASE) / (shifted(vals["idps"], 2) + GROWTH_BASE)),
+        "displaced_abroad_2y_before": shifted(displaced, 2), "idps_2y_before": shifted(vals["idps"], 2),
         "conflict_intensity": rate_deaths,
         "conflict_growth": rate_deaths - np.log1p(past_deaths / pop * 1e5),
         "disaster_affected": np.log1p(vals["disaster_affected"] / pop * 1e5),
@@ -247,9 +253,14 @@ def _z_within_year(values: pd.Series) -> pd.Series:
     return ((values - grp.transform("mean")) / std).fillna(0.0)
 
 
-def composite_terms(panel: pd.DataFrame) -> pd.DataFrame:
-    """The composite's weighted terms and its vulnerability modifier (docs/WATCHLIST.md §1.3)."""
-    z = {k: _z_within_year(panel[k]) for k in COMPOSITE_WEIGHTS}
+def composite_terms(panel: pd.DataFrame, based: bool = False) -> pd.DataFrame:
+    """The composite's weighted terms and its vulnerability modifier (docs/WATCHLIST.md §1.3).
+
+    ``based``: amendment 1 (§5), growth terms with a base of GROWTH_BASE people.
+    """
+    source = {k: (f"{k}_based" if based and k in ("displaced_growth_2y", "idp_growth_2y") else k)
+              for k in COMPOSITE_WEIGHTS}
+    z = {k: _z_within_year(panel[source[k]]) for k in COMPOSITE_WEIGHTS}
     crisis = sum(COMPOSITE_WEIGHTS[k] * z[k] for k in COMPOSITE_WEIGHTS)
     vuln = ((_z_within_year(-panel["log_gdp_per_capita"]) + _z_within_year(-panel["rule_of_law"])) / 2).clip(-1, 1)
     factor = 1 + VULNERABILITY_STRENGTH * vuln
@@ -264,6 +275,7 @@ def transparent_scores(panel: pd.DataFrame) -> pd.DataFrame:
     """Every transparent candidate's score (higher = more expected rise)."""
     scores = pd.DataFrame({k: panel[k] for k in DRIVERS}, index=panel.index)
     scores["composite"] = composite_terms(panel)["score"]
+    scores[AMENDED] = composite_terms(panel, based=True)["score"]
     return scores
 
 
@@ -378,14 +390,27 @@ def run_protocol(panel: pd.DataFrame, labels_main: pd.DataFrame, labels_listed: 
                          "listed": score_candidate(s, labels_listed, reps=reps)}
         for variant, r in results[name].items():
             table.append({"candidate": name, "label": variant, "kind": "xgboost" if name == "xgboost" else
-                          ("composite" if name == "composite" else "single driver"),
+                          ("composite" if name == "composite" else
+                           "amendment 1" if name == AMENDED else "single driver"),
                           **{k: r.get(k) for k in ("years", "first_year", "last_year", "n_origin_years",
                                                    "mean_spearman", "top_lift", "top_lift_pct")},
                           "top_lift_lo": r["top_lift_interval"][0], "top_lift_hi": r["top_lift_interval"][1]})
-    transparent = [c for c in scores.columns if results[c]["main"]["top_lift"] is not None]
+    transparent = [c for c in scores.columns if c != AMENDED and results[c]["main"]["top_lift"] is not None]
     if not transparent:
-        return {"headline": "composite", "table": table, "results": results, "xgb_comparison": None}
+        return {"headline": "composite", "table": table, "results": results, "xgb_comparison": None,
+                "amendment": None}
     best = max(transparent, key=lambda c: (results[c]["main"]["top_lift"], results[c]["main"]["mean_spearman"]))
+    amendment = None
+    if best == "composite" and results[AMENDED]["main"]["top_lift"] is not None:
+        ref, new = results["composite"]["main"], results[AMENDED]["main"]
+        lo, hi = ref["top_lift_interval"]
+        accepted = bool(lo <= new["top_lift"] <= hi
+                        and new["mean_spearman"] >= ref["mean_spearman"] - NON_INFERIOR_SPEARMAN)
+        amendment = {"candidate": AMENDED, "accepted": accepted, "top_lift": new["top_lift"],
+                     "composite_interval": [lo, hi], "mean_spearman": new["mean_spearman"],
+                     "composite_spearman": ref["mean_spearman"]}
+        if accepted:
+            best = AMENDED
     headline = best
     comparison = None
     if len(xgb_scores):
@@ -404,7 +429,7 @@ def run_protocol(panel: pd.DataFrame, labels_main: pd.DataFrame, labels_listed: 
         if wins:
             headline = "xgboost"
     return {"headline": headline, "best_transparent": best, "table": table, "results": results,
-            "xgb_comparison": comparison}
+            "xgb_comparison": comparison, "amendment": amendment}
 
 
 # --- the watch list itself -------------------------------------------------------------------------------------
@@ -431,17 +456,39 @@ def calibrate(score: pd.Series, labels: pd.DataFrame) -> dict[str, float]:
             "q90": float(max(np.quantile(resid, 0.9), 0.0)), "n": len(frame), "fitted": True}
 
 
+def _growth_words(what: str, now: Any, before: Any, year: Any) -> str:
+    span = f" ({int(year) - 2}-{int(year)})" if pd.notna(year) else ""
+    if pd.isna(before) or before < 1:
+        return f"{what} from none to {_count(now)} in two years{span}"
+    return f"{what} x{now / before:.1f} in two years{span} ({_count(before)} to {_count(now)})"
+
+
+def _count(value: Any) -> str:
+    value = float(value)
+    return f"{value / 1e6:.1f} million" if value >= 1e6 else f"{value:,.0f}"
+
+
+def _rising(driver: str, row: pd.Series) -> bool:
+    """A growth driver is named only when the quantity actually rose (by 10% or more)."""
+    if driver == "displaced_growth_2y":
+        now, before = row.get("displaced_abroad"), row.get("displaced_abroad_2y_before")
+    elif driver == "idp_growth_2y":
+        now, before = row.get("idps"), row.get("idps_2y_before")
+    else:
+        return True
+    if pd.isna(now) or now <= 0:
+        return False
+    return bool(pd.isna(before) or now >= 1.1 * before)
+
+
 def _plain(driver: str, row: pd.Series) -> str:
     """One driver in words, e.g. 'refugees and asylum-seekers abroad x2.4 in two years (2023-2025)'."""
     v = row.get(driver)
     if driver == "displaced_growth_2y" and pd.notna(v):
-        y = row.get("displaced_abroad_year")
-        span = f" ({int(y) - 2}-{int(y)})" if pd.notna(y) else ""
-        return f"refugees and asylum-seekers abroad x{np.exp(v):.1f} in two years{span}"
+        return _growth_words("refugees and asylum-seekers abroad", row.get("displaced_abroad"),
+                             row.get("displaced_abroad_2y_before"), row.get("displaced_abroad_year"))
     if driver == "idp_growth_2y" and pd.notna(v):
-        y = row.get("idps_year")
-        span = f" ({int(y) - 2}-{int(y)})" if pd.notna(y) else ""
-        return f"conflict IDPs x{np.exp(v):.1f} in two years{span}"
+        return _growth_words("conflict IDPs", row.get("idps"), row.get("idps_2y_before"), row.get("idps_year"))
     if driver == "conflict_intensity" and pd.notna(v):
         y = row.get("deaths_year")
         return f"{np.expm1(v):,.1f} conflict deaths per 100,000" + (f" ({int(y)})" if pd.notna(y) else "")
@@ -469,8 +516,8 @@ def watchlist_frame(panel: pd.DataFrame, headline: str, labels_main: pd.DataFram
         contribs = _xgb_predict(booster, X, contribs=True)
         score = pd.Series(contribs.sum(axis=1), index=panel.index)
         terms = pd.DataFrame(contribs[:, :-1], index=panel.index, columns=list(XGB_FEATURES))
-    elif headline == "composite":
-        terms = composite_terms(panel)
+    elif headline in ("composite", AMENDED):
+        terms = composite_terms(panel, based=headline == AMENDED)
         score = terms.pop("score")
     else:
         score = panel[headline]
@@ -492,7 +539,7 @@ def watchlist_frame(panel: pd.DataFrame, headline: str, labels_main: pd.DataFram
         items = sorted(((k, float(c)) for k, c in row.items() if pd.notna(c)), key=lambda kv: -abs(kv[1]))
         drivers.append([{"driver": k, "label": DRIVER_LABELS.get(k, k), "value": _value(prow, k),
                          "contribution": round(c, 4)} for k, c in items])
-        positive = [(k, c) for k, c in items if c > 0 and k in DRIVERS]
+        positive = [(k, c) for k, c in items if c > 0 and k in DRIVERS and _rising(k, prow)]
         tops.append(_plain(positive[0][0], prow) if positive else "no rising crisis driver")
     out["drivers"] = drivers
     out["top_driver"] = tops
@@ -542,6 +589,7 @@ def train_watchlist(engine: Engine, run_id: str, registry_dir: Path | None = Non
     meta: dict[str, Any] = {
         "headline": headline, "best_transparent": protocol.get("best_transparent"), "skill": skill,
         "protocol": protocol["table"], "xgb_comparison": protocol.get("xgb_comparison"),
+        "amendment": protocol.get("amendment"),
         "per_year": {c: r["main"]["per_year"] for c, r in protocol["results"].items()},
         "calibration": cal, "composite_weights": COMPOSITE_WEIGHTS,
         "vulnerability_strength": VULNERABILITY_STRENGTH,

@@ -109,8 +109,7 @@ def test_nothing_dated_after_y_enters_a_score_for_y(year):
     mutated.loc[future, "value"] = mutated.loc[future, "value"] * 3.7 + 5
     after = wl.driver_panel(mutated, years=[year]).drivers
     pd.testing.assert_frame_equal(before, after)
-    pd.testing.assert_series_equal(wl.transparent_scores(before)["composite"],
-                                   wl.transparent_scores(after)["composite"])
+    pd.testing.assert_frame_equal(wl.transparent_scores(before), wl.transparent_scores(after))
     # year Y itself does enter (inputs dated <= Y): changing it moves the score, so the test can fail
     deaths_now = (mutated["year"] == year) & (mutated["indicator"] == "conflict.deaths_organised_violence")
     mutated.loc[deaths_now, "value"] *= 9
@@ -250,3 +249,30 @@ def test_export_predictions_target_rise_cli(tmp_path, monkeypatch):
     unknown = runner.invoke(export_app, ["predictions", "--target", "risk", "--out", str(out)])
     assert unknown.exit_code == 2 and "--target must be" in unknown.output
     engine.dispose()
+
+
+def test_top_driver_words_name_real_rises_only():
+    row = pd.Series({"displaced_growth_2y": np.log1p(120_000) - np.log1p(50_000), "displaced_abroad": 120_000.0,
+                     "displaced_abroad_2y_before": 50_000.0, "displaced_abroad_year": 2025, "idp_growth_2y": 12.7,
+                     "idps": 316_000.0, "idps_2y_before": 0.0, "idps_year": 2025})
+    assert wl._plain("displaced_growth_2y", row) == ("refugees and asylum-seekers abroad x2.4 in two years "
+                                                     "(2023-2025) (50,000 to 120,000)")
+    assert wl._plain("idp_growth_2y", row) == "conflict IDPs from none to 316,000 in two years (2023-2025)"
+    assert wl._rising("displaced_growth_2y", row)
+    flat = row.copy()
+    flat["displaced_abroad"] = 51_000.0  # +2% is not a rise worth naming
+    assert not wl._rising("displaced_growth_2y", flat)
+
+
+def test_amended_growth_terms_do_not_treat_a_handful_of_people_as_an_outflow():
+    obs = pd.DataFrame([{"region_id": r, "year": y, "indicator": "displacement.refugees_by_origin", "value": v}
+                        for r, series in {"AAA": (1.0, 5.0), "BBB": (50_000.0, 120_000.0)}.items()
+                        for y, v in zip((2008, 2010), series, strict=True)]
+                       + [{"region_id": r, "year": y, "indicator": "structural.population", "value": 1e6}
+                          for r in ("AAA", "BBB") for y in (2008, 2010)])
+    panel = wl.driver_panel(obs, years=[2010]).drivers
+    # plain log1p growth: 5 people from 1 scores x3, nearly the x2.4 of a real outflow ...
+    assert panel.loc[("AAA", 2010), "displaced_growth_2y"] == pytest.approx(np.log(6 / 2))
+    # ... with the 1,000-person base it is x1.004 while the real outflow stays x2.3
+    assert panel.loc[("AAA", 2010), "displaced_growth_2y_based"] == pytest.approx(np.log(1005 / 1001))
+    assert panel.loc[("BBB", 2010), "displaced_growth_2y_based"] == pytest.approx(np.log(121_000 / 51_000))
