@@ -172,22 +172,36 @@ def reject(frame: pd.DataFrame, mask: pd.Series, code: str, detail) -> None:
         frame.loc[mask, REJECT_DETAIL] = detail
 
 
+def finite_numbers(text: pd.Series) -> pd.Series:
+    """Text to float where every non-finite result is NaN.
+
+    ``pd.to_numeric`` reads 'inf', 'Infinity', '-inf' and overflowing literals such as '1e309' as +-Inf and
+    'NaN' as NaN; none of them is a publisher's number, so callers treat NaN as "not a number" and
+    quarantine the row with ``invalid_number`` (the warehouse also refuses them: a CHECK on
+    ``observation.value``).
+    """
+    values = pd.to_numeric(text, errors="coerce").astype(float)
+    return values.where(np.isfinite(values))
+
+
 def parse_number(frame: pd.DataFrame, column: str, *, allow_blank: bool = True, minimum: float | None = None,
                  maximum: float | None = None, blank_values: Iterable[str] = ("", "..", "NA", "N/A", "nan", "-"),
                  thousands: bool = True) -> pd.Series:
-    """Parse a text column to float; unparseable or out-of-range cells reject their row.
+    """Parse a text column to float; unparseable, non-finite or out-of-range cells reject their row.
 
-    Blank markers become NaN (allowed) unless ``allow_blank`` is false.
+    Blank markers become NaN (allowed) unless ``allow_blank`` is false. 'inf', 'NaN', '1e309' and the like
+    are ``invalid_number`` (see :func:`finite_numbers`).
     """
     text = frame[column].astype(str).str.strip()
     if thousands:
         text = text.str.replace(",", "", regex=False).str.replace("\u00a0", "", regex=False)
         text = text.str.replace(" ", "", regex=False)
     blank = text.isin(list(blank_values))
-    values = pd.to_numeric(text.where(~blank), errors="coerce")
+    values = finite_numbers(text.where(~blank))
     bad = values.isna() & ~blank
     reject(frame, bad, "invalid_number",
-           lambda rows: "column '" + column + "': '" + rows[column].astype(str).str.slice(0, 40) + "' is not a number")
+           lambda rows: "column '" + column + "': '" + rows[column].astype(str).str.slice(0, 40)
+           + "' is not a number")
     if not allow_blank:
         reject(frame, blank, "missing_value", f"column '{column}' is empty")
     if minimum is not None:

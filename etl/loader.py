@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, delete, select, update
 
@@ -105,6 +106,10 @@ def validate(source: Source, parsed: pd.DataFrame, obs: pd.DataFrame) -> pd.Data
     obs["censored"] = obs["censored"].fillna(False).astype(bool)
     if obs["value"].isna().any():
         raise LoadError(f"{source.name}: {int(obs['value'].isna().sum())} observations have no value")
+    infinite = ~np.isfinite(obs["value"].astype(float))
+    if infinite.any():  # a reader must quarantine 'inf'/'1e309' as invalid_number (the warehouse refuses them)
+        raise LoadError(f"{source.name}: {int(infinite.sum())} observations are not finite, e.g. "
+                        f"{obs[infinite].head(2)[['region_id', 'indicator', 'value']].to_dict('records')}")
     unknown = set(obs["indicator"].unique()) - source.indicator_codes()
     if unknown:
         raise LoadError(f"{source.name}: indicators {sorted(unknown)} are not in its catalogue")

@@ -18,7 +18,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from etl.contract import parse_number, reject, reject_all_blank, reject_duplicates, require_columns
+from etl.contract import (
+    finite_numbers,
+    parse_number,
+    reject,
+    reject_all_blank,
+    reject_duplicates,
+    require_columns,
+)
 from etl.sheets import read_xlsx_sheet
 from etl.sources import register
 from etl.sources.base import IndicatorDef, Source, long_observations
@@ -57,7 +64,7 @@ def parse_estimate(frame: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Seri
     censored = text.str.startswith("<")
     digits = text.str.lstrip("<").str.replace(",", "", regex=False).str.replace(" ", "", regex=False)
     blank = digits.isin(["", "..", "NA", "N/A", "nan", "-"])
-    value = pd.to_numeric(digits.where(~blank), errors="coerce").astype(float)
+    value = finite_numbers(digits.where(~blank))  # "inf", "NaN", "1e309" are invalid_number
     reject(frame, value.isna() & ~blank, "invalid_number",
            "column '" + column + "': '" + text.str.slice(0, 40) + "' is not a number such as '749,000' or '<1,000'")
     reject(frame, value < 0, "out_of_range", "column '" + column + "': " + value.astype(str) + " is below the minimum 0")

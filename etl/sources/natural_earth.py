@@ -163,4 +163,4 @@ def _float(value) -> float | None:
         out = float(value)
     except (TypeError, ValueError):
         return None
-    return None if pd.isna(out) else out
+    return out if np.isfinite(out) else None

@@ -33,6 +33,7 @@ from etl.contract import (
     FILE,
     REJECT,
     ContractError,
+    finite_numbers,
     parse_number,
     read_text_table,
     reject,
@@ -116,10 +117,10 @@ class OchaCodPopulation(Source):
     @staticmethod
     def _year(frame: pd.DataFrame, path: Path, iso3: str) -> pd.Series:
         if "year" in frame.columns:
-            years = pd.to_numeric(frame["year"].astype(str).str.strip(), errors="coerce")
-            reject(frame, years.isna() | (years < 1950) | (years > 2100), "invalid_number",
-                   "column 'year': '" + frame["year"].astype(str) + "' is not a year")
-            return years.astype("Int64")
+            years = finite_numbers(frame["year"].astype(str).str.strip())  # 'inf', 'NaN', '1e309' are no years
+            ok = years.between(1950, 2100) & (years % 1 == 0)
+            reject(frame, ~ok, "invalid_number", "column 'year': '" + frame["year"].astype(str) + "' is not a year")
+            return years.where(ok).astype("Int64")
         found = _YEAR.findall(path.name)
         year = int(found[-1]) if found else DEFAULT_YEARS.get(iso3)
         if year is None:

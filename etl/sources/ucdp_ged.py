@@ -39,6 +39,7 @@ from etl.contract import (
     REJECT,
     REJECT_DETAIL,
     ROW,
+    finite_numbers,
     parse_number,
     read_text_table,
     reject,
@@ -85,7 +86,7 @@ def number(frame: pd.DataFrame, column: str, *, allow_blank: bool = True, minimu
     GED files are large and almost always clean; the contract helper builds a reason text for every
     row, so it is only called when some cell needs one.
     """
-    values = pd.to_numeric(frame[column].astype(str).str.strip(), errors="coerce")
+    values = finite_numbers(frame[column].astype(str).str.strip())
     clean = values.notna().all()
     if clean and minimum is not None:
         clean = bool((values >= minimum).all())

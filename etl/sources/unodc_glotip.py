@@ -31,6 +31,7 @@ from etl.contract import (
     REJECT_DETAIL,
     ROW,
     ContractError,
+    finite_numbers,
     read_text_table,
     reject,
     require_columns,
@@ -90,8 +91,8 @@ def parse_count(text: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     clean = text.astype(str).str.strip()
     match = clean.str.extract(_CENSORED)[0]
     censored = match.notna()
-    plain = pd.to_numeric(clean.str.replace(",", "", regex=False), errors="coerce")
-    value = plain.where(~censored, pd.to_numeric(match, errors="coerce"))
+    plain = finite_numbers(clean.str.replace(",", "", regex=False))  # "inf", "NaN", "1e309" are bad
+    value = plain.where(~censored, finite_numbers(match))
     bad = value.isna() | (value < 0)
     return value.astype(float), censored, bad
 
