@@ -84,6 +84,14 @@ def _check_params(allowed: set[str]) -> None:
     for key in request.args:
         if len(request.args.getlist(key)) > 1:
             raise ApiError(400, f"parameter '{key}' given more than once")
+    _refuse_blank()
+
+
+def _refuse_blank() -> None:
+    """A parameter given with an empty or blank value ('indicator=', 'region=%0C') is a 400, as documented."""
+    for key, value in request.args.items(multi=True):
+        if value.strip() == "":
+            raise ApiError(400, f"parameter '{key}' is empty; leave it out or give a value")
 
 
 def _int_param(name: str, lo: int | None = None, hi: int | None = None, default: int | None = None) -> int | None:
@@ -176,17 +184,28 @@ def blueprint(actx) -> Blueprint:
         return error(500, f"internal error ({type(exc).__name__}); see the server log")
 
     def _app_http_error(exc: HTTPException):
-        """Routing errors (405, 404) happen before the blueprint: answer JSON under /api/ only."""
+        """Routing errors (405, 404) happen before the blueprint: answer JSON under /api/ only (Allow kept)."""
         if request.path.startswith("/api/"):
-            return error(exc.code or 500, exc.description or exc.name)
+            response = error(exc.code or 500, exc.description or exc.name)
+            for key, value in exc.get_headers():
+                if key.lower() != "content-type":
+                    response.headers[key] = value
+            return response
         return exc
 
-    bp.record_once(lambda state: state.app.register_error_handler(405, _app_http_error))
+    def _register_app_handlers(state) -> None:
+        for code in (404, 405):
+            state.app.register_error_handler(code, _app_http_error)
+        state.app.config["CRISISRISK_CORS_ORIGINS"] = _cors_origins(actx.config.get("cors_origins"))
 
-    @bp.after_request
+    bp.record_once(_register_app_handlers)
+    bp.before_app_request(_api_methods_guard)
+
+    @bp.after_app_request
     def _headers(resp: Response) -> Response:
-        resp.headers.setdefault("Cache-Control", "no-cache")
-        resp.headers["Access-Control-Allow-Origin"] = "*"
+        if request.path.startswith("/api/"):
+            resp.headers.setdefault("Cache-Control", "no-cache")
+            _cors_headers(resp)
         return resp
 
     @bp.route("/health")
@@ -250,7 +269,9 @@ def blueprint(actx) -> Blueprint:
         if info is not None:
             frame = frame[frame["region_id"] == info["region_id"]]
         frame = frame.rename(columns={"region_id": "iso3", "region_name": "name"})
-        frame = frame[[c for c in RISE_FIELDS if c in frame]]
+        frame = frame[[c for c in RISE_FIELDS if c in frame]].copy()
+        for col in [c for c in frame if c.endswith("_year")]:  # years are integers in the document (2020, not 2020.0)
+            frame[col] = pd.to_numeric(frame[col], errors="coerce").round().astype("Int64")
         total = len(frame)
         return _list(frame.iloc[offset:offset + limit], q,
                      {"target": "rise", "level": level, "year": year,
@@ -366,6 +387,83 @@ def blueprint(actx) -> Blueprint:
     return bp
 
 
+# --- methods, OPTIONS and CORS ----------------------------------------------------------------------------------
+CATCH_ALL = "api_v1.not_found"
+CORS_HEADERS = "Authorization, Content-Type, X-CSRFToken"
+
+
+def _cors_origins(configured) -> frozenset[str]:
+    """Origins whose pages may call the API from a browser: none unless CRISISRISK_CORS_ORIGINS lists them."""
+    import os
+
+    raw = configured if configured is not None else os.environ.get("CRISISRISK_CORS_ORIGINS", "")
+    items = raw if isinstance(raw, (list, tuple, set, frozenset)) else str(raw).split(",")
+    return frozenset(o.strip().rstrip("/") for o in items if o.strip())
+
+
+def _allowed_origins() -> frozenset[str]:
+    from flask import current_app
+
+    return current_app.config.get("CRISISRISK_CORS_ORIGINS") or frozenset()
+
+
+def _cors_headers(resp: Response) -> None:
+    """Access-Control-Allow-Origin only for a configured origin (none by default: no cross-site reads)."""
+    origins = _allowed_origins()
+    origin = request.headers.get("Origin")
+    if not origin or not origins:
+        return
+    if "*" in origins:
+        resp.headers["Access-Control-Allow-Origin"] = "*"
+    elif origin.rstrip("/") in origins:
+        resp.headers["Access-Control-Allow-Origin"] = origin
+        resp.headers.add("Vary", "Origin")
+
+
+def api_methods(path: str) -> list[str]:
+    """The methods the API really offers at ``path`` (its catch-all 404 route and Dash's page route left out)."""
+    from flask import current_app
+    from werkzeug.routing import Map, Rule
+
+    api_map = current_app.extensions.get("crisisrisk_api_map")
+    if api_map is None:
+        rules = [Rule(r.rule, methods=r.methods, endpoint=r.endpoint) for r in current_app.url_map.iter_rules()
+                 if r.endpoint.startswith("api_v1.") and r.endpoint != CATCH_ALL]
+        api_map = Map(rules, converters=dict(current_app.url_map.converters))
+        current_app.extensions["crisisrisk_api_map"] = api_map
+    return sorted(api_map.bind("localhost").allowed_methods(path))
+
+
+def _api_methods_guard():
+    """before_request (after the access guard): OPTIONS and unsupported methods under /api/v1 answer from the
+    API's own routes, so ``Allow`` lists what the operation offers (not GET from a catch-all) and 405 has it."""
+    if not request.path.startswith("/api/v1/"):
+        return None
+    rule = request.url_rule
+    if rule is not None and rule.endpoint != CATCH_ALL and request.method != "OPTIONS":
+        return None
+    allowed = api_methods(request.path)
+    if not allowed:  # no such endpoint: 404 for every method (the catch-all only takes GET)
+        from werkzeug.exceptions import MethodNotAllowed
+
+        if request.method == "OPTIONS" or (rule is None and isinstance(request.routing_exception, MethodNotAllowed)):
+            return error(404, f"no endpoint '{request.path[:200]}'; see /api/v1/openapi.json")
+        return None
+    allow = ", ".join(allowed)
+    if request.method == "OPTIONS":
+        response = Response(status=204, headers={"Allow": allow})
+        if request.headers.get("Origin") and _allowed_origins():
+            response.headers["Access-Control-Allow-Methods"] = allow
+            response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+            response.headers["Access-Control-Max-Age"] = "600"
+        return response
+    if request.method not in allowed:
+        response = error(405, f"{request.method} is not allowed here; allowed: {allow}")
+        response.headers["Allow"] = allow
+        return response
+    return None
+
+
 def _flag(name: str) -> bool:
     raw = (request.args.get(name) or request.form.get(name) or "").strip().lower()
     if raw in ("", "0", "false", "no", "off"):
@@ -400,6 +498,7 @@ def register_analyst_endpoints(bp: Blueprint, actx) -> None:
         unknown = sorted(set(request.args) - {"source", "confirm"})
         if unknown:
             raise ApiError(400, f"unknown parameter(s) {unknown}; allowed: ['confirm', 'source']")
+        _refuse_blank()
         source = (request.form.get("source") or request.args.get("source") or "").strip()
         confirm = _flag("confirm")
         if not source:
@@ -499,6 +598,19 @@ def register_analyst_endpoints(bp: Blueprint, actx) -> None:
         if len(run_id) > 64 or workflows._run(engine, run_id) is None:
             raise ApiError(404, f"unknown run '{run_id[:64]}'")
         return _json(workflows.compare(engine, run_id))
+
+    @bp.route("/users/<name>/unlock", methods=["POST"])
+    @requires("admin")
+    def user_unlock(name: str):
+        """Let a user locked out by failed sign-ins sign in again (issue 9 #9); audited by unlock_login."""
+        _check_params(set())
+        if len(name) > 80:
+            raise ApiError(404, "unknown user")
+        try:
+            cleared = accounts.unlock_login(engine, name, actor(), client_address())
+        except accounts.AccountError as exc:
+            raise ApiError(404, str(exc)) from None
+        return _json({"user": name, "unlocked": True, "failures_cleared": cleared})
 
     @bp.route("/audit", methods=["GET"])
     @requires("admin")
@@ -618,6 +730,13 @@ def openapi_spec(server: str = "/api/v1") -> dict:
             "summary": "A run against the deployed run: metrics, baselines, largest rank changes",
             "security": reader, "parameters": [run_id],
             "responses": {"200": {"description": "Comparison", "content": json_obj}, "404": err}}},
+        "/users/{name}/unlock": {"post": {
+            "summary": "Unlock a user locked out by failed sign-ins (admin; audited)",
+            "security": [{"bearerAuth": []}, {"cookieAuth": [], "csrfHeader": []}],
+            "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string",
+                                                                                       "maxLength": 80}}],
+            "responses": {"200": {"description": "Unlocked", "content": json_obj}, **auth_errors,
+                          "400": err, "404": {**err, "description": "Unknown user"}}}},
         "/audit": {"get": {"summary": "The audit log (admin)", "security": [{"bearerAuth": []}, {"cookieAuth": []}],
                            "responses": {"200": {"description": "Entries", "content": json_obj}, **auth_errors}}},
     }
@@ -643,7 +762,7 @@ def openapi_spec(server: str = "/api/v1") -> dict:
                     "description": "Predictions (Prediction items for target=detected, Rise items for target=rise)",
                     "content": {"application/json": {"schema": {
                         "type": "object", "required": ["data", "meta"],
-                        "properties": {"data": {"type": "array", "items": {"oneOf": [
+                        "properties": {"data": {"type": "array", "items": {"anyOf": [
                             {"$ref": "#/components/schemas/Prediction"}, {"$ref": "#/components/schemas/Rise"}]}},
                             "meta": {"$ref": "#/components/schemas/Meta"}}}}}}}}},
             "/pairs": {"get": {
@@ -730,5 +849,15 @@ def openapi_spec(server: str = "/api/v1") -> dict:
         for op in ops.values():
             op.setdefault("security", [] if path in ("/health",) else reader)
     spec["paths"].update(analyst_paths)
+    for ops in spec["paths"].values():
+        for op in ops.values():
+            if op["security"]:  # 401 without credentials (unless public read), 403 for a role too low
+                op["responses"] = {**auth_errors, **op["responses"]}
+            op["responses"].setdefault("400", err)  # unknown, repeated or empty parameters
+            for parameter in op.get("parameters", []):
+                schema = parameter["schema"]
+                if parameter["in"] == "query" and schema.get("type") == "string" and "enum" not in schema:
+                    schema.setdefault("minLength", 1)  # empty values answer 400 (_refuse_blank)
+                    schema.setdefault("pattern", "\\S")
     return spec
 

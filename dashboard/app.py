@@ -6,6 +6,7 @@ Everything is served by the app itself (scripts, CSS, geometry); nothing is fetc
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 import time
@@ -15,7 +16,11 @@ from pathlib import Path
 
 import dash
 from dash import Dash, dcc, html
+from dash.exceptions import DependencyException
+from flask import Response
 from sqlalchemy import Engine
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter
 
 from dashboard import ids
 from dashboard.geometry import GeometryStore
@@ -23,6 +28,8 @@ from dashboard.geometry import blueprint as geometry_blueprint
 from dashboard.queries import Queries
 
 log = logging.getLogger(__name__)
+MAX_ROW_ID = 2**63 - 1  # the largest id a BIGINT/SQLite INTEGER holds
+MAX_CALLBACK_DEPTH = 64  # nesting of a callback request's JSON; the deepest real one (a figure in state) is ~12
 ASSETS = Path(__file__).resolve().parent / "assets"
 DEFAULT_CONFIG = {
     "cache_ttl_s": 5.0,  # how often the warehouse version (deployed run + loads) is re-read
@@ -34,7 +41,10 @@ DEFAULT_CONFIG = {
     "secret_key": None,  # CRISISRISK_SECRET_KEY
     "public_read": None,  # CRISISRISK_PUBLIC_READ: read-only pages and GET API without login
     "https": None,  # CRISISRISK_HTTPS: Secure cookies (also set per request when it came over HTTPS)
-    "stale_job_minutes": 120,  # a 'running' job older than this at start-up is from a dead process
+    "stale_job_minutes": 120,
+    "trusted_proxy_header": None,  # CRISISRISK_TRUSTED_PROXY_HEADER: e.g. X-Forwarded-For behind a reverse proxy
+    "trusted_proxy_hops": None,  # CRISISRISK_TRUSTED_PROXY_HOPS: how many proxies append to it (default 1)
+    "cors_origins": None,  # CRISISRISK_CORS_ORIGINS: comma-separated origins allowed to call the API  # a 'running' job older than this at start-up is from a dead process
 }
 NAV_LINKS = [("Map", "/"), ("Priorities", "/priorities"), ("Model", "/model"), ("Data", "/data")]
 
@@ -147,6 +157,74 @@ def gzip_json(response):
     return response
 
 
+class RowIdConverter(IntegerConverter):
+    """``<int:...>`` in URLs: any whole number routes to its view, but only a possible row id reaches it.
+
+    Negative and huge ids (``/jobs/9223372036854775808``) answer 404 from routing (JSON under /api/), instead
+    of 405 (negative: no route matched) or a 500 OverflowError from the database driver.
+    """
+
+    def __init__(self, url_map, fixed_digits: int = 0, min: int | None = None, max: int | None = None,  # noqa: A002
+                 signed: bool = True) -> None:
+        super().__init__(url_map, fixed_digits, min, max, signed)
+
+    def to_python(self, value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:  # more digits than Python converts
+            raise NotFound(f"unknown id '{value[:40]}'") from None
+        if not 1 <= number <= MAX_ROW_ID:
+            raise NotFound(f"unknown id {value[:40]}: ids are whole numbers from 1 to {MAX_ROW_ID}")
+        return number
+
+
+def _json_error(status: int, message: str) -> Response:
+    return Response(json.dumps({"error": {"status": status, "message": message}}), status=status,
+                    mimetype="application/json")
+
+
+def _json_depth_exceeds(value, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return False
+
+
+def callback_request_problem(app: Dash) -> tuple[int, str] | None:
+    """Why a POST to /_dash-update-component cannot be a callback of this app (status, reason), or None.
+
+    Dash itself assumes a well-formed body: ``null``, ``[]``, an unknown output or deep nesting raised
+    AttributeError/KeyError/RecursionError (500 with a traceback). Checked after the access guard.
+    """
+    from dashboard import auth
+
+    payload = auth.callback_payload()
+    if not isinstance(payload, dict):
+        return 400, "a callback request is a JSON object (unreadable, too deeply nested or not an object)"
+    output = payload.get("output")
+    if not isinstance(output, str):
+        return 400, "'output' must be a string"
+    if _json_depth_exceeds(payload, MAX_CALLBACK_DEPTH):
+        return 400, f"the request is nested deeper than {MAX_CALLBACK_DEPTH} levels"
+    for key in ("inputs", "state"):
+        items = payload.get(key, [])
+        if not isinstance(items, list) or not all(
+                isinstance(i, dict) and "id" in i and "property" in i or isinstance(i, list) for i in items):
+            return 400, f"'{key}' must be a list of {{id, property, value}} objects"
+    if not isinstance(payload.get("outputs", {}), (dict, list)) or not isinstance(
+            payload.get("changedPropIds", []), list):
+        return 400, "'outputs' must be an object or a list, 'changedPropIds' a list"
+    if output not in app.callback_map:
+        return 404, "no callback has this output"
+    return None
+
+
 def create_app(engine: Engine | None = None, config: dict | None = None) -> Dash:
     """Build the app over a warehouse (default: ``CRISISRISK_DATABASE_URL`` or the SQLite file)."""
     from etl.db import make_engine, migrate
@@ -161,9 +239,11 @@ def create_app(engine: Engine | None = None, config: dict | None = None) -> Dash
                update_title=None, suppress_callback_exceptions=True, serve_locally=True,
                meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
     app.server.extensions["crisisrisk"] = ctx
+    app.server.url_map.converters["int"] = RowIdConverter  # before any route with an id is added
     from dashboard import auth
 
     auth.configure(app.server, cfg, engine)  # before any other hook: the guard runs first
+    _guard_dash_routes(app)
     if cfg.get("gzip", True):
         app.server.after_request(gzip_json)
     app.server.register_blueprint(geometry_blueprint(ctx.geometry))
@@ -189,6 +269,29 @@ def create_app(engine: Engine | None = None, config: dict | None = None) -> Dash
         html.H2("Page not found"), html.P(["Go back to the ", dcc.Link("map", href="/"), "."])]))
     app.layout = lambda: shell(ctx)
     return app
+
+
+def _guard_dash_routes(app: Dash) -> None:
+    """Malformed requests to Dash's own routes answer 400/404 with one log line, never a 500 and a traceback."""
+    from flask import request
+
+    from dashboard import auth
+
+    @app.server.before_request
+    def _check_callback_request():  # runs after auth.guard: credentials are checked first
+        if request.method != "POST" or request.path != "/_dash-update-component":
+            return None
+        problem = callback_request_problem(app)
+        if problem is None:
+            return None
+        status, reason = problem
+        log.warning("refused a malformed Dash callback request from %s: %s", auth.client_address(), reason)
+        return _json_error(status, f"malformed callback request: {reason}")
+
+    @app.server.errorhandler(DependencyException)
+    def _unknown_bundle(exc: DependencyException):  # /_dash-component-suites/<unknown package or file>
+        log.warning("no Dash bundle at %s (%s)", request.path[:200], str(exc).splitlines()[0][:120])
+        return _json_error(404, "no such script bundle")
 
 
 def context(app: Dash) -> AppContext:

@@ -15,19 +15,23 @@ A route that says nothing needs ``admin`` (fail closed); ``tests/test_access_con
 registered route and page, so a new route without an entry in its table fails the suite.
 
 Sessions are Flask's signed cookies (``CRISISRISK_SECRET_KEY``): HttpOnly, SameSite=Lax, Secure over HTTPS.
-The session holds the user name and a CSRF token; the role is re-read from the database on every
-request, so a disabled user loses access at once. The CSRF token is also sent in the ``_csrf_token``
+The session holds the user name, the user's session epoch at sign-in and a CSRF token; the role and the
+epoch are re-read from the database on every request, so a disabled user loses access at once and a
+logout, password change or role change ends every session issued before (a copied cookie stops working). The CSRF token is also sent in the ``_csrf_token``
 cookie, which the Dash renderer echoes in the ``X-CSRFToken`` header of every callback request; forms carry
 it in a hidden field. Bearer-token API calls are exempt (a browser never adds that header by itself).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import hmac
 import json
 import logging
 import os
+import re
 import secrets
 from collections.abc import Callable
 from urllib.parse import quote, urlsplit
@@ -47,8 +51,9 @@ CSRF_HEADER = "X-CSRFToken"
 CSRF_FIELD = "csrf_token"
 SESSION_COOKIE = "crisisrisk_session"
 SESSION_HOURS = 12
-LOGIN_LIMIT = 5  # failed logins per name or client ...
-LOGIN_WINDOW_MIN = 15  # ... in this many minutes, then 429
+LOGIN_LIMIT = 5  # failed sign-ins for one name from one address ...
+LOGIN_ADDRESS_LIMIT = 30  # ... or for any names from one address ...
+LOGIN_WINDOW_MIN = 15  # ... in this many minutes, then 429 (an admin can unlock a name: `crisisrisk users unlock`)
 STATE_CHANGING_PREFIX = "admin-"  # Dash callbacks writing these ids change state: analyst + CSRF
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -124,6 +129,16 @@ def configure(server: Flask, cfg: dict, engine) -> None:
     https = cfg.get("https")
     if https is None:
         https = env_flag("CRISISRISK_HTTPS", False)
+    proxy_header = cfg.get("trusted_proxy_header")
+    if proxy_header is None:
+        proxy_header = os.environ.get("CRISISRISK_TRUSTED_PROXY_HEADER", "")
+    proxy_hops = cfg.get("trusted_proxy_hops")
+    if proxy_hops is None:
+        raw_hops = os.environ.get("CRISISRISK_TRUSTED_PROXY_HOPS", "").strip() or "1"
+        if not raw_hops.isdigit() or int(raw_hops) < 1:
+            raise ConfigError(f"CRISISRISK_TRUSTED_PROXY_HOPS must be a whole number of proxies (1 or more), "
+                              f"not '{raw_hops}'")
+        proxy_hops = int(raw_hops)
     from etl import uploads
 
     server.secret_key = secret
@@ -133,7 +148,8 @@ def configure(server: Flask, cfg: dict, engine) -> None:
         SESSION_COOKIE_SECURE=bool(https), PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=SESSION_HOURS),
         # a Dash upload arrives base64-encoded inside JSON: 4/3 of the file plus the callback envelope
         MAX_CONTENT_LENGTH=int(uploads.MAX_UPLOAD_BYTES * 4 / 3) + (1 << 20),
-        CRISISRISK_PUBLIC_READ=bool(public_read), CRISISRISK_ENV=env,
+        CRISISRISK_PUBLIC_READ=bool(public_read), CRISISRISK_ENV=env, CRISISRISK_HTTPS=bool(https),
+        CRISISRISK_TRUSTED_PROXY_HEADER=str(proxy_header).strip(), CRISISRISK_TRUSTED_PROXY_HOPS=int(proxy_hops),
     )
     server.extensions["crisisrisk_engine"] = engine
     server.before_request(guard)
@@ -150,6 +166,19 @@ def _engine():
 
 
 def client_address() -> str:
+    """The client's address: the socket peer, or, behind a configured trusted proxy, what that proxy saw.
+
+    With ``CRISISRISK_TRUSTED_PROXY_HEADER=X-Forwarded-For`` and ``CRISISRISK_TRUSTED_PROXY_HOPS=N`` the N-th
+    address from the right is used (each trusted proxy appends the peer it saw; entries further left are
+    whatever the client claimed). Off by default: a client could otherwise pick its own address and escape
+    the sign-in limit.
+    """
+    header = current_app.config.get("CRISISRISK_TRUSTED_PROXY_HEADER")
+    if header:
+        values = [v.strip() for v in ",".join(request.headers.getlist(header)).split(",") if v.strip()]
+        hops = int(current_app.config.get("CRISISRISK_TRUSTED_PROXY_HOPS") or 1)
+        if len(values) >= hops:
+            return values[-hops][:80]
     return (request.remote_addr or "unknown")[:80]
 
 
@@ -172,10 +201,10 @@ def current_principal() -> Principal | None:
         principal = accounts.principal_for_token(_engine(), token) if 0 < len(token) <= 200 else None
         g.crisisrisk_bad_token = principal is None
     elif session.get("user"):
-        role = accounts.user_role(_engine(), session["user"])
-        if role:
-            principal = Principal(session["user"], role, "session")
-        else:  # user removed or disabled since login
+        found = accounts.session_user(_engine(), session["user"])
+        if found and found[1] == session.get("epoch", 0):
+            principal = Principal(session["user"], found[0], "session", found[1])
+        else:  # user removed or disabled, or the session was ended (logout, new password, new role)
             session.clear()
     g.crisisrisk_principal = principal
     return principal
@@ -197,8 +226,18 @@ def allowed(role: str) -> bool:
 
 
 # --- what the request needs ----------------------------------------------------------------------------------
+def callback_payload():
+    """The JSON body of a Dash callback request, or None when it is not JSON (deep nesting included)."""
+    if "crisisrisk_callback_payload" not in g:
+        try:
+            g.crisisrisk_callback_payload = json.loads(request.get_data(cache=True) or b"null")
+        except (ValueError, RecursionError):
+            g.crisisrisk_callback_payload = None
+    return g.crisisrisk_callback_payload
+
+
 def _callback_outputs() -> list[str]:
-    payload = request.get_json(silent=True, cache=True)
+    payload = callback_payload()
     if not isinstance(payload, dict):
         return []
     outputs = payload.get("outputs")
@@ -335,10 +374,63 @@ def _after(response: Response) -> Response:
                             max_age=SESSION_HOURS * 3600)
     elif not token and request.cookies.get(CSRF_COOKIE) and request.path in ("/logout",):
         response.delete_cookie(CSRF_COOKIE)
+    security_headers(response)
+    return response
+
+
+# --- response headers: CSP, HSTS ---------------------------------------------------------------------------------
+# Inline scripts Dash writes into its page (the clientside-callback registry and ``new DashRenderer()``), found
+# in the page itself; JSON data blocks (the Dash config) are not executed, so CSP does not apply to them.
+_INLINE_SCRIPT = re.compile(r"<script(?P<attrs>[^>]*)>(?P<body>.*?)</script>", re.S | re.I)
+_SRC_OR_DATA = re.compile(r"""\bsrc\s*=|\btype\s*=\s*["']?application/(?:json|ld\+json)""", re.I)
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def inline_script_hashes(html_text: str) -> list[str]:
+    """CSP source expressions ('sha256-...') for each executable inline script of a page."""
+    hashes = []
+    for match in _INLINE_SCRIPT.finditer(html_text):
+        if _SRC_OR_DATA.search(match.group("attrs")):
+            continue
+        digest = hashlib.sha256(match.group("body").encode("utf-8")).digest()
+        hashes.append(f"'sha256-{base64.b64encode(digest).decode()}'")
+    return sorted(set(hashes))
+
+
+def content_security_policy(script_hashes: list[str]) -> str:
+    """The policy of every HTML page: only this server's scripts, plus the page's own hashed inline scripts.
+
+    ``style-src 'unsafe-inline'``: Dash components and plotly.js write <style> elements and style attributes at
+    run time (no nonce or hash can cover those); scripts, the real risk, stay strict. The map (MapLibre in
+    plotly.js) runs its tile workers from blob: URLs and draws markers from data:/blob: images.
+    """
+    return "; ".join([
+        "default-src 'self'",
+        "script-src " + " ".join(["'self'", *script_hashes]),
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "worker-src 'self' blob:",
+        "child-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+
+
+def security_headers(response: Response) -> Response:
+    """CSP and framing rules on pages, HSTS over HTTPS, nosniff everywhere."""
     if response.mimetype == "text/html":
+        hashes = []
+        if not response.direct_passthrough and not response.is_streamed:
+            hashes = inline_script_hashes(response.get_data(as_text=True))
+        response.headers["Content-Security-Policy"] = content_security_policy(hashes)
         response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+    if current_app.config.get("CRISISRISK_HTTPS") or request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     return response
 
@@ -395,14 +487,16 @@ def login_blueprint() -> Blueprint:
         password = request.form.get("password") or ""
         engine = _engine()
         client = client_address()
-        failures = accounts.recent_failures(engine, name, client, LOGIN_WINDOW_MIN)
-        if failures >= LOGIN_LIMIT:
+        pair, address = accounts.login_failures(engine, name, client, LOGIN_WINDOW_MIN)
+        if pair >= LOGIN_LIMIT or address >= LOGIN_ADDRESS_LIMIT:
+            what = (f"{pair} for this name from your address" if pair >= LOGIN_LIMIT
+                    else f"{address} from your address")
             accounts.audit(engine, name or "anonymous", "login", "refused", name,
-                           f"rate limited: {failures} failed sign-ins in {LOGIN_WINDOW_MIN} min", client)
+                           f"rate limited: {what} in {LOGIN_WINDOW_MIN} min", client)
             return Response(page("Sign in", _login_form(
-                f"Too many failed sign-ins for this name or address ({failures} in {LOGIN_WINDOW_MIN} minutes). "
-                f"Wait {LOGIN_WINDOW_MIN} minutes and try again.", name)), status=429, mimetype="text/html",
-                headers={"Retry-After": str(LOGIN_WINDOW_MIN * 60)})
+                f"Too many failed sign-ins ({what} in {LOGIN_WINDOW_MIN} minutes). Wait {LOGIN_WINDOW_MIN} "
+                "minutes and try again, or ask an administrator to unlock your name.", name)), status=429,
+                mimetype="text/html", headers={"Retry-After": str(LOGIN_WINDOW_MIN * 60)})
         principal = accounts.authenticate(engine, name, password) if name and password else None
         if principal is None:
             accounts.audit(engine, name or "anonymous", "login", "denied", name, "wrong name or password", client)
@@ -411,6 +505,7 @@ def login_blueprint() -> Blueprint:
         session.clear()
         session.permanent = True
         session["user"] = principal.name
+        session["epoch"] = principal.epoch
         session["csrf"] = secrets.token_urlsafe(32)
         session["at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         accounts.audit(engine, principal.name, "login", "ok", principal.name, f"role {principal.role}", client)
@@ -426,8 +521,11 @@ def login_blueprint() -> Blueprint:
             return page("Sign out", f"""<p>Signed in as {escape(principal.name)} ({escape(principal.role)}).</p>
 <form method="post" action="/logout"><input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf_token())}">
 <button class="button" type="submit">Sign out</button></form>""")
-        if principal is not None:
-            accounts.audit(_engine(), principal.name, "logout", "ok", principal.name, None, client_address())
+        if principal is not None and principal.via == "session":
+            # the cookie may have been copied: end every session of this user on the server, not just this one
+            accounts.end_sessions(_engine(), principal.name)
+            accounts.audit(_engine(), principal.name, "logout", "ok", principal.name, "sessions ended",
+                           client_address())
         session.clear()
         response = redirect("/login?logged_out=1", code=303)
         response.delete_cookie(CSRF_COOKIE)

@@ -243,6 +243,82 @@ def users_list() -> None:
                       + ("  [red]disabled[/red]" if r.disabled else ""))
 
 
+def _account_change(action: str, name: str, change, detail: str) -> None:
+    """Run one account change, audit it and say what happened (exit 1 on an AccountError)."""
+    from etl.accounts import AccountError, audit
+
+    engine = _engine()
+    try:
+        change(engine)
+    except AccountError as exc:
+        audit(engine, _cli_actor(), action, "refused", name, str(exc))
+        console.print(f"[red]✗[/red] {exc}")
+        raise typer.Exit(1) from None
+    audit(engine, _cli_actor(), action, "ok", name, detail)
+    console.print(f"[green]✓[/green] {detail}")
+
+
+@users_app.command("passwd")
+def users_passwd(name: Annotated[str, typer.Argument(help="The user.")],
+                 password_stdin: Annotated[bool, typer.Option("--password-stdin",
+                                                              help="Read the new password from stdin.")] = False
+                 ) -> None:
+    """Set a new password (asked twice, hidden); every session of the user ends."""
+    from etl.accounts import set_password
+
+    password = (sys.stdin.readline().rstrip("\r\n") if password_stdin
+                else typer.prompt("New password", hide_input=True, confirmation_prompt=True))
+    _account_change("user passwd", name, lambda engine: set_password(engine, name, password),
+                    f"password of '{name}' changed; their sessions ended")
+
+
+@users_app.command("role")
+def users_role(name: Annotated[str, typer.Argument(help="The user.")],
+               role: Annotated[str, typer.Argument(help="viewer, analyst or admin.")]) -> None:
+    """Change a user's role; every session of the user ends (their API tokens take the new role at once)."""
+    from etl.accounts import set_role
+
+    _account_change("user role", name, lambda engine: set_role(engine, name, role),
+                    f"'{name}' is now {role}; their sessions ended")
+
+
+@users_app.command("disable")
+def users_disable(name: Annotated[str, typer.Argument(help="The user.")],
+                  enable: Annotated[bool, typer.Option("--enable", help="Enable the user again.")] = False) -> None:
+    """Disable a user (sessions end, tokens stop working), or enable them again with --enable."""
+    from etl.accounts import set_disabled
+
+    _account_change("user enable" if enable else "user disable", name,
+                    lambda engine: set_disabled(engine, name, not enable),
+                    f"'{name}' {'enabled' if enable else 'disabled; their sessions ended'}")
+
+
+@users_app.command("logout")
+def users_logout(name: Annotated[str, typer.Argument(help="The user.")]) -> None:
+    """End every session of a user now (e.g. a lost laptop); they sign in again."""
+    from etl.accounts import AccountError, end_sessions
+
+    def end(engine) -> None:
+        if not end_sessions(engine, name):
+            raise AccountError(f"unknown user '{name}'")
+
+    _account_change("user logout", name, end, f"every session of '{name}' ended")
+
+
+@users_app.command("unlock")
+def users_unlock(name: Annotated[str, typer.Argument(help="The user locked out by failed sign-ins.")]) -> None:
+    """Let a user locked out by failed sign-ins (429) sign in again at once; audited."""
+    from etl.accounts import AccountError, unlock_login
+
+    engine = _engine()
+    try:
+        cleared = unlock_login(engine, name, _cli_actor())
+    except AccountError as exc:
+        console.print(f"[red]✗[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"[green]✓[/green] '{name}' unlocked ({cleared} failed sign-in(s) of the last day no longer count)")
+
+
 @tokens_app.command("create")
 def tokens_create(name: Annotated[str, typer.Argument(help="A label for the token, e.g. 'nightly-upload'.")],
                   user: Annotated[str, typer.Option("--user", help="The user the token acts as (its role).")]) -> None:

@@ -13,8 +13,8 @@ from etl.accounts import (
     audit,
     authenticate,
     create_token,
+    login_failures,
     principal_for_token,
-    recent_failures,
     revoke_token,
 )
 from etl.jobs import JobBusy, finish_job, running_job, start_job
@@ -58,9 +58,10 @@ def test_failed_logins_are_counted_for_rate_limiting(engine):
     for _ in range(3):
         audit(engine, "anonymous", "login", "denied", target="alice", client="10.0.0.1")
     audit(engine, "alice", "login", "ok", target="alice", client="10.0.0.1")
-    assert recent_failures(engine, "alice", None) == 3
-    assert recent_failures(engine, "someone-else", "10.0.0.1") == 3
-    assert recent_failures(engine, "someone-else", "10.0.0.2") == 0
+    # counted per (name, address) and per address (issue 9 #9): another name from that address is not locked
+    assert login_failures(engine, "alice", "10.0.0.1") == (3, 3)
+    assert login_failures(engine, "someone-else", "10.0.0.1") == (0, 3)
+    assert login_failures(engine, "alice", "10.0.0.2") == (0, 0)
 
 
 def test_only_one_job_of_a_kind_runs_even_when_requests_race(engine):
