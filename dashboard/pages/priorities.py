@@ -21,11 +21,11 @@ DETECTED_COUNTRIES = 2  # countries: where victims are found (detected-victims m
 LEVEL_OPTIONS = [{"label": "Countries: crisis watch list", "value": WATCH_VIEW},
                  {"label": "Countries: where victims are found (detected)", "value": DETECTED_COUNTRIES},
                  {"label": "Admin-1 units: where victims are found (downscaled)", "value": 1}]
-# Per-capita rates of very small populations are noisy and mostly extrapolated (no UNODC reports), so the
-# donor view starts with countries of at least a million people; the filter shows everything on request.
+# Per-capita rates of very small populations are noisy. The watch list ranks changes, not rates, so every country
+# is shown by default and populations under 100,000 are flagged; the filter hides small ones on request.
 MIN_POPULATION_OPTIONS = [{"label": "all", "value": 0}, {"label": "≥ 100,000", "value": 100_000},
                           {"label": "≥ 1 million", "value": 1_000_000}]
-DEFAULT_MIN_POPULATION = 1_000_000
+DEFAULT_MIN_POPULATION = 0
 
 
 def filter_population(frame, level: int, minimum: int):
@@ -173,7 +173,7 @@ def register(app: dash.Dash, actx) -> None:
                 ]),
                 html.Div(className="control", children=[
                     html.Label("Minimum population (countries)", htmlFor=ids.PRIO_MIN_POP),
-                    dcc.RadioItems(id=ids.PRIO_MIN_POP, options=MIN_POPULATION_OPTIONS, value=0,
+                    dcc.RadioItems(id=ids.PRIO_MIN_POP, options=MIN_POPULATION_OPTIONS, value=DEFAULT_MIN_POPULATION,
                                    inline=True, className="radio-row"),
                 ]),
                 html.Div(className="control downloads", children=[
