@@ -90,6 +90,9 @@ def _register_optional() -> None:
     except ImportError:  # pragma: no cover
         return
     register_dashboard(app)
+    from dashboard.alerts_delivery import register_cli as register_alert_delivery  # issue 14: alerts deliver
+    from models.phases_cli import alerts_app
+    register_alert_delivery(alerts_app)
 
 
 def main() -> None:

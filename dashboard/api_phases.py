@@ -51,6 +51,7 @@ def phases_payload(engine, event_type: str | None = None, outcome: str | None = 
 def register(bp: Blueprint, actx) -> None:
     """Add /phases (read) to the API blueprint, then the alert endpoints."""
     from dashboard import api
+    from dashboard.api_alerts import register as register_alerts
 
     @bp.route("/phases")
     @requires("read")
@@ -62,9 +63,12 @@ def register(bp: Blueprint, actx) -> None:
             raise api.ApiError(400, str(exc)) from None
         return api._json(payload)
 
+    register_alerts(bp, actx)
+
 
 def openapi_paths() -> dict[str, Any]:
     """OpenAPI entries of the issue-14 endpoints (merged into dashboard.api.openapi_spec)."""
+    from dashboard.api_alerts import openapi_paths as alert_paths
     from models.phases import EVENT_TYPES, OUTCOMES
 
     err = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -93,4 +97,5 @@ def openapi_paths() -> dict[str, Any]:
                                                      "properties": {"data": {"type": "array", "items": point},
                                                                     "meta": {"type": "object"}}}}}},
                           "400": err}}},
+        **alert_paths(),
     }

@@ -170,6 +170,8 @@ def start_load(engine: Engine, actor: str, upload_id: int, client: str | None = 
         accounts.audit(engine, actor, "load finish", "ok" if ok else "refused" if result.get("cancelled") else "error",
                        target,
                        result.get("message") or result.get("error"), client)
+        if ok:
+            _alerts_after(engine, "load", actor)
         if on_loaded is not None:
             on_loaded(ok)
 
@@ -219,6 +221,13 @@ def start_retrain(engine: Engine, actor: str, client: str | None = None, on_done
     return get_job(engine, job_id)
 
 
+def _alerts_after(engine: Engine, trigger: str, actor: str) -> None:
+    """Issue 14: re-evaluate the alert rules (and the phase curves) in the background after the data changed."""
+    from dashboard.alerts_delivery import after_change
+
+    after_change(engine, trigger, actor)
+
+
 def _run(engine: Engine, run_id: str) -> dict[str, Any] | None:
     with engine.connect() as conn:
         row = conn.execute(select(model_run).where(model_run.c.run_id == run_id)).mappings().first()
@@ -246,6 +255,7 @@ def promote(engine: Engine, actor: str, run_id: str, client: str | None = None) 
     gate = ((run.get("metrics_json") or {}).get("gate") or {})
     detail = f"previous: {previous['run_id'] if previous else 'none'}; gate passed: {gate.get('passed')}"
     accounts.audit(engine, actor, "promote", "ok", run_id, detail, client)
+    _alerts_after(engine, "promote", actor)
     return {"deployed": run_id, "previous": previous["run_id"] if previous else None,
             "message": f"run {run_id} is deployed" + ("" if gate.get("passed", True) else
                                                      " (it does not beat the last-value baseline)")}
@@ -264,6 +274,7 @@ def rollback(engine: Engine, actor: str, client: str | None = None) -> dict[str,
         raise WorkflowError(409, f"cannot roll back: {exc}", "registry") from None
     accounts.audit(engine, actor, "rollback", "ok", restored,
                    f"from {current['run_id'] if current else 'none'} to {restored}", client)
+    _alerts_after(engine, "rollback", actor)
     return {"deployed": restored, "previous": current["run_id"] if current else None,
             "message": f"rolled back to run {restored}"}
 

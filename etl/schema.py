@@ -484,6 +484,7 @@ alert_evaluation = Table(
     Column("n_fired", Integer, nullable=True),
     Column("n_new", Integer, nullable=True),
     Column("message", Text, nullable=True),
+    Column("backtest_json", JSON, nullable=True),  # every rule's backtest on the data of this evaluation
     CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status"),
 )
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import tomllib
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -347,7 +348,8 @@ def event_study(changes: pd.DataFrame, events: pd.DataFrame, cfg: dict[str, Any]
             weights = np.bincount(rng.integers(0, len(regions), len(regions)), minlength=len(regions)).astype(float)
             boot[r] = estimate(weights)
     alpha = (1 - level) / 2
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a k without any event: NaN, said by n = 0
         lower = np.nanquantile(boot, alpha, axis=0) if reps else np.full(len(ks), np.nan)
         upper = np.nanquantile(boot, 1 - alpha, axis=0) if reps else np.full(len(ks), np.nan)
     thin = n < min_events
@@ -371,9 +373,10 @@ def simultaneous_band(point: np.ndarray, boot: np.ndarray, post: np.ndarray, lev
     if not cols.any() or len(boot) < 2:
         return lo, hi
     b = boot[:, cols]
-    se = np.nanstd(b, axis=0, ddof=1)
-    se = np.where(se > 0, se, np.nan)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        se = np.nanstd(b, axis=0, ddof=1)
+        se = np.where(se > 0, se, np.nan)
         t = np.nanmax(np.abs(b - point[cols]) / se, axis=1)
     t = t[np.isfinite(t)]
     crit = float(np.quantile(t, level)) if len(t) else np.nan

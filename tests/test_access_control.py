@@ -79,6 +79,21 @@ ROUTES: dict[tuple[str, str], tuple[str, object]] = {
     ("/api/v1/audit", "GET"): ("admin", "/api/v1/audit"),
     ("/api/v1/users/<name>/unlock", "POST"): ("admin", "/api/v1/users/vera/unlock"),
     ("/api/v1/phases", "GET"): ("read", "/api/v1/phases"),
+    ("/api/v1/alerts", "GET"): ("read", "/api/v1/alerts"),
+    ("/api/v1/alerts.atom", "GET"): ("read", "/api/v1/alerts.atom"),
+    ("/api/v1/alerts/<int:alert_id>/review", "POST"): ("analyst", "/api/v1/alerts/999999/review"),
+    ("/api/v1/alerts/evaluate", "POST"): ("analyst", "/api/v1/alerts/evaluate"),
+    ("/api/v1/alert-rules", "GET"): ("read", "/api/v1/alert-rules"),
+    ("/api/v1/alert-rules", "POST"): ("analyst", "/api/v1/alert-rules"),
+    ("/api/v1/alert-rules/<int:rule_id>", "POST"): ("analyst", "/api/v1/alert-rules/999999"),
+    ("/api/v1/alert-subscriptions", "GET"): ("analyst", "/api/v1/alert-subscriptions"),
+    ("/api/v1/alert-subscriptions", "POST"): ("analyst", "/api/v1/alert-subscriptions"),
+    ("/api/v1/alert-subscriptions/<int:subscription_id>/delete", "POST"):
+        ("analyst", "/api/v1/alert-subscriptions/999999/delete"),
+    ("/api/v1/alert-webhooks", "GET"): ("admin", "/api/v1/alert-webhooks"),
+    ("/api/v1/alert-webhooks", "POST"): ("admin", "/api/v1/alert-webhooks"),
+    ("/api/v1/alert-webhooks/<int:webhook_id>/disable", "POST"):
+        ("admin", "/api/v1/alert-webhooks/999999/disable"),
 }
 # Dash pages: registry path -> (needed role, a path to request)
 PAGES = {

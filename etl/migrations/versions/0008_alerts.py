@@ -115,6 +115,7 @@ def upgrade() -> None:
         sa.Column("n_fired", sa.Integer(), nullable=True),
         sa.Column("n_new", sa.Integer(), nullable=True),
         sa.Column("message", sa.Text(), nullable=True),
+        sa.Column("backtest_json", sa.JSON(), nullable=True),
         sa.CheckConstraint("status IN ('running', 'succeeded', 'failed')", name=op.f("ck_alert_evaluation_status")),
         sa.PrimaryKeyConstraint("evaluation_id", name=op.f("pk_alert_evaluation")),
     )
