@@ -46,7 +46,8 @@ DEFAULT_CONFIG = {
     "trusted_proxy_hops": None,  # CRISISRISK_TRUSTED_PROXY_HOPS: how many proxies append to it (default 1)
     "cors_origins": None,  # CRISISRISK_CORS_ORIGINS: comma-separated origins allowed to call the API  # a 'running' job older than this at start-up is from a dead process
 }
-NAV_LINKS = [("Map", "/"), ("Priorities", "/priorities"), ("Model", "/model"), ("Data", "/data")]
+NAV_LINKS = [("Map", "/"), ("Priorities", "/priorities"), ("Phases", "/phases"), ("Alerts", "/alerts"),
+             ("Model", "/model"), ("Data", "/data")]
 
 
 @dataclass
@@ -252,13 +253,16 @@ def create_app(engine: Engine | None = None, config: dict | None = None) -> Dash
     app.server.register_blueprint(api_blueprint(ctx), url_prefix="/api/v1")
 
     from dashboard.pages import admin as admin_page
+    from dashboard.pages import alerts as alerts_page  # issue 14
     from dashboard.pages import data as data_page
     from dashboard.pages import map as map_page
     from dashboard.pages import model as model_page
+    from dashboard.pages import phases as phases_page  # issue 14
     from dashboard.pages import priorities as priorities_page
     from dashboard.pages import region as region_page
 
-    for module in (map_page, region_page, priorities_page, model_page, data_page, admin_page):
+    for module in (map_page, region_page, priorities_page, model_page, data_page, admin_page, phases_page,
+                   alerts_page):
         module.register(app, ctx)
     from etl.jobs import clear_stale
 

@@ -103,6 +103,8 @@ PAGES = {
     "/model": ("read", "/model"),
     "/data": ("read", "/data"),
     "/admin": ("analyst", "/admin"),
+    "/phases": ("read", "/phases"),
+    "/alerts": ("read", "/alerts"),
     "/not-found-404": ("read", "/no-such-page"),
 }
 RANK = {None: 0, "viewer": 1, "analyst": 2, "admin": 3}
