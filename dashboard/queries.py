@@ -564,7 +564,9 @@ class Queries:
                 return pd.DataFrame(columns=[*WATCHLIST_COLUMNS, "region_name", "population", "small_population"])
             frame = read_watchlist(self.engine, run_id=run_id, year=year)
             frame = frame.assign(region_name=frame["region_id"].map(self.region_names()).fillna(frame["region_id"]))
-            pop = self.watch_detection(int(frame["year"].max()) if len(frame) else 0)[["region_id", "population"]]
+            if frame.empty:  # a year the run did not score
+                return frame.assign(population=pd.Series(dtype=float), small_population=pd.Series(dtype=bool))
+            pop = self.watch_detection(int(frame["year"].max()))[["region_id", "population"]]
             frame = frame.merge(pop, on="region_id", how="left")
             frame["small_population"] = frame["population"] < watch.SMALL_POPULATION
             return frame

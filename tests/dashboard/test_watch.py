@@ -177,6 +177,8 @@ def test_api_predictions_target_rise_and_default(client):
     assert first["lower"] <= first["rise_factor"] <= first["upper"]
     one = _ok(client, "/api/v1/predictions?target=rise&region=SDN")
     assert {r["year"] for r in one["data"]} == {2017, 2018, 2019, 2020}
+    for far in (1900, 2100):  # a year the run did not score: an empty list, never a 500
+        assert _ok(client, f"/api/v1/predictions?target=rise&year={far}")["data"] == []
     default = _ok(client, "/api/v1/predictions?year=2020&region=NGA")["data"][0]
     assert "estimate_per_100k" in default and default["basis"] in ("checked", "nowcast")
 
