@@ -510,7 +510,7 @@ def watch_drivers_figure(terms: pd.DataFrame, year: int | None = None, method: s
         hovertemplate="%{y}: %{x:+.3f} on the log scale of the expected rise<extra></extra>"))
     span = float(np.abs(vals).max()) or 1.0
     fig.update_xaxes(range=[-span * 1.35, span * 1.35],
-                     title="Contribution, log scale of the rise (orange raises)")
+                     title="Contribution (log scale of the rise)")
     fig.add_vline(x=0, line=dict(color="#333", width=1))
     fig.update_yaxes(automargin=True)
     what = "composite terms" if method == "composite" else "SHAP values" if method == "xgboost" else method
