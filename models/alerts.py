@@ -459,26 +459,25 @@ def _store(engine: Engine, rule: dict[str, Any], firings: pd.DataFrame, evaluati
     now = dt.datetime.now(dt.UTC)
     for f in firings.itertuples(index=False):
         key = dedup_key(rule["rule_id"], f.region_id, int(f.period))
-        with engine.begin() as conn:
-            if conn.execute(select(alert.c.alert_id).where(alert.c.dedup_key == key)).first():
-                continue
-            # an earlier alert of this rule and region within the cool-down (stored from older data) also holds
-            near = conn.execute(select(alert.c.alert_id).where(
-                alert.c.rule_id == rule["rule_id"], alert.c.region_id == f.region_id,
-                alert.c.period < int(f.period), alert.c.period >= int(f.period) - cooldown)).first()
-            if near:
-                continue
-            try:
-                with conn.begin_nested():
-                    conn.execute(alert.insert().values(
-                        rule_id=rule["rule_id"], region_id=f.region_id, period=int(f.period), dedup_key=key,
-                        status="pending", value=_num(f.value), threshold=_num(f.threshold), message=f.message,
-                        evidence_json={"rule": rule["name"], "condition": rule["condition"],
-                                       "params": rule["params_json"], "minimum": rule["minimum"]},
-                        created_at=now, evaluation_id=evaluation_id))
-                added += 1
-            except IntegrityError:  # a concurrent evaluation stored it first: still exactly one
-                continue
+        try:
+            with engine.begin() as conn:  # one small transaction per firing
+                if conn.execute(select(alert.c.alert_id).where(alert.c.dedup_key == key)).first():
+                    continue
+                # an earlier alert of this rule and region within the cool-down (stored from older data) also holds
+                near = conn.execute(select(alert.c.alert_id).where(
+                    alert.c.rule_id == rule["rule_id"], alert.c.region_id == f.region_id,
+                    alert.c.period < int(f.period), alert.c.period >= int(f.period) - cooldown)).first()
+                if near:
+                    continue
+                conn.execute(alert.insert().values(
+                    rule_id=rule["rule_id"], region_id=f.region_id, period=int(f.period), dedup_key=key,
+                    status="pending", value=_num(f.value), threshold=_num(f.threshold), message=f.message,
+                    evidence_json={"rule": rule["name"], "condition": rule["condition"],
+                                   "params": rule["params_json"], "minimum": rule["minimum"]},
+                    created_at=now, evaluation_id=evaluation_id))
+            added += 1
+        except IntegrityError:  # a concurrent evaluation stored it first: still exactly one
+            continue
     return added
 
 
@@ -493,11 +492,13 @@ def _num(x: Any) -> float | None:
 # --- review ---------------------------------------------------------------------------------------------------------
 
 def list_alerts(engine: Engine, status: str | None = "confirmed", region_id: str | None = None,
-                rule: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+                rule: str | None = None, limit: int = 500, alert_id: int | None = None) -> list[dict[str, Any]]:
     """Alerts with their rule name and region name, newest first."""
     stmt = (select(alert, alert_rule.c.name.label("rule"), region.c.name.label("region_name"))
             .join(alert_rule, alert_rule.c.rule_id == alert.c.rule_id)
             .join(region, region.c.region_id == alert.c.region_id))
+    if alert_id is not None:
+        stmt = stmt.where(alert.c.alert_id == alert_id)
     if status:
         stmt = stmt.where(alert.c.status == status)
     if region_id:
@@ -510,7 +511,7 @@ def list_alerts(engine: Engine, status: str | None = "confirmed", region_id: str
 
 
 def get_alert(engine: Engine, alert_id: int) -> dict[str, Any] | None:
-    rows = [a for a in list_alerts(engine, status=None, limit=1_000_000) if a["alert_id"] == alert_id]
+    rows = list_alerts(engine, status=None, alert_id=alert_id, limit=1)
     return rows[0] if rows else None
 
 

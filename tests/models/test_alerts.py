@@ -192,3 +192,27 @@ def test_rule_edits_are_audited_and_disable_stops_firing(engine):
                                          "params": {"ratio": 3, "min_increase": 1000}})
     entries = [e for e in accounts.audit_entries(engine, 50) if e["action"] == "alert rule save"]
     assert [e["outcome"] for e in entries].count("ok") == 2 and [e["outcome"] for e in entries].count("refused") == 2
+
+
+def test_concurrent_evaluations_store_each_alert_once(engine):
+    import threading
+
+    data = inputs(SYRIA)
+    alerts.seed_starter_rules(engine)
+    results, errors = [], []
+
+    def run():
+        try:
+            results.append(alerts.evaluate(engine, "test", "tester", inputs=data))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    stored = alerts.list_alerts(engine, status="pending")
+    assert sum(r["n_new"] for r in results) == len(stored)  # every firing stored by exactly one of them
+    assert len({a["dedup_key"] for a in stored}) == len(stored)
