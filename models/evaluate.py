@@ -49,7 +49,7 @@ class Candidate:
     role: str = "model"  # model | baseline
 
 
-BASELINES = ("last_value", "mean_3y", "ridge")
+BASELINES = ("last_value", "mean_3y", "ridge", "eb_mean")
 LEVELS = (0.5, 0.8, 0.9)
 
 
@@ -112,6 +112,20 @@ def mean_3y_fitter() -> Fitter:
     return fit
 
 
+def eb_mean_values(X: pd.DataFrame, median: float) -> np.ndarray:
+    """The partially pooled (empirical-Bayes) mean of the label history; the all-country prior for countries
+    that never reported (a typical country, not 0); the training median if there is no prior either."""
+    return X["hist_eb_mean"].fillna(X["hist_eb_prior"]).fillna(median).to_numpy(dtype=float)
+
+
+def eb_mean_fitter() -> Fitter:
+    """Baseline: each country's recency-weighted mean of its reports shrunk toward all countries' mean."""
+    def fit(train: pd.DataFrame, _ctx: FitContext) -> Predictor:
+        median = _median(train)
+        return lambda X: eb_mean_values(X, median)
+    return fit
+
+
 def anchor(X: pd.DataFrame, median: float) -> np.ndarray:
     """Where the label history says a country is: its recent mean, shrunk for small counts; median if none."""
     return (X["past_victims_shrunk_per100k"].fillna(X["past_victims_mean3_per100k"]).fillna(median)
@@ -170,6 +184,8 @@ def candidates(config: dict) -> list[Candidate]:
         Candidate("last_value", last_value_fitter(), "Baseline: last observed value", "baseline"),
         Candidate("mean_3y", mean_3y_fitter(), "Baseline: mean of the 3 label years up to the origin", "baseline"),
         Candidate("ridge", ridge_fitter(features), "Baseline: ridge regression on the same features", "baseline"),
+        Candidate("eb_mean", eb_mean_fitter(), "Baseline: partially pooled (empirical-Bayes) mean of the label "
+                  "history", "baseline"),
     ]
     return out
 
@@ -245,11 +261,24 @@ def summarise(oos: pd.DataFrame, by: Sequence[str] = ("horizon",)) -> pd.DataFra
 
 
 def latest_origins(oos: pd.DataFrame, n: int = 3) -> pd.DataFrame:
-    """Rows of the ``n`` latest origins that have scored targets, chosen per horizon."""
+    """Rows of the ``n`` latest origins that have scored targets, chosen per horizon (the gate's test set)."""
     parts = []
     for _h, grp in oos.groupby("horizon"):
         keep = sorted(grp["origin"].unique())[-n:]
         parts.append(grp[grp["origin"].isin(keep)])
+    return pd.concat(parts, ignore_index=True) if parts else oos
+
+
+def selection_origins(oos: pd.DataFrame, n: int = 3) -> pd.DataFrame:
+    """Rows of the origins before the gate's ``n`` latest, per horizon.
+
+    Candidates are chosen, and stacking weights learned, on these rows only, so the gate's figures stay a test
+    that no choice was fitted to.
+    """
+    parts = []
+    for _h, grp in oos.groupby("horizon"):
+        held = sorted(grp["origin"].unique())[-n:]
+        parts.append(grp[~grp["origin"].isin(held)])
     return pd.concat(parts, ignore_index=True) if parts else oos
 
 

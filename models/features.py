@@ -126,6 +126,9 @@ LABEL_SOURCE_PREFIXES = ("trafficking.victims_detected", "detection.persons_pros
 STALE_CARRY_YEARS = 2
 HISTORY_WINDOW = 10  # label reports older than this many years are not used
 SHRINK_COUNT = 10.0  # victims: weight of the latest report = count / (count + SHRINK_COUNT)
+EB_HALF_LIFE = 3.0  # years: weight of a report in the partially pooled mean halves every EB_HALF_LIFE years
+EB_MIN_WITHIN = 0.01  # floor of the pooled year-to-year variance (log1p scale)
+EB_MIN_TAU2 = 0.05  # floor of the between-country variance
 
 
 def is_label_derived(indicator: str) -> bool:
@@ -279,6 +282,9 @@ def build_panel(obs: pd.DataFrame, years: list[int] | None = None,
     panel["label_upper"] = np.log1p(high_count / panel["population"] * 1e5)
     panel["conflict_year"] = _input_year(obs, CONFLICT_DISPLACEMENT_FAMILIES[0], years).reindex(panel.index)
     panel["displacement_year"] = _input_year(obs, CONFLICT_DISPLACEMENT_FAMILIES[1], years).reindex(panel.index)
+    # the pooled prior is one value per year; countries that never reported get it too (weight 0 on no history)
+    panel["hist_eb_prior"] = panel.groupby(level="year")["hist_eb_prior"].transform("max")
+    panel["hist_eb_weight"] = panel["hist_eb_weight"].fillna(0.0)
     panel["first_time"] = panel["past_victims_per100k"].isna()
     panel["history_censored"] = panel["past_label_censored"].fillna(0).astype(bool)
     return panel.sort_index()
@@ -294,7 +300,7 @@ def _label_history(rates: pd.DataFrame, counts: pd.DataFrame, censored: pd.DataF
     """
     names = ["past_victims_per100k", "years_since_victims_report", "past_victims_mean3_per100k",
              "past_victims_shrunk_per100k", "past_reports_10y", "past_label_censored", "label_year",
-             "hist_mean3_origin"]
+             "hist_mean3_origin", "hist_eb_mean", "hist_eb_prior", "hist_eb_weight"]
     if rates.empty:
         return {n: pd.DataFrame(columns=years, dtype=float) for n in names}
     cols = np.array(rates.columns, dtype=int)
@@ -302,6 +308,9 @@ def _label_history(rates: pd.DataFrame, counts: pd.DataFrame, censored: pd.DataF
     C = counts.reindex_like(rates).to_numpy(dtype=float)
     Z = censored.reindex_like(rates).astype("boolean").fillna(False).to_numpy(dtype=bool)
     seen = ~np.isnan(R)
+    X = np.expm1(np.nan_to_num(R))
+    # sampling variance of a log1p rate from a Poisson count n: (rate / (1 + rate))^2 / n (delta method)
+    S = (X / (1 + X)) ** 2 / np.maximum(np.nan_to_num(C), 1.0)
     out: dict[str, dict[int, np.ndarray]] = {n: {} for n in names}
     rows = np.arange(len(R))
     for t in years:
@@ -327,7 +336,40 @@ def _label_history(rates: pd.DataFrame, counts: pd.DataFrame, censored: pd.DataF
         out["past_label_censored"][t] = np.where(has, Z[rows, last_idx].astype(float), np.nan)
         out["label_year"][t] = L
         out["hist_mean3_origin"][t] = np.where(origin3.any(axis=1), mean_origin, np.nan)
+        eb, prior, weight = _partial_pooling(np.nan_to_num(R), S, ok, cols, cutoff)
+        out["hist_eb_mean"][t], out["hist_eb_prior"][t], out["hist_eb_weight"][t] = eb, prior, weight
     return {n: pd.DataFrame(v, index=rates.index) for n, v in out.items()}
+
+
+def _partial_pooling(R: np.ndarray, S: np.ndarray, ok: np.ndarray, cols: np.ndarray, cutoff: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Empirical-Bayes mean of each country's reports (``ok``), shrunk toward the mean of all countries.
+
+    A country's recency-weighted mean m (half-life EB_HALF_LIFE) has noise sigma² = (within-country year-to-year
+    variance + Poisson sampling variance of its counts) / effective number of reports; it is pulled toward the
+    all-country mean mu with weight tau² / (tau² + sigma²), tau² the between-country variance net of noise. Few,
+    small or '<5' reports shrink most, so a micro-territory's one report of 3 victims does not set its level.
+    Countries without a report get the prior mu (a typical country), never 0. Returns (mean, prior, weight).
+    """
+    has = ok.any(axis=1)
+    n_rows = len(R)
+    if not has.any():
+        return np.full(n_rows, np.nan), np.full(n_rows, np.nan), np.zeros(n_rows)
+    w = np.where(ok, 0.5 ** ((cutoff - cols[None, :]) / EB_HALF_LIFE), 0.0)
+    k = ok.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m = (R * w).sum(axis=1) / w.sum(axis=1)
+        dev2 = np.where(ok, (R - m[:, None]) ** 2, 0.0).sum(axis=1)
+        s_mean = np.where(ok, S, 0.0).sum(axis=1) / k
+        multi = k >= 2
+        within = float(np.mean(dev2[multi] / (k[multi] - 1) - s_mean[multi])) if multi.any() else 0.1
+        within = max(within, EB_MIN_WITHIN)
+        k_eff = w.sum(axis=1) ** 2 / (w ** 2).sum(axis=1)
+        sigma2 = (within + s_mean) / k_eff
+        mu = float(np.mean(m[has]))
+        tau2 = max(float(np.var(m[has]) - np.mean(sigma2[has])), EB_MIN_TAU2)
+        weight = tau2 / (tau2 + sigma2)
+    return (np.where(has, mu + weight * (m - mu), np.nan), np.full(n_rows, mu), np.where(has, weight, 0.0))
 
 
 def _input_year(obs: pd.DataFrame, family: str, years: list[int]) -> pd.Series:

@@ -46,7 +46,7 @@ def test_no_leak_a_label_source_value_after_the_origin_changes_no_prediction_at_
     after = mutated["indicator"].map(is_label_derived) & (mutated["year"] > origin)
     mutated.loc[after, "value"] = mutated.loc[after, "value"] * 9.1 + 17
     mutated.loc[after, "censored"] = ~mutated.loc[after, "censored"]
-    models = [c for c in candidates(config) if c.name in ("xgboost", "xgboost_anchored_aft", "last_value",
+    models = [c for c in candidates(config) if c.name in ("xgboost", "xgboost_anchored_aft", "last_value", "eb_mean",
                                                           "mean_3y", "ridge")]
     before = rolling_origin(_panels(obs).get, models, [origin])
     changed = rolling_origin(_panels(mutated).get, models, [origin])
