@@ -556,5 +556,10 @@ def country_phases(events: pd.DataFrame, summaries: dict[str, Any], region_id: s
             note = f"historically the peak is year {s.get('peak_k')}"
         else:
             note = f"historically {s.get('verdict', 'not measured')}"
-        out.append(f"year {k} after a {EVENT_LABELS[etype]} ({start}): {note}")
+        out.append(f"year {k} after {with_article(EVENT_LABELS[etype])} ({start}): {note}")
     return out
+
+
+def with_article(label: str) -> str:
+    """'a refugee-outflow surge', 'an IDP surge'."""
+    return ("an " if label[:1].lower() in "aeiou" else "a ") + label

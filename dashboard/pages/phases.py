@@ -72,7 +72,7 @@ def grid(engine, outcome: str) -> list:
         verdict = s.get("verdict", "not measured")
         cls = {"rise": "verdict-rise", "fall": "verdict-fall"}.get(verdict, "verdict-none")
         n_events = counts.get(etype, s.get("n_events", 0))
-        body = [html.H3(f"After a {label}"),
+        body = [html.H3(f"After {phase_model.with_article(label)}"),
                 html.P(f"{n_events:,} onsets found by the rule over all years of its data (the curve uses those "
                        f"with outcome data around them: n below); {s.get('sentence', 'not measured')}.",
                        className=f"verdict {cls}")]
@@ -143,3 +143,32 @@ def register(app: dash.Dash, actx) -> None:
         if outcome not in phase_model.OUTCOMES:
             outcome = "nationals_abroad"
         return grid(engine, outcome)
+
+
+def region_block(engine, region_id: str, year: int) -> list:
+    """The region page's "crisis phase and alerts" card: the country's phase after each recent event type, with the
+    historical verdict, and its newest confirmed alerts (issue 14)."""
+    from models import alerts
+
+    try:
+        sentences = phases_store.country_phase_sentences(engine, region_id, int(year))
+        confirmed = alerts.list_alerts(engine, status="confirmed", region_id=region_id, limit=5)
+    except Exception:  # noqa: BLE001 - a warehouse without the issue-14 tables: the card says so
+        log.exception("region %s: phases and alerts unreadable", region_id)
+        return [html.Section(className="card", children=[html.H2("Crisis phase and alerts"),
+                                                         html.P("Not available for this warehouse.", className="note")])]
+    phase = (html.Ul([html.Li(s) for s in sentences]) if sentences else
+             html.P(f"No onset of a conflict, refugee outflow, IDP surge or large disaster in the 6 years up to "
+                    f"{year} (rules of the Phases page).", className="note"))
+    alert_list = (html.Ul([html.Li(f"{a['period']}: {a['message']} (confirmed by {a['reviewed_by']})")
+                           for a in confirmed]) if confirmed else html.P("No confirmed alerts.", className="note"))
+    return [html.Section(className="card phase-block", id="region-phase-block", children=[
+        html.H2("Crisis phase and alerts"),
+        html.P(["Where this country stands after its latest crisis events, and what history says about the years "
+                "that follow (", dcc.Link("Phases", href="/phases"), ")."], className="note"),
+        phase,
+        html.H3("Confirmed alerts"),
+        alert_list,
+        html.P([dcc.Link("All alerts", href="/alerts"), " · ",
+                html.A("Atom feed", href=f"/api/v1/alerts.atom?region={region_id}")], className="note no-print"),
+    ])]

@@ -13,6 +13,7 @@ from dash import ClientsideFunction, Input, Output, dcc, html
 
 from dashboard import figures, ids, watch
 from dashboard.pages.common import band_class, kpi, no_model_notice, table
+from dashboard.pages.phases import region_block as phase_block  # issue 14
 from dashboard.queries import DRIVER_FAMILIES, DRIVER_INDICATORS, VICTIMS_DETECTED
 
 GRAPH_CONFIG = {"displaylogo": False}
@@ -85,6 +86,7 @@ def register(app: dash.Dash, actx) -> None:
                 ]),
                 *_event_study(q.watchlist_skill()),
             ]),
+            *phase_block(actx.engine, info["region_id"] if level == 0 else info["parent_id"], sel),  # issue 14
             html.Section(className="card", hidden=level == 1, children=[
                 html.H2(f"Where {name}'s victims are found abroad"),
                 html.P("Pair model: expected victims of this citizenship detected in each country, with 80% "

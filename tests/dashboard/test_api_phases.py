@@ -125,3 +125,12 @@ def test_stored_events_and_country_phase(phases_app):
     assert sentences == ["year 2 after a refugee-outflow surge (2008): historically the peak of nationals detected "
                          "abroad"]
     assert phases_store.country_phase_sentences(engine, "SYR", 2020) == []  # beyond year 6: no phase
+
+
+def test_region_page_block_shows_the_phase(phases_app):
+    from dashboard.pages.phases import region_block
+
+    _, engine = phases_app
+    text = str(region_block(engine, "SYR", 2010))
+    assert "year 2 after a refugee-outflow surge (2008)" in text and "No confirmed alerts." in text
+    assert "No onset" in str(region_block(engine, "FRA", 2010))  # FRA has no event in the test curves
