@@ -556,6 +556,8 @@ def country_phases(events: pd.DataFrame, summaries: dict[str, Any], region_id: s
             note = f"historically the peak is year {s.get('peak_k')}"
         else:
             note = f"historically {s.get('verdict', 'not measured')}"
+        if (s.get("pretrend") or {}).get("passed") is False:
+            note += " (the curve has a pre-trend: read it with caution)"
         out.append(f"year {k} after {with_article(EVENT_LABELS[etype])} ({start}): {note}")
     return out
 
