@@ -532,3 +532,23 @@ alert_delivery = Table(
     CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
     CheckConstraint("attempts >= 0", name="attempts"),
 )
+
+displacement_pair = Table(
+    "displacement_pair",
+    metadata,
+    # UNHCR end-year stock of people from origin o in asylum country d (issue 11 pair model: diaspora of o in d).
+    # A second view of loaded unhcr_population rows (the same rows also feed the origin and host aggregates).
+    Column("origin_iso3", String(3), ForeignKey("region.region_id"), primary_key=True),
+    Column("asylum_iso3", String(3), ForeignKey("region.region_id"), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("refugees", Float, nullable=True),  # null: UNHCR published '-' or blank
+    Column("asylum_seekers", Float, nullable=True),
+    Column("load_id", Integer, ForeignKey("source_load.load_id"), nullable=False),
+    CheckConstraint("refugees IS NULL OR (refugees >= 0 AND refugees <= 1e12)", name="refugees"),
+    CheckConstraint("asylum_seekers IS NULL OR (asylum_seekers >= 0 AND asylum_seekers <= 1e12)",
+                    name="asylum_seekers"),
+    CheckConstraint("refugees IS NOT NULL OR asylum_seekers IS NOT NULL", name="some_value"),
+    CheckConstraint("origin_iso3 <> asylum_iso3", name="not_self"),
+    CheckConstraint("year BETWEEN 1950 AND 2100", name="year"),
+)
+Index("ix_displacement_pair_asylum", displacement_pair.c.asylum_iso3, displacement_pair.c.year)

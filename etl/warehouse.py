@@ -8,7 +8,15 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 from sqlalchemy import Connection, Engine, Table, select
 
-from etl.schema import glotip_pair, glotip_reporting, indicator, observation, region, source_load
+from etl.schema import (
+    displacement_pair,
+    glotip_pair,
+    glotip_reporting,
+    indicator,
+    observation,
+    region,
+    source_load,
+)
 
 log = logging.getLogger(__name__)
 CHUNK = 20_000
@@ -137,3 +145,20 @@ def read_reporting_census(engine: Engine) -> pd.DataFrame:
     with engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(stmt).all(), columns=cols)
     return frame.astype({"detecting_iso3": str, "year": int, "n_citizenships": int, "release": str})
+
+
+def read_displacement_pairs(engine: Engine, year_from: int | None = None) -> pd.DataFrame:
+    """UNHCR refugees and asylum-seekers of origin o in asylum country d at the end of each year.
+
+    The diaspora of o in d for the pair model; blank published values stay NaN (not zero). Only countries on both
+    sides (unknown and stateless origins are not in the table).
+    """
+    cols = ["origin_iso3", "asylum_iso3", "year", "refugees", "asylum_seekers"]
+    stmt = select(*(displacement_pair.c[c] for c in cols))
+    if year_from is not None:
+        stmt = stmt.where(displacement_pair.c.year >= int(year_from))
+    stmt = stmt.order_by(displacement_pair.c.origin_iso3, displacement_pair.c.asylum_iso3, displacement_pair.c.year)
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(stmt).all(), columns=cols)
+    return frame.astype({"origin_iso3": str, "asylum_iso3": str, "year": int, "refugees": float,
+                         "asylum_seekers": float})

@@ -18,6 +18,13 @@ Countries are resolved from the ISO3 columns, falling back to the name and then 
 and its origin-side share is simply not part of any country's origin total (a log line counts it).
 A row is rejected only when neither side can be used (reason of the failing side(s) in the detail).
 
+**Pairs** (``displacement_pair``, written by ``write_extra`` in the same transaction): refugees and asylum-seekers
+of origin o in asylum country d, one row per (o, d, year). They are a *second view of loaded rows*, not extra
+rows: rows read = loaded + rejected holds per file as before, and a loaded row also counts in the aggregates. A
+loaded row gives no pair when its origin or asylum is not a country (``UNK``, ``XXA``, ``TIB``, an unknown name),
+when origin = asylum (IDP rows), or when both refugees and asylum-seekers are blank; each exclusion is counted in
+the load's log. Two rows that resolve to the same (o, d, year) are summed, as in the aggregates.
+
 Values: ``-`` and blanks are missing (no observation); a row with every used value missing is
 ``missing_value``; negative counts are ``out_of_range``; a repeated (year, origin, asylum) key is a
 ``duplicate``. Period: the published figures are end-year stocks (returned refugees: returns during the
@@ -43,8 +50,10 @@ from etl.contract import (
     require_columns,
     strip_column_names,
 )
+from etl.schema import displacement_pair
 from etl.sources import register
 from etl.sources.base import FILE, OBSERVATION_COLUMNS, IndicatorDef, Source, year_start
+from etl.warehouse import bulk_insert_frame
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +218,10 @@ class UnhcrPopulation(Source):
                      "%d only on the origin side (asylum not a country: %s)", int(lost_origin.sum()),
                      {k: int(v) for k, v in origin.loc[lost_origin, "reason_code"].value_counts().items()}, int(lost_host.sum()),
                      {k: int(v) for k, v in host.loc[lost_host, "reason_code"].value_counts().items()})
+        # kept for write_extra: the pairs are built from exactly the rows loaded here
+        parsed["_origin_region"] = origin_region.where(kept, None)
+        parsed["_host_region"] = host_region.where(kept, None)
+        parsed["_origin_reason"] = origin["reason_code"]
         numbers = parsed[["_year", FILE] + [f"_{c}" for c in VALUE_COLUMNS]]
         parts = [
             side_observations(numbers, origin_region.where(kept, None), ORIGIN_SIDE),
@@ -220,5 +233,45 @@ class UnhcrPopulation(Source):
             return pd.DataFrame(columns=OBSERVATION_COLUMNS)
         return pd.concat(parts, ignore_index=True)
 
+    def write_extra(self, conn, parsed: pd.DataFrame, load_ids: dict[str, int], ctx) -> None:
+        """Replace ``displacement_pair`` with this load's origin x asylum pairs (same transaction as the load)."""
+        conn.execute(displacement_pair.delete())
+        pairs, excluded = pair_frame(parsed)
+        log.info("unhcr_population: %d origin x asylum pairs from %d loaded rows; loaded rows without a pair: %s",
+                 len(pairs), int(parsed[REJECT].isna().sum()), excluded)
+        if pairs.empty:
+            return
+        pairs["load_id"] = pairs.pop(FILE).map(load_ids).astype(int)
+        bulk_insert_frame(conn, displacement_pair, pairs)
 
-__all__ = ["UnhcrPopulation", "resolve_side"]
+
+def pair_frame(parsed: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Loaded rows as ``displacement_pair`` records (plus the file name), and why other loaded rows give none.
+
+    Needs the ``_origin_region``/``_host_region`` columns that :meth:`UnhcrPopulation.to_observations` sets.
+    """
+    loaded = parsed[parsed[REJECT].isna()]
+    values = loaded[["_refugees", "_asylum_seekers"]]
+    origin, host = loaded["_origin_region"], loaded["_host_region"]
+    excluded: dict[str, int] = {}
+    for code, n in loaded.loc[origin.isna(), "_origin_reason"].fillna("no_origin").value_counts().items():
+        excluded[f"origin {code}"] = int(n)  # e.g. origin not_a_country: Unknown, Stateless, Tibetan
+    no_host = origin.notna() & host.isna()
+    self_row = origin.notna() & host.notna() & (origin == host)
+    blank = origin.notna() & host.notna() & ~self_row & values.isna().all(axis=1)
+    excluded.update({"asylum not a country": int(no_host.sum()), "origin = asylum (IDP rows)": int(self_row.sum()),
+                     "refugees and asylum-seekers blank": int(blank.sum())})
+    use = origin.notna() & host.notna() & ~self_row & ~blank
+    sub = loaded[use]
+    keys = [sub["_origin_region"].astype(str).rename("origin_iso3"), sub["_host_region"].astype(str).rename(
+        "asylum_iso3"), sub["_year"].astype(int).rename("year")]
+    grouped = sub[["_refugees", "_asylum_seekers"]].groupby(keys).sum(min_count=1)
+    merged = int(use.sum()) - len(grouped)
+    if merged:
+        excluded["summed into another row's pair"] = merged
+    out = grouped.rename(columns={"_refugees": "refugees", "_asylum_seekers": "asylum_seekers"}).reset_index()
+    out[FILE] = sub[FILE].groupby(keys).first().to_numpy()
+    return out, {k: v for k, v in excluded.items() if v}
+
+
+__all__ = ["UnhcrPopulation", "pair_frame", "resolve_side"]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import select
 
 from etl.contract import REJECT, REJECT_DETAIL, ROW, ContractError
 from etl.sources import get_source
@@ -137,3 +139,70 @@ def test_wrong_encoding_names_row(tmp_path):
     with pytest.raises(ContractError) as err:
         SOURCE.parse(path)
     assert err.value.row == 6 and "UTF-8" in str(err.value)
+
+
+# --- origin x asylum pairs (displacement_pair): a second view of the loaded rows -------------------------------
+
+def test_pairs_are_a_second_view_of_loaded_rows_without_non_country_origins(ctx):
+    from etl.sources.unhcr_population import pair_frame
+
+    parsed = SOURCE.parse(CUT)
+    SOURCE.to_observations(parsed, ctx)
+    pairs, excluded = pair_frame(parsed)
+    got = pairs.set_index(["origin_iso3", "asylum_iso3", "year"])
+    # file line 17: Syrian Arab Rep. -> Germany, 2016
+    assert tuple(got.loc[("SYR", "DEU", 2016), ["refugees", "asylum_seekers"]]) == (375122, 100527)
+    assert tuple(got.loc[("VEN", "CHL", 2018), ["refugees", "asylum_seekers"]]) == (9, 3102)
+    # Unknown (lines 2-4, 18), Stateless (6, 10, 11) and Tibetan (12, 13) origins give no pair; they still count
+    # on the host side of the aggregates. Lines 19 and 23 are IDP rows (origin = asylum).
+    assert excluded == {"origin not_a_country": 9, "origin = asylum (IDP rows)": 2}
+    assert not got.index.get_level_values("origin_iso3").isin(["UNK", "XXA", "TIB"]).any()
+    assert (pairs["origin_iso3"] != pairs["asylum_iso3"]).all()
+    loaded = int(parsed[REJECT].isna().sum())
+    assert loaded == 25 and len(pairs) + sum(excluded.values()) == loaded  # every loaded row accounted for
+
+
+def test_blank_refugees_and_asylum_seekers_give_no_pair_but_a_stated_count(tmp_path, ctx):
+    from etl.sources.unhcr_population import pair_frame
+
+    text = read_fixture_text(CUT)
+    text = set_cell(set_cell(text, 6, "refugees", "-"), 6, "asylum_seekers", "-")  # line 8: RWA -> AGO, 10 returned
+    text = set_cell(text, 12, "refugees", "")  # line 14: AFG -> DEU, refugees blank, asylum-seekers kept
+    parsed = SOURCE.parse(write_like(tmp_path / "population.csv.gz", text))
+    SOURCE.to_observations(parsed, ctx)
+    pairs, excluded = pair_frame(parsed)
+    got = pairs.set_index(["origin_iso3", "asylum_iso3", "year"])
+    assert ("RWA", "AGO", 2016) not in got.index and excluded["refugees and asylum-seekers blank"] == 1
+    assert np.isnan(got.loc[("AFG", "DEU", 2016), "refugees"])  # blank stays missing, not zero
+    assert got.loc[("AFG", "DEU", 2016), "asylum_seekers"] == 126522
+
+
+def test_load_writes_pairs_in_the_same_load_and_the_real_file_holds_published_values(tmp_path, engine):
+    from etl.loader import load_source
+    from etl.schema import displacement_pair, source_load
+    from etl.warehouse import read_displacement_pairs
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for folder in ("natural_earth_admin", "country_code_crosswalk", "unhcr_refugees"):
+        (raw / folder).symlink_to(RAW_DIR / folder)
+    assert load_source(engine, get_source("natural_earth"), raw).status == "loaded"
+    result = load_source(engine, SOURCE, raw)
+    assert result.status == "loaded", result.error
+    pairs = read_displacement_pairs(engine)
+    got = pairs.set_index(["origin_iso3", "asylum_iso3", "year"])
+    # published by UNHCR (Refugee Data Finder): Syrians in Germany at the end of 2016 and of 2024
+    assert tuple(got.loc[("SYR", "DEU", 2016), ["refugees", "asylum_seekers"]]) == (375_122, 100_527)
+    assert tuple(got.loc[("SYR", "DEU", 2024), ["refugees", "asylum_seekers"]]) == (725_102, 62_959)
+    # the pairs of Syria sum to the origin aggregate of the same load (every asylum country is a country in 2016)
+    assert got.xs(("SYR", 2016), level=("origin_iso3", "year"))["refugees"].sum() == 5_524_511
+    assert not pairs["origin_iso3"].isin(["UNK", "XXA", "TIB"]).any()
+    assert not pairs.duplicated(["origin_iso3", "asylum_iso3", "year"]).any()
+    assert read_displacement_pairs(engine, year_from=2020)["year"].min() == 2020
+    with engine.connect() as conn:
+        load = conn.execute(select(source_load).where(source_load.c.source == "unhcr_population",
+                                                      source_load.c.status == "loaded")).mappings().one()
+        pair_loads = set(conn.execute(select(displacement_pair.c.load_id).distinct()).scalars())
+    assert pair_loads == {load["load_id"]}
+    assert load["rows_read"] == load["rows_loaded"] + load["rows_rejected"] == 138_893
+    assert len(pairs) < load["rows_loaded"]  # a view of loaded rows, never extra rows
