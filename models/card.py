@@ -61,14 +61,32 @@ def backtest_section(meta: dict[str, Any]) -> list[str]:
     for r in verdict_rows(meta):
         lines.append(f"| {r['horizon']} | {r['metric']} | {_fmt(r['model'])} | {r['best_baseline']} | "
                      f"{_fmt(r['baseline'])} | {'beats the baseline' if r['beats'] else 'does NOT beat it'} |")
+    if m.get("selection_rule"):
+        lines += ["", f"**Choice of the deployed candidate**: {m['selection_rule']} (never on the gate's origins). "
+                  "Mean RMSLE on those origins:", "",
+                  "| candidate | " + " | ".join(f"h{h}" for h in m.get("horizons", [])) + " |",
+                  "|---|" + "---|" * len(m.get("horizons", []))]
+        sel: dict[str, dict[int, float]] = {}
+        for r in m.get("backtest_selection", []):
+            sel.setdefault(r["model"], {})[r["horizon"]] = r["rmsle"]
+        for name, per_h in sorted(sel.items(), key=lambda kv: sum(v or 9.0 for v in kv[1].values())):
+            lines.append(f"| {name}{' (deployed)' if name == variant else ''} | "
+                         + " | ".join(_fmt(per_h.get(h)) for h in m.get("horizons", [])) + " |")
     lines += ["", f"**Gate** (beat the best baseline on RMSLE at every horizon, not worse on Spearman): "
               f"{'passed' if gate['passed'] else 'NOT passed'}."]
     for r in gate.get("horizons", []):
         if "model_rmsle" in r:
+            pct = r["improvement_pct"]
             lines.append(f"- horizon {r['horizon']}: RMSLE {_fmt(r['model_rmsle'])} vs {r['best_baseline']} "
-                         f"{_fmt(r['best_baseline_rmsle'])} ({r['improvement_pct']:+.1f}%), Spearman "
-                         f"{_fmt(r['model_spearman'])} vs best {_fmt(r['best_baseline_spearman'])} → "
+                         f"{_fmt(r['best_baseline_rmsle'])} ({abs(pct):.1f}% {'better' if pct > 0 else 'worse'}), "
+                         f"Spearman {_fmt(r['model_spearman'])} vs best {_fmt(r['best_baseline_spearman'])} → "
                          f"{'passed' if r['passed'] else 'failed'}")
+    goal = [r for r in gate.get("horizons", []) if r.get("horizon") in (2, 3) and "improvement_pct" in r]
+    if goal:
+        lines += ["", "**Goal** (issue 10: at horizons 2 and 3, at least 5% better than the best baseline on RMSLE): "
+                  + "; ".join(f"h{r['horizon']} {abs(r['improvement_pct']):.1f}% "
+                              f"{'better' if r['improvement_pct'] > 0 else 'worse'} → "
+                              f"{'met' if r['improvement_pct'] >= 5 else 'NOT met'}" for r in goal) + "."]
     if op:
         lines += ["", f"**Operating horizon.** The newest label is {m.get('newest_label_year')}; the latest "
                   f"predicted year {op['latest_year']} is {op['horizon']} years past it. The backtest validates "
@@ -105,7 +123,7 @@ def model_card(meta: dict[str, Any]) -> str:
         "  convictions, TIP tier, 3P policy index) are modelled explicitly so that their effect is visible in the",
         "  explanations, but the output remains *risk of detected trafficking*, not prevalence.",
         f"- Censored counts: UNODC publishes small counts as '<5'. They enter the label at {meta['config']['label']['censored_fraction']:g} × 5 "
-        f"(midpoint of 0–5). {meta['censored_labels']} of {meta['training_rows']} training labels were censored.",
+        f"(midpoint of the interval 1–4 victims). {meta['censored_labels']} of {meta['training_rows']} training labels were censored.",
         "",
         "## Data and years",
         f"- Training labels: {meta['training_window'][0]}–{meta['training_window'][1]} ({meta['training_rows']} country-years). "

@@ -172,10 +172,19 @@ def xgb_fitter(features: list[str], config: dict, objective: str = "squared", an
     return fit
 
 
+DEFAULT_VARIANTS = {"xgboost": {"objective": "squared", "description": "XGBoost on the horizon's panel"}}
+
+
+def variants_of(config: dict) -> dict[str, dict]:
+    """The XGBoost variants of config.toml [variants]; a config without any gets plain XGBoost, so a run always
+    has a model to set against the baselines."""
+    return config.get("variants") or DEFAULT_VARIANTS
+
+
 def candidates(config: dict) -> list[Candidate]:
     """The model variants and the baselines scored in the same backtest (variants listed in config.toml)."""
     features = feature_names(include_past_victims=True)
-    variants = config.get("variants", {})
+    variants = variants_of(config)
     out = [Candidate(name, xgb_fitter(features, config, v.get("objective", "squared"), bool(v.get("anchored")),
                                       bool(v.get("split_history")), config.get("monotone") if v.get("monotone")
                                       else None), v.get("description", name))
@@ -204,7 +213,7 @@ def gate_baselines(config: dict) -> list[str]:
 
 def model_names(config: dict) -> list[str]:
     """Deployable candidates: XGBoost variants and ensembles with role = model."""
-    return [*config.get("variants", {}), *[n for n, s in config.get("ensembles", {}).items()
+    return [*variants_of(config), *[n for n, s in config.get("ensembles", {}).items()
                                            if s.get("role", "model") == "model"]]
 
 

@@ -38,6 +38,7 @@ from models.evaluate import (
     rolling_origin,
     selection_origins,
     summarise,
+    variants_of,
 )
 from models.explain import BIAS, global_importance, shap_values
 from models.features import (
@@ -157,6 +158,13 @@ def train_run(engine: Engine, deploy: bool = True, progress: Progress | None = N
     last3 = summarise(latest_origins(oos, n_gate))
     # chosen on the origins before the gate's: the gate's figures are a test no choice was fitted to
     selection = summarise(selection_origins(oos, n_gate))
+    selection_rule = ("lowest mean RMSLE over horizons on the origins before the gate's latest "
+                      f"{n_gate} per horizon")
+    if selection.empty or not set(model_names(config)) & set(selection["model"]):
+        # too few origins to hold the gate's out (small extracts): choose on all, and say so
+        selection = by_horizon
+        selection_rule = f"lowest mean RMSLE over horizons on all origins (fewer than {n_gate + 1} origins)"
+        log.warning("backtest has no origins before the gate's; choosing on all origins")
     names = [n for n in model_names(config) if n in set(selection["model"])]
     mean_rmsle = selection.groupby("model")["rmsle"].mean()
     variant = min(names, key=lambda n: mean_rmsle[n])
@@ -240,8 +248,7 @@ def train_run(engine: Engine, deploy: bool = True, progress: Progress | None = N
         "backtest_horizons": _records(by_horizon),
         "backtest_last3": _records(last3),
         "backtest_selection": _records(selection),
-        "selection_rule": "lowest mean RMSLE over horizons on the origins before the gate's latest "
-                          f"{n_gate} per horizon",
+        "selection_rule": selection_rule,
         "backtest_by_target_year": _records(summarise(oos, ("horizon", "target_year"))),
         "backtest_with_history": _records(summarise(oos[~oos["first_time"].astype(bool)])),
         "backtest_last3_origins": {str(h): sorted(int(o) for o in g["origin"].unique())
@@ -275,7 +282,8 @@ def train_run(engine: Engine, deploy: bool = True, progress: Progress | None = N
         "feature_sources": {f.name: list(f.indicators) for f in FEATURES if f.name in features},
         "feature_descriptions": {f.name: f.description for f in FEATURES if f.name in features},
         "label_source_features": label_derived_features(),
-        "monotone_constraints": {},
+        "monotone_constraints": (config.get("monotone", {}) if variants_of(config).get(xgb_name, {})
+                                 .get("monotone") else {}),
         "training_window": [int(labelled.index.get_level_values("year").min()), newest_label],
         "training_rows": len(labelled), "censored_labels": int(labelled["label_censored"].sum()),
         "prediction_years": [int(preds["year"].min()), latest_year],
