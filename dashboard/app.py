@@ -33,7 +33,7 @@ MAX_CALLBACK_DEPTH = 64  # nesting of a callback request's JSON; the deepest rea
 ASSETS = Path(__file__).resolve().parent / "assets"
 DEFAULT_CONFIG = {
     "cache_ttl_s": 5.0,  # how often the warehouse version (deployed run + loads) is re-read
-    "title": "crisisrisk: risk of detected trafficking in humanitarian crises",
+    "title": "crisisrisk: trafficking risk among crisis-affected people",
     "migrate": True,  # bring an empty database to the current schema on start
     "gzip": True,  # compress JSON callback and API answers
     # access control (dashboard.auth); None = from the environment
@@ -93,9 +93,11 @@ def shell(ctx: AppContext) -> html.Div:
         run = ctx.queries.run_id
         return html.Footer(className="site-footer", children=[
             html.P([
-                "All outputs are the risk of ", html.Em("detected"), " trafficking: detection depends on how hard a "
-                "state looks, so low numbers can mean little detection rather than little trafficking. "
-                "Estimates come with 80% intervals. Sources and licences: ", dcc.Link("Data", href="/data"), ". ",
+                "The crisis watch list ranks where the drivers that raise trafficking among displaced people are "
+                "rising; its skill is measured on later victims detected abroad and printed beside it. Victim counts "
+                "are ", html.Em("detected"), " victims: detection depends on how hard a state looks, so low numbers "
+                "can mean little detection rather than little trafficking. Estimates come with 80% intervals and the "
+                "year of their inputs. Sources and licences: ", dcc.Link("Data", href="/data"), ". ",
                 f"Deployed model: {run}." if run else "No model deployed yet.",
             ]),
         ])
@@ -104,7 +106,7 @@ def shell(ctx: AppContext) -> html.Div:
         html.Header(className="site-header no-print", children=[
             html.Div(className="brand", children=[
                 html.Span("crisisrisk", className="brand-name"),
-                html.Span(["risk of ", html.Em("detected"), " trafficking in humanitarian crises"],
+                html.Span("crisis watch list: where trafficking of crisis-affected people is expected to rise",
                           className="brand-tag"),
             ]),
             html.Div(className="header-right", children=[
