@@ -127,7 +127,8 @@ def model_card(meta: dict[str, Any]) -> str:
         "",
         "## Data and years",
         f"- Training labels: {meta['training_window'][0]}–{meta['training_window'][1]} ({meta['training_rows']} country-years). "
-        "UNODC rows for 2019–2021 are held out by the data provider.",
+        "UNODC publishes about two years late, so the years after the newest label are predicted "
+        "(`nowcast`, `projection`).",
         f"- Predictions: {meta['prediction_years'][0]}–{meta['prediction_years'][1]} for {meta['countries_predicted']} countries.",
         "  Every feature for year t uses data from years before t only.",
         f"- Variant deployed: `{meta['variant']}`; features ({len(meta['features'])}):",
