@@ -76,7 +76,7 @@ def _print_evaluation(engine, run_id: str | None) -> None:
     for r in gate.get("horizons", []):
         if "model_rmsle" in r:
             console.print(f"  h{r['horizon']}: RMSLE {r['model_rmsle']:.3f} vs {r['best_baseline']} "
-                          f"{r['best_baseline_rmsle']:.3f} ({r['improvement_pct']:+.1f}%), Spearman "
+                          f"{r['best_baseline_rmsle']:.3f} ({_better_or_worse(r['improvement_pct'])}), Spearman "
                           f"{r['model_spearman']:.3f} vs {r['best_baseline_spearman']:.3f} → "
                           f"{'passed' if r['passed'] else 'failed'}")
     console.print("Interval coverage (50/80/90%): " + "; ".join(
@@ -86,6 +86,11 @@ def _print_evaluation(engine, run_id: str | None) -> None:
     if op:
         console.print(f"Operating horizon: {op['latest_year']} is {op['horizon']} years past the newest label "
                       f"({m.get('newest_label_year')}); validated up to {op['validated_up_to']}.")
+
+
+def _better_or_worse(improvement_pct: float) -> str:
+    """'1.7% better' / '0.6% worse': a signed percentage of RMSLE read either way round."""
+    return f"{abs(improvement_pct):.1f}% {'better' if improvement_pct >= 0 else 'worse'}"
 
 
 @app.command("evaluate")
