@@ -276,6 +276,41 @@ def map_figure(values: pd.DataFrame, locations: Sequence[str], background: pd.Da
     return fig
 
 
+ALERT_COLOUR = "#000000"  # black rings read on every colour of YlOrRd and Viridis
+ALERT_NAME = "Confirmed alert (hover: rule, data year)"
+ALERT_HOVER_LINES = 5
+
+
+def alert_layer(confirmed: pd.DataFrame) -> go.Scattermap | None:
+    """One marker per country with confirmed alerts, at its label point; the hover lists rule and data year.
+
+    Why a separate marker trace: it sits on top of the choropleth without touching its values, so a year change
+    still patches only the value trace. ``confirmed`` has region_id, region_name, rule, period, label_lat and
+    label_lon (one row per alert). Countries without a label point are left to the side list. None: nothing to draw.
+    """
+    if confirmed.empty:
+        return None
+    placed = confirmed.dropna(subset=["label_lat", "label_lon"])
+    if placed.empty:
+        return None
+    lat, lon, names, hover, counts = [], [], [], [], []
+    for _region, grp in placed.sort_values(["period", "rule"], ascending=[False, True]).groupby("region_id", sort=True):
+        lines = [f"{r.rule} ({int(r.period)})" for r in grp.itertuples()]
+        more = len(lines) - ALERT_HOVER_LINES
+        text = "<br>".join(lines[:ALERT_HOVER_LINES]) + (f"<br>and {more} more" if more > 0 else "")
+        lat.append(float(grp["label_lat"].iloc[0]))
+        lon.append(float(grp["label_lon"].iloc[0]))
+        names.append(str(grp["region_name"].iloc[0]))
+        hover.append(text)
+        counts.append(len(lines))
+    return go.Scattermap(
+        lat=lat, lon=lon, mode="markers", text=names, customdata=[[h, n] for h, n in zip(hover, counts, strict=True)],
+        marker=dict(size=[11 + 2 * min(n, 4) for n in counts], color=ALERT_COLOUR, opacity=0.85),
+        name=ALERT_NAME, showlegend=True,
+        hovertemplate="<b>%{text}</b>: %{customdata[1]} confirmed alert(s)<br>%{customdata[0]}"
+                      "<br><i>Reviewed by an analyst; see the Alerts page.</i><extra></extra>")
+
+
 def value_style(metric: str, zrange: tuple[float, float], level: int = 0) -> dict:
     """The value trace's scale, colour bar and hover for a metric: what a metric change patches."""
     meta = metric_meta(metric, level)

@@ -27,6 +27,8 @@ DETECTED_OPTIONS = [  # "where victims are found": the detected-victims model, w
     {"label": "… detected per 100k", "value": "estimate"},
     {"label": "… change (points)", "value": "change"}]
 METRIC_OPTIONS = [WATCH_OPTION, *DETECTED_OPTIONS]
+MAP_ALERTS = "map-alerts"  # issue 14: the short list of confirmed alerts beside the map
+ALERTS_LISTED = 5
 
 
 def map_years(watch_years: list[int], detected_years: list[int]) -> list[int]:
@@ -103,6 +105,8 @@ def register(app: dash.Dash, actx) -> None:
                               config={"displaylogo": False, "scrollZoom": True,
                                       "modeBarButtonsToRemove": ["sendDataToCloud"]}),
                     html.P(id=ids.MAP_NOTE, className="note"),
+                    html.Div(id=MAP_ALERTS, className="map-alerts", children=[  # in view without scrolling
+                        html.H4("Confirmed alerts"), *alert_list(confirmed_alerts())]),
                 ]),
                 html.Aside(className="card risers watch-side", children=[
                     html.H3("Crisis watch list"),
@@ -167,7 +171,14 @@ def register(app: dash.Dash, actx) -> None:
         title = figures.map_title(metric, year, scope_text(level, parent, metric), level)
         fig = figures.map_figure(values, locs, bg, metric, url, zrange, center=center, zoom=zoom, title=title,
                                  uirevision=f"{level}-{parent}", level=level)
+        layer = figures.alert_layer(confirmed_alerts(parent))  # issue 14: after the value trace, never patched
+        if layer is not None:
+            fig.add_trace(layer)
         return fig, values
+
+    def confirmed_alerts(country: str | None = None) -> pd.DataFrame:
+        """Confirmed alerts (what viewers may see) with the label point of their country; newest first."""
+        return confirmed_alert_frame(actx.engine, q.regions(0), country)
 
     def note(country: str, metric: str, year: int, values) -> list:
         level, parent = scope(country)
@@ -292,6 +303,37 @@ def register(app: dash.Dash, actx) -> None:
         if q.region(str(rid)) is None:
             return no_update, no_update
         return f"/region/{rid}", f"?year={int(year)}" if year else ""
+
+
+def confirmed_alert_frame(engine, countries: pd.DataFrame, country: str | None = None) -> pd.DataFrame:
+    """Confirmed alerts joined to the countries' label points (a warehouse without the alert tables: none)."""
+    from models import alerts
+
+    cols = ["alert_id", "region_id", "region_name", "rule", "period", "label_lat", "label_lon"]
+    try:
+        rows = alerts.list_alerts(engine, status="confirmed", region_id=country, limit=500)
+    except Exception:  # noqa: BLE001 - a warehouse from before migration 0008: the map still draws
+        log.warning("map: confirmed alerts unreadable", exc_info=True)
+        rows = []
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    frame = pd.DataFrame(rows)[["alert_id", "region_id", "region_name", "rule", "period"]]
+    points = countries[["region_id", "label_lat", "label_lon"]] if len(countries) else \
+        pd.DataFrame(columns=["region_id", "label_lat", "label_lon"])
+    return frame.merge(points, on="region_id", how="left")[cols]
+
+
+def alert_list(confirmed: pd.DataFrame) -> list:
+    """The newest confirmed alerts, one line each, linking to the region and to the Alerts page."""
+    link = dcc.Link("All alerts, rules and their backtest", href="/alerts")
+    if confirmed.empty:
+        return [html.P(["No confirmed alerts. ", link, "."], className="note")]
+    top = confirmed.head(ALERTS_LISTED)
+    items = [html.Li([dcc.Link(r.region_name, href=f"/region/{r.region_id}"), f": {r.rule} ({int(r.period)})"])
+             for r in top.itertuples()]
+    more = f"{len(confirmed)} confirmed in all; black dots on the map. " if len(confirmed) > len(top) else \
+        "Black dots on the map. "
+    return [html.Ul(className="risers-list alert-list", children=items), html.P([more, link, "."], className="note")]
 
 
 def tied_units(values: pd.DataFrame) -> int:

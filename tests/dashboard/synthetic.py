@@ -315,3 +315,40 @@ def _observations(countries: list[str], rng) -> tuple[list[dict], list[dict]]:
                 {"row_number": 5, "reason_code": "bad_value", "reason": "value '=1+1' is not a number",
                  "raw": '{"country": "Chad", "value": "=1+1"}'}]
     return uniq, rejected
+
+
+# --- alerts on the map (issue 14): hand-made review outcomes whose values the map tests check -------------------
+# (region, starter rule, data year, status). Viewers see only confirmed alerts, so the map draws SYR (two alerts,
+# 2020 listed before 2019) and SDN; the pending NGA alert must not appear anywhere on the map page.
+MAP_ALERTS = [("SYR", "outflow-surge", 2020, "confirmed"), ("SYR", "displacement-3y-high", 2019, "confirmed"),
+              ("SDN", "conflict-deaths-3y-high", 2020, "confirmed"), ("NGA", "watchlist-enters-top", 2020, "pending")]
+
+
+def add_map_alerts(engine: Engine) -> tuple[list[int], bool]:
+    """Insert MAP_ALERTS (seeding the starter rules if the table is empty); returns (alert ids, rules seeded)."""
+    from etl.schema import alert, alert_rule
+    from models.alerts import seed_starter_rules
+
+    seeded = seed_starter_rules(engine) > 0
+    now = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
+    ids_ = []
+    with engine.begin() as conn:
+        rule_ids = dict(conn.execute(select(alert_rule.c.name, alert_rule.c.rule_id)).all())
+        for region_id, rule, year, status in MAP_ALERTS:
+            rid = rule_ids[rule]
+            ids_.append(conn.execute(alert.insert().values(
+                rule_id=rid, region_id=region_id, period=year, dedup_key=f"test-map:{rid}:{region_id}:{year}",
+                status=status, message=f"SYNTHETIC TEST ALERT {rule} {region_id} {year}", created_at=now,
+                reviewed_by="synthetic" if status == "confirmed" else None,
+                reviewed_at=now if status == "confirmed" else None)).inserted_primary_key[0])
+    return ids_, seeded
+
+
+def remove_map_alerts(engine: Engine, alert_ids: list[int], rules_seeded: bool) -> None:
+    """Undo add_map_alerts, so the shared warehouse has no alerts for the other tests."""
+    from etl.schema import alert, alert_rule
+
+    with engine.begin() as conn:
+        conn.execute(delete(alert).where(alert.c.alert_id.in_(alert_ids)))
+        if rules_seeded:
+            conn.execute(delete(alert_rule))
