@@ -5,6 +5,11 @@ strongest signal), the origin's crisis drivers, the detecting country's detectio
 between them. Target log1p(count); a year in which d reported citizenships without o counts 0 (below the listing
 threshold). Training is horizon-augmented: every feature cutoff Y and horizon h = 1..3 is one example with
 features dated <= Y and the target in Y + h. Backtested against the pair's last value and its 3-year mean.
+
+Pair-side features besides distance: the diaspora of o in d (UNHCR refugees + asylum-seekers of o hosted by d,
+``displacement_pair``, dated <= the cutoff), its 2-year growth and d's share of o's displaced abroad, and whether
+o and d share a land border (admin-0 polygons of the warehouse, computed once per call). Variants tried and the
+one chosen: docs/WATCHLIST.md §6.2.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +35,25 @@ INTERVAL = 0.8
 MODEL_FILE = "pair_model.ubj"
 META_FILE = "pair_model.json"
 CHECKSUM_FILE = "pair_model.sha256"
-PARAMS = {"objective": "reg:squarederror", "max_depth": 4, "learning_rate": 0.08, "subsample": 0.8,
-          "colsample_bytree": 0.8, "min_child_weight": 5, "lambda": 2.0, "seed": 0, "nthread": 2}
-ROUNDS = 150
-FEATURES = ("horizon", "last_value", "mean_3y", "max_value", "n_listed", "years_since_listed",
+# chosen on the selection window (docs/WATCHLIST.md §6.2): shallower, slower trees than the first version
+# (depth 4, rate 0.08, 150 rounds, min_child_weight 5); nthread 1 is faster on the shared machine
+PARAMS = {"objective": "reg:squarederror", "max_depth": 3, "learning_rate": 0.04, "subsample": 0.8,
+          "colsample_bytree": 0.8, "min_child_weight": 20, "lambda": 2.0, "seed": 0, "nthread": 1}
+ROUNDS = 300
+# variants are chosen on backtest cutoffs < GATE_FIRST_CUTOFF; the gate is judged on the later ones only
+GATE_FIRST_CUTOFF = 2016
+BLEND = False  # shrinking toward the 3-year mean was tried and not chosen (§6.2); the code path stays testable
+BASE_FEATURES = ("horizon", "last_value", "mean_3y", "max_value", "n_listed", "years_since_listed",
             "years_since_report", "origin_log_population", "origin_displaced_abroad_level",
             "origin_displaced_growth_2y", "origin_conflict_intensity", "origin_log_gdp_per_capita",
             "detecting_log_population", "detecting_log_gdp_per_capita", "detecting_rule_of_law",
             "detecting_citizenships", "detecting_foreign_victims", "log_distance_km")
+DIASPORA_FEATURES = ("diaspora_log", "diaspora_growth_2y", "diaspora_share")
+BORDER_FEATURES = ("shared_border",)
+INTENSITY_FEATURES = ("detecting_years_reported", "detecting_citizenships_mean3", "detecting_total_log")
+FEATURES = BASE_FEATURES + DIASPORA_FEATURES + BORDER_FEATURES + INTENSITY_FEATURES
+# admin-0 polygons closer than this (degrees) count as touching: Natural Earth borders are not always exact
+BORDER_TOLERANCE_DEG = 0.01
 SIDE_COLUMNS = {"log_population": "log_population", "displaced_abroad_level": "displaced_abroad_level",
                 "displaced_growth_2y": "displaced_growth_2y", "conflict_intensity": "conflict_intensity",
                 "log_gdp_per_capita": "log_gdp_per_capita", "rule_of_law": "rule_of_law"}
@@ -135,8 +152,131 @@ def region_coords(engine: Engine) -> pd.DataFrame:
     return pd.DataFrame({"region_id": regions["region_id"], "lon": lon, "lat": lat})
 
 
-def build_examples(pairs: pd.DataFrame, census: pd.DataFrame, drivers: pd.DataFrame, coords: pd.DataFrame
-                   ) -> pd.DataFrame:
+@dataclass
+class PairContext:
+    """Pair-side inputs read once per training or prediction call (diaspora table, land borders)."""
+
+    displacement: pd.DataFrame | None = None  # origin_iso3, asylum_iso3, year, refugees, asylum_seekers
+    borders: pd.DataFrame | None = None  # a, b: every neighbouring pair in both orders
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def diaspora_features(keys: pd.DataFrame, displacement: pd.DataFrame | None) -> pd.DataFrame:
+    """Diaspora of o in d as of each key's cutoff: log1p(refugees + asylum-seekers of o hosted by d).
+
+    Only UNHCR years <= cutoff enter (the latest such year, so a cutoff past UNHCR's last year keeps the last
+    one). A pair UNHCR does not list in a year it covers counts 0. ``diaspora_share`` is d's share of o's
+    displaced abroad in that year (NaN when o has none); ``diaspora_growth_2y`` the change of the log over 2 years.
+    """
+    out = keys.copy()
+    if displacement is None or displacement.empty:
+        return out.assign(**{c: np.nan for c in DIASPORA_FEATURES})
+    dp = displacement.assign(n=displacement[["refugees", "asylum_seekers"]].sum(axis=1, min_count=1).fillna(0.0))
+    dp = dp.rename(columns={"origin_iso3": "o", "asylum_iso3": "d", "year": "_y"})[["o", "d", "_y", "n"]]
+    first, last = int(dp["_y"].min()), int(dp["_y"].max())
+    abroad = dp.groupby(["o", "_y"])["n"].sum().rename("abroad").reset_index()
+    at = out["cutoff"].astype(int).clip(upper=last)
+
+    def level(year: pd.Series) -> pd.Series:
+        frame = pd.DataFrame({"o": out["o"].to_numpy(), "d": out["d"].to_numpy(), "_y": year.to_numpy()})
+        got = frame.merge(dp, on=["o", "d", "_y"], how="left")["n"].fillna(0.0)
+        return pd.Series(np.where(year.to_numpy() >= first, got.to_numpy(), np.nan), index=out.index)
+
+    now, before = level(at), level(at - 2)
+    total = pd.DataFrame({"o": out["o"].to_numpy(), "_y": at.to_numpy()}).merge(abroad, on=["o", "_y"], how="left")
+    total = total["abroad"].to_numpy()
+    out["diaspora_log"] = np.log1p(now)
+    out["diaspora_growth_2y"] = np.log1p(now) - np.log1p(before)
+    out["diaspora_share"] = np.where(total > 0, now / np.where(total > 0, total, 1.0), np.nan)
+    return out
+
+
+def border_pairs(engine: Engine) -> pd.DataFrame:
+    """Countries whose admin-0 polygons touch (within BORDER_TOLERANCE_DEG), both orders; computed once per call.
+
+    A land border is a cheap proxy for overland movement that great-circle distance between label points misses
+    (e.g. large neighbours whose centroids are far apart).
+    """
+    from shapely import STRtree, wkb
+
+    from etl.warehouse import read_regions
+
+    regions = read_regions(engine, level=0, with_geometry=True)
+    regions = regions[regions["geometry_wkb"].map(lambda g: isinstance(g, str) and bool(g))]
+    if regions.empty:
+        return pd.DataFrame({"a": pd.Series(dtype=str), "b": pd.Series(dtype=str)})
+    geoms = [wkb.loads(bytes.fromhex(g)) for g in regions["geometry_wkb"]]
+    ids = regions["region_id"].to_numpy()
+    left, right = STRtree(geoms).query(geoms, predicate="dwithin", distance=BORDER_TOLERANCE_DEG)
+    keep = left != right
+    out = pd.DataFrame({"a": ids[left[keep]], "b": ids[right[keep]]}).drop_duplicates()
+    log.info("pair model: %d neighbouring country pairs from %d admin-0 polygons", len(out) // 2, len(geoms))
+    return out
+
+
+def border_features(keys: pd.DataFrame, borders: pd.DataFrame | None) -> pd.DataFrame:
+    """shared_border = 1 where o and d are neighbours, 0 otherwise (NaN when no geometry was available)."""
+    if borders is None:
+        return keys.assign(shared_border=np.nan)
+    neighbours = set(zip(borders["a"], borders["b"], strict=True))
+    flag = [1.0 if (o, d) in neighbours else 0.0 for o, d in zip(keys["o"], keys["d"], strict=True)]
+    return keys.assign(shared_border=flag)
+
+
+def intensity_features(keys: pd.DataFrame, pairs: pd.DataFrame, census: pd.DataFrame) -> pd.DataFrame:
+    """The detecting country's own reporting intensity as of the cutoff (reports dated <= cutoff only).
+
+    Years with a citizenship breakdown so far, mean citizenships listed in its reports of cutoff-2..cutoff, and
+    log1p of all victims (nationals included) in its latest report.
+    """
+    rep = _reporting(pairs, census)
+    n_cit = (census[["detecting_iso3", "year", "n_citizenships"]].set_axis(["d", "t", "n"], axis=1)
+             if "n_citizenships" in census else pd.DataFrame(columns=["d", "t", "n"]))
+    n_cit = n_cit.astype({"t": int})
+    counts = np.where(pairs["censored"].astype(bool), CENSORED_VALUE, pairs["victims"].astype(float))
+    totals = pd.DataFrame({"d": pairs["detecting_iso3"].to_numpy(), "t": pairs["year"].astype(int).to_numpy(),
+                           "c": counts}).groupby(["d", "t"])["c"].sum().reset_index()
+    parts = []
+    for cutoff, grp in keys.groupby("cutoff"):
+        rep_c = rep[rep["t"] <= cutoff]
+        years = rep_c.groupby("d")["t"].size()
+        recent = n_cit[(n_cit["t"] <= cutoff) & (n_cit["t"] >= cutoff - 2)].groupby("d")["n"].mean()
+        tot = totals[totals["t"] <= cutoff].sort_values("t").groupby("d").tail(1).set_index("d")["c"]
+        d = grp["d"]
+        parts.append(grp.assign(detecting_years_reported=years.reindex(d).fillna(0).to_numpy(dtype=float),
+                                detecting_citizenships_mean3=recent.reindex(d).to_numpy(dtype=float),
+                                detecting_total_log=np.log1p(tot.reindex(d).to_numpy(dtype=float))))
+    return pd.concat(parts).loc[keys.index] if parts else keys.assign(**{c: np.nan for c in INTENSITY_FEATURES})
+
+
+def pair_side_features(keys: pd.DataFrame, pairs: pd.DataFrame, census: pd.DataFrame,
+                       context: PairContext | None) -> pd.DataFrame:
+    """Diaspora, border and reporting-intensity columns for every key (any pair, listed before or not)."""
+    context = context or PairContext()
+    out = diaspora_features(keys, context.displacement)
+    out = border_features(out, context.borders)
+    return intensity_features(out, pairs, census)
+
+
+def pair_context(engine: Engine) -> PairContext:
+    """Read the diaspora table and compute the land borders once; an older warehouse without them gives NaN."""
+    from etl import warehouse
+
+    try:
+        displacement = warehouse.read_displacement_pairs(engine)
+    except Exception as exc:  # noqa: BLE001 - a warehouse migrated before 0009 or never loaded
+        log.warning("pair model: no UNHCR origin x asylum pairs (%s); diaspora features are missing", exc)
+        displacement = None
+    try:
+        borders = border_pairs(engine)
+    except Exception as exc:  # noqa: BLE001 - geometry unreadable: the feature is missing, not invented
+        log.warning("pair model: land borders not computed (%s); shared_border is missing", exc)
+        borders = None
+    return PairContext(displacement=displacement, borders=borders)
+
+
+def build_examples(pairs: pd.DataFrame, census: pd.DataFrame, drivers: pd.DataFrame, coords: pd.DataFrame,
+                   context: PairContext | None = None) -> pd.DataFrame:
     """Horizon-augmented examples: pairs listed by the cutoff, target in a reporting year cutoff + h."""
     p = _foreign(pairs)
     rep = _reporting(pairs, census)
@@ -154,22 +294,59 @@ def build_examples(pairs: pd.DataFrame, census: pd.DataFrame, drivers: pd.DataFr
     keys = pd.concat(rows, ignore_index=True)
     target = p.rename(columns={"t": "year", "v": "target"})
     keys = keys.merge(target, on=["d", "o", "year"], how="left").fillna({"target": 0.0})
-    return side_features(history_features(keys, pairs, census), drivers, coords)
+    feats = side_features(history_features(keys, pairs, census), drivers, coords)
+    return pair_side_features(feats, pairs, census, context)
 
 
-def _fit(frame: pd.DataFrame) -> xgb.Booster:
-    d = xgb.DMatrix(frame[list(FEATURES)].to_numpy(dtype=float), label=frame["target"].to_numpy(dtype=float),
-                    feature_names=list(FEATURES), missing=np.nan)
+def _fit(frame: pd.DataFrame, features: tuple[str, ...] | None = None) -> xgb.Booster:
+    cols = list(features or FEATURES)
+    d = xgb.DMatrix(frame[cols].to_numpy(dtype=float), label=frame["target"].to_numpy(dtype=float),
+                    feature_names=cols, missing=np.nan)
     return xgb.train(PARAMS, d, num_boost_round=ROUNDS)
 
 
 def _predict(booster: xgb.Booster, frame: pd.DataFrame) -> np.ndarray:
-    d = xgb.DMatrix(frame[list(FEATURES)].to_numpy(dtype=float), feature_names=list(FEATURES), missing=np.nan)
+    cols = list(booster.feature_names or FEATURES)  # the booster knows the features it was trained on
+    d = xgb.DMatrix(frame[cols].to_numpy(dtype=float), feature_names=cols, missing=np.nan)
     return np.maximum(booster.predict(d), 0.0)
 
 
-def backtest(examples: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rolling origin: for cutoff Y, train on examples whose target year <= Y, predict Y + 1..Y + 3."""
+BLEND_GRID = np.round(np.linspace(0.0, 1.0, 21), 2)
+
+
+def blend_weights(oos: pd.DataFrame) -> dict[int, float]:
+    """Per horizon, the weight w of the model in w * model + (1 - w) * 3-year mean that minimises RMSLE.
+
+    Fitted only on the out-of-sample rows given (for a backtest cutoff Y: rows whose target year is <= Y).
+    A horizon without such rows keeps the model alone (w = 1).
+    """
+    weights = {}
+    for h in HORIZONS:
+        grp = oos[oos["horizon"] == h]
+        if len(grp) < 50:
+            weights[h] = 1.0
+            continue
+        err = [np.mean((w * grp["pred"] + (1 - w) * grp["mean_3y"] - grp["target"]) ** 2) for w in BLEND_GRID]
+        weights[h] = float(BLEND_GRID[int(np.argmin(err))])
+    return weights
+
+
+def apply_blend(pred: np.ndarray, frame: pd.DataFrame, weights: dict | None) -> np.ndarray:
+    """Shrink the model's log prediction toward the pair's 3-year mean with the per-horizon weight."""
+    if not weights:
+        return pred
+    w = np.array([float(weights.get(int(h), weights.get(str(int(h)), 1.0))) for h in frame["horizon"]])
+    return w * pred + (1 - w) * frame["mean_3y"].to_numpy(dtype=float)
+
+
+def backtest(examples: pd.DataFrame, features: tuple[str, ...] | None = None, blend: bool = False,
+             first_cutoff: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rolling origin: for cutoff Y, train on examples whose target year <= Y, predict Y + 1..Y + 3.
+
+    With ``blend``, the prediction at Y is shrunk toward the 3-year mean with weights fitted on the earlier
+    cutoffs' out-of-sample rows whose target year is <= Y (inner origins), never on Y's own targets.
+    ``first_cutoff`` restricts the table (not the training) to cutoffs >= it.
+    """
     cutoffs = sorted(examples["cutoff"].unique())
     oos = []
     for cutoff in cutoffs:
@@ -177,9 +354,20 @@ def backtest(examples: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         test = examples[examples["cutoff"] == cutoff]
         if train["year"].nunique() < 3 or test.empty:
             continue
-        booster = _fit(train)
-        oos.append(test.assign(pred=_predict(booster, test)))
+        booster = _fit(train, features)
+        raw = _predict(booster, test)
+        pred = raw
+        if blend:
+            inner = pd.concat(oos, ignore_index=True) if oos else pd.DataFrame(columns=["horizon"])
+            inner = inner[inner["year"] <= cutoff] if len(inner) else inner
+            pred = apply_blend(raw, test, blend_weights(inner.assign(pred=inner["raw"])) if len(inner) else None)
+        oos.append(test.assign(pred=pred, raw=raw))
     oos_frame = pd.concat(oos, ignore_index=True)
+    return score_table(oos_frame if first_cutoff is None else oos_frame[oos_frame["cutoff"] >= first_cutoff]), oos_frame
+
+
+def score_table(oos_frame: pd.DataFrame) -> pd.DataFrame:
+    """Per-horizon RMSLE of the model and of the two baselines on the given out-of-sample rows."""
     table = []
     for h, grp in oos_frame.groupby("horizon"):
         def rmsle(pred: pd.Series, grp: pd.DataFrame = grp) -> float:
@@ -189,41 +377,60 @@ def backtest(examples: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                       "rmsle_model": model, "rmsle_last_value": last, "rmsle_mean_3y": mean3,
                       "improvement_vs_last": 1 - model / last, "improvement_vs_mean_3y": 1 - model / mean3,
                       "coverage80": None})
-    return pd.DataFrame(table), oos_frame
+    return pd.DataFrame(table)
 
 
 def train_pairs(engine: Engine, pairs: pd.DataFrame, census: pd.DataFrame, run_id: str,
                 registry_dir: Path | None) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Backtest, fit on everything, store the booster (XGBoost's own format + sha256) and the latest predictions."""
+    """Backtest, fit on everything, store the booster (XGBoost's own format + sha256) and the latest predictions.
+
+    The gate is judged on backtest cutoffs >= GATE_FIRST_CUTOFF (the earlier ones chose the variant); the table
+    over every cutoff is stored beside it.
+    """
     from etl.warehouse import read_observations
     from models import watchlist
 
     obs = read_observations(engine, indicators=watchlist.needed_indicators(), level=0)
     drivers = watchlist.driver_panel(obs, years=list(range(2000, watchlist.last_input_year(obs) + 1))).drivers
     coords = region_coords(engine)
-    examples = build_examples(pairs, census, drivers, coords)
-    table, oos = backtest(examples)
+    context = pair_context(engine)  # diaspora table and land borders: read and computed once per run
+    examples = build_examples(pairs, census, drivers, coords, context)
+    _all_table, oos = backtest(examples, FEATURES, blend=BLEND)
     half = {}
     for h, grp in oos.groupby("horizon"):
         half[int(h)] = float(np.quantile(np.abs(grp["target"] - grp["pred"]), INTERVAL))
-        inside = np.abs(grp["target"] - grp["pred"]) <= half[int(h)]
-        table.loc[table["horizon"] == h, "coverage80"] = float(inside.mean())
-    gate = bool(((table["improvement_vs_last"] >= GATE_IMPROVEMENT)
-                 & (table["improvement_vs_mean_3y"] >= GATE_IMPROVEMENT)).all())
-    booster = _fit(examples)
+    tables = {}
+    for name, part in (("gate", oos[oos["cutoff"] >= GATE_FIRST_CUTOFF]), ("all", oos),
+                       ("selection", oos[oos["cutoff"] < GATE_FIRST_CUTOFF])):
+        table = score_table(part) if len(part) else pd.DataFrame(columns=["horizon"])
+        for h, grp in part.groupby("horizon"):
+            inside = np.abs(grp["target"] - grp["pred"]) <= half[int(h)]
+            table.loc[table["horizon"] == h, "coverage80"] = float(inside.mean())
+        tables[name] = table
+    gate_table = tables["gate"] if len(tables["gate"]) else tables["all"]
+    gate = bool(len(gate_table) == len(HORIZONS)
+                and ((gate_table["improvement_vs_last"] >= GATE_IMPROVEMENT)
+                     & (gate_table["improvement_vs_mean_3y"] >= GATE_IMPROVEMENT)).all())
+    booster = _fit(examples, FEATURES)
     last_year = int(_reporting(pairs, census)["t"].max())
     meta: dict[str, Any] = {
         "features": list(FEATURES), "horizons": list(HORIZONS), "last_label_year": last_year,
         "interval_halfwidth_log": half, "training_rows": len(examples),
-        "backtest": table.to_dict("records"), "gate_passed": gate,
+        "backtest": gate_table.to_dict("records"), "backtest_all_cutoffs": tables["all"].to_dict("records"),
+        "backtest_selection": tables["selection"].to_dict("records"), "gate_first_cutoff": GATE_FIRST_CUTOFF,
+        "gate_passed": gate,
         "gate": f">= {GATE_IMPROVEMENT:.0%} lower RMSLE than both the pair's last value and its 3-year mean at "
-                f"every horizon",
+                f"every horizon, on backtest cutoffs >= {GATE_FIRST_CUTOFF} (earlier cutoffs chose the variant)",
         "target": "log1p detected victims of citizenship o in detecting country d (0 in a reporting year "
                   "without o)",
+        "params": dict(PARAMS), "rounds": ROUNDS, "variants_doc": "docs/WATCHLIST.md §6.2",
     }
+    if BLEND:
+        meta["blend_weights"] = blend_weights(oos.assign(pred=oos["raw"]))
     if registry_dir is not None:
         meta["model_file"] = save_pair_model(booster, meta, registry_dir / run_id)
-    stored = predict_pairs(booster, meta, _latest_keys(pairs, census, last_year), pairs, census, drivers, coords)
+    stored = predict_pairs(booster, meta, _latest_keys(pairs, census, last_year), pairs, census, drivers, coords,
+                           context)
     return meta, stored
 
 
@@ -233,7 +440,8 @@ def _latest_keys(pairs: pd.DataFrame, census: pd.DataFrame, last_year: int) -> p
 
 
 def predict_pairs(booster: xgb.Booster, meta: dict[str, Any], keys: pd.DataFrame, pairs: pd.DataFrame,
-                  census: pd.DataFrame, drivers: pd.DataFrame, coords: pd.DataFrame) -> pd.DataFrame:
+                  census: pd.DataFrame, drivers: pd.DataFrame, coords: pd.DataFrame,
+                  context: PairContext | None = None) -> pd.DataFrame:
     """Expected victims and 80% interval for any (d, o, year), listed before or not.
 
     The cutoff is year - 1, but never after the last label year; horizons beyond 3 use the horizon-3 model and
@@ -246,8 +454,9 @@ def predict_pairs(booster: xgb.Booster, meta: dict[str, Any], keys: pd.DataFrame
     keys["horizon_actual"] = keys["year"] - keys["cutoff"]
     keys["horizon"] = keys["horizon_actual"].clip(1, max(HORIZONS))
     feats = side_features(history_features(keys, pairs, census), drivers, coords)
+    feats = pair_side_features(feats, pairs, census, context)
     feats = feats.sort_values("_row").reset_index(drop=True)
-    pred = _predict(booster, feats)
+    pred = apply_blend(_predict(booster, feats), feats, meta.get("blend_weights"))
     half = np.array([float(meta["interval_halfwidth_log"][str(h)] if str(h) in meta["interval_halfwidth_log"]
                            else meta["interval_halfwidth_log"][h]) for h in feats["horizon"]])
     stats = _foreign(pairs).sort_values("t").groupby(["d", "o"]).tail(1).set_index(["d", "o"])
@@ -341,7 +550,7 @@ def predict_dyads(engine: Engine, pairs_csv: Path, out_csv: Path, run_id: str | 
     pairs, census = watchlist.read_pairs(engine)
     obs = read_observations(engine, indicators=watchlist.needed_indicators(), level=0)
     drivers = watchlist.driver_panel(obs, years=list(range(2000, watchlist.last_input_year(obs) + 1))).drivers
-    out = predict_pairs(booster, meta, keys, pairs, census, drivers, region_coords(engine))
+    out = predict_pairs(booster, meta, keys, pairs, census, drivers, region_coords(engine), pair_context(engine))
     out = out[["detecting_iso3", "citizenship_iso3", "year", "expected_victims", "lower", "upper", "basis"]]
     out = out.assign(run_id=run_id).round({"expected_victims": 3, "lower": 3, "upper": 3})
     out.to_csv(out_csv, index=False)
