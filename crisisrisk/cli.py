@@ -85,6 +85,9 @@ def _register_optional() -> None:
     app.add_typer(export_app, name="export")
     from models.phases_cli import register as register_phases  # issue 14: phases, alerts, export phases
     register_phases(app, export_app)
+    from etl.cli import add_post_run_hook  # issue 14: `etl run` evaluates the alert rules after a load
+    from models.post_change import etl_run_hook
+    add_post_run_hook(etl_run_hook)
     try:
         from dashboard.cli import register as register_dashboard
     except ImportError:  # pragma: no cover

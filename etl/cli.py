@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +27,15 @@ from etl.db import make_engine, migrate
 log = logging.getLogger(__name__)
 app = typer.Typer(help="Build the warehouse from the real published files in data/raw.", no_args_is_help=True)
 console = Console(width=None if sys.stdout.isatty() else 200)
+# Run after `etl run` has loaded something, with (engine, echo): crisisrisk/cli.py adds the alert evaluation here
+# (issue 14), so etl itself never imports models (DESIGN §2).
+POST_RUN_HOOKS: list[Callable] = []
+
+
+def add_post_run_hook(hook: Callable) -> None:
+    """Register ``hook(engine, echo)`` once (the composed CLI may be built more than once in a process)."""
+    if hook not in POST_RUN_HOOKS:
+        POST_RUN_HOOKS.append(hook)
 
 
 def _engine():
@@ -54,6 +64,7 @@ def run_cmd(
         raise typer.Exit(2) from None
     engine = _engine()
     failures = 0
+    loaded = 0
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=False) as progress:
         task = progress.add_task("ETL", total=len(selected))
@@ -62,7 +73,7 @@ def run_cmd(
             progress.update(task, description=msg[:80])
 
         def done(result) -> None:
-            nonlocal failures
+            nonlocal failures, loaded
             progress.advance(task)
             if result.status == "failed":
                 failures += 1
@@ -70,6 +81,7 @@ def run_cmd(
             elif result.status == "unchanged":
                 progress.console.print(f"[dim]= {result.source}: unchanged (use --force to reload)[/dim]")
             else:
+                loaded += 1
                 read = sum(f.rows_read for f in result.files)
                 rej = sum(f.rows_rejected for f in result.files)
                 progress.console.print(f"[green]✓[/green] {result.source}: {read:,} rows read, {read - rej:,} loaded, "
@@ -96,6 +108,9 @@ def run_cmd(
     if not source:
         for folder in unregistered_folders():
             console.print(f"[yellow]! data/raw/{folder} has no registered reader; add a module in etl/sources[/yellow]")
+    if loaded:
+        for hook in POST_RUN_HOOKS:
+            hook(engine, lambda msg: console.print(msg, markup=False, highlight=False))
     if failures:
         console.print(f"[red]{failures} source(s) failed; the warehouse keeps their previous load.[/red]")
         raise typer.Exit(1)

@@ -43,6 +43,14 @@ def train_cmd(
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from None
     _print_evaluation(engine, run_id)
+    _after_change(engine, "train")
+
+
+def _after_change(engine, trigger: str) -> None:
+    """Evaluate the alert rules on what the command changed (issue 14; CRISISRISK_ALERTS_AUTO=false: not)."""
+    from models.post_change import run_and_report
+
+    run_and_report(engine, trigger, lambda msg: console.print(msg, markup=False, highlight=False))
 
 
 def _print_evaluation(engine, run_id: str | None) -> None:
@@ -125,12 +133,14 @@ def promote_cmd(run_id: str) -> None:
     """Deploy a run (its artefacts are verified first); the current one is archived."""
     from models.registry import RegistryError, promote
 
+    engine = _engine()
     try:
-        promote(_engine(), run_id)
+        promote(engine, run_id)
     except RegistryError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
     console.print(f"deployed {run_id}")
+    _after_change(engine, "promote")
 
 
 @app.command("rollback")
@@ -138,12 +148,14 @@ def rollback_cmd() -> None:
     """Re-deploy the previously deployed run."""
     from models.registry import RegistryError, rollback
 
+    engine = _engine()
     try:
-        run_id = rollback(_engine())
+        run_id = rollback(engine)
     except RegistryError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
     console.print(f"rolled back to {run_id}")
+    _after_change(engine, "rollback")
 
 
 @app.command("card")
