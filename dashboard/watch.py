@@ -74,6 +74,25 @@ def skill_text(skill: dict | None) -> tuple[str, str]:
     return strength, sentence
 
 
+def pair_gate_text(skill: dict | None) -> str:
+    """The pair model's measured gain over the pair's own history, so nobody reads the chart as validated.
+
+    The run stores per horizon how much lower the model's RMSLE is than the pair's last value and 3-year mean.
+    """
+    pair = (skill or {}).get("pair_model") or {}
+    rows = pair.get("backtest") or []
+    if not rows:
+        return "Pair model not validated in this run."
+    gains = "; ".join(
+        f"{int(r['horizon'])} year{'s' if int(r['horizon']) > 1 else ''} ahead "
+        f"{100 * float(r['improvement_vs_last']):.0f}% / {100 * float(r['improvement_vs_mean_3y']):.0f}%"
+        for r in sorted(rows, key=lambda r: int(r["horizon"])))
+    verdict = ("It passes its gate" if pair.get("gate_passed") else
+               "It does NOT pass its gate of 10% at every horizon: read it as a rough guide")
+    return (f"Backtest: the pair model's error (RMSLE) is lower than the pair's last value / its 3-year mean by "
+            f"{gains}. {verdict}.")
+
+
 def driver_terms(drivers) -> pd.DataFrame:
     """The stored drivers list as a frame (driver, label, value, contribution), largest |contribution| first."""
     cols = ["driver", "label", "value", "contribution"]

@@ -93,6 +93,7 @@ def register(app: dash.Dash, actx) -> None:
                        "intervals, for the years after the last UNODC report (horizon = years after it). Receiving "
                        "countries can use it to plan identification. Countries that never listed this citizenship "
                        "are not shown.", className="note"),
+                html.P(watch.pair_gate_text(q.watchlist_skill()), className="note"),
                 dcc.Graph(id=ids.REGION_PAIRS, config=GRAPH_CONFIG,
                           figure=_pairs(q, info["region_id"], name) if level == 0 else figures.empty_figure("")),
             ]),

@@ -250,3 +250,18 @@ def test_tied_admin1_units_are_counted_for_the_note():
     values = pd.DataFrame({"estimate_per_100k": [0.48, 0.48, 0.48, 0.9, 1.2]})
     assert tied_units(values) == 3  # three units with nothing located share the lowest exposure
     assert tied_units(pd.DataFrame({"estimate_per_100k": [0.1, 0.2]})) == 1
+
+
+def test_pair_gate_text_states_the_measured_gain_and_a_failed_gate():
+    """A run whose pair model is 6% better than the 3-year mean at one year ahead fails the 10% gate, and says so."""
+    from dashboard.watch import pair_gate_text
+
+    skill = {"pair_model": {"gate_passed": False, "backtest": [
+        {"horizon": 2, "improvement_vs_last": 0.078, "improvement_vs_mean_3y": 0.030},
+        {"horizon": 1, "improvement_vs_last": 0.079, "improvement_vs_mean_3y": 0.062}]}}
+    text = pair_gate_text(skill)
+    assert "1 year ahead 8% / 6%; 2 years ahead 8% / 3%" in text
+    assert "does NOT pass" in text
+    skill["pair_model"]["gate_passed"] = True
+    assert "It passes its gate" in pair_gate_text(skill)
+    assert pair_gate_text(None) == "Pair model not validated in this run."
