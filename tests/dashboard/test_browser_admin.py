@@ -7,6 +7,7 @@ Screenshots of the login and admin pages go to ``CRISISRISK_SCREENSHOT_DIR`` (de
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import tomllib
@@ -34,10 +35,22 @@ def fast_config(path: Path) -> Path:
     lines = []
     for section, values in config.items():
         lines.append(f"[{section}]")
-        lines += [f"{k} = {v!r}".replace("'", '"') if not isinstance(v, bool) else f"{k} = {str(v).lower()}"
-                  for k, v in values.items()]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in values.items()]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _toml_value(value) -> str:
+    """TOML for the config's value types: booleans, numbers, strings, lists and inline tables (variants)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    return repr(value)
 
 
 def build_extracts(engine, raw: Path) -> None:
