@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from etl import accounts
 from etl.schema import ALERT_CONDITIONS, alert, alert_evaluation, alert_rule, model_run, prediction, region
+from models.jsonsafe import json_safe as _clean
 
 log = logging.getLogger(__name__)
 
@@ -630,14 +631,3 @@ def latest_evaluation(engine: Engine) -> dict[str, Any] | None:
                            ).mappings().first()
     return dict(row) if row else None
 
-
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if hasattr(obj, "item"):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj

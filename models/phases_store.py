@@ -16,6 +16,7 @@ from sqlalchemy import Engine, delete, func, select
 
 from etl.schema import crisis_event, phase_curve, phase_result, region
 from etl.warehouse import bulk_insert
+from models.jsonsafe import json_safe as _clean
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +32,6 @@ def _num(value: Any) -> float | None:
         return None
     return f if math.isfinite(f) else None
 
-
-def _clean(obj: Any) -> Any:
-    """JSON-safe: NaN/inf -> None, numpy scalars -> Python."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if hasattr(obj, "item"):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def write_phases(engine: Engine, curves: pd.DataFrame, meta: dict[str, Any], events: pd.DataFrame) -> int:

@@ -50,6 +50,7 @@ from models.features import (
     needed_indicators,
     panel_sha256,
 )
+from models.jsonsafe import json_safe as _clean
 from models.registry import deployed_run, promote, registry_dir, save_artefacts
 from models.train import RidgeModel, load_config, predict_margin
 
@@ -449,15 +450,3 @@ def _coverage_by_history(resid: pd.DataFrame) -> dict[str, Any]:
 def _records(frame: pd.DataFrame) -> list[dict]:
     return [_clean(r) for r in frame.to_dict("records")]
 
-
-def _clean(obj: Any) -> Any:
-    """JSON-safe: NaN -> None, numpy scalars -> Python."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj

@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, delete, func, select, update
 
 from etl.schema import model_run, pair_prediction, watchlist_score
 from etl.warehouse import bulk_insert
+from models.jsonsafe import json_safe as _clean
 
 log = logging.getLogger(__name__)
 
@@ -178,15 +178,3 @@ def _opt_float(v: Any) -> float | None:
 def _opt_int(v: Any) -> int | None:
     return None if v is None or pd.isna(v) else int(v)
 
-
-def _clean(obj: Any) -> Any:
-    """JSON-safe: NaN -> None, numpy scalars -> Python."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj

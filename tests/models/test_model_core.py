@@ -99,3 +99,16 @@ def test_ranking_shrinks_tiny_and_uncertain_estimates_toward_the_year_median():
     assert out[0] < 1.3 < out[1]
     wide = shrunk_for_ranking(log_est, pop, year, 100_000, pd.Series([2.0, 0.5, 0.5, 0.5, 0.5]))
     assert wide[0] < out[0]
+
+
+def test_json_safe_turns_numpy_and_non_finite_values_into_plain_json():
+    """Run metadata must load in PostgreSQL's JSON columns: no NaN, no numpy scalars."""
+    import json
+
+    import numpy as np
+
+    from models.jsonsafe import json_safe
+
+    raw = {"a": np.float64(1.5), "b": [np.int64(2), float("nan")], 3: (np.inf, "x", np.array(4.0))}
+    assert json_safe(raw) == {"a": 1.5, "b": [2, None], "3": [None, "x", 4.0]}
+    json.dumps(json_safe(raw), allow_nan=False)
