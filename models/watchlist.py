@@ -35,6 +35,8 @@ COMPOSITE_WEIGHTS = {"displaced_growth_2y": 0.40, "idp_growth_2y": 0.20, "confli
 VULNERABILITY_STRENGTH = 0.25
 GROWTH_BASE = 1000.0  # amendment 1 (docs/WATCHLIST.md §5): growth terms of composite_min_base
 AMENDED = "composite_min_base"
+SCALE_FULL_PER_100K = 100.0  # amendment 2 (§5b): growth counts in full from 100 per 100,000 of the population
+SCALED = "composite_scaled"
 NON_INFERIOR_SPEARMAN = 0.02
 DRIVERS = ("displaced_growth_2y", "idp_growth_2y", "conflict_intensity", "conflict_growth", "disaster_affected",
            "displaced_abroad_level", "idps_level")
@@ -208,6 +210,10 @@ def driver_panel(obs: pd.DataFrame, years: list[int] | None = None) -> DriverPan
         "idp_growth_2y": np.log1p(vals["idps"]) - np.log1p(shifted(vals["idps"], 2)),
         "displaced_growth_2y_based": np.log((displaced + GROWTH_BASE) / (shifted(displaced, 2) + GROWTH_BASE)),
         "idp_growth_2y_based": np.log((vals["idps"] + GROWTH_BASE) / (shifted(vals["idps"], 2) + GROWTH_BASE)),
+        "displaced_growth_2y_scaled": np.log((displaced + GROWTH_BASE) / (shifted(displaced, 2) + GROWTH_BASE))
+        * _scale_weight(displaced, shifted(displaced, 2), pop),
+        "idp_growth_2y_scaled": np.log((vals["idps"] + GROWTH_BASE) / (shifted(vals["idps"], 2) + GROWTH_BASE))
+        * _scale_weight(vals["idps"], shifted(vals["idps"], 2), pop),
         "displaced_abroad_2y_before": shifted(displaced, 2), "idps_2y_before": shifted(vals["idps"], 2),
         "conflict_intensity": rate_deaths,
         "conflict_growth": rate_deaths - np.log1p(past_deaths / pop * 1e5),
@@ -238,6 +244,13 @@ def driver_panel(obs: pd.DataFrame, years: list[int] | None = None) -> DriverPan
     return DriverPanel(panel.sort_index(), last_year)
 
 
+def _scale_weight(now: pd.DataFrame, before: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
+    """Amendment 2 (§5b): min(1, max(N_Y, N_Y-2) per 100,000 / 100), so that growth from a base that is tiny for
+    the population (7,446 of 340 million) barely counts; the larger year keeps a fall from a large base visible."""
+    per_100k = np.maximum(now, before) / population.where(population > 0) * 1e5
+    return (per_100k / SCALE_FULL_PER_100K).clip(upper=1.0)
+
+
 def _basis(r: Any) -> str:
     def y(v: Any) -> str:
         return "none" if v is None or pd.isna(v) else str(int(v))
@@ -253,12 +266,14 @@ def _z_within_year(values: pd.Series) -> pd.Series:
     return ((values - grp.transform("mean")) / std).fillna(0.0)
 
 
-def composite_terms(panel: pd.DataFrame, based: bool = False) -> pd.DataFrame:
+def composite_terms(panel: pd.DataFrame, based: bool = False, scaled: bool = False) -> pd.DataFrame:
     """The composite's weighted terms and its vulnerability modifier (docs/WATCHLIST.md §1.3).
 
-    ``based``: amendment 1 (§5), growth terms with a base of GROWTH_BASE people.
+    ``based``: amendment 1 (§5), growth terms with a base of GROWTH_BASE people. ``scaled``: amendment 2 (§5b),
+    those growth terms weighted by the quantity's scale per 100,000 of the population.
     """
-    source = {k: (f"{k}_based" if based and k in ("displaced_growth_2y", "idp_growth_2y") else k)
+    suffix = "_scaled" if scaled else "_based" if based else ""
+    source = {k: (f"{k}{suffix}" if k in ("displaced_growth_2y", "idp_growth_2y") else k)
               for k in COMPOSITE_WEIGHTS}
     z = {k: _z_within_year(panel[source[k]]) for k in COMPOSITE_WEIGHTS}
     crisis = sum(COMPOSITE_WEIGHTS[k] * z[k] for k in COMPOSITE_WEIGHTS)
@@ -276,6 +291,7 @@ def transparent_scores(panel: pd.DataFrame) -> pd.DataFrame:
     scores = pd.DataFrame({k: panel[k] for k in DRIVERS}, index=panel.index)
     scores["composite"] = composite_terms(panel)["score"]
     scores[AMENDED] = composite_terms(panel, based=True)["score"]
+    scores[SCALED] = composite_terms(panel, scaled=True)["score"]
     return scores
 
 
@@ -391,14 +407,16 @@ def run_protocol(panel: pd.DataFrame, labels_main: pd.DataFrame, labels_listed: 
         for variant, r in results[name].items():
             table.append({"candidate": name, "label": variant, "kind": "xgboost" if name == "xgboost" else
                           ("composite" if name == "composite" else
-                           "amendment 1" if name == AMENDED else "single driver"),
+                           "amendment 1" if name == AMENDED else
+                           "amendment 2" if name == SCALED else "single driver"),
                           **{k: r.get(k) for k in ("years", "first_year", "last_year", "n_origin_years",
                                                    "mean_spearman", "top_lift", "top_lift_pct")},
                           "top_lift_lo": r["top_lift_interval"][0], "top_lift_hi": r["top_lift_interval"][1]})
-    transparent = [c for c in scores.columns if c != AMENDED and results[c]["main"]["top_lift"] is not None]
+    transparent = [c for c in scores.columns
+                   if c not in (AMENDED, SCALED) and results[c]["main"]["top_lift"] is not None]
     if not transparent:
         return {"headline": "composite", "table": table, "results": results, "xgb_comparison": None,
-                "amendment": None}
+                "amendment": None, "amendment_2": None}
     best = max(transparent, key=lambda c: (results[c]["main"]["top_lift"], results[c]["main"]["mean_spearman"]))
     amendment = None
     if best == "composite" and results[AMENDED]["main"]["top_lift"] is not None:
@@ -411,6 +429,11 @@ def run_protocol(panel: pd.DataFrame, labels_main: pd.DataFrame, labels_listed: 
                      "composite_spearman": ref["mean_spearman"]}
         if accepted:
             best = AMENDED
+    amendment_2 = None
+    if best == AMENDED and results[SCALED]["main"]["top_lift"] is not None:
+        amendment_2 = _non_inferior(SCALED, results[AMENDED]["main"], results[SCALED]["main"], AMENDED)
+        if amendment_2["accepted"]:
+            best = SCALED
     headline = best
     comparison = None
     if len(xgb_scores):
@@ -429,7 +452,18 @@ def run_protocol(panel: pd.DataFrame, labels_main: pd.DataFrame, labels_listed: 
         if wins:
             headline = "xgboost"
     return {"headline": headline, "best_transparent": best, "table": table, "results": results,
-            "xgb_comparison": comparison, "amendment": amendment}
+            "xgb_comparison": comparison, "amendment": amendment, "amendment_2": amendment_2}
+
+
+def _non_inferior(candidate: str, ref: dict[str, Any], new: dict[str, Any], reference: str) -> dict[str, Any]:
+    """Amendment 2's rule (§5b, amendment 1's rule of §5): lift inside the reference's 95% interval, Spearman at
+    most NON_INFERIOR_SPEARMAN below it."""
+    lo, hi = ref["top_lift_interval"]
+    accepted = bool(lo <= new["top_lift"] <= hi
+                    and new["mean_spearman"] >= ref["mean_spearman"] - NON_INFERIOR_SPEARMAN)
+    return {"candidate": candidate, "reference": reference, "accepted": accepted, "top_lift": new["top_lift"],
+            "reference_interval": [lo, hi], "mean_spearman": new["mean_spearman"],
+            "reference_spearman": ref["mean_spearman"]}
 
 
 # --- the watch list itself -------------------------------------------------------------------------------------
@@ -516,8 +550,8 @@ def watchlist_frame(panel: pd.DataFrame, headline: str, labels_main: pd.DataFram
         contribs = _xgb_predict(booster, X, contribs=True)
         score = pd.Series(contribs.sum(axis=1), index=panel.index)
         terms = pd.DataFrame(contribs[:, :-1], index=panel.index, columns=list(XGB_FEATURES))
-    elif headline in ("composite", AMENDED):
-        terms = composite_terms(panel, based=headline == AMENDED)
+    elif headline in ("composite", AMENDED, SCALED):
+        terms = composite_terms(panel, based=headline == AMENDED, scaled=headline == SCALED)
         score = terms.pop("score")
     else:
         score = panel[headline]
@@ -589,7 +623,7 @@ def train_watchlist(engine: Engine, run_id: str, registry_dir: Path | None = Non
     meta: dict[str, Any] = {
         "headline": headline, "best_transparent": protocol.get("best_transparent"), "skill": skill,
         "protocol": protocol["table"], "xgb_comparison": protocol.get("xgb_comparison"),
-        "amendment": protocol.get("amendment"),
+        "amendment": protocol.get("amendment"), "amendment_2": protocol.get("amendment_2"),
         "per_year": {c: r["main"]["per_year"] for c, r in protocol["results"].items()},
         "calibration": cal, "composite_weights": COMPOSITE_WEIGHTS,
         "vulnerability_strength": VULNERABILITY_STRENGTH,

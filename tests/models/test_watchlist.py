@@ -276,3 +276,43 @@ def test_amended_growth_terms_do_not_treat_a_handful_of_people_as_an_outflow():
     # ... with the 1,000-person base it is x1.004 while the real outflow stays x2.3
     assert panel.loc[("AAA", 2010), "displaced_growth_2y_based"] == pytest.approx(np.log(1005 / 1001))
     assert panel.loc[("BBB", 2010), "displaced_growth_2y_based"] == pytest.approx(np.log(121_000 / 51_000))
+
+
+def test_scaled_growth_terms_count_a_rise_only_in_proportion_to_the_population():
+    # the 2025 United States case: 3,280 -> 7,446 refugees and asylum-seekers abroad in 340 million people (AAA),
+    # the same rise in 100,000 people (BBB), no change (CCC), and a fall from 1 million to 10,000 in 100 million
+    # (DDD: the larger year sets the scale, so a fall from a large displaced population still counts in full)
+    series = {"AAA": (3_280.0, 7_446.0, 340e6), "BBB": (3_280.0, 7_446.0, 1e5), "CCC": (10_000.0, 10_000.0, 1e7),
+              "DDD": (1e6, 1e4, 1e8)}
+    obs = pd.DataFrame([{"region_id": r, "year": y, "indicator": code, "value": v}
+                        for r, (before, now, pop) in series.items()
+                        for y, refugees in ((2008, before), (2010, now))
+                        for code, v in (("displacement.refugees_by_origin", refugees),
+                                        ("structural.population", pop))])
+    panel = wl.driver_panel(obs, years=[2010]).drivers
+    rise = np.log(8_446 / 4_280)
+    # amendment 1 treats both rises alike ...
+    assert panel.loc[("AAA", 2010), "displaced_growth_2y_based"] == pytest.approx(rise)
+    assert panel.loc[("BBB", 2010), "displaced_growth_2y_based"] == pytest.approx(rise)
+    # ... amendment 2 weights by min(1, 7,446 per 340 million per 100,000 / 100) = 0.022: almost nothing
+    assert panel.loc[("AAA", 2010), "displaced_growth_2y_scaled"] == pytest.approx(rise * 7_446 / 340e6 * 1e5 / 100)
+    assert panel.loc[("AAA", 2010), "displaced_growth_2y_scaled"] < 0.02
+    assert panel.loc[("BBB", 2010), "displaced_growth_2y_scaled"] == pytest.approx(rise)
+    assert panel.loc[("DDD", 2010), "displaced_growth_2y_scaled"] == pytest.approx(np.log(11_000 / 1_001_000))
+    # in the composite the US-like rise now ranks with the flat population, far below the same rise in 100,000
+    based = wl.composite_terms(panel, based=True)["displaced_growth_2y"]
+    scaled = wl.composite_terms(panel, scaled=True)["displaced_growth_2y"]
+    assert based[("AAA", 2010)] == pytest.approx(based[("BBB", 2010)])
+    gap_to_flat = scaled[("AAA", 2010)] - scaled[("CCC", 2010)]
+    assert 0 < gap_to_flat < 0.05 * (scaled[("BBB", 2010)] - scaled[("CCC", 2010)])
+    assert wl.SCALED in wl.transparent_scores(panel).columns
+
+
+def test_amendment_2_rule_is_non_inferiority_against_composite_min_base():
+    ref = {"top_lift": 0.158, "top_lift_interval": [0.083, 0.204], "mean_spearman": 0.146}
+    inside = wl._non_inferior(wl.SCALED, ref, {"top_lift": 0.090, "mean_spearman": 0.127}, wl.AMENDED)
+    assert inside["accepted"] is True
+    below_interval = wl._non_inferior(wl.SCALED, ref, {"top_lift": 0.080, "mean_spearman": 0.160}, wl.AMENDED)
+    assert below_interval["accepted"] is False
+    spearman_drop = wl._non_inferior(wl.SCALED, ref, {"top_lift": 0.160, "mean_spearman": 0.125}, wl.AMENDED)
+    assert spearman_drop["accepted"] is False
