@@ -93,6 +93,50 @@ def pair_gate_text(skill: dict | None) -> str:
             f"{gains}. {verdict}.")
 
 
+def protocol_table(skill: dict | None) -> pd.DataFrame:
+    """The pre-registered protocol's rows, one per candidate and label variant, in the page's words and units."""
+    rows = pd.DataFrame((skill or {}).get("protocol") or [])
+    if rows.empty:
+        return rows
+    headline = (skill or {}).get("headline")
+    rows = rows.assign(_head=rows["candidate"] != headline).sort_values(
+        ["_head", "label", "mean_spearman"], ascending=[True, False, False], kind="stable")  # headline first
+    return pd.DataFrame({
+        "candidate": rows["candidate"] + np.where(rows["candidate"] == headline, " (headline)", ""),
+        "kind": rows["kind"], "label": rows["label"].map({"main": "all reporting years", "listed": "listed only"}),
+        "years": rows["first_year"].astype(str) + "–" + rows["last_year"].astype(str),
+        "mean_spearman": rows["mean_spearman"].round(3),
+        "top15_more_pct": rows["top_lift_pct"].round(1),
+        "top15_lift_95pct": rows["top_lift_lo"].round(3).astype(str) + " to " + rows["top_lift_hi"].round(3).astype(str),
+    }).reset_index(drop=True)
+
+
+def external_validity_table(skill: dict | None) -> pd.DataFrame:
+    """Spearman of each ranking against each independent risk measure, one column per year (checks, not targets)."""
+    rows = pd.DataFrame((skill or {}).get("external_validity") or [])
+    if rows.empty:
+        return rows
+    wide = rows.pivot_table(index=["ranking", "reference"], columns="year", values="spearman").round(2)
+    wide.columns = [f"Spearman {c}" for c in wide.columns]
+    counts = rows.groupby(["ranking", "reference"])["n"].max().rename("countries")
+    return wide.join(counts).reset_index()
+
+
+def pair_model_table(skill: dict | None) -> pd.DataFrame:
+    """The pair model's backtest per horizon against the pair's last value and 3-year mean (RMSLE, log1p victims)."""
+    rows = pd.DataFrame(((skill or {}).get("pair_model") or {}).get("backtest") or [])
+    if rows.empty:
+        return rows
+    return pd.DataFrame({
+        "years ahead": rows["horizon"].astype(int), "cutoffs": rows["cutoffs"], "pairs scored": rows["n"],
+        "RMSLE model": rows["rmsle_model"].round(3), "RMSLE last value": rows["rmsle_last_value"].round(3),
+        "RMSLE 3-year mean": rows["rmsle_mean_3y"].round(3),
+        "better than last value (%)": (100 * rows["improvement_vs_last"]).round(1),
+        "better than 3-year mean (%)": (100 * rows["improvement_vs_mean_3y"]).round(1),
+        "80% coverage": rows["coverage80"].round(2),
+    })
+
+
 def driver_terms(drivers) -> pd.DataFrame:
     """The stored drivers list as a frame (driver, label, value, contribution), largest |contribution| first."""
     cols = ["driver", "label", "value", "contribution"]

@@ -6,7 +6,7 @@ import dash
 import pandas as pd
 from dash import Input, Output, dcc, html
 
-from dashboard import figures, ids
+from dashboard import figures, ids, watch
 from dashboard.pages.common import kpi, table
 from models.card import verdict_rows
 
@@ -15,6 +15,40 @@ BACKTEST_COLUMNS = [("model", "Model"), ("rmsle", "RMSLE (log1p per 100k)"), ("m
                     ("coverage80", "80% coverage"), ("width80", "80% width (log1p)"), ("n", "Country-years")]
 METRIC_OPTIONS = [{"label": figures.METRIC_LABELS[m], "value": m}
                   for m in ("rmsle", "spearman", "top20_recall", "coverage80", "mae")]
+
+
+def _watchlist_cards(skill: dict | None) -> list:
+    """The watch list's measured skill, its protocol table, the external checks and the pair model, per horizon."""
+    if not skill:
+        return [html.Div(className="card notice", children=[
+            html.H3("Crisis watch list"), html.P("This run stored no watch-list validation.")])]
+    strength, sentence = watch.skill_text(skill)
+    pair = skill.get("pair_model") or {}
+    return [
+        html.H2("Crisis watch list (the headline)", className="section-title"),
+        html.Div(className="card", children=[
+            html.H3(f"Measured skill: {strength}"),
+            html.P(sentence),
+            html.P("Pre-registered protocol (docs/WATCHLIST.md): for each score year, rank populations by the "
+                   "candidate and compare with the realised change of their nationals detected abroad over the "
+                   "next three years. Mean Spearman across score years; top-15 lift = how much more the top 15 "
+                   "rose than the average population (log scale, 95% bootstrap interval).", className="note"),
+            table(ids.MODEL_BACKTEST_TABLE + "-watch-protocol", watch.protocol_table(skill), page_size=10,
+                  sort_action="native"),
+        ]),
+        html.Div(className="card", children=[
+            html.H3("External validity: rank correlation with independent risk measures"),
+            html.P("Checks, not training targets: none of these measures is a watch-list input. A ranking of "
+                   "detected victims runs against them; the watch list runs with them.", className="note"),
+            table(ids.MODEL_BACKTEST_TABLE + "-external", watch.external_validity_table(skill), page_size=10),
+        ]),
+        html.Div(className="card", children=[
+            html.H3("Where a population's victims are found: the pair model"),
+            html.P(f"{pair.get('target', '')}. Gate: {pair.get('gate', 'n/a')}: "
+                   f"{'passed' if pair.get('gate_passed') else 'NOT passed'}.", className="note"),
+            table(ids.MODEL_BACKTEST_TABLE + "-pairs", watch.pair_model_table(skill), page_size=6),
+        ]),
+    ]
 
 
 def register(app: dash.Dash, actx) -> None:
@@ -67,22 +101,26 @@ def register(app: dash.Dash, actx) -> None:
         card_md = meta.get("model_card_md") or "_The deployed run has no model card._"
         return html.Div(className="model-page", children=[
             html.H1("Model quality"),
-            html.P(["What the model predicts: ", meta.get("label", "log1p detected trafficking victims per 100k"),
-                    ". It is the risk of ", html.Em("detected"), " trafficking, not of trafficking itself."],
-                   className="note"),
+            html.P(["The headline is the crisis watch list; its measured skill, protocol and external checks come "
+                    "first. Then the detected-victims model: ", meta.get("label", "log1p detected trafficking "
+                    "victims per 100k"), ". It is the risk of ", html.Em("detected"), " trafficking, not of "
+                    "trafficking itself."], className="note"),
             html.Div(className="kpis", children=[
                 kpi("Deployed run", run["run_id"], f"deployed {str(run.get('deployed_at') or '')[:19]}"),
                 kpi("Training window", f"{window[0]}–{window[1]}", f"predicts {pyears[0]}–{pyears[1]}"),
                 kpi("Variant", str(meta.get("variant", "n/a")).replace("_", " "),
                     f"{len(meta.get('features', []))} features"),
                 kpi("Gate (every horizon, latest 3 origins)", "passed" if gate.get("passed") else "not passed",
-                    "; ".join(f"h{r['horizon']} {r.get('improvement_pct', 0):+.1f}% RMSLE"
+                    "; ".join(f"h{r['horizon']} RMSLE {abs(r['improvement_pct']):.1f}% "
+                              f"{'better' if r['improvement_pct'] >= 0 else 'worse'}"
                               for r in gate.get("horizons", []) if "improvement_pct" in r),
                     "band-low" if gate.get("passed") else "band-very-high"),
                 kpi("Operating horizon", f"{op.get('horizon', '?')} years",
                     f"{op.get('latest_year', '?')} vs newest label {metrics.get('newest_label_year', '?')}; "
                     f"table for horizon {table_h}"),
             ]),
+            *_watchlist_cards(q.watchlist_skill()),
+            html.H2("Where victims are found: the detected-victims model", className="section-title"),
             html.Div(className="card", children=[
                 html.H3(f"Backtest at the operating horizon ({table_h} years past the newest label), latest three "
                         "origins"),

@@ -265,3 +265,32 @@ def test_pair_gate_text_states_the_measured_gain_and_a_failed_gate():
     skill["pair_model"]["gate_passed"] = True
     assert "It passes its gate" in pair_gate_text(skill)
     assert pair_gate_text(None) == "Pair model not validated in this run."
+
+
+def test_model_page_tables_of_the_watch_list_protocol_external_checks_and_pairs():
+    """The model page tables keep every stored row and mark the headline; values are the stored ones, rounded."""
+    from dashboard.watch import external_validity_table, pair_model_table, protocol_table
+
+    skill = {
+        "headline": "composite",
+        "protocol": [{"candidate": "composite", "label": "main", "kind": "composite", "first_year": 2009,
+                      "last_year": 2017, "mean_spearman": 0.1371, "top_lift_pct": 14.16, "top_lift_lo": 0.0771,
+                      "top_lift_hi": 0.1882},
+                     {"candidate": "idp_growth_2y", "label": "listed", "kind": "single driver", "first_year": 2009,
+                      "last_year": 2017, "mean_spearman": 0.059, "top_lift_pct": 5.4, "top_lift_lo": -0.01,
+                      "top_lift_hi": 0.12}],
+        "external_validity": [{"ranking": "watch list", "year": y, "reference": "INFORM Risk", "n": 191,
+                               "spearman": r} for y, r in ((2024, 0.387), (2025, 0.280))],
+        "pair_model": {"backtest": [{"horizon": 1, "cutoffs": "2016-2019", "n": 10, "rmsle_model": 0.85,
+                                     "rmsle_last_value": 0.92, "rmsle_mean_3y": 0.91, "improvement_vs_last": 0.079,
+                                     "improvement_vs_mean_3y": 0.062, "coverage80": 0.8}]},
+    }
+    proto = protocol_table(skill)
+    assert list(proto["candidate"]) == ["composite (headline)", "idp_growth_2y"]
+    assert list(proto["label"]) == ["all reporting years", "listed only"]
+    assert proto.loc[0, "top15_lift_95pct"] == "0.077 to 0.188"
+    ext = external_validity_table(skill)
+    assert ext.loc[0, "Spearman 2024"] == 0.39 and ext.loc[0, "Spearman 2025"] == 0.28 and ext.loc[0, "countries"] == 191
+    pairs = pair_model_table(skill)
+    assert pairs.loc[0, "better than 3-year mean (%)"] == 6.2
+    assert protocol_table(None).empty and external_validity_table({}).empty and pair_model_table(None).empty
