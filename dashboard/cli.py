@@ -142,6 +142,12 @@ def up_cmd(host: HostOpt = DEFAULT_HOST, port: PortOpt = DEFAULT_PORT, debug: De
         console.print(f"[green]✓[/green] deployed model {run_id}")
     else:
         console.print(f"[bold]2/3 model[/bold]: deployed model {deployed}; skipped (`crisisrisk model train` retrains)")
+    if loads == 0 or deployed is None:
+        # new data or a new model: the phase curves and the alert rules follow, as after `etl run` and `model train`
+        from models.post_change import run_and_report
+
+        with console.status("crisis phases and alerts…"):
+            run_and_report(engine, "up", console.print)
     engine.dispose()
     console.print("[bold]3/3 serve[/bold]")
     app_config: dict = {}
