@@ -39,10 +39,29 @@ def dash_engine(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def dash_app(dash_engine):
+def _shared_dash_app(dash_engine):
+    """One app for the session, with a copy of the page registry it made (Dash keeps pages in a global)."""
+    import dash
+    from dash import _pages
+
     from dashboard.app import create_app
 
-    return create_app(dash_engine, {"cache_ttl_s": 0, "public_read": True})
+    app = create_app(dash_engine, {"cache_ttl_s": 0, "public_read": True})
+    return app, dict(dash.page_registry), _pages.CONFIG
+
+
+@pytest.fixture
+def dash_app(_shared_dash_app):
+    """The shared app with its own pages put back: another test's app may have replaced the page layouts
+    (each app registers its pages' layouts, bound to its own warehouse, in Dash's global registry)."""
+    import dash
+    from dash import _pages
+
+    app, registry, config = _shared_dash_app
+    dash.page_registry.clear()
+    dash.page_registry.update(registry)
+    _pages.CONFIG = config
+    return app
 
 
 @pytest.fixture
