@@ -1,8 +1,8 @@
 """Reading and writing the crisis watch list and pair predictions (issue 11).
 
 Kept light (no xgboost import) so the dashboard and the exports can read the watch list cheaply. The tables are
-`watchlist_score` and `pair_prediction` (etl/schema.py, migration 0007); /work/coord/WATCHLIST_INTERFACE.md and
-docs/WATCHLIST.md describe what each column means.
+`watchlist_score` and `pair_prediction` (etl/schema.py, migration 0007); docs/WATCHLIST.md describes
+what each column means.
 """
 
 from __future__ import annotations
