@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
+from models.watchlist import abroad_counts
+
 log = logging.getLogger(__name__)
 
 CONFIG_PATH = Path(__file__).with_name("phases.toml")
@@ -239,14 +241,9 @@ def pair_changes(pairs: pd.DataFrame, census: pd.DataFrame, anchor_years: list[i
     Returns region_id (the citizenship), anchor, k, change.
     """
     cols = ["region_id", "anchor", "k", "change"]
-    p = pairs[pairs["detecting_iso3"] != pairs["citizenship_iso3"]]
+    p, rep = abroad_counts(pairs, census, censored_value)
     if p.empty:
         return pd.DataFrame(columns=cols)
-    counts = np.where(p["censored"].astype(bool), censored_value, p["victims"].astype(float))
-    p = pd.DataFrame({"d": p["detecting_iso3"].to_numpy(), "o": p["citizenship_iso3"].to_numpy(),
-                      "t": p["year"].astype(int).to_numpy(), "v": np.log1p(counts)})
-    rep = pd.concat([census[["detecting_iso3", "year"]].set_axis(["d", "t"], axis=1), p[["d", "t"]]])
-    rep = rep.assign(t=rep["t"].astype(int)).drop_duplicates()
     reporters = rep.groupby("t")["d"].apply(set).to_dict()
     out = []
     for y in anchor_years:

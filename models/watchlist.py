@@ -78,6 +78,18 @@ def needed_indicators() -> list[str]:
 
 # --- the label -------------------------------------------------------------------------------------------------
 
+def abroad_counts(pairs: pd.DataFrame, census: pd.DataFrame,
+                  censored_value: float = CENSORED_VALUE) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Pairs of victims detected abroad as (d, o, t, v = log1p count, '<5' as ``censored_value``), and the
+    reporting years (d, t): census rows plus any year a pair was listed. Shared by the label and the phases."""
+    p = pairs[pairs["detecting_iso3"] != pairs["citizenship_iso3"]]
+    counts = np.where(p["censored"].astype(bool), censored_value, p["victims"].astype(float))
+    p = pd.DataFrame({"d": p["detecting_iso3"].to_numpy(), "o": p["citizenship_iso3"].to_numpy(),
+                      "t": p["year"].astype(int).to_numpy(), "v": np.log1p(counts)})
+    rep = pd.concat([census[["detecting_iso3", "year"]].set_axis(["d", "t"], axis=1), p[["d", "t"]]])
+    return p, rep.assign(t=rep["t"].astype(int)).drop_duplicates()
+
+
 def realised_change(pairs: pd.DataFrame, census: pd.DataFrame, origin_years: list[int] | None = None,
                     variant: str = "main", censored_value: float = CENSORED_VALUE,
                     min_detecting: int = MIN_DETECTING) -> pd.DataFrame:
@@ -89,14 +101,9 @@ def realised_change(pairs: pd.DataFrame, census: pd.DataFrame, origin_years: lis
     if variant not in ("main", "listed"):
         raise ValueError(f"unknown label variant '{variant}'")
     cols = ["origin", "year", "change", "n_detecting"]
-    p = pairs[pairs["detecting_iso3"] != pairs["citizenship_iso3"]]
+    p, rep = abroad_counts(pairs, census, censored_value)
     if p.empty:
         return pd.DataFrame(columns=cols)
-    counts = np.where(p["censored"].astype(bool), censored_value, p["victims"].astype(float))
-    p = pd.DataFrame({"d": p["detecting_iso3"].to_numpy(), "o": p["citizenship_iso3"].to_numpy(),
-                      "t": p["year"].astype(int).to_numpy(), "v": np.log1p(counts)})
-    rep = pd.concat([census[["detecting_iso3", "year"]].set_axis(["d", "t"], axis=1), p[["d", "t"]]])
-    rep = rep.assign(t=rep["t"].astype(int)).drop_duplicates()
     if origin_years is None:
         origin_years = list(range(int(rep["t"].min()) + 2, int(rep["t"].max()) - 2))
     out = []
