@@ -122,6 +122,8 @@ def start_job(engine: Engine, kind: str, requested_by: str, upload_id: int | Non
     if kind not in KINDS:
         raise ValueError(f"unknown job kind '{kind}'")
     active = kind if kind in EXCLUSIVE_KINDS else None
+    stop = threading.Event()
+    job_id = None
     for attempt in (1, 2):
         now = _now()
         try:
@@ -131,22 +133,26 @@ def start_job(engine: Engine, kind: str, requested_by: str, upload_id: int | Non
                     progress=0.0, message="started", log="", active_kind=active, owner_host=HOST,
                     owner_pid=os.getpid(), heartbeat_at=now, cancel_requested=False, upload_id=upload_id,
                 )).inserted_primary_key[0]
+                # owned before the row is visible: a racing request in this process must not take it for an
+                # orphan of a restarted server (same pid, not owned) and fail it
+                with _owned_lock:
+                    _owned[job_id] = stop
             break
         except IntegrityError:
+            if job_id is not None:
+                with _owned_lock:
+                    _owned.pop(job_id, None)
+                job_id = None
             if attempt == 1 and recover_orphans(engine, kind):
                 continue  # the holder had died: its job is now failed, so try once more
             running = running_job(engine, kind)
             who = f" (started by {running['requested_by']} at {str(running['started_at'])[:19]} UTC)" if running else ""
             raise JobBusy(f"a {kind} job is already running{who}; wait for it to finish") from None
-    _start_heartbeat(engine, job_id)
+    _start_heartbeat(engine, job_id, stop)
     return job_id
 
 
-def _start_heartbeat(engine: Engine, job_id: int) -> None:
-    stop = threading.Event()
-    with _owned_lock:
-        _owned[job_id] = stop
-
+def _start_heartbeat(engine: Engine, job_id: int, stop: threading.Event) -> None:
     def beat() -> None:
         while not stop.wait(heartbeat_seconds()):
             try:

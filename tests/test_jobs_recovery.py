@@ -67,6 +67,24 @@ def test_our_pid_but_not_our_job_is_a_previous_server(engine):
     assert jobs.get_job(engine, job_id)["status"] == "failed"
 
 
+def test_a_job_is_owned_here_before_its_row_is_committed(engine):
+    """Two retrain requests at once in one server: the loser's orphan check must see the winner's job as ours.
+
+    Ownership used to be recorded after the insert's commit, so in that window the second request took the first
+    job for a previous server's (our pid, not owned) and failed it, and both answered 202 (seen once under load).
+    """
+    from sqlalchemy import event
+
+    owned_at_commit: list[set[int]] = []
+    event.listen(engine, "commit", lambda _conn: owned_at_commit.append(set(jobs._owned)))
+    job_id = jobs.start_job(engine, "retrain", "ana")
+    try:
+        assert owned_at_commit and job_id in owned_at_commit[0]
+        assert jobs.recover_orphans(engine, "retrain") == 0
+    finally:
+        jobs.finish_job(engine, job_id, True, "done")
+
+
 def test_stale_heartbeat_of_another_host_is_failed_and_a_fresh_one_is_not(engine, monkeypatch):
     job_id = jobs.start_job(engine, "retrain", "alice")
     jobs._stop_heartbeat(job_id)  # noqa: SLF001
