@@ -216,36 +216,9 @@ def build_panel(obs: pd.DataFrame, years: list[int] | None = None,
     pop_lag = _lagged(pop, years, 1, False, None)
     frames: dict[str, pd.DataFrame] = {}
     for spec in FEATURES:
-        wide = _wide(obs, spec.indicators)
-        coverage_end = max(FILL_ZERO_COVERAGE.get(i, 0) for i in spec.indicators) or None
-        stale = STALE_CARRY_YEARS if spec.family in CONFLICT_DISPLACEMENT_FAMILIES else 0
-        if spec.kind in ("history", "since") or spec.name == "past_victims_per100k":
-            continue  # the label history block below
-        label_source = any(is_label_derived(i) for i in spec.indicators)
-        at = shifted if label_source else years
-        if spec.kind == "sum3_rate":
-            vals = sum(_lagged(wide, [y - k for y in years], 0, spec.fill_zero, coverage_end, stale)
-                       .set_axis(years, axis=1) for k in range(3))
-            frames[spec.name] = np.log1p(vals / pop_lag.reindex_like(vals) * 1e5)
-            continue
-        if spec.kind == "change":
-            now = _lagged(wide, years, 0, False, None, stale)
-            before = _lagged(wide, [y - 1 for y in years], 0, False, None, stale).set_axis(years, axis=1)
-            frames[spec.name] = np.log1p(now) - np.log1p(before.reindex_like(now))
-            continue
-        if spec.kind == "onset":
-            frames[spec.name] = _onset(wide, years, stale)
-            continue
-        vals = _lagged(wide, at, spec.carry_years, spec.fill_zero, coverage_end, stale).set_axis(years, axis=1)
-        if spec.kind == "rate":
-            frames[spec.name] = np.log1p(vals / pop_lag.reindex_like(vals) * 1e5)
-        elif spec.kind == "per_capita_log":
-            per_capita = vals / pop_lag.reindex_like(vals)
-            frames[spec.name] = np.log1p(per_capita) if spec.family == "response" else np.log(per_capita)
-        elif spec.kind == "log":
-            frames[spec.name] = np.log(vals.where(vals > 0))
-        else:
-            frames[spec.name] = vals
+        frame = feature_frame(spec, obs, years, shifted, pop_lag)
+        if frame is not None:
+            frames[spec.name] = frame
     counts = _label_counts(obs, censored_fraction)
     cens_wide = _censored_flags(obs)
     rates = np.log1p(counts / pop.reindex_like(counts) * 1e5) if not counts.empty else counts
@@ -288,6 +261,42 @@ def build_panel(obs: pd.DataFrame, years: list[int] | None = None,
     panel["first_time"] = panel["past_victims_per100k"].isna()
     panel["history_censored"] = panel["past_label_censored"].fillna(0).astype(bool)
     return panel.sort_index()
+
+
+def feature_frame(spec: FeatureSpec, obs: pd.DataFrame, years: list[int], shifted: list[int],
+                  pop_lag: pd.DataFrame) -> pd.DataFrame | None:
+    """One feature outside the label-history block as a region × year frame (None for that block).
+
+    ``shifted``: the input year + 1 of each target year for label-source inputs (t - lag + 1); ``pop_lag``: the
+    population of t - 1 by target year. Split out of ``build_panel`` so the what-if engine (models/scenarios.py)
+    rebuilds only the features a lever moves with exactly the code that built them.
+    """
+    if spec.kind in ("history", "since") or spec.name == "past_victims_per100k":
+        return None  # the label history block of build_panel
+    wide = _wide(obs, spec.indicators)
+    coverage_end = max(FILL_ZERO_COVERAGE.get(i, 0) for i in spec.indicators) or None
+    stale = STALE_CARRY_YEARS if spec.family in CONFLICT_DISPLACEMENT_FAMILIES else 0
+    label_source = any(is_label_derived(i) for i in spec.indicators)
+    at = shifted if label_source else years
+    if spec.kind == "sum3_rate":
+        vals = sum(_lagged(wide, [y - k for y in years], 0, spec.fill_zero, coverage_end, stale)
+                   .set_axis(years, axis=1) for k in range(3))
+        return np.log1p(vals / pop_lag.reindex_like(vals) * 1e5)
+    if spec.kind == "change":
+        now = _lagged(wide, years, 0, False, None, stale)
+        before = _lagged(wide, [y - 1 for y in years], 0, False, None, stale).set_axis(years, axis=1)
+        return np.log1p(now) - np.log1p(before.reindex_like(now))
+    if spec.kind == "onset":
+        return _onset(wide, years, stale)
+    vals = _lagged(wide, at, spec.carry_years, spec.fill_zero, coverage_end, stale).set_axis(years, axis=1)
+    if spec.kind == "rate":
+        return np.log1p(vals / pop_lag.reindex_like(vals) * 1e5)
+    if spec.kind == "per_capita_log":
+        per_capita = vals / pop_lag.reindex_like(vals)
+        return np.log1p(per_capita) if spec.family == "response" else np.log(per_capita)
+    if spec.kind == "log":
+        return np.log(vals.where(vals > 0))
+    return vals
 
 
 def _label_history(rates: pd.DataFrame, counts: pd.DataFrame, censored: pd.DataFrame, years: list[int],
