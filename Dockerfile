@@ -7,6 +7,7 @@ FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY warehouse ./warehouse
 COPY etl ./etl
 COPY models ./models
 COPY dashboard ./dashboard

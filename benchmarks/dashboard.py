@@ -165,7 +165,7 @@ def main() -> None:
     parser.add_argument("--browser", action="store_true", help="also time the first render in headless Chromium")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    from etl.db import make_engine
+    from warehouse.db import make_engine
 
     engine = make_engine(args.database_url)
     result = {"server": server_side(engine, args.scope)}

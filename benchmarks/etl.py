@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from etl.config import raw_dir
 from etl.context import MappingContext
-from etl.db import make_engine, migrate
 from etl.loader import run
 from etl.sources import all_sources
+from warehouse.config import raw_dir
+from warehouse.db import make_engine, migrate
 
 
 def plain_read(path: Path) -> int:
@@ -72,7 +72,7 @@ def main() -> None:
         import shapely
         from sqlalchemy import select
 
-        from etl.schema import region
+        from warehouse.schema import region
 
         with engine.connect() as conn:
             geo = conn.execute(select(region.c.region_id, region.c.geometry_wkb).where(region.c.level == 1)).all()

@@ -257,8 +257,8 @@ def promote_window(timeline: list[tuple[float, float, bool]], sent: list[float],
 def temporary_token(database_url: str | None) -> tuple[str, str]:
     """An analyst token in the started server's warehouse, for the promoter (revoked at the end)."""
     sys.path.insert(0, str(ROOT))
-    from etl import accounts
-    from etl.db import make_engine, migrate
+    from warehouse import accounts
+    from warehouse.db import make_engine, migrate
 
     engine = make_engine(database_url)
     migrate(engine)
@@ -347,8 +347,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"whole phase max {promote_report['whole_phase_max_ms']:.0f} ms")
     finally:
         if token_name:
-            from etl import accounts
-            from etl.db import make_engine
+            from warehouse import accounts
+            from warehouse.db import make_engine
 
             accounts.revoke_token(make_engine(args.database_url), token_name)
         if proc is not None:

@@ -9,12 +9,12 @@ import time
 
 import numpy as np
 
-from etl.db import make_engine
 from models.evaluate import backtest, candidates, pooled
 from models.explain import shap_values
 from models.features import feature_names
 from models.pipeline import load_panel
 from models.train import fit_xgb, load_config
+from warehouse.db import make_engine
 
 REPEATS = 3
 

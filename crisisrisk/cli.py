@@ -19,7 +19,7 @@ app.add_typer(jobs_app, name="jobs")
 
 
 def _registry_dir() -> Path:
-    from etl.config import data_dir
+    from warehouse.config import data_dir
 
     return Path(os.environ.get("CRISISRISK_MODEL_DIR", data_dir() / "models"))
 
@@ -29,8 +29,8 @@ def backup_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="Archive to write (.tar.gz).")],
 ) -> None:
     """Back up every warehouse table and the model registry to one verified archive."""
-    from etl.backup import BackupError, backup
-    from etl.db import make_engine, migrate
+    from warehouse.backup import BackupError, backup
+    from warehouse.db import make_engine, migrate
 
     engine = make_engine()
     migrate(engine)
@@ -50,8 +50,8 @@ def restore_cmd(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before replacing the contents.")] = False,
 ) -> None:
     """Replace the warehouse contents and the model registry with a verified backup archive."""
-    from etl.backup import BackupError, read_archive, restore
-    from etl.db import make_engine
+    from warehouse.backup import BackupError, read_archive, restore
+    from warehouse.db import make_engine
 
     try:
         manifest, _members = read_archive(archive)

@@ -32,9 +32,9 @@ from xml.etree import ElementTree as ET
 from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from etl import accounts
-from etl.schema import alert_delivery, alert_subscription, alert_webhook, app_user
 from models import alerts
+from warehouse import accounts
+from warehouse.schema import alert_delivery, alert_subscription, alert_webhook, app_user
 
 log = logging.getLogger(__name__)
 
@@ -452,7 +452,7 @@ def register_cli(alerts_app) -> None:
     @alerts_app.command("deliver")
     def deliver_cmd() -> None:
         """Send confirmed alerts to subscribers (e-mail) and webhooks; failures are kept and retried later."""
-        from etl.db import make_engine, migrate
+        from warehouse.db import make_engine, migrate
 
         engine = make_engine()
         migrate(engine)

@@ -212,7 +212,7 @@ def blueprint(actx) -> Blueprint:
     @requires("public")
     def health():
         _check_params(set())
-        from etl.db import is_initialised
+        from warehouse.db import is_initialised
 
         run = q.deployed_run()
         loads = q.version()[1]
@@ -476,7 +476,8 @@ def _flag(name: str) -> bool:
 def register_analyst_endpoints(bp: Blueprint, actx) -> None:
     """Uploads, loads, retraining, promotion, rollback, jobs and the audit log (analyst or admin)."""
     from dashboard import workflows
-    from etl import accounts, jobs, uploads
+    from etl import uploads
+    from warehouse import accounts, jobs
 
     engine = actx.engine
 

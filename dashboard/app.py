@@ -230,7 +230,7 @@ def callback_request_problem(app: Dash) -> tuple[int, str] | None:
 
 def create_app(engine: Engine | None = None, config: dict | None = None) -> Dash:
     """Build the app over a warehouse (default: ``CRISISRISK_DATABASE_URL`` or the SQLite file)."""
-    from etl.db import make_engine, migrate
+    from warehouse.db import make_engine, migrate
 
     cfg = {**DEFAULT_CONFIG, **(config or {})}
     engine = engine or make_engine()
@@ -266,9 +266,9 @@ def create_app(engine: Engine | None = None, config: dict | None = None) -> Dash
     for module in (map_page, region_page, priorities_page, model_page, data_page, admin_page, phases_page,
                    alerts_page):
         module.register(app, ctx)
-    from etl.jobs import clear_stale
+    from warehouse.jobs import clear_stale
 
-    for kind in ("retrain", "load", "validate"):  # owner gone or heartbeat stale: failed (etl.jobs)
+    for kind in ("retrain", "load", "validate"):  # owner gone or heartbeat stale: failed (warehouse.jobs)
         if clear_stale(engine, kind, int(cfg["stale_job_minutes"])):
             log.warning("marked a stale %s job as failed", kind)
     dash.register_page("not_found_404", layout=lambda **_: html.Div(className="card", children=[

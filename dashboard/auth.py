@@ -40,8 +40,8 @@ from flask import Blueprint, Flask, Response, current_app, g, redirect, request,
 from flask.sessions import SecureCookieSessionInterface
 from markupsafe import escape
 
-from etl import accounts
-from etl.accounts import Principal
+from warehouse import accounts
+from warehouse.accounts import Principal
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ def _mode(debug: bool) -> str:
 def _serve(host: str, port: int, debug: bool, threads: int = 8, app_config: dict | None = None) -> None:
     from dashboard.app import create_app
     from dashboard.auth import ConfigError
-    from etl.db import make_engine
+    from warehouse.db import make_engine
 
     started = time.perf_counter()
     try:
@@ -85,8 +85,8 @@ def up_cmd(host: HostOpt = DEFAULT_HOST, port: PortOpt = DEFAULT_PORT, debug: De
     )
     from sqlalchemy import func, select
 
-    from etl.db import make_engine, migrate
-    from etl.schema import model_run, source_load
+    from warehouse.db import make_engine, migrate
+    from warehouse.schema import model_run, source_load
 
     engine = make_engine()
     console.print(f"Warehouse: {engine.url.render_as_string(hide_password=True)}")
@@ -167,8 +167,8 @@ def _print_accounts_hint() -> None:
     try:
         from sqlalchemy import func, select
 
-        from etl.db import make_engine
-        from etl.schema import app_user
+        from warehouse.db import make_engine
+        from warehouse.schema import app_user
 
         engine = make_engine()
         with engine.connect() as conn:
@@ -189,7 +189,7 @@ tokens_app = typer.Typer(help="API tokens for scripts (Authorization: Bearer <to
 
 
 def _engine():
-    from etl.db import make_engine, migrate
+    from warehouse.db import make_engine, migrate
 
     engine = make_engine()
     migrate(engine)
@@ -213,7 +213,7 @@ def users_add(name: Annotated[str, typer.Argument(help="User name (at least 2 ch
                                                                 "(scripts); otherwise it is asked twice, hidden.")]
               = False) -> None:
     """Create a user; the password (at least 10 characters) is asked twice with hidden input."""
-    from etl.accounts import AccountError, add_user, audit
+    from warehouse.accounts import AccountError, add_user, audit
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -235,7 +235,7 @@ def users_list() -> None:
     """List users with their role (never their password hash)."""
     from sqlalchemy import select
 
-    from etl.schema import app_user
+    from warehouse.schema import app_user
 
     engine = _engine()
     with engine.connect() as conn:
@@ -251,7 +251,7 @@ def users_list() -> None:
 
 def _account_change(action: str, name: str, change, detail: str) -> None:
     """Run one account change, audit it and say what happened (exit 1 on an AccountError)."""
-    from etl.accounts import AccountError, audit
+    from warehouse.accounts import AccountError, audit
 
     engine = _engine()
     try:
@@ -270,7 +270,7 @@ def users_passwd(name: Annotated[str, typer.Argument(help="The user.")],
                                                               help="Read the new password from stdin.")] = False
                  ) -> None:
     """Set a new password (asked twice, hidden); every session of the user ends."""
-    from etl.accounts import set_password
+    from warehouse.accounts import set_password
 
     password = (sys.stdin.readline().rstrip("\r\n") if password_stdin
                 else typer.prompt("New password", hide_input=True, confirmation_prompt=True))
@@ -282,7 +282,7 @@ def users_passwd(name: Annotated[str, typer.Argument(help="The user.")],
 def users_role(name: Annotated[str, typer.Argument(help="The user.")],
                role: Annotated[str, typer.Argument(help="viewer, analyst or admin.")]) -> None:
     """Change a user's role; every session of the user ends (their API tokens take the new role at once)."""
-    from etl.accounts import set_role
+    from warehouse.accounts import set_role
 
     _account_change("user role", name, lambda engine: set_role(engine, name, role),
                     f"'{name}' is now {role}; their sessions ended")
@@ -292,7 +292,7 @@ def users_role(name: Annotated[str, typer.Argument(help="The user.")],
 def users_disable(name: Annotated[str, typer.Argument(help="The user.")],
                   enable: Annotated[bool, typer.Option("--enable", help="Enable the user again.")] = False) -> None:
     """Disable a user (sessions end, tokens stop working), or enable them again with --enable."""
-    from etl.accounts import set_disabled
+    from warehouse.accounts import set_disabled
 
     _account_change("user enable" if enable else "user disable", name,
                     lambda engine: set_disabled(engine, name, not enable),
@@ -302,7 +302,7 @@ def users_disable(name: Annotated[str, typer.Argument(help="The user.")],
 @users_app.command("logout")
 def users_logout(name: Annotated[str, typer.Argument(help="The user.")]) -> None:
     """End every session of a user now (e.g. a lost laptop); they sign in again."""
-    from etl.accounts import AccountError, end_sessions
+    from warehouse.accounts import AccountError, end_sessions
 
     def end(engine) -> None:
         if not end_sessions(engine, name):
@@ -314,7 +314,7 @@ def users_logout(name: Annotated[str, typer.Argument(help="The user.")]) -> None
 @users_app.command("unlock")
 def users_unlock(name: Annotated[str, typer.Argument(help="The user locked out by failed sign-ins.")]) -> None:
     """Let a user locked out by failed sign-ins (429) sign in again at once; audited."""
-    from etl.accounts import AccountError, unlock_login
+    from warehouse.accounts import AccountError, unlock_login
 
     engine = _engine()
     try:
@@ -329,7 +329,7 @@ def users_unlock(name: Annotated[str, typer.Argument(help="The user locked out b
 def tokens_create(name: Annotated[str, typer.Argument(help="A label for the token, e.g. 'nightly-upload'.")],
                   user: Annotated[str, typer.Option("--user", help="The user the token acts as (its role).")]) -> None:
     """Create an API token; it is printed once and only its SHA-256 is stored."""
-    from etl.accounts import AccountError, audit, create_token
+    from warehouse.accounts import AccountError, audit, create_token
 
     engine = _engine()
     try:
@@ -346,7 +346,7 @@ def tokens_create(name: Annotated[str, typer.Argument(help="A label for the toke
 @tokens_app.command("revoke")
 def tokens_revoke(name: Annotated[str, typer.Argument(help="The token's label.")]) -> None:
     """Revoke every token with this label."""
-    from etl.accounts import audit, revoke_token
+    from warehouse.accounts import audit, revoke_token
 
     engine = _engine()
     n = revoke_token(engine, name)

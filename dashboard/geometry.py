@@ -18,7 +18,7 @@ import shapely
 from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy import Engine, select
 
-from etl.schema import region, source_load
+from warehouse.schema import region, source_load
 
 ROUTE = "/geo"
 LAYER_RE = re.compile(r"^(countries|admin1-[A-Z0-9]{3})$")

@@ -1,9 +1,9 @@
-"""Background jobs of the server process: a thread per job, progress written through ``etl.jobs``.
+"""Background jobs of the server process: a thread per job, progress written through ``warehouse.jobs``.
 
-``etl.jobs.start_job`` holds a database-enforced lock (one running retrain or load), so two requests, from
+``warehouse.jobs.start_job`` holds a database-enforced lock (one running retrain or load), so two requests, from
 two threads or two server processes, start exactly one job; the other gets ``JobBusy``. Dry runs of uploads
 (kind ``validate``) may be many; at most ``CRISISRISK_MAX_DRY_RUNS`` (default 2) compute at once, the others
-wait their turn. Pages and API clients poll the job record (``etl.jobs.get_job``). Each job records its
+wait their turn. Pages and API clients poll the job record (``warehouse.jobs.get_job``). Each job records its
 owner and a heartbeat: if the process dies, the next start (or a start that would be refused) marks it
 failed. A cancel request is honoured at the job's next progress point (``JobCancelled``): status 'cancelled'.
 """
@@ -19,8 +19,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from etl import jobs
-from etl.jobs import JobCancelled
+from warehouse import jobs
+from warehouse.jobs import JobCancelled
 
 log = logging.getLogger(__name__)
 Report = Callable[[float, str], None]

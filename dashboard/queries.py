@@ -18,7 +18,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, select
 
 from dashboard import watch
-from etl.schema import (
+from warehouse.schema import (
     explanation,
     indicator,
     model_run,

@@ -1,7 +1,7 @@
 """Analyst actions shared by the admin page and the API: validate and load an upload, retrain, compare,
 promote, roll back. Each one is audited (who, what, when, outcome) and raises ``WorkflowError`` with an HTTP
 status and a clear message for anything the caller got wrong. The work itself is done by ``etl.uploads``,
-``etl.jobs`` and ``models.registry``; nothing here duplicates it.
+``warehouse.jobs`` and ``models.registry``; nothing here duplicates it.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from dashboard import jobs_runner
-from etl import accounts, uploads
-from etl.jobs import JobBusy
-from etl.schema import model_run, prediction, region
+from etl import uploads
+from warehouse import accounts
+from warehouse.jobs import JobBusy
+from warehouse.schema import model_run, prediction, region
 
 log = logging.getLogger(__name__)
 METRICS = [("rmsle", "RMSLE (lower is better)"), ("spearman", "Spearman rank correlation"),
@@ -76,9 +77,9 @@ def validate_upload(engine: Engine, actor: str, source_name: str, filename: str,
     target = f"{source_name}/{filename}"
 
     def work(report) -> dict[str, Any]:
-        from etl.config import raw_dir
         from etl.context import MappingContext
-        from etl.jobs import JobCancelled
+        from warehouse.config import raw_dir
+        from warehouse.jobs import JobCancelled
 
         try:
             ctx = MappingContext(raw_dir=raw_dir(), engine=engine)
@@ -123,14 +124,14 @@ def validate_upload(engine: Engine, actor: str, source_name: str, filename: str,
 
     job_id = jobs_runner.submit(engine, "validate", actor, work, done, upload_id=upload_id)
     uploads.link_job(engine, upload_id, job_id)
-    from etl.jobs import get_job
+    from warehouse.jobs import get_job
 
     return {"upload_id": upload_id, "status": "validating", "report": None, "job": get_job(engine, job_id)}
 
 
 def cancel_job(engine: Engine, actor: str, job_id: int, client: str | None = None) -> dict[str, Any]:
     """Ask a running job to stop at its next progress point (cooperative: the warehouse stays intact)."""
-    from etl import jobs
+    from warehouse import jobs
 
     try:
         item = jobs.request_cancel(engine, job_id)
@@ -182,7 +183,7 @@ def start_load(engine: Engine, actor: str, upload_id: int, client: str | None = 
         raise WorkflowError(409, str(exc), "busy") from None
     uploads.link_job(engine, upload_id, job_id)
     accounts.audit(engine, actor, "load start", "ok", target, f"upload {upload_id}, job {job_id}", client)
-    from etl.jobs import get_job
+    from warehouse.jobs import get_job
 
     return get_job(engine, job_id)
 
@@ -216,7 +217,7 @@ def start_retrain(engine: Engine, actor: str, client: str | None = None, on_done
         accounts.audit(engine, actor, "retrain start", "refused", None, str(exc), client)
         raise WorkflowError(409, str(exc), "busy") from None
     accounts.audit(engine, actor, "retrain start", "ok", None, f"job {job_id}", client)
-    from etl.jobs import get_job
+    from warehouse.jobs import get_job
 
     return get_job(engine, job_id)
 

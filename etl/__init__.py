@@ -1,3 +1,5 @@
 """ETL: real published sources -> validated long observations -> the warehouse."""
 
-__version__ = "0.1.0"
+from warehouse import __version__
+
+__all__ = ["__version__"]

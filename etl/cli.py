@@ -21,8 +21,8 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy import select
 
-from etl.config import raw_dir
-from etl.db import make_engine, migrate
+from warehouse.config import raw_dir
+from warehouse.db import make_engine, migrate
 
 log = logging.getLogger(__name__)
 app = typer.Typer(help="Build the warehouse from the real published files in data/raw.", no_args_is_help=True)
@@ -55,7 +55,7 @@ def run_cmd(
     """Load every registered source (or only the named ones) into the warehouse (one writer at a time)."""
     from etl.loader import run, unregistered_folders
     from etl.sources import all_sources, get_source
-    from etl.writer_lock import EtlBusy
+    from warehouse.writer_lock import EtlBusy
 
     try:
         selected = [get_source(n) for n in source] if source else all_sources()
@@ -151,7 +151,7 @@ def status_cmd(
     all_loads: Annotated[bool, typer.Option("--all", help="Include superseded loads.")] = False,
 ) -> None:
     """One row per load: source, file, sha256, rows read/loaded/rejected, time."""
-    from etl.warehouse import read_loads
+    from warehouse.io import read_loads
 
     loads = read_loads(_engine(), current_only=not all_loads)
     if loads.empty:
@@ -193,7 +193,7 @@ def rejected_cmd(
     """Show quarantined rows of a source's current load, with their reasons."""
     from sqlalchemy import func
 
-    from etl.schema import rejected_row, source_load
+    from warehouse.schema import rejected_row, source_load
 
     engine = _engine()
     base = (select(source_load.c.file, rejected_row.c.row_number, rejected_row.c.reason_code, rejected_row.c.reason,
@@ -235,7 +235,7 @@ def jobs_list_cmd(
 ) -> None:
     """Recent jobs with owner and heartbeat; jobs of a stopped server are marked failed first."""
     import etl.uploads  # noqa: F401 - registers the repair of a killed load's upload
-    from etl import jobs
+    from warehouse import jobs
 
     engine = _engine()
     recovered = jobs.recover_orphans(engine)
@@ -266,7 +266,7 @@ def jobs_cancel_cmd(
     import getpass
 
     import etl.uploads  # noqa: F401 - registers the repair of a killed load's upload
-    from etl import accounts, jobs
+    from warehouse import accounts, jobs
 
     engine = _engine()
     who = actor or f"cli:{getpass.getuser()}"

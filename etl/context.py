@@ -14,8 +14,8 @@ from sqlalchemy import Engine, select
 
 from etl.contract import REJECT, reject
 from etl.countries import Crosswalk, resolve_codes, resolve_names
-from etl.schema import region
 from etl.spatial import AdminIndex
+from warehouse.schema import region
 
 log = logging.getLogger(__name__)
 CROSSWALK_FILE = Path("country_code_crosswalk") / "countrycode_codelist.csv"

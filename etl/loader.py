@@ -20,15 +20,15 @@ import pandas as pd
 from sqlalchemy import Engine, delete, select, update
 
 from etl import __version__
-from etl.config import raw_dir as default_raw_dir
 from etl.context import MappingContext
 from etl.contract import FILE, REJECT, REJECT_DETAIL, ROW, ContractError
-from etl.faults import fault_point
-from etl.schema import indicator, observation, rejected_row, source_load
 from etl.sources import all_sources, get_source
 from etl.sources.base import OBSERVATION_COLUMNS, Source
-from etl.warehouse import bulk_insert_frame as bulk_insert
-from etl.warehouse import upsert
+from warehouse.config import raw_dir as default_raw_dir
+from warehouse.faults import fault_point
+from warehouse.io import bulk_insert_frame as bulk_insert
+from warehouse.io import upsert
+from warehouse.schema import indicator, observation, rejected_row, source_load
 
 log = logging.getLogger(__name__)
 RAW_TEXT_LIMIT = 2000
@@ -130,7 +130,7 @@ def load_source(engine: Engine, source: Source, raw_dir: Path | None = None, for
     """Load one source (all its files) in one transaction, or skip it when nothing changed.
 
     ``paths`` replaces the files found in ``raw_dir`` (an upload is loaded from its staged copy and moved into
-    data/raw only after the commit). The caller holds the ETL writer lock (:func:`etl.writer_lock.etl_writer`);
+    data/raw only after the commit). The caller holds the ETL writer lock (:func:`warehouse.writer_lock.etl_writer`);
     the unique ``current_key`` makes a second concurrent writer fail instead of duplicating current loads.
     """
     raw_dir = raw_dir or default_raw_dir()
@@ -212,9 +212,9 @@ def run(engine: Engine, names: Iterable[str] | None = None, force: bool = False,
         wait_s: float | None = None, who: str = "crisisrisk etl run") -> list[LoadResult]:
     """Load the named sources (or all) in dependency order, as the warehouse's only ETL writer.
 
-    Waits up to ``wait_s`` seconds for another writer (raises :class:`etl.writer_lock.EtlBusy` after).
+    Waits up to ``wait_s`` seconds for another writer (raises :class:`warehouse.writer_lock.EtlBusy` after).
     """
-    from etl.writer_lock import etl_writer
+    from warehouse.writer_lock import etl_writer
 
     with etl_writer(engine, who, wait_s, on_wait=progress):
         return _run_locked(engine, names, force, raw_dir, progress, on_result)
@@ -222,7 +222,7 @@ def run(engine: Engine, names: Iterable[str] | None = None, force: bool = False,
 
 def _run_locked(engine: Engine, names: Iterable[str] | None, force: bool, raw_dir: Path | None,
                 progress: Progress | None, on_result: Callable[[LoadResult], None] | None) -> list[LoadResult]:
-    from etl.jobs import JobCancelled
+    from warehouse.jobs import JobCancelled
 
     raw_dir = raw_dir or default_raw_dir()
     sources = [get_source(n) for n in names] if names else all_sources()

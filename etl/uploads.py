@@ -29,13 +29,13 @@ from xml.etree import ElementTree
 import pandas as pd
 from sqlalchemy import Engine, select, update
 
-from etl.config import data_dir, raw_dir
 from etl.context import MappingContext
 from etl.contract import FILE, REJECT, REJECT_DETAIL, ROW, ContractError
-from etl.faults import fault_point
-from etl.jobs import on_orphan
-from etl.schema import upload
 from etl.sources import get_source
+from warehouse.config import data_dir, raw_dir
+from warehouse.faults import fault_point
+from warehouse.jobs import on_orphan
+from warehouse.schema import upload
 
 log = logging.getLogger(__name__)
 
@@ -324,9 +324,9 @@ def apply(engine: Engine, upload_id: int, progress=None, who: str | None = None)
     failed, cancelled or killed load leaves data/raw and the warehouse as they were (issue 9 #1). A process
     killed between the commit and the file move is repaired by :func:`repair_after_crash`.
     """
-    from etl.jobs import JobCancelled
     from etl.loader import load_source
-    from etl.writer_lock import etl_writer
+    from warehouse.jobs import JobCancelled
+    from warehouse.writer_lock import etl_writer
 
     item = get_upload(engine, upload_id)
     if item is None or item["status"] != "validated" or not item["staged_path"]:
@@ -389,9 +389,9 @@ def repair_after_crash(engine: Engine, job_row: dict[str, Any]) -> None:
     A dry run's upload becomes 'failed'. A load's upload becomes 'loaded' if the warehouse committed it (the
     file move is then finished) or 'failed' if not (data/raw is untouched: files move only after the commit).
     """
-    from etl.jobs import ORPHAN_MESSAGE
     from etl.loader import current_key
-    from etl.schema import source_load
+    from warehouse.jobs import ORPHAN_MESSAGE
+    from warehouse.schema import source_load
 
     upload_id = job_row.get("upload_id")
     item = get_upload(engine, upload_id) if upload_id else None

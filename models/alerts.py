@@ -26,9 +26,17 @@ import pandas as pd
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from etl import accounts
-from etl.schema import ALERT_CONDITIONS, alert, alert_evaluation, alert_rule, model_run, prediction, region
 from models.jsonsafe import json_safe as _clean
+from warehouse import accounts
+from warehouse.schema import (
+    ALERT_CONDITIONS,
+    alert,
+    alert_evaluation,
+    alert_rule,
+    model_run,
+    prediction,
+    region,
+)
 
 log = logging.getLogger(__name__)
 
@@ -245,10 +253,10 @@ class Inputs:
 
     @classmethod
     def from_warehouse(cls, engine: Engine) -> Inputs:
-        from etl import warehouse
         from models import watchlist_store
+        from warehouse import io as store
 
-        obs = warehouse.read_observations(engine, indicators=needed_indicators(), level=0)
+        obs = store.read_observations(engine, indicators=needed_indicators(), level=0)
         try:
             watch = watchlist_store.read_watchlist(engine)
         except Exception as exc:  # noqa: BLE001 - a warehouse without the watch-list tables

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from etl.db import make_engine, migrate
+from warehouse.db import make_engine, migrate
 
 log = logging.getLogger(__name__)
 app = typer.Typer(help="Train, evaluate, list, promote and roll back models.", no_args_is_help=True)

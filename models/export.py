@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine, select
 
-from etl.schema import explanation, prediction, region
 from models.registry import deployed_run
+from warehouse.schema import explanation, prediction, region
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ import pandas as pd
 from scipy.stats import spearmanr
 from sqlalchemy import Engine, select
 
-from etl.schema import prediction
-from etl.warehouse import read_observations
+from warehouse.io import read_observations
+from warehouse.schema import prediction
 
 log = logging.getLogger(__name__)
 

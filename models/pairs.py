@@ -136,7 +136,7 @@ def side_features(keys: pd.DataFrame, drivers: pd.DataFrame, coords: pd.DataFram
 
 def region_coords(engine: Engine) -> pd.DataFrame:
     """Country centroids: the region table's label point, else the centroid of its geometry."""
-    from etl.warehouse import read_regions
+    from warehouse.io import read_regions
 
     regions = read_regions(engine, level=0, with_geometry=True)
     lon, lat = regions["label_lon"].astype(float), regions["label_lat"].astype(float)
@@ -199,7 +199,7 @@ def border_pairs(engine: Engine) -> pd.DataFrame:
     """
     from shapely import STRtree, wkb
 
-    from etl.warehouse import read_regions
+    from warehouse.io import read_regions
 
     regions = read_regions(engine, level=0, with_geometry=True)
     regions = regions[regions["geometry_wkb"].map(lambda g: isinstance(g, str) and bool(g))]
@@ -260,10 +260,10 @@ def pair_side_features(keys: pd.DataFrame, pairs: pd.DataFrame, census: pd.DataF
 
 def pair_context(engine: Engine) -> PairContext:
     """Read the diaspora table and compute the land borders once; an older warehouse without them gives NaN."""
-    from etl import warehouse
+    from warehouse import io as store
 
     try:
-        displacement = warehouse.read_displacement_pairs(engine)
+        displacement = store.read_displacement_pairs(engine)
     except Exception as exc:  # noqa: BLE001 - a warehouse migrated before 0009 or never loaded
         log.warning("pair model: no UNHCR origin x asylum pairs (%s); diaspora features are missing", exc)
         displacement = None
@@ -387,8 +387,8 @@ def train_pairs(engine: Engine, pairs: pd.DataFrame, census: pd.DataFrame, run_i
     The gate is judged on backtest cutoffs >= GATE_FIRST_CUTOFF (the earlier ones chose the variant); the table
     over every cutoff is stored beside it.
     """
-    from etl.warehouse import read_observations
     from models import watchlist
+    from warehouse.io import read_observations
 
     obs = read_observations(engine, indicators=watchlist.needed_indicators(), level=0)
     drivers = watchlist.driver_panel(obs, years=list(range(2000, watchlist.last_input_year(obs) + 1))).drivers
@@ -534,10 +534,10 @@ def read_pairs_file(path: Path, known: set[str]) -> pd.DataFrame:
 def predict_dyads(engine: Engine, pairs_csv: Path, out_csv: Path, run_id: str | None = None,
                   registry_dir: Path | None = None) -> int:
     """`crisisrisk model predict-dyads`: answer every requested pair and year; returns the number of rows."""
-    from etl.warehouse import read_observations, read_regions
     from models import watchlist
     from models.registry import RegistryError, deployed_run
     from models.registry import registry_dir as default_registry
+    from warehouse.io import read_observations, read_regions
 
     if run_id is None:
         run = deployed_run(engine)

@@ -509,16 +509,16 @@ def phase_curves(obs: pd.DataFrame, pairs: pd.DataFrame, census: pd.DataFrame, w
 def phase_curves_from_warehouse(engine: Engine, cfg: dict[str, Any] | None = None,
                                 run_id: str | None = None) -> tuple[pd.DataFrame, dict[str, Any], pd.DataFrame]:
     """Read the events' inputs, the pairs, detected victims and the watch list, and compute all curves."""
-    from etl import warehouse
     from models import watchlist_store
+    from warehouse import io as store
 
     cfg = cfg or load_config()
     codes = {"trafficking.victims_detected", "structural.population", cfg["conflict_onset"]["indicator"],
              cfg["large_disaster"]["deaths_indicator"], cfg["large_disaster"]["affected_indicator"],
              *cfg["outflow_surge"]["indicators"], *cfg["idp_surge"]["indicators"]}
-    obs = warehouse.read_observations(engine, indicators=sorted(codes), level=0)
+    obs = store.read_observations(engine, indicators=sorted(codes), level=0)
     try:
-        pairs, census = warehouse.read_citizenship_pairs(engine), warehouse.read_reporting_census(engine)
+        pairs, census = store.read_citizenship_pairs(engine), store.read_reporting_census(engine)
     except Exception as exc:  # noqa: BLE001 - a warehouse from before migration 0005
         log.warning("citizenship pairs unreadable (%s): no nationals-abroad curves", exc)
         pairs, census = pd.DataFrame(), pd.DataFrame()

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from etl.db import make_engine, migrate
+from warehouse.db import make_engine, migrate
 
 log = logging.getLogger(__name__)
 phases_app = typer.Typer(help="Crisis-phase curves: what happens to trafficking outcomes after a crisis starts.",

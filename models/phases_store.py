@@ -14,9 +14,9 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, delete, func, select
 
-from etl.schema import crisis_event, phase_curve, phase_result, region
-from etl.warehouse import bulk_insert
 from models.jsonsafe import json_safe as _clean
+from warehouse.io import bulk_insert
+from warehouse.schema import crisis_event, phase_curve, phase_result, region
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,6 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
-from etl.faults import fault_point
-from etl.schema import explanation, model_run, prediction
-from etl.warehouse import bulk_insert, read_observations, read_regions
 from models import downscale as ds
 from models.card import model_card
 from models.evaluate import (
@@ -53,6 +50,9 @@ from models.features import (
 from models.jsonsafe import json_safe as _clean
 from models.registry import deployed_run, promote, registry_dir, save_artefacts
 from models.train import RidgeModel, load_config, predict_margin
+from warehouse.faults import fault_point
+from warehouse.io import bulk_insert, read_observations, read_regions
+from warehouse.schema import explanation, model_run, prediction
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]

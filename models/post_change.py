@@ -29,8 +29,8 @@ def evaluate_after_change(engine: Engine, trigger: str, actor: str = "cli") -> d
 
     Returns the evaluation result with ``n_pending`` (every alert waiting for review, new or older).
     """
-    from etl.schema import alert
     from models import alerts, phases_store
+    from warehouse.schema import alert
 
     if not auto_enabled():
         log.info("alerts: evaluation after %s is off (CRISISRISK_ALERTS_AUTO)", trigger)

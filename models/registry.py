@@ -18,9 +18,9 @@ from typing import Any
 import xgboost as xgb
 from sqlalchemy import Engine, select, update
 
-from etl.config import data_dir
-from etl.faults import fault_point
-from etl.schema import model_run
+from warehouse.config import data_dir
+from warehouse.faults import fault_point
+from warehouse.schema import model_run
 
 log = logging.getLogger(__name__)
 MODEL_FILE = "model.ubj"

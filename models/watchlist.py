@@ -599,8 +599,8 @@ def train_watchlist(engine: Engine, run_id: str, registry_dir: Path | None = Non
                     progress: Progress | None = None, reps: int = BOOTSTRAP_REPS,
                     with_pairs: bool = True) -> dict[str, Any]:
     """Score the watch list for every year with inputs, measure its skill, fit the pair model; store all of it."""
-    from etl.warehouse import read_observations
     from models import external, watchlist_store
+    from warehouse.io import read_observations
 
     say = progress or (lambda _m: None)
     started = time.perf_counter()
@@ -667,17 +667,14 @@ def _no_labels() -> pd.DataFrame:
 
 def read_pairs(engine: Engine) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Citizenship pairs and the reporting census from the warehouse; empty frames where they are not loaded."""
-    from etl import warehouse
+    from warehouse import io as store
 
     empty_pairs = pd.DataFrame(columns=["detecting_iso3", "citizenship_iso3", "year", "victims", "censored",
                                         "is_nationals", "release"])
     empty_census = pd.DataFrame(columns=["detecting_iso3", "year", "n_citizenships", "release"])
-    if not hasattr(warehouse, "read_citizenship_pairs"):
-        log.warning("the warehouse has no citizenship pairs yet; the watch list is scored without validation")
-        return empty_pairs, empty_census
     try:
-        pairs = warehouse.read_citizenship_pairs(engine)
-        census = warehouse.read_reporting_census(engine)
+        pairs = store.read_citizenship_pairs(engine)
+        census = store.read_reporting_census(engine)
     except Exception as exc:  # noqa: BLE001 - an older warehouse without the tables
         log.warning("citizenship pairs unreadable (%s); the watch list is scored without validation", exc)
         return empty_pairs, empty_census

@@ -26,9 +26,9 @@ def predict_dyads_cmd(
     run: Annotated[str | None, typer.Option("--run", help="Run id (default: the deployed run).")] = None,
 ) -> None:
     """Expected detected victims of each citizenship in each detecting country, with an 80% interval."""
-    from etl.db import make_engine, migrate
     from models.pairs import PairInputError, predict_dyads
     from models.registry import RegistryError
+    from warehouse.db import make_engine, migrate
 
     engine = make_engine()
     migrate(engine)

@@ -1,7 +1,7 @@
 """Reading and writing the crisis watch list and pair predictions (issue 11).
 
 Kept light (no xgboost import) so the dashboard and the exports can read the watch list cheaply. The tables are
-`watchlist_score` and `pair_prediction` (etl/schema.py, migration 0007); docs/WATCHLIST.md describes
+`watchlist_score` and `pair_prediction` (warehouse/schema.py, migration 0007); docs/WATCHLIST.md describes
 what each column means.
 """
 
@@ -13,9 +13,9 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, delete, func, select, update
 
-from etl.schema import model_run, pair_prediction, watchlist_score
-from etl.warehouse import bulk_insert
 from models.jsonsafe import json_safe as _clean
+from warehouse.io import bulk_insert
+from warehouse.schema import model_run, pair_prediction, watchlist_score
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from etl.config import PROJECT_ROOT
 from etl.context import MappingContext
-from etl.db import make_engine, migrate
+from warehouse.config import PROJECT_ROOT
+from warehouse.db import make_engine, migrate
 
 RAW_DIR = PROJECT_ROOT / "data" / "raw"
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -14,7 +14,6 @@ import re
 import pytest
 
 from dashboard import ids
-from etl import accounts
 from tests.dashboard.workflow_app import (
     PASSWORDS,
     FakeTrainer,
@@ -25,6 +24,7 @@ from tests.dashboard.workflow_app import (
     session_client,
     workflow_app,
 )
+from warehouse import accounts
 
 ORDER = [None, "viewer", "analyst", "admin"]  # identities, lowest first
 # a read callback (map page) and a state-changing one (admin page)
@@ -329,7 +329,7 @@ def test_login_logout_and_cookie_flags(app_env):
 def test_disabled_user_loses_access_at_once(app_env):
     from sqlalchemy import update
 
-    from etl.schema import app_user
+    from warehouse.schema import app_user
 
     app, engine = app_env
     accounts.add_user(engine, "dora", "analyst", "dora-password-1")
@@ -343,8 +343,8 @@ def test_disabled_user_loses_access_at_once(app_env):
 def test_production_needs_a_secret_key(tmp_path, monkeypatch):
     from dashboard.app import create_app
     from dashboard.auth import ConfigError
-    from etl.db import make_engine
     from tests.dashboard.workflow_app import saved_dash_pages
+    from warehouse.db import make_engine
 
     monkeypatch.delenv("CRISISRISK_SECRET_KEY", raising=False)
     engine = make_engine(f"sqlite:///{tmp_path / 'p.sqlite'}")

@@ -70,8 +70,8 @@ def test_get_endpoints_conform_to_the_openapi_document(api_schema):
 @pytest.fixture(scope="module")
 def analyst_schema(tmp_path_factory):
     """The whole document (POST included) against a writable app, with an analyst token for every request."""
-    from etl import accounts
     from tests.dashboard.workflow_app import FakeTrainer, workflow_app
+    from warehouse import accounts
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("dashboard.workflows.train", FakeTrainer())

@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from etl.backup import BackupError, backup, content_digest, read_archive, restore
-from etl.db import make_engine, migrate
 from etl.loader import run
-from etl.schema import metadata, model_run, observation
 from models.registry import deployed_run, load_run
 from models.train import load_config
 from tests.conftest import FIXTURES, _fresh_url, drop_database
+from warehouse.backup import BackupError, backup, content_digest, read_archive, restore
+from warehouse.db import make_engine, migrate
+from warehouse.schema import metadata, model_run, observation
 
 RAW = FIXTURES / "integration" / "raw"
 SOURCES = ["natural_earth", "country_codes", "unodc_glotip", "wb_population", "owid_conflict_deaths"]

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from etl.db import make_engine
-from etl.schema import alert, alert_evaluation
 from tests.conftest import FIXTURES, _fresh_url
+from warehouse.db import make_engine
+from warehouse.schema import alert, alert_evaluation
 
 RAW = FIXTURES / "integration" / "raw"
 LINE = re.compile(r"alerts: (\d+) new alert\(s\) pending review \((\d+) pending in all\)")

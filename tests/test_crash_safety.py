@@ -1,6 +1,6 @@
 """Crash safety: SIGKILL in the middle of a load and of a promotion leaves the warehouse as it was.
 
-The subprocess stops at a named fault point (etl/faults.py) inside the open transaction; the test kills it
+The subprocess stops at a named fault point (warehouse/faults.py) inside the open transaction; the test kills it
 there, then checks that nothing changed and that a rerun completes.
 """
 
@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from etl.db import make_engine, migrate
 from etl.loader import run
-from etl.schema import model_run, observation, prediction, rejected_row, source_load
 from models.registry import deployed_run, load_run
 from tests.conftest import FIXTURES, _fresh_url, drop_database
+from warehouse.db import make_engine, migrate
+from warehouse.schema import model_run, observation, prediction, rejected_row, source_load
 
 RAW = FIXTURES / "integration" / "raw"
 SMALL_CONFIG = """

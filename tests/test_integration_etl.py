@@ -12,15 +12,15 @@ import pytest
 from sqlalchemy import func, select
 
 from etl.loader import load_source, run
-from etl.schema import observation, region, source_load
 from etl.sources import BROKEN, all_sources, get_source
 from tests.conftest import RAW_DIR
+from warehouse.schema import observation, region, source_load
 
 
 @pytest.fixture(scope="module")
 def full(tmp_path_factory):
-    from etl.db import make_engine, migrate
     from tests.conftest import _fresh_url
+    from warehouse.db import make_engine, migrate
 
     eng = make_engine(_fresh_url(tmp_path_factory.mktemp("full"), "full"))
     migrate(eng)

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import select
 
 from etl.loader import run
-from etl.schema import explanation, model_run, prediction, source_load
 from models.export import DETECTED_CONTRACT, DETECTED_EXPORT_COLUMNS, predictions_frame, write_csv
 from models.registry import deployed_run, list_runs, load_run, rollback
 from models.train import load_config
 from tests.conftest import FIXTURES
+from warehouse.schema import explanation, model_run, prediction, source_load
 
 RAW = FIXTURES / "integration" / "raw"
 SOURCES = ["natural_earth", "country_codes", "unodc_glotip", "wb_population", "wb_gdp", "owid_conflict_deaths",
@@ -25,9 +25,9 @@ SOURCES = ["natural_earth", "country_codes", "unodc_glotip", "wb_population", "w
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from etl.db import make_engine, migrate
     from models.pipeline import train_run
     from tests.conftest import _fresh_url
+    from warehouse.db import make_engine, migrate
 
     tmp = tmp_path_factory.mktemp("model")
     engine = make_engine(_fresh_url(tmp, "model"))

@@ -25,10 +25,10 @@ import pytest
 import requests
 from sqlalchemy import func, select, update
 
-from etl import accounts, jobs
-from etl.db import make_engine, migrate
-from etl.schema import job, observation, source_load, upload
 from tests.conftest import FIXTURES, _fresh_url, drop_database
+from warehouse import accounts, jobs
+from warehouse.db import make_engine, migrate
+from warehouse.schema import job, observation, source_load, upload
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTRACTS = FIXTURES / "integration" / "raw"

@@ -20,9 +20,9 @@ import time
 import pytest
 from sqlalchemy import select, text
 
-from etl import accounts
-from etl.schema import api_token
 from tests.dashboard.workflow_app import PASSWORDS, csrf_of, login, workflow_app
+from warehouse import accounts
+from warehouse.schema import api_token
 
 
 @pytest.fixture(scope="module")
@@ -455,13 +455,13 @@ def test_cors_origins_setting_is_read_from_the_environment(monkeypatch):
 
 # --- every CRISISRISK_ setting is documented -------------------------------------------------------------------
 def test_every_setting_is_in_the_readme():
-    from etl.config import PROJECT_ROOT
+    from warehouse.config import PROJECT_ROOT
 
     used = set()
     for folder in ("etl", "dashboard", "models"):
         for path in (PROJECT_ROOT / folder).rglob("*.py"):
             used |= set(re.findall(r"CRISISRISK_[A-Z0-9_]*[A-Z0-9]", path.read_text(encoding="utf-8")))
-    used -= {n for n in used if n.startswith("CRISISRISK_FAULT_")}  # test-only fault injection (etl/faults.py)
+    used -= {n for n in used if n.startswith("CRISISRISK_FAULT_")}  # test-only fault injection (warehouse/faults.py)
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"`(CRISISRISK_[A-Z0-9_]+)`", readme))
     assert not sorted(used - documented), f"settings missing from the README settings table: {sorted(used - documented)}"

@@ -19,7 +19,8 @@ from flask import current_app
 
 from dashboard import auth, ids, workflows
 from dashboard.pages.common import table
-from etl import accounts, jobs, uploads
+from etl import uploads
+from warehouse import accounts, jobs
 
 POLL_MS = 1500
 LOG_LINES = 14
@@ -334,8 +335,8 @@ def register(app: dash.Dash, actx) -> None:
         auth.require_dash("analyst")
         if not name:
             return "Choose a source first; the upload is checked against that source's file names and columns.", True
-        from etl.config import raw_dir
         from etl.sources import get_source
+        from warehouse.config import raw_dir
 
         try:
             source = get_source(name)

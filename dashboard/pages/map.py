@@ -43,7 +43,7 @@ def register(app: dash.Dash, actx) -> None:
     def country_view(iso3: str) -> tuple[dict, float]:
         key = (actx.geometry.version(), iso3)
         if key not in views:
-            from etl.schema import region
+            from warehouse.schema import region
 
             with q.engine.connect() as conn:
                 wkbs = [r[0] for r in conn.execute(select(region.c.geometry_wkb).where(

@@ -33,10 +33,10 @@ from etl.contract import (
     require_columns,
     strip_column_names,
 )
-from etl.schema import country_code
 from etl.sources import register
 from etl.sources.base import OBSERVATION_COLUMNS, Source
-from etl.warehouse import bulk_insert
+from warehouse.io import bulk_insert
+from warehouse.schema import country_code
 
 log = logging.getLogger(__name__)
 

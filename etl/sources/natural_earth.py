@@ -20,10 +20,10 @@ from sqlalchemy import select
 
 from etl.contract import FILE, REJECT, REJECT_DETAIL, ROW, ContractError, reject, reject_duplicates
 from etl.countries import CODE_ALIASES, known_iso3, resolve_code
-from etl.schema import region
 from etl.sources import register
 from etl.sources.base import OBSERVATION_COLUMNS, Source
-from etl.warehouse import upsert
+from warehouse.io import upsert
+from warehouse.schema import region
 
 log = logging.getLogger(__name__)
 

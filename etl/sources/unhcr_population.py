@@ -50,10 +50,10 @@ from etl.contract import (
     require_columns,
     strip_column_names,
 )
-from etl.schema import displacement_pair
 from etl.sources import register
 from etl.sources.base import FILE, OBSERVATION_COLUMNS, IndicatorDef, Source, year_start
-from etl.warehouse import bulk_insert_frame
+from warehouse.io import bulk_insert_frame
+from warehouse.schema import displacement_pair
 
 log = logging.getLogger(__name__)
 

@@ -37,11 +37,11 @@ from etl.contract import (
     require_columns,
     strip_column_names,
 )
-from etl.schema import glotip_pair, glotip_reporting, source_load
 from etl.sources import register
 from etl.sources.base import FILE, IndicatorDef, Source, mark_unused, year_start
 from etl.sources.glotip_citizenship import resolve_category
-from etl.warehouse import bulk_insert_frame
+from warehouse.io import bulk_insert_frame
+from warehouse.schema import glotip_pair, glotip_reporting, source_load
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 @pytest.fixture(scope="session")
 def dash_engine(tmp_path_factory):
     """Read-only warehouse shared by the dashboard tests (real regions + synthetic model outputs)."""
-    from etl.db import make_engine
+    from warehouse.db import make_engine
 
     tmp = tmp_path_factory.mktemp("dash")
     engine = make_engine(_fresh_url(tmp, "dash"))

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, delete, select
 
-from etl.config import PROJECT_ROOT
-from etl.schema import (
+from warehouse.config import PROJECT_ROOT
+from warehouse.schema import (
     explanation,
     indicator,
     model_run,
@@ -71,9 +71,9 @@ def _scored(frame: pd.DataFrame) -> pd.DataFrame:
 
 def build_synthetic_warehouse(engine: Engine, raw_dir: Path = RAW_DIR) -> Engine:
     """Load real regions, then add synthetic model outputs and observations (see the module docstring)."""
-    from etl.db import migrate
     from etl.loader import load_source
     from etl.sources import get_source
+    from warehouse.db import migrate
 
     migrate(engine)
     result = load_source(engine, get_source("natural_earth"), raw_dir)
@@ -326,8 +326,8 @@ MAP_ALERTS = [("SYR", "outflow-surge", 2020, "confirmed"), ("SYR", "displacement
 
 def add_map_alerts(engine: Engine) -> tuple[list[int], bool]:
     """Insert MAP_ALERTS (seeding the starter rules if the table is empty); returns (alert ids, rules seeded)."""
-    from etl.schema import alert, alert_rule
     from models.alerts import seed_starter_rules
+    from warehouse.schema import alert, alert_rule
 
     seeded = seed_starter_rules(engine) > 0
     now = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)
@@ -346,7 +346,7 @@ def add_map_alerts(engine: Engine) -> tuple[list[int], bool]:
 
 def remove_map_alerts(engine: Engine, alert_ids: list[int], rules_seeded: bool) -> None:
     """Undo add_map_alerts, so the shared warehouse has no alerts for the other tests."""
-    from etl.schema import alert, alert_rule
+    from warehouse.schema import alert, alert_rule
 
     with engine.begin() as conn:
         conn.execute(delete(alert).where(alert.c.alert_id.in_(alert_ids)))

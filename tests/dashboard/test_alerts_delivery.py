@@ -18,18 +18,18 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from dashboard import alerts_delivery as delivery
-from etl import accounts
-from etl.schema import region
 from models import alerts
 from tests.conftest import _fresh_url
 from tests.models.test_alerts import SYRIA, inputs
+from warehouse import accounts
+from warehouse.schema import region
 
 SECRET = "test-webhook-secret-0123456789"
 
 
 @pytest.fixture
 def engine(tmp_path, monkeypatch):
-    from etl.db import make_engine, migrate
+    from warehouse.db import make_engine, migrate
 
     monkeypatch.setenv("CRISISRISK_ALERTS_AUTO", "false")
     eng = make_engine(_fresh_url(tmp_path, "delivery"))

@@ -42,7 +42,7 @@ def _known_curves():
 @pytest.fixture(scope="module")
 def phases_app(tmp_path_factory):
     from dashboard.app import create_app
-    from etl.db import make_engine
+    from warehouse.db import make_engine
 
     engine = make_engine(_fresh_url(tmp_path_factory.mktemp("phases"), "phases"))
     build_synthetic_warehouse(engine)
@@ -89,7 +89,7 @@ def test_phases_in_openapi(phases_app):
 
 def test_no_curves_yet_says_so(tmp_path):
     from dashboard.api_phases import phases_payload
-    from etl.db import make_engine, migrate
+    from warehouse.db import make_engine, migrate
 
     engine = make_engine(_fresh_url(tmp_path, "empty"))
     migrate(engine)

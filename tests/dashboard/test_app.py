@@ -130,8 +130,8 @@ def test_query_cache_follows_the_deployed_run(dash_engine):
     from sqlalchemy import update
 
     from dashboard.queries import Queries
-    from etl.schema import model_run
     from tests.dashboard.synthetic import OLD_RUN_ID, RUN_ID
+    from warehouse.schema import model_run
 
     q = Queries(dash_engine, ttl_s=0)
     assert q.years(0)

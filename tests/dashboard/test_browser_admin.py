@@ -54,9 +54,9 @@ def _toml_value(value) -> str:
 
 
 def build_extracts(engine, raw: Path) -> None:
-    from etl.db import migrate
     from etl.loader import run
     from models.pipeline import train_run
+    from warehouse.db import migrate
 
     migrate(engine)
     results = run(engine, names=SOURCES, raw_dir=raw)

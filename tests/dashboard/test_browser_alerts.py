@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from dashboard.pages import alerts as alerts_page
-from etl import accounts
 from models import alerts, phases_store
 from tests.dashboard.test_api_phases import _known_curves
 from tests.dashboard.workflow_app import PASSWORDS, workflow_app
 from tests.models.test_alerts import SYRIA, inputs
+from warehouse import accounts
 
 pytestmark = [pytest.mark.browser]
 

@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from dashboard import figures, ids
 from dashboard.pages import map as map_page
-from etl.schema import region
 from tests.dashboard.synthetic import add_map_alerts, remove_map_alerts
 from tests.dashboard.test_app import MAP_OUTPUTS, dash_post, map_inputs
+from warehouse.schema import region
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import threading
 import pytest
 
 from dashboard import jobs_runner
-from etl import accounts, jobs
-from etl.config import PROJECT_ROOT
 from tests.dashboard.workflow_app import workflow_app
+from warehouse import accounts, jobs
+from warehouse.config import PROJECT_ROOT
 
 GDP = PROJECT_ROOT / "data" / "raw" / "covariates_country_year" / "wb_gdp_current_usd.csv"
 

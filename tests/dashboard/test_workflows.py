@@ -17,8 +17,6 @@ import pytest
 from sqlalchemy import func, select
 
 from dashboard import ids, jobs_runner
-from etl import accounts
-from etl.schema import observation, source_load, upload
 from tests.dashboard.workflow_app import (
     EXTRACTS,
     FakeTrainer,
@@ -28,6 +26,8 @@ from tests.dashboard.workflow_app import (
     registered_outputs,
     workflow_app,
 )
+from warehouse import accounts
+from warehouse.schema import observation, source_load, upload
 
 UNHCR = EXTRACTS / "unhcr_refugees" / "population.csv.gz"
 
@@ -70,7 +70,7 @@ def snapshot(engine, raw: Path) -> tuple:
 
 
 def raw_dir() -> Path:
-    from etl.config import raw_dir as rd
+    from warehouse.config import raw_dir as rd
 
     return rd()
 

@@ -47,8 +47,8 @@ def saved_dash_pages():
 def workflow_app(tmp: Path, public_read: bool = False, build=None):
     """Yield (app, engine) with env vars pointing at temporary data, raw and model folders."""
     from dashboard.app import create_app
-    from etl import accounts
-    from etl.db import make_engine
+    from warehouse import accounts
+    from warehouse.db import make_engine
 
     raw = tmp / "raw"
     shutil.copytree(EXTRACTS, raw)
@@ -150,8 +150,8 @@ class FakeTrainer:
     def __call__(self, engine, progress) -> str:
         import xgboost as xgb
 
-        from etl.schema import model_run, prediction
         from models.registry import save_artefacts
+        from warehouse.schema import model_run, prediction
 
         with self.lock:
             self.calls += 1

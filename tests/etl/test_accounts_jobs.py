@@ -7,7 +7,7 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from etl.accounts import (
+from warehouse.accounts import (
     AccountError,
     add_user,
     audit,
@@ -17,8 +17,8 @@ from etl.accounts import (
     principal_for_token,
     revoke_token,
 )
-from etl.jobs import JobBusy, finish_job, running_job, start_job
-from etl.schema import api_token, app_user
+from warehouse.jobs import JobBusy, finish_job, running_job, start_job
+from warehouse.schema import api_token, app_user
 
 
 def test_passwords_are_hashed_and_checked(engine):

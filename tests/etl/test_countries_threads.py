@@ -11,7 +11,7 @@ import json
 import subprocess
 import sys
 
-from etl.config import PROJECT_ROOT
+from warehouse.config import PROJECT_ROOT
 
 SCRIPT = r"""
 import json, sys, threading

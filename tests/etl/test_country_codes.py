@@ -7,10 +7,10 @@ from sqlalchemy import select
 
 from etl.contract import REJECT, REJECT_DETAIL, ROW, ContractError
 from etl.loader import load_source
-from etl.schema import country_code, source_load
 from etl.sources import get_source
 from tests.conftest import FIXTURES
 from tests.helpers import drop_column, duplicate_row, read_fixture_text, rejected, set_cell, write_like
+from warehouse.schema import country_code, source_load
 
 CUT = FIXTURES / "country_codes" / "countrycode_codelist.csv"
 SOURCE = get_source("country_codes")

@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from etl import jobs
-from etl.db import make_engine
 from etl.loader import run
-from etl.schema import etl_lock, observation, source_load
-from etl.writer_lock import EtlBusy, etl_writer, holder
 from tests.conftest import FIXTURES
+from warehouse import jobs
+from warehouse.db import make_engine
+from warehouse.schema import etl_lock, observation, source_load
+from warehouse.writer_lock import EtlBusy, etl_writer, holder
 
 RAW = FIXTURES / "integration" / "raw"
 SOURCES = ["natural_earth", "country_codes", "unhcr_population", "wb_population"]

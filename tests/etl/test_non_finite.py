@@ -19,12 +19,12 @@ from sqlalchemy.exc import IntegrityError
 
 from etl.contract import REJECT, REJECT_DETAIL, ROW, parse_number
 from etl.loader import LoadError, load_source, validate
-from etl.schema import indicator, observation, region, source_load
 from etl.sources import get_source
 from tests.conftest import FIXTURES, _fresh_url, drop_database
 from tests.etl.test_inform_risk import set_xlsx_cell, xlsx_edit
 from tests.helpers import read_fixture_text, set_cell, write_like
 from tests.test_fuzz_readers import SOURCES, Mutation, _csv_grid, _xlsx_sheets, check_reader, fixture_files
+from warehouse.schema import indicator, observation, region, source_load
 
 TOKENS = ["1e309", "inf", "Infinity", "NaN", "-inf", "-1e400", "+Inf"]
 
@@ -149,7 +149,7 @@ def test_migration_0003_removes_older_non_finite_values(tmp_path):
     constraint holds afterwards. Downgrade and upgrade again work (SQLite batch mode / PostgreSQL)."""
     from alembic import command
 
-    from etl.db import alembic_config, make_engine, migrate
+    from warehouse.db import alembic_config, make_engine, migrate
 
     url = _fresh_url(tmp_path, "mig3")
     eng = make_engine(url)

@@ -179,8 +179,8 @@ def test_blank_refugees_and_asylum_seekers_give_no_pair_but_a_stated_count(tmp_p
 
 def test_load_writes_pairs_in_the_same_load_and_the_real_file_holds_published_values(tmp_path, engine):
     from etl.loader import load_source
-    from etl.schema import displacement_pair, source_load
-    from etl.warehouse import read_displacement_pairs
+    from warehouse.io import read_displacement_pairs
+    from warehouse.schema import displacement_pair, source_load
 
     raw = tmp_path / "raw"
     raw.mkdir()

@@ -17,12 +17,12 @@ from sqlalchemy import select
 
 from etl.contract import FILE, REJECT, REJECT_DETAIL, ROW, ContractError
 from etl.loader import load_source
-from etl.schema import observation, rejected_row, source_load
 from etl.sources import get_source
 from etl.sources.glotip_citizenship import resolve_category
 from etl.sources.unodc_glotip import pair_frame, release_of, reporting_census
-from etl.warehouse import read_citizenship_pairs, read_reporting_census
 from tests.conftest import FIXTURES, RAW_DIR
+from warehouse.io import read_citizenship_pairs, read_reporting_census
+from warehouse.schema import observation, rejected_row, source_load
 
 SOURCE = get_source("unodc_glotip")
 OLD = FIXTURES / "unodc_glotip" / "glotip_pairs_cut_2023-05-30.csv"

@@ -9,10 +9,10 @@ import zipfile
 import pytest
 from sqlalchemy import func, select
 
-from etl.schema import observation, source_load
 from etl.uploads import MAX_UPLOAD_BYTES, record, validate
 from tests.conftest import FIXTURES
 from tests.helpers import read_fixture_text, set_cell
+from warehouse.schema import observation, source_load
 
 CUT = FIXTURES / "unhcr_population" / "population_cut.csv.gz"
 
@@ -147,8 +147,8 @@ def test_malformed_sheet_xml_is_refused(ctx):
 def test_real_workbooks_formula_check():
     """Real files: the GSI 2016 workbook holds values only and passes; the GSI 2018 workbook's formulas are all
     written ``<f aca="false">`` (which the byte search for '<f>' let through) and are now found."""
-    from etl.config import raw_dir
     from etl.uploads import UploadRefused, _check_bytes
+    from warehouse.config import raw_dir
 
     folder = raw_dir() / "walkfree_gsi_2016_2018"
     _check_bytes("gsi_2016_global_data.xlsx", (folder / "gsi_2016_global_data.xlsx").read_bytes())

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from etl import accounts
-from etl.schema import alert, audit_log, region
 from models import alerts
 from tests.conftest import _fresh_url
+from warehouse import accounts
+from warehouse.schema import alert, audit_log, region
 
 REF, ASY = "displacement.refugees_by_origin", "displacement.asylum_seekers_by_origin"
 IDMC, DEATHS = "displacement.idmc_conflict_idps", "conflict.deaths_organised_violence"
@@ -119,7 +119,7 @@ def test_backtest_hit_rate_against_known_labels():
 
 @pytest.fixture
 def engine(tmp_path):
-    from etl.db import make_engine, migrate
+    from warehouse.db import make_engine, migrate
 
     eng = make_engine(_fresh_url(tmp_path, "alerts"))
     migrate(eng)

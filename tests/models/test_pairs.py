@@ -182,7 +182,7 @@ def test_the_whole_feature_row_ignores_displacement_after_the_cutoff():
 def test_shared_border_comes_from_touching_polygons(engine):
     from shapely.geometry import Polygon
 
-    from etl.schema import region
+    from warehouse.schema import region
 
     # AAA and BBB share the edge x = 1; CCC is an island 0.5 degrees east of BBB; DDD has no geometry
     shapes = {"AAA": Polygon([(0, 0), (1, 0), (1, 1), (0, 1)]), "BBB": Polygon([(1, 0), (2, 0), (2, 1), (1, 1)]),

@@ -181,7 +181,7 @@ def test_watchlist_frame_has_ordered_intervals_ranks_and_plain_drivers():
 
 def two_scores(engine) -> pd.DataFrame:
     """A deployed run r1 and two hand-made watch-list rows for 2024 (Syria first, Ukraine second)."""
-    from etl.schema import model_run, region
+    from warehouse.schema import model_run, region
 
 
     with engine.begin() as conn:
@@ -224,10 +224,10 @@ def test_store_round_trip_and_rise_export(engine):
 def test_export_predictions_target_rise_cli(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from etl.db import make_engine, migrate
     from models import watchlist_store as store
     from models.cli import export_app
     from tests.conftest import _fresh_url
+    from warehouse.db import make_engine, migrate
 
     url = _fresh_url(tmp_path, "rise")
     monkeypatch.setenv("CRISISRISK_DATABASE_URL", url)

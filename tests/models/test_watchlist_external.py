@@ -20,9 +20,9 @@ SOURCES = ["natural_earth", "country_codes", "wb_population", "wb_gdp", "wgi", "
 
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory):
-    from etl.db import make_engine, migrate
     from etl.loader import run
     from tests.conftest import _fresh_url, drop_database
+    from warehouse.db import make_engine, migrate
 
     url = _fresh_url(tmp_path_factory.mktemp("watchlist"), "watchlist")
     engine = make_engine(url)
@@ -35,7 +35,7 @@ def shipped(tmp_path_factory):
 
 
 def test_headline_ranking_of_the_latest_year_does_not_correlate_negatively_with_inform(shipped):
-    from etl.warehouse import read_observations
+    from warehouse.io import read_observations
 
     obs = read_observations(shipped, indicators=wl.needed_indicators(), level=0)
     panel = wl.driver_panel(obs).drivers

@@ -4,7 +4,7 @@ Two ``crisisrisk etl run --force`` at once both committed and left duplicated 'c
 (``etl run``, an upload load, the API) now holds the row ``etl_lock(name='etl')``: its primary key lets one
 INSERT succeed; the same SQL works on SQLite and PostgreSQL. The holder's host, pid and a heartbeat (a thread
 refreshes it) say whether it is alive, so the lock of a killed process is taken over instead of blocking
-for ever (same rules as jobs: :func:`etl.jobs.owner_gone`).
+for ever (same rules as jobs: :func:`warehouse.jobs.owner_gone`).
 
 A second writer waits up to ``wait_s`` seconds (``crisisrisk etl run --wait``, default
 ``CRISISRISK_ETL_LOCK_WAIT_S`` = 300), saying once whom it waits for, then gives up with
@@ -26,8 +26,8 @@ from typing import Any
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from etl.jobs import HOST, heartbeat_seconds, owner_gone
-from etl.schema import etl_lock
+from warehouse.jobs import HOST, heartbeat_seconds, owner_gone
+from warehouse.schema import etl_lock
 
 log = logging.getLogger(__name__)
 LOCK_NAME = "etl"

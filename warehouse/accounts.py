@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, and_, exists, func, not_, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from etl.schema import ROLES, api_token, app_user, audit_log
+from warehouse.schema import ROLES, api_token, app_user, audit_log
 
 log = logging.getLogger(__name__)
 

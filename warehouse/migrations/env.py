@@ -1,12 +1,12 @@
-"""Alembic environment: runs migrations on the connection handed over by ``etl.db``."""
+"""Alembic environment: runs migrations on the connection handed over by ``warehouse.db``."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from etl.config import database_url
-from etl.schema import metadata
+from warehouse.config import database_url
+from warehouse.schema import metadata
 
 config = context.config
 target_metadata = metadata

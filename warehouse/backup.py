@@ -36,10 +36,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import JSON, Boolean, Date, DateTime, Engine, Float, Integer, Table, delete, select, text
 
-from etl import __version__
-from etl.db import migrate
-from etl.schema import metadata
-from etl.warehouse import bulk_insert_frame
+from warehouse import __version__
+from warehouse.db import migrate
+from warehouse.io import bulk_insert_frame
+from warehouse.schema import metadata
 
 log = logging.getLogger(__name__)
 FORMAT = "crisisrisk-backup/1"

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
-from etl.schema import job
+from warehouse.schema import job
 
 log = logging.getLogger(__name__)
 EXCLUSIVE_KINDS = ("retrain", "load")  # one at a time; 'validate' (dry runs) may run side by side

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 from sqlalchemy import Connection, Engine, Table, select
 
-from etl.schema import (
+from warehouse.schema import (
     displacement_pair,
     glotip_pair,
     glotip_reporting,

@@ -1,0 +1,156 @@
+"""Gathers what the what-if engine (models/scenarios.py) needs from the warehouse and the registry, once per run.
+
+Loading reads the observations, rebuilds the deployment panel and the watch list's drivers, and loads the
+run's boosters (checksums verified by ``models.registry.load_run``). The lever directions measured in the backtest
+are computed once per run and cached beside its artefacts (``scenario_directions.json`` with a sha256 file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import xgboost as xgb
+from sqlalchemy import Engine, select
+
+from models import scenarios as sc
+from models import watchlist as wl
+from models.features import build_panel, needed_indicators
+from models.registry import RegistryError, deployed_run, load_run, registry_dir
+from models.watchlist_store import read_watchlist, read_watchlist_skill
+from warehouse.io import read_observations
+from warehouse.schema import prediction
+
+log = logging.getLogger(__name__)
+DIRECTIONS_FILE = "scenario_directions.json"
+_CACHE: dict[tuple[str, str], sc.ScenarioModel] = {}
+_LOCK = threading.Lock()
+
+
+def _booster(folder: Path, name: str) -> xgb.Booster:
+    booster = xgb.Booster()
+    booster.load_model(str(folder / name))
+    return booster
+
+
+def _stored_detected(engine: Engine, run_id: str) -> pd.DataFrame:
+    t = prediction
+    stmt = (select(t.c.region_id, t.c.year, t.c.estimate_per_100k, t.c.lower_per_100k, t.c.upper_per_100k,
+                   t.c.risk_score, t.c.rank).where(t.c.run_id == run_id, t.c.level == 0))
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    frame = pd.DataFrame(rows, columns=["region_id", "year", "estimate_per_100k", "lower_per_100k",
+                                        "upper_per_100k", "risk_score", "rank"])
+    return frame.set_index(["region_id", "year"]).sort_index()
+
+
+def load_scenario_model(engine: Engine, run_id: str | None = None, root: Path | None = None,
+                        directions: str = "cached") -> sc.ScenarioModel:
+    """The engine's inputs for ``run_id`` (default: the deployed run), memoised per database and run.
+
+    ``directions``: "cached" (read the run's cached lever directions, measure and cache them if absent),
+    "skip" (none; every lever reads "not measured").
+    """
+    if run_id is None:
+        dep = deployed_run(engine)
+        if dep is None:
+            raise RegistryError("no run is deployed; train one with `crisisrisk model train`")
+        run_id = str(dep["run_id"])
+    key = (str(engine.url), run_id)
+    with _LOCK:
+        if key in _CACHE and (directions == "skip" or _CACHE[key].detected.directions):
+            return _CACHE[key]
+        model = _load(engine, run_id, root or registry_dir())
+        if directions != "skip":
+            model.detected.directions = run_directions(model, run_id, root or registry_dir(), engine)
+        _CACHE[key] = model
+        return model
+
+
+def clear_cache() -> None:
+    with _LOCK:
+        _CACHE.clear()
+
+
+def _load(engine: Engine, run_id: str, root: Path) -> sc.ScenarioModel:
+    booster, meta = load_run(run_id, root)
+    folder = root / run_id
+    horizons = [int(h) for h in meta["metrics"]["horizons"]]
+    boosters = {min(horizons): booster}
+    for h in horizons:
+        if h != min(horizons):
+            boosters[h] = _booster(folder, f"model_h{h}.ubj")
+    config = meta["config"]
+    indicators = sorted(needed_indicators() | set(wl.needed_indicators()))
+    obs = read_observations(engine, indicators=indicators, level=0)
+    newest = int(meta["metrics"]["newest_label_year"])
+    first, last = meta["prediction_years"]
+    years = list(range(int(first) - 5, int(last) + 1))
+    lag_map = {y: max(1, y - newest) for y in years}
+    panel = build_panel(obs, years, float(config["label"]["censored_fraction"]), lag_map)
+    parts = meta["variant_parts"]
+    labels = panel.loc[panel["label"].notna(), "label"]
+    halfwidths = {int(h): {g: {float(lv): float(v) for lv, v in per.items()} for g, per in groups.items()}
+                  for h, groups in meta["metrics"]["interval_halfwidths_log"].items()}
+    detected = sc.DetectedModel(
+        panel=panel, lag_map=lag_map, boosters=boosters, features=list(meta["features"]),
+        weight=float(parts.get("weight", 1.0)), partner=parts.get("partner"),
+        partner_median=float(labels.median()), halfwidths=halfwidths,
+        level=float(config["backtest"].get("interval", 0.8)), stored=_stored_detected(engine, run_id),
+        run_id=run_id)
+    return sc.ScenarioModel(obs=obs, detected=detected, rise=_load_rise(engine, run_id, obs, folder))
+
+
+def _load_rise(engine: Engine, run_id: str, obs: pd.DataFrame, folder: Path) -> sc.RiseModel | None:
+    skill = read_watchlist_skill(engine, run_id)
+    stored = read_watchlist(engine, run_id=run_id)
+    if not skill or stored.empty:
+        log.warning("run %s has no watch list; scenarios answer for detected victims only", run_id)
+        return None
+    headline = skill["headline"]
+    booster = None
+    if headline == "xgboost":
+        info = skill.get("model_file") or {}
+        path = folder / info.get("file", "watchlist_model.ubj")
+        if hashlib.sha256(path.read_bytes()).hexdigest() != info.get("sha256"):
+            raise RegistryError(f"run '{run_id}': checksum mismatch for {path.name}")
+        booster = _booster(folder, path.name)
+    watch_obs = obs[obs["indicator"].isin(wl.needed_indicators())]
+    panel = wl.driver_panel(watch_obs).drivers
+    stored = stored.set_index(["region_id", "year"])[["score", "rise_factor", "lower", "upper", "rank",
+                                                      "percentile"]]
+    return sc.RiseModel(panel=panel, headline=headline, calibration=skill["calibration"], booster=booster,
+                        stored=stored, support_years=[int(y) for y in skill["labels"]["origin_years"]],
+                        per_year=skill.get("per_year", {}))
+
+
+def run_directions(model: sc.ScenarioModel, run_id: str, root: Path, engine: Engine | None = None
+                   ) -> dict[str, dict[str, Any]]:
+    """Lever directions for both targets: read from the run's cache file, else measured once and cached."""
+    folder = root / run_id
+    path, digest = folder / DIRECTIONS_FILE, folder / (DIRECTIONS_FILE + ".sha256")
+    if path.is_file() and digest.is_file():
+        text = path.read_text()
+        if hashlib.sha256(text.encode()).hexdigest() == digest.read_text().split()[0]:
+            return json.loads(text)
+        log.warning("run %s: %s does not match its checksum; measuring again", run_id, DIRECTIONS_FILE)
+    _, meta = load_run(run_id, root)
+    parts = meta["variant_parts"]
+    origins = [int(o) for o in meta["metrics"]["origins"]]
+    detected = sc.detected_directions(model.obs, meta["config"], parts["xgboost"], float(parts.get("weight", 1.0)),
+                                      origins)
+    rise = sc.rise_directions(model.rise) if model.rise is not None else {}
+    out = {lv.name: {"detected": detected.get(lv.name, {"verdict": "not measured"}),
+                     "rise": rise.get(lv.name, {"verdict": "not measured"})} for lv in sc.LEVERS}
+    text = json.dumps(out, indent=1, sort_keys=True)
+    try:
+        path.write_text(text)
+        digest.write_text(f"{hashlib.sha256(text.encode()).hexdigest()}  {DIRECTIONS_FILE}\n")
+    except OSError as exc:  # a read-only registry: keep them in memory only
+        log.warning("lever directions not cached (%s)", exc)
+    return out
