@@ -474,7 +474,8 @@ def support_range(similar: pd.DataFrame, feature: str) -> tuple[float, float] | 
 
 
 def support_check(reference: pd.DataFrame, base: pd.Series, scen: pd.Series, features: Sequence[str],
-                  gdp_column: str = "log_gdp_per_capita") -> list[dict[str, Any]]:
+                  gdp_column: str = "log_gdp_per_capita", neighbours: int = SUPPORT_NEIGHBOURS
+                  ) -> list[dict[str, Any]]:
     """For each feature the scenario moved: its value, the similar countries' range, beyond and far beyond.
 
     Beyond: outside the range (the interval is widened WIDEN_FACTOR-fold). Far beyond: further outside than the
@@ -488,7 +489,7 @@ def support_check(reference: pd.DataFrame, base: pd.Series, scen: pd.Series, fea
             continue
         if similar is None:
             similar = similar_rows(reference, float(base.get("log_population", np.nan)),
-                                   float(base.get(gdp_column, np.nan)))
+                                   float(base.get(gdp_column, np.nan)), neighbours)
         rng = support_range(similar, name)
         if rng is None:
             out.append({"feature": name, "value": float(s), "low": None, "high": None, "beyond": True,
