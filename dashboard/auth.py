@@ -42,10 +42,10 @@ from markupsafe import escape
 
 from warehouse import accounts
 from warehouse.accounts import Principal
+from warehouse.schema import ROLES
 
 log = logging.getLogger(__name__)
 
-ROLES = ("viewer", "analyst", "admin")
 CSRF_COOKIE = "_csrf_token"  # the name dash-renderer reads (it sends the value as X-CSRFToken)
 CSRF_HEADER = "X-CSRFToken"
 CSRF_FIELD = "csrf_token"
