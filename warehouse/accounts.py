@@ -1,7 +1,8 @@
 """Users, roles, API tokens and the audit log, stored in the warehouse.
 
-Passwords are hashed with scrypt (memory-hard KDF from the standard library); API tokens are random and only
-their SHA-256 is stored. Every analyst action is written to ``audit_log`` with who, what, when and the outcome.
+Passwords are hashed with werkzeug's scrypt (``scrypt:32768:8:1$salt$hash``); hashes written by the earlier
+hand-rolled code (``scrypt$32768$8$1$salthex$hashhex``) still verify and are rewritten in werkzeug's format at the
+next successful sign-in. API tokens are random and only their SHA-256 is stored. Every analyst action is written to ``audit_log`` with who, what, when and the outcome.
 
 Sessions are signed cookies that carry the user's ``session_epoch`` from sign-in; logout, a password change, a role
 change and disabling raise the epoch, which ends every session issued before (a cookie cannot be recalled).
@@ -19,21 +20,24 @@ import secrets
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, and_, exists, func, not_, or_, select, update
+from sqlalchemy import Connection, Engine, and_, exists, func, not_, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from warehouse.schema import ROLES, api_token, app_user, audit_log
 
 log = logging.getLogger(__name__)
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+HASH_METHOD = f"scrypt:{SCRYPT_N}:{SCRYPT_R}:{SCRYPT_P}"  # werkzeug's method string (its default today)
+LEGACY_PREFIX = "scrypt$"  # hashes of the hand-rolled code before werkzeug: scrypt$N$r$p$salthex$hashhex
 MIN_PASSWORD_LENGTH = 10
 ROLE_RANK = {role: i for i, role in enumerate(ROLES)}
 TOKEN_PREFIX = "crk_"
 TOKEN_TOUCH_MINUTES = 5  # last_used_at is refreshed at most this often, off the request path
 # Unknown users are checked against this hash, so a sign-in costs one scrypt whether the name exists or not
 # (the digest matches no password; the parameters are those of real hashes).
-_DUMMY_HASH = f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${'5a' * 16}${'00' * 32}"
+_DUMMY_HASH = f"{HASH_METHOD}${'Z' * 16}${'00' * 64}"
 
 
 class AccountError(ValueError):
@@ -54,16 +58,29 @@ class Principal:
 
 
 def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, maxmem=2**26, dklen=32)
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
+    """werkzeug's scrypt hash with a random 16-character salt: ``scrypt:32768:8:1$salt$hash``."""
+    return generate_password_hash(password, method=HASH_METHOD)
 
 
 def verify_password(password: str, stored: str) -> bool:
+    """True when the password matches a werkzeug hash or a legacy ``scrypt$`` one; malformed hashes never match."""
+    if stored.startswith(LEGACY_PREFIX):
+        return _verify_legacy(password, stored)
     try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
+        return check_password_hash(stored, password)
+    except (ValueError, TypeError):  # malformed or unknown method: no match, never a traceback at sign-in
+        return False
+
+
+def needs_rehash(stored: str) -> bool:
+    """A hash not written with today's method and parameters (legacy format, or older werkzeug parameters)."""
+    return not stored.startswith(HASH_METHOD + "$")
+
+
+def _verify_legacy(password: str, stored: str) -> bool:
+    """The hand-rolled format: hex salt used as bytes, digest length from the stored hex (32 bytes)."""
+    try:
+        _scheme, n, r, p, salt, digest = stored.split("$")
         calc = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p),
                               maxmem=2**26, dklen=len(digest) // 2)
     except (ValueError, TypeError):
@@ -95,8 +112,27 @@ def authenticate(engine: Engine, name: str, password: str) -> Principal | None:
     if row is None:
         verify_password(password, _DUMMY_HASH)
         return None
-    ok = verify_password(password, row.password_hash)
-    return Principal(row.name, row.role, "session", int(row.session_epoch or 0)) if ok else None
+    if not verify_password(password, row.password_hash):
+        return None
+    if needs_rehash(row.password_hash):
+        _rehash(engine, row.name, row.password_hash, password)
+    return Principal(row.name, row.role, "session", int(row.session_epoch or 0))
+
+
+def _rehash(engine: Engine, name: str, old_hash: str, password: str) -> None:
+    """Rewrite an old-format hash after a successful sign-in (one extra scrypt, once per user).
+
+    Only replaces the hash it verified, so a password changed meanwhile is kept; the session epoch is not
+    raised (the password did not change). A failed write (a held lock during an ETL) only delays the upgrade.
+    """
+    new_hash = hash_password(password)  # before the transaction: no write lock held during scrypt
+    try:
+        with engine.begin() as conn:
+            conn.execute(update(app_user).where(app_user.c.name == name, app_user.c.password_hash == old_hash)
+                         .values(password_hash=new_hash))
+    except SQLAlchemyError as exc:
+        log.warning("could not upgrade the password hash of '%s' (%s); the next sign-in retries",
+                    name, type(exc).__name__)
 
 
 def user_role(engine: Engine, name: str) -> str | None:
@@ -118,7 +154,7 @@ def end_sessions(engine: Engine, name: str) -> bool:
         return _bump_epoch(conn, name) > 0
 
 
-def _bump_epoch(conn, name: str, **values) -> int:
+def _bump_epoch(conn: Connection, name: str, **values: object) -> int:
     return conn.execute(update(app_user).where(app_user.c.name == name)
                         .values(session_epoch=app_user.c.session_epoch + 1, **values)).rowcount
 

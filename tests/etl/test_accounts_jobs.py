@@ -25,7 +25,7 @@ def test_passwords_are_hashed_and_checked(engine):
     add_user(engine, "alice", "analyst", "correct horse battery")
     with engine.connect() as conn:
         stored = conn.execute(select(app_user.c.password_hash)).scalar_one()
-    assert stored.startswith("scrypt$") and "correct" not in stored
+    assert stored.startswith("scrypt:32768:8:1$") and "correct" not in stored
     assert authenticate(engine, "alice", "correct horse battery").role == "analyst"
     assert authenticate(engine, "alice", "wrong password!!") is None
     assert authenticate(engine, "nobody", "correct horse battery") is None
