@@ -11,9 +11,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 import re
 import threading
 
+import numpy as np
 import shapely
 from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy import Engine, select
@@ -22,7 +24,13 @@ from warehouse.schema import region, source_load
 
 ROUTE = "/geo"
 LAYER_RE = re.compile(r"^(countries|admin1-[A-Z0-9]{3})$")
-TOLERANCE = {"countries": 0.05, "admin1": 0.01}  # degrees; Natural Earth 10m is already simplified
+log = logging.getLogger(__name__)
+
+TOLERANCE = {"countries": 0.05, "admin1": 0.01}  # degrees, per-polygon simplify (only for a non-coverage input)
+# Degrees, for shapely.coverage_simplify (Visvalingam-Whyatt on shared edges: the same number removes fewer
+# vertices than Douglas-Peucker). Chosen to keep about as many vertices as per-polygon TOLERANCE did: on the real
+# Natural Earth layers 38,598 vs 40,762 world vertices, 213,902 vs 218,174 admin-1 vertices.
+COVERAGE_TOLERANCE = {"countries": 0.1, "admin1": 0.035}
 PRECISION = {"countries": 3, "admin1": 3}  # decimals kept (about 100 m)
 
 
@@ -49,7 +57,7 @@ def build_geojson(engine: Engine, layer: str) -> dict:
     if not rows:
         return {"type": "FeatureCollection", "features": []}
     geoms = shapely.from_wkb([r[2] for r in rows])
-    geoms = shapely.simplify(geoms, TOLERANCE[kind], preserve_topology=True)
+    geoms = simplify_coverage(geoms, COVERAGE_TOLERANCE[kind], TOLERANCE[kind])
     geoms = shapely.set_precision(geoms, 10 ** -PRECISION[kind], mode="pointwise")
     features = []
     for (rid, name, _wkb), geom in zip(rows, geoms, strict=True):
@@ -58,6 +66,28 @@ def build_geojson(engine: Engine, layer: str) -> dict:
         features.append({"type": "Feature", "id": rid, "properties": {"name": name},
                          "geometry": _round(json.loads(shapely.to_geojson(geom)), PRECISION[kind])})
     return {"type": "FeatureCollection", "features": features}
+
+
+def simplify_coverage(geoms: np.ndarray, tolerance: float, fallback_tolerance: float) -> np.ndarray:
+    """Simplify polygons that tile an area (a country's admin-1 units, the world's countries) edge by edge.
+
+    ``shapely.coverage_simplify`` simplifies each shared border once, so neighbours keep meeting exactly; a
+    per-polygon ``simplify`` moves the two sides of a border apart (Nigeria's admin-1 units: 0.005 deg² of
+    overlap and 0.008 deg² of gaps). An input that is not a valid coverage (overlaps, borders that do not share
+    vertices) falls back to per-polygon simplify(fallback_tolerance), with a warning: coverage_simplify assumes one.
+    """
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    parts = geoms[present]
+    if len(parts) == 0:
+        return geoms
+    out = geoms.copy()
+    if shapely.coverage_is_valid(parts):
+        out[present] = shapely.coverage_simplify(parts, tolerance)
+    else:
+        log.warning("%d polygons are not a valid coverage; simplifying each alone (borders may not meet)",
+                    len(parts))
+        out[present] = shapely.simplify(parts, fallback_tolerance, preserve_topology=True)
+    return out
 
 
 def _round(geometry: dict, digits: int) -> dict:
