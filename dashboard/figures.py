@@ -15,14 +15,12 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from models.features import FAMILY_BY_NAME
+
 NO_DATA_GREY = "#d4d4d4"
 NO_DATA_TEXT = "No prediction (no data)"
 BORDER = "#ffffff"
-FAMILY_COLOURS = {  # Okabe-Ito
-    "displacement": "#E69F00", "conflict": "#D55E00", "trafficking": "#CC79A7", "detection": "#0072B2",
-    "structural": "#009E73", "response": "#56B4E9", "hazard": "#F0E442", "geography": "#999999",
-    "bias": "#666666", "other": "#999999",
-}
+UNKNOWN_FAMILY_COLOUR = "#999999"  # only for a family an old run's metadata names and the table no longer has
 UP, DOWN = "#E66101", "#5E3C99"  # ColorBrewer PuOr ends: rise, fall
 MODEL_COLOURS = {"xgboost": "#000000", "xgboost_no_past_victims": "#0072B2", "xgboost_monotone": "#56B4E9", "last_value": "#E69F00",
                  "mean_3y": "#009E73", "ridge": "#CC79A7", "conflict_displacement_only": "#D55E00"}
@@ -77,6 +75,19 @@ WATCH_ADMIN1 = {"label": "Located crisis drivers", "unit": "% of the country's l
                 "hover": WATCH_ADMIN1_HOVER, "target": "where the watch list's drivers are located",
                 "nodata": "No conflict deaths or displacement located (no data)"}
 WATCH_METRICS = ("watch",)
+
+
+
+def family_colour(family: str) -> str:
+    """The family's colour from the one family table (models.features.FAMILIES)."""
+    known = FAMILY_BY_NAME.get(family)
+    return known.colour if known else UNKNOWN_FAMILY_COLOUR
+
+
+def family_label(family: str) -> str:
+    """The family's label from the one family table; an unknown name is shown as it is, capitalised."""
+    known = FAMILY_BY_NAME.get(family)
+    return known.label if known else family.capitalize()
 
 
 def metric_meta(metric: str, level: int = 0) -> dict:
@@ -479,7 +490,7 @@ def drivers_figure(obs: pd.DataFrame, families: Sequence[str] = ("displacement",
     source_titles = source_titles or {}
     present = [f for f in families if f in set(obs["family"])]
     fig = make_subplots(rows=len(present), cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=[f.capitalize() for f in present])
+                        subplot_titles=[family_label(f) for f in present])
     fig.update_annotations(font=dict(size=13))
     palette = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000", "#F0E442"]
     for row, family in enumerate(present, start=1):
@@ -699,7 +710,7 @@ def global_shap_figure(global_shap: pd.DataFrame) -> go.Figure:
         return empty_figure("No global SHAP in the deployed run's metadata.")
     g = global_shap.sort_values("mean_abs_shap")
     fig = go.Figure(go.Bar(x=g["mean_abs_shap"], y=g["family"], orientation="h",
-                           marker=dict(color=[FAMILY_COLOURS.get(f, "#999") for f in g["family"]]),
+                           marker=dict(color=[family_colour(f) for f in g["family"]]),
                            text=[f"{v:.3f}" for v in g["mean_abs_shap"]], textposition="outside", cliponaxis=False,
                            hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
     fig.update_xaxes(title="Mean |SHAP|, log1p(detected victims per 100k)",

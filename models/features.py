@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +19,32 @@ log = logging.getLogger(__name__)
 
 LABEL_INDICATOR = "trafficking.victims_detected"
 POPULATION = "structural.population"
+ROW_FEATURE = "log_population"  # a panel row exists where this feature (population of t - 1) does
+
+
+@dataclass(frozen=True)
+class Family:
+    """A feature (and indicator) family as every view shows it: one label and one colour."""
+
+    name: str
+    label: str
+    colour: str  # Okabe-Ito (colour-blind safe)
+
+
+# The one list of families: features, warehouse indicators (etl source catalogues) and SHAP explanations use these
+# names; dashboard/figures.py takes colours and labels from here. tests/models/test_features.py fails on a family
+# missing from it.
+FAMILIES: tuple[Family, ...] = (
+    Family("displacement", "Displacement", "#E69F00"),
+    Family("conflict", "Conflict", "#D55E00"),
+    Family("trafficking", "Trafficking", "#CC79A7"),
+    Family("detection", "Detection", "#0072B2"),
+    Family("structural", "Structural", "#009E73"),
+    Family("response", "Response", "#56B4E9"),
+    Family("hazard", "Hazard", "#F0E442"),
+    Family("bias", "Base value", "#666666"),  # the SHAP base value (models/pipeline.py), not a feature family
+)
+FAMILY_BY_NAME: dict[str, Family] = {f.name: f for f in FAMILIES}
 
 
 @dataclass(frozen=True)
@@ -28,7 +54,7 @@ class FeatureSpec:
     name: str
     family: str
     indicators: tuple[str, ...]
-    kind: str = "rate"  # rate (per 100k, log1p) | level | log | sum3_rate | change | onset
+    kind: str = "rate"  # a key of FEATURE_KINDS (below): how the indicator values become the feature
     carry_years: int = 0  # how many extra years a value may be carried forward
     fill_zero: bool = False  # absent = 0 (complete panels, event counts)
     description: str = ""
@@ -63,7 +89,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec("years_since_conflict_onset", "conflict", ("conflict.armed_conflicts",), kind="onset",
                 description="Years since the current spell of armed conflict began (0 = none active)"),
     # trafficking and detection
-    FeatureSpec("past_victims_per100k", "trafficking", (LABEL_INDICATOR,), carry_years=10,
+    FeatureSpec("past_victims_per100k", "trafficking", (LABEL_INDICATOR,), kind="history", carry_years=10,
                 description="Detected victims per 100k in the latest earlier year (UNODC GLOTIP, up to 10 years "
                             "old), log1p"),
     FeatureSpec("years_since_victims_report", "trafficking", (LABEL_INDICATOR,), kind="since",
@@ -104,7 +130,8 @@ FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec("wgi_voice_accountability", "structural", ("structural.wgi_va",), kind="level", carry_years=2,
                 description="WGI voice and accountability estimate"),
     # response
-    FeatureSpec("humanitarian_funding_per_capita", "response", ("response.fts_funding_usd",), kind="per_capita_log",
+    FeatureSpec("humanitarian_funding_per_capita", "response", ("response.fts_funding_usd",),
+                kind="per_capita_log1p",
                 description="Humanitarian funding received per person (OCHA FTS), log1p US$"),
     FeatureSpec("humanitarian_coverage_pct", "response", ("response.fts_coverage_pct",), kind="level",
                 description="Share of humanitarian requirements funded (OCHA FTS), %"),
@@ -224,6 +251,16 @@ def build_panel(obs: pd.DataFrame, years: list[int] | None = None,
     rates = np.log1p(counts / pop.reindex_like(counts) * 1e5) if not counts.empty else counts
     history = _label_history(rates, counts, cens_wide, years, lags)
     frames.update(history)
+    bookkeeping = [c for c in history if c not in {f.name for f in FEATURES}]
+    panel = _stacked(frames, [f.name for f in FEATURES] + bookkeeping)
+    # a row exists where the country has a population for t-1 (the denominator of every rate)
+    panel = panel[panel[ROW_FEATURE].notna()]
+    panel = _with_label(panel, obs, pop, counts, cens_wide)
+    return _with_bookkeeping(panel, obs, years).sort_index()
+
+
+def _stacked(frames: Mapping[str, pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """The region × year frames as one (region_id, year)-indexed panel with ``columns`` in that order."""
     long = []
     for name, frame in frames.items():
         if frame.empty:
@@ -232,18 +269,20 @@ def build_panel(obs: pd.DataFrame, years: list[int] | None = None,
         st.index.names = ["region_id", "year"]
         long.append(st.rename(name))
     panel = pd.concat(long, axis=1) if long else pd.DataFrame()
-    bookkeeping = [c for c in history if c not in {f.name for f in FEATURES}]
-    panel = panel.reindex(columns=[f.name for f in FEATURES] + bookkeeping)
-    panel = panel.replace([np.inf, -np.inf], np.nan)
-    # a row exists where the country has a population for t-1 (the denominator of every rate)
-    panel = panel[panel["log_population"].notna()]
-    pop_now = pop.stack().rename("population")
-    pop_now.index.names = ["region_id", "year"]
-    lab = counts.stack().rename("victims")
-    lab.index.names = ["region_id", "year"]
-    cens = cens_wide.stack().rename("label_censored")
-    cens.index.names = ["region_id", "year"]
-    panel = panel.join(lab, how="left").join(pop_now, how="left").join(cens, how="left")
+    return panel.reindex(columns=columns).replace([np.inf, -np.inf], np.nan)
+
+
+def _long(wide: pd.DataFrame, name: str) -> pd.Series:
+    st = wide.stack().rename(name)
+    st.index.names = ["region_id", "year"]
+    return st
+
+
+def _with_label(panel: pd.DataFrame, obs: pd.DataFrame, pop: pd.DataFrame, counts: pd.DataFrame,
+                cens_wide: pd.DataFrame) -> pd.DataFrame:
+    """The label of year t (log1p victims per 100k), its censoring flag and interval bounds."""
+    panel = (panel.join(_long(counts, "victims"), how="left").join(_long(pop, "population"), how="left")
+             .join(_long(cens_wide, "label_censored"), how="left"))
     panel["label_per_100k"] = panel["victims"] / panel["population"] * 1e5
     panel["label"] = np.log1p(panel["label_per_100k"])
     panel["label_censored"] = panel["label_censored"].astype("boolean").fillna(False).astype(bool)
@@ -253,6 +292,11 @@ def build_panel(obs: pd.DataFrame, years: list[int] | None = None,
     high_count = np.where(panel["label_censored"], np.maximum(raw - 1.0, 1.0), panel["victims"])
     panel["label_lower"] = np.log1p(low_count / panel["population"] * 1e5)
     panel["label_upper"] = np.log1p(high_count / panel["population"] * 1e5)
+    return panel
+
+
+def _with_bookkeeping(panel: pd.DataFrame, obs: pd.DataFrame, years: list[int]) -> pd.DataFrame:
+    """Input ages, the pooled prior for every row, and the first-time / censored-history flags."""
     panel["conflict_year"] = _input_year(obs, CONFLICT_DISPLACEMENT_FAMILIES[0], years).reindex(panel.index)
     panel["displacement_year"] = _input_year(obs, CONFLICT_DISPLACEMENT_FAMILIES[1], years).reindex(panel.index)
     # the pooled prior is one value per year; countries that never reported get it too (weight 0 on no history)
@@ -260,7 +304,95 @@ def build_panel(obs: pd.DataFrame, years: list[int] | None = None,
     panel["hist_eb_weight"] = panel["hist_eb_weight"].fillna(0.0)
     panel["first_time"] = panel["past_victims_per100k"].isna()
     panel["history_censored"] = panel["past_label_censored"].fillna(0).astype(bool)
-    return panel.sort_index()
+    return panel
+
+
+@dataclass(frozen=True)
+class _KindInputs:
+    """What a kind's function reads for one feature: its indicator matrix and the panel's years and rules."""
+
+    spec: FeatureSpec
+    wide: pd.DataFrame  # region × year values of the feature's indicators (first available code)
+    years: list[int]  # target years
+    at: list[int]  # input year + 1 per target year (shifted for the label's own source)
+    pop_lag: pd.DataFrame  # population of t - 1 by target year
+    coverage_end: int | None  # last covered year of an event count (absent = 0 up to it)
+    stale: int  # years a conflict or displacement value may be carried past its source's end
+
+    def value(self) -> pd.DataFrame:
+        """The raw value each target year reads: t - 1 (or its label-source shift), carried as the spec says."""
+        spec = self.spec
+        return (_lagged(self.wide, self.at, spec.carry_years, spec.fill_zero, self.coverage_end, self.stale)
+                .set_axis(self.years, axis=1))
+
+    def per_capita(self) -> pd.DataFrame:
+        vals = self.value()
+        return vals / self.pop_lag.reindex_like(vals)
+
+
+def _kind_rate(x: _KindInputs) -> pd.DataFrame:
+    """log1p of the value per 100,000 residents of t - 1."""
+    return np.log1p(x.per_capita() * 1e5)
+
+
+def _kind_level(x: _KindInputs) -> pd.DataFrame:
+    """The value itself (indices, tiers, counts)."""
+    return x.value()
+
+
+def _kind_log(x: _KindInputs) -> pd.DataFrame:
+    """log of a positive value (population); zero or negative is missing."""
+    vals = x.value()
+    return np.log(vals.where(vals > 0))
+
+
+def _kind_per_capita_log(x: _KindInputs) -> pd.DataFrame:
+    """log of the value per resident (GDP per capita: never zero)."""
+    return np.log(x.per_capita())
+
+
+def _kind_per_capita_log1p(x: _KindInputs) -> pd.DataFrame:
+    """log1p of the value per resident (funding per person: often zero)."""
+    return np.log1p(x.per_capita())
+
+
+def _kind_sum3_rate(x: _KindInputs) -> pd.DataFrame:
+    """log1p of the last three input years' sum per 100,000 residents of t - 1."""
+    spec = x.spec
+    vals = sum(_lagged(x.wide, [y - k for y in x.years], 0, spec.fill_zero, x.coverage_end, x.stale)
+               .set_axis(x.years, axis=1) for k in range(3))
+    return np.log1p(vals / x.pop_lag.reindex_like(vals) * 1e5)
+
+
+def _kind_change(x: _KindInputs) -> pd.DataFrame:
+    """log1p of the value at t - 1 minus log1p of the value at t - 2 (no carrying)."""
+    now = _lagged(x.wide, x.years, 0, False, None, x.stale)
+    before = _lagged(x.wide, [y - 1 for y in x.years], 0, False, None, x.stale).set_axis(x.years, axis=1)
+    return np.log1p(now) - np.log1p(before.reindex_like(now))
+
+
+def _kind_onset(x: _KindInputs) -> pd.DataFrame:
+    """Years since the current spell of a positive value began (conflict onset)."""
+    return _onset(x.wide, x.years, x.stale)
+
+
+KindFunction = Callable[[_KindInputs], pd.DataFrame]
+# kind -> how a feature is computed; None: built with the label history by _label_history (from the label's own
+# reports, with its interval and lag rules). A new kind is one function and one entry here.
+FEATURE_KINDS: dict[str, KindFunction | None] = {
+    "rate": _kind_rate,
+    "level": _kind_level,
+    "log": _kind_log,
+    "per_capita_log": _kind_per_capita_log,
+    "per_capita_log1p": _kind_per_capita_log1p,
+    "sum3_rate": _kind_sum3_rate,
+    "change": _kind_change,
+    "onset": _kind_onset,
+    "history": None,
+    "since": None,
+}
+# kinds whose feature is a function of one carried input value per region (what a what-if lever can rewrite)
+VALUE_KINDS = ("rate", "level", "log", "per_capita_log", "per_capita_log1p")
 
 
 def feature_frame(spec: FeatureSpec, obs: pd.DataFrame, years: list[int], shifted: list[int],
@@ -271,32 +403,14 @@ def feature_frame(spec: FeatureSpec, obs: pd.DataFrame, years: list[int], shifte
     population of t - 1 by target year. Split out of ``build_panel`` so the what-if engine (models/scenarios.py)
     rebuilds only the features a lever moves with exactly the code that built them.
     """
-    if spec.kind in ("history", "since") or spec.name == "past_victims_per100k":
+    compute = FEATURE_KINDS[spec.kind]
+    if compute is None:
         return None  # the label history block of build_panel
-    wide = _wide(obs, spec.indicators)
-    coverage_end = max(FILL_ZERO_COVERAGE.get(i, 0) for i in spec.indicators) or None
-    stale = STALE_CARRY_YEARS if spec.family in CONFLICT_DISPLACEMENT_FAMILIES else 0
     label_source = any(is_label_derived(i) for i in spec.indicators)
-    at = shifted if label_source else years
-    if spec.kind == "sum3_rate":
-        vals = sum(_lagged(wide, [y - k for y in years], 0, spec.fill_zero, coverage_end, stale)
-                   .set_axis(years, axis=1) for k in range(3))
-        return np.log1p(vals / pop_lag.reindex_like(vals) * 1e5)
-    if spec.kind == "change":
-        now = _lagged(wide, years, 0, False, None, stale)
-        before = _lagged(wide, [y - 1 for y in years], 0, False, None, stale).set_axis(years, axis=1)
-        return np.log1p(now) - np.log1p(before.reindex_like(now))
-    if spec.kind == "onset":
-        return _onset(wide, years, stale)
-    vals = _lagged(wide, at, spec.carry_years, spec.fill_zero, coverage_end, stale).set_axis(years, axis=1)
-    if spec.kind == "rate":
-        return np.log1p(vals / pop_lag.reindex_like(vals) * 1e5)
-    if spec.kind == "per_capita_log":
-        per_capita = vals / pop_lag.reindex_like(vals)
-        return np.log1p(per_capita) if spec.family == "response" else np.log(per_capita)
-    if spec.kind == "log":
-        return np.log(vals.where(vals > 0))
-    return vals
+    return compute(_KindInputs(
+        spec=spec, wide=_wide(obs, spec.indicators), years=years, at=shifted if label_source else years,
+        pop_lag=pop_lag, coverage_end=max(FILL_ZERO_COVERAGE.get(i, 0) for i in spec.indicators) or None,
+        stale=STALE_CARRY_YEARS if spec.family in CONFLICT_DISPLACEMENT_FAMILIES else 0))
 
 
 def _label_history(rates: pd.DataFrame, counts: pd.DataFrame, censored: pd.DataFrame, years: list[int],

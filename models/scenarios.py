@@ -37,6 +37,7 @@ from models.explain import BIAS
 from models.features import (
     FEATURES,
     POPULATION,
+    VALUE_KINDS,
     FeatureSpec,
     _lagged,
     _wide,
@@ -302,7 +303,7 @@ def coverage_rows(obs: pd.DataFrame) -> pd.DataFrame:
 def _spec_for(codes: tuple[str, ...]) -> FeatureSpec:
     """The detected-model feature that reads this indicator group as a value (its carry and coverage rules)."""
     for f in FEATURES:
-        if f.indicators == codes and f.kind in ("rate", "level", "per_capita_log", "log"):
+        if f.indicators == codes and f.kind in VALUE_KINDS:
             return f
     raise KeyError(codes)
 
@@ -629,8 +630,8 @@ def _rise_terms(rise: RiseModel, year_frame: pd.DataFrame) -> pd.DataFrame:
         terms = terms.drop(columns="vulnerability")
         terms["__check__"] = score - terms.sum(axis=1)
         return terms
-    z = wl._z_within_year(year_frame[rise.headline])
-    return pd.DataFrame({rise.headline: z}, index=year_frame.index)
+    # a single driver as headline: its raw value is the score (watchlist_frame)
+    return pd.DataFrame({rise.headline: year_frame[rise.headline]}, index=year_frame.index)
 
 
 def rise_year_frames(model: ScenarioModel, regions: Sequence[str], year: int, levers: Mapping[str, float]
@@ -654,9 +655,15 @@ def rise_year_frames(model: ScenarioModel, regions: Sequence[str], year: int, le
     return base, scen, notes
 
 
-def _rise_value(rise: RiseModel, score: float, q10: float, q90: float) -> tuple[float, float, float]:
+def _rise_value(rise: RiseModel, scores: pd.Series, key: tuple[str, int], q10: float, q90: float
+                ) -> tuple[float, float, float]:
+    """Rise factor and interval of one row from the year's scores, as ``watchlist.watchlist_frame`` computes
+    them (without a fitted calibration line: a tenth of the score's z within the year)."""
     cal = rise.calibration
-    fitted = cal["intercept"] + cal["slope"] * score if cal.get("fitted") else score * 0.1
+    if cal.get("fitted"):
+        fitted = cal["intercept"] + cal["slope"] * float(scores[key])
+    else:
+        fitted = float(wl._z_within_year(scores)[key]) * 0.1
     return float(np.exp(fitted)), float(np.exp(fitted + q10)), float(np.exp(fitted + q90))
 
 
@@ -673,8 +680,8 @@ def _rise_result(model: ScenarioModel, region: str, year: int, levers: Mapping[s
     far = any(s["far"] for s in support)
     q10, q90 = rise.calibration.get("q10", 0.0), rise.calibration.get("q90", 0.0)
     widen = WIDEN_FACTOR if beyond else 1.0
-    b, b_lo, b_hi = _rise_value(rise, s_base, q10, q90)
-    s, s_lo, s_hi = _rise_value(rise, s_scen, q10 * widen, q90 * widen)
+    b, b_lo, b_hi = _rise_value(rise, t_base.sum(axis=1), key, q10, q90)
+    s, s_lo, s_hi = _rise_value(rise, t_scen.sum(axis=1), key, q10 * widen, q90 * widen)
     rank_b = int((t_base.sum(axis=1) > s_base).sum() + 1)
     rank_s = int((t_scen.sum(axis=1) > s_scen).sum() + 1)
     diff = (t_scen.loc[key] - t_base.loc[key]).drop(labels=["__check__"], errors="ignore")
@@ -820,8 +827,8 @@ def portfolio(model: ScenarioModel, regions: Sequence[str], year: int, lever: st
             rb, rs = tb.rank(ascending=False, method="min"), ts.rank(ascending=False, method="min")
             q10, q90 = model.rise.calibration.get("q10", 0.0), model.rise.calibration.get("q90", 0.0)
             for r in regions:
-                vb = _rise_value(model.rise, float(tb[(r, year)]), q10, q90)
-                vs = _rise_value(model.rise, float(ts[(r, year)]), q10, q90)
+                vb = _rise_value(model.rise, tb, (r, year), q10, q90)
+                vs = _rise_value(model.rise, ts, (r, year), q10, q90)
                 rows.append({"region": r, "target": "rise", "baseline": vb[0], "scenario": vs[0], "lower": vs[1],
                              "upper": vs[2], "rank_baseline": int(rb[(r, year)]), "rank_scenario": int(rs[(r, year)])})
         except ScenarioError as exc:
