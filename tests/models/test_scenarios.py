@@ -373,3 +373,87 @@ def test_detected_directions_find_a_built_in_sign_at_every_origin():
     assert out["conflict_deaths"]["verdict"] == "supported" and out["conflict_deaths"]["direction"] == "up"
     assert out["tip_tier"]["verdict"] == "supported" and out["tip_tier"]["direction"] == "up"  # 3 -> 1 raises
     assert set(out) == {lv.name for lv in sc.LEVERS}
+
+
+# --- the real pipeline: stored answers and the store ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def trained_store(tmp_path_factory):
+    """A reduced real run on the small real extracts of tests/fixtures/integration (as test_integration_model)."""
+    from etl.loader import run
+    from models.pipeline import train_run
+    from models.train import load_config
+    from tests.conftest import FIXTURES, _fresh_url, drop_database
+    from warehouse.db import make_engine, migrate
+
+    tmp = tmp_path_factory.mktemp("scenarios")
+    url = _fresh_url(tmp, "scen")
+    engine = make_engine(url)
+    migrate(engine)
+    run(engine, names=["natural_earth", "country_codes", "unodc_glotip", "wb_population", "wb_gdp",
+                       "owid_conflict_deaths", "unhcr_population", "ucdp_ged"], raw_dir=FIXTURES / "integration" / "raw")
+    config = load_config()
+    config["xgboost"]["n_estimators"] = 60
+    config["backtest"].update(first_origin=2014, last_origin=2017)
+    run_id = train_run(engine, deploy=True, config=config, registry_root=tmp / "models")
+    yield engine, run_id, tmp / "models"
+    engine.dispose()
+    drop_database(url)
+
+
+def test_a_no_op_scenario_equals_every_stored_prediction_of_a_real_run(trained_store):
+    """Loaded through the store, the engine's baseline is what the pipeline stored, for detected victims (estimate
+    and interval) and the watch list (rise factor, interval, rank): every country of the latest year and every
+    15th country-year of the others (all of them pass too, in two minutes)."""
+    from models import scenarios_store
+
+    engine, run_id, root = trained_store
+    scenarios_store.clear_cache()
+    model = scenarios_store.load_scenario_model(engine, run_id, root, directions="skip")
+    det, rise = model.detected.stored, model.rise.stored
+    checked = 0
+    pairs = sorted(set(det.index) & set(rise.index))
+    latest = max(y for _, y in pairs)
+    for region, year in [p for i, p in enumerate(pairs) if i % 15 == 0 or p[1] == latest]:
+        out = sc.run_scenario(model, sc.Scenario(region, int(year), {}))
+        d, r = out["data"]
+        assert d["scenario"] == d["baseline"]
+        assert d["baseline"] == pytest.approx(det.loc[(region, year), "estimate_per_100k"], rel=1e-9, abs=1e-12)
+        assert d["baseline_lower"] == pytest.approx(det.loc[(region, year), "lower_per_100k"], rel=1e-9, abs=1e-12)
+        assert d["baseline_upper"] == pytest.approx(det.loc[(region, year), "upper_per_100k"], rel=1e-9, abs=1e-12)
+        assert r["baseline"] == pytest.approx(rise.loc[(region, year), "rise_factor"], rel=1e-9)
+        assert r["baseline_upper"] == pytest.approx(rise.loc[(region, year), "upper"], rel=1e-9)
+        assert r["rank_baseline"] == rise.loc[(region, year), "rank"]
+        checked += 1
+    assert checked >= 40
+
+
+def test_lever_directions_are_measured_once_and_cached_with_the_run(trained_store):
+    from models import scenarios_store
+
+    engine, run_id, root = trained_store
+    scenarios_store.clear_cache()
+    cache = root / run_id / scenarios_store.DIRECTIONS_FILE
+    assert not cache.exists()
+    model = scenarios_store.load_scenario_model(engine, run_id, root)
+    assert cache.exists()
+    dirs = model.detected.directions
+    assert set(dirs) == {lv.name for lv in sc.LEVERS}
+    for verdicts in dirs.values():
+        assert verdicts["detected"]["verdict"] in ("supported", "uncertain", "no effect")
+        assert verdicts["detected"]["origins"] == 4  # origins 2014-2017
+    # a scenario carries the verdict of each lever it moves
+    region, year = model.detected.stored.index[-1]
+    out = sc.run_scenario(model, sc.Scenario(region, int(year), {"displaced_abroad": 2.0}))
+    assert out["data"][0]["directions"]["displaced_abroad"] == dirs["displaced_abroad"]["detected"]
+    # the cache is read back, not measured again; a tampered cache is measured again
+    again = scenarios_store.run_directions(model, run_id, root)
+    assert again == json_roundtrip(dirs)
+    cache.write_text(cache.read_text().replace("supported", "uncertain", 1))
+    assert scenarios_store.run_directions(model, run_id, root) == json_roundtrip(dirs)
+
+
+def json_roundtrip(value):
+    import json
+
+    return json.loads(json.dumps(value))
