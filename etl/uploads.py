@@ -33,6 +33,7 @@ from etl.context import MappingContext
 from etl.contract import FILE, REJECT, REJECT_DETAIL, ROW, ContractError
 from etl.sources import get_source
 from warehouse.config import data_dir, raw_dir
+from warehouse.csvsafe import FORMULA_START  # the one formula-injection rule (exports neutralise it)
 from warehouse.faults import fault_point
 from warehouse.jobs import on_orphan
 from warehouse.schema import upload
@@ -43,7 +44,6 @@ MAX_UPLOAD_BYTES = int(float(os.environ.get("CRISISRISK_MAX_UPLOAD_MB", "60")) *
 MAX_EXPANDED_BYTES = int(float(os.environ.get("CRISISRISK_MAX_EXPANDED_MB", "400")) * 1024 * 1024)
 MAX_COMPRESSION_RATIO = 200
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ ()-]{0,199}$")
-FORMULA_START = re.compile(r"^[=+\-@\t\r]")
 # ``f`` (formula) in transitional and strict SpreadsheetML, and un-namespaced
 FORMULA_TAGS = frozenset({"f", "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}f",
                           "{http://purl.oclc.org/ooxml/spreadsheetml/main}f"})

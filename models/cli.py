@@ -252,7 +252,7 @@ def export_predictions(
     except ExportError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
-    n = write_csv(frame, out, hxl_row if hxl else None)
+    n = write_csv(frame, out, hxl_row(levels[level]) if hxl else None)
     console.print(f"wrote {n:,} rows ({frame[frame.columns[0]].nunique():,} regions) to {out}")
 
 

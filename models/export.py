@@ -10,39 +10,30 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from models import fields
 from models.registry import deployed_run
+from warehouse.csvsafe import neutralise
 from warehouse.schema import explanation, prediction, region
 
 log = logging.getLogger(__name__)
 
-# The contract of `export predictions --target detected` (issue 10): every one of these columns.
-DETECTED_CONTRACT = ["iso3", "year", "estimate_per_100k", "lower_per_100k", "upper_per_100k", "risk_score",
-                     "risk_band", "basis", "horizon", "run_id"]
-# The first fields of /api/v1/predictions too (a dashboard test checks the prefix).
-PREDICTION_COLUMNS = ["region_id", "iso3", "name", "level", "year", "estimate_per_100k", "lower_per_100k",
-                      "upper_per_100k", "risk_score", "risk_band", "run_id"]
-STALENESS_COLUMNS = ["basis", "horizon", "label_year", "conflict_year", "displacement_year", "small_population"]
-DETECTED_EXPORT_COLUMNS = [*PREDICTION_COLUMNS, *STALENESS_COLUMNS]
-PREDICTION_HXL = ["#loc+id", "#country+code", "#loc+name", "#loc+level", "#date+year",
-                  "#indicator+trafficking_detected+per100k+estimate", "#indicator+trafficking_detected+per100k+lower",
-                  "#indicator+trafficking_detected+per100k+upper", "#indicator+risk+score", "#indicator+risk+band",
-                  "#meta+run", "#meta+basis", "#meta+horizon", "#date+year+label", "#date+year+conflict",
-                  "#date+year+displacement", "#meta+small_population"]
-EXPLANATION_COLUMNS = ["region_id", "iso3", "name", "year", "feature", "family", "shap_value", "feature_value", "run_id"]
-EXPLANATION_HXL = ["#loc+id", "#country+code", "#loc+name", "#date+year", "#indicator+feature", "#indicator+family",
-                   "#indicator+shap", "#indicator+feature+value", "#meta+run"]
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Column lists and HXL tags come from the one field table (models.fields); these names are kept for callers.
+DETECTED_CONTRACT = fields.DETECTED_CONTRACT
+PREDICTION_COLUMNS = fields.DETECTED_CORE  # the first fields of /api/v1/predictions too
+STALENESS_COLUMNS = fields.DETECTED_STALENESS
+DETECTED_EXPORT_COLUMNS = fields.DETECTED_EXPORT
+EXPLANATION_COLUMNS = fields.EXPLANATION_EXPORT
+REGION_COLUMNS = ("iso3", "name")  # read from the region table; the others are prediction columns
+EXPLANATION_HXL = fields.hxl_row(fields.EXPLANATION, EXPLANATION_COLUMNS)
+
+
+def prediction_hxl(level: int) -> list[str]:
+    """The HXL row of the detected export at one level (a region is a country at level 0, an admin-1 unit at 1)."""
+    return fields.hxl_row(fields.DETECTED, DETECTED_EXPORT_COLUMNS, level)
 
 
 class ExportError(ValueError):
     """Bad export request (unknown level, empty range, no deployed run)."""
-
-
-def neutralise(value: object) -> object:
-    """Stop spreadsheet formula injection: text cells starting with = + - @ get a leading quote."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def predictions_frame(engine: Engine, level: int, year_from: int, year_to: int, run_id: str | None = None,
@@ -50,9 +41,7 @@ def predictions_frame(engine: Engine, level: int, year_from: int, year_to: int, 
     """Detected-victims predictions of a run (default: deployed) with their basis, horizon and input years."""
     run_id = run_id or _deployed_id(engine)
     p = prediction.c
-    stmt = (select(p.region_id, region.c.iso3, region.c.name, p.level, p.year, p.estimate_per_100k,
-                   p.lower_per_100k, p.upper_per_100k, p.risk_score, p.risk_band, p.run_id,
-                   *[p[c] for c in STALENESS_COLUMNS])
+    stmt = (select(*[region.c[c] if c in REGION_COLUMNS else p[c] for c in DETECTED_EXPORT_COLUMNS])
             .join(region, region.c.region_id == p.region_id)
             .where(p.run_id == run_id, p.level == level, p.year >= year_from, p.year <= year_to)
             .order_by(p.year, p.region_id))
@@ -60,14 +49,14 @@ def predictions_frame(engine: Engine, level: int, year_from: int, year_to: int, 
         stmt = stmt.where(p.region_id == region_id)
     with engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(stmt).all(), columns=DETECTED_EXPORT_COLUMNS)
-    for col in ("horizon", "label_year", "conflict_year", "displacement_year"):
+    for col in ("horizon", "label_year", "conflict_year", "displacement_year"):  # NULL-able integers
         frame[col] = frame[col].astype("Int64")
-    return frame.round({"estimate_per_100k": 4, "lower_per_100k": 4, "upper_per_100k": 4, "risk_score": 1})
+    return frame.round(fields.decimals(fields.DETECTED, DETECTED_EXPORT_COLUMNS))
 
 
-# target -> (frame builder, HXL row). The watch list adds "rise" here.
-EXPORTERS: dict[str, tuple[Callable[..., pd.DataFrame], list[str]]] = {
-    "detected": (predictions_frame, PREDICTION_HXL),
+# target -> (frame builder, HXL row of a level). The watch list's "rise" goes through models.watchlist_cli.
+EXPORTERS: dict[str, tuple[Callable[..., pd.DataFrame], Callable[[int], list[str]]]] = {
+    "detected": (predictions_frame, prediction_hxl),
 }
 
 

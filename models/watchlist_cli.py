@@ -12,12 +12,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from models.fields import RISE, RISE_EXPORT, hxl_row
+
 log = logging.getLogger(__name__)
 console = Console()
 
-RISE_HXL = ["#country+code", "#date+year", "#indicator+trafficking_rise+factor", "#indicator+trafficking_rise+lower",
-            "#indicator+trafficking_rise+upper", "#indicator+trafficking_rise+rank", "#indicator+driver+top",
-            "#affected+displaced", "#meta+basis", "#meta+run"]
+RISE_HXL = hxl_row(RISE, RISE_EXPORT)  # the one field table's tags
 
 
 def predict_dyads_cmd(

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, delete, func, select, update
 
+from models.fields import RISE_EXPORT
 from models.jsonsafe import json_safe as _clean
 from warehouse.io import bulk_insert
 from warehouse.schema import model_run, pair_prediction, watchlist_score
@@ -24,8 +25,7 @@ WATCHLIST_COLUMNS = ["run_id", "region_id", "year", "score", "rise_factor", "low
                      "hosted", "hosted_year", "people_exposed", "basis", "method"]
 PAIR_COLUMNS = ["run_id", "detecting_iso3", "citizenship_iso3", "year", "expected_victims", "lower", "upper",
                 "horizon", "last_listed_year", "last_listed_victims"]
-RISE_EXPORT_COLUMNS = ["iso3", "year", "rise_factor", "lower", "upper", "rank", "top_driver", "people_exposed",
-                       "basis", "run_id"]
+RISE_EXPORT_COLUMNS = RISE_EXPORT  # models.fields: the `--target rise` export's columns
 
 
 def _default_run(engine: Engine, run_id: str | None) -> str | None:
