@@ -22,7 +22,7 @@ QUERY_NAMES = {"region_name": "name"}
 
 
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Neutralise every text cell (numbers stay numbers: -3 is a number, '-3' text from a source is quoted)."""
+    """Neutralise every text cell (numbers stay numbers: -3 is a number, '-3' text is quoted)."""
     out = frame.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
@@ -31,7 +31,7 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _table_csv(frame: pd.DataFrame, columns: dict[str, Field], level: int | None, hxl: bool) -> str:
-    """CSV text of the ``columns`` the frame has, in their order: headers with units, the HXL row if asked, data.
+    """CSV of the ``columns`` the frame has, in their order: headers with units, the HXL row if asked, data.
 
     Decimal columns are rounded as the field table says; other float columns are counts, USD or years: whole
     numbers, blank when missing. Text cells are neutralised.
@@ -62,5 +62,5 @@ def to_csv(frame: pd.DataFrame, level: int = 0, hxl: bool = False) -> str:
 
 
 def to_watch_csv(frame: pd.DataFrame, hxl: bool = False) -> str:
-    """The watch-list priorities as CSV text: headers with units, then (if ``hxl``) the HXL row, then the data."""
+    """The watch-list priorities as CSV text: headers with units, the HXL row if ``hxl``, then the data."""
     return _table_csv(frame, WATCH_COLUMNS, 0, hxl)

@@ -28,7 +28,7 @@ EXPLANATION_HXL = fields.hxl_row(fields.EXPLANATION, EXPLANATION_COLUMNS)
 
 
 def prediction_hxl(level: int) -> list[str]:
-    """The HXL row of the detected export at one level (a region is a country at level 0, an admin-1 unit at 1)."""
+    """The HXL row of the detected export at one level (a region is a country at 0, an admin-1 unit at 1)."""
     return fields.hxl_row(fields.DETECTED, DETECTED_EXPORT_COLUMNS, level)
 
 
@@ -63,10 +63,11 @@ EXPORTERS: dict[str, tuple[Callable[..., pd.DataFrame], Callable[[int], list[str
 def explanations_frame(engine: Engine, year_from: int, year_to: int, run_id: str | None = None,
                        region_id: str | None = None) -> pd.DataFrame:
     run_id = run_id or _deployed_id(engine)
-    stmt = (select(explanation.c.region_id, region.c.iso3, region.c.name, explanation.c.year, explanation.c.feature,
-                   explanation.c.family, explanation.c.value, explanation.c.feature_value, explanation.c.run_id)
-            .join(region, region.c.region_id == explanation.c.region_id)
-            .where(explanation.c.run_id == run_id, explanation.c.year >= year_from, explanation.c.year <= year_to)
+    e = explanation.c
+    stmt = (select(e.region_id, region.c.iso3, region.c.name, e.year, e.feature, e.family, e.value,
+                   e.feature_value, e.run_id)
+            .join(region, region.c.region_id == e.region_id)
+            .where(e.run_id == run_id, e.year >= year_from, e.year <= year_to)
             .order_by(explanation.c.year, explanation.c.region_id, explanation.c.feature))
     if region_id:
         stmt = stmt.where(explanation.c.region_id == region_id)

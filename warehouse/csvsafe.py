@@ -1,7 +1,7 @@
 """The spreadsheet formula-injection rule, once: which text a spreadsheet would run as a formula.
 
-Exports neutralise such cells (a leading quote); uploads refuse them (etl.uploads). A cell is suspicious when it
-starts with = + - @ or a tab / carriage return (OWASP "CSV injection"); numbers stay numbers.
+Exports neutralise such cells (a leading quote); uploads refuse them (etl.uploads). A cell is suspicious when
+it starts with = + - @ or a tab / carriage return (OWASP "CSV injection"); numbers stay numbers.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The one prediction field table (models.fields): every output takes its names, headers and HXL tags from it."""
+"""The one prediction field table (models.fields): every output takes names, headers and HXL tags from it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 
 from models import fields
 
-HXL_TAG = re.compile(r"^#[a-z][a-z0-9_]*(\+[a-z][a-z0-9_]*)*$")  # HXL tagging conventions: #hashtag+attribute...
+# HXL tagging conventions: #hashtag+attribute+attribute, lower case
+HXL_TAG = re.compile(r"^#[a-z][a-z0-9_]*(\+[a-z][a-z0-9_]*)*$")
 OUTPUTS = {
     "DETECTED_EXPORT": (fields.DETECTED, fields.DETECTED_EXPORT),
     "API_DETECTED": (fields.DETECTED, fields.API_DETECTED),
@@ -63,7 +64,7 @@ def test_a_region_is_tagged_by_the_level_written():
 
 
 def _deployed_warehouse(tmp_path, monkeypatch):
-    """A warehouse with a deployed run r1 and two hand-made predictions (NGA and one admin-1 unit of it, 2020)."""
+    """A warehouse with a deployed run r1 and two hand-made 2020 predictions (NGA and one admin-1 unit)."""
     from tests.conftest import _fresh_url
     from warehouse.db import make_engine, migrate
     from warehouse.schema import model_run, prediction, region
@@ -76,14 +77,17 @@ def _deployed_warehouse(tmp_path, monkeypatch):
         conn.execute(region.insert(), [{"region_id": "NGA", "level": 0, "iso3": "NGA", "name": "Nigeria"},
                                        {"region_id": "NGA-1", "level": 1, "iso3": "NGA", "parent_id": "NGA",
                                         "name": "=Lagos"}])
-        conn.execute(model_run.insert().values(run_id="r1", created_at=dt.datetime.now(dt.UTC), status="deployed",
-                                               level=0, artefact_sha256="0" * 64, panel_sha256="0" * 64,
-                                               metadata_json={"run_id": "r1"}, metrics_json={}))
+        conn.execute(model_run.insert().values(run_id="r1", created_at=dt.datetime.now(dt.UTC),
+                                               status="deployed", level=0, artefact_sha256="0" * 64,
+                                               panel_sha256="0" * 64, metadata_json={"run_id": "r1"},
+                                               metrics_json={}))
         base = {"run_id": "r1", "year": 2020, "estimate_per_100k": 1.234567, "lower_per_100k": 0.5,
-                "upper_per_100k": 2.0, "risk_score": 87.654, "risk_band": "high", "basis": "checked", "horizon": 2,
-                "label_year": 2018, "conflict_year": 2020, "displacement_year": 2019, "small_population": False}
+                "upper_per_100k": 2.0, "risk_score": 87.654, "risk_band": "high", "basis": "checked",
+                "horizon": 2, "label_year": 2018, "conflict_year": 2020, "displacement_year": 2019,
+                "small_population": False}
         conn.execute(prediction.insert(), [{**base, "region_id": "NGA", "level": 0},
-                                           {**base, "region_id": "NGA-1", "level": 1, "method": "exposure_downscaled"}])
+                                           {**base, "region_id": "NGA-1", "level": 1,
+                                            "method": "exposure_downscaled"}])
     return engine
 
 
@@ -95,8 +99,9 @@ def test_cli_export_hxl_row_is_the_table_row(tmp_path, monkeypatch, level, name)
 
     _deployed_warehouse(tmp_path, monkeypatch)
     out = tmp_path / "p.csv"
-    result = CliRunner().invoke(export_app, ["predictions", "--target", "detected", "--level", level, "--from",
-                                             "2020", "--to", "2020", "--out", str(out), "--hxl"])
+    args = ["predictions", "--target", "detected", "--level", level, "--from", "2020", "--to", "2020",
+            "--out", str(out), "--hxl"]
+    result = CliRunner().invoke(export_app, args)
     assert result.exit_code == 0, result.output
     rows = list(csv.reader(io.StringIO(out.read_text())))
     assert rows[0] == fields.DETECTED_EXPORT
@@ -115,13 +120,16 @@ def test_download_and_cli_export_tag_a_field_alike():
     from dashboard.exports import to_csv
     from models.export import prediction_hxl
 
-    frame = pd.DataFrame([{"rank": 1, "region_id": "NGA", "region_name": "Nigeria", "iso3": "NGA", "year": 2020,
-                           "risk_score": 87.654, "risk_band": "high", "estimate_per_100k": 1.234567,
+    frame = pd.DataFrame([{"rank": 1, "region_id": "NGA", "region_name": "Nigeria", "iso3": "NGA",
+                           "year": 2020, "risk_score": 87.654, "risk_band": "high",
+                           "estimate_per_100k": 1.234567,
                            "lower_per_100k": 0.5, "upper_per_100k": 2.0, "population": 2.1e8}])
     table = list(csv.reader(io.StringIO(to_csv(frame, 0, hxl=True))))
     download = dict(zip([fields.DETECTED[c].header for c in frame.columns.str.replace("region_name", "name")],
                         table[1], strict=True))
     export = dict(zip(fields.DETECTED_EXPORT, prediction_hxl(0), strict=True))
-    for col in ("region_id", "iso3", "year", "estimate_per_100k", "lower_per_100k", "upper_per_100k", "risk_score"):
+    shared = ("region_id", "iso3", "year", "estimate_per_100k", "lower_per_100k", "upper_per_100k",
+              "risk_score")
+    for col in shared:
         assert download[fields.DETECTED[col].header] == export[col], col
     assert table[2][table[0].index("Population (persons, World Bank, latest year)")] == "210000000"
