@@ -348,6 +348,58 @@ def _write(obs: pd.DataFrame, new: dict[tuple[str, str, int], float]) -> pd.Data
     return pd.concat([kept, add], ignore_index=True)
 
 
+def _target_value(lever: Lever, value: float, current: float, population: float) -> float | None:
+    """The observation a lever writes: the current value scaled, the level itself, or a rate turned into people."""
+    if lever.how == "scale":
+        return None if pd.isna(current) else float(current) * value
+    if lever.how == "set":
+        return value
+    if pd.isna(population):
+        return None
+    return value * float(population) / (1e5 if lever.how == "per100k" else 100.0)  # per100k | pct_pop
+
+
+def _lever_writes(obs: pd.DataFrame, lever: Lever, value: float, year: int, target: str, lag: int,
+                  regions: Sequence[str], population: pd.Series) -> tuple[dict[tuple[str, str, int], float], list[str]]:
+    """The observations one lever rewrites for ``target`` (keyed region, indicator, year), and notes."""
+    new: dict[tuple[str, str, int], float] = {}
+    notes: list[str] = []
+    for codes in lever.detected_inputs if target == "detected" else lever.rise_inputs:
+        if target == "detected":
+            current, at = _detected_read(obs, codes, year, lag)
+        else:
+            current, at = _rise_read(obs, codes, year), year
+        for region in regions:
+            written = _target_value(lever, value, current.get(region, np.nan), population.get(region, np.nan))
+            if written is None:
+                notes.append(f"{region}: no {codes[0]} value (or population) for {year}; lever '{lever.name}' "
+                             "left it unchanged")
+                continue
+            for code in codes:
+                new[(region, code, at)] = written
+    return new, notes
+
+
+def _follow_ups(obs: pd.DataFrame, lever: Lever, value: float, year: int, lag: int, regions: Sequence[str]
+                ) -> tuple[dict[tuple[str, str, int], float], list[str]]:
+    """What else a lever changes to stay coherent (detected model): the conflict ends with its deaths; funding
+    follows coverage with requirements held fixed."""
+    new: dict[tuple[str, str, int], float] = {}
+    notes: list[str] = []
+    if lever.special == "ends_conflict_at_zero" and value == 0.0:
+        new.update({(region, _ARMED_CONFLICTS[0], year - 1): 0.0 for region in regions})
+    if lever.special == "funding_follows_coverage":
+        cov, at = _detected_read(obs, ("response.fts_coverage_pct",), year, lag)
+        funding, _ = _detected_read(obs, _FUNDING, year, lag)
+        for region in regions:
+            c, f = cov.get(region, np.nan), funding.get(region, np.nan)
+            if pd.isna(c) or c <= 0 or pd.isna(f):
+                notes.append(f"{region}: funding per person unchanged (no funding or coverage figure for {year - 1})")
+                continue
+            new[(region, _FUNDING[0], at)] = float(f) * value / float(c)
+    return new, notes
+
+
 def apply_levers(obs: pd.DataFrame, levers: Mapping[str, float], year: int, target: str, lag: int = 1,
                  regions: Sequence[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Observations with the levers applied for ``target`` ("detected" or "rise") in scenario ``year``.
@@ -355,52 +407,19 @@ def apply_levers(obs: pd.DataFrame, levers: Mapping[str, float], year: int, targ
     Works on any number of regions at once (``regions``: which; default all in ``obs``). Returns the modified
     observations and notes (e.g. a factor with no value to scale).
     """
-    notes: list[str] = []
     regions = [r for r in (regions or sorted(set(obs["region_id"]))) if r != COVERAGE_REGION]
+    population = (_population(obs, year - 1, 1) if target == "detected" else _population(obs, year, wl.CARRY_YEARS))
     new: dict[tuple[str, str, int], float] = {}
-    pop_d = _population(obs, year - 1, 1) if target == "detected" else None
-    pop_r = _population(obs, year, wl.CARRY_YEARS) if target == "rise" else None
+    notes: list[str] = []
     for name, value in _active(levers).items():
         lever = LEVER_BY_NAME[name]
-        groups = lever.detected_inputs if target == "detected" else lever.rise_inputs
-        for codes in groups:
-            if target == "detected":
-                current, at = _detected_read(obs, codes, year, lag)
-                pop = pop_d
-            else:
-                current, at, pop = _rise_read(obs, codes, year), year, pop_r
-            for region in regions:
-                cur = current.get(region, np.nan)
-                if lever.how == "scale":
-                    if pd.isna(cur):
-                        notes.append(f"{region}: no {codes[0]} value to scale for {year}")
-                        continue
-                    target_value = float(cur) * value
-                elif lever.how == "set":
-                    target_value = value
-                elif lever.how in ("per100k", "pct_pop"):
-                    p = pop.get(region, np.nan) if pop is not None else np.nan
-                    if pd.isna(p):
-                        notes.append(f"{region}: no population for {year}")
-                        continue
-                    target_value = value * float(p) / (1e5 if lever.how == "per100k" else 100.0)
-                else:  # pragma: no cover - the table is fixed
-                    raise ValueError(lever.how)
-                for code in codes:
-                    new[(region, code, at)] = target_value
-        if target == "detected" and lever.special == "ends_conflict_at_zero" and value == 0.0:
-            for region in regions:
-                new[(region, _ARMED_CONFLICTS[0], year - 1)] = 0.0
-        if target == "detected" and lever.special == "funding_follows_coverage":
-            cov, at = _detected_read(obs, ("response.fts_coverage_pct",), year, lag)
-            funding, _ = _detected_read(obs, _FUNDING, year, lag)
-            for region in regions:
-                c, f = cov.get(region, np.nan), funding.get(region, np.nan)
-                if pd.isna(c) or c <= 0 or pd.isna(f):
-                    notes.append(f"{region}: funding per person unchanged (no funding or coverage figure for "
-                                 f"{year - 1})")
-                    continue
-                new[(region, _FUNDING[0], at)] = float(f) * value / float(c)
+        writes, said = _lever_writes(obs, lever, value, year, target, lag, regions, population)
+        new.update(writes)
+        notes += said
+        if target == "detected":
+            writes, said = _follow_ups(obs, lever, value, year, lag, regions)
+            new.update(writes)
+            notes += said
     return _write(obs, new), sorted(set(notes))
 
 

@@ -32,10 +32,16 @@ _CACHE: dict[tuple[str, str], sc.ScenarioModel] = {}
 _LOCK = threading.Lock()
 
 
+def _one_thread(booster: xgb.Booster) -> xgb.Booster:
+    """A scenario predicts two rows: threads cost more than they save, most of all on a busy machine."""
+    booster.set_param({"nthread": 1})
+    return booster
+
+
 def _booster(folder: Path, name: str) -> xgb.Booster:
     booster = xgb.Booster()
     booster.load_model(str(folder / name))
-    return booster
+    return _one_thread(booster)
 
 
 def _stored_detected(engine: Engine, run_id: str) -> pd.DataFrame:
@@ -81,7 +87,7 @@ def _load(engine: Engine, run_id: str, root: Path) -> sc.ScenarioModel:
     booster, meta = load_run(run_id, root)
     folder = root / run_id
     horizons = [int(h) for h in meta["metrics"]["horizons"]]
-    boosters = {min(horizons): booster}
+    boosters = {min(horizons): _one_thread(booster)}
     for h in horizons:
         if h != min(horizons):
             boosters[h] = _booster(folder, f"model_h{h}.ubj")

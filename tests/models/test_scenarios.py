@@ -23,46 +23,38 @@ REGIONS = [f"C{i:02d}" for i in range(40)]
 NON_HISTORY = [f.name for f in sc.FEATURES if f.kind not in ("history", "since") and f.name != "past_victims_per100k"]
 
 
+def _draw(code: str, rng: np.random.Generator) -> float:
+    """One hand-made value of ``code`` (ranges in ``synthetic_obs``)."""
+    fixed = {POPULATION: (1e6, 5e7), "response.fts_coverage_pct": (10, 90), "response.fts_funding_usd": (1e6, 1e8),
+             "structural.gdp_current_usd": (1e9, 1e12), "structural.gsi2016_vulnerability": (10, 90),
+             "detection.persons_prosecuted": (5, 500), "detection.persons_convicted": (5, 500)}
+    if code == "detection.tip_tier":
+        return float(rng.choice([1, 2, 2.5, 3]))
+    if code == "detection.policy_3p":
+        return float(rng.integers(3, 16))
+    if code == "conflict.armed_conflicts":
+        return float(rng.integers(1, 3))
+    if code.startswith("structural.wgi"):
+        return float(rng.uniform(-2, 2))
+    lo, hi = fixed.get(code, (50, 20000))
+    return float(rng.uniform(lo, hi))
+
+
 def synthetic_obs(seed: int = 3, short: str | None = "C39") -> pd.DataFrame:
     """Every indicator of both models for 40 countries, 2000-2016.
 
-    Populations 1-50 million; prosecutions and convictions 5-500; other people counts (refugees, IDPs, deaths, disaster affected, victims) 50-20,000 so no
-    rate is zero; TIP tier 1/2/2.5/3; 3P 3-15; WGI -2..2; FTS coverage 10-90% and funding 1-100 million US$;
-    1-2 armed conflicts every year, so a conflict spell is running. Country ``short``'s UCDP, UNHCR and WGI data
-    stop in 2012 (a country whose own data end before its sources do).
+    Populations 1-50 million; prosecutions and convictions 5-500; other people counts (refugees, IDPs, deaths,
+    disaster affected, victims) 50-20,000 so no rate is zero; TIP tier 1/2/2.5/3; 3P 3-15; WGI -2..2; FTS coverage
+    10-90% and funding 1-100 million US$; 1-2 armed conflicts every year, so a conflict spell is running.
+    Country ``short``'s UCDP, UNHCR and WGI data stop in 2012 (a country whose own data end before its sources do).
     """
     rng = np.random.default_rng(seed)
     codes = sorted(needed_indicators() | set(wl.needed_indicators()))
-    rows = []
-    for region in REGIONS:
-        for year in range(2000, 2017):
-            for code in codes:
-                if region == short and year > 2012 and code.startswith(("conflict.", "displacement.", "structural.wgi")):
-                    continue
-                if code == POPULATION:
-                    value = rng.uniform(1e6, 5e7)
-                elif code == "detection.tip_tier":
-                    value = float(rng.choice([1, 2, 2.5, 3]))
-                elif code == "detection.policy_3p":
-                    value = float(rng.integers(3, 16))
-                elif code.startswith("structural.wgi"):
-                    value = rng.uniform(-2, 2)
-                elif code == "response.fts_coverage_pct":
-                    value = rng.uniform(10, 90)
-                elif code == "response.fts_funding_usd":
-                    value = rng.uniform(1e6, 1e8)
-                elif code == "structural.gdp_current_usd":
-                    value = rng.uniform(1e9, 1e12)
-                elif code == "conflict.armed_conflicts":
-                    value = float(rng.integers(1, 3))
-                elif code.startswith("detection.persons_"):
-                    value = rng.uniform(5, 500)  # prosecutions, convictions: about 0.01-50 per 100k
-                elif code == "structural.gsi2016_vulnerability":
-                    value = rng.uniform(10, 90)
-                else:
-                    value = rng.uniform(50, 20000)
-                rows.append({"region_id": region, "year": year, "indicator": code, "value": float(value),
-                             "censored": bool(code == LABEL_INDICATOR and rng.random() < 0.1)})
+    stops = ("conflict.", "displacement.", "structural.wgi")
+    rows = [{"region_id": region, "year": year, "indicator": code, "value": _draw(code, rng),
+             "censored": bool(code == LABEL_INDICATOR and rng.random() < 0.1)}
+            for region in REGIONS for year in range(2000, 2017) for code in codes
+            if not (region == short and year > 2012 and code.startswith(stops))]
     return pd.DataFrame(rows)
 
 
