@@ -1,4 +1,4 @@
-"""JSON API of the alerts (issue 14), registered through dashboard.api_phases.
+"""JSON API of the alerts (issue 14), declared with ``dashboard.api_core``.
 
 Access: confirmed alerts, their Atom feeds and the rules with their backtest are for readers (viewers); the review
 queue, reviews, rule edits, evaluation and subscriptions for analysts; webhooks for admins.
@@ -9,9 +9,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Response, request
 
-from dashboard.auth import actor, allowed, client_address, current_principal, requires
+from dashboard.api_core import (
+    API_VERSION,
+    ApiError,
+    Choice,
+    Forbidden,
+    Int,
+    NotFound,
+    Operations,
+    PathInt,
+    Text,
+)
+from dashboard.auth import actor, allowed, client_address, current_principal
 
 log = logging.getLogger(__name__)
 STATUSES = ("pending", "confirmed", "dismissed", "all")
@@ -37,239 +48,202 @@ def alert_out(a: dict[str, Any]) -> dict[str, Any]:
                                   "review_note")}
 
 
-def register(bp: Blueprint, actx) -> None:
-    from dashboard import alerts_delivery as delivery
-    from dashboard import api
+def _json_body(properties: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": {"type": "object",
+                                                                        "properties": properties}}}}
+
+
+ops = Operations()
+REGION = Text("region", "ISO3 of a country", exact_length=3, alpha=True, hint="an ISO3 code")
+RULE = Text("rule", "Rule name", max_length=80)
+SCOPE = {"type": "string", "description": "'*' or comma-separated ISO3 codes"}
+
+
+def _me() -> str:
+    principal = current_principal()
+    return principal.name if principal else "anonymous"
+
+
+@ops.get("/alerts", role="read",
+         summary="Alerts: confirmed ones (default) for readers; status=pending|dismissed|all for analysts",
+         params=(REGION, RULE, Choice("status", "confirmed (default), pending, dismissed or all", choices=STATUSES,
+                                      fold=True, default="confirmed"),
+                 Int("limit", "At most this many", lo=1, hi=5000, default=500)),
+         errors={403: "Only analysts see pending and dismissed alerts"})
+def alerts_list(actx, a: dict) -> dict[str, Any]:
     from models import alerts
 
-    engine = actx.engine
-
-    def region_param() -> str | None:
-        raw = request.args.get("region")
-        if raw is None:
-            return None
-        if len(raw.strip()) != 3 or not raw.strip().isalpha():
-            raise api.ApiError(400, f"parameter 'region' must be an ISO3 code, got '{raw[:40]}'")
-        return raw.strip().upper()
-
-    @bp.route("/alerts")
-    @requires("read")
-    def alerts_list():
-        api._check_params({"region", "rule", "status", "limit"})
-        status = (request.args.get("status") or "confirmed").strip().lower()
-        if status not in STATUSES:
-            raise api.ApiError(400, f"parameter 'status' must be one of {list(STATUSES)}, got '{status[:20]}'")
-        if status != "confirmed" and not allowed("analyst"):
-            raise api.ApiError(403, "only analysts see pending and dismissed alerts; viewers see confirmed ones")
-        limit = api._int_param("limit", 1, 5000, default=500)
-        rows = alerts.list_alerts(engine, status=None if status == "all" else status, region_id=region_param(),
-                                  rule=request.args.get("rule"), limit=limit)
-        return api._json({"data": [alert_out(a) for a in rows],
-                          "meta": {"count": len(rows), "status": status, "api_version": api.API_VERSION}})
-
-    @bp.route("/alerts.atom")
-    @requires("read")
-    def alerts_atom():
-        api._check_params({"region", "rule"})
-        body = delivery.atom_feed(engine, request.host_url.rstrip("/"), region_id=region_param(),
-                                  rule=request.args.get("rule"))
-        return Response(body, mimetype="application/atom+xml")
-
-    @bp.route("/alerts/<int:alert_id>/review", methods=["POST"])
-    @requires("analyst")
-    def alert_review(alert_id: int):
-        api._check_params(set())
-        body = _body()
-        try:
-            row = alerts.review(engine, alert_id, str(body.get("decision", "")), str(body.get("note", "")),
-                                actor(), client_address())
-        except alerts.ReviewError as exc:
-            raise api.ApiError(exc.status, str(exc)) from None
-        if row["status"] == "confirmed":
-            delivery.deliver_soon(engine)
-        actx.queries.clear()
-        return api._json({"alert": alert_out(row)})
-
-    @bp.route("/alerts/evaluate", methods=["POST"])
-    @requires("analyst")
-    def alerts_evaluate():
-        api._check_params(set())
-        delivery.after_change(engine, "api", actor())
-        return api._json({"message": "evaluation started in the background; see /api/v1/alerts?status=pending"},
-                         202)
-
-    @bp.route("/alert-rules", methods=["GET"])
-    @requires("read")
-    def rules_list():
-        api._check_params(set())
-        alerts.seed_starter_rules(engine)
-        backtest, evaluation = alerts.latest_backtest(engine)
-        by_name = {b["rule"]: b for b in backtest}
-        rows = [{**_rule_out(r), "backtest": by_name.get(r["name"])} for r in alerts.list_rules(engine)]
-        return api._json({"data": rows, "meta": {
-            "count": len(rows), "backtest_evaluation_id": evaluation["evaluation_id"] if evaluation else None,
-            "backtest_at": evaluation["finished_at"] if evaluation else None, "conditions": list(alerts.CONDITIONS),
-            "precision": alerts.precision(engine)}})
-
-    def _save(rule_id: int | None):
-        api._check_params(set())
-        body = _body()
-        fields = {k: body[k] for k in ("name", "condition", "params", "minimum", "region_scope", "cooldown_years",
-                                       "enabled", "description") if k in body}
-        try:
-            row = alerts.save_rule(engine, actor(), fields, rule_id, client_address())
-        except alerts.RuleError as exc:
-            raise api.ApiError(422 if rule_id is None or "exists" not in str(exc) else 409, str(exc)) from None
-        except LookupError as exc:
-            raise api.ApiError(404, str(exc)) from None
-        return api._json({"rule": _rule_out(row)}, 201 if rule_id is None else 200)
-
-    @bp.route("/alert-rules", methods=["POST"])
-    @requires("analyst")
-    def rules_add():
-        return _save(None)
-
-    @bp.route("/alert-rules/<int:rule_id>", methods=["POST"])
-    @requires("analyst")
-    def rules_edit(rule_id: int):
-        return _save(rule_id)
-
-    def me() -> str:
-        principal = current_principal()
-        return principal.name if principal else "anonymous"
-
-    @bp.route("/alert-subscriptions", methods=["GET"])
-    @requires("analyst")
-    def subs_list():
-        api._check_params(set())
-        rows = delivery.list_subscriptions(engine, me())
-        return api._json({"data": rows, "meta": {"count": len(rows), "user": me()}})
-
-    @bp.route("/alert-subscriptions", methods=["POST"])
-    @requires("analyst")
-    def subs_add():
-        api._check_params(set())
-        body = _body()
-        try:
-            row = delivery.add_subscription(engine, me(), str(body.get("email", "")), str(body.get("regions", "*")),
-                                            str(body.get("rules", "*")), client_address())
-        except delivery.DeliveryError as exc:
-            raise api.ApiError(422, str(exc)) from None
-        return api._json({"subscription": row}, 201)
-
-    @bp.route("/alert-subscriptions/<int:subscription_id>/delete", methods=["POST"])
-    @requires("analyst")
-    def subs_delete(subscription_id: int):
-        api._check_params(set())
-        if not delivery.remove_subscription(engine, me(), subscription_id, client_address()):
-            raise api.ApiError(404, f"no subscription {subscription_id} of yours")
-        return api._json({"subscription_id": subscription_id, "active": False})
-
-    @bp.route("/alert-webhooks", methods=["GET"])
-    @requires("admin")
-    def hooks_list():
-        api._check_params(set())
-        rows = delivery.list_webhooks(engine)
-        return api._json({"data": rows, "meta": {"count": len(rows)}})
-
-    @bp.route("/alert-webhooks", methods=["POST"])
-    @requires("admin")
-    def hooks_add():
-        api._check_params(set())
-        body = _body()
-        try:
-            row = delivery.add_webhook(engine, actor(), str(body.get("name", "")), str(body.get("url", "")),
-                                       str(body.get("secret_env") or "CRISISRISK_WEBHOOK_SECRET"),
-                                       str(body.get("regions", "*")), str(body.get("rules", "*")), client_address())
-        except delivery.DeliveryError as exc:
-            raise api.ApiError(422, str(exc)) from None
-        return api._json({"webhook": row}, 201)
-
-    @bp.route("/alert-webhooks/<int:webhook_id>/disable", methods=["POST"])
-    @requires("admin")
-    def hooks_disable(webhook_id: int):
-        api._check_params(set())
-        if not delivery.set_webhook_active(engine, actor(), webhook_id, False, client_address()):
-            raise api.ApiError(404, f"unknown webhook {webhook_id}")
-        return api._json({"webhook_id": webhook_id, "active": False})
+    status = a["status"]
+    if status != "confirmed" and not allowed("analyst"):
+        raise Forbidden("only analysts see pending and dismissed alerts; viewers see confirmed ones")
+    rows = alerts.list_alerts(actx.engine, status=None if status == "all" else status, region_id=_upper(a["region"]),
+                              rule=a["rule"], limit=a["limit"])
+    return {"data": [alert_out(r) for r in rows], "meta": {"count": len(rows), "status": status,
+                                                           "api_version": API_VERSION}}
 
 
-def openapi_paths() -> dict[str, Any]:
-    """OpenAPI entries of the alert endpoints."""
-    err = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    obj = {"application/json": {"schema": {"type": "object"}}}
-    analyst = [{"bearerAuth": []}, {"cookieAuth": [], "csrfHeader": []}]
-    admin = analyst
+def _upper(code: str | None) -> str | None:
+    return code.upper() if code else None
 
-    def q(name: str, desc: str, schema: dict) -> dict:
-        return {"name": name, "in": "query", "required": False, "description": desc, "schema": schema}
 
-    def path_id(name: str) -> dict:
-        return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+@ops.get("/alerts.atom", role="read", summary="Atom feed of confirmed alerts, per region or per rule",
+         params=(REGION, RULE), ok_description="Atom 1.0", media_type="application/atom+xml",
+         ok_schema={"type": "string"})
+def alerts_atom(actx, a: dict) -> Response:
+    from dashboard import alerts_delivery as delivery
 
-    def op(summary: str, ok: str = "200", security=None, params=None, body=None, extra=None) -> dict:
-        out: dict[str, Any] = {"summary": summary, "responses": {ok: {"description": "OK", "content": obj},
-                                                                 "400": err, **(extra or {})}}
-        if security is not None:
-            out["security"] = security
-        if params:
-            out["parameters"] = params
-        if body:
-            out["requestBody"] = {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "properties": body}}}}
-        return out
+    body = delivery.atom_feed(actx.engine, request.host_url.rstrip("/"), region_id=_upper(a["region"]),
+                              rule=a["rule"])
+    return Response(body, mimetype="application/atom+xml")
 
-    region = q("region", "ISO3 of a country", {"type": "string", "minLength": 3, "maxLength": 3})
-    rule = q("rule", "Rule name", {"type": "string", "maxLength": 80})
-    scope = {"type": "string", "description": "'*' or comma-separated ISO3 codes"}
-    return {
-        "/alerts": {"get": op("Alerts: confirmed ones (default) for readers; status=pending|dismissed|all for "
-                              "analysts", params=[region, rule, q("status", "confirmed (default), pending, dismissed "
-                                                                          "or all", {"type": "string",
-                                                                                     "enum": list(STATUSES)}),
-                                                  q("limit", "At most this many", {"type": "integer", "minimum": 1,
-                                                                                    "maximum": 5000})],
-                              extra={"403": err})},
-        "/alerts.atom": {"get": {"summary": "Atom feed of confirmed alerts, per region or per rule",
-                                 "parameters": [region, rule],
-                                 "responses": {"200": {"description": "Atom 1.0", "content": {
-                                     "application/atom+xml": {"schema": {"type": "string"}}}}, "400": err}}},
-        "/alerts/{alert_id}/review": {"post": op(
-            "Confirm or dismiss a pending alert with a note (analyst; audited). Confirmed alerts are delivered",
-            security=analyst, params=[path_id("alert_id")],
-            body={"decision": {"type": "string", "enum": ["confirmed", "dismissed"]}, "note": {"type": "string"}},
-            extra={"404": err, "409": err})},
-        "/alerts/evaluate": {"post": op("Evaluate every enabled rule now (background; idempotent)", "202",
-                                        security=analyst)},
-        "/alert-rules": {
-            "get": op("Alert rules with their backtest (how often each fired; share followed by a rise within 3 "
-                      "years, with n and the base rate)"),
-            "post": op("Add a rule (analyst; audited)", "201", security=analyst, body={
-                "name": {"type": "string"}, "condition": {"type": "string"}, "params": {"type": "object"},
-                "minimum": {"type": "number", "nullable": True}, "region_scope": scope,
-                "cooldown_years": {"type": "integer"}, "enabled": {"type": "boolean"},
-                "description": {"type": "string"}}, extra={"422": err})},
-        "/alert-rules/{rule_id}": {"post": op("Edit or disable a rule: fields not given are kept (analyst; audited)",
-                                              security=analyst, params=[path_id("rule_id")],
-                                              body={"enabled": {"type": "boolean"}, "minimum": {"type": "number"},
-                                                    "params": {"type": "object"}, "region_scope": scope,
-                                                    "cooldown_years": {"type": "integer"}},
-                                              extra={"404": err, "409": err, "422": err})},
-        "/alert-subscriptions": {
-            "get": op("Your e-mail subscriptions (analyst)", security=analyst),
-            "post": op("Subscribe an e-mail address to confirmed alerts of some regions and rules (analyst)", "201",
-                       security=analyst, body={"email": {"type": "string"}, "regions": scope,
-                                               "rules": {"type": "string"}}, extra={"422": err})},
-        "/alert-subscriptions/{subscription_id}/delete": {"post": op(
-            "End one of your subscriptions", security=analyst, params=[path_id("subscription_id")],
-            extra={"404": err})},
-        "/alert-webhooks": {
-            "get": op("Webhooks (admin)", security=admin),
-            "post": op("Add a webhook: confirmed alerts are POSTed as JSON signed with HMAC-SHA256 "
-                       "(X-Crisisrisk-Signature) using the secret in the named environment variable (admin)", "201",
-                       security=admin, body={"name": {"type": "string"}, "url": {"type": "string"},
-                                             "secret_env": {"type": "string"}, "regions": scope,
-                                             "rules": {"type": "string"}}, extra={"422": err})},
-        "/alert-webhooks/{webhook_id}/disable": {"post": op("Disable a webhook (admin)", security=admin,
-                                                            params=[path_id("webhook_id")], extra={"404": err})},
-    }
+
+@ops.post("/alerts/{alert_id}/review", role="analyst", params=(PathInt("alert_id"),),
+          summary="Confirm or dismiss a pending alert with a note (analyst; audited). Confirmed alerts are delivered",
+          body=_json_body({"decision": {"type": "string", "enum": ["confirmed", "dismissed"]},
+                           "note": {"type": "string"}}),
+          errors={404: "Unknown alert", 409: "The alert was already reviewed"})
+def alert_review(actx, a: dict) -> dict[str, Any]:
+    from dashboard import alerts_delivery as delivery
+    from models import alerts
+
+    body = _body()
+    try:
+        row = alerts.review(actx.engine, a["alert_id"], str(body.get("decision", "")), str(body.get("note", "")),
+                            actor(), client_address())
+    except alerts.ReviewError as exc:
+        raise ApiError(exc.status, str(exc)) from None
+    if row["status"] == "confirmed":
+        delivery.deliver_soon(actx.engine)
+    actx.queries.clear()
+    return {"alert": alert_out(row)}
+
+
+@ops.post("/alerts/evaluate", role="analyst", summary="Evaluate every enabled rule now (background; idempotent)",
+          ok=202)
+def alerts_evaluate(actx, a: dict) -> dict[str, Any]:
+    from dashboard import alerts_delivery as delivery
+
+    delivery.after_change(actx.engine, "api", actor())
+    return {"message": "evaluation started in the background; see /api/v1/alerts?status=pending"}
+
+
+@ops.get("/alert-rules", role="read", summary="Alert rules with their backtest (how often each fired; share "
+                                              "followed by a rise within 3 years, with n and the base rate)")
+def rules_list(actx, a: dict) -> dict[str, Any]:
+    from models import alerts
+
+    alerts.seed_starter_rules(actx.engine)
+    backtest, evaluation = alerts.latest_backtest(actx.engine)
+    by_name = {b["rule"]: b for b in backtest}
+    rows = [{**_rule_out(r), "backtest": by_name.get(r["name"])} for r in alerts.list_rules(actx.engine)]
+    return {"data": rows, "meta": {
+        "count": len(rows), "backtest_evaluation_id": evaluation["evaluation_id"] if evaluation else None,
+        "backtest_at": evaluation["finished_at"] if evaluation else None, "conditions": list(alerts.CONDITIONS),
+        "precision": alerts.precision(actx.engine)}}
+
+
+def _save(actx, rule_id: int | None) -> dict[str, Any]:
+    from models import alerts
+
+    body = _body()
+    fields = {k: body[k] for k in ("name", "condition", "params", "minimum", "region_scope", "cooldown_years",
+                                   "enabled", "description") if k in body}
+    try:
+        row = alerts.save_rule(actx.engine, actor(), fields, rule_id, client_address())
+    except alerts.RuleError as exc:
+        raise ApiError(422 if rule_id is None or "exists" not in str(exc) else 409, str(exc)) from None
+    except LookupError as exc:
+        raise NotFound(str(exc)) from None
+    return {"rule": _rule_out(row)}
+
+
+@ops.post("/alert-rules", role="analyst", summary="Add a rule (analyst; audited)", ok=201,
+          body=_json_body({"name": {"type": "string"}, "condition": {"type": "string"}, "params": {"type": "object"},
+                           "minimum": {"type": "number", "nullable": True}, "region_scope": SCOPE,
+                           "cooldown_years": {"type": "integer"}, "enabled": {"type": "boolean"},
+                           "description": {"type": "string"}}),
+          errors={422: "Invalid rule"})
+def rules_add(actx, a: dict) -> dict[str, Any]:
+    return _save(actx, None)
+
+
+@ops.post("/alert-rules/{rule_id}", role="analyst", params=(PathInt("rule_id"),),
+          summary="Edit or disable a rule: fields not given are kept (analyst; audited)",
+          body=_json_body({"enabled": {"type": "boolean"}, "minimum": {"type": "number"}, "params": {"type": "object"},
+                           "region_scope": SCOPE, "cooldown_years": {"type": "integer"}}),
+          errors={404: "Unknown rule", 409: "A rule of that name exists", 422: "Invalid rule"})
+def rules_edit(actx, a: dict) -> dict[str, Any]:
+    return _save(actx, a["rule_id"])
+
+
+@ops.get("/alert-subscriptions", role="analyst", summary="Your e-mail subscriptions (analyst)")
+def subs_list(actx, a: dict) -> dict[str, Any]:
+    from dashboard import alerts_delivery as delivery
+
+    rows = delivery.list_subscriptions(actx.engine, _me())
+    return {"data": rows, "meta": {"count": len(rows), "user": _me()}}
+
+
+@ops.post("/alert-subscriptions", role="analyst", ok=201,
+          summary="Subscribe an e-mail address to confirmed alerts of some regions and rules (analyst)",
+          body=_json_body({"email": {"type": "string"}, "regions": SCOPE, "rules": {"type": "string"}}),
+          errors={422: "Invalid subscription"})
+def subs_add(actx, a: dict) -> dict[str, Any]:
+    from dashboard import alerts_delivery as delivery
+
+    body = _body()
+    try:
+        row = delivery.add_subscription(actx.engine, _me(), str(body.get("email", "")), str(body.get("regions", "*")),
+                                        str(body.get("rules", "*")), client_address())
+    except delivery.DeliveryError as exc:
+        raise ApiError(422, str(exc)) from None
+    return {"subscription": row}
+
+
+@ops.post("/alert-subscriptions/{subscription_id}/delete", role="analyst", summary="End one of your subscriptions",
+          params=(PathInt("subscription_id"),), errors={404: "No such subscription of yours"})
+def subs_delete(actx, a: dict) -> dict[str, Any]:
+    from dashboard import alerts_delivery as delivery
+
+    subscription_id = a["subscription_id"]
+    if not delivery.remove_subscription(actx.engine, _me(), subscription_id, client_address()):
+        raise NotFound(f"no subscription {subscription_id} of yours")
+    return {"subscription_id": subscription_id, "active": False}
+
+
+@ops.get("/alert-webhooks", role="admin", summary="Webhooks (admin)")
+def hooks_list(actx, a: dict) -> dict[str, Any]:
+    from dashboard import alerts_delivery as delivery
+
+    rows = delivery.list_webhooks(actx.engine)
+    return {"data": rows, "meta": {"count": len(rows)}}
+
+
+@ops.post("/alert-webhooks", role="admin", ok=201,
+          summary="Add a webhook: confirmed alerts are POSTed as JSON signed with HMAC-SHA256 "
+                  "(X-Crisisrisk-Signature) using the secret in the named environment variable (admin)",
+          body=_json_body({"name": {"type": "string"}, "url": {"type": "string"}, "secret_env": {"type": "string"},
+                           "regions": SCOPE, "rules": {"type": "string"}}),
+          errors={422: "Invalid webhook"})
+def hooks_add(actx, a: dict) -> dict[str, Any]:
+    from dashboard import alerts_delivery as delivery
+
+    body = _body()
+    try:
+        row = delivery.add_webhook(actx.engine, actor(), str(body.get("name", "")), str(body.get("url", "")),
+                                   str(body.get("secret_env") or "CRISISRISK_WEBHOOK_SECRET"),
+                                   str(body.get("regions", "*")), str(body.get("rules", "*")), client_address())
+    except delivery.DeliveryError as exc:
+        raise ApiError(422, str(exc)) from None
+    return {"webhook": row}
+
+
+@ops.post("/alert-webhooks/{webhook_id}/disable", role="admin", summary="Disable a webhook (admin)",
+          params=(PathInt("webhook_id"),), errors={404: "Unknown webhook"})
+def hooks_disable(actx, a: dict) -> dict[str, Any]:
+    from dashboard import alerts_delivery as delivery
+
+    webhook_id = a["webhook_id"]
+    if not delivery.set_webhook_active(actx.engine, actor(), webhook_id, False, client_address()):
+        raise NotFound(f"unknown webhook {webhook_id}")
+    return {"webhook_id": webhook_id, "active": False}

@@ -1,6 +1,6 @@
-"""JSON API of issue 14: crisis-phase curves (``GET /api/v1/phases``) and, in dashboard/api_alerts.py, alerts.
+"""JSON API of issue 14: crisis-phase curves (``GET /api/v1/phases``); the alerts are in dashboard/api_alerts.py.
 
-Registered by ``dashboard.api.blueprint`` with one call; the OpenAPI entries come from ``openapi_paths``.
+Declared with ``dashboard.api_core`` (route, parameters and OpenAPI entry from one declaration).
 """
 
 from __future__ import annotations
@@ -8,9 +8,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, request
-
-from dashboard.auth import requires
+from dashboard.api_core import Choice, Operations, listing
+from models.phases import EVENT_TYPES, OUTCOMES
 
 log = logging.getLogger(__name__)
 
@@ -48,54 +47,25 @@ def phases_payload(engine, event_type: str | None = None, outcome: str | None = 
     return {"data": data, "meta": meta}
 
 
-def register(bp: Blueprint, actx) -> None:
-    """Add /phases (read) to the API blueprint, then the alert endpoints."""
-    from dashboard import api
-    from dashboard.api_alerts import register as register_alerts
-
-    @bp.route("/phases")
-    @requires("read")
-    def phases_curves():
-        api._check_params({"event_type", "outcome"})
-        try:
-            payload = phases_payload(actx.engine, request.args.get("event_type"), request.args.get("outcome"))
-        except ValueError as exc:
-            raise api.ApiError(400, str(exc)) from None
-        return api._json(payload)
-
-    register_alerts(bp, actx)
+POINT = {"type": "object", "properties": {
+    "event_type": {"type": "string", "enum": list(EVENT_TYPES)},
+    "outcome": {"type": "string", "enum": list(OUTCOMES)},
+    "k": {"type": "integer", "description": "Years relative to the event (-3..+6)"},
+    "effect": {"type": "number", "nullable": True, "description": "Change from the pre-event mean net of placebo "
+                                                                  "country-years, log scale"},
+    "lower": {"type": "number", "nullable": True, "description": "90% cluster-bootstrap interval, lower"},
+    "upper": {"type": "number", "nullable": True, "description": "90% cluster-bootstrap interval, upper"},
+    "n": {"type": "integer", "description": "Events with a value at k"},
+    "n_countries": {"type": "integer"}}}
+ops = Operations({"PhasePoint": POINT})
 
 
-def openapi_paths() -> dict[str, Any]:
-    """OpenAPI entries of the issue-14 endpoints (merged into dashboard.api.openapi_spec)."""
-    from dashboard.api_alerts import openapi_paths as alert_paths
-    from models.phases import EVENT_TYPES, OUTCOMES
-
-    err = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    point = {"type": "object", "properties": {
-        "event_type": {"type": "string", "enum": list(EVENT_TYPES)},
-        "outcome": {"type": "string", "enum": list(OUTCOMES)},
-        "k": {"type": "integer", "description": "Years relative to the event (-3..+6)"},
-        "effect": {"type": "number", "nullable": True, "description": "Change from the pre-event mean net of "
-                                                                      "placebo country-years, log scale"},
-        "lower": {"type": "number", "nullable": True, "description": "90% cluster-bootstrap interval, lower"},
-        "upper": {"type": "number", "nullable": True, "description": "90% cluster-bootstrap interval, upper"},
-        "n": {"type": "integer", "description": "Events with a value at k"},
-        "n_countries": {"type": "integer"}}}
-    return {
-        "/phases": {"get": {
-            "summary": "Crisis-phase curves: outcome change in the years around conflict onsets, refugee-outflow "
-                       "surges, IDP surges and large disasters (event study, n and 90% intervals per point)",
-            "parameters": [
-                {"name": "event_type", "in": "query", "required": False,
-                 "schema": {"type": "string", "enum": list(EVENT_TYPES)}},
-                {"name": "outcome", "in": "query", "required": False,
-                 "schema": {"type": "string", "enum": list(OUTCOMES)}}],
-            "responses": {"200": {"description": "Curve points; meta holds the design, rules, pre-trend checks and "
-                                                 "verdicts", "content": {"application/json": {"schema": {
-                                                     "type": "object", "required": ["data", "meta"],
-                                                     "properties": {"data": {"type": "array", "items": point},
-                                                                    "meta": {"type": "object"}}}}}},
-                          "400": err}}},
-        **alert_paths(),
-    }
+@ops.get("/phases", role="read",
+         summary="Crisis-phase curves: outcome change in the years around conflict onsets, refugee-outflow surges, "
+                 "IDP surges and large disasters (event study, n and 90% intervals per point)",
+         params=(Choice("event_type", choices=tuple(EVENT_TYPES)), Choice("outcome", choices=tuple(OUTCOMES))),
+         ok_description="Curve points; meta holds the design, rules, pre-trend checks and verdicts",
+         ok_schema={**listing("PhasePoint"), "properties": {**listing("PhasePoint")["properties"],
+                                                            "meta": {"type": "object"}}})
+def phases_curves(actx, a: dict) -> dict[str, Any]:
+    return phases_payload(actx.engine, a["event_type"], a["outcome"])

@@ -1,6 +1,7 @@
 """Analyst actions shared by the admin page and the API: validate and load an upload, retrain, compare,
-promote, roll back. Each one is audited (who, what, when, outcome) and raises ``WorkflowError`` with an HTTP
-status and a clear message for anything the caller got wrong. The work itself is done by ``etl.uploads``,
+promote, roll back. Each one is audited (who, what, when, outcome) and raises the API's typed errors
+(``dashboard.api_core.ApiError``: ``BadRequest``, ``NotFound``, ``Conflict``) with an HTTP status, a clear
+message and a code for anything the caller got wrong. The work itself is done by ``etl.uploads``,
 ``warehouse.jobs`` and ``models.registry``; nothing here duplicates it.
 """
 
@@ -13,6 +14,7 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from dashboard import jobs_runner
+from dashboard.api_core import ApiError, BadRequest, Conflict, NotFound
 from etl import uploads
 from warehouse import accounts
 from warehouse.jobs import JobBusy
@@ -24,12 +26,8 @@ METRICS = [("rmsle", "RMSLE (lower is better)"), ("spearman", "Spearman rank cor
 BASELINES = ["last_value", "mean_3y", "ridge", "conflict_displacement_only"]
 
 
-class WorkflowError(Exception):
-    """A refused request: ``status`` is the HTTP status, ``message`` says why, ``extra`` goes into the answer."""
-
-    def __init__(self, status: int, message: str, code: str | None = None, **extra: Any) -> None:
-        super().__init__(message)
-        self.status, self.message, self.code, self.extra = status, message, code, extra
+# One error family with the API (issue 12): the admin page catches and raises ``WorkflowError`` by this name.
+WorkflowError = ApiError
 
 
 def train(engine: Engine, progress) -> str:
@@ -62,8 +60,8 @@ def validate_upload(engine: Engine, actor: str, source_name: str, filename: str,
     try:
         source = get_source(source_name)
     except KeyError:
-        raise WorkflowError(400, f"unknown source '{str(source_name)[:60]}'; choose one of: "
-                            f"{', '.join(source_names())}", "unknown_source") from None
+        raise BadRequest(f"unknown source '{str(source_name)[:60]}'; choose one of: "
+                         f"{', '.join(source_names())}", "unknown_source") from None
     try:
         uploads.precheck(source, filename or "", data)
     except uploads.UploadRefused as exc:
@@ -110,7 +108,7 @@ def validate_upload(engine: Engine, actor: str, source_name: str, filename: str,
         if result.ok and then_load:
             try:
                 out["load_job_id"] = start_load(engine, actor, upload_id, client, on_loaded)["job_id"]
-            except WorkflowError as exc:
+            except ApiError as exc:
                 out["load_error"] = exc.message
         return out
 
@@ -136,10 +134,10 @@ def cancel_job(engine: Engine, actor: str, job_id: int, client: str | None = Non
     try:
         item = jobs.request_cancel(engine, job_id)
     except LookupError:
-        raise WorkflowError(404, f"unknown job {job_id}", "unknown_job") from None
+        raise NotFound(f"unknown job {job_id}", "unknown_job") from None
     except ValueError as exc:
         accounts.audit(engine, actor, "job cancel", "refused", f"job {job_id}", str(exc), client)
-        raise WorkflowError(409, str(exc), "not_running") from None
+        raise Conflict(str(exc), "not_running") from None
     accounts.audit(engine, actor, "job cancel", "ok", f"job {job_id}",
                    f"{item['kind']} job {job_id}: cancel requested (status now {item['status']})", client)
     return item
@@ -150,10 +148,10 @@ def start_load(engine: Engine, actor: str, upload_id: int, client: str | None = 
     """Load a validated upload as a background job; returns the job record."""
     item = uploads.get_upload(engine, upload_id)
     if item is None:
-        raise WorkflowError(404, f"unknown upload {upload_id}", "unknown_upload")
+        raise NotFound(f"unknown upload {upload_id}", "unknown_upload")
     if item["status"] != "validated":
-        raise WorkflowError(409, f"upload {upload_id} is {item['status']}; only a validated upload waiting to be "
-                            "loaded can be loaded", "not_validated")
+        raise Conflict(f"upload {upload_id} is {item['status']}; only a validated upload waiting to be "
+                       "loaded can be loaded", "not_validated")
     target = f"{item['source']}/{item['filename']}"
 
     def work(report) -> dict[str, Any]:
@@ -180,7 +178,7 @@ def start_load(engine: Engine, actor: str, upload_id: int, client: str | None = 
         job_id = jobs_runner.submit(engine, "load", actor, work, done, upload_id=upload_id)
     except JobBusy as exc:
         accounts.audit(engine, actor, "load start", "refused", target, str(exc), client)
-        raise WorkflowError(409, str(exc), "busy") from None
+        raise Conflict(str(exc), "busy") from None
     uploads.link_job(engine, upload_id, job_id)
     accounts.audit(engine, actor, "load start", "ok", target, f"upload {upload_id}, job {job_id}", client)
     from warehouse.jobs import get_job
@@ -215,7 +213,7 @@ def start_retrain(engine: Engine, actor: str, client: str | None = None, on_done
         job_id = jobs_runner.submit(engine, "retrain", actor, work, done)
     except JobBusy as exc:
         accounts.audit(engine, actor, "retrain start", "refused", None, str(exc), client)
-        raise WorkflowError(409, str(exc), "busy") from None
+        raise Conflict(str(exc), "busy") from None
     accounts.audit(engine, actor, "retrain start", "ok", None, f"job {job_id}", client)
     from warehouse.jobs import get_job
 
@@ -229,7 +227,7 @@ def _alerts_after(engine: Engine, trigger: str, actor: str) -> None:
     after_change(engine, trigger, actor)
 
 
-def _run(engine: Engine, run_id: str) -> dict[str, Any] | None:
+def run_row(engine: Engine, run_id: str) -> dict[str, Any] | None:
     with engine.connect() as conn:
         row = conn.execute(select(model_run).where(model_run.c.run_id == run_id)).mappings().first()
     return dict(row) if row else None
@@ -241,10 +239,10 @@ def promote(engine: Engine, actor: str, run_id: str, client: str | None = None) 
 
     run_id = str(run_id).strip()
     if not run_id or len(run_id) > 64:
-        raise WorkflowError(400, "run id must be 1-64 characters", "bad_run_id")
-    run = _run(engine, run_id)
+        raise BadRequest("run id must be 1-64 characters", "bad_run_id")
+    run = run_row(engine, run_id)
     if run is None:
-        raise WorkflowError(404, f"unknown run '{run_id}'", "unknown_run")
+        raise NotFound(f"unknown run '{run_id}'", "unknown_run")
     if run["status"] == "deployed":
         return {"deployed": run_id, "previous": None, "message": f"run {run_id} is already deployed"}
     previous = registry.deployed_run(engine)
@@ -252,7 +250,7 @@ def promote(engine: Engine, actor: str, run_id: str, client: str | None = None) 
         registry.promote(engine, run_id)
     except registry.RegistryError as exc:
         accounts.audit(engine, actor, "promote", "error", run_id, str(exc), client)
-        raise WorkflowError(409, f"run {run_id} cannot be promoted: {exc}", "registry") from None
+        raise Conflict(f"run {run_id} cannot be promoted: {exc}", "registry") from None
     gate = ((run.get("metrics_json") or {}).get("gate") or {})
     detail = f"previous: {previous['run_id'] if previous else 'none'}; gate passed: {gate.get('passed')}"
     accounts.audit(engine, actor, "promote", "ok", run_id, detail, client)
@@ -272,7 +270,7 @@ def rollback(engine: Engine, actor: str, client: str | None = None) -> dict[str,
     except registry.RegistryError as exc:
         accounts.audit(engine, actor, "rollback", "refused", current["run_id"] if current else None, str(exc),
                        client)
-        raise WorkflowError(409, f"cannot roll back: {exc}", "registry") from None
+        raise Conflict(f"cannot roll back: {exc}", "registry") from None
     accounts.audit(engine, actor, "rollback", "ok", restored,
                    f"from {current['run_id'] if current else 'none'} to {restored}", client)
     _alerts_after(engine, "rollback", actor)
@@ -292,15 +290,13 @@ def _pooled(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {str(r.get("model")): r for r in rows if isinstance(r, dict)}
 
 
-def compare(engine: Engine, candidate_id: str | None, top: int = 12) -> dict[str, Any]:
-    """Metrics of the candidate and the deployed run against the baselines, and the largest rank changes."""
-    from models import registry
+def _gate_passed(run: dict[str, Any] | None) -> bool | None:
+    return (((run or {}).get("metrics_json") or {}).get("gate") or {}).get("passed")
 
-    deployed = registry.deployed_run(engine)
-    candidate = _run(engine, candidate_id) if candidate_id else None
-    out: dict[str, Any] = {"deployed": deployed and deployed["run_id"],
-                           "candidate": candidate and candidate["run_id"], "metrics": [], "rank_changes": [],
-                           "year": None}
+
+def _metric_columns(deployed: dict[str, Any] | None,
+                    candidate: dict[str, Any] | None) -> list[tuple[str, dict[str, Any] | None]]:
+    """The columns of the comparison: each run's own model row, then the baselines of the newer run."""
     columns: list[tuple[str, dict[str, Any] | None]] = []
     for label, run in (("deployed", deployed), ("candidate", candidate)):
         if run is not None:
@@ -309,43 +305,61 @@ def compare(engine: Engine, candidate_id: str | None, top: int = 12) -> dict[str
     base_from = candidate or deployed
     if base_from is not None:
         pooled = _pooled(base_from)
-        for name in BASELINES:
-            if name in pooled:
-                columns.append((f"baseline: {name}", pooled[name]))
+        columns += [(f"baseline: {name}", pooled[name]) for name in BASELINES if name in pooled]
+    return columns
+
+
+def _metric_rows(columns: list[tuple[str, dict[str, Any] | None]]) -> list[dict[str, Any]]:
+    """One row per metric, one value (rounded to 3 places, or None) per column."""
+    rows = []
     for key, label in METRICS:
-        row = {"metric": label}
+        row: dict[str, Any] = {"metric": label}
         for col, values in columns:
             value = (values or {}).get(key)
             row[col] = None if value is None else round(float(value), 3)
-        out["metrics"].append(row)
-    out["columns"] = [c for c, _ in columns]
-    for label, run in (("deployed", deployed), ("candidate", candidate)):
-        gate = ((run or {}).get("metrics_json") or {}).get("gate") or {}
-        out[f"{label}_gate"] = gate.get("passed")
-    if deployed is None or candidate is None or deployed["run_id"] == candidate["run_id"]:
-        return out
+        rows.append(row)
+    return rows
+
+
+def _rank_changes(engine: Engine, deployed_id: str, candidate_id: str,
+                  top: int) -> tuple[int | None, list[dict[str, Any]]]:
+    """The newest year both runs predict (countries) and its ``top`` largest rank changes; (None, []) if none."""
     with engine.connect() as conn:
         stmt = (select(prediction.c.run_id, prediction.c.region_id, prediction.c.year, prediction.c.rank,
                        prediction.c.estimate_per_100k, region.c.name)
                 .join(region, region.c.region_id == prediction.c.region_id)
-                .where(prediction.c.level == 0, prediction.c.run_id.in_([deployed["run_id"], candidate["run_id"]])))
+                .where(prediction.c.level == 0, prediction.c.run_id.in_([deployed_id, candidate_id])))
         frame = pd.DataFrame(conn.execute(stmt).mappings().all())
     if frame.empty:
-        return out
-    old = frame[frame["run_id"] == deployed["run_id"]]
-    new = frame[frame["run_id"] == candidate["run_id"]]
+        return None, []
+    old = frame[frame["run_id"] == deployed_id]
+    new = frame[frame["run_id"] == candidate_id]
     common = sorted(set(old["year"]) & set(new["year"]))
     if not common:
-        return out
+        return None, []
     year = int(common[-1])
     merged = old[old["year"] == year].merge(new[new["year"] == year], on=["region_id", "name"],
                                              suffixes=("_deployed", "_candidate"))
     merged["change"] = merged["rank_deployed"] - merged["rank_candidate"]  # positive = moved up (riskier)
     merged = merged.reindex(merged["change"].abs().sort_values(ascending=False, kind="stable").index).head(top)
-    out["year"] = year
-    out["rank_changes"] = [{
+    return year, [{
         "region_id": r.region_id, "name": r.name, "rank_deployed": int(r.rank_deployed),
         "rank_candidate": int(r.rank_candidate), "change": int(r.change),
         "estimate_deployed": round(float(r.estimate_per_100k_deployed), 3),
         "estimate_candidate": round(float(r.estimate_per_100k_candidate), 3)} for r in merged.itertuples()]
+
+
+def compare(engine: Engine, candidate_id: str | None, top: int = 12) -> dict[str, Any]:
+    """Metrics of the candidate and the deployed run against the baselines, and the largest rank changes."""
+    from models import registry
+
+    deployed = registry.deployed_run(engine)
+    candidate = run_row(engine, candidate_id) if candidate_id else None
+    columns = _metric_columns(deployed, candidate)
+    out: dict[str, Any] = {"deployed": deployed and deployed["run_id"],
+                           "candidate": candidate and candidate["run_id"], "metrics": _metric_rows(columns),
+                           "rank_changes": [], "year": None, "columns": [c for c, _ in columns],
+                           "deployed_gate": _gate_passed(deployed), "candidate_gate": _gate_passed(candidate)}
+    if deployed is not None and candidate is not None and deployed["run_id"] != candidate["run_id"]:
+        out["year"], out["rank_changes"] = _rank_changes(engine, deployed["run_id"], candidate["run_id"], top)
     return out
