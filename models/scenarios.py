@@ -621,6 +621,8 @@ def _per_lever(diff: pd.Series, levers: Mapping[str, float], target: str) -> dic
     for name, value in _active(levers).items():
         lever = LEVER_BY_NAME[name]
         feats = set(lever.detected_features if target == "detected" else lever.rise_features)
+        if target == "rise" and lever.name == "rule_of_law":
+            feats.add("vulnerability")  # the composite's modifier term
         if target == "detected" and lever.special == "ends_conflict_at_zero" and value == 0.0:
             feats |= set(_ZERO_CONFLICT_FEATURES)
         out[name] = float(diff.reindex(sorted(feats)).fillna(0.0).sum())
@@ -645,12 +647,29 @@ def _rise_terms(rise: RiseModel, year_frame: pd.DataFrame) -> pd.DataFrame:
     if rise.headline in ("composite", wl.AMENDED, wl.SCALED):
         terms = wl.composite_terms(year_frame, based=rise.headline == wl.AMENDED, scaled=rise.headline == wl.SCALED)
         score = terms.pop("score")
-        # vulnerability is reported inside each term and beside them; keep the sum equal to the score
-        terms = terms.drop(columns="vulnerability")
-        terms["__check__"] = score - terms.sum(axis=1)
-        return terms
+        # additive split: each crisis term without the modifier, plus the modifier's whole share (vulnerability),
+        # so a rule-of-law lever's effect lands on "vulnerability"; __check__ holds any rounding left
+        vuln = ((wl._z_within_year(-year_frame["log_gdp_per_capita"])
+                 + wl._z_within_year(-year_frame["rule_of_law"])) / 2).clip(-1, 1)
+        factor = 1 + wl.VULNERABILITY_STRENGTH * vuln
+        out = terms.drop(columns="vulnerability").div(factor, axis=0)
+        out["vulnerability"] = terms["vulnerability"]
+        out["__check__"] = score - out.sum(axis=1)
+        return out
     # a single driver as headline: its raw value is the score (watchlist_frame)
     return pd.DataFrame({rise.headline: year_frame[rise.headline]}, index=year_frame.index)
+
+
+def headline_inputs(headline: str) -> tuple[str, ...]:
+    """The driver columns the watch-list headline reads (the out-of-support guard checks only these)."""
+    if headline == "xgboost":
+        return tuple(wl.XGB_FEATURES)
+    if headline in ("composite", wl.AMENDED, wl.SCALED):
+        suffix = {"composite": "", wl.AMENDED: "_based", wl.SCALED: "_scaled"}[headline]
+        growth = ("displaced_growth_2y", "idp_growth_2y")
+        return (*(f"{k}{suffix}" if k in growth else k for k in wl.COMPOSITE_WEIGHTS), "log_gdp_per_capita",
+                "rule_of_law")
+    return (headline,)
 
 
 def rise_year_frames(model: ScenarioModel, regions: Sequence[str], year: int, levers: Mapping[str, float]
@@ -693,7 +712,7 @@ def _rise_result(model: ScenarioModel, region: str, year: int, levers: Mapping[s
     t_base, t_scen = model.rise_base_terms(year), _rise_terms(rise, scen)
     key = (region, year)
     s_base, s_scen = float(t_base.loc[key].sum()), float(t_scen.loc[key].sum())
-    moved = [n for n in moved_rise_features(levers) if n in RISE_SCORE_COLUMNS]
+    moved = [n for n in moved_rise_features(levers) if n in headline_inputs(rise.headline)]
     support = support_check(model.rise_support(), base.loc[key], scen.loc[key], moved)
     beyond = any(s["beyond"] for s in support)
     far = any(s["far"] for s in support)
@@ -703,9 +722,10 @@ def _rise_result(model: ScenarioModel, region: str, year: int, levers: Mapping[s
     s, s_lo, s_hi = _rise_value(rise, t_scen.sum(axis=1), key, q10 * widen, q90 * widen)
     rank_b = int((t_base.sum(axis=1) > s_base).sum() + 1)
     rank_s = int((t_scen.sum(axis=1) > s_scen).sum() + 1)
-    diff = (t_scen.loc[key] - t_base.loc[key]).drop(labels=["__check__"], errors="ignore")
-    slope = rise.calibration.get("slope", 0.0) if rise.calibration.get("fitted") else 0.1
-    others = float((t_scen.loc[key].get("__check__", 0.0)) - (t_base.loc[key].get("__check__", 0.0)))
+    # in log rise factor: fitted = intercept + slope × score, so slope × each term's change adds up to the change
+    slope = rise.calibration.get("slope", 0.0) if rise.calibration.get("fitted") else float("nan")
+    diff = (t_scen.loc[key] - t_base.loc[key]).drop(labels=["__check__"], errors="ignore") * slope
+    others = float((t_scen.loc[key].get("__check__", 0.0)) - (t_base.loc[key].get("__check__", 0.0))) * slope
     contributions = _per_lever(diff, levers, "rise")
     if others:
         contributions["other (interactions)"] += others
@@ -716,10 +736,11 @@ def _rise_result(model: ScenarioModel, region: str, year: int, levers: Mapping[s
         "difference": None if far else s - b,
         "rank_baseline": rank_b, "rank_scenario": None if far else rank_s, "ranked": int(len(t_base)),
         "beyond_support": beyond, "withheld": far, "widened": beyond and not far, "support": support,
-        "contributions": contributions, "contribution_space": "watch-list score (log rise = "
-                                                             f"{slope:.4f} × score + intercept)",
+        "contributions": contributions,
+        "contribution_space": "log(rise factor)" if rise.calibration.get("fitted") else
+        "not additive (no calibration line: the rise is a tenth of the score's z within the year)",
         "feature_contributions": {k: float(v) for k, v in diff.items() if abs(v) > 1e-12},
-        "shap_scenario": {k: float(v) for k, v in t_scen.loc[key].items() if k != "__check__"},
+        "shap_scenario": {k: float(v) * slope for k, v in t_scen.loc[key].items() if k != "__check__"},
         "score_baseline": s_base, "score_scenario": s_scen, "headline": rise.headline,
         "inputs": {k: {"baseline": _num(base.loc[key].get(k)), "scenario": _num(scen.loc[key].get(k))}
                    for k in moved_rise_features(levers) if k in base.columns},

@@ -449,3 +449,17 @@ def json_roundtrip(value):
     import json
 
     return json.loads(json.dumps(value))
+
+
+@pytest.mark.parametrize("levers", [{"displaced_abroad": 2.0}, {"rule_of_law": 1.5},
+                                    {"conflict_deaths": 0.0, "idps": 3.0, "tip_tier": 1.0}])
+def test_contributions_add_up_to_the_change(model, levers):
+    """The waterfall is exact: per-lever contributions plus interactions are the change of the detected margin
+    (log1p per 100k) and of the log rise factor; a lever's own term carries the watch-list change it causes."""
+    detected, rise = sc.run_scenario(model, sc.Scenario("C11", YEAR, levers))["data"]
+    assert sum(detected["contributions"].values()) == pytest.approx(
+        detected["margin_scenario"] - detected["margin_baseline"], abs=1e-5)  # float32 SHAP sums
+    assert sum(rise["contributions"].values()) == pytest.approx(np.log(rise["scenario"] / rise["baseline"]),
+                                                                abs=1e-12)
+    if "rule_of_law" in levers:
+        assert rise["contributions"]["rule_of_law"] != 0  # through the vulnerability modifier
