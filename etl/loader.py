@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Connection, Engine, delete, select, update
 
 from etl import __version__
 from etl.context import MappingContext
@@ -135,18 +135,14 @@ def load_source(engine: Engine, source: Source, raw_dir: Path | None = None, for
     """
     raw_dir = raw_dir or default_raw_dir()
     paths = sorted(paths, key=lambda p: p.name) if paths is not None else source.paths(raw_dir)
-    if not paths:
-        return LoadResult(source.name, "failed", error=f"no files matching {list(source.file_patterns)} "
-                          f"in {raw_dir / source.folder}")
-    if len({p.name for p in paths}) < len(paths):
-        names = sorted(p.name for p in paths)
-        twice = next(n for n in names if names.count(n) > 1)
-        return LoadResult(source.name, "failed", error=f"two files named {twice} in {source.folders(raw_dir)}: "
-                          "file names must be unique within a source (rename one)")
+    problem = _paths_problem(source, paths, raw_dir)
+    if problem:
+        return LoadResult(source.name, "failed", error=problem)
     hashes = {p.name: sha256_file(p) for p in paths}
-    # a file outside raw_dir (an upload's staged copy) is recorded where it goes once loaded: the source's folder
-    where = {p.name: p.relative_to(raw_dir).as_posix() if p.is_relative_to(raw_dir) else f"{source.folder}/{p.name}"
-             for p in paths}
+    # a file outside raw_dir (an upload's staged copy) is recorded where it goes once loaded: the source's
+    # folder
+    where = {p.name: p.relative_to(raw_dir).as_posix() if p.is_relative_to(raw_dir)
+             else f"{source.folder}/{p.name}" for p in paths}
     if not force and _current_hashes(engine, source.name) == hashes:
         return LoadResult(source.name, "unchanged")
     ctx = ctx or MappingContext(raw_dir=raw_dir, engine=engine)
@@ -156,55 +152,91 @@ def load_source(engine: Engine, source: Source, raw_dir: Path | None = None, for
     except ContractError as exc:
         return LoadResult(source.name, "failed", error=str(exc))
     obs = validate(source, parsed, obs)
+    results = _file_results(paths, hashes, parsed, obs)
+    if progress:
+        progress(f"{source.name}: writing {len(obs):,} observations")
+    with engine.begin() as conn:
+        load_ids = _replace_loads(conn, source, results, where, started)
+        upsert(conn, indicator, [{"code": i.code, "family": i.family, "unit": i.unit,
+                                  "direction": i.direction, "description": i.description, "source": source.name}
+                                 for i in source.indicators], ["code"])
+        source.write_extra(conn, parsed, load_ids, ctx)
+        _insert_observations(conn, source, obs, load_ids)
+        _insert_rejected(conn, parsed, load_ids)
+        fault_point("etl.load.before_commit")
+    return LoadResult(source.name, "loaded", results, len(obs))
 
+
+def _paths_problem(source: Source, paths: list[Path], raw_dir: Path) -> str | None:
+    """Why these files cannot be loaded as the source (none, or two with one name), or None."""
+    if not paths:
+        return f"no files matching {list(source.file_patterns)} in {raw_dir / source.folder}"
+    if len({p.name for p in paths}) < len(paths):
+        names = sorted(p.name for p in paths)
+        twice = next(n for n in names if names.count(n) > 1)
+        return (f"two files named {twice} in {source.folders(raw_dir)}: "
+                "file names must be unique within a source (rename one)")
+    return None
+
+
+def _file_results(paths: list[Path], hashes: dict[str, str], parsed: pd.DataFrame,
+                  obs: pd.DataFrame) -> list[FileResult]:
+    """Per file: rows read = rows loaded + rows rejected, and the observations it gave."""
     results: list[FileResult] = []
     for path in paths:
         rows = parsed[parsed[FILE] == path.name]
         rejected = int(rows[REJECT].notna().sum())
         results.append(FileResult(path.name, hashes[path.name], len(rows), len(rows) - rejected, rejected,
                                   int((obs[FILE] == path.name).sum())))
-    if progress:
-        progress(f"{source.name}: writing {len(obs):,} observations")
+    return results
+
+
+def _replace_loads(conn: Connection, source: Source, results: list[FileResult], where: dict[str, str],
+                   started: dt.datetime) -> dict[str, int]:
+    """Supersede the source's current loads (their observations and rejected rows go); record the new ones."""
     finished = dt.datetime.now(dt.UTC)
-    with engine.begin() as conn:
-        previous = [r[0] for r in conn.execute(select(source_load.c.load_id).where(
-            source_load.c.source == source.name, source_load.c.status == "loaded"))]
-        if previous:
-            conn.execute(update(source_load).where(source_load.c.load_id.in_(previous))
-                         .values(status="superseded", current_key=None))
-            conn.execute(delete(rejected_row).where(rejected_row.c.load_id.in_(previous)))
-        conn.execute(delete(observation).where(observation.c.source == source.name))
-        load_ids: dict[str, int] = {}
-        for res in results:
-            load_ids[res.file] = conn.execute(source_load.insert().values(
-                source=source.name, file=where[res.file], sha256=res.sha256, rows_read=res.rows_read,
-                rows_loaded=res.rows_loaded, rows_rejected=res.rows_rejected, observations=res.observations,
-                started_at=started, finished_at=finished, status="loaded", software_version=__version__,
-                current_key=current_key(source.name, where[res.file]),
-            )).inserted_primary_key[0]
-        upsert(conn, indicator, [{"code": i.code, "family": i.family, "unit": i.unit, "direction": i.direction,
-                                  "description": i.description, "source": source.name} for i in source.indicators],
-               ["code"])
-        source.write_extra(conn, parsed, load_ids, ctx)
-        if len(obs):
-            bulk_insert(conn, observation, pd.DataFrame({
-                "region_id": obs["region_id"].astype(str), "period_start": obs["period_start"],
-                "period_type": obs["period_type"], "indicator": obs["indicator"], "source": source.name,
-                "value": obs["value"].astype(float), "censored": obs["censored"].astype(bool),
-                "load_id": obs[FILE].map(load_ids).astype(int),
-            }))
-        bad = parsed[parsed[REJECT].notna()]
-        if len(bad):
-            raw_cols = [c for c in bad.columns if not str(c).startswith("_")]
-            raw_json = bad[raw_cols].to_json(orient="records", lines=True, force_ascii=False,
-                                             default_handler=str).splitlines() if raw_cols else ["{}"] * len(bad)
-            bulk_insert(conn, rejected_row, pd.DataFrame({
-                "load_id": bad[FILE].map(load_ids).astype(int).to_numpy(),
-                "row_number": bad[ROW].astype(int).to_numpy(), "reason_code": bad[REJECT].astype(str).to_numpy(),
-                "reason": bad[REJECT_DETAIL].astype(str).to_numpy(),
-                "raw": [r if len(r) <= RAW_TEXT_LIMIT else r[: RAW_TEXT_LIMIT - 3] + "..." for r in raw_json]}))
-        fault_point("etl.load.before_commit")
-    return LoadResult(source.name, "loaded", results, len(obs))
+    previous = [r[0] for r in conn.execute(select(source_load.c.load_id).where(
+        source_load.c.source == source.name, source_load.c.status == "loaded"))]
+    if previous:
+        conn.execute(update(source_load).where(source_load.c.load_id.in_(previous))
+                     .values(status="superseded", current_key=None))
+        conn.execute(delete(rejected_row).where(rejected_row.c.load_id.in_(previous)))
+    conn.execute(delete(observation).where(observation.c.source == source.name))
+    load_ids: dict[str, int] = {}
+    for res in results:
+        load_ids[res.file] = conn.execute(source_load.insert().values(
+            source=source.name, file=where[res.file], sha256=res.sha256, rows_read=res.rows_read,
+            rows_loaded=res.rows_loaded, rows_rejected=res.rows_rejected, observations=res.observations,
+            started_at=started, finished_at=finished, status="loaded", software_version=__version__,
+            current_key=current_key(source.name, where[res.file]),
+        )).inserted_primary_key[0]
+    return load_ids
+
+
+def _insert_observations(conn: Connection, source: Source, obs: pd.DataFrame,
+                         load_ids: dict[str, int]) -> None:
+    if len(obs):
+        bulk_insert(conn, observation, pd.DataFrame({
+            "region_id": obs["region_id"].astype(str), "period_start": obs["period_start"],
+            "period_type": obs["period_type"], "indicator": obs["indicator"], "source": source.name,
+            "value": obs["value"].astype(float), "censored": obs["censored"].astype(bool),
+            "load_id": obs[FILE].map(load_ids).astype(int),
+        }))
+
+
+def _insert_rejected(conn: Connection, parsed: pd.DataFrame, load_ids: dict[str, int]) -> None:
+    """Quarantined rows with their reason and raw cells (as JSON, cut at RAW_TEXT_LIMIT characters)."""
+    bad = parsed[parsed[REJECT].notna()]
+    if not len(bad):
+        return
+    raw_cols = [c for c in bad.columns if not str(c).startswith("_")]
+    raw_json = bad[raw_cols].to_json(orient="records", lines=True, force_ascii=False,
+                                     default_handler=str).splitlines() if raw_cols else ["{}"] * len(bad)
+    bulk_insert(conn, rejected_row, pd.DataFrame({
+        "load_id": bad[FILE].map(load_ids).astype(int).to_numpy(),
+        "row_number": bad[ROW].astype(int).to_numpy(), "reason_code": bad[REJECT].astype(str).to_numpy(),
+        "reason": bad[REJECT_DETAIL].astype(str).to_numpy(),
+        "raw": [r if len(r) <= RAW_TEXT_LIMIT else r[: RAW_TEXT_LIMIT - 3] + "..." for r in raw_json]}))
 
 
 def run(engine: Engine, names: Iterable[str] | None = None, force: bool = False, raw_dir: Path | None = None,
