@@ -358,11 +358,13 @@ class Operation:
         return out
 
     def security(self) -> list[dict[str, list]]:
+        """Who may call: GET reads also anonymously under public read; every POST from a session needs the
+        CSRF header (dashboard.auth.csrf_required), whatever its role."""
         if self.role == "public":
             return []
-        if self.role == "read":
-            return READER_SECURITY
-        return SIGNED_IN_SECURITY if self.method == "GET" else WRITE_SECURITY
+        if self.method != "GET":
+            return WRITE_SECURITY
+        return READER_SECURITY if self.role == "read" else SIGNED_IN_SECURITY
 
 
 class Operations:
