@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -23,6 +24,9 @@ from sqlalchemy import select
 
 from warehouse.config import raw_dir
 from warehouse.db import make_engine, migrate
+
+if TYPE_CHECKING:
+    from etl.loader import LoadResult
 
 log = logging.getLogger(__name__)
 app = typer.Typer(help="Build the warehouse from the real published files in data/raw.", no_args_is_help=True)
@@ -53,7 +57,7 @@ def run_cmd(
         "default CRISISRISK_ETL_LOCK_WAIT_S or 300. 0 fails at once.")] = None,
 ) -> None:
     """Load every registered source (or only the named ones) into the warehouse (one writer at a time)."""
-    from etl.loader import run, unregistered_folders
+    from etl.loader import run
     from etl.sources import all_sources, get_source
     from warehouse.writer_lock import EtlBusy
 
@@ -63,57 +67,64 @@ def run_cmd(
         console.print(f"[red]{exc.args[0]}[/red]")
         raise typer.Exit(2) from None
     engine = _engine()
-    failures = 0
-    loaded = 0
+    statuses: Counter[str] = Counter()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=False) as progress:
         task = progress.add_task("ETL", total=len(selected))
 
-        def step(msg: str) -> None:
-            progress.update(task, description=msg[:80])
-
-        def done(result) -> None:
-            nonlocal failures, loaded
+        def done(result: LoadResult) -> None:
             progress.advance(task)
-            if result.status == "failed":
-                failures += 1
-                progress.console.print(f"[red]✗ {result.source}: {result.error}[/red]")
-            elif result.status == "unchanged":
-                progress.console.print(f"[dim]= {result.source}: unchanged (use --force to reload)[/dim]")
-            else:
-                loaded += 1
-                read = sum(f.rows_read for f in result.files)
-                rej = sum(f.rows_rejected for f in result.files)
-                progress.console.print(f"[green]✓[/green] {result.source}: {read:,} rows read, {read - rej:,} loaded, "
-                                       f"{rej:,} rejected → {result.observations:,} observations")
-
-        def waiting(msg: str) -> None:
-            progress.console.print(f"[yellow]{msg}[/yellow]")
+            statuses[result.status] += 1
+            progress.console.print(_result_line(result))
 
         def step_or_wait(msg: str) -> None:
-            (waiting if msg.startswith("waiting for the ETL writer") else step)(msg)
+            if msg.startswith("waiting for the ETL writer"):
+                progress.console.print(f"[yellow]{msg}[/yellow]")
+            else:
+                progress.update(task, description=msg[:80])
 
         try:
-            run(engine, [s.name for s in selected], force=force, progress=step_or_wait, on_result=done, wait_s=wait)
+            run(engine, [s.name for s in selected], force=force, progress=step_or_wait, on_result=done,
+                wait_s=wait)
         except EtlBusy as exc:
             progress.stop()
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(3) from None
         progress.update(task, description="ETL finished")
-    from etl.sources import BROKEN
-
-    for module, error in BROKEN.items():
-        failures += 1
-        console.print(f"[red]✗ etl/sources/{module}.py cannot be imported: {error}[/red]")
-    if not source:
-        for folder in unregistered_folders():
-            console.print(f"[yellow]! data/raw/{folder} has no registered reader; add a module in etl/sources[/yellow]")
-    if loaded:
+    failures = statuses["failed"] + _report_unreadable(all_named=not source)
+    if statuses["loaded"]:
         for hook in POST_RUN_HOOKS:
             hook(engine, lambda msg: console.print(msg, markup=False, highlight=False))
     if failures:
         console.print(f"[red]{failures} source(s) failed; the warehouse keeps their previous load.[/red]")
         raise typer.Exit(1)
+
+
+def _result_line(result: LoadResult) -> str:
+    """One source's outcome as a console line: failed (why), unchanged, or rows read = loaded + rejected."""
+    if result.status == "failed":
+        return f"[red]✗ {result.source}: {result.error}[/red]"
+    if result.status == "unchanged":
+        return f"[dim]= {result.source}: unchanged (use --force to reload)[/dim]"
+    read = sum(f.rows_read for f in result.files)
+    rej = sum(f.rows_rejected for f in result.files)
+    return (f"[green]✓[/green] {result.source}: {read:,} rows read, {read - rej:,} loaded, "
+            f"{rej:,} rejected → {result.observations:,} observations")
+
+
+def _report_unreadable(all_named: bool) -> int:
+    """Print reader modules that fail to import (each counts as a failure) and, for a full run, raw folders
+    without a reader (a warning). Returns the number of failures."""
+    from etl.loader import unregistered_folders
+    from etl.sources import BROKEN
+
+    for module, error in BROKEN.items():
+        console.print(f"[red]✗ etl/sources/{module}.py cannot be imported: {error}[/red]")
+    if all_named:
+        for folder in unregistered_folders():
+            console.print(f"[yellow]! data/raw/{folder} has no registered reader; add a module in "
+                          "etl/sources[/yellow]")
+    return len(BROKEN)
 
 
 @app.command("sync")
