@@ -90,6 +90,7 @@ class Lever:
     probe: tuple[float, float] = (0.5, 2.0)
     special: str = ""  # ends_conflict_at_zero | funding_follows_coverage
     description: str = ""
+    better: int = 1  # which way more capacity lies (TIP tier: -1, lower is better); used by "raise to the median"
 
 
 _DISPLACED = (("displacement.refugees_by_origin",), ("displacement.asylum_seekers_by_origin",))
@@ -126,7 +127,7 @@ LEVERS: tuple[Lever, ...] = (
           description="Share of humanitarian requirements funded (OCHA FTS); funding per person moves with it "
                       "(requirements held fixed); 0 = funding stops"),
     Lever("tip_tier", "US TIP report tier", "tier (1 best, 3 worst)", "level", 1.0, 3.0, None, 0.5, "set",
-          (("detection.tip_tier",),), ("tip_tier",), probe=(3.0, 1.0),
+          (("detection.tip_tier",),), ("tip_tier",), probe=(3.0, 1.0), better=-1,
           description="US Trafficking in Persons report tier (2.5 = Tier 2 Watch List)"),
     Lever("prosecutions", "Prosecutions per 100,000", "persons per 100,000", "level", 0.0, 20.0, None, 0.01,
           "per100k", (("detection.persons_prosecuted",),), ("prosecutions_per100k",), probe=(0.05, 1.0),
@@ -828,8 +829,9 @@ def portfolio(model: ScenarioModel, regions: Sequence[str], year: int, lever: st
               ) -> dict[str, Any]:
     """One lever applied to a set of regions at once: the change in each one's estimate and ranked risk.
 
-    ``value``: the lever's value, or "median" (level levers: the year's median across regions). Ranks are within
-    the year among every region the model scores, after all the set's regions are changed together.
+    ``value``: the lever's value, or "median" (level levers: raise to the year's median across regions; a region
+    already at or beyond it, in the lever's ``better`` direction, is left as it is). Ranks are within the year
+    among every region the model scores, after all the set's regions are changed together.
     """
     started = time.perf_counter()
     regions = list(dict.fromkeys(regions))
@@ -841,7 +843,18 @@ def portfolio(model: ScenarioModel, regions: Sequence[str], year: int, lever: st
     levers = validate_levers({lever: level})
     det = model.detected
     panel_year = det.panel.xs(year, level="year")
-    base_d, scen_d, notes = detected_rows(model, regions, year, levers)
+    base_d, scen_d, notes = detected_rows(model, regions, year, {})
+    moved = regions
+    if value == "median":
+        lv = LEVER_BY_NAME[lever]
+        current = {r: _current(lv, base_d.loc[r]) for r in regions}
+        moved = [r for r in regions if current[r] is None or (level - current[r]) * lv.better > 0]
+        notes += [f"{r}: already at or beyond the median ({current[r]:.3g}); unchanged" for r in regions
+                  if r not in moved]
+    if moved:
+        _, changed, said = detected_rows(model, moved, year, levers)
+        scen_d.loc[moved] = changed.to_numpy()
+        notes += said
     lag = det.lag_map.get(year, 1)
     h = min(lag, max(det.boosters))
     all_base, _ = _detected_margin(det, panel_year, h)
@@ -861,19 +874,22 @@ def portfolio(model: ScenarioModel, regions: Sequence[str], year: int, lever: st
                      "rank_baseline": int(base_rank[r]), "rank_scenario": int(scen_rank[r])})
     if model.rise is not None:
         try:
-            b, s, n2 = rise_year_frames(model, regions, year, levers)
-            notes += n2
+            scored = [r for r in moved if (r, year) in model.rise_year(year).index]
+            s = model.rise_year(year)
+            if scored:
+                _, s, n2 = rise_year_frames(model, scored, year, levers)
+                notes += n2
             tb, ts = model.rise_base_terms(year).sum(axis=1), _rise_terms(model.rise, s).sum(axis=1)
             rb, rs = tb.rank(ascending=False, method="min"), ts.rank(ascending=False, method="min")
             q10, q90 = model.rise.calibration.get("q10", 0.0), model.rise.calibration.get("q90", 0.0)
-            for r in regions:
+            for r in [r for r in regions if (r, year) in tb.index]:
                 vb = _rise_value(model.rise, tb, (r, year), q10, q90)
                 vs = _rise_value(model.rise, ts, (r, year), q10, q90)
                 rows.append({"region": r, "target": "rise", "baseline": vb[0], "scenario": vs[0], "lower": vs[1],
                              "upper": vs[2], "rank_baseline": int(rb[(r, year)]), "rank_scenario": int(rs[(r, year)])})
         except ScenarioError as exc:
             notes.append(str(exc))
-    return {"data": rows, "meta": {"year": year, "lever": lever, "value": level, "regions": regions,
+    return {"data": rows, "meta": {"year": year, "lever": lever, "value": level, "regions": regions, "moved": moved,
                                    "honesty": HONESTY, "notes": sorted(set(notes)),
                                    "compute_ms": round((time.perf_counter() - started) * 1000, 1)}}
 

@@ -321,9 +321,15 @@ def test_portfolio_raises_prosecutions_to_the_median_in_the_largest_detection_ga
         assert r["lower"] <= r["scenario"] <= r["upper"]
         assert 1 <= r["rank_scenario"] <= len(REGIONS)
     assert out["meta"]["value"] == pytest.approx(median)
-    # the regions' own single-region scenarios agree with the portfolio's estimates
-    one = sc.run_scenario(model, sc.Scenario(gap[0], YEAR, {"prosecutions": median}))["data"][0]
-    assert one["scenario"] == pytest.approx(det[0]["scenario"], rel=1e-9)
+    # raised to the median: only regions below it move; the others keep their estimate
+    below = [r for r in gap if rates[REGIONS.index(r)] < median]
+    assert out["meta"]["moved"] == below and below
+    for r in det:
+        if r["region"] not in below:
+            assert r["scenario"] == r["baseline"]
+    # a moved region's single-region scenario agrees with the portfolio's estimate
+    one = sc.run_scenario(model, sc.Scenario(below[0], YEAR, {"prosecutions": median}))["data"][0]
+    assert one["scenario"] == pytest.approx(next(r for r in det if r["region"] == below[0])["scenario"], rel=1e-9)
 
 
 def test_portfolio_refuses_too_many_regions(model):
