@@ -32,6 +32,7 @@ from sqlalchemy import Engine, select, update
 from etl.context import MappingContext
 from etl.contract import FILE, REJECT, REJECT_DETAIL, ROW, ContractError
 from etl.sources import get_source
+from warehouse import settings
 from warehouse.config import data_dir, raw_dir
 from warehouse.csvsafe import FORMULA_START  # the one formula-injection rule (exports neutralise it)
 from warehouse.faults import fault_point
@@ -40,8 +41,8 @@ from warehouse.schema import upload
 
 log = logging.getLogger(__name__)
 
-MAX_UPLOAD_BYTES = int(float(os.environ.get("CRISISRISK_MAX_UPLOAD_MB", "60")) * 1024 * 1024)
-MAX_EXPANDED_BYTES = int(float(os.environ.get("CRISISRISK_MAX_EXPANDED_MB", "400")) * 1024 * 1024)
+MAX_UPLOAD_BYTES = int(settings.get("CRISISRISK_MAX_UPLOAD_MB") * 1024 * 1024)
+MAX_EXPANDED_BYTES = int(settings.get("CRISISRISK_MAX_EXPANDED_MB") * 1024 * 1024)
 MAX_COMPRESSION_RATIO = 200
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ ()-]{0,199}$")
 # ``f`` (formula) in transitional and strict SpreadsheetML, and un-namespaced
@@ -97,49 +98,70 @@ def _check_bytes(name: str, data: bytes) -> None:
     """Magic bytes, decompression bombs, macros and formulas."""
     lower = name.lower()
     if lower.endswith(".gz"):
-        if not data.startswith(b"\x1f\x8b"):
-            raise UploadRefused("wrong_type", f"'{name}' is not gzip-compressed although its name ends in .gz")
-        total = 0
-        try:
-            with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
-                while chunk := fh.read(1 << 20):
-                    total += len(chunk)
-                    if total > MAX_EXPANDED_BYTES or total > MAX_COMPRESSION_RATIO * max(len(data), 1) + (1 << 20):
-                        raise UploadRefused("zip_bomb", f"'{name}' expands to more than "
-                                            f"{min(MAX_EXPANDED_BYTES, MAX_COMPRESSION_RATIO * len(data)):,} bytes; refused")
-                    if total <= (1 << 20):
-                        _check_text_chunk(name, chunk)
-        except (OSError, EOFError) as exc:
-            raise UploadRefused("wrong_type", f"'{name}' is not a valid gzip file ({exc})") from None
+        _check_gzip(name, data)
     elif lower.endswith((".xlsx", ".xlsm", ".xls")):
-        if lower.endswith((".xlsm", ".xls")):
-            raise UploadRefused("macros", f"'{name}': macro-enabled or legacy Excel files are refused; save as .xlsx")
-        if not data.startswith(b"PK\x03\x04"):
-            raise UploadRefused("wrong_type", f"'{name}' is not an .xlsx workbook (zip container expected)")
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as zf:
-                infos = zf.infolist()
-                expanded = sum(i.file_size for i in infos)
-                if expanded > MAX_EXPANDED_BYTES or expanded > MAX_COMPRESSION_RATIO * max(len(data), 1) + (1 << 20):
-                    raise UploadRefused("zip_bomb", f"'{name}' expands to {expanded:,} bytes; refused as a zip bomb")
-                names = [i.filename.lower() for i in infos]
-                if any("vbaproject" in n or n.endswith(".bin") and "vba" in n for n in names):
-                    raise UploadRefused("macros", f"'{name}' contains VBA macros; refused")
-                content_types = zf.read("[Content_Types].xml").decode("utf-8", "replace") if "[content_types].xml" in names else ""
-                if "macroEnabled" in content_types:
-                    raise UploadRefused("macros", f"'{name}' is a macro-enabled workbook; refused")
-                if any(n.startswith("xl/macrosheets/") for n in names):
-                    raise UploadRefused("macros", f"'{name}' contains Excel 4.0 macro sheets; refused")
-                for info in infos:
-                    if _is_sheet_part(info.filename) and _has_formula(zf, info):
-                        raise UploadRefused("formula", f"'{name}' sheet {Path(info.filename).stem} contains formulas; "
-                                            "upload values only")
-        except zipfile.BadZipFile as exc:
-            raise UploadRefused("wrong_type", f"'{name}' is not a valid .xlsx workbook ({exc})") from None
+        _check_xlsx(name, data)
     elif lower.endswith((".csv", ".txt")):
         _check_text_chunk(name, data[: 1 << 20])
     elif lower.endswith((".geojson", ".json")) and data.lstrip()[:1] not in (b"{", b"["):
         raise UploadRefused("wrong_type", f"'{name}' is not JSON")
+
+
+def _too_expanded(expanded: int, compressed: int) -> bool:
+    """Over the absolute limit, or over the compression-ratio limit (with 1 MiB of slack)."""
+    return expanded > MAX_EXPANDED_BYTES or expanded > MAX_COMPRESSION_RATIO * max(compressed, 1) + (1 << 20)
+
+
+def _check_gzip(name: str, data: bytes) -> None:
+    """Gzip magic, streamed decompression stopped at the bomb limits, text check of the first MiB."""
+    if not data.startswith(b"\x1f\x8b"):
+        raise UploadRefused("wrong_type", f"'{name}' is not gzip-compressed although its name ends in .gz")
+    total = 0
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
+            while chunk := fh.read(1 << 20):
+                total += len(chunk)
+                if _too_expanded(total, len(data)):
+                    raise UploadRefused("zip_bomb", f"'{name}' expands to more than "
+                                        f"{min(MAX_EXPANDED_BYTES, MAX_COMPRESSION_RATIO * len(data)):,} bytes; "
+                                        "refused")
+                if total <= (1 << 20):
+                    _check_text_chunk(name, chunk)
+    except (OSError, EOFError) as exc:
+        raise UploadRefused("wrong_type", f"'{name}' is not a valid gzip file ({exc})") from None
+
+
+def _check_xlsx(name: str, data: bytes) -> None:
+    """An .xlsx zip container that is no bomb and holds no macros and no formulas."""
+    if name.lower().endswith((".xlsm", ".xls")):
+        raise UploadRefused("macros", f"'{name}': macro-enabled or legacy Excel files are refused; save as .xlsx")
+    if not data.startswith(b"PK\x03\x04"):
+        raise UploadRefused("wrong_type", f"'{name}' is not an .xlsx workbook (zip container expected)")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+            expanded = sum(i.file_size for i in infos)
+            if _too_expanded(expanded, len(data)):
+                raise UploadRefused("zip_bomb", f"'{name}' expands to {expanded:,} bytes; refused as a zip bomb")
+            _check_no_macros(name, zf, [i.filename.lower() for i in infos])
+            for info in infos:
+                if _is_sheet_part(info.filename) and _has_formula(zf, info):
+                    raise UploadRefused("formula", f"'{name}' sheet {Path(info.filename).stem} contains formulas; "
+                                        "upload values only")
+    except zipfile.BadZipFile as exc:
+        raise UploadRefused("wrong_type", f"'{name}' is not a valid .xlsx workbook ({exc})") from None
+
+
+def _check_no_macros(name: str, zf: zipfile.ZipFile, names: list[str]) -> None:
+    """VBA projects, a macro-enabled content type, or Excel 4.0 macro sheets refuse the workbook."""
+    if any("vbaproject" in n or n.endswith(".bin") and "vba" in n for n in names):
+        raise UploadRefused("macros", f"'{name}' contains VBA macros; refused")
+    content_types = (zf.read("[Content_Types].xml").decode("utf-8", "replace")
+                     if "[content_types].xml" in names else "")
+    if "macroEnabled" in content_types:
+        raise UploadRefused("macros", f"'{name}' is a macro-enabled workbook; refused")
+    if any(n.startswith("xl/macrosheets/") for n in names):
+        raise UploadRefused("macros", f"'{name}' contains Excel 4.0 macro sheets; refused")
 
 
 def _is_sheet_part(part: str) -> bool:
