@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -95,35 +96,58 @@ def validate_rule(rule: dict[str, Any]) -> dict[str, Any]:
     if condition not in CONDITIONS:
         raise RuleError(f"condition: one of {list(CONDITIONS)}, got {str(condition)[:40]!r}")
     params = dict(rule.get("params") or {})
-    if condition == "new_maximum":
-        if params.get("series") not in SERIES:
-            raise RuleError(f"params.series: one of {list(SERIES)}")
-        lookback = params.get("lookback_years", 3)
-        if not isinstance(lookback, int) or isinstance(lookback, bool) or not 1 <= lookback <= 20:
-            raise RuleError("params.lookback_years: an integer 1-20")
-    if condition == "outflow_surge":
-        for key, lo in (("ratio", 1.0), ("min_increase", 0.0)):
-            if not _finite(params.get(key)) or float(params[key]) < lo:
-                raise RuleError(f"params.{key}: a number >= {lo}")
-    if condition == "watchlist_enters_top":
-        top = params.get("top_n", 15)
-        if not isinstance(top, int) or isinstance(top, bool) or not 1 <= top <= 200:
-            raise RuleError("params.top_n: an integer 1-200")
-    if condition == "watchlist_jump":
-        q = params.get("quantile", 0.9)
-        if not _finite(q) or not 0.5 <= float(q) < 1:
-            raise RuleError("params.quantile: a number in [0.5, 1)")
+    check_params = PARAM_CHECKS.get(str(condition))
+    if check_params:
+        check_params(params)
     minimum = rule.get("minimum")
     if minimum is not None and (not _finite(minimum) or float(minimum) < 0):
         raise RuleError("minimum: a number >= 0, or empty")
     cooldown = rule.get("cooldown_years", 2)
-    if not isinstance(cooldown, int) or isinstance(cooldown, bool) or not 0 <= cooldown <= 20:
+    if not _int_between(cooldown, 0, 20):
         raise RuleError("cooldown_years: an integer 0-20")
     scope = parse_scope(str(rule.get("region_scope") or "*"))
     return {"name": name, "condition": condition, "params": params,
             "minimum": None if minimum is None else float(minimum), "cooldown_years": cooldown,
             "region_scope": "*" if scope is None else ",".join(sorted(scope)),
             "enabled": bool(rule.get("enabled", True)), "description": rule.get("description")}
+
+
+def _int_between(value: Any, lo: int, hi: int) -> bool:
+    """A true integer (not a bool) in [lo, hi]."""
+    return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+
+
+def _check_new_maximum(params: dict[str, Any]) -> None:
+    if params.get("series") not in SERIES:
+        raise RuleError(f"params.series: one of {list(SERIES)}")
+    if not _int_between(params.get("lookback_years", 3), 1, 20):
+        raise RuleError("params.lookback_years: an integer 1-20")
+
+
+def _check_outflow_surge(params: dict[str, Any]) -> None:
+    for key, lo in (("ratio", 1.0), ("min_increase", 0.0)):
+        if not _finite(params.get(key)) or float(params[key]) < lo:
+            raise RuleError(f"params.{key}: a number >= {lo}")
+
+
+def _check_watchlist_enters_top(params: dict[str, Any]) -> None:
+    if not _int_between(params.get("top_n", 15), 1, 200):
+        raise RuleError("params.top_n: an integer 1-200")
+
+
+def _check_watchlist_jump(params: dict[str, Any]) -> None:
+    q = params.get("quantile", 0.9)
+    if not _finite(q) or not 0.5 <= float(q) < 1:
+        raise RuleError("params.quantile: a number in [0.5, 1)")
+
+
+# condition -> its params check (raises RuleError naming the field); a condition without params has none
+PARAM_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "new_maximum": _check_new_maximum,
+    "outflow_surge": _check_outflow_surge,
+    "watchlist_enters_top": _check_watchlist_enters_top,
+    "watchlist_jump": _check_watchlist_jump,
+}
 
 
 def _finite(x: Any) -> bool:
