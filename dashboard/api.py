@@ -43,17 +43,13 @@ from dashboard.api_core import (
     register,
 )
 from dashboard.auth import requires
+from models import fields
 
-# Field names follow the CSV exports (models.export.PREDICTION_COLUMNS / EXPLANATION_COLUMNS; a test checks
-# they match), then fields only the API has.
-PREDICTION_FIELDS = ["region_id", "iso3", "name", "level", "year", "estimate_per_100k", "lower_per_100k",
-                     "upper_per_100k", "risk_score", "risk_band", "run_id", "rank", "label_per_100k", "method",
-                     "has_subnational_data", "parent_id", "score_change", "estimate_change", "basis", "horizon",
-                     "label_year", "conflict_year", "displacement_year", "small_population"]
-# target=rise: the crisis watch list (models.watchlist_store.RISE_EXPORT_COLUMNS first, then API-only fields)
-RISE_FIELDS = ["iso3", "year", "rise_factor", "lower", "upper", "rank", "top_driver", "people_exposed", "basis",
-               "run_id", "name", "percentile", "score", "method", "displaced_abroad", "displaced_abroad_year", "idps",
-               "idps_year", "hosted", "hosted_year", "small_population"]
+# The fields of each answer come from the one prediction field table (models.fields): the CSV export's fields
+# first, then the ones only the API has; the OpenAPI schemas below take each field's type and header from there.
+PREDICTION_FIELDS = fields.API_DETECTED
+RISE_FIELDS = fields.API_RISE  # target=rise: the crisis watch list
+EXPLANATION_FIELDS = fields.EXPLANATION_EXPORT
 PAIR_FIELDS = ["detecting_iso3", "detecting_name", "citizenship_iso3", "citizenship_name", "year",
                "expected_victims", "lower", "upper", "horizon", "last_listed_year", "last_listed_victims", "run_id"]
 TARGETS = ("detected", "rise")
@@ -82,7 +78,19 @@ SECURITY_SCHEMES = {
 # --- component schemas ------------------------------------------------------------------------------------------
 NUM = {"type": "number", "nullable": True}
 NULL_INT = {"type": "integer", "nullable": True}
-PREDICTION = {"type": "object", "properties": {
+OPENAPI_TYPES = {"text": "string", "integer": "integer", "number": "number", "boolean": "boolean"}
+
+
+def _from_table(table: dict[str, fields.Field], names: list[str], refined: dict[str, dict]) -> dict[str, Any]:
+    """An object schema of ``names``: description (the table's header) and type from the field table, nullable
+    as frames hold NaN, unless ``refined`` states the field's schema more precisely (enums, bounds, non-null)."""
+    props = {n: {"description": table[n].header, **refined[n]} if n in refined else
+             {"type": OPENAPI_TYPES[table[n].kind], "nullable": True, "description": table[n].header}
+             for n in names}
+    return {"type": "object", "properties": props}
+
+
+PREDICTION = _from_table(fields.DETECTED, PREDICTION_FIELDS, {
     "run_id": {"type": "string"}, "region_id": {"type": "string"}, "name": {"type": "string"},
     "iso3": {"type": "string"}, "parent_id": {"type": "string", "nullable": True},
     "level": {"type": "integer", "enum": [0, 1]}, "year": {"type": "integer"},
@@ -104,8 +112,8 @@ PREDICTION = {"type": "object", "properties": {
               "description": "checked (labelled year), nowcast (newest label 1-2 years old), projection"},
     "horizon": NULL_INT, "label_year": NULL_INT, "conflict_year": NULL_INT, "displacement_year": NULL_INT,
     "small_population": {"type": "boolean", "nullable": True},
-}}
-RISE = {"type": "object", "properties": {
+})
+RISE = _from_table(fields.RISE, RISE_FIELDS, {
     "iso3": {"type": "string"}, "name": {"type": "string"},
     "year": {"type": "integer", "description": "Score year: inputs dated <= year; looks at year+1..year+3"},
     "rise_factor": {"type": "number", "description": "Expected ratio, target window / baseline window"},
@@ -118,7 +126,7 @@ RISE = {"type": "object", "properties": {
     "basis": {"type": "string", "description": "Inputs and their years"},
     "method": {"type": "string"}, "run_id": {"type": "string"},
     "displaced_abroad": NUM, "displaced_abroad_year": NULL_INT, "idps": NUM, "idps_year": NULL_INT, "hosted": NUM,
-    "hosted_year": NULL_INT, "small_population": {"type": "boolean", "nullable": True}}}
+    "hosted_year": NULL_INT, "small_population": {"type": "boolean", "nullable": True}})
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
         "status": {"type": "integer"}, "message": {"type": "string"}, "code": {"type": "string"}}}}},
@@ -138,11 +146,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "lower": {"type": "number", "minimum": 0}, "upper": {"type": "number", "minimum": 0},
         "horizon": {"type": "integer", "minimum": 1}, "last_listed_year": NULL_INT,
         "last_listed_victims": NUM, "run_id": {"type": "string"}}},
-    "Explanation": {"type": "object", "properties": {
+    "Explanation": _from_table(fields.EXPLANATION, EXPLANATION_FIELDS, {
         "run_id": {"type": "string"}, "region_id": {"type": "string"}, "iso3": {"type": "string"},
         "name": {"type": "string"}, "year": {"type": "integer"},
         "feature": {"type": "string", "description": "'__bias__' holds the expected value"},
-        "family": {"type": "string"}, "shap_value": {"type": "number"}, "feature_value": NUM}},
+        "family": {"type": "string"}, "shap_value": {"type": "number"}, "feature_value": NUM}),
     "Observation": {"type": "object", "properties": {
         "region_id": {"type": "string"}, "indicator": {"type": "string"}, "period_start": {"type": "string"},
         "year": {"type": "integer"}, "period_type": {"type": "string"}, "source": {"type": "string"},
