@@ -281,6 +281,54 @@ class PathText(Param):
         return {"type": "string", "maxLength": self.max_length}
 
 
+@dataclass(frozen=True, eq=False)  # compared by identity: one checker per declaration (_validator's cache)
+class JsonBody:
+    """A JSON object request body: ``schema`` (OpenAPI 3.0) is both documented and checked (jsonschema), so the
+    view receives ``a["body"]``, a dict that conforms; a body that does not answers 400 naming the field."""
+
+    schema: Mapping[str, Any]
+    description: str = ""
+
+    def openapi(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"required": True, "content": {"application/json": {"schema": dict(self.schema)}}}
+        if self.description:
+            out["description"] = self.description
+        return out
+
+    def parse(self) -> dict[str, Any]:
+        import jsonschema
+
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise BadRequest("send a JSON object as the request body (Content-Type: application/json)")
+        error = jsonschema.exceptions.best_match(_validator(self).iter_errors(data))
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path) or "(the object)"
+            raise BadRequest(f"body field {where}: {error.message[:300]}")
+        return data
+
+
+@functools.cache
+def _validator(body: JsonBody) -> Any:
+    import jsonschema
+
+    return jsonschema.Draft4Validator(_nullable_as_null(body.schema))
+
+
+def _nullable_as_null(schema: Any) -> Any:
+    """OpenAPI 3.0 ``nullable: true`` as JSON Schema (``type: [t, "null"]``), recursively."""
+    if isinstance(schema, Mapping):
+        out = {k: _nullable_as_null(v) for k, v in schema.items() if k != "nullable"}
+        if schema.get("nullable") and "type" in schema:
+            out["type"] = [schema["type"], "null"]
+            if "enum" in out and None not in out["enum"]:
+                out["enum"] = [*out["enum"], None]
+        return out
+    if isinstance(schema, list):
+        return [_nullable_as_null(v) for v in schema]
+    return schema
+
+
 # --- operations -------------------------------------------------------------------------------------------------
 def _check_query(allowed: set[str], refuse_repeats: bool = True) -> None:
     """Unknown, repeated or blank query parameters are a 400 (a typo must not silently widen a query)."""
@@ -311,7 +359,7 @@ class Operation:
     ok_schema: Mapping[str, Any] | None = None  # default: a JSON object
     media_type: str = "application/json"
     errors: Mapping[int, str] = field(default_factory=dict)  # status -> description (400, 401, 403 are added)
-    body: Mapping[str, Any] | None = None  # the request body's OpenAPI object (documented; checked by the view)
+    body: Mapping[str, Any] | JsonBody | None = None  # JsonBody: documented and checked; a mapping: documented only
     cached: bool = False  # memoise the answer per warehouse version (read endpoints over large frames)
     refuse_repeats: bool = True
     precheck: Callable[[Any], None] | None = None  # runs before the parameters (e.g. the upload size limit)
@@ -335,6 +383,8 @@ class Operation:
         for p in self.params:
             if p.location == "query":
                 args[p.name] = p.parse(ctx)
+        if isinstance(self.body, JsonBody):
+            args["body"] = self.body.parse()
         return args
 
     def openapi(self) -> dict[str, Any]:
@@ -354,7 +404,7 @@ class Operation:
         if documented:
             out["parameters"] = documented
         if self.body is not None:
-            out["requestBody"] = dict(self.body)
+            out["requestBody"] = self.body.openapi() if isinstance(self.body, JsonBody) else dict(self.body)
         return out
 
     def security(self) -> list[dict[str, list]]:

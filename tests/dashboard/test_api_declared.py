@@ -10,7 +10,7 @@ import pytest
 from flask import Blueprint, Flask
 
 from dashboard import api_core
-from dashboard.api_core import ApiError, BadRequest, Conflict, Int, NotFound, Operations, Text
+from dashboard.api_core import ApiError, BadRequest, Conflict, Int, JsonBody, NotFound, Operations, Text
 
 # Served but not an operation: the catch-all that answers a JSON 404 for unknown paths.
 NOT_OPERATIONS = {"api_v1.not_found"}
@@ -47,6 +47,11 @@ def test_every_documented_operation_answers_something_other_than_the_catch_all(c
         assert "no endpoint" not in str(body.get("error", {}).get("message", "")), url
 
 
+SHIFT_BODY = JsonBody({"type": "object", "required": ["region"], "additionalProperties": False, "properties": {
+    "region": {"type": "string", "minLength": 3, "maxLength": 3},
+    "shift": {"type": "number", "nullable": True, "minimum": -1, "maximum": 1}}})
+
+
 def _toy_app() -> tuple[Flask, Operations]:
     """A plain Flask app with one declared operation (no Dash): what a new operation looks like."""
     ops = Operations({"Echo": {"type": "object", "properties": {"n": {"type": "integer"}}}})
@@ -55,6 +60,10 @@ def _toy_app() -> tuple[Flask, Operations]:
         if word not in actx.words:
             raise NotFound(f"unknown word '{word}'")
         return word
+
+    @ops.post("/shift", role="public", summary="Echo a checked JSON body", body=SHIFT_BODY)
+    def shift(actx, a: dict) -> dict:
+        return {"got": a["body"]}
 
     @ops.get("/echo", role="public", summary="Echo n and a known word", ok_schema={"$ref": "#/components/schemas/Echo"},
              params=(Int("n", "A small number", lo=1, hi=5, default=2), Text("word", "A known word", max_length=8,
@@ -97,6 +106,24 @@ def test_one_declaration_gives_the_route_its_checks_and_its_document_entry():
     assert params["word"] == {"type": "string", "minLength": 1, "maxLength": 8, "pattern": "\\S"}
     assert set(op["responses"]) == {"200", "400", "404"} and op["security"] == []  # public: no 401/403
     assert doc["components"]["schemas"]["Echo"]["properties"]["n"] == {"type": "integer"}
+
+
+def test_a_declared_json_body_is_checked_and_documented():
+    server, ops = _toy_app()
+    client = server.test_client()
+    for body in ({"region": "NGA"}, {"region": "NGA", "shift": 0.5}, {"region": "NGA", "shift": None}):
+        resp = client.post("/v/shift", json=body)
+        assert resp.status_code == 200 and resp.get_json() == {"got": body}, body
+    cases = [({"shift": 0.5}, "'region' is a required property"), ({"region": "NGA", "shift": "x"}, "shift"),
+             ({"region": "NGA", "shift": 2}, "shift"), ({"region": "NIGERIA"}, "region"),
+             ({"region": "NGA", "extra": 1}, "extra"), ([1, 2], "JSON object")]
+    for body, words in cases:
+        resp = client.post("/v/shift", json=body)
+        assert resp.status_code == 400 and words in resp.get_json()["error"]["message"], (body, resp.get_json())
+    assert client.post("/v/shift", data="not json", content_type="text/plain").status_code == 400
+    doc = api_core.openapi_document([ops], "/v", {"title": "toy", "version": "1", "description": "toy"}, {})
+    documented = doc["paths"]["/shift"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert documented == SHIFT_BODY.schema  # the document shows exactly what is checked (nullable as OpenAPI 3.0)
 
 
 def test_declaring_the_same_operation_twice_fails():
