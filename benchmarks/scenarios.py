@@ -26,14 +26,17 @@ CASES = {
 }
 
 
-def _median_ms(fn, repeats: int) -> float:
+def _median_ms(fn, repeats: int) -> tuple[float, float]:
+    """Median wall and CPU milliseconds. CPU time is what the call costs the server; on a machine shared with
+    other work the wall time also holds the time spent waiting for a core."""
     fn()  # warm: first calls fill per-year memos
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return statistics.median(wall) * 1000, statistics.median(cpu) * 1000
 
 
 def main() -> None:
@@ -54,16 +57,18 @@ def main() -> None:
     def plain() -> None:
         det.boosters[h].predict(xgb.DMatrix(row, feature_names=det.features, missing=np.nan))
 
-    base = _median_ms(plain, args.repeats)
-    print(f"baseline: one booster.predict of the same row: {base:.1f} ms")
+    base, base_cpu = _median_ms(plain, args.repeats)
+    print(f"baseline: one booster.predict of the same row: {base:.1f} ms wall, {base_cpu:.1f} ms CPU")
     for name, levers in CASES.items():
-        ms = _median_ms(lambda lv=levers: sc.run_scenario(model, sc.Scenario(args.region, args.year, lv)),
-                        args.repeats)
-        verdict = "OK" if ms < 300 else "OVER the 300 ms goal"
-        print(f"{name}: {ms:.1f} ms median of {args.repeats} ({ms / base:.0f}x one predict); {verdict}")
+        ms, cpu = _median_ms(lambda lv=levers: sc.run_scenario(model, sc.Scenario(args.region, args.year, lv)),
+                             args.repeats)
+        verdict = "OK" if cpu < 300 else "OVER the 300 ms goal"
+        print(f"{name}: {ms:.1f} ms wall, {cpu:.1f} ms CPU, median of {args.repeats} ({cpu / base_cpu:.0f}x one "
+              f"predict's CPU); {verdict}")
     gap = sc.detection_gap(model, args.year, 10)
-    ms = _median_ms(lambda: sc.portfolio(model, gap, args.year, "prosecutions", "median"), max(3, args.repeats // 5))
-    print(f"portfolio, 10 regions, prosecutions to the median: {ms:.1f} ms ({ms / base:.0f}x one predict)")
+    ms, cpu = _median_ms(lambda: sc.portfolio(model, gap, args.year, "prosecutions", "median"),
+                         max(3, args.repeats // 5))
+    print(f"portfolio, 10 regions, prosecutions to the median: {ms:.1f} ms wall, {cpu:.1f} ms CPU")
 
 
 if __name__ == "__main__":
