@@ -218,21 +218,7 @@ def read_archive(archive: Path | str) -> tuple[dict, dict[str, bytes]]:
     archive = Path(archive)
     if not archive.is_file():
         raise BackupError(f"{archive}: no such backup file")
-    members: dict[str, bytes] = {}
-    try:
-        with tarfile.open(archive, "r:gz") as tar:
-            for info in tar.getmembers():
-                name = info.name
-                pure = PurePosixPath(name)
-                if not info.isfile() or pure.is_absolute() or ".." in pure.parts:
-                    raise BackupError(f"{archive.name}: refusing member '{name}' (not a plain file inside the "
-                                      "archive); the archive was tampered with or is not a crisisrisk backup")
-                if name in members:
-                    raise BackupError(f"{archive.name}: member '{name}' appears twice; the archive was tampered with")
-                fh = tar.extractfile(info)
-                members[name] = fh.read() if fh else b""
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise BackupError(f"{archive.name}: not a readable .tar.gz backup ({exc})") from None
+    members = _read_members(archive)
     if MANIFEST not in members:
         raise BackupError(f"{archive.name}: no {MANIFEST}; not a crisisrisk backup")
     try:
@@ -240,22 +226,48 @@ def read_archive(archive: Path | str) -> tuple[dict, dict[str, bytes]]:
     except ValueError as exc:
         raise BackupError(f"{archive.name}: {MANIFEST} is not valid JSON ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BackupError(f"{archive.name}: unknown backup format {manifest.get('format') if isinstance(manifest, dict) else None!r}"
-                          f"; expected {FORMAT!r}")
-    listed = manifest.get("members") or {}
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise BackupError(f"{archive.name}: unknown backup format {found!r}; expected {FORMAT!r}")
+    _check_members(archive.name, manifest.get("members") or {}, members)
+    return manifest, members
+
+
+def _read_members(archive: Path) -> dict[str, bytes]:
+    """Every member's bytes; a link, an absolute or '..' path, or a repeated name refuses the archive."""
+    members: dict[str, bytes] = {}
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for info in tar.getmembers():
+                name = info.name
+                pure = PurePosixPath(name)
+                if not info.isfile() or pure.is_absolute() or ".." in pure.parts:
+                    raise BackupError(f"{archive.name}: refusing member '{name}' (not a plain file inside "
+                                      "the archive); the archive was tampered with or is not a crisisrisk "
+                                      "backup")
+                if name in members:
+                    raise BackupError(f"{archive.name}: member '{name}' appears twice; the archive was "
+                                      "tampered with")
+                fh = tar.extractfile(info)
+                members[name] = fh.read() if fh else b""
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise BackupError(f"{archive.name}: not a readable .tar.gz backup ({exc})") from None
+    return members
+
+
+def _check_members(archive_name: str, listed: dict, members: dict[str, bytes]) -> None:
+    """The members are exactly the manifest's, each with the manifest's sha256."""
     unlisted = sorted(set(members) - set(listed))
     missing = sorted(set(listed) - set(members))
     if unlisted:
-        raise BackupError(f"{archive.name}: member '{unlisted[0]}' is not in the manifest; "
+        raise BackupError(f"{archive_name}: member '{unlisted[0]}' is not in the manifest; "
                           "the archive was tampered with, refusing to restore")
     if missing:
-        raise BackupError(f"{archive.name}: member '{missing[0]}' listed in the manifest is missing; "
+        raise BackupError(f"{archive_name}: member '{missing[0]}' listed in the manifest is missing; "
                           "the archive is incomplete, refusing to restore")
     for name, meta in listed.items():
         if _sha256(members[name]) != meta.get("sha256"):
-            raise BackupError(f"{archive.name}: checksum mismatch for '{name}' (sha256 differs from the "
+            raise BackupError(f"{archive_name}: checksum mismatch for '{name}' (sha256 differs from the "
                               "manifest); the archive was tampered with or damaged, refusing to restore")
-    return manifest, members
 
 
 def restore(engine: Engine, archive: Path | str, registry_dir: Path | str | None = None,
@@ -275,6 +287,23 @@ def restore(engine: Engine, archive: Path | str, registry_dir: Path | str | None
                           f"warehouse's {current!r}; restore with the crisisrisk version that made it "
                           f"({manifest.get('software_version')}) or migrate the archive first")
     by_name = {t["name"]: t for t in manifest.get("tables", [])}
+    frames = _archived_tables(name, by_name, members)
+    staged = _stage_registry(members, manifest, registry_dir)
+    try:
+        with engine.begin() as conn:
+            _replace_tables(conn, frames, progress)
+            _verify_restored(conn, name, by_name)
+    except BaseException:
+        if staged:
+            shutil.rmtree(staged, ignore_errors=True)
+        raise
+    if staged and registry_dir is not None:
+        _swap_registry(staged, Path(registry_dir))
+    return manifest
+
+
+def _archived_tables(name: str, by_name: dict[str, dict], members: dict[str, bytes]) -> dict[str, pa.Table]:
+    """Every table of this schema read from the archive, with the schema's columns and the manifest's rows."""
     unknown = sorted(set(by_name) - set(metadata.tables))
     if unknown:
         raise BackupError(f"{name}: table '{unknown[0]}' is not part of this warehouse schema")
@@ -286,40 +315,40 @@ def restore(engine: Engine, archive: Path | str, registry_dir: Path | str | None
         arrow = pq.read_table(io.BytesIO(members[entry["member"]]))
         expected = [c.name for c in table.c]
         if arrow.column_names != expected:
-            raise BackupError(f"{name}: table '{table.name}' has columns {arrow.column_names}, expected {expected}")
+            raise BackupError(f"{name}: table '{table.name}' has columns {arrow.column_names}, "
+                              f"expected {expected}")
         if arrow.num_rows != entry["rows"]:
-            raise BackupError(f"{name}: table '{table.name}' has {arrow.num_rows} rows, manifest says {entry['rows']}")
+            raise BackupError(f"{name}: table '{table.name}' has {arrow.num_rows} rows, "
+                              f"manifest says {entry['rows']}")
         frames[table.name] = arrow
+    return frames
 
-    staged = _stage_registry(members, manifest, registry_dir)
-    try:
-        with engine.begin() as conn:
-            if conn.dialect.name == "sqlite":
-                conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
-            for table in reversed(metadata.sorted_tables):
-                conn.execute(delete(table))
-            for table in metadata.sorted_tables:
-                arrow = frames[table.name]
-                if progress:
-                    progress(f"restoring {table.name} ({arrow.num_rows:,} rows)")
-                _insert(conn, table, arrow)
-            if conn.dialect.name == "postgresql":
-                _reset_sequences(conn)
-            for table in metadata.sorted_tables:
-                data = _read_table(conn, table)
-                got = (len(data[table.c[0].name]), _digest(table, data))
-                want = (by_name[table.name]["rows"], by_name[table.name]["content_sha256"])
-                if got != want:
-                    raise BackupError(f"{name}: table '{table.name}' does not match the manifest after restore "
-                                      f"({got[0]} rows, digest {got[1][:12]}; expected {want[0]}, {want[1][:12]}); "
-                                      "rolled back")
-    except BaseException:
-        if staged:
-            shutil.rmtree(staged, ignore_errors=True)
-        raise
-    if staged and registry_dir is not None:
-        _swap_registry(staged, Path(registry_dir))
-    return manifest
+
+def _replace_tables(conn, frames: dict[str, pa.Table], progress: Progress | None) -> None:
+    """Inside the restore's transaction: empty every table (children first), insert the archive's rows."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
+    for table in reversed(metadata.sorted_tables):
+        conn.execute(delete(table))
+    for table in metadata.sorted_tables:
+        arrow = frames[table.name]
+        if progress:
+            progress(f"restoring {table.name} ({arrow.num_rows:,} rows)")
+        _insert(conn, table, arrow)
+    if conn.dialect.name == "postgresql":
+        _reset_sequences(conn)
+
+
+def _verify_restored(conn, name: str, by_name: dict[str, dict]) -> None:
+    """Each restored table's rows and content digest equal the manifest's, or the transaction rolls back."""
+    for table in metadata.sorted_tables:
+        data = _read_table(conn, table)
+        got = (len(data[table.c[0].name]), _digest(table, data))
+        want = (by_name[table.name]["rows"], by_name[table.name]["content_sha256"])
+        if got != want:
+            raise BackupError(f"{name}: table '{table.name}' does not match the manifest after restore "
+                              f"({got[0]} rows, digest {got[1][:12]}; expected {want[0]}, {want[1][:12]}); "
+                              "rolled back")
 
 
 def _insert(conn, table: Table, arrow: pa.Table) -> None:
