@@ -552,3 +552,21 @@ displacement_pair = Table(
     CheckConstraint("year BETWEEN 1950 AND 2100", name="year"),
 )
 Index("ix_displacement_pair_asylum", displacement_pair.c.asylum_iso3, displacement_pair.c.year)
+
+saved_scenario = Table(
+    "saved_scenario",
+    metadata,
+    # A named what-if scenario (issue 15): the region, year and lever values, not its result (that is recomputed
+    # with whichever run is deployed when it is opened). Saving needs a viewer login and is audited.
+    Column("scenario_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(120), nullable=False),
+    Column("region_id", String(32), ForeignKey("region.region_id"), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("levers_json", JSON, nullable=False),
+    Column("created_by", String(120), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("run_id", String(64), nullable=True),  # the run deployed when it was saved
+    UniqueConstraint("created_by", "name", name="uq_saved_scenario_created_by_name"),
+    CheckConstraint("length(name) > 0", name="name"),
+    CheckConstraint("year BETWEEN 1950 AND 2100", name="year"),
+)
