@@ -93,6 +93,25 @@ def etl_writer(engine: Engine, who: str, wait_s: float | None = None,
     """Hold the warehouse's single ETL writer lock for the block; waits at most ``wait_s`` seconds."""
     wait_s = default_wait_s() if wait_s is None else wait_s
     token = f"{who[:150]} #{uuid.uuid4().hex[:12]}"
+    _acquire(engine, token, wait_s, on_wait, poll_s)
+    with _held_lock:
+        _held.add(token)
+    stop = threading.Event()
+    thread = threading.Thread(target=_beat, args=(engine, token, stop), name="crisisrisk-etl-lock",
+                              daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        with _held_lock:
+            _held.discard(token)
+        _release(engine, token)
+
+
+def _acquire(engine: Engine, token: str, wait_s: float, on_wait: Callable[[str], None] | None,
+             poll_s: float) -> None:
+    """Insert the lock row as ``token``, taking over a dead holder's; EtlBusy after ``wait_s`` seconds."""
     deadline = time.monotonic() + max(wait_s, 0.0)
     told = False
     while not _try_insert(engine, token):
@@ -103,43 +122,34 @@ def etl_writer(engine: Engine, who: str, wait_s: float | None = None,
             who = describe(row) if row else "a writer that is committing now"
             raise EtlBusy(f"another ETL writer holds the warehouse: {who}; waited {wait_s:.0f} s. "
                           "Try again when it has finished (crisisrisk etl run --wait SECONDS waits longer).")
-        if row is None:
-            time.sleep(poll_s)
-            continue
-        if not told:
+        if row is not None and not told:
             told = True
             message = f"waiting for the ETL writer {describe(row)} to finish (up to {wait_s:.0f} s)"
             log.info(message)
             if on_wait:
                 on_wait(message)
         time.sleep(poll_s)
-    with _held_lock:
-        _held.add(token)
-    stop = threading.Event()
 
-    def beat() -> None:
-        while not stop.wait(heartbeat_seconds()):
-            try:
-                with engine.begin() as conn:
-                    conn.execute(update(etl_lock).where(etl_lock.c.holder == token)
-                                 .values(heartbeat_at=dt.datetime.now(dt.UTC)))
-            except Exception:  # noqa: BLE001 - the load's own transaction may hold SQLite; next beat
-                log.debug("ETL lock heartbeat delayed", exc_info=True)
 
-    thread = threading.Thread(target=beat, name="crisisrisk-etl-lock", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        with _held_lock:
-            _held.discard(token)
-        for attempt in range(20):  # the delete must not be lost to a momentarily busy SQLite file
-            try:
-                with engine.begin() as conn:
-                    conn.execute(delete(etl_lock).where(etl_lock.c.holder == token))
-                break
-            except Exception:  # noqa: BLE001
-                if attempt == 19:
-                    log.exception("could not release the ETL lock; it is taken over once seen stale")
-                time.sleep(0.25)
+def _beat(engine: Engine, token: str, stop: threading.Event) -> None:
+    """Refresh the lock's heartbeat until ``stop`` is set, so other writers see the holder alive."""
+    while not stop.wait(heartbeat_seconds()):
+        try:
+            with engine.begin() as conn:
+                conn.execute(update(etl_lock).where(etl_lock.c.holder == token)
+                             .values(heartbeat_at=dt.datetime.now(dt.UTC)))
+        except Exception:  # noqa: BLE001 - the load's own transaction may hold SQLite; next beat
+            log.debug("ETL lock heartbeat delayed", exc_info=True)
+
+
+def _release(engine: Engine, token: str) -> None:
+    """Delete the lock row, retrying: the delete must not be lost to a momentarily busy SQLite file."""
+    for attempt in range(20):
+        try:
+            with engine.begin() as conn:
+                conn.execute(delete(etl_lock).where(etl_lock.c.holder == token))
+            return
+        except Exception:  # noqa: BLE001 - busy SQLite or a dropped connection: retry, then log
+            if attempt == 19:
+                log.exception("could not release the ETL lock; it is taken over once seen stale")
+            time.sleep(0.25)
