@@ -75,7 +75,7 @@ SECURITY_SCHEMES = {
                                   "the _csrf_token cookie"},
 }
 
-# --- component schemas ------------------------------------------------------------------------------------------
+# --- component schemas --------------------------------------------------------------------------------------
 NUM = {"type": "number", "nullable": True}
 NULL_INT = {"type": "integer", "nullable": True}
 OPENAPI_TYPES = {"text": "string", "integer": "integer", "number": "number", "boolean": "boolean"}
@@ -162,7 +162,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
-# --- shared parameters ------------------------------------------------------------------------------------------
+# --- shared parameters --------------------------------------------------------------------------------------
 def _region(actx, rid: str) -> dict:
     info = actx.queries.region(rid) or actx.queries.region(rid.upper())
     if info is None:
@@ -209,7 +209,7 @@ def _page(frame: pd.DataFrame, a: dict) -> pd.DataFrame:
     return frame.iloc[a["offset"]:a["offset"] + a["limit"]]
 
 
-# --- read operations --------------------------------------------------------------------------------------------
+# --- read operations ----------------------------------------------------------------------------------------
 ops = Operations(SCHEMAS)
 
 
@@ -360,7 +360,7 @@ def openapi_spec(server: str = "/api/v1") -> dict:
     return openapi_document(GROUPS, server, INFO, SECURITY_SCHEMES)
 
 
-# --- the blueprint ----------------------------------------------------------------------------------------------
+# --- the blueprint ------------------------------------------------------------------------------------------
 def blueprint(actx) -> Blueprint:
     """Every declared operation, the JSON error handlers, CORS and the catch-all 404."""
     bp = Blueprint("api_v1", __name__)
@@ -415,7 +415,7 @@ def _headers(resp: Response) -> Response:
     return resp
 
 
-# --- methods, OPTIONS and CORS ----------------------------------------------------------------------------------
+# --- methods, OPTIONS and CORS ------------------------------------------------------------------------------
 CATCH_ALL = "api_v1.not_found"
 CORS_HEADERS = "Authorization, Content-Type, X-CSRFToken"
 

@@ -1,10 +1,11 @@
 """Declared API operations: one declaration per operation gives its Flask route, its role, its parameter
 checks, its OpenAPI entry and its typed errors, so the document cannot drift from what is served (issue 12).
 
-An operation is a function decorated with ``ops.get(...)`` / ``ops.post(...)`` of an :class:`Operations` group.
-Its parameters are :class:`Param` objects (``Int``, ``Choice``, ``Text``, ``Flag``, ``PathInt``, ``PathText``):
-each one parses and checks the raw value with the API's error messages *and* writes its OpenAPI schema. The
-view receives the app context and the parsed arguments and returns a JSON-able payload (or a ``Response``).
+An operation is a function decorated with ``ops.get(...)`` / ``ops.post(...)`` of an :class:`Operations`
+group. Its parameters are :class:`Param` objects (``Int``, ``Choice``, ``Text``, ``Flag``, ``PathInt``,
+``PathText``): each one parses and checks the raw value with the API's error messages *and* writes its
+OpenAPI schema. The view receives the app context and the parsed arguments and returns a JSON-able payload
+(or a ``Response``).
 Errors are :class:`ApiError` (and its subclasses), answered as ``{"error": {"status", "message"[, "code"]}}``.
 The document is assembled with apispec from the same declarations (``openapi_document``).
 
@@ -33,10 +34,10 @@ API_VERSION = "1.0.0"
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 READER_SECURITY = [{}, {"bearerAuth": []}, {"cookieAuth": []}]  # {} = anonymous when CRISISRISK_PUBLIC_READ
 SIGNED_IN_SECURITY = [{"bearerAuth": []}, {"cookieAuth": []}]
-WRITE_SECURITY = [{"bearerAuth": []}, {"cookieAuth": [], "csrfHeader": []}]  # sessions also send the CSRF header
+WRITE_SECURITY = [{"bearerAuth": []}, {"cookieAuth": [], "csrfHeader": []}]  # sessions also send CSRF
 
 
-# --- one typed error family (the API's and the workflows') ---------------------------------------------------
+# --- one typed error family (the API's and the workflows') --------------------------------------------------
 class ApiError(Exception):
     """A refused request: ``status`` is the HTTP status, ``message`` says why, ``code`` (optional) names the
     reason for programs, ``extra`` goes into the answer beside ``error``."""
@@ -83,7 +84,7 @@ class Unprocessable(_FixedStatus):
     status_code = 422
 
 
-# --- JSON answers ---------------------------------------------------------------------------------------------
+# --- JSON answers -------------------------------------------------------------------------------------------
 def _default(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime, pd.Timestamp)):
         return value.isoformat()
@@ -114,10 +115,11 @@ def listing(item: str | Mapping[str, Any]) -> dict[str, Any]:
     schema."""
     items = {"$ref": f"#/components/schemas/{item}"} if isinstance(item, str) else dict(item)
     return {"type": "object", "required": ["data", "meta"],
-            "properties": {"data": {"type": "array", "items": items}, "meta": {"$ref": "#/components/schemas/Meta"}}}
+            "properties": {"data": {"type": "array", "items": items},
+                           "meta": {"$ref": "#/components/schemas/Meta"}}}
 
 
-# --- parameters -------------------------------------------------------------------------------------------------
+# --- parameters ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Param:
     """A query parameter: ``parse`` turns the raw text into a value (or raises ``BadRequest``) and ``openapi``
@@ -216,8 +218,8 @@ class Choice(Param):
 
 @dataclass(frozen=True)
 class Text(Param):
-    """Non-blank text (stripped) of at most ``max_length`` characters; ``exact_length`` and ``alpha`` narrow it
-    (an ISO3 code is ``exact_length=3, alpha=True``)."""
+    """Non-blank text (stripped) of at most ``max_length`` characters; ``exact_length`` and ``alpha``
+    narrow it (an ISO3 code is ``exact_length=3, alpha=True``)."""
 
     max_length: int | None = None
     exact_length: int | None = None
@@ -226,9 +228,10 @@ class Text(Param):
 
     def convert(self, raw: str) -> str:
         value = raw.strip()
-        if self.exact_length is not None and (len(value) != self.exact_length or (self.alpha and not value.isalpha())):
-            raise BadRequest(f"parameter '{self.name}' must be {self.hint or f'{self.exact_length} letters'}, "
-                             f"got '{raw[:40]}'")
+        wrong_length = self.exact_length is not None and len(value) != self.exact_length
+        if wrong_length or (self.exact_length is not None and self.alpha and not value.isalpha()):
+            expected = self.hint or f"{self.exact_length} letters"
+            raise BadRequest(f"parameter '{self.name}' must be {expected}, got '{raw[:40]}'")
         if self.max_length is not None and len(value) > self.max_length:
             raise BadRequest(f"parameter '{self.name}' is too long (at most {self.max_length} characters)")
         return value
@@ -283,14 +286,16 @@ class PathText(Param):
 
 @dataclass(frozen=True, eq=False)  # compared by identity: one checker per declaration (_validator's cache)
 class JsonBody:
-    """A JSON object request body: ``schema`` (OpenAPI 3.0) is both documented and checked (jsonschema), so the
-    view receives ``a["body"]``, a dict that conforms; a body that does not answers 400 naming the field."""
+    """A JSON object request body: ``schema`` (OpenAPI 3.0) is both documented and checked (jsonschema), so
+    the view receives ``a["body"]``, a dict that conforms; a body that does not answers 400 naming the
+    field."""
 
     schema: Mapping[str, Any]
     description: str = ""
 
     def openapi(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"required": True, "content": {"application/json": {"schema": dict(self.schema)}}}
+        content = {"application/json": {"schema": dict(self.schema)}}
+        out: dict[str, Any] = {"required": True, "content": content}
         if self.description:
             out["description"] = self.description
         return out
@@ -329,7 +334,7 @@ def _nullable_as_null(schema: Any) -> Any:
     return schema
 
 
-# --- operations -------------------------------------------------------------------------------------------------
+# --- operations ---------------------------------------------------------------------------------------------
 def _check_query(allowed: set[str], refuse_repeats: bool = True) -> None:
     """Unknown, repeated or blank query parameters are a 400 (a typo must not silently widen a query)."""
     unknown = sorted(set(request.args) - allowed)
@@ -359,7 +364,7 @@ class Operation:
     ok_schema: Mapping[str, Any] | None = None  # default: a JSON object
     media_type: str = "application/json"
     errors: Mapping[int, str] = field(default_factory=dict)  # status -> description (400, 401, 403 are added)
-    body: Mapping[str, Any] | JsonBody | None = None  # JsonBody: documented and checked; a mapping: documented only
+    body: Mapping[str, Any] | JsonBody | None = None  # JsonBody: documented and checked; a dict: documented
     cached: bool = False  # memoise the answer per warehouse version (read endpoints over large frames)
     refuse_repeats: bool = True
     precheck: Callable[[Any], None] | None = None  # runs before the parameters (e.g. the upload size limit)
@@ -393,8 +398,9 @@ class Operation:
         if self.role != "public":  # 401 without credentials (unless public read), 403 for a role too low
             responses["401"] = {**error, "description": "No or invalid credentials"}
             responses["403"] = {**error, "description": "Role too low, or CSRF token missing (session auth)"}
+        ok_schema = dict(self.ok_schema or {"type": "object"})
         responses[str(self.ok)] = {"description": self.ok_description,
-                                   "content": {self.media_type: {"schema": dict(self.ok_schema or {"type": "object"})}}}
+                                   "content": {self.media_type: {"schema": ok_schema}}}
         responses["400"] = {**error, "description": "Bad parameter: unknown, repeated, empty or out of range"}
         for status, description in self.errors.items():
             responses[str(status)] = {**error, "description": description}
@@ -444,8 +450,8 @@ def register(bp: Blueprint, actx: Any, groups: Iterable[Operations]) -> None:
     """Add every declared operation of ``groups`` to the blueprint, with its role and its parameter checks."""
     for group in groups:
         for op in group.items:
-            bp.add_url_rule(op.flask_rule(), endpoint=op.endpoint, view_func=requires(op.role)(_view(op, actx)),
-                            methods=[op.method])
+            view = requires(op.role)(_view(op, actx))
+            bp.add_url_rule(op.flask_rule(), endpoint=op.endpoint, view_func=view, methods=[op.method])
 
 
 def _answer(op: Operation, result: Any) -> Response:
@@ -473,7 +479,7 @@ def _view(op: Operation, actx: Any) -> Callable[..., Response]:
     return functools.wraps(op.view)(view)
 
 
-# --- the document -----------------------------------------------------------------------------------------------
+# --- the document -------------------------------------------------------------------------------------------
 def openapi_document(groups: Iterable[Operations], server: str, info: Mapping[str, Any],
                      security_schemes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """The OpenAPI 3.0 document of the declared operations (apispec assembles and checks its structure)."""

@@ -72,11 +72,12 @@ UPLOAD_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
                   "background job; loaded only when confirmed",
           params=(Flag("confirm", "Load as soon as the dry run passes (the dry-run job's result then names "
                                   "load_job_id)", sources=("args", "form")),
-                  Text("source", "Source name (or form field), e.g. unhcr_population", sources=("form", "args"))),
-          ok=202, ok_description="Accepted: the dry-run job (kind 'validate'). Poll job_url or upload_url; when the "
-                                 "job ends the upload is 'validated' (its report says what a load would do; nothing "
-                                 "written yet) or 'refused' (the report says why: type, zip bomb, macros, formulas, "
-                                 "columns)",
+                  Text("source", "Source name (or form field), e.g. unhcr_population",
+                       sources=("form", "args"))),
+          ok=202,
+          ok_description="Accepted: the dry-run job (kind 'validate'). Poll job_url or upload_url; when the job "
+                         "ends the upload is 'validated' (its report says what a load would do; nothing written "
+                         "yet) or 'refused' (the report says why: type, zip bomb, macros, formulas, columns)",
           errors={413: "File larger than the limit",
                   422: "Refused at once: empty file or a file name the source does not accept"})
 def upload_create(actx, a: dict) -> Any:
@@ -91,11 +92,13 @@ def upload_create(actx, a: dict) -> Any:
                                         client_address(), then_load=a["confirm"], on_loaded=_refresh(actx))
     report = outcome["report"]
     if outcome["status"] == "refused":  # the instant checks: size, empty, file name
-        raise ApiError(413 if report["error_code"] == "too_large" else 422, report["error"], report["error_code"],
-                       upload_id=outcome["upload_id"], report=report)
+        status = 413 if report["error_code"] == "too_large" else 422
+        raise ApiError(status, report["error"], report["error_code"], upload_id=outcome["upload_id"],
+                       report=report)
     upload_id, job = outcome["upload_id"], outcome["job"]
-    return {"upload_id": upload_id, "status": "validating", "job": job, "job_url": f"/api/v1/jobs/{job['job_id']}",
-            "upload_url": f"/api/v1/uploads/{upload_id}", "load_url": f"/api/v1/uploads/{upload_id}/load",
+    return {"upload_id": upload_id, "status": "validating", "job": job,
+            "job_url": f"/api/v1/jobs/{job['job_id']}", "upload_url": f"/api/v1/uploads/{upload_id}",
+            "load_url": f"/api/v1/uploads/{upload_id}/load",
             "confirm": a["confirm"]}
 
 
@@ -140,9 +143,10 @@ def job_list(actx, a: dict) -> dict:
     return {"data": rows, "meta": {"count": len(rows)}}
 
 
-@ops.get("/jobs/{job_id}", role="analyst", params=(JOB_ID,), ok_description="Job", errors={404: "Unknown job"},
-         summary="A job's status (running, succeeded, failed, cancelled), progress and log; a dry run's result "
-                 "holds the upload report")
+@ops.get("/jobs/{job_id}", role="analyst", params=(JOB_ID,), ok_description="Job",
+         errors={404: "Unknown job"},
+         summary="A job's status (running, succeeded, failed, cancelled), progress and log; a dry run's "
+                 "result holds the upload report")
 def job_get(actx, a: dict) -> dict:
     item = jobs.get_job(actx.engine, a["job_id"])
     if item is None:
@@ -152,14 +156,16 @@ def job_get(actx, a: dict) -> dict:
 
 @ops.post("/jobs/{job_id}/cancel", role="analyst", params=(JOB_ID,), ok=202,
           summary="Cancel a running job: it stops at its next progress point and changes nothing (audited)",
-          ok_description="Cancel requested: the job record (status 'cancelled' once it stopped, or 'failed' if its "
-                         "server had stopped)", errors={404: "Unknown job", 409: "The job is not running"})
+          ok_description="Cancel requested: the job record (status 'cancelled' once it stopped, or 'failed' "
+                         "if its server had stopped)",
+          errors={404: "Unknown job", 409: "The job is not running"})
 def job_cancel(actx, a: dict) -> dict:
     return workflows.cancel_job(actx.engine, actor(), a["job_id"], client_address())
 
 
-@ops.post("/models/{run_id}/promote", role="analyst", summary="Deploy a run (atomic; the deployed one is archived)",
-          params=(RUN_ID,), ok_description="Deployed", errors={404: "Unknown run", 409: "The run cannot be promoted"})
+@ops.post("/models/{run_id}/promote", role="analyst",
+          summary="Deploy a run (atomic; the deployed one is archived)", params=(RUN_ID,),
+          ok_description="Deployed", errors={404: "Unknown run", 409: "The run cannot be promoted"})
 def model_promote(actx, a: dict) -> dict:
     out = workflows.promote(actx.engine, actor(), a["run_id"], client_address())
     _refresh(actx)()

@@ -186,7 +186,7 @@ def start_load(engine: Engine, actor: str, upload_id: int, client: str | None = 
     return get_job(engine, job_id)
 
 
-# --- retraining and the registry -----------------------------------------------------------------------------
+# --- retraining and the registry ----------------------------------------------------------------------------
 def start_retrain(engine: Engine, actor: str, client: str | None = None, on_done=None) -> dict[str, Any]:
     """Train a candidate run in the background; a second request while one runs gets 409 (JobBusy)."""
 
@@ -278,7 +278,7 @@ def rollback(engine: Engine, actor: str, client: str | None = None) -> dict[str,
             "message": f"rolled back to run {restored}"}
 
 
-# --- comparison of a candidate with the deployed run ---------------------------------------------------------
+# --- comparison of a candidate with the deployed run --------------------------------------------------------
 def _model_row(run: dict[str, Any]) -> str:
     meta = run.get("metadata_json") or {}
     gate = (run.get("metrics_json") or {}).get("gate") or {}
