@@ -137,6 +137,11 @@ class Queries:
                     self._inflight.pop(key, None)
                 pending.set()
 
+    def cached(self, name: str, args: tuple, compute: Callable[[], Any]) -> Any:
+        """Memoise any answer per warehouse version under (name, args): for callers outside this class (the API's
+        rendered JSON answers), with the same single-flight rule as the queries here."""
+        return self._cached(name, args, compute)
+
     def warm(self) -> int:
         """Compute the answers every page opens with, for the current version (call after a promote, before
         answering it, so the first clients find them ready). Returns how many steps ran; failures are logged."""
@@ -688,6 +693,97 @@ class Queries:
             return watch.admin1_exposure(units, obs, year)
 
         return self._cached("admin1_watch", (parent, year), load)
+
+    def country_bounds(self, iso3: str) -> tuple[float, float, float, float] | None:
+        """(minx, miny, maxx, maxy) of a country's admin-1 units (else of the country itself), or None without
+        geometry: the map zooms to it."""
+
+        def load() -> tuple[float, float, float, float] | None:
+            import shapely
+
+            with self.engine.connect() as conn:
+                wkbs = [r[0] for r in conn.execute(select(region.c.geometry_wkb).where(
+                    region.c.parent_id == iso3, region.c.level == 1)) if r[0]]
+                if not wkbs:
+                    wkbs = [r[0] for r in conn.execute(select(region.c.geometry_wkb).where(
+                        region.c.region_id == iso3)) if r[0]]
+            if not wkbs:
+                return None
+            minx, miny, maxx, maxy = shapely.total_bounds(shapely.from_wkb(wkbs))
+            return float(minx), float(miny), float(maxx), float(maxy)
+
+        return self._cached("country_bounds", (iso3,), load)
+
+    # --- not cached: alerts, jobs, uploads and the audit log change without a new warehouse version ---------
+    def alerts(self, status: str | None = "confirmed", region_id: str | None = None,
+               limit: int = 500) -> list[dict]:
+        """Alerts in a review status (confirmed ones are what viewers may see), newest first."""
+        from models import alerts
+
+        return alerts.list_alerts(self.engine, status=status, region_id=region_id, limit=limit)
+
+    def recent_jobs(self, kind: str | None = None, limit: int = 30) -> list[dict]:
+        from warehouse import jobs
+
+        return jobs.recent_jobs(self.engine, kind, limit)
+
+    def running_job(self, kind: str) -> dict | None:
+        from warehouse import jobs
+
+        return jobs.running_job(self.engine, kind)
+
+    def job(self, job_id: int) -> dict | None:
+        from warehouse import jobs
+
+        return jobs.get_job(self.engine, job_id)
+
+    def recent_uploads(self, limit: int = 30) -> list[dict]:
+        from etl import uploads
+
+        return uploads.recent_uploads(self.engine, limit)
+
+    def upload(self, upload_id: int) -> dict | None:
+        from etl import uploads
+
+        return uploads.get_upload(self.engine, upload_id)
+
+    def audit_entries(self, limit: int = 200) -> list[dict]:
+        from warehouse import accounts
+
+        return accounts.audit_entries(self.engine, limit)
+
+    def model_runs(self) -> list[dict]:
+        """Every model run with its status and metrics (the admin page's promote list; not cached)."""
+        from models.registry import list_runs
+
+        return list_runs(self.engine)
+
+
+def source_files(name: str) -> tuple[list[str], list[str]] | None:
+    """(expected file name patterns, current files in the raw folder) of a source, or None if unknown: what the
+    admin page says before an upload."""
+    from etl.sources import get_source
+    from warehouse.config import raw_dir
+
+    try:
+        source = get_source(name)
+    except KeyError:
+        return None
+    return list(source.file_patterns), sorted(p.name for p in source.paths(raw_dir()))
+
+
+def source_publishers() -> dict[str, str]:
+    """Source name -> publisher, for the region page's driver chart."""
+    from etl.sources import all_sources
+
+    return {s.name: s.publisher for s in all_sources()}
+
+
+def upload_limit_bytes() -> int:
+    """The largest upload accepted (etl.uploads), shown and enforced by the admin page's upload box."""
+    from etl import uploads
+
+    return uploads.MAX_UPLOAD_BYTES
 
 
 def add_changes(frame: pd.DataFrame) -> pd.DataFrame:
