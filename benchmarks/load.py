@@ -270,6 +270,9 @@ def temporary_token(database_url: str | None) -> tuple[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    sys.path.insert(0, str(ROOT))
+    from warehouse import settings
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="an already running server on a loopback address (default: start one)")
     parser.add_argument("--clients", type=int, default=50)
@@ -281,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--during", choices=["promote"], help="promote another run while the clients run")
-    parser.add_argument("--token", default=os.environ.get("CRISISRISK_BENCH_TOKEN"),
+    parser.add_argument("--token", default=settings.get("CRISISRISK_BENCH_TOKEN"),
                         help="analyst bearer token for --during promote")
     parser.add_argument("--promote-run", help="run to promote (default: the newest non-deployed run)")
     parser.add_argument("--window", type=float, default=10.0, help="seconds after a promote that are reported")
@@ -299,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         host, port = "127.0.0.1", free_port()
         env = {**os.environ, "CRISISRISK_PUBLIC_READ": "true", "CRISISRISK_LOG_LEVEL": "ERROR",
-               "CRISISRISK_SECRET_KEY": os.environ.get("CRISISRISK_SECRET_KEY") or secrets.token_urlsafe(48)}
+               "CRISISRISK_SECRET_KEY": settings.get("CRISISRISK_SECRET_KEY") or secrets.token_urlsafe(48)}
         if args.database_url:
             env["CRISISRISK_DATABASE_URL"] = args.database_url
         proc = subprocess.Popen([sys.executable, "-m", "crisisrisk.cli", "serve", "--host", host, "--port",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +10,8 @@ import typer
 
 from etl.cli import app as etl_app
 from etl.cli import jobs_app
+from warehouse import settings
+from warehouse.config import model_dir
 
 app = typer.Typer(help="crisisrisk: risk of detected trafficking in humanitarian crises.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
@@ -19,9 +20,7 @@ app.add_typer(jobs_app, name="jobs")
 
 
 def _registry_dir() -> Path:
-    from warehouse.config import data_dir
-
-    return Path(os.environ.get("CRISISRISK_MODEL_DIR", data_dir() / "models"))
+    return model_dir()
 
 
 @app.command("backup")
@@ -74,34 +73,41 @@ def restore_cmd(
     typer.echo(f"restored {archive} into {target}")
 
 
-def _register_optional() -> None:
-    """Model and dashboard commands join when their packages provide them."""
-    try:
-        from models.cli import app as model_app
-        from models.cli import export_app
-    except ImportError:  # pragma: no cover - during early development
+_registered = False
+
+
+def register_commands() -> None:
+    """Add the model, export, phases, alerts and dashboard groups (once; a failed import is an error, not a
+    silently missing group). Called by ``main`` rather than at import so ``etl`` and ``jobs`` stay importable
+    on their own."""
+    global _registered
+    if _registered:
         return
+    from dashboard.alerts_delivery import register_cli as register_alert_delivery  # issue 14: alerts deliver
+    from dashboard.cli import register as register_dashboard
+    from etl.cli import add_post_run_hook  # issue 14: `etl run` evaluates the alert rules after a load
+    from models.cli import app as model_app
+    from models.cli import export_app
+    from models.phases_cli import alerts_app
+    from models.phases_cli import register as register_phases  # issue 14: phases, alerts, export phases
+    from models.post_change import etl_run_hook
+
     app.add_typer(model_app, name="model")
     app.add_typer(export_app, name="export")
-    from models.phases_cli import register as register_phases  # issue 14: phases, alerts, export phases
     register_phases(app, export_app)
-    from etl.cli import add_post_run_hook  # issue 14: `etl run` evaluates the alert rules after a load
-    from models.post_change import etl_run_hook
     add_post_run_hook(etl_run_hook)
-    try:
-        from dashboard.cli import register as register_dashboard
-    except ImportError:  # pragma: no cover
-        return
     register_dashboard(app)
-    from dashboard.alerts_delivery import register_cli as register_alert_delivery  # issue 14: alerts deliver
-    from models.phases_cli import alerts_app
     register_alert_delivery(alerts_app)
+    _registered = True
+
+
+_register_optional = register_commands  # the name tests used before
 
 
 def main() -> None:
-    logging.basicConfig(level=os.environ.get("CRISISRISK_LOG_LEVEL", "WARNING"),
+    logging.basicConfig(level=settings.get("CRISISRISK_LOG_LEVEL"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    _register_optional()
+    register_commands()
     app()
 
 

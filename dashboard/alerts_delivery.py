@@ -20,7 +20,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import smtplib
 import threading
 import urllib.error
@@ -33,7 +32,7 @@ from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from models import alerts
-from warehouse import accounts
+from warehouse import accounts, settings
 from warehouse.schema import alert_delivery, alert_subscription, alert_webhook, app_user
 
 log = logging.getLogger(__name__)
@@ -144,14 +143,14 @@ def add_webhook(engine: Engine, actor: str, name: str, url: str, secret_env: str
         raise DeliveryError(f"a webhook named '{name}' exists") from None
     accounts.audit(engine, actor, "alert webhook add", "ok", name, f"url={url} secret_env={secret_env}", client)
     return {"webhook_id": wid, "name": name, "url": url, "secret_env": secret_env, "regions": regions,
-            "rules": rules, "active": True, "secret_set": bool(os.environ.get(secret_env))}
+            "rules": rules, "active": True, "secret_set": bool(settings.named_secret(secret_env))}
 
 
 def list_webhooks(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(select(alert_webhook).order_by(alert_webhook.c.webhook_id)).mappings()]
     for r in rows:
-        r["secret_set"] = bool(os.environ.get(r["secret_env"]))
+        r["secret_set"] = bool(settings.named_secret(r["secret_env"]))
     return rows
 
 
@@ -273,12 +272,12 @@ def _alert_json(a: dict[str, Any]) -> dict[str, Any]:
 
 
 def send_email(address: str, a: dict[str, Any]) -> None:
-    host = os.environ.get("CRISISRISK_SMTP_HOST", "").strip()
+    host = (settings.get("CRISISRISK_SMTP_HOST") or "").strip()
     if not host:
         raise RuntimeError("CRISISRISK_SMTP_HOST is not set: e-mail cannot be sent (it is kept and retried)")
-    port = int(os.environ.get("CRISISRISK_SMTP_PORT", "25"))
+    port = settings.get("CRISISRISK_SMTP_PORT")
     msg = EmailMessage()
-    msg["From"] = os.environ.get("CRISISRISK_SMTP_FROM", "crisisrisk@localhost")
+    msg["From"] = settings.get("CRISISRISK_SMTP_FROM")
     msg["To"] = address
     msg["Subject"] = f"[crisisrisk alert] {a.get('region_name') or a['region_id']} {a['period']}: {a['rule']}"
     msg["X-Crisisrisk-Alert"] = str(a["alert_id"])
@@ -286,11 +285,11 @@ def send_email(address: str, a: dict[str, Any]) -> None:
                     f"Rule: {a['rule']}\nConfirmed by {a['reviewed_by']}: {a['review_note']}\n\n"
                     "This is risk of *detected* trafficking; read the model card before acting.\n")
     with smtplib.SMTP(host, port, timeout=TIMEOUT_S) as smtp:
-        if os.environ.get("CRISISRISK_SMTP_STARTTLS", "").strip().lower() in ("1", "true", "yes", "on"):
+        if settings.get("CRISISRISK_SMTP_STARTTLS"):
             smtp.starttls()
-        user = os.environ.get("CRISISRISK_SMTP_USER")
+        user = settings.get("CRISISRISK_SMTP_USER")
         if user:
-            smtp.login(user, os.environ.get("CRISISRISK_SMTP_PASSWORD", ""))
+            smtp.login(user, settings.get("CRISISRISK_SMTP_PASSWORD") or "")
         smtp.send_message(msg)
 
 
@@ -299,7 +298,7 @@ def signature(secret: str, body: bytes) -> str:
 
 
 def send_webhook(hook: dict[str, Any], a: dict[str, Any], delivery_id: int) -> None:
-    secret = os.environ.get(hook["secret_env"])
+    secret = settings.named_secret(hook["secret_env"])
     if not secret:
         raise RuntimeError(f"{hook['secret_env']} is not set: the webhook is not sent unsigned (kept and retried)")
     body = json.dumps({"event": "alert.confirmed", "delivery_id": delivery_id, "alert": _alert_json(a)},
@@ -375,7 +374,7 @@ def evaluate_and_deliver(engine: Engine, trigger: str, actor: str) -> dict[str, 
 def after_change(engine: Engine, trigger: str, actor: str) -> None:
     """Hook for loads, promotes and rollbacks: evaluate in a background thread (one at a time per warehouse; a
     change during a run queues one more run, so the newest data is always evaluated)."""
-    if os.environ.get("CRISISRISK_ALERTS_AUTO", "true").strip().lower() in ("0", "false", "no", "off"):
+    if not settings.get("CRISISRISK_ALERTS_AUTO"):
         log.info("alerts: automatic evaluation is off (CRISISRISK_ALERTS_AUTO); run `crisisrisk alerts evaluate`")
         return
     key = id(engine)

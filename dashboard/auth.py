@@ -30,7 +30,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import re
 import secrets
 from collections.abc import Callable
@@ -40,7 +39,7 @@ from flask import Blueprint, Flask, Response, current_app, g, redirect, request,
 from flask.sessions import SecureCookieSessionInterface
 from markupsafe import escape
 
-from warehouse import accounts
+from warehouse import accounts, settings
 from warehouse.accounts import Principal
 from warehouse.schema import ROLES
 
@@ -78,13 +77,6 @@ class ConfigError(RuntimeError):
     """The app cannot start with this configuration (e.g. production without a secret key)."""
 
 
-def env_flag(name: str, default: bool = False) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    return raw.strip().lower() in ("1", "true", "yes", "on")
-
-
 def requires(role: str) -> Callable:
     """Declare the role a Flask view needs: 'public', 'read', 'viewer', 'analyst' or 'admin'."""
     if role not in ("public", "read", *ROLES):
@@ -109,10 +101,22 @@ class _Sessions(SecureCookieSessionInterface):
 
 
 # --- configuration ---------------------------------------------------------------------------------------
+def _or_setting(configured: object, name: str) -> object:
+    """The app config's value when given (tests, ``up``), else the declared setting's."""
+    return settings.get(name) if configured is None else configured
+
+
 def configure(server: Flask, cfg: dict, engine) -> None:
     """Secret key, cookie flags, request size limit, the guard and the login/logout routes."""
-    env = str(cfg.get("env") or os.environ.get("CRISISRISK_ENV") or "development").strip().lower()
-    secret = cfg.get("secret_key") or os.environ.get("CRISISRISK_SECRET_KEY")
+    try:
+        env = str(cfg.get("env") or settings.get("CRISISRISK_ENV") or "development").strip().lower()
+        secret = cfg.get("secret_key") or settings.get("CRISISRISK_SECRET_KEY")
+        public_read = _or_setting(cfg.get("public_read"), "CRISISRISK_PUBLIC_READ")
+        https = _or_setting(cfg.get("https"), "CRISISRISK_HTTPS")
+        proxy_header = _or_setting(cfg.get("trusted_proxy_header"), "CRISISRISK_TRUSTED_PROXY_HEADER") or ""
+        proxy_hops = _or_setting(cfg.get("trusted_proxy_hops"), "CRISISRISK_TRUSTED_PROXY_HOPS")
+    except settings.SettingError as exc:  # a bad value stops the server with its name, not a traceback
+        raise ConfigError(str(exc)) from None
     if not secret:
         if env == "production":
             raise ConfigError("CRISISRISK_SECRET_KEY is not set. In production mode the dashboard needs a secret "
@@ -123,22 +127,6 @@ def configure(server: Flask, cfg: dict, engine) -> None:
         log.warning("no CRISISRISK_SECRET_KEY: using a random key; sessions end when this process stops")
     elif env == "production" and len(secret) < 16:
         raise ConfigError("CRISISRISK_SECRET_KEY is too short; use at least 16 random characters (32+ recommended)")
-    public_read = cfg.get("public_read")
-    if public_read is None:
-        public_read = env_flag("CRISISRISK_PUBLIC_READ", False)
-    https = cfg.get("https")
-    if https is None:
-        https = env_flag("CRISISRISK_HTTPS", False)
-    proxy_header = cfg.get("trusted_proxy_header")
-    if proxy_header is None:
-        proxy_header = os.environ.get("CRISISRISK_TRUSTED_PROXY_HEADER", "")
-    proxy_hops = cfg.get("trusted_proxy_hops")
-    if proxy_hops is None:
-        raw_hops = os.environ.get("CRISISRISK_TRUSTED_PROXY_HOPS", "").strip() or "1"
-        if not raw_hops.isdigit() or int(raw_hops) < 1:
-            raise ConfigError(f"CRISISRISK_TRUSTED_PROXY_HOPS must be a whole number of proxies (1 or more), "
-                              f"not '{raw_hops}'")
-        proxy_hops = int(raw_hops)
     from etl import uploads
 
     server.secret_key = secret
@@ -302,6 +290,8 @@ def csrf_required() -> bool:
     principal = current_principal()
     if principal is not None and principal.via == "token":
         return False  # bearer tokens are never sent by a browser on its own
+    if principal is None and required_role() == "read":
+        return False  # anonymous under public read (e.g. POST /api/v1/scenarios): no credentials to forge with
     rule = request.url_rule
     if rule is None:
         return False  # 404/405: no view runs, nothing can change

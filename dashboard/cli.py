@@ -10,7 +10,6 @@ says otherwise; analyst actions need an account (``crisisrisk users add NAME --r
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 from typing import Annotated
@@ -18,10 +17,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from warehouse import settings
+
 log = logging.getLogger(__name__)
 console = Console(width=None if sys.stdout.isatty() else 200)
-DEFAULT_HOST = os.environ.get("CRISISRISK_HOST", "127.0.0.1")
-DEFAULT_PORT = int(os.environ.get("CRISISRISK_PORT", "8050"))
+DEFAULT_HOST = settings.get("CRISISRISK_HOST")
+DEFAULT_PORT = settings.get("CRISISRISK_PORT")
 HostOpt = Annotated[str, typer.Option("--host", help="Interface to listen on (0.0.0.0 for all).")]
 PortOpt = Annotated[int, typer.Option("--port", help="TCP port.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Dash development server with hot reload (not for production).")]
@@ -29,7 +30,7 @@ ThreadsOpt = Annotated[int, typer.Option("--threads", help="Worker threads of th
 
 
 def _mode(debug: bool) -> str:
-    env = (os.environ.get("CRISISRISK_ENV") or "").strip().lower()
+    env = (settings.get("CRISISRISK_ENV") or "").strip().lower()
     return "development" if debug or env == "development" else "production"
 
 
@@ -151,13 +152,13 @@ def up_cmd(host: HostOpt = DEFAULT_HOST, port: PortOpt = DEFAULT_PORT, debug: De
     engine.dispose()
     console.print("[bold]3/3 serve[/bold]")
     app_config: dict = {}
-    if not os.environ.get("CRISISRISK_SECRET_KEY"):
+    if not settings.is_set("CRISISRISK_SECRET_KEY"):
         import secrets as _secrets
 
         app_config["secret_key"] = _secrets.token_urlsafe(48)
         console.print("[yellow]No CRISISRISK_SECRET_KEY: using a random key for this run (sign-ins end when it "
                       "stops). Set it to keep sessions across restarts.[/yellow]")
-    if not (os.environ.get("CRISISRISK_PUBLIC_READ") or "").strip():
+    if not settings.is_set("CRISISRISK_PUBLIC_READ"):
         app_config["public_read"] = True
     _print_accounts_hint()
     _serve(host, port, debug, threads, app_config)

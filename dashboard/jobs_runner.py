@@ -11,7 +11,6 @@ failed. A cancel request is honoured at the job's next progress point (``JobCanc
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from warehouse import jobs
+from warehouse import jobs, settings
 from warehouse.jobs import JobCancelled
 
 log = logging.getLogger(__name__)
@@ -29,7 +28,7 @@ Done = Callable[[bool, dict[str, Any]], None]
 
 _threads: dict[int, threading.Thread] = {}
 _lock = threading.Lock()
-_dry_runs = threading.BoundedSemaphore(max(1, int(os.environ.get("CRISISRISK_MAX_DRY_RUNS", "2"))))
+_dry_runs = threading.BoundedSemaphore(settings.get("CRISISRISK_MAX_DRY_RUNS"))
 
 
 def submit(engine: Engine, kind: str, actor: str, work: Work, on_done: Done | None = None,

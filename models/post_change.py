@@ -10,18 +10,18 @@ reports how many new alerts wait for review. It is idempotent (models.alerts.eva
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from warehouse import settings
+
 log = logging.getLogger(__name__)
-OFF_VALUES = ("0", "false", "no", "off")
 
 
 def auto_enabled() -> bool:
     """False when CRISISRISK_ALERTS_AUTO is 0/false/no/off (the same switch as the server's background run)."""
-    return os.environ.get("CRISISRISK_ALERTS_AUTO", "true").strip().lower() not in OFF_VALUES
+    return bool(settings.get("CRISISRISK_ALERTS_AUTO"))
 
 
 def evaluate_after_change(engine: Engine, trigger: str, actor: str = "cli") -> dict[str, Any] | None:

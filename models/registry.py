@@ -18,7 +18,7 @@ from typing import Any
 import xgboost as xgb
 from sqlalchemy import Engine, select, update
 
-from warehouse.config import data_dir
+from warehouse.config import model_dir
 from warehouse.faults import fault_point
 from warehouse.schema import model_run
 
@@ -33,7 +33,7 @@ class RegistryError(RuntimeError):
 
 
 def registry_dir() -> Path:
-    return Path(os.environ.get("CRISISRISK_MODEL_DIR", data_dir() / "models"))
+    return model_dir()
 
 
 def _sha256(path: Path) -> str:

@@ -17,9 +17,9 @@ CONFIG_PATH = Path(__file__).with_name("config.toml")
 
 def load_config(path: Path | None = None) -> dict[str, Any]:
     """Settings from models/config.toml, or the file named by CRISISRISK_MODEL_CONFIG."""
-    import os
+    from warehouse import settings
 
-    path = path or Path(os.environ.get("CRISISRISK_MODEL_CONFIG", CONFIG_PATH))
+    path = path or settings.get("CRISISRISK_MODEL_CONFIG")
     with open(path, "rb") as fh:
         return tomllib.load(fh)
 

@@ -1,26 +1,29 @@
-"""Settings from ``CRISISRISK_*`` environment variables, with safe embedded defaults."""
+"""Where things are: the folders and the warehouse URL, from the declared settings (warehouse.settings)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from warehouse import settings
+
+PROJECT_ROOT = settings.PROJECT_ROOT
 
 
 def data_dir() -> Path:
     """Folder for the embedded database and the model registry."""
-    return Path(os.environ.get("CRISISRISK_DATA_DIR", PROJECT_ROOT / "data"))
+    return settings.get("CRISISRISK_DATA_DIR")
 
 
 def raw_dir() -> Path:
     """Folder of the shipped real source files (``data/raw``)."""
-    return Path(os.environ.get("CRISISRISK_RAW_DIR", PROJECT_ROOT / "data" / "raw"))
+    return settings.get("CRISISRISK_RAW_DIR")
+
+
+def model_dir() -> Path:
+    """The model registry (default ``models/`` in the data folder)."""
+    return settings.get("CRISISRISK_MODEL_DIR")
 
 
 def database_url() -> str:
     """The warehouse URL; the default is a SQLite file under ``data/``."""
-    url = os.environ.get("CRISISRISK_DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite:///{data_dir() / 'crisisrisk.sqlite'}"
+    return settings.get("CRISISRISK_DATABASE_URL")

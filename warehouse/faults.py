@@ -7,15 +7,16 @@ Unset (always, in production), a fault point does nothing.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
+from warehouse import settings
+
 
 def fault_point(name: str) -> None:
-    if os.environ.get("CRISISRISK_FAULT_POINT") != name:
+    if settings.get("CRISISRISK_FAULT_POINT") != name:
         return
-    marker = os.environ.get("CRISISRISK_FAULT_MARKER")
+    marker = settings.get("CRISISRISK_FAULT_MARKER")
     if marker:
         Path(marker).write_text(name)
-    time.sleep(float(os.environ.get("CRISISRISK_FAULT_SLEEP", "120")))
+    time.sleep(float(settings.get("CRISISRISK_FAULT_SLEEP")))

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
+from warehouse import settings
 from warehouse.schema import job
 
 log = logging.getLogger(__name__)
@@ -50,12 +51,12 @@ class JobCancelled(Exception):
 
 
 def heartbeat_seconds() -> float:
-    return float(os.environ.get("CRISISRISK_JOB_HEARTBEAT_S", "15"))
+    return float(settings.get("CRISISRISK_JOB_HEARTBEAT_S"))
 
 
 def stale_seconds() -> float:
     """A heartbeat older than this means the owner is gone (must exceed the longest write transaction)."""
-    return float(os.environ.get("CRISISRISK_JOB_STALE_S", "300"))
+    return float(settings.get("CRISISRISK_JOB_STALE_S"))
 
 
 def _now() -> dt.datetime:

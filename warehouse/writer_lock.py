@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from warehouse import settings
 from warehouse.jobs import HOST, heartbeat_seconds, owner_gone
 from warehouse.schema import etl_lock
 
@@ -41,7 +42,7 @@ class EtlBusy(RuntimeError):
 
 
 def default_wait_s() -> float:
-    return float(os.environ.get("CRISISRISK_ETL_LOCK_WAIT_S", "300"))
+    return float(settings.get("CRISISRISK_ETL_LOCK_WAIT_S"))
 
 
 def holder(engine: Engine) -> dict[str, Any] | None:
