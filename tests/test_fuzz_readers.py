@@ -27,6 +27,7 @@ import io
 import json
 import random
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -151,53 +152,103 @@ MUTATIONS = st.builds(
 )
 
 
+# Each grid op takes the rows (header first) and its op tuple and returns the new rows; an op the grid is too
+# small for leaves it as it is.
+def _width(rows: list[list]) -> int:
+    return max((len(r) for r in rows), default=0)
+
+
+def _grid_drop_col(rows: list[list], op: tuple) -> list[list]:
+    if not _width(rows):
+        return rows
+    i = op[1] % _width(rows)
+    return [r[:i] + r[i + 1:] for r in rows]
+
+
+def _grid_rename_col(rows: list[list], op: tuple) -> list[list]:
+    if rows and _width(rows):
+        r = rows[op[1] % min(len(rows), 3)]  # the header is among the first rows
+        if r:
+            r[op[2] % len(r)] = op[3]
+    return rows
+
+
+def _grid_shuffle_cols(rows: list[list], op: tuple) -> list[list]:
+    if not _width(rows):
+        return rows
+    perm = list(range(_width(rows)))
+    random.Random(op[1]).shuffle(perm)
+    return [[r[j] if j < len(r) else "" for j in perm] for r in rows]
+
+
+def _grid_set_cell(rows: list[list], op: tuple) -> list[list]:
+    if len(rows) > 1:
+        r = rows[1 + op[1] % (len(rows) - 1)]
+        if r:
+            r[op[2] % len(r)] = op[3]
+    return rows
+
+
+COLUMN_REWRITES: dict[str, Callable[[object, tuple], object]] = {
+    "set_column": lambda value, op: op[2],
+    "negate_column": lambda value, op: "-" + str(value) if value not in (None, "") else "-1",
+    "huge_column": lambda value, op: (str(value) + "000000000000000000000" if value not in (None, "")
+                                      else "1" + "0" * 30),
+}
+
+
+def _grid_rewrite_column(rows: list[list], op: tuple) -> list[list]:
+    if len(rows) > 1 and _width(rows):
+        j = op[1] % _width(rows)
+        for r in rows[1:]:
+            if j < len(r):
+                r[j] = COLUMN_REWRITES[op[0]](r[j], op)
+    return rows
+
+
+def _grid_blank_line(rows: list[list], op: tuple) -> list[list]:
+    rows.insert(1 + op[1] % max(len(rows), 1), [])
+    return rows
+
+
+def _grid_dup_row(rows: list[list], op: tuple) -> list[list]:
+    if len(rows) > 1:
+        rows.append(list(rows[1 + op[1] % (len(rows) - 1)]))
+    return rows
+
+
+def _grid_shuffle_rows(rows: list[list], op: tuple) -> list[list]:
+    if len(rows) <= 2:
+        return rows
+    body = rows[1:]
+    random.Random(op[1]).shuffle(body)
+    return rows[:1] + body
+
+
+def _grid_ragged_row(rows: list[list], op: tuple) -> list[list]:
+    if len(rows) > 1:
+        r = rows[1 + op[1] % (len(rows) - 1)]
+        if op[2] > 0:
+            r.extend(["extra"] * op[2])
+        elif op[2] < 0:
+            del r[op[2]:]
+    return rows
+
+
+GRID_OPS: dict[str, Callable[[list[list], tuple], list[list]]] = {
+    "drop_col": _grid_drop_col, "rename_col": _grid_rename_col, "shuffle_cols": _grid_shuffle_cols,
+    "set_cell": _grid_set_cell, "set_column": _grid_rewrite_column, "negate_column": _grid_rewrite_column,
+    "huge_column": _grid_rewrite_column, "blank_line": _grid_blank_line, "dup_row": _grid_dup_row,
+    "keep_rows": lambda rows, op: rows[: 1 + op[1]], "shuffle_rows": _grid_shuffle_rows,
+    "ragged_row": _grid_ragged_row,
+}
+
+
 def mutate_grid(rows: list[list], ops: tuple) -> list[list]:
+    """Apply the ops in order to a copy of the rows (header first)."""
     rows = [list(r) for r in rows]
     for op in ops:
-        width = max((len(r) for r in rows), default=0)
-        n = len(rows)
-        kind = op[0]
-        if kind == "drop_col" and width:
-            i = op[1] % width
-            rows = [r[:i] + r[i + 1:] for r in rows]
-        elif kind == "rename_col" and n and width:
-            r = rows[op[1] % min(n, 3)]  # the header is among the first rows
-            if r:
-                r[op[2] % len(r)] = op[3]
-        elif kind == "shuffle_cols" and width:
-            perm = list(range(width))
-            random.Random(op[1]).shuffle(perm)
-            rows = [[r[j] if j < len(r) else "" for j in perm] for r in rows]
-        elif kind == "set_cell" and n > 1:
-            r = rows[1 + op[1] % (n - 1)]
-            if r:
-                r[op[2] % len(r)] = op[3]
-        elif kind in ("set_column", "negate_column", "huge_column") and n > 1 and width:
-            j = op[1] % width
-            for r in rows[1:]:
-                if j < len(r):
-                    if kind == "set_column":
-                        r[j] = op[2]
-                    elif kind == "negate_column":
-                        r[j] = "-" + str(r[j]) if r[j] not in (None, "") else "-1"
-                    else:
-                        r[j] = str(r[j]) + "000000000000000000000" if r[j] not in (None, "") else "1" + "0" * 30
-        elif kind == "blank_line":
-            rows.insert(1 + op[1] % max(n, 1), [])
-        elif kind == "dup_row" and n > 1:
-            rows.append(list(rows[1 + op[1] % (n - 1)]))
-        elif kind == "keep_rows":
-            rows = rows[: 1 + op[1]]
-        elif kind == "shuffle_rows" and n > 2:
-            body = rows[1:]
-            random.Random(op[1]).shuffle(body)
-            rows = rows[:1] + body
-        elif kind == "ragged_row" and n > 1:
-            r = rows[1 + op[1] % (n - 1)]
-            if op[2] > 0:
-                r.extend(["extra"] * op[2])
-            elif op[2] < 0:
-                del r[op[2]:]
+        rows = GRID_OPS[op[0]](rows, op)
     return rows
 
 
@@ -259,38 +310,68 @@ def _write_xlsx(src: Path, m: Mutation, target: Path) -> None:
     wb.save(target)
 
 
+# Each GeoJSON op takes the features, the sorted property keys and its op tuple; it changes the features.
+def _geo_drop_col(feats: list[dict], keys: list[str], op: tuple) -> None:
+    if keys:
+        key = keys[op[1] % len(keys)]
+        for f in feats:
+            f["properties"].pop(key, None)
+
+
+def _geo_rename_col(feats: list[dict], keys: list[str], op: tuple) -> None:
+    if keys:
+        old = keys[op[1] % len(keys)]
+        for f in feats:
+            if old in f["properties"]:
+                f["properties"][op[3]] = f["properties"].pop(old)
+
+
+def _geo_set(feats: list[dict], keys: list[str], op: tuple) -> None:
+    if keys and feats:
+        key = keys[op[1] % len(keys)]
+        targets = feats if op[0] == "set_column" else [feats[op[2] % len(feats)]]
+        for f in targets:
+            f["properties"][key] = op[-1]
+
+
+def _geo_geometry(geometry: dict | None) -> Callable[[list[dict], list[str], tuple], None]:
+    """An op that replaces one feature's geometry (None, an absurd point, a degenerate polygon)."""
+    def replace(feats: list[dict], keys: list[str], op: tuple) -> None:
+        if feats:
+            feats[op[1] % len(feats)]["geometry"] = json.loads(json.dumps(geometry))
+    return replace
+
+
+def _geo_dup_row(feats: list[dict], keys: list[str], op: tuple) -> None:
+    if feats:
+        feats.append(json.loads(json.dumps(feats[op[1] % len(feats)])))
+
+
+def _geo_keep_rows(feats: list[dict], keys: list[str], op: tuple) -> None:
+    del feats[op[1]:]
+
+
+def _geo_shuffle_rows(feats: list[dict], keys: list[str], op: tuple) -> None:
+    random.Random(op[1]).shuffle(feats)
+
+
+GEOJSON_OPS: dict[str, Callable[[list[dict], list[str], tuple], None]] = {
+    "drop_col": _geo_drop_col, "rename_col": _geo_rename_col, "set_cell": _geo_set, "set_column": _geo_set,
+    "negate_column": _geo_geometry(None),
+    "huge_column": _geo_geometry({"type": "Point", "coordinates": [1e308, -1e308]}),
+    "ragged_row": _geo_geometry({"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}),
+    "dup_row": _geo_dup_row, "keep_rows": _geo_keep_rows, "shuffle_rows": _geo_shuffle_rows,
+}
+
+
 def _mutate_geojson(text: str, ops: tuple) -> str:
+    """The grid ops read as GeoJSON ops (columns are properties, rows features); the others do nothing."""
     data = json.loads(text)
     feats = data["features"]
     for op in ops:
-        keys = sorted({k for f in feats for k in (f.get("properties") or {})})
-        kind = op[0]
-        if kind == "drop_col" and keys:
-            key = keys[op[1] % len(keys)]
-            for f in feats:
-                f["properties"].pop(key, None)
-        elif kind == "rename_col" and keys:
-            old = keys[op[1] % len(keys)]
-            for f in feats:
-                if old in f["properties"]:
-                    f["properties"][op[3]] = f["properties"].pop(old)
-        elif kind in ("set_cell", "set_column") and keys and feats:
-            key = keys[op[1] % len(keys)]
-            targets = feats if kind == "set_column" else [feats[op[2] % len(feats)]]
-            for f in targets:
-                f["properties"][key] = op[-1]
-        elif kind == "negate_column" and feats:
-            feats[op[1] % len(feats)]["geometry"] = None
-        elif kind == "huge_column" and feats:
-            feats[op[1] % len(feats)]["geometry"] = {"type": "Point", "coordinates": [1e308, -1e308]}
-        elif kind == "dup_row" and feats:
-            feats.append(json.loads(json.dumps(feats[op[1] % len(feats)])))
-        elif kind == "keep_rows":
-            del feats[op[1]:]
-        elif kind == "shuffle_rows":
-            random.Random(op[1]).shuffle(feats)
-        elif kind == "ragged_row" and feats:
-            feats[op[1] % len(feats)]["geometry"] = {"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}
+        change = GEOJSON_OPS.get(op[0])
+        if change:
+            change(feats, sorted({k for f in feats for k in (f.get("properties") or {})}), op)
     return json.dumps(data, allow_nan=True)
 
 
