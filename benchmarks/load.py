@@ -269,8 +269,7 @@ def temporary_token(database_url: str | None) -> tuple[str, str]:
     return accounts.create_token(engine, name, token_name), token_name
 
 
-def main(argv: list[str] | None = None) -> int:
-    sys.path.insert(0, str(ROOT))
+def _parser() -> argparse.ArgumentParser:
     from warehouse import settings
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -288,78 +287,93 @@ def main(argv: list[str] | None = None) -> int:
                         help="analyst bearer token for --during promote")
     parser.add_argument("--promote-run", help="run to promote (default: the newest non-deployed run)")
     parser.add_argument("--window", type=float, default=10.0, help="seconds after a promote that are reported")
-    args = parser.parse_args(argv)
-    if not (1 <= args.clients <= 500) or not (0 < args.duration <= 3600):
-        parser.error("--clients must be 1-500 and --duration at most 3600 s (bounded load)")
+    return parser
 
-    proc = None
+
+def _server(parser: argparse.ArgumentParser, args: argparse.Namespace
+            ) -> tuple[str, int, subprocess.Popen | None]:
+    """The loopback server to load: ``--url`` (refused unless http:// on loopback) or one started here."""
+    from warehouse import settings
+
     if args.url:
         parsed = urlparse(args.url)
         host, port = parsed.hostname or "", parsed.port or 80
         if parsed.scheme != "http" or not is_loopback(host):
             parser.error(f"refusing {args.url!r}: load is only sent to http:// on a loopback address "
                          "(127.0.0.1, ::1, localhost)")
-    else:
-        host, port = "127.0.0.1", free_port()
-        env = {**os.environ, "CRISISRISK_PUBLIC_READ": "true", "CRISISRISK_LOG_LEVEL": "ERROR",
-               "CRISISRISK_SECRET_KEY": settings.get("CRISISRISK_SECRET_KEY") or secrets.token_urlsafe(48)}
-        if args.database_url:
-            env["CRISISRISK_DATABASE_URL"] = args.database_url
-        proc = subprocess.Popen([sys.executable, "-m", "crisisrisk.cli", "serve", "--host", host, "--port",
-                                 str(port), "--threads", str(args.threads)], env=env, cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        print(f"started crisisrisk serve on http://{host}:{port} ({args.threads} waitress threads)")
-    token_name = None
-    promote_report: dict | None = None
-    try:
-        wait_healthy(host, port, proc)
-        info = discover(host, port)
-        mix = endpoint_mix(info)
-        run_phase(host, port, 2, 3.0, mix, args.seed + 99)  # warm the caches (not reported)
-        base = run_phase(host, port, 1, args.baseline, mix, args.seed)
-        print_table("single-client baseline", base)
-        timeline: list[tuple[float, float, bool]] = []
-        during = None
-        if args.during == "promote":
-            token = args.token
-            if not token:
-                if proc is None:
-                    parser.error("--during promote against --url needs --token (an analyst bearer token)")
-                token, token_name = temporary_token(args.database_url)
-            original, other = promotable_run(host, port, token, args.promote_run)
-            sent: list[float] = []
-            answers: list[dict] = []
+        return host, port, None
+    host, port = "127.0.0.1", free_port()
+    env = {**os.environ, "CRISISRISK_PUBLIC_READ": "true", "CRISISRISK_LOG_LEVEL": "ERROR",
+           "CRISISRISK_SECRET_KEY": settings.get("CRISISRISK_SECRET_KEY") or secrets.token_urlsafe(48)}
+    if args.database_url:
+        env["CRISISRISK_DATABASE_URL"] = args.database_url
+    proc = subprocess.Popen([sys.executable, "-m", "crisisrisk.cli", "serve", "--host", host, "--port",
+                             str(port), "--threads", str(args.threads)], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    print(f"started crisisrisk serve on http://{host}:{port} ({args.threads} waitress threads)")
+    return host, port, proc
 
-            def during(began: float) -> None:
-                for at, run in ((0.25, other), (0.65, original)):  # promote, then put the original back
-                    time.sleep(max(0.0, began + at * args.duration - time.perf_counter()))
-                    sent.append(time.perf_counter())
-                    status, body, took = post(host, port, f"/api/v1/models/{run}/promote", token)
-                    answers.append({"run": run, "status": status, "ack_ms": took * 1000,
-                                    "message": body.get("message") or body.get("error")})
-                    print(f"promote {run}: HTTP {status} acknowledged after {took * 1000:.0f} ms")
-        load = run_phase(host, port, args.clients, args.duration, mix, args.seed + 1, timeline, during)
-        print_table(f"{args.clients} concurrent clients" + (" through two promotes" if during else ""), load)
-        if during:
-            promote_report = {"promotes": answers, "window_s": args.window,
-                              "after_promote": promote_window(timeline, sent, args.window),
-                              "whole_phase_max_ms": max((e for _, e, _ in timeline), default=0) * 1000}
-            w = promote_report["after_promote"]
-            print(f"\nrequests started within {args.window:.0f} s after a promote: {w['requests']}, p50 "
-                  f"{w['p50_ms']:.0f} ms, p95 {w['p95_ms']:.0f} ms, max {w['max_ms']:.0f} ms, {w['errors']} errors; "
-                  f"whole phase max {promote_report['whole_phase_max_ms']:.0f} ms")
-    finally:
-        if token_name:
-            from warehouse import accounts
-            from warehouse.db import make_engine
 
-            accounts.revoke_token(make_engine(args.database_url), token_name)
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+class _PromoteDuring:
+    """``--during promote``: promote another run at 25% of the phase and the original back at 65%."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.token_name: str | None = None  # a temporary token made here, revoked at the end
+        self.sent: list[float] = []
+        self.answers: list[dict] = []
+        self.duration = 0.0
+        self.runs: tuple[str, str] = ("", "")
+        self.token = ""
+
+    def prepare(self, parser: argparse.ArgumentParser, args: argparse.Namespace, started_here: bool) -> None:
+        self.token = args.token
+        if not self.token:
+            if not started_here:
+                parser.error("--during promote against --url needs --token (an analyst bearer token)")
+            self.token, self.token_name = temporary_token(args.database_url)
+        self.runs = promotable_run(self.host, self.port, self.token, args.promote_run)
+        self.duration = args.duration
+
+    def __call__(self, began: float) -> None:
+        original, other = self.runs
+        for at, run in ((0.25, other), (0.65, original)):  # promote, then put the original back
+            time.sleep(max(0.0, began + at * self.duration - time.perf_counter()))
+            self.sent.append(time.perf_counter())
+            status, body, took = post(self.host, self.port, f"/api/v1/models/{run}/promote", self.token)
+            self.answers.append({"run": run, "status": status, "ack_ms": took * 1000,
+                                 "message": body.get("message") or body.get("error")})
+            print(f"promote {run}: HTTP {status} acknowledged after {took * 1000:.0f} ms")
+
+    def report(self, timeline: list[tuple[float, float, bool]], window: float) -> dict:
+        """Latency of the requests started within ``window`` s after each promote, beside the phase's."""
+        report = {"promotes": self.answers, "window_s": window,
+                  "after_promote": promote_window(timeline, self.sent, window),
+                  "whole_phase_max_ms": max((e for _, e, _ in timeline), default=0) * 1000}
+        w = report["after_promote"]
+        print(f"\nrequests started within {window:.0f} s after a promote: {w['requests']}, p50 "
+              f"{w['p50_ms']:.0f} ms, p95 {w['p95_ms']:.0f} ms, max {w['max_ms']:.0f} ms, "
+              f"{w['errors']} errors; whole phase max {report['whole_phase_max_ms']:.0f} ms")
+        return report
+
+
+def _stop(args: argparse.Namespace, token_name: str | None, proc: subprocess.Popen | None) -> None:
+    """Revoke the temporary token and stop the server this script started."""
+    if token_name:
+        from warehouse import accounts
+        from warehouse.db import make_engine
+
+        accounts.revoke_token(make_engine(args.database_url), token_name)
+    if proc is not None:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _goal(args: argparse.Namespace, base: dict, load: dict, promote_report: dict | None) -> bool:
+    """Print the ratios to the baseline and whether the goal was met; write --json."""
     b, lo = base["endpoints"]["overall"], load["endpoints"]["overall"]
     ratios = {"rps": lo["rps"] / b["rps"] if b["rps"] else float("nan"),
               "p50": lo["p50_ms"] / b["p50_ms"] if b["p50_ms"] else float("nan"),
@@ -378,6 +392,35 @@ def main(argv: list[str] | None = None) -> int:
                                          "baseline": base, "load": load, "ratios": ratios, "goal_met": met,
                                          "during_promote": promote_report},
                                         indent=2, default=str))
+    return met
+
+
+def main(argv: list[str] | None = None) -> int:
+    sys.path.insert(0, str(ROOT))
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not (1 <= args.clients <= 500) or not (0 < args.duration <= 3600):
+        parser.error("--clients must be 1-500 and --duration at most 3600 s (bounded load)")
+    host, port, proc = _server(parser, args)
+    during = _PromoteDuring(host, port) if args.during == "promote" else None
+    promote_report: dict | None = None
+    try:
+        wait_healthy(host, port, proc)
+        info = discover(host, port)
+        mix = endpoint_mix(info)
+        run_phase(host, port, 2, 3.0, mix, args.seed + 99)  # warm the caches (not reported)
+        base = run_phase(host, port, 1, args.baseline, mix, args.seed)
+        print_table("single-client baseline", base)
+        timeline: list[tuple[float, float, bool]] = []
+        if during:
+            during.prepare(parser, args, started_here=proc is not None)
+        load = run_phase(host, port, args.clients, args.duration, mix, args.seed + 1, timeline, during)
+        print_table(f"{args.clients} concurrent clients" + (" through two promotes" if during else ""), load)
+        if during:
+            promote_report = during.report(timeline, args.window)
+    finally:
+        _stop(args, during.token_name if during else None, proc)
+    met = _goal(args, base, load, promote_report)
     return 0 if met else 1
 
 
