@@ -25,7 +25,7 @@ import pandas as pd
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
-from dashboard import api_alerts, api_phases, api_workflows
+from dashboard import api_alerts, api_phases, api_scenarios, api_workflows
 from dashboard.api_core import (
     API_VERSION,
     ApiError,
@@ -352,7 +352,7 @@ def models(actx, a: dict) -> dict:
     return _list(frame.astype(object).where(frame.notna(), None), actx.queries, {})
 
 
-GROUPS = (ops, api_workflows.ops, api_phases.ops, api_alerts.ops)
+GROUPS = (ops, api_workflows.ops, api_phases.ops, api_alerts.ops, api_scenarios.ops)
 
 
 def openapi_spec(server: str = "/api/v1") -> dict:

@@ -64,6 +64,10 @@ class ScenarioError(ValueError):
     """A scenario the engine refuses (unknown lever or region, value out of range); the message says which."""
 
 
+class ScenarioNotFound(ScenarioError):
+    """The region (or its year) has no model inputs: nothing to compute, as distinct from a bad request."""
+
+
 @dataclass(frozen=True)
 class Lever:
     """One lever: what it changes in the observations, and which model features that moves.
@@ -249,7 +253,7 @@ class ScenarioModel:
         """The region's observations plus the coverage rows (so one-region builds see each source's years)."""
         own = self._by_region.get(region)
         if own is None:
-            raise ScenarioError(f"unknown region '{region}': no observations in the warehouse")
+            raise ScenarioNotFound(f"unknown region '{region}': no observations in the warehouse")
         return pd.concat([own, self.coverage], ignore_index=True)
 
     def rise_year(self, year: int) -> pd.DataFrame:
@@ -561,7 +565,7 @@ def detected_rows(model: ScenarioModel, regions: Sequence[str], year: int, lever
     keys = [(r, year) for r in regions]
     missing = [r for r, k in zip(regions, keys, strict=True) if k not in panel.index]
     if missing:
-        raise ScenarioError(f"no detected-victims features for {', '.join(missing)} in {year}")
+        raise ScenarioNotFound(f"no detected-victims features for {', '.join(missing)} in {year}")
     base = panel.loc[keys].droplevel("year")
     scen = base.copy()
     names = moved_detected_features(levers)
@@ -681,7 +685,7 @@ def rise_year_frames(model: ScenarioModel, regions: Sequence[str], year: int, le
     base = model.rise_year(year)
     missing = [r for r in regions if (r, year) not in base.index]
     if missing:
-        raise ScenarioError(f"no watch-list score for {', '.join(missing)} in {year}")
+        raise ScenarioNotFound(f"no watch-list score for {', '.join(missing)} in {year}")
     scen = base.copy()
     names = [n for n in moved_rise_features(levers) if n in base.columns]
     notes: list[str] = []
@@ -781,7 +785,7 @@ def current_levels(model: ScenarioModel, region: str, year: int) -> dict[str, fl
     try:
         row = model.detected.panel.loc[(region, year)]
     except KeyError:
-        raise ScenarioError(f"no detected-victims features for {region} in {year}") from None
+        raise ScenarioNotFound(f"no detected-victims features for {region} in {year}") from None
     return {lv.name: _current(lv, row) for lv in LEVERS}
 
 

@@ -160,3 +160,48 @@ def run_directions(model: sc.ScenarioModel, run_id: str, root: Path, engine: Eng
     except OSError as exc:  # a read-only registry: keep them in memory only
         log.warning("lever directions not cached (%s)", exc)
     return out
+
+
+# --- saved scenarios (table saved_scenario, migration 0010) ----------------------------------------------------
+
+class SavedScenarioExists(ValueError):
+    """The user already saved a scenario under this name."""
+
+
+def save_scenario(engine: Engine, name: str, region: str, year: int, levers: dict[str, float], created_by: str,
+                  run_id: str | None) -> dict[str, Any]:
+    """Store a named scenario's definition (not its result: that is recomputed when it is opened)."""
+    import datetime as dt
+
+    from sqlalchemy.exc import IntegrityError
+
+    from warehouse.schema import saved_scenario
+
+    row = {"name": name, "region_id": region, "year": int(year), "levers_json": dict(levers),
+           "created_by": created_by, "created_at": dt.datetime.now(dt.UTC), "run_id": run_id}
+    try:
+        with engine.begin() as conn:
+            new_id = conn.execute(saved_scenario.insert().values(**row)).inserted_primary_key[0]
+    except IntegrityError:
+        raise SavedScenarioExists(f"you already saved a scenario named '{name}'") from None
+    out = {"scenario_id": int(new_id), **row, "created_at": row["created_at"].isoformat()}
+    out["levers"] = out.pop("levers_json")
+    return out
+
+
+def saved_scenarios(engine: Engine, created_by: str | None = None, scenario_id: int | None = None
+                    ) -> list[dict[str, Any]]:
+    """Saved scenarios, newest first: one user's, or the one with ``scenario_id``."""
+    from warehouse.schema import saved_scenario as t
+
+    stmt = select(t).order_by(t.c.scenario_id.desc())
+    if created_by is not None:
+        stmt = stmt.where(t.c.created_by == created_by)
+    if scenario_id is not None:
+        stmt = stmt.where(t.c.scenario_id == int(scenario_id))
+    with engine.connect() as conn:
+        rows = [dict(r) for r in conn.execute(stmt.limit(500)).mappings()]
+    for r in rows:
+        r["levers"] = r.pop("levers_json") or {}
+        r["created_at"] = r["created_at"].isoformat() if r["created_at"] is not None else None
+    return rows
