@@ -31,6 +31,7 @@ from sqlalchemy import Engine, select, update
 
 from etl.context import MappingContext
 from etl.contract import FILE, REJECT, REJECT_DETAIL, ROW, ContractError
+from etl.loader import sha256_file  # the one file hash of loads and uploads
 from etl.sources import get_source
 from warehouse import settings
 from warehouse.config import data_dir, raw_dir
@@ -354,7 +355,7 @@ def apply(engine: Engine, upload_id: int, progress=None, who: str | None = None)
     if item is None or item["status"] != "validated" or not item["staged_path"]:
         raise UploadRefused("not_validated", f"upload {upload_id} is not a validated upload waiting to be loaded")
     staged = Path(item["staged_path"])
-    if not staged.exists() or sha256_bytes_of(staged) != item["sha256"]:
+    if not staged.exists() or sha256_file(staged) != item["sha256"]:
         raise UploadRefused("changed", f"upload {upload_id}: the staged file is missing or changed")
     source = get_source(item["source"])
     step = (lambda msg: progress(msg)) if progress else None
@@ -378,14 +379,6 @@ def apply(engine: Engine, upload_id: int, progress=None, who: str | None = None)
     return result
 
 
-def sha256_bytes_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _backup_dir(upload_id: int) -> Path:
     return data_dir() / "uploads" / f"superseded-{upload_id}"
 
@@ -397,7 +390,7 @@ def _swap_into_raw(upload_id: int, source, staged: Path) -> None:
     backup.mkdir(parents=True, exist_ok=True)
     target = folder / staged.name
     for f in _replaced(source, staged.name):
-        if f == target and target.exists() and sha256_bytes_of(target) == sha256_bytes_of(staged):
+        if f == target and target.exists() and sha256_file(target) == sha256_file(staged):
             continue  # already the uploaded file (a repeated repair)
         shutil.move(str(f), backup / f.name)
     tmp = folder / f".{staged.name}.part"
