@@ -165,7 +165,7 @@ class Admin1Matcher:
             else:
                 pending.append((name, norm))
                 continue
-            claimed.add(out[name].region_id)
+            claimed.add(rid)
         free = units[~units["region_id"].isin(claimed)]
         choices = pd.concat([free[["region_id", "norm"]], alts[~alts["region_id"].isin(claimed)][["region_id", "norm"]]])
         choices = choices[choices["norm"] != ""].drop_duplicates()
@@ -191,7 +191,7 @@ class Admin1Matcher:
         results: dict[tuple[str, str], Admin1Match] = {}
         for code, grp in keys.dropna().groupby("iso3"):
             for name, m in self.match_names(str(code), grp["name"].astype(str).unique().tolist()).items():
-                results[(code, name)] = m
+                results[(str(code), name)] = m
         empty = Admin1Match(None, None)
         matches = [results.get((c, str(n)), empty) if pd.notna(c) and pd.notna(n) else empty
                    for c, n in zip(keys["iso3"], keys["name"], strict=True)]

@@ -84,7 +84,9 @@ class MappingContext:
         """Resolve Gleditsch–Ward ('gw'), COW ('cow') or UNHCR ('unhcr') codes via the crosswalk."""
         uniques = {c: self.crosswalk.to_iso3(scheme, c) for c in frame[column].dropna().unique()}
         iso3 = frame[column].map(uniques)
-        res = pd.DataFrame({"iso3": iso3, "reason_code": np.where(iso3.isna(), "unknown_country", None),
+        reason_code = pd.Series(np.full(len(frame), None, dtype=object), index=frame.index)
+        reason_code[iso3.isna()] = "unknown_country"
+        res = pd.DataFrame({"iso3": iso3, "reason_code": reason_code,
                             "reason": "code '" + frame[column].astype(str) + f"' is not a known {scheme.upper()} code"},
                            index=frame.index)
         self._apply(frame, res, out, column)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,9 @@ FILE = "_file"  # file name the row came from
 
 
 RESERVED = (ROW, REJECT, REJECT_DETAIL, FILE)
+Mask = pd.Series | np.ndarray  # one boolean per row of the frame
+# why rows are rejected: one text, a text per row, or a function of the rejected rows (built only for those)
+Detail = str | pd.Series | Callable[[pd.DataFrame], pd.Series]
 
 
 def refuse_reserved(frame: pd.DataFrame, path: Path) -> None:
@@ -154,7 +157,7 @@ def strip_column_names(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def reject(frame: pd.DataFrame, mask: pd.Series, code: str, detail) -> None:
+def reject(frame: pd.DataFrame, mask: Mask, code: str, detail: Detail) -> None:
     """Mark rows as rejected (first reason wins).
 
     ``detail`` is a string, a Series aligned to the frame, or a function of the rejected rows that

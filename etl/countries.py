@@ -87,7 +87,7 @@ ALIASES: dict[str, str | None] = {
 }
 
 # Codes that are not ISO3 in some publishers' tables (World Bank/WGI, Natural Earth, UNHCR).
-CODE_ALIASES: dict[str, str] = {
+CODE_ALIASES: dict[str, str | None] = {
     "KSV": "XKX",
     "KOS": "XKX",
     "XKX": "XKX",
@@ -258,8 +258,8 @@ def resolve_codes(codes: pd.Series, names: pd.Series | None = None) -> pd.DataFr
     unique = pairs.drop_duplicates()
     resolved = [resolve_code(c, None if n is None or (isinstance(n, float) and pd.isna(n)) else str(n))
                 for c, n in zip(unique["code"], unique["name"], strict=True)]
-    table = unique.assign(iso3=[r.iso3 for r in resolved], reason_code=[r.reason_code for r in resolved],
-                          reason=[r.reason for r in resolved])
+    table = unique.assign(**{field: pd.Series([getattr(r, field) for r in resolved], index=unique.index, dtype=object)
+                             for field in ("iso3", "reason_code", "reason")})
     merged = pairs.reset_index(drop=True).merge(table, on=["code", "name"], how="left")
     merged.index = codes.index
     return merged[["iso3", "reason_code", "reason"]]

@@ -27,7 +27,7 @@ from etl.sources.base import OBSERVATION_COLUMNS, Source
 from warehouse.config import raw_dir as default_raw_dir
 from warehouse.faults import fault_point
 from warehouse.io import bulk_insert_frame as bulk_insert
-from warehouse.io import upsert
+from warehouse.io import inserted_id, upsert
 from warehouse.schema import indicator, observation, rejected_row, source_load
 
 log = logging.getLogger(__name__)
@@ -204,12 +204,12 @@ def _replace_loads(conn: Connection, source: Source, results: list[FileResult], 
     conn.execute(delete(observation).where(observation.c.source == source.name))
     load_ids: dict[str, int] = {}
     for res in results:
-        load_ids[res.file] = conn.execute(source_load.insert().values(
+        load_ids[res.file] = inserted_id(conn.execute(source_load.insert().values(
             source=source.name, file=where[res.file], sha256=res.sha256, rows_read=res.rows_read,
             rows_loaded=res.rows_loaded, rows_rejected=res.rows_rejected, observations=res.observations,
             started_at=started, finished_at=finished, status="loaded", software_version=__version__,
             current_key=current_key(source.name, where[res.file]),
-        )).inserted_primary_key[0]
+        )))
     return load_ids
 
 

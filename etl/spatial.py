@@ -60,7 +60,7 @@ class AdminIndex:
         valid = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
         valid &= pd.Index(self._countries).get_indexer(iso3) >= 0  # hashed: np.isin on objects is quadratic
         sel = np.flatnonzero(valid)
-        pts = shapely.points(lon[sel], lat[sel])
+        pts = np.asarray(shapely.points(lon[sel], lat[sel]))  # stubs: Point | array; an array here
         hit = self._within_own_country(pts, iso3[sel])
         found = hit >= 0
         rows = self._polygon_rows[hit[found]]

@@ -37,6 +37,7 @@ from warehouse import settings
 from warehouse.config import data_dir, raw_dir
 from warehouse.csvsafe import FORMULA_START  # the one formula-injection rule (exports neutralise it)
 from warehouse.faults import fault_point
+from warehouse.io import inserted_id
 from warehouse.jobs import on_orphan
 from warehouse.schema import upload
 
@@ -296,19 +297,19 @@ def _replaced(source, name: str) -> list[Path]:
 def record(engine: Engine, actor: str, report: UploadReport, staged: Path | None) -> int:
     """Record a finished dry run (validated or refused) as a new upload."""
     with engine.begin() as conn:
-        return conn.execute(upload.insert().values(
+        return inserted_id(conn.execute(upload.insert().values(
             at=dt.datetime.now(dt.UTC), actor=actor, source=report.source, filename=report.filename,
             size_bytes=report.size_bytes, sha256=report.sha256, status="validated" if report.ok else "refused",
-            report_json=report.to_dict(), staged_path=str(staged) if staged else None)).inserted_primary_key[0]
+            report_json=report.to_dict(), staged_path=str(staged) if staged else None)))
 
 
 def record_pending(engine: Engine, actor: str, source: str, filename: str, data: bytes) -> int:
     """Record an upload whose dry run is about to run in the background (status 'validating')."""
     with engine.begin() as conn:
-        return conn.execute(upload.insert().values(
+        return inserted_id(conn.execute(upload.insert().values(
             at=dt.datetime.now(dt.UTC), actor=actor, source=source[:60], filename=Path(filename).name[:300] or "?",
             size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), status="validating",
-        )).inserted_primary_key[0]
+        )))
 
 
 def set_status(engine: Engine, upload_id: int, status: str, **values: Any) -> None:
@@ -410,7 +411,7 @@ def repair_after_crash(engine: Engine, job_row: dict[str, Any]) -> None:
 
     upload_id = job_row.get("upload_id")
     item = get_upload(engine, upload_id) if upload_id else None
-    if item is None:
+    if upload_id is None or item is None:
         return
     if job_row["kind"] == "validate" and item["status"] == "validating":
         set_status(engine, upload_id, "failed", report_json={"ok": False, "error_code": "interrupted",

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models.jsonsafe import json_safe as _clean
 from warehouse import accounts
+from warehouse.io import inserted_id
 from warehouse.schema import (
     ALERT_CONDITIONS,
     alert,
@@ -224,7 +225,7 @@ def save_rule(engine: Engine, actor: str, fields: dict[str, Any], rule_id: int |
     try:
         with engine.begin() as conn:
             if rule_id is None:
-                rule_id = conn.execute(alert_rule.insert().values(created_at=now, **values)).inserted_primary_key[0]
+                rule_id = inserted_id(conn.execute(alert_rule.insert().values(created_at=now, **values)))
             else:
                 conn.execute(update(alert_rule).where(alert_rule.c.rule_id == rule_id).values(**values))
     except IntegrityError:
@@ -444,8 +445,8 @@ def evaluate(engine: Engine, trigger: str = "cli", actor: str = "system", inputs
     seed_starter_rules(engine)
     now = dt.datetime.now(dt.UTC)
     with engine.begin() as conn:
-        evaluation_id = conn.execute(alert_evaluation.insert().values(
-            trigger=trigger[:40], requested_by=actor[:120], started_at=now, status="running")).inserted_primary_key[0]
+        evaluation_id = inserted_id(conn.execute(alert_evaluation.insert().values(
+            trigger=trigger[:40], requested_by=actor[:120], started_at=now, status="running")))
     try:
         inputs = inputs or Inputs.from_warehouse(engine)
         with engine.connect() as conn:

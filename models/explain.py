@@ -36,7 +36,7 @@ def global_importance(shap: pd.DataFrame, families: dict[str, str]) -> tuple[lis
     per_feature = shap[cols].abs().mean().sort_values(ascending=False)
     per_family = by_family(shap, families).abs().mean().sort_values(ascending=False)
     return ([{"family": f, "mean_abs_shap": float(v)} for f, v in per_family.items()],
-            [{"feature": f, "family": families[f], "mean_abs_shap": float(v)} for f, v in per_feature.items()])
+            [{"feature": f, "family": families[str(f)], "mean_abs_shap": float(v)} for f, v in per_feature.items()])
 
 
 def what_changed(shap: pd.DataFrame, families: dict[str, str]) -> pd.DataFrame:

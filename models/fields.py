@@ -195,4 +195,4 @@ def hxl_row(table: dict[str, Field], names: list[str], level: int | None = None)
 
 def decimals(table: dict[str, Field], names: list[str]) -> dict[str, int]:
     """``{column: decimals}`` of the columns that are rounded in files (for ``DataFrame.round``)."""
-    return {n: table[n].decimals for n in names if n in table and table[n].decimals is not None}
+    return {n: places for n in names if n in table and (places := table[n].decimals) is not None}

@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy import Engine, delete, func, select
 
 from models.jsonsafe import json_safe as _clean
-from warehouse.io import bulk_insert
+from warehouse.io import bulk_insert, inserted_id
 from warehouse.schema import crisis_event, phase_curve, phase_result, region
 
 log = logging.getLogger(__name__)
@@ -39,9 +39,9 @@ def write_phases(engine: Engine, curves: pd.DataFrame, meta: dict[str, Any], eve
     now = dt.datetime.now(dt.UTC)
     with engine.begin() as conn:
         known = {r for (r,) in conn.execute(select(region.c.region_id).where(region.c.level == 0))}
-        result_id = conn.execute(phase_result.insert().values(
+        result_id = inserted_id(conn.execute(phase_result.insert().values(
             computed_at=now, watchlist_run_id=meta.get("watchlist_run_id"), meta_json=_clean(meta),
-        )).inserted_primary_key[0]
+        )))
         rows = [{"result_id": result_id, "event_type": r.event_type, "outcome": r.outcome, "k": int(r.k),
                  "effect": _num(r.effect), "lower": _num(r.lower), "upper": _num(r.upper), "n": int(r.n),
                  "n_countries": int(r.n_countries)} for r in curves.itertuples(index=False)]

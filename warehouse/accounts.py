@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, and_, exists, func, not_, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from warehouse.io import inserted_id
 from warehouse.schema import ROLES, api_token, app_user, audit_log
 
 log = logging.getLogger(__name__)
@@ -100,9 +101,9 @@ def add_user(engine: Engine, name: str, role: str, password: str) -> int:
     with engine.begin() as conn:
         if conn.execute(select(app_user.c.user_id).where(app_user.c.name == name)).first():
             raise AccountError(f"user '{name}' already exists")
-        return conn.execute(app_user.insert().values(
+        return inserted_id(conn.execute(app_user.insert().values(
             name=name, role=role, password_hash=hash_password(password), created_at=dt.datetime.now(dt.UTC),
-            disabled=False)).inserted_primary_key[0]
+            disabled=False)))
 
 
 def authenticate(engine: Engine, name: str, password: str) -> Principal | None:

@@ -179,15 +179,15 @@ def backup(engine: Engine, out_path: Path | str, registry_dir: Path | str | None
         for i, table in enumerate(metadata.sorted_tables):
             if progress:
                 progress(f"reading {table.name}")
-            data = _read_table(conn, table)
+            columns = _read_table(conn, table)
             schema = pa.schema([pa.field(c.name, _arrow_type(c)) for c in table.c])
-            arrow = pa.Table.from_pydict(data, schema=schema)
+            arrow = pa.Table.from_pydict(columns, schema=schema)
             buf = io.BytesIO()
             pq.write_table(arrow, buf, compression="zstd")
             member = f"tables/{i:02d}_{table.name}.parquet"
             members[member] = buf.getvalue()
             tables.append({"name": table.name, "member": member, "rows": arrow.num_rows,
-                           "content_sha256": _digest(table, data)})
+                           "content_sha256": _digest(table, columns)})
     registry = []
     if registry_dir is not None and Path(registry_dir).is_dir():
         root = Path(registry_dir)

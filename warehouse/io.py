@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy import Connection, CursorResult, Engine, Table, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from warehouse.schema import (
     displacement_pair,
@@ -27,18 +29,22 @@ def upsert(conn: Connection, table: Table, rows: Sequence[dict], keys: Iterable[
     if not rows:
         return
     keys = list(keys)
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
     cols = [c for c in rows[0] if c not in keys]
     for start in range(0, len(rows), CHUNK):
-        stmt = dialect_insert(table)
+        stmt = postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
         if cols:
             stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in cols})
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=keys)
         conn.execute(stmt, list(rows[start:start + CHUNK]))
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The new primary key of a one-row INSERT (SQLAlchemy types it optional: other statements have none)."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise ValueError("the statement inserted no row")
+    return int(key[0])
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict]) -> None:

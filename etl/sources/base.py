@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import pandas as pd
 
-from etl.contract import FILE, REJECT, REJECT_DETAIL, ROW, ContractError, reject
+from etl.contract import FILE, REJECT, REJECT_DETAIL, ROW, ContractError, Detail, Mask, reject
 
 if TYPE_CHECKING:
     from etl.context import MappingContext
@@ -140,7 +140,7 @@ def long_observations(frame: pd.DataFrame, value_columns: dict[str, str], *, reg
     return pd.concat(parts, ignore_index=True)
 
 
-def mark_unused(frame: pd.DataFrame, mask: pd.Series, code: str, detail: str) -> None:
+def mark_unused(frame: pd.DataFrame, mask: Mask, code: str, detail: Detail) -> None:
     """Rows that are valid but out of the product's scope are still accounted for, with a reason."""
     reject(frame, mask, code, detail)
 

@@ -95,8 +95,8 @@ class CountryCodes(Source):
         first = frame[ok].drop_duplicates(subset=[col]).set_index(col)[ROW]
         idx = dup[dup].index
         frame.loc[idx, REJECT] = "duplicate"
-        frame.loc[idx, REJECT_DETAIL] = [
-            f"{scheme} code '{frame.at[i, col]}' already maps to ISO3 at row {first[frame.at[i, col]]}" for i in idx]
+        frame.loc[idx, REJECT_DETAIL] = [f"{scheme} code '{code}' already maps to ISO3 at row {first[code]}"
+                                         for code in frame.loc[idx, col].astype(str)]
 
     def to_observations(self, parsed: pd.DataFrame, ctx: MappingContext) -> pd.DataFrame:
         """No observations; rows whose ISO3 has no warehouse region are ``no_region``."""
@@ -111,7 +111,7 @@ class CountryCodes(Source):
         records = self.code_records(parsed)
         conn.execute(delete(country_code))
         bulk_insert(conn, country_code, [
-            {"scheme": r.scheme, "code": r.code, "iso3": r.iso3, "load_id": load_ids[r.file]}
+            {"scheme": r.scheme, "code": r.code, "iso3": r.iso3, "load_id": load_ids[str(r.file)]}
             for r in records.itertuples(index=False)])
         log.info("country_codes: wrote %d codes", len(records))
 

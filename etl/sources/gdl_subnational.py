@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -165,9 +166,9 @@ class GdlSubnational(Source):
             else gdl
         g_geom = shapely.make_valid(gdl.to_crs(EQUAL_AREA_CRS).geometry.to_numpy())
         index = ctx.admin_index
-        ne = gpd.GeoSeries(index.geometries, crs=4326)
-        keep = ne.notna().to_numpy() & ~ne.is_empty.to_numpy()
-        n_geom = shapely.make_valid(ne[keep].to_crs(EQUAL_AREA_CRS).to_numpy())
+        ne = np.asarray(index.geometries)
+        keep = ~(shapely.is_missing(ne) | shapely.is_empty(ne))
+        n_geom = shapely.make_valid(gpd.GeoSeries(ne[keep], crs=4326).to_crs(EQUAL_AREA_CRS).to_numpy())
         n_ids, n_iso = index.region_ids[keep], index.iso3[keep]
         tree = shapely.STRtree(n_geom)
         gi, ni = tree.query(g_geom, predicate="intersects")

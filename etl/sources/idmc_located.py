@@ -99,7 +99,8 @@ def explode_locations(frame: pd.DataFrame) -> pd.DataFrame:
     out["lat"] = pd.to_numeric(parts[0].str.strip(), errors="coerce").astype(float)
     out["lon"] = pd.to_numeric(parts[1].str.strip(), errors="coerce").astype(float)
     usable = out["lat"].between(-90, 90) & out["lon"].between(-180, 180)
-    out["why"] = np.where(usable, None, "no valid 'lat, lon' coordinates")
+    out["why"] = None
+    out.loc[~usable, "why"] = "no valid 'lat, lon' coordinates"
     out["country_level"] = False
     if ACCURACY in frame.columns:
         acc = frame[ACCURACY].astype(str).str.split(";")

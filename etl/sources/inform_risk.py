@@ -108,7 +108,10 @@ class InformRisk(Source):
             for column in used.values():
                 if units.get(column, "") not in ("(0-10)", ""):
                     raise ContractError(path, f"units row says {units[column]!r}, expected '(0-10)'", column=column)
-        edition = int(SHEET.match(frame.attrs["sheet"]).group(1))
+        sheet = SHEET.match(frame.attrs["sheet"])
+        if sheet is None:
+            raise ContractError(path, f"worksheet {frame.attrs['sheet']!r} is not named 'INFORM Risk <year> (a-z)'")
+        edition = int(sheet.group(1))
         frame["_edition"] = edition
         frame["_period_start"] = dt.date(edition - 1, 1, 1)
         for code, column in used.items():

@@ -193,7 +193,8 @@ class IomDtmApi(Source):
                               na_position="last")
         chosen = ops.drop_duplicates(["_iso3", "_year"]).set_index(["_iso3", "_year"])["operation"]
         multi = ops.groupby(["_iso3", "_year"])["operation"].nunique()
-        for (iso3, year), n in multi[multi > 1].items():
+        many = multi[multi > 1]
+        for (iso3, year), n in zip(many.index.tolist(), many.tolist(), strict=True):
             log.info("DTM API %s %s: %d operations, using '%s'", iso3, year, n, chosen[(iso3, year)])
         pick = pd.Series(list(zip(parsed["_iso3"], parsed["_year"], strict=True)), index=parsed.index).map(chosen)
         other = parsed[REJECT].isna() & (parsed["operation"] != pick)

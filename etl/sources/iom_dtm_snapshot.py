@@ -116,7 +116,7 @@ class IomDtmSnapshot(Source):
                     reject(parsed, rows, "conflicting_country",
                            f"name '{name}' is {by_name} but code '{code}' is {by_code}; admin-1 names do not decide")
                     continue
-                chosen = max(hits, key=hits.get)
+                chosen = max(hits, key=lambda c: hits[c])
                 log.warning("DTM snapshot: name '%s' (%s) and code '%s' (%s) disagree; %s chosen, its admin-1 "
                             "units match %d of %d names", name, by_name, code, by_code, chosen, hits[chosen], len(adm1))
                 parsed.loc[rows, "_region_iso3"] = chosen

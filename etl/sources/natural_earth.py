@@ -109,7 +109,8 @@ class NaturalEarth(Source):
         rows: list[dict] = []
         names = {}
         if len(adm0):
-            for iso3, grp in adm0.groupby("_iso3"):
+            for key, grp in adm0.groupby("_iso3"):
+                iso3 = str(key)
                 geom = shapely.union_all(grp["_geometry"].to_numpy()) if len(grp) > 1 else grp["_geometry"].iloc[0]
                 # the unit whose own code is the ISO3 names the country (Somalia, not Somaliland)
                 main = grp[grp["adm0_a3"].map(lambda a, iso3=iso3: ne_to_iso3(a) == iso3 and a in (iso3,))]
@@ -145,7 +146,7 @@ class NaturalEarth(Source):
         rep = shapely.point_on_surface(geom) if geom is not None else None
         return {"region_id": iso3, "level": 0, "iso3": iso3, "parent_id": None, "name": name, "name_local": None,
                 "type": "Country", "iso_3166_2": None,
-                "area_km2": float(equal_area_km2(np.array([geom], dtype=object))[0]) if geom is not None else None,
+                "area_km2": equal_area_km2(np.array([geom], dtype=object))[0] if geom is not None else None,
                 "label_lon": float(rep.x) if rep is not None else None,
                 "label_lat": float(rep.y) if rep is not None else None,
                 "geometry_wkb": shapely.to_wkb(geom, hex=True) if geom is not None else None}

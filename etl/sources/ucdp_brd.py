@@ -72,7 +72,7 @@ def explode_gw(frame: pd.DataFrame, column: str, ctx) -> pd.DataFrame:
         return pd.DataFrame({"_idx": pd.Series(dtype="int64"), "_code": pd.Series(dtype=object),
                              "_iso3": pd.Series(dtype=object), "_share": pd.Series(dtype=float)})
     codes = ok[column].astype(str).str.split(",")
-    long = pd.DataFrame({"_idx": codes.index.repeat(codes.str.len()),
+    long = pd.DataFrame({"_idx": codes.index.repeat(codes.map(len)),
                          "_code": [c.strip() for cs in codes for c in cs]})
     lookup = {c: ctx.crosswalk.to_iso3("gw", c) or GW_ALIASES.get(c) for c in long["_code"].unique()}
     long["_iso3"] = long["_code"].map(lookup)

@@ -87,7 +87,7 @@ def number(frame: pd.DataFrame, column: str, *, allow_blank: bool = True, minimu
     row, so it is only called when some cell needs one.
     """
     values = finite_numbers(frame[column].astype(str).str.strip())
-    clean = values.notna().all()
+    clean = bool(values.notna().all())
     if clean and minimum is not None:
         clean = bool((values >= minimum).all())
     if clean and maximum is not None:
@@ -104,7 +104,7 @@ def reject_duplicate_ids(frame: pd.DataFrame) -> None:
     dup = ids.duplicated(keep="first")
     if not dup.any():
         return
-    first = frame.loc[ok][~dup.values].set_index("_id")
+    first = frame.loc[ok][~dup.to_numpy()].set_index("_id")
     where = first[FILE].astype(str) + " row " + first[ROW].astype(str)
     idx = dup[dup].index
     detail = "duplicate event id " + frame.loc[idx, "_id"] + "; first at " + frame.loc[idx, "_id"].map(where).astype(str)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 
@@ -151,7 +152,8 @@ def side_observations(frame: pd.DataFrame, region: pd.Series, columns: dict[str,
     files = frame.loc[use, FILE].groupby(keys).first()
     grouped.columns = [columns[c[1:]] for c in grouped.columns]
     grouped.columns.name = "indicator"
-    long = grouped.stack().dropna().rename("value").reset_index()
+    stacked = cast(pd.Series, grouped.stack())  # one column level: stack gives a Series (stubs: Series | DataFrame)
+    long = stacked.dropna().rename("value").reset_index()
     long[FILE] = files.reindex(pd.MultiIndex.from_frame(long[["_side_region", "_year"]])).to_numpy()
     grouped = long
     return pd.DataFrame({
