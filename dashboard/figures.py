@@ -8,7 +8,7 @@ the scale.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -156,24 +156,32 @@ def map_arrays(values: pd.DataFrame, locations: Sequence[str], metric: str, leve
     if metric == "watch":
         return (watch_admin1_arrays if level == 1 else watch_arrays)(values, locations)
     col = MAP_METRICS[metric]["column"]
-    by_id = values.set_index("region_id") if len(values) else pd.DataFrame()
-    z, custom = [], []
-    for rid in locations:
-        if rid not in by_id.index:
-            z.append(None)
-            custom.append(None)
-            continue
-        r = by_id.loc[rid]
+
+    def cell(r: pd.Series) -> tuple[float | None, list]:
         val = r.get(col)
-        z.append(None if pd.isna(val) else round(float(val), 3 if metric == "estimate" else 1))
         change = r.get("score_change")
-        custom.append([  # numbers, 3 significant digits: this is what a period change sends
+        return (None if pd.isna(val) else round(float(val), 3 if metric == "estimate" else 1), [
+            # numbers, 3 significant digits: this is what a period change sends
             round(float(r["risk_score"])), r["risk_band"], _sig3(r["estimate_per_100k"]),
             _sig3(r["lower_per_100k"]), _sig3(r["upper_per_100k"]),
             "n/a" if pd.isna(change) else f"{change:+.0f}",
             (r.get("drivers") or "not available") if "drivers" in r else "",
             *_basis_parts(r),
         ])
+
+    return _aligned(values, locations, cell)
+
+
+def _aligned(values: pd.DataFrame, locations: Sequence[str],
+             cell: Callable[[pd.Series], tuple[float | None, list] | None]) -> tuple[list, list]:
+    """z and customdata in the order of ``locations``: ``cell(row)`` of each region's row; None for a region
+    without a row or whose cell is None (the grey 'no data' layer shows through)."""
+    by_id = values.set_index("region_id") if len(values) else pd.DataFrame()
+    z, custom = [], []
+    for rid in locations:
+        got = cell(by_id.loc[rid]) if rid in by_id.index else None
+        z.append(got[0] if got else None)
+        custom.append(got[1] if got else None)
     return z, custom
 
 
@@ -202,22 +210,16 @@ def detected_basis_text(row) -> str:
 
 def watch_arrays(values: pd.DataFrame, locations: Sequence[str]) -> tuple[list, list]:
     """z (percentile) and hover data of the watch list for one score year, aligned to ``locations``."""
-    by_id = values.set_index("region_id") if len(values) else pd.DataFrame()
     n = len(values)
-    z, custom = [], []
-    for rid in locations:
-        if rid not in by_id.index:
-            z.append(None)
-            custom.append(None)
-            continue
-        r = by_id.loc[rid]
-        z.append(round(float(r["percentile"]), 1))
-        custom.append([int(r["rank"]), n, round(float(r["rise_factor"]), 3), round(float(r["lower"]), 3),
-                       round(float(r["upper"]), 3), _text(r.get("top_driver"), "none stated"),
-                       _text(r.get("people_exposed"), "no displacement figures"),
-                       _text(r.get("basis"), "not recorded"),
-                       f"{int(r['year'])} ({int(r['year']) + 1}–{int(r['year']) + 3})"])
-    return z, custom
+
+    def cell(r: pd.Series) -> tuple[float, list]:
+        return round(float(r["percentile"]), 1), [
+            int(r["rank"]), n, round(float(r["rise_factor"]), 3), round(float(r["lower"]), 3),
+            round(float(r["upper"]), 3), _text(r.get("top_driver"), "none stated"),
+            _text(r.get("people_exposed"), "no displacement figures"), _text(r.get("basis"), "not recorded"),
+            f"{int(r['year'])} ({int(r['year']) + 1}–{int(r['year']) + 3})"]
+
+    return _aligned(values, locations, cell)
 
 
 def _text(value, default: str) -> str:
@@ -227,18 +229,13 @@ def _text(value, default: str) -> str:
 
 def watch_admin1_arrays(values: pd.DataFrame, locations: Sequence[str]) -> tuple[list, list]:
     """z (share of located drivers, %) and hover data per admin-1 unit; units with nothing located stay grey."""
-    by_id = values.set_index("region_id") if len(values) else pd.DataFrame()
-    z, custom = [], []
-    for rid in locations:
-        if rid not in by_id.index or not bool(by_id.loc[rid].get("located")):
-            z.append(None)
-            custom.append(None)
-            continue
-        r = by_id.loc[rid]
-        z.append(round(float(r["share"]), 1))
-        custom.append([f"{float(r['share']):.1f}%", _count_year(r, "deaths", "deaths"),
-                       _count_year(r, "displaced", "people"), r.get("country_text") or ""])
-    return z, custom
+    def cell(r: pd.Series) -> tuple[float, list] | None:
+        if not bool(r.get("located")):
+            return None
+        return round(float(r["share"]), 1), [f"{float(r['share']):.1f}%", _count_year(r, "deaths", "deaths"),
+                                             _count_year(r, "displaced", "people"), r.get("country_text") or ""]
+
+    return _aligned(values, locations, cell)
 
 
 def _count_year(row, col: str, unit: str) -> str:
