@@ -6,12 +6,12 @@ Everything is served by the app itself (scripts, CSS, geometry); nothing is fetc
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
+import pkgutil
 import threading
-import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import dash
@@ -23,6 +23,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
 from dashboard import ids
+from dashboard.context import AppContext, install
 from dashboard.geometry import GeometryStore
 from dashboard.geometry import blueprint as geometry_blueprint
 from dashboard.queries import Queries
@@ -46,22 +47,9 @@ DEFAULT_CONFIG = {
     "trusted_proxy_hops": None,  # CRISISRISK_TRUSTED_PROXY_HOPS: how many proxies append to it (default 1)
     "cors_origins": None,  # CRISISRISK_CORS_ORIGINS: comma-separated origins allowed to call the API  # a 'running' job older than this at start-up is from a dead process
 }
-NAV_LINKS = [("Map", "/"), ("Priorities", "/priorities"), ("Phases", "/phases"), ("Alerts", "/alerts"),
-             ("Model", "/model"), ("Data", "/data")]
-
-
-@dataclass
-class AppContext:
-    """What the pages and the API share: the query layer, the geometry store and the settings."""
-
-    queries: Queries
-    geometry: GeometryStore
-    config: dict = field(default_factory=dict)
-    started: float = field(default_factory=time.time)
-
-    @property
-    def engine(self) -> Engine:
-        return self.queries.engine
+PAGES_PACKAGE = "dashboard.pages"
+_PAGES_LOCK = threading.Lock()
+_PAGE_CALLBACKS: tuple[dict, list] | None = None  # (callback map, callback list) of the pages' @callbacks
 
 
 def user_box() -> html.Div:
@@ -82,9 +70,14 @@ def user_box() -> html.Div:
 
 
 def nav_links() -> list[tuple[str, str]]:
+    """(name, path) of the pages in the header, in their registry order: every page without a path variable,
+    except the 404 page and those marked ``nav=False``; a page with a ``required_role`` only for that role."""
     from dashboard import auth
 
-    return NAV_LINKS + ([("Admin", "/admin")] if auth.allowed("analyst") else [])
+    return [(page["name"], page["path"]) for page in dash.page_registry.values()
+            if page.get("nav", True) and not page.get("path_template")
+            and page["module"].rsplit(".", 1)[-1] != "not_found_404"
+            and (not page.get("required_role") or auth.allowed(page["required_role"]))]
 
 
 def shell(ctx: AppContext) -> html.Div:
@@ -238,10 +231,8 @@ def create_app(engine: Engine | None = None, config: dict | None = None) -> Dash
         migrate(engine)
     ctx = AppContext(queries=Queries(engine, ttl_s=float(cfg["cache_ttl_s"])), geometry=GeometryStore(engine),
                      config=cfg)
-    app = Dash(__name__, use_pages=True, pages_folder="", assets_folder=str(ASSETS), title=cfg["title"],
-               update_title=None, suppress_callback_exceptions=True, serve_locally=True,
-               meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
-    app.server.extensions["crisisrisk"] = ctx
+    app = new_dash(cfg["title"])
+    install(app.server, ctx)
     app.server.url_map.converters["int"] = RowIdConverter  # before any route with an id is added
     from dashboard import auth
 
@@ -254,25 +245,17 @@ def create_app(engine: Engine | None = None, config: dict | None = None) -> Dash
 
     app.server.register_blueprint(api_blueprint(ctx), url_prefix="/api/v1")
 
-    from dashboard.pages import admin as admin_page
-    from dashboard.pages import alerts as alerts_page  # issue 14
-    from dashboard.pages import data as data_page
-    from dashboard.pages import map as map_page
-    from dashboard.pages import model as model_page
-    from dashboard.pages import phases as phases_page  # issue 14
-    from dashboard.pages import priorities as priorities_page
-    from dashboard.pages import region as region_page
-
-    for module in (map_page, region_page, priorities_page, model_page, data_page, admin_page, phases_page,
-                   alerts_page):
-        module.register(app, ctx)
+    import_pages()
+    install_page_callbacks(app)
+    for name in import_pages():  # pages not yet converted to module-level registration (issue 12)
+        legacy = getattr(importlib.import_module(name), "register", None)
+        if legacy is not None:
+            legacy(app, ctx)
     from warehouse.jobs import clear_stale
 
     for kind in ("retrain", "load", "validate"):  # owner gone or heartbeat stale: failed (warehouse.jobs)
         if clear_stale(engine, kind, int(cfg["stale_job_minutes"])):
             log.warning("marked a stale %s job as failed", kind)
-    dash.register_page("not_found_404", layout=lambda **_: html.Div(className="card", children=[
-        html.H2("Page not found"), html.P(["Go back to the ", dcc.Link("map", href="/"), "."])]))
     app.layout = lambda: shell(ctx)
     return app
 
@@ -298,6 +281,70 @@ def _guard_dash_routes(app: Dash) -> None:
     def _unknown_bundle(exc: DependencyException):  # /_dash-component-suites/<unknown package or file>
         log.warning("no Dash bundle at %s (%s)", request.path[:200], str(exc).splitlines()[0][:120])
         return _json_error(404, "no such script bundle")
+
+
+def import_pages() -> list[str]:
+    """Import every page module of ``dashboard/pages`` (files not starting with ``_``), once per process.
+
+    Each page registers itself (``dash.register_page``) and its ``@callback``s when imported; its ``layout`` is
+    put in the registry as Dash's discovery would. Dash's own folder
+    discovery (``pages_folder=...``) is not used: it executes every page file again, under a second module name,
+    for each app, so a process with several apps (tests, the benchmark) would register each callback again.
+    """
+    import dashboard.pages as package
+
+    names = [f"{PAGES_PACKAGE}.{m.name}" for m in pkgutil.iter_modules(package.__path__)
+             if not m.name.startswith("_") and not m.ispkg]
+    for name in names:
+        module = importlib.import_module(name)
+        page = dash.page_registry.get(name)
+        if page is not None and not page.get("supplied_layout"):  # as Dash's discovery does: the module's layout
+            page["layout"] = module.layout
+    return names
+
+
+def page_callbacks() -> tuple[dict, list]:
+    """The pages' module-level callbacks: (callback map, callback list), taken once from Dash's globals.
+
+    Dash keeps ``@dash.callback`` registrations in a global list and moves them into the first app that serves a
+    request, leaving none for a second app. So the pages' callbacks are taken from the globals once, after every
+    page is imported, and each app gets its own copy (``install_page_callbacks``).
+    """
+    global _PAGE_CALLBACKS
+    from dash import _callback
+
+    with _PAGES_LOCK:
+        if _PAGE_CALLBACKS is None:
+            import_pages()
+            _PAGE_CALLBACKS = (dict(_callback.GLOBAL_CALLBACK_MAP), list(_callback.GLOBAL_CALLBACK_LIST))
+            _callback.GLOBAL_CALLBACK_MAP.clear()
+            _callback.GLOBAL_CALLBACK_LIST.clear()
+    return _PAGE_CALLBACKS
+
+
+def install_page_callbacks(app: Dash) -> None:
+    """Give ``app`` the pages' callbacks: what Dash does for its first app on the first request, for every app."""
+    callback_map, callback_list = page_callbacks()
+    app.callback_map.update({k: dict(v) for k, v in callback_map.items()})
+    app._callback_list.extend(dict(c) for c in callback_list)  # noqa: SLF001 - Dash keeps no public setter
+
+
+def ensure_page_registry() -> None:
+    """Let a page module be imported before any app exists (a test reading its ids): Dash refuses
+    ``register_page`` until an app with ``use_pages`` is made, so make one with the app's own settings."""
+    from dash.exceptions import AppNotFoundError
+
+    try:
+        dash.get_app()
+    except AppNotFoundError:
+        new_dash(DEFAULT_CONFIG["title"])
+
+
+def new_dash(title: str) -> Dash:
+    """The Dash object of an app: pages on, every file served locally, the shell's meta tags."""
+    return Dash(__name__, use_pages=True, pages_folder="", assets_folder=str(ASSETS), title=title,
+                update_title=None, suppress_callback_exceptions=True, serve_locally=True,
+                meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
 
 
 def context(app: Dash) -> AppContext:

@@ -325,7 +325,7 @@ def register(app: dash.Dash, actx) -> None:
                                                  html.Div(audit_view(eng), id=ids.ADMIN_AUDIT)]),
         ])
 
-    dash.register_page("dashboard.pages.admin", path="/admin", name="Admin", order=5, layout=layout,
+    dash.register_page("dashboard.pages.admin", path="/admin", name="Admin", order=6, layout=layout,
                        title="Admin · crisisrisk", description="Uploads, retraining, promotion (analysts)",
                        required_role="analyst")
 

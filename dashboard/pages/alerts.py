@@ -148,7 +148,7 @@ def register(app: dash.Dash, actx) -> None:
             ]))
         return html.Div(className="alerts-page", children=children)
 
-    dash.register_page("dashboard.pages.alerts", path="/alerts", name="Alerts", order=7, layout=layout,
+    dash.register_page("dashboard.pages.alerts", path="/alerts", name="Alerts", order=3, layout=layout,
                        title="Alerts · crisisrisk", description="Confirmed alerts, review queue, rules and backtest")
 
     @app.callback(Output(REVIEW_MSG, "children"), Output(QUEUE, "data"), Output(QUEUE, "selected_rows"),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dash
 import pandas as pd
-from dash import Input, Output, dcc, html
+from dash import Input, Output, callback, dcc, html
 
-from dashboard import figures, ids, watch
+from dashboard import context, figures, ids, watch
 from dashboard.pages.common import kpi, table
 from models.card import verdict_rows
 
@@ -51,121 +51,122 @@ def _watchlist_cards(skill: dict | None) -> list:
     ]
 
 
-def register(app: dash.Dash, actx) -> None:
-    q = actx.queries
+dash.register_page(__name__, path="/model", name="Model", order=4, title="Model · crisisrisk",
+                   description="Backtests, baselines, calibration and model card")
 
-    def per_origin() -> pd.DataFrame:
-        run = q.deployed_run() or {}
-        return pd.DataFrame((run.get("metrics") or {}).get("backtest_per_origin", []) or [])
 
-    def layout(**_query):
-        run = q.deployed_run()
-        runs = q.runs()
-        runs_table = table(ids.MODEL_RUNS, runs, page_size=10, sort_action="native", style_data_conditional=[
-            {"if": {"filter_query": '{status} = "deployed"'}, "fontWeight": "600", "backgroundColor": "#e8f4ef"}])
-        if run is None:
-            return html.Div(className="model-page", children=[
-                html.H1("Model"),
-                html.Div(className="card notice", children=[
-                    html.H2("No model deployed"),
-                    html.P("Train one with: crisisrisk model train (or crisisrisk up)."),
-                ]),
-                html.Div(className="card", children=[html.H3("Runs"), runs_table]),
-            ])
-        meta = run.get("metadata") or {}
-        metrics = run.get("metrics") or {}
-        pooled = pd.DataFrame(metrics.get("backtest_pooled", []) or [])
-        if len(pooled):
-            pooled = pooled.assign(model=pooled["model"].map(lambda m: figures.MODEL_LABELS.get(m, m)))
-            pooled = pooled.round({c: 3 for c in ("rmsle", "mae", "spearman", "top20_recall", "coverage80",
-                                                   "width80")})
-        gate = metrics.get("gate", {}) or {}
-        op = metrics.get("operating_horizon") or {}
-        table_h = op.get("table_horizon", 1)
-        last3 = pd.DataFrame(metrics.get("backtest_last3", []) or [])
-        horizon_table = (last3[last3["horizon"] == table_h].sort_values("rmsle") if len(last3) else last3)
-        if len(horizon_table):
-            horizon_table = horizon_table.assign(
-                model=horizon_table["model"].map(lambda m: figures.MODEL_LABELS.get(m, m))).round(
-                {c: 3 for c in ("rmsle", "mae", "spearman", "top20_recall", "coverage80", "width80")})
-        verdicts = pd.DataFrame(verdict_rows({"metrics": metrics, "variant": meta.get("variant")})
-                                if "backtest_last3" in metrics else [])
-        if len(verdicts):
-            verdicts = verdicts.assign(result=verdicts["beats"].map(
-                {True: "beats the baseline", False: "does NOT beat it"})).drop(columns="beats").round(3)
-        coverage_h = pd.DataFrame(metrics.get("coverage_by_horizon", []) or []).round(3)
-        window = meta.get("training_window") or ["?", "?"]
-        pyears = meta.get("prediction_years") or ["?", "?"]
-        calibration = pd.DataFrame(metrics.get("calibration", []) or [])
-        gshap = pd.DataFrame(meta.get("global_shap", []) or [])
-        card_md = meta.get("model_card_md") or "_The deployed run has no model card._"
+def per_origin() -> pd.DataFrame:
+    run = context.queries().deployed_run() or {}
+    return pd.DataFrame((run.get("metrics") or {}).get("backtest_per_origin", []) or [])
+
+
+def layout(**_query):
+    q = context.queries()
+    run = q.deployed_run()
+    runs = q.runs()
+    runs_table = table(ids.MODEL_RUNS, runs, page_size=10, sort_action="native", style_data_conditional=[
+        {"if": {"filter_query": '{status} = "deployed"'}, "fontWeight": "600", "backgroundColor": "#e8f4ef"}])
+    if run is None:
         return html.Div(className="model-page", children=[
-            html.H1("Model quality"),
-            html.P(["The headline is the crisis watch list; its measured skill, protocol and external checks come "
-                    "first. Then the detected-victims model: ", meta.get("label", "log1p detected trafficking "
-                    "victims per 100k"), ". It is the risk of ", html.Em("detected"), " trafficking, not of "
-                    "trafficking itself."], className="note"),
-            html.Div(className="kpis", children=[
-                kpi("Deployed run", run["run_id"], f"deployed {str(run.get('deployed_at') or '')[:19]}"),
-                kpi("Training window", f"{window[0]}–{window[1]}", f"predicts {pyears[0]}–{pyears[1]}"),
-                kpi("Variant", str(meta.get("variant", "n/a")).replace("_", " "),
-                    f"{len(meta.get('features', []))} features"),
-                kpi("Gate (every horizon, latest 3 origins)", "passed" if gate.get("passed") else "not passed",
-                    "; ".join(f"h{r['horizon']} RMSLE {abs(r['improvement_pct']):.1f}% "
-                              f"{'better' if r['improvement_pct'] >= 0 else 'worse'}"
-                              for r in gate.get("horizons", []) if "improvement_pct" in r),
-                    "band-low" if gate.get("passed") else "band-very-high"),
-                kpi("Operating horizon", f"{op.get('horizon', '?')} years",
-                    f"{op.get('latest_year', '?')} vs newest label {metrics.get('newest_label_year', '?')}; "
-                    f"table for horizon {table_h}"),
+            html.H1("Model"),
+            html.Div(className="card notice", children=[
+                html.H2("No model deployed"),
+                html.P("Train one with: crisisrisk model train (or crisisrisk up)."),
             ]),
-            *_watchlist_cards(q.watchlist_skill()),
-            html.H2("Where victims are found: the detected-victims model", className="section-title"),
-            html.Div(className="card", children=[
-                html.H3(f"Backtest at the operating horizon ({table_h} years past the newest label), latest three "
-                        "origins"),
-                html.P("Horizon-matched rolling origin: for origin Y, trained on labels up to Y with every input from "
-                       "the label's source dated Y or earlier, predicting Y + h. "
-                       + ("The latest predicted year is beyond the validated horizons; this is the furthest "
-                          "validated one." if op.get("horizon", 0) > table_h else ""), className="note"),
-                table(ids.MODEL_BACKTEST_TABLE + "-horizon", horizon_table, page_size=10, columns=[
-                    {"name": n, "id": c} for c, n in BACKTEST_COLUMNS if c in horizon_table.columns]),
-                html.H3("The deployed model against the best baseline, per horizon and metric"),
-                table(ids.MODEL_BACKTEST_TABLE + "-verdicts", verdicts, page_size=12),
-                html.H3("Split-conformal interval coverage per horizon"),
-                table(ids.MODEL_BACKTEST_TABLE + "-coverage", coverage_h, page_size=6),
-            ]),
-            html.Div(className="card", children=[
-                html.H3("Backtest one year ahead, pooled over all origins"),
-                html.P("Rolling-origin by year: each year is predicted by a model trained only on earlier years. "
-                       "RMSLE on log1p(victims per 100k); MAE in victims per 100k; coverage80 = share of observed "
-                       "values inside the 80% interval.", className="note"),
-                table(ids.MODEL_BACKTEST_TABLE, pooled, page_size=10, sort_action="native", columns=[
-                    {"name": n, "id": c} for c, n in BACKTEST_COLUMNS if c in pooled.columns]),
-            ]),
-            html.Div(className="card", children=[
-                html.Div(className="control inline", children=[
-                    html.Label("Metric", htmlFor=ids.MODEL_METRIC),
-                    dcc.Dropdown(id=ids.MODEL_METRIC, options=METRIC_OPTIONS, value="rmsle", clearable=False),
-                ]),
-                dcc.Graph(id=ids.MODEL_BASELINES, config={"displaylogo": False}),
-            ]),
-            html.Div(className="grid-2", children=[
-                html.Div(className="card", children=[html.H3("Calibration of the 80% intervals (held-back years)"),
-                                                     dcc.Graph(
-                    id=ids.MODEL_CALIBRATION, config={"displaylogo": False},
-                    figure=figures.calibration_figure(calibration, per_origin()))]),
-                html.Div(className="card", children=[dcc.Graph(
-                    id=ids.MODEL_SHAP, config={"displaylogo": False}, figure=figures.global_shap_figure(gshap))]),
-            ]),
-            html.Div(className="card model-card", children=[
-                html.H3("Model card"), dcc.Markdown(card_md, id=ids.MODEL_CARD, className="markdown")]),
             html.Div(className="card", children=[html.H3("Runs"), runs_table]),
         ])
+    meta = run.get("metadata") or {}
+    metrics = run.get("metrics") or {}
+    pooled = pd.DataFrame(metrics.get("backtest_pooled", []) or [])
+    if len(pooled):
+        pooled = pooled.assign(model=pooled["model"].map(lambda m: figures.MODEL_LABELS.get(m, m)))
+        pooled = pooled.round({c: 3 for c in ("rmsle", "mae", "spearman", "top20_recall", "coverage80",
+                                               "width80")})
+    gate = metrics.get("gate", {}) or {}
+    op = metrics.get("operating_horizon") or {}
+    table_h = op.get("table_horizon", 1)
+    last3 = pd.DataFrame(metrics.get("backtest_last3", []) or [])
+    horizon_table = (last3[last3["horizon"] == table_h].sort_values("rmsle") if len(last3) else last3)
+    if len(horizon_table):
+        horizon_table = horizon_table.assign(
+            model=horizon_table["model"].map(lambda m: figures.MODEL_LABELS.get(m, m))).round(
+            {c: 3 for c in ("rmsle", "mae", "spearman", "top20_recall", "coverage80", "width80")})
+    verdicts = pd.DataFrame(verdict_rows({"metrics": metrics, "variant": meta.get("variant")})
+                            if "backtest_last3" in metrics else [])
+    if len(verdicts):
+        verdicts = verdicts.assign(result=verdicts["beats"].map(
+            {True: "beats the baseline", False: "does NOT beat it"})).drop(columns="beats").round(3)
+    coverage_h = pd.DataFrame(metrics.get("coverage_by_horizon", []) or []).round(3)
+    window = meta.get("training_window") or ["?", "?"]
+    pyears = meta.get("prediction_years") or ["?", "?"]
+    calibration = pd.DataFrame(metrics.get("calibration", []) or [])
+    gshap = pd.DataFrame(meta.get("global_shap", []) or [])
+    card_md = meta.get("model_card_md") or "_The deployed run has no model card._"
+    return html.Div(className="model-page", children=[
+        html.H1("Model quality"),
+        html.P(["The headline is the crisis watch list; its measured skill, protocol and external checks come "
+                "first. Then the detected-victims model: ", meta.get("label", "log1p detected trafficking "
+                "victims per 100k"), ". It is the risk of ", html.Em("detected"), " trafficking, not of "
+                "trafficking itself."], className="note"),
+        html.Div(className="kpis", children=[
+            kpi("Deployed run", run["run_id"], f"deployed {str(run.get('deployed_at') or '')[:19]}"),
+            kpi("Training window", f"{window[0]}–{window[1]}", f"predicts {pyears[0]}–{pyears[1]}"),
+            kpi("Variant", str(meta.get("variant", "n/a")).replace("_", " "),
+                f"{len(meta.get('features', []))} features"),
+            kpi("Gate (every horizon, latest 3 origins)", "passed" if gate.get("passed") else "not passed",
+                "; ".join(f"h{r['horizon']} RMSLE {abs(r['improvement_pct']):.1f}% "
+                          f"{'better' if r['improvement_pct'] >= 0 else 'worse'}"
+                          for r in gate.get("horizons", []) if "improvement_pct" in r),
+                "band-low" if gate.get("passed") else "band-very-high"),
+            kpi("Operating horizon", f"{op.get('horizon', '?')} years",
+                f"{op.get('latest_year', '?')} vs newest label {metrics.get('newest_label_year', '?')}; "
+                f"table for horizon {table_h}"),
+        ]),
+        *_watchlist_cards(q.watchlist_skill()),
+        html.H2("Where victims are found: the detected-victims model", className="section-title"),
+        html.Div(className="card", children=[
+            html.H3(f"Backtest at the operating horizon ({table_h} years past the newest label), latest three "
+                    "origins"),
+            html.P("Horizon-matched rolling origin: for origin Y, trained on labels up to Y with every input from "
+                   "the label's source dated Y or earlier, predicting Y + h. "
+                   + ("The latest predicted year is beyond the validated horizons; this is the furthest "
+                      "validated one." if op.get("horizon", 0) > table_h else ""), className="note"),
+            table(ids.MODEL_BACKTEST_TABLE + "-horizon", horizon_table, page_size=10, columns=[
+                {"name": n, "id": c} for c, n in BACKTEST_COLUMNS if c in horizon_table.columns]),
+            html.H3("The deployed model against the best baseline, per horizon and metric"),
+            table(ids.MODEL_BACKTEST_TABLE + "-verdicts", verdicts, page_size=12),
+            html.H3("Split-conformal interval coverage per horizon"),
+            table(ids.MODEL_BACKTEST_TABLE + "-coverage", coverage_h, page_size=6),
+        ]),
+        html.Div(className="card", children=[
+            html.H3("Backtest one year ahead, pooled over all origins"),
+            html.P("Rolling-origin by year: each year is predicted by a model trained only on earlier years. "
+                   "RMSLE on log1p(victims per 100k); MAE in victims per 100k; coverage80 = share of observed "
+                   "values inside the 80% interval.", className="note"),
+            table(ids.MODEL_BACKTEST_TABLE, pooled, page_size=10, sort_action="native", columns=[
+                {"name": n, "id": c} for c, n in BACKTEST_COLUMNS if c in pooled.columns]),
+        ]),
+        html.Div(className="card", children=[
+            html.Div(className="control inline", children=[
+                html.Label("Metric", htmlFor=ids.MODEL_METRIC),
+                dcc.Dropdown(id=ids.MODEL_METRIC, options=METRIC_OPTIONS, value="rmsle", clearable=False),
+            ]),
+            dcc.Graph(id=ids.MODEL_BASELINES, config={"displaylogo": False}),
+        ]),
+        html.Div(className="grid-2", children=[
+            html.Div(className="card", children=[html.H3("Calibration of the 80% intervals (held-back years)"),
+                                                 dcc.Graph(
+                id=ids.MODEL_CALIBRATION, config={"displaylogo": False},
+                figure=figures.calibration_figure(calibration, per_origin()))]),
+            html.Div(className="card", children=[dcc.Graph(
+                id=ids.MODEL_SHAP, config={"displaylogo": False}, figure=figures.global_shap_figure(gshap))]),
+        ]),
+        html.Div(className="card model-card", children=[
+            html.H3("Model card"), dcc.Markdown(card_md, id=ids.MODEL_CARD, className="markdown")]),
+        html.Div(className="card", children=[html.H3("Runs"), runs_table]),
+    ])
 
-    dash.register_page("dashboard.pages.model", path="/model", name="Model", order=3, layout=layout,
-                       title="Model · crisisrisk", description="Backtests, baselines, calibration and model card")
 
-    @app.callback(Output(ids.MODEL_BASELINES, "figure"), Input(ids.MODEL_METRIC, "value"))
-    def update_baselines(metric):
-        return figures.backtest_figure(per_origin(), metric or "rmsle")
+@callback(Output(ids.MODEL_BASELINES, "figure"), Input(ids.MODEL_METRIC, "value"))
+def update_baselines(metric):
+    return figures.backtest_figure(per_origin(), metric or "rmsle")

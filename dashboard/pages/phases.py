@@ -134,7 +134,7 @@ def register(app: dash.Dash, actx) -> None:
             ]),
         ])
 
-    dash.register_page("dashboard.pages.phases", path="/phases", name="Phases", order=6, layout=layout,
+    dash.register_page("dashboard.pages.phases", path="/phases", name="Phases", order=2, layout=layout,
                        title="Crisis phases · crisisrisk",
                        description="Event-study curves of trafficking outcomes around crisis onsets")
 

@@ -217,7 +217,7 @@ def register(app: dash.Dash, actx) -> None:
             ),
         ])
 
-    dash.register_page("dashboard.pages.priorities", path="/priorities", name="Priorities", order=2, layout=layout,
+    dash.register_page("dashboard.pages.priorities", path="/priorities", name="Priorities", order=1, layout=layout,
                        title="Priorities · crisisrisk",
                        description="Donor table: crisis watch list, people exposed, funding, detection gap")
 

@@ -137,7 +137,7 @@ def register(app: dash.Dash, actx) -> None:
             ]),
         ])
 
-    dash.register_page("dashboard.pages.region", path_template="/region/<region_id>", name="Region", order=1,
+    dash.register_page("dashboard.pages.region", path_template="/region/<region_id>", name="Region", order=7,
                        layout=layout, title="Region profile · crisisrisk",
                        description="Crisis watch list, where victims are found, and data for one region")
 

@@ -52,8 +52,9 @@ def _shared_dash_app(dash_engine):
 
 @pytest.fixture
 def dash_app(_shared_dash_app):
-    """The shared app with its own pages put back: another test's app may have replaced the page layouts
-    (each app registers its pages' layouts, bound to its own warehouse, in Dash's global registry)."""
+    """The shared app, with Dash's page registry and config put back as it made them, and its app context
+    pushed: a test that calls a page's layout outside a request reads this app's warehouse
+    (``dashboard.context.current()``), not that of another test's app."""
     import dash
     from dash import _pages
 
@@ -61,7 +62,8 @@ def dash_app(_shared_dash_app):
     dash.page_registry.clear()
     dash.page_registry.update(registry)
     _pages.CONFIG = config
-    return app
+    with app.server.app_context():
+        yield app
 
 
 @pytest.fixture
