@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
 
@@ -79,8 +80,37 @@ def reject_footnotes(frame: pd.DataFrame, country: str) -> None:
            "no country; note under the table: '" + note.str.slice(0, 80) + "'")
 
 
+class GsiEdition(Source):
+    """What the GSI editions share: a row per country (column 'Country'); an estimated number may be '<N'."""
+
+    values: ClassVar[dict[str, str]]  # parsed column -> indicator code
+
+    def to_observations(self, parsed: pd.DataFrame, ctx) -> pd.DataFrame:
+        ctx.countries_by_name(parsed, "Country")
+        reject_duplicates(parsed, ["_region_id"], "country")
+        return long_observations(parsed, self.values, censored_cols={"_number": "_number_censored"})
+
+
+def parse_gsi_workbook(path: Path, sheet: str, columns: list[str], names: tuple[str, str, str, str], *,
+                       prevalence_max: float, year: int, blank_text: str) -> pd.DataFrame:
+    """A workbook edition (2016, 2018): ``names`` = the prevalence, number, vulnerability and government
+    response columns; a country row with none of the four is rejected, naming ``blank_text``."""
+    prevalence, number, vulnerability, response = names
+    frame = read_xlsx_sheet(path, sheet, "Country")
+    require_columns(frame, columns, path)
+    reject_footnotes(frame, "Country")
+    frame["_prevalence"] = parse_number(frame, prevalence, minimum=0, maximum=prevalence_max)
+    frame["_number"], frame["_number_censored"] = parse_estimate(frame, number)
+    frame["_vulnerability"] = parse_number(frame, vulnerability, minimum=0, maximum=100)
+    # a negative total is real: the corruption/state forced-labour penalty is included (North Korea -4.76)
+    frame["_response"] = parse_number(frame, response, minimum=-100, maximum=100)
+    reject_all_blank(frame, ["_prevalence", "_number", "_vulnerability", "_response"], blank_text)
+    frame["_period_start"] = dt.date(year, 1, 1)
+    return frame
+
+
 @register
-class Gsi2016(Source):
+class Gsi2016(GsiEdition):
     name = "gsi_2016"
     title = "Global Slavery Index 2016 (prevalence, vulnerability, government response)"
     publisher = "Walk Free Foundation (Minderoo Foundation)"
@@ -89,24 +119,12 @@ class Gsi2016(Source):
     folder = "walkfree_gsi_2016_2018"
     file_patterns = ("gsi_2016_*.xlsx",)
     indicators = INDICATORS
+    values = VALUES
 
     def parse(self, path: Path) -> pd.DataFrame:
-        frame = read_xlsx_sheet(path, SHEET, "Country")
-        require_columns(frame, COLUMNS, path)
-        reject_footnotes(frame, "Country")
-        frame["_prevalence"] = parse_number(frame, PREVALENCE, minimum=0, maximum=100)
-        frame["_number"], frame["_number_censored"] = parse_estimate(frame, NUMBER)
-        frame["_vulnerability"] = parse_number(frame, VULNERABILITY, minimum=0, maximum=100)
-        # a negative total is real: the corruption/state forced-labour penalty is included (North Korea -4.76)
-        frame["_response"] = parse_number(frame, RESPONSE, minimum=-100, maximum=100)
-        reject_all_blank(frame, list(VALUES), f"{PREVALENCE!r}, {NUMBER!r}, {VULNERABILITY!r}, {RESPONSE!r}")
-        frame["_period_start"] = dt.date(YEAR, 1, 1)
-        return frame
-
-    def to_observations(self, parsed: pd.DataFrame, ctx) -> pd.DataFrame:
-        ctx.countries_by_name(parsed, "Country")
-        reject_duplicates(parsed, ["_region_id"], "country")
-        return long_observations(parsed, VALUES, censored_cols={"_number": "_number_censored"})
+        return parse_gsi_workbook(path, SHEET, COLUMNS, (PREVALENCE, NUMBER, VULNERABILITY, RESPONSE),
+                                  prevalence_max=100, year=YEAR,
+                                  blank_text=f"{PREVALENCE!r}, {NUMBER!r}, {VULNERABILITY!r}, {RESPONSE!r}")
 
 
-__all__ = ["Gsi2016", "parse_estimate", "reject_footnotes"]
+__all__ = ["Gsi2016", "GsiEdition", "parse_estimate", "parse_gsi_workbook", "reject_footnotes"]

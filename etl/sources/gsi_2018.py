@@ -18,17 +18,14 @@ and methods differ, so the editions are separate indicators. One row = one count
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from pathlib import Path
 
 import pandas as pd
 
-from etl.contract import parse_number, reject_all_blank, reject_duplicates, require_columns
-from etl.sheets import read_xlsx_sheet
 from etl.sources import register
-from etl.sources.base import IndicatorDef, Source, long_observations
-from etl.sources.gsi_2016 import parse_estimate, reject_footnotes
+from etl.sources.base import IndicatorDef
+from etl.sources.gsi_2016 import GsiEdition, parse_gsi_workbook
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +53,7 @@ VALUES = {"_prevalence": "trafficking.gsi2018_prevalence_per_1000", "_number": "
 
 
 @register
-class Gsi2018(Source):
+class Gsi2018(GsiEdition):
     name = "gsi_2018"
     title = "Global Slavery Index 2018 (prevalence, vulnerability, government response)"
     publisher = "Walk Free Foundation (Minderoo Foundation)"
@@ -65,23 +62,12 @@ class Gsi2018(Source):
     folder = "walkfree_gsi_2016_2018"
     file_patterns = ("gsi_2018_*.xlsx",)
     indicators = INDICATORS
+    values = VALUES
 
     def parse(self, path: Path) -> pd.DataFrame:
-        frame = read_xlsx_sheet(path, SHEET, "Country")
-        require_columns(frame, COLUMNS, path)
-        reject_footnotes(frame, "Country")
-        frame["_prevalence"] = parse_number(frame, PREVALENCE, minimum=0, maximum=1000)
-        frame["_number"], frame["_number_censored"] = parse_estimate(frame, NUMBER)
-        frame["_vulnerability"] = parse_number(frame, VULNERABILITY, minimum=0, maximum=100)
-        frame["_response"] = parse_number(frame, RESPONSE, minimum=-100, maximum=100)
-        reject_all_blank(frame, list(VALUES), "prevalence, number, vulnerability and TOTAL")
-        frame["_period_start"] = dt.date(YEAR, 1, 1)
-        return frame
-
-    def to_observations(self, parsed: pd.DataFrame, ctx) -> pd.DataFrame:
-        ctx.countries_by_name(parsed, "Country")
-        reject_duplicates(parsed, ["_region_id"], "country")
-        return long_observations(parsed, VALUES, censored_cols={"_number": "_number_censored"})
+        return parse_gsi_workbook(path, SHEET, COLUMNS, (PREVALENCE, NUMBER, VULNERABILITY, RESPONSE),
+                                  prevalence_max=1000, year=YEAR,
+                                  blank_text="prevalence, number, vulnerability and TOTAL")
 
 
 __all__ = ["Gsi2018"]

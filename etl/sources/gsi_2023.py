@@ -20,13 +20,12 @@ from etl.contract import (
     parse_number,
     read_text_table,
     reject_all_blank,
-    reject_duplicates,
     require_columns,
     strip_column_names,
 )
 from etl.sources import register
-from etl.sources.base import IndicatorDef, Source, long_observations
-from etl.sources.gsi_2016 import parse_estimate
+from etl.sources.base import IndicatorDef
+from etl.sources.gsi_2016 import GsiEdition, parse_estimate
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ VALUES = {"_prevalence": "trafficking.gsi2023_prevalence_per_1000", "_number": "
 
 
 @register
-class Gsi2023(Source):
+class Gsi2023(GsiEdition):
     name = "gsi_2023"
     title = "Global Slavery Index 2023 (prevalence and estimated number)"
     publisher = "Walk Free (Minderoo Foundation)"
@@ -54,6 +53,7 @@ class Gsi2023(Source):
     folder = "walkfree_gsi_2023"
     file_patterns = ("Global_Slavery_Index_2023*.csv",)
     indicators = INDICATORS
+    values = VALUES
 
     def parse(self, path: Path) -> pd.DataFrame:
         frame = strip_column_names(read_text_table(path))
@@ -63,11 +63,6 @@ class Gsi2023(Source):
         reject_all_blank(frame, list(VALUES), f"{PREVALENCE!r}, {NUMBER!r}")
         frame["_period_start"] = dt.date(YEAR, 1, 1)
         return frame
-
-    def to_observations(self, parsed: pd.DataFrame, ctx) -> pd.DataFrame:
-        ctx.countries_by_name(parsed, "Country")
-        reject_duplicates(parsed, ["_region_id"], "country")
-        return long_observations(parsed, VALUES, censored_cols={"_number": "_number_censored"})
 
 
 __all__ = ["Gsi2023"]
