@@ -33,11 +33,10 @@ from etl.contract import (
 from etl.sources import register
 from etl.sources.base import FILE, OBSERVATION_COLUMNS, IndicatorDef, Source, year_start
 from etl.sources.idmc_country_year import reject_disputed
-from etl.sources.unhcr_population import resolve_side
+from etl.sources.unhcr_population import KEY_COLUMNS, resolve_side  # the same UNHCR key columns
 
 log = logging.getLogger(__name__)
 
-KEY_COLUMNS = ["year", "coo_name", "coo", "coo_iso", "coa_name", "coa", "coa_iso"]
 COLUMNS = KEY_COLUMNS + ["total"]
 INDICATOR = "displacement.idmc_conflict_idps"
 FIRST_COUNTRY_YEAR = 2009  # IDMC publishes conflict IDPs by country from 2009; before, a global total only
