@@ -356,6 +356,15 @@ def view_for_bounds(minx: float, miny: float, maxx: float, maxy: float) -> tuple
     return {"lat": (miny + maxy) / 2, "lon": (minx + maxx) / 2}, round(zoom, 2)
 
 
+def _add_interval_band(fig: go.Figure, x: list[int], lower: pd.Series, upper: pd.Series, fillcolor: str,
+                       upper_name: str | None = None) -> None:
+    """The 80% interval as a filled band: an invisible upper line, then the lower line filled up to it."""
+    fig.add_trace(go.Scatter(x=x, y=upper, mode="lines", line=dict(width=0), showlegend=False, hoverinfo="skip",
+                             name=upper_name))
+    fig.add_trace(go.Scatter(x=x, y=lower, mode="lines", line=dict(width=0), fill="tonexty",
+                             fillcolor=fillcolor, name="80% interval", hoverinfo="skip"))
+
+
 # --- region page -------------------------------------------------------------------------------------
 def trend_figure(pred: pd.DataFrame, name: str = "", admin1: bool = False) -> go.Figure:
     """Estimate per 100k over the years, with the 80% interval band and the detected victims where known."""
@@ -364,10 +373,8 @@ def trend_figure(pred: pd.DataFrame, name: str = "", admin1: bool = False) -> go
     pred = pred.sort_values("year")
     years = pred["year"].astype(int).tolist()
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=years, y=pred["upper_per_100k"], mode="lines", line=dict(width=0), showlegend=False,
-                             hoverinfo="skip", name="upper"))
-    fig.add_trace(go.Scatter(x=years, y=pred["lower_per_100k"], mode="lines", line=dict(width=0), fill="tonexty",
-                             fillcolor="rgba(33,145,140,0.25)", name="80% interval", hoverinfo="skip"))
+    _add_interval_band(fig, years, pred["lower_per_100k"], pred["upper_per_100k"], "rgba(33,145,140,0.25)",
+                       upper_name="upper")
     fig.add_trace(go.Scatter(
         x=years, y=pred["estimate_per_100k"], mode="lines+markers", line=dict(color="#21918c", width=2.5),
         name="Model estimate" + (" (downscaled)" if admin1 else ""),
@@ -568,10 +575,7 @@ def watch_trend_figure(rows: pd.DataFrame, name: str = "") -> go.Figure:
     rows = rows.sort_values("year")
     years = rows["year"].astype(int).tolist()
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=years, y=rows["upper"], mode="lines", line=dict(width=0), showlegend=False,
-                             hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=years, y=rows["lower"], mode="lines", line=dict(width=0), fill="tonexty",
-                             fillcolor="rgba(230,97,1,0.2)", name="80% interval", hoverinfo="skip"))
+    _add_interval_band(fig, years, rows["lower"], rows["upper"], "rgba(230,97,1,0.2)")
     fig.add_trace(go.Scatter(
         x=years, y=rows["rise_factor"], mode="lines+markers", line=dict(color=UP, width=2.5),
         name="Expected rise factor", customdata=np.stack([rows["lower"], rows["upper"], rows["rank"]], axis=-1),
