@@ -8,8 +8,9 @@ import math
 
 import dash
 import plotly.graph_objects as go
-from dash import Input, Output, dcc, html
+from dash import Input, Output, callback, dcc, html
 
+from dashboard import context
 from models import phases as phase_model
 from models import phases_store
 
@@ -18,6 +19,10 @@ log = logging.getLogger(__name__)
 OUTCOME = "phases-outcome"
 GRID = "phases-grid"
 LINE, BAND = "#0072B2", "rgba(0, 114, 178, 0.18)"  # colour-blind-safe blue (Okabe-Ito)
+
+
+dash.register_page(__name__, path="/phases", name="Phases", order=2, title="Crisis phases · crisisrisk",
+                   description="Event-study curves of trafficking outcomes around crisis onsets")
 
 
 def curve_figure(points, event_label: str, outcome_label: str) -> go.Figure:
@@ -99,50 +104,44 @@ def rule_text(event_type: str, rule: dict) -> str:
             f"{rule['min_affected']:,} and at least {rule['min_affected_share']:.0%} of the population")
 
 
-def register(app: dash.Dash, actx) -> None:
-    engine = actx.engine
+def layout(**_query):
+    cfg = phase_model.load_config()
+    return html.Div(className="phases-page", children=[
+        html.H1("Crisis phases: when does detected trafficking rise after a crisis starts?"),
+        html.P(["Each curve is an event study: for every country where the rule found an event, the change of "
+                "the outcome from its mean over the three years before the event, minus the same change in "
+                "country-years without such an event (the same calendar years, so world-wide shifts in "
+                "reporting cancel out). The band is a 90% interval from resampling countries; n is the number "
+                "of events behind each point. On the log scale, +0.69 means twice as many. A verdict of a "
+                "rise or fall needs a 90% band over all years after the event that excludes 0; otherwise it "
+                "says ", html.Strong("no detectable change"), ". Detected victims follow detection effort: "
+                "read these as changes in ", html.Em("detected"), " trafficking."], className="note"),
+        html.Div(className="control inline", children=[
+            html.Label("Outcome", htmlFor=OUTCOME),
+            dcc.RadioItems(id=OUTCOME, value="nationals_abroad", inline=True, options=[
+                {"label": " nationals detected abroad", "value": "nationals_abroad"},
+                {"label": " detected in the country", "value": "detected_in_country"},
+                {"label": " watch-list score", "value": "watchlist_score"}]),
+        ]),
+        html.Div(id=GRID, children=grid(context.current().engine, "nationals_abroad")),
+        html.Div(className="card", children=[
+            html.H3("Event rules (models/phases.toml)"),
+            html.Ul([html.Li([html.Strong(phase_model.EVENT_LABELS[t] + ": "), rule_text(t, cfg[t])])
+                     for t in phase_model.EVENT_TYPES]),
+            html.P(f"An event year starts a new spell after {cfg['onset_gap_years']} years without one; "
+                   "placebo country-years have no event of the type from 9 years before to 6 years after.",
+                   className="note"),
+            html.P(["Download: ", html.A("GET /api/v1/phases", href="/api/v1/phases"), " or ",
+                    html.Code("crisisrisk export phases --out phases.csv"), "."], className="note"),
+        ]),
+    ])
 
-    def layout(**_query):
-        cfg = phase_model.load_config()
-        return html.Div(className="phases-page", children=[
-            html.H1("Crisis phases: when does detected trafficking rise after a crisis starts?"),
-            html.P(["Each curve is an event study: for every country where the rule found an event, the change of "
-                    "the outcome from its mean over the three years before the event, minus the same change in "
-                    "country-years without such an event (the same calendar years, so world-wide shifts in "
-                    "reporting cancel out). The band is a 90% interval from resampling countries; n is the number "
-                    "of events behind each point. On the log scale, +0.69 means twice as many. A verdict of a "
-                    "rise or fall needs a 90% band over all years after the event that excludes 0; otherwise it "
-                    "says ", html.Strong("no detectable change"), ". Detected victims follow detection effort: "
-                    "read these as changes in ", html.Em("detected"), " trafficking."], className="note"),
-            html.Div(className="control inline", children=[
-                html.Label("Outcome", htmlFor=OUTCOME),
-                dcc.RadioItems(id=OUTCOME, value="nationals_abroad", inline=True, options=[
-                    {"label": " nationals detected abroad", "value": "nationals_abroad"},
-                    {"label": " detected in the country", "value": "detected_in_country"},
-                    {"label": " watch-list score", "value": "watchlist_score"}]),
-            ]),
-            html.Div(id=GRID, children=grid(engine, "nationals_abroad")),
-            html.Div(className="card", children=[
-                html.H3("Event rules (models/phases.toml)"),
-                html.Ul([html.Li([html.Strong(phase_model.EVENT_LABELS[t] + ": "), rule_text(t, cfg[t])])
-                         for t in phase_model.EVENT_TYPES]),
-                html.P(f"An event year starts a new spell after {cfg['onset_gap_years']} years without one; "
-                       "placebo country-years have no event of the type from 9 years before to 6 years after.",
-                       className="note"),
-                html.P(["Download: ", html.A("GET /api/v1/phases", href="/api/v1/phases"), " or ",
-                        html.Code("crisisrisk export phases --out phases.csv"), "."], className="note"),
-            ]),
-        ])
 
-    dash.register_page("dashboard.pages.phases", path="/phases", name="Phases", order=2, layout=layout,
-                       title="Crisis phases · crisisrisk",
-                       description="Event-study curves of trafficking outcomes around crisis onsets")
-
-    @app.callback(Output(GRID, "children"), Input(OUTCOME, "value"), prevent_initial_call=True)
-    def switch_outcome(outcome):
-        if outcome not in phase_model.OUTCOMES:
-            outcome = "nationals_abroad"
-        return grid(engine, outcome)
+@callback(Output(GRID, "children"), Input(OUTCOME, "value"), prevent_initial_call=True)
+def switch_outcome(outcome):
+    if outcome not in phase_model.OUTCOMES:
+        outcome = "nationals_abroad"
+    return grid(context.current().engine, outcome)
 
 
 def region_block(engine, region_id: str, year: int) -> list:

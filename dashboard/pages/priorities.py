@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import dash
 import pandas as pd
-from dash import Input, Output, State, dash_table, dcc, html, no_update
+from dash import Input, Output, State, callback, dash_table, dcc, html, no_update
 from dash.dash_table.Format import Format, Group, Scheme
 
-from dashboard import ids, watch
+from dashboard import context, ids, watch
 from dashboard.exports import to_csv, to_watch_csv
 from dashboard.pages.common import TABLE_STYLE, no_model_notice
 
@@ -26,6 +26,10 @@ LEVEL_OPTIONS = [{"label": "Countries: crisis watch list", "value": WATCH_VIEW},
 MIN_POPULATION_OPTIONS = [{"label": "all", "value": 0}, {"label": "≥ 100,000", "value": 100_000},
                           {"label": "≥ 1 million", "value": 1_000_000}]
 DEFAULT_MIN_POPULATION = 0
+
+
+dash.register_page(__name__, path="/priorities", name="Priorities", order=1, title="Priorities · crisisrisk",
+                   description="Donor table: crisis watch list, people exposed, funding, detection gap")
 
 
 def filter_population(frame, level: int, minimum: int):
@@ -134,133 +138,131 @@ def table_records(frame) -> list[dict]:
     return out.to_dict("records")
 
 
-def register(app: dash.Dash, actx) -> None:
-    q = actx.queries
-
-    def layout(**query):
-        years = sorted(set(q.years(0)) | set(q.watchlist_years()))
-        if not years:
-            return no_model_notice("priorities table")
-        default = q.watchlist_years()[-1] if q.watchlist_years() else years[-1]
-        year = _int(query.get("year"), default)
-        year = year if year in years else default
-        strength, sentence = watch.skill_text(q.watchlist_skill())
-        return html.Div(className="priorities-page", children=[
-            html.H1("Priorities: where is trafficking of crisis-affected people expected to rise?"),
-            html.P(["Ranked by the ", html.B("crisis watch list"), ": the expected rise of each population's "
-                    "nationals detected as trafficking victims abroad over the three years after the score year, "
-                    "against its own last three years. People exposed are absolute numbers with the year of each "
-                    "figure; funding is OCHA FTS (latest plan at most two years old). ",
-                    html.B(f"Measured skill: {strength}. "), sentence], className="note"),
-            html.Div(id=ids.PRIO_LEGEND, className="legend card", children=[
-                html.P([html.B("Detection gap. "), watch.DETECTION_GAP_DEFINITION.split(": ", 1)[1]]),
-                html.P("'yes': weak detection at home; 'no': a rising score with adequate detection; 'unknown': no "
-                       "TIP tier or prosecution count in the window; 'not rising': outside the top quarter. "
-                       "Countries under 100,000 people are flagged in the Population column. The 'where victims "
-                       "are found' views rank detected victims, which follow detection capacity: context, not "
-                       "risk."),
+def layout(**query):
+    q = context.queries()
+    years = sorted(set(q.years(0)) | set(q.watchlist_years()))
+    if not years:
+        return no_model_notice("priorities table")
+    default = q.watchlist_years()[-1] if q.watchlist_years() else years[-1]
+    year = _int(query.get("year"), default)
+    year = year if year in years else default
+    strength, sentence = watch.skill_text(q.watchlist_skill())
+    return html.Div(className="priorities-page", children=[
+        html.H1("Priorities: where is trafficking of crisis-affected people expected to rise?"),
+        html.P(["Ranked by the ", html.B("crisis watch list"), ": the expected rise of each population's "
+                "nationals detected as trafficking victims abroad over the three years after the score year, "
+                "against its own last three years. People exposed are absolute numbers with the year of each "
+                "figure; funding is OCHA FTS (latest plan at most two years old). ",
+                html.B(f"Measured skill: {strength}. "), sentence], className="note"),
+        html.Div(id=ids.PRIO_LEGEND, className="legend card", children=[
+            html.P([html.B("Detection gap. "), watch.DETECTION_GAP_DEFINITION.split(": ", 1)[1]]),
+            html.P("'yes': weak detection at home; 'no': a rising score with adequate detection; 'unknown': no "
+                   "TIP tier or prosecution count in the window; 'not rising': outside the top quarter. "
+                   "Countries under 100,000 people are flagged in the Population column. The 'where victims "
+                   "are found' views rank detected victims, which follow detection capacity: context, not "
+                   "risk."),
+        ]),
+        html.Div(className="controls card", children=[
+            html.Div(className="control", children=[
+                html.Label("Year", htmlFor=ids.PRIO_YEAR),
+                dcc.Dropdown(id=ids.PRIO_YEAR, options=[{"label": str(y), "value": y} for y in years[::-1]],
+                             value=year, clearable=False),
             ]),
-            html.Div(className="controls card", children=[
-                html.Div(className="control", children=[
-                    html.Label("Year", htmlFor=ids.PRIO_YEAR),
-                    dcc.Dropdown(id=ids.PRIO_YEAR, options=[{"label": str(y), "value": y} for y in years[::-1]],
-                                 value=year, clearable=False),
-                ]),
-                html.Div(className="control", children=[
-                    html.Label("Table", htmlFor=ids.PRIO_LEVEL),
-                    dcc.RadioItems(id=ids.PRIO_LEVEL, options=LEVEL_OPTIONS, value=WATCH_VIEW,
-                                   className="radio-row", inline=True),
-                ]),
-                html.Div(className="control", children=[
-                    html.Label("Minimum population (countries)", htmlFor=ids.PRIO_MIN_POP),
-                    dcc.RadioItems(id=ids.PRIO_MIN_POP, options=MIN_POPULATION_OPTIONS, value=DEFAULT_MIN_POPULATION,
-                                   inline=True, className="radio-row"),
-                ]),
-                html.Div(className="control downloads", children=[
-                    html.Button("Download CSV", id=ids.PRIO_CSV, className="button"),
-                    html.Button("Download CSV with HXL hashtags", id=ids.PRIO_HXL, className="button"),
-                    dcc.Download(id=ids.PRIO_DOWNLOAD),
-                ]),
+            html.Div(className="control", children=[
+                html.Label("Table", htmlFor=ids.PRIO_LEVEL),
+                dcc.RadioItems(id=ids.PRIO_LEVEL, options=LEVEL_OPTIONS, value=WATCH_VIEW,
+                               className="radio-row", inline=True),
             ]),
-            html.P(id=ids.PRIO_COUNT, className="note"),
-            dash_table.DataTable(
-                id=ids.PRIO_TABLE, columns=watch_columns(), data=[], merge_duplicate_headers=True,
-                tooltip_header={"detection_gap": watch.DETECTION_GAP_DEFINITION,
-                                "rise_text": "Expected ratio of nationals detected as trafficking victims abroad, "
-                                             "next three years against the last three, with its 80% interval",
-                                "basis": "The input years the score rests on"},
-                tooltip_delay=0, tooltip_duration=None,
-                sort_action="native", filter_action="native", page_action="native", page_size=25,
-                markdown_options={"link_target": "_self"}, sort_by=[{"column_id": "rank", "direction": "asc"}],
-                style_cell_conditional=[
-                    {"if": {"column_id": "rise_text"}, "minWidth": "150px"},
-                    {"if": {"column_id": "top_driver"}, "minWidth": "200px"},
-                    {"if": {"column_id": "detection_evidence"}, "minWidth": "170px", "fontSize": "12px"},
-                    {"if": {"column_id": "basis"}, "minWidth": "220px", "fontSize": "11px"},
-                ] + [{"if": {"column_id": c}, "textAlign": "right"} for c in (
-                    "rank", "risk_score", "estimate_per_100k", "interval", "score_change", "refugees_origin",
-                    "refugees_hosted", "idps", "fts_requirements_usd", "fts_funding_usd", "fts_coverage_pct")],
-                style_data_conditional=TABLE_STYLE["style_data_conditional"] + [
-                    {"if": {"filter_query": '{risk_band} = "very high"', "column_id": "risk_band"},
-                     "backgroundColor": "#fde725", "fontWeight": "600"},
-                    {"if": {"filter_query": '{risk_band} = "high"', "column_id": "risk_band"},
-                     "backgroundColor": "#b5de2b"},
-                    {"if": {"filter_query": "{score_change} > 0", "column_id": "score_change"}, "color": "#b35806"},
-                    {"if": {"filter_query": "{score_change} < 0", "column_id": "score_change"}, "color": "#542788"},
-                    {"if": {"filter_query": '{detection_gap} = "yes"', "column_id": "detection_gap"},
-                     "backgroundColor": "#fdb863", "fontWeight": "600"},
-                    {"if": {"filter_query": "{small_population} = true", "column_id": "population_text"},
-                     "fontStyle": "italic", "color": "#8c510a"},
-                ],
-                **{k: v for k, v in TABLE_STYLE.items() if k != "style_data_conditional"},
-                style_as_list_view=False,
-            ),
-        ])
+            html.Div(className="control", children=[
+                html.Label("Minimum population (countries)", htmlFor=ids.PRIO_MIN_POP),
+                dcc.RadioItems(id=ids.PRIO_MIN_POP, options=MIN_POPULATION_OPTIONS, value=DEFAULT_MIN_POPULATION,
+                               inline=True, className="radio-row"),
+            ]),
+            html.Div(className="control downloads", children=[
+                html.Button("Download CSV", id=ids.PRIO_CSV, className="button"),
+                html.Button("Download CSV with HXL hashtags", id=ids.PRIO_HXL, className="button"),
+                dcc.Download(id=ids.PRIO_DOWNLOAD),
+            ]),
+        ]),
+        html.P(id=ids.PRIO_COUNT, className="note"),
+        dash_table.DataTable(
+            id=ids.PRIO_TABLE, columns=watch_columns(), data=[], merge_duplicate_headers=True,
+            tooltip_header={"detection_gap": watch.DETECTION_GAP_DEFINITION,
+                            "rise_text": "Expected ratio of nationals detected as trafficking victims abroad, "
+                                         "next three years against the last three, with its 80% interval",
+                            "basis": "The input years the score rests on"},
+            tooltip_delay=0, tooltip_duration=None,
+            sort_action="native", filter_action="native", page_action="native", page_size=25,
+            markdown_options={"link_target": "_self"}, sort_by=[{"column_id": "rank", "direction": "asc"}],
+            style_cell_conditional=[
+                {"if": {"column_id": "rise_text"}, "minWidth": "150px"},
+                {"if": {"column_id": "top_driver"}, "minWidth": "200px"},
+                {"if": {"column_id": "detection_evidence"}, "minWidth": "170px", "fontSize": "12px"},
+                {"if": {"column_id": "basis"}, "minWidth": "220px", "fontSize": "11px"},
+            ] + [{"if": {"column_id": c}, "textAlign": "right"} for c in (
+                "rank", "risk_score", "estimate_per_100k", "interval", "score_change", "refugees_origin",
+                "refugees_hosted", "idps", "fts_requirements_usd", "fts_funding_usd", "fts_coverage_pct")],
+            style_data_conditional=TABLE_STYLE["style_data_conditional"] + [
+                {"if": {"filter_query": '{risk_band} = "very high"', "column_id": "risk_band"},
+                 "backgroundColor": "#fde725", "fontWeight": "600"},
+                {"if": {"filter_query": '{risk_band} = "high"', "column_id": "risk_band"},
+                 "backgroundColor": "#b5de2b"},
+                {"if": {"filter_query": "{score_change} > 0", "column_id": "score_change"}, "color": "#b35806"},
+                {"if": {"filter_query": "{score_change} < 0", "column_id": "score_change"}, "color": "#542788"},
+                {"if": {"filter_query": '{detection_gap} = "yes"', "column_id": "detection_gap"},
+                 "backgroundColor": "#fdb863", "fontWeight": "600"},
+                {"if": {"filter_query": "{small_population} = true", "column_id": "population_text"},
+                 "fontStyle": "italic", "color": "#8c510a"},
+            ],
+            **{k: v for k, v in TABLE_STYLE.items() if k != "style_data_conditional"},
+            style_as_list_view=False,
+        ),
+    ])
 
-    dash.register_page("dashboard.pages.priorities", path="/priorities", name="Priorities", order=1, layout=layout,
-                       title="Priorities · crisisrisk",
-                       description="Donor table: crisis watch list, people exposed, funding, detection gap")
 
-    @app.callback(Output(ids.PRIO_TABLE, "data"), Output(ids.PRIO_TABLE, "columns"), Output(ids.PRIO_COUNT, "children"),
-                  Input(ids.PRIO_YEAR, "value"), Input(ids.PRIO_LEVEL, "value"), Input(ids.PRIO_MIN_POP, "value"))
-    def update_table(year, level, min_pop):
-        if year is None or level not in (WATCH_VIEW, 1, DETECTED_COUNTRIES):
-            return no_update, no_update, no_update
-        if level == WATCH_VIEW and q.watchlist_years():
-            full = q.watch_priorities(int(year))
-            frame = filter_population(full, 0, int(min_pop or 0))
-            gaps = int((frame["detection_gap"] == "yes").sum()) if len(frame) else 0
-            count = (f"{len(frame)} countries on the watch list for score year {year} ({watch.window_text(int(year))})"
-                     f"; {gaps} with a detection gap; {int(frame['small_population'].fillna(False).sum())} under "
-                     "100,000 people." if len(frame) else f"No watch-list scores for {year}.")
-            return watch_records(frame), watch_columns(), count
-        level = 0 if level in (WATCH_VIEW, DETECTED_COUNTRIES) else 1
-        full = q.priorities(int(year), int(level))
-        frame = filter_population(full, int(level), int(min_pop or 0))
-        what = "countries" if level == 0 else "admin-1 units"
-        hidden = len(full) - len(frame)
-        count = (f"{len(frame)} {what} with a prediction for {year}"
-                 + (f" ({hidden} smaller countries and territories hidden by the population filter). " if hidden
-                    else ". ") +
-                 f"Displacement known for {int(frame[['refugees_origin', 'refugees_hosted', 'idps']].notna().any(axis=1).sum())}, "
-                 f"FTS funding for {int(frame['fts_requirements_usd'].notna().sum())}.")
-        return table_records(frame), columns(int(level)), count
+@callback(Output(ids.PRIO_TABLE, "data"), Output(ids.PRIO_TABLE, "columns"), Output(ids.PRIO_COUNT, "children"),
+          Input(ids.PRIO_YEAR, "value"), Input(ids.PRIO_LEVEL, "value"), Input(ids.PRIO_MIN_POP, "value"))
+def update_table(year, level, min_pop):
+    q = context.queries()
+    if year is None or level not in (WATCH_VIEW, 1, DETECTED_COUNTRIES):
+        return no_update, no_update, no_update
+    if level == WATCH_VIEW and q.watchlist_years():
+        full = q.watch_priorities(int(year))
+        frame = filter_population(full, 0, int(min_pop or 0))
+        gaps = int((frame["detection_gap"] == "yes").sum()) if len(frame) else 0
+        count = (f"{len(frame)} countries on the watch list for score year {year} ({watch.window_text(int(year))})"
+                 f"; {gaps} with a detection gap; {int(frame['small_population'].fillna(False).sum())} under "
+                 "100,000 people." if len(frame) else f"No watch-list scores for {year}.")
+        return watch_records(frame), watch_columns(), count
+    level = 0 if level in (WATCH_VIEW, DETECTED_COUNTRIES) else 1
+    full = q.priorities(int(year), int(level))
+    frame = filter_population(full, int(level), int(min_pop or 0))
+    what = "countries" if level == 0 else "admin-1 units"
+    hidden = len(full) - len(frame)
+    count = (f"{len(frame)} {what} with a prediction for {year}"
+             + (f" ({hidden} smaller countries and territories hidden by the population filter). " if hidden
+                else ". ") +
+             f"Displacement known for {int(frame[['refugees_origin', 'refugees_hosted', 'idps']].notna().any(axis=1).sum())}, "
+             f"FTS funding for {int(frame['fts_requirements_usd'].notna().sum())}.")
+    return table_records(frame), columns(int(level)), count
 
-    @app.callback(Output(ids.PRIO_DOWNLOAD, "data"), Input(ids.PRIO_CSV, "n_clicks"), Input(ids.PRIO_HXL, "n_clicks"),
-                  State(ids.PRIO_YEAR, "value"), State(ids.PRIO_LEVEL, "value"), State(ids.PRIO_MIN_POP, "value"),
-                  prevent_initial_call=True)
-    def download(_csv, _hxl, year, level, min_pop):
-        if year is None or level not in (WATCH_VIEW, 1, DETECTED_COUNTRIES):
-            return no_update
-        hxl = dash.ctx.triggered_id == ids.PRIO_HXL
-        if level == WATCH_VIEW and q.watchlist_years():
-            frame = filter_population(q.watch_priorities(int(year)), 0, int(min_pop or 0))
-            name = f"crisisrisk_watchlist_{year}{'_hxl' if hxl else ''}.csv"
-            return {"content": to_watch_csv(frame, hxl=hxl), "filename": name, "type": "text/csv"}
-        level = 0 if level in (WATCH_VIEW, DETECTED_COUNTRIES) else 1
-        frame = filter_population(q.priorities(int(year), int(level)), int(level), int(min_pop or 0))
-        name = f"crisisrisk_priorities_{'countries' if level == 0 else 'admin1'}_{year}{'_hxl' if hxl else ''}.csv"
-        return {"content": to_csv(frame, int(level), hxl=hxl), "filename": name, "type": "text/csv"}
+
+@callback(Output(ids.PRIO_DOWNLOAD, "data"), Input(ids.PRIO_CSV, "n_clicks"), Input(ids.PRIO_HXL, "n_clicks"),
+          State(ids.PRIO_YEAR, "value"), State(ids.PRIO_LEVEL, "value"), State(ids.PRIO_MIN_POP, "value"),
+          prevent_initial_call=True)
+def download(_csv, _hxl, year, level, min_pop):
+    q = context.queries()
+    if year is None or level not in (WATCH_VIEW, 1, DETECTED_COUNTRIES):
+        return no_update
+    hxl = dash.ctx.triggered_id == ids.PRIO_HXL
+    if level == WATCH_VIEW and q.watchlist_years():
+        frame = filter_population(q.watch_priorities(int(year)), 0, int(min_pop or 0))
+        name = f"crisisrisk_watchlist_{year}{'_hxl' if hxl else ''}.csv"
+        return {"content": to_watch_csv(frame, hxl=hxl), "filename": name, "type": "text/csv"}
+    level = 0 if level in (WATCH_VIEW, DETECTED_COUNTRIES) else 1
+    frame = filter_population(q.priorities(int(year), int(level)), int(level), int(min_pop or 0))
+    name = f"crisisrisk_priorities_{'countries' if level == 0 else 'admin1'}_{year}{'_hxl' if hxl else ''}.csv"
+    return {"content": to_csv(frame, int(level), hxl=hxl), "filename": name, "type": "text/csv"}
 
 
 def _int(value, default: int) -> int:

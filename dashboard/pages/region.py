@@ -9,192 +9,190 @@ from __future__ import annotations
 
 import dash
 import pandas as pd
-from dash import ClientsideFunction, Input, Output, dcc, html
+from dash import ClientsideFunction, Input, Output, callback, clientside_callback, dcc, html
 
-from dashboard import figures, ids, watch
+from dashboard import context, figures, ids, watch
 from dashboard.pages.common import band_class, kpi, no_model_notice, table
 from dashboard.pages.phases import region_block as phase_block  # issue 14
-from dashboard.queries import DRIVER_FAMILIES, DRIVER_INDICATORS, VICTIMS_DETECTED
+from dashboard.queries import DRIVER_FAMILIES, DRIVER_INDICATORS, VICTIMS_DETECTED, source_publishers
 
 GRAPH_CONFIG = {"displaylogo": False}
 
 
-def register(app: dash.Dash, actx) -> None:
-    q = actx.queries
+dash.register_page(__name__, path_template="/region/<region_id>", name="Region", order=7,
+                   title="Region profile · crisisrisk",
+                   description="Crisis watch list, where victims are found, and data for one region")
 
-    def source_titles() -> dict[str, str]:
-        from etl.sources import all_sources
 
-        return {s.name: s.publisher for s in all_sources()}
-
-    def layout(region_id: str | None = None, year=None, **_query):
-        info = q.region(str(region_id)) if region_id else None
-        if info is None:
-            return html.Div(className="card notice", children=[
-                html.H2("Unknown region"),
-                html.P(f"No region with id '{region_id}'. Region ids are ISO3 codes for countries (e.g. SSD) and "
-                       "Natural Earth adm1_code values for admin-1 units."),
-                dcc.Link("Back to the map", href="/")])
-        level = int(info["level"])
-        years = sorted(set(q.years(level) or q.years(0)) | set(q.watchlist_years()))
-        if not years:
-            return no_model_notice("region profile")
-        watch_years = q.watchlist_years()
-        pred = q.region_predictions(info["region_id"])
-        default = watch_years[-1] if watch_years else years[-1]
-        sel = _int(year, default)
-        sel = sel if sel in years else default
-        name = info["name"]
-        crumbs = [dcc.Link("Map", href="/"), " › "]
-        if level == 1:
-            crumbs += [dcc.Link(info.get("parent_name", info["parent_id"]), href=f"/region/{info['parent_id']}"),
-                       " › "]
-        crumbs.append(name)
-        obs = q.observations(info["region_id"])
-        drivers = obs[obs["family"].isin(DRIVER_FAMILIES)] if len(obs) else obs
-        drivers = figures.pick_driver_series(drivers, DRIVER_INDICATORS, per_family=3, first_year=years[0] - 5)
-        labels = obs[obs["indicator"] == VICTIMS_DETECTED] if len(obs) else obs
-        coverage = q.coverage(info["region_id"])
-        kind = "admin-1 unit" if level == 1 else "country"
-        return html.Div(className="region-page brief", children=[
-            dcc.Store(id=ids.REGION_STORE, data=info["region_id"]),
-            html.Div(className="breadcrumbs no-print", children=crumbs),
-            html.Div(className="region-head", children=[
-                html.Div([
-                    html.H1(name),
-                    html.P(className="muted", children=[
-                        f"{info.get('type') or kind.capitalize()} · id {info['region_id']}",
-                        f" · in {info.get('parent_name')}" if level == 1 else "",
-                        " · crisis watch list first; detected victims in the country follow as context"]),
-                ]),
-                html.Div(className="head-controls no-print", children=[
-                    html.Label("Year", htmlFor=ids.REGION_YEAR),
-                    dcc.Dropdown(id=ids.REGION_YEAR, options=[{"label": str(y), "value": y} for y in years[::-1]],
-                                 value=sel, clearable=False, className="year-dropdown"),
-                    html.Button("Print one-page brief", id=ids.REGION_PRINT, className="button"),
-                    html.Span(id=ids.REGION_PRINT_DUMMY, hidden=True),
-                ]),
+def layout(region_id: str | None = None, year=None, **_query):
+    q = context.queries()
+    info = q.region(str(region_id)) if region_id else None
+    if info is None:
+        return html.Div(className="card notice", children=[
+            html.H2("Unknown region"),
+            html.P(f"No region with id '{region_id}'. Region ids are ISO3 codes for countries (e.g. SSD) and "
+                   "Natural Earth adm1_code values for admin-1 units."),
+            dcc.Link("Back to the map", href="/")])
+    level = int(info["level"])
+    years = sorted(set(q.years(level) or q.years(0)) | set(q.watchlist_years()))
+    if not years:
+        return no_model_notice("region profile")
+    watch_years = q.watchlist_years()
+    pred = q.region_predictions(info["region_id"])
+    default = watch_years[-1] if watch_years else years[-1]
+    sel = _int(year, default)
+    sel = sel if sel in years else default
+    name = info["name"]
+    crumbs = [dcc.Link("Map", href="/"), " › "]
+    if level == 1:
+        crumbs += [dcc.Link(info.get("parent_name", info["parent_id"]), href=f"/region/{info['parent_id']}"),
+                   " › "]
+    crumbs.append(name)
+    obs = q.observations(info["region_id"])
+    drivers = obs[obs["family"].isin(DRIVER_FAMILIES)] if len(obs) else obs
+    drivers = figures.pick_driver_series(drivers, DRIVER_INDICATORS, per_family=3, first_year=years[0] - 5)
+    labels = obs[obs["indicator"] == VICTIMS_DETECTED] if len(obs) else obs
+    coverage = q.coverage(info["region_id"])
+    kind = "admin-1 unit" if level == 1 else "country"
+    return html.Div(className="region-page brief", children=[
+        dcc.Store(id=ids.REGION_STORE, data=info["region_id"]),
+        html.Div(className="breadcrumbs no-print", children=crumbs),
+        html.Div(className="region-head", children=[
+            html.Div([
+                html.H1(name),
+                html.P(className="muted", children=[
+                    f"{info.get('type') or kind.capitalize()} · id {info['region_id']}",
+                    f" · in {info.get('parent_name')}" if level == 1 else "",
+                    " · crisis watch list first; detected victims in the country follow as context"]),
             ]),
-            html.Section(className="card watch-block", children=[
-                html.H2("Crisis watch list" + (f": {info.get('parent_name')} (national)" if level == 1 else "")),
-                html.Div(id=ids.REGION_WATCH),
-                html.Div(className="grid-2", children=[
-                    dcc.Graph(id=ids.REGION_WATCH_DRIVERS, config=GRAPH_CONFIG),
-                    dcc.Graph(id=ids.REGION_WATCH_TREND, config=GRAPH_CONFIG,
-                              figure=figures.watch_trend_figure(q.region_watchlist(
-                                  info["region_id"] if level == 0 else info["parent_id"]), name)),
-                ]),
-                *_event_study(q.watchlist_skill()),
+            html.Div(className="head-controls no-print", children=[
+                html.Label("Year", htmlFor=ids.REGION_YEAR),
+                dcc.Dropdown(id=ids.REGION_YEAR, options=[{"label": str(y), "value": y} for y in years[::-1]],
+                             value=sel, clearable=False, className="year-dropdown"),
+                html.Button("Print one-page brief", id=ids.REGION_PRINT, className="button"),
+                html.Span(id=ids.REGION_PRINT_DUMMY, hidden=True),
             ]),
-            *phase_block(actx.engine, info["region_id"] if level == 0 else info["parent_id"], sel),  # issue 14
-            html.Section(className="card", hidden=level == 1, children=[
-                html.H2(f"Where {name}'s victims are found abroad"),
-                html.P("Pair model: expected victims of this citizenship detected in each country, with 80% "
-                       "intervals, for the years after the last UNODC report (horizon = years after it). Receiving "
-                       "countries can use it to plan identification. Countries that never listed this citizenship "
-                       "are not shown.", className="note"),
-                html.P(watch.pair_gate_text(q.watchlist_skill()), className="note"),
-                dcc.Graph(id=ids.REGION_PAIRS, config=GRAPH_CONFIG,
-                          figure=_pairs(q, info["region_id"], name) if level == 0 else figures.empty_figure("")),
-            ]),
-            html.H2("Context: where victims are found (detected in the country)", className="section-title"),
-            html.P(watch.DETECTED_CAVEAT, className="note caveat"),
-            html.Div(id=ids.REGION_KPIS, className="kpis"),
-            html.P(_freshness(coverage), className="note print-only"),
+        ]),
+        html.Section(className="card watch-block", children=[
+            html.H2("Crisis watch list" + (f": {info.get('parent_name')} (national)" if level == 1 else "")),
+            html.Div(id=ids.REGION_WATCH),
             html.Div(className="grid-2", children=[
-                html.Div(className="card", children=[
-                    dcc.Graph(id=ids.REGION_TREND, config=GRAPH_CONFIG,
-                              figure=figures.trend_figure(pred, name, admin1=level == 1)),
-                    html.P(_trend_note(pred, labels, level), className="note"),
-                ]),
-                html.Div(className="card", children=[
-                    dcc.Graph(id=ids.REGION_WATERFALL, config=GRAPH_CONFIG),
-                    html.P("SHAP values are contributions in the model's log1p(victims per 100k) scale; they add "
-                           "up from the average prediction to this prediction." +
-                           (" Admin-1 units have no model of their own: these are the country's drivers."
-                            if level == 1 else ""), className="note"),
-                ]),
+                dcc.Graph(id=ids.REGION_WATCH_DRIVERS, config=GRAPH_CONFIG),
+                dcc.Graph(id=ids.REGION_WATCH_TREND, config=GRAPH_CONFIG,
+                          figure=figures.watch_trend_figure(q.region_watchlist(
+                              info["region_id"] if level == 0 else info["parent_id"]), name)),
             ]),
-            html.Div(className="grid-2", children=[
-                html.Div(className="card", children=[dcc.Graph(id=ids.REGION_CHANGED, config=GRAPH_CONFIG)]),
-                html.Div(className="card no-print", children=[
-                    html.H3("Data coverage and freshness"),
-                    html.P("Every indicator the warehouse holds for this region: years covered, number of "
-                           "yearly values, source and when it was loaded.", className="note"),
-                    html.Div(id=ids.REGION_COVERAGE, children=_coverage_table(coverage)),
-                ]),
+            *_event_study(q.watchlist_skill()),
+        ]),
+        *phase_block(context.current().engine, info["region_id"] if level == 0 else info["parent_id"], sel),  # issue 14
+        html.Section(className="card", hidden=level == 1, children=[
+            html.H2(f"Where {name}'s victims are found abroad"),
+            html.P("Pair model: expected victims of this citizenship detected in each country, with 80% "
+                   "intervals, for the years after the last UNODC report (horizon = years after it). Receiving "
+                   "countries can use it to plan identification. Countries that never listed this citizenship "
+                   "are not shown.", className="note"),
+            html.P(watch.pair_gate_text(q.watchlist_skill()), className="note"),
+            dcc.Graph(id=ids.REGION_PAIRS, config=GRAPH_CONFIG,
+                      figure=_pairs(q, info["region_id"], name) if level == 0 else figures.empty_figure("")),
+        ]),
+        html.H2("Context: where victims are found (detected in the country)", className="section-title"),
+        html.P(watch.DETECTED_CAVEAT, className="note caveat"),
+        html.Div(id=ids.REGION_KPIS, className="kpis"),
+        html.P(_freshness(coverage), className="note print-only"),
+        html.Div(className="grid-2", children=[
+            html.Div(className="card", children=[
+                dcc.Graph(id=ids.REGION_TREND, config=GRAPH_CONFIG,
+                          figure=figures.trend_figure(pred, name, admin1=level == 1)),
+                html.P(_trend_note(pred, labels, level), className="note"),
             ]),
-            html.Div(className="card page-break-before", children=[
-                dcc.Graph(id=ids.REGION_DRIVERS, config=GRAPH_CONFIG,
-                          figure=figures.drivers_figure(drivers, DRIVER_FAMILIES, source_titles())),
+            html.Div(className="card", children=[
+                dcc.Graph(id=ids.REGION_WATERFALL, config=GRAPH_CONFIG),
+                html.P("SHAP values are contributions in the model's log1p(victims per 100k) scale; they add "
+                       "up from the average prediction to this prediction." +
+                       (" Admin-1 units have no model of their own: these are the country's drivers."
+                        if level == 1 else ""), className="note"),
             ]),
-            html.Div(className="card no-print", hidden=level == 1, children=[
-                dcc.Graph(id=ids.REGION_ADMIN1, config=GRAPH_CONFIG),
-                html.P("Located drivers of the watch list by admin-1 unit: conflict deaths (UCDP GED) and displaced "
-                       f"people (IOM DTM, IDMC), latest value within {watch.ADMIN1_WINDOW} years of the year. The "
-                       "watch-list score itself is national.", className="note"),
-                html.Div(id=ids.REGION_ADMIN1_TABLE),
+        ]),
+        html.Div(className="grid-2", children=[
+            html.Div(className="card", children=[dcc.Graph(id=ids.REGION_CHANGED, config=GRAPH_CONFIG)]),
+            html.Div(className="card no-print", children=[
+                html.H3("Data coverage and freshness"),
+                html.P("Every indicator the warehouse holds for this region: years covered, number of "
+                       "yearly values, source and when it was loaded.", className="note"),
+                html.Div(id=ids.REGION_COVERAGE, children=_coverage_table(coverage)),
             ]),
-        ])
+        ]),
+        html.Div(className="card page-break-before", children=[
+            dcc.Graph(id=ids.REGION_DRIVERS, config=GRAPH_CONFIG,
+                      figure=figures.drivers_figure(drivers, DRIVER_FAMILIES, source_publishers())),
+        ]),
+        html.Div(className="card no-print", hidden=level == 1, children=[
+            dcc.Graph(id=ids.REGION_ADMIN1, config=GRAPH_CONFIG),
+            html.P("Located drivers of the watch list by admin-1 unit: conflict deaths (UCDP GED) and displaced "
+                   f"people (IOM DTM, IDMC), latest value within {watch.ADMIN1_WINDOW} years of the year. The "
+                   "watch-list score itself is national.", className="note"),
+            html.Div(id=ids.REGION_ADMIN1_TABLE),
+        ]),
+    ])
 
-    dash.register_page("dashboard.pages.region", path_template="/region/<region_id>", name="Region", order=7,
-                       layout=layout, title="Region profile · crisisrisk",
-                       description="Crisis watch list, where victims are found, and data for one region")
 
-    @app.callback(Output(ids.REGION_WATCH, "children"), Output(ids.REGION_WATCH_DRIVERS, "figure"),
-                  Input(ids.REGION_YEAR, "value"), Input(ids.REGION_STORE, "data"))
-    def update_watch(year, region_id):
-        info = q.region(str(region_id))
-        if info is None or year is None:
-            return [], figures.empty_figure("Unknown region or year.")
-        year = int(year)
-        iso3 = info["region_id"] if int(info["level"]) == 0 else info["parent_id"]
-        rows = q.region_watchlist(iso3)
-        row = rows[rows["year"] == year]
-        n = len(q.watchlist(year))
-        skill = q.watchlist_skill()
-        block = watch_block(row.iloc[0] if len(row) else None, year, n, skill, q.watchlist_years())
-        if int(info["level"]) == 1:
-            units = q.admin1_watch(iso3, year)
-            unit = units[units["region_id"] == info["region_id"]]
-            block.append(html.P(_unit_drivers(unit.iloc[0] if len(unit) else None, year), className="note"))
-        drivers = figures.watch_drivers_figure(watch.driver_terms(row.iloc[0]["drivers"]) if len(row) else
-                                               watch.driver_terms([]), year,
-                                               str(row.iloc[0]["method"]) if len(row) else "composite")
-        return block, drivers
+@callback(Output(ids.REGION_WATCH, "children"), Output(ids.REGION_WATCH_DRIVERS, "figure"),
+          Input(ids.REGION_YEAR, "value"), Input(ids.REGION_STORE, "data"))
+def update_watch(year, region_id):
+    q = context.queries()
+    info = q.region(str(region_id))
+    if info is None or year is None:
+        return [], figures.empty_figure("Unknown region or year.")
+    year = int(year)
+    iso3 = info["region_id"] if int(info["level"]) == 0 else info["parent_id"]
+    rows = q.region_watchlist(iso3)
+    row = rows[rows["year"] == year]
+    n = len(q.watchlist(year))
+    skill = q.watchlist_skill()
+    block = watch_block(row.iloc[0] if len(row) else None, year, n, skill, q.watchlist_years())
+    if int(info["level"]) == 1:
+        units = q.admin1_watch(iso3, year)
+        unit = units[units["region_id"] == info["region_id"]]
+        block.append(html.P(_unit_drivers(unit.iloc[0] if len(unit) else None, year), className="note"))
+    drivers = figures.watch_drivers_figure(watch.driver_terms(row.iloc[0]["drivers"]) if len(row) else
+                                           watch.driver_terms([]), year,
+                                           str(row.iloc[0]["method"]) if len(row) else "composite")
+    return block, drivers
 
-    @app.callback(Output(ids.REGION_KPIS, "children"), Output(ids.REGION_WATERFALL, "figure"),
-                  Output(ids.REGION_CHANGED, "figure"), Output(ids.REGION_ADMIN1, "figure"),
-                  Output(ids.REGION_ADMIN1_TABLE, "children"),
-                  Input(ids.REGION_YEAR, "value"), Input(ids.REGION_STORE, "data"))
-    def update_year(year, region_id):
-        info = q.region(str(region_id))
-        if info is None or year is None:
-            blank = figures.empty_figure("Unknown region or year.")
-            return [], blank, blank, blank, None
-        year = int(year)
-        level = int(info["level"])
-        pred = q.region_predictions(info["region_id"])
-        row = pred[pred["year"] == year]
-        n_level = len(q.predictions(level=level, year=year, parent=info["parent_id"] if level == 1 else None))
-        kpis = _kpis(row.iloc[0] if len(row) else None, n_level, level, year)
-        expl_id = info["region_id"] if level == 0 else info["parent_id"]
-        labels = q.feature_labels()
-        now = q.explanations(expl_id, year)
-        prev = q.explanations(expl_id, year - 1)
-        waterfall = figures.waterfall_figure(now, labels, year=year)
-        changed = figures.what_changed_figure(now, prev, year)
-        if level == 0:
-            units = q.predictions(level=1, year=year, parent=info["region_id"])
-            admin1 = figures.admin1_watch_figure(q.admin1_watch(info["region_id"], year), info["name"], year)
-            admin1_table = _admin1_table(units, year)
-        else:
-            admin1, admin1_table = figures.empty_figure(""), None
-        return kpis, waterfall, changed, admin1, admin1_table
 
-    app.clientside_callback(ClientsideFunction(namespace="crisisrisk", function_name="printPage"),
-                            Output(ids.REGION_PRINT_DUMMY, "children"), Input(ids.REGION_PRINT, "n_clicks"),
-                            prevent_initial_call=True)
+@callback(Output(ids.REGION_KPIS, "children"), Output(ids.REGION_WATERFALL, "figure"),
+          Output(ids.REGION_CHANGED, "figure"), Output(ids.REGION_ADMIN1, "figure"),
+          Output(ids.REGION_ADMIN1_TABLE, "children"),
+          Input(ids.REGION_YEAR, "value"), Input(ids.REGION_STORE, "data"))
+def update_year(year, region_id):
+    q = context.queries()
+    info = q.region(str(region_id))
+    if info is None or year is None:
+        blank = figures.empty_figure("Unknown region or year.")
+        return [], blank, blank, blank, None
+    year = int(year)
+    level = int(info["level"])
+    pred = q.region_predictions(info["region_id"])
+    row = pred[pred["year"] == year]
+    n_level = len(q.predictions(level=level, year=year, parent=info["parent_id"] if level == 1 else None))
+    kpis = _kpis(row.iloc[0] if len(row) else None, n_level, level, year)
+    expl_id = info["region_id"] if level == 0 else info["parent_id"]
+    labels = q.feature_labels()
+    now = q.explanations(expl_id, year)
+    prev = q.explanations(expl_id, year - 1)
+    waterfall = figures.waterfall_figure(now, labels, year=year)
+    changed = figures.what_changed_figure(now, prev, year)
+    if level == 0:
+        units = q.predictions(level=1, year=year, parent=info["region_id"])
+        admin1 = figures.admin1_watch_figure(q.admin1_watch(info["region_id"], year), info["name"], year)
+        admin1_table = _admin1_table(units, year)
+    else:
+        admin1, admin1_table = figures.empty_figure(""), None
+    return kpis, waterfall, changed, admin1, admin1_table
+
+clientside_callback(ClientsideFunction(namespace="crisisrisk", function_name="printPage"),
+                    Output(ids.REGION_PRINT_DUMMY, "children"), Input(ids.REGION_PRINT, "n_clicks"),
+                    prevent_initial_call=True)
 
 
 def watch_block(row, year: int, n: int, skill: dict | None, years: list[int]) -> list:
