@@ -130,16 +130,12 @@ def up_cmd(host: HostOpt = DEFAULT_HOST, port: PortOpt = DEFAULT_PORT, debug: De
         from models.pipeline import train_run
 
         with console.status("training…") as status:
-            def progress_cb(msg, *args, **kwargs) -> None:
-                status.update(f"training: {str(msg)[:90]}")
-                console.print(f"  · {msg}")
+            def progress_cb(event, *args, **kwargs) -> None:  # a models.progress.TrainEvent
+                status.update(f"training, {str(event)[:90]}")
+                if not event.done:  # one line per step, not per backtest fit
+                    console.print(f"  · {event}")
 
-            import inspect
-
-            if "progress" in inspect.signature(train_run).parameters:
-                run_id = train_run(engine, deploy=True, progress=progress_cb)
-            else:
-                run_id = train_run(engine, deploy=True)
+            run_id = train_run(engine, deploy=True, progress=progress_cb)
         console.print(f"[green]✓[/green] deployed model {run_id}")
     else:
         console.print(f"[bold]2/3 model[/bold]: deployed model {deployed}; skipped (`crisisrisk model train` retrains)")

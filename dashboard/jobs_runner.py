@@ -11,13 +11,13 @@ failed. A cancel request is honoured at the job's next progress point (``JobCanc
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine
 
+from models.progress import TRAIN_STEPS, TrainEvent
 from warehouse import jobs, settings
 from warehouse.jobs import JobCancelled
 
@@ -107,34 +107,26 @@ def running_here() -> list[int]:
 
 
 # --- progress of the two kinds of work -----------------------------------------------------------------------
-TRAIN_STEPS = [  # message prefix of models.pipeline.train_run -> percent reached
-    ("building the feature panel", 3), ("backtesting", 8), ("fitting the final model", 62),
-    ("computing SHAP", 72), ("spreading country estimates", 82), ("writing predictions", 90),
-]
-ORIGIN = re.compile(r"backtest origin (\d+)")
+# percent of the job reached when a training step starts (models.pipeline.TRAIN_STEPS); the backtest, the long
+# step, moves from its start to the next step's start as its fits are done (TrainEvent.done / .of)
+TRAIN_PERCENT = {"panels": 3, "backtest": 8, "final_models": 62, "admin1": 82, "write": 90, "watchlist": 90,
+                 "deploy": 90}
 
 
 class TrainProgress:
-    """Turns train_run's messages into percentages: fixed steps, and the backtest origins in between."""
+    """Records train_run's progress events as job percentages (never decreasing) and their messages."""
 
     def __init__(self, report: Report, origins: tuple[int, int] | None = None) -> None:
+        del origins  # the events count the backtest's fits themselves; kept for callers' signature
         self.report = report
-        self.origins = origins
         self.percent = 0.0
 
-    def __call__(self, message: str, *_args, **_kwargs) -> None:
-        message = str(message)
-        for prefix, pct in TRAIN_STEPS:
-            if message.startswith(prefix):
-                self.percent = max(self.percent, pct)
-                break
-        else:
-            found = ORIGIN.search(message)
-            if found and self.origins:
-                lo, hi = self.origins
-                frac = (int(found.group(1)) - lo) / max(hi - lo + 1, 1)
-                self.percent = max(self.percent, 8 + 54 * min(max(frac, 0.0), 1.0))
-        self.report(self.percent, message)
+    def __call__(self, event: TrainEvent) -> None:
+        start = TRAIN_PERCENT[event.key]
+        following = [TRAIN_PERCENT[k] for k in TRAIN_STEPS[event.step:]]
+        span = (following[0] - start) if following else 0
+        self.percent = max(self.percent, start + span * event.fraction)
+        self.report(self.percent, event.message)
 
 
 class StepProgress:

@@ -9,9 +9,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from models.progress import TrainEvent
 from warehouse.db import make_engine, migrate
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,13 @@ def _engine():
     return engine
 
 
+def _show_step(prog: Progress, task: TaskID, event: TrainEvent) -> None:
+    """A training event as the bar: step k of n (the backtest's fits move it within its step)."""
+    units = f" ({event.done}/{event.of})" if event.of else ""
+    prog.update(task, total=event.total, completed=event.step - 1 + event.fraction,
+                description=f"step {event.step} of {event.total}: {event.message}{units}")
+
+
 @app.command("train")
 def train_cmd(
     no_deploy: Annotated[bool, typer.Option("--no-deploy", help="Keep the run as a candidate.")] = False,
@@ -35,10 +43,11 @@ def train_cmd(
     from models.pipeline import TrainingError, train_run
 
     engine = _engine()
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as prog:
+    with Progress(SpinnerColumn(), BarColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=console) as prog:
         task = prog.add_task("training", total=None)
         try:
-            run_id = train_run(engine, deploy=not no_deploy, progress=lambda m: prog.update(task, description=m))
+            run_id = train_run(engine, deploy=not no_deploy, progress=lambda e: _show_step(prog, task, e))
         except TrainingError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from None

@@ -48,6 +48,7 @@ from models.features import (
     panel_sha256,
 )
 from models.jsonsafe import json_safe as _clean
+from models.progress import TrainEvent
 from models.registry import deployed_run, promote, registry_dir, save_artefacts
 from models.train import RidgeModel, load_config, predict_margin
 from warehouse.faults import fault_point
@@ -55,7 +56,25 @@ from warehouse.io import bulk_insert, read_observations, read_regions
 from warehouse.schema import explanation, model_run, prediction
 
 log = logging.getLogger(__name__)
-Progress = Callable[[str], None]
+Progress = Callable[[TrainEvent], None]
+
+
+def _emitter(progress: Progress | None) -> Callable[..., None]:
+    """``emit(key, message, done=0, of=0)`` sends a TrainEvent for the named step (nothing without a listener)."""
+    def emit(key: str, message: str, done: int = 0, of: int = 0) -> None:
+        if progress is not None:
+            progress(TrainEvent.at(key, message, done, of))
+    return emit
+
+
+def _counting(emit: Callable[..., None], key: str, of: int) -> Callable[[str], None]:
+    """A text callback for code that reports one line per unit of work (rolling_origin): counts the units."""
+    seen = [0]
+
+    def say(message: str) -> None:
+        seen[0] += 1
+        emit(key, str(message), min(seen[0], of), of)
+    return say
 
 
 class TrainingError(RuntimeError):
@@ -134,8 +153,8 @@ def train_run(engine: Engine, deploy: bool = True, progress: Progress | None = N
     """Train, backtest, explain, store and (if it passes the gate) deploy. Returns the run id."""
     started = time.perf_counter()
     config = config or load_config()
-    say = progress or (lambda _m: None)
-    say("building the feature panels (one per horizon)")
+    emit = _emitter(progress)
+    emit("panels", "building the feature panels (one per horizon)")
     obs = load_observations(engine)
     years = panel_years(obs, config)
     censored_fraction = float(config["label"]["censored_fraction"])
@@ -148,10 +167,12 @@ def train_run(engine: Engine, deploy: bool = True, progress: Progress | None = N
     bt = config["backtest"]
     last_origin = min(int(bt.get("last_origin", newest_label - 1)), newest_label - 1)
     origins = list(range(int(bt["first_origin"]), last_origin + 1))
-    say(f"backtesting on {len(labelled):,} labelled country-years, origins {origins[0]}–{origins[-1]}, "
-        f"horizons {horizons}")
+    fits = len(horizons) * len(origins) * len(candidates(config))
+    emit("backtest", f"backtesting on {len(labelled):,} labelled country-years, origins "
+         f"{origins[0]}–{origins[-1]}, horizons {horizons}", 0, fits)
     t0 = time.perf_counter()
-    oos = rolling_origin(panels.get, candidates(config), origins, horizons, progress=say)
+    oos = rolling_origin(panels.get, candidates(config), origins, horizons,
+                         progress=_counting(emit, "backtest", fits))
     oos = add_intervals(add_ensembles(oos, config))
     backtest_s = time.perf_counter() - t0
     by_horizon = summarise(oos)
@@ -173,7 +194,7 @@ def train_run(engine: Engine, deploy: bool = True, progress: Progress | None = N
     resid = oos[oos["model"] == variant]
     quantiles = {h: group_quantiles(resid[resid["horizon"] == h]) for h in horizons}
 
-    say(f"fitting the final models ({variant}) for horizons {horizons}")
+    emit("final_models", f"fitting the final models ({variant}) for horizons {horizons}")
     xgb_name, partner, weight = resolve(config, variant)
     fitters = {c.name: c for c in candidates(config)}
     final = {}
@@ -237,7 +258,7 @@ def train_run(engine: Engine, deploy: bool = True, progress: Progress | None = N
     families = feature_families()
     fam_importance, feat_importance = global_importance(shap, families)
 
-    say("spreading country estimates to admin-1 units by exposure")
+    emit("admin1", "spreading country estimates to admin-1 units by exposure")
     admin = _admin1(engine, preds, config)
 
     run_id = new_run_id()
@@ -305,20 +326,22 @@ def train_run(engine: Engine, deploy: bool = True, progress: Progress | None = N
     extra = {f"h{h}": b for h, b in boosters.items() if h != min(boosters)}
     sha = save_artefacts(run_id, boosters[min(boosters)], _clean(metadata), registry_root, extra=extra)
 
-    say("writing predictions and explanations")
+    emit("write", "writing predictions and explanations")
     _write(engine, run_id, created, sha, metadata, preds, admin, shap, scope[features], families)
     from models.watchlist import train_watchlist  # issue 11: the watch list and pair model of this run
-    train_watchlist(engine, run_id, registry_root or registry_dir(), say)
+    train_watchlist(engine, run_id, registry_root or registry_dir(), lambda m: emit("watchlist", str(m)))
     passed = bool(verdict["passed"])
     if deploy and passed:
         promote(engine, run_id, registry_root)
-        say(f"deployed run {run_id}")
+        emit("deploy", f"deployed run {run_id}")
     elif deploy and deployed_run(engine) is None:
         # Nothing is deployed yet: serve the best honest variant; its model card says where it fails the gate.
         promote(engine, run_id, registry_root)
-        say(f"deployed run {run_id} although it does not pass the gate (no other run exists)")
+        emit("deploy", f"deployed run {run_id} although it does not pass the gate (no other run exists)")
     elif deploy:
-        say(f"run {run_id} did not pass the gate; kept as candidate")
+        emit("deploy", f"run {run_id} did not pass the gate; kept as candidate")
+    else:
+        emit("deploy", f"candidate run {run_id} (not deployed: promote it to serve it)")
     return run_id
 
 

@@ -133,7 +133,15 @@ def test_second_run_promotes_and_rollback_restores(trained):
     engine, _results, first, root, config = trained
     from models.pipeline import train_run
 
-    second = train_run(engine, deploy=False, config=config, registry_root=root)
+    events = []
+    second = train_run(engine, deploy=False, config=config, registry_root=root, progress=events.append)
+    # structured progress (models.progress): every step in order, of one total, the backtest's fits counted
+    assert [e.key for e in events if not e.done] == ["panels", "backtest", "final_models", "admin1", "write",
+                                                     *["watchlist"] * sum(e.key == "watchlist" for e in events),
+                                                     "deploy"]
+    assert [e.step for e in events] == sorted(e.step for e in events) and {e.total for e in events} == {7}
+    fits = [e for e in events if e.key == "backtest" and e.done]
+    assert fits and fits[-1].done == len(fits) <= fits[-1].of  # origins without rows are skipped
     with engine.connect() as conn:
         status = dict(conn.execute(select(model_run.c.run_id, model_run.c.status)).all())
     assert status == {first: "deployed", second: "candidate"}

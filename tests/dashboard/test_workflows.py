@@ -9,7 +9,6 @@ import gzip
 import hashlib
 import io
 import threading
-import time
 import zipfile
 from pathlib import Path
 
@@ -432,12 +431,18 @@ def test_csv_exports_neutralise_formula_injection():
     assert ",=cmd" not in text and ",@x" not in text
 
 
-def test_job_progress_is_mapped_from_training_messages():
+def test_job_progress_is_recorded_from_training_events():
+    from models.progress import TrainEvent
+
     seen = []
-    progress = jobs_runner.TrainProgress(lambda pct, msg: seen.append(pct), (2011, 2017))
-    for msg in ("building the feature panel", "backtesting on 900 rows", "backtest origin 2011: ridge",
-                "backtest origin 2017: xgboost", "fitting the final model (xgboost)", "computing SHAP",
-                "writing predictions and explanations"):
-        progress(msg)
-        time.sleep(0)
-    assert seen == sorted(seen) and seen[0] == 3 and seen[-1] == 90
+    progress = jobs_runner.TrainProgress(lambda pct, msg: seen.append((pct, msg)))
+    events = [TrainEvent.at("panels", "building the feature panels"), TrainEvent.at("backtest", "backtesting", 0, 4),
+              TrainEvent.at("backtest", "fit 2", 2, 4), TrainEvent.at("backtest", "fit 4", 4, 4),
+              TrainEvent.at("final_models", "fitting"), TrainEvent.at("admin1", "spreading"),
+              TrainEvent.at("write", "writing predictions"), TrainEvent.at("watchlist", "watch list: drivers"),
+              TrainEvent.at("panels", "a late event never lowers the percent")]
+    for event in events:
+        progress(event)
+    # a step's start percent; the backtest moves from 8 towards the next step's 62 as its fits are done
+    assert [pct for pct, _ in seen] == [3, 8, 35, 62, 62, 82, 90, 90, 90]
+    assert [msg for _, msg in seen] == [e.message for e in events]

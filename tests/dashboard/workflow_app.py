@@ -150,16 +150,17 @@ class FakeTrainer:
     def __call__(self, engine, progress) -> str:
         import xgboost as xgb
 
+        from models.progress import TrainEvent
         from models.registry import save_artefacts
         from warehouse.schema import model_run, prediction
 
         with self.lock:
             self.calls += 1
             n = self.calls
-        progress("building the feature panel")
+        progress(TrainEvent.at("panels", "building the feature panel"))
         if self.gate is not None:
             assert self.gate.wait(30), "the test never released the fake trainer"
-        progress("backtest origin 2015: xgboost")
+        progress(TrainEvent.at("backtest", "backtest origin 2015: xgboost", 1, 2))
         run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + f"-fake{n}"
         features = ["a", "b"]
         rng = np.random.default_rng(n)
@@ -178,7 +179,7 @@ class FakeTrainer:
             preds[col] = preds[col] * factor
         preds["rank"] = preds.groupby("year")["estimate_per_100k"].rank(ascending=False, method="min").astype(int)
         preds["run_id"] = run_id
-        progress("writing predictions and explanations")
+        progress(TrainEvent.at("write", "writing predictions and explanations"))
         rows = preds.drop(columns=[c for c in ("prediction_id",) if c in preds]).astype(object)
         rows = rows.where(rows.notna(), None).to_dict("records")
         with engine.begin() as conn:
