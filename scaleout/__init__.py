@@ -1,0 +1,1 @@
+"""Scale-out path (issue 16): the event -> admin-1 x month -> panel -> XGBoost -> SHAP pipeline on Dask."""
