@@ -27,6 +27,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from models.jsonsafe import finite_float as _num
 from models.jsonsafe import json_safe as _clean
 from warehouse import accounts
 from warehouse.io import inserted_id
@@ -513,14 +514,6 @@ def _store(engine: Engine, rule: dict[str, Any], firings: pd.DataFrame, evaluati
         except IntegrityError:  # a concurrent evaluation stored it first: still exactly one
             continue
     return added
-
-
-def _num(x: Any) -> float | None:
-    try:
-        f = float(x)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
 
 
 # --- review ---------------------------------------------------------------------------------------------------------

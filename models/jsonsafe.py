@@ -22,3 +22,12 @@ def json_safe(obj: Any) -> Any:
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
+
+
+def finite_float(value: Any) -> float | None:
+    """A number as a float for a stored column, or None when it is missing, not a number, or not finite."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
