@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, delete, func, select
 
+from models.jsonsafe import finite_float as _num
 from models.jsonsafe import json_safe as _clean
 from warehouse.io import bulk_insert, inserted_id
 from warehouse.schema import crisis_event, phase_curve, phase_result, region
@@ -23,14 +24,6 @@ log = logging.getLogger(__name__)
 API_COLUMNS = ["event_type", "outcome", "k", "effect", "lower", "upper", "n"]
 EXPORT_COLUMNS = [*API_COLUMNS, "n_countries", "factor", "result_id", "computed_at"]
 KEEP_RESULTS = 5  # older computations are removed (they are recomputed from the warehouse at will)
-
-
-def _num(value: Any) -> float | None:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
 
 
 
