@@ -60,7 +60,7 @@ Progress = Callable[[TrainEvent], None]
 
 
 def _emitter(progress: Progress | None) -> Callable[..., None]:
-    """``emit(key, message, done=0, of=0)`` sends a TrainEvent for the named step (nothing without a listener)."""
+    """``emit(key, message, done=0, of=0)``: a TrainEvent of the named step (nothing without a listener)."""
     def emit(key: str, message: str, done: int = 0, of: int = 0) -> None:
         if progress is not None:
             progress(TrainEvent.at(key, message, done, of))

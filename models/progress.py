@@ -15,7 +15,7 @@ class TrainEvent:
     """Structured progress of ``train_run``: step ``step`` of ``total`` (TRAIN_STEPS), what it is doing, and
     within a step that has countable units (the backtest's fits) how many of them are done.
 
-    Consumers render or record these fields (the CLI's bar, the jobs runner's percent) instead of parsing text.
+    Consumers render or record these fields (the CLI's bar, the jobs runner's percent), never parse text.
     """
 
     step: int

@@ -1,4 +1,4 @@
-"""The composed `crisisrisk` program has every group and command; a group that cannot be imported is an error."""
+"""The composed `crisisrisk` program has every group and command; a group that fails to import is an error."""
 
 from __future__ import annotations
 

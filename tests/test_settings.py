@@ -1,4 +1,4 @@
-"""Every CRISISRISK_* setting is declared once (warehouse/settings.py), typed, read through it, and in the README."""
+"""Every CRISISRISK_* setting: declared once (warehouse/settings.py), typed, read through it, documented."""
 
 from __future__ import annotations
 
