@@ -35,17 +35,18 @@ def write_phases(engine: Engine, curves: pd.DataFrame, meta: dict[str, Any], eve
         result_id = inserted_id(conn.execute(phase_result.insert().values(
             computed_at=now, watchlist_run_id=meta.get("watchlist_run_id"), meta_json=_clean(meta),
         )))
-        rows = [{"result_id": result_id, "event_type": r.event_type, "outcome": r.outcome, "k": int(r.k),
-                 "effect": _num(r.effect), "lower": _num(r.lower), "upper": _num(r.upper), "n": int(r.n),
-                 "n_countries": int(r.n_countries)} for r in curves.itertuples(index=False)]
+        rows = [{"result_id": result_id, "event_type": r["event_type"], "outcome": r["outcome"], "k": int(r["k"]),
+                 "effect": _num(r["effect"]), "lower": _num(r["lower"]), "upper": _num(r["upper"]), "n": int(r["n"]),
+                 "n_countries": int(r["n_countries"])} for r in curves.to_dict("records")]
         if rows:
             bulk_insert(conn, phase_curve, rows)
         ev = events[events["region_id"].isin(known)] if not events.empty else events
         if len(ev) < len(events):
             log.warning("phases: %d events of regions outside the region table not stored", len(events) - len(ev))
-        ev_rows = [{"result_id": result_id, "region_id": r.region_id, "year": int(r.year), "event_type": r.event_type,
-                    "value": _num(r.value), "previous": _num(r.previous), "detail": r.detail, "onset": bool(r.onset)}
-                   for r in ev.itertuples(index=False)]
+        ev_rows = [{"result_id": result_id, "region_id": r["region_id"], "year": int(r["year"]),
+                    "event_type": r["event_type"], "value": _num(r["value"]), "previous": _num(r["previous"]),
+                    "detail": r["detail"], "onset": bool(r["onset"])}
+                   for r in ev.to_dict("records")]
         if ev_rows:
             bulk_insert(conn, crisis_event, ev_rows)
         old = [r for (r,) in conn.execute(select(phase_result.c.result_id).order_by(

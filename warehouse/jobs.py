@@ -29,6 +29,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
 from warehouse import settings
+from warehouse.io import inserted_id
 from warehouse.schema import job
 
 log = logging.getLogger(__name__)
@@ -124,16 +125,16 @@ def start_job(engine: Engine, kind: str, requested_by: str, upload_id: int | Non
         raise ValueError(f"unknown job kind '{kind}'")
     active = kind if kind in EXCLUSIVE_KINDS else None
     stop = threading.Event()
-    job_id = None
+    job_id: int | None = None
     for attempt in (1, 2):
         now = _now()
         try:
             with engine.begin() as conn:
-                job_id = conn.execute(job.insert().values(
+                job_id = inserted_id(conn.execute(job.insert().values(
                     kind=kind, status="running", requested_by=requested_by, requested_at=now, started_at=now,
                     progress=0.0, message="started", log="", active_kind=active, owner_host=HOST,
                     owner_pid=os.getpid(), heartbeat_at=now, cancel_requested=False, upload_id=upload_id,
-                )).inserted_primary_key[0]
+                )))
                 # owned before the row is visible: a racing request in this process must not take it for an
                 # orphan of a restarted server (same pid, not owned) and fail it
                 with _owned_lock:
@@ -149,6 +150,8 @@ def start_job(engine: Engine, kind: str, requested_by: str, upload_id: int | Non
             running = running_job(engine, kind)
             who = f" (started by {running['requested_by']} at {str(running['started_at'])[:19]} UTC)" if running else ""
             raise JobBusy(f"a {kind} job is already running{who}; wait for it to finish") from None
+    if job_id is None:  # not reached: the second attempt inserts or raises JobBusy
+        raise RuntimeError(f"the {kind} job was not recorded")
     _start_heartbeat(engine, job_id, stop)
     return job_id
 
@@ -220,7 +223,10 @@ def request_cancel(engine: Engine, job_id: int) -> dict[str, Any]:
         conn.execute(update(job).where(job.c.job_id == job_id, job.c.status == "running").values(
             cancel_requested=True, log=_append(current, "cancel requested")))
     recover_orphans(engine, item["kind"])
-    return get_job(engine, job_id)
+    after = get_job(engine, job_id)
+    if after is None:
+        raise LookupError(f"unknown job {job_id}")
+    return after
 
 
 def recover_orphans(engine: Engine, kind: str | None = None, legacy_limit_s: float | None = None) -> int:
