@@ -173,8 +173,9 @@ def status_cmd(
                 "status"):
         table.add_column(col, justify="right" if col in ("read", "loaded", "rejected", "observations") else "left")
     for r in loads.itertuples():
-        table.add_row(str(r.load_id), r.source, r.file, r.sha256[:12], f"{r.rows_read:,}", f"{r.rows_loaded:,}",
-                      f"{r.rows_rejected:,}", f"{r.observations:,}", str(r.finished_at)[:19], r.status)
+        table.add_row(str(r.load_id), str(r.source), str(r.file), str(r.sha256)[:12], f"{r.rows_read:,}",
+                      f"{r.rows_loaded:,}", f"{r.rows_rejected:,}", f"{r.observations:,}", str(r.finished_at)[:19],
+                      str(r.status))
     console.print(table)
 
 

@@ -175,16 +175,18 @@ def save_scenario(engine: Engine, name: str, region: str, year: int, levers: dic
 
     from sqlalchemy.exc import IntegrityError
 
+    from warehouse.io import inserted_id
     from warehouse.schema import saved_scenario
 
+    created_at = dt.datetime.now(dt.UTC)
     row = {"name": name, "region_id": region, "year": int(year), "levers_json": dict(levers),
-           "created_by": created_by, "created_at": dt.datetime.now(dt.UTC), "run_id": run_id}
+           "created_by": created_by, "created_at": created_at, "run_id": run_id}
     try:
         with engine.begin() as conn:
-            new_id = conn.execute(saved_scenario.insert().values(**row)).inserted_primary_key[0]
+            new_id = inserted_id(conn.execute(saved_scenario.insert().values(**row)))
     except IntegrityError:
         raise SavedScenarioExists(f"you already saved a scenario named '{name}'") from None
-    out = {"scenario_id": int(new_id), **row, "created_at": row["created_at"].isoformat()}
+    out = {"scenario_id": new_id, **row, "created_at": created_at.isoformat()}
     out["levers"] = out.pop("levers_json")
     return out
 
