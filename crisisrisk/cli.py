@@ -91,9 +91,11 @@ def register_commands() -> None:
     from models.phases_cli import alerts_app
     from models.phases_cli import register as register_phases  # issue 14: phases, alerts, export phases
     from models.post_change import etl_run_hook
+    from scaleout.cli import app as pipeline_app  # issue 16: crisisrisk pipeline run --engine local|dask
 
     app.add_typer(model_app, name="model")
     app.add_typer(export_app, name="export")
+    app.add_typer(pipeline_app, name="pipeline")
     register_phases(app, export_app)
     add_post_run_hook(etl_run_hook)
     register_dashboard(app)
