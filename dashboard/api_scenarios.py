@@ -90,12 +90,11 @@ ops = Operations({"Lever": LEVER, "ScenarioResult": RESULT, "SavedScenario": SAV
 def scenario_model(actx):
     """The engine's inputs for the deployed run (loaded once per run and process)."""
     from models.registry import RegistryError
-    from models.scenarios_store import load_scenario_model
 
     try:
-        return load_scenario_model(actx.engine)
+        return actx.queries.scenario_model()
     except RegistryError as exc:
-        raise ApiError(503, f"scenarios need a deployed model run: {exc}", code="no_model") from None
+        raise Conflict(f"scenarios need a deployed model run with its artefacts: {exc}", code="no_model") from None
 
 
 def _size_limit(_actx) -> None:
@@ -149,7 +148,7 @@ def _clean(value: Any) -> Any:
          params=(Text("region", "ISO3: add each lever's current value for this country", max_length=32),
                  Int("year", "Year of the current values (default: the newest both models score)", lo=1950,
                      hi=2100)),
-         ok_description="Levers", ok_schema=listing("Lever"), errors={404: "Unknown region", 503: "No model"})
+         ok_description="Levers", ok_schema=listing("Lever"), errors={404: "Unknown region", 409: "No deployed model run (code no_model)"})
 def scenario_levers(actx, a: dict) -> dict[str, Any]:
     from models import scenarios as sc
 
@@ -177,7 +176,7 @@ def scenario_levers(actx, a: dict) -> dict[str, Any]:
                          "learned association, not a causal effect (meta.honesty)",
           ok_schema=listing("ScenarioResult"),
           errors={404: "Unknown region or no model inputs for it that year", 413: "Body too large",
-                  429: "Too many scenarios from this address", 503: "No deployed model"})
+                  409: "No deployed model run (code no_model)", 429: "Too many scenarios from this address"})
 def scenarios_run(actx, a: dict) -> dict[str, Any]:
     from models import scenarios as sc
 
@@ -209,7 +208,7 @@ def scenarios_run(actx, a: dict) -> dict[str, Any]:
 @ops.post("/scenarios/saved", role="viewer", precheck=_size_limit, body=SAVE_BODY, ok=201,
           summary="Save a named scenario (its definition; audited)", ok_description="The saved scenario",
           ok_schema={"type": "object", "properties": {"data": {"$ref": "#/components/schemas/SavedScenario"}}},
-          errors={404: "Unknown region", 409: "You already saved a scenario with this name", 503: "No model"})
+          errors={404: "Unknown region", 409: "You already saved a scenario with this name, or no deployed model run"})
 def scenario_save(actx, a: dict) -> dict[str, Any]:
     from models import scenarios as sc
     from models import scenarios_store as store

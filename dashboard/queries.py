@@ -186,6 +186,13 @@ class Queries:
             return None
         return self._cached("deployed_run", (), lambda: self._run_row(run_id))
 
+    def scenario_model(self):
+        """The what-if engine's inputs for the deployed run (issue 15): loaded once per run and process by
+        models.scenarios_store (raises models.registry.RegistryError when no run is deployed)."""
+        from models.scenarios_store import load_scenario_model
+
+        return load_scenario_model(self.engine, self.run_id)
+
     def _run_row(self, run_id: str) -> dict | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(model_run).where(model_run.c.run_id == run_id)).mappings().first()
