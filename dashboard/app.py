@@ -247,10 +247,6 @@ def create_app(engine: Engine | None = None, config: dict | None = None) -> Dash
 
     import_pages()
     install_page_callbacks(app)
-    for name in import_pages():  # pages not yet converted to module-level registration (issue 12)
-        legacy = getattr(importlib.import_module(name), "register", None)
-        if legacy is not None:
-            legacy(app, ctx)
     from warehouse.jobs import clear_stale
 
     for kind in ("retrain", "load", "validate"):  # owner gone or heartbeat stale: failed (warehouse.jobs)

@@ -14,13 +14,11 @@ import hashlib
 import json
 
 import dash
-from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
-from flask import current_app
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
-from dashboard import auth, ids, workflows
+from dashboard import auth, context, ids, workflows
 from dashboard.pages.common import table
-from etl import uploads
-from warehouse import accounts, jobs
+from dashboard.queries import Queries, source_files, upload_limit_bytes
 
 POLL_MS = 1500
 LOG_LINES = 14
@@ -32,6 +30,10 @@ JOB_COLUMNS = [("job_id", "Id"), ("kind", "Kind"), ("status", "Status"), ("reque
                ("started_at", "Started (UTC)"), ("finished_at", "Finished (UTC)"), ("message", "Result")]
 AUDIT_COLUMNS = [("at", "When (UTC)"), ("actor", "Who"), ("action", "Action"), ("target", "Target"),
                  ("outcome", "Outcome"), ("detail", "Detail"), ("client", "Client")]
+
+
+dash.register_page(__name__, path="/admin", name="Admin", order=6, title="Admin · crisisrisk",
+                   description="Uploads, retraining, promotion (analysts)", required_role="analyst")
 
 
 def _ts(value) -> str:
@@ -119,12 +121,12 @@ def report_view(outcome: dict) -> html.Div:
     ])
 
 
-def jobs_view(engine) -> list:
+def jobs_view(q: Queries) -> list:
     out = []
     for kind, title in (("validate", "Dry run of an upload"), ("load", "Data load"), ("retrain", "Retraining")):
-        last = next(iter(jobs.recent_jobs(engine, kind, 1)), None)
+        last = next(iter(q.recent_jobs(kind, 1)), None)
         if kind != "validate":
-            last = jobs.running_job(engine, kind) or last
+            last = q.running_job(kind) or last
         if last is None:
             out.append(html.Div(className="job", children=[html.H4(title), html.P("No job yet.", className="note")]))
             continue
@@ -150,11 +152,11 @@ def jobs_view(engine) -> list:
     return out
 
 
-def uploads_view(engine):
+def uploads_view(q: Queries):
     import pandas as pd
 
     rows = []
-    for u in uploads.recent_uploads(engine, 30):
+    for u in q.recent_uploads(30):
         rep = u.get("report_json") or {}
         summary = (f"{rep.get('rows_would_load', 0):,} load / {rep.get('rows_would_reject', 0):,} reject"
                    if rep.get("ok") else str(rep.get("error") or "")[:160])
@@ -168,22 +170,22 @@ def uploads_view(engine):
                  page_size=8)
 
 
-def job_history_view(engine):
+def job_history_view(q: Queries):
     import pandas as pd
 
     rows = [{"job_id": j["job_id"], "kind": j["kind"], "status": j["status"], "requested_by": j["requested_by"],
              "started_at": _ts(j["started_at"]), "finished_at": _ts(j["finished_at"]),
-             "message": (j.get("message") or "")[:200]} for j in jobs.recent_jobs(engine, None, 30)]
+             "message": (j.get("message") or "")[:200]} for j in q.recent_jobs(None, 30)]
     if not rows:
         return html.P("No jobs yet.", className="note")
     return table(ids.ADMIN_JOB_HISTORY + "-table", pd.DataFrame(rows),
                  columns=[{"name": n, "id": c} for c, n in JOB_COLUMNS], page_size=8)
 
 
-def audit_view(engine):
+def audit_view(q: Queries):
     import pandas as pd
 
-    rows = [{**{c: e.get(c) for c, _ in AUDIT_COLUMNS}, "at": _ts(e["at"])} for e in accounts.audit_entries(engine, 200)]
+    rows = [{**{c: e.get(c) for c, _ in AUDIT_COLUMNS}, "at": _ts(e["at"])} for e in q.audit_entries(200)]
     if not rows:
         return html.P("The audit log is empty.", className="note")
     return table(ids.ADMIN_AUDIT + "-table", pd.DataFrame(rows), columns=[{"name": n, "id": c} for c, n in AUDIT_COLUMNS],
@@ -193,10 +195,8 @@ def audit_view(engine):
                                           "color": "#9b1c1c"}])
 
 
-def runs_state(engine) -> tuple[list[dict], str | None]:
-    from models.registry import list_runs
-
-    runs = list_runs(engine)
+def runs_state(q: Queries) -> tuple[list[dict], str | None]:
+    runs = q.model_runs()
     options = []
     for r in runs:
         if r["status"] == "deployed":
@@ -248,250 +248,251 @@ def compare_view(engine, candidate: str | None):
 
 
 # --- page -----------------------------------------------------------------------------------------------------
-def register(app: dash.Dash, actx) -> None:
-    engine = actx.engine
+def refresh(q: Queries) -> None:
+    """After a promote, rollback or load: drop the cache and warm it for the new version before answering
+    (issue 9 #12: a cold cache gave 50 clients a p95 of 5.3 s right after a promote)."""
+    q.clear()
+    q.warm()
 
-    def refresh(_ok: bool = True) -> None:
-        """After a promote, rollback or load: drop the cache and warm it for the new version before answering
-        (issue 9 #12: a cold cache gave 50 clients a p95 of 5.3 s right after a promote)."""
-        actx.queries.clear()
-        actx.queries.warm()
 
-    def layout(**_query):
-        if not auth.allowed("analyst"):
-            return forbidden()
-        eng = current_app.extensions["crisisrisk"].engine
-        principal = auth.current_principal()
-        sources = workflows.source_names()
-        limit_mb = uploads.MAX_UPLOAD_BYTES / 1024 / 1024
-        return html.Div(className="admin-page", children=[
-            dcc.Interval(id=ids.ADMIN_POLL, interval=POLL_MS),
-            dcc.Store(id=ids.ADMIN_UPLOAD_ID), dcc.Store(id=ids.ADMIN_RUNS_KEY), dcc.Store(id="admin-poll-state"),
-            dcc.Store(id=REPORT_STATE),
-            html.Div(className="region-head", children=[
-                html.H1("Admin: new data, retraining, promotion"),
-                html.P(f"Signed in as {principal.name} ({principal.role}). Every action is recorded in the audit log.",
-                       id=ids.ADMIN_WHO, className="note"),
-            ]),
-            html.Div(id=ids.ADMIN_MESSAGE, className="admin-message", role="status"),
-            html.Div(className="grid-2", children=[
-                html.Div(className="card", children=[
-                    html.H3("1. Upload a new file for a source"),
-                    html.Div(className="control", children=[
-                        html.Label("Source", htmlFor=ids.ADMIN_SOURCE),
-                        dcc.Dropdown(id=ids.ADMIN_SOURCE, options=sources, value=None, clearable=False,
-                                     placeholder="Choose the source the file belongs to"),
-                    ]),
-                    html.Div(id=ids.ADMIN_SOURCE_HELP, className="note"),
-                    dcc.Upload(id=ids.ADMIN_UPLOAD, className="upload-box", max_size=uploads.MAX_UPLOAD_BYTES,
-                               multiple=False, disabled=True, children=html.Div([
-                                   "Drop the file here or ", html.Span("choose it", className="link"),
-                                   html.Br(), html.Span(f"CSV, gzip, xlsx (values only) or JSON; at most "
-                                                        f"{limit_mb:,.0f} MB", className="note")])),
-                    html.Div(id=ids.ADMIN_REPORT, className="report-area"),
-                    html.Button("Confirm: load this file", id=ids.ADMIN_CONFIRM, className="button", disabled=True),
+def layout(**_query):
+    if not auth.allowed("analyst"):
+        return forbidden()
+    q = context.queries()
+    principal = auth.current_principal()
+    sources = workflows.source_names()
+    limit_mb = upload_limit_bytes() / 1024 / 1024
+    return html.Div(className="admin-page", children=[
+        dcc.Interval(id=ids.ADMIN_POLL, interval=POLL_MS),
+        dcc.Store(id=ids.ADMIN_UPLOAD_ID), dcc.Store(id=ids.ADMIN_RUNS_KEY), dcc.Store(id="admin-poll-state"),
+        dcc.Store(id=REPORT_STATE),
+        html.Div(className="region-head", children=[
+            html.H1("Admin: new data, retraining, promotion"),
+            html.P(f"Signed in as {principal.name} ({principal.role}). Every action is recorded in the audit log.",
+                   id=ids.ADMIN_WHO, className="note"),
+        ]),
+        html.Div(id=ids.ADMIN_MESSAGE, className="admin-message", role="status"),
+        html.Div(className="grid-2", children=[
+            html.Div(className="card", children=[
+                html.H3("1. Upload a new file for a source"),
+                html.Div(className="control", children=[
+                    html.Label("Source", htmlFor=ids.ADMIN_SOURCE),
+                    dcc.Dropdown(id=ids.ADMIN_SOURCE, options=sources, value=None, clearable=False,
+                                 placeholder="Choose the source the file belongs to"),
                 ]),
-                html.Div(className="card", children=[
-                    html.H3("2. Background jobs"),
-                    html.P("Dry runs, loads and retrains run in the server; this panel follows their progress. "
-                           "Only one load and one retrain run at a time. Cancel stops a job at its next step and "
-                           "changes nothing.", className="note"),
-                    html.Div(jobs_view(eng), id=ids.ADMIN_JOBS),
-                    html.Button("Retrain: make a candidate run", id=ids.ADMIN_RETRAIN, className="button"),
-                ]),
+                html.Div(id=ids.ADMIN_SOURCE_HELP, className="note"),
+                dcc.Upload(id=ids.ADMIN_UPLOAD, className="upload-box", max_size=upload_limit_bytes(),
+                           multiple=False, disabled=True, children=html.Div([
+                               "Drop the file here or ", html.Span("choose it", className="link"),
+                               html.Br(), html.Span(f"CSV, gzip, xlsx (values only) or JSON; at most "
+                                                    f"{limit_mb:,.0f} MB", className="note")])),
+                html.Div(id=ids.ADMIN_REPORT, className="report-area"),
+                html.Button("Confirm: load this file", id=ids.ADMIN_CONFIRM, className="button", disabled=True),
             ]),
             html.Div(className="card", children=[
-                html.H3("3. Candidate against the deployed model"),
-                html.Div(className="controls", children=[
-                    html.Div(className="control", children=[
-                        html.Label("Run to compare and promote", htmlFor=ids.ADMIN_CANDIDATE),
-                        dcc.Dropdown(id=ids.ADMIN_CANDIDATE, clearable=False, placeholder="No candidate run yet"),
-                    ]),
-                    html.Div(className="control downloads", children=[
-                        html.Button("Promote to deployed", id=ids.ADMIN_PROMOTE, className="button", disabled=True),
-                        html.Button("Roll back to the previous model", id=ids.ADMIN_ROLLBACK,
-                                    className="button secondary"),
-                    ]),
+                html.H3("2. Background jobs"),
+                html.P("Dry runs, loads and retrains run in the server; this panel follows their progress. "
+                       "Only one load and one retrain run at a time. Cancel stops a job at its next step and "
+                       "changes nothing.", className="note"),
+                html.Div(jobs_view(q), id=ids.ADMIN_JOBS),
+                html.Button("Retrain: make a candidate run", id=ids.ADMIN_RETRAIN, className="button"),
+            ]),
+        ]),
+        html.Div(className="card", children=[
+            html.H3("3. Candidate against the deployed model"),
+            html.Div(className="controls", children=[
+                html.Div(className="control", children=[
+                    html.Label("Run to compare and promote", htmlFor=ids.ADMIN_CANDIDATE),
+                    dcc.Dropdown(id=ids.ADMIN_CANDIDATE, clearable=False, placeholder="No candidate run yet"),
                 ]),
-                html.Div(id=ids.ADMIN_COMPARE),
+                html.Div(className="control downloads", children=[
+                    html.Button("Promote to deployed", id=ids.ADMIN_PROMOTE, className="button", disabled=True),
+                    html.Button("Roll back to the previous model", id=ids.ADMIN_ROLLBACK,
+                                className="button secondary"),
+                ]),
             ]),
-            html.Div(className="grid-2", children=[
-                html.Div(className="card", children=[html.H3("Upload history"),
-                                                     html.Div(uploads_view(eng), id=ids.ADMIN_UPLOADS)]),
-                html.Div(className="card", children=[html.H3("Job history"),
-                                                     html.Div(job_history_view(eng), id=ids.ADMIN_JOB_HISTORY)]),
-            ]),
-            html.Div(className="card", children=[html.H3("Audit log (latest 200)"),
-                                                 html.Div(audit_view(eng), id=ids.ADMIN_AUDIT)]),
-        ])
+            html.Div(id=ids.ADMIN_COMPARE),
+        ]),
+        html.Div(className="grid-2", children=[
+            html.Div(className="card", children=[html.H3("Upload history"),
+                                                 html.Div(uploads_view(q), id=ids.ADMIN_UPLOADS)]),
+            html.Div(className="card", children=[html.H3("Job history"),
+                                                 html.Div(job_history_view(q), id=ids.ADMIN_JOB_HISTORY)]),
+        ]),
+        html.Div(className="card", children=[html.H3("Audit log (latest 200)"),
+                                             html.Div(audit_view(q), id=ids.ADMIN_AUDIT)]),
+    ])
 
-    dash.register_page("dashboard.pages.admin", path="/admin", name="Admin", order=6, layout=layout,
-                       title="Admin · crisisrisk", description="Uploads, retraining, promotion (analysts)",
-                       required_role="analyst")
 
-    @app.callback(Output(ids.ADMIN_SOURCE_HELP, "children"), Output(ids.ADMIN_UPLOAD, "disabled"),
-                  Input(ids.ADMIN_SOURCE, "value"))
-    def source_help(name):
-        auth.require_dash("analyst")
-        if not name:
-            return "Choose a source first; the upload is checked against that source's file names and columns.", True
-        from etl.sources import get_source
-        from warehouse.config import raw_dir
+@callback(Output(ids.ADMIN_SOURCE_HELP, "children"), Output(ids.ADMIN_UPLOAD, "disabled"),
+          Input(ids.ADMIN_SOURCE, "value"))
+def source_help(name):
+    auth.require_dash("analyst")
+    if not name:
+        return "Choose a source first; the upload is checked against that source's file names and columns.", True
+    files = source_files(name)
+    if files is None:
+        return "Unknown source.", True
+    patterns, current = files
+    return [f"Expected file names: {', '.join(patterns)}. Current file(s): {', '.join(current) or 'none'}."], False
 
+
+@callback(Output(ids.ADMIN_REPORT, "children"), Output(ids.ADMIN_UPLOAD_ID, "data"),
+          Output(ids.ADMIN_CONFIRM, "disabled"), Output(REPORT_STATE, "data"),
+          Input(ids.ADMIN_UPLOAD, "contents"), State(ids.ADMIN_UPLOAD, "filename"),
+          State(ids.ADMIN_SOURCE, "value"), prevent_initial_call=True)
+def on_upload(contents, filename, source):
+    principal = auth.require_dash("analyst")
+    if not contents:
+        return no_update, no_update, no_update, no_update
+    if not source:
+        return html.P("Choose the source first.", className="report refused"), None, True, None
+    _header, _, b64 = str(contents).partition(",")
+    limit = upload_limit_bytes()
+    if len(b64) * 3 // 4 > limit + 4:
+        data = b"\0" * (limit + 1)  # let validate() refuse and record it as too large
+    else:
         try:
-            source = get_source(name)
-        except KeyError:
-            return "Unknown source.", True
-        current = sorted(p.name for p in source.paths(raw_dir()))
-        return [f"Expected file names: {', '.join(source.file_patterns)}. Current file(s): "
-                f"{', '.join(current) or 'none'}."], False
+            data = base64.b64decode(b64, validate=True)
+        except (binascii.Error, ValueError):
+            return html.P("The browser sent the file in a form that could not be decoded; try again.",
+                          className="report refused"), None, True, None
+    outcome = workflows.validate_upload(context.current().engine, principal.name, source, filename or "", data,
+                                        auth.client_address())
+    if outcome["status"] == "refused":  # refused by the instant checks (size, empty, name)
+        return report_view(outcome), None, True, None
+    upload_id = outcome["upload_id"]
+    return pending_view(upload_id, outcome["job"]), upload_id, True, {"upload_id": upload_id,
+                                                                      "status": "validating"}
 
-    @app.callback(Output(ids.ADMIN_REPORT, "children"), Output(ids.ADMIN_UPLOAD_ID, "data"),
-                  Output(ids.ADMIN_CONFIRM, "disabled"), Output(REPORT_STATE, "data"),
-                  Input(ids.ADMIN_UPLOAD, "contents"), State(ids.ADMIN_UPLOAD, "filename"),
-                  State(ids.ADMIN_SOURCE, "value"), prevent_initial_call=True)
-    def on_upload(contents, filename, source):
-        principal = auth.require_dash("analyst")
-        if not contents:
-            return no_update, no_update, no_update, no_update
-        if not source:
-            return html.P("Choose the source first.", className="report refused"), None, True, None
-        _header, _, b64 = str(contents).partition(",")
-        if len(b64) * 3 // 4 > uploads.MAX_UPLOAD_BYTES + 4:
-            data = b"\0" * (uploads.MAX_UPLOAD_BYTES + 1)  # let validate() refuse and record it as too large
+
+@callback(Output(ids.ADMIN_REPORT, "children", allow_duplicate=True),
+          Output(ids.ADMIN_CONFIRM, "disabled", allow_duplicate=True),
+          Output(REPORT_STATE, "data", allow_duplicate=True),
+          Input(ids.ADMIN_POLL, "n_intervals"), State(REPORT_STATE, "data"), prevent_initial_call=True)
+def follow_dry_run(_n, shown):
+    """Poll the dry-run job of the upload shown; put its report in place when it ends."""
+    auth.require_dash("analyst")
+    if not shown or shown.get("status") != "validating":
+        return no_update, no_update, no_update
+    q = context.queries()
+    item = q.upload(int(shown["upload_id"]))
+    if item is None:
+        return no_update, no_update, no_update
+    if item["status"] == "validating":
+        job = q.job(item["job_id"]) if item.get("job_id") else None
+        key = (job or {}).get("progress"), (job or {}).get("message")
+        if list(key) == shown.get("key"):
+            return no_update, no_update, no_update
+        return pending_view(item["upload_id"], job), no_update, {**shown, "key": list(key)}
+    outcome = {"upload_id": item["upload_id"], "status": item["status"], "report": item.get("report_json")}
+    return report_view(outcome), item["status"] != "validated", {**shown, "status": item["status"]}
+
+
+@callback(Output(ids.ADMIN_MESSAGE, "children", allow_duplicate=True),
+          Input({"type": CANCEL, "job": ALL}, "n_clicks"), prevent_initial_call=True)
+def on_cancel(clicks):
+    principal = auth.require_dash("analyst")
+    trigger = ctx.triggered_id
+    if not isinstance(trigger, dict) or not any(clicks or []):
+        return no_update
+    clicked = next((c for c, i in zip(clicks, ctx.inputs_list[0], strict=False) if i["id"] == trigger), 0)
+    if not clicked:
+        return no_update
+    try:
+        item = workflows.cancel_job(context.current().engine, principal.name, int(trigger["job"]),
+                                    auth.client_address())
+        text, cls = f"Cancel requested for job #{item['job_id']} ({item['kind']}); it stops at its next step.", "ok"
+    except workflows.WorkflowError as exc:
+        text, cls = exc.message[:1].upper() + exc.message[1:], "error"
+    return html.P(text, className=f"message {cls}", role="alert" if cls == "error" else None)
+
+
+@callback(Output(ids.ADMIN_MESSAGE, "children"), Output(ids.ADMIN_CONFIRM, "disabled", allow_duplicate=True),
+          Input(ids.ADMIN_CONFIRM, "n_clicks"), Input(ids.ADMIN_RETRAIN, "n_clicks"),
+          Input(ids.ADMIN_PROMOTE, "n_clicks"), Input(ids.ADMIN_ROLLBACK, "n_clicks"),
+          State(ids.ADMIN_UPLOAD_ID, "data"), State(ids.ADMIN_CANDIDATE, "value"),
+          prevent_initial_call=True)
+def on_action(_confirm, _retrain, _promote, _rollback, upload_id, candidate):
+    principal = auth.require_dash("analyst")
+    trigger = ctx.triggered_id
+    client = auth.client_address()
+    q = context.queries()
+    engine = q.engine
+    confirm_disabled = no_update
+    try:
+        if trigger == ids.ADMIN_CONFIRM:
+            if not upload_id:
+                raise workflows.WorkflowError(400, "upload and check a file first")
+            job = workflows.start_load(engine, principal.name, int(upload_id), client, lambda _ok=True: refresh(q))
+            text, cls, confirm_disabled = (f"Loading upload #{upload_id} as job #{job['job_id']}; progress is "
+                                           "shown under Background jobs.", "ok", True)
+        elif trigger == ids.ADMIN_RETRAIN:
+            job = workflows.start_retrain(engine, principal.name, client)
+            text, cls = (f"Retraining started (job #{job['job_id']}). The result is a candidate run; it is not "
+                         "deployed until you promote it.", "ok")
+        elif trigger == ids.ADMIN_PROMOTE:
+            if not candidate:
+                raise workflows.WorkflowError(400, "choose a run to promote")
+            out = workflows.promote(engine, principal.name, candidate, client)
+            refresh(q)
+            text, cls = out["message"] + ".", "ok"
+        elif trigger == ids.ADMIN_ROLLBACK:
+            out = workflows.rollback(engine, principal.name, client)
+            refresh(q)
+            text, cls = out["message"] + ".", "ok"
         else:
-            try:
-                data = base64.b64decode(b64, validate=True)
-            except (binascii.Error, ValueError):
-                return html.P("The browser sent the file in a form that could not be decoded; try again.",
-                              className="report refused"), None, True, None
-        outcome = workflows.validate_upload(engine, principal.name, source, filename or "", data,
-                                            auth.client_address())
-        if outcome["status"] == "refused":  # refused by the instant checks (size, empty, name)
-            return report_view(outcome), None, True, None
-        upload_id = outcome["upload_id"]
-        return pending_view(upload_id, outcome["job"]), upload_id, True, {"upload_id": upload_id,
-                                                                          "status": "validating"}
+            return no_update, no_update
+    except workflows.WorkflowError as exc:
+        text, cls = exc.message[:1].upper() + exc.message[1:], "error"
+    return html.P(text, className=f"message {cls}", role="alert" if cls == "error" else None), confirm_disabled
 
-    @app.callback(Output(ids.ADMIN_REPORT, "children", allow_duplicate=True),
-                  Output(ids.ADMIN_CONFIRM, "disabled", allow_duplicate=True),
-                  Output(REPORT_STATE, "data", allow_duplicate=True),
-                  Input(ids.ADMIN_POLL, "n_intervals"), State(REPORT_STATE, "data"), prevent_initial_call=True)
-    def follow_dry_run(_n, shown):
-        """Poll the dry-run job of the upload shown; put its report in place when it ends."""
-        auth.require_dash("analyst")
-        if not shown or shown.get("status") != "validating":
-            return no_update, no_update, no_update
-        item = uploads.get_upload(engine, int(shown["upload_id"]))
-        if item is None:
-            return no_update, no_update, no_update
-        if item["status"] == "validating":
-            job = jobs.get_job(engine, item["job_id"]) if item.get("job_id") else None
-            key = (job or {}).get("progress"), (job or {}).get("message")
-            if list(key) == shown.get("key"):
-                return no_update, no_update, no_update
-            return pending_view(item["upload_id"], job), no_update, {**shown, "key": list(key)}
-        outcome = {"upload_id": item["upload_id"], "status": item["status"], "report": item.get("report_json")}
-        return report_view(outcome), item["status"] != "validated", {**shown, "status": item["status"]}
 
-    @app.callback(Output(ids.ADMIN_MESSAGE, "children", allow_duplicate=True),
-                  Input({"type": CANCEL, "job": ALL}, "n_clicks"), prevent_initial_call=True)
-    def on_cancel(clicks):
-        principal = auth.require_dash("analyst")
-        trigger = ctx.triggered_id
-        if not isinstance(trigger, dict) or not any(clicks or []):
-            return no_update
-        clicked = next((c for c, i in zip(clicks, ctx.inputs_list[0], strict=False) if i["id"] == trigger), 0)
-        if not clicked:
-            return no_update
-        try:
-            item = workflows.cancel_job(engine, principal.name, int(trigger["job"]), auth.client_address())
-            text, cls = f"Cancel requested for job #{item['job_id']} ({item['kind']}); it stops at its next step.", "ok"
-        except workflows.WorkflowError as exc:
-            text, cls = exc.message[:1].upper() + exc.message[1:], "error"
-        return html.P(text, className=f"message {cls}", role="alert" if cls == "error" else None)
+@callback(Output(ids.ADMIN_JOBS, "children"), Output(ids.ADMIN_UPLOADS, "children"),
+          Output(ids.ADMIN_JOB_HISTORY, "children"), Output(ids.ADMIN_AUDIT, "children"),
+          Output(ids.ADMIN_RUNS_KEY, "data"), Output("admin-poll-state", "data"),
+          Input(ids.ADMIN_POLL, "n_intervals"), Input(ids.ADMIN_MESSAGE, "children"),
+          State("admin-poll-state", "data"))
+def poll(_n, _message, state):
+    auth.require_dash("analyst")
+    q = context.queries()
+    state = dict(state or {})
+    recent = q.recent_jobs(None, 30)
+    ups = q.recent_uploads(30)
+    last_audit = q.audit_entries(1)
+    sigs = {
+        "jobs": _signature([(j["job_id"], j["status"], j["progress"], j["message"]) for j in recent]),
+        "uploads": _signature([(u["upload_id"], u["status"]) for u in ups]),
+        "audit": _signature([e["audit_id"] for e in last_audit]),
+        "runs": _signature([(r["run_id"], r["status"]) for r in q.model_runs()]),
+    }
+    out = [
+        jobs_view(q) if sigs["jobs"] != state.get("jobs") else no_update,
+        uploads_view(q) if sigs["uploads"] != state.get("uploads") else no_update,
+        job_history_view(q) if sigs["jobs"] != state.get("jobs") else no_update,
+        audit_view(q) if sigs["audit"] != state.get("audit") else no_update,
+        sigs["runs"] if sigs["runs"] != state.get("runs") else no_update,
+    ]
+    if sigs == state:
+        return (*out, no_update)
+    return (*out, sigs)
 
-    @app.callback(Output(ids.ADMIN_MESSAGE, "children"), Output(ids.ADMIN_CONFIRM, "disabled", allow_duplicate=True),
-                  Input(ids.ADMIN_CONFIRM, "n_clicks"), Input(ids.ADMIN_RETRAIN, "n_clicks"),
-                  Input(ids.ADMIN_PROMOTE, "n_clicks"), Input(ids.ADMIN_ROLLBACK, "n_clicks"),
-                  State(ids.ADMIN_UPLOAD_ID, "data"), State(ids.ADMIN_CANDIDATE, "value"),
-                  prevent_initial_call=True)
-    def on_action(_confirm, _retrain, _promote, _rollback, upload_id, candidate):
-        principal = auth.require_dash("analyst")
-        trigger = ctx.triggered_id
-        client = auth.client_address()
-        confirm_disabled = no_update
-        try:
-            if trigger == ids.ADMIN_CONFIRM:
-                if not upload_id:
-                    raise workflows.WorkflowError(400, "upload and check a file first")
-                job = workflows.start_load(engine, principal.name, int(upload_id), client, refresh)
-                text, cls, confirm_disabled = (f"Loading upload #{upload_id} as job #{job['job_id']}; progress is "
-                                               "shown under Background jobs.", "ok", True)
-            elif trigger == ids.ADMIN_RETRAIN:
-                job = workflows.start_retrain(engine, principal.name, client)
-                text, cls = (f"Retraining started (job #{job['job_id']}). The result is a candidate run; it is not "
-                             "deployed until you promote it.", "ok")
-            elif trigger == ids.ADMIN_PROMOTE:
-                if not candidate:
-                    raise workflows.WorkflowError(400, "choose a run to promote")
-                out = workflows.promote(engine, principal.name, candidate, client)
-                refresh()
-                text, cls = out["message"] + ".", "ok"
-            elif trigger == ids.ADMIN_ROLLBACK:
-                out = workflows.rollback(engine, principal.name, client)
-                refresh()
-                text, cls = out["message"] + ".", "ok"
-            else:
-                return no_update, no_update
-        except workflows.WorkflowError as exc:
-            text, cls = exc.message[:1].upper() + exc.message[1:], "error"
-        return html.P(text, className=f"message {cls}", role="alert" if cls == "error" else None), confirm_disabled
 
-    @app.callback(Output(ids.ADMIN_JOBS, "children"), Output(ids.ADMIN_UPLOADS, "children"),
-                  Output(ids.ADMIN_JOB_HISTORY, "children"), Output(ids.ADMIN_AUDIT, "children"),
-                  Output(ids.ADMIN_RUNS_KEY, "data"), Output("admin-poll-state", "data"),
-                  Input(ids.ADMIN_POLL, "n_intervals"), Input(ids.ADMIN_MESSAGE, "children"),
-                  State("admin-poll-state", "data"))
-    def poll(_n, _message, state):
-        auth.require_dash("analyst")
-        from models.registry import list_runs
+@callback(Output(ids.ADMIN_CANDIDATE, "options"), Output(ids.ADMIN_CANDIDATE, "value"),
+          Input(ids.ADMIN_RUNS_KEY, "data"), State(ids.ADMIN_CANDIDATE, "value"))
+def candidates(_key, current):
+    auth.require_dash("analyst")
+    options, default = runs_state(context.queries())
+    values = {o["value"] for o in options}
+    # a new candidate (just trained) is selected; otherwise keep the analyst's choice
+    if default and default != current and any(o["value"] == default and "candidate" in o["label"]
+                                              for o in options):
+        return options, default
+    return options, current if current in values else default
 
-        state = dict(state or {})
-        recent = jobs.recent_jobs(engine, None, 30)
-        ups = uploads.recent_uploads(engine, 30)
-        last_audit = accounts.audit_entries(engine, 1)
-        sigs = {
-            "jobs": _signature([(j["job_id"], j["status"], j["progress"], j["message"]) for j in recent]),
-            "uploads": _signature([(u["upload_id"], u["status"]) for u in ups]),
-            "audit": _signature([e["audit_id"] for e in last_audit]),
-            "runs": _signature([(r["run_id"], r["status"]) for r in list_runs(engine)]),
-        }
-        out = [
-            jobs_view(engine) if sigs["jobs"] != state.get("jobs") else no_update,
-            uploads_view(engine) if sigs["uploads"] != state.get("uploads") else no_update,
-            job_history_view(engine) if sigs["jobs"] != state.get("jobs") else no_update,
-            audit_view(engine) if sigs["audit"] != state.get("audit") else no_update,
-            sigs["runs"] if sigs["runs"] != state.get("runs") else no_update,
-        ]
-        if sigs == state:
-            return (*out, no_update)
-        return (*out, sigs)
 
-    @app.callback(Output(ids.ADMIN_CANDIDATE, "options"), Output(ids.ADMIN_CANDIDATE, "value"),
-                  Input(ids.ADMIN_RUNS_KEY, "data"), State(ids.ADMIN_CANDIDATE, "value"))
-    def candidates(_key, current):
-        auth.require_dash("analyst")
-        options, default = runs_state(engine)
-        values = {o["value"] for o in options}
-        # a new candidate (just trained) is selected; otherwise keep the analyst's choice
-        if default and default != current and any(o["value"] == default and "candidate" in o["label"]
-                                                  for o in options):
-            return options, default
-        return options, current if current in values else default
-
-    @app.callback(Output(ids.ADMIN_COMPARE, "children"), Output(ids.ADMIN_PROMOTE, "disabled"),
-                  Input(ids.ADMIN_CANDIDATE, "value"), Input(ids.ADMIN_RUNS_KEY, "data"))
-    def comparison(candidate, _key):
-        auth.require_dash("analyst")
-        return compare_view(engine, candidate)
+@callback(Output(ids.ADMIN_COMPARE, "children"), Output(ids.ADMIN_PROMOTE, "disabled"),
+          Input(ids.ADMIN_CANDIDATE, "value"), Input(ids.ADMIN_RUNS_KEY, "data"))
+def comparison(candidate, _key):
+    auth.require_dash("analyst")
+    return compare_view(context.current().engine, candidate)
