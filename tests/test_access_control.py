@@ -109,6 +109,7 @@ PAGES = {
     "/data": ("read", "/data"),
     "/admin": ("analyst", "/admin"),
     "/phases": ("read", "/phases"),
+    "/scenarios": ("read", "/scenarios"),
     "/alerts": ("read", "/alerts"),
     "/not-found-404": ("read", "/no-such-page"),
 }
