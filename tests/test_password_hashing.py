@@ -4,8 +4,10 @@ upgraded on their next successful sign-in. ROLES is defined once."""
 from __future__ import annotations
 
 import hashlib
+import logging
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from werkzeug.security import check_password_hash
 
 from warehouse import accounts
@@ -78,6 +80,29 @@ def test_upgrade_keeps_a_password_changed_meanwhile(engine):
     accounts._rehash(engine, name, LEGACY_HASH, LEGACY_PASSWORD)  # a sign-in that verified the old hash
     assert accounts.authenticate(engine, name, "the-new-password-1") is not None
     assert accounts.authenticate(engine, name, LEGACY_PASSWORD) is None
+
+
+class _LockedForWrites:
+    """An engine whose writes fail as SQLite's do while an ETL holds the write lock; reads work."""
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def connect(self):
+        return self.engine.connect()
+
+    def begin(self):
+        raise OperationalError("UPDATE app_user", {}, Exception("database is locked"))
+
+
+def test_a_failed_upgrade_still_signs_in_and_keeps_the_old_hash(engine, caplog):
+    name = _user_with_legacy_hash(engine, "locked-user")
+    with caplog.at_level(logging.WARNING, logger="warehouse.accounts"):
+        assert accounts.authenticate(_LockedForWrites(engine), name, LEGACY_PASSWORD) is not None
+    assert "could not upgrade the password hash of 'locked-user'" in caplog.text
+    assert _stored(engine, name) == LEGACY_HASH
+    assert accounts.authenticate(engine, name, LEGACY_PASSWORD) is not None  # the next sign-in upgrades it
+    assert not accounts.needs_rehash(_stored(engine, name))
 
 
 def test_malformed_hashes_match_nothing():
