@@ -17,6 +17,11 @@ log = logging.getLogger(__name__)
 
 app = typer.Typer(help="Event-level pipeline on one machine or a Dask cluster (issue 16).", no_args_is_help=True)
 
+@app.callback()
+def pipeline_group() -> None:
+    """Event-level pipeline on one machine or a Dask cluster (a group, so ``run`` is named as in the docs)."""
+
+
 ENGINES = ("local", "dask")
 DEVICES = ("cpu", "cuda")
 

@@ -84,8 +84,18 @@ def _nearest_fallback(part: pd.DataFrame, index: AdminIndex) -> pd.DataFrame:
     return part.drop(columns="within_region").assign(region_id=region)
 
 
+# The frames keep pandas' own string dtype (not Dask's pyarrow conversion), so the per-partition functions see the
+# same dtypes as the local engine and the metadata below is exact.
+SAME_DTYPES = {"dataframe.convert-string": False}
+
+
 def place_events(client: Client, events: pd.DataFrame, ctx: MappingContext, npartitions: int) -> dd.DataFrame:
     """Events with region_id (None where unplaceable), partitioned; see the module docstring for the rules."""
+    with dask.config.set(SAME_DTYPES):
+        return _place_events(client, events, ctx, npartitions)
+
+
+def _place_events(client: Client, events: pd.DataFrame, ctx: MappingContext, npartitions: int) -> dd.DataFrame:
     polygons = admin1_polygons(ctx)
     # the polygons and the index are sent to the workers once (scatter), not embedded in every task
     right = dask_geopandas.from_geopandas(gpd.GeoDataFrame(polygons, geometry="geometry"), npartitions=1).persist()
@@ -106,6 +116,12 @@ def place_events(client: Client, events: pd.DataFrame, ctx: MappingContext, npar
 def run_dask(client: Client, events: pd.DataFrame, ctx: MappingContext, settings: ModelSettings | None = None,
              split_month: str = DEFAULT_SPLIT, npartitions: int | None = None) -> PipelineResult:
     """The four steps on ``client``'s cluster; results sorted like :func:`scaleout.pipeline.run_local`'s."""
+    with dask.config.set(SAME_DTYPES):
+        return _run_dask(client, events, ctx, settings, split_month, npartitions)
+
+
+def _run_dask(client: Client, events: pd.DataFrame, ctx: MappingContext, settings: ModelSettings | None,
+              split_month: str, npartitions: int | None) -> PipelineResult:
     settings = settings or ModelSettings()
     nworkers = max(1, len(client.scheduler_info()["workers"]))
     npartitions = npartitions or 2 * nworkers
@@ -145,8 +161,9 @@ def run_dask(client: Client, events: pd.DataFrame, ctx: MappingContext, settings
 
     t0 = time.perf_counter()
     dtest = dxgb.DaskDMatrix(client, test[FEATURES].astype(float), feature_names=FEATURES, missing=np.nan)
-    prediction, contribs, test_local = dask.compute(dxgb.predict(client, booster, dtest),
-                                                    dxgb.predict(client, booster, dtest, pred_contribs=True), test)
+    prediction, contribs = dask.compute(dxgb.predict(client, booster, dtest),
+                                        dxgb.predict(client, booster, dtest, pred_contribs=True))
+    test_local = test.compute()
     timings["shap_s"] = time.perf_counter() - t0
 
     test_local = test_local.reset_index(drop=True)
