@@ -5,13 +5,11 @@ Everything is served by the app itself (scripts, CSS, geometry); nothing is fetc
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import logging
 import pkgutil
 import threading
-from collections import OrderedDict
 from pathlib import Path
 
 import dash
@@ -23,6 +21,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
 from dashboard import ids
+from dashboard.compression import gzip_json
 from dashboard.context import AppContext, install
 from dashboard.geometry import GeometryStore
 from dashboard.geometry import blueprint as geometry_blueprint
@@ -37,15 +36,15 @@ DEFAULT_CONFIG = {
     "title": "crisisrisk: trafficking risk among crisis-affected people",
     "migrate": True,  # bring an empty database to the current schema on start
     "gzip": True,  # compress JSON callback and API answers
-    # access control (dashboard.auth); None = from the environment
-    "env": None,  # CRISISRISK_ENV: production refuses to start without a secret key; default development
-    "secret_key": None,  # CRISISRISK_SECRET_KEY
-    "public_read": None,  # CRISISRISK_PUBLIC_READ: read-only pages and GET API without login
-    "https": None,  # CRISISRISK_HTTPS: Secure cookies (also set per request when it came over HTTPS)
-    "stale_job_minutes": 120,
-    "trusted_proxy_header": None,  # CRISISRISK_TRUSTED_PROXY_HEADER: e.g. X-Forwarded-For behind a reverse proxy
-    "trusted_proxy_hops": None,  # CRISISRISK_TRUSTED_PROXY_HOPS: how many proxies append to it (default 1)
-    "cors_origins": None,  # CRISISRISK_CORS_ORIGINS: comma-separated origins allowed to call the API  # a 'running' job older than this at start-up is from a dead process
+    "stale_job_minutes": 120,  # a 'running' job older than this at start-up is from a dead process
+    # access control (dashboard.auth): None = the setting CRISISRISK_<KEY> (warehouse/settings.py documents it)
+    "env": None,
+    "secret_key": None,
+    "public_read": None,
+    "https": None,
+    "trusted_proxy_header": None,
+    "trusted_proxy_hops": None,
+    "cors_origins": None,
 }
 PAGES_PACKAGE = "dashboard.pages"
 _PAGES_LOCK = threading.Lock()
@@ -112,45 +111,6 @@ def shell(ctx: AppContext) -> html.Div:
         html.Main(id=ids.PAGE_CONTENT, className="page", children=dash.page_container),
         html.Div(footer(), className="no-print-footer"),
     ])
-
-
-GZIP_PATHS = ("/_dash-update-component", "/_dash-layout", "/_dash-dependencies", "/api/")
-GZIP_MIN_BYTES = 1024
-_GZIP_CACHE: OrderedDict[bytes, bytes] = OrderedDict()
-_GZIP_LOCK = threading.Lock()
-
-
-def gzip_json(response):
-    """Compress JSON answers (callbacks, layout, API) for clients that accept gzip.
-
-    Field connections are slow; a period change or the donor table compresses 4-8x. Static bundles are
-    left alone (the browser caches them; Dash fingerprints their URLs).
-    """
-    import gzip
-
-    from flask import request
-
-    if (response.status_code != 200 or response.direct_passthrough or "Content-Encoding" in response.headers
-            or response.mimetype != "application/json" or not request.path.startswith(GZIP_PATHS)
-            or "gzip" not in (request.headers.get("Accept-Encoding") or "")):
-        return response
-    data = response.get_data()
-    if len(data) < GZIP_MIN_BYTES:
-        return response
-    key = hashlib.blake2b(data, digest_size=16).digest()  # repeated answers are compressed once
-    with _GZIP_LOCK:
-        packed = _GZIP_CACHE.get(key)
-    if packed is None:
-        packed = gzip.compress(data, 5)
-        with _GZIP_LOCK:
-            _GZIP_CACHE[key] = packed
-            while len(_GZIP_CACHE) > 64:
-                _GZIP_CACHE.popitem(last=False)
-    response.set_data(packed)
-    response.headers["Content-Encoding"] = "gzip"
-    response.headers["Vary"] = "Accept-Encoding"
-    response.headers["X-Uncompressed-Length"] = str(len(data))
-    return response
 
 
 class RowIdConverter(IntegerConverter):

@@ -8,7 +8,6 @@ and gzip when the client accepts it.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import logging
@@ -20,6 +19,7 @@ import shapely
 from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy import Engine, select
 
+from dashboard.compression import STORED_LEVEL, client_accepts_gzip, compress, mark_gzipped
 from warehouse.schema import region, source_load
 
 ROUTE = "/geo"
@@ -128,7 +128,7 @@ class GeometryStore:
             if key not in self._layers:
                 body = json.dumps(build_geojson(self.engine, layer), separators=(",", ":")).encode()
                 etag = hashlib.sha256(body).hexdigest()[:20]
-                self._layers[key] = (body, gzip.compress(body, 6), etag)
+                self._layers[key] = (body, compress(body, STORED_LEVEL), etag)
             return self._layers[key]
 
 
@@ -145,8 +145,8 @@ def blueprint(store: GeometryStore) -> Blueprint:
                    "Cache-Control": "public, max-age=31536000, immutable" if immutable else "no-cache"}
         if request.if_none_match and request.if_none_match.contains(etag):
             return Response(status=304, headers=headers)
-        if "gzip" in (request.headers.get("Accept-Encoding") or "") and not current_app.config.get("GEO_NO_GZIP"):
-            return Response(gz, mimetype="application/geo+json", headers={**headers, "Content-Encoding": "gzip"})
+        if client_accepts_gzip() and not current_app.config.get("GEO_NO_GZIP"):
+            return mark_gzipped(Response(gz, mimetype="application/geo+json", headers=headers))
         return Response(body, mimetype="application/geo+json", headers=headers)
 
     return bp

@@ -143,3 +143,11 @@ def test_a_webhook_secret_is_read_only_from_a_crisisrisk_variable(monkeypatch):
     assert settings.named_secret("CRISISRISK_HOOK_A") == " s3cret "  # a secret is used as written
     assert settings.named_secret("HOME_SECRET") is None
     assert settings.named_secret("CRISISRISK_UNSET_HOOK") is None
+
+
+def test_app_config_keys_left_to_the_environment_are_declared_settings():
+    from dashboard.app import DEFAULT_CONFIG
+
+    from_env = [key for key, value in DEFAULT_CONFIG.items() if value is None]
+    assert from_env, "DEFAULT_CONFIG has no keys read from the environment"
+    assert not [k for k in from_env if f"CRISISRISK_{k.upper()}" not in settings.SETTINGS]
