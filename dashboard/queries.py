@@ -729,6 +729,19 @@ class Queries:
 
         return alerts.list_alerts(self.engine, status=status, region_id=region_id, limit=limit)
 
+    def phase_curves(self, outcome: str) -> tuple[pd.DataFrame, dict | None]:
+        """Curve points of the newest phase computation for one outcome, with its result row (None: none yet);
+        not cached: ``crisisrisk phases compute`` can store new curves without a load or deploy."""
+        from models import phases_store
+
+        return phases_store.read_curves(self.engine, outcome=outcome)
+
+    def country_phase(self, region_id: str, year: int) -> list[str]:
+        """Where a country stands after its recent crisis events, in plain words (newest phase computation)."""
+        from models import phases_store
+
+        return phases_store.country_phase_sentences(self.engine, region_id, int(year))
+
     def recent_jobs(self, kind: str | None = None, limit: int = 30) -> list[dict]:
         from warehouse import jobs
 

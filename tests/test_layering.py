@@ -39,9 +39,6 @@ PAGE_ENGINE_EXCEPTIONS = {
                                 "dashboard.workflows functions, shared with the API, which take the engine",
     "dashboard/pages/alerts.py": "reviews, rule switches and subscriptions are writes of models.alerts and "
                                  "dashboard.alerts_delivery, shared with the API's alert routes",
-    "dashboard/pages/phases.py": "the stored phase curves are read by models.phases_store; its region_block(engine, "
-                                 "...) is also called by the phases API tests",
-    "dashboard/pages/region.py": "hands the engine to phases.region_block (above) for the phase card",
 }
 
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import TYPE_CHECKING
 
 import dash
 import plotly.graph_objects as go
 from dash import Input, Output, callback, dcc, html
 
 from dashboard import context
+from dashboard.queries import Queries
 from models import phases as phase_model
-from models import phases_store
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +63,8 @@ def _n_row(points) -> html.P:
                   className="note small")
 
 
-def grid(engine, outcome: str) -> list:
-    curves, result = phases_store.read_curves(engine, outcome=outcome)
+def grid(q: Queries, outcome: str) -> list:
+    curves, result = q.phase_curves(outcome)
     if result is None or curves.empty:
         return [html.Div(className="card notice", children=[
             html.H2("No phase curves yet"),
@@ -123,7 +127,7 @@ def layout(**_query):
                 {"label": " detected in the country", "value": "detected_in_country"},
                 {"label": " watch-list score", "value": "watchlist_score"}]),
         ]),
-        html.Div(id=GRID, children=grid(context.current().engine, "nationals_abroad")),
+        html.Div(id=GRID, children=grid(context.queries(), "nationals_abroad")),
         html.Div(className="card", children=[
             html.H3("Event rules (models/phases.toml)"),
             html.Ul([html.Li([html.Strong(phase_model.EVENT_LABELS[t] + ": "), rule_text(t, cfg[t])])
@@ -141,17 +145,20 @@ def layout(**_query):
 def switch_outcome(outcome):
     if outcome not in phase_model.OUTCOMES:
         outcome = "nationals_abroad"
-    return grid(context.current().engine, outcome)
+    return grid(context.queries(), outcome)
 
 
-def region_block(engine, region_id: str, year: int) -> list:
+def region_block(engine: Engine, region_id: str, year: int) -> list:
+    """The phase card of a region page for a caller that holds an engine, not a serving app (the phases tests)."""
+    return phase_card(Queries(engine), region_id, year)
+
+
+def phase_card(q: Queries, region_id: str, year: int) -> list:
     """The region page's "crisis phase and alerts" card: the country's phase after each recent event type, with the
     historical verdict, and its newest confirmed alerts (issue 14)."""
-    from models import alerts
-
     try:
-        sentences = phases_store.country_phase_sentences(engine, region_id, int(year))
-        confirmed = alerts.list_alerts(engine, status="confirmed", region_id=region_id, limit=5)
+        sentences = q.country_phase(region_id, int(year))
+        confirmed = q.alerts("confirmed", region_id=region_id, limit=5)
     except Exception:  # noqa: BLE001 - a warehouse without the issue-14 tables: the card says so
         log.exception("region %s: phases and alerts unreadable", region_id)
         return [html.Section(className="card", children=[html.H2("Crisis phase and alerts"),

@@ -13,7 +13,7 @@ from dash import ClientsideFunction, Input, Output, callback, clientside_callbac
 
 from dashboard import context, figures, ids, watch
 from dashboard.pages.common import band_class, kpi, no_model_notice, table
-from dashboard.pages.phases import region_block as phase_block  # issue 14
+from dashboard.pages.phases import phase_card  # issue 14
 from dashboard.queries import DRIVER_FAMILIES, DRIVER_INDICATORS, VICTIMS_DETECTED, source_publishers
 
 GRAPH_CONFIG = {"displaylogo": False}
@@ -71,6 +71,8 @@ def layout(region_id: str | None = None, year=None, **_query):
                              value=sel, clearable=False, className="year-dropdown"),
                 html.Button("Print one-page brief", id=ids.REGION_PRINT, className="button"),
                 html.Span(id=ids.REGION_PRINT_DUMMY, hidden=True),
+                dcc.Link("What if? Scenarios", className="button scenarios-link",  # issue 15 (its country)
+                         href=f"/scenarios?region={info.get('iso3') or info['region_id']}&year={sel}"),
             ]),
         ]),
         html.Section(className="card watch-block", children=[
@@ -84,7 +86,7 @@ def layout(region_id: str | None = None, year=None, **_query):
             ]),
             *_event_study(q.watchlist_skill()),
         ]),
-        *phase_block(context.current().engine, info["region_id"] if level == 0 else info["parent_id"], sel),  # issue 14
+        *phase_card(q, info["region_id"] if level == 0 else info["parent_id"], sel),  # issue 14
         html.Section(className="card", hidden=level == 1, children=[
             html.H2(f"Where {name}'s victims are found abroad"),
             html.P("Pair model: expected victims of this citizenship detected in each country, with 80% "
