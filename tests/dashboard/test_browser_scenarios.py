@@ -76,3 +76,51 @@ def test_moving_a_slider_changes_the_estimate(page):
     assert not errors, errors
     assert not external(requested_urls(driver))
 
+
+
+@pytest.fixture(scope="module")
+def users_app(tmp_path_factory, iso3_model):
+    """An app with users (tests/dashboard/workflow_app.py), public read on, the same hand-made engine."""
+    from tests.dashboard.workflow_app import workflow_app
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("dashboard.pages.scenarios.scenario_model", lambda: iso3_model)
+        mp.setattr("dashboard.api_scenarios.scenario_model", lambda actx: iso3_model)
+        with workflow_app(tmp_path_factory.mktemp("scen_browser"), public_read=True) as (app, engine):
+            yield app, engine
+
+
+def test_a_viewer_saves_a_named_scenario_from_the_page(dash_duo, users_app):
+    """Anonymous: the page says to log in. Signed in as a viewer: the save goes through the API (CSRF header from
+    the session cookie) and lands in saved_scenario with the levers on the page."""
+    from selenium.webdriver.common.by import By
+    from sqlalchemy import select
+
+    from tests.dashboard.workflow_app import PASSWORDS
+    from warehouse.schema import saved_scenario
+
+    app, engine = users_app
+    dash_duo.start_server(app)
+    driver = dash_duo.driver
+    url = dash_duo.server_url + f"/scenarios?region=AGO&year={YEAR}&displaced_abroad=2"
+    driver.get(url)
+    dash_duo.wait_for_element(".scen-rise .scen-value", timeout=40)
+    time.sleep(1.0)
+    driver.find_element(By.ID, "scen-save-name").send_keys("Angola doubled")
+    driver.find_element(By.ID, "scen-save").click()
+    wait_js(driver, "return document.getElementById('scen-save-msg').innerText.includes('Log in')")
+    driver.get(dash_duo.server_url + "/login?next=/scenarios")
+    dash_duo.wait_for_element("#login-name", timeout=20)
+    driver.find_element(By.ID, "login-name").send_keys("vera")
+    driver.find_element(By.ID, "login-password").send_keys(PASSWORDS["vera"])
+    driver.find_element(By.ID, "login-submit").click()
+    time.sleep(1.0)
+    driver.get(url)
+    dash_duo.wait_for_element(".scen-rise .scen-value", timeout=40)
+    time.sleep(1.0)
+    driver.find_element(By.ID, "scen-save-name").send_keys("Angola doubled")
+    driver.find_element(By.ID, "scen-save").click()
+    wait_js(driver, "return document.getElementById('scen-save-msg').innerText.includes('Saved as')")
+    with engine.connect() as conn:
+        row = conn.execute(select(saved_scenario).where(saved_scenario.c.name == "Angola doubled")).mappings().one()
+    assert row["created_by"] == "vera" and row["region_id"] == "AGO" and row["levers_json"] == {"displaced_abroad": 2.0}
