@@ -124,3 +124,11 @@ def test_a_viewer_saves_a_named_scenario_from_the_page(dash_duo, users_app):
     with engine.connect() as conn:
         row = conn.execute(select(saved_scenario).where(saved_scenario.c.name == "Angola doubled")).mappings().one()
     assert row["created_by"] == "vera" and row["region_id"] == "AGO" and row["levers_json"] == {"displaced_abroad": 2.0}
+
+
+def test_region_page_links_to_its_scenarios(page):
+    driver = page.driver
+    driver.get(page.server_url + "/region/NGA")
+    page.wait_for_element("a.scenarios-link", timeout=40)
+    href = driver.execute_script("return document.querySelector('a.scenarios-link').getAttribute('href')")
+    assert href.startswith("/scenarios?region=NGA&year=")
