@@ -1,0 +1,279 @@
+"""Scale-out benchmark (issue 16): a grid x month BENCHMARK PANEL, one process against a K-worker Dask LocalCluster.
+
+The panel is a benchmark panel, not data: it is built in memory here and never written to the warehouse or to disk.
+- Cells: the centres of a 0.5 degree grid that fall inside the real Natural Earth admin-1 polygons of the
+  warehouse (about 65,000 land cells); each keeps its admin-1 unit and country.
+- Event counts: each cell-month's count is resampled (with replacement, independently per cell-month) from the
+  real UCDP GED distribution of admin-1 x month event counts of the cell's country, zeros included (the shipped
+  GED files: CAF, MEX, MMR, NGA, SYR, UKR); cells of other countries resample the pooled distribution of those.
+- Size: ``--rows`` (default 20 million): months = max(24, rows / cells); a seeded random subset of cells when
+  rows / 24 is fewer than the land cells.
+
+Timed steps, the same functions in both engines (cells are whole within a block, so per-block work is exact):
+aggregation (lagged cell features, and cell-months summed to admin-1 x month), training (XGBoost hist, ``--trees``
+x ``--depth``, one thread per process) and SHAP (``pred_contribs``) on up to ``--shap-rows`` rows. The single
+process runs the blocks one after another; the cluster runs them on K one-thread worker processes (xgboost.dask).
+SHAP cost grows as rows x trees x leaves x depth (TreeSHAP: O(rows * trees * 2^depth * depth^2)).
+
+Run: .venv/bin/python benchmarks/scale.py [--rows N] [--workers K] [--device cpu|cuda] [--trees T] [--depth D]
+Needs a warehouse with the natural_earth regions (CRISISRISK_DATA_DIR). Prints each step's seconds, the peak
+memory of the single process and of each worker, and last ``speed-up: X.XX`` (goal >= 1.6 on 2 workers on idle
+cores). ``--device cuda`` also times SHAP on the GPU on the same rows; without a GPU it exits with a message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+import xgboost as xgb
+from shapely.strtree import STRtree
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from etl.context import MappingContext  # noqa: E402
+from etl.sources.ucdp_ged import TOLERANCE_KM  # noqa: E402
+from scaleout.pipeline import admin1_polygons, monthly_sums, panel_grid, read_events  # noqa: E402
+from warehouse.config import raw_dir  # noqa: E402
+from warehouse.db import make_engine  # noqa: E402
+
+log = logging.getLogger(__name__)
+CELL_DEG = 0.5
+MIN_MONTHS = 24
+FIRST_MONTH = "2000-01-01"
+FEATURES = ["events_lag1", "events_lag2", "events_lag3", "events_3m", "events_12m", "month_of_year"]
+SEED = 20260101
+
+
+# --- the benchmark panel ----------------------------------------------------------------------------------------
+def land_cells(ctx: MappingContext) -> pd.DataFrame:
+    """cell, lon, lat, region_id, iso3 of every 0.5 degree grid centre inside an admin-1 polygon (first in order)."""
+    lon, lat = np.meshgrid(np.arange(-180 + CELL_DEG / 2, 180, CELL_DEG), np.arange(-90 + CELL_DEG / 2, 90, CELL_DEG))
+    pts = np.asarray(shapely.points(lon.ravel(), lat.ravel()))
+    polys = admin1_polygons(ctx)
+    poly_i, pt_i = STRtree(pts).query(polys["geometry"].to_numpy(), predicate="contains")
+    first = pd.DataFrame({"pt": pt_i, "poly": poly_i}).sort_values(["pt", "poly"]).drop_duplicates("pt")
+    return pd.DataFrame({"lon": lon.ravel()[first["pt"]], "lat": lat.ravel()[first["pt"]],
+                         "region_id": polys["region_id"].to_numpy()[first["poly"]],
+                         "iso3": polys["iso3"].to_numpy()[first["poly"]]}).reset_index(drop=True)
+
+
+def ged_distributions(ctx: MappingContext) -> dict[str, np.ndarray]:
+    """Real admin-1 x month event counts per GED country (zeros included over each country's span), and '*' pooled."""
+    events, _ = read_events(raw_dir(), ctx)
+    placed = ctx.admin_index.assign(events["lon"].to_numpy(), events["lat"].to_numpy(),
+                                    events["iso3"].to_numpy(dtype=object), tolerance_km=TOLERANCE_KM)
+    events = events.assign(region_id=placed["region_id"].to_numpy())
+    sums = monthly_sums(events[events["region_id"].notna()])
+    span = sums.groupby("iso3")["month"].agg(first="min", last="max").reset_index()
+    grid = panel_grid(admin1_polygons(ctx), span).merge(sums[["region_id", "month", "events"]],
+                                                        on=["region_id", "month"], how="left")
+    grid["events"] = grid["events"].fillna(0.0)
+    out = {iso3: g["events"].to_numpy() for iso3, g in grid.groupby("iso3") if len(g) >= 100}
+    out["*"] = np.concatenate([v for k, v in out.items()])
+    return out
+
+
+def make_block(cells: pd.DataFrame, months: int, dists: dict[str, np.ndarray], seed: int) -> pd.DataFrame:
+    """One block of the benchmark panel: every month of these cells, counts resampled from their country."""
+    rng = np.random.default_rng(seed)
+    n = len(cells)
+    counts = np.empty((n, months))
+    for iso3, rows in cells.groupby("iso3").indices.items():
+        dist = dists.get(iso3, dists["*"])
+        counts[rows] = rng.choice(dist, size=(len(rows), months))
+    month_index = pd.date_range(FIRST_MONTH, periods=months, freq="MS")
+    return pd.DataFrame({"cell": np.repeat(cells["cell"].to_numpy(), months),
+                         "region_id": np.repeat(cells["region_id"].to_numpy(), months),
+                         "month": np.tile(month_index.to_numpy(), n), "events": counts.ravel()})
+
+
+def aggregate_block(block: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Lagged cell features (t-1 and earlier) and the block's admin-1 x month partial sums."""
+    log_events = np.log1p(block["events"])
+    by_cell = log_events.groupby(block["cell"], sort=False)
+    out = pd.DataFrame({f"events_lag{k}": by_cell.shift(k) for k in (1, 2, 3)})
+    lag1 = block["events"].groupby(block["cell"], sort=False).shift(1)
+    for window in (3, 12):
+        out[f"events_{window}m"] = np.log1p(lag1.groupby(block["cell"], sort=False)
+                                            .rolling(window, min_periods=1).sum().reset_index(level=0, drop=True))
+    out["month_of_year"] = block["month"].dt.month.astype(float)
+    out["target"] = log_events
+    out["cell"] = block["cell"].to_numpy()
+    sums = block.groupby(["region_id", "month"], as_index=False)["events"].sum()
+    return out, sums
+
+
+def shap_mask(features: pd.DataFrame, stride: int) -> np.ndarray:
+    return (features["cell"].to_numpy() % stride) == 0
+
+
+# --- engines --------------------------------------------------------------------------------------------------
+def params(args: argparse.Namespace, device: str = "cpu") -> dict:
+    return {"tree_method": "hist", "objective": "reg:squarederror", "max_depth": args.depth, "eta": 0.1,
+            "nthread": 1, "seed": SEED, "device": device}
+
+
+def run_single(blocks_spec: list[tuple[pd.DataFrame, int]], months: int, dists, args) -> tuple[dict, xgb.Booster,
+                                                                                                 xgb.DMatrix]:
+    timings = {}
+    blocks = [make_block(c, months, dists, s) for c, s in blocks_spec]
+    t0 = time.perf_counter()
+    parts = [aggregate_block(b) for b in blocks]
+    features = pd.concat([p[0] for p in parts], ignore_index=True)
+    admin = pd.concat([p[1] for p in parts]).groupby(["region_id", "month"])["events"].sum()
+    timings["aggregate"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    dtrain = xgb.DMatrix(features[FEATURES].to_numpy(float), label=features["target"].to_numpy(float),
+                         feature_names=FEATURES, missing=np.nan)
+    booster = xgb.train(params(args), dtrain, num_boost_round=args.trees)
+    timings["train"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    shap_rows = features[shap_mask(features, args.stride)]
+    dshap = xgb.DMatrix(shap_rows[FEATURES].to_numpy(float), feature_names=FEATURES, missing=np.nan)
+    booster.predict(dshap, pred_contribs=True)
+    timings["shap"] = time.perf_counter() - t0
+    timings["shap_rows"] = float(len(shap_rows))
+    timings["admin_cells"] = float(len(admin))
+    return timings, booster, dshap
+
+
+def run_cluster(blocks_spec, months: int, dists, args) -> tuple[dict, list[float]]:
+    import dask
+    import dask.dataframe as dd
+    from dask.distributed import Client, LocalCluster, wait
+    from xgboost import dask as dxgb
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    timings = {}
+    t0 = time.perf_counter()
+    with dask.config.set({"dataframe.convert-string": False}), \
+            LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None) as lc, \
+            Client(lc) as client:
+        timings["cluster_start"] = time.perf_counter() - t0
+        # each worker generates its own blocks: the panel is never shipped from this process
+        blocks = client.map(make_block, [c for c, _ in blocks_spec], [months] * len(blocks_spec),
+                            [dists] * len(blocks_spec), [s for _, s in blocks_spec], pure=False)
+        wait(blocks)
+        t0 = time.perf_counter()
+        parts = client.map(aggregate_block, blocks)
+        feats = client.map(lambda p: p[0], parts)
+        sums = client.map(lambda p: p[1], parts)
+        meta = aggregate_block(make_block(blocks_spec[0][0].iloc[:1], 2, dists, 0))
+        features = dd.from_delayed(feats, meta=meta[0].iloc[:0]).persist()
+        admin = dd.from_delayed(sums, meta=meta[1].iloc[:0]).groupby(["region_id", "month"])["events"].sum()
+        admin_cells = len(admin.compute())
+        wait(features)
+        timings["aggregate"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        dtrain = dxgb.DaskDMatrix(client, features[FEATURES], features["target"], missing=np.nan)
+        booster = dxgb.train(client, params(args), dtrain, num_boost_round=args.trees)["booster"]
+        timings["train"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        shap_rows = features.map_partitions(lambda f: f[shap_mask(f, args.stride)])
+        dshap = dxgb.DaskDMatrix(client, shap_rows[FEATURES], missing=np.nan)
+        contribs = dxgb.predict(client, booster, dshap, pred_contribs=True).compute()
+        timings["shap"] = time.perf_counter() - t0
+        timings["shap_rows"] = float(len(contribs))
+        timings["admin_cells"] = float(admin_cells)
+        peaks = list(client.run(peak_rss_mb).values())
+    return timings, peaks
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process: VmHWM (getrusage's maxrss is inherited by the worker processes
+    from the process that started them, so it would report this process's peak for every worker)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def gpu_shap(booster: xgb.Booster, dshap: xgb.DMatrix, cpu_seconds: float) -> None:
+    booster.set_param({"device": "cuda"})
+    booster.predict(dshap, pred_contribs=True)  # warm-up: the first call copies the model to the device
+    t0 = time.perf_counter()
+    booster.predict(dshap, pred_contribs=True)
+    gpu_seconds = time.perf_counter() - t0
+    rows = dshap.num_row()
+    print(f"SHAP on {rows:,} rows: cpu {rows / cpu_seconds:,.0f} rows/s, cuda {rows / gpu_seconds:,.0f} rows/s "
+          f"({cpu_seconds / gpu_seconds:.1f}x)")
+
+
+# --- main -----------------------------------------------------------------------------------------------------
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rows", type=int, default=20_000_000, help="benchmark panel rows (cells x months)")
+    p.add_argument("--workers", type=int, default=2, help="LocalCluster workers (one thread each)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--trees", type=int, default=100)
+    p.add_argument("--depth", type=int, default=4)
+    p.add_argument("--shap-rows", type=int, default=1_000_000, help="rows explained (every k-th cell)")
+    p.add_argument("--blocks-per-worker", type=int, default=2)
+    return p.parse_args(argv)
+
+
+def plan(cells: pd.DataFrame, args: argparse.Namespace) -> tuple[list[tuple[pd.DataFrame, int]], int]:
+    """Blocks of whole cells (with their seeds) and the number of months, for ``args.rows`` rows."""
+    months = max(MIN_MONTHS, math.ceil(args.rows / len(cells)))
+    n_cells = min(len(cells), max(1, args.rows // months))
+    chosen = cells.sample(n=n_cells, random_state=SEED).sort_index().reset_index(drop=True)
+    chosen.insert(0, "cell", np.arange(n_cells))
+    n_blocks = max(1, args.workers * args.blocks_per_worker)
+    bounds = np.array_split(np.arange(n_cells), n_blocks)
+    spec = [(chosen.iloc[b].reset_index(drop=True), SEED + i) for i, b in enumerate(bounds) if len(b)]
+    args.stride = max(1, math.ceil(n_cells * months / args.shap_rows))
+    return spec, months
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.device == "cuda":
+        from scaleout.cli import gpu_available
+
+        ok, why = gpu_available()
+        if not ok:
+            print(f"--device cuda: no usable CUDA GPU here ({why}); the CPU benchmark runs without --device cuda")
+            return 3
+    ctx = MappingContext(raw_dir=raw_dir(), engine=make_engine())
+    try:
+        cells, dists = land_cells(ctx), ged_distributions(ctx)
+    except (RuntimeError, FileNotFoundError) as exc:
+        print(f"cannot build the benchmark panel: {exc}")
+        return 2
+    spec, months = plan(cells, args)
+    n_cells = sum(len(c) for c, _ in spec)
+    print(f"BENCHMARK PANEL (resampled counts, not data; never stored): {n_cells:,} of {len(cells):,} land cells x "
+          f"{months} months = {n_cells * months:,} rows; counts from the GED distributions of "
+          f"{len(dists) - 1} countries; {args.trees} trees, depth {args.depth}")
+    single, booster, dshap = run_single(spec, months, dists, args)
+    single_peak = peak_rss_mb()
+    cluster, peaks = run_cluster(spec, months, dists, args)
+    steps = ("aggregate", "train", "shap")
+    for name, t in (("single process", single), (f"{args.workers}-worker LocalCluster", cluster)):
+        print(f"{name}: " + ", ".join(f"{s} {t[s]:.2f} s" for s in steps)
+              + f"; SHAP {t['shap_rows'] / t['shap']:,.0f} rows/s on {int(t['shap_rows']):,} rows; "
+              f"{int(t['admin_cells']):,} admin-1 x month cells")
+    print(f"cluster start {cluster['cluster_start']:.1f} s (not counted); peak memory: single process "
+          f"{single_peak:,.0f} MB, per worker " + ", ".join(f"{p:,.0f} MB" for p in peaks))
+    if args.device == "cuda":
+        gpu_shap(booster, dshap, single["shap"])
+    total_single, total_cluster = (sum(t[s] for s in steps) for t in (single, cluster))
+    print(f"total: single {total_single:.2f} s, cluster {total_cluster:.2f} s")
+    print(f"speed-up: {total_single / total_cluster:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    sys.exit(main())
