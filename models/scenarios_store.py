@@ -29,6 +29,7 @@ from warehouse.schema import prediction
 log = logging.getLogger(__name__)
 DIRECTIONS_FILE = "scenario_directions.json"
 _CACHE: dict[tuple[str, str], sc.ScenarioModel] = {}
+_MEASURING: set[tuple[str, str]] = set()
 _LOCK = threading.Lock()
 
 
@@ -56,11 +57,12 @@ def _stored_detected(engine: Engine, run_id: str) -> pd.DataFrame:
 
 
 def load_scenario_model(engine: Engine, run_id: str | None = None, root: Path | None = None,
-                        directions: str = "cached") -> sc.ScenarioModel:
+                        directions: str = "background") -> sc.ScenarioModel:
     """The engine's inputs for ``run_id`` (default: the deployed run), memoised per database and run.
 
-    ``directions``: "cached" (read the run's cached lever directions, measure and cache them if absent),
-    "skip" (none; every lever reads "not measured").
+    ``directions`` (the lever directions measured in the backtest): "background" (the run's cached file, else
+    measured once in a background thread, about 30 s, and cached; until then every lever reads "not measured"),
+    "measure" (the same, but wait for it), "skip" (never).
     """
     if run_id is None:
         dep = deployed_run(engine)
@@ -68,14 +70,34 @@ def load_scenario_model(engine: Engine, run_id: str | None = None, root: Path | 
             raise RegistryError("no run is deployed; train one with `crisisrisk model train`")
         run_id = str(dep["run_id"])
     key = (str(engine.url), run_id)
+    root = root or registry_dir()
     with _LOCK:
-        if key in _CACHE and (directions == "skip" or _CACHE[key].detected.directions):
-            return _CACHE[key]
-        model = _load(engine, run_id, root or registry_dir())
-        if directions != "skip":
-            model.detected.directions = run_directions(model, run_id, root or registry_dir(), engine)
-        _CACHE[key] = model
+        model = _CACHE.get(key)
+        if model is None:
+            model = _CACHE[key] = _load(engine, run_id, root)
+        if directions == "skip" or model.detected.directions:
+            return model
+        cached = cached_directions(root / run_id)
+        if cached is not None:
+            model.detected.directions = cached
+            return model
+        if directions == "measure":
+            model.detected.directions = run_directions(model, run_id, root)
+            return model
+        if key not in _MEASURING:
+            _MEASURING.add(key)
+            threading.Thread(target=_measure_in_background, args=(model, run_id, root, key), daemon=True,
+                             name=f"scenario-directions-{run_id}").start()
         return model
+
+
+def _measure_in_background(model: sc.ScenarioModel, run_id: str, root: Path, key: tuple[str, str]) -> None:
+    try:
+        model.detected.directions = run_directions(model, run_id, root)
+    except Exception:  # noqa: BLE001 - a failed measurement leaves "not measured", never breaks a scenario
+        log.exception("run %s: lever directions could not be measured", run_id)
+    finally:
+        _MEASURING.discard(key)
 
 
 def clear_cache() -> None:
@@ -135,16 +157,25 @@ def _load_rise(engine: Engine, run_id: str, obs: pd.DataFrame, folder: Path) -> 
                         per_year=skill.get("per_year", {}))
 
 
-def run_directions(model: sc.ScenarioModel, run_id: str, root: Path, engine: Engine | None = None
-                   ) -> dict[str, dict[str, Any]]:
+def cached_directions(folder: Path) -> dict[str, dict[str, Any]] | None:
+    """The run's cached lever directions, or None when absent or not matching their checksum."""
+    path, digest = folder / DIRECTIONS_FILE, folder / (DIRECTIONS_FILE + ".sha256")
+    if not (path.is_file() and digest.is_file()):
+        return None
+    text = path.read_text()
+    if hashlib.sha256(text.encode()).hexdigest() != digest.read_text().split()[0]:
+        log.warning("%s does not match its checksum; measuring again", path)
+        return None
+    return json.loads(text)
+
+
+def run_directions(model: sc.ScenarioModel, run_id: str, root: Path) -> dict[str, dict[str, Any]]:
     """Lever directions for both targets: read from the run's cache file, else measured once and cached."""
     folder = root / run_id
+    cached = cached_directions(folder)
+    if cached is not None:
+        return cached
     path, digest = folder / DIRECTIONS_FILE, folder / (DIRECTIONS_FILE + ".sha256")
-    if path.is_file() and digest.is_file():
-        text = path.read_text()
-        if hashlib.sha256(text.encode()).hexdigest() == digest.read_text().split()[0]:
-            return json.loads(text)
-        log.warning("run %s: %s does not match its checksum; measuring again", run_id, DIRECTIONS_FILE)
     _, meta = load_run(run_id, root)
     parts = meta["variant_parts"]
     origins = [int(o) for o in meta["metrics"]["origins"]]

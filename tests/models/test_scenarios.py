@@ -433,7 +433,7 @@ def test_lever_directions_are_measured_once_and_cached_with_the_run(trained_stor
     scenarios_store.clear_cache()
     cache = root / run_id / scenarios_store.DIRECTIONS_FILE
     assert not cache.exists()
-    model = scenarios_store.load_scenario_model(engine, run_id, root)
+    model = scenarios_store.load_scenario_model(engine, run_id, root, directions="measure")
     assert cache.exists()
     dirs = model.detected.directions
     assert set(dirs) == {lv.name for lv in sc.LEVERS}
@@ -469,3 +469,25 @@ def test_contributions_add_up_to_the_change(model, levers):
                                                                 abs=1e-12)
     if "rule_of_law" in levers:
         assert rise["contributions"]["rule_of_law"] != 0  # through the vulnerability modifier
+
+
+def test_lever_directions_are_measured_in_the_background_when_not_cached(trained_store):
+    """The default load does not wait for the ~30 s measurement: the model answers at once ("not measured"),
+    and the directions arrive (and are cached) when the background thread ends."""
+    import time
+
+    from models import scenarios_store
+
+    engine, run_id, root = trained_store
+    for name in (scenarios_store.DIRECTIONS_FILE, scenarios_store.DIRECTIONS_FILE + ".sha256"):
+        (root / run_id / name).unlink(missing_ok=True)
+    scenarios_store.clear_cache()
+    model = scenarios_store.load_scenario_model(engine, run_id, root)
+    region, year = model.detected.stored.index[-1]
+    out = sc.run_scenario(model, sc.Scenario(region, int(year), {"idps": 2.0}))
+    assert out["data"][0]["directions"]["idps"]["verdict"] in ("not measured", "supported", "uncertain", "no effect")
+    end = time.time() + 300
+    while not model.detected.directions and time.time() < end:
+        time.sleep(0.5)
+    assert set(model.detected.directions) == {lv.name for lv in sc.LEVERS}
+    assert (root / run_id / scenarios_store.DIRECTIONS_FILE).exists()
