@@ -1,7 +1,7 @@
 """JSON API of the alerts (issue 14), declared with ``dashboard.api_core``.
 
-Access: confirmed alerts, their Atom feeds and the rules with their backtest are for readers (viewers); the review
-queue, reviews, rule edits, evaluation and subscriptions for analysts; webhooks for admins.
+Access: confirmed alerts, their Atom feeds and the rules with their backtest are for readers (viewers); the
+review queue, reviews, rule edits, evaluation and subscriptions for analysts; webhooks for admins.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ def _body() -> dict[str, Any]:
 
 
 def _rule_out(r: dict[str, Any]) -> dict[str, Any]:
-    return {"rule_id": r["rule_id"], "name": r["name"], "condition": r["condition"], "params": r["params_json"],
+    return {"rule_id": r["rule_id"], "name": r["name"], "condition": r["condition"],
+            "params": r["params_json"],
             "minimum": r["minimum"], "region_scope": r["region_scope"], "cooldown_years": r["cooldown_years"],
             "enabled": r["enabled"], "description": r["description"], "updated_at": r["updated_at"],
             "updated_by": r["updated_by"]}
@@ -66,7 +67,8 @@ def _me() -> str:
 
 @ops.get("/alerts", role="read",
          summary="Alerts: confirmed ones (default) for readers; status=pending|dismissed|all for analysts",
-         params=(REGION, RULE, Choice("status", "confirmed (default), pending, dismissed or all", choices=STATUSES,
+         params=(REGION, RULE,
+                 Choice("status", "confirmed (default), pending, dismissed or all", choices=STATUSES,
                                       fold=True, default="confirmed"),
                  Int("limit", "At most this many", lo=1, hi=5000, default=500)),
          errors={403: "Only analysts see pending and dismissed alerts"})
@@ -76,7 +78,8 @@ def alerts_list(actx, a: dict) -> dict[str, Any]:
     status = a["status"]
     if status != "confirmed" and not allowed("analyst"):
         raise Forbidden("only analysts see pending and dismissed alerts; viewers see confirmed ones")
-    rows = alerts.list_alerts(actx.engine, status=None if status == "all" else status, region_id=_upper(a["region"]),
+    rows = alerts.list_alerts(actx.engine, status=None if status == "all" else status,
+                              region_id=_upper(a["region"]),
                               rule=a["rule"], limit=a["limit"])
     return {"data": [alert_out(r) for r in rows], "meta": {"count": len(rows), "status": status,
                                                            "api_version": API_VERSION}}
@@ -98,7 +101,8 @@ def alerts_atom(actx, a: dict) -> Response:
 
 
 @ops.post("/alerts/{alert_id}/review", role="analyst", params=(PathInt("alert_id"),),
-          summary="Confirm or dismiss a pending alert with a note (analyst; audited). Confirmed alerts are delivered",
+          summary="Confirm or dismiss a pending alert with a note (analyst; audited). Confirmed alerts are "
+                  "delivered",
           body=_json_body({"decision": {"type": "string", "enum": ["confirmed", "dismissed"]},
                            "note": {"type": "string"}}),
           errors={404: "Unknown alert", 409: "The alert was already reviewed"})
@@ -108,7 +112,8 @@ def alert_review(actx, a: dict) -> dict[str, Any]:
 
     body = _body()
     try:
-        row = alerts.review(actx.engine, a["alert_id"], str(body.get("decision", "")), str(body.get("note", "")),
+        row = alerts.review(actx.engine, a["alert_id"], str(body.get("decision", "")),
+                            str(body.get("note", "")),
                             actor(), client_address())
     except alerts.ReviewError as exc:
         raise ApiError(exc.status, str(exc)) from None
@@ -118,7 +123,8 @@ def alert_review(actx, a: dict) -> dict[str, Any]:
     return {"alert": alert_out(row)}
 
 
-@ops.post("/alerts/evaluate", role="analyst", summary="Evaluate every enabled rule now (background; idempotent)",
+@ops.post("/alerts/evaluate", role="analyst",
+          summary="Evaluate every enabled rule now (background; idempotent)",
           ok=202)
 def alerts_evaluate(actx, a: dict) -> dict[str, Any]:
     from dashboard import alerts_delivery as delivery
@@ -138,7 +144,8 @@ def rules_list(actx, a: dict) -> dict[str, Any]:
     rows = [{**_rule_out(r), "backtest": by_name.get(r["name"])} for r in alerts.list_rules(actx.engine)]
     return {"data": rows, "meta": {
         "count": len(rows), "backtest_evaluation_id": evaluation["evaluation_id"] if evaluation else None,
-        "backtest_at": evaluation["finished_at"] if evaluation else None, "conditions": list(alerts.CONDITIONS),
+        "backtest_at": evaluation["finished_at"] if evaluation else None,
+        "conditions": list(alerts.CONDITIONS),
         "precision": alerts.precision(actx.engine)}}
 
 
@@ -158,7 +165,8 @@ def _save(actx, rule_id: int | None) -> dict[str, Any]:
 
 
 @ops.post("/alert-rules", role="analyst", summary="Add a rule (analyst; audited)", ok=201,
-          body=_json_body({"name": {"type": "string"}, "condition": {"type": "string"}, "params": {"type": "object"},
+          body=_json_body({"name": {"type": "string"}, "condition": {"type": "string"},
+                           "params": {"type": "object"},
                            "minimum": {"type": "number", "nullable": True}, "region_scope": SCOPE,
                            "cooldown_years": {"type": "integer"}, "enabled": {"type": "boolean"},
                            "description": {"type": "string"}}),
@@ -169,7 +177,8 @@ def rules_add(actx, a: dict) -> dict[str, Any]:
 
 @ops.post("/alert-rules/{rule_id}", role="analyst", params=(PathInt("rule_id"),),
           summary="Edit or disable a rule: fields not given are kept (analyst; audited)",
-          body=_json_body({"enabled": {"type": "boolean"}, "minimum": {"type": "number"}, "params": {"type": "object"},
+          body=_json_body({"enabled": {"type": "boolean"}, "minimum": {"type": "number"},
+                           "params": {"type": "object"},
                            "region_scope": SCOPE, "cooldown_years": {"type": "integer"}}),
           errors={404: "Unknown rule", 409: "A rule of that name exists", 422: "Invalid rule"})
 def rules_edit(actx, a: dict) -> dict[str, Any]:
@@ -193,14 +202,16 @@ def subs_add(actx, a: dict) -> dict[str, Any]:
 
     body = _body()
     try:
-        row = delivery.add_subscription(actx.engine, _me(), str(body.get("email", "")), str(body.get("regions", "*")),
+        row = delivery.add_subscription(actx.engine, _me(), str(body.get("email", "")),
+                                        str(body.get("regions", "*")),
                                         str(body.get("rules", "*")), client_address())
     except delivery.DeliveryError as exc:
         raise ApiError(422, str(exc)) from None
     return {"subscription": row}
 
 
-@ops.post("/alert-subscriptions/{subscription_id}/delete", role="analyst", summary="End one of your subscriptions",
+@ops.post("/alert-subscriptions/{subscription_id}/delete", role="analyst",
+          summary="End one of your subscriptions",
           params=(PathInt("subscription_id"),), errors={404: "No such subscription of yours"})
 def subs_delete(actx, a: dict) -> dict[str, Any]:
     from dashboard import alerts_delivery as delivery
@@ -222,7 +233,8 @@ def hooks_list(actx, a: dict) -> dict[str, Any]:
 @ops.post("/alert-webhooks", role="admin", ok=201,
           summary="Add a webhook: confirmed alerts are POSTed as JSON signed with HMAC-SHA256 "
                   "(X-Crisisrisk-Signature) using the secret in the named environment variable (admin)",
-          body=_json_body({"name": {"type": "string"}, "url": {"type": "string"}, "secret_env": {"type": "string"},
+          body=_json_body({"name": {"type": "string"}, "url": {"type": "string"},
+                           "secret_env": {"type": "string"},
                            "regions": SCOPE, "rules": {"type": "string"}}),
           errors={422: "Invalid webhook"})
 def hooks_add(actx, a: dict) -> dict[str, Any]:
@@ -232,7 +244,8 @@ def hooks_add(actx, a: dict) -> dict[str, Any]:
     try:
         row = delivery.add_webhook(actx.engine, actor(), str(body.get("name", "")), str(body.get("url", "")),
                                    str(body.get("secret_env") or "CRISISRISK_WEBHOOK_SECRET"),
-                                   str(body.get("regions", "*")), str(body.get("rules", "*")), client_address())
+                                   str(body.get("regions", "*")), str(body.get("rules", "*")),
+                                   client_address())
     except delivery.DeliveryError as exc:
         raise ApiError(422, str(exc)) from None
     return {"webhook": row}

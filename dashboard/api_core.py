@@ -472,7 +472,7 @@ def _view(op: Operation, actx: Any) -> Callable[..., Response]:
 
         # Serialising the 4,800 regions takes ~70 ms; the load test (benchmarks/load.py) needs answers in ms.
         key = (request.path, tuple(sorted(request.args.items(multi=True))))
-        body, status = actx.queries._cached("api_response", key, render)  # TODO(PAGES): public memo method
+        body, status = actx.queries.cached("api_response", key, render)
         return Response(body, status=status, mimetype="application/json")
 
     view.__name__ = op.endpoint

@@ -75,9 +75,10 @@ UPLOAD_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
                   Text("source", "Source name (or form field), e.g. unhcr_population",
                        sources=("form", "args"))),
           ok=202,
-          ok_description="Accepted: the dry-run job (kind 'validate'). Poll job_url or upload_url; when the job "
-                         "ends the upload is 'validated' (its report says what a load would do; nothing written "
-                         "yet) or 'refused' (the report says why: type, zip bomb, macros, formulas, columns)",
+          ok_description="Accepted: the dry-run job (kind 'validate'). Poll job_url or upload_url; when the "
+                         "job ends the upload is 'validated' (its report says what a load would do; nothing "
+                         "written yet) or 'refused' (the report says why: type, zip bomb, macros, formulas, "
+                         "columns)",
           errors={413: "File larger than the limit",
                   422: "Refused at once: empty file or a file name the source does not accept"})
 def upload_create(actx, a: dict) -> Any:

@@ -48,7 +48,8 @@ def validate_upload(engine: Engine, actor: str, source_name: str, filename: str,
                     client: str | None = None, then_load: bool = False, on_loaded=None) -> dict[str, Any]:
     """Check a file and dry-run it as a background job (issue 9 #7); nothing is loaded yet.
 
-    The instant checks (size, empty, file name) answer at once: ``status`` 'refused' with the report. Otherwise
+    The instant checks (size, empty, file name) answer at once: ``status`` 'refused' with the report.
+    Otherwise
     the upload is recorded as 'validating' and a ``validate`` job parses and maps it; the answer holds the
     job, whose record (and the upload's) gives the report when it ends. ``then_load`` starts the load job
     when the dry run passed (the API's ``confirm=true``).
@@ -66,7 +67,8 @@ def validate_upload(engine: Engine, actor: str, source_name: str, filename: str,
         uploads.precheck(source, filename or "", data)
     except uploads.UploadRefused as exc:
         report = uploads.UploadReport(source_name, str(filename or "")[:200], len(data),
-                                      hashlib.sha256(data).hexdigest(), ok=False, error_code=exc.code, error=str(exc))
+                                      hashlib.sha256(data).hexdigest(), ok=False, error_code=exc.code,
+                                      error=str(exc))
         upload_id = uploads.record(engine, actor, report, None)
         accounts.audit(engine, actor, "upload", "refused", f"{source_name}/{report.filename}",
                        f"upload {upload_id}: {report.error_code}: {report.error}", client)
@@ -85,7 +87,7 @@ def validate_upload(engine: Engine, actor: str, source_name: str, filename: str,
         except JobCancelled:
             raise  # the upload becomes 'cancelled' in done()
         except Exception as exc:  # noqa: BLE001 - a file no reader can parse is refused, not a server error
-            # logged at error level with the traceback: it may be a fault of ours (issue 9 #6), not of the file
+            # logged at error level with the traceback: it may be a fault of ours (issue 9 #6), not the file's
             log.exception("upload %s (%s/%s): dry run failed unexpectedly", upload_id, source_name, filename)
             result = uploads.UploadReport(source_name, str(filename)[:200], len(data),
                                           hashlib.sha256(data).hexdigest(), ok=False, error_code="unreadable",
@@ -94,7 +96,8 @@ def validate_upload(engine: Engine, actor: str, source_name: str, filename: str,
             staged = None
         uploads.complete(engine, upload_id, result, staged)
         if result.ok:
-            detail = (f"upload {upload_id}: {result.rows_read:,} rows read, {result.rows_would_load:,} would load, "
+            detail = (f"upload {upload_id}: {result.rows_read:,} rows read, "
+                      f"{result.rows_would_load:,} would load, "
                       f"{result.rows_would_reject:,} would be rejected; sha256 {result.sha256[:12]}")
             accounts.audit(engine, actor, "upload", "ok", f"{source_name}/{result.filename}",
                            "validated: " + detail, client)
@@ -115,7 +118,8 @@ def validate_upload(engine: Engine, actor: str, source_name: str, filename: str,
     def done(ok: bool, result: dict[str, Any]) -> None:
         if result.get("cancelled"):  # before or during the dry run: the upload cannot be loaded
             uploads.set_status(engine, upload_id, "cancelled")
-            accounts.audit(engine, actor, "upload", "refused", target, f"upload {upload_id}: dry run cancelled",
+            accounts.audit(engine, actor, "upload", "refused", target,
+                           f"upload {upload_id}: dry run cancelled",
                            client)
         elif not ok:
             uploads.set_status(engine, upload_id, "failed")
@@ -156,7 +160,8 @@ def start_load(engine: Engine, actor: str, upload_id: int, client: str | None = 
 
     def work(report) -> dict[str, Any]:
         report(2, f"loading upload {upload_id}: {target}")
-        result = uploads.apply(engine, upload_id, progress=jobs_runner.StepProgress(report), who=f"{actor}: {target}")
+        result = uploads.apply(engine, upload_id, progress=jobs_runner.StepProgress(report),
+                               who=f"{actor}: {target}")
         files = [{"file": f.file, "rows_read": f.rows_read, "rows_loaded": f.rows_loaded,
                   "rows_rejected": f.rows_rejected, "observations": f.observations} for f in result.files]
         loaded = sum(f["rows_loaded"] for f in files)
@@ -166,7 +171,8 @@ def start_load(engine: Engine, actor: str, upload_id: int, client: str | None = 
                 "source": item["source"], "observations": result.observations, "files": files}
 
     def done(ok: bool, result: dict[str, Any]) -> None:
-        accounts.audit(engine, actor, "load finish", "ok" if ok else "refused" if result.get("cancelled") else "error",
+        accounts.audit(engine, actor, "load finish",
+                       "ok" if ok else "refused" if result.get("cancelled") else "error",
                        target,
                        result.get("message") or result.get("error"), client)
         if ok:
@@ -221,7 +227,7 @@ def start_retrain(engine: Engine, actor: str, client: str | None = None, on_done
 
 
 def _alerts_after(engine: Engine, trigger: str, actor: str) -> None:
-    """Issue 14: re-evaluate the alert rules (and the phase curves) in the background after the data changed."""
+    """Issue 14: re-evaluate the alert rules (and the phase curves) in the background after a data change."""
     from dashboard.alerts_delivery import after_change
 
     after_change(engine, trigger, actor)
@@ -301,7 +307,8 @@ def _metric_columns(deployed: dict[str, Any] | None,
     for label, run in (("deployed", deployed), ("candidate", candidate)):
         if run is not None:
             pooled = _pooled(run)
-            columns.append((f"{label}: {run['run_id']}", pooled.get(_model_row(run)) or pooled.get("xgboost")))
+            columns.append((f"{label}: {run['run_id']}",
+                            pooled.get(_model_row(run)) or pooled.get("xgboost")))
     base_from = candidate or deployed
     if base_from is not None:
         pooled = _pooled(base_from)
@@ -323,7 +330,7 @@ def _metric_rows(columns: list[tuple[str, dict[str, Any] | None]]) -> list[dict[
 
 def _rank_changes(engine: Engine, deployed_id: str, candidate_id: str,
                   top: int) -> tuple[int | None, list[dict[str, Any]]]:
-    """The newest year both runs predict (countries) and its ``top`` largest rank changes; (None, []) if none."""
+    """The newest year both runs predict (countries) and its ``top`` largest rank changes, or (None, [])."""
     with engine.connect() as conn:
         stmt = (select(prediction.c.run_id, prediction.c.region_id, prediction.c.year, prediction.c.rank,
                        prediction.c.estimate_per_100k, region.c.name)
@@ -341,7 +348,8 @@ def _rank_changes(engine: Engine, deployed_id: str, candidate_id: str,
     merged = old[old["year"] == year].merge(new[new["year"] == year], on=["region_id", "name"],
                                              suffixes=("_deployed", "_candidate"))
     merged["change"] = merged["rank_deployed"] - merged["rank_candidate"]  # positive = moved up (riskier)
-    merged = merged.reindex(merged["change"].abs().sort_values(ascending=False, kind="stable").index).head(top)
+    order = merged["change"].abs().sort_values(ascending=False, kind="stable").index
+    merged = merged.reindex(order).head(top)
     return year, [{
         "region_id": r.region_id, "name": r.name, "rank_deployed": int(r.rank_deployed),
         "rank_candidate": int(r.rank_candidate), "change": int(r.change),

@@ -1,6 +1,6 @@
-"""The declared API (issue 12): what Flask serves under /api/v1 and what the OpenAPI document lists are the same
-set of operations; one declaration gives the route, the parameter checks and the document entry; one typed
-error family serves the API and the analyst workflows."""
+"""The declared API (issue 12): what Flask serves under /api/v1 and what the OpenAPI document lists are the
+same set of operations; one declaration gives the route, the parameter checks and the document entry; one
+typed error family serves the API and the analyst workflows."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_every_served_route_is_documented_and_every_documented_operation_is_serv
 
 
 def test_every_documented_operation_answers_something_other_than_the_catch_all(client):
-    """A documented path must reach its own view: an unknown path answers the catch-all's 'no endpoint' 404."""
+    """A documented path reaches its own view (an unknown path answers the catch-all's 'no endpoint' 404)."""
     spec = client.get("/api/v1/openapi.json").get_json()
     for path, ops in spec["paths"].items():
         if "get" not in ops:
@@ -47,7 +47,8 @@ def test_every_documented_operation_answers_something_other_than_the_catch_all(c
         assert "no endpoint" not in str(body.get("error", {}).get("message", "")), url
 
 
-SHIFT_BODY = JsonBody({"type": "object", "required": ["region"], "additionalProperties": False, "properties": {
+SHIFT_BODY = JsonBody({"type": "object", "required": ["region"], "additionalProperties": False,
+                       "properties": {
     "region": {"type": "string", "minLength": 3, "maxLength": 3},
     "shift": {"type": "number", "nullable": True, "minimum": -1, "maximum": 1}}})
 
@@ -65,8 +66,10 @@ def _toy_app() -> tuple[Flask, Operations]:
     def shift(actx, a: dict) -> dict:
         return {"got": a["body"]}
 
-    @ops.get("/echo", role="public", summary="Echo n and a known word", ok_schema={"$ref": "#/components/schemas/Echo"},
-             params=(Int("n", "A small number", lo=1, hi=5, default=2), Text("word", "A known word", max_length=8,
+    @ops.get("/echo", role="public", summary="Echo n and a known word",
+             ok_schema={"$ref": "#/components/schemas/Echo"},
+             params=(Int("n", "A small number", lo=1, hi=5, default=2),
+                     Text("word", "A known word", max_length=8,
                                                                                resolve=known)),
              errors={404: "Unknown word"})
     def echo(actx, a: dict) -> dict:
@@ -98,7 +101,8 @@ def test_one_declaration_gives_the_route_its_checks_and_its_document_entry():
              "/v/echo?word=abcdefghi": (400, "too long")}
     for url, (status, words) in cases.items():
         resp = client.get(url)
-        assert resp.status_code == status and words in resp.get_json()["error"]["message"], (url, resp.get_json())
+        message = resp.get_json()["error"]["message"]
+        assert resp.status_code == status and words in message, (url, message)
     doc = api_core.openapi_document([ops], "/v", {"title": "toy", "version": "1", "description": "toy"}, {})
     op = doc["paths"]["/echo"]["get"]
     params = {p["name"]: p["schema"] for p in op["parameters"]}
@@ -119,11 +123,12 @@ def test_a_declared_json_body_is_checked_and_documented():
              ({"region": "NGA", "extra": 1}, "extra"), ([1, 2], "JSON object")]
     for body, words in cases:
         resp = client.post("/v/shift", json=body)
-        assert resp.status_code == 400 and words in resp.get_json()["error"]["message"], (body, resp.get_json())
+        message = resp.get_json()["error"]["message"]
+        assert resp.status_code == 400 and words in message, (body, message)
     assert client.post("/v/shift", data="not json", content_type="text/plain").status_code == 400
     doc = api_core.openapi_document([ops], "/v", {"title": "toy", "version": "1", "description": "toy"}, {})
     documented = doc["paths"]["/shift"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert documented == SHIFT_BODY.schema  # the document shows exactly what is checked (nullable as OpenAPI 3.0)
+    assert documented == SHIFT_BODY.schema  # the document shows what is checked (OpenAPI 3.0 nullable)
 
 
 def test_declaring_the_same_operation_twice_fails():
@@ -142,7 +147,7 @@ def test_one_error_family_for_the_api_and_the_workflows():
     assert all(issubclass(cls, ApiError) for cls in (BadRequest, NotFound, Conflict, api_core.TooLarge))
     assert NotFound("no run", "unknown_run", run_id="r1").body() == {
         "error": {"status": 404, "message": "no run", "code": "unknown_run"}, "run_id": "r1"}
-    assert ApiError(400, "bad").body() == {"error": {"status": 400, "message": "bad"}}  # no code: none in the body
+    assert ApiError(400, "bad").body() == {"error": {"status": 400, "message": "bad"}}  # no code in the body
 
 
 def test_workflows_raise_the_typed_errors(dash_engine):
@@ -170,5 +175,6 @@ def test_metric_rows_round_and_leave_missing_values_empty():
     assert [c for c, _ in columns] == ["deployed: d", "candidate: c", "baseline: mean_3y"]
     rows = _metric_rows(columns)
     assert [r["metric"] for r in rows] == [label for _, label in METRICS]
-    assert rows[0] == {"metric": METRICS[0][1], "deployed: d": 0.512, "candidate: c": 0.4, "baseline: mean_3y": 0.95}
+    assert rows[0] == {"metric": METRICS[0][1], "deployed: d": 0.512, "candidate: c": 0.4,
+                       "baseline: mean_3y": 0.95}
     assert rows[1]["candidate: c"] is None and rows[3]["candidate: c"] == 0.81
