@@ -2,7 +2,8 @@
 
 The panel is a benchmark panel, not data: it is built in memory here and never written to the warehouse or to disk.
 - Cells: the centres of a 0.5 degree grid that fall inside the real Natural Earth admin-1 polygons of the
-  warehouse (about 65,000 land cells); each keeps its admin-1 unit and country.
+  warehouse (85,712 cells: Natural Earth's admin-1 set covers Antarctica and Greenland too); each keeps its
+  admin-1 unit (the first in file order) and country.
 - Event counts: each cell-month's count is resampled (with replacement, independently per cell-month) from the
   real UCDP GED distribution of admin-1 x month event counts of the cell's country, zeros included (the shipped
   GED files: CAF, MEX, MMR, NGA, SYR, UKR); cells of other countries resample the pooled distribution of those.

@@ -111,12 +111,13 @@ def run_cmd(
 
 
 def _run_dask(events, ctx, settings, split_month: str, scheduler: str | None, workers: int):
-    for name, level in (("distributed", logging.WARNING), ("distributed.shuffle", logging.ERROR)):
-        logging.getLogger(name).setLevel(level)  # a cluster's start and stop are not news to the user
     try:
         from scaleout.dask_engine import dask_client, run_dask
     except ImportError as exc:
         raise _fail(f"--engine dask needs the [scale] extra (pip install 'crisisrisk[scale]'): {exc}") from None
+    # after the import: distributed sets its loggers' levels when imported; a cluster's start and stop are not news
+    for name in [n for n in logging.root.manager.loggerDict if n.startswith("distributed")]:
+        logging.getLogger(name).setLevel(logging.ERROR if "shuffle" in name else logging.WARNING)
     try:
         with dask_client(scheduler, workers) as client:
             typer.echo(f"dask: {len(client.scheduler_info()['workers'])} workers at "
