@@ -4,7 +4,7 @@ Placement (events -> admin-1) keeps the ETL's rules (etl.spatial): own country o
 where a country's polygons overlap, the nearest own-country polygon within TOLERANCE_KM otherwise. The events are a
 dask-geopandas GeoDataFrame of points; ``dask_geopandas.sjoin`` is inner-only and cannot restrict a match to the
 point's country, and its cross product of partitions plus a merge back onto the points cost two shuffles (52 s
-against 0.3 s locally on the shipped events, measured), so each partition of points is joined by
+against 0.5 s locally on the shipped events, measured), so each partition of points is joined by
 ``map_partitions``: geopandas ``sjoin(predicate="within")`` with the polygons (scattered once to every worker), the
 own-country rule and the file-order tie-break as a filter on the joined pairs, and ``etl.spatial.AdminIndex.assign``
 for the few points left (coast, islands: the nearest polygon within the tolerance). No shuffle: rows stay where
