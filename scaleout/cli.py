@@ -9,9 +9,15 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from etl.context import MappingContext
+    from scaleout.pipeline import ModelSettings, PipelineResult
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +116,8 @@ def run_cmd(
         typer.echo(f"wrote aggregate, predictions and shap Parquet files to {out}")
 
 
-def _run_dask(events, ctx, settings, split_month: str, scheduler: str | None, workers: int):
+def _run_dask(events: pd.DataFrame, ctx: MappingContext, settings: ModelSettings, split_month: str,
+              scheduler: str | None, workers: int) -> PipelineResult:
     try:
         from scaleout.dask_engine import dask_client, run_dask
     except ImportError as exc:
@@ -127,7 +134,7 @@ def _run_dask(events, ctx, settings, split_month: str, scheduler: str | None, wo
         raise _fail(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
 
 
-def _report(result) -> None:
+def _report(result: PipelineResult) -> None:
     m = result.metrics
     typer.echo(f"engine {result.engine}: {len(result.aggregate):,} admin-1 x month cells with events, "
                f"{result.unplaced:,} events outside their country beyond the tolerance; panel {len(result.panel):,} "
