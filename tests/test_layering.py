@@ -150,3 +150,18 @@ def test_page_checker_finds_sql_private_members_and_the_engine(tmp_path):
         "imports etl.sources", "imports sqlalchemy.select", "imports warehouse.schema.region",
         "line 5: touches the engine", "line 5: uses Queries._cached"]
     assert page_problems(bad, {"_cached"}, rel="dashboard/pages/admin.py")[-1] == "line 5: uses Queries._cached"
+
+
+def test_no_dashboard_module_uses_private_queries_members():
+    """Outside dashboard/queries.py, nothing reaches into a Queries object's private members (``q._cached``)."""
+    private = _private_queries_members()
+    found = {}
+    for f in sorted((ROOT / "dashboard").rglob("*.py")):
+        if f.name == "queries.py":
+            continue
+        for node in ast.walk(ast.parse(f.read_text())):
+            if (isinstance(node, ast.Attribute) and node.attr in private
+                    and (isinstance(node.value, ast.Name) and node.value.id == "q"
+                         or isinstance(node.value, ast.Attribute) and node.value.attr == "queries")):
+                found.setdefault(str(f.relative_to(ROOT)), []).append(f"line {node.lineno}: {node.attr}")
+    assert not found, f"private Queries members used outside dashboard/queries.py: {found}"
