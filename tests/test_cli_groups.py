@@ -17,6 +17,7 @@ EXPECTED = {
     "jobs": {"cancel", "list"},
     "model": {"card", "evaluate", "explain", "list", "predict-dyads", "promote", "rollback", "train"},
     "phases": {"compute", "show"},
+    "pipeline": {"run"},
     "restore": set(),
     "serve": set(),
     "tokens": {"create", "revoke"},

@@ -12,8 +12,9 @@ from warehouse import settings
 from warehouse.settings import PROJECT_ROOT, SettingError
 
 NAME = re.compile(r"CRISISRISK_[A-Z0-9_]*[A-Z0-9]")
-# Code and deployment files that may name a setting (tests are left out: they set what the code reads).
-SCANNED = ["crisisrisk", "etl", "models", "dashboard", "warehouse", "benchmarks"]
+# Code and deployment files that may name a setting: every top-level folder's Python files (tests are left out:
+# they set what the code reads), and the files that deploy it.
+NOT_SCANNED = {"tests", "data", "docs"}
 DEPLOY_FILES = ["compose.yaml", "Dockerfile", ".ci/run"]
 # Files that still read os.environ for a CRISISRISK_ setting, each with who moves it onto warehouse.settings.
 STILL_DIRECT: dict[str, str] = {
@@ -22,7 +23,9 @@ STILL_DIRECT: dict[str, str] = {
 
 
 def _code_files() -> list[Path]:
-    files = [p for folder in SCANNED for p in (PROJECT_ROOT / folder).rglob("*.py")]
+    folders = [d for d in PROJECT_ROOT.iterdir()
+               if d.is_dir() and not d.name.startswith(".") and d.name not in NOT_SCANNED]
+    files = [p for folder in folders for p in folder.rglob("*.py")]
     return files + [PROJECT_ROOT / f for f in DEPLOY_FILES if (PROJECT_ROOT / f).exists()]
 
 
