@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select, update
 
@@ -202,8 +203,9 @@ def _formula_cells(frame: pd.DataFrame) -> tuple[int, str, str] | None:
         text = frame[column].astype(str)
         suspicious = text.str.match(FORMULA_START) & ~text.str.strip().str.match(NUMBER) & (text.str.strip() != "-")
         if suspicious.any():
-            i = suspicious.idxmax()
-            return int(frame.loc[i, ROW]) if ROW in frame.columns else int(i) + 2, str(column), text[i][:40]
+            pos = int(np.argmax(suspicious.to_numpy()))  # the first suspicious row
+            line = int(frame[ROW].to_numpy()[pos]) if ROW in frame.columns else pos + 2
+            return line, str(column), str(text.iloc[pos])[:40]
     return None
 
 
