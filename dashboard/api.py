@@ -44,6 +44,7 @@ from dashboard.api_core import (
 )
 from dashboard.auth import requires
 from models import fields
+from warehouse import settings
 
 # The fields of each answer come from the one prediction field table (models.fields): the CSV export's fields
 # first, then the ones only the API has; the OpenAPI schemas below take each field's type and header from there.
@@ -422,9 +423,7 @@ CORS_HEADERS = "Authorization, Content-Type, X-CSRFToken"
 
 def _cors_origins(configured) -> frozenset[str]:
     """Origins whose pages may call the API from a browser: none unless CRISISRISK_CORS_ORIGINS lists them."""
-    import os
-
-    raw = configured if configured is not None else os.environ.get("CRISISRISK_CORS_ORIGINS", "")
+    raw = configured if configured is not None else settings.get("CRISISRISK_CORS_ORIGINS") or ""
     items = raw if isinstance(raw, (list, tuple, set, frozenset)) else str(raw).split(",")
     return frozenset(o.strip().rstrip("/") for o in items if o.strip())
 
