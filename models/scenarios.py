@@ -686,9 +686,11 @@ def rise_year_frames(model: ScenarioModel, regions: Sequence[str], year: int, le
     missing = [r for r in regions if (r, year) not in base.index]
     if missing:
         raise ScenarioNotFound(f"no watch-list score for {', '.join(missing)} in {year}")
-    scen = base.copy()
     names = [n for n in moved_rise_features(levers) if n in base.columns]
     notes: list[str] = []
+    if not names:
+        return base, base, notes  # the same frame: its terms are the memoised baseline's
+    scen = base.copy()
     if names:
         obs = pd.concat([model._by_region[r] for r in regions] + [model.coverage], ignore_index=True)
         modified, notes = apply_levers(obs, levers, year, "rise", regions=regions)
@@ -714,7 +716,8 @@ def _rise_result(model: ScenarioModel, region: str, year: int, levers: Mapping[s
                  scen: pd.DataFrame, notes: list[str]) -> dict[str, Any]:
     rise = model.rise
     assert rise is not None
-    t_base, t_scen = model.rise_base_terms(year), _rise_terms(rise, scen)
+    t_base = model.rise_base_terms(year)
+    t_scen = t_base if scen is base else _rise_terms(rise, scen)
     key = (region, year)
     s_base, s_scen = float(t_base.loc[key].sum()), float(t_scen.loc[key].sum())
     moved = [n for n in moved_rise_features(levers) if n in headline_inputs(rise.headline)]
@@ -883,7 +886,8 @@ def portfolio(model: ScenarioModel, regions: Sequence[str], year: int, lever: st
             if scored:
                 _, s, n2 = rise_year_frames(model, scored, year, levers)
                 notes += n2
-            tb, ts = model.rise_base_terms(year).sum(axis=1), _rise_terms(model.rise, s).sum(axis=1)
+            tb = model.rise_base_terms(year).sum(axis=1)
+            ts = tb if s is model.rise_year(year) else _rise_terms(model.rise, s).sum(axis=1)
             rb, rs = tb.rank(ascending=False, method="min"), ts.rank(ascending=False, method="min")
             q10, q90 = model.rise.calibration.get("q10", 0.0), model.rise.calibration.get("q90", 0.0)
             for r in [r for r in regions if (r, year) in tb.index]:
