@@ -160,9 +160,11 @@ def run_cluster(blocks_spec, months: int, dists, args) -> tuple[dict, list[float
             LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None) as lc, \
             Client(lc) as client:
         timings["cluster_start"] = time.perf_counter() - t0
-        # each worker generates its own blocks: the panel is never shipped from this process
-        blocks = client.map(make_block, [c for c, _ in blocks_spec], [months] * len(blocks_spec),
-                            [dists] * len(blocks_spec), [s for _, s in blocks_spec], pure=False)
+        # each worker generates its own blocks (round-robin, so every worker holds a share: the scheduler may
+        # otherwise put them all on one) and the panel is never shipped from this process
+        addresses = sorted(client.scheduler_info()["workers"])
+        blocks = [client.submit(make_block, cells, months, dists, seed, workers=[addresses[i % len(addresses)]],
+                                pure=False) for i, (cells, seed) in enumerate(blocks_spec)]
         wait(blocks)
         t0 = time.perf_counter()
         parts = client.map(aggregate_block, blocks)
