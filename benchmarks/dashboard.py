@@ -29,12 +29,17 @@ MAP_OUTPUTS = [(ids.MAP_GRAPH, "figure"), (ids.MAP_NOTE, "children"), (ids.MAP_R
 
 
 def _payload(year: int, metric: str, country: str, changed: list[str]) -> dict:
-    return {"output": "..{}..".format("...".join(f"{i}.{p}" for i, p in MAP_OUTPUTS)),
-            "outputs": [{"id": i, "property": p} for i, p in MAP_OUTPUTS],
-            "inputs": [{"id": ids.MAP_YEAR, "property": "value", "value": year},
-                       {"id": ids.MAP_METRIC, "property": "value", "value": metric},
-                       {"id": ids.MAP_COUNTRY, "property": "value", "value": country}],
-            "changedPropIds": changed, "state": []}
+    return {
+        "output": "..{}..".format("...".join(f"{i}.{p}" for i, p in MAP_OUTPUTS)),
+        "outputs": [{"id": i, "property": p} for i, p in MAP_OUTPUTS],
+        "inputs": [
+            {"id": ids.MAP_YEAR, "property": "value", "value": year},
+            {"id": ids.MAP_METRIC, "property": "value", "value": metric},
+            {"id": ids.MAP_COUNTRY, "property": "value", "value": country},
+        ],
+        "changedPropIds": changed,
+        "state": [],
+    }
 
 
 def _post(client, payload: dict, gzip: bool) -> tuple[float, int, int]:
@@ -86,26 +91,38 @@ def server_side(engine, scope: str = "__world__") -> dict:
     cold, warm, raws, gzs = [], [], [], []
     for year in years:  # each year once cold (query + cache fill), then warm
         ctx.queries.clear()
-        ctx.queries.map_values(0 if scope == "__world__" else 1, years[-1], None if scope == "__world__" else scope)
+        ctx.queries.map_values(
+            0 if scope == "__world__" else 1, years[-1], None if scope == "__world__" else scope
+        )
         t, r, g = _post(client, _payload(year, "risk_score", scope, changed), gzip=True)
         cold.append(t)
         raws.append(r)
         gzs.append(g)
-        warm.append(statistics.median(_post(client, _payload(year, "risk_score", scope, changed), True)[0]
-                                      for _ in range(3)))
+        warm.append(
+            statistics.median(
+                _post(client, _payload(year, "risk_score", scope, changed), True)[0] for _ in range(3)
+            )
+        )
     fig_patch = figure_only_bytes(client, _payload(years[-1], "risk_score", scope, changed))
     fig_full = figure_only_bytes(client, _payload(years[-1], "risk_score", scope, []))
     out["years"] = [years[0], years[-1]]
-    out["period_change_server_s"] = {"cold_median": round(statistics.median(cold), 4), "cold_max": round(max(cold), 4),
-                                     "warm_median": round(statistics.median(warm), 4)}
-    out["period_change_bytes"] = {"raw_median": int(statistics.median(raws)), "gzip_median": int(statistics.median(gzs)),
-                                  "figure_patch_only_raw": fig_patch}
+    out["period_change_server_s"] = {
+        "cold_median": round(statistics.median(cold), 4),
+        "cold_max": round(max(cold), 4),
+        "warm_median": round(statistics.median(warm), 4),
+    }
+    out["period_change_bytes"] = {
+        "raw_median": int(statistics.median(raws)),
+        "gzip_median": int(statistics.median(gzs)),
+        "figure_patch_only_raw": fig_patch,
+    }
     full_total_raw = full_raw + len(geo_raw)
     full_total_gz = full_gz + len(geo_gz)
     out["ratio_period_change_vs_full_figure_with_geometry"] = {
         "raw": round(statistics.median(raws) / full_total_raw, 4),
         "gzip": round(statistics.median(gzs) / full_total_gz, 4),
-        "figure_patch_only_raw": round(fig_patch / (fig_full + len(geo_raw)), 4)}
+        "figure_patch_only_raw": round(fig_patch / (fig_full + len(geo_raw)), 4),
+    }
     out["figure_only_bytes"] = {"full_raw": fig_full, "patch_raw": fig_patch}
     return out
 
@@ -122,9 +139,19 @@ def browser(engine, port: int = 8799) -> dict:
     threading.Thread(target=server.run, daemon=True).start()
     opts = Options()
     opts.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--enable-unsafe-swiftshader", "--use-angle=swiftshader", "--window-size=1400,1000"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--enable-unsafe-swiftshader",
+        "--use-angle=swiftshader",
+        "--window-size=1400,1000",
+    ):
         opts.add_argument(flag)
     opts.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     driver = webdriver.Chrome(options=opts)
@@ -162,7 +189,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--scope", default="__world__", help="__world__ or an ISO3 (admin-1 view)")
-    parser.add_argument("--browser", action="store_true", help="also time the first render in headless Chromium")
+    parser.add_argument(
+        "--browser", action="store_true", help="also time the first render in headless Chromium"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     from warehouse.db import make_engine

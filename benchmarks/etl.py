@@ -1,6 +1,7 @@
 """ETL benchmark: full ETL vs a plain pandas read of the same files, and the spatial join vs a naive loop.
 
-Run: .venv/bin/python -m benchmarks.etl   [--spatial-only: only the admin-1 assignment, on a warehouse of boundaries]
+Run: .venv/bin/python -m benchmarks.etl   [--spatial-only: only the admin-1 assignment, on a warehouse of
+boundaries]
 Prints absolute times and ratios measured in this process (goals: ETL <= 2x the plain read; the admin-1
 assignment at least as fast as geopandas sjoin, about 1M points/s on one idle core).
 """
@@ -61,15 +62,18 @@ def main() -> None:
         t_etl = time.perf_counter() - t0
         failed = [r.source for r in results if r.status == "failed"]
         obs = sum(r.observations for r in results)
-        print(f"full ETL:   {len(results)} sources ({len(failed)} failed {failed}), {obs:,} observations "
-              f"in {t_etl:.1f} s")
+        print(
+            f"full ETL:   {len(results)} sources ({len(failed)} failed {failed}), {obs:,} observations "
+            f"in {t_etl:.1f} s"
+        )
         print(f"ratio ETL / plain read = {t_etl / t_plain:.2f}x (goal <= 2x)")
 
         spatial_benchmark(engine, raw)
 
 
 def _sample_inside(geoms: np.ndarray, n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """n points drawn uniformly inside randomly chosen real polygons (rejection sampling in each bounding box)."""
+    """n points drawn uniformly inside randomly chosen real polygons (rejection sampling in each bounding
+    box)."""
     import shapely
 
     rng = np.random.default_rng(seed)
@@ -86,7 +90,8 @@ def _sample_inside(geoms: np.ndarray, n: int, seed: int = 1) -> tuple[np.ndarray
 
 
 def spatial_benchmark(engine, raw: Path, sample_points: int = 2_000_000) -> None:
-    """Events/s of the admin-1 assignment on the real GED files and on points sampled inside the real polygons.
+    """Events/s of the admin-1 assignment on the real GED files and on points sampled inside the real
+    polygons.
 
     Anchors measured in the same process: geopandas ``sjoin`` (intersects) on the same points, and a naive
     shapely loop on a 200-event sample.
@@ -100,16 +105,22 @@ def spatial_benchmark(engine, raw: Path, sample_points: int = 2_000_000) -> None
 
     ctx = MappingContext(raw_dir=raw, engine=engine)
     index = ctx.admin_index
-    ged = pd.concat([pd.read_csv(p, usecols=["latitude", "longitude", "country_id"], low_memory=False)
-                     for p in sorted((raw / "ucdp_ged_events").glob("*.csv*"))], ignore_index=True)
+    ged = pd.concat(
+        [
+            pd.read_csv(p, usecols=["latitude", "longitude", "country_id"], low_memory=False)
+            for p in sorted((raw / "ucdp_ged_events").glob("*.csv*"))
+        ],
+        ignore_index=True,
+    )
     iso3 = ged["country_id"].map(lambda c: ctx.crosswalk.to_iso3("gw", c)).fillna("").to_numpy()
     t0 = time.perf_counter()
     index.assign(ged["longitude"].to_numpy(), ged["latitude"].to_numpy(), iso3)
     t_index = time.perf_counter() - t0
 
     with engine.connect() as conn:
-        geo = conn.execute(select(region.c.region_id, region.c.iso3, region.c.geometry_wkb)
-                           .where(region.c.level == 1)).all()
+        geo = conn.execute(
+            select(region.c.region_id, region.c.iso3, region.c.geometry_wkb).where(region.c.level == 1)
+        ).all()
     ids = np.array([g[0] for g in geo], dtype=object)
     geo_iso3 = np.array([g[1] for g in geo], dtype=object)
     geoms = shapely.from_wkb(np.array([g[2] for g in geo], dtype=object))
@@ -117,10 +128,14 @@ def spatial_benchmark(engine, raw: Path, sample_points: int = 2_000_000) -> None
     t0 = time.perf_counter()
     naive_assign(sample["longitude"].to_numpy(), sample["latitude"].to_numpy(), ids, geoms)
     rate_naive = len(sample) / (time.perf_counter() - t0)
-    print(f"spatial join: {len(ged):,} real GED events in {t_index:.2f} s = {len(ged) / t_index:,.0f} events/s "
-          f"({len(ids):,} admin-1 polygons)")
-    print(f"naive shapely loop on a 200-event sample: {rate_naive:,.1f} events/s; "
-          f"speed-up = {len(ged) / t_index / rate_naive:,.0f}x")
+    print(
+        f"spatial join: {len(ged):,} real GED events in {t_index:.2f} s = {len(ged) / t_index:,.0f} events/s "
+        f"({len(ids):,} admin-1 polygons)"
+    )
+    print(
+        f"naive shapely loop on a 200-event sample: {rate_naive:,.1f} events/s; "
+        f"speed-up = {len(ged) / t_index / rate_naive:,.0f}x"
+    )
 
     x, y, owner = _sample_inside(geoms, sample_points)
     t0 = time.perf_counter()
@@ -132,9 +147,11 @@ def spatial_benchmark(engine, raw: Path, sample_points: int = 2_000_000) -> None
     t0 = time.perf_counter()
     gpd.sjoin(points, polygons, predicate="intersects", how="left")
     t_sjoin = time.perf_counter() - t0
-    print(f"{len(x):,} points sampled inside the real admin-1 polygons: {len(x) / t_ours:,.0f} events/s "
-          f"({agree:.4%} in the polygon they were drawn in); geopandas sjoin {len(x) / t_sjoin:,.0f} events/s; "
-          f"ratio ours / sjoin = {t_sjoin / t_ours:.2f}x")
+    print(
+        f"{len(x):,} points sampled inside the real admin-1 polygons: {len(x) / t_ours:,.0f} events/s "
+        f"({agree:.4%} in the polygon they were drawn in); geopandas sjoin {len(x) / t_sjoin:,.0f} events/s; "
+        f"ratio ours / sjoin = {t_sjoin / t_ours:.2f}x"
+    )
 
 
 if __name__ == "__main__":

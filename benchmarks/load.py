@@ -108,7 +108,11 @@ def endpoint_mix(info: dict) -> list[tuple[str, int, callable]]:
         ("api health", 1, lambda r: "/api/v1/health"),
         ("api predictions", 3, lambda r: f"/api/v1/predictions?level=0&year={r.choice(years)}"),
         ("api regions", 2, lambda r: "/api/v1/regions"),
-        ("api explanations", 3, lambda r: f"/api/v1/explanations?region={r.choice(top)}&year={r.choice(years)}"),
+        (
+            "api explanations",
+            3,
+            lambda r: f"/api/v1/explanations?region={r.choice(top)}&year={r.choice(years)}",
+        ),
         ("page /", 1, lambda r: "/"),
         ("page /priorities", 1, lambda r: "/priorities"),
         ("page /region/<id>", 1, lambda r: f"/region/{r.choice(countries)}"),
@@ -117,9 +121,16 @@ def endpoint_mix(info: dict) -> list[tuple[str, int, callable]]:
     ]
 
 
-def run_phase(host: str, port: int, clients: int, duration: float, mix, seed: int,
-              timeline: list[tuple[float, float, bool]] | None = None,
-              during: callable = None) -> dict:
+def run_phase(
+    host: str,
+    port: int,
+    clients: int,
+    duration: float,
+    mix,
+    seed: int,
+    timeline: list[tuple[float, float, bool]] | None = None,
+    during: callable = None,
+) -> dict:
     """``clients`` threads for ``duration`` seconds; returns per-endpoint latencies and errors.
 
     ``timeline`` collects (start, seconds, ok) of every request; ``during(began)`` runs in a thread beside
@@ -196,12 +207,23 @@ def summarise(lat: dict[str, list[float]], errors: dict[str, list[str]], wall: f
     every: list[float] = []
     for name, values in sorted(lat.items()):
         every.extend(values)
-        rows[name] = {"requests": len(values), "rps": len(values) / wall, "p50_ms": _pct(values, 50) * 1000,
-                      "p95_ms": _pct(values, 95) * 1000, "errors": len(errors.get(name, [])),
-                      "error_examples": sorted(set(errors.get(name, [])))[:3]}
+        rows[name] = {
+            "requests": len(values),
+            "rps": len(values) / wall,
+            "p50_ms": _pct(values, 50) * 1000,
+            "p95_ms": _pct(values, 95) * 1000,
+            "errors": len(errors.get(name, [])),
+            "error_examples": sorted(set(errors.get(name, [])))[:3],
+        }
     n_err = sum(len(v) for v in errors.values())
-    rows["overall"] = {"requests": len(every), "rps": len(every) / wall, "p50_ms": _pct(every, 50) * 1000,
-                       "p95_ms": _pct(every, 95) * 1000, "errors": n_err, "error_examples": []}
+    rows["overall"] = {
+        "requests": len(every),
+        "rps": len(every) / wall,
+        "p50_ms": _pct(every, 50) * 1000,
+        "p95_ms": _pct(every, 95) * 1000,
+        "errors": n_err,
+        "error_examples": [],
+    }
     return {"wall_s": wall, "endpoints": rows}
 
 
@@ -211,7 +233,9 @@ def print_table(title: str, result: dict) -> None:
     for name, r in result["endpoints"].items():
         if name == "overall":
             print("-" * 66)
-        print(f"{name:<22}{r['requests']:>9}{r['rps']:>9.1f}{r['p50_ms']:>9.1f}{r['p95_ms']:>9.1f}{r['errors']:>8}")
+        print(
+            f"{name:<22}{r['requests']:>9}{r['rps']:>9.1f}{r['p50_ms']:>9.1f}{r['p95_ms']:>9.1f}{r['errors']:>8}"
+        )
         for example in r["error_examples"]:
             print(f"    e.g. {example}")
 
@@ -249,9 +273,13 @@ def promote_window(timeline: list[tuple[float, float, bool]], sent: list[float],
     """Latency of the requests that started within ``window`` s after each promote was sent."""
     picked = [(e, ok) for t0, e, ok in timeline if any(s <= t0 < s + window for s in sent)]
     values = [e for e, _ in picked]
-    return {"requests": len(values), "errors": sum(1 for _, ok in picked if not ok),
-            "p50_ms": _pct(values, 50) * 1000, "p95_ms": _pct(values, 95) * 1000,
-            "max_ms": (max(values) * 1000) if values else float("nan")}
+    return {
+        "requests": len(values),
+        "errors": sum(1 for _, ok in picked if not ok),
+        "p50_ms": _pct(values, 50) * 1000,
+        "p95_ms": _pct(values, 95) * 1000,
+        "max_ms": (max(values) * 1000) if values else float("nan"),
+    }
 
 
 def temporary_token(database_url: str | None) -> tuple[str, str]:
@@ -278,20 +306,28 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of concurrent load")
     parser.add_argument("--baseline", type=float, default=10.0, help="seconds of single-client baseline")
     parser.add_argument("--threads", type=int, default=8, help="waitress threads of the started server")
-    parser.add_argument("--database-url", help="warehouse of the started server (default: the configured one)")
+    parser.add_argument(
+        "--database-url", help="warehouse of the started server (default: the configured one)"
+    )
     parser.add_argument("--goal-ms", type=float, default=300.0, help="p95 goal under load")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--during", choices=["promote"], help="promote another run while the clients run")
-    parser.add_argument("--token", default=settings.get("CRISISRISK_BENCH_TOKEN"),
-                        help="analyst bearer token for --during promote")
+    parser.add_argument(
+        "--token",
+        default=settings.get("CRISISRISK_BENCH_TOKEN"),
+        help="analyst bearer token for --during promote",
+    )
     parser.add_argument("--promote-run", help="run to promote (default: the newest non-deployed run)")
-    parser.add_argument("--window", type=float, default=10.0, help="seconds after a promote that are reported")
+    parser.add_argument(
+        "--window", type=float, default=10.0, help="seconds after a promote that are reported"
+    )
     return parser
 
 
-def _server(parser: argparse.ArgumentParser, args: argparse.Namespace
-            ) -> tuple[str, int, subprocess.Popen | None]:
+def _server(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> tuple[str, int, subprocess.Popen | None]:
     """The loopback server to load: ``--url`` (refused unless http:// on loopback) or one started here."""
     from warehouse import settings
 
@@ -299,17 +335,38 @@ def _server(parser: argparse.ArgumentParser, args: argparse.Namespace
         parsed = urlparse(args.url)
         host, port = parsed.hostname or "", parsed.port or 80
         if parsed.scheme != "http" or not is_loopback(host):
-            parser.error(f"refusing {args.url!r}: load is only sent to http:// on a loopback address "
-                         "(127.0.0.1, ::1, localhost)")
+            parser.error(
+                f"refusing {args.url!r}: load is only sent to http:// on a loopback address "
+                "(127.0.0.1, ::1, localhost)"
+            )
         return host, port, None
     host, port = "127.0.0.1", free_port()
-    env = {**os.environ, "CRISISRISK_PUBLIC_READ": "true", "CRISISRISK_LOG_LEVEL": "ERROR",
-           "CRISISRISK_SECRET_KEY": settings.get("CRISISRISK_SECRET_KEY") or secrets.token_urlsafe(48)}
+    env = {
+        **os.environ,
+        "CRISISRISK_PUBLIC_READ": "true",
+        "CRISISRISK_LOG_LEVEL": "ERROR",
+        "CRISISRISK_SECRET_KEY": settings.get("CRISISRISK_SECRET_KEY") or secrets.token_urlsafe(48),
+    }
     if args.database_url:
         env["CRISISRISK_DATABASE_URL"] = args.database_url
-    proc = subprocess.Popen([sys.executable, "-m", "crisisrisk.cli", "serve", "--host", host, "--port",
-                             str(port), "--threads", str(args.threads)], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "crisisrisk.cli",
+            "serve",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--threads",
+            str(args.threads),
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     print(f"started crisisrisk serve on http://{host}:{port} ({args.threads} waitress threads)")
     return host, port, proc
 
@@ -341,19 +398,30 @@ class _PromoteDuring:
             time.sleep(max(0.0, began + at * self.duration - time.perf_counter()))
             self.sent.append(time.perf_counter())
             status, body, took = post(self.host, self.port, f"/api/v1/models/{run}/promote", self.token)
-            self.answers.append({"run": run, "status": status, "ack_ms": took * 1000,
-                                 "message": body.get("message") or body.get("error")})
+            self.answers.append(
+                {
+                    "run": run,
+                    "status": status,
+                    "ack_ms": took * 1000,
+                    "message": body.get("message") or body.get("error"),
+                }
+            )
             print(f"promote {run}: HTTP {status} acknowledged after {took * 1000:.0f} ms")
 
     def report(self, timeline: list[tuple[float, float, bool]], window: float) -> dict:
         """Latency of the requests started within ``window`` s after each promote, beside the phase's."""
-        report = {"promotes": self.answers, "window_s": window,
-                  "after_promote": promote_window(timeline, self.sent, window),
-                  "whole_phase_max_ms": max((e for _, e, _ in timeline), default=0) * 1000}
+        report = {
+            "promotes": self.answers,
+            "window_s": window,
+            "after_promote": promote_window(timeline, self.sent, window),
+            "whole_phase_max_ms": max((e for _, e, _ in timeline), default=0) * 1000,
+        }
         w = report["after_promote"]
-        print(f"\nrequests started within {window:.0f} s after a promote: {w['requests']}, p50 "
-              f"{w['p50_ms']:.0f} ms, p95 {w['p95_ms']:.0f} ms, max {w['max_ms']:.0f} ms, "
-              f"{w['errors']} errors; whole phase max {report['whole_phase_max_ms']:.0f} ms")
+        print(
+            f"\nrequests started within {window:.0f} s after a promote: {w['requests']}, p50 "
+            f"{w['p50_ms']:.0f} ms, p95 {w['p95_ms']:.0f} ms, max {w['max_ms']:.0f} ms, "
+            f"{w['errors']} errors; whole phase max {report['whole_phase_max_ms']:.0f} ms"
+        )
         return report
 
 
@@ -375,23 +443,44 @@ def _stop(args: argparse.Namespace, token_name: str | None, proc: subprocess.Pop
 def _goal(args: argparse.Namespace, base: dict, load: dict, promote_report: dict | None) -> bool:
     """Print the ratios to the baseline and whether the goal was met; write --json."""
     b, lo = base["endpoints"]["overall"], load["endpoints"]["overall"]
-    ratios = {"rps": lo["rps"] / b["rps"] if b["rps"] else float("nan"),
-              "p50": lo["p50_ms"] / b["p50_ms"] if b["p50_ms"] else float("nan"),
-              "p95": lo["p95_ms"] / b["p95_ms"] if b["p95_ms"] else float("nan")}
-    print(f"\nratio to the single-client baseline: throughput x{ratios['rps']:.1f}, "
-          f"p50 x{ratios['p50']:.1f}, p95 x{ratios['p95']:.1f}")
+    ratios = {
+        "rps": lo["rps"] / b["rps"] if b["rps"] else float("nan"),
+        "p50": lo["p50_ms"] / b["p50_ms"] if b["p50_ms"] else float("nan"),
+        "p95": lo["p95_ms"] / b["p95_ms"] if b["p95_ms"] else float("nan"),
+    }
+    print(
+        f"\nratio to the single-client baseline: throughput x{ratios['rps']:.1f}, "
+        f"p50 x{ratios['p50']:.1f}, p95 x{ratios['p95']:.1f}"
+    )
     met = lo["p95_ms"] < args.goal_ms and lo["errors"] == 0
     if promote_report is not None:
         w = promote_report["after_promote"]
-        met = met and w["p95_ms"] < args.goal_ms and w["errors"] == 0 and all(
-            a["status"] == 200 for a in promote_report["promotes"])
-    print(f"goal (p95 < {args.goal_ms:.0f} ms, 0 errors): {'met' if met else 'MISSED'} "
-          f"(p95 {lo['p95_ms']:.0f} ms, {lo['errors']} errors, {lo['rps']:.0f} req/s)")
+        met = (
+            met
+            and w["p95_ms"] < args.goal_ms
+            and w["errors"] == 0
+            and all(a["status"] == 200 for a in promote_report["promotes"])
+        )
+    print(
+        f"goal (p95 < {args.goal_ms:.0f} ms, 0 errors): {'met' if met else 'MISSED'} "
+        f"(p95 {lo['p95_ms']:.0f} ms, {lo['errors']} errors, {lo['rps']:.0f} req/s)"
+    )
     if args.json:
-        args.json.write_text(json.dumps({"clients": args.clients, "duration_s": args.duration,
-                                         "baseline": base, "load": load, "ratios": ratios, "goal_met": met,
-                                         "during_promote": promote_report},
-                                        indent=2, default=str))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "clients": args.clients,
+                    "duration_s": args.duration,
+                    "baseline": base,
+                    "load": load,
+                    "ratios": ratios,
+                    "goal_met": met,
+                    "during_promote": promote_report,
+                },
+                indent=2,
+                default=str,
+            )
+        )
     return met
 
 

@@ -1,19 +1,25 @@
-"""Scale-out benchmark (issue 16): a grid x month BENCHMARK PANEL, one process against a K-worker Dask LocalCluster.
+"""Scale-out benchmark (issue 16): a grid x month BENCHMARK PANEL, one process against a K-worker Dask
+LocalCluster.
 
-The panel is a benchmark panel, not data: it is built in memory here and never written to the warehouse or to disk.
+The panel is a benchmark panel, not data: it is built in memory here and never written to the warehouse or to
+disk.
 - Cells: the centres of a 0.5 degree grid that fall inside the real Natural Earth admin-1 polygons of the
   warehouse (85,712 cells: Natural Earth's admin-1 set covers Antarctica and Greenland too); each keeps its
   admin-1 unit (the first in file order) and country.
 - Event counts: each cell-month's count is resampled (with replacement, independently per cell-month) from the
-  real UCDP GED distribution of admin-1 x month event counts of the cell's country, zeros included (the shipped
-  GED files: CAF, MEX, MMR, NGA, SYR, UKR); cells of other countries resample the pooled distribution of those.
+  real UCDP GED distribution of admin-1 x month event counts of the cell's country, zeros included (the
+  shipped
+  GED files: CAF, MEX, MMR, NGA, SYR, UKR); cells of other countries resample the pooled distribution of
+  those.
 - Size: ``--rows`` (default 20 million): months = max(24, rows / cells); a seeded random subset of cells when
   rows / 24 is fewer than the land cells.
 
 Timed steps, the same functions in both engines (cells are whole within a block, so per-block work is exact):
-aggregation (lagged cell features, and cell-months summed to admin-1 x month), training (XGBoost hist, ``--trees``
+aggregation (lagged cell features, and cell-months summed to admin-1 x month), training (XGBoost hist,
+``--trees``
 x ``--depth``, one thread per process) and SHAP (``pred_contribs``) on up to ``--shap-rows`` rows. The single
-process runs the blocks one after another; the cluster runs them on K one-thread worker processes (xgboost.dask).
+process runs the blocks one after another; the cluster runs them on K one-thread worker processes
+(xgboost.dask).
 SHAP cost grows as rows x trees x leaves x depth (TreeSHAP: O(rows * trees * 2^depth * depth^2)).
 
 Run: .venv/bin/python benchmarks/scale.py [--rows N] [--workers K] [--device cpu|cuda] [--trees T] [--depth D]
@@ -54,29 +60,44 @@ FEATURES = ["events_lag1", "events_lag2", "events_lag3", "events_3m", "events_12
 SEED = 20260101
 
 
-# --- the benchmark panel ----------------------------------------------------------------------------------------
+# --- the benchmark panel
+# ----------------------------------------------------------------------------------------
 def land_cells(ctx: MappingContext) -> pd.DataFrame:
-    """cell, lon, lat, region_id, iso3 of every 0.5 degree grid centre inside an admin-1 polygon (first in order)."""
-    lon, lat = np.meshgrid(np.arange(-180 + CELL_DEG / 2, 180, CELL_DEG), np.arange(-90 + CELL_DEG / 2, 90, CELL_DEG))
+    """cell, lon, lat, region_id, iso3 of every 0.5 degree grid centre inside an admin-1 polygon (first in
+    order)."""
+    lon, lat = np.meshgrid(
+        np.arange(-180 + CELL_DEG / 2, 180, CELL_DEG), np.arange(-90 + CELL_DEG / 2, 90, CELL_DEG)
+    )
     pts = np.asarray(shapely.points(lon.ravel(), lat.ravel()))
     polys = admin1_polygons(ctx)
     poly_i, pt_i = STRtree(pts).query(polys["geometry"].to_numpy(), predicate="contains")
     first = pd.DataFrame({"pt": pt_i, "poly": poly_i}).sort_values(["pt", "poly"]).drop_duplicates("pt")
-    return pd.DataFrame({"lon": lon.ravel()[first["pt"]], "lat": lat.ravel()[first["pt"]],
-                         "region_id": polys["region_id"].to_numpy()[first["poly"]],
-                         "iso3": polys["iso3"].to_numpy()[first["poly"]]}).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "lon": lon.ravel()[first["pt"]],
+            "lat": lat.ravel()[first["pt"]],
+            "region_id": polys["region_id"].to_numpy()[first["poly"]],
+            "iso3": polys["iso3"].to_numpy()[first["poly"]],
+        }
+    ).reset_index(drop=True)
 
 
 def ged_distributions(ctx: MappingContext) -> dict[str, np.ndarray]:
-    """Real admin-1 x month event counts per GED country (zeros included over each country's span), and '*' pooled."""
+    """Real admin-1 x month event counts per GED country (zeros included over each country's span), and '*'
+    pooled."""
     events, _ = read_events(raw_dir(), ctx)
-    placed = ctx.admin_index.assign(events["lon"].to_numpy(), events["lat"].to_numpy(),
-                                    events["iso3"].to_numpy(dtype=object), tolerance_km=TOLERANCE_KM)
+    placed = ctx.admin_index.assign(
+        events["lon"].to_numpy(),
+        events["lat"].to_numpy(),
+        events["iso3"].to_numpy(dtype=object),
+        tolerance_km=TOLERANCE_KM,
+    )
     events = events.assign(region_id=placed["region_id"].to_numpy())
     sums = monthly_sums(events[events["region_id"].notna()])
     span = sums.groupby("iso3")["month"].agg(first="min", last="max").reset_index()
-    grid = panel_grid(admin1_polygons(ctx), span).merge(sums[["region_id", "month", "events"]],
-                                                        on=["region_id", "month"], how="left")
+    grid = panel_grid(admin1_polygons(ctx), span).merge(
+        sums[["region_id", "month", "events"]], on=["region_id", "month"], how="left"
+    )
     grid["events"] = grid["events"].fillna(0.0)
     out = {iso3: g["events"].to_numpy() for iso3, g in grid.groupby("iso3") if len(g) >= 100}
     out["*"] = np.concatenate([v for k, v in out.items()])
@@ -92,9 +113,14 @@ def make_block(cells: pd.DataFrame, months: int, dists: dict[str, np.ndarray], s
         dist = dists.get(iso3, dists["*"])
         counts[rows] = rng.choice(dist, size=(len(rows), months))
     month_index = pd.date_range(FIRST_MONTH, periods=months, freq="MS")
-    return pd.DataFrame({"cell": np.repeat(cells["cell"].to_numpy(), months),
-                         "region_id": np.repeat(cells["region_id"].to_numpy(), months),
-                         "month": np.tile(month_index.to_numpy(), n), "events": counts.ravel()})
+    return pd.DataFrame(
+        {
+            "cell": np.repeat(cells["cell"].to_numpy(), months),
+            "region_id": np.repeat(cells["region_id"].to_numpy(), months),
+            "month": np.tile(month_index.to_numpy(), n),
+            "events": counts.ravel(),
+        }
+    )
 
 
 def aggregate_block(block: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -104,8 +130,12 @@ def aggregate_block(block: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     out = pd.DataFrame({f"events_lag{k}": by_cell.shift(k) for k in (1, 2, 3)})
     lag1 = block["events"].groupby(block["cell"], sort=False).shift(1)
     for window in (3, 12):
-        out[f"events_{window}m"] = np.log1p(lag1.groupby(block["cell"], sort=False)
-                                            .rolling(window, min_periods=1).sum().reset_index(level=0, drop=True))
+        out[f"events_{window}m"] = np.log1p(
+            lag1.groupby(block["cell"], sort=False)
+            .rolling(window, min_periods=1)
+            .sum()
+            .reset_index(level=0, drop=True)
+        )
     out["month_of_year"] = block["month"].dt.month.astype(float)
     out["target"] = log_events
     out["cell"] = block["cell"].to_numpy()
@@ -117,14 +147,23 @@ def shap_mask(features: pd.DataFrame, stride: int) -> np.ndarray:
     return (features["cell"].to_numpy() % stride) == 0
 
 
-# --- engines --------------------------------------------------------------------------------------------------
+# --- engines
+# --------------------------------------------------------------------------------------------------
 def params(args: argparse.Namespace, device: str = "cpu") -> dict:
-    return {"tree_method": "hist", "objective": "reg:squarederror", "max_depth": args.depth, "eta": 0.1,
-            "nthread": 1, "seed": SEED, "device": device}
+    return {
+        "tree_method": "hist",
+        "objective": "reg:squarederror",
+        "max_depth": args.depth,
+        "eta": 0.1,
+        "nthread": 1,
+        "seed": SEED,
+        "device": device,
+    }
 
 
-def run_single(blocks_spec: list[tuple[pd.DataFrame, int]], months: int, dists, args) -> tuple[dict, xgb.Booster,
-                                                                                                 xgb.DMatrix]:
+def run_single(
+    blocks_spec: list[tuple[pd.DataFrame, int]], months: int, dists, args
+) -> tuple[dict, xgb.Booster, xgb.DMatrix]:
     timings = {}
     blocks = [make_block(c, months, dists, s) for c, s in blocks_spec]
     t0 = time.perf_counter()
@@ -133,8 +172,12 @@ def run_single(blocks_spec: list[tuple[pd.DataFrame, int]], months: int, dists, 
     admin = pd.concat([p[1] for p in parts]).groupby(["region_id", "month"])["events"].sum()
     timings["aggregate"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    dtrain = xgb.DMatrix(features[FEATURES].to_numpy(float), label=features["target"].to_numpy(float),
-                         feature_names=FEATURES, missing=np.nan)
+    dtrain = xgb.DMatrix(
+        features[FEATURES].to_numpy(float),
+        label=features["target"].to_numpy(float),
+        feature_names=FEATURES,
+        missing=np.nan,
+    )
     booster = xgb.train(params(args), dtrain, num_boost_round=args.trees)
     timings["train"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -156,15 +199,23 @@ def run_cluster(blocks_spec, months: int, dists, args) -> tuple[dict, list[float
     logging.getLogger("distributed").setLevel(logging.ERROR)
     timings = {}
     t0 = time.perf_counter()
-    with dask.config.set({"dataframe.convert-string": False}), \
-            LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None) as lc, \
-            Client(lc) as client:
+    with (
+        dask.config.set({"dataframe.convert-string": False}),
+        LocalCluster(
+            n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as lc,
+        Client(lc) as client,
+    ):
         timings["cluster_start"] = time.perf_counter() - t0
         # each worker generates its own blocks (round-robin, so every worker holds a share: the scheduler may
         # otherwise put them all on one) and the panel is never shipped from this process
         addresses = sorted(client.scheduler_info()["workers"])
-        blocks = [client.submit(make_block, cells, months, dists, seed, workers=[addresses[i % len(addresses)]],
-                                pure=False) for i, (cells, seed) in enumerate(blocks_spec)]
+        blocks = [
+            client.submit(
+                make_block, cells, months, dists, seed, workers=[addresses[i % len(addresses)]], pure=False
+            )
+            for i, (cells, seed) in enumerate(blocks_spec)
+        ]
         wait(blocks)
         t0 = time.perf_counter()
         parts = client.map(aggregate_block, blocks)
@@ -209,11 +260,14 @@ def gpu_shap(booster: xgb.Booster, dshap: xgb.DMatrix, cpu_seconds: float) -> No
     booster.predict(dshap, pred_contribs=True)
     gpu_seconds = time.perf_counter() - t0
     rows = dshap.num_row()
-    print(f"SHAP on {rows:,} rows: cpu {rows / cpu_seconds:,.0f} rows/s, cuda {rows / gpu_seconds:,.0f} rows/s "
-          f"({cpu_seconds / gpu_seconds:.1f}x)")
+    print(
+        f"SHAP on {rows:,} rows: cpu {rows / cpu_seconds:,.0f} rows/s, cuda {rows / gpu_seconds:,.0f} rows/s "
+        f"({cpu_seconds / gpu_seconds:.1f}x)"
+    )
 
 
-# --- main -----------------------------------------------------------------------------------------------------
+# --- main
+# -----------------------------------------------------------------------------------------------------
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=20_000_000, help="benchmark panel rows (cells x months)")
@@ -246,7 +300,10 @@ def main(argv: list[str] | None = None) -> int:
 
         ok, why = gpu_available()
         if not ok:
-            print(f"--device cuda: no usable CUDA GPU here ({why}); the CPU benchmark runs without --device cuda")
+            print(
+                f"--device cuda: no usable CUDA GPU here ({why}); the CPU benchmark runs without --device"
+                " cuda"
+            )
             return 3
     ctx = MappingContext(raw_dir=raw_dir(), engine=make_engine())
     try:
@@ -256,19 +313,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     spec, months = plan(cells, args)
     n_cells = sum(len(c) for c, _ in spec)
-    print(f"BENCHMARK PANEL (resampled counts, not data; never stored): {n_cells:,} of {len(cells):,} land cells x "
-          f"{months} months = {n_cells * months:,} rows; counts from the GED distributions of "
-          f"{len(dists) - 1} countries; {args.trees} trees, depth {args.depth}")
+    print(
+        f"BENCHMARK PANEL (resampled counts, not data; never stored): {n_cells:,} of {len(cells):,} land"
+        f" cells x {months} months = {n_cells * months:,} rows; counts from the GED distributions of"
+        f" {len(dists) - 1} countries; {args.trees} trees, depth {args.depth}"
+    )
     single, booster, dshap = run_single(spec, months, dists, args)
     single_peak = peak_rss_mb()
     cluster, peaks = run_cluster(spec, months, dists, args)
     steps = ("aggregate", "train", "shap")
     for name, t in (("single process", single), (f"{args.workers}-worker LocalCluster", cluster)):
-        print(f"{name}: " + ", ".join(f"{s} {t[s]:.2f} s" for s in steps)
-              + f"; SHAP {t['shap_rows'] / t['shap']:,.0f} rows/s on {int(t['shap_rows']):,} rows; "
-              f"{int(t['admin_cells']):,} admin-1 x month cells")
-    print(f"cluster start {cluster['cluster_start']:.1f} s (not counted); peak memory: single process "
-          f"{single_peak:,.0f} MB, per worker " + ", ".join(f"{p:,.0f} MB" for p in peaks))
+        print(
+            f"{name}: "
+            + ", ".join(f"{s} {t[s]:.2f} s" for s in steps)
+            + f"; SHAP {t['shap_rows'] / t['shap']:,.0f} rows/s on {int(t['shap_rows']):,} rows; "
+            f"{int(t['admin_cells']):,} admin-1 x month cells"
+        )
+    print(
+        f"cluster start {cluster['cluster_start']:.1f} s (not counted); peak memory: single process "
+        f"{single_peak:,.0f} MB, per worker "
+        + ", ".join(f"{p:,.0f} MB" for p in peaks)
+    )
     if args.device == "cuda":
         gpu_shap(booster, dshap, single["shap"])
     total_single, total_cluster = (sum(t[s] for s in steps) for t in (single, cluster))

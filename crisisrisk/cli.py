@@ -13,8 +13,11 @@ from etl.cli import jobs_app
 from warehouse import settings
 from warehouse.config import model_dir
 
-app = typer.Typer(help="crisisrisk: risk of detected trafficking in humanitarian crises.", no_args_is_help=True,
-                  pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    help="crisisrisk: risk of detected trafficking in humanitarian crises.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 app.add_typer(etl_app, name="etl")
 app.add_typer(jobs_app, name="jobs")
 
@@ -39,14 +42,18 @@ def backup_cmd(
         typer.echo(f"backup failed: {exc}", err=True)
         raise typer.Exit(1) from None
     rows = sum(t["rows"] for t in manifest["tables"])
-    typer.echo(f"wrote {out}: {len(manifest['tables'])} tables ({rows:,} rows), {len(manifest['registry'])} "
-               f"registry files, schema revision {manifest['schema_revision']}")
+    typer.echo(
+        f"wrote {out}: {len(manifest['tables'])} tables ({rows:,} rows), {len(manifest['registry'])} "
+        f"registry files, schema revision {manifest['schema_revision']}"
+    )
 
 
 @app.command("restore")
 def restore_cmd(
     archive: Annotated[Path, typer.Argument(help="Archive written by `crisisrisk backup`.")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before replacing the contents.")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask before replacing the contents.")
+    ] = False,
 ) -> None:
     """Replace the warehouse contents and the model registry with a verified backup archive."""
     from warehouse.backup import BackupError, read_archive, restore
@@ -60,8 +67,10 @@ def restore_cmd(
     engine = make_engine()
     target = engine.url.render_as_string(hide_password=True)
     rows = sum(t["rows"] for t in manifest["tables"])
-    typer.echo(f"{archive.name}: made {manifest['created_at']} by crisisrisk {manifest['software_version']} "
-               f"({manifest['source_dialect']}), {rows:,} rows, {len(manifest['registry'])} registry files")
+    typer.echo(
+        f"{archive.name}: made {manifest['created_at']} by crisisrisk {manifest['software_version']} "
+        f"({manifest['source_dialect']}), {rows:,} rows, {len(manifest['registry'])} registry files"
+    )
     if not yes and not typer.confirm(f"Replace every table in {target} and the registry {_registry_dir()}?"):
         typer.echo("nothing changed", err=True)
         raise typer.Exit(1)
@@ -107,8 +116,9 @@ _register_optional = register_commands  # the name tests used before
 
 
 def main() -> None:
-    logging.basicConfig(level=settings.get("CRISISRISK_LOG_LEVEL"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.get("CRISISRISK_LOG_LEVEL"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     register_commands()
     app()
 

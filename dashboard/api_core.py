@@ -114,9 +114,14 @@ def listing(item: str | Mapping[str, Any]) -> dict[str, Any]:
     """The schema of a list answer ``{"data": [item, ...], "meta": Meta}``; ``item`` is a component name or a
     schema."""
     items = {"$ref": f"#/components/schemas/{item}"} if isinstance(item, str) else dict(item)
-    return {"type": "object", "required": ["data", "meta"],
-            "properties": {"data": {"type": "array", "items": items},
-                           "meta": {"$ref": "#/components/schemas/Meta"}}}
+    return {
+        "type": "object",
+        "required": ["data", "meta"],
+        "properties": {
+            "data": {"type": "array", "items": items},
+            "meta": {"$ref": "#/components/schemas/Meta"},
+        },
+    }
 
 
 # --- parameters ---------------------------------------------------------------------------------------------
@@ -159,8 +164,12 @@ class Param:
         raise NotImplementedError
 
     def openapi(self) -> dict[str, Any]:
-        out = {"name": self.name, "in": self.location, "required": self.required or self.location == "path",
-               "schema": self.schema()}
+        out = {
+            "name": self.name,
+            "in": self.location,
+            "required": self.required or self.location == "path",
+            "schema": self.schema(),
+        }
         if self.description:
             out["description"] = self.description
         return out
@@ -399,13 +408,19 @@ class Operation:
             responses["401"] = {**error, "description": "No or invalid credentials"}
             responses["403"] = {**error, "description": "Role too low, or CSRF token missing (session auth)"}
         ok_schema = dict(self.ok_schema or {"type": "object"})
-        responses[str(self.ok)] = {"description": self.ok_description,
-                                   "content": {self.media_type: {"schema": ok_schema}}}
+        responses[str(self.ok)] = {
+            "description": self.ok_description,
+            "content": {self.media_type: {"schema": ok_schema}},
+        }
         responses["400"] = {**error, "description": "Bad parameter: unknown, repeated, empty or out of range"}
         for status, description in self.errors.items():
             responses[str(status)] = {**error, "description": description}
-        out: dict[str, Any] = {"summary": self.summary, "operationId": self.endpoint,
-                               "security": self.security(), "responses": responses}
+        out: dict[str, Any] = {
+            "summary": self.summary,
+            "operationId": self.endpoint,
+            "security": self.security(),
+            "responses": responses,
+        }
         documented = [p.openapi() for p in self.params if "args" in p.sources or p.location == "path"]
         if documented:
             out["parameters"] = documented
@@ -480,11 +495,20 @@ def _view(op: Operation, actx: Any) -> Callable[..., Response]:
 
 
 # --- the document -------------------------------------------------------------------------------------------
-def openapi_document(groups: Iterable[Operations], server: str, info: Mapping[str, Any],
-                     security_schemes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def openapi_document(
+    groups: Iterable[Operations],
+    server: str,
+    info: Mapping[str, Any],
+    security_schemes: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
     """The OpenAPI 3.0 document of the declared operations (apispec assembles and checks its structure)."""
-    spec = APISpec(title=info["title"], version=info["version"], openapi_version="3.0.3",
-                   info={"description": info["description"]}, servers=[{"url": server}])
+    spec = APISpec(
+        title=info["title"],
+        version=info["version"],
+        openapi_version="3.0.3",
+        info={"description": info["description"]},
+        servers=[{"url": server}],
+    )
     for name, scheme in security_schemes.items():
         spec.components.security_scheme(name, dict(scheme))
     seen: dict[tuple[str, str], Operation] = {}

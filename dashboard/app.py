@@ -29,7 +29,9 @@ from dashboard.queries import Queries
 
 log = logging.getLogger(__name__)
 MAX_ROW_ID = 2**63 - 1  # the largest id a BIGINT/SQLite INTEGER holds
-MAX_CALLBACK_DEPTH = 64  # nesting of a callback request's JSON; the deepest real one (a figure in state) is ~12
+MAX_CALLBACK_DEPTH = (
+    64  # nesting of a callback request's JSON; the deepest real one (a figure in state) is ~12
+)
 ASSETS = Path(__file__).resolve().parent / "assets"
 DEFAULT_CONFIG = {
     "cache_ttl_s": 5.0,  # how often the warehouse version (deployed run + loads) is re-read
@@ -37,7 +39,8 @@ DEFAULT_CONFIG = {
     "migrate": True,  # bring an empty database to the current schema on start
     "gzip": True,  # compress JSON callback and API answers
     "stale_job_minutes": 120,  # a 'running' job older than this at start-up is from a dead process
-    # access control (dashboard.auth): None = the setting CRISISRISK_<KEY> (warehouse/settings.py documents it)
+    # access control (dashboard.auth): None = the setting CRISISRISK_<KEY> (warehouse/settings.py documents
+    # it)
     "env": None,
     "secret_key": None,
     "public_read": None,
@@ -57,15 +60,27 @@ def user_box() -> html.Div:
 
     principal = auth.current_principal()
     if principal is None:
-        return html.Div(id=ids.USER_BOX, className="user-box", children=[
-            html.A("Sign in", href="/login", className="nav-link")])
-    return html.Div(id=ids.USER_BOX, className="user-box", children=[
-        html.Span(f"{principal.name} · {principal.role}", className="user-name"),
-        html.Form(action="/logout", method="POST", className="logout-form", children=[
-            dcc.Input(type="hidden", name=auth.CSRF_FIELD, value=auth.csrf_token()),
-            html.Button("Sign out", type="submit", className="nav-link link-button"),
-        ]),
-    ])
+        return html.Div(
+            id=ids.USER_BOX,
+            className="user-box",
+            children=[html.A("Sign in", href="/login", className="nav-link")],
+        )
+    return html.Div(
+        id=ids.USER_BOX,
+        className="user-box",
+        children=[
+            html.Span(f"{principal.name} · {principal.role}", className="user-name"),
+            html.Form(
+                action="/logout",
+                method="POST",
+                className="logout-form",
+                children=[
+                    dcc.Input(type="hidden", name=auth.CSRF_FIELD, value=auth.csrf_token()),
+                    html.Button("Sign out", type="submit", className="nav-link link-button"),
+                ],
+            ),
+        ],
+    )
 
 
 def nav_links() -> list[tuple[str, str]]:
@@ -73,44 +88,82 @@ def nav_links() -> list[tuple[str, str]]:
     except the 404 page and those marked ``nav=False``; a page with a ``required_role`` only for that role."""
     from dashboard import auth
 
-    return [(page["name"], page["path"]) for page in dash.page_registry.values()
-            if page.get("nav", True) and not page.get("path_template")
-            and page["module"].rsplit(".", 1)[-1] != "not_found_404"
-            and (not page.get("required_role") or auth.allowed(page["required_role"]))]
+    return [
+        (page["name"], page["path"])
+        for page in dash.page_registry.values()
+        if page.get("nav", True)
+        and not page.get("path_template")
+        and page["module"].rsplit(".", 1)[-1] != "not_found_404"
+        and (not page.get("required_role") or auth.allowed(page["required_role"]))
+    ]
 
 
 def shell(ctx: AppContext) -> html.Div:
     """Header with navigation, the page container and a footer that states what the numbers mean."""
+
     def footer() -> html.Footer:
         run = ctx.queries.run_id
-        return html.Footer(className="site-footer", children=[
-            html.P([
-                "The crisis watch list ranks where the drivers that raise trafficking among displaced people are "
-                "rising; its skill is measured on later victims detected abroad and printed beside it. Victim counts "
-                "are ", html.Em("detected"), " victims: detection depends on how hard a state looks, so low numbers "
-                "can mean little detection rather than little trafficking. Estimates come with 80% intervals and the "
-                "year of their inputs. Sources and licences: ", dcc.Link("Data", href="/data"), ". ",
-                f"Deployed model: {run}." if run else "No model deployed yet.",
-            ]),
-        ])
+        return html.Footer(
+            className="site-footer",
+            children=[
+                html.P(
+                    [
+                        (
+                            "The crisis watch list ranks where the drivers that raise trafficking among"
+                            " displaced people are rising; its skill is measured on later victims detected"
+                            " abroad and printed beside it. Victim counts are "
+                        ),
+                        html.Em("detected"),
+                        (
+                            " victims: detection depends on how hard a state looks, so low numbers can mean"
+                            " little detection rather than little trafficking. Estimates come with 80%"
+                            " intervals and the year of their inputs. Sources and licences: "
+                        ),
+                        dcc.Link("Data", href="/data"),
+                        ". ",
+                        f"Deployed model: {run}." if run else "No model deployed yet.",
+                    ]
+                ),
+            ],
+        )
 
-    return html.Div(className="app", children=[
-        html.Header(className="site-header no-print", children=[
-            html.Div(className="brand", children=[
-                html.Span("crisisrisk", className="brand-name"),
-                html.Span("crisis watch list: where trafficking of crisis-affected people is expected to rise",
-                          className="brand-tag"),
-            ]),
-            html.Div(className="header-right", children=[
-                html.Nav(id=ids.NAV, className="nav", children=[
-                    dcc.Link(label, href=href, className="nav-link") for label, href in nav_links()
-                ]),
-                user_box(),
-            ]),
-        ]),
-        html.Main(id=ids.PAGE_CONTENT, className="page", children=dash.page_container),
-        html.Div(footer(), className="no-print-footer"),
-    ])
+    return html.Div(
+        className="app",
+        children=[
+            html.Header(
+                className="site-header no-print",
+                children=[
+                    html.Div(
+                        className="brand",
+                        children=[
+                            html.Span("crisisrisk", className="brand-name"),
+                            html.Span(
+                                "crisis watch list: where trafficking of crisis-affected people is expected"
+                                " to rise",
+                                className="brand-tag",
+                            ),
+                        ],
+                    ),
+                    html.Div(
+                        className="header-right",
+                        children=[
+                            html.Nav(
+                                id=ids.NAV,
+                                className="nav",
+                                children=[
+                                    dcc.Link(label, href=href, className="nav-link")
+                                    for label, href in nav_links()
+                                ],
+                            ),
+                            user_box(),
+                        ],
+                    ),
+                ],
+            ),
+            html.Main(id=ids.PAGE_CONTENT, className="page", children=dash.page_container),
+            html.Div(footer(), className="no-print-footer"),
+        ],
+    )
 
 
 class RowIdConverter(IntegerConverter):
@@ -120,8 +173,14 @@ class RowIdConverter(IntegerConverter):
     of 405 (negative: no route matched) or a 500 OverflowError from the database driver.
     """
 
-    def __init__(self, url_map, fixed_digits: int = 0, min: int | None = None, max: int | None = None,  # noqa: A002
-                 signed: bool = True) -> None:
+    def __init__(
+        self,
+        url_map,
+        fixed_digits: int = 0,
+        min: int | None = None,
+        max: int | None = None,  # noqa: A002
+        signed: bool = True,
+    ) -> None:
         super().__init__(url_map, fixed_digits, min, max, signed)
 
     def to_python(self, value: str) -> int:
@@ -135,8 +194,11 @@ class RowIdConverter(IntegerConverter):
 
 
 def _json_error(status: int, message: str) -> Response:
-    return Response(json.dumps({"error": {"status": status, "message": message}}), status=status,
-                    mimetype="application/json")
+    return Response(
+        json.dumps({"error": {"status": status, "message": message}}),
+        status=status,
+        mimetype="application/json",
+    )
 
 
 def _json_depth_exceeds(value, limit: int) -> bool:
@@ -171,10 +233,12 @@ def callback_request_problem(app: Dash) -> tuple[int, str] | None:
     for key in ("inputs", "state"):
         items = payload.get(key, [])
         if not isinstance(items, list) or not all(
-                isinstance(i, dict) and "id" in i and "property" in i or isinstance(i, list) for i in items):
+            isinstance(i, dict) and "id" in i and "property" in i or isinstance(i, list) for i in items
+        ):
             return 400, f"'{key}' must be a list of {{id, property, value}} objects"
     if not isinstance(payload.get("outputs", {}), (dict, list)) or not isinstance(
-            payload.get("changedPropIds", []), list):
+        payload.get("changedPropIds", []), list
+    ):
         return 400, "'outputs' must be an object or a list, 'changedPropIds' a list"
     if output not in app.callback_map:
         return 404, "no callback has this output"
@@ -189,8 +253,9 @@ def create_app(engine: Engine | None = None, config: dict | None = None) -> Dash
     engine = engine or make_engine()
     if cfg["migrate"]:  # also brings an older warehouse up to date (users, audit, jobs tables)
         migrate(engine)
-    ctx = AppContext(queries=Queries(engine, ttl_s=float(cfg["cache_ttl_s"])), geometry=GeometryStore(engine),
-                     config=cfg)
+    ctx = AppContext(
+        queries=Queries(engine, ttl_s=float(cfg["cache_ttl_s"])), geometry=GeometryStore(engine), config=cfg
+    )
     app = new_dash(cfg["title"])
     install(app.server, ctx)
     app.server.url_map.converters["int"] = RowIdConverter  # before any route with an id is added
@@ -217,7 +282,8 @@ def create_app(engine: Engine | None = None, config: dict | None = None) -> Dash
 
 
 def _guard_dash_routes(app: Dash) -> None:
-    """Malformed requests to Dash's own routes answer 400/404 with one log line, never a 500 and a traceback."""
+    """Malformed requests to Dash's own routes answer 400/404 with one log line, never a 500 and a
+    traceback."""
     from flask import request
 
     from dashboard import auth
@@ -242,19 +308,26 @@ def _guard_dash_routes(app: Dash) -> None:
 def import_pages() -> list[str]:
     """Import every page module of ``dashboard/pages`` (files not starting with ``_``), once per process.
 
-    Each page registers itself (``dash.register_page``) and its ``@callback``s when imported; its ``layout`` is
+    Each page registers itself (``dash.register_page``) and its ``@callback``s when imported; its ``layout``
+    is
     put in the registry as Dash's discovery would. Dash's own folder
-    discovery (``pages_folder=...``) is not used: it executes every page file again, under a second module name,
+    discovery (``pages_folder=...``) is not used: it executes every page file again, under a second module
+    name,
     for each app, so a process with several apps (tests, the benchmark) would register each callback again.
     """
     import dashboard.pages as package
 
-    names = [f"{PAGES_PACKAGE}.{m.name}" for m in pkgutil.iter_modules(package.__path__)
-             if not m.name.startswith("_") and not m.ispkg]
+    names = [
+        f"{PAGES_PACKAGE}.{m.name}"
+        for m in pkgutil.iter_modules(package.__path__)
+        if not m.name.startswith("_") and not m.ispkg
+    ]
     for name in names:
         module = importlib.import_module(name)
         page = dash.page_registry.get(name)
-        if page is not None and not page.get("supplied_layout"):  # as Dash's discovery does: the module's layout
+        if page is not None and not page.get(
+            "supplied_layout"
+        ):  # as Dash's discovery does: the module's layout
             page["layout"] = module.layout
     return names
 
@@ -262,8 +335,10 @@ def import_pages() -> list[str]:
 def page_callbacks() -> tuple[dict, list]:
     """The pages' module-level callbacks: (callback map, callback list), taken once from Dash's globals.
 
-    Dash keeps ``@dash.callback`` registrations in a global list and moves them into the first app that serves a
-    request, leaving none for a second app. So the pages' callbacks are taken from the globals once, after every
+    Dash keeps ``@dash.callback`` registrations in a global list and moves them into the first app that serves
+    a
+    request, leaving none for a second app. So the pages' callbacks are taken from the globals once, after
+    every
     page is imported, and each app gets its own copy (``install_page_callbacks``).
     """
     global _PAGE_CALLBACKS
@@ -279,7 +354,8 @@ def page_callbacks() -> tuple[dict, list]:
 
 
 def install_page_callbacks(app: Dash) -> None:
-    """Give ``app`` the pages' callbacks: what Dash does for its first app on the first request, for every app."""
+    """Give ``app`` the pages' callbacks: what Dash does for its first app on the first request, for every
+    app."""
     callback_map, callback_list = page_callbacks()
     app.callback_map.update({k: dict(v) for k, v in callback_map.items()})
     app._callback_list.extend(dict(c) for c in callback_list)  # noqa: SLF001 - Dash keeps no public setter
@@ -298,9 +374,17 @@ def ensure_page_registry() -> None:
 
 def new_dash(title: str) -> Dash:
     """The Dash object of an app: pages on, every file served locally, the shell's meta tags."""
-    return Dash(__name__, use_pages=True, pages_folder="", assets_folder=str(ASSETS), title=title,
-                update_title=None, suppress_callback_exceptions=True, serve_locally=True,
-                meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}])
+    return Dash(
+        __name__,
+        use_pages=True,
+        pages_folder="",
+        assets_folder=str(ASSETS),
+        title=title,
+        update_title=None,
+        suppress_callback_exceptions=True,
+        serve_locally=True,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
 
 
 def context(app: Dash) -> AppContext:

@@ -17,7 +17,8 @@ registered route and page, so a new route without an entry in its table fails th
 Sessions are Flask's signed cookies (``CRISISRISK_SECRET_KEY``): HttpOnly, SameSite=Lax, Secure over HTTPS.
 The session holds the user name, the user's session epoch at sign-in and a CSRF token; the role and the
 epoch are re-read from the database on every request, so a disabled user loses access at once and a
-logout, password change or role change ends every session issued before (a copied cookie stops working). The CSRF token is also sent in the ``_csrf_token``
+logout, password change or role change ends every session issued before (a copied cookie stops working). The
+CSRF token is also sent in the ``_csrf_token``
 cookie, which the Dash renderer echoes in the ``X-CSRFToken`` header of every callback request; forms carry
 it in a hidden field. Bearer-token API calls are exempt (a browser never adds that header by itself).
 """
@@ -52,7 +53,9 @@ SESSION_COOKIE = "crisisrisk_session"
 SESSION_HOURS = 12
 LOGIN_LIMIT = 5  # failed sign-ins for one name from one address ...
 LOGIN_ADDRESS_LIMIT = 30  # ... or for any names from one address ...
-LOGIN_WINDOW_MIN = 15  # ... in this many minutes, then 429 (an admin can unlock a name: `crisisrisk users unlock`)
+LOGIN_WINDOW_MIN = (
+    15  # ... in this many minutes, then 429 (an admin can unlock a name: `crisisrisk users unlock`)
+)
 STATE_CHANGING_PREFIX = "admin-"  # Dash callbacks writing these ids change state: analyst + CSRF
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -119,25 +122,35 @@ def configure(server: Flask, cfg: dict, engine) -> None:
         raise ConfigError(str(exc)) from None
     if not secret:
         if env == "production":
-            raise ConfigError("CRISISRISK_SECRET_KEY is not set. In production mode the dashboard needs a secret "
-                              "key to sign session cookies: set CRISISRISK_SECRET_KEY to a long random value "
-                              "(for example `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), "
-                              "or use --debug / CRISISRISK_ENV=development for a throw-away key.")
+            raise ConfigError(
+                "CRISISRISK_SECRET_KEY is not set. In production mode the dashboard needs a secret "
+                "key to sign session cookies: set CRISISRISK_SECRET_KEY to a long random value "
+                "(for example `python -c 'import secrets; print(secrets.token_urlsafe(48))'`), "
+                "or use --debug / CRISISRISK_ENV=development for a throw-away key."
+            )
         secret = secrets.token_urlsafe(48)
         log.warning("no CRISISRISK_SECRET_KEY: using a random key; sessions end when this process stops")
     elif env == "production" and len(secret) < 16:
-        raise ConfigError("CRISISRISK_SECRET_KEY is too short; use at least 16 random characters (32+ recommended)")
+        raise ConfigError(
+            "CRISISRISK_SECRET_KEY is too short; use at least 16 random characters (32+ recommended)"
+        )
     from etl import uploads
 
     server.secret_key = secret
     server.session_interface = _Sessions()
     server.config.update(
-        SESSION_COOKIE_NAME=SESSION_COOKIE, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=bool(https), PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=SESSION_HOURS),
+        SESSION_COOKIE_NAME=SESSION_COOKIE,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(https),
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=SESSION_HOURS),
         # a Dash upload arrives base64-encoded inside JSON: 4/3 of the file plus the callback envelope
         MAX_CONTENT_LENGTH=int(uploads.MAX_UPLOAD_BYTES * 4 / 3) + (1 << 20),
-        CRISISRISK_PUBLIC_READ=bool(public_read), CRISISRISK_ENV=env, CRISISRISK_HTTPS=bool(https),
-        CRISISRISK_TRUSTED_PROXY_HEADER=str(proxy_header).strip(), CRISISRISK_TRUSTED_PROXY_HOPS=int(proxy_hops),
+        CRISISRISK_PUBLIC_READ=bool(public_read),
+        CRISISRISK_ENV=env,
+        CRISISRISK_HTTPS=bool(https),
+        CRISISRISK_TRUSTED_PROXY_HEADER=str(proxy_header).strip(),
+        CRISISRISK_TRUSTED_PROXY_HOPS=int(proxy_hops),
     )
     server.extensions["crisisrisk_engine"] = engine
     server.before_request(guard)
@@ -213,7 +226,7 @@ def allowed(role: str) -> bool:
     return principal.allows("viewer" if role == "read" else role)
 
 
-# --- what the request needs ----------------------------------------------------------------------------------
+# --- what the request needs
 def callback_payload():
     """The JSON body of a Dash callback request, or None when it is not JSON (deep nesting included)."""
     if "crisisrisk_callback_payload" not in g:
@@ -242,8 +255,12 @@ def _callback_outputs() -> list[str]:
 
 
 def state_changing_callback() -> bool:
-    return any(o.startswith(STATE_CHANGING_PREFIX) or f"..{STATE_CHANGING_PREFIX}" in o or
-               f"...{STATE_CHANGING_PREFIX}" in o for o in _callback_outputs())
+    return any(
+        o.startswith(STATE_CHANGING_PREFIX)
+        or f"..{STATE_CHANGING_PREFIX}" in o
+        or f"...{STATE_CHANGING_PREFIX}" in o
+        for o in _callback_outputs()
+    )
 
 
 def page_role(path: str) -> str:
@@ -264,7 +281,9 @@ def required_role() -> str:
     if rule is None:  # 404 or 405: reading needs 'read', anything else at least analyst ...
         from werkzeug.exceptions import MethodNotAllowed
 
-        if isinstance(request.routing_exception, MethodNotAllowed):  # ... except a wrong method on a public URL
+        if isinstance(
+            request.routing_exception, MethodNotAllowed
+        ):  # ... except a wrong method on a public URL
             try:
                 endpoint, _ = current_app.url_map.bind("localhost").match(request.path, method="GET")
             except Exception:  # noqa: BLE001 - no GET route there either
@@ -291,7 +310,9 @@ def csrf_required() -> bool:
     if principal is not None and principal.via == "token":
         return False  # bearer tokens are never sent by a browser on its own
     if principal is None and required_role() == "read":
-        return False  # anonymous under public read (e.g. POST /api/v1/scenarios): no credentials to forge with
+        return (
+            False  # anonymous under public read (e.g. POST /api/v1/scenarios): no credentials to forge with
+        )
     rule = request.url_rule
     if rule is None:
         return False  # 404/405: no view runs, nothing can change
@@ -329,8 +350,11 @@ def deny(status: int, message: str) -> Response:
         return Response(body, status=status, mimetype="application/json", headers=headers)
     if status == 401:
         return redirect("/login?next=" + quote(request.full_path.rstrip("?"), safe="/?=&"))
-    return Response(page("Not allowed", f"<p>{escape(message)}</p><p><a href='/'>Back to the map</a></p>"),
-                    status=status, mimetype="text/html")
+    return Response(
+        page("Not allowed", f"<p>{escape(message)}</p><p><a href='/'>Back to the map</a></p>"),
+        status=status,
+        mimetype="text/html",
+    )
 
 
 def guard():
@@ -343,33 +367,54 @@ def guard():
         return deny(401, "invalid or revoked API token")
     if not allowed(need):
         if principal is None:
-            return deny(401, "log in first: this needs the "
-                        f"{'viewer' if need == 'read' else need} role (session login at /login, or an API token "
-                        "in 'Authorization: Bearer <token>')")
+            return deny(
+                401,
+                "log in first: this needs the "
+                f"{'viewer' if need == 'read' else need} role (session login at /login, or an API token "
+                "in 'Authorization: Bearer <token>')",
+            )
         if request.method not in SAFE_METHODS:
-            accounts.audit(_engine(), principal.name, "access", "denied", request.path[:300],
-                           f"{request.method} needs {need}; user has {principal.role}", client_address())
-        return deny(403, f"this needs the {need} role; you are signed in as {principal.name} ({principal.role})")
+            accounts.audit(
+                _engine(),
+                principal.name,
+                "access",
+                "denied",
+                request.path[:300],
+                f"{request.method} needs {need}; user has {principal.role}",
+                client_address(),
+            )
+        return deny(
+            403, f"this needs the {need} role; you are signed in as {principal.name} ({principal.role})"
+        )
     if csrf_required() and not csrf_ok():
-        return deny(403, "CSRF token missing or wrong: reload the page (API clients: send the X-CSRFToken header "
-                    "with the session, or use a bearer token)")
+        return deny(
+            403,
+            "CSRF token missing or wrong: reload the page (API clients: send the X-CSRFToken header "
+            "with the session, or use a bearer token)",
+        )
     return None
 
 
 def _after(response: Response) -> Response:
     token = session.get("csrf")
     if token and request.cookies.get(CSRF_COOKIE) != token:
-        response.set_cookie(CSRF_COOKIE, token, httponly=False, samesite="Lax",
-                            secure=current_app.session_interface.get_cookie_secure(current_app),
-                            max_age=SESSION_HOURS * 3600)
+        response.set_cookie(
+            CSRF_COOKIE,
+            token,
+            httponly=False,
+            samesite="Lax",
+            secure=current_app.session_interface.get_cookie_secure(current_app),
+            max_age=SESSION_HOURS * 3600,
+        )
     elif not token and request.cookies.get(CSRF_COOKIE) and request.path in ("/logout",):
         response.delete_cookie(CSRF_COOKIE)
     security_headers(response)
     return response
 
 
-# --- response headers: CSP, HSTS ---------------------------------------------------------------------------------
-# Inline scripts Dash writes into its page (the clientside-callback registry and ``new DashRenderer()``), found
+# --- response headers: CSP, HSTS
+# Inline scripts Dash writes into its page (the clientside-callback registry and ``new DashRenderer()``),
+# found
 # in the page itself; JSON data blocks (the Dash config) are not executed, so CSP does not apply to them.
 _INLINE_SCRIPT = re.compile(r"<script(?P<attrs>[^>]*)>(?P<body>.*?)</script>", re.S | re.I)
 _SRC_OR_DATA = re.compile(r"""\bsrc\s*=|\btype\s*=\s*["']?application/(?:json|ld\+json)""", re.I)
@@ -390,24 +435,27 @@ def inline_script_hashes(html_text: str) -> list[str]:
 def content_security_policy(script_hashes: list[str]) -> str:
     """The policy of every HTML page: only this server's scripts, plus the page's own hashed inline scripts.
 
-    ``style-src 'unsafe-inline'``: Dash components and plotly.js write <style> elements and style attributes at
+    ``style-src 'unsafe-inline'``: Dash components and plotly.js write <style> elements and style attributes
+    at
     run time (no nonce or hash can cover those); scripts, the real risk, stay strict. The map (MapLibre in
     plotly.js) runs its tile workers from blob: URLs and draws markers from data:/blob: images.
     """
-    return "; ".join([
-        "default-src 'self'",
-        "script-src " + " ".join(["'self'", *script_hashes]),
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data: blob:",
-        "font-src 'self' data:",
-        "connect-src 'self'",
-        "worker-src 'self' blob:",
-        "child-src 'self' blob:",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ])
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src " + " ".join(["'self'", *script_hashes]),
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data: blob:",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "worker-src 'self' blob:",
+            "child-src 'self' blob:",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
 
 
 def security_headers(response: Response) -> Response:
@@ -425,14 +473,16 @@ def security_headers(response: Response) -> Response:
     return response
 
 
-# --- login and logout (server-rendered; they work without JavaScript) -------------------------------------------
+# --- login and logout (server-rendered; they work without JavaScript)
 def page(title: str, body: str) -> str:
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)} · crisisrisk</title><link rel="stylesheet" href="/assets/style.css"></head>
 <body><header class="site-header"><div class="brand"><a class="brand-name brand-link" href="/">crisisrisk</a>
 <span class="brand-tag">risk of <em>detected</em> trafficking in humanitarian crises</span></div></header>
-<main class="page auth-page"><div class="card auth-card"><h1>{escape(title)}</h1>{body}</div></main></body></html>"""
+<main class="page auth-page"><div class="card auth-card"><h1>{escape(title)}</h1>{body}</div></main>
+</body></html>"""
 
 
 def _safe_next(target: str | None) -> str:
@@ -448,15 +498,20 @@ def _safe_next(target: str | None) -> str:
 def _login_form(message: str = "", name: str = "", status_class: str = "error") -> str:
     nxt = _safe_next(request.values.get("next"))
     msg = f"<p class='auth-message {status_class}' role='alert'>{escape(message)}</p>" if message else ""
-    public = ("<p class='note'>The map and the other read-only pages are public; sign in for the admin page.</p>"
-              if public_read() else "<p class='note'>Sign in to see the dashboard.</p>")
+    public = (
+        "<p class='note'>The map and the other read-only pages are public; sign in for the admin page.</p>"
+        if public_read()
+        else "<p class='note'>Sign in to see the dashboard.</p>"
+    )
     return msg + f"""<form method="post" action="/login" class="auth-form">
 <input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf_token())}">
 <input type="hidden" name="next" value="{escape(nxt)}">
 <label for="login-name">User name</label>
-<input id="login-name" name="name" autocomplete="username" required maxlength="120" value="{escape(name)}" autofocus>
+<input id="login-name" name="name" autocomplete="username" required maxlength="120"
+ value="{escape(name)}" autofocus>
 <label for="login-password">Password</label>
-<input id="login-password" name="password" type="password" autocomplete="current-password" required maxlength="1024">
+<input id="login-password" name="password" type="password" autocomplete="current-password" required
+ maxlength="1024">
 <button class="button" id="login-submit" type="submit">Sign in</button></form>{public}
 <p class="note">Accounts are made on the server: <code>crisisrisk users add NAME --role analyst</code>.</p>"""
 
@@ -479,26 +534,53 @@ def login_blueprint() -> Blueprint:
         client = client_address()
         pair, address = accounts.login_failures(engine, name, client, LOGIN_WINDOW_MIN)
         if pair >= LOGIN_LIMIT or address >= LOGIN_ADDRESS_LIMIT:
-            what = (f"{pair} for this name from your address" if pair >= LOGIN_LIMIT
-                    else f"{address} from your address")
-            accounts.audit(engine, name or "anonymous", "login", "refused", name,
-                           f"rate limited: {what} in {LOGIN_WINDOW_MIN} min", client)
-            return Response(page("Sign in", _login_form(
-                f"Too many failed sign-ins ({what} in {LOGIN_WINDOW_MIN} minutes). Wait {LOGIN_WINDOW_MIN} "
-                "minutes and try again, or ask an administrator to unlock your name.", name)), status=429,
-                mimetype="text/html", headers={"Retry-After": str(LOGIN_WINDOW_MIN * 60)})
+            what = (
+                f"{pair} for this name from your address"
+                if pair >= LOGIN_LIMIT
+                else f"{address} from your address"
+            )
+            accounts.audit(
+                engine,
+                name or "anonymous",
+                "login",
+                "refused",
+                name,
+                f"rate limited: {what} in {LOGIN_WINDOW_MIN} min",
+                client,
+            )
+            return Response(
+                page(
+                    "Sign in",
+                    _login_form(
+                        f"Too many failed sign-ins ({what} in {LOGIN_WINDOW_MIN} minutes). Wait"
+                        f" {LOGIN_WINDOW_MIN} minutes and try again, or ask an administrator to unlock your"
+                        " name.",
+                        name,
+                    ),
+                ),
+                status=429,
+                mimetype="text/html",
+                headers={"Retry-After": str(LOGIN_WINDOW_MIN * 60)},
+            )
         principal = accounts.authenticate(engine, name, password) if name and password else None
         if principal is None:
-            accounts.audit(engine, name or "anonymous", "login", "denied", name, "wrong name or password", client)
-            return Response(page("Sign in", _login_form("Wrong user name or password.", name)), status=401,
-                            mimetype="text/html")
+            accounts.audit(
+                engine, name or "anonymous", "login", "denied", name, "wrong name or password", client
+            )
+            return Response(
+                page("Sign in", _login_form("Wrong user name or password.", name)),
+                status=401,
+                mimetype="text/html",
+            )
         session.clear()
         session.permanent = True
         session["user"] = principal.name
         session["epoch"] = principal.epoch
         session["csrf"] = secrets.token_urlsafe(32)
         session["at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        accounts.audit(engine, principal.name, "login", "ok", principal.name, f"role {principal.role}", client)
+        accounts.audit(
+            engine, principal.name, "login", "ok", principal.name, f"role {principal.role}", client
+        )
         return redirect(_safe_next(request.form.get("next")), code=303)
 
     @bp.route("/logout", methods=["GET", "POST"])
@@ -508,14 +590,18 @@ def login_blueprint() -> Blueprint:
         if request.method == "GET":
             if principal is None:
                 return page("Sign out", "<p>You are not signed in. <a href='/login'>Sign in</a></p>")
-            return page("Sign out", f"""<p>Signed in as {escape(principal.name)} ({escape(principal.role)}).</p>
+            return page(
+                "Sign out",
+                f"""<p>Signed in as {escape(principal.name)} ({escape(principal.role)}).</p>
 <form method="post" action="/logout"><input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf_token())}">
-<button class="button" type="submit">Sign out</button></form>""")
+<button class="button" type="submit">Sign out</button></form>""",
+            )
         if principal is not None and principal.via == "session":
             # the cookie may have been copied: end every session of this user on the server, not just this one
             accounts.end_sessions(_engine(), principal.name)
-            accounts.audit(_engine(), principal.name, "logout", "ok", principal.name, "sessions ended",
-                           client_address())
+            accounts.audit(
+                _engine(), principal.name, "logout", "ok", principal.name, "sessions ended", client_address()
+            )
         session.clear()
         response = redirect("/login?logged_out=1", code=303)
         response.delete_cookie(CSRF_COOKIE)

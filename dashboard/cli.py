@@ -25,7 +25,9 @@ DEFAULT_HOST = settings.get("CRISISRISK_HOST")
 DEFAULT_PORT = settings.get("CRISISRISK_PORT")
 HostOpt = Annotated[str, typer.Option("--host", help="Interface to listen on (0.0.0.0 for all).")]
 PortOpt = Annotated[int, typer.Option("--port", help="TCP port.")]
-DebugOpt = Annotated[bool, typer.Option("--debug", help="Dash development server with hot reload (not for production).")]
+DebugOpt = Annotated[
+    bool, typer.Option("--debug", help="Dash development server with hot reload (not for production).")
+]
 ThreadsOpt = Annotated[int, typer.Option("--threads", help="Worker threads of the production server.")]
 
 
@@ -46,14 +48,20 @@ def _serve(host: str, port: int, debug: bool, threads: int = 8, app_config: dict
         console.print(f"[red]✗ cannot start:[/red] {exc}")
         raise typer.Exit(2) from None
     public = app.server.config.get("CRISISRISK_PUBLIC_READ")
-    console.print(f"Mode: {app.server.config.get('CRISISRISK_ENV')}; read-only pages "
-                  f"{'[green]public[/green] (CRISISRISK_PUBLIC_READ=true)' if public else 'need a viewer login'}; "
-                  "admin page and analyst API need an analyst login or token")
+    console.print(
+        f"Mode: {app.server.config.get('CRISISRISK_ENV')}; read-only pages "
+        f"{'[green]public[/green] (CRISISRISK_PUBLIC_READ=true)' if public else 'need a viewer login'}; "
+        "admin page and analyst API need an analyst login or token"
+    )
     ctx = app.server.extensions["crisisrisk"]
     run = ctx.queries.run_id
-    console.print(f"[green]✓[/green] app ready in {time.perf_counter() - started:.1f} s; deployed model: "
-                  f"{run or '[yellow]none (pages say how to train one)[/yellow]'}")
-    console.print(f"Serving on [bold]http://{host}:{port}/[/bold]  (API: http://{host}:{port}/api/v1/openapi.json)")
+    console.print(
+        f"[green]✓[/green] app ready in {time.perf_counter() - started:.1f} s; deployed model: "
+        f"{run or '[yellow]none (pages say how to train one)[/yellow]'}"
+    )
+    console.print(
+        f"Serving on [bold]http://{host}:{port}/[/bold]  (API: http://{host}:{port}/api/v1/openapi.json)"
+    )
     if debug:
         console.print("[yellow]Dash development server (--debug): do not use in production.[/yellow]")
         app.run(host=host, port=port, debug=True)
@@ -63,17 +71,26 @@ def _serve(host: str, port: int, debug: bool, threads: int = 8, app_config: dict
     serve(app.server, host=host, port=port, threads=threads, ident="crisisrisk")
 
 
-def serve_cmd(host: HostOpt = DEFAULT_HOST, port: PortOpt = DEFAULT_PORT, debug: DebugOpt = False,
-              threads: ThreadsOpt = 8) -> None:
+def serve_cmd(
+    host: HostOpt = DEFAULT_HOST,
+    port: PortOpt = DEFAULT_PORT,
+    debug: DebugOpt = False,
+    threads: ThreadsOpt = 8,
+) -> None:
     """Serve the dashboard and the JSON API (waitress; the Dash dev server only with --debug)."""
     _serve(host, port, debug, threads)
 
 
-def up_cmd(host: HostOpt = DEFAULT_HOST, port: PortOpt = DEFAULT_PORT, debug: DebugOpt = False,
-           threads: ThreadsOpt = 8) -> None:
+def up_cmd(
+    host: HostOpt = DEFAULT_HOST,
+    port: PortOpt = DEFAULT_PORT,
+    debug: DebugOpt = False,
+    threads: ThreadsOpt = 8,
+) -> None:
     """Build what is missing, then serve: ETL if the warehouse has no loads, training if no model is deployed.
 
-    Without CRISISRISK_SECRET_KEY a random key is made for this run (sessions end when it stops); the read-only
+    Without CRISISRISK_SECRET_KEY a random key is made for this run (sessions end when it stops); the
+    read-only
     pages are public unless CRISISRISK_PUBLIC_READ is set.
     """
     from rich.progress import (
@@ -93,17 +110,26 @@ def up_cmd(host: HostOpt = DEFAULT_HOST, port: PortOpt = DEFAULT_PORT, debug: De
     console.print(f"Warehouse: {engine.url.render_as_string(hide_password=True)}")
     migrate(engine)
     with engine.connect() as conn:
-        loads = conn.execute(select(func.count()).select_from(source_load)
-                             .where(source_load.c.status == "loaded")).scalar_one()
+        loads = conn.execute(
+            select(func.count()).select_from(source_load).where(source_load.c.status == "loaded")
+        ).scalar_one()
     if loads == 0:
         from etl.loader import run
         from etl.sources import all_sources
 
         sources = all_sources()
-        console.print(f"[bold]1/3 ETL[/bold]: the warehouse has no loads; loading {len(sources)} sources from data/raw")
+        console.print(
+            f"[bold]1/3 ETL[/bold]: the warehouse has no loads; loading {len(sources)} sources from data/raw"
+        )
         failed = []
-        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=console) as progress:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
             task = progress.add_task("ETL", total=len(sources))
 
             def step(msg: str) -> None:
@@ -112,24 +138,34 @@ def up_cmd(host: HostOpt = DEFAULT_HOST, port: PortOpt = DEFAULT_PORT, debug: De
             def done(result) -> None:
                 progress.advance(task)
                 mark = "[red]✗[/red]" if result.status == "failed" else "[green]✓[/green]"
-                progress.console.print(f"{mark} {result.source}: {result.status}"
-                                       + (f" ({result.error})" if result.error else f", {result.observations:,} obs."))
+                progress.console.print(
+                    f"{mark} {result.source}: {result.status}"
+                    + (f" ({result.error})" if result.error else f", {result.observations:,} obs.")
+                )
                 if result.status == "failed":
                     failed.append(result.source)
 
             run(engine, progress=step, on_result=done)
         if failed:
-            console.print(f"[yellow]{len(failed)} source(s) failed: {', '.join(failed)}; continuing with the rest.[/yellow]")
+            console.print(
+                f"[yellow]{len(failed)} source(s) failed: {', '.join(failed)}; continuing with the"
+                " rest.[/yellow]"
+            )
     else:
-        console.print(f"[bold]1/3 ETL[/bold]: {loads} current loads in the warehouse; skipped "
-                      "(run `crisisrisk etl run` to refresh)")
+        console.print(
+            f"[bold]1/3 ETL[/bold]: {loads} current loads in the warehouse; skipped "
+            "(run `crisisrisk etl run` to refresh)"
+        )
     with engine.connect() as conn:
         deployed = conn.execute(select(model_run.c.run_id).where(model_run.c.status == "deployed")).scalar()
     if deployed is None:
-        console.print("[bold]2/3 model[/bold]: no deployed model; training one (backtests included, takes minutes)")
+        console.print(
+            "[bold]2/3 model[/bold]: no deployed model; training one (backtests included, takes minutes)"
+        )
         from models.pipeline import train_run
 
         with console.status("training…") as status:
+
             def progress_cb(event, *args, **kwargs) -> None:  # a models.progress.TrainEvent
                 status.update(f"training, {str(event)[:90]}")
                 if not event.done:  # one line per step, not per backtest fit
@@ -138,9 +174,12 @@ def up_cmd(host: HostOpt = DEFAULT_HOST, port: PortOpt = DEFAULT_PORT, debug: De
             run_id = train_run(engine, deploy=True, progress=progress_cb)
         console.print(f"[green]✓[/green] deployed model {run_id}")
     else:
-        console.print(f"[bold]2/3 model[/bold]: deployed model {deployed}; skipped (`crisisrisk model train` retrains)")
+        console.print(
+            f"[bold]2/3 model[/bold]: deployed model {deployed}; skipped (`crisisrisk model train` retrains)"
+        )
     if loads == 0 or deployed is None:
-        # new data or a new model: the phase curves and the alert rules follow, as after `etl run` and `model train`
+        # new data or a new model: the phase curves and the alert rules follow, as after `etl run` and `model
+        # train`
         from models.post_change import run_and_report
 
         with console.status("crisis phases and alerts…"):
@@ -152,8 +191,10 @@ def up_cmd(host: HostOpt = DEFAULT_HOST, port: PortOpt = DEFAULT_PORT, debug: De
         import secrets as _secrets
 
         app_config["secret_key"] = _secrets.token_urlsafe(48)
-        console.print("[yellow]No CRISISRISK_SECRET_KEY: using a random key for this run (sign-ins end when it "
-                      "stops). Set it to keep sessions across restarts.[/yellow]")
+        console.print(
+            "[yellow]No CRISISRISK_SECRET_KEY: using a random key for this run (sign-ins end when it "
+            "stops). Set it to keep sessions across restarts.[/yellow]"
+        )
     if not settings.is_set("CRISISRISK_PUBLIC_READ"):
         app_config["public_read"] = True
     _print_accounts_hint()
@@ -174,15 +215,20 @@ def _print_accounts_hint() -> None:
     except Exception:  # noqa: BLE001 - only a hint
         n = 0
     if n == 0:
-        console.print("Uploads, retraining and promotion (/admin) need an analyst account: "
-                      "[bold]crisisrisk users add NAME --role analyst[/bold]")
+        console.print(
+            "Uploads, retraining and promotion (/admin) need an analyst account: "
+            "[bold]crisisrisk users add NAME --role analyst[/bold]"
+        )
 
 
-# --- users and tokens ---------------------------------------------------------------------------------------------
-users_app = typer.Typer(help="Dashboard accounts (viewer, analyst, admin); passwords stored as scrypt hashes.",
-                        no_args_is_help=True)
-tokens_app = typer.Typer(help="API tokens for scripts (Authorization: Bearer <token>); stored as SHA-256.",
-                         no_args_is_help=True)
+# --- users and tokens
+users_app = typer.Typer(
+    help="Dashboard accounts (viewer, analyst, admin); passwords stored as scrypt hashes.",
+    no_args_is_help=True,
+)
+tokens_app = typer.Typer(
+    help="API tokens for scripts (Authorization: Bearer <token>); stored as SHA-256.", no_args_is_help=True
+)
 
 
 def _engine():
@@ -203,12 +249,18 @@ def _cli_actor() -> str:
 
 
 @users_app.command("add")
-def users_add(name: Annotated[str, typer.Argument(help="User name (at least 2 characters).")],
-              role: Annotated[str, typer.Option("--role", help="viewer, analyst or admin.")] = "viewer",
-              password_stdin: Annotated[bool, typer.Option("--password-stdin",
-                                                           help="Read the password from the first line of stdin "
-                                                                "(scripts); otherwise it is asked twice, hidden.")]
-              = False) -> None:
+def users_add(
+    name: Annotated[str, typer.Argument(help="User name (at least 2 characters).")],
+    role: Annotated[str, typer.Option("--role", help="viewer, analyst or admin.")] = "viewer",
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the password from the first line of stdin "
+            "(scripts); otherwise it is asked twice, hidden.",
+        ),
+    ] = False,
+) -> None:
     """Create a user; the password (at least 10 characters) is asked twice with hidden input."""
     from warehouse.accounts import AccountError, add_user, audit
 
@@ -236,14 +288,19 @@ def users_list() -> None:
 
     engine = _engine()
     with engine.connect() as conn:
-        rows = conn.execute(select(app_user.c.name, app_user.c.role, app_user.c.created_at, app_user.c.disabled)
-                            .order_by(app_user.c.name)).all()
+        rows = conn.execute(
+            select(app_user.c.name, app_user.c.role, app_user.c.created_at, app_user.c.disabled).order_by(
+                app_user.c.name
+            )
+        ).all()
     if not rows:
         console.print("No users yet: crisisrisk users add NAME --role analyst")
         return
     for r in rows:
-        console.print(f"{r.name:<24} {r.role:<8} created {str(r.created_at)[:19]}"
-                      + ("  [red]disabled[/red]" if r.disabled else ""))
+        console.print(
+            f"{r.name:<24} {r.role:<8} created {str(r.created_at)[:19]}"
+            + ("  [red]disabled[/red]" if r.disabled else "")
+        )
 
 
 def _account_change(action: str, name: str, change, detail: str) -> None:
@@ -262,38 +319,58 @@ def _account_change(action: str, name: str, change, detail: str) -> None:
 
 
 @users_app.command("passwd")
-def users_passwd(name: Annotated[str, typer.Argument(help="The user.")],
-                 password_stdin: Annotated[bool, typer.Option("--password-stdin",
-                                                              help="Read the new password from stdin.")] = False
-                 ) -> None:
+def users_passwd(
+    name: Annotated[str, typer.Argument(help="The user.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the new password from stdin.")
+    ] = False,
+) -> None:
     """Set a new password (asked twice, hidden); every session of the user ends."""
     from warehouse.accounts import set_password
 
-    password = (sys.stdin.readline().rstrip("\r\n") if password_stdin
-                else typer.prompt("New password", hide_input=True, confirmation_prompt=True))
-    _account_change("user passwd", name, lambda engine: set_password(engine, name, password),
-                    f"password of '{name}' changed; their sessions ended")
+    password = (
+        sys.stdin.readline().rstrip("\r\n")
+        if password_stdin
+        else typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    )
+    _account_change(
+        "user passwd",
+        name,
+        lambda engine: set_password(engine, name, password),
+        f"password of '{name}' changed; their sessions ended",
+    )
 
 
 @users_app.command("role")
-def users_role(name: Annotated[str, typer.Argument(help="The user.")],
-               role: Annotated[str, typer.Argument(help="viewer, analyst or admin.")]) -> None:
+def users_role(
+    name: Annotated[str, typer.Argument(help="The user.")],
+    role: Annotated[str, typer.Argument(help="viewer, analyst or admin.")],
+) -> None:
     """Change a user's role; every session of the user ends (their API tokens take the new role at once)."""
     from warehouse.accounts import set_role
 
-    _account_change("user role", name, lambda engine: set_role(engine, name, role),
-                    f"'{name}' is now {role}; their sessions ended")
+    _account_change(
+        "user role",
+        name,
+        lambda engine: set_role(engine, name, role),
+        f"'{name}' is now {role}; their sessions ended",
+    )
 
 
 @users_app.command("disable")
-def users_disable(name: Annotated[str, typer.Argument(help="The user.")],
-                  enable: Annotated[bool, typer.Option("--enable", help="Enable the user again.")] = False) -> None:
+def users_disable(
+    name: Annotated[str, typer.Argument(help="The user.")],
+    enable: Annotated[bool, typer.Option("--enable", help="Enable the user again.")] = False,
+) -> None:
     """Disable a user (sessions end, tokens stop working), or enable them again with --enable."""
     from warehouse.accounts import set_disabled
 
-    _account_change("user enable" if enable else "user disable", name,
-                    lambda engine: set_disabled(engine, name, not enable),
-                    f"'{name}' {'enabled' if enable else 'disabled; their sessions ended'}")
+    _account_change(
+        "user enable" if enable else "user disable",
+        name,
+        lambda engine: set_disabled(engine, name, not enable),
+        f"'{name}' {'enabled' if enable else 'disabled; their sessions ended'}",
+    )
 
 
 @users_app.command("logout")
@@ -309,7 +386,9 @@ def users_logout(name: Annotated[str, typer.Argument(help="The user.")]) -> None
 
 
 @users_app.command("unlock")
-def users_unlock(name: Annotated[str, typer.Argument(help="The user locked out by failed sign-ins.")]) -> None:
+def users_unlock(
+    name: Annotated[str, typer.Argument(help="The user locked out by failed sign-ins.")],
+) -> None:
     """Let a user locked out by failed sign-ins (429) sign in again at once; audited."""
     from warehouse.accounts import AccountError, unlock_login
 
@@ -319,12 +398,16 @@ def users_unlock(name: Annotated[str, typer.Argument(help="The user locked out b
     except AccountError as exc:
         console.print(f"[red]✗[/red] {exc}")
         raise typer.Exit(1) from None
-    console.print(f"[green]✓[/green] '{name}' unlocked ({cleared} failed sign-in(s) of the last day no longer count)")
+    console.print(
+        f"[green]✓[/green] '{name}' unlocked ({cleared} failed sign-in(s) of the last day no longer count)"
+    )
 
 
 @tokens_app.command("create")
-def tokens_create(name: Annotated[str, typer.Argument(help="A label for the token, e.g. 'nightly-upload'.")],
-                  user: Annotated[str, typer.Option("--user", help="The user the token acts as (its role).")]) -> None:
+def tokens_create(
+    name: Annotated[str, typer.Argument(help="A label for the token, e.g. 'nightly-upload'.")],
+    user: Annotated[str, typer.Option("--user", help="The user the token acts as (its role).")],
+) -> None:
     """Create an API token; it is printed once and only its SHA-256 is stored."""
     from warehouse.accounts import AccountError, audit, create_token
 

@@ -45,9 +45,14 @@ def gzip_json(response: Response) -> Response:
     Field connections are slow; a period change or the donor table compresses 4-8x. Static bundles are
     left alone (the browser caches them; Dash fingerprints their URLs).
     """
-    if (response.status_code != 200 or response.direct_passthrough or "Content-Encoding" in response.headers
-            or response.mimetype != "application/json" or not request.path.startswith(GZIP_PATHS)
-            or not client_accepts_gzip()):
+    if (
+        response.status_code != 200
+        or response.direct_passthrough
+        or "Content-Encoding" in response.headers
+        or response.mimetype != "application/json"
+        or not request.path.startswith(GZIP_PATHS)
+        or not client_accepts_gzip()
+    ):
         return response
     data = response.get_data()
     if len(data) < GZIP_MIN_BYTES:

@@ -1,6 +1,7 @@
 """The shared context of the pages: the query layer, the geometry store and the settings of the serving app.
 
-Pages are modules (Dash Pages), imported once per process, but one process may build several apps, each over its
+Pages are modules (Dash Pages), imported once per process, but one process may build several apps, each over
+its
 own warehouse (tests, the benchmark). So a page never keeps the context in a module variable: it asks for the
 context of the app that serves the request, ``current()``.
 """
@@ -44,8 +45,10 @@ def install(server: Flask, ctx: AppContext) -> None:
 def current() -> AppContext:
     """The context of the app serving this request (or of the app whose ``app_context()`` is pushed)."""
     if not has_app_context():
-        raise RuntimeError("dashboard.context.current() needs an app context: pages read the context of the app "
-                           "serving the request; outside a request use `with app.server.app_context():`")
+        raise RuntimeError(
+            "dashboard.context.current() needs an app context: pages read the context of the app "
+            "serving the request; outside a request use `with app.server.app_context():`"
+        )
     return current_app.extensions[EXTENSION]
 
 

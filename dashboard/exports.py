@@ -48,8 +48,9 @@ def _table_csv(frame: pd.DataFrame, columns: dict[str, Field], level: int | None
     headers = [columns[c].header for c in cols]
     buf = io.StringIO()
     if hxl:
-        pd.DataFrame([[columns[c].tag(level) for c in cols]], columns=headers).to_csv(buf, index=False,
-                                                                                     lineterminator="\n")
+        pd.DataFrame([[columns[c].tag(level) for c in cols]], columns=headers).to_csv(
+            buf, index=False, lineterminator="\n"
+        )
         data.to_csv(buf, index=False, header=False, lineterminator="\n")
     else:
         data.to_csv(buf, index=False, header=headers, lineterminator="\n")

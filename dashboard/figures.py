@@ -22,60 +22,113 @@ NO_DATA_TEXT = "No prediction (no data)"
 BORDER = "#ffffff"
 UNKNOWN_FAMILY_COLOUR = "#999999"  # only for a family an old run's metadata names and the table no longer has
 UP, DOWN = "#E66101", "#5E3C99"  # ColorBrewer PuOr ends: rise, fall
-MODEL_COLOURS = {"xgboost": "#000000", "xgboost_no_past_victims": "#0072B2", "xgboost_monotone": "#56B4E9", "last_value": "#E69F00",
-                 "mean_3y": "#009E73", "ridge": "#CC79A7", "conflict_displacement_only": "#D55E00"}
-MODEL_LABELS = {"xgboost": "XGBoost (deployed model)", "xgboost_no_past_victims": "XGBoost without past victims",
-                "xgboost_monotone": "XGBoost, monotone constraints",
-                "last_value": "Last observed value", "mean_3y": "3-year mean", "ridge": "Ridge regression",
-                "conflict_displacement_only": "Conflict + displacement only"}
-METRIC_LABELS = {"rmsle": "RMSLE (lower is better)", "mae": "MAE, victims per 100k (lower is better)",
-                 "spearman": "Spearman rank correlation (higher is better)",
-                 "top20_recall": "Top-20 recall (higher is better)", "coverage80": "80% interval coverage (target 0.80)",
-                 "width80": "80% interval width, log1p per 100k"}
+MODEL_COLOURS = {
+    "xgboost": "#000000",
+    "xgboost_no_past_victims": "#0072B2",
+    "xgboost_monotone": "#56B4E9",
+    "last_value": "#E69F00",
+    "mean_3y": "#009E73",
+    "ridge": "#CC79A7",
+    "conflict_displacement_only": "#D55E00",
+}
+MODEL_LABELS = {
+    "xgboost": "XGBoost (deployed model)",
+    "xgboost_no_past_victims": "XGBoost without past victims",
+    "xgboost_monotone": "XGBoost, monotone constraints",
+    "last_value": "Last observed value",
+    "mean_3y": "3-year mean",
+    "ridge": "Ridge regression",
+    "conflict_displacement_only": "Conflict + displacement only",
+}
+METRIC_LABELS = {
+    "rmsle": "RMSLE (lower is better)",
+    "mae": "MAE, victims per 100k (lower is better)",
+    "spearman": "Spearman rank correlation (higher is better)",
+    "top20_recall": "Top-20 recall (higher is better)",
+    "coverage80": "80% interval coverage (target 0.80)",
+    "width80": "80% interval width, log1p per 100k",
+}
 TARGET_TEXT = "risk of <i>detected</i> trafficking"
-FONT = dict(family="system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif", size=13)
+FONT = dict(
+    family="system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif", size=13
+)
 
-HOVER = ("<b>%{text}</b><br>Where victims are found (detected in country): risk score %{customdata[0]} / 100 "
-         "(%{customdata[1]})"
-         "<br>Estimate: %{customdata[2]:,.3~r} detected victims per 100k"
-         "<br>80% interval: %{customdata[3]:,.3~r} to %{customdata[4]:,.3~r} per 100k"
-         "<br>Change since previous year: %{customdata[5]} points"
-         "<br>Basis: %{customdata[7]} (newest label %{customdata[8]}; conflict %{customdata[9]}; displacement "
-         "%{customdata[10]})"
-         "<br><b>Top drivers</b> (+ raises, - lowers the estimate):<br>%{customdata[6]}"
-         "<br><i>Follows detection capacity: not the risk to a population.</i><extra></extra>")
-WATCH_HOVER = ("<b>%{text}</b><br>Crisis watch list %{customdata[8]}: rank %{customdata[0]} of %{customdata[1]}"
-               "<br>Expected rise of nationals detected as trafficking victims abroad:"
-               "<br>×%{customdata[2]:.2f} (80% interval ×%{customdata[3]:.2f}–×%{customdata[4]:.2f})"
-               "<br><b>Top driver:</b> %{customdata[5]}"
-               "<br><b>People exposed:</b> %{customdata[6]}"
-               "<br>Basis (input years): %{customdata[7]}<extra></extra>")
-WATCH_ADMIN1_HOVER = ("<b>%{text}</b><br>Share of the country's located crisis drivers: %{customdata[0]}"
-                      "<br>Conflict deaths located (UCDP GED): %{customdata[1]}"
-                      "<br>Displaced people located (IOM DTM / IDMC): %{customdata[2]}"
-                      "<br>Country: %{customdata[3]}<extra></extra>")
+HOVER = (
+    "<b>%{text}</b><br>Where victims are found (detected in country): risk score %{customdata[0]} / 100 "
+    "(%{customdata[1]})"
+    "<br>Estimate: %{customdata[2]:,.3~r} detected victims per 100k"
+    "<br>80% interval: %{customdata[3]:,.3~r} to %{customdata[4]:,.3~r} per 100k"
+    "<br>Change since previous year: %{customdata[5]} points"
+    "<br>Basis: %{customdata[7]} (newest label %{customdata[8]}; conflict %{customdata[9]}; displacement "
+    "%{customdata[10]})"
+    "<br><b>Top drivers</b> (+ raises, - lowers the estimate):<br>%{customdata[6]}"
+    "<br><i>Follows detection capacity: not the risk to a population.</i><extra></extra>"
+)
+WATCH_HOVER = (
+    "<b>%{text}</b><br>Crisis watch list %{customdata[8]}: rank %{customdata[0]} of %{customdata[1]}"
+    "<br>Expected rise of nationals detected as trafficking victims abroad:"
+    "<br>×%{customdata[2]:.2f} (80% interval ×%{customdata[3]:.2f}–×%{customdata[4]:.2f})"
+    "<br><b>Top driver:</b> %{customdata[5]}"
+    "<br><b>People exposed:</b> %{customdata[6]}"
+    "<br>Basis (input years): %{customdata[7]}<extra></extra>"
+)
+WATCH_ADMIN1_HOVER = (
+    "<b>%{text}</b><br>Share of the country's located crisis drivers: %{customdata[0]}"
+    "<br>Conflict deaths located (UCDP GED): %{customdata[1]}"
+    "<br>Displaced people located (IOM DTM / IDMC): %{customdata[2]}"
+    "<br>Country: %{customdata[3]}<extra></extra>"
+)
 MAP_METRICS: dict[str, dict] = {
-    "watch": {"label": "Crisis watch list", "unit": "percentile of expected rise, 0–100", "colorscale": "YlOrRd",
-              "nodata": "Not scored (no data), which is not low risk",
-              "column": "percentile", "fmt": ".0f", "hover": WATCH_HOVER, "target": "expected rise of nationals "
-              "detected as trafficking victims abroad"},
-    "risk_score": {"label": "Where victims are found: risk score", "unit": "percentile within the year, 0–100",
-                   "colorscale": "Viridis", "column": "risk_score", "fmt": ".0f", "hover": HOVER,
-                   "target": TARGET_TEXT},
-    "estimate": {"label": "Where victims are found: estimated detected victims", "unit": "per 100,000 people",
-                 "colorscale": "Viridis", "column": "estimate_per_100k", "fmt": ".2f", "hover": HOVER,
-                 "target": TARGET_TEXT},
-    "change": {"label": "Where victims are found: change in risk score since the previous year",
-               "unit": "percentile points", "colorscale": "PuOr_r", "column": "score_change", "fmt": "+.0f",
-               "hover": HOVER, "target": TARGET_TEXT},
+    "watch": {
+        "label": "Crisis watch list",
+        "unit": "percentile of expected rise, 0–100",
+        "colorscale": "YlOrRd",
+        "nodata": "Not scored (no data), which is not low risk",
+        "column": "percentile",
+        "fmt": ".0f",
+        "hover": WATCH_HOVER,
+        "target": "expected rise of nationals detected as trafficking victims abroad",
+    },
+    "risk_score": {
+        "label": "Where victims are found: risk score",
+        "unit": "percentile within the year, 0–100",
+        "colorscale": "Viridis",
+        "column": "risk_score",
+        "fmt": ".0f",
+        "hover": HOVER,
+        "target": TARGET_TEXT,
+    },
+    "estimate": {
+        "label": "Where victims are found: estimated detected victims",
+        "unit": "per 100,000 people",
+        "colorscale": "Viridis",
+        "column": "estimate_per_100k",
+        "fmt": ".2f",
+        "hover": HOVER,
+        "target": TARGET_TEXT,
+    },
+    "change": {
+        "label": "Where victims are found: change in risk score since the previous year",
+        "unit": "percentile points",
+        "colorscale": "PuOr_r",
+        "column": "score_change",
+        "fmt": "+.0f",
+        "hover": HOVER,
+        "target": TARGET_TEXT,
+    },
 }
 # the admin-1 view of the watch list (a country selected): where its drivers are located
-WATCH_ADMIN1 = {"label": "Located crisis drivers", "unit": "% of the country's located conflict deaths and "
-                "displaced people", "colorscale": "YlOrRd", "column": "share", "fmt": ".0f",
-                "hover": WATCH_ADMIN1_HOVER, "target": "where the watch list's drivers are located",
-                "nodata": "No conflict deaths or displacement located (no data)"}
+WATCH_ADMIN1 = {
+    "label": "Located crisis drivers",
+    "unit": "% of the country's located conflict deaths and displaced people",
+    "colorscale": "YlOrRd",
+    "column": "share",
+    "fmt": ".0f",
+    "hover": WATCH_ADMIN1_HOVER,
+    "target": "where the watch list's drivers are located",
+    "nodata": "No conflict deaths or displacement located (no data)",
+}
 WATCH_METRICS = ("watch",)
-
 
 
 def family_colour(family: str) -> str:
@@ -96,17 +149,29 @@ def metric_meta(metric: str, level: int = 0) -> dict:
 
 
 def _base_layout(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
-    fig.update_layout(template="plotly_white", font=FONT, margin=dict(l=10, r=10, t=50 if title else 20, b=10),
-                      title=dict(text=title, x=0.01, xanchor="left", font=dict(size=15)) if title else None,
-                      height=height, hoverlabel=dict(font=dict(family=FONT["family"])))
+    fig.update_layout(
+        template="plotly_white",
+        font=FONT,
+        margin=dict(l=10, r=10, t=50 if title else 20, b=10),
+        title=dict(text=title, x=0.01, xanchor="left", font=dict(size=15)) if title else None,
+        height=height,
+        hoverlabel=dict(font=dict(family=FONT["family"])),
+    )
     return fig
 
 
 def empty_figure(message: str, height: int = 260) -> go.Figure:
     """A blank figure that says why it is blank."""
     fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                       font=dict(size=14, color="#555"))
+    fig.add_annotation(
+        text=message,
+        showarrow=False,
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
+        font=dict(size=14, color="#555"),
+    )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return _base_layout(fig, height=height)
@@ -140,7 +205,11 @@ def metric_range(all_values: pd.DataFrame, metric: str) -> tuple[float, float]:
     if metric == "watch":
         return 0.0, 100.0  # a percentile (countries) or a share in % (admin-1)
     col = MAP_METRICS[metric]["column"]
-    vals = pd.to_numeric(all_values[col], errors="coerce").dropna() if col in all_values else pd.Series(dtype=float)
+    vals = (
+        pd.to_numeric(all_values[col], errors="coerce").dropna()
+        if col in all_values
+        else pd.Series(dtype=float)
+    )
     if metric == "risk_score":
         return 0.0, 100.0
     if vals.empty:
@@ -151,7 +220,9 @@ def metric_range(all_values: pd.DataFrame, metric: str) -> tuple[float, float]:
     return 0.0, float(np.nanpercentile(vals, 95)) or 1.0
 
 
-def map_arrays(values: pd.DataFrame, locations: Sequence[str], metric: str, level: int = 0) -> tuple[list, list]:
+def map_arrays(
+    values: pd.DataFrame, locations: Sequence[str], metric: str, level: int = 0
+) -> tuple[list, list]:
     """z and customdata aligned to ``locations`` (None where a region has no prediction this year)."""
     if metric == "watch":
         return (watch_admin1_arrays if level == 1 else watch_arrays)(values, locations)
@@ -160,20 +231,29 @@ def map_arrays(values: pd.DataFrame, locations: Sequence[str], metric: str, leve
     def cell(r: pd.Series) -> tuple[float | None, list]:
         val = r.get(col)
         change = r.get("score_change")
-        return (None if pd.isna(val) else round(float(val), 3 if metric == "estimate" else 1), [
-            # numbers, 3 significant digits: this is what a period change sends
-            round(float(r["risk_score"])), r["risk_band"], _sig3(r["estimate_per_100k"]),
-            _sig3(r["lower_per_100k"]), _sig3(r["upper_per_100k"]),
-            "n/a" if pd.isna(change) else f"{change:+.0f}",
-            (r.get("drivers") or "not available") if "drivers" in r else "",
-            *_basis_parts(r),
-        ])
+        return (
+            None if pd.isna(val) else round(float(val), 3 if metric == "estimate" else 1),
+            [
+                # numbers, 3 significant digits: this is what a period change sends
+                round(float(r["risk_score"])),
+                r["risk_band"],
+                _sig3(r["estimate_per_100k"]),
+                _sig3(r["lower_per_100k"]),
+                _sig3(r["upper_per_100k"]),
+                "n/a" if pd.isna(change) else f"{change:+.0f}",
+                (r.get("drivers") or "not available") if "drivers" in r else "",
+                *_basis_parts(r),
+            ],
+        )
 
     return _aligned(values, locations, cell)
 
 
-def _aligned(values: pd.DataFrame, locations: Sequence[str],
-             cell: Callable[[pd.Series], tuple[float | None, list] | None]) -> tuple[list, list]:
+def _aligned(
+    values: pd.DataFrame,
+    locations: Sequence[str],
+    cell: Callable[[pd.Series], tuple[float | None, list] | None],
+) -> tuple[list, list]:
     """z and customdata in the order of ``locations``: ``cell(row)`` of each region's row; None for a region
     without a row or whose cell is None (the grey 'no data' layer shows through)."""
     by_id = values.set_index("region_id") if len(values) else pd.DataFrame()
@@ -186,9 +266,12 @@ def _aligned(values: pd.DataFrame, locations: Sequence[str],
 
 
 def _basis_parts(row) -> list:
-    """[basis, label year, conflict year, displacement year]: short values, the hover template says what they are."""
+    """[basis, label year, conflict year, displacement year]: short values, the hover template says what they
+    are."""
     basis = row.get("basis")
-    out = ["not recorded" if basis is None or (isinstance(basis, float) and math.isnan(basis)) else str(basis)]
+    out = [
+        "not recorded" if basis is None or (isinstance(basis, float) and math.isnan(basis)) else str(basis)
+    ]
     for col in ("label_year", "conflict_year", "displacement_year"):
         v = row.get(col)
         out.append(int(v) if v is not None and pd.notna(v) else "none")
@@ -196,13 +279,17 @@ def _basis_parts(row) -> list:
 
 
 def detected_basis_text(row) -> str:
-    """Issue 10's basis of a detected-victims prediction in words: checked / nowcast / projection and input years."""
+    """Issue 10's basis of a detected-victims prediction in words: checked / nowcast / projection and input
+    years."""
     basis = row.get("basis") if hasattr(row, "get") else None
     if basis is None or (isinstance(basis, float) and math.isnan(basis)):
         return "not recorded by this model run"
     parts = [str(basis)]
-    for col, what in (("label_year", "newest label"), ("conflict_year", "conflict"),
-                      ("displacement_year", "displacement")):
+    for col, what in (
+        ("label_year", "newest label"),
+        ("conflict_year", "conflict"),
+        ("displacement_year", "displacement"),
+    ):
         v = row.get(col)
         parts.append(f"{what} {int(v)}" if v is not None and pd.notna(v) else f"{what} none")
     return f"{parts[0]} ({'; '.join(parts[1:])})"
@@ -214,26 +301,42 @@ def watch_arrays(values: pd.DataFrame, locations: Sequence[str]) -> tuple[list, 
 
     def cell(r: pd.Series) -> tuple[float, list]:
         return round(float(r["percentile"]), 1), [
-            int(r["rank"]), n, round(float(r["rise_factor"]), 3), round(float(r["lower"]), 3),
-            round(float(r["upper"]), 3), _text(r.get("top_driver"), "none stated"),
-            _text(r.get("people_exposed"), "no displacement figures"), _text(r.get("basis"), "not recorded"),
-            f"{int(r['year'])} ({int(r['year']) + 1}–{int(r['year']) + 3})"]
+            int(r["rank"]),
+            n,
+            round(float(r["rise_factor"]), 3),
+            round(float(r["lower"]), 3),
+            round(float(r["upper"]), 3),
+            _text(r.get("top_driver"), "none stated"),
+            _text(r.get("people_exposed"), "no displacement figures"),
+            _text(r.get("basis"), "not recorded"),
+            f"{int(r['year'])} ({int(r['year']) + 1}–{int(r['year']) + 3})",
+        ]
 
     return _aligned(values, locations, cell)
 
 
 def _text(value, default: str) -> str:
     """A text cell, or ``default`` when it is missing (None or NaN)."""
-    return default if value is None or (isinstance(value, float) and math.isnan(value)) or value == "" else str(value)
+    return (
+        default
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value == ""
+        else str(value)
+    )
 
 
 def watch_admin1_arrays(values: pd.DataFrame, locations: Sequence[str]) -> tuple[list, list]:
-    """z (share of located drivers, %) and hover data per admin-1 unit; units with nothing located stay grey."""
+    """z (share of located drivers, %) and hover data per admin-1 unit; units with nothing located stay
+    grey."""
+
     def cell(r: pd.Series) -> tuple[float, list] | None:
         if not bool(r.get("located")):
             return None
-        return round(float(r["share"]), 1), [f"{float(r['share']):.1f}%", _count_year(r, "deaths", "deaths"),
-                                             _count_year(r, "displaced", "people"), r.get("country_text") or ""]
+        return round(float(r["share"]), 1), [
+            f"{float(r['share']):.1f}%",
+            _count_year(r, "deaths", "deaths"),
+            _count_year(r, "displaced", "people"),
+            r.get("country_text") or "",
+        ]
 
     return _aligned(values, locations, cell)
 
@@ -252,9 +355,20 @@ def _sig3(value) -> float:
     return round(value, max(0, 2 - math.floor(math.log10(abs(value)))))
 
 
-def map_figure(values: pd.DataFrame, locations: Sequence[str], background: pd.DataFrame, metric: str,
-               geojson_url: str, zrange: tuple[float, float], *, center: dict | None = None, zoom: float = 0.9,
-               title: str = "", uirevision: str = "world", level: int = 0) -> go.Figure:
+def map_figure(
+    values: pd.DataFrame,
+    locations: Sequence[str],
+    background: pd.DataFrame,
+    metric: str,
+    geojson_url: str,
+    zrange: tuple[float, float],
+    *,
+    center: dict | None = None,
+    zoom: float = 0.9,
+    title: str = "",
+    uirevision: str = "world",
+    level: int = 0,
+) -> go.Figure:
     """Choropleth on ``map_style='white-bg'`` (no tiles). Trace 0 = grey 'no data' layer; trace 1 = values.
 
     ``background`` has ``region_id`` and ``name`` of every shape in the layer.
@@ -264,20 +378,47 @@ def map_figure(values: pd.DataFrame, locations: Sequence[str], background: pd.Da
     names = dict(zip(background["region_id"], background["name"], strict=True)) if len(background) else {}
     names.update(dict(zip(values.get("region_id", []), values.get("region_name", []), strict=True)))
     fig = go.Figure()
-    fig.add_trace(go.Choroplethmap(
-        geojson=geojson_url, featureidkey="id", locations=list(background["region_id"]),
-        z=[0] * len(background), text=list(background["name"]), colorscale=[[0, NO_DATA_GREY], [1, NO_DATA_GREY]],
-        showscale=False, marker=dict(line=dict(color=BORDER, width=0.6)), name=meta.get("nodata", NO_DATA_TEXT),
-        showlegend=True, hovertemplate=f"<b>%{{text}}</b><br>{meta.get('nodata', NO_DATA_TEXT)}<extra></extra>"))
-    fig.add_trace(go.Choroplethmap(
-        geojson=geojson_url, featureidkey="id", locations=list(locations), z=z, customdata=custom,
-        text=[names.get(r, r) for r in locations], marker=dict(line=dict(color=BORDER, width=0.6), opacity=0.95),
-        showlegend=False, **value_style(metric, zrange, level)))
+    fig.add_trace(
+        go.Choroplethmap(
+            geojson=geojson_url,
+            featureidkey="id",
+            locations=list(background["region_id"]),
+            z=[0] * len(background),
+            text=list(background["name"]),
+            colorscale=[[0, NO_DATA_GREY], [1, NO_DATA_GREY]],
+            showscale=False,
+            marker=dict(line=dict(color=BORDER, width=0.6)),
+            name=meta.get("nodata", NO_DATA_TEXT),
+            showlegend=True,
+            hovertemplate=f"<b>%{{text}}</b><br>{meta.get('nodata', NO_DATA_TEXT)}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Choroplethmap(
+            geojson=geojson_url,
+            featureidkey="id",
+            locations=list(locations),
+            z=z,
+            customdata=custom,
+            text=[names.get(r, r) for r in locations],
+            marker=dict(line=dict(color=BORDER, width=0.6), opacity=0.95),
+            showlegend=False,
+            **value_style(metric, zrange, level),
+        )
+    )
     fig.update_layout(
         map=dict(style="white-bg", center=center or dict(lat=18, lon=12), zoom=zoom),
-        legend=dict(x=0.01, y=0.02, bgcolor="rgba(255,255,255,0.85)", bordercolor="#999", borderwidth=1,
-                    itemclick=False, itemdoubleclick=False),
-        uirevision=uirevision, clickmode="event",
+        legend=dict(
+            x=0.01,
+            y=0.02,
+            bgcolor="rgba(255,255,255,0.85)",
+            bordercolor="#999",
+            borderwidth=1,
+            itemclick=False,
+            itemdoubleclick=False,
+        ),
+        uirevision=uirevision,
+        clickmode="event",
     )
     fig = _base_layout(fig, title=title, height=600)
     fig.update_layout(margin=dict(t=70))  # a title line and a subtitle line
@@ -292,9 +433,11 @@ ALERT_HOVER_LINES = 5
 def alert_layer(confirmed: pd.DataFrame) -> go.Scattermap | None:
     """One marker per country with confirmed alerts, at its label point; the hover lists rule and data year.
 
-    Why a separate marker trace: it sits on top of the choropleth without touching its values, so a year change
+    Why a separate marker trace: it sits on top of the choropleth without touching its values, so a year
+    change
     still patches only the value trace. ``confirmed`` has region_id, region_name, rule, period, label_lat and
-    label_lon (one row per alert). Countries without a label point are left to the side list. None: nothing to draw.
+    label_lon (one row per alert). Countries without a label point are left to the side list. None: nothing to
+    draw.
     """
     if confirmed.empty:
         return None
@@ -302,7 +445,9 @@ def alert_layer(confirmed: pd.DataFrame) -> go.Scattermap | None:
     if placed.empty:
         return None
     lat, lon, names, hover, counts = [], [], [], [], []
-    for _region, grp in placed.sort_values(["period", "rule"], ascending=[False, True]).groupby("region_id", sort=True):
+    for _region, grp in placed.sort_values(["period", "rule"], ascending=[False, True]).groupby(
+        "region_id", sort=True
+    ):
         lines = [f"{r.rule} ({int(r.period)})" for r in grp.itertuples()]
         more = len(lines) - ALERT_HOVER_LINES
         text = "<br>".join(lines[:ALERT_HOVER_LINES]) + (f"<br>and {more} more" if more > 0 else "")
@@ -312,21 +457,40 @@ def alert_layer(confirmed: pd.DataFrame) -> go.Scattermap | None:
         hover.append(text)
         counts.append(len(lines))
     return go.Scattermap(
-        lat=lat, lon=lon, mode="markers", text=names, customdata=[[h, n] for h, n in zip(hover, counts, strict=True)],
+        lat=lat,
+        lon=lon,
+        mode="markers",
+        text=names,
+        customdata=[[h, n] for h, n in zip(hover, counts, strict=True)],
         marker=dict(size=[11 + 2 * min(n, 4) for n in counts], color=ALERT_COLOUR, opacity=0.85),
-        name=ALERT_NAME, showlegend=True,
-        hovertemplate="<b>%{text}</b>: %{customdata[1]} confirmed alert(s)<br>%{customdata[0]}"
-                      "<br><i>Reviewed by an analyst; see the Alerts page.</i><extra></extra>")
+        name=ALERT_NAME,
+        showlegend=True,
+        hovertemplate=(
+            "<b>%{text}</b>: %{customdata[1]} confirmed alert(s)<br>%{customdata[0]}"
+            "<br><i>Reviewed by an analyst; see the Alerts page.</i><extra></extra>"
+        ),
+    )
 
 
 def value_style(metric: str, zrange: tuple[float, float], level: int = 0) -> dict:
     """The value trace's scale, colour bar and hover for a metric: what a metric change patches."""
     meta = metric_meta(metric, level)
-    return dict(colorscale=meta["colorscale"], zmin=zrange[0], zmax=zrange[1],
-                zmid=0 if metric == "change" else None, hovertemplate=meta["hover"], name=meta["label"],
-                colorbar=dict(title=dict(text=f"{_wrap(meta['label'], 18)}<br><sub>{_wrap(meta['unit'], 22)}</sub>",
-                                         side="top"),
-                              thickness=14, len=0.8, tickformat=",.2~f" if metric == "estimate" else None))
+    return dict(
+        colorscale=meta["colorscale"],
+        zmin=zrange[0],
+        zmax=zrange[1],
+        zmid=0 if metric == "change" else None,
+        hovertemplate=meta["hover"],
+        name=meta["label"],
+        colorbar=dict(
+            title=dict(
+                text=f"{_wrap(meta['label'], 18)}<br><sub>{_wrap(meta['unit'], 22)}</sub>", side="top"
+            ),
+            thickness=14,
+            len=0.8,
+            tickformat=",.2~f" if metric == "estimate" else None,
+        ),
+    )
 
 
 def _wrap(text: str, width: int) -> str:
@@ -344,8 +508,10 @@ def _wrap(text: str, width: int) -> str:
 def map_title(metric: str, year: int, scope: str, level: int = 0) -> str:
     meta = metric_meta(metric, level)
     if metric == "watch":
-        return (f"{meta['label']} {year}, looks at {year + 1}–{year + 3} · {scope}"
-                f"<br><sub>{meta['unit']}: {meta['target']}</sub>")
+        return (
+            f"{meta['label']} {year}, looks at {year + 1}–{year + 3} · {scope}"
+            f"<br><sub>{meta['unit']}: {meta['target']}</sub>"
+        )
     return f"{meta['label']}, {year} · {scope}<br><sub>{meta['unit']}; {meta['target']}</sub>"
 
 
@@ -356,13 +522,38 @@ def view_for_bounds(minx: float, miny: float, maxx: float, maxy: float) -> tuple
     return {"lat": (miny + maxy) / 2, "lon": (minx + maxx) / 2}, round(zoom, 2)
 
 
-def _add_interval_band(fig: go.Figure, x: list[int], lower: pd.Series, upper: pd.Series, fillcolor: str,
-                       upper_name: str | None = None) -> None:
+def _add_interval_band(
+    fig: go.Figure,
+    x: list[int],
+    lower: pd.Series,
+    upper: pd.Series,
+    fillcolor: str,
+    upper_name: str | None = None,
+) -> None:
     """The 80% interval as a filled band: an invisible upper line, then the lower line filled up to it."""
-    fig.add_trace(go.Scatter(x=x, y=upper, mode="lines", line=dict(width=0), showlegend=False, hoverinfo="skip",
-                             name=upper_name))
-    fig.add_trace(go.Scatter(x=x, y=lower, mode="lines", line=dict(width=0), fill="tonexty",
-                             fillcolor=fillcolor, name="80% interval", hoverinfo="skip"))
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=upper,
+            mode="lines",
+            line=dict(width=0),
+            showlegend=False,
+            hoverinfo="skip",
+            name=upper_name,
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=lower,
+            mode="lines",
+            line=dict(width=0),
+            fill="tonexty",
+            fillcolor=fillcolor,
+            name="80% interval",
+            hoverinfo="skip",
+        )
+    )
 
 
 # --- region page -------------------------------------------------------------------------------------
@@ -373,28 +564,51 @@ def trend_figure(pred: pd.DataFrame, name: str = "", admin1: bool = False) -> go
     pred = pred.sort_values("year")
     years = pred["year"].astype(int).tolist()
     fig = go.Figure()
-    _add_interval_band(fig, years, pred["lower_per_100k"], pred["upper_per_100k"], "rgba(33,145,140,0.25)",
-                       upper_name="upper")
-    fig.add_trace(go.Scatter(
-        x=years, y=pred["estimate_per_100k"], mode="lines+markers", line=dict(color="#21918c", width=2.5),
-        name="Model estimate" + (" (downscaled)" if admin1 else ""),
-        customdata=np.stack([pred["lower_per_100k"], pred["upper_per_100k"], pred["risk_score"]], axis=-1),
-        hovertemplate="%{x}: %{y:.2f} per 100k (80%: %{customdata[0]:.2f}–%{customdata[1]:.2f})"
-                      "<br>Risk score %{customdata[2]:.0f}/100<extra></extra>"))
+    _add_interval_band(
+        fig,
+        years,
+        pred["lower_per_100k"],
+        pred["upper_per_100k"],
+        "rgba(33,145,140,0.25)",
+        upper_name="upper",
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=years,
+            y=pred["estimate_per_100k"],
+            mode="lines+markers",
+            line=dict(color="#21918c", width=2.5),
+            name="Model estimate" + (" (downscaled)" if admin1 else ""),
+            customdata=np.stack(
+                [pred["lower_per_100k"], pred["upper_per_100k"], pred["risk_score"]], axis=-1
+            ),
+            hovertemplate=(
+                "%{x}: %{y:.2f} per 100k (80%: %{customdata[0]:.2f}–%{customdata[1]:.2f})"
+                "<br>Risk score %{customdata[2]:.0f}/100<extra></extra>"
+            ),
+        )
+    )
     if "label_per_100k" in pred and pred["label_per_100k"].notna().any():
         lab = pred[pred["label_per_100k"].notna()]
-        fig.add_trace(go.Scatter(x=lab["year"].astype(int), y=lab["label_per_100k"], mode="markers",
-                                 marker=dict(symbol="diamond", size=9, color="#E69F00", line=dict(color="#000", width=1)),
-                                 name="Detected victims (UNODC GLOTIP)",
-                                 hovertemplate="%{x}: %{y:.2f} detected per 100k<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=lab["year"].astype(int),
+                y=lab["label_per_100k"],
+                mode="markers",
+                marker=dict(symbol="diamond", size=9, color="#E69F00", line=dict(color="#000", width=1)),
+                name="Detected victims (UNODC GLOTIP)",
+                hovertemplate="%{x}: %{y:.2f} detected per 100k<extra></extra>",
+            )
+        )
     fig.update_xaxes(title="Year", dtick=1 if len(years) <= 10 else 2)
     fig.update_yaxes(title="Victims per 100k", rangemode="tozero")
     fig.update_layout(legend=dict(orientation="h", y=-0.25))
     return _base_layout(fig, f"Trend: {TARGET_TEXT}{' in ' + name if name else ''}", height=340)
 
 
-def waterfall_figure(expl: pd.DataFrame, labels: dict[str, str] | None = None, max_features: int = 10,
-                     year: int | None = None) -> go.Figure:
+def waterfall_figure(
+    expl: pd.DataFrame, labels: dict[str, str] | None = None, max_features: int = 10, year: int | None = None
+) -> go.Figure:
     """SHAP waterfall for one prediction: base value, the largest contributions, 'other', the prediction.
 
     Values are in the model's margin space, log1p(detected victims per 100k).
@@ -428,18 +642,33 @@ def waterfall_figure(expl: pd.DataFrame, labels: dict[str, str] | None = None, m
     values.append(total)
     measures.append("total")
     hover.append(f"{math.expm1(total):.2f} detected victims per 100k")
-    fig = go.Figure(go.Waterfall(
-        orientation="h", y=x_labels, x=values, measure=measures, hovertext=hover,
-        hovertemplate="%{y}<br>%{hovertext}<extra></extra>",
-        text=[f"{v:+.2f}" if m == "relative" else f"{v:.2f}" for v, m in zip(values, measures, strict=True)],
-        textposition="outside", cliponaxis=False, increasing=dict(marker=dict(color=UP)), decreasing=dict(marker=dict(color=DOWN)),
-        totals=dict(marker=dict(color="#21918c")), connector=dict(line=dict(color="#999", width=1))))
+    fig = go.Figure(
+        go.Waterfall(
+            orientation="h",
+            y=x_labels,
+            x=values,
+            measure=measures,
+            hovertext=hover,
+            hovertemplate="%{y}<br>%{hovertext}<extra></extra>",
+            text=[
+                f"{v:+.2f}" if m == "relative" else f"{v:.2f}" for v, m in zip(values, measures, strict=True)
+            ],
+            textposition="outside",
+            cliponaxis=False,
+            increasing=dict(marker=dict(color=UP)),
+            decreasing=dict(marker=dict(color=DOWN)),
+            totals=dict(marker=dict(color="#21918c")),
+            connector=dict(line=dict(color="#999", width=1)),
+        )
+    )
     # room for the labels outside the bars: the running total's extent plus a margin
     running = np.cumsum([0.0 if m == "total" else v for v, m in zip(values, measures, strict=True)])
     ends = np.concatenate([running, [0.0, total]])
     span = float(ends.max() - ends.min()) or 1.0
-    fig.update_xaxes(title="SHAP, log1p(victims per 100k)",
-                     range=[float(min(ends.min(), 0.0)) - 0.05 * span, float(ends.max()) + 0.22 * span])
+    fig.update_xaxes(
+        title="SHAP, log1p(victims per 100k)",
+        range=[float(min(ends.min(), 0.0)) - 0.05 * span, float(ends.max()) + 0.22 * span],
+    )
     fig.update_layout(margin=dict(r=40))
     fig.update_yaxes(automargin=True)
     est = math.expm1(total)
@@ -447,19 +676,27 @@ def waterfall_figure(expl: pd.DataFrame, labels: dict[str, str] | None = None, m
     return _base_layout(fig, title, height=max(320, 34 * len(x_labels) + 90))
 
 
-def what_changed_figure(expl_now: pd.DataFrame, expl_prev: pd.DataFrame, year: int | None = None) -> go.Figure:
+def what_changed_figure(
+    expl_now: pd.DataFrame, expl_prev: pd.DataFrame, year: int | None = None
+) -> go.Figure:
     """Change in SHAP contribution by feature family since the previous year."""
     if expl_now.empty or expl_prev.empty:
         return empty_figure("No explanation for the previous year: nothing to compare.")
     now = expl_now[expl_now["feature"] != "__bias__"].groupby("family")["value"].sum()
     prev = expl_prev[expl_prev["feature"] != "__bias__"].groupby("family")["value"].sum()
     delta = now.subtract(prev, fill_value=0.0).sort_values()
-    fig = go.Figure(go.Bar(
-        x=delta.values, y=delta.index.tolist(), orientation="h",
-        marker=dict(color=[UP if v >= 0 else DOWN for v in delta.values]),
-        text=[f"{v:+.2f}" if abs(v) >= 0.01 else f"{v:+.3f}" for v in delta.values], textposition="auto",
-        cliponaxis=False,
-        hovertemplate="%{y}: %{x:+.3f} log1p per 100k<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=delta.values,
+            y=delta.index.tolist(),
+            orientation="h",
+            marker=dict(color=[UP if v >= 0 else DOWN for v in delta.values]),
+            text=[f"{v:+.2f}" if abs(v) >= 0.01 else f"{v:+.3f}" for v in delta.values],
+            textposition="auto",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:+.3f} log1p per 100k<extra></extra>",
+        )
+    )
     span = float(delta.abs().max()) if len(delta) else 1.0
     fig.update_xaxes(range=[-span * 1.25, span * 1.25])
     fig.add_vline(x=0, line=dict(color="#333", width=1))
@@ -468,9 +705,11 @@ def what_changed_figure(expl_now: pd.DataFrame, expl_prev: pd.DataFrame, year: i
     return _base_layout(fig, f"What changed{label}, by family", height=300)
 
 
-def pick_driver_series(obs: pd.DataFrame, preferred: Sequence[str] = (), per_family: int = 3,
-                       first_year: int | None = None) -> pd.DataFrame:
-    """Keep a readable set of series: the preferred indicators first, then the longest, ``per_family`` each."""
+def pick_driver_series(
+    obs: pd.DataFrame, preferred: Sequence[str] = (), per_family: int = 3, first_year: int | None = None
+) -> pd.DataFrame:
+    """Keep a readable set of series: the preferred indicators first, then the longest, ``per_family``
+    each."""
     if obs.empty:
         return obs
     if first_year is not None:
@@ -480,21 +719,33 @@ def pick_driver_series(obs: pd.DataFrame, preferred: Sequence[str] = (), per_fam
     for _family, sub in obs.groupby("family"):
         counts = sub.groupby(["indicator", "source"]).size().reset_index(name="n")
         counts["pref"] = counts["indicator"].map(rank).fillna(len(rank))
-        top = counts.sort_values(["pref", "n"], ascending=[True, False]).drop_duplicates("indicator").head(per_family)
+        top = (
+            counts.sort_values(["pref", "n"], ascending=[True, False])
+            .drop_duplicates("indicator")
+            .head(per_family)
+        )
         keep.append(sub.merge(top[["indicator", "source"]], on=["indicator", "source"]))
     return pd.concat(keep, ignore_index=True) if keep else obs.iloc[0:0]
 
 
-def drivers_figure(obs: pd.DataFrame, families: Sequence[str] = ("displacement", "conflict", "detection"),
-                   source_titles: dict[str, str] | None = None) -> go.Figure:
+def drivers_figure(
+    obs: pd.DataFrame,
+    families: Sequence[str] = ("displacement", "conflict", "detection"),
+    source_titles: dict[str, str] | None = None,
+) -> go.Figure:
     """The drivers over time, one panel per family; each series is named with its unit and source."""
     obs = obs[obs["family"].isin(families)] if len(obs) else obs
     if obs.empty:
         return empty_figure("No displacement, conflict or detection data for this region in the warehouse.")
     source_titles = source_titles or {}
     present = [f for f in families if f in set(obs["family"])]
-    fig = make_subplots(rows=len(present), cols=1, shared_xaxes=True, vertical_spacing=0.08,
-                        subplot_titles=[family_label(f) for f in present])
+    fig = make_subplots(
+        rows=len(present),
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.08,
+        subplot_titles=[family_label(f) for f in present],
+    )
     fig.update_annotations(font=dict(size=13))
     palette = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000", "#F0E442"]
     for row, family in enumerate(present, start=1):
@@ -505,67 +756,124 @@ def drivers_figure(obs: pd.DataFrame, families: Sequence[str] = ("displacement",
             name = f"{code.split('.', 1)[-1].replace('_', ' ')} ({unit}; {source_titles.get(source, source)})"
             name = name if len(name) <= 90 else name[:89] + "…"
             cens = grp["censored"].fillna(False).astype(bool) if "censored" in grp else None
-            fig.add_trace(go.Scatter(
-                x=grp["year"], y=grp["value"], mode="lines+markers", name=name,
-                line=dict(color=palette[i % len(palette)], width=1.8),
-                marker=dict(size=5, symbol=["circle-open" if c else "circle" for c in cens] if cens is not None
-                            else "circle"),
-                hovertemplate=f"{name}<br>%{{x}}: %{{y:,.0f}}<extra></extra>"), row=row, col=1)
+            fig.add_trace(
+                go.Scatter(
+                    x=grp["year"],
+                    y=grp["value"],
+                    mode="lines+markers",
+                    name=name,
+                    line=dict(color=palette[i % len(palette)], width=1.8),
+                    marker=dict(
+                        size=5,
+                        symbol=(
+                            ["circle-open" if c else "circle" for c in cens] if cens is not None else "circle"
+                        ),
+                    ),
+                    hovertemplate=f"{name}<br>%{{x}}: %{{y:,.0f}}<extra></extra>",
+                ),
+                row=row,
+                col=1,
+            )
         units = sorted(set(sub["unit"]))
-        fig.update_yaxes(title_text=units[0] if len(units) == 1 else "see legend", row=row, col=1,
-                         rangemode="tozero", title_font=dict(size=11))
+        fig.update_yaxes(
+            title_text=units[0] if len(units) == 1 else "see legend",
+            row=row,
+            col=1,
+            rangemode="tozero",
+            title_font=dict(size=11),
+        )
     fig.update_xaxes(title_text="Year", row=len(present), col=1)
     fig.update_layout(legend=dict(orientation="h", y=-0.12, font=dict(size=11)))
-    return _base_layout(fig, "Drivers over time (open markers: censored values, e.g. '<5')",
-                        height=200 * len(present) + 40 * min(len(fig.data), 9) + 60)
+    return _base_layout(
+        fig,
+        "Drivers over time (open markers: censored values, e.g. '<5')",
+        height=200 * len(present) + 40 * min(len(fig.data), 9) + 60,
+    )
 
 
 def admin1_figure(units: pd.DataFrame, country: str = "") -> go.Figure:
     """Admin-1 estimates (downscaled), with their intervals.
 
-    ``has_subnational_data`` is a country-level flag (models/downscale.py): False means no unit of the country has
+    ``has_subnational_data`` is a country-level flag (models/downscale.py): False means no unit of the country
+    has
     located data and every unit carries the country rate (hatched grey)."""
     if units.empty:
         return empty_figure("No admin-1 estimates for this country.")
     units = units.sort_values("estimate_per_100k")
     sub = units["has_subnational_data"].fillna(False).astype(bool)
-    fig = go.Figure(go.Bar(
-        x=units["estimate_per_100k"], y=units["region_name"], orientation="h",
-        error_x=dict(type="data", symmetric=False, array=units["upper_per_100k"] - units["estimate_per_100k"],
-                     arrayminus=units["estimate_per_100k"] - units["lower_per_100k"], color="#555", thickness=1),
-        marker=dict(color=["#21918c" if s else "#bdbdbd" for s in sub],
-                    pattern=dict(shape=["" if s else "/" for s in sub])),
-        customdata=np.stack([units["risk_score"], units["lower_per_100k"], units["upper_per_100k"],
-                             np.where(sub, "yes", "no: country rate")], axis=-1),
-        hovertemplate="%{y}: %{x:.2f} per 100k (80%: %{customdata[1]:.2f}–%{customdata[2]:.2f})"
-                      "<br>Score %{customdata[0]}/100 · sub-national data: %{customdata[3]}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=units["estimate_per_100k"],
+            y=units["region_name"],
+            orientation="h",
+            error_x=dict(
+                type="data",
+                symmetric=False,
+                array=units["upper_per_100k"] - units["estimate_per_100k"],
+                arrayminus=units["estimate_per_100k"] - units["lower_per_100k"],
+                color="#555",
+                thickness=1,
+            ),
+            marker=dict(
+                color=["#21918c" if s else "#bdbdbd" for s in sub],
+                pattern=dict(shape=["" if s else "/" for s in sub]),
+            ),
+            customdata=np.stack(
+                [
+                    units["risk_score"],
+                    units["lower_per_100k"],
+                    units["upper_per_100k"],
+                    np.where(sub, "yes", "no: country rate"),
+                ],
+                axis=-1,
+            ),
+            hovertemplate=(
+                "%{y}: %{x:.2f} per 100k (80%: %{customdata[1]:.2f}–%{customdata[2]:.2f})"
+                "<br>Score %{customdata[0]}/100 · sub-national data: %{customdata[3]}<extra></extra>"
+            ),
+        )
+    )
     fig.update_xaxes(title="Estimated detected victims per 100,000 (downscaled by exposure index)")
     fig.update_yaxes(automargin=True)
-    title = (f"Admin-1 units{' of ' + country if country else ''} (hatched grey: the country has no located data, "
-             "units carry the country rate)")
+    title = (
+        f"Admin-1 units{' of ' + country if country else ''} (hatched grey: the country has no located data, "
+        "units carry the country rate)"
+    )
     return _base_layout(fig, title, height=max(300, 22 * len(units) + 120))
 
 
 # --- crisis watch list (issue 11) --------------------------------------------------------------------
-def watch_drivers_figure(terms: pd.DataFrame, year: int | None = None, method: str = "composite") -> go.Figure:
+def watch_drivers_figure(
+    terms: pd.DataFrame, year: int | None = None, method: str = "composite"
+) -> go.Figure:
     """The terms behind one watch-list score (composite terms or SHAP), largest first; orange raises it."""
     if terms.empty:
         return empty_figure("No drivers stored for this score.")
     terms = terms.iloc[::-1]  # largest at the top of a horizontal bar chart
     labels = [str(lab or drv) for lab, drv in zip(terms["label"], terms["driver"], strict=True)]
     vals = terms["contribution"].astype(float).to_numpy()
-    fig = go.Figure(go.Bar(
-        x=vals, y=labels, orientation="h", marker=dict(color=[UP if v >= 0 else DOWN for v in vals]),
-        text=[f"{v:+.2f}" for v in vals], textposition="outside", cliponaxis=False,
-        hovertemplate="%{y}: %{x:+.3f} on the log scale of the expected rise<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=vals,
+            y=labels,
+            orientation="h",
+            marker=dict(color=[UP if v >= 0 else DOWN for v in vals]),
+            text=[f"{v:+.2f}" for v in vals],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:+.3f} on the log scale of the expected rise<extra></extra>",
+        )
+    )
     span = float(np.abs(vals).max()) or 1.0
-    fig.update_xaxes(range=[-span * 1.35, span * 1.35],
-                     title="Contribution (log scale of the rise)")
+    fig.update_xaxes(range=[-span * 1.35, span * 1.35], title="Contribution (log scale of the rise)")
     fig.add_vline(x=0, line=dict(color="#333", width=1))
     fig.update_yaxes(automargin=True)
     what = "composite terms" if method == "composite" else "SHAP values" if method == "xgboost" else method
-    return _base_layout(fig, f"Drivers of the watch-list score{' ' + str(year) if year else ''} ({what})",
-                        height=max(260, 36 * len(terms) + 110))
+    return _base_layout(
+        fig,
+        f"Drivers of the watch-list score{' ' + str(year) if year else ''} ({what})",
+        height=max(260, 36 * len(terms) + 110),
+    )
 
 
 def watch_trend_figure(rows: pd.DataFrame, name: str = "") -> go.Figure:
@@ -576,40 +884,76 @@ def watch_trend_figure(rows: pd.DataFrame, name: str = "") -> go.Figure:
     years = rows["year"].astype(int).tolist()
     fig = go.Figure()
     _add_interval_band(fig, years, rows["lower"], rows["upper"], "rgba(230,97,1,0.2)")
-    fig.add_trace(go.Scatter(
-        x=years, y=rows["rise_factor"], mode="lines+markers", line=dict(color=UP, width=2.5),
-        name="Expected rise factor", customdata=np.stack([rows["lower"], rows["upper"], rows["rank"]], axis=-1),
-        hovertemplate="Score year %{x} (looks at the next three years): ×%{y:.2f} "
-                      "(80%: ×%{customdata[0]:.2f}–×%{customdata[1]:.2f}), rank %{customdata[2]}<extra></extra>"))
+    fig.add_trace(
+        go.Scatter(
+            x=years,
+            y=rows["rise_factor"],
+            mode="lines+markers",
+            line=dict(color=UP, width=2.5),
+            name="Expected rise factor",
+            customdata=np.stack([rows["lower"], rows["upper"], rows["rank"]], axis=-1),
+            hovertemplate=(
+                "Score year %{x} (looks at the next three years): ×%{y:.2f} "
+                "(80%: ×%{customdata[0]:.2f}–×%{customdata[1]:.2f}), rank %{customdata[2]}<extra></extra>"
+            ),
+        )
+    )
     fig.add_hline(y=1, line=dict(color="#333", dash="dot"), annotation_text="no change expected")
-    fig.update_xaxes(title="Score year (inputs dated up to it; looks at the three years after)",
-                     dtick=1 if len(years) <= 10 else 2)
+    fig.update_xaxes(
+        title="Score year (inputs dated up to it; looks at the three years after)",
+        dtick=1 if len(years) <= 10 else 2,
+    )
     fig.update_yaxes(title="Expected rise factor (ratio)")
     fig.update_layout(legend=dict(orientation="h", y=-0.3))
     return _base_layout(fig, f"Watch list over time{' for ' + name if name else ''}", height=320)
 
 
-def pairs_figure(pairs: pd.DataFrame, citizenship: str = "", year: int | None = None, top: int = 15) -> go.Figure:
+def pairs_figure(
+    pairs: pd.DataFrame, citizenship: str = "", year: int | None = None, top: int = 15
+) -> go.Figure:
     """Where a population's victims are expected to be detected: expected victims by detecting country."""
     if pairs.empty:
         return empty_figure("No pair-model predictions stored for this population in the deployed run.")
     pairs = pairs.sort_values("expected_victims", ascending=False).head(top).iloc[::-1]
     horizon = sorted({int(h) for h in pairs["horizon"]})
-    fig = go.Figure(go.Bar(
-        x=pairs["expected_victims"], y=pairs["detecting_name"], orientation="h", marker_color="#0072B2",
-        error_x=dict(type="data", symmetric=False, array=pairs["upper"] - pairs["expected_victims"],
-                     arrayminus=pairs["expected_victims"] - pairs["lower"], color="#555", thickness=1),
-        customdata=np.stack([pairs["lower"], pairs["upper"], pairs["horizon"],
-                             [sig(v) if pd.notna(v) else "never listed" for v in pairs["last_listed_victims"]],
-                             [str(int(v)) if pd.notna(v) else "-" for v in pairs["last_listed_year"]]], axis=-1),
-        hovertemplate="%{y}: %{x:,.1f} expected detected victims (80%: %{customdata[0]:,.1f}–%{customdata[1]:,.1f})"
-                      "<br>horizon %{customdata[2]} years after the last report; last listed %{customdata[3]} "
-                      "(%{customdata[4]})<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=pairs["expected_victims"],
+            y=pairs["detecting_name"],
+            orientation="h",
+            marker_color="#0072B2",
+            error_x=dict(
+                type="data",
+                symmetric=False,
+                array=pairs["upper"] - pairs["expected_victims"],
+                arrayminus=pairs["expected_victims"] - pairs["lower"],
+                color="#555",
+                thickness=1,
+            ),
+            customdata=np.stack(
+                [
+                    pairs["lower"],
+                    pairs["upper"],
+                    pairs["horizon"],
+                    [sig(v) if pd.notna(v) else "never listed" for v in pairs["last_listed_victims"]],
+                    [str(int(v)) if pd.notna(v) else "-" for v in pairs["last_listed_year"]],
+                ],
+                axis=-1,
+            ),
+            hovertemplate=(
+                "%{y}: %{x:,.1f} expected detected victims (80%: %{customdata[0]:,.1f}–%{customdata[1]:,.1f})"
+                "<br>horizon %{customdata[2]} years after the last report; last listed %{customdata[3]} "
+                "(%{customdata[4]})<extra></extra>"
+            ),
+        )
+    )
     fig.update_xaxes(title="Expected detected victims (persons, with 80% interval)", rangemode="tozero")
     fig.update_yaxes(automargin=True)
     h_text = f"horizon {horizon[0]}" if len(horizon) == 1 else f"horizons {horizon[0]}–{horizon[-1]}"
-    title = (f"Where {citizenship + chr(39) + 's' if citizenship else 'this population'} victims are found"
-             f"{', ' + str(year) if year else ''} ({h_text} years after the last report)")
+    title = (
+        f"Where {citizenship + chr(39) + 's' if citizenship else 'this population'} victims are found"
+        f"{', ' + str(year) if year else ''} ({h_text} years after the last report)"
+    )
     return _base_layout(fig, title, height=max(280, 30 * len(pairs) + 120))
 
 
@@ -618,10 +962,18 @@ def event_study_figure(points: list[dict] | None) -> go.Figure:
     if not points:
         return empty_figure("No event study stored with this model run.", height=220)
     frame = pd.DataFrame(points).sort_values("k")
-    fig = go.Figure(go.Scatter(
-        x=frame["k"], y=frame["effect"], mode="lines+markers", line=dict(color=UP, width=2),
-        error_y=dict(type="data", array=1.96 * frame["se"], color="#999"),
-        hovertemplate="%{x} years after a surge: %{y:+.2f} (log1p of nationals detected abroad)<extra></extra>"))
+    fig = go.Figure(
+        go.Scatter(
+            x=frame["k"],
+            y=frame["effect"],
+            mode="lines+markers",
+            line=dict(color=UP, width=2),
+            error_y=dict(type="data", array=1.96 * frame["se"], color="#999"),
+            hovertemplate=(
+                "%{x} years after a surge: %{y:+.2f} (log1p of nationals detected abroad)<extra></extra>"
+            ),
+        )
+    )
     fig.add_hline(y=0, line=dict(color="#333", width=1))
     fig.add_vline(x=0, line=dict(color="#999", dash="dot"))
     fig.update_xaxes(title="Years after a refugee-outflow surge", dtick=1)
@@ -635,26 +987,52 @@ def admin1_watch_figure(units: pd.DataFrame, country: str = "", year: int | None
         return empty_figure("No admin-1 units for this country.")
     found = units["located"].astype(bool)
     if not found.any():
-        return empty_figure("No conflict deaths or displacement located in this country's admin-1 units in the "
-                            "window.")
-    located = units.assign(_x=units["share"].fillna(0.0)).sort_values(["_x", "region_name"], ascending=[True, False])
+        return empty_figure(
+            "No conflict deaths or displacement located in this country's admin-1 units in the window."
+        )
+    located = units.assign(_x=units["share"].fillna(0.0)).sort_values(
+        ["_x", "region_name"], ascending=[True, False]
+    )
     found = located["located"].astype(bool)
-    fig = go.Figure(go.Bar(  # units with nothing located: no bar, the words "nothing located" (no data)
-        x=located["_x"], y=located["region_name"], orientation="h", marker_color=UP,
-        text=["" if f else "nothing located (no data)" for f in found], textposition="outside",
-        textfont=dict(color="#777"), cliponaxis=False,
-        customdata=np.stack([[_count_year(r, "deaths", "deaths") for _, r in located.iterrows()],
-                             [_count_year(r, "displaced", "people") for _, r in located.iterrows()]], axis=-1),
-        hovertemplate="%{y}: %{x:.1f}% of located drivers<br>conflict deaths: %{customdata[0]}"
-                      "<br>displaced: %{customdata[1]}<extra></extra>"))
-    fig.update_xaxes(title="% of the country's located conflict deaths and displaced people (mean of the two)",
-                     rangemode="tozero")
+    fig = go.Figure(
+        go.Bar(  # units with nothing located: no bar, the words "nothing located" (no data)
+            x=located["_x"],
+            y=located["region_name"],
+            orientation="h",
+            marker_color=UP,
+            text=["" if f else "nothing located (no data)" for f in found],
+            textposition="outside",
+            textfont=dict(color="#777"),
+            cliponaxis=False,
+            customdata=np.stack(
+                [
+                    [_count_year(r, "deaths", "deaths") for _, r in located.iterrows()],
+                    [_count_year(r, "displaced", "people") for _, r in located.iterrows()],
+                ],
+                axis=-1,
+            ),
+            hovertemplate=(
+                "%{y}: %{x:.1f}% of located drivers<br>conflict deaths: %{customdata[0]}"
+                "<br>displaced: %{customdata[1]}<extra></extra>"
+            ),
+        )
+    )
+    fig.update_xaxes(
+        title="% of the country's located conflict deaths and displaced people (mean of the two)",
+        rangemode="tozero",
+    )
     fig.update_yaxes(automargin=True)
     missing = int((~found).sum())
-    title = (f"Where the watch list's drivers are located{' in ' + country if country else ''}"
-             f"{', ' + str(year - 3) + '–' + str(year) if year else ''}"
-             + (f"<br><sub>{missing} of {len(units)} units: nothing located in the window (no data, not a measured "
-                "zero)</sub>" if missing else ""))
+    title = (
+        f"Where the watch list's drivers are located{' in ' + country if country else ''}"
+        f"{', ' + str(year - 3) + '–' + str(year) if year else ''}"
+        + (
+            f"<br><sub>{missing} of {len(units)} units: nothing located in the window (no data, not a"
+            " measured zero)</sub>"
+            if missing
+            else ""
+        )
+    )
     return _base_layout(fig, title, height=max(260, 22 * len(located) + 130))
 
 
@@ -667,11 +1045,20 @@ def backtest_figure(per_origin: pd.DataFrame, metric: str = "rmsle") -> go.Figur
     for model, grp in per_origin.groupby("model", sort=False):
         grp = grp.sort_values("target_year")
         main = model == "xgboost"
-        fig.add_trace(go.Scatter(x=grp["target_year"], y=grp[metric], mode="lines+markers",
-                                 name=MODEL_LABELS.get(model, model),
-                                 line=dict(color=MODEL_COLOURS.get(model, "#999"), width=3.5 if main else 1.6,
-                                           dash="solid" if main else "dot"),
-                                 hovertemplate=f"{MODEL_LABELS.get(model, model)}<br>%{{x}}: %{{y:.3f}}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=grp["target_year"],
+                y=grp[metric],
+                mode="lines+markers",
+                name=MODEL_LABELS.get(model, model),
+                line=dict(
+                    color=MODEL_COLOURS.get(model, "#999"),
+                    width=3.5 if main else 1.6,
+                    dash="solid" if main else "dot",
+                ),
+                hovertemplate=f"{MODEL_LABELS.get(model, model)}<br>%{{x}}: %{{y:.3f}}<extra></extra>",
+            )
+        )
     if metric == "coverage80":
         fig.add_hline(y=0.8, line=dict(color="#333", dash="dash"), annotation_text="nominal 0.80")
     fig.update_xaxes(title="Predicted year (rolling origin = year before)", dtick=1)
@@ -684,18 +1071,52 @@ def calibration_figure(calibration: pd.DataFrame, per_origin: pd.DataFrame | Non
     """Nominal vs empirical interval coverage, and the 80% coverage per year for the model."""
     if calibration.empty:
         return empty_figure("No calibration in the deployed run's metrics.")
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
-                        subplot_titles=["Nominal vs empirical", "80% coverage per year"])
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(color="#999", dash="dash"),
-                             name="perfect calibration", hoverinfo="skip"), row=1, col=1)
-    fig.add_trace(go.Scatter(x=calibration["nominal"], y=calibration["empirical"], mode="lines+markers+text",
-                             text=[f"{v:.2f}" for v in calibration["empirical"]], textposition="top left",
-                             marker=dict(size=10, color="#21918c"), name="empirical coverage",
-                             hovertemplate="nominal %{x:.2f} → empirical %{y:.3f}<extra></extra>"), row=1, col=1)
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.14,
+        subplot_titles=["Nominal vs empirical", "80% coverage per year"],
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            line=dict(color="#999", dash="dash"),
+            name="perfect calibration",
+            hoverinfo="skip",
+        ),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=calibration["nominal"],
+            y=calibration["empirical"],
+            mode="lines+markers+text",
+            text=[f"{v:.2f}" for v in calibration["empirical"]],
+            textposition="top left",
+            marker=dict(size=10, color="#21918c"),
+            name="empirical coverage",
+            hovertemplate="nominal %{x:.2f} → empirical %{y:.3f}<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
     if per_origin is not None and len(per_origin) and "coverage80" in per_origin:
         m = per_origin[per_origin["model"] == "xgboost"].sort_values("target_year")
-        fig.add_trace(go.Bar(x=m["target_year"], y=m["coverage80"], marker_color="#21918c", name="coverage80",
-                             hovertemplate="%{x}: %{y:.2f}<extra></extra>", showlegend=False), row=1, col=2)
+        fig.add_trace(
+            go.Bar(
+                x=m["target_year"],
+                y=m["coverage80"],
+                marker_color="#21918c",
+                name="coverage80",
+                hovertemplate="%{x}: %{y:.2f}<extra></extra>",
+                showlegend=False,
+            ),
+            row=1,
+            col=2,
+        )
         fig.add_hline(y=0.8, line=dict(color="#333", dash="dash"), row=1, col=2)
     fig.update_xaxes(title_text="Nominal coverage", range=[0, 1], row=1, col=1)
     fig.update_yaxes(title_text="Empirical coverage", range=[0, 1.05], row=1, col=1)
@@ -710,10 +1131,20 @@ def global_shap_figure(global_shap: pd.DataFrame) -> go.Figure:
     if global_shap.empty:
         return empty_figure("No global SHAP in the deployed run's metadata.")
     g = global_shap.sort_values("mean_abs_shap")
-    fig = go.Figure(go.Bar(x=g["mean_abs_shap"], y=g["family"], orientation="h",
-                           marker=dict(color=[family_colour(f) for f in g["family"]]),
-                           text=[f"{v:.3f}" for v in g["mean_abs_shap"]], textposition="outside", cliponaxis=False,
-                           hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
-    fig.update_xaxes(title="Mean |SHAP|, log1p(detected victims per 100k)",
-                     range=[0, float(g["mean_abs_shap"].max()) * 1.2 or 1])
+    fig = go.Figure(
+        go.Bar(
+            x=g["mean_abs_shap"],
+            y=g["family"],
+            orientation="h",
+            marker=dict(color=[family_colour(f) for f in g["family"]]),
+            text=[f"{v:.3f}" for v in g["mean_abs_shap"]],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:.3f}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(
+        title="Mean |SHAP|, log1p(detected victims per 100k)",
+        range=[0, float(g["mean_abs_shap"].max()) * 1.2 or 1],
+    )
     return _base_layout(fig, "Global importance by feature family", height=320)

@@ -26,9 +26,13 @@ ROUTE = "/geo"
 LAYER_RE = re.compile(r"^(countries|admin1-[A-Z0-9]{3})$")
 log = logging.getLogger(__name__)
 
-TOLERANCE = {"countries": 0.05, "admin1": 0.01}  # degrees, per-polygon simplify (only for a non-coverage input)
+TOLERANCE = {
+    "countries": 0.05,
+    "admin1": 0.01,
+}  # degrees, per-polygon simplify (only for a non-coverage input)
 # Degrees, for shapely.coverage_simplify (Visvalingam-Whyatt on shared edges: the same number removes fewer
-# vertices than Douglas-Peucker). Chosen to keep about as many vertices as per-polygon TOLERANCE did: on the real
+# vertices than Douglas-Peucker). Chosen to keep about as many vertices as per-polygon TOLERANCE did: on the
+# real
 # Natural Earth layers 38,598 vs 40,762 world vertices, 213,902 vs 218,174 admin-1 vertices.
 COVERAGE_TOLERANCE = {"countries": 0.1, "admin1": 0.035}
 PRECISION = {"countries": 3, "admin1": 3}  # decimals kept (about 100 m)
@@ -37,8 +41,14 @@ PRECISION = {"countries": 3, "admin1": 3}  # decimals kept (about 100 m)
 def geometry_version(engine: Engine) -> str:
     """Short hash of the current Natural Earth loads; changes when the boundaries are reloaded."""
     with engine.connect() as conn:
-        shas = [r[0] for r in conn.execute(select(source_load.c.sha256).where(
-            source_load.c.source == "natural_earth", source_load.c.status == "loaded").order_by(source_load.c.file))]
+        shas = [
+            r[0]
+            for r in conn.execute(
+                select(source_load.c.sha256)
+                .where(source_load.c.source == "natural_earth", source_load.c.status == "loaded")
+                .order_by(source_load.c.file)
+            )
+        ]
     return hashlib.sha256("".join(shas).encode()).hexdigest()[:12]
 
 
@@ -50,7 +60,8 @@ def build_geojson(engine: Engine, layer: str) -> dict:
     else:
         iso3 = layer.split("-", 1)[1]
         stmt = select(region.c.region_id, region.c.name, region.c.geometry_wkb).where(
-            region.c.level == 1, region.c.parent_id == iso3)
+            region.c.level == 1, region.c.parent_id == iso3
+        )
         kind = "admin1"
     with engine.connect() as conn:
         rows = [r for r in conn.execute(stmt.order_by(region.c.region_id)) if r[2]]
@@ -63,8 +74,14 @@ def build_geojson(engine: Engine, layer: str) -> dict:
     for (rid, name, _wkb), geom in zip(rows, geoms, strict=True):
         if geom is None or shapely.is_empty(geom):
             continue
-        features.append({"type": "Feature", "id": rid, "properties": {"name": name},
-                         "geometry": _round(json.loads(shapely.to_geojson(geom)), PRECISION[kind])})
+        features.append(
+            {
+                "type": "Feature",
+                "id": rid,
+                "properties": {"name": name},
+                "geometry": _round(json.loads(shapely.to_geojson(geom)), PRECISION[kind]),
+            }
+        )
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -73,8 +90,10 @@ def simplify_coverage(geoms: np.ndarray, tolerance: float, fallback_tolerance: f
 
     ``shapely.coverage_simplify`` simplifies each shared border once, so neighbours keep meeting exactly; a
     per-polygon ``simplify`` moves the two sides of a border apart (Nigeria's admin-1 units: 0.005 deg² of
-    overlap and 0.008 deg² of gaps). An input that is not a valid coverage (overlaps, borders that do not share
-    vertices) falls back to per-polygon simplify(fallback_tolerance), with a warning: coverage_simplify assumes one.
+    overlap and 0.008 deg² of gaps). An input that is not a valid coverage (overlaps, borders that do not
+    share
+    vertices) falls back to per-polygon simplify(fallback_tolerance), with a warning: coverage_simplify
+    assumes one.
     """
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     parts = geoms[present]
@@ -84,8 +103,9 @@ def simplify_coverage(geoms: np.ndarray, tolerance: float, fallback_tolerance: f
     if shapely.coverage_is_valid(parts):
         out[present] = shapely.coverage_simplify(parts, tolerance)
     else:
-        log.warning("%d polygons are not a valid coverage; simplifying each alone (borders may not meet)",
-                    len(parts))
+        log.warning(
+            "%d polygons are not a valid coverage; simplifying each alone (borders may not meet)", len(parts)
+        )
         out[present] = shapely.simplify(parts, fallback_tolerance, preserve_topology=True)
     return out
 
@@ -97,7 +117,10 @@ def _round(geometry: dict, digits: int) -> dict:
         return [rnd(c) for c in coords]
 
     if geometry.get("type") == "GeometryCollection":
-        return {"type": "GeometryCollection", "geometries": [_round(g, digits) for g in geometry["geometries"]]}
+        return {
+            "type": "GeometryCollection",
+            "geometries": [_round(g, digits) for g in geometry["geometries"]],
+        }
     return {"type": geometry["type"], "coordinates": rnd(geometry["coordinates"])}
 
 
@@ -141,8 +164,11 @@ def blueprint(store: GeometryStore) -> Blueprint:
             abort(404)
         body, gz, etag = store.get(layer)
         immutable = version == store.version()
-        headers = {"ETag": f'"{etag}"', "Vary": "Accept-Encoding",
-                   "Cache-Control": "public, max-age=31536000, immutable" if immutable else "no-cache"}
+        headers = {
+            "ETag": f'"{etag}"',
+            "Vary": "Accept-Encoding",
+            "Cache-Control": "public, max-age=31536000, immutable" if immutable else "no-cache",
+        }
         if request.if_none_match and request.if_none_match.contains(etag):
             return Response(status=304, headers=headers)
         if client_accepts_gzip() and not current_app.config.get("GEO_NO_GZIP"):

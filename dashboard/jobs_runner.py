@@ -1,6 +1,7 @@
 """Background jobs of the server process: a thread per job, progress written through ``warehouse.jobs``.
 
-``warehouse.jobs.start_job`` holds a database-enforced lock (one running retrain or load), so two requests, from
+``warehouse.jobs.start_job`` holds a database-enforced lock (one running retrain or load), so two requests,
+from
 two threads or two server processes, start exactly one job; the other gets ``JobBusy``. Dry runs of uploads
 (kind ``validate``) may be many; at most ``CRISISRISK_MAX_DRY_RUNS`` (default 2) compute at once, the others
 wait their turn. Pages and API clients poll the job record (``warehouse.jobs.get_job``). Each job records its
@@ -31,8 +32,14 @@ _lock = threading.Lock()
 _dry_runs = threading.BoundedSemaphore(settings.get("CRISISRISK_MAX_DRY_RUNS"))
 
 
-def submit(engine: Engine, kind: str, actor: str, work: Work, on_done: Done | None = None,
-           upload_id: int | None = None) -> int:
+def submit(
+    engine: Engine,
+    kind: str,
+    actor: str,
+    work: Work,
+    on_done: Done | None = None,
+    upload_id: int | None = None,
+) -> int:
     """Record a job (raises ``JobBusy`` if one of this kind runs) and run ``work(report)`` in a thread.
 
     ``work`` returns a JSON-safe result dict; an optional ``message`` key becomes the job's final message.
@@ -86,8 +93,14 @@ def submit(engine: Engine, kind: str, actor: str, work: Work, on_done: Done | No
 
 def _finish_quietly(engine: Engine, job_id: int, result: dict[str, Any], status: str) -> None:
     try:
-        jobs.finish_job(engine, job_id, False, str(result.get("error") or result.get("message"))[:500], result,
-                        status=status)
+        jobs.finish_job(
+            engine,
+            job_id,
+            False,
+            str(result.get("error") or result.get("message"))[:500],
+            result,
+            status=status,
+        )
     except Exception:  # noqa: BLE001
         log.exception("job %s: could not record its end", job_id)
 
@@ -106,11 +119,18 @@ def running_here() -> list[int]:
         return sorted(_threads)
 
 
-# --- progress of the two kinds of work -----------------------------------------------------------------------
+# --- progress of the two kinds of work
 # percent of the job reached when a training step starts (models.pipeline.TRAIN_STEPS); the backtest, the long
 # step, moves from its start to the next step's start as its fits are done (TrainEvent.done / .of)
-TRAIN_PERCENT = {"panels": 3, "backtest": 8, "final_models": 62, "admin1": 82, "write": 90, "watchlist": 90,
-                 "deploy": 90}
+TRAIN_PERCENT = {
+    "panels": 3,
+    "backtest": 8,
+    "final_models": 62,
+    "admin1": 82,
+    "write": 90,
+    "watchlist": 90,
+    "deploy": 90,
+}
 
 
 class TrainProgress:
@@ -123,7 +143,7 @@ class TrainProgress:
 
     def __call__(self, event: TrainEvent) -> None:
         start = TRAIN_PERCENT[event.key]
-        following = [TRAIN_PERCENT[k] for k in TRAIN_STEPS[event.step:]]
+        following = [TRAIN_PERCENT[k] for k in TRAIN_STEPS[event.step :]]
         span = (following[0] - start) if following else 0
         self.percent = max(self.percent, start + span * event.fraction)
         self.report(self.percent, event.message)

@@ -40,25 +40,63 @@ FTS_FUNDING = "response.fts_funding_usd"
 FTS_COVERAGE = "response.fts_coverage_pct"
 VICTIMS_DETECTED = "trafficking.victims_detected"
 POPULATION = "structural.population"
-PRIORITY_INDICATORS = (REFUGEES_ORIGIN, REFUGEES_HOSTED, *IDP_CODES, FTS_REQUIREMENTS, FTS_FUNDING, FTS_COVERAGE,
-                       POPULATION)
+PRIORITY_INDICATORS = (
+    REFUGEES_ORIGIN,
+    REFUGEES_HOSTED,
+    *IDP_CODES,
+    FTS_REQUIREMENTS,
+    FTS_FUNDING,
+    FTS_COVERAGE,
+    POPULATION,
+)
 DRIVER_FAMILIES = ("displacement", "conflict", "detection")
 DRIVER_INDICATORS = (  # shown first on the region page when a region has them
-    REFUGEES_ORIGIN, REFUGEES_HOSTED, *IDP_CODES, "displacement.idps_unhcr", "conflict.deaths_organised_violence",
-    "conflict.battle_deaths", "conflict.deaths", "detection.persons_prosecuted", "detection.persons_convicted",
+    REFUGEES_ORIGIN,
+    REFUGEES_HOSTED,
+    *IDP_CODES,
+    "displacement.idps_unhcr",
+    "conflict.deaths_organised_violence",
+    "conflict.battle_deaths",
+    "conflict.deaths",
+    "detection.persons_prosecuted",
+    "detection.persons_convicted",
 )
 MAX_LAG_YEARS = 2  # priorities: use the latest value at most this many years before the selected year
 
-PREDICTION_FIELDS = ["region_id", "region_name", "iso3", "parent_id", "level", "year", "risk_score", "risk_band",
-                     "rank", "estimate_per_100k", "lower_per_100k", "upper_per_100k", "label_per_100k", "method",
-                     "has_subnational_data", "basis", "horizon", "label_year", "conflict_year", "displacement_year",
-                     "small_population", "score_change", "estimate_change"]
+PREDICTION_FIELDS = [
+    "region_id",
+    "region_name",
+    "iso3",
+    "parent_id",
+    "level",
+    "year",
+    "risk_score",
+    "risk_band",
+    "rank",
+    "estimate_per_100k",
+    "lower_per_100k",
+    "upper_per_100k",
+    "label_per_100k",
+    "method",
+    "has_subnational_data",
+    "basis",
+    "horizon",
+    "label_year",
+    "conflict_year",
+    "displacement_year",
+    "small_population",
+    "score_change",
+    "estimate_change",
+]
 
 
 def detected_basis_columns(table) -> list:
-    """Issue 10's staleness columns of the prediction table (migration 0006): basis, horizon and input years."""
-    return [table.c[c] for c in ("basis", "horizon", "label_year", "conflict_year", "displacement_year",
-                                 "small_population")]
+    """Issue 10's staleness columns of the prediction table (migration 0006): basis, horizon and input
+    years."""
+    return [
+        table.c[c]
+        for c in ("basis", "horizon", "label_year", "conflict_year", "displacement_year", "small_population")
+    ]
 
 
 class Queries:
@@ -85,11 +123,19 @@ class Queries:
             if self._version is not None and now - self._version_at < self.ttl_s:
                 return self._version
         with self.engine.connect() as conn:
-            run = conn.execute(select(model_run.c.run_id).where(model_run.c.status == "deployed")
-                               .order_by(model_run.c.deployed_at.desc())).first()
-            loads = tuple(r[0] for r in conn.execute(select(source_load.c.load_id)
-                                                     .where(source_load.c.status == "loaded")
-                                                     .order_by(source_load.c.load_id)))
+            run = conn.execute(
+                select(model_run.c.run_id)
+                .where(model_run.c.status == "deployed")
+                .order_by(model_run.c.deployed_at.desc())
+            ).first()
+            loads = tuple(
+                r[0]
+                for r in conn.execute(
+                    select(source_load.c.load_id)
+                    .where(source_load.c.status == "loaded")
+                    .order_by(source_load.c.load_id)
+                )
+            )
         version = (run[0] if run else None, loads)
         with self._lock:
             if version != self._version:
@@ -138,17 +184,26 @@ class Queries:
                 pending.set()
 
     def cached(self, name: str, args: tuple, compute: Callable[[], Any]) -> Any:
-        """Memoise any answer per warehouse version under (name, args): for callers outside this class (the API's
+        """Memoise any answer per warehouse version under (name, args): for callers outside this class (the
+        API's
         rendered JSON answers), with the same single-flight rule as the queries here."""
         return self._cached(name, args, compute)
 
     def warm(self) -> int:
         """Compute the answers every page opens with, for the current version (call after a promote, before
-        answering it, so the first clients find them ready). Returns how many steps ran; failures are logged."""
-        steps: list[Callable[[], Any]] = [self.deployed_run, self.runs, lambda: self.regions(0),
-                                          lambda: self.regions(1), self.region_names, self.indicators,
-                                          lambda: self.level_predictions(0), lambda: self.level_predictions(1),
-                                          self.source_summary]
+        answering it, so the first clients find them ready). Returns how many steps ran; failures are logged.
+        """
+        steps: list[Callable[[], Any]] = [
+            self.deployed_run,
+            self.runs,
+            lambda: self.regions(0),
+            lambda: self.regions(1),
+            self.region_names,
+            self.indicators,
+            lambda: self.level_predictions(0),
+            lambda: self.level_predictions(1),
+            self.source_summary,
+        ]
         done = 0
         for step in steps:
             try:
@@ -159,8 +214,12 @@ class Queries:
         years = self.years(0) if done else []
         if years:
             year = max(years)
-            for step in (lambda: self.map_values(0, year), lambda: self.map_values(1, year),
-                         lambda: self.priorities(year, 0), lambda: self.top_drivers(year)):
+            for step in (
+                lambda: self.map_values(0, year),
+                lambda: self.map_values(1, year),
+                lambda: self.priorities(year, 0),
+                lambda: self.top_drivers(year),
+            ):
                 try:
                     step()
                     done += 1
@@ -205,10 +264,18 @@ class Queries:
 
     def runs(self) -> pd.DataFrame:
         def load() -> pd.DataFrame:
-            frame = self._frame(select(model_run.c.run_id, model_run.c.created_at, model_run.c.status,
-                                       model_run.c.level, model_run.c.deployed_at, model_run.c.artefact_sha256,
-                                       model_run.c.metadata_json, model_run.c.metrics_json)
-                                .order_by(model_run.c.created_at.desc()))
+            frame = self._frame(
+                select(
+                    model_run.c.run_id,
+                    model_run.c.created_at,
+                    model_run.c.status,
+                    model_run.c.level,
+                    model_run.c.deployed_at,
+                    model_run.c.artefact_sha256,
+                    model_run.c.metadata_json,
+                    model_run.c.metrics_json,
+                ).order_by(model_run.c.created_at.desc())
+            )
             rows = []
             for r in frame.itertuples():
                 meta = r.metadata_json or {}
@@ -217,25 +284,57 @@ class Queries:
                 pooled = {p.get("model"): p for p in metrics.get("backtest_pooled", []) or []}
                 xgb = pooled.get("xgboost", {})
                 window = meta.get("training_window") or [None, None]
-                rows.append({"run_id": r.run_id, "status": r.status, "created_at": _iso(r.created_at),
-                             "deployed_at": _iso(r.deployed_at), "level": r.level,
-                             "variant": meta.get("variant"),
-                             "training_window": f"{window[0]}–{window[1]}" if window[0] else None,
-                             "rmsle": xgb.get("rmsle"), "spearman": xgb.get("spearman"),
-                             "coverage80": xgb.get("coverage80"), "gate_passed": gate.get("passed"),
-                             "artefact_sha256": (r.artefact_sha256 or "")[:12]})
-            return pd.DataFrame(rows, columns=["run_id", "status", "created_at", "deployed_at", "level", "variant",
-                                               "training_window", "rmsle", "spearman", "coverage80",
-                                               "gate_passed", "artefact_sha256"])
+                rows.append(
+                    {
+                        "run_id": r.run_id,
+                        "status": r.status,
+                        "created_at": _iso(r.created_at),
+                        "deployed_at": _iso(r.deployed_at),
+                        "level": r.level,
+                        "variant": meta.get("variant"),
+                        "training_window": f"{window[0]}–{window[1]}" if window[0] else None,
+                        "rmsle": xgb.get("rmsle"),
+                        "spearman": xgb.get("spearman"),
+                        "coverage80": xgb.get("coverage80"),
+                        "gate_passed": gate.get("passed"),
+                        "artefact_sha256": (r.artefact_sha256 or "")[:12],
+                    }
+                )
+            return pd.DataFrame(
+                rows,
+                columns=[
+                    "run_id",
+                    "status",
+                    "created_at",
+                    "deployed_at",
+                    "level",
+                    "variant",
+                    "training_window",
+                    "rmsle",
+                    "spearman",
+                    "coverage80",
+                    "gate_passed",
+                    "artefact_sha256",
+                ],
+            )
 
         return self._cached("runs", (), load)
 
     # --- regions ---------------------------------------------------------------------------------
     def regions(self, level: int | None = None) -> pd.DataFrame:
         def load() -> pd.DataFrame:
-            stmt = select(region.c.region_id, region.c.level, region.c.iso3, region.c.parent_id, region.c.name,
-                          region.c.type, region.c.area_km2, region.c.label_lon, region.c.label_lat,
-                          (region.c.geometry_wkb.is_not(None)).label("has_geometry"))
+            stmt = select(
+                region.c.region_id,
+                region.c.level,
+                region.c.iso3,
+                region.c.parent_id,
+                region.c.name,
+                region.c.type,
+                region.c.area_km2,
+                region.c.label_lon,
+                region.c.label_lat,
+                (region.c.geometry_wkb.is_not(None)).label("has_geometry"),
+            )
             if level is not None:
                 stmt = stmt.where(region.c.level == level)
             return self._frame(stmt.order_by(region.c.region_id))
@@ -254,8 +353,11 @@ class Queries:
         return out
 
     def region_names(self) -> dict[str, str]:
-        return self._cached("region_names", (), lambda: dict(zip(self.regions()["region_id"],
-                                                                    self.regions()["name"], strict=True)))
+        return self._cached(
+            "region_names",
+            (),
+            lambda: dict(zip(self.regions()["region_id"], self.regions()["name"], strict=True)),
+        )
 
     # --- predictions -----------------------------------------------------------------------------
     def years(self, level: int = 0) -> list[int]:
@@ -270,22 +372,41 @@ class Queries:
         def load() -> pd.DataFrame:
             if run_id is None:
                 return pd.DataFrame(columns=PREDICTION_FIELDS)
-            stmt = (select(prediction.c.region_id, region.c.name.label("region_name"), region.c.iso3,
-                           region.c.parent_id, prediction.c.level, prediction.c.year, prediction.c.risk_score,
-                           prediction.c.risk_band, prediction.c.rank, prediction.c.estimate_per_100k,
-                           prediction.c.lower_per_100k, prediction.c.upper_per_100k, prediction.c.label_per_100k,
-                           prediction.c.method, prediction.c.has_subnational_data,
-                           *detected_basis_columns(prediction))
-                    .join(region, region.c.region_id == prediction.c.region_id)
-                    .where(prediction.c.run_id == run_id, prediction.c.level == level)
-                    .order_by(prediction.c.region_id, prediction.c.year))
+            stmt = (
+                select(
+                    prediction.c.region_id,
+                    region.c.name.label("region_name"),
+                    region.c.iso3,
+                    region.c.parent_id,
+                    prediction.c.level,
+                    prediction.c.year,
+                    prediction.c.risk_score,
+                    prediction.c.risk_band,
+                    prediction.c.rank,
+                    prediction.c.estimate_per_100k,
+                    prediction.c.lower_per_100k,
+                    prediction.c.upper_per_100k,
+                    prediction.c.label_per_100k,
+                    prediction.c.method,
+                    prediction.c.has_subnational_data,
+                    *detected_basis_columns(prediction),
+                )
+                .join(region, region.c.region_id == prediction.c.region_id)
+                .where(prediction.c.run_id == run_id, prediction.c.level == level)
+                .order_by(prediction.c.region_id, prediction.c.year)
+            )
             frame = self._frame(stmt)
             return add_changes(frame)
 
         return self._cached("level_predictions", (level,), load)
 
-    def predictions(self, level: int | None = 0, year: int | None = None, region_ids: Iterable[str] | None = None,
-                    parent: str | None = None) -> pd.DataFrame:
+    def predictions(
+        self,
+        level: int | None = 0,
+        year: int | None = None,
+        region_ids: Iterable[str] | None = None,
+        parent: str | None = None,
+    ) -> pd.DataFrame:
         levels = [level] if level is not None else [0, 1]
         frames = [self.level_predictions(lv) for lv in levels]
         frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
@@ -317,7 +438,8 @@ class Queries:
         return self._cached("map_values", (level, year, parent), load)
 
     def map_locations(self, level: int, parent: str | None = None) -> list[str]:
-        """Every region with a prediction in any year (fixed across years so a period change patches values)."""
+        """Every region with a prediction in any year (fixed across years so a period change patches
+        values)."""
         frame = self.level_predictions(level)
         if parent is not None:
             frame = frame[frame["parent_id"] == parent]
@@ -336,14 +458,21 @@ class Queries:
             cols = ["region_id", "year", "feature", "family", "value", "feature_value"]
             if run_id is None:
                 return pd.DataFrame(columns=cols)
-            stmt = select(explanation.c.region_id, explanation.c.year, explanation.c.feature,
-                          explanation.c.family, explanation.c.value, explanation.c.feature_value) \
-                .where(explanation.c.run_id == run_id)
+            stmt = select(
+                explanation.c.region_id,
+                explanation.c.year,
+                explanation.c.feature,
+                explanation.c.family,
+                explanation.c.value,
+                explanation.c.feature_value,
+            ).where(explanation.c.run_id == run_id)
             if region_id is not None:
                 stmt = stmt.where(explanation.c.region_id == region_id)
             if year is not None:
                 stmt = stmt.where(explanation.c.year == year)
-            return self._frame(stmt.order_by(explanation.c.region_id, explanation.c.year, explanation.c.feature))
+            return self._frame(
+                stmt.order_by(explanation.c.region_id, explanation.c.year, explanation.c.feature)
+            )
 
         return self._cached("explanations", (region_id, year), load)
 
@@ -358,7 +487,9 @@ class Queries:
             frame = frame[frame["feature"] != "__bias__"]
             if frame.empty:
                 return {}
-            frame = frame.assign(abs=frame["value"].abs()).sort_values(["region_id", "abs"], ascending=[True, False])
+            frame = frame.assign(abs=frame["value"].abs()).sort_values(
+                ["region_id", "abs"], ascending=[True, False]
+            )
             top = frame.groupby("region_id", sort=False).head(n)
             labels = {f: short_label(f) for f in top["feature"].unique()}
             out: dict[str, list[str]] = {}
@@ -377,17 +508,29 @@ class Queries:
 
     # --- observations and indicators -------------------------------------------------------------
     def indicators(self) -> pd.DataFrame:
-        return self._cached("indicators", (), lambda: self._frame(select(indicator).order_by(indicator.c.code)))
+        return self._cached(
+            "indicators", (), lambda: self._frame(select(indicator).order_by(indicator.c.code))
+        )
 
     def observations(self, region_id: str, indicators: Iterable[str] | None = None) -> pd.DataFrame:
         codes = tuple(sorted(indicators)) if indicators is not None else None
 
         def load() -> pd.DataFrame:
-            stmt = (select(observation.c.indicator, observation.c.period_start, observation.c.period_type,
-                           observation.c.source, observation.c.value, observation.c.censored,
-                           indicator.c.family, indicator.c.unit, indicator.c.description)
-                    .join(indicator, indicator.c.code == observation.c.indicator)
-                    .where(observation.c.region_id == region_id, observation.c.period_type == "year"))
+            stmt = (
+                select(
+                    observation.c.indicator,
+                    observation.c.period_start,
+                    observation.c.period_type,
+                    observation.c.source,
+                    observation.c.value,
+                    observation.c.censored,
+                    indicator.c.family,
+                    indicator.c.unit,
+                    indicator.c.description,
+                )
+                .join(indicator, indicator.c.code == observation.c.indicator)
+                .where(observation.c.region_id == region_id, observation.c.period_type == "year")
+            )
             if codes is not None:
                 stmt = stmt.where(observation.c.indicator.in_(codes))
             frame = self._frame(stmt.order_by(observation.c.indicator, observation.c.period_start))
@@ -396,11 +539,18 @@ class Queries:
 
         return self._cached("observations", (region_id, codes), load)
 
-    def indicator_series(self, region_id: str | None, indicator_code: str | None, year_from: int | None,
-                         year_to: int | None) -> pd.DataFrame:
-        stmt = (select(observation.c.region_id, observation.c.indicator, observation.c.period_start,
-                       observation.c.period_type, observation.c.source, observation.c.value, observation.c.censored)
-                .order_by(observation.c.region_id, observation.c.indicator, observation.c.period_start))
+    def indicator_series(
+        self, region_id: str | None, indicator_code: str | None, year_from: int | None, year_to: int | None
+    ) -> pd.DataFrame:
+        stmt = select(
+            observation.c.region_id,
+            observation.c.indicator,
+            observation.c.period_start,
+            observation.c.period_type,
+            observation.c.source,
+            observation.c.value,
+            observation.c.censored,
+        ).order_by(observation.c.region_id, observation.c.indicator, observation.c.period_start)
         if region_id:
             stmt = stmt.where(observation.c.region_id == region_id)
         if indicator_code:
@@ -416,15 +566,22 @@ class Queries:
         """Per indicator for one region: family, source, first and last year, count, last load time."""
 
         def load() -> pd.DataFrame:
-            stmt = (select(observation.c.indicator, indicator.c.family, observation.c.source,
-                           func.min(observation.c.period_start).label("first"),
-                           func.max(observation.c.period_start).label("last"),
-                           func.count().label("n"), func.max(source_load.c.finished_at).label("loaded_at"))
-                    .join(indicator, indicator.c.code == observation.c.indicator)
-                    .join(source_load, source_load.c.load_id == observation.c.load_id)
-                    .where(observation.c.region_id == region_id)
-                    .group_by(observation.c.indicator, indicator.c.family, observation.c.source)
-                    .order_by(indicator.c.family, observation.c.indicator))
+            stmt = (
+                select(
+                    observation.c.indicator,
+                    indicator.c.family,
+                    observation.c.source,
+                    func.min(observation.c.period_start).label("first"),
+                    func.max(observation.c.period_start).label("last"),
+                    func.count().label("n"),
+                    func.max(source_load.c.finished_at).label("loaded_at"),
+                )
+                .join(indicator, indicator.c.code == observation.c.indicator)
+                .join(source_load, source_load.c.load_id == observation.c.load_id)
+                .where(observation.c.region_id == region_id)
+                .group_by(observation.c.indicator, indicator.c.family, observation.c.source)
+                .order_by(indicator.c.family, observation.c.indicator)
+            )
             frame = self._frame(stmt)
             if len(frame):
                 frame["first"] = pd.to_datetime(frame["first"]).dt.year
@@ -434,19 +591,29 @@ class Queries:
 
         return self._cached("coverage", (region_id,), load)
 
-    def latest_values(self, codes: Iterable[str], year: int, level: int,
-                      max_lag: int = MAX_LAG_YEARS) -> pd.DataFrame:
+    def latest_values(
+        self, codes: Iterable[str], year: int, level: int, max_lag: int = MAX_LAG_YEARS
+    ) -> pd.DataFrame:
         """Wide frame region_id x indicator: the latest value in [year - max_lag, year], plus its year."""
         codes = tuple(sorted(codes))
 
         def load() -> pd.DataFrame:
-            stmt = (select(observation.c.region_id, observation.c.indicator, observation.c.period_start,
-                           observation.c.value)
-                    .join(region, region.c.region_id == observation.c.region_id)
-                    .where(observation.c.indicator.in_(codes), observation.c.period_type == "year",
-                           region.c.level == level,
-                           observation.c.period_start >= pd.Timestamp(year - max_lag, 1, 1).date(),
-                           observation.c.period_start <= pd.Timestamp(year, 1, 1).date()))
+            stmt = (
+                select(
+                    observation.c.region_id,
+                    observation.c.indicator,
+                    observation.c.period_start,
+                    observation.c.value,
+                )
+                .join(region, region.c.region_id == observation.c.region_id)
+                .where(
+                    observation.c.indicator.in_(codes),
+                    observation.c.period_type == "year",
+                    region.c.level == level,
+                    observation.c.period_start >= pd.Timestamp(year - max_lag, 1, 1).date(),
+                    observation.c.period_start <= pd.Timestamp(year, 1, 1).date(),
+                )
+            )
             frame = self._frame(stmt)
             if frame.empty:
                 return pd.DataFrame(columns=["region_id"])
@@ -463,8 +630,21 @@ class Queries:
 
         def load() -> pd.DataFrame:
             pred = self.predictions(level=level, year=year)
-            cols = ["region_id", "region_name", "iso3", "parent_id", "year", "rank", "risk_score", "risk_band",
-                    "estimate_per_100k", "lower_per_100k", "upper_per_100k", "score_change", "method"]
+            cols = [
+                "region_id",
+                "region_name",
+                "iso3",
+                "parent_id",
+                "year",
+                "rank",
+                "risk_score",
+                "risk_band",
+                "estimate_per_100k",
+                "lower_per_100k",
+                "upper_per_100k",
+                "score_change",
+                "method",
+            ]
             frame = pred[cols].copy()
             if level == 1:
                 names = self.region_names()
@@ -475,14 +655,30 @@ class Queries:
                 if code not in frame:
                     frame[code] = float("nan")
             idp = frame[IDP_CODES[0]].where(frame[IDP_CODES[0]].notna(), frame[IDP_CODES[1]])
-            disp_years = [c for c in (f"{REFUGEES_ORIGIN}@year", f"{REFUGEES_HOSTED}@year", f"{IDP_CODES[0]}@year",
-                                      f"{IDP_CODES[1]}@year") if c in frame]
+            disp_years = [
+                c
+                for c in (
+                    f"{REFUGEES_ORIGIN}@year",
+                    f"{REFUGEES_HOSTED}@year",
+                    f"{IDP_CODES[0]}@year",
+                    f"{IDP_CODES[1]}@year",
+                )
+                if c in frame
+            ]
             fts_years = [c for c in (f"{FTS_REQUIREMENTS}@year", f"{FTS_FUNDING}@year") if c in frame]
             out = frame[[c for c in cols if c != "parent_id"] + (["country"] if level == 1 else [])].copy()
             out["population"] = frame[POPULATION] if level == 0 else float("nan")
-            out["reporting_history"] = frame["method"].map({
-                "model": "reported", "model_no_label_history": "never: extrapolated",
-                "exposure_downscaled": "downscaled from country"}).fillna(frame["method"])
+            out["reporting_history"] = (
+                frame["method"]
+                .map(
+                    {
+                        "model": "reported",
+                        "model_no_label_history": "never: extrapolated",
+                        "exposure_downscaled": "downscaled from country",
+                    }
+                )
+                .fillna(frame["method"])
+            )
             out = out.drop(columns=["method"])
             out["refugees_origin"] = frame[REFUGEES_ORIGIN]
             out["refugees_hosted"] = frame[REFUGEES_HOSTED]
@@ -505,25 +701,51 @@ class Queries:
         def load() -> pd.DataFrame:
             from etl.sources import all_sources
 
-            loads = self._frame(select(source_load.c.source, func.count().label("files"),
-                                       func.sum(source_load.c.rows_read).label("rows_read"),
-                                       func.sum(source_load.c.rows_loaded).label("rows_loaded"),
-                                       func.sum(source_load.c.rows_rejected).label("rows_rejected"),
-                                       func.sum(source_load.c.observations).label("observations"),
-                                       func.max(source_load.c.finished_at).label("last_load"))
-                                .where(source_load.c.status == "loaded").group_by(source_load.c.source))
-            years = self._frame(select(observation.c.source, func.min(observation.c.period_start).label("first"),
-                                       func.max(observation.c.period_start).label("last"))
-                                .group_by(observation.c.source))
-            history = self._frame(select(source_load.c.source, func.count().label("loads_total"))
-                                  .group_by(source_load.c.source))
-            reg = pd.DataFrame([{"source": s.name, "title": s.title, "publisher": s.publisher, "licence": s.licence,
-                                 "coverage": s.coverage} for s in all_sources()],
-                               columns=["source", "title", "publisher", "licence", "coverage"])
-            frame = reg.merge(loads, on="source", how="outer").merge(years, on="source", how="left") \
+            loads = self._frame(
+                select(
+                    source_load.c.source,
+                    func.count().label("files"),
+                    func.sum(source_load.c.rows_read).label("rows_read"),
+                    func.sum(source_load.c.rows_loaded).label("rows_loaded"),
+                    func.sum(source_load.c.rows_rejected).label("rows_rejected"),
+                    func.sum(source_load.c.observations).label("observations"),
+                    func.max(source_load.c.finished_at).label("last_load"),
+                )
+                .where(source_load.c.status == "loaded")
+                .group_by(source_load.c.source)
+            )
+            years = self._frame(
+                select(
+                    observation.c.source,
+                    func.min(observation.c.period_start).label("first"),
+                    func.max(observation.c.period_start).label("last"),
+                ).group_by(observation.c.source)
+            )
+            history = self._frame(
+                select(source_load.c.source, func.count().label("loads_total")).group_by(source_load.c.source)
+            )
+            reg = pd.DataFrame(
+                [
+                    {
+                        "source": s.name,
+                        "title": s.title,
+                        "publisher": s.publisher,
+                        "licence": s.licence,
+                        "coverage": s.coverage,
+                    }
+                    for s in all_sources()
+                ],
+                columns=["source", "title", "publisher", "licence", "coverage"],
+            )
+            frame = (
+                reg.merge(loads, on="source", how="outer")
+                .merge(years, on="source", how="left")
                 .merge(history, on="source", how="left")
-            frame["years"] = [f"{pd.Timestamp(a).year}–{pd.Timestamp(b).year}" if pd.notna(a) else "—"
-                              for a, b in zip(frame["first"], frame["last"], strict=True)]
+            )
+            frame["years"] = [
+                f"{pd.Timestamp(a).year}–{pd.Timestamp(b).year}" if pd.notna(a) else "—"
+                for a, b in zip(frame["first"], frame["last"], strict=True)
+            ]
             frame["last_load"] = frame["last_load"].map(_iso)
             frame["status"] = ["loaded" if pd.notna(r) else "not loaded" for r in frame["rows_read"]]
             for col in ("files", "rows_read", "rows_loaded", "rows_rejected", "observations", "loads_total"):
@@ -534,24 +756,36 @@ class Queries:
 
     def rejected_reasons(self, source: str | None = None) -> pd.DataFrame:
         def load() -> pd.DataFrame:
-            stmt = (select(source_load.c.source, rejected_row.c.reason_code, func.count().label("rows"))
-                    .join(source_load, source_load.c.load_id == rejected_row.c.load_id)
-                    .where(source_load.c.status == "loaded")
-                    .group_by(source_load.c.source, rejected_row.c.reason_code)
-                    .order_by(source_load.c.source, func.count().desc()))
+            stmt = (
+                select(source_load.c.source, rejected_row.c.reason_code, func.count().label("rows"))
+                .join(source_load, source_load.c.load_id == rejected_row.c.load_id)
+                .where(source_load.c.status == "loaded")
+                .group_by(source_load.c.source, rejected_row.c.reason_code)
+                .order_by(source_load.c.source, func.count().desc())
+            )
             if source:
                 stmt = stmt.where(source_load.c.source == source)
             return self._frame(stmt)
 
         return self._cached("rejected_reasons", (source,), load)
 
-    def rejected_examples(self, source: str | None = None, per_reason: int = 3, limit: int = 60) -> pd.DataFrame:
+    def rejected_examples(
+        self, source: str | None = None, per_reason: int = 3, limit: int = 60
+    ) -> pd.DataFrame:
         def load() -> pd.DataFrame:
-            stmt = (select(source_load.c.source, source_load.c.file, rejected_row.c.row_number,
-                           rejected_row.c.reason_code, rejected_row.c.reason, rejected_row.c.raw)
-                    .join(source_load, source_load.c.load_id == rejected_row.c.load_id)
-                    .where(source_load.c.status == "loaded")
-                    .order_by(source_load.c.source, rejected_row.c.reason_code, rejected_row.c.rejected_id))
+            stmt = (
+                select(
+                    source_load.c.source,
+                    source_load.c.file,
+                    rejected_row.c.row_number,
+                    rejected_row.c.reason_code,
+                    rejected_row.c.reason,
+                    rejected_row.c.raw,
+                )
+                .join(source_load, source_load.c.load_id == rejected_row.c.load_id)
+                .where(source_load.c.status == "loaded")
+                .order_by(source_load.c.source, rejected_row.c.reason_code, rejected_row.c.rejected_id)
+            )
             if source:
                 stmt = stmt.where(source_load.c.source == source)
             frame = self._frame(stmt.limit(20_000))
@@ -566,16 +800,21 @@ class Queries:
 
     # --- crisis watch list (issue 11) ------------------------------------------------------------
     def watchlist(self, year: int | None = None) -> pd.DataFrame:
-        """Watch-list rows of the deployed run (all years, or one), with region names and a small-population flag."""
+        """Watch-list rows of the deployed run (all years, or one), with region names and a small-population
+        flag."""
         run_id = self.run_id
 
         def load() -> pd.DataFrame:
             from models.watchlist_store import WATCHLIST_COLUMNS, read_watchlist
 
             if run_id is None:
-                return pd.DataFrame(columns=[*WATCHLIST_COLUMNS, "region_name", "population", "small_population"])
+                return pd.DataFrame(
+                    columns=[*WATCHLIST_COLUMNS, "region_name", "population", "small_population"]
+                )
             frame = read_watchlist(self.engine, run_id=run_id, year=year)
-            frame = frame.assign(region_name=frame["region_id"].map(self.region_names()).fillna(frame["region_id"]))
+            frame = frame.assign(
+                region_name=frame["region_id"].map(self.region_names()).fillna(frame["region_id"])
+            )
             if frame.empty:  # a year the run did not score
                 return frame.assign(population=pd.Series(dtype=float), small_population=pd.Series(dtype=bool))
             pop = self.watch_detection(int(frame["year"].max()))[["region_id", "population"]]
@@ -591,7 +830,8 @@ class Queries:
         return sorted(int(y) for y in frame["year"].unique())
 
     def watchlist_skill(self) -> dict | None:
-        """The measured skill and tables stored with the deployed run (models.watchlist_store.read_watchlist_skill)."""
+        """The measured skill and tables stored with the deployed run
+        (models.watchlist_store.read_watchlist_skill)."""
         run_id = self.run_id
 
         def load():
@@ -606,9 +846,11 @@ class Queries:
         frame = self.watchlist()
         return frame[frame["region_id"] == region_id].sort_values("year").reset_index(drop=True)
 
-    def pair_predictions(self, citizenship: str | None = None, detecting: str | None = None,
-                         year: int | None = None) -> pd.DataFrame:
-        """Pair-model predictions: expected victims of a citizenship detected in a detecting country, with names."""
+    def pair_predictions(
+        self, citizenship: str | None = None, detecting: str | None = None, year: int | None = None
+    ) -> pd.DataFrame:
+        """Pair-model predictions: expected victims of a citizenship detected in a detecting country, with
+        names."""
         run_id = self.run_id
 
         def load() -> pd.DataFrame:
@@ -616,8 +858,9 @@ class Queries:
 
             if run_id is None:
                 return pd.DataFrame(columns=[*PAIR_COLUMNS, "detecting_name", "citizenship_name"])
-            frame = read_pair_predictions(self.engine, run_id=run_id, citizenship_iso3=citizenship,
-                                          detecting_iso3=detecting, year=year)
+            frame = read_pair_predictions(
+                self.engine, run_id=run_id, citizenship_iso3=citizenship, detecting_iso3=detecting, year=year
+            )
             names = self.region_names()
             frame["detecting_name"] = frame["detecting_iso3"].map(names).fillna(frame["detecting_iso3"])
             frame["citizenship_name"] = frame["citizenship_iso3"].map(names).fillna(frame["citizenship_iso3"])
@@ -626,25 +869,46 @@ class Queries:
         return self._cached("pair_predictions", (citizenship, detecting, year), load)
 
     def watch_detection(self, year: int) -> pd.DataFrame:
-        """Per country: latest TIP tier and persons prosecuted (at most 5 years old) and population, with years."""
+        """Per country: latest TIP tier and persons prosecuted (at most 5 years old) and population, with
+        years."""
 
         def load() -> pd.DataFrame:
             codes = (*watch.DETECTION_INDICATORS, watch.POPULATION)
-            stmt = (select(observation.c.region_id, observation.c.indicator, observation.c.period_start,
-                           observation.c.value)
-                    .join(region, region.c.region_id == observation.c.region_id)
-                    .where(observation.c.indicator.in_(codes), observation.c.period_type == "year",
-                           region.c.level == 0,
-                           observation.c.period_start >= pd.Timestamp(year - watch.DETECTION_MAX_AGE, 1, 1).date(),
-                           observation.c.period_start <= pd.Timestamp(year, 1, 1).date()))
+            stmt = (
+                select(
+                    observation.c.region_id,
+                    observation.c.indicator,
+                    observation.c.period_start,
+                    observation.c.value,
+                )
+                .join(region, region.c.region_id == observation.c.region_id)
+                .where(
+                    observation.c.indicator.in_(codes),
+                    observation.c.period_type == "year",
+                    region.c.level == 0,
+                    observation.c.period_start >= pd.Timestamp(year - watch.DETECTION_MAX_AGE, 1, 1).date(),
+                    observation.c.period_start <= pd.Timestamp(year, 1, 1).date(),
+                )
+            )
             obs = self._frame(stmt)
-            cols = ["region_id", "tip_tier", "tip_tier_year", "prosecuted", "prosecuted_year", "population",
-                    "population_year"]
+            cols = [
+                "region_id",
+                "tip_tier",
+                "tip_tier_year",
+                "prosecuted",
+                "prosecuted_year",
+                "population",
+                "population_year",
+            ]
             if obs.empty:
                 return pd.DataFrame(columns=cols)
             obs["year"] = pd.to_datetime(obs["period_start"]).dt.year
             wide = watch.latest_by_region(obs, year, watch.DETECTION_MAX_AGE)
-            rename = {watch.TIP_TIER: "tip_tier", watch.PROSECUTED: "prosecuted", watch.POPULATION: "population"}
+            rename = {
+                watch.TIP_TIER: "tip_tier",
+                watch.PROSECUTED: "prosecuted",
+                watch.POPULATION: "population",
+            }
             wide = wide.rename(columns={**rename, **{f"{k}@year": f"{v}_year" for k, v in rename.items()}})
             for col in cols:
                 if col not in wide:
@@ -682,19 +946,30 @@ class Queries:
         return self._cached("watch_priorities", (year,), load)
 
     def admin1_watch(self, parent: str, year: int) -> pd.DataFrame:
-        """Admin-1 units of one country: where the watch list's drivers (conflict deaths, displacement) are located."""
+        """Admin-1 units of one country: where the watch list's drivers (conflict deaths, displacement) are
+        located."""
 
         def load() -> pd.DataFrame:
             units = self.regions(1)
             units = units[units["parent_id"] == parent].rename(columns={"name": "region_name"})
             codes = tuple(c for cs in watch.ADMIN1_CODES.values() for c in cs)
-            stmt = (select(observation.c.region_id, observation.c.indicator, observation.c.period_start,
-                           observation.c.value)
-                    .join(region, region.c.region_id == observation.c.region_id)
-                    .where(observation.c.indicator.in_(codes), observation.c.period_type == "year",
-                           region.c.level == 1, region.c.parent_id == parent,
-                           observation.c.period_start >= pd.Timestamp(year - watch.ADMIN1_WINDOW, 1, 1).date(),
-                           observation.c.period_start <= pd.Timestamp(year, 1, 1).date()))
+            stmt = (
+                select(
+                    observation.c.region_id,
+                    observation.c.indicator,
+                    observation.c.period_start,
+                    observation.c.value,
+                )
+                .join(region, region.c.region_id == observation.c.region_id)
+                .where(
+                    observation.c.indicator.in_(codes),
+                    observation.c.period_type == "year",
+                    region.c.level == 1,
+                    region.c.parent_id == parent,
+                    observation.c.period_start >= pd.Timestamp(year - watch.ADMIN1_WINDOW, 1, 1).date(),
+                    observation.c.period_start <= pd.Timestamp(year, 1, 1).date(),
+                )
+            )
             obs = self._frame(stmt)
             obs["year"] = pd.to_datetime(obs["period_start"]).dt.year if len(obs) else []
             return watch.admin1_exposure(units, obs, year)
@@ -709,11 +984,19 @@ class Queries:
             import shapely
 
             with self.engine.connect() as conn:
-                wkbs = [r[0] for r in conn.execute(select(region.c.geometry_wkb).where(
-                    region.c.parent_id == iso3, region.c.level == 1)) if r[0]]
+                wkbs = [
+                    r[0]
+                    for r in conn.execute(
+                        select(region.c.geometry_wkb).where(region.c.parent_id == iso3, region.c.level == 1)
+                    )
+                    if r[0]
+                ]
                 if not wkbs:
-                    wkbs = [r[0] for r in conn.execute(select(region.c.geometry_wkb).where(
-                        region.c.region_id == iso3)) if r[0]]
+                    wkbs = [
+                        r[0]
+                        for r in conn.execute(select(region.c.geometry_wkb).where(region.c.region_id == iso3))
+                        if r[0]
+                    ]
             if not wkbs:
                 return None
             minx, miny, maxx, maxy = shapely.total_bounds(shapely.from_wkb(wkbs))
@@ -722,8 +1005,9 @@ class Queries:
         return self._cached("country_bounds", (iso3,), load)
 
     # --- not cached: alerts, jobs, uploads and the audit log change without a new warehouse version ---------
-    def alerts(self, status: str | None = "confirmed", region_id: str | None = None,
-               limit: int = 500) -> list[dict]:
+    def alerts(
+        self, status: str | None = "confirmed", region_id: str | None = None, limit: int = 500
+    ) -> list[dict]:
         """Alerts in a review status (confirmed ones are what viewers may see), newest first."""
         from models import alerts
 
@@ -737,7 +1021,8 @@ class Queries:
         return phases_store.read_curves(self.engine, outcome=outcome)
 
     def country_phase(self, region_id: str, year: int) -> list[str]:
-        """Where a country stands after its recent crisis events, in plain words (newest phase computation)."""
+        """Where a country stands after its recent crisis events, in plain words (newest phase
+        computation)."""
         from models import phases_store
 
         return phases_store.country_phase_sentences(self.engine, region_id, int(year))
@@ -780,7 +1065,8 @@ class Queries:
 
 
 def source_files(name: str) -> tuple[list[str], list[str]] | None:
-    """(expected file name patterns, current files in the raw folder) of a source, or None if unknown: what the
+    """(expected file name patterns, current files in the raw folder) of a source, or None if unknown: what
+    the
     admin page says before an upload."""
     from etl.sources import get_source
     from warehouse.config import raw_dir
@@ -818,9 +1104,26 @@ def add_changes(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=["_prev_score", "_prev_est"])
 
 
-_ABBREV = {"per100k": "per 100k", "idps": "IDPs", "tip": "TIP", "gdp": "GDP", "usd": "USD", "pct": "%",
-           "3p": "3P", "gsi": "GSI", "oci": "OC index", "wgi": "WGI", "fsi": "FSI", "inform": "INFORM",
-           "ln": "log", "log1p": "log", "fts": "FTS", "idmc": "IDMC", "unhcr": "UNHCR", "ucdp": "UCDP"}
+_ABBREV = {
+    "per100k": "per 100k",
+    "idps": "IDPs",
+    "tip": "TIP",
+    "gdp": "GDP",
+    "usd": "USD",
+    "pct": "%",
+    "3p": "3P",
+    "gsi": "GSI",
+    "oci": "OC index",
+    "wgi": "WGI",
+    "fsi": "FSI",
+    "inform": "INFORM",
+    "ln": "log",
+    "log1p": "log",
+    "fts": "FTS",
+    "idmc": "IDMC",
+    "unhcr": "UNHCR",
+    "ucdp": "UCDP",
+}
 
 
 def feature_label(feature: str) -> str:
@@ -838,8 +1141,15 @@ def feature_label(feature: str) -> str:
 def short_label(feature: str, width: int = 26) -> str:
     """ASCII label for the map hover: no lag suffix or rate unit, at most ``width`` characters."""
     text = feature_label(feature).split(" (t", 1)[0].replace("−", "-")
-    for long, short in ((" per 100k", ""), (" per capita", " p.c."), ("Log ", ""), ("log ", ""),
-                        ("Humanitarian", "Hum."), ("government", "gov."), ("effectiveness", "eff.")):
+    for long, short in (
+        (" per 100k", ""),
+        (" per capita", " p.c."),
+        ("Log ", ""),
+        ("log ", ""),
+        ("Humanitarian", "Hum."),
+        ("government", "gov."),
+        ("effectiveness", "eff."),
+    ):
         text = text.replace(long, short)
     text = text.encode("ascii", "ignore").decode().strip()
     text = text[:1].upper() + text[1:]

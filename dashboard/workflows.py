@@ -21,8 +21,12 @@ from warehouse.jobs import JobBusy
 from warehouse.schema import model_run, prediction, region
 
 log = logging.getLogger(__name__)
-METRICS = [("rmsle", "RMSLE (lower is better)"), ("spearman", "Spearman rank correlation"),
-           ("top20_recall", "Top-20 recall"), ("coverage80", "80% interval coverage")]
+METRICS = [
+    ("rmsle", "RMSLE (lower is better)"),
+    ("spearman", "Spearman rank correlation"),
+    ("top20_recall", "Top-20 recall"),
+    ("coverage80", "80% interval coverage"),
+]
 BASELINES = ["last_value", "mean_3y", "ridge", "conflict_displacement_only"]
 
 
@@ -44,8 +48,16 @@ def source_names() -> list[str]:
     return [s.name for s in all_sources()]
 
 
-def validate_upload(engine: Engine, actor: str, source_name: str, filename: str, data: bytes,
-                    client: str | None = None, then_load: bool = False, on_loaded=None) -> dict[str, Any]:
+def validate_upload(
+    engine: Engine,
+    actor: str,
+    source_name: str,
+    filename: str,
+    data: bytes,
+    client: str | None = None,
+    then_load: bool = False,
+    on_loaded=None,
+) -> dict[str, Any]:
     """Check a file and dry-run it as a background job (issue 9 #7); nothing is loaded yet.
 
     The instant checks (size, empty, file name) answer at once: ``status`` 'refused' with the report.
@@ -61,17 +73,32 @@ def validate_upload(engine: Engine, actor: str, source_name: str, filename: str,
     try:
         source = get_source(source_name)
     except KeyError:
-        raise BadRequest(f"unknown source '{str(source_name)[:60]}'; choose one of: "
-                         f"{', '.join(source_names())}", "unknown_source") from None
+        raise BadRequest(
+            f"unknown source '{str(source_name)[:60]}'; choose one of: {', '.join(source_names())}",
+            "unknown_source",
+        ) from None
     try:
         uploads.precheck(source, filename or "", data)
     except uploads.UploadRefused as exc:
-        report = uploads.UploadReport(source_name, str(filename or "")[:200], len(data),
-                                      hashlib.sha256(data).hexdigest(), ok=False, error_code=exc.code,
-                                      error=str(exc))
+        report = uploads.UploadReport(
+            source_name,
+            str(filename or "")[:200],
+            len(data),
+            hashlib.sha256(data).hexdigest(),
+            ok=False,
+            error_code=exc.code,
+            error=str(exc),
+        )
         upload_id = uploads.record(engine, actor, report, None)
-        accounts.audit(engine, actor, "upload", "refused", f"{source_name}/{report.filename}",
-                       f"upload {upload_id}: {report.error_code}: {report.error}", client)
+        accounts.audit(
+            engine,
+            actor,
+            "upload",
+            "refused",
+            f"{source_name}/{report.filename}",
+            f"upload {upload_id}: {report.error_code}: {report.error}",
+            client,
+        )
         return {"upload_id": upload_id, "status": "refused", "report": report.to_dict(), "job": None}
     upload_id = uploads.record_pending(engine, actor, source_name, filename, data)
     target = f"{source_name}/{filename}"
@@ -89,25 +116,53 @@ def validate_upload(engine: Engine, actor: str, source_name: str, filename: str,
         except Exception as exc:  # noqa: BLE001 - a file no reader can parse is refused, not a server error
             # logged at error level with the traceback: it may be a fault of ours (issue 9 #6), not the file's
             log.exception("upload %s (%s/%s): dry run failed unexpectedly", upload_id, source_name, filename)
-            result = uploads.UploadReport(source_name, str(filename)[:200], len(data),
-                                          hashlib.sha256(data).hexdigest(), ok=False, error_code="unreadable",
-                                          error=f"the file could not be read as a {source_name} file "
-                                                f"({type(exc).__name__}: {str(exc)[:300]})")
+            result = uploads.UploadReport(
+                source_name,
+                str(filename)[:200],
+                len(data),
+                hashlib.sha256(data).hexdigest(),
+                ok=False,
+                error_code="unreadable",
+                error=(
+                    f"the file could not be read as a {source_name} file "
+                    f"({type(exc).__name__}: {str(exc)[:300]})"
+                ),
+            )
             staged = None
         uploads.complete(engine, upload_id, result, staged)
         if result.ok:
-            detail = (f"upload {upload_id}: {result.rows_read:,} rows read, "
-                      f"{result.rows_would_load:,} would load, "
-                      f"{result.rows_would_reject:,} would be rejected; sha256 {result.sha256[:12]}")
-            accounts.audit(engine, actor, "upload", "ok", f"{source_name}/{result.filename}",
-                           "validated: " + detail, client)
+            detail = (
+                f"upload {upload_id}: {result.rows_read:,} rows read, "
+                f"{result.rows_would_load:,} would load, "
+                f"{result.rows_would_reject:,} would be rejected; sha256 {result.sha256[:12]}"
+            )
+            accounts.audit(
+                engine,
+                actor,
+                "upload",
+                "ok",
+                f"{source_name}/{result.filename}",
+                "validated: " + detail,
+                client,
+            )
             message = f"dry run of {result.filename}: " + detail.split(": ", 1)[1]
         else:
-            accounts.audit(engine, actor, "upload", "refused", f"{source_name}/{result.filename}",
-                           f"upload {upload_id}: {result.error_code}: {result.error}", client)
+            accounts.audit(
+                engine,
+                actor,
+                "upload",
+                "refused",
+                f"{source_name}/{result.filename}",
+                f"upload {upload_id}: {result.error_code}: {result.error}",
+                client,
+            )
             message = f"refused {result.filename}: {result.error_code}: {result.error}"
-        out: dict[str, Any] = {"message": message[:500], "upload_id": upload_id,
-                               "status": "validated" if result.ok else "refused", "report": result.to_dict()}
+        out: dict[str, Any] = {
+            "message": message[:500],
+            "upload_id": upload_id,
+            "status": "validated" if result.ok else "refused",
+            "report": result.to_dict(),
+        }
         if result.ok and then_load:
             try:
                 out["load_job_id"] = start_load(engine, actor, upload_id, client, on_loaded)["job_id"]
@@ -118,9 +173,9 @@ def validate_upload(engine: Engine, actor: str, source_name: str, filename: str,
     def done(ok: bool, result: dict[str, Any]) -> None:
         if result.get("cancelled"):  # before or during the dry run: the upload cannot be loaded
             uploads.set_status(engine, upload_id, "cancelled")
-            accounts.audit(engine, actor, "upload", "refused", target,
-                           f"upload {upload_id}: dry run cancelled",
-                           client)
+            accounts.audit(
+                engine, actor, "upload", "refused", target, f"upload {upload_id}: dry run cancelled", client
+            )
         elif not ok:
             uploads.set_status(engine, upload_id, "failed")
 
@@ -142,39 +197,71 @@ def cancel_job(engine: Engine, actor: str, job_id: int, client: str | None = Non
     except ValueError as exc:
         accounts.audit(engine, actor, "job cancel", "refused", f"job {job_id}", str(exc), client)
         raise Conflict(str(exc), "not_running") from None
-    accounts.audit(engine, actor, "job cancel", "ok", f"job {job_id}",
-                   f"{item['kind']} job {job_id}: cancel requested (status now {item['status']})", client)
+    accounts.audit(
+        engine,
+        actor,
+        "job cancel",
+        "ok",
+        f"job {job_id}",
+        f"{item['kind']} job {job_id}: cancel requested (status now {item['status']})",
+        client,
+    )
     return item
 
 
-def start_load(engine: Engine, actor: str, upload_id: int, client: str | None = None,
-               on_loaded=None) -> dict[str, Any]:
+def start_load(
+    engine: Engine, actor: str, upload_id: int, client: str | None = None, on_loaded=None
+) -> dict[str, Any]:
     """Load a validated upload as a background job; returns the job record."""
     item = uploads.get_upload(engine, upload_id)
     if item is None:
         raise NotFound(f"unknown upload {upload_id}", "unknown_upload")
     if item["status"] != "validated":
-        raise Conflict(f"upload {upload_id} is {item['status']}; only a validated upload waiting to be "
-                       "loaded can be loaded", "not_validated")
+        raise Conflict(
+            f"upload {upload_id} is {item['status']}; only a validated upload waiting to be "
+            "loaded can be loaded",
+            "not_validated",
+        )
     target = f"{item['source']}/{item['filename']}"
 
     def work(report) -> dict[str, Any]:
         report(2, f"loading upload {upload_id}: {target}")
-        result = uploads.apply(engine, upload_id, progress=jobs_runner.StepProgress(report),
-                               who=f"{actor}: {target}")
-        files = [{"file": f.file, "rows_read": f.rows_read, "rows_loaded": f.rows_loaded,
-                  "rows_rejected": f.rows_rejected, "observations": f.observations} for f in result.files]
+        result = uploads.apply(
+            engine, upload_id, progress=jobs_runner.StepProgress(report), who=f"{actor}: {target}"
+        )
+        files = [
+            {
+                "file": f.file,
+                "rows_read": f.rows_read,
+                "rows_loaded": f.rows_loaded,
+                "rows_rejected": f.rows_rejected,
+                "observations": f.observations,
+            }
+            for f in result.files
+        ]
         loaded = sum(f["rows_loaded"] for f in files)
         rejected = sum(f["rows_rejected"] for f in files)
-        return {"message": f"loaded {target}: {loaded:,} rows loaded, {rejected:,} rejected, "
-                           f"{result.observations:,} observations", "upload_id": upload_id,
-                "source": item["source"], "observations": result.observations, "files": files}
+        return {
+            "message": (
+                f"loaded {target}: {loaded:,} rows loaded, {rejected:,} rejected, "
+                f"{result.observations:,} observations"
+            ),
+            "upload_id": upload_id,
+            "source": item["source"],
+            "observations": result.observations,
+            "files": files,
+        }
 
     def done(ok: bool, result: dict[str, Any]) -> None:
-        accounts.audit(engine, actor, "load finish",
-                       "ok" if ok else "refused" if result.get("cancelled") else "error",
-                       target,
-                       result.get("message") or result.get("error"), client)
+        accounts.audit(
+            engine,
+            actor,
+            "load finish",
+            "ok" if ok else "refused" if result.get("cancelled") else "error",
+            target,
+            result.get("message") or result.get("error"),
+            client,
+        )
         if ok:
             _alerts_after(engine, "load", actor)
         if on_loaded is not None:
@@ -206,12 +293,21 @@ def start_retrain(engine: Engine, actor: str, client: str | None = None, on_done
             origins = None
         report(1, "retraining: candidate run (it is not deployed until promoted)")
         run_id = train(engine, jobs_runner.TrainProgress(report, origins))
-        return {"message": f"candidate run {run_id} is ready; compare it and promote it if it is better",
-                "run_id": run_id}
+        return {
+            "message": f"candidate run {run_id} is ready; compare it and promote it if it is better",
+            "run_id": run_id,
+        }
 
     def done(ok: bool, result: dict[str, Any]) -> None:
-        accounts.audit(engine, actor, "retrain finish", "ok" if ok else "error", result.get("run_id"),
-                       result.get("message") or result.get("error"), client)
+        accounts.audit(
+            engine,
+            actor,
+            "retrain finish",
+            "ok" if ok else "error",
+            result.get("run_id"),
+            result.get("message") or result.get("error"),
+            client,
+        )
         if on_done is not None:
             on_done(ok)
 
@@ -257,13 +353,18 @@ def promote(engine: Engine, actor: str, run_id: str, client: str | None = None) 
     except registry.RegistryError as exc:
         accounts.audit(engine, actor, "promote", "error", run_id, str(exc), client)
         raise Conflict(f"run {run_id} cannot be promoted: {exc}", "registry") from None
-    gate = ((run.get("metrics_json") or {}).get("gate") or {})
+    gate = (run.get("metrics_json") or {}).get("gate") or {}
     detail = f"previous: {previous['run_id'] if previous else 'none'}; gate passed: {gate.get('passed')}"
     accounts.audit(engine, actor, "promote", "ok", run_id, detail, client)
     _alerts_after(engine, "promote", actor)
-    return {"deployed": run_id, "previous": previous["run_id"] if previous else None,
-            "message": f"run {run_id} is deployed" + ("" if gate.get("passed", True) else
-                                                     " (it does not beat the last-value baseline)")}
+    return {
+        "deployed": run_id,
+        "previous": previous["run_id"] if previous else None,
+        "message": (
+            f"run {run_id} is deployed"
+            + ("" if gate.get("passed", True) else " (it does not beat the last-value baseline)")
+        ),
+    }
 
 
 def rollback(engine: Engine, actor: str, client: str | None = None) -> dict[str, Any]:
@@ -274,14 +375,25 @@ def rollback(engine: Engine, actor: str, client: str | None = None) -> dict[str,
     try:
         restored = registry.rollback(engine)
     except registry.RegistryError as exc:
-        accounts.audit(engine, actor, "rollback", "refused", current["run_id"] if current else None, str(exc),
-                       client)
+        accounts.audit(
+            engine, actor, "rollback", "refused", current["run_id"] if current else None, str(exc), client
+        )
         raise Conflict(f"cannot roll back: {exc}", "registry") from None
-    accounts.audit(engine, actor, "rollback", "ok", restored,
-                   f"from {current['run_id'] if current else 'none'} to {restored}", client)
+    accounts.audit(
+        engine,
+        actor,
+        "rollback",
+        "ok",
+        restored,
+        f"from {current['run_id'] if current else 'none'} to {restored}",
+        client,
+    )
     _alerts_after(engine, "rollback", actor)
-    return {"deployed": restored, "previous": current["run_id"] if current else None,
-            "message": f"rolled back to run {restored}"}
+    return {
+        "deployed": restored,
+        "previous": current["run_id"] if current else None,
+        "message": f"rolled back to run {restored}",
+    }
 
 
 # --- comparison of a candidate with the deployed run --------------------------------------------------------
@@ -300,15 +412,17 @@ def _gate_passed(run: dict[str, Any] | None) -> bool | None:
     return (((run or {}).get("metrics_json") or {}).get("gate") or {}).get("passed")
 
 
-def _metric_columns(deployed: dict[str, Any] | None,
-                    candidate: dict[str, Any] | None) -> list[tuple[str, dict[str, Any] | None]]:
+def _metric_columns(
+    deployed: dict[str, Any] | None, candidate: dict[str, Any] | None
+) -> list[tuple[str, dict[str, Any] | None]]:
     """The columns of the comparison: each run's own model row, then the baselines of the newer run."""
     columns: list[tuple[str, dict[str, Any] | None]] = []
     for label, run in (("deployed", deployed), ("candidate", candidate)):
         if run is not None:
             pooled = _pooled(run)
-            columns.append((f"{label}: {run['run_id']}",
-                            pooled.get(_model_row(run)) or pooled.get("xgboost")))
+            columns.append(
+                (f"{label}: {run['run_id']}", pooled.get(_model_row(run)) or pooled.get("xgboost"))
+            )
     base_from = candidate or deployed
     if base_from is not None:
         pooled = _pooled(base_from)
@@ -328,14 +442,23 @@ def _metric_rows(columns: list[tuple[str, dict[str, Any] | None]]) -> list[dict[
     return rows
 
 
-def _rank_changes(engine: Engine, deployed_id: str, candidate_id: str,
-                  top: int) -> tuple[int | None, list[dict[str, Any]]]:
+def _rank_changes(
+    engine: Engine, deployed_id: str, candidate_id: str, top: int
+) -> tuple[int | None, list[dict[str, Any]]]:
     """The newest year both runs predict (countries) and its ``top`` largest rank changes, or (None, [])."""
     with engine.connect() as conn:
-        stmt = (select(prediction.c.run_id, prediction.c.region_id, prediction.c.year, prediction.c.rank,
-                       prediction.c.estimate_per_100k, region.c.name)
-                .join(region, region.c.region_id == prediction.c.region_id)
-                .where(prediction.c.level == 0, prediction.c.run_id.in_([deployed_id, candidate_id])))
+        stmt = (
+            select(
+                prediction.c.run_id,
+                prediction.c.region_id,
+                prediction.c.year,
+                prediction.c.rank,
+                prediction.c.estimate_per_100k,
+                region.c.name,
+            )
+            .join(region, region.c.region_id == prediction.c.region_id)
+            .where(prediction.c.level == 0, prediction.c.run_id.in_([deployed_id, candidate_id]))
+        )
         frame = pd.DataFrame(conn.execute(stmt).mappings().all())
     if frame.empty:
         return None, []
@@ -345,16 +468,24 @@ def _rank_changes(engine: Engine, deployed_id: str, candidate_id: str,
     if not common:
         return None, []
     year = int(common[-1])
-    merged = old[old["year"] == year].merge(new[new["year"] == year], on=["region_id", "name"],
-                                             suffixes=("_deployed", "_candidate"))
+    merged = old[old["year"] == year].merge(
+        new[new["year"] == year], on=["region_id", "name"], suffixes=("_deployed", "_candidate")
+    )
     merged["change"] = merged["rank_deployed"] - merged["rank_candidate"]  # positive = moved up (riskier)
     order = merged["change"].abs().sort_values(ascending=False, kind="stable").index
     merged = merged.reindex(order).head(top)
-    return year, [{
-        "region_id": r.region_id, "name": r.name, "rank_deployed": int(r.rank_deployed),
-        "rank_candidate": int(r.rank_candidate), "change": int(r.change),
-        "estimate_deployed": round(float(r.estimate_per_100k_deployed), 3),
-        "estimate_candidate": round(float(r.estimate_per_100k_candidate), 3)} for r in merged.itertuples()]
+    return year, [
+        {
+            "region_id": r.region_id,
+            "name": r.name,
+            "rank_deployed": int(r.rank_deployed),
+            "rank_candidate": int(r.rank_candidate),
+            "change": int(r.change),
+            "estimate_deployed": round(float(r.estimate_per_100k_deployed), 3),
+            "estimate_candidate": round(float(r.estimate_per_100k_candidate), 3),
+        }
+        for r in merged.itertuples()
+    ]
 
 
 def compare(engine: Engine, candidate_id: str | None, top: int = 12) -> dict[str, Any]:
@@ -364,10 +495,16 @@ def compare(engine: Engine, candidate_id: str | None, top: int = 12) -> dict[str
     deployed = registry.deployed_run(engine)
     candidate = run_row(engine, candidate_id) if candidate_id else None
     columns = _metric_columns(deployed, candidate)
-    out: dict[str, Any] = {"deployed": deployed and deployed["run_id"],
-                           "candidate": candidate and candidate["run_id"], "metrics": _metric_rows(columns),
-                           "rank_changes": [], "year": None, "columns": [c for c, _ in columns],
-                           "deployed_gate": _gate_passed(deployed), "candidate_gate": _gate_passed(candidate)}
+    out: dict[str, Any] = {
+        "deployed": deployed and deployed["run_id"],
+        "candidate": candidate and candidate["run_id"],
+        "metrics": _metric_rows(columns),
+        "rank_changes": [],
+        "year": None,
+        "columns": [c for c, _ in columns],
+        "deployed_gate": _gate_passed(deployed),
+        "candidate_gate": _gate_passed(candidate),
+    }
     if deployed is not None and candidate is not None and deployed["run_id"] != candidate["run_id"]:
         out["year"], out["rank_changes"] = _rank_changes(engine, deployed["run_id"], candidate["run_id"], top)
     return out

@@ -34,15 +34,63 @@ import pandas as pd
 log = logging.getLogger(__name__)
 
 FUZZY_CUTOFF = 0.8
-GENERIC_WORDS = frozenset({
-    "state", "states", "province", "provincia", "governorate", "gouvernorat", "region", "prefecture",
-    "department", "departement", "district", "division", "municipality", "county", "oblast", "ville", "city",
-    "of", "the", "de", "du", "des", "la", "le", "l", "d", "al", "el", "as", "an", "at", "ad", "ash", "ar",
-})
-COMPASS = {"northern": "north", "southern": "south", "eastern": "east", "western": "west", "central": "central",
-           "north": "north", "south": "south", "east": "east", "west": "west", "nord": "north", "sud": "south",
-           "est": "east", "ouest": "west", "upper": "upper", "lower": "lower", "centre": "central",
-           "center": "central"}
+GENERIC_WORDS = frozenset(
+    {
+        "state",
+        "states",
+        "province",
+        "provincia",
+        "governorate",
+        "gouvernorat",
+        "region",
+        "prefecture",
+        "department",
+        "departement",
+        "district",
+        "division",
+        "municipality",
+        "county",
+        "oblast",
+        "ville",
+        "city",
+        "of",
+        "the",
+        "de",
+        "du",
+        "des",
+        "la",
+        "le",
+        "l",
+        "d",
+        "al",
+        "el",
+        "as",
+        "an",
+        "at",
+        "ad",
+        "ash",
+        "ar",
+    }
+)
+COMPASS = {
+    "northern": "north",
+    "southern": "south",
+    "eastern": "east",
+    "western": "west",
+    "central": "central",
+    "north": "north",
+    "south": "south",
+    "east": "east",
+    "west": "west",
+    "nord": "north",
+    "sud": "south",
+    "est": "east",
+    "ouest": "west",
+    "upper": "upper",
+    "lower": "lower",
+    "centre": "central",
+    "center": "central",
+}
 _COMPASS_VALUES = frozenset(COMPASS.values())
 
 # (ISO3, normalised name) -> Natural Earth adm1_code. Natural Earth 10m labels Panjshir "Parwan" and
@@ -93,9 +141,13 @@ class Admin1Match:
 def _alternative_names_cached(path: str) -> pd.DataFrame:
     import pyogrio
 
-    frame = pyogrio.read_dataframe(path, columns=["adm1_code", "name", "name_en", "name_alt"], read_geometry=False)
+    frame = pyogrio.read_dataframe(
+        path, columns=["adm1_code", "name", "name_en", "name_alt"], read_geometry=False
+    )
     rows = []
-    for code, nm, en, alt in zip(frame["adm1_code"], frame["name"], frame["name_en"], frame["name_alt"], strict=True):
+    for code, nm, en, alt in zip(
+        frame["adm1_code"], frame["name"], frame["name_en"], frame["name_alt"], strict=True
+    ):
         for part in [nm, en, *(str(alt).split("|") if isinstance(alt, str) else [])]:
             if isinstance(part, str) and part.strip():
                 rows.append((code, part.strip()))
@@ -103,7 +155,8 @@ def _alternative_names_cached(path: str) -> pd.DataFrame:
 
 
 def ne_alternative_names(raw_dir: Path | None) -> pd.DataFrame:
-    """Natural Earth ``name``, ``name_en`` and ``name_alt`` entries (region_id, name); empty if the file is absent."""
+    """Natural Earth ``name``, ``name_en`` and ``name_alt`` entries (region_id, name); empty if the file is
+    absent."""
     if raw_dir is None:
         return pd.DataFrame(columns=["region_id", "name"])
     found = sorted(Path(raw_dir).glob(NE_ADMIN1_GLOB))
@@ -116,8 +169,13 @@ def ne_alternative_names(raw_dir: Path | None) -> pd.DataFrame:
 class Admin1Matcher:
     """Admin-1 name matching within a country against the warehouse's level-1 regions."""
 
-    def __init__(self, regions: pd.DataFrame, alternatives: pd.DataFrame | None = None,
-                 cutoff: float = FUZZY_CUTOFF, overrides: dict[tuple[str, str], str] | None = None):
+    def __init__(
+        self,
+        regions: pd.DataFrame,
+        alternatives: pd.DataFrame | None = None,
+        cutoff: float = FUZZY_CUTOFF,
+        overrides: dict[tuple[str, str], str] | None = None,
+    ):
         adm1 = regions[regions["level"] == 1][["region_id", "iso3", "name"]].copy()
         adm1["norm"] = adm1["name"].map(normalise)
         self.adm1 = adm1
@@ -133,7 +191,8 @@ class Admin1Matcher:
 
     @classmethod
     def from_context(cls, ctx) -> Admin1Matcher:
-        """Build from a :class:`~etl.context.MappingContext` (regions plus Natural Earth alternative names)."""
+        """Build from a :class:`~etl.context.MappingContext` (regions plus Natural Earth alternative
+        names)."""
         return cls(ctx.regions, ne_alternative_names(getattr(ctx, "raw_dir", None)))
 
     def match_names(self, iso3: str, names: list[str]) -> dict[str, Admin1Match]:
@@ -167,12 +226,16 @@ class Admin1Matcher:
                 continue
             claimed.add(rid)
         free = units[~units["region_id"].isin(claimed)]
-        choices = pd.concat([free[["region_id", "norm"]], alts[~alts["region_id"].isin(claimed)][["region_id", "norm"]]])
+        choices = pd.concat(
+            [free[["region_id", "norm"]], alts[~alts["region_id"].isin(claimed)][["region_id", "norm"]]]
+        )
         choices = choices[choices["norm"] != ""].drop_duplicates()
         for name, norm in pending:
             compass = _compass(norm)
             cand = choices[choices["norm"].map(lambda c, k=compass: _compass(c) == k).astype(bool)]
-            scores = cand.assign(score=cand["norm"].map(lambda c, n=norm: difflib.SequenceMatcher(None, n, c).ratio()))
+            scores = cand.assign(
+                score=cand["norm"].map(lambda c, n=norm: difflib.SequenceMatcher(None, n, c).ratio())
+            )
             scores = scores[scores["score"] >= self.cutoff]
             if scores.empty:
                 out[name] = Admin1Match(None, None)
@@ -193,20 +256,36 @@ class Admin1Matcher:
             for name, m in self.match_names(str(code), grp["name"].astype(str).unique().tolist()).items():
                 results[(str(code), name)] = m
         empty = Admin1Match(None, None)
-        matches = [results.get((c, str(n)), empty) if pd.notna(c) and pd.notna(n) else empty
-                   for c, n in zip(keys["iso3"], keys["name"], strict=True)]
-        return pd.DataFrame({"region_id": [m.region_id for m in matches], "method": [m.method for m in matches],
-                             "matched_name": [m.matched_name for m in matches],
-                             "score": [m.score for m in matches]}, index=names.index)
+        matches = [
+            results.get((c, str(n)), empty) if pd.notna(c) and pd.notna(n) else empty
+            for c, n in zip(keys["iso3"], keys["name"], strict=True)
+        ]
+        return pd.DataFrame(
+            {
+                "region_id": [m.region_id for m in matches],
+                "method": [m.method for m in matches],
+                "matched_name": [m.matched_name for m in matches],
+                "score": [m.score for m in matches],
+            },
+            index=names.index,
+        )
 
 
 def reject_reason(names: pd.Series, iso3: pd.Series, result: pd.DataFrame, column: str) -> pd.Series:
     """Readable reason for unmatched/ambiguous rows, naming the publisher's name and country."""
     base = "column '" + column + "': admin-1 name '" + names.astype(str) + "' (" + iso3.astype(str) + ")"
     amb = result["method"] == "ambiguous"
-    return base.where(~amb, base + " fits several Natural Earth units: " + result["matched_name"].astype(str)) \
-        .where(amb, base + " has no Natural Earth admin-1 unit with that name")
+    return base.where(
+        ~amb, base + " fits several Natural Earth units: " + result["matched_name"].astype(str)
+    ).where(amb, base + " has no Natural Earth admin-1 unit with that name")
 
 
-__all__ = ["FUZZY_CUTOFF", "OVERRIDES", "Admin1Match", "Admin1Matcher", "ne_alternative_names", "normalise",
-           "reject_reason"]
+__all__ = [
+    "FUZZY_CUTOFF",
+    "OVERRIDES",
+    "Admin1Match",
+    "Admin1Matcher",
+    "ne_alternative_names",
+    "normalise",
+    "reject_reason",
+]

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 app = typer.Typer(help="Build the warehouse from the real published files in data/raw.", no_args_is_help=True)
 console = Console(width=None if sys.stdout.isatty() else 200)
-# Run after `etl run` has loaded something, with (engine, echo): crisisrisk/cli.py adds the alert evaluation here
+# Run after `etl run` has loaded something, with (engine, echo): crisisrisk/cli.py adds the alert evaluation
+# here
 # (issue 14), so etl itself never imports models (DESIGN §2).
 POST_RUN_HOOKS: list[Callable] = []
 
@@ -50,11 +51,19 @@ def _engine():
 
 @app.command("run")
 def run_cmd(
-    source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Only these sources (repeatable).")] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", "-s", help="Only these sources (repeatable).")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Reload even when a file has not changed.")] = False,
-    wait: Annotated[float | None, typer.Option(
-        "--wait", min=0, help="Seconds to wait for another ETL writer (a run or an upload load) to finish; "
-        "default CRISISRISK_ETL_LOCK_WAIT_S or 300. 0 fails at once.")] = None,
+    wait: Annotated[
+        float | None,
+        typer.Option(
+            "--wait",
+            min=0,
+            help="Seconds to wait for another ETL writer (a run or an upload load) to finish; "
+            "default CRISISRISK_ETL_LOCK_WAIT_S or 300. 0 fails at once.",
+        ),
+    ] = None,
 ) -> None:
     """Load every registered source (or only the named ones) into the warehouse (one writer at a time)."""
     from etl.loader import run
@@ -68,8 +77,15 @@ def run_cmd(
         raise typer.Exit(2) from None
     engine = _engine()
     statuses: Counter[str] = Counter()
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=False) as progress:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
         task = progress.add_task("ETL", total=len(selected))
 
         def done(result: LoadResult) -> None:
@@ -84,8 +100,14 @@ def run_cmd(
                 progress.update(task, description=msg[:80])
 
         try:
-            run(engine, [s.name for s in selected], force=force, progress=step_or_wait, on_result=done,
-                wait_s=wait)
+            run(
+                engine,
+                [s.name for s in selected],
+                force=force,
+                progress=step_or_wait,
+                on_result=done,
+                wait_s=wait,
+            )
         except EtlBusy as exc:
             progress.stop()
             console.print(f"[red]{exc}[/red]")
@@ -108,8 +130,10 @@ def _result_line(result: LoadResult) -> str:
         return f"[dim]= {result.source}: unchanged (use --force to reload)[/dim]"
     read = sum(f.rows_read for f in result.files)
     rej = sum(f.rows_rejected for f in result.files)
-    return (f"[green]✓[/green] {result.source}: {read:,} rows read, {read - rej:,} loaded, "
-            f"{rej:,} rejected → {result.observations:,} observations")
+    return (
+        f"[green]✓[/green] {result.source}: {read:,} rows read, {read - rej:,} loaded, "
+        f"{rej:,} rejected → {result.observations:,} observations"
+    )
 
 
 def _report_unreadable(all_named: bool) -> int:
@@ -122,17 +146,21 @@ def _report_unreadable(all_named: bool) -> int:
         console.print(f"[red]✗ etl/sources/{module}.py cannot be imported: {error}[/red]")
     if all_named:
         for folder in unregistered_folders():
-            console.print(f"[yellow]! data/raw/{folder} has no registered reader; add a module in "
-                          "etl/sources[/yellow]")
+            console.print(
+                f"[yellow]! data/raw/{folder} has no registered reader; add a module in etl/sources[/yellow]"
+            )
     return len(BROKEN)
 
 
 @app.command("sync")
 def sync_cmd(
-    from_dir: Annotated[Path, typer.Option("--from", help="A folder of publisher datasets, one sub-folder each.")],
+    from_dir: Annotated[
+        Path, typer.Option("--from", help="A folder of publisher datasets, one sub-folder each.")
+    ],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only report what would be copied.")] = False,
 ) -> None:
-    """Copy new dataset folders (each with its SOURCE.md) into data/raw and report folders without a reader."""
+    """Copy new dataset folders (each with its SOURCE.md) into data/raw and report folders without a
+    reader."""
     import shutil
 
     from etl.loader import unregistered_folders
@@ -146,7 +174,9 @@ def sync_cmd(
         if (target / folder.name).exists():
             continue
         if not (folder / "SOURCE.md").exists():
-            console.print(f"[yellow]skip {folder.name}: no SOURCE.md (origin and licence must be documented)[/yellow]")
+            console.print(
+                f"[yellow]skip {folder.name}: no SOURCE.md (origin and licence must be documented)[/yellow]"
+            )
             continue
         console.print(f"{'would copy' if dry_run else 'copy'} {folder.name} -> {target / folder.name}")
         if not dry_run:
@@ -169,13 +199,34 @@ def status_cmd(
         console.print("No loads yet. Run: crisisrisk etl run")
         raise typer.Exit(0)
     table = Table(title="Warehouse loads")
-    for col in ("load", "source", "file", "sha256", "read", "loaded", "rejected", "observations", "finished (UTC)",
-                "status"):
-        table.add_column(col, justify="right" if col in ("read", "loaded", "rejected", "observations") else "left")
+    for col in (
+        "load",
+        "source",
+        "file",
+        "sha256",
+        "read",
+        "loaded",
+        "rejected",
+        "observations",
+        "finished (UTC)",
+        "status",
+    ):
+        table.add_column(
+            col, justify="right" if col in ("read", "loaded", "rejected", "observations") else "left"
+        )
     for r in loads.itertuples():
-        table.add_row(str(r.load_id), str(r.source), str(r.file), str(r.sha256)[:12], f"{r.rows_read:,}",
-                      f"{r.rows_loaded:,}", f"{r.rows_rejected:,}", f"{r.observations:,}", str(r.finished_at)[:19],
-                      str(r.status))
+        table.add_row(
+            str(r.load_id),
+            str(r.source),
+            str(r.file),
+            str(r.sha256)[:12],
+            f"{r.rows_read:,}",
+            f"{r.rows_loaded:,}",
+            f"{r.rows_rejected:,}",
+            f"{r.observations:,}",
+            str(r.finished_at)[:19],
+            str(r.status),
+        )
     console.print(table)
 
 
@@ -208,17 +259,26 @@ def rejected_cmd(
     from warehouse.schema import rejected_row, source_load
 
     engine = _engine()
-    base = (select(source_load.c.file, rejected_row.c.row_number, rejected_row.c.reason_code, rejected_row.c.reason,
-                   rejected_row.c.raw)
-            .join(source_load, source_load.c.load_id == rejected_row.c.load_id)
-            .where(source_load.c.source == source, source_load.c.status == "loaded"))
+    base = (
+        select(
+            source_load.c.file,
+            rejected_row.c.row_number,
+            rejected_row.c.reason_code,
+            rejected_row.c.reason,
+            rejected_row.c.raw,
+        )
+        .join(source_load, source_load.c.load_id == rejected_row.c.load_id)
+        .where(source_load.c.source == source, source_load.c.status == "loaded")
+    )
     if reason:
         base = base.where(rejected_row.c.reason_code == reason)
     with engine.connect() as conn:
-        counts = conn.execute(select(rejected_row.c.reason_code, func.count())
-                              .join(source_load, source_load.c.load_id == rejected_row.c.load_id)
-                              .where(source_load.c.source == source, source_load.c.status == "loaded")
-                              .group_by(rejected_row.c.reason_code)).all()
+        counts = conn.execute(
+            select(rejected_row.c.reason_code, func.count())
+            .join(source_load, source_load.c.load_id == rejected_row.c.load_id)
+            .where(source_load.c.source == source, source_load.c.status == "loaded")
+            .group_by(rejected_row.c.reason_code)
+        ).all()
         rows = conn.execute(base.order_by(source_load.c.file, rejected_row.c.row_number).limit(limit)).all()
     if not counts:
         console.print(f"No rejected rows for source '{source}'.")
@@ -252,29 +312,51 @@ def jobs_list_cmd(
     engine = _engine()
     recovered = jobs.recover_orphans(engine)
     if recovered:
-        console.print(f"[yellow]{recovered} job(s) of a stopped server marked failed: {jobs.ORPHAN_MESSAGE}[/yellow]")
+        console.print(
+            f"[yellow]{recovered} job(s) of a stopped server marked failed: {jobs.ORPHAN_MESSAGE}[/yellow]"
+        )
     rows = jobs.recent_jobs(engine, kind, limit)
     if not rows:
         console.print("No jobs yet.")
         return
     table = Table(title="Jobs")
-    for col in ("job", "kind", "status", "progress", "by", "started (UTC)", "owner", "heartbeat (UTC)", "message"):
+    for col in (
+        "job",
+        "kind",
+        "status",
+        "progress",
+        "by",
+        "started (UTC)",
+        "owner",
+        "heartbeat (UTC)",
+        "message",
+    ):
         table.add_column(col, overflow="fold")
     for j in rows:
-        table.add_row(str(j["job_id"]), j["kind"], j["status"] + (" (cancel requested)" if j["cancel_requested"]
-                                                                 and j["status"] == "running" else ""),
-                      f"{j['progress']:.0f}%", j["requested_by"], str(j["started_at"])[:19],
-                      f"{j['owner_host'] or '?'}:{j['owner_pid'] or '?'}", str(j["heartbeat_at"] or "")[:19],
-                      (j["message"] or "")[:120])
+        table.add_row(
+            str(j["job_id"]),
+            j["kind"],
+            j["status"]
+            + (" (cancel requested)" if j["cancel_requested"] and j["status"] == "running" else ""),
+            f"{j['progress']:.0f}%",
+            j["requested_by"],
+            str(j["started_at"])[:19],
+            f"{j['owner_host'] or '?'}:{j['owner_pid'] or '?'}",
+            str(j["heartbeat_at"] or "")[:19],
+            (j["message"] or "")[:120],
+        )
     console.print(table)
 
 
 @jobs_app.command("cancel")
 def jobs_cancel_cmd(
     job_id: Annotated[int, typer.Argument(help="Job id (crisisrisk jobs list).")],
-    actor: Annotated[str | None, typer.Option(help="Name recorded in the audit log (default: cli:<login>).")] = None,
+    actor: Annotated[
+        str | None, typer.Option(help="Name recorded in the audit log (default: cli:<login>).")
+    ] = None,
 ) -> None:
-    """Ask a running job to stop at its next progress point (it changes nothing); recorded in the audit log."""
+    """Ask a running job to stop at its next progress point (it changes nothing); recorded in the audit
+    log."""
     import getpass
 
     import etl.uploads  # noqa: F401 - registers the repair of a killed load's upload
@@ -291,9 +373,18 @@ def jobs_cancel_cmd(
         accounts.audit(engine, who, "job cancel", "refused", f"job {job_id}", str(exc), "cli")
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
-    accounts.audit(engine, who, "job cancel", "ok", f"job {job_id}",
-                   f"{item['kind']} job {job_id}: cancel requested (status now {item['status']})", "cli")
+    accounts.audit(
+        engine,
+        who,
+        "job cancel",
+        "ok",
+        f"job {job_id}",
+        f"{item['kind']} job {job_id}: cancel requested (status now {item['status']})",
+        "cli",
+    )
     if item["status"] == "running":
-        console.print(f"cancel requested for {item['kind']} job {job_id}; it stops at its next progress point")
+        console.print(
+            f"cancel requested for {item['kind']} job {job_id}; it stops at its next progress point"
+        )
     else:
         console.print(f"{item['kind']} job {job_id} is now {item['status']}: {item['message']}")

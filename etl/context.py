@@ -37,8 +37,9 @@ class MappingContext:
         if self.engine is None:
             raise RuntimeError("no warehouse connection to read regions from")
         with self.engine.connect() as conn:
-            rows = conn.execute(select(region.c.region_id, region.c.level, region.c.iso3, region.c.parent_id,
-                                       region.c.name)).all()
+            rows = conn.execute(
+                select(region.c.region_id, region.c.level, region.c.iso3, region.c.parent_id, region.c.name)
+            ).all()
         frame = pd.DataFrame(rows, columns=["region_id", "level", "iso3", "parent_id", "name"])
         if frame.empty:
             raise RuntimeError("the warehouse has no regions yet: load the 'natural_earth' source first")
@@ -53,15 +54,21 @@ class MappingContext:
         """Admin-1 polygons by country, for point-in-polygon assignment."""
         if self._regions is not None and "geometry" in self._regions.columns:
             adm1 = self._regions[self._regions["level"] == 1]
-            return AdminIndex(adm1["region_id"].to_numpy(), adm1["iso3"].to_numpy(), adm1["geometry"].to_numpy())
+            return AdminIndex(
+                adm1["region_id"].to_numpy(), adm1["iso3"].to_numpy(), adm1["geometry"].to_numpy()
+            )
         if self.engine is None:
             raise RuntimeError("no warehouse connection to read admin-1 polygons from")
         with self.engine.connect() as conn:
-            rows = conn.execute(select(region.c.region_id, region.c.iso3, region.c.geometry_wkb)
-                                .where(region.c.level == 1, region.c.geometry_wkb.is_not(None))).all()
+            rows = conn.execute(
+                select(region.c.region_id, region.c.iso3, region.c.geometry_wkb).where(
+                    region.c.level == 1, region.c.geometry_wkb.is_not(None)
+                )
+            ).all()
         geoms = shapely.from_wkb(np.array([r[2] for r in rows], dtype=object), on_invalid="ignore")
-        return AdminIndex(np.array([r[0] for r in rows], dtype=object), np.array([r[1] for r in rows], dtype=object),
-                          geoms)
+        return AdminIndex(
+            np.array([r[0] for r in rows], dtype=object), np.array([r[1] for r in rows], dtype=object), geoms
+        )
 
     @cached_property
     def crosswalk(self) -> Crosswalk:
@@ -73,29 +80,50 @@ class MappingContext:
         res = resolve_names(frame[column].astype(str).str.strip())
         self._apply(frame, res, out, column)
 
-    def countries_by_code(self, frame: pd.DataFrame, column: str, name_column: str | None = None,
-                          out: str = "_region_id") -> None:
+    def countries_by_code(
+        self, frame: pd.DataFrame, column: str, name_column: str | None = None, out: str = "_region_id"
+    ) -> None:
         """Resolve an ISO3-like code column (falling back to a name column) to region ids."""
         names = frame[name_column].astype(str).str.strip() if name_column else None
         res = resolve_codes(frame[column].astype(str).str.strip(), names)
         self._apply(frame, res, out, column)
 
-    def countries_by_scheme(self, frame: pd.DataFrame, column: str, scheme: str, out: str = "_region_id") -> None:
+    def countries_by_scheme(
+        self, frame: pd.DataFrame, column: str, scheme: str, out: str = "_region_id"
+    ) -> None:
         """Resolve Gleditsch–Ward ('gw'), COW ('cow') or UNHCR ('unhcr') codes via the crosswalk."""
         uniques = {c: self.crosswalk.to_iso3(scheme, c) for c in frame[column].dropna().unique()}
         iso3 = frame[column].map(uniques)
         reason_code = pd.Series(np.full(len(frame), None, dtype=object), index=frame.index)
         reason_code[iso3.isna()] = "unknown_country"
-        res = pd.DataFrame({"iso3": iso3, "reason_code": reason_code,
-                            "reason": "code '" + frame[column].astype(str) + f"' is not a known {scheme.upper()} code"},
-                           index=frame.index)
+        res = pd.DataFrame(
+            {
+                "iso3": iso3,
+                "reason_code": reason_code,
+                "reason": "code '" + frame[column].astype(str) + f"' is not a known {scheme.upper()} code",
+            },
+            index=frame.index,
+        )
         self._apply(frame, res, out, column)
 
     def _apply(self, frame: pd.DataFrame, res: pd.DataFrame, out: str, column: str) -> None:
         frame[out] = res["iso3"]
         for code in res["reason_code"].dropna().unique():
             mask = res["reason_code"] == code
-            reject(frame, mask, code, lambda rows: "column '" + column + "': " + res.loc[rows.index, "reason"].astype(str))
+            reject(
+                frame,
+                mask,
+                code,
+                lambda rows: "column '" + column + "': " + res.loc[rows.index, "reason"].astype(str),
+            )
         no_region = frame[out].notna() & ~frame[out].isin(self.country_ids) & frame[REJECT].isna()
-        reject(frame, no_region, "no_region",
-               lambda rows: "column '" + column + "': ISO3 '" + rows[out].astype(str) + "' has no region in the warehouse")
+        reject(
+            frame,
+            no_region,
+            "no_region",
+            lambda rows: "column '"
+            + column
+            + "': ISO3 '"
+            + rows[out].astype(str)
+            + "' has no region in the warehouse",
+        )

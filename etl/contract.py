@@ -33,8 +33,11 @@ def refuse_reserved(frame: pd.DataFrame, path: Path) -> None:
     """A header that reuses a bookkeeping column name would overwrite it (found by fuzzing)."""
     clash = [c for c in frame.columns if str(c).strip() in RESERVED]
     if clash:
-        raise ContractError(path, f"column name {str(clash[0]).strip()!r} is reserved; "
-                            "expected the publisher's own column names", column=str(clash[0]))
+        raise ContractError(
+            path,
+            f"column name {str(clash[0]).strip()!r} is reserved; expected the publisher's own column names",
+            column=str(clash[0]),
+        )
 
 
 class ContractError(ValueError):
@@ -81,16 +84,24 @@ def read_text_table(
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ContractError(
-            path, f"byte 0x{raw[exc.start]:02x} is not valid {encoding.upper().replace('-SIG', '')}; "
-            "expected UTF-8 text (re-save the file as UTF-8)", row=line,
+            path,
+            f"byte 0x{raw[exc.start]:02x} is not valid {encoding.upper().replace('-SIG', '')}; "
+            "expected UTF-8 text (re-save the file as UTF-8)",
+            row=line,
         ) from None
     if not text.strip():
         raise ContractError(path, "file is empty; expected a header row and data rows")
     skip = set(skip_rows)
     try:
         frame = pd.read_csv(
-            io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False, sep=sep,
-            skiprows=lambda i: i in skip, header=header_row, skip_blank_lines=False,
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            sep=sep,
+            skiprows=lambda i: i in skip,
+            header=header_row,
+            skip_blank_lines=False,
         )
     except pd.errors.ParserError as exc:
         raise ContractError(path, f"malformed CSV ({exc})") from None
@@ -102,7 +113,11 @@ def read_text_table(
     first_data_line = header_row + 2 + sum(1 for s in skip if s <= header_row + 1 + len(skip))
     frame.insert(0, ROW, np.arange(first_data_line, first_data_line + len(frame), dtype=np.int64))
     data = frame.drop(columns=[ROW])
-    blank = data.iloc[:, 0].astype(str).str.strip() == "" if data.shape[1] else pd.Series(False, index=frame.index)
+    blank = (
+        data.iloc[:, 0].astype(str).str.strip() == ""
+        if data.shape[1]
+        else pd.Series(False, index=frame.index)
+    )
     if blank.any():  # only rows whose first cell is empty can be blank
         blank[blank] = data[blank].apply(lambda col: col.astype(str).str.strip() == "").all(axis=1)
     frame[REJECT] = None
@@ -113,14 +128,23 @@ def read_text_table(
     return frame
 
 
-def read_excel_sheet(path: Path, sheet: str | int, *, header_row: int = 0, skip_rows: Iterable[int] = ()) -> pd.DataFrame:
+def read_excel_sheet(
+    path: Path, sheet: str | int, *, header_row: int = 0, skip_rows: Iterable[int] = ()
+) -> pd.DataFrame:
     """Read one worksheet as text, with the spreadsheet row number in ``_row``."""
     path = Path(path)
     if not path.exists():
         raise ContractError(path, "file not found")
     try:
-        frame = pd.read_excel(path, sheet_name=sheet, header=header_row, dtype=str, engine="openpyxl",
-                              keep_default_na=False, skiprows=list(skip_rows) or None)
+        frame = pd.read_excel(
+            path,
+            sheet_name=sheet,
+            header=header_row,
+            dtype=str,
+            engine="openpyxl",
+            keep_default_na=False,
+            skiprows=list(skip_rows) or None,
+        )
     except ValueError as exc:
         raise ContractError(path, f"cannot read worksheet '{sheet}' ({exc})") from None
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for non-xlsx input
@@ -131,7 +155,11 @@ def read_excel_sheet(path: Path, sheet: str | int, *, header_row: int = 0, skip_
     frame.insert(0, ROW, np.arange(first, first + len(frame), dtype=np.int64))
     frame[REJECT] = None
     frame[REJECT_DETAIL] = None
-    blank = frame.drop(columns=[ROW, REJECT, REJECT_DETAIL]).apply(lambda c: c.astype(str).str.strip() == "").all(axis=1)
+    blank = (
+        frame.drop(columns=[ROW, REJECT, REJECT_DETAIL])
+        .apply(lambda c: c.astype(str).str.strip() == "")
+        .all(axis=1)
+    )
     frame.loc[blank, REJECT] = "blank_row"
     frame.loc[blank, REJECT_DETAIL] = "row is empty"
     frame[FILE] = path.name
@@ -144,8 +172,10 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], path: Path | st
     missing = [c for c in columns if c not in present]
     if missing:
         raise ContractError(
-            path, f"missing column(s) {', '.join(repr(c) for c in missing)}; "
-            f"expected the publisher's columns {sorted(columns)}", column=missing[0],
+            path,
+            f"missing column(s) {', '.join(repr(c) for c in missing)}; "
+            f"expected the publisher's columns {sorted(columns)}",
+            column=missing[0],
         )
     if len(frame) == 0:
         raise ContractError(path, "file has a header but no data rows")
@@ -187,9 +217,16 @@ def finite_numbers(text: pd.Series) -> pd.Series:
     return values.where(np.isfinite(values))
 
 
-def parse_number(frame: pd.DataFrame, column: str, *, allow_blank: bool = True, minimum: float | None = None,
-                 maximum: float | None = None, blank_values: Iterable[str] = ("", "..", "NA", "N/A", "nan", "-"),
-                 thousands: bool = True) -> pd.Series:
+def parse_number(
+    frame: pd.DataFrame,
+    column: str,
+    *,
+    allow_blank: bool = True,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    blank_values: Iterable[str] = ("", "..", "NA", "N/A", "nan", "-"),
+    thousands: bool = True,
+) -> pd.Series:
     """Parse a text column to float; unparseable, non-finite or out-of-range cells reject their row.
 
     Blank markers become NaN (allowed) unless ``allow_blank`` is false. 'inf', 'NaN', '1e309' and the like
@@ -202,19 +239,40 @@ def parse_number(frame: pd.DataFrame, column: str, *, allow_blank: bool = True, 
     blank = text.isin(list(blank_values))
     values = finite_numbers(text.where(~blank))
     bad = values.isna() & ~blank
-    reject(frame, bad, "invalid_number",
-           lambda rows: "column '" + column + "': '" + rows[column].astype(str).str.slice(0, 40)
-           + "' is not a number")
+    reject(
+        frame,
+        bad,
+        "invalid_number",
+        lambda rows: "column '"
+        + column
+        + "': '"
+        + rows[column].astype(str).str.slice(0, 40)
+        + "' is not a number",
+    )
     if not allow_blank:
         reject(frame, blank, "missing_value", f"column '{column}' is empty")
     if minimum is not None:
-        reject(frame, values < minimum, "out_of_range",
-               lambda rows: "column '" + column + "': " + values[rows.index].astype(str)
-               + f" is below the minimum {minimum}")
+        reject(
+            frame,
+            values < minimum,
+            "out_of_range",
+            lambda rows: "column '"
+            + column
+            + "': "
+            + values[rows.index].astype(str)
+            + f" is below the minimum {minimum}",
+        )
     if maximum is not None:
-        reject(frame, values > maximum, "out_of_range",
-               lambda rows: "column '" + column + "': " + values[rows.index].astype(str)
-               + f" is above the maximum {maximum}")
+        reject(
+            frame,
+            values > maximum,
+            "out_of_range",
+            lambda rows: "column '"
+            + column
+            + "': "
+            + values[rows.index].astype(str)
+            + f" is above the maximum {maximum}",
+        )
     return values.astype(float)
 
 
@@ -242,18 +300,26 @@ def reject_duplicates(frame: pd.DataFrame, keys: list[str], what: str = "row") -
         except KeyError:
             first = "?"
         frame.loc[i, REJECT] = "duplicate"
-        frame.loc[i, REJECT_DETAIL] = f"duplicate {what} for {dict(zip(keys, map(str, key), strict=True))}; first at row {first}"
+        frame.loc[i, REJECT_DETAIL] = (
+            f"duplicate {what} for {dict(zip(keys, map(str, key), strict=True))}; first at row {first}"
+        )
 
 
-def require_any_columns(frame: pd.DataFrame, aliases: dict[str, tuple[str, ...]], path: Path) -> dict[str, str]:
-    """For each code, the first alias present; a code with none present is a ContractError naming its first alias."""
+def require_any_columns(
+    frame: pd.DataFrame, aliases: dict[str, tuple[str, ...]], path: Path
+) -> dict[str, str]:
+    """For each code, the first alias present; a code with none present is a ContractError naming its first
+    alias."""
     present = set(frame.columns)
     found = {}
     for code, names in aliases.items():
         hit = next((n for n in names if n in present), None)
         if hit is None:
-            raise ContractError(path, f"missing column {names[0]!r} (also accepted: {list(names[1:])}) for {code}",
-                                column=names[0])
+            raise ContractError(
+                path,
+                f"missing column {names[0]!r} (also accepted: {list(names[1:])}) for {code}",
+                column=names[0],
+            )
         found[code] = hit
     return found
 

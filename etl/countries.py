@@ -118,13 +118,65 @@ CODE_ALIASES: dict[str, str | None] = {
 
 # World Bank and other aggregate codes: reported as ``aggregate``, never as unknown countries.
 AGGREGATE_CODES = frozenset(
-    ["AFE", "AFW", "ARB", "CEB", "CSS", "EAP", "EAR", "EAS", "ECA", "ECS", "EMU", "EUU", "FCS", "HIC", "HPC", "IBD", "IBT", "IDA", "IDB", "IDX", "INX", "LAC", "LCN", "LDC", "LIC", "LMC", "LMY", "LTE", "MEA", "MIC", "MNA", "NAC", "OED", "OSS", "PRE", "PSS", "PST", "SAS", "SSA", "SSF", "SST", "TEA", "TEC", "TLA", "TMN", "TSA", "TSS", "UMC", "WLD", "OWID_WRL"]
+    [
+        "AFE",
+        "AFW",
+        "ARB",
+        "CEB",
+        "CSS",
+        "EAP",
+        "EAR",
+        "EAS",
+        "ECA",
+        "ECS",
+        "EMU",
+        "EUU",
+        "FCS",
+        "HIC",
+        "HPC",
+        "IBD",
+        "IBT",
+        "IDA",
+        "IDB",
+        "IDX",
+        "INX",
+        "LAC",
+        "LCN",
+        "LDC",
+        "LIC",
+        "LMC",
+        "LMY",
+        "LTE",
+        "MEA",
+        "MIC",
+        "MNA",
+        "NAC",
+        "OED",
+        "OSS",
+        "PRE",
+        "PSS",
+        "PST",
+        "SAS",
+        "SSA",
+        "SSF",
+        "SST",
+        "TEA",
+        "TEC",
+        "TLA",
+        "TMN",
+        "TSA",
+        "TSS",
+        "UMC",
+        "WLD",
+        "OWID_WRL",
+    ]
 )
 _AGGREGATE_PATTERNS = re.compile(
     r"^(world|total|global)$|income|\bworld\b|\(wb\)|\(un\)|\(wpp\)|\(owid\)|\bregion\b|excluding|ida |ibrd|"
     r"oecd|euro area|european union|small states|dividend|fragile|heavily indebted|least developed|"
     r"^(africa|asia|europe|oceania|americas|north america|south america|latin america|arab world|"
-    r"sub-saharan|sub-sahara|south and south-east asia|channel islands|middle east|east asia|south asia|central asia|western asia|pacific island|"
+    r"sub-saharan|sub-sahara|south and south-east asia|channel islands|middle east|east asia|south"
+    r" asia|central asia|western asia|pacific island|"
     r"post-demographic|pre-demographic|early-demographic|late-demographic)|"
     r"^(northern africa|eastern africa|western africa|middle africa|southern africa|caribbean|"
     r"central america|central europe.*|eastern europe.*|western europe|southern europe|northern europe|"
@@ -198,14 +250,18 @@ def resolve_name(name: str) -> Resolution:
     if key in ALIASES:
         iso3 = ALIASES[key]
         if iso3 is None:
-            return Resolution(None, "historical_entity", f"'{clean}' is a historical entity with no present-day region")
+            return Resolution(
+                None, "historical_entity", f"'{clean}' is a historical entity with no present-day region"
+            )
         return Resolution(iso3)
     country = _country_api()
     iso3 = country.get_iso3_country_code(clean, use_live=False)
     if iso3:
         return Resolution(iso3)
     if is_aggregate(name=clean):
-        return Resolution(None, "aggregate", f"'{clean}' is an aggregate (region, income group or world), not a country")
+        return Resolution(
+            None, "aggregate", f"'{clean}' is an aggregate (region, income group or world), not a country"
+        )
     iso3, _exact = country.get_iso3_country_code_fuzzy(clean, use_live=False)
     if iso3:
         return Resolution(iso3)
@@ -219,7 +275,9 @@ def resolve_code(code: str, name: str | None = None) -> Resolution:
     if not clean:
         return resolve_name(name) if name else Resolution(None, "missing_country", "country code is empty")
     if clean in AGGREGATE_CODES:
-        return Resolution(None, "aggregate", f"code '{clean}' is an aggregate (region, income group or world)")
+        return Resolution(
+            None, "aggregate", f"code '{clean}' is an aggregate (region, income group or world)"
+        )
     if clean in CODE_ALIASES:
         iso3 = CODE_ALIASES[clean]
         if iso3 is None:
@@ -231,8 +289,11 @@ def resolve_code(code: str, name: str | None = None) -> Resolution:
         by_name = resolve_name(name)
         if by_name.iso3 or by_name.reason_code in ("aggregate", "historical_entity"):
             return by_name
-        return Resolution(None, "unknown_country",
-                          f"code '{clean}' is not a known ISO3 code and name '{name}' could not be matched")
+        return Resolution(
+            None,
+            "unknown_country",
+            f"code '{clean}' is not a known ISO3 code and name '{name}' could not be matched",
+        )
     return Resolution(None, "unknown_country", f"code '{clean}' is not a known ISO3 code")
 
 
@@ -241,8 +302,11 @@ def resolve_names(names: pd.Series) -> pd.DataFrame:
     uniques = {n: resolve_name("" if pd.isna(n) else str(n)) for n in names.dropna().unique()}
     res = names.map(lambda n: uniques.get(n, Resolution(None, "missing_country", "country name is empty")))
     return pd.DataFrame(
-        {"iso3": res.map(lambda r: r.iso3), "reason_code": res.map(lambda r: r.reason_code),
-         "reason": res.map(lambda r: r.reason)},
+        {
+            "iso3": res.map(lambda r: r.iso3),
+            "reason_code": res.map(lambda r: r.reason_code),
+            "reason": res.map(lambda r: r.reason),
+        },
         index=names.index,
     )
 
@@ -252,14 +316,24 @@ def resolve_codes(codes: pd.Series, names: pd.Series | None = None) -> pd.DataFr
 
     Each distinct (code, name) pair is resolved once, then mapped back to the rows.
     """
-    pairs = pd.DataFrame({"code": codes.fillna("").astype(str).to_numpy(),
-                          "name": (names.astype(object).where(names.notna(), None).to_numpy()
-                                   if names is not None else None)}, index=codes.index)
+    pairs = pd.DataFrame(
+        {
+            "code": codes.fillna("").astype(str).to_numpy(),
+            "name": names.astype(object).where(names.notna(), None).to_numpy() if names is not None else None,
+        },
+        index=codes.index,
+    )
     unique = pairs.drop_duplicates()
-    resolved = [resolve_code(c, None if n is None or (isinstance(n, float) and pd.isna(n)) else str(n))
-                for c, n in zip(unique["code"], unique["name"], strict=True)]
-    table = unique.assign(**{field: pd.Series([getattr(r, field) for r in resolved], index=unique.index, dtype=object)
-                             for field in ("iso3", "reason_code", "reason")})
+    resolved = [
+        resolve_code(c, None if n is None or (isinstance(n, float) and pd.isna(n)) else str(n))
+        for c, n in zip(unique["code"], unique["name"], strict=True)
+    ]
+    table = unique.assign(
+        **{
+            field: pd.Series([getattr(r, field) for r in resolved], index=unique.index, dtype=object)
+            for field in ("iso3", "reason_code", "reason")
+        }
+    )
     merged = pairs.reset_index(drop=True).merge(table, on=["code", "name"], how="left")
     merged.index = codes.index
     return merged[["iso3", "reason_code", "reason"]]
@@ -272,17 +346,34 @@ class Crosswalk:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         self.path = path
         self._maps: dict[str, dict[str, str]] = {}
-        for scheme, column in (("gw", "gwn"), ("cow", "cown"), ("unhcr", "unhcr"), ("wb", "wb"), ("iso2", "iso2c")):
+        for scheme, column in (
+            ("gw", "gwn"),
+            ("cow", "cown"),
+            ("unhcr", "unhcr"),
+            ("wb", "wb"),
+            ("iso2", "iso2c"),
+        ):
             sub = frame[(frame[column] != "") & (frame["iso3c"] != "")]
             self._maps[scheme] = dict(zip(sub[column].str.strip(), sub["iso3c"].str.strip(), strict=True))
         # Kosovo has no iso3c in countrycode; GW 347 / COW 347 is Kosovo.
         for scheme in ("gw", "cow"):
             self._maps[scheme].setdefault("347", "XKX")
         # GW codes of states whose successor is the present-day region (UCDP convention).
-        self._maps["gw"].update({"260": "DEU", "265": "DEU", "345": "SRB", "365": "RUS", "678": "YEM", "680": "YEM",
-                                 "816": "VNM", "817": "VNM", "315": "CZE",
-                                 "751": "IND",  # Hyderabad 1947-48
-                                 "55": "GRD"})  # Grenada, missing from the GW list
+        self._maps["gw"].update(
+            {
+                "260": "DEU",
+                "265": "DEU",
+                "345": "SRB",
+                "365": "RUS",
+                "678": "YEM",
+                "680": "YEM",
+                "816": "VNM",
+                "817": "VNM",
+                "315": "CZE",
+                "751": "IND",  # Hyderabad 1947-48
+                "55": "GRD",
+            }
+        )  # Grenada, missing from the GW list
 
     def to_iso3(self, scheme: str, code: object) -> str | None:
         if code is None or (isinstance(code, float) and pd.isna(code)):

@@ -68,8 +68,11 @@ def sha256_file(path: Path) -> str:
 
 def _current_hashes(engine: Engine, source: str) -> dict[str, str]:
     with engine.connect() as conn:
-        rows = conn.execute(select(source_load.c.file, source_load.c.sha256)
-                            .where(source_load.c.source == source, source_load.c.status == "loaded")).all()
+        rows = conn.execute(
+            select(source_load.c.file, source_load.c.sha256).where(
+                source_load.c.source == source, source_load.c.status == "loaded"
+            )
+        ).all()
     return {f.rsplit("/", 1)[-1]: s for f, s in rows}
 
 
@@ -78,8 +81,9 @@ def current_key(source: str, file: str) -> str:
     return f"{source}|{file}"[:400]
 
 
-def prepare(source: Source, paths: list[Path], ctx: MappingContext,
-            progress: Progress | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def prepare(
+    source: Source, paths: list[Path], ctx: MappingContext, progress: Progress | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Parse every file and map to regions; pure apart from reading files and regions."""
     frames = []
     for path in paths:
@@ -90,7 +94,11 @@ def prepare(source: Source, paths: list[Path], ctx: MappingContext,
             raise LoadError(f"{source.name}.parse did not return '{ROW}' and '{REJECT}' columns")
         frame[FILE] = path.name
         frames.append(frame)
-    parsed = pd.concat(frames, ignore_index=True, sort=False) if len(frames) > 1 else frames[0].reset_index(drop=True)
+    parsed = (
+        pd.concat(frames, ignore_index=True, sort=False)
+        if len(frames) > 1
+        else frames[0].reset_index(drop=True)
+    )
     if progress:
         progress(f"{source.name}: mapping {len(parsed):,} rows to regions")
     obs = source.to_observations(parsed, ctx)
@@ -107,30 +115,43 @@ def validate(source: Source, parsed: pd.DataFrame, obs: pd.DataFrame) -> pd.Data
     if obs["value"].isna().any():
         raise LoadError(f"{source.name}: {int(obs['value'].isna().sum())} observations have no value")
     infinite = ~np.isfinite(obs["value"].astype(float))
-    if infinite.any():  # a reader must quarantine 'inf'/'1e309' as invalid_number (the warehouse refuses them)
-        raise LoadError(f"{source.name}: {int(infinite.sum())} observations are not finite, e.g. "
-                        f"{obs[infinite].head(2)[['region_id', 'indicator', 'value']].to_dict('records')}")
+    if (
+        infinite.any()
+    ):  # a reader must quarantine 'inf'/'1e309' as invalid_number (the warehouse refuses them)
+        raise LoadError(
+            f"{source.name}: {int(infinite.sum())} observations are not finite, e.g. "
+            f"{obs[infinite].head(2)[['region_id', 'indicator', 'value']].to_dict('records')}"
+        )
     unknown = set(obs["indicator"].unique()) - source.indicator_codes()
     if unknown:
         raise LoadError(f"{source.name}: indicators {sorted(unknown)} are not in its catalogue")
     key = ["region_id", "period_start", "period_type", "indicator"]
     dup = obs.duplicated(subset=key, keep=False)
     if dup.any():
-        raise LoadError(f"{source.name}: {int(dup.sum())} observations share a key, e.g. "
-                        f"{obs[dup].head(2)[key].to_dict('records')}")
+        raise LoadError(
+            f"{source.name}: {int(dup.sum())} observations share a key, e.g. "
+            f"{obs[dup].head(2)[key].to_dict('records')}"
+        )
     bad_reject = parsed[REJECT].notna() & parsed[REJECT_DETAIL].isna()
     if bad_reject.any():
         parsed.loc[bad_reject, REJECT_DETAIL] = parsed.loc[bad_reject, REJECT]
     return obs
 
 
-def load_source(engine: Engine, source: Source, raw_dir: Path | None = None, force: bool = False,
-                progress: Progress | None = None, ctx: MappingContext | None = None,
-                paths: list[Path] | None = None) -> LoadResult:
+def load_source(
+    engine: Engine,
+    source: Source,
+    raw_dir: Path | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+    ctx: MappingContext | None = None,
+    paths: list[Path] | None = None,
+) -> LoadResult:
     """Load one source (all its files) in one transaction, or skip it when nothing changed.
 
     ``paths`` replaces the files found in ``raw_dir`` (an upload is loaded from its staged copy and moved into
-    data/raw only after the commit). The caller holds the ETL writer lock (:func:`warehouse.writer_lock.etl_writer`);
+    data/raw only after the commit). The caller holds the ETL writer lock
+    (:func:`warehouse.writer_lock.etl_writer`);
     the unique ``current_key`` makes a second concurrent writer fail instead of duplicating current loads.
     """
     raw_dir = raw_dir or default_raw_dir()
@@ -141,8 +162,12 @@ def load_source(engine: Engine, source: Source, raw_dir: Path | None = None, for
     hashes = {p.name: sha256_file(p) for p in paths}
     # a file outside raw_dir (an upload's staged copy) is recorded where it goes once loaded: the source's
     # folder
-    where = {p.name: p.relative_to(raw_dir).as_posix() if p.is_relative_to(raw_dir)
-             else f"{source.folder}/{p.name}" for p in paths}
+    where = {
+        p.name: (
+            p.relative_to(raw_dir).as_posix() if p.is_relative_to(raw_dir) else f"{source.folder}/{p.name}"
+        )
+        for p in paths
+    }
     if not force and _current_hashes(engine, source.name) == hashes:
         return LoadResult(source.name, "unchanged")
     ctx = ctx or MappingContext(raw_dir=raw_dir, engine=engine)
@@ -157,9 +182,22 @@ def load_source(engine: Engine, source: Source, raw_dir: Path | None = None, for
         progress(f"{source.name}: writing {len(obs):,} observations")
     with engine.begin() as conn:
         load_ids = _replace_loads(conn, source, results, where, started)
-        upsert(conn, indicator, [{"code": i.code, "family": i.family, "unit": i.unit,
-                                  "direction": i.direction, "description": i.description, "source": source.name}
-                                 for i in source.indicators], ["code"])
+        upsert(
+            conn,
+            indicator,
+            [
+                {
+                    "code": i.code,
+                    "family": i.family,
+                    "unit": i.unit,
+                    "direction": i.direction,
+                    "description": i.description,
+                    "source": source.name,
+                }
+                for i in source.indicators
+            ],
+            ["code"],
+        )
         source.write_extra(conn, parsed, load_ids, ctx)
         _insert_observations(conn, source, obs, load_ids)
         _insert_rejected(conn, parsed, load_ids)
@@ -174,54 +212,98 @@ def _paths_problem(source: Source, paths: list[Path], raw_dir: Path) -> str | No
     if len({p.name for p in paths}) < len(paths):
         names = sorted(p.name for p in paths)
         twice = next(n for n in names if names.count(n) > 1)
-        return (f"two files named {twice} in {source.folders(raw_dir)}: "
-                "file names must be unique within a source (rename one)")
+        return (
+            f"two files named {twice} in {source.folders(raw_dir)}: "
+            "file names must be unique within a source (rename one)"
+        )
     return None
 
 
-def _file_results(paths: list[Path], hashes: dict[str, str], parsed: pd.DataFrame,
-                  obs: pd.DataFrame) -> list[FileResult]:
+def _file_results(
+    paths: list[Path], hashes: dict[str, str], parsed: pd.DataFrame, obs: pd.DataFrame
+) -> list[FileResult]:
     """Per file: rows read = rows loaded + rows rejected, and the observations it gave."""
     results: list[FileResult] = []
     for path in paths:
         rows = parsed[parsed[FILE] == path.name]
         rejected = int(rows[REJECT].notna().sum())
-        results.append(FileResult(path.name, hashes[path.name], len(rows), len(rows) - rejected, rejected,
-                                  int((obs[FILE] == path.name).sum())))
+        results.append(
+            FileResult(
+                path.name,
+                hashes[path.name],
+                len(rows),
+                len(rows) - rejected,
+                rejected,
+                int((obs[FILE] == path.name).sum()),
+            )
+        )
     return results
 
 
-def _replace_loads(conn: Connection, source: Source, results: list[FileResult], where: dict[str, str],
-                   started: dt.datetime) -> dict[str, int]:
+def _replace_loads(
+    conn: Connection, source: Source, results: list[FileResult], where: dict[str, str], started: dt.datetime
+) -> dict[str, int]:
     """Supersede the source's current loads (their observations and rejected rows go); record the new ones."""
     finished = dt.datetime.now(dt.UTC)
-    previous = [r[0] for r in conn.execute(select(source_load.c.load_id).where(
-        source_load.c.source == source.name, source_load.c.status == "loaded"))]
+    previous = [
+        r[0]
+        for r in conn.execute(
+            select(source_load.c.load_id).where(
+                source_load.c.source == source.name, source_load.c.status == "loaded"
+            )
+        )
+    ]
     if previous:
-        conn.execute(update(source_load).where(source_load.c.load_id.in_(previous))
-                     .values(status="superseded", current_key=None))
+        conn.execute(
+            update(source_load)
+            .where(source_load.c.load_id.in_(previous))
+            .values(status="superseded", current_key=None)
+        )
         conn.execute(delete(rejected_row).where(rejected_row.c.load_id.in_(previous)))
     conn.execute(delete(observation).where(observation.c.source == source.name))
     load_ids: dict[str, int] = {}
     for res in results:
-        load_ids[res.file] = inserted_id(conn.execute(source_load.insert().values(
-            source=source.name, file=where[res.file], sha256=res.sha256, rows_read=res.rows_read,
-            rows_loaded=res.rows_loaded, rows_rejected=res.rows_rejected, observations=res.observations,
-            started_at=started, finished_at=finished, status="loaded", software_version=__version__,
-            current_key=current_key(source.name, where[res.file]),
-        )))
+        load_ids[res.file] = inserted_id(
+            conn.execute(
+                source_load.insert().values(
+                    source=source.name,
+                    file=where[res.file],
+                    sha256=res.sha256,
+                    rows_read=res.rows_read,
+                    rows_loaded=res.rows_loaded,
+                    rows_rejected=res.rows_rejected,
+                    observations=res.observations,
+                    started_at=started,
+                    finished_at=finished,
+                    status="loaded",
+                    software_version=__version__,
+                    current_key=current_key(source.name, where[res.file]),
+                )
+            )
+        )
     return load_ids
 
 
-def _insert_observations(conn: Connection, source: Source, obs: pd.DataFrame,
-                         load_ids: dict[str, int]) -> None:
+def _insert_observations(
+    conn: Connection, source: Source, obs: pd.DataFrame, load_ids: dict[str, int]
+) -> None:
     if len(obs):
-        bulk_insert(conn, observation, pd.DataFrame({
-            "region_id": obs["region_id"].astype(str), "period_start": obs["period_start"],
-            "period_type": obs["period_type"], "indicator": obs["indicator"], "source": source.name,
-            "value": obs["value"].astype(float), "censored": obs["censored"].astype(bool),
-            "load_id": obs[FILE].map(load_ids).astype(int),
-        }))
+        bulk_insert(
+            conn,
+            observation,
+            pd.DataFrame(
+                {
+                    "region_id": obs["region_id"].astype(str),
+                    "period_start": obs["period_start"],
+                    "period_type": obs["period_type"],
+                    "indicator": obs["indicator"],
+                    "source": source.name,
+                    "value": obs["value"].astype(float),
+                    "censored": obs["censored"].astype(bool),
+                    "load_id": obs[FILE].map(load_ids).astype(int),
+                }
+            ),
+        )
 
 
 def _insert_rejected(conn: Connection, parsed: pd.DataFrame, load_ids: dict[str, int]) -> None:
@@ -230,18 +312,38 @@ def _insert_rejected(conn: Connection, parsed: pd.DataFrame, load_ids: dict[str,
     if not len(bad):
         return
     raw_cols = [c for c in bad.columns if not str(c).startswith("_")]
-    raw_json = bad[raw_cols].to_json(orient="records", lines=True, force_ascii=False,
-                                     default_handler=str).splitlines() if raw_cols else ["{}"] * len(bad)
-    bulk_insert(conn, rejected_row, pd.DataFrame({
-        "load_id": bad[FILE].map(load_ids).astype(int).to_numpy(),
-        "row_number": bad[ROW].astype(int).to_numpy(), "reason_code": bad[REJECT].astype(str).to_numpy(),
-        "reason": bad[REJECT_DETAIL].astype(str).to_numpy(),
-        "raw": [r if len(r) <= RAW_TEXT_LIMIT else r[: RAW_TEXT_LIMIT - 3] + "..." for r in raw_json]}))
+    raw_json = (
+        bad[raw_cols]
+        .to_json(orient="records", lines=True, force_ascii=False, default_handler=str)
+        .splitlines()
+        if raw_cols
+        else ["{}"] * len(bad)
+    )
+    bulk_insert(
+        conn,
+        rejected_row,
+        pd.DataFrame(
+            {
+                "load_id": bad[FILE].map(load_ids).astype(int).to_numpy(),
+                "row_number": bad[ROW].astype(int).to_numpy(),
+                "reason_code": bad[REJECT].astype(str).to_numpy(),
+                "reason": bad[REJECT_DETAIL].astype(str).to_numpy(),
+                "raw": [r if len(r) <= RAW_TEXT_LIMIT else r[: RAW_TEXT_LIMIT - 3] + "..." for r in raw_json],
+            }
+        ),
+    )
 
 
-def run(engine: Engine, names: Iterable[str] | None = None, force: bool = False, raw_dir: Path | None = None,
-        progress: Progress | None = None, on_result: Callable[[LoadResult], None] | None = None,
-        wait_s: float | None = None, who: str = "crisisrisk etl run") -> list[LoadResult]:
+def run(
+    engine: Engine,
+    names: Iterable[str] | None = None,
+    force: bool = False,
+    raw_dir: Path | None = None,
+    progress: Progress | None = None,
+    on_result: Callable[[LoadResult], None] | None = None,
+    wait_s: float | None = None,
+    who: str = "crisisrisk etl run",
+) -> list[LoadResult]:
     """Load the named sources (or all) in dependency order, as the warehouse's only ETL writer.
 
     Waits up to ``wait_s`` seconds for another writer (raises :class:`warehouse.writer_lock.EtlBusy` after).
@@ -252,8 +354,14 @@ def run(engine: Engine, names: Iterable[str] | None = None, force: bool = False,
         return _run_locked(engine, names, force, raw_dir, progress, on_result)
 
 
-def _run_locked(engine: Engine, names: Iterable[str] | None, force: bool, raw_dir: Path | None,
-                progress: Progress | None, on_result: Callable[[LoadResult], None] | None) -> list[LoadResult]:
+def _run_locked(
+    engine: Engine,
+    names: Iterable[str] | None,
+    force: bool,
+    raw_dir: Path | None,
+    progress: Progress | None,
+    on_result: Callable[[LoadResult], None] | None,
+) -> list[LoadResult]:
     from warehouse.jobs import JobCancelled
 
     raw_dir = raw_dir or default_raw_dir()
@@ -272,7 +380,9 @@ def _run_locked(engine: Engine, names: Iterable[str] | None, force: bool, raw_di
             raise
         except Exception as exc:  # noqa: BLE001 - one broken source must not stop the others
             log.exception("source %s failed", source.name)
-            result = LoadResult(source.name, "failed", error=f"{type(exc).__name__}: {exc} (nothing was written)")
+            result = LoadResult(
+                source.name, "failed", error=f"{type(exc).__name__}: {exc} (nothing was written)"
+            )
         results.append(result)
         if on_result:
             on_result(result)
@@ -283,4 +393,8 @@ def unregistered_folders(raw_dir: Path | None = None) -> list[str]:
     """Folders under data/raw that no registered source reads (new publisher data without a reader)."""
     raw_dir = raw_dir or default_raw_dir()
     known = {f for s in all_sources() for f in s.folders(raw_dir)}
-    return sorted(p.name for p in raw_dir.iterdir() if p.is_dir() and p.name not in known) if raw_dir.exists() else []
+    return (
+        sorted(p.name for p in raw_dir.iterdir() if p.is_dir() and p.name not in known)
+        if raw_dir.exists()
+        else []
+    )

@@ -42,8 +42,9 @@ def _dedupe(names: list[str]) -> list[str]:
     return out
 
 
-def read_xlsx_sheet(path: Path, sheet: str | re.Pattern[str], header_key: str,
-                    *, max_header_row: int = 10) -> pd.DataFrame:
+def read_xlsx_sheet(
+    path: Path, sheet: str | re.Pattern[str], header_key: str, *, max_header_row: int = 10
+) -> pd.DataFrame:
     """Read one worksheet as text, read-only (only that sheet is parsed), header found by a key cell.
 
     Why not ``pd.read_excel``: it parses the whole workbook (slow for the 2 MB INFORM files), and the
@@ -61,8 +62,9 @@ def read_xlsx_sheet(path: Path, sheet: str | re.Pattern[str], header_key: str,
         return _read_xlsx_sheet(path, sheet, header_key, max_header_row)
 
 
-def _read_xlsx_sheet(path: Path, sheet: str | re.Pattern[str], header_key: str,
-                     max_header_row: int) -> pd.DataFrame:
+def _read_xlsx_sheet(
+    path: Path, sheet: str | re.Pattern[str], header_key: str, max_header_row: int
+) -> pd.DataFrame:
     book = _open_workbook(path)
     try:
         name = _sheet_name(path, book.sheetnames, sheet)
@@ -70,8 +72,12 @@ def _read_xlsx_sheet(path: Path, sheet: str | re.Pattern[str], header_key: str,
     finally:
         book.close()
     if scan.header is None:
-        raise ContractError(path, f"no header row with a '{header_key}' cell in the first {max_header_row} "
-                            f"rows of worksheet '{name}'", column=header_key)
+        raise ContractError(
+            path,
+            f"no header row with a '{header_key}' cell in the first {max_header_row} "
+            f"rows of worksheet '{name}'",
+            column=header_key,
+        )
     return _sheet_frame(path, name, scan)
 
 

@@ -47,8 +47,9 @@ class AdminIndex:
             idx = present[self._polygon_iso3 == code]
             self._trees[code] = (STRtree(self.geometries[idx]), idx)
 
-    def assign(self, lon: np.ndarray, lat: np.ndarray, iso3: np.ndarray,
-               tolerance_km: float = DEFAULT_TOLERANCE_KM) -> pd.DataFrame:
+    def assign(
+        self, lon: np.ndarray, lat: np.ndarray, iso3: np.ndarray, tolerance_km: float = DEFAULT_TOLERANCE_KM
+    ) -> pd.DataFrame:
         """Return region_id, method ('within' | 'nearest' | None) and distance_km for each point."""
         lon = np.asarray(lon, dtype=float)
         lat = np.asarray(lat, dtype=float)

@@ -49,8 +49,13 @@ MAX_EXPANDED_BYTES = int(settings.get("CRISISRISK_MAX_EXPANDED_MB") * 1024 * 102
 MAX_COMPRESSION_RATIO = 200
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ ()-]{0,199}$")
 # ``f`` (formula) in transitional and strict SpreadsheetML, and un-namespaced
-FORMULA_TAGS = frozenset({"f", "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}f",
-                          "{http://purl.oclc.org/ooxml/spreadsheetml/main}f"})
+FORMULA_TAGS = frozenset(
+    {
+        "f",
+        "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}f",
+        "{http://purl.oclc.org/ooxml/spreadsheetml/main}f",
+    }
+)
 NUMBER = re.compile(r"^[+-]?(\d[\d,]*)(\.\d+)?([eE][+-]?\d+)?$")
 
 
@@ -90,10 +95,15 @@ class UploadReport:
 def _check_name(source, filename: str) -> str:
     name = filename.strip()
     if "/" in name or "\\" in name or not SAFE_NAME.match(name) or ".." in name:
-        raise UploadRefused("bad_name", f"file name '{filename}' is not allowed; use letters, digits and . _ - ( )")
+        raise UploadRefused(
+            "bad_name", f"file name '{filename}' is not allowed; use letters, digits and . _ - ( )"
+        )
     if not any(fnmatch.fnmatch(name, pat) for pat in source.file_patterns):
-        raise UploadRefused("wrong_type", f"'{name}' does not look like a {source.name} file; expected a name like "
-                            f"{' or '.join(source.file_patterns)}")
+        raise UploadRefused(
+            "wrong_type",
+            f"'{name}' does not look like a {source.name} file; expected a name like "
+            f"{' or '.join(source.file_patterns)}",
+        )
     return name
 
 
@@ -125,9 +135,12 @@ def _check_gzip(name: str, data: bytes) -> None:
             while chunk := fh.read(1 << 20):
                 total += len(chunk)
                 if _too_expanded(total, len(data)):
-                    raise UploadRefused("zip_bomb", f"'{name}' expands to more than "
-                                        f"{min(MAX_EXPANDED_BYTES, MAX_COMPRESSION_RATIO * len(data)):,} bytes; "
-                                        "refused")
+                    raise UploadRefused(
+                        "zip_bomb",
+                        f"'{name}' expands to more than "
+                        f"{min(MAX_EXPANDED_BYTES, MAX_COMPRESSION_RATIO * len(data)):,} bytes; "
+                        "refused",
+                    )
                 if total <= (1 << 20):
                     _check_text_chunk(name, chunk)
     except (OSError, EOFError) as exc:
@@ -137,7 +150,9 @@ def _check_gzip(name: str, data: bytes) -> None:
 def _check_xlsx(name: str, data: bytes) -> None:
     """An .xlsx zip container that is no bomb and holds no macros and no formulas."""
     if name.lower().endswith((".xlsm", ".xls")):
-        raise UploadRefused("macros", f"'{name}': macro-enabled or legacy Excel files are refused; save as .xlsx")
+        raise UploadRefused(
+            "macros", f"'{name}': macro-enabled or legacy Excel files are refused; save as .xlsx"
+        )
     if not data.startswith(b"PK\x03\x04"):
         raise UploadRefused("wrong_type", f"'{name}' is not an .xlsx workbook (zip container expected)")
     try:
@@ -145,12 +160,16 @@ def _check_xlsx(name: str, data: bytes) -> None:
             infos = zf.infolist()
             expanded = sum(i.file_size for i in infos)
             if _too_expanded(expanded, len(data)):
-                raise UploadRefused("zip_bomb", f"'{name}' expands to {expanded:,} bytes; refused as a zip bomb")
+                raise UploadRefused(
+                    "zip_bomb", f"'{name}' expands to {expanded:,} bytes; refused as a zip bomb"
+                )
             _check_no_macros(name, zf, [i.filename.lower() for i in infos])
             for info in infos:
                 if _is_sheet_part(info.filename) and _has_formula(zf, info):
-                    raise UploadRefused("formula", f"'{name}' sheet {Path(info.filename).stem} contains formulas; "
-                                        "upload values only")
+                    raise UploadRefused(
+                        "formula",
+                        f"'{name}' sheet {Path(info.filename).stem} contains formulas; upload values only",
+                    )
     except zipfile.BadZipFile as exc:
         raise UploadRefused("wrong_type", f"'{name}' is not a valid .xlsx workbook ({exc})") from None
 
@@ -159,8 +178,9 @@ def _check_no_macros(name: str, zf: zipfile.ZipFile, names: list[str]) -> None:
     """VBA projects, a macro-enabled content type, or Excel 4.0 macro sheets refuse the workbook."""
     if any("vbaproject" in n or n.endswith(".bin") and "vba" in n for n in names):
         raise UploadRefused("macros", f"'{name}' contains VBA macros; refused")
-    content_types = (zf.read("[Content_Types].xml").decode("utf-8", "replace")
-                     if "[content_types].xml" in names else "")
+    content_types = (
+        zf.read("[Content_Types].xml").decode("utf-8", "replace") if "[content_types].xml" in names else ""
+    )
     if "macroEnabled" in content_types:
         raise UploadRefused("macros", f"'{name}' is a macro-enabled workbook; refused")
     if any(n.startswith("xl/macrosheets/") for n in names):
@@ -170,7 +190,9 @@ def _check_no_macros(name: str, zf: zipfile.ZipFile, names: list[str]) -> None:
 def _is_sheet_part(part: str) -> bool:
     """Worksheet XML parts, wherever the workbook puts them (xl/worksheets/, dialog sheets, odd casing)."""
     lower = part.lower()
-    return lower.endswith(".xml") and lower.startswith(("xl/worksheets/", "xl/dialogsheets/", "xl/chartsheets/"))
+    return lower.endswith(".xml") and lower.startswith(
+        ("xl/worksheets/", "xl/dialogsheets/", "xl/chartsheets/")
+    )
 
 
 def _has_formula(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
@@ -186,7 +208,9 @@ def _has_formula(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
                     return True
                 element.clear()
     except ElementTree.ParseError as exc:
-        raise UploadRefused("wrong_type", f"sheet {Path(info.filename).stem} is not well-formed XML ({exc})") from None
+        raise UploadRefused(
+            "wrong_type", f"sheet {Path(info.filename).stem} is not well-formed XML ({exc})"
+        ) from None
     return False
 
 
@@ -201,7 +225,9 @@ def _formula_cells(frame: pd.DataFrame) -> tuple[int, str, str] | None:
         if str(column).startswith("_"):
             continue
         text = frame[column].astype(str)
-        suspicious = text.str.match(FORMULA_START) & ~text.str.strip().str.match(NUMBER) & (text.str.strip() != "-")
+        suspicious = (
+            text.str.match(FORMULA_START) & ~text.str.strip().str.match(NUMBER) & (text.str.strip() != "-")
+        )
         if suspicious.any():
             pos = int(np.argmax(suspicious.to_numpy()))  # the first suspicious row
             line = int(frame[ROW].to_numpy()[pos]) if ROW in frame.columns else pos + 2
@@ -212,14 +238,21 @@ def _formula_cells(frame: pd.DataFrame) -> tuple[int, str, str] | None:
 def precheck(source, filename: str, data: bytes) -> str:
     """The instant checks (size, emptiness, file name), done in the request; returns the clean name."""
     if len(data) > MAX_UPLOAD_BYTES:
-        raise UploadRefused("too_large", f"file is {len(data):,} bytes; the limit is {MAX_UPLOAD_BYTES:,} bytes")
+        raise UploadRefused(
+            "too_large", f"file is {len(data):,} bytes; the limit is {MAX_UPLOAD_BYTES:,} bytes"
+        )
     if not data:
         raise UploadRefused("empty", "file is empty")
     return _check_name(source, filename)
 
 
-def validate(source_name: str, filename: str, data: bytes, ctx: MappingContext,
-             progress: Callable[[float, str], None] | None = None) -> tuple[UploadReport, Path | None]:
+def validate(
+    source_name: str,
+    filename: str,
+    data: bytes,
+    ctx: MappingContext,
+    progress: Callable[[float, str], None] | None = None,
+) -> tuple[UploadReport, Path | None]:
     """Check and dry-run an uploaded file; returns the report and the staged copy (None if refused).
 
     ``progress(percent, message)`` is called between the steps; it may raise (a cancelled job), and then the
@@ -227,7 +260,9 @@ def validate(source_name: str, filename: str, data: bytes, ctx: MappingContext,
     """
     step = progress or (lambda _pct, _msg: None)
     source = get_source(source_name)
-    report = UploadReport(source_name, Path(filename).name, len(data), hashlib.sha256(data).hexdigest(), ok=False)
+    report = UploadReport(
+        source_name, Path(filename).name, len(data), hashlib.sha256(data).hexdigest(), ok=False
+    )
     staging: Path | None = None
     try:
         name = precheck(source, filename, data)
@@ -245,8 +280,11 @@ def validate(source_name: str, filename: str, data: bytes, ctx: MappingContext,
         found = _formula_cells(parsed)
         if found:
             row, column, value = found
-            raise UploadRefused("formula_injection", f"{name}, row {row}, column '{column}': text '{value}' would run "
-                                "as a spreadsheet formula; refused")
+            raise UploadRefused(
+                "formula_injection",
+                f"{name}, row {row}, column '{column}': text '{value}' would run "
+                "as a spreadsheet formula; refused",
+            )
         parsed[FILE] = name
         step(55, f"mapping {len(parsed):,} rows of {name} to regions")
         obs = source.to_observations(parsed, ctx)
@@ -267,9 +305,12 @@ def validate(source_name: str, filename: str, data: bytes, ctx: MappingContext,
     report.rows_would_load = len(parsed) - len(rejected)
     report.observations = len(obs)
     report.reasons = dict(Counter(rejected[REJECT].astype(str)).most_common())
-    report.examples = [{"row": int(r), "reason": str(c), "detail": str(d)}
-                       for r, c, d in zip(rejected[ROW].head(20), rejected[REJECT].head(20),
-                                          rejected[REJECT_DETAIL].head(20), strict=True)]
+    report.examples = [
+        {"row": int(r), "reason": str(c), "detail": str(d)}
+        for r, c, d in zip(
+            rejected[ROW].head(20), rejected[REJECT].head(20), rejected[REJECT_DETAIL].head(20), strict=True
+        )
+    ]
     report.indicators = sorted(obs["indicator"].unique().tolist()) if len(obs) else []
     if len(obs):
         years = pd.to_datetime(obs["period_start"]).dt.year
@@ -299,19 +340,39 @@ def _replaced(source, name: str) -> list[Path]:
 def record(engine: Engine, actor: str, report: UploadReport, staged: Path | None) -> int:
     """Record a finished dry run (validated or refused) as a new upload."""
     with engine.begin() as conn:
-        return inserted_id(conn.execute(upload.insert().values(
-            at=dt.datetime.now(dt.UTC), actor=actor, source=report.source, filename=report.filename,
-            size_bytes=report.size_bytes, sha256=report.sha256, status="validated" if report.ok else "refused",
-            report_json=report.to_dict(), staged_path=str(staged) if staged else None)))
+        return inserted_id(
+            conn.execute(
+                upload.insert().values(
+                    at=dt.datetime.now(dt.UTC),
+                    actor=actor,
+                    source=report.source,
+                    filename=report.filename,
+                    size_bytes=report.size_bytes,
+                    sha256=report.sha256,
+                    status="validated" if report.ok else "refused",
+                    report_json=report.to_dict(),
+                    staged_path=str(staged) if staged else None,
+                )
+            )
+        )
 
 
 def record_pending(engine: Engine, actor: str, source: str, filename: str, data: bytes) -> int:
     """Record an upload whose dry run is about to run in the background (status 'validating')."""
     with engine.begin() as conn:
-        return inserted_id(conn.execute(upload.insert().values(
-            at=dt.datetime.now(dt.UTC), actor=actor, source=source[:60], filename=Path(filename).name[:300] or "?",
-            size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest(), status="validating",
-        )))
+        return inserted_id(
+            conn.execute(
+                upload.insert().values(
+                    at=dt.datetime.now(dt.UTC),
+                    actor=actor,
+                    source=source[:60],
+                    filename=Path(filename).name[:300] or "?",
+                    size_bytes=len(data),
+                    sha256=hashlib.sha256(data).hexdigest(),
+                    status="validating",
+                )
+            )
+        )
 
 
 def set_status(engine: Engine, upload_id: int, status: str, **values: Any) -> None:
@@ -327,8 +388,14 @@ def link_job(engine: Engine, upload_id: int, job_id: int) -> None:
 
 def complete(engine: Engine, upload_id: int, report: UploadReport, staged: Path | None) -> None:
     """Store the dry run's report on a pending upload: validated (waiting to be loaded) or refused."""
-    set_status(engine, upload_id, "validated" if report.ok else "refused", filename=report.filename[:300],
-               report_json=report.to_dict(), staged_path=str(staged) if staged else None)
+    set_status(
+        engine,
+        upload_id,
+        "validated" if report.ok else "refused",
+        filename=report.filename[:300],
+        report_json=report.to_dict(),
+        staged_path=str(staged) if staged else None,
+    )
 
 
 def get_upload(engine: Engine, upload_id: int) -> dict[str, Any] | None:
@@ -339,8 +406,12 @@ def get_upload(engine: Engine, upload_id: int) -> dict[str, Any] | None:
 
 def recent_uploads(engine: Engine, limit: int = 30) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(select(upload).order_by(upload.c.upload_id.desc()).limit(limit))
-                .mappings().all()]
+        return [
+            dict(r)
+            for r in (
+                conn.execute(select(upload).order_by(upload.c.upload_id.desc()).limit(limit)).mappings().all()
+            )
+        ]
 
 
 def apply(engine: Engine, upload_id: int, progress=None, who: str | None = None) -> Any:
@@ -356,7 +427,9 @@ def apply(engine: Engine, upload_id: int, progress=None, who: str | None = None)
 
     item = get_upload(engine, upload_id)
     if item is None or item["status"] != "validated" or not item["staged_path"]:
-        raise UploadRefused("not_validated", f"upload {upload_id} is not a validated upload waiting to be loaded")
+        raise UploadRefused(
+            "not_validated", f"upload {upload_id} is not a validated upload waiting to be loaded"
+        )
     staged = Path(item["staged_path"])
     if not staged.exists() or sha256_file(staged) != item["sha256"]:
         raise UploadRefused("changed", f"upload {upload_id}: the staged file is missing or changed")
@@ -416,26 +489,43 @@ def repair_after_crash(engine: Engine, job_row: dict[str, Any]) -> None:
     if upload_id is None or item is None:
         return
     if job_row["kind"] == "validate" and item["status"] == "validating":
-        set_status(engine, upload_id, "failed", report_json={"ok": False, "error_code": "interrupted",
-                                                             "error": ORPHAN_MESSAGE})
+        set_status(
+            engine,
+            upload_id,
+            "failed",
+            report_json={"ok": False, "error_code": "interrupted", "error": ORPHAN_MESSAGE},
+        )
         return
     if job_row["kind"] != "load" or item["status"] != "loading":
         return
     source = get_source(item["source"])
     with engine.connect() as conn:  # did the warehouse commit this very file before the server stopped?
-        committed = conn.execute(select(source_load.c.load_id).where(
-            source_load.c.current_key == current_key(source.name, f"{source.folder}/{item['filename']}"),
-            source_load.c.sha256 == item["sha256"])).first() is not None
+        committed = (
+            conn.execute(
+                select(source_load.c.load_id).where(
+                    source_load.c.current_key == current_key(
+                        source.name, f"{source.folder}/{item['filename']}"
+                    ),
+                    source_load.c.sha256 == item["sha256"],
+                )
+            ).first()
+            is not None
+        )
     staged = Path(item["staged_path"]) if item["staged_path"] else None
     if committed and staged is not None and staged.exists():
         _swap_into_raw(upload_id, source, staged)
         set_status(engine, upload_id, "loaded")
-        log.warning("upload %s: the warehouse had committed it before the server stopped; data/raw now holds it",
-                    upload_id)
+        log.warning(
+            "upload %s: the warehouse had committed it before the server stopped; data/raw now holds it",
+            upload_id,
+        )
     else:
         set_status(engine, upload_id, "failed")
-        log.warning("upload %s: load interrupted (%s); warehouse and data/raw keep the previous data",
-                    upload_id, ORPHAN_MESSAGE)
+        log.warning(
+            "upload %s: load interrupted (%s); warehouse and data/raw keep the previous data",
+            upload_id,
+            ORPHAN_MESSAGE,
+        )
 
 
 on_orphan(repair_after_crash)

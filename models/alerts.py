@@ -1,16 +1,20 @@
 """Alert rules, their evaluation, human review and their backtest (issue 14).
 
 Why rules as data: cluster leads and analysts must be able to see, tune and switch off what raises an alert
-without a code change, and every change is audited. Why a human in the loop: an alert that reaches a protection
+without a code change, and every change is audited. Why a human in the loop: an alert that reaches a
+protection
 cluster has consequences; like HDX Signals, nothing is published before an analyst confirms it, and the
 confirm/dismiss decisions are kept as labels to measure each rule's precision later.
 
 - A rule = name, condition (one of CONDITIONS), params (thresholds), minimum, region scope, cool-down.
 - Evaluation computes every firing of every enabled rule over the whole history (deterministic: the same data
-  gives the same firings), applies the cool-down, and stores as ``pending`` alerts only the firings of the newest
+  gives the same firings), applies the cool-down, and stores as ``pending`` alerts only the firings of the
+  newest
   periods. The unique key rule:region:period makes it idempotent: re-running never adds an alert twice.
-- Backtest: every historical firing joined to the realised change of the population's nationals detected abroad
-  over the next three years (docs/WATCHLIST.md §1.2); a hit is a rise (change > 0). The hit rate is printed with
+- Backtest: every historical firing joined to the realised change of the population's nationals detected
+  abroad
+  over the next three years (docs/WATCHLIST.md §1.2); a hit is a rise (change > 0). The hit rate is printed
+  with
   its n, a 90% Wilson interval, and the base rate of a rise among all populations and years.
 """
 
@@ -57,29 +61,69 @@ SERIES = {
 }
 
 STARTER_RULES: list[dict[str, Any]] = [
-    {"name": "displacement-3y-high", "condition": "new_maximum",
-     "params": {"series": "displaced_total", "lookback_years": 3}, "minimum": 100_000, "cooldown_years": 2,
-     "description": "HDX Signals rule: displaced people (abroad + conflict IDPs) at a new 3-year maximum, at least "
-                    "100,000"},
-    {"name": "conflict-deaths-3y-high", "condition": "new_maximum",
-     "params": {"series": "conflict_deaths", "lookback_years": 3}, "minimum": 1_000, "cooldown_years": 2,
-     "description": "HDX Signals rule: deaths in organised violence at a new 3-year maximum, at least 1,000"},
-    {"name": "outflow-surge", "condition": "outflow_surge", "params": {"ratio": 2.0, "min_increase": 10_000},
-     "minimum": None, "cooldown_years": 3,
-     "description": "Refugees and asylum-seekers abroad at least doubled in a year, by at least 10,000 (the "
-                    "crisis-phase event rule)"},
-    {"name": "watchlist-enters-top", "condition": "watchlist_enters_top", "params": {"top_n": 15},
-     "minimum": None, "cooldown_years": 2,
-     "description": "A population enters the top 15 of the crisis watch list"},
-    {"name": "watchlist-score-jump", "condition": "watchlist_jump", "params": {"quantile": 0.9, "min_history": 5},
-     "minimum": 0.05, "cooldown_years": 2,
-     "description": "The watch-list score rose by more than the 90th percentile of its own past yearly changes "
-                    "(all populations' changes where it has fewer than 5), and by at least 0.05 on the log scale "
-                    "(+5% expected rise)"},
-    {"name": "prediction-above-previous-upper", "condition": "above_previous_upper", "params": {},
-     "minimum": None, "cooldown_years": 2,
-     "description": "Predicted detected victims per 100k above the upper bound (the 90th percentile: upper end of "
-                    "the 80% interval) of the previous year's prediction"},
+    {
+        "name": "displacement-3y-high",
+        "condition": "new_maximum",
+        "params": {"series": "displaced_total", "lookback_years": 3},
+        "minimum": 100_000,
+        "cooldown_years": 2,
+        "description": (
+            "HDX Signals rule: displaced people (abroad + conflict IDPs) at a new 3-year maximum, at least "
+            "100,000"
+        ),
+    },
+    {
+        "name": "conflict-deaths-3y-high",
+        "condition": "new_maximum",
+        "params": {"series": "conflict_deaths", "lookback_years": 3},
+        "minimum": 1_000,
+        "cooldown_years": 2,
+        "description": (
+            "HDX Signals rule: deaths in organised violence at a new 3-year maximum, at least 1,000"
+        ),
+    },
+    {
+        "name": "outflow-surge",
+        "condition": "outflow_surge",
+        "params": {"ratio": 2.0, "min_increase": 10_000},
+        "minimum": None,
+        "cooldown_years": 3,
+        "description": (
+            "Refugees and asylum-seekers abroad at least doubled in a year, by at least 10,000 (the "
+            "crisis-phase event rule)"
+        ),
+    },
+    {
+        "name": "watchlist-enters-top",
+        "condition": "watchlist_enters_top",
+        "params": {"top_n": 15},
+        "minimum": None,
+        "cooldown_years": 2,
+        "description": "A population enters the top 15 of the crisis watch list",
+    },
+    {
+        "name": "watchlist-score-jump",
+        "condition": "watchlist_jump",
+        "params": {"quantile": 0.9, "min_history": 5},
+        "minimum": 0.05,
+        "cooldown_years": 2,
+        "description": (
+            "The watch-list score rose by more than the 90th percentile of its own past yearly changes "
+            "(all populations' changes where it has fewer than 5), and by at least 0.05 on the log scale "
+            "(+5% expected rise)"
+        ),
+    },
+    {
+        "name": "prediction-above-previous-upper",
+        "condition": "above_previous_upper",
+        "params": {},
+        "minimum": None,
+        "cooldown_years": 2,
+        "description": (
+            "Predicted detected victims per 100k above the upper bound (the 90th percentile: upper end of "
+            "the 80% interval) of the previous year's prediction"
+        ),
+    },
 ]
 
 
@@ -87,7 +131,8 @@ class RuleError(ValueError):
     """A rule definition that cannot be evaluated (unknown condition, bad threshold, bad scope)."""
 
 
-# --- rule definitions ---------------------------------------------------------------------------------------------
+# --- rule definitions
+
 
 def validate_rule(rule: dict[str, Any]) -> dict[str, Any]:
     """Check a rule's fields and return it normalised; RuleError names the field."""
@@ -108,10 +153,16 @@ def validate_rule(rule: dict[str, Any]) -> dict[str, Any]:
     if not _int_between(cooldown, 0, 20):
         raise RuleError("cooldown_years: an integer 0-20")
     scope = parse_scope(str(rule.get("region_scope") or "*"))
-    return {"name": name, "condition": condition, "params": params,
-            "minimum": None if minimum is None else float(minimum), "cooldown_years": cooldown,
-            "region_scope": "*" if scope is None else ",".join(sorted(scope)),
-            "enabled": bool(rule.get("enabled", True)), "description": rule.get("description")}
+    return {
+        "name": name,
+        "condition": condition,
+        "params": params,
+        "minimum": None if minimum is None else float(minimum),
+        "cooldown_years": cooldown,
+        "region_scope": "*" if scope is None else ",".join(sorted(scope)),
+        "enabled": bool(rule.get("enabled", True)),
+        "description": rule.get("description"),
+    }
 
 
 def _int_between(value: Any, lo: int, hi: int) -> bool:
@@ -179,10 +230,21 @@ def seed_starter_rules(engine: Engine) -> int:
         now = dt.datetime.now(dt.UTC)
         for r in STARTER_RULES:
             v = validate_rule(r)
-            conn.execute(alert_rule.insert().values(
-                name=v["name"], condition=v["condition"], params_json=v["params"], minimum=v["minimum"],
-                region_scope=v["region_scope"], cooldown_years=v["cooldown_years"], enabled=True,
-                description=v["description"], created_at=now, updated_at=now, updated_by="starter rules"))
+            conn.execute(
+                alert_rule.insert().values(
+                    name=v["name"],
+                    condition=v["condition"],
+                    params_json=v["params"],
+                    minimum=v["minimum"],
+                    region_scope=v["region_scope"],
+                    cooldown_years=v["cooldown_years"],
+                    enabled=True,
+                    description=v["description"],
+                    created_at=now,
+                    updated_at=now,
+                    updated_by="starter rules",
+                )
+            )
     return len(STARTER_RULES)
 
 
@@ -200,29 +262,47 @@ def get_rule(engine: Engine, rule_id: int) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def save_rule(engine: Engine, actor: str, fields: dict[str, Any], rule_id: int | None = None,
-              client: str | None = None) -> dict[str, Any]:
+def save_rule(
+    engine: Engine, actor: str, fields: dict[str, Any], rule_id: int | None = None, client: str | None = None
+) -> dict[str, Any]:
     """Add (rule_id None) or edit a rule; audited. Editing keeps the fields not given."""
     now = dt.datetime.now(dt.UTC)
     if rule_id is not None:
         current = get_rule(engine, rule_id)
         if current is None:
             raise LookupError(f"unknown rule {rule_id}")
-        merged = {"name": current["name"], "condition": current["condition"], "params": current["params_json"],
-                  "minimum": current["minimum"], "cooldown_years": current["cooldown_years"],
-                  "region_scope": current["region_scope"], "enabled": current["enabled"],
-                  "description": current["description"], **fields}
+        merged = {
+            "name": current["name"],
+            "condition": current["condition"],
+            "params": current["params_json"],
+            "minimum": current["minimum"],
+            "cooldown_years": current["cooldown_years"],
+            "region_scope": current["region_scope"],
+            "enabled": current["enabled"],
+            "description": current["description"],
+            **fields,
+        }
     else:
         merged = fields
     try:
         v = validate_rule(merged)
     except RuleError as exc:
-        accounts.audit(engine, actor, "alert rule save", "refused", str(rule_id or fields.get("name")), str(exc),
-                       client)
+        accounts.audit(
+            engine, actor, "alert rule save", "refused", str(rule_id or fields.get("name")), str(exc), client
+        )
         raise
-    values = {"name": v["name"], "condition": v["condition"], "params_json": v["params"], "minimum": v["minimum"],
-              "region_scope": v["region_scope"], "cooldown_years": v["cooldown_years"], "enabled": v["enabled"],
-              "description": v["description"], "updated_at": now, "updated_by": actor[:120]}
+    values = {
+        "name": v["name"],
+        "condition": v["condition"],
+        "params_json": v["params"],
+        "minimum": v["minimum"],
+        "region_scope": v["region_scope"],
+        "cooldown_years": v["cooldown_years"],
+        "enabled": v["enabled"],
+        "description": v["description"],
+        "updated_at": now,
+        "updated_by": actor[:120],
+    }
     try:
         with engine.begin() as conn:
             if rule_id is None:
@@ -230,19 +310,25 @@ def save_rule(engine: Engine, actor: str, fields: dict[str, Any], rule_id: int |
             else:
                 conn.execute(update(alert_rule).where(alert_rule.c.rule_id == rule_id).values(**values))
     except IntegrityError:
-        accounts.audit(engine, actor, "alert rule save", "refused", v["name"], "a rule of that name exists", client)
+        accounts.audit(
+            engine, actor, "alert rule save", "refused", v["name"], "a rule of that name exists", client
+        )
         raise RuleError(f"name: a rule named '{v['name']}' exists") from None
-    accounts.audit(engine, actor, "alert rule save", "ok", f"rule {rule_id} {v['name']}",
-                   _plain_rule(values), client)
+    accounts.audit(
+        engine, actor, "alert rule save", "ok", f"rule {rule_id} {v['name']}", _plain_rule(values), client
+    )
     return get_rule(engine, int(rule_id))  # type: ignore[return-value]
 
 
 def _plain_rule(v: dict[str, Any]) -> str:
-    return (f"condition={v['condition']} params={v['params_json']} minimum={v['minimum']} scope={v['region_scope']} "
-            f"cooldown={v['cooldown_years']} enabled={v['enabled']}")
+    return (
+        f"condition={v['condition']} params={v['params_json']} minimum={v['minimum']}"
+        f" scope={v['region_scope']} cooldown={v['cooldown_years']} enabled={v['enabled']}"
+    )
 
 
-# --- inputs -------------------------------------------------------------------------------------------------------
+# --- inputs
+
 
 def _wide(obs: pd.DataFrame, codes: tuple[str, ...]) -> pd.DataFrame:
     from models.phases import wide
@@ -256,7 +342,11 @@ def series_panel(obs: pd.DataFrame, series: str) -> pd.DataFrame:
         return _wide(obs, DEATHS)
     abroad = [_wide(obs, (c,)) for c in DISPLACED]
     abroad = [a for a in abroad if not a.empty]
-    total = abroad[0].add(abroad[1], fill_value=0) if len(abroad) == 2 else (abroad[0] if abroad else pd.DataFrame())
+    total = (
+        abroad[0].add(abroad[1], fill_value=0)
+        if len(abroad) == 2
+        else (abroad[0] if abroad else pd.DataFrame())
+    )
     if series == "displaced_abroad":
         return total
     if series == "displaced_total":
@@ -290,15 +380,24 @@ class Inputs:
             watch = pd.DataFrame(columns=["region_id", "year", "score", "rank"])
         with engine.connect() as conn:
             run_id = conn.execute(select(model_run.c.run_id).where(model_run.c.status == "deployed")).scalar()
-            rows = [] if run_id is None else conn.execute(
-                select(prediction.c.region_id, prediction.c.year, prediction.c.estimate_per_100k,
-                       prediction.c.lower_per_100k, prediction.c.upper_per_100k)
-                .where(prediction.c.run_id == run_id, prediction.c.level == 0)).all()
+            rows = (
+                []
+                if run_id is None
+                else conn.execute(
+                    select(
+                        prediction.c.region_id,
+                        prediction.c.year,
+                        prediction.c.estimate_per_100k,
+                        prediction.c.lower_per_100k,
+                        prediction.c.upper_per_100k,
+                    ).where(prediction.c.run_id == run_id, prediction.c.level == 0)
+                ).all()
+            )
         preds = pd.DataFrame(rows, columns=["region_id", "year", "estimate", "lower", "upper"])
         return cls(obs, watch, preds)
 
 
-# --- conditions: every historical firing ---------------------------------------------------------------------------
+# --- conditions: every historical firing
 
 FIRING_COLUMNS = ["region_id", "period", "value", "threshold", "message"]
 
@@ -310,8 +409,15 @@ def _firings(mask: pd.DataFrame, value: pd.DataFrame, threshold: pd.DataFrame, t
     for region_id, year in hits.index:
         v, t = float(value.at[region_id, year]), threshold.at[region_id, year]
         t = None if pd.isna(t) else float(t)
-        rows.append({"region_id": region_id, "period": int(year), "value": v, "threshold": t,
-                     "message": text(region_id, int(year), v, t)})
+        rows.append(
+            {
+                "region_id": region_id,
+                "period": int(year),
+                "value": v,
+                "threshold": t,
+                "message": text(region_id, int(year), v, t),
+            }
+        )
     return pd.DataFrame(rows, columns=FIRING_COLUMNS)
 
 
@@ -322,7 +428,8 @@ def _people(x: float | None) -> str:
 
 
 def fire_new_maximum(inputs: Inputs, params: dict[str, Any], minimum: float | None) -> pd.DataFrame:
-    """Value of year Y above the maximum of the previous ``lookback_years`` years (at least one of them known),
+    """Value of year Y above the maximum of the previous ``lookback_years`` years (at least one of them
+    known),
     and at least ``minimum``."""
     s = series_panel(inputs.obs, params["series"])
     if s.empty:
@@ -332,20 +439,36 @@ def fire_new_maximum(inputs: Inputs, params: dict[str, Any], minimum: float | No
     prior = prior.reindex(index=s.index, columns=s.columns)
     mask = s.notna() & prior.notna() & (s > prior) & (s >= (minimum or 0))
     label = SERIES[params["series"]]
-    return _firings(mask, s, prior, lambda r, y, v, t: f"{label}: {_people(v)} in {y}, a new {lookback}-year high "
-                                                        f"(previous high {_people(t)})")
+    return _firings(
+        mask,
+        s,
+        prior,
+        lambda r, y, v, t: (
+            f"{label}: {_people(v)} in {y}, a new {lookback}-year high (previous high {_people(t)})"
+        ),
+    )
 
 
 def fire_outflow_surge(inputs: Inputs, params: dict[str, Any], minimum: float | None) -> pd.DataFrame:
     """The crisis-phase outflow-surge rule (models/phases.py) with the rule's thresholds."""
     from models.phases import outflow_surges
 
-    rule = {"indicators": list(DISPLACED), "ratio": params.get("ratio", 2.0),
-            "min_increase": max(float(params.get("min_increase", 10_000)), float(minimum or 0))}
+    rule = {
+        "indicators": list(DISPLACED),
+        "ratio": params.get("ratio", 2.0),
+        "min_increase": max(float(params.get("min_increase", 10_000)), float(minimum or 0)),
+    }
     ev = outflow_surges(inputs.obs, rule)
-    return pd.DataFrame({"region_id": ev["region_id"], "period": ev["year"].astype(int), "value": ev["value"],
-                         "threshold": ev["previous"].astype(float) * float(rule["ratio"]),
-                         "message": ["refugee-outflow surge: " + d for d in ev["detail"]]}, columns=FIRING_COLUMNS)
+    return pd.DataFrame(
+        {
+            "region_id": ev["region_id"],
+            "period": ev["year"].astype(int),
+            "value": ev["value"],
+            "threshold": ev["previous"].astype(float) * float(rule["ratio"]),
+            "message": ["refugee-outflow surge: " + d for d in ev["detail"]],
+        },
+        columns=FIRING_COLUMNS,
+    )
 
 
 def _watch_wide(inputs: Inputs, column: str) -> pd.DataFrame:
@@ -367,15 +490,22 @@ def fire_watchlist_enters_top(inputs: Inputs, params: dict[str, Any], minimum: f
     year_listed = rank.notna().any(axis=0)
     prev_year_listed = year_listed.shift(1, fill_value=False)
     mask = (rank <= top) & (prev.isna() | (prev > top))
-    mask = mask & pd.DataFrame([prev_year_listed.to_numpy()] * len(rank), index=rank.index, columns=rank.columns)
+    mask = mask & pd.DataFrame(
+        [prev_year_listed.to_numpy()] * len(rank), index=rank.index, columns=rank.columns
+    )
     thresh = pd.DataFrame(float(top), index=rank.index, columns=rank.columns)
-    return _firings(mask, rank, thresh, lambda r, y, v, t: f"enters the top {top} of the crisis watch list in {y} "
-                                                           f"(rank {v:.0f})")
+    return _firings(
+        mask,
+        rank,
+        thresh,
+        lambda r, y, v, t: f"enters the top {top} of the crisis watch list in {y} (rank {v:.0f})",
+    )
 
 
 def fire_watchlist_jump(inputs: Inputs, params: dict[str, Any], minimum: float | None) -> pd.DataFrame:
     """Score change Y-1 -> Y above the ``quantile`` of the population's own earlier yearly changes (the pooled
-    earlier changes of all populations where it has fewer than ``min_history``): only years before Y are used."""
+    earlier changes of all populations where it has fewer than ``min_history``): only years before Y are used.
+    """
     score = _watch_wide(inputs, "score")
     if score.empty:
         return pd.DataFrame(columns=FIRING_COLUMNS)
@@ -391,8 +521,14 @@ def fire_watchlist_jump(inputs: Inputs, params: dict[str, Any], minimum: float |
         own_q = past.quantile(q, axis=1)
         thresh[y] = np.where(own_n >= min_history, own_q, pooled)
     mask = change.notna() & thresh.notna() & (change > thresh) & (change > 0) & (change >= (minimum or 0))
-    return _firings(mask, change, thresh, lambda r, y, v, t: f"watch-list score up {v:+.2f} in {y} (log scale), "
-                                                             f"above its {q:.0%} yearly change ({t:+.2f})")
+    return _firings(
+        mask,
+        change,
+        thresh,
+        lambda r, y, v, t: (
+            f"watch-list score up {v:+.2f} in {y} (log scale), above its {q:.0%} yearly change ({t:+.2f})"
+        ),
+    )
 
 
 def fire_above_previous_upper(inputs: Inputs, params: dict[str, Any], minimum: float | None) -> pd.DataFrame:
@@ -404,13 +540,24 @@ def fire_above_previous_upper(inputs: Inputs, params: dict[str, Any], minimum: f
     upper = p.pivot_table(index="region_id", columns="year", values="upper", aggfunc="first")
     prev_upper = upper.shift(1, axis=1)
     mask = est.notna() & prev_upper.notna() & (est > prev_upper) & (est >= (minimum or 0))
-    return _firings(mask, est, prev_upper, lambda r, y, v, t: f"predicted {v:.2f} detected victims per 100k for {y}, "
-                                                              f"above the previous year's upper bound {t:.2f}")
+    return _firings(
+        mask,
+        est,
+        prev_upper,
+        lambda r, y, v, t: (
+            f"predicted {v:.2f} detected victims per 100k for {y}, "
+            f"above the previous year's upper bound {t:.2f}"
+        ),
+    )
 
 
-FIRE = {"new_maximum": fire_new_maximum, "outflow_surge": fire_outflow_surge,
-        "watchlist_enters_top": fire_watchlist_enters_top, "watchlist_jump": fire_watchlist_jump,
-        "above_previous_upper": fire_above_previous_upper}
+FIRE = {
+    "new_maximum": fire_new_maximum,
+    "outflow_surge": fire_outflow_surge,
+    "watchlist_enters_top": fire_watchlist_enters_top,
+    "watchlist_jump": fire_watchlist_jump,
+    "above_previous_upper": fire_above_previous_upper,
+}
 
 
 def apply_cooldown(firings: pd.DataFrame, cooldown_years: int) -> pd.DataFrame:
@@ -424,8 +571,9 @@ def apply_cooldown(firings: pd.DataFrame, cooldown_years: int) -> pd.DataFrame:
             if last is None or period - last > cooldown_years:
                 keep.append(idx)
                 last = period
-    return firings.loc[sorted(keep, key=lambda i: (firings.at[i, "region_id"], firings.at[i, "period"]))] \
-        .reset_index(drop=True)
+    return firings.loc[
+        sorted(keep, key=lambda i: (firings.at[i, "region_id"], firings.at[i, "period"]))
+    ].reset_index(drop=True)
 
 
 def rule_firings(rule: dict[str, Any], inputs: Inputs) -> pd.DataFrame:
@@ -438,16 +586,28 @@ def rule_firings(rule: dict[str, Any], inputs: Inputs) -> pd.DataFrame:
     return apply_cooldown(out, int(rule.get("cooldown_years") or 0))
 
 
-# --- evaluation -----------------------------------------------------------------------------------------------------
+# --- evaluation
 
-def evaluate(engine: Engine, trigger: str = "cli", actor: str = "system", inputs: Inputs | None = None,
-             recent_periods: int = RECENT_PERIODS) -> dict[str, Any]:
-    """Evaluate every enabled rule and store new firings of the newest periods as pending alerts (idempotent)."""
+
+def evaluate(
+    engine: Engine,
+    trigger: str = "cli",
+    actor: str = "system",
+    inputs: Inputs | None = None,
+    recent_periods: int = RECENT_PERIODS,
+) -> dict[str, Any]:
+    """Evaluate every enabled rule and store new firings of the newest periods as pending alerts
+    (idempotent)."""
     seed_starter_rules(engine)
     now = dt.datetime.now(dt.UTC)
     with engine.begin() as conn:
-        evaluation_id = inserted_id(conn.execute(alert_evaluation.insert().values(
-            trigger=trigger[:40], requested_by=actor[:120], started_at=now, status="running")))
+        evaluation_id = inserted_id(
+            conn.execute(
+                alert_evaluation.insert().values(
+                    trigger=trigger[:40], requested_by=actor[:120], started_at=now, status="running"
+                )
+            )
+        )
     try:
         inputs = inputs or Inputs.from_warehouse(engine)
         with engine.connect() as conn:
@@ -475,12 +635,21 @@ def evaluate(engine: Engine, trigger: str = "cli", actor: str = "system", inputs
         raise
 
 
-def _finish(engine: Engine, evaluation_id: int, status: str, n_fired: int | None, n_new: int | None,
-            message: str) -> None:
+def _finish(
+    engine: Engine, evaluation_id: int, status: str, n_fired: int | None, n_new: int | None, message: str
+) -> None:
     with engine.begin() as conn:
-        conn.execute(update(alert_evaluation).where(alert_evaluation.c.evaluation_id == evaluation_id).values(
-            status=status, finished_at=dt.datetime.now(dt.UTC), n_fired=n_fired, n_new=n_new,
-            message=message[:4000]))
+        conn.execute(
+            update(alert_evaluation)
+            .where(alert_evaluation.c.evaluation_id == evaluation_id)
+            .values(
+                status=status,
+                finished_at=dt.datetime.now(dt.UTC),
+                n_fired=n_fired,
+                n_new=n_new,
+                message=message[:4000],
+            )
+        )
 
 
 def dedup_key(rule_id: int, region_id: str, period: int) -> str:
@@ -498,32 +667,61 @@ def _store(engine: Engine, rule: dict[str, Any], firings: pd.DataFrame, evaluati
             with engine.begin() as conn:  # one small transaction per firing
                 if conn.execute(select(alert.c.alert_id).where(alert.c.dedup_key == key)).first():
                     continue
-                # an earlier alert of this rule and region within the cool-down (stored from older data) also holds
-                near = conn.execute(select(alert.c.alert_id).where(
-                    alert.c.rule_id == rule["rule_id"], alert.c.region_id == f.region_id,
-                    alert.c.period < int(f.period), alert.c.period >= int(f.period) - cooldown)).first()
+                # an earlier alert of this rule and region within the cool-down (stored from older data) also
+                # holds
+                near = conn.execute(
+                    select(alert.c.alert_id).where(
+                        alert.c.rule_id == rule["rule_id"],
+                        alert.c.region_id == f.region_id,
+                        alert.c.period < int(f.period),
+                        alert.c.period >= int(f.period) - cooldown,
+                    )
+                ).first()
                 if near:
                     continue
-                conn.execute(alert.insert().values(
-                    rule_id=rule["rule_id"], region_id=f.region_id, period=int(f.period), dedup_key=key,
-                    status="pending", value=_num(f.value), threshold=_num(f.threshold), message=f.message,
-                    evidence_json={"rule": rule["name"], "condition": rule["condition"],
-                                   "params": rule["params_json"], "minimum": rule["minimum"]},
-                    created_at=now, evaluation_id=evaluation_id))
+                conn.execute(
+                    alert.insert().values(
+                        rule_id=rule["rule_id"],
+                        region_id=f.region_id,
+                        period=int(f.period),
+                        dedup_key=key,
+                        status="pending",
+                        value=_num(f.value),
+                        threshold=_num(f.threshold),
+                        message=f.message,
+                        evidence_json={
+                            "rule": rule["name"],
+                            "condition": rule["condition"],
+                            "params": rule["params_json"],
+                            "minimum": rule["minimum"],
+                        },
+                        created_at=now,
+                        evaluation_id=evaluation_id,
+                    )
+                )
             added += 1
         except IntegrityError:  # a concurrent evaluation stored it first: still exactly one
             continue
     return added
 
 
-# --- review ---------------------------------------------------------------------------------------------------------
+# --- review
 
-def list_alerts(engine: Engine, status: str | None = "confirmed", region_id: str | None = None,
-                rule: str | None = None, limit: int = 500, alert_id: int | None = None) -> list[dict[str, Any]]:
+
+def list_alerts(
+    engine: Engine,
+    status: str | None = "confirmed",
+    region_id: str | None = None,
+    rule: str | None = None,
+    limit: int = 500,
+    alert_id: int | None = None,
+) -> list[dict[str, Any]]:
     """Alerts with their rule name and region name, newest first."""
-    stmt = (select(alert, alert_rule.c.name.label("rule"), region.c.name.label("region_name"))
-            .join(alert_rule, alert_rule.c.rule_id == alert.c.rule_id)
-            .join(region, region.c.region_id == alert.c.region_id))
+    stmt = (
+        select(alert, alert_rule.c.name.label("rule"), region.c.name.label("region_name"))
+        .join(alert_rule, alert_rule.c.rule_id == alert.c.rule_id)
+        .join(region, region.c.region_id == alert.c.region_id)
+    )
     if alert_id is not None:
         stmt = stmt.where(alert.c.alert_id == alert_id)
     if status:
@@ -548,44 +746,75 @@ class ReviewError(ValueError):
         self.status = status
 
 
-def review(engine: Engine, alert_id: int, decision: str, note: str, actor: str,
-           client: str | None = None) -> dict[str, Any]:
-    """pending -> confirmed or dismissed, with a note (required); audited. A decided alert cannot be re-decided."""
+def review(
+    engine: Engine, alert_id: int, decision: str, note: str, actor: str, client: str | None = None
+) -> dict[str, Any]:
+    """pending -> confirmed or dismissed, with a note (required); audited. A decided alert cannot be
+    re-decided."""
     if decision not in ("confirmed", "dismissed"):
         raise ReviewError(400, "decision: 'confirmed' or 'dismissed'")
     note = (note or "").strip()
     if not note:
         raise ReviewError(400, "note: say why (it is kept as a label for the rule's precision)")
     with engine.begin() as conn:
-        changed = conn.execute(update(alert).where(alert.c.alert_id == alert_id, alert.c.status == "pending").values(
-            status=decision, reviewed_by=actor[:120], reviewed_at=dt.datetime.now(dt.UTC),
-            review_note=note[:4000])).rowcount
+        changed = conn.execute(
+            update(alert)
+            .where(alert.c.alert_id == alert_id, alert.c.status == "pending")
+            .values(
+                status=decision,
+                reviewed_by=actor[:120],
+                reviewed_at=dt.datetime.now(dt.UTC),
+                review_note=note[:4000],
+            )
+        ).rowcount
         if not changed:
             exists = conn.execute(select(alert.c.status).where(alert.c.alert_id == alert_id)).scalar()
     if not changed:
-        accounts.audit(engine, actor, "alert review", "refused", f"alert {alert_id}",
-                       "unknown alert" if exists is None else f"already {exists}", client)
+        accounts.audit(
+            engine,
+            actor,
+            "alert review",
+            "refused",
+            f"alert {alert_id}",
+            "unknown alert" if exists is None else f"already {exists}",
+            client,
+        )
         if exists is None:
             raise ReviewError(404, f"unknown alert {alert_id}")
         raise ReviewError(409, f"alert {alert_id} is already {exists}")
-    accounts.audit(engine, actor, "alert review", "ok", f"alert {alert_id}", f"{decision}: {note[:500]}", client)
+    accounts.audit(
+        engine, actor, "alert review", "ok", f"alert {alert_id}", f"{decision}: {note[:500]}", client
+    )
     return get_alert(engine, alert_id)  # type: ignore[return-value]
 
 
 def precision(engine: Engine) -> list[dict[str, Any]]:
     """Per rule: reviewed alerts, confirmed share (the analysts' labels)."""
     with engine.connect() as conn:
-        rows = conn.execute(select(alert_rule.c.name, alert.c.status, func.count())
-                            .join(alert, alert.c.rule_id == alert_rule.c.rule_id)
-                            .group_by(alert_rule.c.name, alert.c.status)).all()
+        rows = conn.execute(
+            select(alert_rule.c.name, alert.c.status, func.count())
+            .join(alert, alert.c.rule_id == alert_rule.c.rule_id)
+            .group_by(alert_rule.c.name, alert.c.status)
+        ).all()
     out: dict[str, dict[str, int]] = {}
     for name, status, n in rows:
         out.setdefault(name, {"pending": 0, "confirmed": 0, "dismissed": 0})[status] = int(n)
-    return [{"rule": k, **v, "precision": (v["confirmed"] / (v["confirmed"] + v["dismissed"])
-                                           if v["confirmed"] + v["dismissed"] else None)} for k, v in out.items()]
+    return [
+        {
+            "rule": k,
+            **v,
+            "precision": (
+                v["confirmed"] / (v["confirmed"] + v["dismissed"])
+                if v["confirmed"] + v["dismissed"]
+                else None
+            ),
+        }
+        for k, v in out.items()
+    ]
 
 
-# --- backtest -------------------------------------------------------------------------------------------------------
+# --- backtest
+
 
 def wilson(hits: int, n: int, z: float = 1.645) -> tuple[float | None, float | None]:
     """90% Wilson interval of a proportion (honest for small n)."""
@@ -599,7 +828,8 @@ def wilson(hits: int, n: int, z: float = 1.645) -> tuple[float | None, float | N
 
 
 def backtest_rule(rule: dict[str, Any], inputs: Inputs, labels: pd.DataFrame) -> dict[str, Any]:
-    """How often the rule fired over the history, and the share followed by a rise of the population's nationals
+    """How often the rule fired over the history, and the share followed by a rise of the population's
+    nationals
     detected abroad within three years (realised change > 0), beside the base rate."""
     firings = rule_firings(rule, inputs)
     lab = labels.rename(columns={"origin": "region_id", "year": "period"})[["region_id", "period", "change"]]
@@ -608,17 +838,28 @@ def backtest_rule(rule: dict[str, Any], inputs: Inputs, labels: pd.DataFrame) ->
     n = len(joined)
     base = float((labels["change"] > 0).mean()) if len(labels) else None
     lo, hi = wilson(hits, n)
-    out = {"rule": rule["name"], "fired": int(len(firings)),
-           "periods": [int(firings["period"].min()), int(firings["period"].max())] if len(firings) else None,
-           "n_with_outcome": n, "hits": hits, "hit_rate": hits / n if n else None, "hit_rate_interval": [lo, hi],
-           "base_rate": base, "mean_change": float(joined["change"].mean()) if n else None}
+    out = {
+        "rule": rule["name"],
+        "fired": int(len(firings)),
+        "periods": [int(firings["period"].min()), int(firings["period"].max())] if len(firings) else None,
+        "n_with_outcome": n,
+        "hits": hits,
+        "hit_rate": hits / n if n else None,
+        "hit_rate_interval": [lo, hi],
+        "base_rate": base,
+        "mean_change": float(joined["change"].mean()) if n else None,
+    }
     if n == 0:
-        out["sentence"] = (f"fired {len(firings)} times; none has a measured outcome (the citizenship pairs cover "
-                           "origin years with three later reporting years only)")
+        out["sentence"] = (
+            f"fired {len(firings)} times; none has a measured outcome (the citizenship pairs cover "
+            "origin years with three later reporting years only)"
+        )
     else:
-        out["sentence"] = (f"fired {len(firings)} times; of {n} firings with a measured outcome, {hits} "
-                           f"({hits / n:.0%}, 90% interval {lo:.0%}-{hi:.0%}) were followed by a rise of nationals "
-                           f"detected abroad within {HIT_HORIZON} years (base rate {base:.0%})")
+        out["sentence"] = (
+            f"fired {len(firings)} times; of {n} firings with a measured outcome, {hits} "
+            f"({hits / n:.0%}, 90% interval {lo:.0%}-{hi:.0%}) were followed by a rise of nationals "
+            f"detected abroad within {HIT_HORIZON} years (base rate {base:.0%})"
+        )
     return out
 
 
@@ -629,23 +870,37 @@ def backtest_all(engine: Engine, inputs: Inputs | None = None) -> list[dict[str,
     seed_starter_rules(engine)
     inputs = inputs or Inputs.from_warehouse(engine)
     pairs, census = watchlist.read_pairs(engine)
-    labels = watchlist.realised_change(pairs, census) if len(pairs) else pd.DataFrame(
-        columns=["origin", "year", "change", "n_detecting"])
+    labels = (
+        watchlist.realised_change(pairs, census)
+        if len(pairs)
+        else pd.DataFrame(columns=["origin", "year", "change", "n_detecting"])
+    )
     return [backtest_rule(r, inputs, labels) for r in list_rules(engine)]
 
 
 def store_backtest(engine: Engine, evaluation_id: int, backtest: list[dict[str, Any]]) -> None:
     """Keep the backtest with the evaluation that computed it (the Alerts page shows the newest)."""
     with engine.begin() as conn:
-        conn.execute(update(alert_evaluation).where(alert_evaluation.c.evaluation_id == evaluation_id)
-                     .values(backtest_json=_clean(backtest)))
+        conn.execute(
+            update(alert_evaluation)
+            .where(alert_evaluation.c.evaluation_id == evaluation_id)
+            .values(backtest_json=_clean(backtest))
+        )
 
 
 def latest_backtest(engine: Engine) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """The newest stored backtest and its evaluation row ([], None if none)."""
     with engine.connect() as conn:
-        row = conn.execute(select(alert_evaluation).where(alert_evaluation.c.backtest_json.is_not(None))
-                           .order_by(alert_evaluation.c.evaluation_id.desc()).limit(1)).mappings().first()
+        row = (
+            conn.execute(
+                select(alert_evaluation)
+                .where(alert_evaluation.c.backtest_json.is_not(None))
+                .order_by(alert_evaluation.c.evaluation_id.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
     if row is None:
         return [], None
     return list(row["backtest_json"] or []), dict(row)
@@ -653,7 +908,9 @@ def latest_backtest(engine: Engine) -> tuple[list[dict[str, Any]], dict[str, Any
 
 def latest_evaluation(engine: Engine) -> dict[str, Any] | None:
     with engine.connect() as conn:
-        row = conn.execute(select(alert_evaluation).order_by(alert_evaluation.c.evaluation_id.desc()).limit(1)
-                           ).mappings().first()
+        row = (
+            conn.execute(select(alert_evaluation).order_by(alert_evaluation.c.evaluation_id.desc()).limit(1))
+            .mappings()
+            .first()
+        )
     return dict(row) if row else None
-

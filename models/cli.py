@@ -17,8 +17,9 @@ from warehouse.db import make_engine, migrate
 
 log = logging.getLogger(__name__)
 app = typer.Typer(help="Train, evaluate, list, promote and roll back models.", no_args_is_help=True)
-export_app = typer.Typer(help="Export predictions and explanations as CSV (optionally with HXL).",
-                         no_args_is_help=True)
+export_app = typer.Typer(
+    help="Export predictions and explanations as CSV (optionally with HXL).", no_args_is_help=True
+)
 console = Console(width=None if sys.stdout.isatty() else 200)
 
 
@@ -31,8 +32,12 @@ def _engine():
 def _show_step(prog: Progress, task: TaskID, event: TrainEvent) -> None:
     """A training event as the bar: step k of n (the backtest's fits move it within its step)."""
     units = f" ({event.done}/{event.of})" if event.of else ""
-    prog.update(task, total=event.total, completed=event.step - 1 + event.fraction,
-                description=f"step {event.step} of {event.total}: {event.message}{units}")
+    prog.update(
+        task,
+        total=event.total,
+        completed=event.step - 1 + event.fraction,
+        description=f"step {event.step} of {event.total}: {event.message}{units}",
+    )
 
 
 @app.command("train")
@@ -43,8 +48,9 @@ def train_cmd(
     from models.pipeline import TrainingError, train_run
 
     engine = _engine()
-    with Progress(SpinnerColumn(), BarColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=console) as prog:
+    with Progress(
+        SpinnerColumn(), BarColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+    ) as prog:
         task = prog.add_task("training", total=None)
         try:
             run_id = train_run(engine, deploy=not no_deploy, progress=lambda e: _show_step(prog, task, e))
@@ -75,34 +81,67 @@ def _print_evaluation(engine, run_id: str | None) -> None:
     if "backtest_horizons" not in m:
         console.print(f"run {run['run_id']} predates the per-horizon backtest; retrain to see it")
         return
-    for key, title in (("backtest_horizons", "all origins"), ("backtest_last3", "latest three origins per horizon")):
-        table = Table(title=f"Backtest per horizon, {title} — run {run['run_id']} ({run['status']}); "
-                            "RMSLE on log1p(detected victims per 100k)")
-        for col in ("horizon", "model", "RMSLE", "MAE /100k", "Spearman", "top-20 recall", "80% coverage", "n"):
+    for key, title in (
+        ("backtest_horizons", "all origins"),
+        ("backtest_last3", "latest three origins per horizon"),
+    ):
+        table = Table(
+            title=(
+                f"Backtest per horizon, {title} — run {run['run_id']} ({run['status']}); "
+                "RMSLE on log1p(detected victims per 100k)"
+            )
+        )
+        for col in (
+            "horizon",
+            "model",
+            "RMSLE",
+            "MAE /100k",
+            "Spearman",
+            "top-20 recall",
+            "80% coverage",
+            "n",
+        ):
             table.add_column(col, justify="left" if col == "model" else "right")
         for r in sorted(m[key], key=lambda r: (r["horizon"], r["rmsle"])):
             name = f"[bold]{r['model']}[/bold]" if r["model"] == variant else r["model"]
-            table.add_row(str(r["horizon"]), name, f"{r['rmsle']:.3f}", f"{r['mae']:.2f}",
-                          f"{r['spearman']:.3f}", f"{r['top20_recall']:.2f}",
-                          "–" if r.get("coverage80") is None else f"{r['coverage80']:.2f}", str(r["n"]))
+            table.add_row(
+                str(r["horizon"]),
+                name,
+                f"{r['rmsle']:.3f}",
+                f"{r['mae']:.2f}",
+                f"{r['spearman']:.3f}",
+                f"{r['top20_recall']:.2f}",
+                "–" if r.get("coverage80") is None else f"{r['coverage80']:.2f}",
+                str(r["n"]),
+            )
         console.print(table)
     gate = m["gate"]
     colour = "green" if gate["passed"] else "red"
-    console.print(f"[{colour}]Gate ({variant} vs the best baseline, latest three origins): "
-                  f"{'passed' if gate['passed'] else 'FAILED'}[/{colour}]")
+    console.print(
+        f"[{colour}]Gate ({variant} vs the best baseline, latest three origins): "
+        f"{'passed' if gate['passed'] else 'FAILED'}[/{colour}]"
+    )
     for r in gate.get("horizons", []):
         if "model_rmsle" in r:
-            console.print(f"  h{r['horizon']}: RMSLE {r['model_rmsle']:.3f} vs {r['best_baseline']} "
-                          f"{r['best_baseline_rmsle']:.3f} ({_better_or_worse(r['improvement_pct'])}), Spearman "
-                          f"{r['model_spearman']:.3f} vs {r['best_baseline_spearman']:.3f} → "
-                          f"{'passed' if r['passed'] else 'failed'}")
-    console.print("Interval coverage (50/80/90%): " + "; ".join(
-        f"h{c['horizon']} {c['coverage50']:.2f}/{c['coverage80']:.2f}/{c['coverage90']:.2f}"
-        for c in m.get("coverage_by_horizon", [])))
+            console.print(
+                f"  h{r['horizon']}: RMSLE {r['model_rmsle']:.3f} vs {r['best_baseline']} "
+                f"{r['best_baseline_rmsle']:.3f} ({_better_or_worse(r['improvement_pct'])}), Spearman "
+                f"{r['model_spearman']:.3f} vs {r['best_baseline_spearman']:.3f} → "
+                f"{'passed' if r['passed'] else 'failed'}"
+            )
+    console.print(
+        "Interval coverage (50/80/90%): "
+        + "; ".join(
+            f"h{c['horizon']} {c['coverage50']:.2f}/{c['coverage80']:.2f}/{c['coverage90']:.2f}"
+            for c in m.get("coverage_by_horizon", [])
+        )
+    )
     op = m.get("operating_horizon")
     if op:
-        console.print(f"Operating horizon: {op['latest_year']} is {op['horizon']} years past the newest label "
-                      f"({m.get('newest_label_year')}); validated up to {op['validated_up_to']}.")
+        console.print(
+            f"Operating horizon: {op['latest_year']} is {op['horizon']} years past the newest label "
+            f"({m.get('newest_label_year')}); validated up to {op['validated_up_to']}."
+        )
 
 
 def _better_or_worse(improvement_pct: float) -> str:
@@ -111,7 +150,9 @@ def _better_or_worse(improvement_pct: float) -> str:
 
 
 @app.command("evaluate")
-def evaluate_cmd(run_id: Annotated[str | None, typer.Argument(help="Run id (default: deployed).")] = None) -> None:
+def evaluate_cmd(
+    run_id: Annotated[str | None, typer.Argument(help="Run id (default: deployed).")] = None,
+) -> None:
     """Print the backtest table of a run against the baselines."""
     _print_evaluation(_engine(), run_id)
 
@@ -127,9 +168,16 @@ def list_cmd() -> None:
     for r in list_runs(_engine()):
         meta = r["metadata_json"]
         gate = meta["metrics"]["gate"]
-        table.add_row(r["run_id"], r["status"], str(r["created_at"])[:19], meta["variant"],
-                      "–".join(map(str, meta["training_window"])), _num(gate.get("model_rmsle")),
-                      _num(gate.get("last_value_rmsle")), "passed" if gate["passed"] else "failed")
+        table.add_row(
+            r["run_id"],
+            r["status"],
+            str(r["created_at"])[:19],
+            meta["variant"],
+            "–".join(map(str, meta["training_window"])),
+            _num(gate.get("model_rmsle")),
+            _num(gate.get("last_value_rmsle")),
+            "passed" if gate["passed"] else "failed",
+        )
     console.print(table)
 
 
@@ -168,13 +216,19 @@ def rollback_cmd() -> None:
 
 
 @app.command("card")
-def card_cmd(run_id: Annotated[str | None, typer.Argument()] = None,
-             out: Annotated[Path | None, typer.Option(help="Write the Markdown here.")] = None) -> None:
+def card_cmd(
+    run_id: Annotated[str | None, typer.Argument()] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the Markdown here.")] = None,
+) -> None:
     """Print (or write) the model card of a run."""
     from models.registry import deployed_run, list_runs
 
     engine = _engine()
-    run = next((r for r in list_runs(engine) if r["run_id"] == run_id), None) if run_id else deployed_run(engine)
+    run = (
+        next((r for r in list_runs(engine) if r["run_id"] == run_id), None)
+        if run_id
+        else deployed_run(engine)
+    )
     if run is None:
         console.print("[red]no such run[/red]")
         raise typer.Exit(1)
@@ -187,8 +241,11 @@ def card_cmd(run_id: Annotated[str | None, typer.Argument()] = None,
 
 
 @app.command("explain")
-def explain_cmd(region_id: str, year: Annotated[int | None, typer.Option(help="Year (default: latest).")] = None,
-                top: Annotated[int, typer.Option(help="Drivers to show.")] = 8) -> None:
+def explain_cmd(
+    region_id: str,
+    year: Annotated[int | None, typer.Option(help="Year (default: latest).")] = None,
+    top: Annotated[int, typer.Option(help="Drivers to show.")] = 8,
+) -> None:
     """Why a country's risk is what it is: top SHAP drivers and what changed since the previous year."""
     import pandas as pd
 
@@ -220,8 +277,10 @@ def explain_cmd(region_id: str, year: Annotated[int | None, typer.Option(help="Y
         fam_now = now[now["feature"] != "__bias__"].groupby("family")["shap_value"].sum()
         fam_prev = prev[prev["feature"] != "__bias__"].groupby("family")["shap_value"].sum()
         change = (fam_now - fam_prev.reindex(fam_now.index).fillna(0)).sort_values(key=abs, ascending=False)
-        console.print(f"What changed since {year - 1} (by family): " +
-                      ", ".join(f"{f} {v:+.3f}" for f, v in change.items()))
+        console.print(
+            f"What changed since {year - 1} (by family): "
+            + ", ".join(f"{f} {v:+.3f}" for f, v in change.items())
+        )
 
 
 def _year_range(year_from: int, year_to: int) -> None:
@@ -233,20 +292,23 @@ def _year_range(year_from: int, year_to: int) -> None:
 @export_app.command("predictions")
 def export_predictions(
     out: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
-    target: Annotated[str, typer.Option("--target", help="detected (victims per 100k) or rise (watch list)")]
-    = "detected",
+    target: Annotated[
+        str, typer.Option("--target", help="detected (victims per 100k) or rise (watch list)")
+    ] = "detected",
     level: Annotated[str, typer.Option("--level", help="country or admin1")] = "country",
     year_from: Annotated[int, typer.Option("--from")] = 2019,
     year_to: Annotated[int, typer.Option("--to")] = 2100,
     hxl: Annotated[bool, typer.Option("--hxl", help="Add an HXL hashtag row.")] = False,
 ) -> None:
-    """Predictions of the deployed run: estimate per 100k, 80% interval, risk score and band, basis and horizon."""
+    """Predictions of the deployed run: estimate per 100k, 80% interval, risk score and band, basis and
+    horizon."""
     from models.export import EXPORTERS, ExportError, write_csv
 
     levels = {"country": 0, "admin1": 1}
     if target not in {*EXPORTERS, "rise"}:
-        console.print(f"[red]--target must be one of {', '.join(sorted({*EXPORTERS, 'rise'}))}, not "
-                      f"'{target}'[/red]")
+        console.print(
+            f"[red]--target must be one of {', '.join(sorted({*EXPORTERS, 'rise'}))}, not '{target}'[/red]"
+        )
         raise typer.Exit(2)
     if level not in levels:
         console.print(f"[red]--level must be 'country' or 'admin1', not '{level}'[/red]")
@@ -254,6 +316,7 @@ def export_predictions(
     _year_range(year_from, year_to)
     if target == "rise":  # issue 11: the watch list (country level only)
         from models.watchlist_cli import export_rise_cmd
+
         return export_rise_cmd(_engine(), level, year_from, year_to, out, hxl)
     build, hxl_row = EXPORTERS[target]
     try:

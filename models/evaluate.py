@@ -2,7 +2,8 @@
 
 Labels are published about two years late, so the product predicts one to several years past the newest label.
 The backtest reproduces that: for each origin Y and horizon h, a model is trained on label years <= Y and
-predicts year Y + h, with every input from the label's source dated Y or earlier. ``rolling_origin`` is generic:
+predicts year Y + h, with every input from the label's source dated Y or earlier. ``rolling_origin`` is
+generic:
 it takes a function returning the panel for a horizon (built so that label-source inputs of year t are dated
 t - h or earlier, see ``models.features.build_panel(label_lag=h)``) and a list of candidates, each a fitter.
 Any model of the product (the watch list, the pair model) can reuse it with its own panels and fitters.
@@ -53,14 +54,20 @@ BASELINES = ("last_value", "mean_3y", "ridge", "eb_mean")
 LEVELS = (0.5, 0.8, 0.9)
 
 
-def rolling_origin(panel_at: Callable[[int], pd.DataFrame], models: Sequence[Candidate], origins: Iterable[int],
-                   horizons: Sequence[int] = (1, 2, 3), label: str = "label",
-                   keep: Sequence[str] = ("label_censored", "first_time", "history_censored", "population"),
-                   progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+def rolling_origin(
+    panel_at: Callable[[int], pd.DataFrame],
+    models: Sequence[Candidate],
+    origins: Iterable[int],
+    horizons: Sequence[int] = (1, 2, 3),
+    label: str = "label",
+    keep: Sequence[str] = ("label_censored", "first_time", "history_censored", "population"),
+    progress: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
     """Out-of-sample predictions for every origin Y, horizon h and candidate.
 
     Train rows: ``panel_at(h)`` rows with a label and year <= Y. Target rows: year == Y + h with a label.
-    ``panel_at(h)`` must date every label-source input of year t at t - h or earlier; the training rows then use
+    ``panel_at(h)`` must date every label-source input of year t at t - h or earlier; the training rows then
+    use
     labels <= Y only and the target rows label inputs <= Y only. Returns one row per prediction with columns
     model, origin, horizon, target_year, region_id, y_true, y_pred and the ``keep`` columns present.
     """
@@ -79,10 +86,17 @@ def rolling_origin(panel_at: Callable[[int], pd.DataFrame], models: Sequence[Can
                 if progress:
                     progress(f"backtest origin {origin}, horizon {h}: {cand.name}")
                 y_pred = np.asarray(cand.fit(train, ctx)(target), dtype=float)
-                frame = pd.DataFrame({"model": cand.name, "origin": int(origin), "horizon": int(h),
-                                      "target_year": int(origin + h),
-                                      "region_id": target.index.get_level_values(0),
-                                      "y_true": target[label].to_numpy(dtype=float), "y_pred": y_pred})
+                frame = pd.DataFrame(
+                    {
+                        "model": cand.name,
+                        "origin": int(origin),
+                        "horizon": int(h),
+                        "target_year": int(origin + h),
+                        "region_id": target.index.get_level_values(0),
+                        "y_true": target[label].to_numpy(dtype=float),
+                        "y_pred": y_pred,
+                    }
+                )
                 for col in keep:
                     if col in target:
                         frame[col] = target[col].to_numpy()
@@ -90,25 +104,30 @@ def rolling_origin(panel_at: Callable[[int], pd.DataFrame], models: Sequence[Can
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
 
 
-# --- fitters ----------------------------------------------------------------------------------------------------
+# --- fitters
 def _median(train: pd.DataFrame) -> float:
     return float(train["label"].median())
 
 
 def last_value_fitter() -> Fitter:
     """Latest label before the cutoff (<= 11 years old); the training median when there is none."""
+
     def fit(train: pd.DataFrame, _ctx: FitContext) -> Predictor:
         median = _median(train)
         return lambda X: X["past_victims_per100k"].fillna(median).to_numpy(dtype=float)
+
     return fit
 
 
 def mean_3y_fitter() -> Fitter:
     """Mean label of the 3 years up to the cutoff; else the last value; else the training median."""
+
     def fit(train: pd.DataFrame, _ctx: FitContext) -> Predictor:
         median = _median(train)
-        return lambda X: (X["hist_mean3_origin"].fillna(X["past_victims_per100k"]).fillna(median)
-                          .to_numpy(dtype=float))
+        return lambda X: (
+            X["hist_mean3_origin"].fillna(X["past_victims_per100k"]).fillna(median).to_numpy(dtype=float)
+        )
+
     return fit
 
 
@@ -120,31 +139,45 @@ def eb_mean_values(X: pd.DataFrame, median: float) -> np.ndarray:
 
 def eb_mean_fitter() -> Fitter:
     """Baseline: each country's recency-weighted mean of its reports shrunk toward all countries' mean."""
+
     def fit(train: pd.DataFrame, _ctx: FitContext) -> Predictor:
         median = _median(train)
         return lambda X: eb_mean_values(X, median)
+
     return fit
 
 
 def anchor(X: pd.DataFrame, median: float) -> np.ndarray:
     """Where the label history says a country is: its recent mean, shrunk for small counts; median if none."""
-    return (X["past_victims_shrunk_per100k"].fillna(X["past_victims_mean3_per100k"]).fillna(median)
-            .to_numpy(dtype=float))
+    return (
+        X["past_victims_shrunk_per100k"]
+        .fillna(X["past_victims_mean3_per100k"])
+        .fillna(median)
+        .to_numpy(dtype=float)
+    )
 
 
 def ridge_fitter(features: list[str]) -> Fitter:
     def fit(train: pd.DataFrame, _ctx: FitContext) -> Predictor:
         model = RidgeModel().fit(train[features], train["label"])
         return lambda X: model.predict(X[features])
+
     return fit
 
 
-def xgb_fitter(features: list[str], config: dict, objective: str = "squared", anchored: bool = False,
-               split_history: bool = False, monotone: dict[str, int] | None = None) -> Fitter:
+def xgb_fitter(
+    features: list[str],
+    config: dict,
+    objective: str = "squared",
+    anchored: bool = False,
+    split_history: bool = False,
+    monotone: dict[str, int] | None = None,
+) -> Fitter:
     """XGBoost on the horizon's panel.
 
     objective: ``squared`` (log1p point labels, '<5' as 2.5 victims) or ``aft`` (survival:aft with '<5' as the
-    interval 1-4 victims). anchored: boosting starts from the label-history anchor (base_margin), so trees learn
+    interval 1-4 victims). anchored: boosting starts from the label-history anchor (base_margin), so trees
+    learn
     departures from it. split_history: countries with no earlier report get a model without the label-history
     features instead of reading "missing" as a value.
     """
@@ -153,11 +186,29 @@ def xgb_fitter(features: list[str], config: dict, objective: str = "squared", an
     def fit(train: pd.DataFrame, _ctx: FitContext) -> Predictor:
         median = _median(train)
         margin = anchor(train, median) if anchored else None
-        booster = fit_xgb(train[features], train["label"], config, monotone, base_margin=margin,
-                          objective=objective, lower=train.get("label_lower"), upper=train.get("label_upper"))
-        fallback = (fit_xgb(train[history_free], train["label"], config, None, objective=objective,
-                            lower=train.get("label_lower"), upper=train.get("label_upper"))
-                    if split_history else None)
+        booster = fit_xgb(
+            train[features],
+            train["label"],
+            config,
+            monotone,
+            base_margin=margin,
+            objective=objective,
+            lower=train.get("label_lower"),
+            upper=train.get("label_upper"),
+        )
+        fallback = (
+            fit_xgb(
+                train[history_free],
+                train["label"],
+                config,
+                None,
+                objective=objective,
+                lower=train.get("label_lower"),
+                upper=train.get("label_upper"),
+            )
+            if split_history
+            else None
+        )
 
         def predict(X: pd.DataFrame) -> np.ndarray:
             out = predict_margin(booster, X[features], anchor(X, median) if anchored else None)
@@ -166,9 +217,11 @@ def xgb_fitter(features: list[str], config: dict, objective: str = "squared", an
                 if new.any():
                     out[new] = predict_margin(fallback, X.loc[new, history_free])
             return out
+
         predict.boosters = (booster, fallback)  # type: ignore[attr-defined]
         predict.median = median  # type: ignore[attr-defined]
         return predict
+
     return fit
 
 
@@ -176,7 +229,8 @@ DEFAULT_VARIANTS = {"xgboost": {"objective": "squared", "description": "XGBoost 
 
 
 def variants_of(config: dict) -> dict[str, dict]:
-    """The XGBoost variants of config.toml [variants]; a config without any gets plain XGBoost, so a run always
+    """The XGBoost variants of config.toml [variants]; a config without any gets plain XGBoost, so a run
+    always
     has a model to set against the baselines."""
     return config.get("variants") or DEFAULT_VARIANTS
 
@@ -185,16 +239,35 @@ def candidates(config: dict) -> list[Candidate]:
     """The model variants and the baselines scored in the same backtest (variants listed in config.toml)."""
     features = feature_names(include_past_victims=True)
     variants = variants_of(config)
-    out = [Candidate(name, xgb_fitter(features, config, v.get("objective", "squared"), bool(v.get("anchored")),
-                                      bool(v.get("split_history")), config.get("monotone") if v.get("monotone")
-                                      else None), v.get("description", name))
-           for name, v in variants.items()]
+    out = [
+        Candidate(
+            name,
+            xgb_fitter(
+                features,
+                config,
+                v.get("objective", "squared"),
+                bool(v.get("anchored")),
+                bool(v.get("split_history")),
+                config.get("monotone") if v.get("monotone") else None,
+            ),
+            v.get("description", name),
+        )
+        for name, v in variants.items()
+    ]
     out += [
         Candidate("last_value", last_value_fitter(), "Baseline: last observed value", "baseline"),
-        Candidate("mean_3y", mean_3y_fitter(), "Baseline: mean of the 3 label years up to the origin", "baseline"),
-        Candidate("ridge", ridge_fitter(features), "Baseline: ridge regression on the same features", "baseline"),
-        Candidate("eb_mean", eb_mean_fitter(), "Baseline: partially pooled (empirical-Bayes) mean of the label "
-                  "history", "baseline"),
+        Candidate(
+            "mean_3y", mean_3y_fitter(), "Baseline: mean of the 3 label years up to the origin", "baseline"
+        ),
+        Candidate(
+            "ridge", ridge_fitter(features), "Baseline: ridge regression on the same features", "baseline"
+        ),
+        Candidate(
+            "eb_mean",
+            eb_mean_fitter(),
+            "Baseline: partially pooled (empirical-Bayes) mean of the label history",
+            "baseline",
+        ),
     ]
     return out
 
@@ -213,12 +286,15 @@ def gate_baselines(config: dict) -> list[str]:
 
 def model_names(config: dict) -> list[str]:
     """Deployable candidates: XGBoost variants and ensembles with role = model."""
-    return [*variants_of(config), *[n for n, s in config.get("ensembles", {}).items()
-                                           if s.get("role", "model") == "model"]]
+    return [
+        *variants_of(config),
+        *[n for n, s in config.get("ensembles", {}).items() if s.get("role", "model") == "model"],
+    ]
 
 
-def add_blend(oos: pd.DataFrame, model: str, baseline: str = "mean_3y", weight: float = 0.5,
-              name: str | None = None) -> pd.DataFrame:
+def add_blend(
+    oos: pd.DataFrame, model: str, baseline: str = "mean_3y", weight: float = 0.5, name: str | None = None
+) -> pd.DataFrame:
     """Append the blend weight × model + (1 - weight) × baseline as another candidate's predictions."""
     a = oos[oos["model"] == model].reset_index(drop=True)
     b = oos[oos["model"] == baseline].reset_index(drop=True)
@@ -231,15 +307,23 @@ def add_blend(oos: pd.DataFrame, model: str, baseline: str = "mean_3y", weight: 
     return pd.concat([oos, merged[a.columns]], ignore_index=True)
 
 
-# --- metrics and summaries --------------------------------------------------------------------------------------
-def metrics(y_true: np.ndarray, y_pred: np.ndarray, lower: np.ndarray | None = None,
-            upper: np.ndarray | None = None, top_k: int = 20) -> dict[str, float]:
+# --- metrics and summaries
+def metrics(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    lower: np.ndarray | None = None,
+    upper: np.ndarray | None = None,
+    top_k: int = 20,
+) -> dict[str, float]:
     """RMSLE (labels are log1p already), MAE per 100k, Spearman, top-k recall, interval coverage/width."""
     y_true = np.asarray(y_true, float)
     y_pred = np.asarray(y_pred, float)
     n = len(y_true)
-    out = {"n": int(n), "rmsle": float(np.sqrt(np.mean((y_pred - y_true) ** 2))) if n else np.nan,
-           "mae": float(np.mean(np.abs(np.expm1(y_pred) - np.expm1(y_true)))) if n else np.nan}
+    out = {
+        "n": int(n),
+        "rmsle": float(np.sqrt(np.mean((y_pred - y_true) ** 2))) if n else np.nan,
+        "mae": float(np.mean(np.abs(np.expm1(y_pred) - np.expm1(y_true)))) if n else np.nan,
+    }
     constant = n < 3 or np.ptp(y_true) == 0 or np.ptp(y_pred) == 0
     out["spearman"] = np.nan if constant else float(spearmanr(y_true, y_pred).statistic)
     k = min(top_k, n)
@@ -264,8 +348,12 @@ def summarise(oos: pd.DataFrame, by: Sequence[str] = ("horizon",)) -> pd.DataFra
         keys = keys if isinstance(keys, tuple) else (keys,)
         lower = grp["lower80"].to_numpy() if "lower80" in grp else None
         upper = grp["upper80"].to_numpy() if "upper80" in grp else None
-        rows.append({**dict(zip([*by, "model"], keys, strict=True)),
-                     **metrics(grp["y_true"].to_numpy(), grp["y_pred"].to_numpy(), lower, upper)})
+        rows.append(
+            {
+                **dict(zip([*by, "model"], keys, strict=True)),
+                **metrics(grp["y_true"].to_numpy(), grp["y_pred"].to_numpy(), lower, upper),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -291,7 +379,7 @@ def selection_origins(oos: pd.DataFrame, n: int = 3) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else oos
 
 
-# --- split-conformal intervals ----------------------------------------------------------------------------------
+# --- split-conformal intervals
 def conformal_quantile(abs_residuals: np.ndarray, level: float) -> float:
     """Split-conformal half-width: the ceil((n + 1) level)-th smallest |residual| (inf when n is too small).
 
@@ -311,8 +399,9 @@ def interval_group(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(np.where(first, "first_time", np.where(cens, "censored", "regular")), index=frame.index)
 
 
-def group_quantiles(resid: pd.DataFrame, levels: Sequence[float] = LEVELS, min_group: int = 20
-                    ) -> dict[str, dict[float, float]]:
+def group_quantiles(
+    resid: pd.DataFrame, levels: Sequence[float] = LEVELS, min_group: int = 20
+) -> dict[str, dict[float, float]]:
     """Half-widths per group and level; a group is never narrower than the regular rows, and a small group
     gets twice the pooled width."""
     abs_r = (resid["y_true"] - resid["y_pred"]).abs()
@@ -323,12 +412,16 @@ def group_quantiles(resid: pd.DataFrame, levels: Sequence[float] = LEVELS, min_g
     out = {"regular": base}
     for g in ("first_time", "censored"):
         sub = abs_r[groups == g].to_numpy()
-        out[g] = {lv: max(conformal_quantile(sub, lv), base[lv]) if len(sub) >= min_group else 2 * base[lv]
-                  for lv in levels}
+        out[g] = {
+            lv: max(conformal_quantile(sub, lv), base[lv]) if len(sub) >= min_group else 2 * base[lv]
+            for lv in levels
+        }
     return out
 
 
-def add_intervals(oos: pd.DataFrame, levels: Sequence[float] = LEVELS, min_calibration: int = 30) -> pd.DataFrame:
+def add_intervals(
+    oos: pd.DataFrame, levels: Sequence[float] = LEVELS, min_calibration: int = 30
+) -> pd.DataFrame:
     """Sequential split-conformal intervals for the backtest's own predictions.
 
     For origin Y and horizon h, the calibration residuals are those of the same model and horizon whose target
@@ -354,15 +447,18 @@ def add_intervals(oos: pd.DataFrame, levels: Sequence[float] = LEVELS, min_calib
     return oos
 
 
-def coverage(oos: pd.DataFrame, model: str, by: Sequence[str] = ("horizon",),
-             levels: Sequence[float] = LEVELS) -> list[dict]:
+def coverage(
+    oos: pd.DataFrame, model: str, by: Sequence[str] = ("horizon",), levels: Sequence[float] = LEVELS
+) -> list[dict]:
     """Empirical coverage of the sequential conformal intervals per group and nominal level."""
     sub = oos[(oos["model"] == model) & oos["lower80"].notna()]
     rows = []
     for keys, grp in sub.groupby(list(by)):
         keys = keys if isinstance(keys, tuple) else (keys,)
-        row = {**dict(zip(by, (int(k) if isinstance(k, np.integer) else k for k in keys), strict=True)),
-               "n": len(grp)}
+        row = {
+            **dict(zip(by, (int(k) if isinstance(k, np.integer) else k for k in keys), strict=True)),
+            "n": len(grp),
+        }
         for lv in levels:
             lo, hi = grp[f"lower{int(lv * 100)}"], grp[f"upper{int(lv * 100)}"]
             row[f"coverage{int(lv * 100)}"] = float(((grp["y_true"] >= lo) & (grp["y_true"] <= hi)).mean())
@@ -370,11 +466,13 @@ def coverage(oos: pd.DataFrame, model: str, by: Sequence[str] = ("horizon",),
     return rows
 
 
-# --- the gate ----------------------------------------------------------------------------------------------------
+# --- the gate
 def gate(table: pd.DataFrame, model: str, baselines: Sequence[str] = BASELINES) -> dict:
-    """Deploy only if ``model`` beats the best baseline on RMSLE at every horizon and is not worse on Spearman.
+    """Deploy only if ``model`` beats the best baseline on RMSLE at every horizon and is not worse on
+    Spearman.
 
-    ``table``: per-horizon metrics (columns horizon, model, rmsle, spearman), normally pooled over the last three
+    ``table``: per-horizon metrics (columns horizon, model, rmsle, spearman), normally pooled over the last
+    three
     origins. Returns {"passed", "model", "horizons": [per-horizon verdicts]}.
     """
     rows, passed = [], True
@@ -390,10 +488,19 @@ def gate(table: pd.DataFrame, model: str, baselines: Sequence[str] = BASELINES) 
         best_spearman = float(base["spearman"].max())
         rmsle_ok = bool(m["rmsle"] < base["rmsle"].min())
         spearman_ok = bool(np.nan_to_num(m["spearman"], nan=-1) >= np.nan_to_num(best_spearman, nan=-1))
-        rows.append({"horizon": int(h), "model_rmsle": float(m["rmsle"]), "best_baseline": best,
-                     "best_baseline_rmsle": float(base["rmsle"].min()),
-                     "improvement_pct": float(100 * (1 - m["rmsle"] / base["rmsle"].min())),
-                     "model_spearman": float(m["spearman"]), "best_baseline_spearman": best_spearman,
-                     "beats_rmsle": rmsle_ok, "not_worse_spearman": spearman_ok, "passed": rmsle_ok and spearman_ok})
+        rows.append(
+            {
+                "horizon": int(h),
+                "model_rmsle": float(m["rmsle"]),
+                "best_baseline": best,
+                "best_baseline_rmsle": float(base["rmsle"].min()),
+                "improvement_pct": float(100 * (1 - m["rmsle"] / base["rmsle"].min())),
+                "model_spearman": float(m["spearman"]),
+                "best_baseline_spearman": best_spearman,
+                "beats_rmsle": rmsle_ok,
+                "not_worse_spearman": spearman_ok,
+                "passed": rmsle_ok and spearman_ok,
+            }
+        )
         passed &= rmsle_ok and spearman_ok
     return {"passed": bool(passed and rows), "model": model, "horizons": rows}

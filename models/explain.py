@@ -35,8 +35,13 @@ def global_importance(shap: pd.DataFrame, families: dict[str, str]) -> tuple[lis
     cols = [c for c in shap.columns if c != BIAS]
     per_feature = shap[cols].abs().mean().sort_values(ascending=False)
     per_family = by_family(shap, families).abs().mean().sort_values(ascending=False)
-    return ([{"family": f, "mean_abs_shap": float(v)} for f, v in per_family.items()],
-            [{"feature": f, "family": families[str(f)], "mean_abs_shap": float(v)} for f, v in per_feature.items()])
+    return (
+        [{"family": f, "mean_abs_shap": float(v)} for f, v in per_family.items()],
+        [
+            {"feature": f, "family": families[str(f)], "mean_abs_shap": float(v)}
+            for f, v in per_feature.items()
+        ],
+    )
 
 
 def what_changed(shap: pd.DataFrame, families: dict[str, str]) -> pd.DataFrame:

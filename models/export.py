@@ -36,15 +36,23 @@ class ExportError(ValueError):
     """Bad export request (unknown level, empty range, no deployed run)."""
 
 
-def predictions_frame(engine: Engine, level: int, year_from: int, year_to: int, run_id: str | None = None,
-                      region_id: str | None = None) -> pd.DataFrame:
+def predictions_frame(
+    engine: Engine,
+    level: int,
+    year_from: int,
+    year_to: int,
+    run_id: str | None = None,
+    region_id: str | None = None,
+) -> pd.DataFrame:
     """Detected-victims predictions of a run (default: deployed) with their basis, horizon and input years."""
     run_id = run_id or _deployed_id(engine)
     p = prediction.c
-    stmt = (select(*[region.c[c] if c in REGION_COLUMNS else p[c] for c in DETECTED_EXPORT_COLUMNS])
-            .join(region, region.c.region_id == p.region_id)
-            .where(p.run_id == run_id, p.level == level, p.year >= year_from, p.year <= year_to)
-            .order_by(p.year, p.region_id))
+    stmt = (
+        select(*[region.c[c] if c in REGION_COLUMNS else p[c] for c in DETECTED_EXPORT_COLUMNS])
+        .join(region, region.c.region_id == p.region_id)
+        .where(p.run_id == run_id, p.level == level, p.year >= year_from, p.year <= year_to)
+        .order_by(p.year, p.region_id)
+    )
     if region_id:
         stmt = stmt.where(p.region_id == region_id)
     with engine.connect() as conn:
@@ -60,15 +68,27 @@ EXPORTERS: dict[str, tuple[Callable[..., pd.DataFrame], Callable[[int], list[str
 }
 
 
-def explanations_frame(engine: Engine, year_from: int, year_to: int, run_id: str | None = None,
-                       region_id: str | None = None) -> pd.DataFrame:
+def explanations_frame(
+    engine: Engine, year_from: int, year_to: int, run_id: str | None = None, region_id: str | None = None
+) -> pd.DataFrame:
     run_id = run_id or _deployed_id(engine)
     e = explanation.c
-    stmt = (select(e.region_id, region.c.iso3, region.c.name, e.year, e.feature, e.family, e.value,
-                   e.feature_value, e.run_id)
-            .join(region, region.c.region_id == e.region_id)
-            .where(e.run_id == run_id, e.year >= year_from, e.year <= year_to)
-            .order_by(explanation.c.year, explanation.c.region_id, explanation.c.feature))
+    stmt = (
+        select(
+            e.region_id,
+            region.c.iso3,
+            region.c.name,
+            e.year,
+            e.feature,
+            e.family,
+            e.value,
+            e.feature_value,
+            e.run_id,
+        )
+        .join(region, region.c.region_id == e.region_id)
+        .where(e.run_id == run_id, e.year >= year_from, e.year <= year_to)
+        .order_by(explanation.c.year, explanation.c.region_id, explanation.c.feature)
+    )
     if region_id:
         stmt = stmt.where(explanation.c.region_id == region_id)
     with engine.connect() as conn:

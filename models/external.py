@@ -1,6 +1,8 @@
-"""External validity of the rankings (issue 11 item 5): checks against independent risk measures, never targets.
+"""External validity of the rankings (issue 11 item 5): checks against independent risk measures, never
+targets.
 
-Why: the detected-victims ranking correlated negatively with every independent risk measure we ship, which is how
+Why: the detected-victims ranking correlated negatively with every independent risk measure we ship, which is
+how
 we learnt that it ranks detection. Every ranking the product shows is now checked the same way, in every run.
 No watch-list candidate uses any of these measures as a feature.
 """
@@ -30,8 +32,9 @@ REFERENCES = {
 LATEST_YEARS = 3
 
 
-def rank_correlations(ranking: pd.DataFrame, references: pd.DataFrame, name: str,
-                      latest_years: int = LATEST_YEARS) -> list[dict[str, Any]]:
+def rank_correlations(
+    ranking: pd.DataFrame, references: pd.DataFrame, name: str, latest_years: int = LATEST_YEARS
+) -> list[dict[str, Any]]:
     """Spearman of ``ranking`` (region_id, year, value) against each reference in its nearest edition year."""
     rows: list[dict[str, Any]] = []
     if ranking.empty:
@@ -46,26 +49,45 @@ def rank_correlations(ranking: pd.DataFrame, references: pd.DataFrame, name: str
             edition = int(editions[np.argmin(np.abs(editions - year))])
             merged = ranking[ranking["year"] == year].merge(
                 ref[ref["year"] == edition][["region_id", "value"]].rename(columns={"value": "reference"}),
-                on="region_id")
+                on="region_id",
+            )
             if len(merged) < 10:
                 continue
             rho = float(spearmanr(merged["value"], merged["reference"]).statistic)
-            rows.append({"ranking": name, "year": int(year), "reference": label, "reference_code": code,
-                         "edition_year": edition, "n": len(merged), "spearman": rho})
+            rows.append(
+                {
+                    "ranking": name,
+                    "year": int(year),
+                    "reference": label,
+                    "reference_code": code,
+                    "edition_year": edition,
+                    "n": len(merged),
+                    "spearman": rho,
+                }
+            )
     return rows
 
 
-def external_validity(engine: Engine, watchlist: pd.DataFrame, run_id: str | None = None) -> list[dict[str, Any]]:
+def external_validity(
+    engine: Engine, watchlist: pd.DataFrame, run_id: str | None = None
+) -> list[dict[str, Any]]:
     """The watch list's and the detected-in-country ranking's correlations, for their latest three years."""
     refs = read_observations(engine, indicators=list(REFERENCES), level=0)
-    rows = rank_correlations(watchlist.rename(columns={"score": "value"})[["region_id", "year", "value"]], refs,
-                             "watch list (rise score)")
+    rows = rank_correlations(
+        watchlist.rename(columns={"score": "value"})[["region_id", "year", "value"]],
+        refs,
+        "watch list (rise score)",
+    )
     if run_id is not None:
         with engine.connect() as conn:
-            det = pd.DataFrame(conn.execute(
-                select(prediction.c.region_id, prediction.c.year, prediction.c.estimate_per_100k)
-                .where(prediction.c.run_id == run_id, prediction.c.level == 0)).all(),
-                columns=["region_id", "year", "value"])
+            det = pd.DataFrame(
+                conn.execute(
+                    select(prediction.c.region_id, prediction.c.year, prediction.c.estimate_per_100k).where(
+                        prediction.c.run_id == run_id, prediction.c.level == 0
+                    )
+                ).all(),
+                columns=["region_id", "year", "value"],
+            )
         rows += rank_correlations(det, refs, "detected in country (per 100k)")
     return rows
 
@@ -75,6 +97,8 @@ def summary(rows: list[dict[str, Any]]) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=["ranking", "reference", "years", "mean_spearman"])
     frame = pd.DataFrame(rows)
-    return (frame.groupby(["ranking", "reference"])
-            .agg(years=("year", lambda s: f"{s.min()}-{s.max()}"), mean_spearman=("spearman", "mean"))
-            .reset_index())
+    return (
+        frame.groupby(["ranking", "reference"])
+        .agg(years=("year", lambda s: f"{s.min()}-{s.max()}"), mean_spearman=("spearman", "mean"))
+        .reset_index()
+    )

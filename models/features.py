@@ -31,8 +31,10 @@ class Family:
     colour: str  # Okabe-Ito (colour-blind safe)
 
 
-# The one list of families: features, warehouse indicators (etl source catalogues) and SHAP explanations use these
-# names; dashboard/figures.py takes colours and labels from here. tests/models/test_features.py fails on a family
+# The one list of families: features, warehouse indicators (etl source catalogues) and SHAP explanations use
+# these
+# names; dashboard/figures.py takes colours and labels from here. tests/models/test_features.py fails on a
+# family
 # missing from it.
 FAMILIES: tuple[Family, ...] = (
     Family("displacement", "Displacement", "#E69F00"),
@@ -62,92 +64,285 @@ class FeatureSpec:
 
 FEATURES: tuple[FeatureSpec, ...] = (
     # displacement
-    FeatureSpec("refugees_origin_per100k", "displacement", ("displacement.refugees_by_origin",), carry_years=1,
-                description="Refugees originating from the country per 100k residents (UNHCR), log1p"),
-    FeatureSpec("asylum_seekers_origin_per100k", "displacement", ("displacement.asylum_seekers_by_origin",),
-                carry_years=1, description="Asylum-seekers originating per 100k, log1p"),
-    FeatureSpec("refugees_hosted_per100k", "displacement", ("displacement.refugees_hosted",), carry_years=1,
-                description="Refugees hosted per 100k residents, log1p"),
-    FeatureSpec("idps_per100k", "displacement",
-                ("displacement.idmc_conflict_idps", "displacement.conflict_idps_stock", "displacement.idps_unhcr"),
-                carry_years=1, description="Conflict IDPs per 100k (IDMC, else UNHCR), log1p"),
-    FeatureSpec("new_conflict_displacements_per100k", "displacement", ("displacement.conflict_new_displacements",),
-                description="New conflict displacements in the year per 100k (IDMC), log1p"),
-    FeatureSpec("new_disaster_displacements_per100k", "displacement", ("displacement.disaster_new_displacements",),
-                description="New disaster displacements per 100k (IDMC), log1p"),
-    FeatureSpec("refugees_origin_change", "displacement", ("displacement.refugees_by_origin",), kind="change",
-                description="Change in log1p refugees originating, last year vs the year before"),
+    FeatureSpec(
+        "refugees_origin_per100k",
+        "displacement",
+        ("displacement.refugees_by_origin",),
+        carry_years=1,
+        description="Refugees originating from the country per 100k residents (UNHCR), log1p",
+    ),
+    FeatureSpec(
+        "asylum_seekers_origin_per100k",
+        "displacement",
+        ("displacement.asylum_seekers_by_origin",),
+        carry_years=1,
+        description="Asylum-seekers originating per 100k, log1p",
+    ),
+    FeatureSpec(
+        "refugees_hosted_per100k",
+        "displacement",
+        ("displacement.refugees_hosted",),
+        carry_years=1,
+        description="Refugees hosted per 100k residents, log1p",
+    ),
+    FeatureSpec(
+        "idps_per100k",
+        "displacement",
+        ("displacement.idmc_conflict_idps", "displacement.conflict_idps_stock", "displacement.idps_unhcr"),
+        carry_years=1,
+        description="Conflict IDPs per 100k (IDMC, else UNHCR), log1p",
+    ),
+    FeatureSpec(
+        "new_conflict_displacements_per100k",
+        "displacement",
+        ("displacement.conflict_new_displacements",),
+        description="New conflict displacements in the year per 100k (IDMC), log1p",
+    ),
+    FeatureSpec(
+        "new_disaster_displacements_per100k",
+        "displacement",
+        ("displacement.disaster_new_displacements",),
+        description="New disaster displacements per 100k (IDMC), log1p",
+    ),
+    FeatureSpec(
+        "refugees_origin_change",
+        "displacement",
+        ("displacement.refugees_by_origin",),
+        kind="change",
+        description="Change in log1p refugees originating, last year vs the year before",
+    ),
     # conflict
-    FeatureSpec("conflict_deaths_per100k", "conflict", ("conflict.deaths_organised_violence",), fill_zero=True,
-                description="Deaths in organised violence per 100k (UCDP via OWID), log1p"),
-    FeatureSpec("conflict_deaths_3y_per100k", "conflict", ("conflict.deaths_organised_violence",), kind="sum3_rate",
-                fill_zero=True, description="Deaths in organised violence over the last 3 years per 100k, log1p"),
-    FeatureSpec("battle_deaths_per100k", "conflict", ("conflict.battle_deaths",), fill_zero=True,
-                description="Battle-related deaths per 100k (UCDP BRD), log1p"),
-    FeatureSpec("armed_conflicts", "conflict", ("conflict.armed_conflicts",), kind="level", fill_zero=True,
-                description="Active state-based armed conflicts located in the country (UCDP/PRIO)"),
-    FeatureSpec("years_since_conflict_onset", "conflict", ("conflict.armed_conflicts",), kind="onset",
-                description="Years since the current spell of armed conflict began (0 = none active)"),
+    FeatureSpec(
+        "conflict_deaths_per100k",
+        "conflict",
+        ("conflict.deaths_organised_violence",),
+        fill_zero=True,
+        description="Deaths in organised violence per 100k (UCDP via OWID), log1p",
+    ),
+    FeatureSpec(
+        "conflict_deaths_3y_per100k",
+        "conflict",
+        ("conflict.deaths_organised_violence",),
+        kind="sum3_rate",
+        fill_zero=True,
+        description="Deaths in organised violence over the last 3 years per 100k, log1p",
+    ),
+    FeatureSpec(
+        "battle_deaths_per100k",
+        "conflict",
+        ("conflict.battle_deaths",),
+        fill_zero=True,
+        description="Battle-related deaths per 100k (UCDP BRD), log1p",
+    ),
+    FeatureSpec(
+        "armed_conflicts",
+        "conflict",
+        ("conflict.armed_conflicts",),
+        kind="level",
+        fill_zero=True,
+        description="Active state-based armed conflicts located in the country (UCDP/PRIO)",
+    ),
+    FeatureSpec(
+        "years_since_conflict_onset",
+        "conflict",
+        ("conflict.armed_conflicts",),
+        kind="onset",
+        description="Years since the current spell of armed conflict began (0 = none active)",
+    ),
     # trafficking and detection
-    FeatureSpec("past_victims_per100k", "trafficking", (LABEL_INDICATOR,), kind="history", carry_years=10,
-                description="Detected victims per 100k in the latest earlier year (UNODC GLOTIP, up to 10 years "
-                            "old), log1p"),
-    FeatureSpec("years_since_victims_report", "trafficking", (LABEL_INDICATOR,), kind="since",
-                description="Years since the latest earlier UNODC detected-victims report (missing if none)"),
-    FeatureSpec("past_victims_mean3_per100k", "trafficking", (LABEL_INDICATOR,), kind="history",
-                description="Mean detected victims per 100k (log1p) over the 3 years ending at the latest earlier "
-                            "report"),
-    FeatureSpec("past_victims_shrunk_per100k", "trafficking", (LABEL_INDICATOR,), kind="history",
-                description="Latest earlier report shrunk toward the country's own 10-year mean; small counts "
-                            "(tiny populations, '<5') shrink most"),
-    FeatureSpec("past_reports_10y", "trafficking", (LABEL_INDICATOR,), kind="history",
-                description="Number of detected-victims reports in the 10 years up to the latest earlier report"),
-    FeatureSpec("past_label_censored", "trafficking", (LABEL_INDICATOR,), kind="history",
-                description="The latest earlier report was censored ('<5')"),
-    FeatureSpec("prosecutions_per100k", "detection", ("detection.persons_prosecuted",), carry_years=2,
-                description="Persons prosecuted for trafficking per 100k, log1p"),
-    FeatureSpec("convictions_per100k", "detection", ("detection.persons_convicted",), carry_years=2,
-                description="Persons convicted of trafficking per 100k, log1p"),
-    FeatureSpec("tip_tier", "detection", ("detection.tip_tier",), kind="level", carry_years=10,
-                description="US TIP report tier (1 best, 3 worst)"),
-    FeatureSpec("policy_3p", "detection", ("detection.policy_3p",), kind="level", carry_years=12,
-                description="3P anti-trafficking policy index (3-15)"),
-    FeatureSpec("gsi_vulnerability", "trafficking", ("structural.gsi2016_vulnerability",), kind="level",
-                carry_years=10, description="Global Slavery Index 2016 vulnerability (0-100), from 2017 on"),
+    FeatureSpec(
+        "past_victims_per100k",
+        "trafficking",
+        (LABEL_INDICATOR,),
+        kind="history",
+        carry_years=10,
+        description=(
+            "Detected victims per 100k in the latest earlier year (UNODC GLOTIP, up to 10 years old), log1p"
+        ),
+    ),
+    FeatureSpec(
+        "years_since_victims_report",
+        "trafficking",
+        (LABEL_INDICATOR,),
+        kind="since",
+        description="Years since the latest earlier UNODC detected-victims report (missing if none)",
+    ),
+    FeatureSpec(
+        "past_victims_mean3_per100k",
+        "trafficking",
+        (LABEL_INDICATOR,),
+        kind="history",
+        description=(
+            "Mean detected victims per 100k (log1p) over the 3 years ending at the latest earlier report"
+        ),
+    ),
+    FeatureSpec(
+        "past_victims_shrunk_per100k",
+        "trafficking",
+        (LABEL_INDICATOR,),
+        kind="history",
+        description=(
+            "Latest earlier report shrunk toward the country's own 10-year mean; small counts "
+            "(tiny populations, '<5') shrink most"
+        ),
+    ),
+    FeatureSpec(
+        "past_reports_10y",
+        "trafficking",
+        (LABEL_INDICATOR,),
+        kind="history",
+        description="Number of detected-victims reports in the 10 years up to the latest earlier report",
+    ),
+    FeatureSpec(
+        "past_label_censored",
+        "trafficking",
+        (LABEL_INDICATOR,),
+        kind="history",
+        description="The latest earlier report was censored ('<5')",
+    ),
+    FeatureSpec(
+        "prosecutions_per100k",
+        "detection",
+        ("detection.persons_prosecuted",),
+        carry_years=2,
+        description="Persons prosecuted for trafficking per 100k, log1p",
+    ),
+    FeatureSpec(
+        "convictions_per100k",
+        "detection",
+        ("detection.persons_convicted",),
+        carry_years=2,
+        description="Persons convicted of trafficking per 100k, log1p",
+    ),
+    FeatureSpec(
+        "tip_tier",
+        "detection",
+        ("detection.tip_tier",),
+        kind="level",
+        carry_years=10,
+        description="US TIP report tier (1 best, 3 worst)",
+    ),
+    FeatureSpec(
+        "policy_3p",
+        "detection",
+        ("detection.policy_3p",),
+        kind="level",
+        carry_years=12,
+        description="3P anti-trafficking policy index (3-15)",
+    ),
+    FeatureSpec(
+        "gsi_vulnerability",
+        "trafficking",
+        ("structural.gsi2016_vulnerability",),
+        kind="level",
+        carry_years=10,
+        description="Global Slavery Index 2016 vulnerability (0-100), from 2017 on",
+    ),
     # structural
-    FeatureSpec("log_population", "structural", (POPULATION,), kind="log", carry_years=1,
-                description="log of population (World Bank)"),
-    FeatureSpec("log_gdp_per_capita", "structural", ("structural.gdp_current_usd",), kind="per_capita_log",
-                carry_years=1, description="log GDP per capita, current US$ (World Bank)"),
-    FeatureSpec("wgi_rule_of_law", "structural", ("structural.wgi_rl",), kind="level", carry_years=2,
-                description="WGI rule of law estimate"),
-    FeatureSpec("wgi_government_effectiveness", "structural", ("structural.wgi_ge",), kind="level", carry_years=2,
-                description="WGI government effectiveness estimate"),
-    FeatureSpec("wgi_control_of_corruption", "structural", ("structural.wgi_cc",), kind="level", carry_years=2,
-                description="WGI control of corruption estimate"),
-    FeatureSpec("wgi_political_stability", "structural", ("structural.wgi_pv",), kind="level", carry_years=2,
-                description="WGI political stability and absence of violence estimate"),
-    FeatureSpec("wgi_voice_accountability", "structural", ("structural.wgi_va",), kind="level", carry_years=2,
-                description="WGI voice and accountability estimate"),
+    FeatureSpec(
+        "log_population",
+        "structural",
+        (POPULATION,),
+        kind="log",
+        carry_years=1,
+        description="log of population (World Bank)",
+    ),
+    FeatureSpec(
+        "log_gdp_per_capita",
+        "structural",
+        ("structural.gdp_current_usd",),
+        kind="per_capita_log",
+        carry_years=1,
+        description="log GDP per capita, current US$ (World Bank)",
+    ),
+    FeatureSpec(
+        "wgi_rule_of_law",
+        "structural",
+        ("structural.wgi_rl",),
+        kind="level",
+        carry_years=2,
+        description="WGI rule of law estimate",
+    ),
+    FeatureSpec(
+        "wgi_government_effectiveness",
+        "structural",
+        ("structural.wgi_ge",),
+        kind="level",
+        carry_years=2,
+        description="WGI government effectiveness estimate",
+    ),
+    FeatureSpec(
+        "wgi_control_of_corruption",
+        "structural",
+        ("structural.wgi_cc",),
+        kind="level",
+        carry_years=2,
+        description="WGI control of corruption estimate",
+    ),
+    FeatureSpec(
+        "wgi_political_stability",
+        "structural",
+        ("structural.wgi_pv",),
+        kind="level",
+        carry_years=2,
+        description="WGI political stability and absence of violence estimate",
+    ),
+    FeatureSpec(
+        "wgi_voice_accountability",
+        "structural",
+        ("structural.wgi_va",),
+        kind="level",
+        carry_years=2,
+        description="WGI voice and accountability estimate",
+    ),
     # response
-    FeatureSpec("humanitarian_funding_per_capita", "response", ("response.fts_funding_usd",),
-                kind="per_capita_log1p",
-                description="Humanitarian funding received per person (OCHA FTS), log1p US$"),
-    FeatureSpec("humanitarian_coverage_pct", "response", ("response.fts_coverage_pct",), kind="level",
-                description="Share of humanitarian requirements funded (OCHA FTS), %"),
+    FeatureSpec(
+        "humanitarian_funding_per_capita",
+        "response",
+        ("response.fts_funding_usd",),
+        kind="per_capita_log1p",
+        description="Humanitarian funding received per person (OCHA FTS), log1p US$",
+    ),
+    FeatureSpec(
+        "humanitarian_coverage_pct",
+        "response",
+        ("response.fts_coverage_pct",),
+        kind="level",
+        description="Share of humanitarian requirements funded (OCHA FTS), %",
+    ),
     # hazard
-    FeatureSpec("disaster_deaths_per100k", "hazard", ("hazard.disaster_deaths",), fill_zero=True,
-                description="Disaster deaths per 100k (EM-DAT), log1p"),
-    FeatureSpec("disaster_affected_per100k", "hazard", ("hazard.disaster_affected",), fill_zero=True,
-                description="People affected by disasters per 100k (EM-DAT), log1p"),
+    FeatureSpec(
+        "disaster_deaths_per100k",
+        "hazard",
+        ("hazard.disaster_deaths",),
+        fill_zero=True,
+        description="Disaster deaths per 100k (EM-DAT), log1p",
+    ),
+    FeatureSpec(
+        "disaster_affected_per100k",
+        "hazard",
+        ("hazard.disaster_affected",),
+        fill_zero=True,
+        description="People affected by disasters per 100k (EM-DAT), log1p",
+    ),
 )
 
-PAST_VICTIM_FEATURES = ("past_victims_per100k", "years_since_victims_report", "past_victims_mean3_per100k",
-                        "past_victims_shrunk_per100k", "past_reports_10y", "past_label_censored")
+PAST_VICTIM_FEATURES = (
+    "past_victims_per100k",
+    "years_since_victims_report",
+    "past_victims_mean3_per100k",
+    "past_victims_shrunk_per100k",
+    "past_reports_10y",
+    "past_label_censored",
+)
 CONFLICT_DISPLACEMENT_FAMILIES = ("conflict", "displacement")
 FILL_ZERO_COVERAGE = {"hazard.disaster_deaths": 2020, "hazard.disaster_affected": 2020}
 # Every indicator from the label's own source (UNODC GLOTIP): masked after the origin in the backtest.
-LABEL_SOURCE_PREFIXES = ("trafficking.victims_detected", "detection.persons_prosecuted", "detection.persons_convicted")
+LABEL_SOURCE_PREFIXES = (
+    "trafficking.victims_detected",
+    "detection.persons_prosecuted",
+    "detection.persons_convicted",
+)
 # Conflict and displacement values may be carried this many years past the end of their source's coverage
 # (UCDP ends a year or two before the predicted year), so a missing value never stands for "no conflict".
 STALE_CARRY_YEARS = 2
@@ -169,8 +364,12 @@ def label_derived_features() -> list[str]:
 
 
 def feature_names(include_past_victims: bool = True, families: tuple[str, ...] | None = None) -> list[str]:
-    return [f.name for f in FEATURES
-            if (include_past_victims or f.name not in PAST_VICTIM_FEATURES) and (families is None or f.family in families)]
+    return [
+        f.name
+        for f in FEATURES
+        if (include_past_victims or f.name not in PAST_VICTIM_FEATURES)
+        and (families is None or f.family in families)
+    ]
 
 
 def feature_families() -> dict[str, str]:
@@ -192,8 +391,14 @@ def _wide(obs: pd.DataFrame, codes: tuple[str, ...]) -> pd.DataFrame:
     return first.pivot(index="region_id", columns="year", values="value").sort_index(axis=1)
 
 
-def _lagged(wide: pd.DataFrame, years: list[int], carry: int, fill_zero: bool, coverage_end: int | None,
-            stale_carry: int = 0) -> pd.DataFrame:
+def _lagged(
+    wide: pd.DataFrame,
+    years: list[int],
+    carry: int,
+    fill_zero: bool,
+    coverage_end: int | None,
+    stale_carry: int = 0,
+) -> pd.DataFrame:
     """For each target year t: the value at t-1, or carried from up to t-1-carry.
 
     ``stale_carry``: years after the end of the source's coverage (its last year in the data) that the last
@@ -201,7 +406,9 @@ def _lagged(wide: pd.DataFrame, years: list[int], carry: int, fill_zero: bool, c
     """
     if wide.empty:
         return pd.DataFrame(index=pd.Index([], name="region_id"), columns=years, dtype=float)
-    all_years = list(range(min(min(wide.columns), min(years) - 1 - carry), max(max(years), max(wide.columns)) + 1))
+    all_years = list(
+        range(min(min(wide.columns), min(years) - 1 - carry), max(max(years), max(wide.columns)) + 1)
+    )
     full = wide.reindex(columns=all_years)
     last = coverage_end if coverage_end is not None else max(wide.columns)
     if fill_zero:
@@ -215,14 +422,23 @@ def _lagged(wide: pd.DataFrame, years: list[int], carry: int, fill_zero: bool, c
             tail = carried.loc[:, [last, *stale]].ffill(axis=1, limit=stale_carry)
             carried.loc[:, stale] = tail.loc[:, stale]
     # positional, so a list with repeated years (a per-year label lag) keeps one column per entry
-    out = pd.concat([carried[t - 1] if (t - 1) in carried.columns else pd.Series(np.nan, index=carried.index)
-                     for t in years], axis=1)
+    out = pd.concat(
+        [
+            carried[t - 1] if (t - 1) in carried.columns else pd.Series(np.nan, index=carried.index)
+            for t in years
+        ],
+        axis=1,
+    )
     out.columns = years
     return out
 
 
-def build_panel(obs: pd.DataFrame, years: list[int] | None = None,
-                censored_fraction: float = 0.5, label_lag: int | Mapping[int, int] = 1) -> pd.DataFrame:
+def build_panel(
+    obs: pd.DataFrame,
+    years: list[int] | None = None,
+    censored_fraction: float = 0.5,
+    label_lag: int | Mapping[int, int] = 1,
+) -> pd.DataFrame:
     """Country × year panel: features (from years < t), label (year t), and bookkeeping columns.
 
     ``obs`` holds level-0 yearly observations with columns region_id, year, indicator, value, censored.
@@ -237,7 +453,9 @@ def build_panel(obs: pd.DataFrame, years: list[int] | None = None,
     obs = obs[obs["indicator"].isin(needed_indicators())]
     if years is None:
         years = list(range(int(obs["year"].min()) + 1, int(obs["year"].max()) + 2))
-    lags = {y: max(int(label_lag.get(y, 1) if isinstance(label_lag, Mapping) else label_lag), 1) for y in years}
+    lags = {
+        y: max(int(label_lag.get(y, 1) if isinstance(label_lag, Mapping) else label_lag), 1) for y in years
+    }
     shifted = [y - (lags[y] - 1) for y in years]
     pop = _wide(obs, (POPULATION,))
     pop_lag = _lagged(pop, years, 1, False, None)
@@ -278,11 +496,15 @@ def _long(wide: pd.DataFrame, name: str) -> pd.Series:
     return st
 
 
-def _with_label(panel: pd.DataFrame, obs: pd.DataFrame, pop: pd.DataFrame, counts: pd.DataFrame,
-                cens_wide: pd.DataFrame) -> pd.DataFrame:
+def _with_label(
+    panel: pd.DataFrame, obs: pd.DataFrame, pop: pd.DataFrame, counts: pd.DataFrame, cens_wide: pd.DataFrame
+) -> pd.DataFrame:
     """The label of year t (log1p victims per 100k), its censoring flag and interval bounds."""
-    panel = (panel.join(_long(counts, "victims"), how="left").join(_long(pop, "population"), how="left")
-             .join(_long(cens_wide, "label_censored"), how="left"))
+    panel = (
+        panel.join(_long(counts, "victims"), how="left")
+        .join(_long(pop, "population"), how="left")
+        .join(_long(cens_wide, "label_censored"), how="left")
+    )
     panel["label_per_100k"] = panel["victims"] / panel["population"] * 1e5
     panel["label"] = np.log1p(panel["label_per_100k"])
     panel["label_censored"] = panel["label_censored"].astype("boolean").fillna(False).astype(bool)
@@ -298,8 +520,11 @@ def _with_label(panel: pd.DataFrame, obs: pd.DataFrame, pop: pd.DataFrame, count
 def _with_bookkeeping(panel: pd.DataFrame, obs: pd.DataFrame, years: list[int]) -> pd.DataFrame:
     """Input ages, the pooled prior for every row, and the first-time / censored-history flags."""
     panel["conflict_year"] = _input_year(obs, CONFLICT_DISPLACEMENT_FAMILIES[0], years).reindex(panel.index)
-    panel["displacement_year"] = _input_year(obs, CONFLICT_DISPLACEMENT_FAMILIES[1], years).reindex(panel.index)
-    # the pooled prior is one value per year; countries that never reported get it too (weight 0 on no history)
+    panel["displacement_year"] = _input_year(obs, CONFLICT_DISPLACEMENT_FAMILIES[1], years).reindex(
+        panel.index
+    )
+    # the pooled prior is one value per year; countries that never reported get it too (weight 0 on no
+    # history)
     panel["hist_eb_prior"] = panel.groupby(level="year")["hist_eb_prior"].transform("max")
     panel["hist_eb_weight"] = panel["hist_eb_weight"].fillna(0.0)
     panel["first_time"] = panel["past_victims_per100k"].isna()
@@ -320,10 +545,12 @@ class _KindInputs:
     stale: int  # years a conflict or displacement value may be carried past its source's end
 
     def value(self) -> pd.DataFrame:
-        """The raw value each target year reads: t - 1 (or its label-source shift), carried as the spec says."""
+        """The raw value each target year reads: t - 1 (or its label-source shift), carried as the spec
+        says."""
         spec = self.spec
-        return (_lagged(self.wide, self.at, spec.carry_years, spec.fill_zero, self.coverage_end, self.stale)
-                .set_axis(self.years, axis=1))
+        return _lagged(
+            self.wide, self.at, spec.carry_years, spec.fill_zero, self.coverage_end, self.stale
+        ).set_axis(self.years, axis=1)
 
     def per_capita(self) -> pd.DataFrame:
         vals = self.value()
@@ -359,8 +586,12 @@ def _kind_per_capita_log1p(x: _KindInputs) -> pd.DataFrame:
 def _kind_sum3_rate(x: _KindInputs) -> pd.DataFrame:
     """log1p of the last three input years' sum per 100,000 residents of t - 1."""
     spec = x.spec
-    vals = sum(_lagged(x.wide, [y - k for y in x.years], 0, spec.fill_zero, x.coverage_end, x.stale)
-               .set_axis(x.years, axis=1) for k in range(3))
+    vals = sum(
+        _lagged(x.wide, [y - k for y in x.years], 0, spec.fill_zero, x.coverage_end, x.stale).set_axis(
+            x.years, axis=1
+        )
+        for k in range(3)
+    )
     return np.log1p(vals / x.pop_lag.reindex_like(vals) * 1e5)
 
 
@@ -377,7 +608,8 @@ def _kind_onset(x: _KindInputs) -> pd.DataFrame:
 
 
 KindFunction = Callable[[_KindInputs], pd.DataFrame]
-# kind -> how a feature is computed; None: built with the label history by _label_history (from the label's own
+# kind -> how a feature is computed; None: built with the label history by _label_history (from the label's
+# own
 # reports, with its interval and lag rules). A new kind is one function and one entry here.
 FEATURE_KINDS: dict[str, KindFunction | None] = {
     "rate": _kind_rate,
@@ -395,35 +627,60 @@ FEATURE_KINDS: dict[str, KindFunction | None] = {
 VALUE_KINDS = ("rate", "level", "log", "per_capita_log", "per_capita_log1p")
 
 
-def feature_frame(spec: FeatureSpec, obs: pd.DataFrame, years: list[int], shifted: list[int],
-                  pop_lag: pd.DataFrame) -> pd.DataFrame | None:
+def feature_frame(
+    spec: FeatureSpec, obs: pd.DataFrame, years: list[int], shifted: list[int], pop_lag: pd.DataFrame
+) -> pd.DataFrame | None:
     """One feature outside the label-history block as a region × year frame (None for that block).
 
-    ``shifted``: the input year + 1 of each target year for label-source inputs (t - lag + 1); ``pop_lag``: the
-    population of t - 1 by target year. Split out of ``build_panel`` so the what-if engine (models/scenarios.py)
+    ``shifted``: the input year + 1 of each target year for label-source inputs (t - lag + 1); ``pop_lag``:
+    the
+    population of t - 1 by target year. Split out of ``build_panel`` so the what-if engine
+    (models/scenarios.py)
     rebuilds only the features a lever moves with exactly the code that built them.
     """
     compute = FEATURE_KINDS[spec.kind]
     if compute is None:
         return None  # the label history block of build_panel
     label_source = any(is_label_derived(i) for i in spec.indicators)
-    return compute(_KindInputs(
-        spec=spec, wide=_wide(obs, spec.indicators), years=years, at=shifted if label_source else years,
-        pop_lag=pop_lag, coverage_end=max(FILL_ZERO_COVERAGE.get(i, 0) for i in spec.indicators) or None,
-        stale=STALE_CARRY_YEARS if spec.family in CONFLICT_DISPLACEMENT_FAMILIES else 0))
+    return compute(
+        _KindInputs(
+            spec=spec,
+            wide=_wide(obs, spec.indicators),
+            years=years,
+            at=shifted if label_source else years,
+            pop_lag=pop_lag,
+            coverage_end=max(FILL_ZERO_COVERAGE.get(i, 0) for i in spec.indicators) or None,
+            stale=STALE_CARRY_YEARS if spec.family in CONFLICT_DISPLACEMENT_FAMILIES else 0,
+        )
+    )
 
 
-def _label_history(rates: pd.DataFrame, counts: pd.DataFrame, censored: pd.DataFrame, years: list[int],
-                   lags: Mapping[int, int]) -> dict[str, pd.DataFrame]:
+def _label_history(
+    rates: pd.DataFrame,
+    counts: pd.DataFrame,
+    censored: pd.DataFrame,
+    years: list[int],
+    lags: Mapping[int, int],
+) -> dict[str, pd.DataFrame]:
     """Label-history features and baselines for each target year t, from label years <= t - lag.
 
     The latest report L must be at most HISTORY_WINDOW + 1 years before t; windows are anchored at L, so the
     features of a country with no report in (t - h, t - 1] are the same at every lag h <= t - L.
     ``hist_mean3_origin`` (the 3-year-mean baseline) is the mean of labels in [t - lag - 2, t - lag].
     """
-    names = ["past_victims_per100k", "years_since_victims_report", "past_victims_mean3_per100k",
-             "past_victims_shrunk_per100k", "past_reports_10y", "past_label_censored", "label_year",
-             "hist_mean3_origin", "hist_eb_mean", "hist_eb_prior", "hist_eb_weight"]
+    names = [
+        "past_victims_per100k",
+        "years_since_victims_report",
+        "past_victims_mean3_per100k",
+        "past_victims_shrunk_per100k",
+        "past_reports_10y",
+        "past_label_censored",
+        "label_year",
+        "hist_mean3_origin",
+        "hist_eb_mean",
+        "hist_eb_prior",
+        "hist_eb_weight",
+    ]
     if rates.empty:
         return {n: pd.DataFrame(columns=years, dtype=float) for n in names}
     cols = np.array(rates.columns, dtype=int)
@@ -464,13 +721,16 @@ def _label_history(rates: pd.DataFrame, counts: pd.DataFrame, censored: pd.DataF
     return {n: pd.DataFrame(v, index=rates.index) for n, v in out.items()}
 
 
-def _partial_pooling(R: np.ndarray, S: np.ndarray, ok: np.ndarray, cols: np.ndarray, cutoff: int
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _partial_pooling(
+    R: np.ndarray, S: np.ndarray, ok: np.ndarray, cols: np.ndarray, cutoff: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Empirical-Bayes mean of each country's reports (``ok``), shrunk toward the mean of all countries.
 
-    A country's recency-weighted mean m (half-life EB_HALF_LIFE) has noise sigma² = (within-country year-to-year
+    A country's recency-weighted mean m (half-life EB_HALF_LIFE) has noise sigma² = (within-country
+    year-to-year
     variance + Poisson sampling variance of its counts) / effective number of reports; it is pulled toward the
-    all-country mean mu with weight tau² / (tau² + sigma²), tau² the between-country variance net of noise. Few,
+    all-country mean mu with weight tau² / (tau² + sigma²), tau² the between-country variance net of noise.
+    Few,
     small or '<5' reports shrink most, so a micro-territory's one report of 3 victims does not set its level.
     Countries without a report get the prior mu (a typical country), never 0. Returns (mean, prior, weight).
     """
@@ -487,7 +747,7 @@ def _partial_pooling(R: np.ndarray, S: np.ndarray, ok: np.ndarray, cols: np.ndar
         multi = k >= 2
         within = float(np.mean(dev2[multi] / (k[multi] - 1) - s_mean[multi])) if multi.any() else 0.1
         within = max(within, EB_MIN_WITHIN)
-        k_eff = w.sum(axis=1) ** 2 / (w ** 2).sum(axis=1)
+        k_eff = w.sum(axis=1) ** 2 / (w**2).sum(axis=1)
         sigma2 = (within + s_mean) / k_eff
         mu = float(np.mean(m[has]))
         tau2 = max(float(np.var(m[has]) - np.mean(sigma2[has])), EB_MIN_TAU2)
@@ -530,7 +790,8 @@ def _censored_flags(obs: pd.DataFrame) -> pd.DataFrame:
 def _onset(wide: pd.DataFrame, years: list[int], stale_carry: int = 0) -> pd.DataFrame:
     """Years since the current conflict spell began, as of t-1 (0 when no conflict in t-1).
 
-    Past the end of the data (up to ``stale_carry`` years) a spell active in the last year is assumed to go on.
+    Past the end of the data (up to ``stale_carry`` years) a spell active in the last year is assumed to go
+    on.
     """
     if wide.empty:
         return pd.DataFrame(columns=years, dtype=float)

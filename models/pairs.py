@@ -2,13 +2,16 @@
 
 Expected detected victims of citizenship o in detecting country d in year t, from the pair's own past (the
 strongest signal), the origin's crisis drivers, the detecting country's detection capacity and the distance
-between them. Target log1p(count); a year in which d reported citizenships without o counts 0 (below the listing
+between them. Target log1p(count); a year in which d reported citizenships without o counts 0 (below the
+listing
 threshold). Training is horizon-augmented: every feature cutoff Y and horizon h = 1..3 is one example with
 features dated <= Y and the target in Y + h. Backtested against the pair's last value and its 3-year mean.
 
 Pair-side features besides distance: the diaspora of o in d (UNHCR refugees + asylum-seekers of o hosted by d,
-``displacement_pair``, dated <= the cutoff), its 2-year growth and d's share of o's displaced abroad, and whether
-o and d share a land border (admin-0 polygons of the warehouse, computed once per call). Variants tried and the
+``displacement_pair``, dated <= the cutoff), its 2-year growth and d's share of o's displaced abroad, and
+whether
+o and d share a land border (admin-0 polygons of the warehouse, computed once per call). Variants tried and
+the
 one chosen: docs/WATCHLIST.md §6.2.
 """
 
@@ -37,26 +40,57 @@ META_FILE = "pair_model.json"
 CHECKSUM_FILE = "pair_model.sha256"
 # chosen on the selection window (docs/WATCHLIST.md §6.2): shallower, slower trees than the first version
 # (depth 4, rate 0.08, 150 rounds, min_child_weight 5); nthread 1 is faster on the shared machine
-PARAMS = {"objective": "reg:squarederror", "max_depth": 3, "learning_rate": 0.04, "subsample": 0.8,
-          "colsample_bytree": 0.8, "min_child_weight": 20, "lambda": 2.0, "seed": 0, "nthread": 1}
+PARAMS = {
+    "objective": "reg:squarederror",
+    "max_depth": 3,
+    "learning_rate": 0.04,
+    "subsample": 0.8,
+    "colsample_bytree": 0.8,
+    "min_child_weight": 20,
+    "lambda": 2.0,
+    "seed": 0,
+    "nthread": 1,
+}
 ROUNDS = 300
 # variants are chosen on backtest cutoffs < GATE_FIRST_CUTOFF; the gate is judged on the later ones only
 GATE_FIRST_CUTOFF = 2016
-BLEND = False  # shrinking toward the 3-year mean was tried and not chosen (§6.2); the code path stays testable
-BASE_FEATURES = ("horizon", "last_value", "mean_3y", "max_value", "n_listed", "years_since_listed",
-            "years_since_report", "origin_log_population", "origin_displaced_abroad_level",
-            "origin_displaced_growth_2y", "origin_conflict_intensity", "origin_log_gdp_per_capita",
-            "detecting_log_population", "detecting_log_gdp_per_capita", "detecting_rule_of_law",
-            "detecting_citizenships", "detecting_foreign_victims", "log_distance_km")
+BLEND = (
+    False  # shrinking toward the 3-year mean was tried and not chosen (§6.2); the code path stays testable
+)
+BASE_FEATURES = (
+    "horizon",
+    "last_value",
+    "mean_3y",
+    "max_value",
+    "n_listed",
+    "years_since_listed",
+    "years_since_report",
+    "origin_log_population",
+    "origin_displaced_abroad_level",
+    "origin_displaced_growth_2y",
+    "origin_conflict_intensity",
+    "origin_log_gdp_per_capita",
+    "detecting_log_population",
+    "detecting_log_gdp_per_capita",
+    "detecting_rule_of_law",
+    "detecting_citizenships",
+    "detecting_foreign_victims",
+    "log_distance_km",
+)
 DIASPORA_FEATURES = ("diaspora_log", "diaspora_growth_2y", "diaspora_share")
 BORDER_FEATURES = ("shared_border",)
 INTENSITY_FEATURES = ("detecting_years_reported", "detecting_citizenships_mean3", "detecting_total_log")
 FEATURES = BASE_FEATURES + DIASPORA_FEATURES + BORDER_FEATURES + INTENSITY_FEATURES
 # admin-0 polygons closer than this (degrees) count as touching: Natural Earth borders are not always exact
 BORDER_TOLERANCE_DEG = 0.01
-SIDE_COLUMNS = {"log_population": "log_population", "displaced_abroad_level": "displaced_abroad_level",
-                "displaced_growth_2y": "displaced_growth_2y", "conflict_intensity": "conflict_intensity",
-                "log_gdp_per_capita": "log_gdp_per_capita", "rule_of_law": "rule_of_law"}
+SIDE_COLUMNS = {
+    "log_population": "log_population",
+    "displaced_abroad_level": "displaced_abroad_level",
+    "displaced_growth_2y": "displaced_growth_2y",
+    "conflict_intensity": "conflict_intensity",
+    "log_gdp_per_capita": "log_gdp_per_capita",
+    "rule_of_law": "rule_of_law",
+}
 
 
 class PairInputError(ValueError):
@@ -66,8 +100,14 @@ class PairInputError(ValueError):
 def _foreign(pairs: pd.DataFrame) -> pd.DataFrame:
     p = pairs[pairs["detecting_iso3"] != pairs["citizenship_iso3"]]
     counts = np.where(p["censored"].astype(bool), CENSORED_VALUE, p["victims"].astype(float))
-    return pd.DataFrame({"d": p["detecting_iso3"].to_numpy(), "o": p["citizenship_iso3"].to_numpy(),
-                         "t": p["year"].astype(int).to_numpy(), "v": np.log1p(counts)})
+    return pd.DataFrame(
+        {
+            "d": p["detecting_iso3"].to_numpy(),
+            "o": p["citizenship_iso3"].to_numpy(),
+            "t": p["year"].astype(int).to_numpy(),
+            "v": np.log1p(counts),
+        }
+    )
 
 
 def _reporting(pairs: pd.DataFrame, census: pd.DataFrame) -> pd.DataFrame:
@@ -89,8 +129,12 @@ def history_features(keys: pd.DataFrame, pairs: pd.DataFrame, census: pd.DataFra
         series = k.merge(rep_c, on="d").merge(listed, on=["d", "o", "t"], how="left").fillna({"v": 0.0})
         last = series.sort_values("t").groupby(["d", "o"]).tail(1).set_index(["d", "o"])["v"]
         recent = series[series["t"] >= cutoff - 2].groupby(["d", "o"])["v"].mean()
-        stats = listed.groupby(["d", "o"]).agg(max_value=("v", "max"), n_listed=("v", "size"), last_t=("t", "max"))
-        g = grp[["d", "o"]].drop_duplicates().set_index(["d", "o"])  # one history per pair, whatever the horizon
+        stats = listed.groupby(["d", "o"]).agg(
+            max_value=("v", "max"), n_listed=("v", "size"), last_t=("t", "max")
+        )
+        g = (
+            grp[["d", "o"]].drop_duplicates().set_index(["d", "o"])
+        )  # one history per pair, whatever the horizon
         feat = pd.DataFrame(index=g.index)
         feat["last_value"] = last.reindex(g.index).fillna(0.0).to_numpy()
         feat["mean_3y"] = recent.reindex(g.index).to_numpy()
@@ -99,8 +143,15 @@ def history_features(keys: pd.DataFrame, pairs: pd.DataFrame, census: pd.DataFra
         feat["n_listed"] = stats["n_listed"].reindex(g.index).fillna(0).to_numpy()
         feat["years_since_listed"] = (cutoff - stats["last_t"].reindex(g.index)).to_numpy()
         feat["years_since_report"] = (cutoff - last_report.reindex(g.index.get_level_values("d"))).to_numpy()
-        cap = rep_c.merge(census[["detecting_iso3", "year", "n_citizenships"]].set_axis(["d", "t", "n"], axis=1)
-                          if "n_citizenships" in census else rep_c.assign(n=np.nan), on=["d", "t"], how="left")
+        cap = rep_c.merge(
+            (
+                census[["detecting_iso3", "year", "n_citizenships"]].set_axis(["d", "t", "n"], axis=1)
+                if "n_citizenships" in census
+                else rep_c.assign(n=np.nan)
+            ),
+            on=["d", "t"],
+            how="left",
+        )
         latest_cap = cap.sort_values("t").groupby("d").tail(1).set_index("d")["n"]
         foreign_total = listed.assign(c=np.expm1(listed["v"])).groupby(["d", "t"])["c"].sum().reset_index()
         latest_total = foreign_total.sort_values("t").groupby("d").tail(1).set_index("d")["c"]
@@ -127,8 +178,14 @@ def side_features(keys: pd.DataFrame, drivers: pd.DataFrame, coords: pd.DataFram
     side_cols = [f"origin_{c}" for c in values] + [f"detecting_{c}" for c in values]
     out.loc[out["_y"] < first, side_cols] = np.nan
     c = coords.set_index("region_id")
-    lat1, lon1 = (np.radians(c["lat"].reindex(out["o"]).to_numpy()), np.radians(c["lon"].reindex(out["o"]).to_numpy()))
-    lat2, lon2 = (np.radians(c["lat"].reindex(out["d"]).to_numpy()), np.radians(c["lon"].reindex(out["d"]).to_numpy()))
+    lat1, lon1 = (
+        np.radians(c["lat"].reindex(out["o"]).to_numpy()),
+        np.radians(c["lon"].reindex(out["o"]).to_numpy()),
+    )
+    lat2, lon2 = (
+        np.radians(c["lat"].reindex(out["d"]).to_numpy()),
+        np.radians(c["lon"].reindex(out["d"]).to_numpy()),
+    )
     h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
     out["log_distance_km"] = np.log1p(2 * 6371 * np.arcsin(np.sqrt(np.clip(h, 0, 1))))
     return out.drop(columns=["_y"])
@@ -166,12 +223,15 @@ def diaspora_features(keys: pd.DataFrame, displacement: pd.DataFrame | None) -> 
 
     Only UNHCR years <= cutoff enter (the latest such year, so a cutoff past UNHCR's last year keeps the last
     one). A pair UNHCR does not list in a year it covers counts 0. ``diaspora_share`` is d's share of o's
-    displaced abroad in that year (NaN when o has none); ``diaspora_growth_2y`` the change of the log over 2 years.
+    displaced abroad in that year (NaN when o has none); ``diaspora_growth_2y`` the change of the log over 2
+    years.
     """
     out = keys.copy()
     if displacement is None or displacement.empty:
         return out.assign(**{c: np.nan for c in DIASPORA_FEATURES})
-    dp = displacement.assign(n=displacement[["refugees", "asylum_seekers"]].sum(axis=1, min_count=1).fillna(0.0))
+    dp = displacement.assign(
+        n=displacement[["refugees", "asylum_seekers"]].sum(axis=1, min_count=1).fillna(0.0)
+    )
     dp = dp.rename(columns={"origin_iso3": "o", "asylum_iso3": "d", "year": "_y"})[["o", "d", "_y", "n"]]
     first, last = int(dp["_y"].min()), int(dp["_y"].max())
     abroad = dp.groupby(["o", "_y"])["n"].sum().rename("abroad").reset_index()
@@ -183,7 +243,9 @@ def diaspora_features(keys: pd.DataFrame, displacement: pd.DataFrame | None) -> 
         return pd.Series(np.where(year.to_numpy() >= first, got.to_numpy(), np.nan), index=out.index)
 
     now, before = level(at), level(at - 2)
-    total = pd.DataFrame({"o": out["o"].to_numpy(), "_y": at.to_numpy()}).merge(abroad, on=["o", "_y"], how="left")
+    total = pd.DataFrame({"o": out["o"].to_numpy(), "_y": at.to_numpy()}).merge(
+        abroad, on=["o", "_y"], how="left"
+    )
     total = total["abroad"].to_numpy()
     out["diaspora_log"] = np.log1p(now)
     out["diaspora_growth_2y"] = np.log1p(now) - np.log1p(before)
@@ -192,9 +254,11 @@ def diaspora_features(keys: pd.DataFrame, displacement: pd.DataFrame | None) -> 
 
 
 def border_pairs(engine: Engine) -> pd.DataFrame:
-    """Countries whose admin-0 polygons touch (within BORDER_TOLERANCE_DEG), both orders; computed once per call.
+    """Countries whose admin-0 polygons touch (within BORDER_TOLERANCE_DEG), both orders; computed once per
+    call.
 
-    A land border is a cheap proxy for overland movement that great-circle distance between label points misses
+    A land border is a cheap proxy for overland movement that great-circle distance between label points
+    misses
     (e.g. large neighbours whose centroids are far apart).
     """
     from shapely import STRtree, wkb
@@ -226,16 +290,26 @@ def border_features(keys: pd.DataFrame, borders: pd.DataFrame | None) -> pd.Data
 def intensity_features(keys: pd.DataFrame, pairs: pd.DataFrame, census: pd.DataFrame) -> pd.DataFrame:
     """The detecting country's own reporting intensity as of the cutoff (reports dated <= cutoff only).
 
-    Years with a citizenship breakdown so far, mean citizenships listed in its reports of cutoff-2..cutoff, and
+    Years with a citizenship breakdown so far, mean citizenships listed in its reports of cutoff-2..cutoff,
+    and
     log1p of all victims (nationals included) in its latest report.
     """
     rep = _reporting(pairs, census)
-    n_cit = (census[["detecting_iso3", "year", "n_citizenships"]].set_axis(["d", "t", "n"], axis=1)
-             if "n_citizenships" in census else pd.DataFrame(columns=["d", "t", "n"]))
+    n_cit = (
+        census[["detecting_iso3", "year", "n_citizenships"]].set_axis(["d", "t", "n"], axis=1)
+        if "n_citizenships" in census
+        else pd.DataFrame(columns=["d", "t", "n"])
+    )
     n_cit = n_cit.astype({"t": int})
     counts = np.where(pairs["censored"].astype(bool), CENSORED_VALUE, pairs["victims"].astype(float))
-    totals = pd.DataFrame({"d": pairs["detecting_iso3"].to_numpy(), "t": pairs["year"].astype(int).to_numpy(),
-                           "c": counts}).groupby(["d", "t"])["c"].sum().reset_index()
+    totals = (
+        pd.DataFrame(
+            {"d": pairs["detecting_iso3"].to_numpy(), "t": pairs["year"].astype(int).to_numpy(), "c": counts}
+        )
+        .groupby(["d", "t"])["c"]
+        .sum()
+        .reset_index()
+    )
     parts = []
     for cutoff, grp in keys.groupby("cutoff"):
         rep_c = rep[rep["t"] <= cutoff]
@@ -243,14 +317,21 @@ def intensity_features(keys: pd.DataFrame, pairs: pd.DataFrame, census: pd.DataF
         recent = n_cit[(n_cit["t"] <= cutoff) & (n_cit["t"] >= cutoff - 2)].groupby("d")["n"].mean()
         tot = totals[totals["t"] <= cutoff].sort_values("t").groupby("d").tail(1).set_index("d")["c"]
         d = grp["d"]
-        parts.append(grp.assign(detecting_years_reported=years.reindex(d).fillna(0).to_numpy(dtype=float),
-                                detecting_citizenships_mean3=recent.reindex(d).to_numpy(dtype=float),
-                                detecting_total_log=np.log1p(tot.reindex(d).to_numpy(dtype=float))))
-    return pd.concat(parts).loc[keys.index] if parts else keys.assign(**{c: np.nan for c in INTENSITY_FEATURES})
+        parts.append(
+            grp.assign(
+                detecting_years_reported=years.reindex(d).fillna(0).to_numpy(dtype=float),
+                detecting_citizenships_mean3=recent.reindex(d).to_numpy(dtype=float),
+                detecting_total_log=np.log1p(tot.reindex(d).to_numpy(dtype=float)),
+            )
+        )
+    return (
+        pd.concat(parts).loc[keys.index] if parts else keys.assign(**{c: np.nan for c in INTENSITY_FEATURES})
+    )
 
 
-def pair_side_features(keys: pd.DataFrame, pairs: pd.DataFrame, census: pd.DataFrame,
-                       context: PairContext | None) -> pd.DataFrame:
+def pair_side_features(
+    keys: pd.DataFrame, pairs: pd.DataFrame, census: pd.DataFrame, context: PairContext | None
+) -> pd.DataFrame:
     """Diaspora, border and reporting-intensity columns for every key (any pair, listed before or not)."""
     context = context or PairContext()
     out = diaspora_features(keys, context.displacement)
@@ -259,7 +340,8 @@ def pair_side_features(keys: pd.DataFrame, pairs: pd.DataFrame, census: pd.DataF
 
 
 def pair_context(engine: Engine) -> PairContext:
-    """Read the diaspora table and compute the land borders once; an older warehouse without them gives NaN."""
+    """Read the diaspora table and compute the land borders once; an older warehouse without them gives
+    NaN."""
     from warehouse import io as store
 
     try:
@@ -275,8 +357,13 @@ def pair_context(engine: Engine) -> PairContext:
     return PairContext(displacement=displacement, borders=borders)
 
 
-def build_examples(pairs: pd.DataFrame, census: pd.DataFrame, drivers: pd.DataFrame, coords: pd.DataFrame,
-                   context: PairContext | None = None) -> pd.DataFrame:
+def build_examples(
+    pairs: pd.DataFrame,
+    census: pd.DataFrame,
+    drivers: pd.DataFrame,
+    coords: pd.DataFrame,
+    context: PairContext | None = None,
+) -> pd.DataFrame:
     """Horizon-augmented examples: pairs listed by the cutoff, target in a reporting year cutoff + h."""
     p = _foreign(pairs)
     rep = _reporting(pairs, census)
@@ -300,8 +387,12 @@ def build_examples(pairs: pd.DataFrame, census: pd.DataFrame, drivers: pd.DataFr
 
 def _fit(frame: pd.DataFrame, features: tuple[str, ...] | None = None) -> xgb.Booster:
     cols = list(features or FEATURES)
-    d = xgb.DMatrix(frame[cols].to_numpy(dtype=float), label=frame["target"].to_numpy(dtype=float),
-                    feature_names=cols, missing=np.nan)
+    d = xgb.DMatrix(
+        frame[cols].to_numpy(dtype=float),
+        label=frame["target"].to_numpy(dtype=float),
+        feature_names=cols,
+        missing=np.nan,
+    )
     return xgb.train(PARAMS, d, num_boost_round=ROUNDS)
 
 
@@ -339,8 +430,12 @@ def apply_blend(pred: np.ndarray, frame: pd.DataFrame, weights: dict | None) -> 
     return w * pred + (1 - w) * frame["mean_3y"].to_numpy(dtype=float)
 
 
-def backtest(examples: pd.DataFrame, features: tuple[str, ...] | None = None, blend: bool = False,
-             first_cutoff: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def backtest(
+    examples: pd.DataFrame,
+    features: tuple[str, ...] | None = None,
+    blend: bool = False,
+    first_cutoff: int | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rolling origin: for cutoff Y, train on examples whose target year <= Y, predict Y + 1..Y + 3.
 
     With ``blend``, the prediction at Y is shrunk toward the 3-year mean with weights fitted on the earlier
@@ -360,31 +455,50 @@ def backtest(examples: pd.DataFrame, features: tuple[str, ...] | None = None, bl
         if blend:
             inner = pd.concat(oos, ignore_index=True) if oos else pd.DataFrame(columns=["horizon"])
             inner = inner[inner["year"] <= cutoff] if len(inner) else inner
-            pred = apply_blend(raw, test, blend_weights(inner.assign(pred=inner["raw"])) if len(inner) else None)
+            pred = apply_blend(
+                raw, test, blend_weights(inner.assign(pred=inner["raw"])) if len(inner) else None
+            )
         oos.append(test.assign(pred=pred, raw=raw))
     oos_frame = pd.concat(oos, ignore_index=True)
-    return score_table(oos_frame if first_cutoff is None else oos_frame[oos_frame["cutoff"] >= first_cutoff]), oos_frame
+    return (
+        score_table(oos_frame if first_cutoff is None else oos_frame[oos_frame["cutoff"] >= first_cutoff]),
+        oos_frame,
+    )
 
 
 def score_table(oos_frame: pd.DataFrame) -> pd.DataFrame:
     """Per-horizon RMSLE of the model and of the two baselines on the given out-of-sample rows."""
     table = []
     for h, grp in oos_frame.groupby("horizon"):
+
         def rmsle(pred: pd.Series, grp: pd.DataFrame = grp) -> float:
             return float(np.sqrt(np.mean((pred - grp["target"]) ** 2)))
+
         model, last, mean3 = rmsle(grp["pred"]), rmsle(grp["last_value"]), rmsle(grp["mean_3y"])
-        table.append({"horizon": int(h), "n": len(grp), "cutoffs": f"{grp['cutoff'].min()}-{grp['cutoff'].max()}",
-                      "rmsle_model": model, "rmsle_last_value": last, "rmsle_mean_3y": mean3,
-                      "improvement_vs_last": 1 - model / last, "improvement_vs_mean_3y": 1 - model / mean3,
-                      "coverage80": None})
+        table.append(
+            {
+                "horizon": int(h),
+                "n": len(grp),
+                "cutoffs": f"{grp['cutoff'].min()}-{grp['cutoff'].max()}",
+                "rmsle_model": model,
+                "rmsle_last_value": last,
+                "rmsle_mean_3y": mean3,
+                "improvement_vs_last": 1 - model / last,
+                "improvement_vs_mean_3y": 1 - model / mean3,
+                "coverage80": None,
+            }
+        )
     return pd.DataFrame(table)
 
 
-def train_pairs(engine: Engine, pairs: pd.DataFrame, census: pd.DataFrame, run_id: str,
-                registry_dir: Path | None) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Backtest, fit on everything, store the booster (XGBoost's own format + sha256) and the latest predictions.
+def train_pairs(
+    engine: Engine, pairs: pd.DataFrame, census: pd.DataFrame, run_id: str, registry_dir: Path | None
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Backtest, fit on everything, store the booster (XGBoost's own format + sha256) and the latest
+    predictions.
 
-    The gate is judged on backtest cutoffs >= GATE_FIRST_CUTOFF (the earlier ones chose the variant); the table
+    The gate is judged on backtest cutoffs >= GATE_FIRST_CUTOFF (the earlier ones chose the variant); the
+    table
     over every cutoff is stored beside it.
     """
     from models import watchlist
@@ -400,37 +514,55 @@ def train_pairs(engine: Engine, pairs: pd.DataFrame, census: pd.DataFrame, run_i
     for h, grp in oos.groupby("horizon"):
         half[int(h)] = float(np.quantile(np.abs(grp["target"] - grp["pred"]), INTERVAL))
     tables = {}
-    for name, part in (("gate", oos[oos["cutoff"] >= GATE_FIRST_CUTOFF]), ("all", oos),
-                       ("selection", oos[oos["cutoff"] < GATE_FIRST_CUTOFF])):
+    for name, part in (
+        ("gate", oos[oos["cutoff"] >= GATE_FIRST_CUTOFF]),
+        ("all", oos),
+        ("selection", oos[oos["cutoff"] < GATE_FIRST_CUTOFF]),
+    ):
         table = score_table(part) if len(part) else pd.DataFrame(columns=["horizon"])
         for h, grp in part.groupby("horizon"):
             inside = np.abs(grp["target"] - grp["pred"]) <= half[int(h)]
             table.loc[table["horizon"] == h, "coverage80"] = float(inside.mean())
         tables[name] = table
     gate_table = tables["gate"] if len(tables["gate"]) else tables["all"]
-    gate = bool(len(gate_table) == len(HORIZONS)
-                and ((gate_table["improvement_vs_last"] >= GATE_IMPROVEMENT)
-                     & (gate_table["improvement_vs_mean_3y"] >= GATE_IMPROVEMENT)).all())
+    gate = bool(
+        len(gate_table) == len(HORIZONS)
+        and (
+            (gate_table["improvement_vs_last"] >= GATE_IMPROVEMENT)
+            & (gate_table["improvement_vs_mean_3y"] >= GATE_IMPROVEMENT)
+        ).all()
+    )
     booster = _fit(examples, FEATURES)
     last_year = int(_reporting(pairs, census)["t"].max())
     meta: dict[str, Any] = {
-        "features": list(FEATURES), "horizons": list(HORIZONS), "last_label_year": last_year,
-        "interval_halfwidth_log": half, "training_rows": len(examples),
-        "backtest": gate_table.to_dict("records"), "backtest_all_cutoffs": tables["all"].to_dict("records"),
-        "backtest_selection": tables["selection"].to_dict("records"), "gate_first_cutoff": GATE_FIRST_CUTOFF,
+        "features": list(FEATURES),
+        "horizons": list(HORIZONS),
+        "last_label_year": last_year,
+        "interval_halfwidth_log": half,
+        "training_rows": len(examples),
+        "backtest": gate_table.to_dict("records"),
+        "backtest_all_cutoffs": tables["all"].to_dict("records"),
+        "backtest_selection": tables["selection"].to_dict("records"),
+        "gate_first_cutoff": GATE_FIRST_CUTOFF,
         "gate_passed": gate,
-        "gate": f">= {GATE_IMPROVEMENT:.0%} lower RMSLE than both the pair's last value and its 3-year mean at "
-                f"every horizon, on backtest cutoffs >= {GATE_FIRST_CUTOFF} (earlier cutoffs chose the variant)",
-        "target": "log1p detected victims of citizenship o in detecting country d (0 in a reporting year "
-                  "without o)",
-        "params": dict(PARAMS), "rounds": ROUNDS, "variants_doc": "docs/WATCHLIST.md §6.2",
+        "gate": (
+            f">= {GATE_IMPROVEMENT:.0%} lower RMSLE than both the pair's last value and its 3-year mean at "
+            f"every horizon, on backtest cutoffs >= {GATE_FIRST_CUTOFF} (earlier cutoffs chose the variant)"
+        ),
+        "target": (
+            "log1p detected victims of citizenship o in detecting country d (0 in a reporting year without o)"
+        ),
+        "params": dict(PARAMS),
+        "rounds": ROUNDS,
+        "variants_doc": "docs/WATCHLIST.md §6.2",
     }
     if BLEND:
         meta["blend_weights"] = blend_weights(oos.assign(pred=oos["raw"]))
     if registry_dir is not None:
         meta["model_file"] = save_pair_model(booster, meta, registry_dir / run_id)
-    stored = predict_pairs(booster, meta, _latest_keys(pairs, census, last_year), pairs, census, drivers, coords,
-                           context)
+    stored = predict_pairs(
+        booster, meta, _latest_keys(pairs, census, last_year), pairs, census, drivers, coords, context
+    )
     return meta, stored
 
 
@@ -439,9 +571,16 @@ def _latest_keys(pairs: pd.DataFrame, census: pd.DataFrame, last_year: int) -> p
     return pd.concat([p.assign(year=last_year + h) for h in HORIZONS], ignore_index=True)
 
 
-def predict_pairs(booster: xgb.Booster, meta: dict[str, Any], keys: pd.DataFrame, pairs: pd.DataFrame,
-                  census: pd.DataFrame, drivers: pd.DataFrame, coords: pd.DataFrame,
-                  context: PairContext | None = None) -> pd.DataFrame:
+def predict_pairs(
+    booster: xgb.Booster,
+    meta: dict[str, Any],
+    keys: pd.DataFrame,
+    pairs: pd.DataFrame,
+    census: pd.DataFrame,
+    drivers: pd.DataFrame,
+    coords: pd.DataFrame,
+    context: PairContext | None = None,
+) -> pd.DataFrame:
     """Expected victims and 80% interval for any (d, o, year), listed before or not.
 
     The cutoff is year - 1, but never after the last label year; horizons beyond 3 use the horizon-3 model and
@@ -457,20 +596,37 @@ def predict_pairs(booster: xgb.Booster, meta: dict[str, Any], keys: pd.DataFrame
     feats = pair_side_features(feats, pairs, census, context)
     feats = feats.sort_values("_row").reset_index(drop=True)
     pred = apply_blend(_predict(booster, feats), feats, meta.get("blend_weights"))
-    half = np.array([float(meta["interval_halfwidth_log"][str(h)] if str(h) in meta["interval_halfwidth_log"]
-                           else meta["interval_halfwidth_log"][h]) for h in feats["horizon"]])
+    half = np.array(
+        [
+            float(
+                meta["interval_halfwidth_log"][str(h)]
+                if str(h) in meta["interval_halfwidth_log"]
+                else meta["interval_halfwidth_log"][h]
+            )
+            for h in feats["horizon"]
+        ]
+    )
     stats = _foreign(pairs).sort_values("t").groupby(["d", "o"]).tail(1).set_index(["d", "o"])
     idx = pd.MultiIndex.from_arrays([feats["d"], feats["o"]])
-    out = pd.DataFrame({
-        "detecting_iso3": feats["d"], "citizenship_iso3": feats["o"], "year": feats["year"].astype(int),
-        "expected_victims": np.expm1(pred), "lower": np.expm1(np.maximum(pred - half, 0.0)),
-        "upper": np.expm1(pred + half), "horizon": feats["horizon_actual"].astype(int),
-        "last_listed_year": stats["t"].reindex(idx).to_numpy(),
-        "last_listed_victims": np.expm1(stats["v"].reindex(idx).to_numpy()),
-    })
-    out["basis"] = [f"GLOTIP pairs to {c}; horizon {h}" + (" (beyond 3: horizon-3 model)" if h > 3 else "")
-                    + ("" if pd.notna(ly) else "; pair never listed")
-                    for c, h, ly in zip(feats["cutoff"], out["horizon"], out["last_listed_year"], strict=True)]
+    out = pd.DataFrame(
+        {
+            "detecting_iso3": feats["d"],
+            "citizenship_iso3": feats["o"],
+            "year": feats["year"].astype(int),
+            "expected_victims": np.expm1(pred),
+            "lower": np.expm1(np.maximum(pred - half, 0.0)),
+            "upper": np.expm1(pred + half),
+            "horizon": feats["horizon_actual"].astype(int),
+            "last_listed_year": stats["t"].reindex(idx).to_numpy(),
+            "last_listed_victims": np.expm1(stats["v"].reindex(idx).to_numpy()),
+        }
+    )
+    out["basis"] = [
+        f"GLOTIP pairs to {c}; horizon {h}"
+        + (" (beyond 3: horizon-3 model)" if h > 3 else "")
+        + ("" if pd.notna(ly) else "; pair never listed")
+        for c, h, ly in zip(feats["cutoff"], out["horizon"], out["last_listed_year"], strict=True)
+    ]
     return out
 
 
@@ -478,7 +634,9 @@ def save_pair_model(booster: xgb.Booster, meta: dict[str, Any], folder: Path) ->
     """pair_model.ubj and pair_model.json with their sha256 in the run's registry folder (never pickle)."""
     folder.mkdir(parents=True, exist_ok=True)
     booster.save_model(str(folder / MODEL_FILE))
-    (folder / META_FILE).write_text(json.dumps({k: v for k, v in meta.items() if k != "model_file"}, default=str))
+    (folder / META_FILE).write_text(
+        json.dumps({k: v for k, v in meta.items() if k != "model_file"}, default=str)
+    )
     sums = {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in (MODEL_FILE, META_FILE)}
     (folder / CHECKSUM_FILE).write_text("".join(f"{v}  {k}\n" for k, v in sums.items()))
     return {"file": MODEL_FILE, "sha256": sums[MODEL_FILE]}
@@ -489,13 +647,19 @@ def load_pair_model(folder: Path) -> tuple[xgb.Booster, dict[str, Any]]:
     from models.registry import RegistryError
 
     try:
-        expected = dict(line.split()[::-1] for line in (folder / CHECKSUM_FILE).read_text().splitlines() if line)
+        expected = dict(
+            line.split()[::-1] for line in (folder / CHECKSUM_FILE).read_text().splitlines() if line
+        )
     except (OSError, ValueError):
-        raise RegistryError(f"run folder {folder} has no pair model (train a run with citizenship pairs)") from None
+        raise RegistryError(
+            f"run folder {folder} has no pair model (train a run with citizenship pairs)"
+        ) from None
     for name in (MODEL_FILE, META_FILE):
         path = folder / name
         if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != expected.get(name):
-            raise RegistryError(f"pair model in {folder}: checksum mismatch for {name}; the artefact was changed")
+            raise RegistryError(
+                f"pair model in {folder}: checksum mismatch for {name}; the artefact was changed"
+            )
     booster = xgb.Booster()
     booster.load_model(str(folder / MODEL_FILE))
     meta = json.loads((folder / META_FILE).read_text())
@@ -519,20 +683,31 @@ def read_pairs_file(path: Path, known: set[str]) -> pd.DataFrame:
         for col in ("detecting_iso3", "citizenship_iso3"):
             code = str(getattr(row, col)).strip().upper()
             if code not in known:
-                errors.append(f"row {i}, column {col}: '{getattr(row, col)}' is not a known ISO3 country code")
+                errors.append(
+                    f"row {i}, column {col}: '{getattr(row, col)}' is not a known ISO3 country code"
+                )
         year = str(row.year).strip()
         if not year.isdigit() or not 1990 <= int(year) <= 2100:
             errors.append(f"row {i}, column year: '{row.year}' is not a year between 1990 and 2100")
     if errors:
         shown = "; ".join(errors[:20]) + (f"; and {len(errors) - 20} more" if len(errors) > 20 else "")
         raise PairInputError(f"{path}: {shown}")
-    return pd.DataFrame({"d": frame["detecting_iso3"].str.strip().str.upper(),
-                         "o": frame["citizenship_iso3"].str.strip().str.upper(),
-                         "year": frame["year"].str.strip().astype(int)})
+    return pd.DataFrame(
+        {
+            "d": frame["detecting_iso3"].str.strip().str.upper(),
+            "o": frame["citizenship_iso3"].str.strip().str.upper(),
+            "year": frame["year"].str.strip().astype(int),
+        }
+    )
 
 
-def predict_dyads(engine: Engine, pairs_csv: Path, out_csv: Path, run_id: str | None = None,
-                  registry_dir: Path | None = None) -> int:
+def predict_dyads(
+    engine: Engine,
+    pairs_csv: Path,
+    out_csv: Path,
+    run_id: str | None = None,
+    registry_dir: Path | None = None,
+) -> int:
     """`crisisrisk model predict-dyads`: answer every requested pair and year; returns the number of rows."""
     from models import watchlist
     from models.registry import RegistryError, deployed_run
@@ -550,7 +725,9 @@ def predict_dyads(engine: Engine, pairs_csv: Path, out_csv: Path, run_id: str | 
     pairs, census = watchlist.read_pairs(engine)
     obs = read_observations(engine, indicators=watchlist.needed_indicators(), level=0)
     drivers = watchlist.driver_panel(obs, years=list(range(2000, watchlist.last_input_year(obs) + 1))).drivers
-    out = predict_pairs(booster, meta, keys, pairs, census, drivers, region_coords(engine), pair_context(engine))
+    out = predict_pairs(
+        booster, meta, keys, pairs, census, drivers, region_coords(engine), pair_context(engine)
+    )
     out = out[["detecting_iso3", "citizenship_iso3", "year", "expected_victims", "lower", "upper", "basis"]]
     out = out.assign(run_id=run_id).round({"expected_victims": 3, "lower": 3, "upper": 3})
     out.to_csv(out_csv, index=False)

@@ -14,9 +14,13 @@ from rich.table import Table
 from warehouse.db import make_engine, migrate
 
 log = logging.getLogger(__name__)
-phases_app = typer.Typer(help="Crisis-phase curves: what happens to trafficking outcomes after a crisis starts.",
-                         no_args_is_help=True)
-alerts_app = typer.Typer(help="Alert rules, evaluation, human review, backtest and delivery.", no_args_is_help=True)
+phases_app = typer.Typer(
+    help="Crisis-phase curves: what happens to trafficking outcomes after a crisis starts.",
+    no_args_is_help=True,
+)
+alerts_app = typer.Typer(
+    help="Alert rules, evaluation, human review, backtest and delivery.", no_args_is_help=True
+)
 console = Console(width=None if sys.stdout.isatty() else 200)
 
 
@@ -43,8 +47,9 @@ def compute_cmd() -> None:
 
 @phases_app.command("show")
 def show_cmd(
-    outcome: Annotated[str, typer.Option("--outcome", help="nationals_abroad, detected_in_country or "
-                                                           "watchlist_score")] = "",
+    outcome: Annotated[
+        str, typer.Option("--outcome", help="nationals_abroad, detected_in_country or " "watchlist_score")
+    ] = "",
 ) -> None:
     """The newest stored curves with n, 90% intervals, the pre-trend check and the verdict."""
     _show(_engine(), outcome or None)
@@ -63,7 +68,9 @@ def _show(engine, outcome: str | None = None) -> None:
         for col in ("k", "effect", "lower", "upper", "n", "countries"):
             table.add_column(col, justify="right")
         for r in grp.itertuples(index=False):
-            table.add_row(str(r.k), _fmt(r.effect), _fmt(r.lower), _fmt(r.upper), str(r.n), str(r.n_countries))
+            table.add_row(
+                str(r.k), _fmt(r.effect), _fmt(r.lower), _fmt(r.upper), str(r.n), str(r.n_countries)
+            )
         console.print(table)
         s = summaries.get(f"{etype}/{out}", {})
         console.print(f"  {s.get('sentence', '')}")
@@ -73,8 +80,10 @@ def _show(engine, outcome: str | None = None) -> None:
 
 @alerts_app.command("evaluate")
 def alerts_evaluate_cmd() -> None:
-    """Evaluate every enabled rule now (idempotent: new firings become pending alerts, never twice), then backtest
-    every rule. The server does this by itself after loads and promotes made through the dashboard or the API."""
+    """Evaluate every enabled rule now (idempotent: new firings become pending alerts, never twice), then
+    backtest
+    every rule. The server does this by itself after loads and promotes made through the dashboard or the API.
+    """
     from models import alerts
 
     engine = _engine()
@@ -83,8 +92,10 @@ def alerts_evaluate_cmd() -> None:
     alerts.store_backtest(engine, result["evaluation_id"], alerts.backtest_all(engine, inputs))
     for r in result["rules"]:
         console.print(f"{r['rule']}: {r['fired']} recent firing(s), {r['new']} new pending alert(s)")
-    console.print(f"evaluation {result['evaluation_id']}: {result['n_new']} new alert(s); review them with "
-                  "`crisisrisk alerts list --status pending` and `crisisrisk alerts review`")
+    console.print(
+        f"evaluation {result['evaluation_id']}: {result['n_new']} new alert(s); review them with "
+        "`crisisrisk alerts list --status pending` and `crisisrisk alerts review`"
+    )
 
 
 @alerts_app.command("list")
@@ -98,14 +109,21 @@ def alerts_list_cmd(
     if status not in ("pending", "confirmed", "dismissed", "all"):
         console.print("[red]--status must be pending, confirmed, dismissed or all[/red]")
         raise typer.Exit(2)
-    rows = alerts.list_alerts(_engine(), status=None if status == "all" else status,
-                              region_id=region.upper() or None)
+    rows = alerts.list_alerts(
+        _engine(), status=None if status == "all" else status, region_id=region.upper() or None
+    )
     table = Table(title=f"{len(rows)} alert(s), status {status}")
     for col in ("id", "status", "rule", "region", "year", "message"):
         table.add_column(col)
     for a in rows:
-        table.add_row(str(a["alert_id"]), a["status"], a["rule"], f"{a['region_name']} ({a['region_id']})",
-                      str(a["period"]), a["message"])
+        table.add_row(
+            str(a["alert_id"]),
+            a["status"],
+            a["rule"],
+            f"{a['region_name']} ({a['region_id']})",
+            str(a["period"]),
+            a["message"],
+        )
     console.print(table)
 
 
@@ -116,7 +134,8 @@ def alerts_review_cmd(
     note: Annotated[str, typer.Option("--note", help="Why (kept as a label for the rule's precision)")],
     who: Annotated[str, typer.Option("--as", help="Reviewer name for the audit log")] = "cli",
 ) -> None:
-    """Confirm or dismiss a pending alert (audited); confirmed alerts are delivered by `crisisrisk alerts deliver`."""
+    """Confirm or dismiss a pending alert (audited); confirmed alerts are delivered by `crisisrisk alerts
+    deliver`."""
     from models import alerts
 
     try:
@@ -138,9 +157,13 @@ def alerts_rules_cmd() -> None:
     by_name = {b["rule"]: b for b in backtest}
     for r in alerts.list_rules(engine):
         state = "enabled" if r["enabled"] else "disabled"
-        console.print(f"[bold]{r['name']}[/bold] ({state}; {r['condition']} {r['params_json']}, minimum "
-                      f"{r['minimum']}, scope {r['region_scope']}, cool-down {r['cooldown_years']} years)")
-        sentence = (by_name.get(r["name"]) or {}).get("sentence", "no backtest yet: crisisrisk alerts evaluate")
+        console.print(
+            f"[bold]{r['name']}[/bold] ({state}; {r['condition']} {r['params_json']}, minimum "
+            f"{r['minimum']}, scope {r['region_scope']}, cool-down {r['cooldown_years']} years)"
+        )
+        sentence = (by_name.get(r["name"]) or {}).get(
+            "sentence", "no backtest yet: crisisrisk alerts evaluate"
+        )
         console.print(f"  {sentence}")
 
 

@@ -61,9 +61,11 @@ Progress = Callable[[TrainEvent], None]
 
 def _emitter(progress: Progress | None) -> Callable[..., None]:
     """``emit(key, message, done=0, of=0)``: a TrainEvent of the named step (nothing without a listener)."""
+
     def emit(key: str, message: str, done: int = 0, of: int = 0) -> None:
         if progress is not None:
             progress(TrainEvent.at(key, message, done, of))
+
     return emit
 
 
@@ -74,6 +76,7 @@ def _counting(emit: Callable[..., None], key: str, of: int) -> Callable[[str], N
     def say(message: str) -> None:
         seen[0] += 1
         emit(key, str(message), min(seen[0], of), of)
+
     return say
 
 
@@ -85,9 +88,13 @@ def load_observations(engine: Engine) -> pd.DataFrame:
     """Level-0 yearly observations the features need; refuses a warehouse without labels or population."""
     obs = read_observations(engine, indicators=needed_indicators(), level=0)
     if obs.empty or not (obs["indicator"] == "trafficking.victims_detected").any():
-        raise TrainingError("the warehouse has no UNODC GLOTIP detected-victims observations; run `crisisrisk etl run`")
+        raise TrainingError(
+            "the warehouse has no UNODC GLOTIP detected-victims observations; run `crisisrisk etl run`"
+        )
     if not (obs["indicator"] == "structural.population").any():
-        raise TrainingError("the warehouse has no population observations (wb_population); run `crisisrisk etl run`")
+        raise TrainingError(
+            "the warehouse has no population observations (wb_population); run `crisisrisk etl run`"
+        )
     return obs
 
 
@@ -102,24 +109,31 @@ def load_panel(engine: Engine, config: dict[str, Any], label_lag: int = 1) -> pd
     return build_panel(obs, panel_years(obs, config), float(config["label"]["censored_fraction"]), label_lag)
 
 
-def risk_scores(frame: pd.DataFrame, bands: dict[str, float], group: str = "year",
-                value: str = "estimate_per_100k") -> pd.DataFrame:
+def risk_scores(
+    frame: pd.DataFrame, bands: dict[str, float], group: str = "year", value: str = "estimate_per_100k"
+) -> pd.DataFrame:
     """Percentile of ``value`` within its year (0-100), the band, and the rank (1 = highest)."""
     frame = frame.copy()
     frame["risk_score"] = frame.groupby(group)[value].rank(pct=True, method="average") * 100
     frame["rank"] = frame.groupby(group)[value].rank(ascending=False, method="min").astype(int)
-    frame["risk_band"] = pd.cut(frame["risk_score"], [-0.1, bands["moderate"], bands["high"], bands["very_high"], 100.1],
-                                labels=["low", "moderate", "high", "very high"], right=False).astype(str)
+    frame["risk_band"] = pd.cut(
+        frame["risk_score"],
+        [-0.1, bands["moderate"], bands["high"], bands["very_high"], 100.1],
+        labels=["low", "moderate", "high", "very high"],
+        right=False,
+    ).astype(str)
     return frame
 
 
-def shrunk_for_ranking(log_estimate: pd.Series, population: pd.Series, year: pd.Series, k: float,
-                       half80: pd.Series | None = None) -> pd.Series:
+def shrunk_for_ranking(
+    log_estimate: pd.Series, population: pd.Series, year: pd.Series, k: float, half80: pd.Series | None = None
+) -> pd.Series:
     """Log estimate pulled toward the year's median, for ranks and risk scores.
 
     Weight = pop / (pop + k) × tau² / (tau² + sigma²): tiny populations (per-100k rates of a few victims are
     noise) and uncertain estimates (wide intervals, e.g. places that never reported) rank close to the typical
-    country instead of at the top. sigma = the 80% half-width / 1.2816; tau² = the year's variance of estimates.
+    country instead of at the top. sigma = the 80% half-width / 1.2816; tau² = the year's variance of
+    estimates.
     """
     years = year.to_numpy()
     w = (population / (population + k)).fillna(0.0)
@@ -148,8 +162,13 @@ def resolve(config: dict[str, Any], name: str) -> tuple[str, str | None, float]:
     return name, None, 1.0
 
 
-def train_run(engine: Engine, deploy: bool = True, progress: Progress | None = None,
-              config: dict[str, Any] | None = None, registry_root: Path | None = None) -> str:
+def train_run(
+    engine: Engine,
+    deploy: bool = True,
+    progress: Progress | None = None,
+    config: dict[str, Any] | None = None,
+    registry_root: Path | None = None,
+) -> str:
     """Train, backtest, explain, store and (if it passes the gate) deploy. Returns the run id."""
     started = time.perf_counter()
     config = config or load_config()
@@ -168,11 +187,17 @@ def train_run(engine: Engine, deploy: bool = True, progress: Progress | None = N
     last_origin = min(int(bt.get("last_origin", newest_label - 1)), newest_label - 1)
     origins = list(range(int(bt["first_origin"]), last_origin + 1))
     fits = len(horizons) * len(origins) * len(candidates(config))
-    emit("backtest", f"backtesting on {len(labelled):,} labelled country-years, origins "
-         f"{origins[0]}–{origins[-1]}, horizons {horizons}", 0, fits)
+    emit(
+        "backtest",
+        f"backtesting on {len(labelled):,} labelled country-years, origins "
+        f"{origins[0]}–{origins[-1]}, horizons {horizons}",
+        0,
+        fits,
+    )
     t0 = time.perf_counter()
-    oos = rolling_origin(panels.get, candidates(config), origins, horizons,
-                         progress=_counting(emit, "backtest", fits))
+    oos = rolling_origin(
+        panels.get, candidates(config), origins, horizons, progress=_counting(emit, "backtest", fits)
+    )
     oos = add_intervals(add_ensembles(oos, config))
     backtest_s = time.perf_counter() - t0
     by_horizon = summarise(oos)
@@ -180,8 +205,9 @@ def train_run(engine: Engine, deploy: bool = True, progress: Progress | None = N
     last3 = summarise(latest_origins(oos, n_gate))
     # chosen on the origins before the gate's: the gate's figures are a test no choice was fitted to
     selection = summarise(selection_origins(oos, n_gate))
-    selection_rule = ("lowest mean RMSLE over horizons on the origins before the gate's latest "
-                      f"{n_gate} per horizon")
+    selection_rule = (
+        f"lowest mean RMSLE over horizons on the origins before the gate's latest {n_gate} per horizon"
+    )
     if selection.empty or not set(model_names(config)) & set(selection["model"]):
         # too few origins to hold the gate's out (small extracts): choose on all, and say so
         selection = by_horizon
@@ -226,7 +252,9 @@ def train_run(engine: Engine, deploy: bool = True, progress: Progress | None = N
         contrib = weight * shap_values(booster, X[features])
         if partner_model is not None:
             part += (1 - weight) * partner_model.predict(X)
-            contrib += (1 - weight) * partner_model.contributions(X).reindex(columns=contrib.columns, fill_value=0)
+            contrib += (1 - weight) * partner_model.contributions(X).reindex(
+                columns=contrib.columns, fill_value=0
+            )
         margin[rows] = part
         shap.loc[X.index, contrib.columns] = contrib.to_numpy()
     groups = interval_group(scope).to_numpy()
@@ -237,23 +265,33 @@ def train_run(engine: Engine, deploy: bool = True, progress: Progress | None = N
     horizon = pd.Series(scope_years, index=scope.index) - label_year
     population = np.exp(scope["log_population"])
     rank = config.get("ranking", {})
-    preds = pd.DataFrame({
-        "region_id": scope.index.get_level_values(0), "year": scope_years.astype(int),
-        "estimate_per_100k": np.expm1(np.maximum(margin, 0.0)),
-        "lower_per_100k": np.expm1(np.maximum(margin - q, 0.0)),
-        "upper_per_100k": np.expm1(np.maximum(margin, 0.0) + q),
-        "label_per_100k": scope["label_per_100k"].to_numpy(),
-        "method": np.where(scope["first_time"], "model_no_label_history", "model"),
-        "basis": basis_of(scope["label"].notna(), horizon),
-        "horizon": horizon.to_numpy(), "label_year": label_year.to_numpy(),
-        "operating_horizon": operating,
-        "conflict_year": scope["conflict_year"].to_numpy(), "displacement_year": scope["displacement_year"].to_numpy(),
-        "small_population": (population < float(rank.get("small_population", 1e5))).to_numpy(),
-        "ranking_value": shrunk_for_ranking(pd.Series(np.maximum(margin, 0.0), index=scope.index), population,
-                                            pd.Series(scope_years, index=scope.index),
-                                            float(rank.get("shrink_population", 1e5)),
-                                            pd.Series(half[0.8], index=scope.index)).to_numpy(),
-    })
+    preds = pd.DataFrame(
+        {
+            "region_id": scope.index.get_level_values(0),
+            "year": scope_years.astype(int),
+            "estimate_per_100k": np.expm1(np.maximum(margin, 0.0)),
+            "lower_per_100k": np.expm1(np.maximum(margin - q, 0.0)),
+            "upper_per_100k": np.expm1(np.maximum(margin, 0.0) + q),
+            "label_per_100k": scope["label_per_100k"].to_numpy(),
+            "method": np.where(scope["first_time"], "model_no_label_history", "model"),
+            "basis": basis_of(scope["label"].notna(), horizon),
+            "horizon": horizon.to_numpy(),
+            "label_year": label_year.to_numpy(),
+            "operating_horizon": operating,
+            "conflict_year": scope["conflict_year"].to_numpy(),
+            "displacement_year": scope["displacement_year"].to_numpy(),
+            "small_population": (population < float(rank.get("small_population", 1e5))).to_numpy(),
+            "ranking_value": (
+                shrunk_for_ranking(
+                    pd.Series(np.maximum(margin, 0.0), index=scope.index),
+                    population,
+                    pd.Series(scope_years, index=scope.index),
+                    float(rank.get("shrink_population", 1e5)),
+                    pd.Series(half[0.8], index=scope.index),
+                ).to_numpy()
+            ),
+        }
+    )
     preds = risk_scores(preds, config["risk_bands"], value="ranking_value")
     families = feature_families()
     fam_importance, feat_importance = global_importance(shap, families)
@@ -266,60 +304,90 @@ def train_run(engine: Engine, deploy: bool = True, progress: Progress | None = N
     top_h = max(horizons)
     latest_year = int(preds["year"].max())
     metrics = {
-        "horizons": horizons, "origins": origins, "newest_label_year": newest_label,
+        "horizons": horizons,
+        "origins": origins,
+        "newest_label_year": newest_label,
         "backtest_horizons": _records(by_horizon),
         "backtest_last3": _records(last3),
         "backtest_selection": _records(selection),
         "selection_rule": selection_rule,
         "backtest_by_target_year": _records(summarise(oos, ("horizon", "target_year"))),
         "backtest_with_history": _records(summarise(oos[~oos["first_time"].astype(bool)])),
-        "backtest_last3_origins": {str(h): sorted(int(o) for o in g["origin"].unique())
-                                   for h, g in latest_origins(oos, n_gate).groupby("horizon")},
+        "backtest_last3_origins": {
+            str(h): sorted(int(o) for o in g["origin"].unique())
+            for h, g in latest_origins(oos, n_gate).groupby("horizon")
+        },
         # horizon 1 per origin and pooled, for the pages and commands that show one table
         "backtest_per_origin": _records(summarise(oos[oos["horizon"] == 1], ("origin", "target_year"))),
         "backtest_pooled": _records(by_horizon[by_horizon["horizon"] == 1].drop(columns="horizon")),
         "coverage_by_horizon": coverage(oos, variant),
         "coverage_by_target_year": coverage(oos, variant, ("horizon", "target_year")),
         "coverage_by_group": coverage(oos.assign(group=interval_group(oos)), variant, ("horizon", "group")),
-        "calibration": [{"nominal": lv, "empirical": float(np.mean([r[f"coverage{int(lv * 100)}"]
-                                                                    for r in coverage(oos, variant, ("model",))]))}
-                        for lv in LEVELS],
+        "calibration": [
+            {
+                "nominal": lv,
+                "empirical": float(
+                    np.mean([r[f"coverage{int(lv * 100)}"] for r in coverage(oos, variant, ("model",))])
+                ),
+            }
+            for lv in LEVELS
+        ],
         "interval_halfwidths_log": {str(h): quantiles[h] for h in horizons},
-        "gate": {**verdict, "baselines": gate_baselines(config),
-                 # one-line summary kept for the admin and list views (operating horizon row)
-                 "model_rmsle": _row(last3, variant, top_h, "rmsle"),
-                 "last_value_rmsle": _row(last3, "last_value", top_h, "rmsle")},
-        "operating_horizon": {"latest_year": latest_year, "horizon": latest_year - newest_label,
-                              "table_horizon": min(latest_year - newest_label, top_h),
-                              "validated_up_to": top_h},
+        "gate": {
+            **verdict,
+            "baselines": gate_baselines(config),
+            # one-line summary kept for the admin and list views (operating horizon row)
+            "model_rmsle": _row(last3, variant, top_h, "rmsle"),
+            "last_value_rmsle": _row(last3, "last_value", top_h, "rmsle"),
+        },
+        "operating_horizon": {
+            "latest_year": latest_year,
+            "horizon": latest_year - newest_label,
+            "table_horizon": min(latest_year - newest_label, top_h),
+            "validated_up_to": top_h,
+        },
         "timing_s": {"backtest": round(backtest_s, 1)},
     }
     metadata: dict[str, Any] = {
-        "run_id": run_id, "created_at": created.isoformat(), "level": 0,
+        "run_id": run_id,
+        "created_at": created.isoformat(),
+        "level": 0,
         "label": "log1p detected trafficking victims per 100,000 (UNODC GLOTIP)",
         "target": "detected",
         "target_description": "risk of DETECTED trafficking: detected victims per 100,000 people",
-        "variant": variant, "variant_parts": {"xgboost": xgb_name, "partner": partner, "weight": weight},
-        "features": features, "feature_families": {f: families[f] for f in features},
+        "variant": variant,
+        "variant_parts": {"xgboost": xgb_name, "partner": partner, "weight": weight},
+        "features": features,
+        "feature_families": {f: families[f] for f in features},
         "feature_sources": {f.name: list(f.indicators) for f in FEATURES if f.name in features},
         "feature_descriptions": {f.name: f.description for f in FEATURES if f.name in features},
         "label_source_features": label_derived_features(),
-        "monotone_constraints": (config.get("monotone", {}) if variants_of(config).get(xgb_name, {})
-                                 .get("monotone") else {}),
+        "monotone_constraints": (
+            config.get("monotone", {}) if variants_of(config).get(xgb_name, {}).get("monotone") else {}
+        ),
         "training_window": [int(labelled.index.get_level_values("year").min()), newest_label],
-        "training_rows": len(labelled), "censored_labels": int(labelled["label_censored"].sum()),
+        "training_rows": len(labelled),
+        "censored_labels": int(labelled["label_censored"].sum()),
         "prediction_years": [int(preds["year"].min()), latest_year],
         "countries_predicted": int(preds["region_id"].nunique()),
         "countries_without_label_history": sorted(set(preds.loc[preds["method"] != "model", "region_id"])),
         "basis_counts_latest_year": preds.loc[preds["year"] == latest_year, "basis"].value_counts().to_dict(),
         "small_population_countries": sorted(set(preds.loc[preds["small_population"], "region_id"])),
         "panel_sha256": panel_sha256(panels[1]),
-        "versions": {"python": platform.python_version(), **{p: version(p) for p in
-                                                             ("xgboost", "pandas", "numpy", "shap", "sqlalchemy")}},
-        "hyperparameters": config["xgboost"], "config": config,
-        "metrics": metrics, "global_shap": fam_importance, "global_shap_features": feat_importance,
-        "admin1": {"method": "exposure_downscaled", "rows": len(admin),
-                   "units_with_subnational_data": int(admin["has_subnational_data"].sum()) if len(admin) else 0},
+        "versions": {
+            "python": platform.python_version(),
+            **{p: version(p) for p in ("xgboost", "pandas", "numpy", "shap", "sqlalchemy")},
+        },
+        "hyperparameters": config["xgboost"],
+        "config": config,
+        "metrics": metrics,
+        "global_shap": fam_importance,
+        "global_shap_features": feat_importance,
+        "admin1": {
+            "method": "exposure_downscaled",
+            "rows": len(admin),
+            "units_with_subnational_data": int(admin["has_subnational_data"].sum()) if len(admin) else 0,
+        },
     }
     metrics["timing_s"]["total"] = round(time.perf_counter() - started, 1)
     metadata["model_card_md"] = model_card(metadata)
@@ -329,6 +397,7 @@ def train_run(engine: Engine, deploy: bool = True, progress: Progress | None = N
     emit("write", "writing predictions and explanations")
     _write(engine, run_id, created, sha, metadata, preds, admin, shap, scope[features], families)
     from models.watchlist import train_watchlist  # issue 11: the watch list and pair model of this run
+
     train_watchlist(engine, run_id, registry_root or registry_dir(), lambda m: emit("watchlist", str(m)))
     passed = bool(verdict["passed"])
     if deploy and passed:
@@ -365,17 +434,22 @@ class _Mean3:
         self.median = median
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return X["hist_mean3_origin"].fillna(X["past_victims_per100k"]).fillna(self.median).to_numpy(dtype=float)
+        return (
+            X["hist_mean3_origin"].fillna(X["past_victims_per100k"]).fillna(self.median).to_numpy(dtype=float)
+        )
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         value = self.predict(X)
-        return pd.DataFrame({"past_victims_mean3_per100k": value - self.median, BIAS: self.median}, index=X.index)
+        return pd.DataFrame(
+            {"past_victims_mean3_per100k": value - self.median, BIAS: self.median}, index=X.index
+        )
 
 
 class _EBMean:
     """The partially pooled label-history mean as an ensemble partner.
 
-    Its value is attributed to the shrunken past value; for a country that never reported it is the all-country
+    Its value is attributed to the shrunken past value; for a country that never reported it is the
+    all-country
     prior, so a missing history moves the estimate toward a typical country instead of down.
     """
 
@@ -387,7 +461,9 @@ class _EBMean:
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         value = self.predict(X)
-        return pd.DataFrame({"past_victims_shrunk_per100k": value - self.median, BIAS: self.median}, index=X.index)
+        return pd.DataFrame(
+            {"past_victims_shrunk_per100k": value - self.median, BIAS: self.median}, index=X.index
+        )
 
 
 def _row(table: pd.DataFrame, model: str, horizon: int, metric: str) -> float | None:
@@ -398,7 +474,9 @@ def _row(table: pd.DataFrame, model: str, horizon: int, metric: str) -> float | 
 def _admin1(engine: Engine, preds: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
     units = read_regions(engine, level=1)
     obs = read_observations(engine, level=1, indicators=[ds.DEATHS, ds.EVENTS, *ds.DISPLACED, *ds.POPULATION])
-    pop = read_observations(engine, level=0, indicators=["structural.population"])[["region_id", "year", "value"]]
+    pop = read_observations(engine, level=0, indicators=["structural.population"])[
+        ["region_id", "year", "value"]
+    ]
     admin = ds.downscale(preds, units, obs, pop)
     if admin.empty:
         return admin
@@ -406,31 +484,65 @@ def _admin1(engine: Engine, preds: pd.DataFrame, config: dict[str, Any]) -> pd.D
     return admin
 
 
-def _write(engine: Engine, run_id: str, created: dt.datetime, sha: str, metadata: dict, preds: pd.DataFrame,
-           admin: pd.DataFrame, shap: pd.DataFrame, X: pd.DataFrame, families: dict[str, str]) -> None:
-    pred_rows = [{
-        "run_id": run_id, "region_id": r.region_id, "year": int(r.year), "level": 0,
-        "estimate_per_100k": float(r.estimate_per_100k), "lower_per_100k": float(r.lower_per_100k),
-        "upper_per_100k": float(r.upper_per_100k), "risk_score": float(r.risk_score), "risk_band": r.risk_band,
-        "rank": int(r.rank), "label_per_100k": None if pd.isna(r.label_per_100k) else float(r.label_per_100k),
-        "method": r.method, "has_subnational_data": None, "basis": r.basis,
-        "horizon": None if pd.isna(r.horizon) else int(r.horizon),
-        "label_year": None if pd.isna(r.label_year) else int(r.label_year),
-        "conflict_year": None if pd.isna(r.conflict_year) else int(r.conflict_year),
-        "displacement_year": None if pd.isna(r.displacement_year) else int(r.displacement_year),
-        "small_population": bool(r.small_population),
-    } for r in preds.itertuples()]
-    staleness = preds.set_index(["region_id", "year"])[["basis", "horizon", "label_year", "conflict_year",
-                                                        "displacement_year"]]
+def _write(
+    engine: Engine,
+    run_id: str,
+    created: dt.datetime,
+    sha: str,
+    metadata: dict,
+    preds: pd.DataFrame,
+    admin: pd.DataFrame,
+    shap: pd.DataFrame,
+    X: pd.DataFrame,
+    families: dict[str, str],
+) -> None:
+    pred_rows = [
+        {
+            "run_id": run_id,
+            "region_id": r.region_id,
+            "year": int(r.year),
+            "level": 0,
+            "estimate_per_100k": float(r.estimate_per_100k),
+            "lower_per_100k": float(r.lower_per_100k),
+            "upper_per_100k": float(r.upper_per_100k),
+            "risk_score": float(r.risk_score),
+            "risk_band": r.risk_band,
+            "rank": int(r.rank),
+            "label_per_100k": None if pd.isna(r.label_per_100k) else float(r.label_per_100k),
+            "method": r.method,
+            "has_subnational_data": None,
+            "basis": r.basis,
+            "horizon": None if pd.isna(r.horizon) else int(r.horizon),
+            "label_year": None if pd.isna(r.label_year) else int(r.label_year),
+            "conflict_year": None if pd.isna(r.conflict_year) else int(r.conflict_year),
+            "displacement_year": None if pd.isna(r.displacement_year) else int(r.displacement_year),
+            "small_population": bool(r.small_population),
+        }
+        for r in preds.itertuples()
+    ]
+    staleness = preds.set_index(["region_id", "year"])[
+        ["basis", "horizon", "label_year", "conflict_year", "displacement_year"]
+    ]
     for r in admin.itertuples():
-        pred_rows.append({
-            "run_id": run_id, "region_id": r.region_id, "year": int(r.year), "level": 1,
-            "estimate_per_100k": float(r.estimate_per_100k), "lower_per_100k": float(r.lower_per_100k),
-            "upper_per_100k": float(r.upper_per_100k), "risk_score": float(r.risk_score), "risk_band": r.risk_band,
-            "rank": int(r.rank), "label_per_100k": None, "method": "exposure_downscaled",
-            "has_subnational_data": bool(r.has_subnational_data),
-            **_staleness(staleness, r.iso3, int(r.year)), "small_population": None,
-        })
+        pred_rows.append(
+            {
+                "run_id": run_id,
+                "region_id": r.region_id,
+                "year": int(r.year),
+                "level": 1,
+                "estimate_per_100k": float(r.estimate_per_100k),
+                "lower_per_100k": float(r.lower_per_100k),
+                "upper_per_100k": float(r.upper_per_100k),
+                "risk_score": float(r.risk_score),
+                "risk_band": r.risk_band,
+                "rank": int(r.rank),
+                "label_per_100k": None,
+                "method": "exposure_downscaled",
+                "has_subnational_data": bool(r.has_subnational_data),
+                **_staleness(staleness, r.iso3, int(r.year)),
+                "small_population": None,
+            }
+        )
     long = shap.stack().rename("value").reset_index()
     long.columns = ["region_id", "year", "feature", "value"]
     fv = X.stack(future_stack=True).rename("feature_value").reset_index()
@@ -438,15 +550,40 @@ def _write(engine: Engine, run_id: str, created: dt.datetime, sha: str, metadata
     long = long.merge(fv, on=["region_id", "year", "feature"], how="left")
     long["family"] = long["feature"].map(families).fillna("bias")
     long.loc[long["feature"] == BIAS, "family"] = "bias"
-    expl_rows = [{"run_id": run_id, "region_id": a, "year": int(b), "feature": c, "family": f, "value": float(v),
-                  "feature_value": None if pd.isna(x) else float(x)}
-                 for a, b, c, v, x, f in zip(long["region_id"], long["year"], long["feature"], long["value"],
-                                             long["feature_value"], long["family"], strict=True)]
+    expl_rows = [
+        {
+            "run_id": run_id,
+            "region_id": a,
+            "year": int(b),
+            "feature": c,
+            "family": f,
+            "value": float(v),
+            "feature_value": None if pd.isna(x) else float(x),
+        }
+        for a, b, c, v, x, f in zip(
+            long["region_id"],
+            long["year"],
+            long["feature"],
+            long["value"],
+            long["feature_value"],
+            long["family"],
+            strict=True,
+        )
+    ]
     with engine.begin() as conn:
-        conn.execute(model_run.insert().values(
-            run_id=run_id, created_at=created, status="candidate", level=0, artefact_sha256=sha,
-            panel_sha256=metadata["panel_sha256"], metadata_json=_clean(metadata), metrics_json=_clean(metadata["metrics"]),
-            deployed_at=None))
+        conn.execute(
+            model_run.insert().values(
+                run_id=run_id,
+                created_at=created,
+                status="candidate",
+                level=0,
+                artefact_sha256=sha,
+                panel_sha256=metadata["panel_sha256"],
+                metadata_json=_clean(metadata),
+                metrics_json=_clean(metadata["metrics"]),
+                deployed_at=None,
+            )
+        )
         bulk_insert(conn, prediction, pred_rows)
         bulk_insert(conn, explanation, expl_rows)
         fault_point("model.write.before_commit")
@@ -457,8 +594,14 @@ def _staleness(table: pd.DataFrame, iso3: str, year: int) -> dict[str, Any]:
     try:
         row = table.loc[(iso3, year)]
     except KeyError:
-        return {"basis": None, "horizon": None, "label_year": None, "conflict_year": None, "displacement_year": None}
-    return {k: (None if pd.isna(v) else (v if k == "basis" else int(v))) for k, v in row.items()}
+        return {
+            "basis": None,
+            "horizon": None,
+            "label_year": None,
+            "conflict_year": None,
+            "displacement_year": None,
+        }
+    return {k: None if pd.isna(v) else (v if k == "basis" else int(v)) for k, v in row.items()}
 
 
 def _coverage_by_history(resid: pd.DataFrame) -> dict[str, Any]:
@@ -472,4 +615,3 @@ def _coverage_by_history(resid: pd.DataFrame) -> dict[str, Any]:
 
 def _records(frame: pd.DataFrame) -> list[dict]:
     return [_clean(r) for r in frame.to_dict("records")]
-

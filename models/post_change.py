@@ -1,10 +1,13 @@
 """Evaluation of the alert rules after a load, promote, rollback or train made on the command line (issue 14).
 
-Why: the server evaluates the rules after its own loads and promotes (dashboard.alerts_delivery.after_change, in
-a background thread); a load or a promote made with ``crisisrisk etl run`` or ``crisisrisk model promote`` changes
+Why: the server evaluates the rules after its own loads and promotes (dashboard.alerts_delivery.after_change,
+in
+a background thread); a load or a promote made with ``crisisrisk etl run`` or ``crisisrisk model promote``
+changes
 the same data, so it must raise the same alerts. Here it runs in the foreground (the command is the job) and
 reports how many new alerts wait for review. It is idempotent (models.alerts.evaluate) and honours
-``CRISISRISK_ALERTS_AUTO=false``. Delivery is not needed: new alerts are pending until an analyst confirms them.
+``CRISISRISK_ALERTS_AUTO=false``. Delivery is not needed: new alerts are pending until an analyst confirms
+them.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ log = logging.getLogger(__name__)
 
 
 def auto_enabled() -> bool:
-    """False when CRISISRISK_ALERTS_AUTO is 0/false/no/off (the same switch as the server's background run)."""
+    """False when CRISISRISK_ALERTS_AUTO is 0/false/no/off (the same switch as the server's background
+    run)."""
     return bool(settings.get("CRISISRISK_ALERTS_AUTO"))
 
 
@@ -46,18 +50,24 @@ def evaluate_after_change(engine: Engine, trigger: str, actor: str = "cli") -> d
     except Exception:  # noqa: BLE001 - the backtest is shown beside the rules; its failure is logged
         log.exception("alerts: backtest after %s failed", trigger)
     with engine.connect() as conn:
-        result["n_pending"] = int(conn.execute(select(func.count()).select_from(alert)
-                                               .where(alert.c.status == "pending")).scalar() or 0)
+        result["n_pending"] = int(
+            conn.execute(select(func.count()).select_from(alert).where(alert.c.status == "pending")).scalar()
+            or 0
+        )
     return result
 
 
 def report_line(result: dict[str, Any] | None) -> str:
     """One line for the terminal: new alerts pending review, or why nothing was evaluated."""
     if result is None:
-        return ("alerts: not evaluated (CRISISRISK_ALERTS_AUTO is off); run `crisisrisk alerts evaluate` to raise "
-                "the alerts of the new data")
-    return (f"alerts: {result['n_new']} new alert(s) pending review ({result['n_pending']} pending in all); "
-            "review with `crisisrisk alerts list --status pending`")
+        return (
+            "alerts: not evaluated (CRISISRISK_ALERTS_AUTO is off); run `crisisrisk alerts evaluate` to raise"
+            " the alerts of the new data"
+        )
+    return (
+        f"alerts: {result['n_new']} new alert(s) pending review ({result['n_pending']} pending in all); "
+        "review with `crisisrisk alerts list --status pending`"
+    )
 
 
 def run_and_report(engine: Engine, trigger: str, echo) -> dict[str, Any] | None:
@@ -67,8 +77,10 @@ def run_and_report(engine: Engine, trigger: str, echo) -> dict[str, Any] | None:
         result = evaluate_after_change(engine, trigger)
     except Exception as exc:  # noqa: BLE001 - reported to the user; the evaluation row says 'failed'
         log.exception("alerts: evaluation after %s failed", trigger)
-        echo(f"alerts: evaluation after {trigger} failed ({type(exc).__name__}: {exc}); the {trigger} itself is "
-             "kept; run `crisisrisk alerts evaluate` to retry")
+        echo(
+            f"alerts: evaluation after {trigger} failed ({type(exc).__name__}: {exc}); the {trigger} itself"
+            " is kept; run `crisisrisk alerts evaluate` to retry"
+        )
         return None
     echo(report_line(result))
     return result

@@ -40,8 +40,13 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def save_artefacts(run_id: str, booster: xgb.Booster, metadata: dict[str, Any], root: Path | None = None,
-                   extra: dict[str, xgb.Booster] | None = None) -> str:
+def save_artefacts(
+    run_id: str,
+    booster: xgb.Booster,
+    metadata: dict[str, Any],
+    root: Path | None = None,
+    extra: dict[str, xgb.Booster] | None = None,
+) -> str:
     """Write model.ubj, metadata.json and a checksum file; returns the model's sha256.
 
     ``extra``: further boosters of the run (one per horizon) written as model_<name>.ubj, checksummed too.
@@ -66,14 +71,17 @@ def save_artefacts(run_id: str, booster: xgb.Booster, metadata: dict[str, Any], 
     return sums[MODEL_FILE]
 
 
-def load_run(run_id: str, root: Path | None = None, expected_features: list[str] | None = None
-             ) -> tuple[xgb.Booster, dict[str, Any]]:
+def load_run(
+    run_id: str, root: Path | None = None, expected_features: list[str] | None = None
+) -> tuple[xgb.Booster, dict[str, Any]]:
     """Load a run after checking its checksums and feature list; refuses anything inconsistent."""
     folder = (root or registry_dir()) / run_id
     if not folder.is_dir():
         raise RegistryError(f"run '{run_id}' has no artefacts in {folder}")
     try:
-        expected = dict(line.split()[::-1] for line in (folder / CHECKSUM_FILE).read_text().splitlines() if line)
+        expected = dict(
+            line.split()[::-1] for line in (folder / CHECKSUM_FILE).read_text().splitlines() if line
+        )
     except (OSError, ValueError) as exc:
         raise RegistryError(f"run '{run_id}': unreadable checksum file ({exc})") from None
     for name in sorted({MODEL_FILE, METADATA_FILE} | set(expected)):
@@ -85,8 +93,9 @@ def load_run(run_id: str, root: Path | None = None, expected_features: list[str]
     if list(booster.feature_names or []) != list(metadata["features"]):
         raise RegistryError(f"run '{run_id}': model features {booster.feature_names} differ from metadata")
     if expected_features is not None and list(expected_features) != list(metadata["features"]):
-        raise RegistryError(f"run '{run_id}': features {metadata['features']} differ from the expected "
-                            f"{expected_features}")
+        raise RegistryError(
+            f"run '{run_id}': features {metadata['features']} differ from the expected {expected_features}"
+        )
     return booster, metadata
 
 
@@ -109,26 +118,40 @@ def promote(engine: Engine, run_id: str, root: Path | None = None) -> None:
         exists = conn.execute(select(model_run.c.status).where(model_run.c.run_id == run_id)).scalar()
         if exists is None:
             raise RegistryError(f"unknown run '{run_id}'")
-        conn.execute(update(model_run).where(model_run.c.status == "deployed", model_run.c.run_id != run_id)
-                     .values(status="archived"))
-        conn.execute(update(model_run).where(model_run.c.run_id == run_id)
-                     .values(status="deployed", deployed_at=dt.datetime.now(dt.UTC)))
+        conn.execute(
+            update(model_run)
+            .where(model_run.c.status == "deployed", model_run.c.run_id != run_id)
+            .values(status="archived")
+        )
+        conn.execute(
+            update(model_run)
+            .where(model_run.c.run_id == run_id)
+            .values(status="deployed", deployed_at=dt.datetime.now(dt.UTC))
+        )
         fault_point("model.promote.before_commit")
 
 
 def rollback(engine: Engine, root: Path | None = None) -> str:
     """Re-deploy the run that was deployed before the current one; returns its id."""
     with engine.connect() as conn:
-        current = conn.execute(select(model_run.c.run_id, model_run.c.deployed_at)
-                               .where(model_run.c.status == "deployed")).first()
+        current = conn.execute(
+            select(model_run.c.run_id, model_run.c.deployed_at).where(model_run.c.status == "deployed")
+        ).first()
         if current is None:
             raise RegistryError("no run is deployed, nothing to roll back")
         previous = conn.execute(
-            select(model_run.c.run_id).where(model_run.c.status == "archived", model_run.c.deployed_at.is_not(None),
-                                             model_run.c.deployed_at < current.deployed_at)
-            .order_by(model_run.c.deployed_at.desc())).first()
+            select(model_run.c.run_id)
+            .where(
+                model_run.c.status == "archived",
+                model_run.c.deployed_at.is_not(None),
+                model_run.c.deployed_at < current.deployed_at,
+            )
+            .order_by(model_run.c.deployed_at.desc())
+        ).first()
     if previous is None:
-        raise RegistryError(f"run '{current.run_id}' is the first deployed run; there is nothing to roll back to")
+        raise RegistryError(
+            f"run '{current.run_id}' is the first deployed run; there is nothing to roll back to"
+        )
     load_run(previous.run_id, root)
     with engine.begin() as conn:
         conn.execute(update(model_run).where(model_run.c.run_id == current.run_id).values(status="archived"))

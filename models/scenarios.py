@@ -1,12 +1,15 @@
 """What-if scenarios (issue 15): change a region's model inputs ("levers") and re-run both deployed models.
 
-Pure: no database or registry access here. ``models/scenarios_store.py`` gathers a ``ScenarioModel`` (observations,
+Pure: no database or registry access here. ``models/scenarios_store.py`` gathers a ``ScenarioModel``
+(observations,
 panels, boosters, calibration, stored predictions) once; every function below computes from it.
 
-Why levers act on observations, not on feature columns: a rate appears in several features (last year, 3-year sum,
+Why levers act on observations, not on feature columns: a rate appears in several features (last year, 3-year
+sum,
 change, years since a conflict began). A lever rewrites the observation the model reads for the scenario year,
 and the features it declares are rebuilt from the modified observations with the feature builders' own code
-(``models.features.feature_frame`` for detected victims, ``models.watchlist.driver_panel`` for the watch list), so
+(``models.features.feature_frame`` for detected victims, ``models.watchlist.driver_panel`` for the watch
+list), so
 the scenario stays coherent. Which year a lever rewrites:
 
 * detected in country, year t: the inputs dated t - 1 (label-source inputs, prosecutions and convictions, at
@@ -47,15 +50,23 @@ from models.features import (
 
 log = logging.getLogger(__name__)
 
-HONESTY = ("This is the model's learned association between these inputs and the outcome in past data, not a "
-           "causal effect: changing a lever in the world need not move risk by this amount.")
+HONESTY = (
+    "This is the model's learned association between these inputs and the outcome in past data, not a "
+    "causal effect: changing a lever in the world need not move risk by this amount."
+)
 MAX_REGIONS = 30  # a portfolio (or an API call) changes at most this many regions
-SUPPORT_NEIGHBOURS = 200  # "similar countries": the training rows nearest in log population and log GDP per capita
+SUPPORT_NEIGHBOURS = (
+    200  # "similar countries": the training rows nearest in log population and log GDP per capita
+)
 SUPPORT_QUANTILES = (0.01, 0.99)
 WIDEN_FACTOR = 2.0  # beyond support: interval half-widths × this
-DIRECTION_AGREEMENT = 0.8  # share of backtest origins whose effect has the majority sign, to call it supported
+DIRECTION_AGREEMENT = (
+    0.8  # share of backtest origins whose effect has the majority sign, to call it supported
+)
 DIRECTION_MIN_EFFECT = 1e-3  # log units: below this at every origin the model does not use the lever
-COVERAGE_REGION = "~coverage"  # sentinel rows: a one-region panel sees each source's years as the full one does
+COVERAGE_REGION = (  # sentinel rows: a one-region panel sees each source's years as the full one does
+    "~coverage"
+)
 DETECTED_UNIT = "detected victims per 100,000"
 RISE_UNIT = "rise factor: nationals detected abroad, next 3 years against the last 3"
 
@@ -72,9 +83,12 @@ class ScenarioNotFound(ScenarioError):
 class Lever:
     """One lever: what it changes in the observations, and which model features that moves.
 
-    ``how``: scale (value × factor), set (value = level), per100k (count = level × population / 100,000), pct_pop
-    (count = level % × population). ``detected_inputs`` / ``rise_inputs``: groups of indicator codes (one group per
-    quantity, codes in the builders' priority order). ``probe``: the two values the backtest compares to measure
+    ``how``: scale (value × factor), set (value = level), per100k (count = level × population / 100,000),
+    pct_pop
+    (count = level % × population). ``detected_inputs`` / ``rise_inputs``: groups of indicator codes (one
+    group per
+    quantity, codes in the builders' priority order). ``probe``: the two values the backtest compares to
+    measure
     the direction of the lever's effect.
     """
 
@@ -94,75 +108,245 @@ class Lever:
     probe: tuple[float, float] = (0.5, 2.0)
     special: str = ""  # ends_conflict_at_zero | funding_follows_coverage
     description: str = ""
-    better: int = 1  # which way more capacity lies (TIP tier: -1, lower is better); used by "raise to the median"
+    better: int = (
+        1  # which way more capacity lies (TIP tier: -1, lower is better); used by "raise to the median"
+    )
 
 
 _DISPLACED = (("displacement.refugees_by_origin",), ("displacement.asylum_seekers_by_origin",))
 _IDPS = (("displacement.idmc_conflict_idps", "displacement.conflict_idps_stock", "displacement.idps_unhcr"),)
 
 LEVERS: tuple[Lever, ...] = (
-    Lever("displaced_abroad", "Refugees and asylum-seekers originating", "× factor", "factor", 0.0, 10.0, 1.0, 0.1,
-          "scale", _DISPLACED,
-          ("refugees_origin_per100k", "asylum_seekers_origin_per100k", "refugees_origin_change"),
-          _DISPLACED, ("displaced_growth_2y", "displaced_growth_2y_based", "displaced_growth_2y_scaled",
-                       "displaced_abroad_level", "displaced_abroad"),
-          description="Refugees and asylum-seekers from the country abroad (UNHCR), latest year × factor"),
-    Lever("idps", "Conflict IDPs", "× factor", "factor", 0.0, 10.0, 1.0, 0.1, "scale", _IDPS, ("idps_per100k",),
-          _IDPS, ("idp_growth_2y", "idp_growth_2y_based", "idp_growth_2y_scaled", "idps_level", "idps"),
-          description="People internally displaced by conflict (IDMC, else UNHCR), latest year × factor"),
-    Lever("refugees_hosted", "Refugees hosted", "× factor", "factor", 0.0, 10.0, 1.0, 0.1, "scale",
-          (("displacement.refugees_hosted",),), ("refugees_hosted_per100k",),
-          description="Refugees hosted in the country (UNHCR), latest year × factor; the watch list does not use "
-                      "it"),
-    Lever("conflict_deaths", "Conflict deaths", "× factor", "factor", 0.0, 10.0, 1.0, 0.1, "scale",
-          (("conflict.deaths_organised_violence",), ("conflict.battle_deaths",)),
-          ("conflict_deaths_per100k", "conflict_deaths_3y_per100k", "battle_deaths_per100k"),
-          (("conflict.deaths_organised_violence",),), ("conflict_intensity", "conflict_growth", "deaths"),
-          special="ends_conflict_at_zero",
-          description="Deaths in organised violence and battle deaths (UCDP), latest year × factor; at 0 the "
-                      "armed conflicts of that year end too (years since the conflict began = 0)"),
-    Lever("disaster_affected", "People affected by a disaster", "% of population", "level", 0.0, 100.0, None, 0.5,
-          "pct_pop", (("hazard.disaster_affected",),), ("disaster_affected_per100k",),
-          (("hazard.disaster_affected",),), ("disaster_affected",), probe=(0.0, 10.0),
-          description="People affected by disasters in the latest year (EM-DAT), as a share of the population"),
-    Lever("humanitarian_coverage", "Humanitarian funding coverage", "% of requirements", "level", 0.0, 150.0, None,
-          1.0, "set", (("response.fts_coverage_pct",),), ("humanitarian_coverage_pct", "humanitarian_funding_per_capita"),
-          probe=(20.0, 80.0), special="funding_follows_coverage",
-          description="Share of humanitarian requirements funded (OCHA FTS); funding per person moves with it "
-                      "(requirements held fixed); 0 = funding stops"),
-    Lever("tip_tier", "US TIP report tier", "tier (1 best, 3 worst)", "level", 1.0, 3.0, None, 0.5, "set",
-          (("detection.tip_tier",),), ("tip_tier",), probe=(3.0, 1.0), better=-1,
-          description="US Trafficking in Persons report tier (2.5 = Tier 2 Watch List)"),
-    Lever("prosecutions", "Prosecutions per 100,000", "persons per 100,000", "level", 0.0, 20.0, None, 0.01,
-          "per100k", (("detection.persons_prosecuted",),), ("prosecutions_per100k",), probe=(0.05, 1.0),
-          description="Persons prosecuted for trafficking per 100,000 people (UNODC)"),
-    Lever("convictions", "Convictions per 100,000", "persons per 100,000", "level", 0.0, 20.0, None, 0.01,
-          "per100k", (("detection.persons_convicted",),), ("convictions_per100k",), probe=(0.02, 0.5),
-          description="Persons convicted of trafficking per 100,000 people (UNODC)"),
-    Lever("policy_3p", "3P anti-trafficking policy index", "index (3-15)", "level", 3.0, 15.0, None, 1.0, "set",
-          (("detection.policy_3p",),), ("policy_3p",), probe=(6.0, 12.0),
-          description="Prosecution, protection and prevention policy index (3P)"),
-    Lever("rule_of_law", "WGI rule of law", "estimate (-2.5 to 2.5)", "level", -2.5, 2.5, None, 0.05, "set",
-          (("structural.wgi_rl",),), ("wgi_rule_of_law",), (("structural.wgi_rl",),), ("rule_of_law",),
-          probe=(-1.0, 1.0), description="World Bank governance indicator: rule of law"),
+    Lever(
+        "displaced_abroad",
+        "Refugees and asylum-seekers originating",
+        "× factor",
+        "factor",
+        0.0,
+        10.0,
+        1.0,
+        0.1,
+        "scale",
+        _DISPLACED,
+        ("refugees_origin_per100k", "asylum_seekers_origin_per100k", "refugees_origin_change"),
+        _DISPLACED,
+        (
+            "displaced_growth_2y",
+            "displaced_growth_2y_based",
+            "displaced_growth_2y_scaled",
+            "displaced_abroad_level",
+            "displaced_abroad",
+        ),
+        description="Refugees and asylum-seekers from the country abroad (UNHCR), latest year × factor",
+    ),
+    Lever(
+        "idps",
+        "Conflict IDPs",
+        "× factor",
+        "factor",
+        0.0,
+        10.0,
+        1.0,
+        0.1,
+        "scale",
+        _IDPS,
+        ("idps_per100k",),
+        _IDPS,
+        ("idp_growth_2y", "idp_growth_2y_based", "idp_growth_2y_scaled", "idps_level", "idps"),
+        description="People internally displaced by conflict (IDMC, else UNHCR), latest year × factor",
+    ),
+    Lever(
+        "refugees_hosted",
+        "Refugees hosted",
+        "× factor",
+        "factor",
+        0.0,
+        10.0,
+        1.0,
+        0.1,
+        "scale",
+        (("displacement.refugees_hosted",),),
+        ("refugees_hosted_per100k",),
+        description=(
+            "Refugees hosted in the country (UNHCR), latest year × factor; the watch list does not use it"
+        ),
+    ),
+    Lever(
+        "conflict_deaths",
+        "Conflict deaths",
+        "× factor",
+        "factor",
+        0.0,
+        10.0,
+        1.0,
+        0.1,
+        "scale",
+        (("conflict.deaths_organised_violence",), ("conflict.battle_deaths",)),
+        ("conflict_deaths_per100k", "conflict_deaths_3y_per100k", "battle_deaths_per100k"),
+        (("conflict.deaths_organised_violence",),),
+        ("conflict_intensity", "conflict_growth", "deaths"),
+        special="ends_conflict_at_zero",
+        description=(
+            "Deaths in organised violence and battle deaths (UCDP), latest year × factor; at 0 the "
+            "armed conflicts of that year end too (years since the conflict began = 0)"
+        ),
+    ),
+    Lever(
+        "disaster_affected",
+        "People affected by a disaster",
+        "% of population",
+        "level",
+        0.0,
+        100.0,
+        None,
+        0.5,
+        "pct_pop",
+        (("hazard.disaster_affected",),),
+        ("disaster_affected_per100k",),
+        (("hazard.disaster_affected",),),
+        ("disaster_affected",),
+        probe=(0.0, 10.0),
+        description="People affected by disasters in the latest year (EM-DAT), as a share of the population",
+    ),
+    Lever(
+        "humanitarian_coverage",
+        "Humanitarian funding coverage",
+        "% of requirements",
+        "level",
+        0.0,
+        150.0,
+        None,
+        1.0,
+        "set",
+        (("response.fts_coverage_pct",),),
+        ("humanitarian_coverage_pct", "humanitarian_funding_per_capita"),
+        probe=(20.0, 80.0),
+        special="funding_follows_coverage",
+        description=(
+            "Share of humanitarian requirements funded (OCHA FTS); funding per person moves with it "
+            "(requirements held fixed); 0 = funding stops"
+        ),
+    ),
+    Lever(
+        "tip_tier",
+        "US TIP report tier",
+        "tier (1 best, 3 worst)",
+        "level",
+        1.0,
+        3.0,
+        None,
+        0.5,
+        "set",
+        (("detection.tip_tier",),),
+        ("tip_tier",),
+        probe=(3.0, 1.0),
+        better=-1,
+        description="US Trafficking in Persons report tier (2.5 = Tier 2 Watch List)",
+    ),
+    Lever(
+        "prosecutions",
+        "Prosecutions per 100,000",
+        "persons per 100,000",
+        "level",
+        0.0,
+        20.0,
+        None,
+        0.01,
+        "per100k",
+        (("detection.persons_prosecuted",),),
+        ("prosecutions_per100k",),
+        probe=(0.05, 1.0),
+        description="Persons prosecuted for trafficking per 100,000 people (UNODC)",
+    ),
+    Lever(
+        "convictions",
+        "Convictions per 100,000",
+        "persons per 100,000",
+        "level",
+        0.0,
+        20.0,
+        None,
+        0.01,
+        "per100k",
+        (("detection.persons_convicted",),),
+        ("convictions_per100k",),
+        probe=(0.02, 0.5),
+        description="Persons convicted of trafficking per 100,000 people (UNODC)",
+    ),
+    Lever(
+        "policy_3p",
+        "3P anti-trafficking policy index",
+        "index (3-15)",
+        "level",
+        3.0,
+        15.0,
+        None,
+        1.0,
+        "set",
+        (("detection.policy_3p",),),
+        ("policy_3p",),
+        probe=(6.0, 12.0),
+        description="Prosecution, protection and prevention policy index (3P)",
+    ),
+    Lever(
+        "rule_of_law",
+        "WGI rule of law",
+        "estimate (-2.5 to 2.5)",
+        "level",
+        -2.5,
+        2.5,
+        None,
+        0.05,
+        "set",
+        (("structural.wgi_rl",),),
+        ("wgi_rule_of_law",),
+        (("structural.wgi_rl",),),
+        ("rule_of_law",),
+        probe=(-1.0, 1.0),
+        description="World Bank governance indicator: rule of law",
+    ),
 )
 LEVER_BY_NAME = {lv.name: lv for lv in LEVERS}
 SPEC_BY_NAME = {f.name: f for f in FEATURES}
 _ZERO_CONFLICT_FEATURES = ("armed_conflicts", "years_since_conflict_onset")
 _ARMED_CONFLICTS = ("conflict.armed_conflicts",)
 _FUNDING = ("response.fts_funding_usd",)
-RISE_SCORE_COLUMNS = ("displaced_growth_2y", "displaced_growth_2y_based", "displaced_growth_2y_scaled",
-                      "idp_growth_2y", "idp_growth_2y_based", "idp_growth_2y_scaled", "conflict_intensity",
-                      "conflict_growth", "disaster_affected", "displaced_abroad_level", "idps_level", "log_population",
-                      "log_gdp_per_capita", "rule_of_law")
+RISE_SCORE_COLUMNS = (
+    "displaced_growth_2y",
+    "displaced_growth_2y_based",
+    "displaced_growth_2y_scaled",
+    "idp_growth_2y",
+    "idp_growth_2y_based",
+    "idp_growth_2y_scaled",
+    "conflict_intensity",
+    "conflict_growth",
+    "disaster_affected",
+    "displaced_abroad_level",
+    "idps_level",
+    "log_population",
+    "log_gdp_per_capita",
+    "rule_of_law",
+)
 
 
 def lever_table() -> list[dict[str, Any]]:
     """The levers as the API and the page describe them (GET /api/v1/scenarios/levers)."""
-    return [{"name": lv.name, "label": lv.label, "unit": lv.unit, "kind": lv.kind, "min": lv.min, "max": lv.max,
-             "default": lv.default, "step": lv.step, "description": lv.description,
-             "detected_features": list(lv.detected_features), "rise_features": list(lv.rise_features)}
-            for lv in LEVERS]
+    return [
+        {
+            "name": lv.name,
+            "label": lv.label,
+            "unit": lv.unit,
+            "kind": lv.kind,
+            "min": lv.min,
+            "max": lv.max,
+            "default": lv.default,
+            "step": lv.step,
+            "description": lv.description,
+            "detected_features": list(lv.detected_features),
+            "rise_features": list(lv.rise_features),
+        }
+        for lv in LEVERS
+    ]
 
 
 @dataclass(frozen=True)
@@ -184,7 +368,9 @@ def validate_levers(levers: Mapping[str, Any]) -> dict[str, float]:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(float(value)):
             raise ScenarioError(f"lever '{name}': value must be a finite number, got {value!r}")
         if not lever.min <= float(value) <= lever.max:
-            raise ScenarioError(f"lever '{name}': {value} is outside {lever.min:g}..{lever.max:g} ({lever.unit})")
+            raise ScenarioError(
+                f"lever '{name}': {value} is outside {lever.min:g}..{lever.max:g} ({lever.unit})"
+            )
         out[name] = float(value)
     return out
 
@@ -194,11 +380,14 @@ def _active(levers: Mapping[str, float]) -> dict[str, float]:
     return {k: v for k, v in levers.items() if not (LEVER_BY_NAME[k].kind == "factor" and v == 1.0)}
 
 
-# --- the model the engine runs on ------------------------------------------------------------------------------
+# --- the model the engine runs on
+# ------------------------------------------------------------------------------
+
 
 @dataclass
 class DetectedModel:
-    """The deployed detected-victims run: deployment panel, one booster per horizon, ensemble partner, intervals."""
+    """The deployed detected-victims run: deployment panel, one booster per horizon, ensemble partner,
+    intervals."""
 
     panel: pd.DataFrame  # the deployment panel (build_panel with the run's per-year label lag)
     lag_map: dict[int, int]
@@ -209,7 +398,9 @@ class DetectedModel:
     partner_median: float
     halfwidths: dict[int, dict[str, dict[float, float]]]
     level: float
-    stored: pd.DataFrame  # index (region_id, year): estimate_per_100k, lower_per_100k, upper_per_100k, risk_score
+    stored: (
+        pd.DataFrame
+    )  # index (region_id, year): estimate_per_100k, lower_per_100k, upper_per_100k, risk_score
     run_id: str
     directions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -240,10 +431,12 @@ class ScenarioModel:
     _memo: dict[Any, Any] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        # plain object strings: the small per-region frames are pivoted many times per scenario, and Arrow-backed
+        # plain object strings: the small per-region frames are pivoted many times per scenario, and
+        # Arrow-backed
         # strings cost more per operation than they save there
         self.obs = self.obs[["region_id", "year", "indicator", "value", "censored"]].astype(
-            {"region_id": object, "indicator": object, "year": int, "value": float, "censored": bool})
+            {"region_id": object, "indicator": object, "year": int, "value": float, "censored": bool}
+        )
         self.coverage = coverage_rows(self.obs)
         self._by_region = {r: g for r, g in self.obs.groupby("region_id", sort=False)}
         labelled = self.detected.panel[self.detected.panel["label"].notna()]
@@ -257,7 +450,8 @@ class ScenarioModel:
         return pd.concat([own, self.coverage], ignore_index=True)
 
     def rise_year(self, year: int) -> pd.DataFrame:
-        """The watch list's driver rows of one year (memoised: every scenario of that year starts from them)."""
+        """The watch list's driver rows of one year (memoised: every scenario of that year starts from
+        them)."""
         key = ("rise_year", year)
         if key not in self._memo:
             assert self.rise is not None
@@ -276,7 +470,9 @@ class ScenarioModel:
         if "rise_support" not in self._memo:
             assert self.rise is not None
             panel = self.rise.panel
-            self._memo["rise_support"] = panel[panel.index.get_level_values("year").isin(self.rise.support_years)]
+            self._memo["rise_support"] = panel[
+                panel.index.get_level_values("year").isin(self.rise.support_years)
+            ]
         return self._memo["rise_support"]
 
     def years(self) -> list[int]:
@@ -293,20 +489,27 @@ def coverage_rows(obs: pd.DataFrame) -> pd.DataFrame:
     """Empty (NaN) rows of a sentinel region at each indicator's first and last year.
 
     The builders read a source's coverage (first and last year: zero-filling, carrying past its end) from the
-    columns of its region × year matrix; with these rows a matrix of one region has the same columns as the full
+    columns of its region × year matrix; with these rows a matrix of one region has the same columns as the
+    full
     one, so a one-region rebuild equals the full panel (tests/models/test_scenarios.py checks it).
     """
     span = obs.groupby("indicator")["year"].agg(["min", "max"])
-    rows = [{"region_id": COVERAGE_REGION, "year": int(y), "indicator": ind, "value": np.nan, "censored": False}
-            for ind, r in span.iterrows() for y in {int(r["min"]), int(r["max"])}
-            if ind != "trafficking.victims_detected" and ind != POPULATION]
+    rows = [
+        {"region_id": COVERAGE_REGION, "year": int(y), "indicator": ind, "value": np.nan, "censored": False}
+        for ind, r in span.iterrows()
+        for y in {int(r["min"]), int(r["max"])}
+        if ind != "trafficking.victims_detected" and ind != POPULATION
+    ]
     return pd.DataFrame(rows, columns=["region_id", "year", "indicator", "value", "censored"])
 
 
-# --- levers applied to observations ----------------------------------------------------------------------------
+# --- levers applied to observations
+# ----------------------------------------------------------------------------
+
 
 def _spec_for(codes: tuple[str, ...]) -> FeatureSpec:
-    """The detected-model feature that reads this indicator group as a value (its carry and coverage rules)."""
+    """The detected-model feature that reads this indicator group as a value (its carry and coverage
+    rules)."""
     for f in FEATURES:
         if f.indicators == codes and f.kind in VALUE_KINDS:
             return f
@@ -318,6 +521,7 @@ def _detected_read(obs: pd.DataFrame, codes: tuple[str, ...], year: int, lag: in
     the input year it is dated (t - 1, or t - lag for the label's own source)."""
     spec = _spec_for(codes)
     from models.features import CONFLICT_DISPLACEMENT_FAMILIES, FILL_ZERO_COVERAGE, STALE_CARRY_YEARS
+
     coverage_end = max(FILL_ZERO_COVERAGE.get(i, 0) for i in codes) or None
     stale = STALE_CARRY_YEARS if spec.family in CONFLICT_DISPLACEMENT_FAMILIES else 0
     at = year - lag + 1 if any(is_label_derived(c) for c in codes) else year
@@ -348,13 +552,21 @@ def _write(obs: pd.DataFrame, new: dict[tuple[str, str, int], float]) -> pd.Data
     keys = pd.MultiIndex.from_tuples(list(new), names=["region_id", "indicator", "year"])
     current = pd.MultiIndex.from_frame(obs[["region_id", "indicator", "year"]])
     kept = obs[~current.isin(keys)]
-    add = pd.DataFrame({"region_id": keys.get_level_values(0), "indicator": keys.get_level_values(1),
-                        "year": keys.get_level_values(2).astype(int), "value": list(new.values()), "censored": False})
+    add = pd.DataFrame(
+        {
+            "region_id": keys.get_level_values(0),
+            "indicator": keys.get_level_values(1),
+            "year": keys.get_level_values(2).astype(int),
+            "value": list(new.values()),
+            "censored": False,
+        }
+    )
     return pd.concat([kept, add], ignore_index=True)
 
 
 def _target_value(lever: Lever, value: float, current: float, population: float) -> float | None:
-    """The observation a lever writes: the current value scaled, the level itself, or a rate turned into people."""
+    """The observation a lever writes: the current value scaled, the level itself, or a rate turned into
+    people."""
     if lever.how == "scale":
         return None if pd.isna(current) else float(current) * value
     if lever.how == "set":
@@ -364,8 +576,16 @@ def _target_value(lever: Lever, value: float, current: float, population: float)
     return value * float(population) / (1e5 if lever.how == "per100k" else 100.0)  # per100k | pct_pop
 
 
-def _lever_writes(obs: pd.DataFrame, lever: Lever, value: float, year: int, target: str, lag: int,
-                  regions: Sequence[str], population: pd.Series) -> tuple[dict[tuple[str, str, int], float], list[str]]:
+def _lever_writes(
+    obs: pd.DataFrame,
+    lever: Lever,
+    value: float,
+    year: int,
+    target: str,
+    lag: int,
+    regions: Sequence[str],
+    population: pd.Series,
+) -> tuple[dict[tuple[str, str, int], float], list[str]]:
     """The observations one lever rewrites for ``target`` (keyed region, indicator, year), and notes."""
     new: dict[tuple[str, str, int], float] = {}
     notes: list[str] = []
@@ -377,16 +597,19 @@ def _lever_writes(obs: pd.DataFrame, lever: Lever, value: float, year: int, targ
         for region in regions:
             written = _target_value(lever, value, current.get(region, np.nan), population.get(region, np.nan))
             if written is None:
-                notes.append(f"{region}: no {codes[0]} value (or population) for {year}; lever '{lever.name}' "
-                             "left it unchanged")
+                notes.append(
+                    f"{region}: no {codes[0]} value (or population) for {year}; lever '{lever.name}' "
+                    "left it unchanged"
+                )
                 continue
             for code in codes:
                 new[(region, code, at)] = written
     return new, notes
 
 
-def _follow_ups(obs: pd.DataFrame, lever: Lever, value: float, year: int, lag: int, regions: Sequence[str]
-                ) -> tuple[dict[tuple[str, str, int], float], list[str]]:
+def _follow_ups(
+    obs: pd.DataFrame, lever: Lever, value: float, year: int, lag: int, regions: Sequence[str]
+) -> tuple[dict[tuple[str, str, int], float], list[str]]:
     """What else a lever changes to stay coherent (detected model): the conflict ends with its deaths; funding
     follows coverage with requirements held fixed."""
     new: dict[tuple[str, str, int], float] = {}
@@ -399,21 +622,31 @@ def _follow_ups(obs: pd.DataFrame, lever: Lever, value: float, year: int, lag: i
         for region in regions:
             c, f = cov.get(region, np.nan), funding.get(region, np.nan)
             if pd.isna(c) or c <= 0 or pd.isna(f):
-                notes.append(f"{region}: funding per person unchanged (no funding or coverage figure for {year - 1})")
+                notes.append(
+                    f"{region}: funding per person unchanged (no funding or coverage figure for {year - 1})"
+                )
                 continue
             new[(region, _FUNDING[0], at)] = float(f) * value / float(c)
     return new, notes
 
 
-def apply_levers(obs: pd.DataFrame, levers: Mapping[str, float], year: int, target: str, lag: int = 1,
-                 regions: Sequence[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
+def apply_levers(
+    obs: pd.DataFrame,
+    levers: Mapping[str, float],
+    year: int,
+    target: str,
+    lag: int = 1,
+    regions: Sequence[str] | None = None,
+) -> tuple[pd.DataFrame, list[str]]:
     """Observations with the levers applied for ``target`` ("detected" or "rise") in scenario ``year``.
 
     Works on any number of regions at once (``regions``: which; default all in ``obs``). Returns the modified
     observations and notes (e.g. a factor with no value to scale).
     """
-    regions = [r for r in (regions or sorted(set(obs["region_id"]))) if r != COVERAGE_REGION]
-    population = (_population(obs, year - 1, 1) if target == "detected" else _population(obs, year, wl.CARRY_YEARS))
+    regions = [r for r in regions or sorted(set(obs["region_id"])) if r != COVERAGE_REGION]
+    population = (
+        _population(obs, year - 1, 1) if target == "detected" else _population(obs, year, wl.CARRY_YEARS)
+    )
     new: dict[tuple[str, str, int], float] = {}
     notes: list[str] = []
     for name, value in _active(levers).items():
@@ -459,7 +692,8 @@ def rebuild_detected(obs: pd.DataFrame, names: Sequence[str], year: int, lag: in
 
 
 def rebuild_rise(obs: pd.DataFrame, levers: Mapping[str, float], year: int) -> pd.DataFrame:
-    """Watch-list drivers for ``year`` rebuilt by ``driver_panel`` from the inputs the levers and the scored-row
+    """Watch-list drivers for ``year`` rebuilt by ``driver_panel`` from the inputs the levers and the
+    scored-row
     rule need (the others do not enter the rebuilt columns)."""
     codes = {c for lv in _active(levers) for g in LEVER_BY_NAME[lv].rise_inputs for c in g}
     for key in ("refugees_origin", "asylum_origin", "idps", "deaths", "population"):
@@ -468,11 +702,15 @@ def rebuild_rise(obs: pd.DataFrame, levers: Mapping[str, float], year: int) -> p
     return wl.driver_panel(sub, [year]).drivers.droplevel("year")
 
 
-# --- the out-of-support guard ----------------------------------------------------------------------------------
+# --- the out-of-support guard
+# ----------------------------------------------------------------------------------
 
-def similar_rows(reference: pd.DataFrame, log_population: float, log_gdp: float,
-                 neighbours: int = SUPPORT_NEIGHBOURS) -> pd.DataFrame:
-    """The ``neighbours`` training rows nearest to a region in standardised log population and log GDP per capita
+
+def similar_rows(
+    reference: pd.DataFrame, log_population: float, log_gdp: float, neighbours: int = SUPPORT_NEIGHBOURS
+) -> pd.DataFrame:
+    """The ``neighbours`` training rows nearest to a region in standardised log population and log GDP per
+    capita
     (log population alone where its GDP is missing): the "similar countries" of the out-of-support rule."""
     cols = ["log_population", "log_gdp_per_capita"] if pd.notna(log_gdp) else ["log_population"]
     point = np.array([log_population, log_gdp][: len(cols)], dtype=float)
@@ -498,12 +736,18 @@ def support_range(similar: pd.DataFrame, feature: str) -> tuple[float, float] | 
     return float(lo), float(hi)
 
 
-def support_check(reference: pd.DataFrame, base: pd.Series, scen: pd.Series, features: Sequence[str],
-                  gdp_column: str = "log_gdp_per_capita", neighbours: int = SUPPORT_NEIGHBOURS
-                  ) -> list[dict[str, Any]]:
+def support_check(
+    reference: pd.DataFrame,
+    base: pd.Series,
+    scen: pd.Series,
+    features: Sequence[str],
+    gdp_column: str = "log_gdp_per_capita",
+    neighbours: int = SUPPORT_NEIGHBOURS,
+) -> list[dict[str, Any]]:
     """For each feature the scenario moved: its value, the similar countries' range, beyond and far beyond.
 
-    Beyond: outside the range (the interval is widened WIDEN_FACTOR-fold). Far beyond: further outside than the
+    Beyond: outside the range (the interval is widened WIDEN_FACTOR-fold). Far beyond: further outside than
+    the
     range is wide (the answer is withheld). A feature the scenario did not change is never flagged.
     """
     out = []
@@ -513,24 +757,51 @@ def support_check(reference: pd.DataFrame, base: pd.Series, scen: pd.Series, fea
         if pd.isna(s) or (pd.notna(b) and np.isclose(float(b), float(s), rtol=0, atol=1e-12)):
             continue
         if similar is None:
-            similar = similar_rows(reference, float(base.get("log_population", np.nan)),
-                                   float(base.get(gdp_column, np.nan)), neighbours)
+            similar = similar_rows(
+                reference,
+                float(base.get("log_population", np.nan)),
+                float(base.get(gdp_column, np.nan)),
+                neighbours,
+            )
         rng = support_range(similar, name)
         if rng is None:
-            out.append({"feature": name, "value": float(s), "low": None, "high": None, "beyond": True,
-                        "far": False, "reason": "too few similar countries with this input in training"})
+            out.append(
+                {
+                    "feature": name,
+                    "value": float(s),
+                    "low": None,
+                    "high": None,
+                    "beyond": True,
+                    "far": False,
+                    "reason": "too few similar countries with this input in training",
+                }
+            )
             continue
         lo, hi = rng
         width = max(hi - lo, 1e-9)
         beyond = bool(s < lo or s > hi)
         far = bool(s < lo - width or s > hi + width)
-        out.append({"feature": name, "value": float(s), "low": lo, "high": hi, "beyond": beyond, "far": far,
-                    "reason": "far beyond what the model has seen" if far else
-                    "beyond what the model has seen" if beyond else ""})
+        out.append(
+            {
+                "feature": name,
+                "value": float(s),
+                "low": lo,
+                "high": hi,
+                "beyond": beyond,
+                "far": far,
+                "reason": (
+                    "far beyond what the model has seen"
+                    if far
+                    else "beyond what the model has seen" if beyond else ""
+                ),
+            }
+        )
     return out
 
 
-# --- detected victims ------------------------------------------------------------------------------------------
+# --- detected victims
+# ------------------------------------------------------------------------------------------
+
 
 def _detected_margin(model: DetectedModel, X: pd.DataFrame, horizon: int) -> tuple[np.ndarray, pd.DataFrame]:
     """Margins (log1p per 100k) and SHAP contributions of the deployed ensemble for rows of the panel."""
@@ -544,13 +815,18 @@ def _detected_margin(model: DetectedModel, X: pd.DataFrame, horizon: int) -> tup
         shap["past_victims_shrunk_per100k"] += (1 - model.weight) * (part - model.partner_median)
         shap[BIAS] += (1 - model.weight) * model.partner_median
     elif model.partner == "mean_3y":
-        part = (X["hist_mean3_origin"].fillna(X["past_victims_per100k"]).fillna(model.partner_median)
-                .to_numpy(dtype=float))
+        part = (
+            X["hist_mean3_origin"]
+            .fillna(X["past_victims_per100k"])
+            .fillna(model.partner_median)
+            .to_numpy(dtype=float)
+        )
         shap["past_victims_mean3_per100k"] += (1 - model.weight) * (part - model.partner_median)
         shap[BIAS] += (1 - model.weight) * model.partner_median
     elif model.partner is not None:
-        raise ScenarioError(f"the deployed ensemble partner '{model.partner}' is not supported by the scenario "
-                            "engine")
+        raise ScenarioError(
+            f"the deployed ensemble partner '{model.partner}' is not supported by the scenario engine"
+        )
     # the margin is the booster's own prediction (float32 sums) plus the partner, as the pipeline computed it
     margin = booster.predict(d, output_margin=True).astype(float) * model.weight
     if model.partner is not None:
@@ -558,8 +834,9 @@ def _detected_margin(model: DetectedModel, X: pd.DataFrame, horizon: int) -> tup
     return margin, shap
 
 
-def detected_rows(model: ScenarioModel, regions: Sequence[str], year: int, levers: Mapping[str, float]
-                  ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+def detected_rows(
+    model: ScenarioModel, regions: Sequence[str], year: int, levers: Mapping[str, float]
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Baseline and scenario feature rows (index region) of the detected model for ``year``."""
     panel = model.detected.panel
     keys = [(r, year) for r in regions]
@@ -572,16 +849,26 @@ def detected_rows(model: ScenarioModel, regions: Sequence[str], year: int, lever
     notes: list[str] = []
     if names:
         lag = model.detected.lag_map.get(year, 1)
-        obs = (pd.concat([model.region_obs(r) for r in regions], ignore_index=True) if len(regions) == 1
-               else pd.concat([model._by_region[r] for r in regions] + [model.coverage], ignore_index=True))
+        obs = (
+            pd.concat([model.region_obs(r) for r in regions], ignore_index=True)
+            if len(regions) == 1
+            else pd.concat([model._by_region[r] for r in regions] + [model.coverage], ignore_index=True)
+        )
         modified, notes = apply_levers(obs, levers, year, "detected", lag, regions)
         rebuilt = rebuild_detected(modified, names, year, lag).reindex(base.index)
         scen[names] = rebuilt[names].to_numpy()
     return base, scen, notes
 
 
-def _detected_result(model: ScenarioModel, region: str, year: int, levers: Mapping[str, float],
-                     base: pd.Series, scen: pd.Series, notes: list[str]) -> dict[str, Any]:
+def _detected_result(
+    model: ScenarioModel,
+    region: str,
+    year: int,
+    levers: Mapping[str, float],
+    base: pd.Series,
+    scen: pd.Series,
+    notes: list[str],
+) -> dict[str, Any]:
     det = model.detected
     lag = det.lag_map.get(year, 1)
     h = min(lag, max(det.boosters))
@@ -596,25 +883,42 @@ def _detected_result(model: ScenarioModel, region: str, year: int, levers: Mappi
     q_s = q * WIDEN_FACTOR if beyond else q
 
     def per100k(m: float, half: float) -> tuple[float, float, float]:
-        return (float(np.expm1(max(m, 0.0))), float(np.expm1(max(m - half, 0.0))), float(np.expm1(max(m, 0.0) + half)))
+        return (
+            float(np.expm1(max(m, 0.0))),
+            float(np.expm1(max(m - half, 0.0))),
+            float(np.expm1(max(m, 0.0) + half)),
+        )
 
     b_est, b_lo, b_hi = per100k(margin[0], q)
     s_est, s_lo, s_hi = per100k(margin[1], q_s)
     diff = shap.iloc[1] - shap.iloc[0]
     return {
-        "target": "detected", "unit": DETECTED_UNIT, "region": region, "year": year, "horizon": h,
-        "baseline": b_est, "baseline_lower": b_lo, "baseline_upper": b_hi,
-        "scenario": None if far else s_est, "lower": None if far else s_lo, "upper": None if far else s_hi,
+        "target": "detected",
+        "unit": DETECTED_UNIT,
+        "region": region,
+        "year": year,
+        "horizon": h,
+        "baseline": b_est,
+        "baseline_lower": b_lo,
+        "baseline_upper": b_hi,
+        "scenario": None if far else s_est,
+        "lower": None if far else s_lo,
+        "upper": None if far else s_hi,
         "difference": None if far else s_est - b_est,
-        "beyond_support": beyond, "withheld": far, "widened": beyond and not far, "support": support,
+        "beyond_support": beyond,
+        "withheld": far,
+        "widened": beyond and not far,
+        "support": support,
         "contributions": _per_lever(diff, levers, "detected"),
         "feature_contributions": {k: float(v) for k, v in diff.items() if abs(v) > 1e-12},
         "shap_scenario": {k: float(v) for k, v in shap.iloc[1].items()},
-        "margin_baseline": float(margin[0]), "margin_scenario": float(margin[1]),
+        "margin_baseline": float(margin[0]),
+        "margin_scenario": float(margin[1]),
         "contribution_space": "log1p(detected victims per 100,000)",
         "inputs": {k: {"baseline": _num(base.get(k)), "scenario": _num(scen.get(k))} for k in moved},
-        "directions": {k: det.directions.get(k, {}).get("detected", {"verdict": "not measured"})
-                       for k in _active(levers)},
+        "directions": {
+            k: det.directions.get(k, {}).get("detected", {"verdict": "not measured"}) for k in _active(levers)
+        },
         "notes": notes,
     }
 
@@ -640,7 +944,9 @@ def _num(v: Any) -> float | None:
     return None if v is None or pd.isna(v) else float(v)
 
 
-# --- the watch-list rise ---------------------------------------------------------------------------------------
+# --- the watch-list rise
+# ---------------------------------------------------------------------------------------
+
 
 def _rise_terms(rise: RiseModel, year_frame: pd.DataFrame) -> pd.DataFrame:
     """The headline's additive terms per country for one year (score = their sum)."""
@@ -650,12 +956,20 @@ def _rise_terms(rise: RiseModel, year_frame: pd.DataFrame) -> pd.DataFrame:
         c = rise.booster.predict(d, pred_contribs=True)  # type: ignore[union-attr]
         return pd.DataFrame(c, index=year_frame.index, columns=[*wl.XGB_FEATURES, BIAS])
     if rise.headline in ("composite", wl.AMENDED, wl.SCALED):
-        terms = wl.composite_terms(year_frame, based=rise.headline == wl.AMENDED, scaled=rise.headline == wl.SCALED)
+        terms = wl.composite_terms(
+            year_frame, based=rise.headline == wl.AMENDED, scaled=rise.headline == wl.SCALED
+        )
         score = terms.pop("score")
-        # additive split: each crisis term without the modifier, plus the modifier's whole share (vulnerability),
+        # additive split: each crisis term without the modifier, plus the modifier's whole share
+        # (vulnerability),
         # so a rule-of-law lever's effect lands on "vulnerability"; __check__ holds any rounding left
-        vuln = ((wl._z_within_year(-year_frame["log_gdp_per_capita"])
-                 + wl._z_within_year(-year_frame["rule_of_law"])) / 2).clip(-1, 1)
+        vuln = (
+            (
+                wl._z_within_year(-year_frame["log_gdp_per_capita"])
+                + wl._z_within_year(-year_frame["rule_of_law"])
+            )
+            / 2
+        ).clip(-1, 1)
         factor = 1 + wl.VULNERABILITY_STRENGTH * vuln
         out = terms.drop(columns="vulnerability").div(factor, axis=0)
         out["vulnerability"] = terms["vulnerability"]
@@ -672,13 +986,17 @@ def headline_inputs(headline: str) -> tuple[str, ...]:
     if headline in ("composite", wl.AMENDED, wl.SCALED):
         suffix = {"composite": "", wl.AMENDED: "_based", wl.SCALED: "_scaled"}[headline]
         growth = ("displaced_growth_2y", "idp_growth_2y")
-        return (*(f"{k}{suffix}" if k in growth else k for k in wl.COMPOSITE_WEIGHTS), "log_gdp_per_capita",
-                "rule_of_law")
+        return (
+            *(f"{k}{suffix}" if k in growth else k for k in wl.COMPOSITE_WEIGHTS),
+            "log_gdp_per_capita",
+            "rule_of_law",
+        )
     return (headline,)
 
 
-def rise_year_frames(model: ScenarioModel, regions: Sequence[str], year: int, levers: Mapping[str, float]
-                     ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+def rise_year_frames(
+    model: ScenarioModel, regions: Sequence[str], year: int, levers: Mapping[str, float]
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """The year's driver rows before and after the levers (index (region_id, year))."""
     rise = model.rise
     assert rise is not None
@@ -700,8 +1018,9 @@ def rise_year_frames(model: ScenarioModel, regions: Sequence[str], year: int, le
     return base, scen, notes
 
 
-def _rise_value(rise: RiseModel, scores: pd.Series, key: tuple[str, int], q10: float, q90: float
-                ) -> tuple[float, float, float]:
+def _rise_value(
+    rise: RiseModel, scores: pd.Series, key: tuple[str, int], q10: float, q90: float
+) -> tuple[float, float, float]:
     """Rise factor and interval of one row from the year's scores, as ``watchlist.watchlist_frame`` computes
     them (without a fitted calibration line: a tenth of the score's z within the year)."""
     cal = rise.calibration
@@ -712,8 +1031,15 @@ def _rise_value(rise: RiseModel, scores: pd.Series, key: tuple[str, int], q10: f
     return float(np.exp(fitted)), float(np.exp(fitted + q10)), float(np.exp(fitted + q90))
 
 
-def _rise_result(model: ScenarioModel, region: str, year: int, levers: Mapping[str, float], base: pd.DataFrame,
-                 scen: pd.DataFrame, notes: list[str]) -> dict[str, Any]:
+def _rise_result(
+    model: ScenarioModel,
+    region: str,
+    year: int,
+    levers: Mapping[str, float],
+    base: pd.DataFrame,
+    scen: pd.DataFrame,
+    notes: list[str],
+) -> dict[str, Any]:
     rise = model.rise
     assert rise is not None
     t_base = model.rise_base_terms(year)
@@ -730,7 +1056,8 @@ def _rise_result(model: ScenarioModel, region: str, year: int, levers: Mapping[s
     s, s_lo, s_hi = _rise_value(rise, t_scen.sum(axis=1), key, q10 * widen, q90 * widen)
     rank_b = int((t_base.sum(axis=1) > s_base).sum() + 1)
     rank_s = int((t_scen.sum(axis=1) > s_scen).sum() + 1)
-    # in log rise factor: fitted = intercept + slope × score, so slope × each term's change adds up to the change
+    # in log rise factor: fitted = intercept + slope × score, so slope × each term's change adds up to the
+    # change
     slope = rise.calibration.get("slope", 0.0) if rise.calibration.get("fitted") else float("nan")
     diff = (t_scen.loc[key] - t_base.loc[key]).drop(labels=["__check__"], errors="ignore") * slope
     others = float((t_scen.loc[key].get("__check__", 0.0)) - (t_base.loc[key].get("__check__", 0.0))) * slope
@@ -738,37 +1065,65 @@ def _rise_result(model: ScenarioModel, region: str, year: int, levers: Mapping[s
     if others:
         contributions["other (interactions)"] += others
     return {
-        "target": "rise", "unit": RISE_UNIT, "region": region, "year": year,
-        "baseline": b, "baseline_lower": b_lo, "baseline_upper": b_hi,
-        "scenario": None if far else s, "lower": None if far else s_lo, "upper": None if far else s_hi,
+        "target": "rise",
+        "unit": RISE_UNIT,
+        "region": region,
+        "year": year,
+        "baseline": b,
+        "baseline_lower": b_lo,
+        "baseline_upper": b_hi,
+        "scenario": None if far else s,
+        "lower": None if far else s_lo,
+        "upper": None if far else s_hi,
         "difference": None if far else s - b,
-        "rank_baseline": rank_b, "rank_scenario": None if far else rank_s, "ranked": int(len(t_base)),
-        "beyond_support": beyond, "withheld": far, "widened": beyond and not far, "support": support,
+        "rank_baseline": rank_b,
+        "rank_scenario": None if far else rank_s,
+        "ranked": int(len(t_base)),
+        "beyond_support": beyond,
+        "withheld": far,
+        "widened": beyond and not far,
+        "support": support,
         "contributions": contributions,
-        "contribution_space": "log(rise factor)" if rise.calibration.get("fitted") else
-        "not additive (no calibration line: the rise is a tenth of the score's z within the year)",
+        "contribution_space": (
+            "log(rise factor)"
+            if rise.calibration.get("fitted")
+            else "not additive (no calibration line: the rise is a tenth of the score's z within the year)"
+        ),
         "feature_contributions": {k: float(v) for k, v in diff.items() if abs(v) > 1e-12},
         "shap_scenario": {k: float(v) * slope for k, v in t_scen.loc[key].items() if k != "__check__"},
-        "score_baseline": s_base, "score_scenario": s_scen, "headline": rise.headline,
-        "inputs": {k: {"baseline": _num(base.loc[key].get(k)), "scenario": _num(scen.loc[key].get(k))}
-                   for k in moved_rise_features(levers) if k in base.columns},
-        "directions": {k: model.detected.directions.get(k, {}).get("rise", {"verdict": "not measured"})
-                       for k in _active(levers)},
+        "score_baseline": s_base,
+        "score_scenario": s_scen,
+        "headline": rise.headline,
+        "inputs": {
+            k: {"baseline": _num(base.loc[key].get(k)), "scenario": _num(scen.loc[key].get(k))}
+            for k in moved_rise_features(levers)
+            if k in base.columns
+        },
+        "directions": {
+            k: model.detected.directions.get(k, {}).get("rise", {"verdict": "not measured"})
+            for k in _active(levers)
+        },
         "notes": notes,
     }
 
 
-# --- a scenario ------------------------------------------------------------------------------------------------
+# --- a scenario
+# ------------------------------------------------------------------------------------------------
+
 
 def run_scenario(model: ScenarioModel, scenario: Scenario) -> dict[str, Any]:
-    """Both targets for one region and year: baseline, scenario, interval, difference, contributions, guard."""
+    """Both targets for one region and year: baseline, scenario, interval, difference, contributions,
+    guard."""
     started = time.perf_counter()
     levers = validate_levers(scenario.levers)
     region, year = scenario.region, int(scenario.year)
     years = model.years()
     if year not in years:
-        raise ScenarioError(f"year {year} is outside the years both models cover ({years[0]}-{years[-1]})"
-                            if years else "no year is scored by both models")
+        raise ScenarioError(
+            f"year {year} is outside the years both models cover ({years[0]}-{years[-1]})"
+            if years
+            else "no year is scored by both models"
+        )
     base, scen, notes = detected_rows(model, [region], year, levers)
     data = [_detected_result(model, region, year, levers, base.iloc[0], scen.iloc[0], notes)]
     if model.rise is not None:
@@ -776,15 +1131,34 @@ def run_scenario(model: ScenarioModel, scenario: Scenario) -> dict[str, Any]:
             b, s, n = rise_year_frames(model, [region], year, levers)
             data.append(_rise_result(model, region, year, levers, b, s, n))
         except ScenarioError as exc:
-            data.append({"target": "rise", "unit": RISE_UNIT, "region": region, "year": year, "withheld": True,
-                         "scenario": None, "baseline": None, "notes": [str(exc)]})
-    return {"data": data, "meta": {"region": region, "year": year, "levers": levers, "honesty": HONESTY,
-                                   "run_id": model.detected.run_id,
-                                   "compute_ms": round((time.perf_counter() - started) * 1000, 1)}}
+            data.append(
+                {
+                    "target": "rise",
+                    "unit": RISE_UNIT,
+                    "region": region,
+                    "year": year,
+                    "withheld": True,
+                    "scenario": None,
+                    "baseline": None,
+                    "notes": [str(exc)],
+                }
+            )
+    return {
+        "data": data,
+        "meta": {
+            "region": region,
+            "year": year,
+            "levers": levers,
+            "honesty": HONESTY,
+            "run_id": model.detected.run_id,
+            "compute_ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    }
 
 
 def current_levels(model: ScenarioModel, region: str, year: int) -> dict[str, float | None]:
-    """Each level lever's current value for the region (what the detected model reads), in the lever's unit."""
+    """Each level lever's current value for the region (what the detected model reads), in the lever's
+    unit."""
     try:
         row = model.detected.panel.loc[(region, year)]
     except KeyError:
@@ -805,7 +1179,9 @@ def _current(lever: Lever, row: pd.Series) -> float | None:
     return value
 
 
-# --- portfolio -------------------------------------------------------------------------------------------------
+# --- portfolio
+# -------------------------------------------------------------------------------------------------
+
 
 def detection_gap(model: ScenarioModel, year: int, n: int = 10) -> list[str]:
     """The ``n`` regions whose watch-list percentile most exceeds their detected-victims risk score.
@@ -832,11 +1208,13 @@ def lever_median(model: ScenarioModel, lever: str, year: int) -> float:
     return float(np.clip(np.median(values), lv.min, lv.max))
 
 
-def portfolio(model: ScenarioModel, regions: Sequence[str], year: int, lever: str, value: float | str
-              ) -> dict[str, Any]:
+def portfolio(
+    model: ScenarioModel, regions: Sequence[str], year: int, lever: str, value: float | str
+) -> dict[str, Any]:
     """One lever applied to a set of regions at once: the change in each one's estimate and ranked risk.
 
-    ``value``: the lever's value, or "median" (level levers: raise to the year's median across regions; a region
+    ``value``: the lever's value, or "median" (level levers: raise to the year's median across regions; a
+    region
     already at or beyond it, in the lever's ``better`` direction, is left as it is). Ranks are within the year
     among every region the model scores, after all the set's regions are changed together.
     """
@@ -856,8 +1234,11 @@ def portfolio(model: ScenarioModel, regions: Sequence[str], year: int, lever: st
         lv = LEVER_BY_NAME[lever]
         current = {r: _current(lv, base_d.loc[r]) for r in regions}
         moved = [r for r in regions if current[r] is None or (level - current[r]) * lv.better > 0]
-        notes += [f"{r}: already at or beyond the median ({current[r]:.3g}); unchanged" for r in regions
-                  if r not in moved]
+        notes += [
+            f"{r}: already at or beyond the median ({current[r]:.3g}); unchanged"
+            for r in regions
+            if r not in moved
+        ]
     if moved:
         _, changed, said = detected_rows(model, moved, year, levers)
         scen_d.loc[moved] = changed.to_numpy()
@@ -875,10 +1256,18 @@ def portfolio(model: ScenarioModel, regions: Sequence[str], year: int, lever: st
     rows = []
     for i, r in enumerate(regions):
         q = float(det.halfwidths[h][groups.iloc[i]][det.level])
-        rows.append({"region": r, "target": "detected", "baseline": float(np.expm1(max(m_b[i], 0))),
-                     "scenario": float(np.expm1(max(m_s[i], 0))),
-                     "lower": float(np.expm1(max(m_s[i] - q, 0))), "upper": float(np.expm1(max(m_s[i], 0) + q)),
-                     "rank_baseline": int(base_rank[r]), "rank_scenario": int(scen_rank[r])})
+        rows.append(
+            {
+                "region": r,
+                "target": "detected",
+                "baseline": float(np.expm1(max(m_b[i], 0))),
+                "scenario": float(np.expm1(max(m_s[i], 0))),
+                "lower": float(np.expm1(max(m_s[i] - q, 0))),
+                "upper": float(np.expm1(max(m_s[i], 0) + q)),
+                "rank_baseline": int(base_rank[r]),
+                "rank_scenario": int(scen_rank[r]),
+            }
+        )
     if model.rise is not None:
         try:
             scored = [r for r in moved if (r, year) in model.rise_year(year).index]
@@ -893,20 +1282,44 @@ def portfolio(model: ScenarioModel, regions: Sequence[str], year: int, lever: st
             for r in [r for r in regions if (r, year) in tb.index]:
                 vb = _rise_value(model.rise, tb, (r, year), q10, q90)
                 vs = _rise_value(model.rise, ts, (r, year), q10, q90)
-                rows.append({"region": r, "target": "rise", "baseline": vb[0], "scenario": vs[0], "lower": vs[1],
-                             "upper": vs[2], "rank_baseline": int(rb[(r, year)]), "rank_scenario": int(rs[(r, year)])})
+                rows.append(
+                    {
+                        "region": r,
+                        "target": "rise",
+                        "baseline": vb[0],
+                        "scenario": vs[0],
+                        "lower": vs[1],
+                        "upper": vs[2],
+                        "rank_baseline": int(rb[(r, year)]),
+                        "rank_scenario": int(rs[(r, year)]),
+                    }
+                )
         except ScenarioError as exc:
             notes.append(str(exc))
-    return {"data": rows, "meta": {"year": year, "lever": lever, "value": level, "regions": regions, "moved": moved,
-                                   "honesty": HONESTY, "notes": sorted(set(notes)),
-                                   "compute_ms": round((time.perf_counter() - started) * 1000, 1)}}
+    return {
+        "data": rows,
+        "meta": {
+            "year": year,
+            "lever": lever,
+            "value": level,
+            "regions": regions,
+            "moved": moved,
+            "honesty": HONESTY,
+            "notes": sorted(set(notes)),
+            "compute_ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    }
 
 
-# --- lever directions in the backtest --------------------------------------------------------------------------
+# --- lever directions in the backtest
+# --------------------------------------------------------------------------
 
-def probe_rows(obs: pd.DataFrame, panel: pd.DataFrame, year: int, lag: int = 1) -> dict[str, tuple[pd.DataFrame,
-                                                                                                     pd.DataFrame]]:
-    """For each lever, the panel rows of ``year`` with the lever at its two probe values (all regions at once)."""
+
+def probe_rows(
+    obs: pd.DataFrame, panel: pd.DataFrame, year: int, lag: int = 1
+) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """For each lever, the panel rows of ``year`` with the lever at its two probe values (all regions at
+    once)."""
     base = panel.xs(year, level="year", drop_level=False)
     regions = sorted(base.index.get_level_values("region_id"))
     out = {}
@@ -925,24 +1338,37 @@ def probe_rows(obs: pd.DataFrame, panel: pd.DataFrame, year: int, lag: int = 1) 
 
 
 def direction_verdict(effects: Sequence[float]) -> dict[str, Any]:
-    """Supported when at least DIRECTION_AGREEMENT of the origins share the sign; no effect when every origin's
+    """Supported when at least DIRECTION_AGREEMENT of the origins share the sign; no effect when every
+    origin's
     effect is below DIRECTION_MIN_EFFECT."""
     e = np.asarray(effects, dtype=float)
     if len(e) == 0:
         return {"verdict": "not measured", "origins": 0}
     if np.all(np.abs(e) < DIRECTION_MIN_EFFECT):
-        return {"verdict": "no effect", "origins": len(e), "mean_effect": float(e.mean()), "effects": e.tolist()}
+        return {
+            "verdict": "no effect",
+            "origins": len(e),
+            "mean_effect": float(e.mean()),
+            "effects": e.tolist(),
+        }
     sign = 1.0 if (e > 0).sum() >= (e < 0).sum() else -1.0
     share = float(np.mean(np.sign(e) == sign))
     verdict = "supported" if share >= DIRECTION_AGREEMENT else "uncertain"
-    return {"verdict": verdict, "direction": "up" if sign > 0 else "down", "agreement": share,
-            "origins": len(e), "mean_effect": float(e.mean()), "effects": [round(float(x), 5) for x in e]}
+    return {
+        "verdict": verdict,
+        "direction": "up" if sign > 0 else "down",
+        "agreement": share,
+        "origins": len(e),
+        "mean_effect": float(e.mean()),
+        "effects": [round(float(x), 5) for x in e],
+    }
 
 
 def rise_direction(per_year: Sequence[Mapping[str, Any]], weight_sign: float = 1.0) -> dict[str, Any]:
     """A watch-list driver's direction from its per-year rank correlation with the realised change.
 
-    The composite's weights are fixed, not fitted, so what the backtest can support is the association: supported
+    The composite's weights are fixed, not fitted, so what the backtest can support is the association:
+    supported
     when the driver's Spearman has the composite's sign in at least RISE_AGREEMENT of the origin years and on
     average; uncertain otherwise.
     """
@@ -951,20 +1377,33 @@ def rise_direction(per_year: Sequence[Mapping[str, Any]], weight_sign: float = 1
         return {"verdict": "not measured", "origins": 0}
     agree = float(np.mean(np.sign(rhos) == weight_sign))
     verdict = "supported" if agree >= RISE_AGREEMENT and np.mean(rhos) * weight_sign > 0 else "uncertain"
-    return {"verdict": verdict, "direction": "up" if weight_sign > 0 else "down", "agreement": agree,
-            "origins": len(rhos), "mean_spearman": float(np.mean(rhos)),
-            "spearman": [round(r, 4) for r in rhos]}
+    return {
+        "verdict": verdict,
+        "direction": "up" if weight_sign > 0 else "down",
+        "agreement": agree,
+        "origins": len(rhos),
+        "mean_spearman": float(np.mean(rhos)),
+        "spearman": [round(r, 4) for r in rhos],
+    }
 
 
 RISE_AGREEMENT = 2 / 3
 
 
-def detected_directions(obs: pd.DataFrame, config: Mapping[str, Any], xgb_variant: str, weight: float,
-                        origins: Sequence[int], horizon: int = 1) -> dict[str, dict[str, Any]]:
+def detected_directions(
+    obs: pd.DataFrame,
+    config: Mapping[str, Any],
+    xgb_variant: str,
+    weight: float,
+    origins: Sequence[int],
+    horizon: int = 1,
+) -> dict[str, dict[str, Any]]:
     """The sign of each lever's effect on detected victims, refitted at every backtest origin.
 
-    For origin Y the deployed XGBoost variant is fitted on label years <= Y of the horizon's panel (as the backtest
-    does) and each lever is moved between its two probe values for every country of year Y + horizon; the effect
+    For origin Y the deployed XGBoost variant is fitted on label years <= Y of the horizon's panel (as the
+    backtest
+    does) and each lever is moved between its two probe values for every country of year Y + horizon; the
+    effect
     is the mean change of the ensemble's margin (weight × XGBoost; the label-history partner does not move).
     """
     from models.evaluate import FitContext, candidates
@@ -988,8 +1427,12 @@ def detected_directions(obs: pd.DataFrame, config: Mapping[str, Any], xgb_varian
     return out
 
 
-RISE_DIRECTION_DRIVERS = {"displaced_abroad": "displaced_growth_2y", "idps": "idp_growth_2y",
-                          "conflict_deaths": "conflict_intensity", "disaster_affected": "disaster_affected"}
+RISE_DIRECTION_DRIVERS = {
+    "displaced_abroad": "displaced_growth_2y",
+    "idps": "idp_growth_2y",
+    "conflict_deaths": "conflict_intensity",
+    "disaster_affected": "disaster_affected",
+}
 
 
 def rise_directions(rise: RiseModel) -> dict[str, dict[str, Any]]:
@@ -998,8 +1441,13 @@ def rise_directions(rise: RiseModel) -> dict[str, dict[str, Any]]:
     for lever in LEVERS:
         driver = RISE_DIRECTION_DRIVERS.get(lever.name)
         if lever.name == "rule_of_law" and rise.headline != "xgboost":
-            out[lever.name] = {"verdict": "uncertain", "rule": "rule of law enters the composite only as a "
-                               "modifier that amplifies the crisis score's sign, so its direction depends on it"}
+            out[lever.name] = {
+                "verdict": "uncertain",
+                "rule": (
+                    "rule of law enters the composite only as a "
+                    "modifier that amplifies the crisis score's sign, so its direction depends on it"
+                ),
+            }
         elif driver is None:
             out[lever.name] = {"verdict": "no effect", "rule": "the watch list does not read this input"}
         else:

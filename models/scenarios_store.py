@@ -1,7 +1,9 @@
-"""Gathers what the what-if engine (models/scenarios.py) needs from the warehouse and the registry, once per run.
+"""Gathers what the what-if engine (models/scenarios.py) needs from the warehouse and the registry, once per
+run.
 
 Loading reads the observations, rebuilds the deployment panel and the watch list's drivers, and loads the
-run's boosters (checksums verified by ``models.registry.load_run``). The lever directions measured in the backtest
+run's boosters (checksums verified by ``models.registry.load_run``). The lever directions measured in the
+backtest
 are computed once per run and cached beside its artefacts (``scenario_directions.json`` with a sha256 file).
 """
 
@@ -47,21 +49,40 @@ def _booster(folder: Path, name: str) -> xgb.Booster:
 
 def _stored_detected(engine: Engine, run_id: str) -> pd.DataFrame:
     t = prediction
-    stmt = (select(t.c.region_id, t.c.year, t.c.estimate_per_100k, t.c.lower_per_100k, t.c.upper_per_100k,
-                   t.c.risk_score, t.c.rank).where(t.c.run_id == run_id, t.c.level == 0))
+    stmt = select(
+        t.c.region_id,
+        t.c.year,
+        t.c.estimate_per_100k,
+        t.c.lower_per_100k,
+        t.c.upper_per_100k,
+        t.c.risk_score,
+        t.c.rank,
+    ).where(t.c.run_id == run_id, t.c.level == 0)
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
-    frame = pd.DataFrame(rows, columns=["region_id", "year", "estimate_per_100k", "lower_per_100k",
-                                        "upper_per_100k", "risk_score", "rank"])
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "region_id",
+            "year",
+            "estimate_per_100k",
+            "lower_per_100k",
+            "upper_per_100k",
+            "risk_score",
+            "rank",
+        ],
+    )
     return frame.set_index(["region_id", "year"]).sort_index()
 
 
-def load_scenario_model(engine: Engine, run_id: str | None = None, root: Path | None = None,
-                        directions: str = "background") -> sc.ScenarioModel:
+def load_scenario_model(
+    engine: Engine, run_id: str | None = None, root: Path | None = None, directions: str = "background"
+) -> sc.ScenarioModel:
     """The engine's inputs for ``run_id`` (default: the deployed run), memoised per database and run.
 
     ``directions`` (the lever directions measured in the backtest): "background" (the run's cached file, else
-    measured once in a background thread, about 30 s, and cached; until then every lever reads "not measured"),
+    measured once in a background thread, about 30 s, and cached; until then every lever reads "not
+    measured"),
     "measure" (the same, but wait for it), "skip" (never).
     """
     if run_id is None:
@@ -86,8 +107,12 @@ def load_scenario_model(engine: Engine, run_id: str | None = None, root: Path | 
             return model
         if key not in _MEASURING:
             _MEASURING.add(key)
-            threading.Thread(target=_measure_in_background, args=(model, run_id, root, key), daemon=True,
-                             name=f"scenario-directions-{run_id}").start()
+            threading.Thread(
+                target=_measure_in_background,
+                args=(model, run_id, root, key),
+                daemon=True,
+                name=f"scenario-directions-{run_id}",
+            ).start()
         return model
 
 
@@ -123,14 +148,23 @@ def _load(engine: Engine, run_id: str, root: Path) -> sc.ScenarioModel:
     panel = build_panel(obs, years, float(config["label"]["censored_fraction"]), lag_map)
     parts = meta["variant_parts"]
     labels = panel.loc[panel["label"].notna(), "label"]
-    halfwidths = {int(h): {g: {float(lv): float(v) for lv, v in per.items()} for g, per in groups.items()}
-                  for h, groups in meta["metrics"]["interval_halfwidths_log"].items()}
+    halfwidths = {
+        int(h): {g: {float(lv): float(v) for lv, v in per.items()} for g, per in groups.items()}
+        for h, groups in meta["metrics"]["interval_halfwidths_log"].items()
+    }
     detected = sc.DetectedModel(
-        panel=panel, lag_map=lag_map, boosters=boosters, features=list(meta["features"]),
-        weight=float(parts.get("weight", 1.0)), partner=parts.get("partner"),
-        partner_median=float(labels.median()), halfwidths=halfwidths,
-        level=float(config["backtest"].get("interval", 0.8)), stored=_stored_detected(engine, run_id),
-        run_id=run_id)
+        panel=panel,
+        lag_map=lag_map,
+        boosters=boosters,
+        features=list(meta["features"]),
+        weight=float(parts.get("weight", 1.0)),
+        partner=parts.get("partner"),
+        partner_median=float(labels.median()),
+        halfwidths=halfwidths,
+        level=float(config["backtest"].get("interval", 0.8)),
+        stored=_stored_detected(engine, run_id),
+        run_id=run_id,
+    )
     return sc.ScenarioModel(obs=obs, detected=detected, rise=_load_rise(engine, run_id, obs, folder))
 
 
@@ -150,11 +184,18 @@ def _load_rise(engine: Engine, run_id: str, obs: pd.DataFrame, folder: Path) -> 
         booster = _booster(folder, path.name)
     watch_obs = obs[obs["indicator"].isin(wl.needed_indicators())]
     panel = wl.driver_panel(watch_obs).drivers
-    stored = stored.set_index(["region_id", "year"])[["score", "rise_factor", "lower", "upper", "rank",
-                                                      "percentile"]]
-    return sc.RiseModel(panel=panel, headline=headline, calibration=skill["calibration"], booster=booster,
-                        stored=stored, support_years=[int(y) for y in skill["labels"]["origin_years"]],
-                        per_year=skill.get("per_year", {}))
+    stored = stored.set_index(["region_id", "year"])[
+        ["score", "rise_factor", "lower", "upper", "rank", "percentile"]
+    ]
+    return sc.RiseModel(
+        panel=panel,
+        headline=headline,
+        calibration=skill["calibration"],
+        booster=booster,
+        stored=stored,
+        support_years=[int(y) for y in skill["labels"]["origin_years"]],
+        per_year=skill.get("per_year", {}),
+    )
 
 
 def cached_directions(folder: Path) -> dict[str, dict[str, Any]] | None:
@@ -179,11 +220,17 @@ def run_directions(model: sc.ScenarioModel, run_id: str, root: Path) -> dict[str
     _, meta = load_run(run_id, root)
     parts = meta["variant_parts"]
     origins = [int(o) for o in meta["metrics"]["origins"]]
-    detected = sc.detected_directions(model.obs, meta["config"], parts["xgboost"], float(parts.get("weight", 1.0)),
-                                      origins)
+    detected = sc.detected_directions(
+        model.obs, meta["config"], parts["xgboost"], float(parts.get("weight", 1.0)), origins
+    )
     rise = sc.rise_directions(model.rise) if model.rise is not None else {}
-    out = {lv.name: {"detected": detected.get(lv.name, {"verdict": "not measured"}),
-                     "rise": rise.get(lv.name, {"verdict": "not measured"})} for lv in sc.LEVERS}
+    out = {
+        lv.name: {
+            "detected": detected.get(lv.name, {"verdict": "not measured"}),
+            "rise": rise.get(lv.name, {"verdict": "not measured"}),
+        }
+        for lv in sc.LEVERS
+    }
     text = json.dumps(out, indent=1, sort_keys=True)
     try:
         path.write_text(text)
@@ -193,14 +240,23 @@ def run_directions(model: sc.ScenarioModel, run_id: str, root: Path) -> dict[str
     return out
 
 
-# --- saved scenarios (table saved_scenario, migration 0010) ----------------------------------------------------
+# --- saved scenarios (table saved_scenario, migration 0010)
+# ----------------------------------------------------
+
 
 class SavedScenarioExists(ValueError):
     """The user already saved a scenario under this name."""
 
 
-def save_scenario(engine: Engine, name: str, region: str, year: int, levers: dict[str, float], created_by: str,
-                  run_id: str | None) -> dict[str, Any]:
+def save_scenario(
+    engine: Engine,
+    name: str,
+    region: str,
+    year: int,
+    levers: dict[str, float],
+    created_by: str,
+    run_id: str | None,
+) -> dict[str, Any]:
     """Store a named scenario's definition (not its result: that is recomputed when it is opened)."""
     import datetime as dt
 
@@ -210,8 +266,15 @@ def save_scenario(engine: Engine, name: str, region: str, year: int, levers: dic
     from warehouse.schema import saved_scenario
 
     created_at = dt.datetime.now(dt.UTC)
-    row = {"name": name, "region_id": region, "year": int(year), "levers_json": dict(levers),
-           "created_by": created_by, "created_at": created_at, "run_id": run_id}
+    row = {
+        "name": name,
+        "region_id": region,
+        "year": int(year),
+        "levers_json": dict(levers),
+        "created_by": created_by,
+        "created_at": created_at,
+        "run_id": run_id,
+    }
     try:
         with engine.begin() as conn:
             new_id = inserted_id(conn.execute(saved_scenario.insert().values(**row)))
@@ -222,8 +285,9 @@ def save_scenario(engine: Engine, name: str, region: str, year: int, levers: dic
     return out
 
 
-def saved_scenarios(engine: Engine, created_by: str | None = None, scenario_id: int | None = None
-                    ) -> list[dict[str, Any]]:
+def saved_scenarios(
+    engine: Engine, created_by: str | None = None, scenario_id: int | None = None
+) -> list[dict[str, Any]]:
     """Saved scenarios, newest first: one user's, or the one with ``scenario_id``."""
     from warehouse.schema import saved_scenario as t
 

@@ -34,9 +34,16 @@ def xgb_params(config: dict[str, Any], n_threads: int | None = None) -> tuple[di
     return p, rounds
 
 
-def fit_xgb(X: pd.DataFrame, y: pd.Series, config: dict[str, Any], monotone: dict[str, int] | None = None,
-            base_margin: np.ndarray | None = None, objective: str = "squared", lower: pd.Series | None = None,
-            upper: pd.Series | None = None) -> xgb.Booster:
+def fit_xgb(
+    X: pd.DataFrame,
+    y: pd.Series,
+    config: dict[str, Any],
+    monotone: dict[str, int] | None = None,
+    base_margin: np.ndarray | None = None,
+    objective: str = "squared",
+    lower: pd.Series | None = None,
+    upper: pd.Series | None = None,
+) -> xgb.Booster:
     """Fit a booster; deterministic for the same data, seed and thread count.
 
     ``objective="aft"``: survival:aft on T = 1 + victims per 100k (ln T is the log1p label), with censored
@@ -46,23 +53,29 @@ def fit_xgb(X: pd.DataFrame, y: pd.Series, config: dict[str, Any], monotone: dic
     params, rounds = xgb_params(config)
     if monotone:
         params["monotone_constraints"] = "(" + ",".join(str(int(monotone.get(c, 0))) for c in X.columns) + ")"
-    dtrain = xgb.DMatrix(X.to_numpy(dtype=float), label=y.to_numpy(dtype=float), feature_names=list(X.columns),
-                         missing=np.nan)
+    dtrain = xgb.DMatrix(
+        X.to_numpy(dtype=float), label=y.to_numpy(dtype=float), feature_names=list(X.columns), missing=np.nan
+    )
     if objective == "aft":
         lo = (lower if lower is not None else y).fillna(y).to_numpy(dtype=float)
         hi = (upper if upper is not None else y).fillna(y).to_numpy(dtype=float)
         dtrain.set_float_info("label_lower_bound", np.exp(lo))
         dtrain.set_float_info("label_upper_bound", np.exp(hi))
         aft = config.get("aft", {})
-        params.update(objective="survival:aft", aft_loss_distribution=aft.get("distribution", "normal"),
-                      aft_loss_distribution_scale=float(aft.get("scale", 1.0)))
+        params.update(
+            objective="survival:aft",
+            aft_loss_distribution=aft.get("distribution", "normal"),
+            aft_loss_distribution_scale=float(aft.get("scale", 1.0)),
+        )
         params.pop("eval_metric", None)
     if base_margin is not None:
         dtrain.set_base_margin(np.asarray(base_margin, dtype=float))
     return xgb.train(params, dtrain, num_boost_round=rounds)
 
 
-def predict_margin(booster: xgb.Booster, X: pd.DataFrame, base_margin: np.ndarray | None = None) -> np.ndarray:
+def predict_margin(
+    booster: xgb.Booster, X: pd.DataFrame, base_margin: np.ndarray | None = None
+) -> np.ndarray:
     """Predictions in the label space (log1p of detected victims per 100k)."""
     d = xgb.DMatrix(X.to_numpy(dtype=float), feature_names=list(X.columns), missing=np.nan)
     if base_margin is not None:

@@ -41,24 +41,30 @@ def predict_dyads_cmd(
 
 
 def rise_export(engine, year_from: int, year_to: int, run_id: str | None = None):  # noqa: ANN001, ANN201
-    """The `--target rise` exporter: (frame, HXL row). Columns are models.watchlist_store.RISE_EXPORT_COLUMNS."""
+    """The `--target rise` exporter: (frame, HXL row). Columns are
+    models.watchlist_store.RISE_EXPORT_COLUMNS."""
     from models.watchlist_store import rise_export_frame
 
     return rise_export_frame(engine, year_from, year_to, run_id=run_id), RISE_HXL
 
 
-def export_rise_cmd(engine, level: str, year_from: int, year_to: int, out: Path,  # noqa: ANN001
-                    hxl: bool) -> None:
+def export_rise_cmd(
+    engine, level: str, year_from: int, year_to: int, out: Path, hxl: bool  # noqa: ANN001
+) -> None:
     """`crisisrisk export predictions --target rise`: the watch list, one row per country and score year."""
     from models.export import write_csv
 
     if level != "country":
-        console.print("[red]--target rise exists at --level country only (the watch list ranks populations)[/red]")
+        console.print(
+            "[red]--target rise exists at --level country only (the watch list ranks populations)[/red]"
+        )
         raise typer.Exit(2)
     frame, hxl_row = rise_export(engine, year_from, year_to)
     if frame.empty:
-        console.print("[red]no watch-list scores in that range for the deployed run; train a run with "
-                      "`crisisrisk model train`[/red]")
+        console.print(
+            "[red]no watch-list scores in that range for the deployed run; train a run with "
+            "`crisisrisk model train`[/red]"
+        )
         raise typer.Exit(1)
     n = write_csv(frame, out, hxl_row if hxl else None)
     console.print(f"wrote {n:,} watch-list rows ({frame['iso3'].nunique():,} countries) to {out}")

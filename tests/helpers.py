@@ -39,7 +39,7 @@ def to_csv_text(rows: list[list[str]]) -> str:
 def drop_column(text: str, column: str) -> str:
     rows = rows_of(text)
     i = rows[0].index(column)
-    return to_csv_text([r[:i] + r[i + 1:] for r in rows])
+    return to_csv_text([r[:i] + r[i + 1 :] for r in rows])
 
 
 def set_cell(text: str, data_row: int, column: str, value: str) -> str:

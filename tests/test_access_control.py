@@ -28,20 +28,29 @@ from warehouse import accounts
 
 ORDER = [None, "viewer", "analyst", "admin"]  # identities, lowest first
 # a read callback (map page) and a state-changing one (admin page)
-MAP_CALLBACK = dict(outputs=[(ids.MAP_GRAPH, "figure"), (ids.MAP_NOTE, "children"), (ids.MAP_RISERS, "children")],
-                    inputs=[(ids.MAP_YEAR, "value", 2020),
-                                                                  (ids.MAP_METRIC, "value", "risk_score"),
-                                                                  (ids.MAP_COUNTRY, "value", "__world__")])
-ADMIN_CALLBACK = dict(outputs=[(ids.ADMIN_SOURCE_HELP, "children"), (ids.ADMIN_UPLOAD, "disabled")],
-                      inputs=[(ids.ADMIN_SOURCE, "value", "unhcr_population")])
+MAP_CALLBACK = dict(
+    outputs=[(ids.MAP_GRAPH, "figure"), (ids.MAP_NOTE, "children"), (ids.MAP_RISERS, "children")],
+    inputs=[
+        (ids.MAP_YEAR, "value", 2020),
+        (ids.MAP_METRIC, "value", "risk_score"),
+        (ids.MAP_COUNTRY, "value", "__world__"),
+    ],
+)
+ADMIN_CALLBACK = dict(
+    outputs=[(ids.ADMIN_SOURCE_HELP, "children"), (ids.ADMIN_UPLOAD, "disabled")],
+    inputs=[(ids.ADMIN_SOURCE, "value", "unhcr_population")],
+)
 
-# (rule, method) -> (needed role, request). Roles: public, read (viewer unless CRISISRISK_PUBLIC_READ), viewer,
+# (rule, method) -> (needed role, request). Roles: public, read (viewer unless CRISISRISK_PUBLIC_READ),
+# viewer,
 # analyst, admin. A request is a path, or ("callback", spec) for a Dash callback.
 ROUTES: dict[tuple[str, str], tuple[str, object]] = {
     ("/static/<path:filename>", "GET"): ("public", "/static/none.txt"),
     ("/assets/<path:filename>", "GET"): ("public", "/assets/style.css"),
-    ("/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>", "GET"):
-        ("public", "/_dash-component-suites/dash/deps/polyfill@7.v4_4_1m1.12.1.min.js"),
+    ("/_dash-component-suites/<string:package_name>/<path:fingerprinted_path>", "GET"): (
+        "public",
+        "/_dash-component-suites/dash/deps/polyfill@7.v4_4_1m1.12.1.min.js",
+    ),
     ("/_favicon.ico", "GET"): ("public", "/_favicon.ico"),
     ("/_dash-layout", "GET"): ("read", "/_dash-layout"),
     ("/_dash-dependencies", "GET"): ("read", "/_dash-dependencies"),
@@ -93,12 +102,16 @@ ROUTES: dict[tuple[str, str], tuple[str, object]] = {
     ("/api/v1/alert-rules/<int:rule_id>", "POST"): ("analyst", "/api/v1/alert-rules/999999"),
     ("/api/v1/alert-subscriptions", "GET"): ("analyst", "/api/v1/alert-subscriptions"),
     ("/api/v1/alert-subscriptions", "POST"): ("analyst", "/api/v1/alert-subscriptions"),
-    ("/api/v1/alert-subscriptions/<int:subscription_id>/delete", "POST"):
-        ("analyst", "/api/v1/alert-subscriptions/999999/delete"),
+    ("/api/v1/alert-subscriptions/<int:subscription_id>/delete", "POST"): (
+        "analyst",
+        "/api/v1/alert-subscriptions/999999/delete",
+    ),
     ("/api/v1/alert-webhooks", "GET"): ("admin", "/api/v1/alert-webhooks"),
     ("/api/v1/alert-webhooks", "POST"): ("admin", "/api/v1/alert-webhooks"),
-    ("/api/v1/alert-webhooks/<int:webhook_id>/disable", "POST"):
-        ("admin", "/api/v1/alert-webhooks/999999/disable"),
+    ("/api/v1/alert-webhooks/<int:webhook_id>/disable", "POST"): (
+        "admin",
+        "/api/v1/alert-webhooks/999999/disable",
+    ),
 }
 # Dash pages: registry path -> (needed role, a path to request)
 PAGES = {
@@ -157,7 +170,9 @@ def send(client, method: str, request, app=None, identity=None):
         page = fresh.get("/login").data.decode()
         token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
         if request[0] == "login":
-            return fresh.post("/login", data={"name": "adam", "password": PASSWORDS["adam"], "csrf_token": token})
+            return fresh.post(
+                "/login", data={"name": "adam", "password": PASSWORDS["adam"], "csrf_token": token}
+            )
         return fresh.post("/logout", data={"csrf_token": token})
     if method == "GET":
         return client.get(request)
@@ -195,7 +210,9 @@ def test_route_needs_its_role(app_env, clients, public_read, key, public):
     need = needed_rank(role, public)
     for identity in ORDER:
         resp = send(clients[identity], key[1], request, app_env[0], identity)
-        if request == ("logout",) and identity is not None:  # logout ends every session of the user (issue 9 #4)
+        if (
+            request == ("logout",) and identity is not None
+        ):  # logout ends every session of the user (issue 9 #4)
             clients[identity] = session_client(app_env[0], identity)
         assert resp.status_code != 500, (key, identity, resp.data[:300])
         if RANK[identity] < need:
@@ -211,15 +228,19 @@ def test_route_needs_its_role(app_env, clients, public_read, key, public):
 @pytest.mark.parametrize("public", [False, True], ids=["private", "public_read"])
 @pytest.mark.parametrize("registry_path", list(PAGES))
 def test_dash_page_needs_its_role(app_env, clients, public_read, registry_path, public):
-    """Both the server-side GET and the page content rendered by the router callback (client-side navigation)."""
+    """Both the server-side GET and the page content rendered by the router callback (client-side
+    navigation)."""
     role, path = PAGES[registry_path]
     public_read(public)
     need = needed_rank(role, public)
     for identity in ORDER:
         client = clients[identity]
         get = client.get(path)
-        rendered = dash_callback(client, outputs=[("_pages_content", "children"), ("_pages_store", "data")],
-                                 inputs=[("_pages_location", "pathname", path), ("_pages_location", "search", "")])
+        rendered = dash_callback(
+            client,
+            outputs=[("_pages_content", "children"), ("_pages_store", "data")],
+            inputs=[("_pages_location", "pathname", path), ("_pages_location", "search", "")],
+        )
         if RANK[identity] < need:
             assert denied(get), (path, identity, get.status_code)
             assert denied(rendered) or "Analysts only" in rendered.data.decode(), (path, identity)
@@ -276,8 +297,9 @@ def test_csrf_is_required_for_session_posts(app_env, clients):
     assert analyst.get("/api/v1/jobs").status_code == 200
     # a bearer token needs no CSRF token
     bearer = accounts.create_token(engine, "ana", "t-csrf")
-    resp = app.server.test_client().post("/api/v1/models/NO-SUCH-RUN/promote",
-                                         headers={"Authorization": f"Bearer {bearer}"})
+    resp = app.server.test_client().post(
+        "/api/v1/models/NO-SUCH-RUN/promote", headers={"Authorization": f"Bearer {bearer}"}
+    )
     assert resp.status_code == 404
     # the login form itself is CSRF-protected
     fresh = app.server.test_client()
@@ -298,7 +320,8 @@ def test_login_failures_are_rate_limited(app_env):
     resp = client.post("/login", data={"name": "rita", "password": "rita-password-1", "csrf_token": token})
     assert resp.status_code == 429 and b"Too many failed sign-ins" in resp.data
     assert resp.headers["Retry-After"] == "900"
-    # the limit is per (name, address): rita at her own address is not locked out by these failures (issue 9 #9)
+    # the limit is per (name, address): rita at her own address is not locked out by these failures (issue 9
+    # #9)
     log = [e for e in accounts.audit_entries(engine, 50) if e["action"] == "login" and e["target"] == "rita"]
     assert sum(e["outcome"] == "denied" for e in log) == 5
     login(app, "rita", "rita-password-1", address="10.9.9.10")
@@ -310,18 +333,34 @@ def test_login_logout_and_cookie_flags(app_env):
     fresh = app.server.test_client()
     resp = fresh.get("/login")
     token = csrf_of(fresh)
-    resp = fresh.post("/login", data={"name": "ana", "password": "analyst-password-1", "csrf_token": token,
-                                      "next": "https://evil.example/"})
+    resp = fresh.post(
+        "/login",
+        data={
+            "name": "ana",
+            "password": "analyst-password-1",
+            "csrf_token": token,
+            "next": "https://evil.example/",
+        },
+    )
     assert resp.status_code == 303 and resp.headers["Location"] == "/"  # no open redirect
-    session_cookie = next(h for h in resp.headers.getlist("Set-Cookie") if h.startswith("crisisrisk_session="))
-    assert "HttpOnly" in session_cookie and "SameSite=Lax" in session_cookie and "Secure" not in session_cookie
+    session_cookie = next(
+        h for h in resp.headers.getlist("Set-Cookie") if h.startswith("crisisrisk_session=")
+    )
+    assert (
+        "HttpOnly" in session_cookie and "SameSite=Lax" in session_cookie and "Secure" not in session_cookie
+    )
     # over HTTPS the cookie is Secure
     secure = app.server.test_client()
     secure.get("/login", base_url="https://localhost")
     tok = csrf_of(secure)
-    resp = secure.post("/login", base_url="https://localhost",
-                       data={"name": "ana", "password": "analyst-password-1", "csrf_token": tok})
-    assert any(h.startswith("crisisrisk_session=") and "Secure" in h for h in resp.headers.getlist("Set-Cookie"))
+    resp = secure.post(
+        "/login",
+        base_url="https://localhost",
+        data={"name": "ana", "password": "analyst-password-1", "csrf_token": tok},
+    )
+    assert any(
+        h.startswith("crisisrisk_session=") and "Secure" in h for h in resp.headers.getlist("Set-Cookie")
+    )
     # logout with the token ends the session
     resp = fresh.post("/logout", data={"csrf_token": csrf_of(fresh)})
     assert resp.status_code == 303

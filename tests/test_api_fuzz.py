@@ -26,7 +26,8 @@ ANALYST_EXAMPLES = 12
 # parameters cannot express them (/indicators needs 'region' or 'indicator'; 'from' <= 'to'); those
 # requests get a documented 400, which every other check still validates.
 EXCLUDED = [schemathesis.checks.positive_data_acceptance]
-# With the analyst token sent as a fixed header, "ignored_auth" replaces another credential (the session cookie)
+# With the analyst token sent as a fixed header, "ignored_auth" replaces another credential (the session
+# cookie)
 # and still sees the valid token accepted; that anonymous and bad-token requests answer 401 on every route is
 # asserted by tests/test_access_control.py.
 ANALYST_EXCLUDED = [*EXCLUDED, schemathesis.checks.ignored_auth]
@@ -52,12 +53,21 @@ def test_get_endpoints_conform_to_the_openapi_document(api_schema):
     assert {"/health", "/regions", "/predictions", "/explanations"} <= {op.path for op in operations}
     for operation in operations:
 
-        @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(operation.as_strategy())
         def check(case):
-            response = case.call(headers={"Accept-Encoding": "identity"})  # the WSGI transport does not gunzip
-            assert response.status_code < 500, f"{case.method} {case.formatted_path} {case.query}: {response.status_code}"
+            response = case.call(
+                headers={"Accept-Encoding": "identity"}
+            )  # the WSGI transport does not gunzip
+            assert (
+                response.status_code < 500
+            ), f"{case.method} {case.formatted_path} {case.query}: {response.status_code}"
             case.validate_response(response, excluded_checks=EXCLUDED)
 
         try:
@@ -81,20 +91,33 @@ def analyst_schema(tmp_path_factory):
 
 
 def test_every_operation_with_an_analyst_token_conforms(analyst_schema):
-    """Each operation (GET and POST): ``ANALYST_EXAMPLES`` cases with an analyst token, no 5xx, no violation."""
+    """Each operation (GET and POST): ``ANALYST_EXAMPLES`` cases with an analyst token, no 5xx, no
+    violation."""
     schema, token = analyst_schema
     failures = []
     operations = list(_operations(schema))
     methods = {(op.method.upper(), op.path) for op in operations}
-    assert {("POST", "/uploads"), ("POST", "/retrain"), ("GET", "/jobs/{job_id}"), ("GET", "/regions")} <= methods
+    assert {
+        ("POST", "/uploads"),
+        ("POST", "/retrain"),
+        ("GET", "/jobs/{job_id}"),
+        ("GET", "/regions"),
+    } <= methods
     for operation in operations:
 
-        @settings(max_examples=ANALYST_EXAMPLES, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=ANALYST_EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(operation.as_strategy())
         def check(case):
             response = case.call(headers={"Accept-Encoding": "identity", "Authorization": f"Bearer {token}"})
-            assert response.status_code < 500, f"{case.method} {case.formatted_path} {case.query}: {response.status_code}"
+            assert (
+                response.status_code < 500
+            ), f"{case.method} {case.formatted_path} {case.query}: {response.status_code}"
             case.validate_response(response, excluded_checks=ANALYST_EXCLUDED)
 
         try:

@@ -78,7 +78,9 @@ def test_round_trip_restores_every_table_and_the_deployed_model(source_wh, fresh
     with dst.begin() as conn:
         max_id = conn.execute(select(func.max(observation.c.observation_id))).scalar()
         row = conn.execute(select(observation).limit(1)).mappings().first()
-        new = {k: v for k, v in row.items() if k != "observation_id"} | {"period_start": row["period_start"].replace(year=1901)}
+        new = {k: v for k, v in row.items() if k != "observation_id"} | {
+            "period_start": row["period_start"].replace(year=1901)
+        }
         new_id = conn.execute(observation.insert().values(**new)).inserted_primary_key[0]
         assert new_id > max_id
 
@@ -124,8 +126,11 @@ def test_tampered_archive_is_refused_and_nothing_changes(source_wh, fresh, tmp_p
     with pytest.raises(BackupError, match="checksum mismatch for 'tables/.*observation.parquet'.*tampered"):
         restore(dst, _rewrite(archive, tmp_path / "flipped.tar.gz", flip), tmp_path / "m")
     with pytest.raises(BackupError, match="missing"):
-        restore(dst, _rewrite(archive, tmp_path / "dropped.tar.gz",
-                              lambda n, d: None if "registry/" in n else d), tmp_path / "m")
+        restore(
+            dst,
+            _rewrite(archive, tmp_path / "dropped.tar.gz", lambda n, d: None if "registry/" in n else d),
+            tmp_path / "m",
+        )
     _add_member(archive, tmp_path / "extra.tar.gz", "registry/evil.pkl", b"cos\nsystem\n")
     with pytest.raises(BackupError, match="'registry/evil.pkl' is not in the manifest"):
         restore(dst, tmp_path / "extra.tar.gz", tmp_path / "m")
@@ -159,21 +164,39 @@ def _add_member(archive: Path, out: Path, name: str, payload: bytes) -> None:
 def test_cli_backup_and_restore(source_wh, tmp_path):
     src, _m, _run_id, tmp = source_wh
     out = tmp_path / "cli.tar.gz"
-    env_src = {"CRISISRISK_DATABASE_URL": src.url.render_as_string(hide_password=False),
-               "CRISISRISK_MODEL_DIR": str(tmp / "models")}
+    env_src = {
+        "CRISISRISK_DATABASE_URL": src.url.render_as_string(hide_password=False),
+        "CRISISRISK_MODEL_DIR": str(tmp / "models"),
+    }
 
-    done = subprocess.run([sys.executable, "-m", "crisisrisk.cli", "backup", "--out", str(out)],
-                          env={**os.environ, **env_src}, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "crisisrisk.cli", "backup", "--out", str(out)],
+        env={**os.environ, **env_src},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert out.exists() and "tables" in done.stdout
     url = _fresh_url(tmp_path, "bcli")
     try:
         env_dst = {"CRISISRISK_DATABASE_URL": url, "CRISISRISK_MODEL_DIR": str(tmp_path / "models")}
-        refused = subprocess.run([sys.executable, "-m", "crisisrisk.cli", "restore", str(out)], input="n\n",
-                                 env={**os.environ, **env_dst}, capture_output=True, text=True, timeout=300)
+        refused = subprocess.run(
+            [sys.executable, "-m", "crisisrisk.cli", "restore", str(out)],
+            input="n\n",
+            env={**os.environ, **env_dst},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert refused.returncode != 0
-        done = subprocess.run([sys.executable, "-m", "crisisrisk.cli", "restore", str(out), "--yes"],
-                              env={**os.environ, **env_dst}, capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-m", "crisisrisk.cli", "restore", str(out), "--yes"],
+            env={**os.environ, **env_dst},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         eng = make_engine(url)
         assert content_digest(eng, "prediction") == content_digest(src, "prediction")

@@ -1,6 +1,10 @@
-"""Loads and promotes made on the command line evaluate the alert rules afterwards (issue 14): `crisisrisk etl run`
-through the hook crisisrisk/cli.py registers (etl never imports models), `crisisrisk model promote|rollback|train`
-directly; idempotent (a second load adds none), CRISISRISK_ALERTS_AUTO=false turns it off, a failure is one line."""
+"""Loads and promotes made on the command line evaluate the alert rules afterwards (issue 14): `crisisrisk etl
+run`
+through the hook crisisrisk/cli.py registers (etl never imports models), `crisisrisk model
+promote|rollback|train`
+directly; idempotent (a second load adds none), CRISISRISK_ALERTS_AUTO=false turns it off, a failure is one
+line.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +39,9 @@ def cli(tmp_path, monkeypatch):
 
 def counts(engine) -> tuple[int, int]:
     with engine.connect() as conn:
-        pending = conn.execute(select(func.count()).select_from(alert).where(alert.c.status == "pending")).scalar()
+        pending = conn.execute(
+            select(func.count()).select_from(alert).where(alert.c.status == "pending")
+        ).scalar()
         evaluations = conn.execute(select(func.count()).select_from(alert_evaluation)).scalar()
     return int(pending), int(evaluations)
 
@@ -46,11 +52,16 @@ def test_etl_run_evaluates_the_rules_once(cli, monkeypatch):
     first = runner.invoke(app, ["etl", "run", "--source", "natural_earth", "--source", "unhcr_population"])
     assert first.exit_code == 0, first.output
     new, pending = map(int, LINE.search(first.output).groups())
-    assert new > 0 and (new, pending) == (counts(engine)[0], counts(engine)[0])  # the printed count is the stored one
+    assert new > 0 and (new, pending) == (
+        counts(engine)[0],
+        counts(engine)[0],
+    )  # the printed count is the stored one
     again = runner.invoke(app, ["etl", "run", "--source", "unhcr_population", "--force"])
     assert LINE.search(again.output).groups() == ("0", str(pending))  # same data: never twice
     unchanged = runner.invoke(app, ["etl", "run", "--source", "unhcr_population"])
-    assert "unchanged" in unchanged.output and "alerts:" not in unchanged.output  # nothing loaded: nothing to do
+    assert (
+        "unchanged" in unchanged.output and "alerts:" not in unchanged.output
+    )  # nothing loaded: nothing to do
     evaluations = counts(engine)[1]
     monkeypatch.setenv("CRISISRISK_ALERTS_AUTO", "false")
     off = runner.invoke(app, ["etl", "run", "--source", "unhcr_population", "--force"])
@@ -65,8 +76,14 @@ def test_model_promote_rollback_and_train_evaluate(cli, monkeypatch):
 
     app, engine = cli
     runner = CliRunner()
-    assert runner.invoke(app, ["etl", "run", "--source", "natural_earth", "--source", "unhcr_population"],
-                         env={"CRISISRISK_ALERTS_AUTO": "off"}).exit_code == 0
+    assert (
+        runner.invoke(
+            app,
+            ["etl", "run", "--source", "natural_earth", "--source", "unhcr_population"],
+            env={"CRISISRISK_ALERTS_AUTO": "off"},
+        ).exit_code
+        == 0
+    )
     assert counts(engine) == (0, 0)
     # the registry's own behaviour is tested elsewhere: here only what the commands do after it succeeded
     monkeypatch.setattr(models.registry, "promote", lambda engine, run_id, root=None: None)
@@ -82,8 +99,12 @@ def test_model_promote_rollback_and_train_evaluate(cli, monkeypatch):
         assert out.exit_code == 0, out.output
         assert LINE.search(out.output).groups() == ("0", str(pending)), out.output
     with engine.connect() as conn:
-        triggers = [t for (t,) in conn.execute(select(alert_evaluation.c.trigger)
-                                               .order_by(alert_evaluation.c.evaluation_id))]
+        triggers = [
+            t
+            for (t,) in conn.execute(
+                select(alert_evaluation.c.trigger).order_by(alert_evaluation.c.evaluation_id)
+            )
+        ]
     assert triggers == ["promote", "rollback", "train"]
 
 
@@ -97,5 +118,8 @@ def test_a_failed_evaluation_is_one_line_and_keeps_the_load(cli, monkeypatch):
     monkeypatch.setattr(models.alerts, "evaluate", broken)
     out = CliRunner().invoke(app, ["etl", "run", "--source", "natural_earth"])
     assert out.exit_code == 0 and "Traceback" not in out.output
-    assert "alerts: evaluation after load failed (RuntimeError: warehouse unreadable [test]); the load itself is " \
-           "kept" in " ".join(out.output.split())
+    assert (
+        "alerts: evaluation after load failed (RuntimeError: warehouse unreadable [test]); the load itself is"
+        " kept"
+        in " ".join(out.output.split())
+    )

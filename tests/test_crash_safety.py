@@ -1,6 +1,7 @@
 """Crash safety: SIGKILL in the middle of a load and of a promotion leaves the warehouse as it was.
 
-The subprocess stops at a named fault point (warehouse/faults.py) inside the open transaction; the test kills it
+The subprocess stops at a named fault point (warehouse/faults.py) inside the open transaction; the test kills
+it
 there, then checks that nothing changed and that a rerun completes.
 """
 
@@ -57,14 +58,22 @@ def setup(tmp_path):
     url = _fresh_url(tmp_path, "crash")
     engine = make_engine(url)
     migrate(engine)
-    results = run(engine, names=["natural_earth", "country_codes", "unodc_glotip", "wb_population",
-                                 "owid_conflict_deaths"], raw_dir=RAW)
+    results = run(
+        engine,
+        names=["natural_earth", "country_codes", "unodc_glotip", "wb_population", "owid_conflict_deaths"],
+        raw_dir=RAW,
+    )
     assert {r.status for r in results} == {"loaded"}
     config = tmp_path / "config.toml"
     config.write_text(SMALL_CONFIG)
-    env = {**os.environ, "CRISISRISK_DATABASE_URL": url, "CRISISRISK_RAW_DIR": str(RAW),
-           "CRISISRISK_MODEL_DIR": str(tmp_path / "models"), "CRISISRISK_MODEL_CONFIG": str(config),
-           "CRISISRISK_DATA_DIR": str(tmp_path)}
+    env = {
+        **os.environ,
+        "CRISISRISK_DATABASE_URL": url,
+        "CRISISRISK_RAW_DIR": str(RAW),
+        "CRISISRISK_MODEL_DIR": str(tmp_path / "models"),
+        "CRISISRISK_MODEL_CONFIG": str(config),
+        "CRISISRISK_DATA_DIR": str(tmp_path),
+    }
     yield engine, env, tmp_path
     engine.dispose()
     drop_database(url)
@@ -72,9 +81,12 @@ def setup(tmp_path):
 
 def _kill_at(point: str, args: list[str], env: dict, tmp: Path) -> int:
     marker = tmp / f"{point}.reached"
-    proc = subprocess.Popen([sys.executable, "-m", "crisisrisk.cli", *args],
-                            env={**env, "CRISISRISK_FAULT_POINT": point, "CRISISRISK_FAULT_MARKER": str(marker)},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crisisrisk.cli", *args],
+        env={**env, "CRISISRISK_FAULT_POINT": point, "CRISISRISK_FAULT_MARKER": str(marker)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.time() + 240
     while not marker.exists():
         if proc.poll() is not None:
@@ -91,10 +103,19 @@ def _snapshot(engine) -> dict:
     with engine.connect() as conn:
         return {
             "observations": conn.execute(select(func.count(), func.sum(observation.c.value))).one()._tuple(),
-            "loads": conn.execute(select(source_load.c.load_id, source_load.c.status, source_load.c.sha256)
-                                  .order_by(source_load.c.load_id)).all(),
+            "loads": (
+                conn.execute(
+                    select(source_load.c.load_id, source_load.c.status, source_load.c.sha256).order_by(
+                        source_load.c.load_id
+                    )
+                ).all()
+            ),
             "rejected": conn.execute(select(func.count()).select_from(rejected_row)).scalar_one(),
-            "runs": conn.execute(select(model_run.c.run_id, model_run.c.status).order_by(model_run.c.run_id)).all(),
+            "runs": (
+                conn.execute(
+                    select(model_run.c.run_id, model_run.c.status).order_by(model_run.c.run_id)
+                ).all()
+            ),
             "predictions": conn.execute(select(func.count()).select_from(prediction)).scalar_one(),
         }
 
@@ -106,8 +127,13 @@ def test_sigkill_during_etl_load_leaves_the_warehouse_unchanged_and_rerun_comple
     assert code == -signal.SIGKILL
     engine.dispose()
     assert _snapshot(engine) == before
-    rerun = subprocess.run([sys.executable, "-m", "crisisrisk.cli", "etl", "run", "--source", "unodc_glotip",
-                            "--force"], env=env, capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run(
+        [sys.executable, "-m", "crisisrisk.cli", "etl", "run", "--source", "unodc_glotip", "--force"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     after = _snapshot(engine)
     assert after["observations"] == before["observations"]  # same file, same rows
@@ -116,8 +142,13 @@ def test_sigkill_during_etl_load_leaves_the_warehouse_unchanged_and_rerun_comple
 
 def test_sigkill_during_training_and_promotion_keeps_the_deployed_model_served(setup):
     engine, env, tmp = setup
-    first = subprocess.run([sys.executable, "-m", "crisisrisk.cli", "model", "train"], env=env,
-                           capture_output=True, text=True, timeout=600)
+    first = subprocess.run(
+        [sys.executable, "-m", "crisisrisk.cli", "model", "train"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert first.returncode == 0, first.stdout + first.stderr
     deployed = deployed_run(engine)
     assert deployed is not None
@@ -131,8 +162,13 @@ def test_sigkill_during_training_and_promotion_keeps_the_deployed_model_served(s
     assert deployed_run(engine)["run_id"] == deployed["run_id"]
 
     # 2. a candidate exists; killed inside the promotion transaction
-    second = subprocess.run([sys.executable, "-m", "crisisrisk.cli", "model", "train", "--no-deploy"], env=env,
-                            capture_output=True, text=True, timeout=600)
+    second = subprocess.run(
+        [sys.executable, "-m", "crisisrisk.cli", "model", "train", "--no-deploy"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert second.returncode == 0, second.stdout + second.stderr
     candidate = next(r for r, s in _snapshot(engine)["runs"] if s == "candidate")
     code = _kill_at("model.promote.before_commit", ["model", "promote", candidate], env, tmp)
@@ -140,12 +176,18 @@ def test_sigkill_during_training_and_promotion_keeps_the_deployed_model_served(s
     engine.dispose()
     statuses = dict(_snapshot(engine)["runs"])
     assert statuses == {deployed["run_id"]: "deployed", candidate: "candidate"}
-    booster, meta = load_run(deployed["run_id"], tmp / "models",
-                             expected_features=deployed["metadata_json"]["features"])
+    booster, meta = load_run(
+        deployed["run_id"], tmp / "models", expected_features=deployed["metadata_json"]["features"]
+    )
     assert meta["run_id"] == deployed["run_id"]
 
     # 3. the rerun completes
-    again = subprocess.run([sys.executable, "-m", "crisisrisk.cli", "model", "promote", candidate], env=env,
-                           capture_output=True, text=True, timeout=300)
+    again = subprocess.run(
+        [sys.executable, "-m", "crisisrisk.cli", "model", "promote", candidate],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert again.returncode == 0, again.stdout + again.stderr
     assert deployed_run(engine)["run_id"] == candidate

@@ -1,6 +1,7 @@
 """One family table (label and colour) and one kind table (how a feature is computed) serve every feature.
 
-A family missing from ``models.features.FAMILIES`` used to show grey in the dashboard's SHAP bars without any test
+A family missing from ``models.features.FAMILIES`` used to show grey in the dashboard's SHAP bars without any
+test
 failing; a feature kind missing from ``FEATURE_KINDS`` would fail only when the panel is built.
 """
 
@@ -50,9 +51,17 @@ def test_figures_take_colours_and_labels_from_the_table():
     assert list(bar.marker.color) == [FAMILY_BY_NAME[f].colour for f in bar.y]
     assert figures.family_label("hazard") == FAMILY_BY_NAME["hazard"].label
     assert figures.family_colour("no_such_family") == figures.UNKNOWN_FAMILY_COLOUR
-    obs = pd.DataFrame({"indicator": ["displacement.idps", "conflict.deaths"], "family": ["displacement", "conflict"],
-                        "unit": ["persons", "deaths"], "source": ["idmc", "ucdp"], "year": [2020, 2020],
-                        "value": [1.0, 3.0], "censored": [False, False]})
+    obs = pd.DataFrame(
+        {
+            "indicator": ["displacement.idps", "conflict.deaths"],
+            "family": ["displacement", "conflict"],
+            "unit": ["persons", "deaths"],
+            "source": ["idmc", "ucdp"],
+            "year": [2020, 2020],
+            "value": [1.0, 3.0],
+            "censored": [False, False],
+        }
+    )
     titles = [a.text for a in figures.drivers_figure(obs).layout.annotations]
     assert titles == [FAMILY_BY_NAME["displacement"].label, FAMILY_BY_NAME["conflict"].label]
 
@@ -80,12 +89,27 @@ def test_each_kind_computes_from_a_small_hand_made_frame(kind):
     """One region, population of t - 1 100,000, value 5, 10, 20 in 2007-2009; target year 2010 reads 2009."""
     spec = next(f for f in FEATURES if f.kind == kind)
     code = spec.indicators[0]
-    obs = pd.DataFrame({"region_id": "AAA", "year": [2007, 2008, 2009], "indicator": code, "value": [5.0, 10.0, 20.0],
-                        "censored": False})
+    obs = pd.DataFrame(
+        {
+            "region_id": "AAA",
+            "year": [2007, 2008, 2009],
+            "indicator": code,
+            "value": [5.0, 10.0, 20.0],
+            "censored": False,
+        }
+    )
     pop_lag = pd.DataFrame({2010: [100_000.0]}, index=pd.Index(["AAA"], name="region_id"))
     got = float(feature_frame(spec, obs, [2010], [2010], pop_lag).loc["AAA", 2010])
-    expected = {"rate": np.log1p(20 / 1e5 * 1e5), "level": 20.0, "log": np.log(20.0),
-                "per_capita_log": np.log(20 / 1e5), "per_capita_log1p": np.log1p(20 / 1e5),
-                "sum3_rate": np.log1p((5 + 10 + 20) / 1e5 * 1e5), "change": np.log1p(20) - np.log1p(10),
-                "onset": 3.0}[kind]  # active in 2007, 2008 and 2009
+    expected = {
+        "rate": np.log1p(20 / 1e5 * 1e5),
+        "level": 20.0,
+        "log": np.log(20.0),
+        "per_capita_log": np.log(20 / 1e5),
+        "per_capita_log1p": np.log1p(20 / 1e5),
+        "sum3_rate": np.log1p((5 + 10 + 20) / 1e5 * 1e5),
+        "change": np.log1p(20) - np.log1p(10),
+        "onset": 3.0,
+    }[
+        kind
+    ]  # active in 2007, 2008 and 2009
     assert got == pytest.approx(expected)

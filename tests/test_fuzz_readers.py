@@ -55,9 +55,14 @@ def fixture_files(name: str) -> list[Path]:
     """The real cut(s) a source is fuzzed with."""
     if name == "natural_earth":
         return sorted(NE_DIR.glob("*.geojson"))
-    return sorted(p for p in (FIXTURES / name).iterdir()
-                  if p.is_file() and p.suffix != ".py" and "topojson" not in p.name
-                  and not p.name.startswith("ddf--entities"))
+    return sorted(
+        p
+        for p in (FIXTURES / name).iterdir()
+        if p.is_file()
+        and p.suffix != ".py"
+        and "topojson" not in p.name
+        and not p.name.startswith("ddf--entities")
+    )
 
 
 def test_every_source_has_a_fixture_cut():
@@ -84,7 +89,9 @@ def _xlsx_sheets(path: Path) -> tuple[tuple[str, tuple[tuple, ...]], ...]:
     wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     sheets = []
     for ws in wb.worksheets:
-        rows = [tuple(r) for _, r in zip(range(MAX_DATA_ROWS + 6), ws.iter_rows(values_only=True), strict=False)]
+        rows = [
+            tuple(r) for _, r in zip(range(MAX_DATA_ROWS + 6), ws.iter_rows(values_only=True), strict=False)
+        ]
         sheets.append((ws.title, tuple(rows)))
     wb.close()
     return tuple(sheets)
@@ -102,13 +109,63 @@ def _geojson_cut(path: Path) -> str:
 
 # --- mutations --------------------------------------------------------------------------------------------
 NASTY = st.one_of(
-    st.sampled_from([
-        "", " ", "-1", "-5", "-999999", "0", "1e308", "1e999", "-1e999", "inf", "-inf", "Infinity", "NaN", "nan",
-        "9" * 30, "-" + "9" * 25, "1,000,000,000,000,000", "0x1F", "1_000", "12.5.3", "..", "N/A", "NA", "-", "\u2014",
-        "0000", "1", "1800", "1899", "2101", "99999", "-2020", "2020.5", "1e4", "1969-13-45", "0000-00-00",
-        "9999-12-31", "2024-02-30", "31/12/2024", "NULL", "None", "true", "\u00c4\u00d6\u00dc", "\u65e5\u672c",
-        "\u200b", "=1+2", '"', "a,b", "x\ny", "\ufffd", "   42   ", "1 234", "1\u00a0234",
-    ]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "-1",
+            "-5",
+            "-999999",
+            "0",
+            "1e308",
+            "1e999",
+            "-1e999",
+            "inf",
+            "-inf",
+            "Infinity",
+            "NaN",
+            "nan",
+            "9" * 30,
+            "-" + "9" * 25,
+            "1,000,000,000,000,000",
+            "0x1F",
+            "1_000",
+            "12.5.3",
+            "..",
+            "N/A",
+            "NA",
+            "-",
+            "\u2014",
+            "0000",
+            "1",
+            "1800",
+            "1899",
+            "2101",
+            "99999",
+            "-2020",
+            "2020.5",
+            "1e4",
+            "1969-13-45",
+            "0000-00-00",
+            "9999-12-31",
+            "2024-02-30",
+            "31/12/2024",
+            "NULL",
+            "None",
+            "true",
+            "\u00c4\u00d6\u00dc",
+            "\u65e5\u672c",
+            "\u200b",
+            "=1+2",
+            '"',
+            "a,b",
+            "x\ny",
+            "\ufffd",
+            "   42   ",
+            "1 234",
+            "1\u00a0234",
+        ]
+    ),
     st.integers(min_value=-(10**22), max_value=10**22).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.text(max_size=12),
@@ -116,7 +173,12 @@ NASTY = st.one_of(
 IDX = st.integers(min_value=0, max_value=10_000)
 OPS = st.one_of(
     st.tuples(st.just("drop_col"), IDX),
-    st.tuples(st.just("rename_col"), IDX, IDX, st.one_of(st.text(max_size=10), st.sampled_from(["", "_row", "_reject"]))),
+    st.tuples(
+        st.just("rename_col"),
+        IDX,
+        IDX,
+        st.one_of(st.text(max_size=10), st.sampled_from(["", "_row", "_reject"])),
+    ),
     st.tuples(st.just("shuffle_cols"), st.integers(0, 2**31)),
     st.tuples(st.just("set_cell"), IDX, IDX, NASTY),
     st.tuples(st.just("set_column"), IDX, NASTY),
@@ -147,8 +209,12 @@ class Mutation:
 
 
 MUTATIONS = st.builds(
-    Mutation, file=st.integers(0, 100), ops=st.lists(OPS, max_size=5).map(tuple), encoding=ENCODINGS,
-    byte_ops=st.lists(BYTE_OPS, max_size=2).map(tuple), damage_gzip=st.sampled_from([False, False, False, False, True]),
+    Mutation,
+    file=st.integers(0, 100),
+    ops=st.lists(OPS, max_size=5).map(tuple),
+    encoding=ENCODINGS,
+    byte_ops=st.lists(BYTE_OPS, max_size=2).map(tuple),
+    damage_gzip=st.sampled_from([False, False, False, False, True]),
 )
 
 
@@ -162,7 +228,7 @@ def _grid_drop_col(rows: list[list], op: tuple) -> list[list]:
     if not _width(rows):
         return rows
     i = op[1] % _width(rows)
-    return [r[:i] + r[i + 1:] for r in rows]
+    return [r[:i] + r[i + 1 :] for r in rows]
 
 
 def _grid_rename_col(rows: list[list], op: tuple) -> list[list]:
@@ -192,8 +258,9 @@ def _grid_set_cell(rows: list[list], op: tuple) -> list[list]:
 COLUMN_REWRITES: dict[str, Callable[[object, tuple], object]] = {
     "set_column": lambda value, op: op[2],
     "negate_column": lambda value, op: "-" + str(value) if value not in (None, "") else "-1",
-    "huge_column": lambda value, op: (str(value) + "000000000000000000000" if value not in (None, "")
-                                      else "1" + "0" * 30),
+    "huge_column": lambda value, op: (
+        str(value) + "000000000000000000000" if value not in (None, "") else "1" + "0" * 30
+    ),
 }
 
 
@@ -231,15 +298,22 @@ def _grid_ragged_row(rows: list[list], op: tuple) -> list[list]:
         if op[2] > 0:
             r.extend(["extra"] * op[2])
         elif op[2] < 0:
-            del r[op[2]:]
+            del r[op[2] :]
     return rows
 
 
 GRID_OPS: dict[str, Callable[[list[list], tuple], list[list]]] = {
-    "drop_col": _grid_drop_col, "rename_col": _grid_rename_col, "shuffle_cols": _grid_shuffle_cols,
-    "set_cell": _grid_set_cell, "set_column": _grid_rewrite_column, "negate_column": _grid_rewrite_column,
-    "huge_column": _grid_rewrite_column, "blank_line": _grid_blank_line, "dup_row": _grid_dup_row,
-    "keep_rows": lambda rows, op: rows[: 1 + op[1]], "shuffle_rows": _grid_shuffle_rows,
+    "drop_col": _grid_drop_col,
+    "rename_col": _grid_rename_col,
+    "shuffle_cols": _grid_shuffle_cols,
+    "set_cell": _grid_set_cell,
+    "set_column": _grid_rewrite_column,
+    "negate_column": _grid_rewrite_column,
+    "huge_column": _grid_rewrite_column,
+    "blank_line": _grid_blank_line,
+    "dup_row": _grid_dup_row,
+    "keep_rows": lambda rows, op: rows[: 1 + op[1]],
+    "shuffle_rows": _grid_shuffle_rows,
     "ragged_row": _grid_ragged_row,
 }
 
@@ -254,8 +328,10 @@ def mutate_grid(rows: list[list], ops: tuple) -> list[list]:
 
 def encode(text: str, encoding: str) -> bytes:
     if encoding == "mixed":  # every other line in cp1252, the rest UTF-8 (a file pasted together)
-        return b"".join(line.encode("cp1252" if i % 2 else "utf-8", errors="replace")
-                        for i, line in enumerate(text.splitlines(keepends=True)))
+        return b"".join(
+            line.encode("cp1252" if i % 2 else "utf-8", errors="replace")
+            for i, line in enumerate(text.splitlines(keepends=True))
+        )
     return text.encode(encoding, errors="replace")
 
 
@@ -336,9 +412,11 @@ def _geo_set(feats: list[dict], keys: list[str], op: tuple) -> None:
 
 def _geo_geometry(geometry: dict | None) -> Callable[[list[dict], list[str], tuple], None]:
     """An op that replaces one feature's geometry (None, an absurd point, a degenerate polygon)."""
+
     def replace(feats: list[dict], keys: list[str], op: tuple) -> None:
         if feats:
             feats[op[1] % len(feats)]["geometry"] = json.loads(json.dumps(geometry))
+
     return replace
 
 
@@ -348,7 +426,7 @@ def _geo_dup_row(feats: list[dict], keys: list[str], op: tuple) -> None:
 
 
 def _geo_keep_rows(feats: list[dict], keys: list[str], op: tuple) -> None:
-    del feats[op[1]:]
+    del feats[op[1] :]
 
 
 def _geo_shuffle_rows(feats: list[dict], keys: list[str], op: tuple) -> None:
@@ -356,11 +434,16 @@ def _geo_shuffle_rows(feats: list[dict], keys: list[str], op: tuple) -> None:
 
 
 GEOJSON_OPS: dict[str, Callable[[list[dict], list[str], tuple], None]] = {
-    "drop_col": _geo_drop_col, "rename_col": _geo_rename_col, "set_cell": _geo_set, "set_column": _geo_set,
+    "drop_col": _geo_drop_col,
+    "rename_col": _geo_rename_col,
+    "set_cell": _geo_set,
+    "set_column": _geo_set,
     "negate_column": _geo_geometry(None),
     "huge_column": _geo_geometry({"type": "Point", "coordinates": [1e308, -1e308]}),
     "ragged_row": _geo_geometry({"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}),
-    "dup_row": _geo_dup_row, "keep_rows": _geo_keep_rows, "shuffle_rows": _geo_shuffle_rows,
+    "dup_row": _geo_dup_row,
+    "keep_rows": _geo_keep_rows,
+    "shuffle_rows": _geo_shuffle_rows,
 }
 
 
@@ -371,7 +454,7 @@ def _mutate_geojson(text: str, ops: tuple) -> str:
     for op in ops:
         change = GEOJSON_OPS.get(op[0])
         if change:
-            change(feats, sorted({k for f in feats for k in (f.get("properties") or {})}), op)
+            change(feats, sorted({k for f in feats for k in f.get("properties") or {}}), op)
     return json.dumps(data, allow_nan=True)
 
 
@@ -414,13 +497,20 @@ def check_reader(name: str, m: Mutation, ctx: MappingContext) -> None:
 
 @pytest.fixture(scope="module")
 def fuzz_ctx(regions_engine) -> MappingContext:
-    """One mapping context for the module (its lookups are cached); the real regions, crosswalk and lookups."""
+    """One mapping context for the module (its lookups are cached); the real regions, crosswalk and
+    lookups."""
     return MappingContext(raw_dir=RAW_DIR, engine=regions_engine)
 
 
 def run_profile(name: str, ctx: MappingContext, examples: int, derandomize: bool) -> None:
-    @settings(max_examples=examples, deadline=None, derandomize=derandomize, database=None,
-              suppress_health_check=list(HealthCheck), print_blob=True)
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=derandomize,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        print_blob=True,
+    )
     @given(MUTATIONS)
     def fuzz(m: Mutation) -> None:
         note(f"source={name!r} mutation={m!r}")
@@ -447,20 +537,43 @@ def test_unmutated_cuts_pass(fuzz_ctx):
             check_reader(name, Mutation(i, (), "utf-8", (), False), fuzz_ctx)
 
 
-
 # Bugs the fuzzer found, kept as regression examples (each raised something other than ContractError).
 REGRESSIONS = [
     # a header cell named '_row' collided with the line-number column (read_text_table): ValueError
     ("wgi", Mutation(0, (("rename_col", 0, 0, "_row"),), "utf-8", (), False)),
     # ... and in the INFORM worksheet reader
-    ("inform_risk", Mutation(100, (("shuffle_cols", 1), ("set_cell", 482, 512, ""), ("rename_col", 508, 247, "_row")),
-                             "mixed", (), False)),
+    (
+        "inform_risk",
+        Mutation(
+            100,
+            (("shuffle_cols", 1), ("set_cell", 482, 512, ""), ("rename_col", 508, 247, "_row")),
+            "mixed",
+            (),
+            False,
+        ),
+    ),
     # a year of 1e21 (rejected) could not be cast to Int64 in parse_year: TypeError
-    ("democracy", Mutation(80, (("huge_column", 2021), ("shuffle_rows", 740), ("dup_row", 9999)), "latin-1",
-                           (("crlf",),), False)),
+    (
+        "democracy",
+        Mutation(
+            80,
+            (("huge_column", 2021), ("shuffle_rows", 740), ("dup_row", 9999)),
+            "latin-1",
+            (("crlf",),),
+            False,
+        ),
+    ),
     # every row rejected: an empty groupby-agg on Arrow strings in the DTM API reader: ArrowInvalid
-    ("iom_dtm_api", Mutation(91, (("negate_column", 7691), ("negate_column", 428), ("set_column", 4282, "inf")),
-                             "cp1252", (("bom",), ("truncate", 0.5624500163899239)), False)),
+    (
+        "iom_dtm_api",
+        Mutation(
+            91,
+            (("negate_column", 7691), ("negate_column", 428), ("set_column", 4282, "inf")),
+            "cp1252",
+            (("bom",), ("truncate", 0.5624500163899239)),
+            False,
+        ),
+    ),
 ]
 
 

@@ -1,7 +1,8 @@
 """Map geometry is simplified as a coverage: neighbouring admin-1 units (and countries) keep meeting exactly.
 
 Measured on the real Natural Earth file (data/raw/natural_earth_admin), Nigeria's 37 admin-1 units. Overlap is
-the area covered twice (sum of areas minus the area of the union); gaps are the holes that simplification opens
+the area covered twice (sum of areas minus the area of the union); gaps are the holes that simplification
+opens
 inside the union (holes of the union minus those the original already had), both in square degrees.
 """
 
@@ -18,8 +19,13 @@ import shapely
 
 from dashboard.geometry import COVERAGE_TOLERANCE, PRECISION, TOLERANCE, build_geojson, simplify_coverage
 
-ADMIN1 = (Path(__file__).parents[1] / "data" / "raw" / "natural_earth_admin"
-          / "ne_10m_admin_1_states_provinces_simplified.geojson")
+ADMIN1 = (
+    Path(__file__).parents[1]
+    / "data"
+    / "raw"
+    / "natural_earth_admin"
+    / "ne_10m_admin_1_states_provinces_simplified.geojson"
+)
 TINY = 1e-9  # deg²: float noise of the union
 
 
@@ -74,8 +80,14 @@ def test_served_nigeria_and_world_layers_have_no_gaps_or_overlaps(regions_engine
 
 def test_polygons_that_are_not_a_coverage_are_simplified_one_by_one(caplog):
     # two 1x1 squares overlapping by half, each with an extra vertex 0.001 off its top edge: not a coverage
-    squares = np.array([shapely.Polygon([(0, 0), (1, 0), (1, 1), (0.5, 1.001), (0, 1)]),
-                        shapely.Polygon([(0.5, 0), (1.5, 0), (1.5, 1), (1, 1.001), (0.5, 1)]), None], dtype=object)
+    squares = np.array(
+        [
+            shapely.Polygon([(0, 0), (1, 0), (1, 1), (0.5, 1.001), (0, 1)]),
+            shapely.Polygon([(0.5, 0), (1.5, 0), (1.5, 1), (1, 1.001), (0.5, 1)]),
+            None,
+        ],
+        dtype=object,
+    )
     with caplog.at_level(logging.WARNING, logger="dashboard.geometry"):
         out = simplify_coverage(squares, 0.1, 0.01)
     assert "not a valid coverage" in caplog.text

@@ -31,9 +31,14 @@ def full(tmp_path_factory):
 
 def _value(engine, region_id: str, indicator: str, year: int) -> float:
     with engine.connect() as conn:
-        return conn.execute(select(observation.c.value).where(
-            observation.c.region_id == region_id, observation.c.indicator == indicator,
-            observation.c.period_type == "year", observation.c.period_start == dt.date(year, 1, 1))).scalar_one()
+        return conn.execute(
+            select(observation.c.value).where(
+                observation.c.region_id == region_id,
+                observation.c.indicator == indicator,
+                observation.c.period_type == "year",
+                observation.c.period_start == dt.date(year, 1, 1),
+            )
+        ).scalar_one()
 
 
 def test_every_source_loads_and_every_row_is_accounted_for(full):
@@ -54,10 +59,15 @@ def test_region_counts(full):
     engine, _ = full
     with engine.connect() as conn:
         admin1 = conn.execute(select(func.count()).where(region.c.level == 1)).scalar_one()
-        with_geom = conn.execute(select(func.count()).where(region.c.level == 0,
-                                                            region.c.geometry_wkb.is_not(None))).scalar_one()
-        parents = conn.execute(select(func.count()).where(region.c.level == 1, region.c.parent_id.is_(None))).scalar_one()
-        ssd = conn.execute(select(func.count()).where(region.c.level == 1, region.c.iso3 == "SSD")).scalar_one()
+        with_geom = conn.execute(
+            select(func.count()).where(region.c.level == 0, region.c.geometry_wkb.is_not(None))
+        ).scalar_one()
+        parents = conn.execute(
+            select(func.count()).where(region.c.level == 1, region.c.parent_id.is_(None))
+        ).scalar_one()
+        ssd = conn.execute(
+            select(func.count()).where(region.c.level == 1, region.c.iso3 == "SSD")
+        ).scalar_one()
     assert admin1 == 4596  # every Natural Earth admin-1 unit
     assert with_geom >= 240  # 251 Natural Earth admin-0 units map to this many ISO3 countries
     assert parents == 0
@@ -76,7 +86,9 @@ def test_second_run_is_unchanged_and_forced_reload_gives_identical_counts(full):
 
     def counts():
         with engine.connect() as conn:
-            return conn.execute(select(observation.c.source, func.count()).group_by(observation.c.source)).all()
+            return conn.execute(
+                select(observation.c.source, func.count()).group_by(observation.c.source)
+            ).all()
 
     before = counts()
     again = run(engine)
@@ -116,7 +128,11 @@ def test_changed_file_replaces_the_sources_rows(tmp_path, engine):
     (raw / "unodc_glotip").mkdir(parents=True)
     (raw / "natural_earth_admin").symlink_to(RAW_DIR / "natural_earth_admin")
     (raw / "country_code_crosswalk").symlink_to(RAW_DIR / "country_code_crosswalk")
-    lines = gzip.decompress((RAW_DIR / "unodc_glotip" / "glotip_2003_2018.csv.gz").read_bytes()).decode().splitlines()
+    lines = (
+        gzip.decompress((RAW_DIR / "unodc_glotip" / "glotip_2003_2018.csv.gz").read_bytes())
+        .decode()
+        .splitlines()
+    )
     target = raw / "unodc_glotip" / "glotip_2003_2018.csv.gz"
     target.write_bytes(gzip.compress(("\n".join(lines[:2001]) + "\n").encode()))
     assert load_source(engine, get_source("natural_earth"), raw).status == "loaded"
@@ -126,8 +142,15 @@ def test_changed_file_replaces_the_sources_rows(tmp_path, engine):
     assert first.files[0].rows_read == 2000 and second.files[0].rows_read == 1000
     with engine.connect() as conn:
         n_obs = conn.execute(select(func.count()).where(observation.c.source == "unodc_glotip")).scalar_one()
-        statuses = conn.execute(select(source_load.c.status).where(source_load.c.source == "unodc_glotip")
-                                .order_by(source_load.c.load_id)).scalars().all()
+        statuses = (
+            conn.execute(
+                select(source_load.c.status)
+                .where(source_load.c.source == "unodc_glotip")
+                .order_by(source_load.c.load_id)
+            )
+            .scalars()
+            .all()
+        )
     assert n_obs == second.observations
     assert statuses == ["superseded", "loaded"]
 

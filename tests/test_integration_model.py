@@ -19,8 +19,16 @@ from tests.conftest import FIXTURES
 from warehouse.schema import explanation, model_run, prediction, source_load
 
 RAW = FIXTURES / "integration" / "raw"
-SOURCES = ["natural_earth", "country_codes", "unodc_glotip", "wb_population", "wb_gdp", "owid_conflict_deaths",
-           "unhcr_population", "ucdp_ged"]
+SOURCES = [
+    "natural_earth",
+    "country_codes",
+    "unodc_glotip",
+    "wb_population",
+    "wb_gdp",
+    "owid_conflict_deaths",
+    "unhcr_population",
+    "ucdp_ged",
+]
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +71,9 @@ def test_run_is_registered_with_baselines_and_verified_artefacts(trained):
     assert meta["training_window"][1] == 2018
     booster, loaded_meta = load_run(run_id, root, expected_features=meta["features"])
     assert loaded_meta["panel_sha256"] == meta["panel_sha256"]
-    assert "detection bias" in meta["model_card_md"].lower() and "not evidence against" in meta["model_card_md"]
+    assert (
+        "detection bias" in meta["model_card_md"].lower() and "not evidence against" in meta["model_card_md"]
+    )
     deployed = deployed_run(engine)
     # deployed when it beats the last-value baseline, or as the only run (the card then says it does not)
     assert deployed is not None and deployed["run_id"] == run_id
@@ -75,8 +85,31 @@ def test_predictions_cover_every_country_with_features_up_to_the_latest_year(tra
     # World Bank population in the extract runs to 2024, so features exist up to 2025
     assert frame["year"].max() == 2025
     assert set(frame.loc[frame["year"] == 2021, "iso3"]) == {
-        "NGA", "DEU", "NLD", "BEL", "ROU", "BGR", "UKR", "MDA", "THA", "PHL", "IDN", "MEX", "COL", "ARG", "USA",
-        "GBR", "SYR", "IRQ", "TUR", "EGY", "KEN", "UGA", "ETH", "ZAF"}
+        "NGA",
+        "DEU",
+        "NLD",
+        "BEL",
+        "ROU",
+        "BGR",
+        "UKR",
+        "MDA",
+        "THA",
+        "PHL",
+        "IDN",
+        "MEX",
+        "COL",
+        "ARG",
+        "USA",
+        "GBR",
+        "SYR",
+        "IRQ",
+        "TUR",
+        "EGY",
+        "KEN",
+        "UGA",
+        "ETH",
+        "ZAF",
+    }
     assert list(frame.columns) == DETECTED_EXPORT_COLUMNS and set(DETECTED_CONTRACT) <= set(frame.columns)
     # staleness: a year with a label is checked; after the newest label (2018) nothing is, and horizons grow
     assert set(frame["basis"]) <= {"checked", "nowcast", "projection"}
@@ -93,24 +126,40 @@ def test_predictions_cover_every_country_with_features_up_to_the_latest_year(tra
 def test_stored_shap_rows_add_up_to_the_margin(trained):
     engine, _results, run_id, _root, _config = trained
     with engine.connect() as conn:
-        expl = pd.DataFrame(conn.execute(select(explanation.c.region_id, explanation.c.year, explanation.c.value)
-                                         .where(explanation.c.run_id == run_id)).all())
-        pred = pd.DataFrame(conn.execute(select(prediction.c.region_id, prediction.c.year,
-                                                prediction.c.estimate_per_100k)
-                                         .where(prediction.c.run_id == run_id, prediction.c.level == 0)).all())
+        expl = pd.DataFrame(
+            conn.execute(
+                select(explanation.c.region_id, explanation.c.year, explanation.c.value).where(
+                    explanation.c.run_id == run_id
+                )
+            ).all()
+        )
+        pred = pd.DataFrame(
+            conn.execute(
+                select(prediction.c.region_id, prediction.c.year, prediction.c.estimate_per_100k).where(
+                    prediction.c.run_id == run_id, prediction.c.level == 0
+                )
+            ).all()
+        )
     total = expl.groupby(["region_id", "year"])["value"].sum()
     merged = pred.set_index(["region_id", "year"]).join(total)
     positive = merged["value"] > 0  # estimates are clipped at zero detected victims
-    np.testing.assert_allclose(np.expm1(merged.loc[positive, "value"]), merged.loc[positive, "estimate_per_100k"],
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        np.expm1(merged.loc[positive, "value"]), merged.loc[positive, "estimate_per_100k"], rtol=1e-4
+    )
 
 
 def test_admin1_rows_are_downscaled_and_flagged(trained):
     engine, _results, run_id, _root, _config = trained
     with engine.connect() as conn:
-        rows = pd.DataFrame(conn.execute(select(prediction).where(prediction.c.run_id == run_id,
-                                                                  prediction.c.level == 1,
-                                                                  prediction.c.year == 2015)).mappings().all())
+        rows = pd.DataFrame(
+            conn.execute(
+                select(prediction).where(
+                    prediction.c.run_id == run_id, prediction.c.level == 1, prediction.c.year == 2015
+                )
+            )
+            .mappings()
+            .all()
+        )
     assert set(rows["method"]) == {"exposure_downscaled"}
     nga = rows[rows["region_id"].str.startswith("NGA")]
     assert len(nga) == 37 and nga["has_subnational_data"].all()  # GED events located in Nigeria
@@ -136,9 +185,15 @@ def test_second_run_promotes_and_rollback_restores(trained):
     events = []
     second = train_run(engine, deploy=False, config=config, registry_root=root, progress=events.append)
     # structured progress (models.progress): every step in order, of one total, the backtest's fits counted
-    assert [e.key for e in events if not e.done] == ["panels", "backtest", "final_models", "admin1", "write",
-                                                     *["watchlist"] * sum(e.key == "watchlist" for e in events),
-                                                     "deploy"]
+    assert [e.key for e in events if not e.done] == [
+        "panels",
+        "backtest",
+        "final_models",
+        "admin1",
+        "write",
+        *["watchlist"] * sum(e.key == "watchlist" for e in events),
+        "deploy",
+    ]
     assert [e.step for e in events] == sorted(e.step for e in events) and {e.total for e in events} == {7}
     fits = [e for e in events if e.key == "backtest" and e.done]
     assert fits and fits[-1].done == len(fits) <= fits[-1].of  # origins without rows are skipped

@@ -1,6 +1,7 @@
 """Issue 9 #1: jobs survive the death of their server, and can be cancelled.
 
-Unit level: a 'running' job whose owner process is gone, or whose heartbeat is stale, is failed with the reason
+Unit level: a 'running' job whose owner process is gone, or whose heartbeat is stale, is failed with the
+reason
 "server stopped while the job ran", at start-up and before a start is refused as busy; cancel is cooperative.
 Process level: a real ``crisisrisk serve`` is SIGKILLed during a real upload load (stopped at the fault point
 inside the load's transaction), restarted, and then the job is failed, the upload is failed, data/raw and the
@@ -60,7 +61,8 @@ def test_job_of_a_dead_process_is_failed_before_a_409(engine):
 
 
 def test_our_pid_but_not_our_job_is_a_previous_server(engine):
-    """A restarted container gets the same pid (often 1): a job with our pid that we do not run is orphaned."""
+    """A restarted container gets the same pid (often 1): a job with our pid that we do not run is
+    orphaned."""
     job_id = jobs.start_job(engine, "load", "alice")
     jobs._stop_heartbeat(job_id)  # noqa: SLF001 - forget it, as a new process would
     assert jobs.recover_orphans(engine) == 1
@@ -70,8 +72,10 @@ def test_our_pid_but_not_our_job_is_a_previous_server(engine):
 def test_a_job_is_owned_here_before_its_row_is_committed(engine):
     """Two retrain requests at once in one server: the loser's orphan check must see the winner's job as ours.
 
-    Ownership used to be recorded after the insert's commit, so in that window the second request took the first
-    job for a previous server's (our pid, not owned) and failed it, and both answered 202 (seen once under load).
+    Ownership used to be recorded after the insert's commit, so in that window the second request took the
+    first
+    job for a previous server's (our pid, not owned) and failed it, and both answered 202 (seen once under
+    load).
     """
     from sqlalchemy import event
 
@@ -155,7 +159,7 @@ def test_cli_jobs_list_and_cancel(engine, monkeypatch):
     assert runner.invoke(app, ["jobs", "cancel", "999999"]).exit_code == 2
 
 
-# --- a real server, killed during a real load ------------------------------------------------------------------
+# --- a real server, killed during a real load
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -163,9 +167,24 @@ def _free_port() -> int:
 
 
 def _serve(env: dict, port: int, log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "crisisrisk.cli", "serve", "--host", "127.0.0.1", "--port",
-                             str(port), "--threads", "4"], env=env, cwd=ROOT, stdout=log.open("ab"),
-                            stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "crisisrisk.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--threads",
+            "4",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _wait_healthy(port: int, proc: subprocess.Popen, log: Path, timeout: float = 180) -> None:
@@ -205,9 +224,15 @@ def server_env(tmp_path):
     assert all(r.status == "loaded" for r in results), [r.error for r in results]
     accounts.add_user(engine, "ana", "analyst", "analyst-password-1")
     token = accounts.create_token(engine, "ana", "crash-test")
-    env = {**os.environ, "CRISISRISK_DATABASE_URL": url, "CRISISRISK_DATA_DIR": str(tmp_path / "data"),
-           "CRISISRISK_RAW_DIR": str(raw), "CRISISRISK_MODEL_DIR": str(tmp_path / "models"),
-           "CRISISRISK_SECRET_KEY": "crash-test-" + "k" * 40, "CRISISRISK_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "CRISISRISK_DATABASE_URL": url,
+        "CRISISRISK_DATA_DIR": str(tmp_path / "data"),
+        "CRISISRISK_RAW_DIR": str(raw),
+        "CRISISRISK_MODEL_DIR": str(tmp_path / "models"),
+        "CRISISRISK_SECRET_KEY": "crash-test-" + "k" * 40,
+        "CRISISRISK_LOG_LEVEL": "WARNING",
+    }
     yield engine, env, raw, token
     engine.dispose()
     drop_database(url)
@@ -224,11 +249,14 @@ def test_sigkill_of_the_server_during_a_load_then_restart(server_env, tmp_path):
     shipped = folder / "population.csv.gz"
     before_file = _file_digest(shipped)
     with engine.connect() as conn:
-        before_obs = conn.execute(select(func.count()).select_from(observation)
-                                  .where(observation.c.source == "unhcr_population")).scalar_one()
-        before_loads = conn.execute(select(source_load.c.load_id, source_load.c.sha256)
-                                    .where(source_load.c.source == "unhcr_population",
-                                           source_load.c.status == "loaded")).all()
+        before_obs = conn.execute(
+            select(func.count()).select_from(observation).where(observation.c.source == "unhcr_population")
+        ).scalar_one()
+        before_loads = conn.execute(
+            select(source_load.c.load_id, source_load.c.sha256).where(
+                source_load.c.source == "unhcr_population", source_load.c.status == "loaded"
+            )
+        ).all()
     # a different but valid file: the shipped extract without its last 40 rows
     import gzip
 
@@ -236,18 +264,34 @@ def test_sigkill_of_the_server_during_a_load_then_restart(server_env, tmp_path):
     new_bytes = gzip.compress(("\n".join(lines[:-40]) + "\n").encode())
     port, log = _free_port(), tmp_path / "server.log"
     marker = tmp_path / "at-fault-point"
-    killed_env = {**env, "CRISISRISK_FAULT_POINT": "etl.load.before_commit", "CRISISRISK_FAULT_MARKER": str(marker),
-                  "CRISISRISK_FAULT_SLEEP": "300"}
+    killed_env = {
+        **env,
+        "CRISISRISK_FAULT_POINT": "etl.load.before_commit",
+        "CRISISRISK_FAULT_MARKER": str(marker),
+        "CRISISRISK_FAULT_SLEEP": "300",
+    }
     proc = _serve(killed_env, port, log)
     try:
         _wait_healthy(port, proc, log)
-        resp = requests.post(f"http://127.0.0.1:{port}/api/v1/uploads?source=unhcr_population", headers=headers,
-                             files={"file": ("population.csv.gz", io.BytesIO(new_bytes))}, timeout=60)
+        resp = requests.post(
+            f"http://127.0.0.1:{port}/api/v1/uploads?source=unhcr_population",
+            headers=headers,
+            files={"file": ("population.csv.gz", io.BytesIO(new_bytes))},
+            timeout=60,
+        )
         assert resp.status_code == 202, resp.text
         upload_id, dry_job = resp.json()["upload_id"], resp.json()["job"]["job_id"]
-        _wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/api/v1/jobs/{dry_job}", headers=headers,
-                                       timeout=30).json()["status"] != "running", 120, "the dry run")
-        resp = requests.post(f"http://127.0.0.1:{port}/api/v1/uploads/{upload_id}/load", headers=headers, timeout=60)
+        _wait_for(
+            lambda: requests.get(
+                f"http://127.0.0.1:{port}/api/v1/jobs/{dry_job}", headers=headers, timeout=30
+            ).json()["status"]
+            != "running",
+            120,
+            "the dry run",
+        )
+        resp = requests.post(
+            f"http://127.0.0.1:{port}/api/v1/uploads/{upload_id}/load", headers=headers, timeout=60
+        )
         assert resp.status_code == 202, resp.text
         load_job = resp.json()["job"]["job_id"]
         _wait_for(marker.exists, 120, "the load to reach its commit")
@@ -263,36 +307,67 @@ def test_sigkill_of_the_server_during_a_load_then_restart(server_env, tmp_path):
     restarted = _serve(env, port, log)
     try:
         _wait_healthy(port, restarted, log)
-        item = requests.get(f"http://127.0.0.1:{port}/api/v1/jobs/{load_job}", headers=headers, timeout=30).json()
+        item = requests.get(
+            f"http://127.0.0.1:{port}/api/v1/jobs/{load_job}", headers=headers, timeout=30
+        ).json()
         assert item["status"] == "failed" and item["message"] == jobs.ORPHAN_MESSAGE, item
-        up = requests.get(f"http://127.0.0.1:{port}/api/v1/uploads/{upload_id}", headers=headers, timeout=30).json()
+        up = requests.get(
+            f"http://127.0.0.1:{port}/api/v1/uploads/{upload_id}", headers=headers, timeout=30
+        ).json()
         assert up["status"] == "failed", up
         assert _file_digest(shipped) == before_file and sorted(p.name for p in folder.iterdir()) == sorted(
-            p.name for p in (EXTRACTS / "unhcr_refugees").iterdir())
+            p.name for p in (EXTRACTS / "unhcr_refugees").iterdir()
+        )
         with engine.connect() as conn:
-            assert conn.execute(select(func.count()).select_from(observation)
-                                .where(observation.c.source == "unhcr_population")).scalar_one() == before_obs
-            assert conn.execute(select(source_load.c.load_id, source_load.c.sha256)
-                                .where(source_load.c.source == "unhcr_population",
-                                       source_load.c.status == "loaded")).all() == before_loads
+            assert (
+                conn.execute(
+                    select(func.count())
+                    .select_from(observation)
+                    .where(observation.c.source == "unhcr_population")
+                ).scalar_one()
+                == before_obs
+            )
+            assert (
+                conn.execute(
+                    select(source_load.c.load_id, source_load.c.sha256).where(
+                        source_load.c.source == "unhcr_population", source_load.c.status == "loaded"
+                    )
+                ).all()
+                == before_loads
+            )
         # a new job of the same kind is accepted and completes: upload again, load, and data/raw follows
-        resp = requests.post(f"http://127.0.0.1:{port}/api/v1/uploads?source=unhcr_population&confirm=true",
-                             headers=headers, files={"file": ("population.csv.gz", io.BytesIO(new_bytes))},
-                             timeout=60)
+        resp = requests.post(
+            f"http://127.0.0.1:{port}/api/v1/uploads?source=unhcr_population&confirm=true",
+            headers=headers,
+            files={"file": ("population.csv.gz", io.BytesIO(new_bytes))},
+            timeout=60,
+        )
         assert resp.status_code == 202, resp.text
         second = resp.json()["upload_id"]
 
         def loaded():
-            return requests.get(f"http://127.0.0.1:{port}/api/v1/uploads/{second}", headers=headers,
-                                timeout=30).json()["status"] in ("loaded", "failed", "refused")
+            return requests.get(
+                f"http://127.0.0.1:{port}/api/v1/uploads/{second}", headers=headers, timeout=30
+            ).json()["status"] in ("loaded", "failed", "refused")
 
         _wait_for(loaded, 180, "the second upload to load")
-        assert requests.get(f"http://127.0.0.1:{port}/api/v1/uploads/{second}", headers=headers,
-                            timeout=30).json()["status"] == "loaded"
+        assert (
+            requests.get(
+                f"http://127.0.0.1:{port}/api/v1/uploads/{second}", headers=headers, timeout=30
+            ).json()["status"]
+            == "loaded"
+        )
         assert _file_digest(shipped) == hashlib.sha256(new_bytes).hexdigest()
         with engine.connect() as conn:
-            current = conn.execute(select(source_load.c.sha256).where(
-                source_load.c.source == "unhcr_population", source_load.c.status == "loaded")).scalars().all()
+            current = (
+                conn.execute(
+                    select(source_load.c.sha256).where(
+                        source_load.c.source == "unhcr_population", source_load.c.status == "loaded"
+                    )
+                )
+                .scalars()
+                .all()
+            )
             stored = conn.execute(select(upload.c.status).where(upload.c.upload_id == upload_id)).scalar_one()
         assert current == [hashlib.sha256(new_bytes).hexdigest()] and stored == "failed"
     finally:

@@ -1,4 +1,5 @@
-"""Password hashes are werkzeug's scrypt; hashes written by the earlier hand-rolled code still sign users in and are
+"""Password hashes are werkzeug's scrypt; hashes written by the earlier hand-rolled code still sign users in
+and are
 upgraded on their next successful sign-in. ROLES is defined once."""
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from warehouse.schema import app_user
 
 # Written by the hand-rolled code of commit 84d7bac for "fixture-password-123"
 # (tests/fixtures/warehouse_84d7bac/revision_0009.sql).
-LEGACY_HASH = ("scrypt$32768$8$1$36969242bc1967c02d772a28de0b662f$"
-               "24f6236417e08e213bc50992c2d3ce9bb9c1402a8ed251828585baa94afa034c")
+LEGACY_HASH = (
+    "scrypt$32768$8$1$36969242bc1967c02d772a28de0b662f$"
+    "24f6236417e08e213bc50992c2d3ce9bb9c1402a8ed251828585baa94afa034c"
+)
 LEGACY_PASSWORD = "fixture-password-123"
 
 
@@ -106,8 +109,15 @@ def test_a_failed_upgrade_still_signs_in_and_keeps_the_old_hash(engine, caplog):
 
 
 def test_malformed_hashes_match_nothing():
-    for stored in ["", "scrypt$", "scrypt$32768$8$1$zz$00", "scrypt:x:8:1$salt$00", "md5$abc$def",
-                   "plain-text-password", "scrypt:32768:8:1$onlysalt"]:
+    for stored in [
+        "",
+        "scrypt$",
+        "scrypt$32768$8$1$zz$00",
+        "scrypt:x:8:1$salt$00",
+        "md5$abc$def",
+        "plain-text-password",
+        "scrypt:32768:8:1$onlysalt",
+    ]:
         assert accounts.verify_password("plain-text-password", stored) is False, stored
 
 

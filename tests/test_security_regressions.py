@@ -4,7 +4,8 @@ Each test reproduces what the attack on the running product found and fails on t
 a copied cookie outliving logout, GETs answering 500 ``database is locked`` during a load, twice the scrypt
 work for unknown names, a name locked out for everyone, OverflowError on huge ids, 500s with tracebacks from
 malformed Dash requests, OPTIONS/TRACE/blank-parameter answers that disagree with the OpenAPI document, and
-missing CSP/HSTS/CORS headers. The app is the writable analyst-workflow app (real regions, synthetic model rows).
+missing CSP/HSTS/CORS headers. The app is the writable analyst-workflow app (real regions, synthetic model
+rows).
 """
 
 from __future__ import annotations
@@ -52,8 +53,9 @@ def _sign_in(app, name: str, address: str = "127.0.0.1", password: str | None = 
     client.environ_base["REMOTE_ADDR"] = address
     page = client.get("/login").data.decode()
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    return client, client.post("/login", data={"name": name, "password": password or PASSWORDS["ana"],
-                                               "csrf_token": token})
+    return client, client.post(
+        "/login", data={"name": name, "password": password or PASSWORDS["ana"], "csrf_token": token}
+    )
 
 
 def _copy_of(app, client):
@@ -63,7 +65,7 @@ def _copy_of(app, client):
     return thief
 
 
-# --- #4 logout, password change and role change end sessions ---------------------------------------------------
+# --- #4 logout, password change and role change end sessions
 def test_logout_ends_a_copied_session(app, engine):
     name = _user(engine, "sess-logout")
     client, resp = _sign_in(app, name)
@@ -113,7 +115,7 @@ def test_cli_role_and_password_commands_end_sessions(app, engine, monkeypatch):
     assert ("user role", name) in actions and ("user passwd", name) in actions
 
 
-# --- #5 bearer-token reads never write in the request path -----------------------------------------------------
+# --- #5 bearer-token reads never write in the request path
 class _WriteLock:
     """Hold the warehouse's write lock from a second connection, as a running ETL does."""
 
@@ -143,7 +145,9 @@ class _WriteLock:
 
 def _last_used(engine, token_name: str):
     with engine.connect() as conn:
-        return conn.execute(select(api_token.c.last_used_at).where(api_token.c.name == token_name)).scalar_one()
+        return conn.execute(
+            select(api_token.c.last_used_at).where(api_token.c.name == token_name)
+        ).scalar_one()
 
 
 def test_token_reads_answer_during_a_held_write_lock(app, engine):
@@ -198,7 +202,7 @@ def test_principal_for_token_issues_no_write(engine, monkeypatch):
     assert writes == [] and started == []
 
 
-# --- #8 the same scrypt work for known and unknown names -------------------------------------------------------
+# --- #8 the same scrypt work for known and unknown names
 def test_unknown_and_known_names_cost_one_scrypt_each(engine, monkeypatch):
     name = _user(engine, "timing-known")
     calls = []
@@ -219,15 +223,20 @@ def test_unknown_and_known_names_cost_one_scrypt_each(engine, monkeypatch):
     assert unknown == known == calls == [(accounts.SCRYPT_N, accounts.SCRYPT_R, accounts.SCRYPT_P)]
 
 
-# --- #9 sign-in limits per (name, address) and per address; admin unlock; trusted proxy -----------------------
+# --- #9 sign-in limits per (name, address) and per address; admin unlock; trusted proxy
 def _fail(app, name: str, times: int, address: str = "10.5.0.1", headers: dict | None = None):
     client = app.server.test_client()
     client.environ_base["REMOTE_ADDR"] = address
     page = client.get("/login").data.decode()
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    codes = [client.post("/login", headers=headers or {}, data={"name": name, "password": "wrong-password-x",
-                                                                "csrf_token": token}).status_code
-             for _ in range(times)]
+    codes = [
+        client.post(
+            "/login",
+            headers=headers or {},
+            data={"name": name, "password": "wrong-password-x", "csrf_token": token},
+        ).status_code
+        for _ in range(times)
+    ]
     return client, token, codes
 
 
@@ -262,11 +271,17 @@ def test_admin_unlocks_a_locked_user_by_api_and_cli(app, engine, monkeypatch):
     _fail(app, name, 5, address="10.7.0.1")
     assert _sign_in(app, name, address="10.7.0.1")[1].status_code == 429
     analyst = login(app, "ana")
-    assert analyst.post(f"/api/v1/users/{name}/unlock", headers={"X-CSRFToken": csrf_of(analyst)}).status_code == 403
+    assert (
+        analyst.post(f"/api/v1/users/{name}/unlock", headers={"X-CSRFToken": csrf_of(analyst)}).status_code
+        == 403
+    )
     admin = login(app, "adam")
     resp = admin.post(f"/api/v1/users/{name}/unlock", headers={"X-CSRFToken": csrf_of(admin)})
     assert resp.status_code == 200 and resp.get_json()["failures_cleared"] == 5
-    assert admin.post("/api/v1/users/nobody-here/unlock", headers={"X-CSRFToken": csrf_of(admin)}).status_code == 404
+    assert (
+        admin.post("/api/v1/users/nobody-here/unlock", headers={"X-CSRFToken": csrf_of(admin)}).status_code
+        == 404
+    )
     assert _sign_in(app, name, address="10.7.0.1")[1].status_code == 303
     unlocks = [e for e in accounts.audit_entries(engine, 100) if e["action"] == "login unlock"]
     assert any(e["target"] == name and e["actor"] == "adam" for e in unlocks)
@@ -284,17 +299,25 @@ def test_trusted_proxy_header_gives_each_client_its_own_limit(app, engine):
     # off by default: a client cannot choose its address by sending the header
     _fail(app, name, 5, address="10.8.0.1", headers={"X-Forwarded-For": "203.0.113.1"})
     assert _sign_in(app, name, address="10.8.0.1")[1].status_code == 429
-    app.server.config.update(CRISISRISK_TRUSTED_PROXY_HEADER="X-Forwarded-For", CRISISRISK_TRUSTED_PROXY_HOPS=1)
+    app.server.config.update(
+        CRISISRISK_TRUSTED_PROXY_HEADER="X-Forwarded-For", CRISISRISK_TRUSTED_PROXY_HOPS=1
+    )
     try:
         proxy = "10.8.0.9"  # every client arrives from the reverse proxy
         # what the client claims (leftmost) is ignored; the address the proxy appended counts
         _fail(app, name, 5, address=proxy, headers={"X-Forwarded-For": "198.51.100.7, 203.0.113.5"})
         client, token, _ = _fail(app, name, 0, address=proxy)
-        locked = client.post("/login", headers={"X-Forwarded-For": "1.2.3.4, 203.0.113.5"},
-                             data={"name": name, "password": PASSWORDS["ana"], "csrf_token": token})
+        locked = client.post(
+            "/login",
+            headers={"X-Forwarded-For": "1.2.3.4, 203.0.113.5"},
+            data={"name": name, "password": PASSWORDS["ana"], "csrf_token": token},
+        )
         assert locked.status_code == 429
-        other = client.post("/login", headers={"X-Forwarded-For": "203.0.113.6"},
-                            data={"name": name, "password": PASSWORDS["ana"], "csrf_token": token})
+        other = client.post(
+            "/login",
+            headers={"X-Forwarded-For": "203.0.113.6"},
+            data={"name": name, "password": PASSWORDS["ana"], "csrf_token": token},
+        )
         assert other.status_code == 303  # another client behind the same proxy signs in
         clients = {e["client"] for e in accounts.audit_entries(engine, 30) if e["target"] == name}
         assert "203.0.113.5" in clients and "198.51.100.7" not in clients
@@ -302,13 +325,20 @@ def test_trusted_proxy_header_gives_each_client_its_own_limit(app, engine):
         app.server.config.update(CRISISRISK_TRUSTED_PROXY_HEADER="", CRISISRISK_TRUSTED_PROXY_HOPS=1)
 
 
-# --- #10 huge and negative ids ---------------------------------------------------------------------------------
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/api/v1/jobs/9223372036854775808"), ("GET", "/api/v1/uploads/99999999999999999999"),
-    ("GET", "/api/v1/uploads/-1"), ("GET", "/api/v1/jobs/-5"), ("GET", "/api/v1/jobs/0"),
-    ("POST", "/api/v1/uploads/-1/load"), ("POST", "/api/v1/uploads/99999999999999999999/load"),
-    ("GET", "/api/v1/jobs/" + "9" * 5000),
-])
+# --- #10 huge and negative ids
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/v1/jobs/9223372036854775808"),
+        ("GET", "/api/v1/uploads/99999999999999999999"),
+        ("GET", "/api/v1/uploads/-1"),
+        ("GET", "/api/v1/jobs/-5"),
+        ("GET", "/api/v1/jobs/0"),
+        ("POST", "/api/v1/uploads/-1/load"),
+        ("POST", "/api/v1/uploads/99999999999999999999/load"),
+        ("GET", "/api/v1/jobs/" + "9" * 5000),
+    ],
+)
 def test_out_of_range_ids_answer_404_json(app, method, path):
     client = login(app, "ana")
     resp = client.open(path, method=method, headers={"X-CSRFToken": csrf_of(client)})
@@ -320,21 +350,44 @@ def test_out_of_range_ids_still_need_credentials(app):
     assert app.server.test_client().get("/api/v1/jobs/9223372036854775808").status_code == 401
 
 
-# --- #11 malformed Dash requests -----------------------------------------------------------------------------
-@pytest.mark.parametrize(("body", "status"), [
-    ("null", 400), ("[]", 400), ("{}", 400), ("not json", 400), ('{"output": 5}', 400),
-    ('{"output": "nope.children", "outputs": {"id": "nope", "property": "children"}, "inputs": [], '
-     '"changedPropIds": []}', 404),
-    ("[" * 100_000 + "]" * 100_000, 400),
-    (json.dumps({"output": "x.children", "inputs": [{"id": "a", "property": "value",
-                                                     "value": json.loads("[" * 200 + "]" * 200)}]}), 400),
-    ('{"output": "x.children", "inputs": "nope"}', 400),
-])
+# --- #11 malformed Dash requests
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ("null", 400),
+        ("[]", 400),
+        ("{}", 400),
+        ("not json", 400),
+        ('{"output": 5}', 400),
+        (
+            (
+                '{"output": "nope.children", "outputs": {"id": "nope", "property": "children"}, "inputs": [],'
+                ' "changedPropIds": []}'
+            ),
+            404,
+        ),
+        ("[" * 100_000 + "]" * 100_000, 400),
+        (
+            json.dumps(
+                {
+                    "output": "x.children",
+                    "inputs": [{"id": "a", "property": "value", "value": json.loads("[" * 200 + "]" * 200)}],
+                }
+            ),
+            400,
+        ),
+        ('{"output": "x.children", "inputs": "nope"}', 400),
+    ],
+)
 def test_malformed_callback_requests_answer_4xx_without_traceback(app, body, status, caplog):
     client = login(app, "vera")
     with caplog.at_level(logging.WARNING):
-        resp = client.post("/_dash-update-component", data=body, content_type="application/json",
-                           headers={"X-CSRFToken": csrf_of(client)})
+        resp = client.post(
+            "/_dash-update-component",
+            data=body,
+            content_type="application/json",
+            headers={"X-CSRFToken": csrf_of(client)},
+        )
     assert resp.status_code == status, (body[:60], resp.status_code, resp.data[:200])
     assert resp.get_json()["error"]["status"] == status
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
@@ -342,11 +395,15 @@ def test_malformed_callback_requests_answer_4xx_without_traceback(app, body, sta
 
 
 def test_malformed_callback_needs_credentials_first(app):
-    resp = app.server.test_client().post("/_dash-update-component", data="null", content_type="application/json")
+    resp = app.server.test_client().post(
+        "/_dash-update-component", data="null", content_type="application/json"
+    )
     assert resp.status_code == 401
 
 
-@pytest.mark.parametrize("path", ["/_dash-component-suites/nopkg/x.js", "/_dash-component-suites/dash/nofile.js"])
+@pytest.mark.parametrize(
+    "path", ["/_dash-component-suites/nopkg/x.js", "/_dash-component-suites/dash/nofile.js"]
+)
 def test_unknown_component_bundle_answers_404(app, path, caplog):
     with caplog.at_level(logging.WARNING):
         resp = app.server.test_client().get(path)
@@ -354,7 +411,7 @@ def test_unknown_component_bundle_answers_404(app, path, caplog):
     assert not [r for r in caplog.records if r.exc_info]
 
 
-# --- #13 OPTIONS, TRACE, blank parameters and the OpenAPI document agree ------------------------------------------
+# --- #13 OPTIONS, TRACE, blank parameters and the OpenAPI document agree
 def test_options_and_unsupported_methods_list_the_real_methods(app):
     client = login(app, "ana")
     resp = client.options("/api/v1/retrain")
@@ -366,12 +423,21 @@ def test_options_and_unsupported_methods_list_the_real_methods(app):
         assert resp.get_json()["error"]["status"] == 405
     resp = client.open("/api/v1/regions", method="TRACE")
     assert resp.status_code == 405 and "GET" in resp.headers["Allow"] and "POST" not in resp.headers["Allow"]
-    assert client.post("/api/v1/no-such-endpoint", headers={"X-CSRFToken": csrf_of(client)}).status_code == 404
+    assert (
+        client.post("/api/v1/no-such-endpoint", headers={"X-CSRFToken": csrf_of(client)}).status_code == 404
+    )
 
 
-@pytest.mark.parametrize("query", ["/api/v1/predictions?region=%0C", "/api/v1/indicators?region=NGA&indicator=",
-                                   "/api/v1/indicators?indicator=", "/api/v1/regions?parent=%20",
-                                   "/api/v1/predictions?year="])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/api/v1/predictions?region=%0C",
+        "/api/v1/indicators?region=NGA&indicator=",
+        "/api/v1/indicators?indicator=",
+        "/api/v1/regions?parent=%20",
+        "/api/v1/predictions?year=",
+    ],
+)
 def test_blank_parameters_answer_400(app, query):
     resp = login(app, "vera").get(query)
     assert resp.status_code == 400 and "empty" in resp.get_json()["error"]["message"]
@@ -392,20 +458,27 @@ def test_openapi_documents_auth_errors_and_non_blank_strings(app):
                     assert schema["minLength"] >= 1 and schema.get("pattern"), (path, parameter["name"])
 
 
-# --- #14 CSP, HSTS, CORS -------------------------------------------------------------------------------------
+# --- #14 CSP, HSTS, CORS
 def test_pages_have_a_strict_csp_with_their_inline_scripts_hashed(app):
     import base64
 
     resp = login(app, "vera").get("/")
     assert resp.status_code == 200
     csp = dict(part.strip().split(" ", 1) for part in resp.headers["Content-Security-Policy"].split(";"))
-    assert csp["default-src"] == "'self'" and csp["frame-ancestors"] == "'none'" and csp["object-src"] == "'none'"
+    assert (
+        csp["default-src"] == "'self'"
+        and csp["frame-ancestors"] == "'none'"
+        and csp["object-src"] == "'none'"
+    )
     script_src = csp["script-src"].split()
     assert "'unsafe-inline'" not in script_src and "'unsafe-eval'" not in script_src
     assert "blob:" in csp["worker-src"] and {"data:", "blob:"} <= set(csp["img-src"].split())
     html = resp.get_data(as_text=True)
-    inline = [m.group(2) for m in re.finditer(r"<script([^>]*)>(.*?)</script>", html, re.S)
-              if "src=" not in m.group(1) and "application/json" not in m.group(1)]
+    inline = [
+        m.group(2)
+        for m in re.finditer(r"<script([^>]*)>(.*?)</script>", html, re.S)
+        if "src=" not in m.group(1) and "application/json" not in m.group(1)
+    ]
     assert any("DashRenderer" in body for body in inline)  # Dash's renderer start-up is inline
     for body in inline:
         digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
@@ -417,7 +490,9 @@ def test_pages_have_a_strict_csp_with_their_inline_scripts_hashed(app):
 def test_hsts_only_over_https(app):
     client = app.server.test_client()
     assert "Strict-Transport-Security" not in client.get("/login").headers
-    assert "max-age=" in client.get("/login", base_url="https://localhost").headers["Strict-Transport-Security"]
+    assert (
+        "max-age=" in client.get("/login", base_url="https://localhost").headers["Strict-Transport-Security"]
+    )
     app.server.config["CRISISRISK_HTTPS"] = True
     try:
         assert "Strict-Transport-Security" in client.get("/api/v1/health").headers
@@ -436,9 +511,13 @@ def test_cors_is_off_by_default_and_configurable(app):
         resp = client.get("/api/v1/health", headers={"Origin": "https://partner.example"})
         assert resp.headers["Access-Control-Allow-Origin"] == "https://partner.example"
         assert "Origin" in resp.headers.get("Vary", "")
-        pre = client.options("/api/v1/regions", headers={"Origin": "https://partner.example",
-                                                         "Access-Control-Request-Method": "GET"})
-        assert pre.status_code == 204 and pre.headers["Access-Control-Allow-Origin"] == "https://partner.example"
+        pre = client.options(
+            "/api/v1/regions",
+            headers={"Origin": "https://partner.example", "Access-Control-Request-Method": "GET"},
+        )
+        assert (
+            pre.status_code == 204 and pre.headers["Access-Control-Allow-Origin"] == "https://partner.example"
+        )
         assert "Authorization" in pre.headers["Access-Control-Allow-Headers"]
     finally:
         app.server.config["CRISISRISK_CORS_ORIGINS"] = frozenset()
@@ -453,7 +532,7 @@ def test_cors_origins_setting_is_read_from_the_environment(monkeypatch):
     assert _cors_origins(None) == frozenset()
 
 
-# --- every CRISISRISK_ setting is documented -------------------------------------------------------------------
+# --- every CRISISRISK_ setting is documented
 def test_every_setting_is_in_the_readme():
     from warehouse.config import PROJECT_ROOT
 
@@ -461,7 +540,11 @@ def test_every_setting_is_in_the_readme():
     for folder in ("etl", "dashboard", "models"):
         for path in (PROJECT_ROOT / folder).rglob("*.py"):
             used |= set(re.findall(r"CRISISRISK_[A-Z0-9_]*[A-Z0-9]", path.read_text(encoding="utf-8")))
-    used -= {n for n in used if n.startswith("CRISISRISK_FAULT_")}  # test-only fault injection (warehouse/faults.py)
+    used -= {
+        n for n in used if n.startswith("CRISISRISK_FAULT_")
+    }  # test-only fault injection (warehouse/faults.py)
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"`(CRISISRISK_[A-Z0-9_]+)`", readme))
-    assert not sorted(used - documented), f"settings missing from the README settings table: {sorted(used - documented)}"
+    assert not sorted(
+        used - documented
+    ), f"settings missing from the README settings table: {sorted(used - documented)}"

@@ -12,7 +12,8 @@ from warehouse import settings
 from warehouse.settings import PROJECT_ROOT, SettingError
 
 NAME = re.compile(r"CRISISRISK_[A-Z0-9_]*[A-Z0-9]")
-# Code and deployment files that may name a setting: every top-level folder's Python files (tests are left out:
+# Code and deployment files that may name a setting: every top-level folder's Python files (tests are left
+# out:
 # they set what the code reads), and the files that deploy it.
 NOT_SCANNED = {"tests", "data", "docs"}
 DEPLOY_FILES = ["compose.yaml", "Dockerfile", ".ci/run"]
@@ -23,8 +24,11 @@ STILL_DIRECT: dict[str, str] = {
 
 
 def _code_files() -> list[Path]:
-    folders = [d for d in PROJECT_ROOT.iterdir()
-               if d.is_dir() and not d.name.startswith(".") and d.name not in NOT_SCANNED]
+    folders = [
+        d
+        for d in PROJECT_ROOT.iterdir()
+        if d.is_dir() and not d.name.startswith(".") and d.name not in NOT_SCANNED
+    ]
     files = [p for folder in folders for p in folder.rglob("*.py")]
     return files + [PROJECT_ROOT / f for f in DEPLOY_FILES if (PROJECT_ROOT / f).exists()]
 
@@ -47,10 +51,12 @@ def test_code_names_only_declared_settings():
 def test_every_declared_setting_is_in_the_readme_table():
     table = _readme_table()
     documented = set(re.findall(r"^\| `(CRISISRISK_[A-Z0-9_]+)` \|", table, re.M))
-    assert not sorted(set(settings.SETTINGS) - documented), \
-        f"undocumented in the README: {sorted(set(settings.SETTINGS) - documented)}"
-    assert not sorted(documented - set(settings.SETTINGS)), \
-        f"in the README but not declared: {sorted(documented - set(settings.SETTINGS))}"
+    assert not sorted(
+        set(settings.SETTINGS) - documented
+    ), f"undocumented in the README: {sorted(set(settings.SETTINGS) - documented)}"
+    assert not sorted(
+        documented - set(settings.SETTINGS)
+    ), f"in the README but not declared: {sorted(documented - set(settings.SETTINGS))}"
     # the whole table, types and defaults too, is the generated one (`python -m warehouse.settings`)
     assert table == settings.markdown_table()
 
@@ -64,8 +70,11 @@ def _direct_reads(path: Path) -> list[str]:
             func = ast.unparse(node.func)
             if func in ("os.environ.get", "os.getenv", "environ.get", "getenv"):
                 target = node.args[0]
-        elif (isinstance(node, ast.Subscript) and ast.unparse(node.value) in ("os.environ", "environ")
-              and not isinstance(node.ctx, ast.Store)):
+        elif (
+            isinstance(node, ast.Subscript)
+            and ast.unparse(node.value) in ("os.environ", "environ")
+            and not isinstance(node.ctx, ast.Store)
+        ):
             target = node.slice
         if isinstance(target, ast.Constant) and str(target.value).startswith("CRISISRISK_"):
             names.append(target.value)
@@ -85,8 +94,10 @@ def test_code_reads_settings_through_the_module():
 
 def test_the_direct_read_finder_finds_reads(tmp_path):
     probe = tmp_path / "probe.py"
-    probe.write_text('import os\nos.environ.get("CRISISRISK_A")\nos.environ["CRISISRISK_B"]\n'
-                     'os.getenv("CRISISRISK_C", "1")\nos.environ["CRISISRISK_D"] = "x"\n')
+    probe.write_text(
+        'import os\nos.environ.get("CRISISRISK_A")\nos.environ["CRISISRISK_B"]\n'
+        'os.getenv("CRISISRISK_C", "1")\nos.environ["CRISISRISK_D"] = "x"\n'
+    )
     assert sorted(_direct_reads(probe)) == ["CRISISRISK_A", "CRISISRISK_B", "CRISISRISK_C"]  # not the write
 
 
@@ -103,13 +114,16 @@ def test_values_are_typed_and_blank_is_unset(monkeypatch):
     assert settings.get("CRISISRISK_ALERTS_AUTO") is True
 
 
-@pytest.mark.parametrize(("name", "value", "says"), [
-    ("CRISISRISK_HTTPS", "treu", "must be true or false, not 'treu'"),
-    ("CRISISRISK_TRUSTED_PROXY_HOPS", "two", "must be a whole number, not 'two'"),
-    ("CRISISRISK_TRUSTED_PROXY_HOPS", "0", "must be at least 1"),
-    ("CRISISRISK_MAX_UPLOAD_MB", "60MB", "must be a number"),
-    ("CRISISRISK_SMTP_PASSWORD", "x", None),  # any text is a valid password
-])
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("CRISISRISK_HTTPS", "treu", "must be true or false, not 'treu'"),
+        ("CRISISRISK_TRUSTED_PROXY_HOPS", "two", "must be a whole number, not 'two'"),
+        ("CRISISRISK_TRUSTED_PROXY_HOPS", "0", "must be at least 1"),
+        ("CRISISRISK_MAX_UPLOAD_MB", "60MB", "must be a number"),
+        ("CRISISRISK_SMTP_PASSWORD", "x", None),  # any text is a valid password
+    ],
+)
 def test_a_bad_value_names_the_variable(monkeypatch, name, value, says):
     monkeypatch.setenv(name, value)
     if says is None:

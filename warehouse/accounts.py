@@ -1,10 +1,13 @@
 """Users, roles, API tokens and the audit log, stored in the warehouse.
 
 Passwords are hashed with werkzeug's scrypt (``scrypt:32768:8:1$salt$hash``); hashes written by the earlier
-hand-rolled code (``scrypt$32768$8$1$salthex$hashhex``) still verify and are rewritten in werkzeug's format at the
-next successful sign-in. API tokens are random and only their SHA-256 is stored. Every analyst action is written to ``audit_log`` with who, what, when and the outcome.
+hand-rolled code (``scrypt$32768$8$1$salthex$hashhex``) still verify and are rewritten in werkzeug's format at
+the
+next successful sign-in. API tokens are random and only their SHA-256 is stored. Every analyst action is
+written to ``audit_log`` with who, what, when and the outcome.
 
-Sessions are signed cookies that carry the user's ``session_epoch`` from sign-in; logout, a password change, a role
+Sessions are signed cookies that carry the user's ``session_epoch`` from sign-in; logout, a password change, a
+role
 change and disabling raise the epoch, which ends every session issued before (a cookie cannot be recalled).
 Failed sign-ins are counted from the audit log per (name, address) and, with a higher limit, per address; an
 admin's ``unlock`` (also an audit entry) makes earlier failures for a name stop counting.
@@ -64,7 +67,8 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password: str, stored: str) -> bool:
-    """True when the password matches a werkzeug hash or a legacy ``scrypt$`` one; malformed hashes never match."""
+    """True when the password matches a werkzeug hash or a legacy ``scrypt$`` one; malformed hashes never
+    match."""
     if stored.startswith(LEGACY_PREFIX):
         return _verify_legacy(password, stored)
     try:
@@ -82,8 +86,15 @@ def _verify_legacy(password: str, stored: str) -> bool:
     """The hand-rolled format: hex salt used as bytes, digest length from the stored hex (32 bytes)."""
     try:
         _scheme, n, r, p, salt, digest = stored.split("$")
-        calc = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p),
-                              maxmem=2**26, dklen=len(digest) // 2)
+        calc = hashlib.scrypt(
+            password.encode(),
+            salt=bytes.fromhex(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            maxmem=2**26,
+            dklen=len(digest) // 2,
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(calc.hex(), digest)
@@ -101,15 +112,25 @@ def add_user(engine: Engine, name: str, role: str, password: str) -> int:
     with engine.begin() as conn:
         if conn.execute(select(app_user.c.user_id).where(app_user.c.name == name)).first():
             raise AccountError(f"user '{name}' already exists")
-        return inserted_id(conn.execute(app_user.insert().values(
-            name=name, role=role, password_hash=hash_password(password), created_at=dt.datetime.now(dt.UTC),
-            disabled=False)))
+        return inserted_id(
+            conn.execute(
+                app_user.insert().values(
+                    name=name,
+                    role=role,
+                    password_hash=hash_password(password),
+                    created_at=dt.datetime.now(dt.UTC),
+                    disabled=False,
+                )
+            )
+        )
 
 
 def authenticate(engine: Engine, name: str, password: str) -> Principal | None:
     """Check a name and password: exactly one scrypt for known and unknown names (no timing oracle)."""
     with engine.connect() as conn:
-        row = conn.execute(select(app_user).where(app_user.c.name == name, app_user.c.disabled.is_(False))).first()
+        row = conn.execute(
+            select(app_user).where(app_user.c.name == name, app_user.c.disabled.is_(False))
+        ).first()
     if row is None:
         verify_password(password, _DUMMY_HASH)
         return None
@@ -129,11 +150,17 @@ def _rehash(engine: Engine, name: str, old_hash: str, password: str) -> None:
     new_hash = hash_password(password)  # before the transaction: no write lock held during scrypt
     try:
         with engine.begin() as conn:
-            conn.execute(update(app_user).where(app_user.c.name == name, app_user.c.password_hash == old_hash)
-                         .values(password_hash=new_hash))
+            conn.execute(
+                update(app_user)
+                .where(app_user.c.name == name, app_user.c.password_hash == old_hash)
+                .values(password_hash=new_hash)
+            )
     except SQLAlchemyError as exc:
-        log.warning("could not upgrade the password hash of '%s' (%s); the next sign-in retries",
-                    name, type(exc).__name__)
+        log.warning(
+            "could not upgrade the password hash of '%s' (%s); the next sign-in retries",
+            name,
+            type(exc).__name__,
+        )
 
 
 def user_role(engine: Engine, name: str) -> str | None:
@@ -142,10 +169,14 @@ def user_role(engine: Engine, name: str) -> str | None:
 
 
 def session_user(engine: Engine, name: str) -> tuple[str, int] | None:
-    """(role, session epoch) of an enabled user, None when unknown or disabled; read on every session request."""
+    """(role, session epoch) of an enabled user, None when unknown or disabled; read on every session
+    request."""
     with engine.connect() as conn:
-        row = conn.execute(select(app_user.c.role, app_user.c.session_epoch)
-                           .where(app_user.c.name == name, app_user.c.disabled.is_(False))).first()
+        row = conn.execute(
+            select(app_user.c.role, app_user.c.session_epoch).where(
+                app_user.c.name == name, app_user.c.disabled.is_(False)
+            )
+        ).first()
     return (row.role, int(row.session_epoch or 0)) if row else None
 
 
@@ -156,8 +187,11 @@ def end_sessions(engine: Engine, name: str) -> bool:
 
 
 def _bump_epoch(conn: Connection, name: str, **values: object) -> int:
-    return conn.execute(update(app_user).where(app_user.c.name == name)
-                        .values(session_epoch=app_user.c.session_epoch + 1, **values)).rowcount
+    return conn.execute(
+        update(app_user)
+        .where(app_user.c.name == name)
+        .values(session_epoch=app_user.c.session_epoch + 1, **values)
+    ).rowcount
 
 
 def set_password(engine: Engine, name: str, password: str) -> None:
@@ -192,9 +226,15 @@ def create_token(engine: Engine, user_name: str, token_name: str) -> str:
         if user_id is None:
             raise AccountError(f"unknown user '{user_name}'")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        conn.execute(api_token.insert().values(user_id=user_id, name=token_name,
-                                               token_hash=hashlib.sha256(token.encode()).hexdigest(),
-                                               created_at=dt.datetime.now(dt.UTC), revoked=False))
+        conn.execute(
+            api_token.insert().values(
+                user_id=user_id,
+                name=token_name,
+                token_hash=hashlib.sha256(token.encode()).hexdigest(),
+                created_at=dt.datetime.now(dt.UTC),
+                revoked=False,
+            )
+        )
     return token
 
 
@@ -206,10 +246,19 @@ def principal_for_token(engine: Engine, token: str) -> Principal | None:
     digest = hashlib.sha256(token.encode()).hexdigest()
     with engine.connect() as conn:
         row = conn.execute(
-            select(api_token.c.token_id, api_token.c.name, api_token.c.last_used_at, app_user.c.name.label("user"),
-                   app_user.c.role)
+            select(
+                api_token.c.token_id,
+                api_token.c.name,
+                api_token.c.last_used_at,
+                app_user.c.name.label("user"),
+                app_user.c.role,
+            )
             .join(app_user, app_user.c.user_id == api_token.c.user_id)
-            .where(api_token.c.token_hash == digest, api_token.c.revoked.is_(False), app_user.c.disabled.is_(False))
+            .where(
+                api_token.c.token_hash == digest,
+                api_token.c.revoked.is_(False),
+                app_user.c.disabled.is_(False),
+            )
         ).first()
     if row is None:
         return None
@@ -231,8 +280,9 @@ def _touch_token_later(engine: Engine, token_id: int, now: dt.datetime) -> None:
     with _TOUCH_LOCK:
         if token_id in _TOUCHES:
             return
-        thread = threading.Thread(target=_touch_token, args=(engine, token_id, now), daemon=True,
-                                  name=f"token-touch-{token_id}")
+        thread = threading.Thread(
+            target=_touch_token, args=(engine, token_id, now), daemon=True, name=f"token-touch-{token_id}"
+        )
         _TOUCHES[token_id] = thread
     thread.start()
 
@@ -241,12 +291,20 @@ def _touch_token(engine: Engine, token_id: int, now: dt.datetime) -> None:
     stale = now - dt.timedelta(minutes=TOKEN_TOUCH_MINUTES)
     try:
         with engine.begin() as conn:
-            conn.execute(update(api_token).where(
-                api_token.c.token_id == token_id,
-                or_(api_token.c.last_used_at.is_(None), api_token.c.last_used_at < stale)).values(last_used_at=now))
+            conn.execute(
+                update(api_token)
+                .where(
+                    api_token.c.token_id == token_id,
+                    or_(api_token.c.last_used_at.is_(None), api_token.c.last_used_at < stale),
+                )
+                .values(last_used_at=now)
+            )
     except SQLAlchemyError as exc:  # e.g. 'database is locked' during an ETL: retried on a later request
-        log.warning("could not record the use of API token %s (%s); a later request retries",
-                    token_id, type(exc).__name__)
+        log.warning(
+            "could not record the use of API token %s (%s); a later request retries",
+            token_id,
+            type(exc).__name__,
+        )
     finally:
         with _TOUCH_LOCK:
             _TOUCHES.pop(token_id, None)
@@ -262,16 +320,33 @@ def wait_for_token_touches(timeout: float = 30.0) -> None:
 
 def revoke_token(engine: Engine, token_name: str) -> int:
     with engine.begin() as conn:
-        return conn.execute(update(api_token).where(api_token.c.name == token_name).values(revoked=True)).rowcount
+        return conn.execute(
+            update(api_token).where(api_token.c.name == token_name).values(revoked=True)
+        ).rowcount
 
 
-def audit(engine: Engine, actor: str, action: str, outcome: str, target: str | None = None,
-          detail: str | None = None, client: str | None = None) -> None:
+def audit(
+    engine: Engine,
+    actor: str,
+    action: str,
+    outcome: str,
+    target: str | None = None,
+    detail: str | None = None,
+    client: str | None = None,
+) -> None:
     """Record who did what, when, and how it ended."""
     with engine.begin() as conn:
-        conn.execute(audit_log.insert().values(at=dt.datetime.now(dt.UTC), actor=actor[:120], action=action[:60],
-                                               target=(target or "")[:300] or None, outcome=outcome,
-                                               detail=(detail or "")[:4000] or None, client=(client or "")[:80] or None))
+        conn.execute(
+            audit_log.insert().values(
+                at=dt.datetime.now(dt.UTC),
+                actor=actor[:120],
+                action=action[:60],
+                target=(target or "")[:300] or None,
+                outcome=outcome,
+                detail=(detail or "")[:4000] or None,
+                client=(client or "")[:80] or None,
+            )
+        )
 
 
 UNLOCK_ACTION = "login unlock"
@@ -285,14 +360,23 @@ def login_failures(engine: Engine, name: str, client: str | None, minutes: int =
     """
     since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes)
     unlock = audit_log.alias("unlock")
-    unlocked_later = exists().where(unlock.c.action == UNLOCK_ACTION, unlock.c.outcome == "ok",
-                                    unlock.c.target == audit_log.c.target, unlock.c.at >= audit_log.c.at)
-    failed = and_(audit_log.c.action == "login", audit_log.c.outcome == "denied", audit_log.c.at >= since,
-                  not_(unlocked_later))
+    unlocked_later = exists().where(
+        unlock.c.action == UNLOCK_ACTION,
+        unlock.c.outcome == "ok",
+        unlock.c.target == audit_log.c.target,
+        unlock.c.at >= audit_log.c.at,
+    )
+    failed = and_(
+        audit_log.c.action == "login",
+        audit_log.c.outcome == "denied",
+        audit_log.c.at >= since,
+        not_(unlocked_later),
+    )
     client = client or "unknown"
     with engine.connect() as conn:
-        pair = conn.execute(select(func.count()).where(failed, audit_log.c.target == name,
-                                                       audit_log.c.client == client)).scalar_one()
+        pair = conn.execute(
+            select(func.count()).where(failed, audit_log.c.target == name, audit_log.c.client == client)
+        ).scalar_one()
         address = conn.execute(select(func.count()).where(failed, audit_log.c.client == client)).scalar_one()
     return int(pair), int(address)
 
@@ -306,15 +390,31 @@ def unlock_login(engine: Engine, name: str, actor: str, client: str | None = Non
         if conn.execute(select(app_user.c.user_id).where(app_user.c.name == name)).first() is None:
             raise AccountError(f"unknown user '{name}'")
         since = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
-        cleared = conn.execute(select(func.count()).where(
-            audit_log.c.action == "login", audit_log.c.outcome == "denied", audit_log.c.target == name,
-            audit_log.c.at >= since)).scalar_one()
-    audit(engine, actor, UNLOCK_ACTION, "ok", name, f"sign-in failures of the last day no longer count ({cleared})",
-          client)
+        cleared = conn.execute(
+            select(func.count()).where(
+                audit_log.c.action == "login",
+                audit_log.c.outcome == "denied",
+                audit_log.c.target == name,
+                audit_log.c.at >= since,
+            )
+        ).scalar_one()
+    audit(
+        engine,
+        actor,
+        UNLOCK_ACTION,
+        "ok",
+        name,
+        f"sign-in failures of the last day no longer count ({cleared})",
+        client,
+    )
     return int(cleared)
 
 
 def audit_entries(engine: Engine, limit: int = 200) -> list[dict]:
     with engine.connect() as conn:
-        rows = conn.execute(select(audit_log).order_by(audit_log.c.audit_id.desc()).limit(limit)).mappings().all()
+        rows = (
+            conn.execute(select(audit_log).order_by(audit_log.c.audit_id.desc()).limit(limit))
+            .mappings()
+            .all()
+        )
     return [dict(r) for r in rows]

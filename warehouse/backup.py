@@ -163,8 +163,9 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes, mtime: float) -> None:
 
 
 # --- backup -----------------------------------------------------------------------------------------------
-def backup(engine: Engine, out_path: Path | str, registry_dir: Path | str | None,
-           progress: Progress | None = None) -> dict:
+def backup(
+    engine: Engine, out_path: Path | str, registry_dir: Path | str | None, progress: Progress | None = None
+) -> dict:
     """Write every warehouse table and the model registry to ``out_path`` (.tar.gz); returns the manifest.
 
     All tables are read in one transaction (a consistent snapshot on PostgreSQL and SQLite WAL).
@@ -186,8 +187,14 @@ def backup(engine: Engine, out_path: Path | str, registry_dir: Path | str | None
             pq.write_table(arrow, buf, compression="zstd")
             member = f"tables/{i:02d}_{table.name}.parquet"
             members[member] = buf.getvalue()
-            tables.append({"name": table.name, "member": member, "rows": arrow.num_rows,
-                           "content_sha256": _digest(table, columns)})
+            tables.append(
+                {
+                    "name": table.name,
+                    "member": member,
+                    "rows": arrow.num_rows,
+                    "content_sha256": _digest(table, columns),
+                }
+            )
     registry = []
     if registry_dir is not None and Path(registry_dir).is_dir():
         root = Path(registry_dir)
@@ -198,9 +205,13 @@ def backup(engine: Engine, out_path: Path | str, registry_dir: Path | str | None
             members[f"registry/{rel}"] = path.read_bytes()
             registry.append(f"registry/{rel}")
     manifest = {
-        "format": FORMAT, "created_at": now.isoformat(), "software_version": __version__,
-        "schema_revision": revision, "source_dialect": engine.dialect.name,
-        "tables": tables, "registry": registry,
+        "format": FORMAT,
+        "created_at": now.isoformat(),
+        "software_version": __version__,
+        "schema_revision": revision,
+        "source_dialect": engine.dialect.name,
+        "tables": tables,
+        "registry": registry,
         "members": {name: {"sha256": _sha256(data), "size": len(data)} for name, data in members.items()},
     }
     tmp = out_path.with_name(out_path.name + ".partial")
@@ -241,12 +252,15 @@ def _read_members(archive: Path) -> dict[str, bytes]:
                 name = info.name
                 pure = PurePosixPath(name)
                 if not info.isfile() or pure.is_absolute() or ".." in pure.parts:
-                    raise BackupError(f"{archive.name}: refusing member '{name}' (not a plain file inside "
-                                      "the archive); the archive was tampered with or is not a crisisrisk "
-                                      "backup")
+                    raise BackupError(
+                        f"{archive.name}: refusing member '{name}' (not a plain file inside "
+                        "the archive); the archive was tampered with or is not a crisisrisk "
+                        "backup"
+                    )
                 if name in members:
-                    raise BackupError(f"{archive.name}: member '{name}' appears twice; the archive was "
-                                      "tampered with")
+                    raise BackupError(
+                        f"{archive.name}: member '{name}' appears twice; the archive was tampered with"
+                    )
                 fh = tar.extractfile(info)
                 members[name] = fh.read() if fh else b""
     except (tarfile.TarError, OSError, EOFError) as exc:
@@ -259,19 +273,29 @@ def _check_members(archive_name: str, listed: dict, members: dict[str, bytes]) -
     unlisted = sorted(set(members) - set(listed))
     missing = sorted(set(listed) - set(members))
     if unlisted:
-        raise BackupError(f"{archive_name}: member '{unlisted[0]}' is not in the manifest; "
-                          "the archive was tampered with, refusing to restore")
+        raise BackupError(
+            f"{archive_name}: member '{unlisted[0]}' is not in the manifest; "
+            "the archive was tampered with, refusing to restore"
+        )
     if missing:
-        raise BackupError(f"{archive_name}: member '{missing[0]}' listed in the manifest is missing; "
-                          "the archive is incomplete, refusing to restore")
+        raise BackupError(
+            f"{archive_name}: member '{missing[0]}' listed in the manifest is missing; "
+            "the archive is incomplete, refusing to restore"
+        )
     for name, meta in listed.items():
         if _sha256(members[name]) != meta.get("sha256"):
-            raise BackupError(f"{archive_name}: checksum mismatch for '{name}' (sha256 differs from the "
-                              "manifest); the archive was tampered with or damaged, refusing to restore")
+            raise BackupError(
+                f"{archive_name}: checksum mismatch for '{name}' (sha256 differs from the "
+                "manifest); the archive was tampered with or damaged, refusing to restore"
+            )
 
 
-def restore(engine: Engine, archive: Path | str, registry_dir: Path | str | None = None,
-            progress: Progress | None = None) -> dict:
+def restore(
+    engine: Engine,
+    archive: Path | str,
+    registry_dir: Path | str | None = None,
+    progress: Progress | None = None,
+) -> dict:
     """Replace the warehouse contents (and the registry folder) with an archive's; returns its manifest.
 
     Everything is verified first; the tables are replaced in one transaction, so a failure leaves the
@@ -283,9 +307,11 @@ def restore(engine: Engine, archive: Path | str, registry_dir: Path | str | None
     with engine.connect() as conn:
         current = schema_revision(conn)
     if manifest.get("schema_revision") != current:
-        raise BackupError(f"{name}: schema revision {manifest.get('schema_revision')!r} differs from this "
-                          f"warehouse's {current!r}; restore with the crisisrisk version that made it "
-                          f"({manifest.get('software_version')}) or migrate the archive first")
+        raise BackupError(
+            f"{name}: schema revision {manifest.get('schema_revision')!r} differs from this "
+            f"warehouse's {current!r}; restore with the crisisrisk version that made it "
+            f"({manifest.get('software_version')}) or migrate the archive first"
+        )
     by_name = {t["name"]: t for t in manifest.get("tables", [])}
     frames = _archived_tables(name, by_name, members)
     staged = _stage_registry(members, manifest, registry_dir)
@@ -315,11 +341,13 @@ def _archived_tables(name: str, by_name: dict[str, dict], members: dict[str, byt
         arrow = pq.read_table(io.BytesIO(members[entry["member"]]))
         expected = [c.name for c in table.c]
         if arrow.column_names != expected:
-            raise BackupError(f"{name}: table '{table.name}' has columns {arrow.column_names}, "
-                              f"expected {expected}")
+            raise BackupError(
+                f"{name}: table '{table.name}' has columns {arrow.column_names}, expected {expected}"
+            )
         if arrow.num_rows != entry["rows"]:
-            raise BackupError(f"{name}: table '{table.name}' has {arrow.num_rows} rows, "
-                              f"manifest says {entry['rows']}")
+            raise BackupError(
+                f"{name}: table '{table.name}' has {arrow.num_rows} rows, manifest says {entry['rows']}"
+            )
         frames[table.name] = arrow
     return frames
 
@@ -346,9 +374,11 @@ def _verify_restored(conn, name: str, by_name: dict[str, dict]) -> None:
         got = (len(data[table.c[0].name]), _digest(table, data))
         want = (by_name[table.name]["rows"], by_name[table.name]["content_sha256"])
         if got != want:
-            raise BackupError(f"{name}: table '{table.name}' does not match the manifest after restore "
-                              f"({got[0]} rows, digest {got[1][:12]}; expected {want[0]}, {want[1][:12]}); "
-                              "rolled back")
+            raise BackupError(
+                f"{name}: table '{table.name}' does not match the manifest after restore "
+                f"({got[0]} rows, digest {got[1][:12]}; expected {want[0]}, {want[1][:12]}); "
+                "rolled back"
+            )
 
 
 def _insert(conn, table: Table, arrow: pa.Table) -> None:
@@ -372,14 +402,20 @@ def _reset_sequences(conn) -> None:
         pk = list(table.primary_key.columns)
         if len(pk) != 1 or not isinstance(pk[0].type, Integer):
             continue
-        seq = conn.execute(text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table.name, "c": pk[0].name}).scalar()
+        seq = conn.execute(
+            text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table.name, "c": pk[0].name}
+        ).scalar()
         if seq:  # identifiers come from the schema definition and are quoted; the sequence name is bound
-            sql = (f"SELECT setval(CAST(:s AS regclass), COALESCE((SELECT MAX({quote.quote(pk[0].name)}) "  # noqa: S608
-                   f"FROM {quote.format_table(table)}), 0) + 1, false)")
+            sql = (
+                f"SELECT setval(CAST(:s AS regclass), COALESCE((SELECT MAX({quote.quote(pk[0].name)}) "  # noqa: S608
+                f"FROM {quote.format_table(table)}), 0) + 1, false)"
+            )
             conn.execute(text(sql), {"s": seq})
 
 
-def _stage_registry(members: dict[str, bytes], manifest: dict, registry_dir: Path | str | None) -> Path | None:
+def _stage_registry(
+    members: dict[str, bytes], manifest: dict, registry_dir: Path | str | None
+) -> Path | None:
     if registry_dir is None:
         return None
     target = Path(registry_dir)

@@ -36,7 +36,7 @@ def upsert(conn: Connection, table: Table, rows: Sequence[dict], keys: Iterable[
             stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in cols})
         else:
             stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-        conn.execute(stmt, list(rows[start:start + CHUNK]))
+        conn.execute(stmt, list(rows[start : start + CHUNK]))
 
 
 def inserted_id(result: CursorResult[Any]) -> int:
@@ -50,7 +50,7 @@ def inserted_id(result: CursorResult[Any]) -> int:
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict]) -> None:
     """Set-based executemany insert in chunks (no row-by-row ORM adds)."""
     for start in range(0, len(rows), CHUNK):
-        conn.execute(table.insert(), list(rows[start:start + CHUNK]))
+        conn.execute(table.insert(), list(rows[start : start + CHUNK]))
 
 
 def bulk_insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
@@ -70,21 +70,36 @@ def bulk_insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> No
     else:
         marks = ", ".join(f":{c}" for c in cols)
     preparer = conn.dialect.identifier_preparer
-    sql = (f"INSERT INTO {preparer.format_table(table)} ({', '.join(preparer.quote(c) for c in cols)}) "  # noqa: S608
-           f"VALUES ({marks})")
+    sql = (
+        f"INSERT INTO {preparer.format_table(table)} ({', '.join(preparer.quote(c) for c in cols)}) "  # noqa: S608
+        f"VALUES ({marks})"
+    )
     columns = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in cols]
     rows = list(zip(*columns, strict=True))
     for start in range(0, len(rows), CHUNK * 5):
-        conn.exec_driver_sql(sql, rows[start:start + CHUNK * 5])
+        conn.exec_driver_sql(sql, rows[start : start + CHUNK * 5])
 
 
-def read_observations(engine: Engine, indicators: Iterable[str] | None = None, level: int | None = None,
-                      period_type: str = "year", region_ids: Iterable[str] | None = None) -> pd.DataFrame:
+def read_observations(
+    engine: Engine,
+    indicators: Iterable[str] | None = None,
+    level: int | None = None,
+    period_type: str = "year",
+    region_ids: Iterable[str] | None = None,
+) -> pd.DataFrame:
     """Long observations joined to their region's level and ISO3."""
     stmt = (
-        select(observation.c.region_id, region.c.iso3, region.c.level, observation.c.period_start,
-               observation.c.period_type, observation.c.indicator, observation.c.source, observation.c.value,
-               observation.c.censored)
+        select(
+            observation.c.region_id,
+            region.c.iso3,
+            region.c.level,
+            observation.c.period_start,
+            observation.c.period_type,
+            observation.c.indicator,
+            observation.c.source,
+            observation.c.value,
+            observation.c.censored,
+        )
         .join(region, region.c.region_id == observation.c.region_id)
         .where(observation.c.period_type == period_type)
     )
@@ -95,22 +110,45 @@ def read_observations(engine: Engine, indicators: Iterable[str] | None = None, l
     if region_ids is not None:
         stmt = stmt.where(observation.c.region_id.in_(list(region_ids)))
     with engine.connect() as conn:
-        frame = pd.DataFrame(conn.execute(stmt).all(), columns=[
-            "region_id", "iso3", "level", "period_start", "period_type", "indicator", "source", "value", "censored"])
+        frame = pd.DataFrame(
+            conn.execute(stmt).all(),
+            columns=[
+                "region_id",
+                "iso3",
+                "level",
+                "period_start",
+                "period_type",
+                "indicator",
+                "source",
+                "value",
+                "censored",
+            ],
+        )
     frame["year"] = pd.to_datetime(frame["period_start"]).dt.year
     return frame
 
 
 def read_regions(engine: Engine, level: int | None = None, with_geometry: bool = False) -> pd.DataFrame:
-    cols = [region.c.region_id, region.c.level, region.c.iso3, region.c.parent_id, region.c.name, region.c.type,
-            region.c.area_km2, region.c.label_lon, region.c.label_lat]
+    cols = [
+        region.c.region_id,
+        region.c.level,
+        region.c.iso3,
+        region.c.parent_id,
+        region.c.name,
+        region.c.type,
+        region.c.area_km2,
+        region.c.label_lon,
+        region.c.label_lat,
+    ]
     if with_geometry:
         cols.append(region.c.geometry_wkb)
     stmt = select(*cols)
     if level is not None:
         stmt = stmt.where(region.c.level == level)
     with engine.connect() as conn:
-        return pd.DataFrame(conn.execute(stmt.order_by(region.c.region_id)).all(), columns=[c.name for c in cols])
+        return pd.DataFrame(
+            conn.execute(stmt.order_by(region.c.region_id)).all(), columns=[c.name for c in cols]
+        )
 
 
 def read_indicators(engine: Engine) -> pd.DataFrame:
@@ -136,18 +174,29 @@ def read_citizenship_pairs(engine: Engine) -> pd.DataFrame:
     """
     cols = ["detecting_iso3", "citizenship_iso3", "year", "victims", "censored", "is_nationals", "release"]
     stmt = select(*(glotip_pair.c[c] for c in cols)).order_by(
-        glotip_pair.c.detecting_iso3, glotip_pair.c.citizenship_iso3, glotip_pair.c.year)
+        glotip_pair.c.detecting_iso3, glotip_pair.c.citizenship_iso3, glotip_pair.c.year
+    )
     with engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(stmt).all(), columns=cols)
-    return frame.astype({"detecting_iso3": str, "citizenship_iso3": str, "year": int, "victims": float,
-                         "censored": bool, "is_nationals": bool, "release": str})
+    return frame.astype(
+        {
+            "detecting_iso3": str,
+            "citizenship_iso3": str,
+            "year": int,
+            "victims": float,
+            "censored": bool,
+            "is_nationals": bool,
+            "release": str,
+        }
+    )
 
 
 def read_reporting_census(engine: Engine) -> pd.DataFrame:
     """The country-years that reported a citizenship breakdown, with how many citizenships they listed."""
     cols = ["detecting_iso3", "year", "n_citizenships", "release"]
-    stmt = select(*(glotip_reporting.c[c] for c in cols)).order_by(glotip_reporting.c.detecting_iso3,
-                                                                    glotip_reporting.c.year)
+    stmt = select(*(glotip_reporting.c[c] for c in cols)).order_by(
+        glotip_reporting.c.detecting_iso3, glotip_reporting.c.year
+    )
     with engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(stmt).all(), columns=cols)
     return frame.astype({"detecting_iso3": str, "year": int, "n_citizenships": int, "release": str})
@@ -156,15 +205,19 @@ def read_reporting_census(engine: Engine) -> pd.DataFrame:
 def read_displacement_pairs(engine: Engine, year_from: int | None = None) -> pd.DataFrame:
     """UNHCR refugees and asylum-seekers of origin o in asylum country d at the end of each year.
 
-    The diaspora of o in d for the pair model; blank published values stay NaN (not zero). Only countries on both
+    The diaspora of o in d for the pair model; blank published values stay NaN (not zero). Only countries on
+    both
     sides (unknown and stateless origins are not in the table).
     """
     cols = ["origin_iso3", "asylum_iso3", "year", "refugees", "asylum_seekers"]
     stmt = select(*(displacement_pair.c[c] for c in cols))
     if year_from is not None:
         stmt = stmt.where(displacement_pair.c.year >= int(year_from))
-    stmt = stmt.order_by(displacement_pair.c.origin_iso3, displacement_pair.c.asylum_iso3, displacement_pair.c.year)
+    stmt = stmt.order_by(
+        displacement_pair.c.origin_iso3, displacement_pair.c.asylum_iso3, displacement_pair.c.year
+    )
     with engine.connect() as conn:
         frame = pd.DataFrame(conn.execute(stmt).all(), columns=cols)
-    return frame.astype({"origin_iso3": str, "asylum_iso3": str, "year": int, "refugees": float,
-                         "asylum_seekers": float})
+    return frame.astype(
+        {"origin_iso3": str, "asylum_iso3": str, "year": int, "refugees": float, "asylum_seekers": float}
+    )

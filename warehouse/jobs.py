@@ -38,7 +38,9 @@ KINDS = (*EXCLUSIVE_KINDS, "validate")
 ORPHAN_MESSAGE = "server stopped while the job ran"
 HOST = socket.gethostname()[:255]
 
-_owned: dict[int, threading.Event] = {}  # job id -> stop event of its heartbeat thread, for jobs of this process
+_owned: dict[int, threading.Event] = (
+    {}
+)  # job id -> stop event of its heartbeat thread, for jobs of this process
 _owned_lock = threading.Lock()
 _orphan_hooks: list[Callable[[Engine, dict[str, Any]], None]] = []
 
@@ -88,8 +90,14 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
-def owner_gone(host: str | None, pid: int | None, heartbeat: dt.datetime | None, started: dt.datetime | None,
-               owned_here: bool, legacy_limit_s: float | None = None) -> bool:
+def owner_gone(
+    host: str | None,
+    pid: int | None,
+    heartbeat: dt.datetime | None,
+    started: dt.datetime | None,
+    owned_here: bool,
+    legacy_limit_s: float | None = None,
+) -> bool:
     """Whether the process that owns a running record (job or lock) has stopped.
 
     Same host: the pid is not alive, or it is our own pid but this process does not run the job (a restarted
@@ -130,11 +138,26 @@ def start_job(engine: Engine, kind: str, requested_by: str, upload_id: int | Non
         now = _now()
         try:
             with engine.begin() as conn:
-                job_id = inserted_id(conn.execute(job.insert().values(
-                    kind=kind, status="running", requested_by=requested_by, requested_at=now, started_at=now,
-                    progress=0.0, message="started", log="", active_kind=active, owner_host=HOST,
-                    owner_pid=os.getpid(), heartbeat_at=now, cancel_requested=False, upload_id=upload_id,
-                )))
+                job_id = inserted_id(
+                    conn.execute(
+                        job.insert().values(
+                            kind=kind,
+                            status="running",
+                            requested_by=requested_by,
+                            requested_at=now,
+                            started_at=now,
+                            progress=0.0,
+                            message="started",
+                            log="",
+                            active_kind=active,
+                            owner_host=HOST,
+                            owner_pid=os.getpid(),
+                            heartbeat_at=now,
+                            cancel_requested=False,
+                            upload_id=upload_id,
+                        )
+                    )
+                )
                 # owned before the row is visible: a racing request in this process must not take it for an
                 # orphan of a restarted server (same pid, not owned) and fail it
                 with _owned_lock:
@@ -148,7 +171,11 @@ def start_job(engine: Engine, kind: str, requested_by: str, upload_id: int | Non
             if attempt == 1 and recover_orphans(engine, kind):
                 continue  # the holder had died: its job is now failed, so try once more
             running = running_job(engine, kind)
-            who = f" (started by {running['requested_by']} at {str(running['started_at'])[:19]} UTC)" if running else ""
+            who = (
+                f" (started by {running['requested_by']} at {str(running['started_at'])[:19]} UTC)"
+                if running
+                else ""
+            )
             raise JobBusy(f"a {kind} job is already running{who}; wait for it to finish") from None
     if job_id is None:  # not reached: the second attempt inserts or raises JobBusy
         raise RuntimeError(f"the {kind} job was not recorded")
@@ -161,8 +188,11 @@ def _start_heartbeat(engine: Engine, job_id: int, stop: threading.Event) -> None
         while not stop.wait(heartbeat_seconds()):
             try:
                 with engine.begin() as conn:
-                    conn.execute(update(job).where(job.c.job_id == job_id, job.c.status == "running")
-                                 .values(heartbeat_at=_now()))
+                    conn.execute(
+                        update(job)
+                        .where(job.c.job_id == job_id, job.c.status == "running")
+                        .values(heartbeat_at=_now())
+                    )
             except Exception:  # noqa: BLE001 - a busy database delays one beat; the stale limit allows many
                 log.warning("job %s: heartbeat not written this time", job_id, exc_info=True)
 
@@ -185,9 +215,16 @@ def progress(engine: Engine, job_id: int, percent: float, message: str) -> None:
     with engine.begin() as conn:
         row = conn.execute(select(job.c.log, job.c.cancel_requested).where(job.c.job_id == job_id)).first()
         current, cancel = (row[0], bool(row[1])) if row else ("", False)
-        conn.execute(update(job).where(job.c.job_id == job_id).values(
-            progress=max(0.0, min(100.0, percent)), message=message[:500], heartbeat_at=_now(),
-            log=_append(current, message)))
+        conn.execute(
+            update(job)
+            .where(job.c.job_id == job_id)
+            .values(
+                progress=max(0.0, min(100.0, percent)),
+                message=message[:500],
+                heartbeat_at=_now(),
+                log=_append(current, message),
+            )
+        )
     if cancel:
         raise JobCancelled(f"job {job_id} was cancelled")
 
@@ -197,15 +234,31 @@ def cancel_requested(engine: Engine, job_id: int) -> bool:
         return bool(conn.execute(select(job.c.cancel_requested).where(job.c.job_id == job_id)).scalar())
 
 
-def finish_job(engine: Engine, job_id: int, ok: bool, message: str, result: dict[str, Any] | None = None,
-               status: str | None = None) -> None:
+def finish_job(
+    engine: Engine,
+    job_id: int,
+    ok: bool,
+    message: str,
+    result: dict[str, Any] | None = None,
+    status: str | None = None,
+) -> None:
     """End a job: succeeded, failed or cancelled; releases its kind and stops its heartbeat."""
     _stop_heartbeat(job_id)
     with engine.begin() as conn:
         current = conn.execute(select(job.c.log).where(job.c.job_id == job_id)).scalar()
-        conn.execute(update(job).where(job.c.job_id == job_id).values(
-            status=status or ("succeeded" if ok else "failed"), finished_at=_now(), active_kind=None,
-            progress=100.0, message=message[:500], log=_append(current, message), result_json=result))
+        conn.execute(
+            update(job)
+            .where(job.c.job_id == job_id)
+            .values(
+                status=status or ("succeeded" if ok else "failed"),
+                finished_at=_now(),
+                active_kind=None,
+                progress=100.0,
+                message=message[:500],
+                log=_append(current, message),
+                result_json=result,
+            )
+        )
 
 
 def request_cancel(engine: Engine, job_id: int) -> dict[str, Any]:
@@ -220,8 +273,11 @@ def request_cancel(engine: Engine, job_id: int) -> dict[str, Any]:
         raise ValueError(f"job {job_id} is {item['status']}, not running")
     with engine.begin() as conn:
         current = conn.execute(select(job.c.log).where(job.c.job_id == job_id)).scalar()
-        conn.execute(update(job).where(job.c.job_id == job_id, job.c.status == "running").values(
-            cancel_requested=True, log=_append(current, "cancel requested")))
+        conn.execute(
+            update(job)
+            .where(job.c.job_id == job_id, job.c.status == "running")
+            .values(cancel_requested=True, log=_append(current, "cancel requested"))
+        )
     recover_orphans(engine, item["kind"])
     after = get_job(engine, job_id)
     if after is None:
@@ -244,19 +300,39 @@ def recover_orphans(engine: Engine, kind: str | None = None, legacy_limit_s: flo
         running = [dict(r) for r in conn.execute(stmt).mappings().all()]
     marked = 0
     for item in running:
-        if not owner_gone(item["owner_host"], item["owner_pid"], item["heartbeat_at"], item["started_at"],
-                          owned_here(item["job_id"]), legacy_limit_s):
+        if not owner_gone(
+            item["owner_host"],
+            item["owner_pid"],
+            item["heartbeat_at"],
+            item["started_at"],
+            owned_here(item["job_id"]),
+            legacy_limit_s,
+        ):
             continue
         with engine.begin() as conn:
-            claimed = conn.execute(update(job).where(job.c.job_id == item["job_id"], job.c.status == "running")
-                                   .values(status="failed", active_kind=None, finished_at=_now(),
-                                           message=ORPHAN_MESSAGE, log=_append(item["log"], ORPHAN_MESSAGE),
-                                           result_json={"error": ORPHAN_MESSAGE})).rowcount
+            claimed = conn.execute(
+                update(job)
+                .where(job.c.job_id == item["job_id"], job.c.status == "running")
+                .values(
+                    status="failed",
+                    active_kind=None,
+                    finished_at=_now(),
+                    message=ORPHAN_MESSAGE,
+                    log=_append(item["log"], ORPHAN_MESSAGE),
+                    result_json={"error": ORPHAN_MESSAGE},
+                )
+            ).rowcount
         if not claimed:
             continue
         marked += 1
-        log.warning("job %s (%s, owner %s pid %s) marked failed: %s", item["job_id"], item["kind"],
-                    item["owner_host"], item["owner_pid"], ORPHAN_MESSAGE)
+        log.warning(
+            "job %s (%s, owner %s pid %s) marked failed: %s",
+            item["job_id"],
+            item["kind"],
+            item["owner_host"],
+            item["owner_pid"],
+            ORPHAN_MESSAGE,
+        )
         for hook in list(_orphan_hooks):
             try:
                 hook(engine, item)
@@ -273,8 +349,14 @@ def running_job(engine: Engine, kind: str) -> dict[str, Any] | None:
 
 def running_jobs(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(select(job).where(job.c.status == "running")
-                                              .order_by(job.c.job_id)).mappings().all()]
+        return [
+            dict(r)
+            for r in (
+                conn.execute(select(job).where(job.c.status == "running").order_by(job.c.job_id))
+                .mappings()
+                .all()
+            )
+        ]
 
 
 def get_job(engine: Engine, job_id: int) -> dict[str, Any] | None:
@@ -295,4 +377,3 @@ def clear_stale(engine: Engine, kind: str, older_than_minutes: int = 120) -> int
     """At server start: recover orphaned jobs of this kind (owner gone, stale heartbeat, or an old row
     written before owners were recorded and started more than ``older_than_minutes`` ago)."""
     return recover_orphans(engine, kind, legacy_limit_s=older_than_minutes * 60.0)
-

@@ -30,7 +30,16 @@ metadata = MetaData(
     }
 )
 
-FAMILIES = ("displacement", "conflict", "trafficking", "detection", "structural", "response", "hazard", "geography")
+FAMILIES = (
+    "displacement",
+    "conflict",
+    "trafficking",
+    "detection",
+    "structural",
+    "response",
+    "hazard",
+    "geography",
+)
 DIRECTIONS = ("higher_is_riskier", "lower_is_riskier", "neutral")
 
 region = Table(
@@ -88,7 +97,8 @@ source_load = Table(
     # '<source>|<file>' while this is the current load of that file, NULL once superseded: a unique index, so
     # two current loads of one file cannot exist even if two writers race (issue 9 #2)
     Column("current_key", String(400), nullable=True),
-    # the publisher's release (vintage) the file belongs to, e.g. GLOTIP '2025-04-14'; NULL for unversioned sources
+    # the publisher's release (vintage) the file belongs to, e.g. GLOTIP '2025-04-14'; NULL for unversioned
+    # sources
     Column("release", String(20), nullable=True),
     CheckConstraint("rows_read >= 0 AND rows_loaded >= 0 AND rows_rejected >= 0", name="counts"),
     CheckConstraint("rows_read = rows_loaded + rows_rejected", name="invariant"),
@@ -111,7 +121,9 @@ observation = Table(
     Column("value", Float, nullable=False),
     Column("censored", Boolean, nullable=False, default=False),
     Column("load_id", Integer, ForeignKey("source_load.load_id"), nullable=False),
-    UniqueConstraint("region_id", "period_start", "period_type", "indicator", "source", name="uq_observation_key"),
+    UniqueConstraint(
+        "region_id", "period_start", "period_type", "indicator", "source", name="uq_observation_key"
+    ),
     CheckConstraint("period_type IN ('year', 'month')", name="period_type"),
     # finite only: rejects +-Infinity (SQLite and PostgreSQL) and NaN (PostgreSQL; SQLite stores NaN as NULL)
     CheckConstraint("value BETWEEN -1.7976931348623157e308 AND 1.7976931348623157e308", name="finite_value"),
@@ -206,7 +218,8 @@ prediction = Table(
     Column("label_per_100k", Float, nullable=True),
     Column("method", String(40), nullable=False, default="model"),
     Column("has_subnational_data", Boolean, nullable=True),
-    # staleness (migration 0006): checked = label year, nowcast = newest label 1-2 years old, projection = older
+    # staleness (migration 0006): checked = label year, nowcast = newest label 1-2 years old, projection =
+    # older
     Column("basis", String(12), nullable=True),
     Column("horizon", Integer, nullable=True),  # predicted year minus the newest label year used (NULL: none)
     Column("label_year", Integer, nullable=True),
@@ -216,7 +229,9 @@ prediction = Table(
     CheckConstraint("basis IS NULL OR basis IN ('checked', 'nowcast', 'projection')", name="basis"),
     CheckConstraint("risk_score >= 0 AND risk_score <= 100", name="score"),
     CheckConstraint("estimate_per_100k >= 0", name="estimate"),
-    CheckConstraint("lower_per_100k <= estimate_per_100k AND estimate_per_100k <= upper_per_100k", name="interval"),
+    CheckConstraint(
+        "lower_per_100k <= estimate_per_100k AND estimate_per_100k <= upper_per_100k", name="interval"
+    ),
     CheckConstraint("risk_band IN ('low', 'moderate', 'high', 'very high')", name="band"),
     CheckConstraint("level IN (0, 1)", name="level"),
 )
@@ -295,8 +310,11 @@ upload = Table(
     Column("report_json", JSON, nullable=True),
     Column("staged_path", String(500), nullable=True),
     Column("job_id", Integer, nullable=True),  # the dry-run job while 'validating', then the load job
-    CheckConstraint("status IN ('validating', 'validated', 'refused', 'loading', 'loaded', 'failed', 'discarded', "
-                    "'cancelled')", name="status"),
+    CheckConstraint(
+        "status IN ('validating', 'validated', 'refused', 'loading', 'loaded', 'failed', 'discarded', "
+        "'cancelled')",
+        name="status",
+    ),
     CheckConstraint("size_bytes >= 0", name="size"),
 )
 
@@ -363,8 +381,9 @@ watchlist_score = Table(
     Column("hosted_year", Integer, nullable=True),
     Column("basis", String(300), nullable=False),
     Column("method", String(40), nullable=False),
-    CheckConstraint("rise_factor > 0 AND lower > 0 AND lower <= rise_factor AND rise_factor <= upper",
-                    name="interval"),
+    CheckConstraint(
+        "rise_factor > 0 AND lower > 0 AND lower <= rise_factor AND rise_factor <= upper", name="interval"
+    ),
     CheckConstraint("rank >= 1", name="rank"),
     CheckConstraint("percentile >= 0 AND percentile <= 100", name="percentile"),
 )
@@ -383,15 +402,23 @@ pair_prediction = Table(
     Column("horizon", Integer, nullable=False),
     Column("last_listed_year", Integer, nullable=True),
     Column("last_listed_victims", Float, nullable=True),
-    CheckConstraint("lower >= 0 AND lower <= expected_victims AND expected_victims <= upper", name="interval"),
+    CheckConstraint(
+        "lower >= 0 AND lower <= expected_victims AND expected_victims <= upper", name="interval"
+    ),
     CheckConstraint("horizon >= 1", name="horizon"),
 )
 Index("ix_pair_prediction_run_citizenship", pair_prediction.c.run_id, pair_prediction.c.citizenship_iso3)
 
-# --- crisis phases and alerts (issue 14, migration 0008) ------------------------------------------------------
+# --- crisis phases and alerts (issue 14, migration 0008)
 
 ALERT_STATUSES = ("pending", "confirmed", "dismissed")
-ALERT_CONDITIONS = ("new_maximum", "outflow_surge", "watchlist_enters_top", "watchlist_jump", "above_previous_upper")
+ALERT_CONDITIONS = (
+    "new_maximum",
+    "outflow_surge",
+    "watchlist_enters_top",
+    "watchlist_jump",
+    "above_previous_upper",
+)
 
 phase_result = Table(
     "phase_result",
@@ -436,7 +463,9 @@ alert_rule = Table(
     Column("rule_id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(80), nullable=False, unique=True),
     Column("condition", String(40), nullable=False),
-    Column("params_json", JSON, nullable=False),  # thresholds of the condition (indicators, lookback, top_n ...)
+    Column(
+        "params_json", JSON, nullable=False
+    ),  # thresholds of the condition (indicators, lookback, top_n ...)
     Column("minimum", Float, nullable=True),  # the value must also reach this (people, deaths, ...)
     Column("region_scope", String(500), nullable=False, default="*"),  # '*' or comma-separated ISO3
     Column("cooldown_years", Integer, nullable=False, default=2),
@@ -445,8 +474,11 @@ alert_rule = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("updated_by", String(120), nullable=False),
-    CheckConstraint("condition IN ('new_maximum', 'outflow_surge', 'watchlist_enters_top', 'watchlist_jump', "
-                    "'above_previous_upper')", name="condition"),
+    CheckConstraint(
+        "condition IN ('new_maximum', 'outflow_surge', 'watchlist_enters_top', 'watchlist_jump', "
+        "'above_previous_upper')",
+        name="condition",
+    ),
     CheckConstraint("cooldown_years >= 0", name="cooldown"),
 )
 
@@ -536,7 +568,8 @@ alert_delivery = Table(
 displacement_pair = Table(
     "displacement_pair",
     metadata,
-    # UNHCR end-year stock of people from origin o in asylum country d (issue 11 pair model: diaspora of o in d).
+    # UNHCR end-year stock of people from origin o in asylum country d (issue 11 pair model: diaspora of o in
+    # d).
     # A second view of loaded unhcr_population rows (the same rows also feed the origin and host aggregates).
     Column("origin_iso3", String(3), ForeignKey("region.region_id"), primary_key=True),
     Column("asylum_iso3", String(3), ForeignKey("region.region_id"), primary_key=True),
@@ -545,8 +578,9 @@ displacement_pair = Table(
     Column("asylum_seekers", Float, nullable=True),
     Column("load_id", Integer, ForeignKey("source_load.load_id"), nullable=False),
     CheckConstraint("refugees IS NULL OR (refugees >= 0 AND refugees <= 1e12)", name="refugees"),
-    CheckConstraint("asylum_seekers IS NULL OR (asylum_seekers >= 0 AND asylum_seekers <= 1e12)",
-                    name="asylum_seekers"),
+    CheckConstraint(
+        "asylum_seekers IS NULL OR (asylum_seekers >= 0 AND asylum_seekers <= 1e12)", name="asylum_seekers"
+    ),
     CheckConstraint("refugees IS NOT NULL OR asylum_seekers IS NOT NULL", name="some_value"),
     CheckConstraint("origin_iso3 <> asylum_iso3", name="not_self"),
     CheckConstraint("year BETWEEN 1950 AND 2100", name="year"),
@@ -556,7 +590,8 @@ Index("ix_displacement_pair_asylum", displacement_pair.c.asylum_iso3, displaceme
 saved_scenario = Table(
     "saved_scenario",
     metadata,
-    # A named what-if scenario (issue 15): the region, year and lever values, not its result (that is recomputed
+    # A named what-if scenario (issue 15): the region, year and lever values, not its result (that is
+    # recomputed
     # with whichever run is deployed when it is opened). Saving needs a viewer login and is audited.
     Column("scenario_id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(120), nullable=False),

@@ -64,11 +64,14 @@ def _held_here(row: dict[str, Any]) -> bool:
 
 def _take_over_if_stale(engine: Engine, row: dict[str, Any]) -> bool:
     """Delete the lock of a dead holder (compare-and-delete on its token); True if it was removed."""
-    if not owner_gone(row["owner_host"], row["owner_pid"], row["heartbeat_at"], row["acquired_at"], _held_here(row)):
+    if not owner_gone(
+        row["owner_host"], row["owner_pid"], row["heartbeat_at"], row["acquired_at"], _held_here(row)
+    ):
         return False
     with engine.begin() as conn:
-        removed = conn.execute(delete(etl_lock).where(etl_lock.c.name == LOCK_NAME,
-                                                      etl_lock.c.holder == row["holder"])).rowcount
+        removed = conn.execute(
+            delete(etl_lock).where(etl_lock.c.name == LOCK_NAME, etl_lock.c.holder == row["holder"])
+        ).rowcount
     if removed:
         log.warning("took over the ETL lock of %s: its process stopped", describe(row))
     return bool(removed)
@@ -78,8 +81,16 @@ def _try_insert(engine: Engine, token: str) -> bool:
     now = dt.datetime.now(dt.UTC)
     try:
         with engine.begin() as conn:
-            conn.execute(etl_lock.insert().values(name=LOCK_NAME, holder=token, owner_host=HOST,
-                                                  owner_pid=os.getpid(), acquired_at=now, heartbeat_at=now))
+            conn.execute(
+                etl_lock.insert().values(
+                    name=LOCK_NAME,
+                    holder=token,
+                    owner_host=HOST,
+                    owner_pid=os.getpid(),
+                    acquired_at=now,
+                    heartbeat_at=now,
+                )
+            )
         return True
     except IntegrityError:
         return False
@@ -89,8 +100,13 @@ def _try_insert(engine: Engine, token: str) -> bool:
 
 
 @contextmanager
-def etl_writer(engine: Engine, who: str, wait_s: float | None = None,
-               on_wait: Callable[[str], None] | None = None, poll_s: float = 0.5) -> Iterator[None]:
+def etl_writer(
+    engine: Engine,
+    who: str,
+    wait_s: float | None = None,
+    on_wait: Callable[[str], None] | None = None,
+    poll_s: float = 0.5,
+) -> Iterator[None]:
     """Hold the warehouse's single ETL writer lock for the block; waits at most ``wait_s`` seconds."""
     wait_s = default_wait_s() if wait_s is None else wait_s
     token = f"{who[:150]} #{uuid.uuid4().hex[:12]}"
@@ -98,8 +114,9 @@ def etl_writer(engine: Engine, who: str, wait_s: float | None = None,
     with _held_lock:
         _held.add(token)
     stop = threading.Event()
-    thread = threading.Thread(target=_beat, args=(engine, token, stop), name="crisisrisk-etl-lock",
-                              daemon=True)
+    thread = threading.Thread(
+        target=_beat, args=(engine, token, stop), name="crisisrisk-etl-lock", daemon=True
+    )
     thread.start()
     try:
         yield
@@ -110,8 +127,9 @@ def etl_writer(engine: Engine, who: str, wait_s: float | None = None,
         _release(engine, token)
 
 
-def _acquire(engine: Engine, token: str, wait_s: float, on_wait: Callable[[str], None] | None,
-             poll_s: float) -> None:
+def _acquire(
+    engine: Engine, token: str, wait_s: float, on_wait: Callable[[str], None] | None, poll_s: float
+) -> None:
     """Insert the lock row as ``token``, taking over a dead holder's; EtlBusy after ``wait_s`` seconds."""
     deadline = time.monotonic() + max(wait_s, 0.0)
     told = False
@@ -121,8 +139,10 @@ def _acquire(engine: Engine, token: str, wait_s: float, on_wait: Callable[[str],
             continue
         if time.monotonic() >= deadline:
             who = describe(row) if row else "a writer that is committing now"
-            raise EtlBusy(f"another ETL writer holds the warehouse: {who}; waited {wait_s:.0f} s. "
-                          "Try again when it has finished (crisisrisk etl run --wait SECONDS waits longer).")
+            raise EtlBusy(
+                f"another ETL writer holds the warehouse: {who}; waited {wait_s:.0f} s. "
+                "Try again when it has finished (crisisrisk etl run --wait SECONDS waits longer)."
+            )
         if row is not None and not told:
             told = True
             message = f"waiting for the ETL writer {describe(row)} to finish (up to {wait_s:.0f} s)"
@@ -137,8 +157,11 @@ def _beat(engine: Engine, token: str, stop: threading.Event) -> None:
     while not stop.wait(heartbeat_seconds()):
         try:
             with engine.begin() as conn:
-                conn.execute(update(etl_lock).where(etl_lock.c.holder == token)
-                             .values(heartbeat_at=dt.datetime.now(dt.UTC)))
+                conn.execute(
+                    update(etl_lock)
+                    .where(etl_lock.c.holder == token)
+                    .values(heartbeat_at=dt.datetime.now(dt.UTC))
+                )
         except Exception:  # noqa: BLE001 - the load's own transaction may hold SQLite; next beat
             log.debug("ETL lock heartbeat delayed", exc_info=True)
 

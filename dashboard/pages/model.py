@@ -10,49 +10,93 @@ from dashboard import context, figures, ids, watch
 from dashboard.pages.common import kpi, table
 from models.card import verdict_rows
 
-BACKTEST_COLUMNS = [("model", "Model"), ("rmsle", "RMSLE (log1p per 100k)"), ("mae", "MAE (victims per 100k)"),
-                    ("spearman", "Spearman ρ"), ("top20_recall", "Top-20 recall"),
-                    ("coverage80", "80% coverage"), ("width80", "80% width (log1p)"), ("n", "Country-years")]
-METRIC_OPTIONS = [{"label": figures.METRIC_LABELS[m], "value": m}
-                  for m in ("rmsle", "spearman", "top20_recall", "coverage80", "mae")]
+BACKTEST_COLUMNS = [
+    ("model", "Model"),
+    ("rmsle", "RMSLE (log1p per 100k)"),
+    ("mae", "MAE (victims per 100k)"),
+    ("spearman", "Spearman ρ"),
+    ("top20_recall", "Top-20 recall"),
+    ("coverage80", "80% coverage"),
+    ("width80", "80% width (log1p)"),
+    ("n", "Country-years"),
+]
+METRIC_OPTIONS = [
+    {"label": figures.METRIC_LABELS[m], "value": m}
+    for m in ("rmsle", "spearman", "top20_recall", "coverage80", "mae")
+]
 
 
 def _watchlist_cards(skill: dict | None) -> list:
-    """The watch list's measured skill, its protocol table, the external checks and the pair model, per horizon."""
+    """The watch list's measured skill, its protocol table, the external checks and the pair model, per
+    horizon."""
     if not skill:
-        return [html.Div(className="card notice", children=[
-            html.H3("Crisis watch list"), html.P("This run stored no watch-list validation.")])]
+        return [
+            html.Div(
+                className="card notice",
+                children=[html.H3("Crisis watch list"), html.P("This run stored no watch-list validation.")],
+            )
+        ]
     strength, sentence = watch.skill_text(skill)
     pair = skill.get("pair_model") or {}
     return [
         html.H2("Crisis watch list (the headline)", className="section-title"),
-        html.Div(className="card", children=[
-            html.H3(f"Measured skill: {strength}"),
-            html.P(sentence),
-            html.P("Pre-registered protocol (docs/WATCHLIST.md): for each score year, rank populations by the "
-                   "candidate and compare with the realised change of their nationals detected abroad over the "
-                   "next three years. Mean Spearman across score years; top-15 lift = how much more the top 15 "
-                   "rose than the average population (log scale, 95% bootstrap interval).", className="note"),
-            table(ids.MODEL_BACKTEST_TABLE + "-watch-protocol", watch.protocol_table(skill), page_size=10,
-                  sort_action="native"),
-        ]),
-        html.Div(className="card", children=[
-            html.H3("External validity: rank correlation with independent risk measures"),
-            html.P("Checks, not training targets: none of these measures is a watch-list input. A ranking of "
-                   "detected victims runs against them; the watch list runs with them.", className="note"),
-            table(ids.MODEL_BACKTEST_TABLE + "-external", watch.external_validity_table(skill), page_size=10),
-        ]),
-        html.Div(className="card", children=[
-            html.H3("Where a population's victims are found: the pair model"),
-            html.P(f"{pair.get('target', '')}. Gate: {pair.get('gate', 'n/a')}: "
-                   f"{'passed' if pair.get('gate_passed') else 'NOT passed'}.", className="note"),
-            table(ids.MODEL_BACKTEST_TABLE + "-pairs", watch.pair_model_table(skill), page_size=6),
-        ]),
+        html.Div(
+            className="card",
+            children=[
+                html.H3(f"Measured skill: {strength}"),
+                html.P(sentence),
+                html.P(
+                    "Pre-registered protocol (docs/WATCHLIST.md): for each score year, rank populations by"
+                    " the candidate and compare with the realised change of their nationals detected abroad"
+                    " over the next three years. Mean Spearman across score years; top-15 lift = how much"
+                    " more the top 15 rose than the average population (log scale, 95% bootstrap interval).",
+                    className="note",
+                ),
+                table(
+                    ids.MODEL_BACKTEST_TABLE + "-watch-protocol",
+                    watch.protocol_table(skill),
+                    page_size=10,
+                    sort_action="native",
+                ),
+            ],
+        ),
+        html.Div(
+            className="card",
+            children=[
+                html.H3("External validity: rank correlation with independent risk measures"),
+                html.P(
+                    "Checks, not training targets: none of these measures is a watch-list input. A ranking of"
+                    " detected victims runs against them; the watch list runs with them.",
+                    className="note",
+                ),
+                table(
+                    ids.MODEL_BACKTEST_TABLE + "-external", watch.external_validity_table(skill), page_size=10
+                ),
+            ],
+        ),
+        html.Div(
+            className="card",
+            children=[
+                html.H3("Where a population's victims are found: the pair model"),
+                html.P(
+                    f"{pair.get('target', '')}. Gate: {pair.get('gate', 'n/a')}: "
+                    f"{'passed' if pair.get('gate_passed') else 'NOT passed'}.",
+                    className="note",
+                ),
+                table(ids.MODEL_BACKTEST_TABLE + "-pairs", watch.pair_model_table(skill), page_size=6),
+            ],
+        ),
     ]
 
 
-dash.register_page(__name__, path="/model", name="Model", order=4, title="Model · crisisrisk",
-                   description="Backtests, baselines, calibration and model card")
+dash.register_page(
+    __name__,
+    path="/model",
+    name="Model",
+    order=4,
+    title="Model · crisisrisk",
+    description="Backtests, baselines, calibration and model card",
+)
 
 
 def per_origin() -> pd.DataFrame:
@@ -64,107 +108,220 @@ def layout(**_query):
     q = context.queries()
     run = q.deployed_run()
     runs = q.runs()
-    runs_table = table(ids.MODEL_RUNS, runs, page_size=10, sort_action="native", style_data_conditional=[
-        {"if": {"filter_query": '{status} = "deployed"'}, "fontWeight": "600", "backgroundColor": "#e8f4ef"}])
+    runs_table = table(
+        ids.MODEL_RUNS,
+        runs,
+        page_size=10,
+        sort_action="native",
+        style_data_conditional=[
+            {
+                "if": {"filter_query": '{status} = "deployed"'},
+                "fontWeight": "600",
+                "backgroundColor": "#e8f4ef",
+            }
+        ],
+    )
     if run is None:
-        return html.Div(className="model-page", children=[
-            html.H1("Model"),
-            html.Div(className="card notice", children=[
-                html.H2("No model deployed"),
-                html.P("Train one with: crisisrisk model train (or crisisrisk up)."),
-            ]),
-            html.Div(className="card", children=[html.H3("Runs"), runs_table]),
-        ])
+        return html.Div(
+            className="model-page",
+            children=[
+                html.H1("Model"),
+                html.Div(
+                    className="card notice",
+                    children=[
+                        html.H2("No model deployed"),
+                        html.P("Train one with: crisisrisk model train (or crisisrisk up)."),
+                    ],
+                ),
+                html.Div(className="card", children=[html.H3("Runs"), runs_table]),
+            ],
+        )
     meta = run.get("metadata") or {}
     metrics = run.get("metrics") or {}
     pooled = pd.DataFrame(metrics.get("backtest_pooled", []) or [])
     if len(pooled):
         pooled = pooled.assign(model=pooled["model"].map(lambda m: figures.MODEL_LABELS.get(m, m)))
-        pooled = pooled.round({c: 3 for c in ("rmsle", "mae", "spearman", "top20_recall", "coverage80",
-                                               "width80")})
+        pooled = pooled.round(
+            {c: 3 for c in ("rmsle", "mae", "spearman", "top20_recall", "coverage80", "width80")}
+        )
     gate = metrics.get("gate", {}) or {}
     op = metrics.get("operating_horizon") or {}
     table_h = op.get("table_horizon", 1)
     last3 = pd.DataFrame(metrics.get("backtest_last3", []) or [])
-    horizon_table = (last3[last3["horizon"] == table_h].sort_values("rmsle") if len(last3) else last3)
+    horizon_table = last3[last3["horizon"] == table_h].sort_values("rmsle") if len(last3) else last3
     if len(horizon_table):
         horizon_table = horizon_table.assign(
-            model=horizon_table["model"].map(lambda m: figures.MODEL_LABELS.get(m, m))).round(
-            {c: 3 for c in ("rmsle", "mae", "spearman", "top20_recall", "coverage80", "width80")})
-    verdicts = pd.DataFrame(verdict_rows({"metrics": metrics, "variant": meta.get("variant")})
-                            if "backtest_last3" in metrics else [])
+            model=horizon_table["model"].map(lambda m: figures.MODEL_LABELS.get(m, m))
+        ).round({c: 3 for c in ("rmsle", "mae", "spearman", "top20_recall", "coverage80", "width80")})
+    verdicts = pd.DataFrame(
+        verdict_rows({"metrics": metrics, "variant": meta.get("variant")})
+        if "backtest_last3" in metrics
+        else []
+    )
     if len(verdicts):
-        verdicts = verdicts.assign(result=verdicts["beats"].map(
-            {True: "beats the baseline", False: "does NOT beat it"})).drop(columns="beats").round(3)
+        verdicts = (
+            verdicts.assign(
+                result=verdicts["beats"].map({True: "beats the baseline", False: "does NOT beat it"})
+            )
+            .drop(columns="beats")
+            .round(3)
+        )
     coverage_h = pd.DataFrame(metrics.get("coverage_by_horizon", []) or []).round(3)
     window = meta.get("training_window") or ["?", "?"]
     pyears = meta.get("prediction_years") or ["?", "?"]
     calibration = pd.DataFrame(metrics.get("calibration", []) or [])
     gshap = pd.DataFrame(meta.get("global_shap", []) or [])
     card_md = meta.get("model_card_md") or "_The deployed run has no model card._"
-    return html.Div(className="model-page", children=[
-        html.H1("Model quality"),
-        html.P(["The headline is the crisis watch list; its measured skill, protocol and external checks come "
-                "first. Then the detected-victims model: ", meta.get("label", "log1p detected trafficking "
-                "victims per 100k"), ". It is the risk of ", html.Em("detected"), " trafficking, not of "
-                "trafficking itself."], className="note"),
-        html.Div(className="kpis", children=[
-            kpi("Deployed run", run["run_id"], f"deployed {str(run.get('deployed_at') or '')[:19]}"),
-            kpi("Training window", f"{window[0]}–{window[1]}", f"predicts {pyears[0]}–{pyears[1]}"),
-            kpi("Variant", str(meta.get("variant", "n/a")).replace("_", " "),
-                f"{len(meta.get('features', []))} features"),
-            kpi("Gate (every horizon, latest 3 origins)", "passed" if gate.get("passed") else "not passed",
-                "; ".join(f"h{r['horizon']} RMSLE {abs(r['improvement_pct']):.1f}% "
-                          f"{'better' if r['improvement_pct'] >= 0 else 'worse'}"
-                          for r in gate.get("horizons", []) if "improvement_pct" in r),
-                "band-low" if gate.get("passed") else "band-very-high"),
-            kpi("Operating horizon", f"{op.get('horizon', '?')} years",
-                f"{op.get('latest_year', '?')} vs newest label {metrics.get('newest_label_year', '?')}; "
-                f"table for horizon {table_h}"),
-        ]),
-        *_watchlist_cards(q.watchlist_skill()),
-        html.H2("Where victims are found: the detected-victims model", className="section-title"),
-        html.Div(className="card", children=[
-            html.H3(f"Backtest at the operating horizon ({table_h} years past the newest label), latest three "
-                    "origins"),
-            html.P("Horizon-matched rolling origin: for origin Y, trained on labels up to Y with every input from "
-                   "the label's source dated Y or earlier, predicting Y + h. "
-                   + ("The latest predicted year is beyond the validated horizons; this is the furthest "
-                      "validated one." if op.get("horizon", 0) > table_h else ""), className="note"),
-            table(ids.MODEL_BACKTEST_TABLE + "-horizon", horizon_table, page_size=10, columns=[
-                {"name": n, "id": c} for c, n in BACKTEST_COLUMNS if c in horizon_table.columns]),
-            html.H3("The deployed model against the best baseline, per horizon and metric"),
-            table(ids.MODEL_BACKTEST_TABLE + "-verdicts", verdicts, page_size=12),
-            html.H3("Split-conformal interval coverage per horizon"),
-            table(ids.MODEL_BACKTEST_TABLE + "-coverage", coverage_h, page_size=6),
-        ]),
-        html.Div(className="card", children=[
-            html.H3("Backtest one year ahead, pooled over all origins"),
-            html.P("Rolling-origin by year: each year is predicted by a model trained only on earlier years. "
-                   "RMSLE on log1p(victims per 100k); MAE in victims per 100k; coverage80 = share of observed "
-                   "values inside the 80% interval.", className="note"),
-            table(ids.MODEL_BACKTEST_TABLE, pooled, page_size=10, sort_action="native", columns=[
-                {"name": n, "id": c} for c, n in BACKTEST_COLUMNS if c in pooled.columns]),
-        ]),
-        html.Div(className="card", children=[
-            html.Div(className="control inline", children=[
-                html.Label("Metric", htmlFor=ids.MODEL_METRIC),
-                dcc.Dropdown(id=ids.MODEL_METRIC, options=METRIC_OPTIONS, value="rmsle", clearable=False),
-            ]),
-            dcc.Graph(id=ids.MODEL_BASELINES, config={"displaylogo": False}),
-        ]),
-        html.Div(className="grid-2", children=[
-            html.Div(className="card", children=[html.H3("Calibration of the 80% intervals (held-back years)"),
-                                                 dcc.Graph(
-                id=ids.MODEL_CALIBRATION, config={"displaylogo": False},
-                figure=figures.calibration_figure(calibration, per_origin()))]),
-            html.Div(className="card", children=[dcc.Graph(
-                id=ids.MODEL_SHAP, config={"displaylogo": False}, figure=figures.global_shap_figure(gshap))]),
-        ]),
-        html.Div(className="card model-card", children=[
-            html.H3("Model card"), dcc.Markdown(card_md, id=ids.MODEL_CARD, className="markdown")]),
-        html.Div(className="card", children=[html.H3("Runs"), runs_table]),
-    ])
+    return html.Div(
+        className="model-page",
+        children=[
+            html.H1("Model quality"),
+            html.P(
+                [
+                    (
+                        "The headline is the crisis watch list; its measured skill, protocol and external"
+                        " checks come first. Then the detected-victims model: "
+                    ),
+                    meta.get("label", "log1p detected trafficking victims per 100k"),
+                    ". It is the risk of ",
+                    html.Em("detected"),
+                    " trafficking, not of trafficking itself.",
+                ],
+                className="note",
+            ),
+            html.Div(
+                className="kpis",
+                children=[
+                    kpi("Deployed run", run["run_id"], f"deployed {str(run.get('deployed_at') or '')[:19]}"),
+                    kpi("Training window", f"{window[0]}–{window[1]}", f"predicts {pyears[0]}–{pyears[1]}"),
+                    kpi(
+                        "Variant",
+                        str(meta.get("variant", "n/a")).replace("_", " "),
+                        f"{len(meta.get('features', []))} features",
+                    ),
+                    kpi(
+                        "Gate (every horizon, latest 3 origins)",
+                        "passed" if gate.get("passed") else "not passed",
+                        "; ".join(
+                            f"h{r['horizon']} RMSLE {abs(r['improvement_pct']):.1f}% "
+                            f"{'better' if r['improvement_pct'] >= 0 else 'worse'}"
+                            for r in gate.get("horizons", [])
+                            if "improvement_pct" in r
+                        ),
+                        "band-low" if gate.get("passed") else "band-very-high",
+                    ),
+                    kpi(
+                        "Operating horizon",
+                        f"{op.get('horizon', '?')} years",
+                        f"{op.get('latest_year', '?')} vs newest label"
+                        f" {metrics.get('newest_label_year', '?')}; table for horizon {table_h}",
+                    ),
+                ],
+            ),
+            *_watchlist_cards(q.watchlist_skill()),
+            html.H2("Where victims are found: the detected-victims model", className="section-title"),
+            html.Div(
+                className="card",
+                children=[
+                    html.H3(
+                        f"Backtest at the operating horizon ({table_h} years past the newest label), latest"
+                        " three origins"
+                    ),
+                    html.P(
+                        "Horizon-matched rolling origin: for origin Y, trained on labels up to Y with every"
+                        " input from the label's source dated Y or earlier, predicting Y + h. "
+                        + (
+                            "The latest predicted year is beyond the validated horizons; this is the furthest"
+                            " validated one."
+                            if op.get("horizon", 0) > table_h
+                            else ""
+                        ),
+                        className="note",
+                    ),
+                    table(
+                        ids.MODEL_BACKTEST_TABLE + "-horizon",
+                        horizon_table,
+                        page_size=10,
+                        columns=[
+                            {"name": n, "id": c} for c, n in BACKTEST_COLUMNS if c in horizon_table.columns
+                        ],
+                    ),
+                    html.H3("The deployed model against the best baseline, per horizon and metric"),
+                    table(ids.MODEL_BACKTEST_TABLE + "-verdicts", verdicts, page_size=12),
+                    html.H3("Split-conformal interval coverage per horizon"),
+                    table(ids.MODEL_BACKTEST_TABLE + "-coverage", coverage_h, page_size=6),
+                ],
+            ),
+            html.Div(
+                className="card",
+                children=[
+                    html.H3("Backtest one year ahead, pooled over all origins"),
+                    html.P(
+                        "Rolling-origin by year: each year is predicted by a model trained only on earlier"
+                        " years. RMSLE on log1p(victims per 100k); MAE in victims per 100k; coverage80 ="
+                        " share of observed values inside the 80% interval.",
+                        className="note",
+                    ),
+                    table(
+                        ids.MODEL_BACKTEST_TABLE,
+                        pooled,
+                        page_size=10,
+                        sort_action="native",
+                        columns=[{"name": n, "id": c} for c, n in BACKTEST_COLUMNS if c in pooled.columns],
+                    ),
+                ],
+            ),
+            html.Div(
+                className="card",
+                children=[
+                    html.Div(
+                        className="control inline",
+                        children=[
+                            html.Label("Metric", htmlFor=ids.MODEL_METRIC),
+                            dcc.Dropdown(
+                                id=ids.MODEL_METRIC, options=METRIC_OPTIONS, value="rmsle", clearable=False
+                            ),
+                        ],
+                    ),
+                    dcc.Graph(id=ids.MODEL_BASELINES, config={"displaylogo": False}),
+                ],
+            ),
+            html.Div(
+                className="grid-2",
+                children=[
+                    html.Div(
+                        className="card",
+                        children=[
+                            html.H3("Calibration of the 80% intervals (held-back years)"),
+                            dcc.Graph(
+                                id=ids.MODEL_CALIBRATION,
+                                config={"displaylogo": False},
+                                figure=figures.calibration_figure(calibration, per_origin()),
+                            ),
+                        ],
+                    ),
+                    html.Div(
+                        className="card",
+                        children=[
+                            dcc.Graph(
+                                id=ids.MODEL_SHAP,
+                                config={"displaylogo": False},
+                                figure=figures.global_shap_figure(gshap),
+                            )
+                        ],
+                    ),
+                ],
+            ),
+            html.Div(
+                className="card model-card",
+                children=[
+                    html.H3("Model card"),
+                    dcc.Markdown(card_md, id=ids.MODEL_CARD, className="markdown"),
+                ],
+            ),
+            html.Div(className="card", children=[html.H3("Runs"), runs_table]),
+        ],
+    )
 
 
 @callback(Output(ids.MODEL_BASELINES, "figure"), Input(ids.MODEL_METRIC, "value"))

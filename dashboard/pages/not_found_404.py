@@ -9,5 +9,7 @@ dash.register_page(__name__, path="/not-found-404", nav=False)
 
 
 def layout(**_query) -> html.Div:
-    return html.Div(className="card", children=[
-        html.H2("Page not found"), html.P(["Go back to the ", dcc.Link("map", href="/"), "."])])
+    return html.Div(
+        className="card",
+        children=[html.H2("Page not found"), html.P(["Go back to the ", dcc.Link("map", href="/"), "."])],
+    )

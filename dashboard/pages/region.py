@@ -1,7 +1,8 @@
 """Region page (``/region/<region_id>``): one country or admin-1 unit, printable as a one-page brief.
 
 It leads with the crisis watch list (rank, expected rise with its interval, drivers, people exposed, basis and
-measured skill), then where this population's victims are found abroad (pair model), then detected victims in the
+measured skill), then where this population's victims are found abroad (pair model), then detected victims in
+the
 country as context, with its detection caveat and basis.
 """
 
@@ -19,20 +20,31 @@ from dashboard.queries import DRIVER_FAMILIES, DRIVER_INDICATORS, VICTIMS_DETECT
 GRAPH_CONFIG = {"displaylogo": False}
 
 
-dash.register_page(__name__, path_template="/region/<region_id>", name="Region", order=7,
-                   title="Region profile · crisisrisk",
-                   description="Crisis watch list, where victims are found, and data for one region")
+dash.register_page(
+    __name__,
+    path_template="/region/<region_id>",
+    name="Region",
+    order=7,
+    title="Region profile · crisisrisk",
+    description="Crisis watch list, where victims are found, and data for one region",
+)
 
 
 def layout(region_id: str | None = None, year=None, **_query):
     q = context.queries()
     info = q.region(str(region_id)) if region_id else None
     if info is None:
-        return html.Div(className="card notice", children=[
-            html.H2("Unknown region"),
-            html.P(f"No region with id '{region_id}'. Region ids are ISO3 codes for countries (e.g. SSD) and "
-                   "Natural Earth adm1_code values for admin-1 units."),
-            dcc.Link("Back to the map", href="/")])
+        return html.Div(
+            className="card notice",
+            children=[
+                html.H2("Unknown region"),
+                html.P(
+                    f"No region with id '{region_id}'. Region ids are ISO3 codes for countries (e.g. SSD) and"
+                    " Natural Earth adm1_code values for admin-1 units."
+                ),
+                dcc.Link("Back to the map", href="/"),
+            ],
+        )
     level = int(info["level"])
     years = sorted(set(q.years(level) or q.years(0)) | set(q.watchlist_years()))
     if not years:
@@ -45,8 +57,10 @@ def layout(region_id: str | None = None, year=None, **_query):
     name = info["name"]
     crumbs = [dcc.Link("Map", href="/"), " › "]
     if level == 1:
-        crumbs += [dcc.Link(info.get("parent_name", info["parent_id"]), href=f"/region/{info['parent_id']}"),
-                   " › "]
+        crumbs += [
+            dcc.Link(info.get("parent_name", info["parent_id"]), href=f"/region/{info['parent_id']}"),
+            " › ",
+        ]
     crumbs.append(name)
     obs = q.observations(info["region_id"])
     drivers = obs[obs["family"].isin(DRIVER_FAMILIES)] if len(obs) else obs
@@ -54,92 +68,191 @@ def layout(region_id: str | None = None, year=None, **_query):
     labels = obs[obs["indicator"] == VICTIMS_DETECTED] if len(obs) else obs
     coverage = q.coverage(info["region_id"])
     kind = "admin-1 unit" if level == 1 else "country"
-    return html.Div(className="region-page brief", children=[
-        dcc.Store(id=ids.REGION_STORE, data=info["region_id"]),
-        html.Div(className="breadcrumbs no-print", children=crumbs),
-        html.Div(className="region-head", children=[
-            html.Div([
-                html.H1(name),
-                html.P(className="muted", children=[
-                    f"{info.get('type') or kind.capitalize()} · id {info['region_id']}",
-                    f" · in {info.get('parent_name')}" if level == 1 else "",
-                    " · crisis watch list first; detected victims in the country follow as context"]),
-            ]),
-            html.Div(className="head-controls no-print", children=[
-                html.Label("Year", htmlFor=ids.REGION_YEAR),
-                dcc.Dropdown(id=ids.REGION_YEAR, options=[{"label": str(y), "value": y} for y in years[::-1]],
-                             value=sel, clearable=False, className="year-dropdown"),
-                html.Button("Print one-page brief", id=ids.REGION_PRINT, className="button"),
-                html.Span(id=ids.REGION_PRINT_DUMMY, hidden=True),
-                dcc.Link("What if? Scenarios", className="button scenarios-link",  # issue 15 (its country)
-                         href=f"/scenarios?region={info.get('iso3') or info['region_id']}&year={sel}"),
-            ]),
-        ]),
-        html.Section(className="card watch-block", children=[
-            html.H2("Crisis watch list" + (f": {info.get('parent_name')} (national)" if level == 1 else "")),
-            html.Div(id=ids.REGION_WATCH),
-            html.Div(className="grid-2", children=[
-                dcc.Graph(id=ids.REGION_WATCH_DRIVERS, config=GRAPH_CONFIG),
-                dcc.Graph(id=ids.REGION_WATCH_TREND, config=GRAPH_CONFIG,
-                          figure=figures.watch_trend_figure(q.region_watchlist(
-                              info["region_id"] if level == 0 else info["parent_id"]), name)),
-            ]),
-            *_event_study(q.watchlist_skill()),
-        ]),
-        *phase_card(q, info["region_id"] if level == 0 else info["parent_id"], sel),  # issue 14
-        html.Section(className="card", hidden=level == 1, children=[
-            html.H2(f"Where {name}'s victims are found abroad"),
-            html.P("Pair model: expected victims of this citizenship detected in each country, with 80% "
-                   "intervals, for the years after the last UNODC report (horizon = years after it). Receiving "
-                   "countries can use it to plan identification. Countries that never listed this citizenship "
-                   "are not shown.", className="note"),
-            html.P(watch.pair_gate_text(q.watchlist_skill()), className="note"),
-            dcc.Graph(id=ids.REGION_PAIRS, config=GRAPH_CONFIG,
-                      figure=_pairs(q, info["region_id"], name) if level == 0 else figures.empty_figure("")),
-        ]),
-        html.H2("Context: where victims are found (detected in the country)", className="section-title"),
-        html.P(watch.DETECTED_CAVEAT, className="note caveat"),
-        html.Div(id=ids.REGION_KPIS, className="kpis"),
-        html.P(_freshness(coverage), className="note print-only"),
-        html.Div(className="grid-2", children=[
-            html.Div(className="card", children=[
-                dcc.Graph(id=ids.REGION_TREND, config=GRAPH_CONFIG,
-                          figure=figures.trend_figure(pred, name, admin1=level == 1)),
-                html.P(_trend_note(pred, labels, level), className="note"),
-            ]),
-            html.Div(className="card", children=[
-                dcc.Graph(id=ids.REGION_WATERFALL, config=GRAPH_CONFIG),
-                html.P("SHAP values are contributions in the model's log1p(victims per 100k) scale; they add "
-                       "up from the average prediction to this prediction." +
-                       (" Admin-1 units have no model of their own: these are the country's drivers."
-                        if level == 1 else ""), className="note"),
-            ]),
-        ]),
-        html.Div(className="grid-2", children=[
-            html.Div(className="card", children=[dcc.Graph(id=ids.REGION_CHANGED, config=GRAPH_CONFIG)]),
-            html.Div(className="card no-print", children=[
-                html.H3("Data coverage and freshness"),
-                html.P("Every indicator the warehouse holds for this region: years covered, number of "
-                       "yearly values, source and when it was loaded.", className="note"),
-                html.Div(id=ids.REGION_COVERAGE, children=_coverage_table(coverage)),
-            ]),
-        ]),
-        html.Div(className="card page-break-before", children=[
-            dcc.Graph(id=ids.REGION_DRIVERS, config=GRAPH_CONFIG,
-                      figure=figures.drivers_figure(drivers, DRIVER_FAMILIES, source_publishers())),
-        ]),
-        html.Div(className="card no-print", hidden=level == 1, children=[
-            dcc.Graph(id=ids.REGION_ADMIN1, config=GRAPH_CONFIG),
-            html.P("Located drivers of the watch list by admin-1 unit: conflict deaths (UCDP GED) and displaced "
-                   f"people (IOM DTM, IDMC), latest value within {watch.ADMIN1_WINDOW} years of the year. The "
-                   "watch-list score itself is national.", className="note"),
-            html.Div(id=ids.REGION_ADMIN1_TABLE),
-        ]),
-    ])
+    return html.Div(
+        className="region-page brief",
+        children=[
+            dcc.Store(id=ids.REGION_STORE, data=info["region_id"]),
+            html.Div(className="breadcrumbs no-print", children=crumbs),
+            html.Div(
+                className="region-head",
+                children=[
+                    html.Div(
+                        [
+                            html.H1(name),
+                            html.P(
+                                className="muted",
+                                children=[
+                                    f"{info.get('type') or kind.capitalize()} · id {info['region_id']}",
+                                    f" · in {info.get('parent_name')}" if level == 1 else "",
+                                    (
+                                        " · crisis watch list first; detected victims in the country follow"
+                                        " as context"
+                                    ),
+                                ],
+                            ),
+                        ]
+                    ),
+                    html.Div(
+                        className="head-controls no-print",
+                        children=[
+                            html.Label("Year", htmlFor=ids.REGION_YEAR),
+                            dcc.Dropdown(
+                                id=ids.REGION_YEAR,
+                                options=[{"label": str(y), "value": y} for y in years[::-1]],
+                                value=sel,
+                                clearable=False,
+                                className="year-dropdown",
+                            ),
+                            html.Button("Print one-page brief", id=ids.REGION_PRINT, className="button"),
+                            html.Span(id=ids.REGION_PRINT_DUMMY, hidden=True),
+                            dcc.Link(
+                                "What if? Scenarios",
+                                className="button scenarios-link",  # issue 15 (its country)
+                                href=f"/scenarios?region={info.get('iso3') or info['region_id']}&year={sel}",
+                            ),
+                        ],
+                    ),
+                ],
+            ),
+            html.Section(
+                className="card watch-block",
+                children=[
+                    html.H2(
+                        "Crisis watch list"
+                        + (f": {info.get('parent_name')} (national)" if level == 1 else "")
+                    ),
+                    html.Div(id=ids.REGION_WATCH),
+                    html.Div(
+                        className="grid-2",
+                        children=[
+                            dcc.Graph(id=ids.REGION_WATCH_DRIVERS, config=GRAPH_CONFIG),
+                            dcc.Graph(
+                                id=ids.REGION_WATCH_TREND,
+                                config=GRAPH_CONFIG,
+                                figure=figures.watch_trend_figure(
+                                    q.region_watchlist(
+                                        info["region_id"] if level == 0 else info["parent_id"]
+                                    ),
+                                    name,
+                                ),
+                            ),
+                        ],
+                    ),
+                    *_event_study(q.watchlist_skill()),
+                ],
+            ),
+            *phase_card(q, info["region_id"] if level == 0 else info["parent_id"], sel),  # issue 14
+            html.Section(
+                className="card",
+                hidden=level == 1,
+                children=[
+                    html.H2(f"Where {name}'s victims are found abroad"),
+                    html.P(
+                        "Pair model: expected victims of this citizenship detected in each country, with 80%"
+                        " intervals, for the years after the last UNODC report (horizon = years after it)."
+                        " Receiving countries can use it to plan identification. Countries that never listed"
+                        " this citizenship are not shown.",
+                        className="note",
+                    ),
+                    html.P(watch.pair_gate_text(q.watchlist_skill()), className="note"),
+                    dcc.Graph(
+                        id=ids.REGION_PAIRS,
+                        config=GRAPH_CONFIG,
+                        figure=_pairs(q, info["region_id"], name) if level == 0 else figures.empty_figure(""),
+                    ),
+                ],
+            ),
+            html.H2("Context: where victims are found (detected in the country)", className="section-title"),
+            html.P(watch.DETECTED_CAVEAT, className="note caveat"),
+            html.Div(id=ids.REGION_KPIS, className="kpis"),
+            html.P(_freshness(coverage), className="note print-only"),
+            html.Div(
+                className="grid-2",
+                children=[
+                    html.Div(
+                        className="card",
+                        children=[
+                            dcc.Graph(
+                                id=ids.REGION_TREND,
+                                config=GRAPH_CONFIG,
+                                figure=figures.trend_figure(pred, name, admin1=level == 1),
+                            ),
+                            html.P(_trend_note(pred, labels, level), className="note"),
+                        ],
+                    ),
+                    html.Div(
+                        className="card",
+                        children=[
+                            dcc.Graph(id=ids.REGION_WATERFALL, config=GRAPH_CONFIG),
+                            html.P(
+                                "SHAP values are contributions in the model's log1p(victims per 100k) scale;"
+                                " they add up from the average prediction to this prediction."
+                                + (
+                                    " Admin-1 units have no model of their own: these are the country's"
+                                    " drivers."
+                                    if level == 1
+                                    else ""
+                                ),
+                                className="note",
+                            ),
+                        ],
+                    ),
+                ],
+            ),
+            html.Div(
+                className="grid-2",
+                children=[
+                    html.Div(
+                        className="card", children=[dcc.Graph(id=ids.REGION_CHANGED, config=GRAPH_CONFIG)]
+                    ),
+                    html.Div(
+                        className="card no-print",
+                        children=[
+                            html.H3("Data coverage and freshness"),
+                            html.P(
+                                "Every indicator the warehouse holds for this region: years covered, number"
+                                " of yearly values, source and when it was loaded.",
+                                className="note",
+                            ),
+                            html.Div(id=ids.REGION_COVERAGE, children=_coverage_table(coverage)),
+                        ],
+                    ),
+                ],
+            ),
+            html.Div(
+                className="card page-break-before",
+                children=[
+                    dcc.Graph(
+                        id=ids.REGION_DRIVERS,
+                        config=GRAPH_CONFIG,
+                        figure=figures.drivers_figure(drivers, DRIVER_FAMILIES, source_publishers()),
+                    ),
+                ],
+            ),
+            html.Div(
+                className="card no-print",
+                hidden=level == 1,
+                children=[
+                    dcc.Graph(id=ids.REGION_ADMIN1, config=GRAPH_CONFIG),
+                    html.P(
+                        "Located drivers of the watch list by admin-1 unit: conflict deaths (UCDP GED) and"
+                        f" displaced people (IOM DTM, IDMC), latest value within {watch.ADMIN1_WINDOW} years"
+                        " of the year. The watch-list score itself is national.",
+                        className="note",
+                    ),
+                    html.Div(id=ids.REGION_ADMIN1_TABLE),
+                ],
+            ),
+        ],
+    )
 
 
-@callback(Output(ids.REGION_WATCH, "children"), Output(ids.REGION_WATCH_DRIVERS, "figure"),
-          Input(ids.REGION_YEAR, "value"), Input(ids.REGION_STORE, "data"))
+@callback(
+    Output(ids.REGION_WATCH, "children"),
+    Output(ids.REGION_WATCH_DRIVERS, "figure"),
+    Input(ids.REGION_YEAR, "value"),
+    Input(ids.REGION_STORE, "data"),
+)
 def update_watch(year, region_id):
     q = context.queries()
     info = q.region(str(region_id))
@@ -156,16 +269,23 @@ def update_watch(year, region_id):
         units = q.admin1_watch(iso3, year)
         unit = units[units["region_id"] == info["region_id"]]
         block.append(html.P(_unit_drivers(unit.iloc[0] if len(unit) else None, year), className="note"))
-    drivers = figures.watch_drivers_figure(watch.driver_terms(row.iloc[0]["drivers"]) if len(row) else
-                                           watch.driver_terms([]), year,
-                                           str(row.iloc[0]["method"]) if len(row) else "composite")
+    drivers = figures.watch_drivers_figure(
+        watch.driver_terms(row.iloc[0]["drivers"]) if len(row) else watch.driver_terms([]),
+        year,
+        str(row.iloc[0]["method"]) if len(row) else "composite",
+    )
     return block, drivers
 
 
-@callback(Output(ids.REGION_KPIS, "children"), Output(ids.REGION_WATERFALL, "figure"),
-          Output(ids.REGION_CHANGED, "figure"), Output(ids.REGION_ADMIN1, "figure"),
-          Output(ids.REGION_ADMIN1_TABLE, "children"),
-          Input(ids.REGION_YEAR, "value"), Input(ids.REGION_STORE, "data"))
+@callback(
+    Output(ids.REGION_KPIS, "children"),
+    Output(ids.REGION_WATERFALL, "figure"),
+    Output(ids.REGION_CHANGED, "figure"),
+    Output(ids.REGION_ADMIN1, "figure"),
+    Output(ids.REGION_ADMIN1_TABLE, "children"),
+    Input(ids.REGION_YEAR, "value"),
+    Input(ids.REGION_STORE, "data"),
+)
 def update_year(year, region_id):
     q = context.queries()
     info = q.region(str(region_id))
@@ -192,40 +312,79 @@ def update_year(year, region_id):
         admin1, admin1_table = figures.empty_figure(""), None
     return kpis, waterfall, changed, admin1, admin1_table
 
-clientside_callback(ClientsideFunction(namespace="crisisrisk", function_name="printPage"),
-                    Output(ids.REGION_PRINT_DUMMY, "children"), Input(ids.REGION_PRINT, "n_clicks"),
-                    prevent_initial_call=True)
+
+clientside_callback(
+    ClientsideFunction(namespace="crisisrisk", function_name="printPage"),
+    Output(ids.REGION_PRINT_DUMMY, "children"),
+    Input(ids.REGION_PRINT, "n_clicks"),
+    prevent_initial_call=True,
+)
 
 
 def watch_block(row, year: int, n: int, skill: dict | None, years: list[int]) -> list:
     """The watch-list headline of a region page: rank, rise with interval, people exposed, basis, skill."""
     strength, sentence = watch.skill_text(skill)
-    skill_kpi = kpi("Measured skill", strength, "of the whole list, historically (see below)",
-                    f"skill-{strength.replace(' ', '-')}")
+    skill_kpi = kpi(
+        "Measured skill",
+        strength,
+        "of the whole list, historically (see below)",
+        f"skill-{strength.replace(' ', '-')}",
+    )
     if row is None:
         span = f"{years[0]}–{years[-1]}" if years else "no years"
-        return [html.Div(className="kpis", children=[
-                    kpi(f"Watch list {year}", "not scored", f"no score for {year} (scores cover {span})",
-                        "band-none"), skill_kpi]),
-                html.P(sentence, className="note skill-sentence")]
+        return [
+            html.Div(
+                className="kpis",
+                children=[
+                    kpi(
+                        f"Watch list {year}",
+                        "not scored",
+                        f"no score for {year} (scores cover {span})",
+                        "band-none",
+                    ),
+                    skill_kpi,
+                ],
+            ),
+            html.P(sentence, className="note skill-sentence"),
+        ]
     small = bool(row.get("small_population")) if pd.notna(row.get("small_population")) else False
     items = [
-        kpi(f"Watch-list rank {year}", f"{int(row['rank'])} of {n}",
+        kpi(
+            f"Watch-list rank {year}",
+            f"{int(row['rank'])} of {n}",
             f"percentile {row['percentile']:.0f} · 1 = strongest expected rise · {watch.window_text(year)}",
-            "watch-rank"),
-        kpi("Expected rise (ratio)", f"×{row['rise_factor']:.2f}",
-            f"80% interval ×{row['lower']:.2f}–×{row['upper']:.2f}: nationals detected as trafficking victims "
-            "abroad, next three years against the last three"),
+            "watch-rank",
+        ),
+        kpi(
+            "Expected rise (ratio)",
+            f"×{row['rise_factor']:.2f}",
+            f"80% interval ×{row['lower']:.2f}–×{row['upper']:.2f}: nationals detected as trafficking victims"
+            " abroad, next three years against the last three",
+        ),
         kpi("Top driver", row.get("top_driver") or "no rising crisis driver", "", "kpi-text"),
         skill_kpi,
     ]
-    return [html.Div(className="kpis", children=items),
-            html.P([html.B("People exposed: "), str(row.get("people_exposed") or "no displacement figures"),
-                    " (persons, with the year of each figure)." + (" Population under 100,000: rates are noisy."
-                                                                   if small else "")], className="people"),
-            html.P([html.B("Basis (input years): "), str(row.get("basis") or "not recorded"),
-                    f". Method: {row.get('method')}."], className="note basis"),
-            html.P(sentence, className="note skill-sentence")]
+    return [
+        html.Div(className="kpis", children=items),
+        html.P(
+            [
+                html.B("People exposed: "),
+                str(row.get("people_exposed") or "no displacement figures"),
+                " (persons, with the year of each figure)."
+                + (" Population under 100,000: rates are noisy." if small else ""),
+            ],
+            className="people",
+        ),
+        html.P(
+            [
+                html.B("Basis (input years): "),
+                str(row.get("basis") or "not recorded"),
+                f". Method: {row.get('method')}.",
+            ],
+            className="note basis",
+        ),
+        html.P(sentence, className="note skill-sentence"),
+    ]
 
 
 def _event_study(skill: dict | None) -> list:
@@ -233,18 +392,31 @@ def _event_study(skill: dict | None) -> list:
     points = (skill or {}).get("event_study")
     if not points:
         return []
-    return [html.Details(className="event-study", children=[
-        html.Summary("Event study: nationals detected abroad around refugee-outflow surges (the evidence behind "
-                     "the drivers)"),
-        dcc.Graph(figure=figures.event_study_figure(points), config=GRAPH_CONFIG)])]
+    return [
+        html.Details(
+            className="event-study",
+            children=[
+                html.Summary(
+                    "Event study: nationals detected abroad around refugee-outflow surges (the evidence"
+                    " behind the drivers)"
+                ),
+                dcc.Graph(figure=figures.event_study_figure(points), config=GRAPH_CONFIG),
+            ],
+        )
+    ]
 
 
 def _unit_drivers(unit, year: int) -> str:
     if unit is None or not bool(unit.get("located")):
-        return (f"This unit: no conflict deaths or displacement located in {year - watch.ADMIN1_WINDOW}–{year} "
-                "(no data, not a measured zero).")
-    return (f"This unit holds {unit['share']:.1f}% of the country's located crisis drivers: conflict deaths "
-            f"{figures._count_year(unit, 'deaths', 'deaths')}; displaced {figures._count_year(unit, 'displaced', 'people')}.")
+        return (
+            f"This unit: no conflict deaths or displacement located in {year - watch.ADMIN1_WINDOW}–{year} "
+            "(no data, not a measured zero)."
+        )
+    return (
+        f"This unit holds {unit['share']:.1f}% of the country's located crisis drivers: conflict deaths"
+        f" {figures._count_year(unit, 'deaths', 'deaths')}; displaced"
+        f" {figures._count_year(unit, 'displaced', 'people')}."
+    )
 
 
 def _pairs(q, iso3: str, name: str):
@@ -257,38 +429,75 @@ def _pairs(q, iso3: str, name: str):
 
 def _kpis(row, n_level: int, level: int, year: int) -> list:
     if row is None:
-        return [kpi("Where victims are found", "no data", f"no detected-victims estimate for {year}", "band-none")]
+        return [
+            kpi("Where victims are found", "no data", f"no detected-victims estimate for {year}", "band-none")
+        ]
     change = row.get("score_change")
     label = row.get("label_per_100k")
     items = [
-        kpi(f"Where victims are found {year}", f"{row['risk_score']:.0f} / 100",
-            f"{row['risk_band']} · risk-score percentile of detected victims", band_class(row["risk_band"])),
-        kpi("Estimate (detected victims)", f"{figures.sig(row['estimate_per_100k'])} per 100k",
-            f"80% interval {figures.sig(row['lower_per_100k'])}–{figures.sig(row['upper_per_100k'])} per 100k"),
-        kpi("Rank", f"{int(row['rank'])} of {n_level}" if pd.notna(row.get("rank")) else "n/a",
-            "1 = highest risk" + (" among the country's units" if level == 1 else " among countries")),
-        kpi("Change since previous year", "n/a" if pd.isna(change) else f"{change:+.0f} points",
-            "in risk score"),
-        kpi("Basis", str(row.get("basis")) if pd.notna(row.get("basis")) else "not recorded",
-            figures.detected_basis_text(row).split("(", 1)[-1].rstrip(")") if pd.notna(row.get("basis")) else
-            "this model run stored no basis"),
+        kpi(
+            f"Where victims are found {year}",
+            f"{row['risk_score']:.0f} / 100",
+            f"{row['risk_band']} · risk-score percentile of detected victims",
+            band_class(row["risk_band"]),
+        ),
+        kpi(
+            "Estimate (detected victims)",
+            f"{figures.sig(row['estimate_per_100k'])} per 100k",
+            f"80% interval {figures.sig(row['lower_per_100k'])}–{figures.sig(row['upper_per_100k'])} per"
+            " 100k",
+        ),
+        kpi(
+            "Rank",
+            f"{int(row['rank'])} of {n_level}" if pd.notna(row.get("rank")) else "n/a",
+            "1 = highest risk" + (" among the country's units" if level == 1 else " among countries"),
+        ),
+        kpi(
+            "Change since previous year",
+            "n/a" if pd.isna(change) else f"{change:+.0f} points",
+            "in risk score",
+        ),
+        kpi(
+            "Basis",
+            str(row.get("basis")) if pd.notna(row.get("basis")) else "not recorded",
+            (
+                figures.detected_basis_text(row).split("(", 1)[-1].rstrip(")")
+                if pd.notna(row.get("basis"))
+                else "this model run stored no basis"
+            ),
+        ),
     ]
     if level == 0:
-        items.append(kpi("Detected victims (observed)",
-                         "not reported" if pd.isna(label) else f"{figures.sig(label)} per 100k",
-                         "UNODC GLOTIP, same year"))
+        items.append(
+            kpi(
+                "Detected victims (observed)",
+                "not reported" if pd.isna(label) else f"{figures.sig(label)} per 100k",
+                "UNODC GLOTIP, same year",
+            )
+        )
     else:
-        items.append(kpi("Method", "downscaled", "country estimate × exposure index" +
-                         ("" if row.get("has_subnational_data") else "; no sub-national data: country rate")))
+        items.append(
+            kpi(
+                "Method",
+                "downscaled",
+                "country estimate × exposure index"
+                + ("" if row.get("has_subnational_data") else "; no sub-national data: country rate"),
+            )
+        )
     return items
 
 
 def _trend_note(pred: pd.DataFrame, labels: pd.DataFrame, level: int) -> str:
     known = int(pred["label_per_100k"].notna().sum()) if "label_per_100k" in pred else 0
     if level == 1:
-        return "Admin-1 estimates are downscaled from the country; no public sub-national trafficking count exists."
-    return (f"Band = 80% prediction interval. Detected victims (diamonds) are known for {known} of "
-            f"{len(pred)} predicted years; {len(labels)} yearly GLOTIP counts in the warehouse.")
+        return (
+            "Admin-1 estimates are downscaled from the country; no public sub-national trafficking count"
+            " exists."
+        )
+    return (
+        f"Band = 80% prediction interval. Detected victims (diamonds) are known for {known} of "
+        f"{len(pred)} predicted years; {len(labels)} yearly GLOTIP counts in the warehouse."
+    )
 
 
 def _freshness(cov: pd.DataFrame) -> str:
@@ -304,8 +513,17 @@ def _freshness(cov: pd.DataFrame) -> str:
 def _coverage_table(cov: pd.DataFrame):
     if cov.empty:
         return html.P("No observations for this region in the warehouse.", className="note")
-    frame = cov.rename(columns={"indicator": "Indicator", "family": "Family", "source": "Source",
-                                "first": "From", "last": "To", "n": "Values", "loaded_at": "Loaded (UTC)"})
+    frame = cov.rename(
+        columns={
+            "indicator": "Indicator",
+            "family": "Family",
+            "source": "Source",
+            "first": "From",
+            "last": "To",
+            "n": "Values",
+            "loaded_at": "Loaded (UTC)",
+        }
+    )
     return table(ids.REGION_COVERAGE + "-table", frame, page_size=12, sort_action="native")
 
 
@@ -314,17 +532,39 @@ def _admin1_table(units: pd.DataFrame, year: int):
         return html.P("No admin-1 estimates for this country.", className="note")
     rows = units.sort_values("rank")
     tied = rows["estimate_per_100k"].round(6).value_counts()
-    tie_note = (f" {int(tied.iloc[0])} units share one value: nothing is located in them in the three years before "
-                f"{year}, so they share the country's lowest exposure." if len(tied) and tied.iloc[0] > 1 else "")
-    return html.Details(className="no-print", children=[
-        html.Summary(f"Where victims are found, downscaled: all {len(rows)} admin-1 units, {year} (detected victims "
-                     "per 100k, country estimate × exposure index)." + tie_note),
-        html.Ul(className="columns", children=[
-            html.Li([dcc.Link(r.region_name, href=f"/region/{r.region_id}?year={year}"),
-                     f" {r.estimate_per_100k:.2f} per 100k (score {r.risk_score:.0f})"
-                     + ("" if r.has_subnational_data else " · country rate (no located data in the country)")])
-            for r in rows.itertuples()]),
-    ])
+    tie_note = (
+        f" {int(tied.iloc[0])} units share one value: nothing is located in them in the three years before "
+        f"{year}, so they share the country's lowest exposure."
+        if len(tied) and tied.iloc[0] > 1
+        else ""
+    )
+    return html.Details(
+        className="no-print",
+        children=[
+            html.Summary(
+                f"Where victims are found, downscaled: all {len(rows)} admin-1 units, {year} (detected"
+                " victims per 100k, country estimate × exposure index)."
+                + tie_note
+            ),
+            html.Ul(
+                className="columns",
+                children=[
+                    html.Li(
+                        [
+                            dcc.Link(r.region_name, href=f"/region/{r.region_id}?year={year}"),
+                            f" {r.estimate_per_100k:.2f} per 100k (score {r.risk_score:.0f})"
+                            + (
+                                ""
+                                if r.has_subnational_data
+                                else " · country rate (no located data in the country)"
+                            ),
+                        ]
+                    )
+                    for r in rows.itertuples()
+                ],
+            ),
+        ],
+    )
 
 
 def _int(value, default: int) -> int:

@@ -89,7 +89,9 @@ class Source:
 
     def info(self, raw_dir: Path | None = None) -> SourceInfo:
         files = [p.name for p in self.paths(raw_dir)] if raw_dir else list(self.file_patterns)
-        return SourceInfo(self.name, self.title, self.publisher, self.licence, self.coverage, self.folder, files)
+        return SourceInfo(
+            self.name, self.title, self.publisher, self.licence, self.coverage, self.folder, files
+        )
 
     def parse(self, path: Path) -> pd.DataFrame:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -111,12 +113,20 @@ def year_start(years: pd.Series) -> pd.Series:
 
 
 def month_start(years: pd.Series, months: pd.Series) -> pd.Series:
-    return pd.Series([dt.date(int(y), int(m), 1) for y, m in zip(years, months, strict=True)], index=years.index)
+    return pd.Series(
+        [dt.date(int(y), int(m), 1) for y, m in zip(years, months, strict=True)], index=years.index
+    )
 
 
-def long_observations(frame: pd.DataFrame, value_columns: dict[str, str], *, region_col: str = "_region_id",
-                      period_col: str = "_period_start", period_type: str = "year",
-                      censored_cols: dict[str, str] | None = None) -> pd.DataFrame:
+def long_observations(
+    frame: pd.DataFrame,
+    value_columns: dict[str, str],
+    *,
+    region_col: str = "_region_id",
+    period_col: str = "_period_start",
+    period_type: str = "year",
+    censored_cols: dict[str, str] | None = None,
+) -> pd.DataFrame:
     """Melt accepted rows into observation records: one per (row, indicator) with a non-null value.
 
     ``value_columns`` maps a frame column to an indicator code.
@@ -125,16 +135,22 @@ def long_observations(frame: pd.DataFrame, value_columns: dict[str, str], *, reg
     parts = []
     for column, code in value_columns.items():
         sub = ok[ok[column].notna()]
-        censored = sub[censored_cols[column]].astype(bool) if censored_cols and column in censored_cols else False
-        parts.append(pd.DataFrame({
-            "region_id": sub[region_col].values,
-            "period_start": sub[period_col].values,
-            "period_type": period_type,
-            "indicator": code,
-            "value": sub[column].astype(float).values,
-            "censored": censored if isinstance(censored, bool) else censored.values,
-            FILE: sub[FILE].values,
-        }))
+        censored = (
+            sub[censored_cols[column]].astype(bool) if censored_cols and column in censored_cols else False
+        )
+        parts.append(
+            pd.DataFrame(
+                {
+                    "region_id": sub[region_col].values,
+                    "period_start": sub[period_col].values,
+                    "period_type": period_type,
+                    "indicator": code,
+                    "value": sub[column].astype(float).values,
+                    "censored": censored if isinstance(censored, bool) else censored.values,
+                    FILE: sub[FILE].values,
+                }
+            )
+        )
     if not parts:
         return pd.DataFrame(columns=OBSERVATION_COLUMNS)
     return pd.concat(parts, ignore_index=True)
@@ -151,6 +167,15 @@ def require_file_rows(frame: pd.DataFrame, path: Path) -> None:
 
 
 __all__ = [
-    "FILE", "REJECT", "REJECT_DETAIL", "ROW", "IndicatorDef", "Source", "SourceInfo", "long_observations",
-    "mark_unused", "month_start", "year_start",
+    "FILE",
+    "REJECT",
+    "REJECT_DETAIL",
+    "ROW",
+    "IndicatorDef",
+    "Source",
+    "SourceInfo",
+    "long_observations",
+    "mark_unused",
+    "month_start",
+    "year_start",
 ]

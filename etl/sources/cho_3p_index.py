@@ -34,13 +34,28 @@ log = logging.getLogger(__name__)
 
 COLUMNS = ["countryname", "year", "cow", "tier", "p", "prosecution", "prevention", "protection", "iso"]
 PARTS = ("prosecution", "protection", "prevention")
-_WHY = ("Cho, Dreher & Neumayer 3P Anti-trafficking Policy Index, scores 2000-2013 (compiled by Kelley & Heiss); "
-        "stored at the year the score refers to.")
+_WHY = (
+    "Cho, Dreher & Neumayer 3P Anti-trafficking Policy Index, scores 2000-2013 (compiled by Kelley & Heiss); "
+    "stored at the year the score refers to."
+)
 INDICATORS = (
-    IndicatorDef("detection.policy_3p", "detection", "score 3-15", "lower_is_riskier",
-                 f"3P index total (prosecution + protection + prevention; 15 = strongest policy). {_WHY}"),
-    *[IndicatorDef(f"detection.policy_3p_{part}", "detection", "score 1-5", "lower_is_riskier",
-                   f"3P index: {part} score (5 = strongest policy). {_WHY}") for part in PARTS],
+    IndicatorDef(
+        "detection.policy_3p",
+        "detection",
+        "score 3-15",
+        "lower_is_riskier",
+        f"3P index total (prosecution + protection + prevention; 15 = strongest policy). {_WHY}",
+    ),
+    *[
+        IndicatorDef(
+            f"detection.policy_3p_{part}",
+            "detection",
+            "score 1-5",
+            "lower_is_riskier",
+            f"3P index: {part} score (5 = strongest policy). {_WHY}",
+        )
+        for part in PARTS
+    ],
 )
 
 
@@ -49,7 +64,9 @@ class Cho3pIndex(Source):
     name = "cho_3p_index"
     title = "3P Anti-trafficking Policy Index (Cho, Dreher & Neumayer), 1999-2014"
     publisher = "Seo-Young Cho, Axel Dreher, Eric Neumayer; compiled by Judith Kelley and Andrew Heiss"
-    licence = "Published by its authors for research use; cite Cho, Dreher & Neumayer (2014) and Kelley (2017)"
+    licence = (
+        "Published by its authors for research use; cite Cho, Dreher & Neumayer (2014) and Kelley (2017)"
+    )
     coverage = "73 countries in 2000 to 182 in 2013"
     folder = "us_tip_tiers_kelley"
     file_patterns = ("cho_3p_policy_index_*.csv",)
@@ -64,10 +81,20 @@ class Cho3pIndex(Source):
             frame[f"_{part}"] = parse_number(frame, part, minimum=1, maximum=5, thousands=False)
         parts = frame[[f"_{p}" for p in PARTS]]
         complete = parts.notna().all(axis=1) & frame["_p"].notna()
-        reject(frame, complete & (parts.sum(axis=1) != frame["_p"]), "inconsistent_value",
-               "column 'p': " + frame["p"].astype(str) + " is not prosecution + protection + prevention ("
-               + frame["prosecution"].astype(str) + " + " + frame["protection"].astype(str) + " + "
-               + frame["prevention"].astype(str) + ")")
+        reject(
+            frame,
+            complete & (parts.sum(axis=1) != frame["_p"]),
+            "inconsistent_value",
+            "column 'p': "
+            + frame["p"].astype(str)
+            + " is not prosecution + protection + prevention ("
+            + frame["prosecution"].astype(str)
+            + " + "
+            + frame["protection"].astype(str)
+            + " + "
+            + frame["prevention"].astype(str)
+            + ")",
+        )
         reject_all_blank(frame, ["_p", *[f"_{p}" for p in PARTS]], "p, prosecution, protection, prevention")
         return frame
 
@@ -77,8 +104,9 @@ class Cho3pIndex(Source):
         ok = parsed["_reject"].isna()
         parsed["_period_start"] = None
         parsed.loc[ok, "_period_start"] = year_start(parsed.loc[ok, "_year"])
-        return long_observations(parsed, {"_p": "detection.policy_3p",
-                                          **{f"_{p}": f"detection.policy_3p_{p}" for p in PARTS}})
+        return long_observations(
+            parsed, {"_p": "detection.policy_3p", **{f"_{p}": f"detection.policy_3p_{p}" for p in PARTS}}
+        )
 
 
 __all__ = ["Cho3pIndex"]

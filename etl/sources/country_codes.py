@@ -68,16 +68,28 @@ class CountryCodes(Source):
         name = frame["country.name.en"].astype(str).str.strip()
         iso3 = iso3.mask(iso3 == "", name.map(ISO3_ALIASES).fillna(""))
         frame["_iso3"] = iso3
-        reject(frame, iso3 == "", "no_iso3",
-               "column 'iso3c': '" + name + "' has no ISO3 code (historical state or non-country)")
-        reject(frame, (iso3 != "") & (iso3.str.len() != 3), "invalid_code",
-               "column 'iso3c': '" + iso3 + "' is not a three-letter code")
+        reject(
+            frame,
+            iso3 == "",
+            "no_iso3",
+            "column 'iso3c': '" + name + "' has no ISO3 code (historical state or non-country)",
+        )
+        reject(
+            frame,
+            (iso3 != "") & (iso3.str.len() != 3),
+            "invalid_code",
+            "column 'iso3c': '" + iso3 + "' is not a three-letter code",
+        )
         for scheme, column in SCHEMES.items():
             code = frame[column].astype(str).str.strip()
             if scheme == "iso3n":
                 digits = code.str.fullmatch(r"\d{1,3}")
-                reject(frame, (code != "") & ~digits, "invalid_code",
-                       f"column '{column}': '" + code + "' is not an ISO numeric code")
+                reject(
+                    frame,
+                    (code != "") & ~digits,
+                    "invalid_code",
+                    f"column '{column}': '" + code + "' is not an ISO numeric code",
+                )
                 code = code.where(~digits, code.str.zfill(3))
             if scheme in ("gw", "cow"):
                 code = code.str.replace(r"\.0$", "", regex=True)
@@ -95,32 +107,53 @@ class CountryCodes(Source):
         first = frame[ok].drop_duplicates(subset=[col]).set_index(col)[ROW]
         idx = dup[dup].index
         frame.loc[idx, REJECT] = "duplicate"
-        frame.loc[idx, REJECT_DETAIL] = [f"{scheme} code '{code}' already maps to ISO3 at row {first[code]}"
-                                         for code in frame.loc[idx, col].astype(str)]
+        frame.loc[idx, REJECT_DETAIL] = [
+            f"{scheme} code '{code}' already maps to ISO3 at row {first[code]}"
+            for code in frame.loc[idx, col].astype(str)
+        ]
 
     def to_observations(self, parsed: pd.DataFrame, ctx: MappingContext) -> pd.DataFrame:
         """No observations; rows whose ISO3 has no warehouse region are ``no_region``."""
         no_region = parsed[REJECT].isna() & ~parsed["_iso3"].isin(ctx.country_ids)
-        reject(parsed, no_region, "no_region",
-               "column 'iso3c': ISO3 '" + parsed["_iso3"].astype(str) + "' has no region in the warehouse")
+        reject(
+            parsed,
+            no_region,
+            "no_region",
+            "column 'iso3c': ISO3 '" + parsed["_iso3"].astype(str) + "' has no region in the warehouse",
+        )
         return pd.DataFrame(columns=OBSERVATION_COLUMNS)
 
-    def write_extra(self, conn: Connection, parsed: pd.DataFrame, load_ids: dict[str, int],
-                    ctx: MappingContext) -> None:
+    def write_extra(
+        self, conn: Connection, parsed: pd.DataFrame, load_ids: dict[str, int], ctx: MappingContext
+    ) -> None:
         """Replace the ``country_code`` table with one record per (scheme, code) of accepted rows."""
         records = self.code_records(parsed)
         conn.execute(delete(country_code))
-        bulk_insert(conn, country_code, [
-            {"scheme": r.scheme, "code": r.code, "iso3": r.iso3, "load_id": load_ids[str(r.file)]}
-            for r in records.itertuples(index=False)])
+        bulk_insert(
+            conn,
+            country_code,
+            [
+                {"scheme": r.scheme, "code": r.code, "iso3": r.iso3, "load_id": load_ids[str(r.file)]}
+                for r in records.itertuples(index=False)
+            ],
+        )
         log.info("country_codes: wrote %d codes", len(records))
 
     @staticmethod
     def code_records(parsed: pd.DataFrame) -> pd.DataFrame:
         """Long (scheme, code, iso3, file) records of accepted rows; blank codes are skipped."""
         ok = parsed[parsed[REJECT].isna()]
-        parts = [pd.DataFrame({"scheme": scheme, "code": ok["_" + scheme].values, "iso3": ok["_iso3"].values,
-                               "file": ok[FILE].values}) for scheme in SCHEMES]
+        parts = [
+            pd.DataFrame(
+                {
+                    "scheme": scheme,
+                    "code": ok["_" + scheme].values,
+                    "iso3": ok["_iso3"].values,
+                    "file": ok[FILE].values,
+                }
+            )
+            for scheme in SCHEMES
+        ]
         long = pd.concat(parts, ignore_index=True)
         return long[long["code"] != ""].reset_index(drop=True)
 

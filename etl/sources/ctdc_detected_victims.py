@@ -38,10 +38,15 @@ COLUMNS = ["Entity", "Code", "Year", VALUE]
 OWID_COUNTRY_CODES = {"OWID_KOS": "XKX"}
 
 INDICATORS = (
-    IndicatorDef("trafficking.ctdc_victims_detected", "trafficking", "persons", "higher_is_riskier",
-                 "Detected/registered victims of human trafficking in CTDC-type case data (Our World in Data chart "
-                 "'Detected victims of human trafficking'); reflects contributing organisations' coverage. "
-                 "Stored at the calendar year of detection."),
+    IndicatorDef(
+        "trafficking.ctdc_victims_detected",
+        "trafficking",
+        "persons",
+        "higher_is_riskier",
+        "Detected/registered victims of human trafficking in CTDC-type case data (Our World in Data chart "
+        "'Detected victims of human trafficking'); reflects contributing organisations' coverage. "
+        "Stored at the calendar year of detection.",
+    ),
 )
 
 
@@ -49,7 +54,9 @@ INDICATORS = (
 class CtdcDetectedVictims(Source):
     name = "ctdc_detected_victims"
     title = "Detected victims of human trafficking (OWID chart, CTDC-based)"
-    publisher = "Our World in Data; underlying data most likely the Counter Trafficking Data Collaborative (IOM)"
+    publisher = (
+        "Our World in Data; underlying data most likely the Counter Trafficking Data Collaborative (IOM)"
+    )
     licence = "OWID charts CC BY 4.0; CTDC data under CTDC terms of use (non-commercial research)"
     coverage = "84 countries, 2007-2021"
     folder = "ctdc_owid_detected_victims"
@@ -63,8 +70,16 @@ class CtdcDetectedVictims(Source):
         frame["_victims"] = parse_number(frame, VALUE, allow_blank=False, minimum=0)
         code = frame["Code"].astype(str).str.strip().str.upper()
         owid = code.str.startswith("OWID_") & ~code.isin(list(OWID_COUNTRY_CODES))
-        reject(frame, owid, "aggregate",
-               "column 'Code': '" + code + "' (" + frame["Entity"].astype(str) + ") is an OWID aggregate, not a country")
+        reject(
+            frame,
+            owid,
+            "aggregate",
+            "column 'Code': '"
+            + code
+            + "' ("
+            + frame["Entity"].astype(str)
+            + ") is an OWID aggregate, not a country",
+        )
         return frame
 
     def to_observations(self, parsed: pd.DataFrame, ctx) -> pd.DataFrame:

@@ -43,8 +43,11 @@ log = logging.getLogger(__name__)
 
 COLUMNS = ["gwcode", "year", "v2x_polyarchy", "polity2", "xm_qudsest"]
 FIRST_YEAR = 1946
-VALUES = {"v2x_polyarchy": "structural.vdem_polyarchy", "polity2": "structural.polity2",
-          "xm_qudsest": "structural.uds_democracy"}
+VALUES = {
+    "v2x_polyarchy": "structural.vdem_polyarchy",
+    "polity2": "structural.polity2",
+    "xm_qudsest": "structural.uds_democracy",
+}
 # region -> the GW code whose score the region keeps when several GW states map to it in one year.
 CONTINUING_STATE = {"DEU": "260", "SRB": "340", "VNM": "816", "YEM": "678"}
 # Source-local: GW codes with no present-day region (move to the shared crosswalk rules).
@@ -55,19 +58,36 @@ HISTORICAL_GW = {"711": "Tibet", "511": "Zanzibar"}
 class Democracy(Source):
     name = "democracy"
     title = "Democracy scores (V-Dem polyarchy, Polity2, UDS) by GW state-year, via peacesciencer"
-    publisher = "V-Dem Institute; Center for Systemic Peace; Pemstein, Meserve & Melton; compiled by S. Miller"
+    publisher = (
+        "V-Dem Institute; Center for Systemic Peace; Pemstein, Meserve & Melton; compiled by S. Miller"
+    )
     licence = "peacesciencer GPL-2; V-Dem CC BY-SA 4.0; Polity free for research; UDS open"
     coverage = "Gleditsch-Ward states, 1816-2020; loaded 1946-2020"
     folder = "covariates_country_year"
     file_patterns = ("peacesciencer_gwcode_democracy.csv",)
     order = 10
     indicators = (
-        IndicatorDef("structural.vdem_polyarchy", "structural", "index 0..1", "lower_is_riskier",
-                     "V-Dem electoral democracy index (v2x_polyarchy)"),
-        IndicatorDef("structural.polity2", "structural", "score -10..10", "lower_is_riskier",
-                     "Polity2 combined democracy-autocracy score (Polity project)"),
-        IndicatorDef("structural.uds_democracy", "structural", "latent score (about -2.5..3.5)", "lower_is_riskier",
-                     "Unified Democracy Scores posterior mean (xm_qudsest)"),
+        IndicatorDef(
+            "structural.vdem_polyarchy",
+            "structural",
+            "index 0..1",
+            "lower_is_riskier",
+            "V-Dem electoral democracy index (v2x_polyarchy)",
+        ),
+        IndicatorDef(
+            "structural.polity2",
+            "structural",
+            "score -10..10",
+            "lower_is_riskier",
+            "Polity2 combined democracy-autocracy score (Polity project)",
+        ),
+        IndicatorDef(
+            "structural.uds_democracy",
+            "structural",
+            "latent score (about -2.5..3.5)",
+            "lower_is_riskier",
+            "Unified Democracy Scores posterior mean (xm_qudsest)",
+        ),
     )
 
     def parse(self, path: Path) -> pd.DataFrame:
@@ -80,25 +100,43 @@ class Democracy(Source):
         frame["_polyarchy"] = parse_number(frame, "v2x_polyarchy", minimum=0, maximum=1)
         frame["_polity2"] = parse_number(frame, "polity2", minimum=-10, maximum=10)
         frame["_uds"] = parse_number(frame, "xm_qudsest", minimum=-5, maximum=5)
-        mark_unused(frame, frame["_year"] < FIRST_YEAR, "out_of_scope",
-                    "year " + frame["year"].astype(str) + f" is before {FIRST_YEAR}, outside the model window")
-        reject(frame, frame[["_polyarchy", "_polity2", "_uds"]].isna().all(axis=1), "missing_value",
-               "columns 'v2x_polyarchy', 'polity2' and 'xm_qudsest' are all empty")
+        mark_unused(
+            frame,
+            frame["_year"] < FIRST_YEAR,
+            "out_of_scope",
+            "year " + frame["year"].astype(str) + f" is before {FIRST_YEAR}, outside the model window",
+        )
+        reject(
+            frame,
+            frame[["_polyarchy", "_polity2", "_uds"]].isna().all(axis=1),
+            "missing_value",
+            "columns 'v2x_polyarchy', 'polity2' and 'xm_qudsest' are all empty",
+        )
         reject_duplicates(frame, ["_gw", "_year"], "GW state-year")
         return frame
 
     def to_observations(self, parsed: pd.DataFrame, ctx: MappingContext) -> pd.DataFrame:
         """GW code -> region via the crosswalk; resolve successor clashes; one observation per score."""
         for gw, label in HISTORICAL_GW.items():
-            reject(parsed, parsed["_gw"] == gw, "historical_entity",
-                   f"column 'gwcode': GW {gw} ({label}) has no present-day region")
+            reject(
+                parsed,
+                parsed["_gw"] == gw,
+                "historical_entity",
+                f"column 'gwcode': GW {gw} ({label}) has no present-day region",
+            )
         ctx.countries_by_scheme(parsed, "_gw", "gw")
         self._resolve_clashes(parsed)
         ok = parsed[REJECT].isna()
         parsed["_period_start"] = None
         parsed.loc[ok, "_period_start"] = year_start(parsed.loc[ok, "_year"])
-        return long_observations(parsed, {"_polyarchy": VALUES["v2x_polyarchy"], "_polity2": VALUES["polity2"],
-                                          "_uds": VALUES["xm_qudsest"]})
+        return long_observations(
+            parsed,
+            {
+                "_polyarchy": VALUES["v2x_polyarchy"],
+                "_polity2": VALUES["polity2"],
+                "_uds": VALUES["xm_qudsest"],
+            },
+        )
 
     @staticmethod
     def _resolve_clashes(frame: pd.DataFrame) -> None:
@@ -111,9 +149,18 @@ class Democracy(Source):
         known = clash & keep_gw.notna()
         drop = known & (frame["_gw"] != keep_gw)
         sub = frame[drop]
-        detail = ("GW " + sub["_gw"] + " and GW " + keep_gw[drop].astype(str) + " both map to region "
-                  + sub["_region_id"].astype(str) + " in " + sub["_year"].astype(str)
-                  + "; scores are not additive, the region keeps the continuing state GW " + keep_gw[drop].astype(str))
+        detail = (
+            "GW "
+            + sub["_gw"]
+            + " and GW "
+            + keep_gw[drop].astype(str)
+            + " both map to region "
+            + sub["_region_id"].astype(str)
+            + " in "
+            + sub["_year"].astype(str)
+            + "; scores are not additive, the region keeps the continuing state GW "
+            + keep_gw[drop].astype(str)
+        )
         reject(frame, drop, "out_of_scope", detail.reindex(frame.index))
         left = frame[REJECT].isna() & clash
         still = frame[left].duplicated(subset=keys, keep=False)
@@ -121,7 +168,8 @@ class Democracy(Source):
             frame.loc[grp.index, REJECT] = "conflicting_duplicate"
             frame.loc[grp.index, REJECT_DETAIL] = (
                 f"GW states {sorted(grp['_gw'])} (rows {grp[ROW].tolist()}) all map to region "
-                f"{grp['_region_id'].iloc[0]} in {grp['_year'].iloc[0]}; no continuing state is defined")
+                f"{grp['_region_id'].iloc[0]} in {grp['_year'].iloc[0]}; no continuing state is defined"
+            )
 
 
 __all__ = ["CONTINUING_STATE", "Democracy"]

@@ -8,7 +8,8 @@ multiplied by 1,000 and stored in US$ (current, not inflation-adjusted).
 Rows exist only for entity-years with at least one recorded disaster: an absent country-year means no
 EM-DAT event, **not** zero impact, so nothing is filled in. A row whose four values are all blank is
 ``missing_value``. OWID writes 0 where EM-DAT has no figure for an event (damages especially are
-often unreported), so a 0 means "none recorded", not a measured zero. Two entities that resolve to one region in one year would be summed (none do in the
+often unreported), so a 0 means "none recorded", not a measured zero. Two entities that resolve to one region
+in one year would be summed (none do in the
 2021 file). 'World' is rejected as ``aggregate`` by the resolver.
 
 Dissolved federations ('Soviet Union', 'Yugoslavia', 'Serbia-Montenegro', 'Czechoslovakia') are
@@ -49,18 +50,39 @@ VALUE_COLUMNS = {
 COLUMNS = ["Entity", "Year", *VALUE_COLUMNS]
 DAMAGES_SCALE = 1000.0  # EM-DAT damages are in thousands of US$
 # Source-local: federations whose disasters cannot be placed in one successor region.
-DISSOLVED = frozenset({"soviet union", "yugoslavia", "serbia-montenegro", "serbia and montenegro",
-                       "czechoslovakia"})
+DISSOLVED = frozenset(
+    {"soviet union", "yugoslavia", "serbia-montenegro", "serbia and montenegro", "czechoslovakia"}
+)
 
 INDICATORS = (
-    IndicatorDef("hazard.disaster_deaths", "hazard", "persons", "higher_is_riskier",
-                 "Deaths in natural disasters recorded by EM-DAT (all disaster types), per country-year"),
-    IndicatorDef("hazard.disaster_affected", "hazard", "persons", "higher_is_riskier",
-                 "People affected (injured, affected and made homeless) by natural disasters, EM-DAT"),
-    IndicatorDef("hazard.disaster_homeless", "hazard", "persons", "higher_is_riskier",
-                 "People made homeless by natural disasters, EM-DAT"),
-    IndicatorDef("hazard.disaster_damages_usd", "hazard", "US$ (current)", "higher_is_riskier",
-                 "Total damages of natural disasters, EM-DAT (published in thousand US$, stored in US$)"),
+    IndicatorDef(
+        "hazard.disaster_deaths",
+        "hazard",
+        "persons",
+        "higher_is_riskier",
+        "Deaths in natural disasters recorded by EM-DAT (all disaster types), per country-year",
+    ),
+    IndicatorDef(
+        "hazard.disaster_affected",
+        "hazard",
+        "persons",
+        "higher_is_riskier",
+        "People affected (injured, affected and made homeless) by natural disasters, EM-DAT",
+    ),
+    IndicatorDef(
+        "hazard.disaster_homeless",
+        "hazard",
+        "persons",
+        "higher_is_riskier",
+        "People made homeless by natural disasters, EM-DAT",
+    ),
+    IndicatorDef(
+        "hazard.disaster_damages_usd",
+        "hazard",
+        "US$ (current)",
+        "higher_is_riskier",
+        "Total damages of natural disasters, EM-DAT (published in thousand US$, stored in US$)",
+    ),
 )
 
 
@@ -85,16 +107,27 @@ class Emdat(Source):
             frame["_" + column] = parse_number(frame, column, minimum=0)
         frame["_total_damages_all_disasters"] = frame["_total_damages_all_disasters"] * DAMAGES_SCALE
         values = frame[["_" + c for c in VALUE_COLUMNS]]
-        reject(frame, values.isna().all(axis=1), "missing_value", "the four '*_all_disasters' totals are all empty")
+        reject(
+            frame,
+            values.isna().all(axis=1),
+            "missing_value",
+            "the four '*_all_disasters' totals are all empty",
+        )
         reject_duplicates(frame, ["Entity", "Year"], "entity-year")
         return frame
 
     def to_observations(self, parsed: pd.DataFrame, ctx: MappingContext) -> pd.DataFrame:
-        """Resolve entity names (World and dissolved federations rejected) and emit up to four observations."""
+        """Resolve entity names (World and dissolved federations rejected) and emit up to four
+        observations."""
         entity = parsed["Entity"].astype(str).str.strip()
-        reject(parsed, entity.str.lower().isin(DISSOLVED), "historical_entity",
-               "column 'Entity': '" + entity + "' is a dissolved federation; its disasters cannot be placed "
-               "in one successor region")
+        reject(
+            parsed,
+            entity.str.lower().isin(DISSOLVED),
+            "historical_entity",
+            "column 'Entity': '"
+            + entity
+            + "' is a dissolved federation; its disasters cannot be placed in one successor region",
+        )
         ctx.countries_by_name(parsed, "Entity")
         ok = parsed[parsed[REJECT].isna()]
         # Two entities resolving to one region in one year are summed (disaster totals are additive).

@@ -40,16 +40,41 @@ VALUES = {
 COLUMNS = ["Country", "year", *VALUES]
 _ED = "Fund for Peace Fragile States Index 2023 (published 2023, assessing 2022); stored at 2023."
 INDICATORS = (
-    IndicatorDef("structural.fsi_total", "structural", "score 0-120", "higher_is_riskier",
-                 f"Fragile States Index total (sum of 12 indicators; 120 = most fragile). {_ED}"),
-    IndicatorDef("displacement.fsi_refugees_idps", "displacement", "score 0-10", "higher_is_riskier",
-                 f"FSI indicator S2 Refugees and IDPs (pressure from forced displacement). {_ED}"),
-    IndicatorDef("structural.fsi_human_flight", "structural", "score 0-10", "higher_is_riskier",
-                 f"FSI indicator E3 Human Flight and Brain Drain. {_ED}"),
-    IndicatorDef("structural.fsi_state_legitimacy", "structural", "score 0-10", "higher_is_riskier",
-                 f"FSI indicator P1 State Legitimacy (10 = least legitimate). {_ED}"),
-    IndicatorDef("structural.fsi_security_apparatus", "structural", "score 0-10", "higher_is_riskier",
-                 f"FSI indicator C1 Security Apparatus (10 = greatest security threats). {_ED}"),
+    IndicatorDef(
+        "structural.fsi_total",
+        "structural",
+        "score 0-120",
+        "higher_is_riskier",
+        f"Fragile States Index total (sum of 12 indicators; 120 = most fragile). {_ED}",
+    ),
+    IndicatorDef(
+        "displacement.fsi_refugees_idps",
+        "displacement",
+        "score 0-10",
+        "higher_is_riskier",
+        f"FSI indicator S2 Refugees and IDPs (pressure from forced displacement). {_ED}",
+    ),
+    IndicatorDef(
+        "structural.fsi_human_flight",
+        "structural",
+        "score 0-10",
+        "higher_is_riskier",
+        f"FSI indicator E3 Human Flight and Brain Drain. {_ED}",
+    ),
+    IndicatorDef(
+        "structural.fsi_state_legitimacy",
+        "structural",
+        "score 0-10",
+        "higher_is_riskier",
+        f"FSI indicator P1 State Legitimacy (10 = least legitimate). {_ED}",
+    ),
+    IndicatorDef(
+        "structural.fsi_security_apparatus",
+        "structural",
+        "score 0-10",
+        "higher_is_riskier",
+        f"FSI indicator C1 Security Apparatus (10 = greatest security threats). {_ED}",
+    ),
 )
 
 

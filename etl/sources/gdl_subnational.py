@@ -55,12 +55,22 @@ FIRST_YEAR = 2000
 _DATAPOINTS = re.compile(r"ddf--datapoints--(\w+)--by--subnat--year")
 CONCEPTS = {"pop": "structural.population_admin1_gdl", "shdi": "structural.hdi_admin1"}
 INDICATORS = (
-    IndicatorDef("structural.population_admin1_gdl", "structural", "persons", "neutral",
-                 "Population of the Natural Earth admin-1 unit from Global Data Lab SHDI 5.0 regions (thousands x "
-                 "1000), areal-weighted: GDL region population x overlap area / region area, summed"),
-    IndicatorDef("structural.hdi_admin1", "structural", "index 0-1", "lower_is_riskier",
-                 "Sub-national Human Development Index (Global Data Lab SHDI 5.0), mean of the overlapping GDL "
-                 "regions weighted by overlap area with the Natural Earth admin-1 unit"),
+    IndicatorDef(
+        "structural.population_admin1_gdl",
+        "structural",
+        "persons",
+        "neutral",
+        "Population of the Natural Earth admin-1 unit from Global Data Lab SHDI 5.0 regions (thousands x "
+        "1000), areal-weighted: GDL region population x overlap area / region area, summed",
+    ),
+    IndicatorDef(
+        "structural.hdi_admin1",
+        "structural",
+        "index 0-1",
+        "lower_is_riskier",
+        "Sub-national Human Development Index (Global Data Lab SHDI 5.0), mean of the overlapping GDL "
+        "regions weighted by overlap area with the Natural Earth admin-1 unit",
+    ),
 )
 
 
@@ -72,7 +82,10 @@ class GdlSubnational(Source):
     licence = "CC BY 4.0 (DDF repository); cite Smits & Permanyer (2019)"
     coverage = "1,768 regions in ~160 countries, 1990-2019"
     folder = "gdl_subnational_hdi_population"
-    file_patterns = ("ddf--datapoints--pop--by--subnat--year.csv*", "ddf--datapoints--shdi--by--subnat--year.csv*")
+    file_patterns = (
+        "ddf--datapoints--pop--by--subnat--year.csv*",
+        "ddf--datapoints--shdi--by--subnat--year.csv*",
+    )
     level = "admin1"
     indicators = INDICATORS
 
@@ -80,20 +93,33 @@ class GdlSubnational(Source):
         path = Path(path)
         m = _DATAPOINTS.search(path.name)
         if not m or m.group(1) not in CONCEPTS:
-            raise ContractError(path, f"not a GDL datapoints file of {sorted(CONCEPTS)} "
-                                "(ddf--datapoints--<concept>--by--subnat--year.csv)")
+            raise ContractError(
+                path,
+                f"not a GDL datapoints file of {sorted(CONCEPTS)} "
+                "(ddf--datapoints--<concept>--by--subnat--year.csv)",
+            )
         concept = m.group(1)
         frame = read_text_table(path)
         require_columns(frame, ["subnat", "year", concept], path)
         frame["_concept"] = concept
         frame["_subnat"] = frame["subnat"].astype(str).str.strip().str.lower()
         frame["_year"] = parse_year(frame, "year", minimum=1950, maximum=2100)
-        frame["_value"] = parse_number(frame, concept, allow_blank=False, minimum=0,
-                                       maximum=1 if concept == "shdi" else None, thousands=False)
+        frame["_value"] = parse_number(
+            frame,
+            concept,
+            allow_blank=False,
+            minimum=0,
+            maximum=1 if concept == "shdi" else None,
+            thousands=False,
+        )
         reject_duplicates(frame, ["_subnat", "_year"], "region-year")
         # The model window starts in 2008 and admin-1 shares move slowly; the 1990s add a third of the rows.
-        reject(frame, frame["_year"] < FIRST_YEAR, "out_of_scope",
-               f"year before {FIRST_YEAR}: outside the model and dashboard window")
+        reject(
+            frame,
+            frame["_year"] < FIRST_YEAR,
+            "out_of_scope",
+            f"year before {FIRST_YEAR}: outside the model and dashboard window",
+        )
         return frame
 
     # --- mapping --------------------------------------------------------------------------------------
@@ -102,32 +128,64 @@ class GdlSubnational(Source):
         base = Path(ctx.raw_dir) / self.folder
         entities = self._entities(base)
         parsed["_gdlcode"] = parsed["_subnat"].map(entities)
-        reject(parsed, parsed["_gdlcode"].isna(), "unknown_region",
-               "column 'subnat': '" + parsed["subnat"].astype(str) + f"' is not in {ENTITIES_FILE}")
+        reject(
+            parsed,
+            parsed["_gdlcode"].isna(),
+            "unknown_region",
+            "column 'subnat': '" + parsed["subnat"].astype(str) + f"' is not in {ENTITIES_FILE}",
+        )
         weights = self.overlap_weights(self._polygons(base), ctx)
         has_geom = parsed["_gdlcode"].isin(weights.attrs["gdl_with_geometry"])
-        reject(parsed, ~has_geom, "no_geometry",
-               "GDL region '" + parsed["_gdlcode"].astype(str) + "' has no polygon in the GDL TopoJSON")
-        reject(parsed, ~parsed["_gdlcode"].isin(weights["gdlcode"]), "no_overlap",
-               "GDL region '" + parsed["_gdlcode"].astype(str)
-               + "' overlaps no Natural Earth admin-1 unit of its country")
+        reject(
+            parsed,
+            ~has_geom,
+            "no_geometry",
+            "GDL region '" + parsed["_gdlcode"].astype(str) + "' has no polygon in the GDL TopoJSON",
+        )
+        reject(
+            parsed,
+            ~parsed["_gdlcode"].isin(weights["gdlcode"]),
+            "no_overlap",
+            "GDL region '"
+            + parsed["_gdlcode"].astype(str)
+            + "' overlaps no Natural Earth admin-1 unit of its country",
+        )
         ok = parsed[parsed[REJECT].isna()][["_gdlcode", "_year", "_value", "_concept", FILE]]
         pairs = ok.merge(weights, left_on="_gdlcode", right_on="gdlcode", how="inner")
         pop = pairs[pairs["_concept"] == "pop"]
-        pop = pop.assign(v=pop["_value"] * 1000.0 * pop["share_of_gdl"]).groupby(
-            ["region_id", "_year"], as_index=False).agg(value=("v", "sum"), **{FILE: (FILE, "first")})
+        pop = (
+            pop.assign(v=pop["_value"] * 1000.0 * pop["share_of_gdl"])
+            .groupby(["region_id", "_year"], as_index=False)
+            .agg(value=("v", "sum"), **{FILE: (FILE, "first")})
+        )
         hdi = pairs[pairs["_concept"] == "shdi"]
-        hdi = hdi.assign(v=hdi["_value"] * hdi["overlap_km2"]).groupby(["region_id", "_year"], as_index=False).agg(
-            num=("v", "sum"), den=("overlap_km2", "sum"), **{FILE: (FILE, "first")})
+        hdi = (
+            hdi.assign(v=hdi["_value"] * hdi["overlap_km2"])
+            .groupby(["region_id", "_year"], as_index=False)
+            .agg(num=("v", "sum"), den=("overlap_km2", "sum"), **{FILE: (FILE, "first")})
+        )
         hdi["value"] = hdi["num"] / hdi["den"]
         parts = []
         for frame, code in ((pop, CONCEPTS["pop"]), (hdi[hdi["den"] > 0], CONCEPTS["shdi"])):
-            parts.append(pd.DataFrame({
-                "region_id": frame["region_id"].to_numpy(), "period_start": year_start(frame["_year"]).to_numpy(),
-                "period_type": "year", "indicator": code, "value": frame["value"].astype(float).to_numpy(),
-                "censored": False, FILE: frame[FILE].to_numpy()}))
-        log.info("GDL: mapped %d datapoints to %d observations in %.1f s", len(ok), sum(len(p) for p in parts),
-                 time.perf_counter() - started)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "region_id": frame["region_id"].to_numpy(),
+                        "period_start": year_start(frame["_year"]).to_numpy(),
+                        "period_type": "year",
+                        "indicator": code,
+                        "value": frame["value"].astype(float).to_numpy(),
+                        "censored": False,
+                        FILE: frame[FILE].to_numpy(),
+                    }
+                )
+            )
+        log.info(
+            "GDL: mapped %d datapoints to %d observations in %.1f s",
+            len(ok),
+            sum(len(p) for p in parts),
+            time.perf_counter() - started,
+        )
         return pd.concat(parts, ignore_index=True)
 
     @staticmethod
@@ -155,15 +213,19 @@ class GdlSubnational(Source):
 
     @staticmethod
     def overlap_weights(gdl: gpd.GeoDataFrame, ctx) -> pd.DataFrame:
-        """gdlcode, region_id, overlap_km2, share_of_gdl for every same-country GDL x Natural Earth overlap."""
+        """gdlcode, region_id, overlap_km2, share_of_gdl for every same-country GDL x Natural Earth
+        overlap."""
         geoms = gdl.geometry.to_numpy()
         gdl = gdl[~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)].copy()
         # some polygons have an empty iso_code (Cuba): the GDL code starts with the ISO3 code
         code = gdl["iso_code"].fillna("").astype(str).str.strip()
         code = code.where(code != "", gdl["gdlcode"].astype(str).str.slice(0, 3))
         gdl["iso3"] = code.map(lambda c: LOCAL_CODE_ALIASES.get(c) or resolve_code(c).iso3)
-        gdl = gdl.dissolve(by="gdlcode", as_index=False, aggfunc="first") if gdl["gdlcode"].duplicated().any() \
+        gdl = (
+            gdl.dissolve(by="gdlcode", as_index=False, aggfunc="first")
+            if gdl["gdlcode"].duplicated().any()
             else gdl
+        )
         g_geom = shapely.make_valid(gdl.to_crs(EQUAL_AREA_CRS).geometry.to_numpy())
         index = ctx.admin_index
         ne = np.asarray(index.geometries)
@@ -176,13 +238,26 @@ class GdlSubnational(Source):
         gi, ni = gi[same], ni[same]
         inter = shapely.area(shapely.intersection(g_geom[gi], n_geom[ni], grid_size=None)) / 1e6
         g_area = shapely.area(g_geom) / 1e6
-        out = pd.DataFrame({"gdlcode": gdl["gdlcode"].to_numpy()[gi], "region_id": n_ids[ni],
-                            "overlap_km2": inter, "share_of_gdl": inter / g_area[gi]})
+        out = pd.DataFrame(
+            {
+                "gdlcode": gdl["gdlcode"].to_numpy()[gi],
+                "region_id": n_ids[ni],
+                "overlap_km2": inter,
+                "share_of_gdl": inter / g_area[gi],
+            }
+        )
         out = out[out["overlap_km2"] > 0].reset_index(drop=True)
         out.attrs["gdl_with_geometry"] = frozenset(gdl["gdlcode"])
         missing = sorted(set(gdl["gdlcode"]) - set(out["gdlcode"]))
-        log.info("GDL overlay: %d GDL polygons x %d Natural Earth units -> %d overlaps; %d GDL regions overlap "
-                 "nothing in their country (%s)", len(gdl), len(n_ids), len(out), len(missing), missing[:10])
+        log.info(
+            "GDL overlay: %d GDL polygons x %d Natural Earth units -> %d overlaps; %d GDL regions overlap "
+            "nothing in their country (%s)",
+            len(gdl),
+            len(n_ids),
+            len(out),
+            len(missing),
+            missing[:10],
+        )
         return out
 
 

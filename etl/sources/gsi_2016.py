@@ -1,4 +1,5 @@
-"""Walk Free Global Slavery Index 2016: prevalence (percent), estimated number, vulnerability, government response.
+"""Walk Free Global Slavery Index 2016: prevalence (percent), estimated number, vulnerability, government
+response.
 
 Read from Walk Free's own workbook ``gsi_2016_global_data.xlsx`` (sheet ``GLOBAL DATA 2016 GSI``; row 1
 groups the columns, the header is row 2), not from the CSV export beside it, so a user with the
@@ -42,18 +43,42 @@ COLUMNS = ["Country", VULNERABILITY, "POPULATION", PREVALENCE, NUMBER, RESPONSE]
 YEAR = 2016
 _ED = "Walk Free Global Slavery Index 2016 edition (published May 2016), estimates for 2016; stored at 2016."
 INDICATORS = (
-    IndicatorDef("trafficking.gsi2016_prevalence_pct", "trafficking", "percent of population", "higher_is_riskier",
-                 f"Estimated proportion of the population in modern slavery (percent; model-based). {_ED}"),
-    IndicatorDef("trafficking.gsi2016_victims_estimated", "trafficking", "persons", "higher_is_riskier",
-                 f"Estimated number of people in modern slavery. {_ED}"),
-    IndicatorDef("structural.gsi2016_vulnerability", "structural", "score 0-100", "higher_is_riskier",
-                 f"Mean vulnerability to modern slavery (4 dimensions; 100 = most vulnerable). {_ED}"),
-    IndicatorDef("detection.gsi2016_government_response", "detection", "score -100 to 100", "lower_is_riskier",
-                 f"Government response 'Total score (/100)' (five milestones; can be below 0, e.g. North Korea "
-                 f"-4.76). {_ED}"),
+    IndicatorDef(
+        "trafficking.gsi2016_prevalence_pct",
+        "trafficking",
+        "percent of population",
+        "higher_is_riskier",
+        f"Estimated proportion of the population in modern slavery (percent; model-based). {_ED}",
+    ),
+    IndicatorDef(
+        "trafficking.gsi2016_victims_estimated",
+        "trafficking",
+        "persons",
+        "higher_is_riskier",
+        f"Estimated number of people in modern slavery. {_ED}",
+    ),
+    IndicatorDef(
+        "structural.gsi2016_vulnerability",
+        "structural",
+        "score 0-100",
+        "higher_is_riskier",
+        f"Mean vulnerability to modern slavery (4 dimensions; 100 = most vulnerable). {_ED}",
+    ),
+    IndicatorDef(
+        "detection.gsi2016_government_response",
+        "detection",
+        "score -100 to 100",
+        "lower_is_riskier",
+        "Government response 'Total score (/100)' (five milestones; can be below 0, e.g. North Korea "
+        f"-4.76). {_ED}",
+    ),
 )
-VALUES = {"_prevalence": "trafficking.gsi2016_prevalence_pct", "_number": "trafficking.gsi2016_victims_estimated",
-          "_vulnerability": "structural.gsi2016_vulnerability", "_response": "detection.gsi2016_government_response"}
+VALUES = {
+    "_prevalence": "trafficking.gsi2016_prevalence_pct",
+    "_number": "trafficking.gsi2016_victims_estimated",
+    "_vulnerability": "structural.gsi2016_vulnerability",
+    "_response": "detection.gsi2016_government_response",
+}
 
 
 def parse_estimate(frame: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Series]:
@@ -66,9 +91,22 @@ def parse_estimate(frame: pd.DataFrame, column: str) -> tuple[pd.Series, pd.Seri
     digits = text.str.lstrip("<").str.replace(",", "", regex=False).str.replace(" ", "", regex=False)
     blank = digits.isin(["", "..", "NA", "N/A", "nan", "-"])
     value = finite_numbers(digits.where(~blank))  # "inf", "NaN", "1e309" are invalid_number
-    reject(frame, value.isna() & ~blank, "invalid_number",
-           "column '" + column + "': '" + text.str.slice(0, 40) + "' is not a number such as '749,000' or '<1,000'")
-    reject(frame, value < 0, "out_of_range", "column '" + column + "': " + value.astype(str) + " is below the minimum 0")
+    reject(
+        frame,
+        value.isna() & ~blank,
+        "invalid_number",
+        "column '"
+        + column
+        + "': '"
+        + text.str.slice(0, 40)
+        + "' is not a number such as '749,000' or '<1,000'",
+    )
+    reject(
+        frame,
+        value < 0,
+        "out_of_range",
+        "column '" + column + "': " + value.astype(str) + " is below the minimum 0",
+    )
     return value, censored & value.notna()
 
 
@@ -76,8 +114,12 @@ def reject_footnotes(frame: pd.DataFrame, country: str) -> None:
     """Rows with no country but some text (notes under the table) are accounted for as ``footnote``."""
     data_cols = [c for c in frame.columns if not c.startswith("_")]
     note = frame[data_cols].apply(lambda c: c.str.strip()).agg(" ".join, axis=1).str.strip()
-    reject(frame, frame[country].str.strip() == "", "footnote",
-           "no country; note under the table: '" + note.str.slice(0, 80) + "'")
+    reject(
+        frame,
+        frame[country].str.strip() == "",
+        "footnote",
+        "no country; note under the table: '" + note.str.slice(0, 80) + "'",
+    )
 
 
 class GsiEdition(Source):
@@ -91,8 +133,16 @@ class GsiEdition(Source):
         return long_observations(parsed, self.values, censored_cols={"_number": "_number_censored"})
 
 
-def parse_gsi_workbook(path: Path, sheet: str, columns: list[str], names: tuple[str, str, str, str], *,
-                       prevalence_max: float, year: int, blank_text: str) -> pd.DataFrame:
+def parse_gsi_workbook(
+    path: Path,
+    sheet: str,
+    columns: list[str],
+    names: tuple[str, str, str, str],
+    *,
+    prevalence_max: float,
+    year: int,
+    blank_text: str,
+) -> pd.DataFrame:
     """A workbook edition (2016, 2018): ``names`` = the prevalence, number, vulnerability and government
     response columns; a country row with none of the four is rejected, naming ``blank_text``."""
     prevalence, number, vulnerability, response = names
@@ -122,9 +172,15 @@ class Gsi2016(GsiEdition):
     values = VALUES
 
     def parse(self, path: Path) -> pd.DataFrame:
-        return parse_gsi_workbook(path, SHEET, COLUMNS, (PREVALENCE, NUMBER, VULNERABILITY, RESPONSE),
-                                  prevalence_max=100, year=YEAR,
-                                  blank_text=f"{PREVALENCE!r}, {NUMBER!r}, {VULNERABILITY!r}, {RESPONSE!r}")
+        return parse_gsi_workbook(
+            path,
+            SHEET,
+            COLUMNS,
+            (PREVALENCE, NUMBER, VULNERABILITY, RESPONSE),
+            prevalence_max=100,
+            year=YEAR,
+            blank_text=f"{PREVALENCE!r}, {NUMBER!r}, {VULNERABILITY!r}, {RESPONSE!r}",
+        )
 
 
 __all__ = ["Gsi2016", "GsiEdition", "parse_estimate", "parse_gsi_workbook", "reject_footnotes"]

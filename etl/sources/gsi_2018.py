@@ -1,4 +1,5 @@
-"""Walk Free Global Slavery Index 2018: prevalence per 1,000, estimated number, vulnerability, government response.
+"""Walk Free Global Slavery Index 2018: prevalence per 1,000, estimated number, vulnerability, government
+response.
 
 Read from Walk Free's "GSI 2018 data" workbook (``gsi_2018_global_data_workbook.xlsx``), sheet
 ``Global prev, vuln, govt table`` (row 1 groups the columns, the header is row 2; the sheet declares a
@@ -36,20 +37,46 @@ VULNERABILITY = "Final overall (normalised, weighted) vulnerability score"
 RESPONSE = "TOTAL"
 COLUMNS = ["Country", "Region", PREVALENCE, NUMBER, VULNERABILITY, RESPONSE]
 YEAR = 2016
-_ED = ("Walk Free Global Slavery Index 2018 edition (published July 2018); prevalence estimates refer to 2016; "
-       "stored at 2016.")
-INDICATORS = (
-    IndicatorDef("trafficking.gsi2018_prevalence_per_1000", "trafficking", "victims per 1,000 population",
-                 "higher_is_riskier", f"Estimated prevalence of modern slavery (model-based). {_ED}"),
-    IndicatorDef("trafficking.gsi2018_victims_estimated", "trafficking", "persons", "higher_is_riskier",
-                 f"Estimated number of people in modern slavery. {_ED}"),
-    IndicatorDef("structural.gsi2018_vulnerability", "structural", "score 0-100", "higher_is_riskier",
-                 f"Overall (normalised, weighted) vulnerability to modern slavery, 5 factors. {_ED}"),
-    IndicatorDef("detection.gsi2018_government_response", "detection", "percent (-100 to 100)", "lower_is_riskier",
-                 f"Government response rating, TOTAL (percent of the maximum, after negative points). {_ED}"),
+_ED = (
+    "Walk Free Global Slavery Index 2018 edition (published July 2018); prevalence estimates refer to 2016; "
+    "stored at 2016."
 )
-VALUES = {"_prevalence": "trafficking.gsi2018_prevalence_per_1000", "_number": "trafficking.gsi2018_victims_estimated",
-          "_vulnerability": "structural.gsi2018_vulnerability", "_response": "detection.gsi2018_government_response"}
+INDICATORS = (
+    IndicatorDef(
+        "trafficking.gsi2018_prevalence_per_1000",
+        "trafficking",
+        "victims per 1,000 population",
+        "higher_is_riskier",
+        f"Estimated prevalence of modern slavery (model-based). {_ED}",
+    ),
+    IndicatorDef(
+        "trafficking.gsi2018_victims_estimated",
+        "trafficking",
+        "persons",
+        "higher_is_riskier",
+        f"Estimated number of people in modern slavery. {_ED}",
+    ),
+    IndicatorDef(
+        "structural.gsi2018_vulnerability",
+        "structural",
+        "score 0-100",
+        "higher_is_riskier",
+        f"Overall (normalised, weighted) vulnerability to modern slavery, 5 factors. {_ED}",
+    ),
+    IndicatorDef(
+        "detection.gsi2018_government_response",
+        "detection",
+        "percent (-100 to 100)",
+        "lower_is_riskier",
+        f"Government response rating, TOTAL (percent of the maximum, after negative points). {_ED}",
+    ),
+)
+VALUES = {
+    "_prevalence": "trafficking.gsi2018_prevalence_per_1000",
+    "_number": "trafficking.gsi2018_victims_estimated",
+    "_vulnerability": "structural.gsi2018_vulnerability",
+    "_response": "detection.gsi2018_government_response",
+}
 
 
 @register
@@ -65,9 +92,15 @@ class Gsi2018(GsiEdition):
     values = VALUES
 
     def parse(self, path: Path) -> pd.DataFrame:
-        return parse_gsi_workbook(path, SHEET, COLUMNS, (PREVALENCE, NUMBER, VULNERABILITY, RESPONSE),
-                                  prevalence_max=1000, year=YEAR,
-                                  blank_text="prevalence, number, vulnerability and TOTAL")
+        return parse_gsi_workbook(
+            path,
+            SHEET,
+            COLUMNS,
+            (PREVALENCE, NUMBER, VULNERABILITY, RESPONSE),
+            prevalence_max=1000,
+            year=YEAR,
+            blank_text="prevalence, number, vulnerability and TOTAL",
+        )
 
 
 __all__ = ["Gsi2018"]

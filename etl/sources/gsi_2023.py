@@ -35,12 +35,25 @@ COLUMNS = ["Country", "Population", "Region", PREVALENCE, NUMBER]
 YEAR = 2021
 _ED = "Walk Free Global Slavery Index 2023 edition (published May 2023), estimates for 2021; stored at 2021."
 INDICATORS = (
-    IndicatorDef("trafficking.gsi2023_prevalence_per_1000", "trafficking", "victims per 1,000 population",
-                 "higher_is_riskier", f"Estimated prevalence of modern slavery (model-based). {_ED}"),
-    IndicatorDef("trafficking.gsi2023_victims_estimated", "trafficking", "persons", "higher_is_riskier",
-                 f"Estimated number of people in modern slavery. {_ED}"),
+    IndicatorDef(
+        "trafficking.gsi2023_prevalence_per_1000",
+        "trafficking",
+        "victims per 1,000 population",
+        "higher_is_riskier",
+        f"Estimated prevalence of modern slavery (model-based). {_ED}",
+    ),
+    IndicatorDef(
+        "trafficking.gsi2023_victims_estimated",
+        "trafficking",
+        "persons",
+        "higher_is_riskier",
+        f"Estimated number of people in modern slavery. {_ED}",
+    ),
 )
-VALUES = {"_prevalence": "trafficking.gsi2023_prevalence_per_1000", "_number": "trafficking.gsi2023_victims_estimated"}
+VALUES = {
+    "_prevalence": "trafficking.gsi2023_prevalence_per_1000",
+    "_number": "trafficking.gsi2023_victims_estimated",
+}
 
 
 @register

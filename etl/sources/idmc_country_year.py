@@ -52,14 +52,34 @@ COLUMNS = ["ISO3", "Name", "Year", *FIGURES]
 DISPUTED_AREAS = {"AB9": "Abyei Area (AB9) is disputed by Sudan and South Sudan and has no warehouse region"}
 
 INDICATORS = (
-    IndicatorDef("displacement.conflict_idps_stock", "displacement", "persons", "higher_is_riskier",
-                 "People internally displaced by conflict and violence at year end (IDMC GIDD, unrounded)"),
-    IndicatorDef("displacement.conflict_new_displacements", "displacement", "displacements", "higher_is_riskier",
-                 "Internal displacements (movements) caused by conflict and violence during the year (IDMC GIDD)"),
-    IndicatorDef("displacement.disaster_new_displacements", "displacement", "displacements", "higher_is_riskier",
-                 "Internal displacements (movements) caused by disasters during the year (IDMC GIDD)"),
-    IndicatorDef("displacement.disaster_idps_stock", "displacement", "persons", "higher_is_riskier",
-                 "People internally displaced by disasters at year end (IDMC GIDD; published from 2019)"),
+    IndicatorDef(
+        "displacement.conflict_idps_stock",
+        "displacement",
+        "persons",
+        "higher_is_riskier",
+        "People internally displaced by conflict and violence at year end (IDMC GIDD, unrounded)",
+    ),
+    IndicatorDef(
+        "displacement.conflict_new_displacements",
+        "displacement",
+        "displacements",
+        "higher_is_riskier",
+        "Internal displacements (movements) caused by conflict and violence during the year (IDMC GIDD)",
+    ),
+    IndicatorDef(
+        "displacement.disaster_new_displacements",
+        "displacement",
+        "displacements",
+        "higher_is_riskier",
+        "Internal displacements (movements) caused by disasters during the year (IDMC GIDD)",
+    ),
+    IndicatorDef(
+        "displacement.disaster_idps_stock",
+        "displacement",
+        "persons",
+        "higher_is_riskier",
+        "People internally displaced by disasters at year end (IDMC GIDD; published from 2019)",
+    ),
 )
 
 
@@ -94,8 +114,12 @@ class IdmcCountryYear(Source):
                 raw = parse_number(frame, raw_column, minimum=0)
                 value = raw.where(raw.notna(), value)
             frame[f"_{column}"] = value
-        reject(frame, frame[[f"_{c}" for c in FIGURES]].isna().all(axis=1), "missing_value",
-               "every displacement figure is blank")
+        reject(
+            frame,
+            frame[[f"_{c}" for c in FIGURES]].isna().all(axis=1),
+            "missing_value",
+            "every displacement figure is blank",
+        )
         reject_disputed(frame, "ISO3")
         reject_duplicates(frame, ["ISO3", "_year"], what="country-year row")
         return frame

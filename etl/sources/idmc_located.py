@@ -60,28 +60,58 @@ from etl.sources.idmc_country_year import reject_disputed
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["ID", "ISO3", "Country", "Figure cause", "Year", "Figure category", "Total figures",
-           "Locations coordinates"]
+COLUMNS = [
+    "ID",
+    "ISO3",
+    "Country",
+    "Figure cause",
+    "Year",
+    "Figure category",
+    "Total figures",
+    "Locations coordinates",
+]
 ACCURACY = "Locations accuracy"  # optional: used to drop country-centroid locations
 COUNTRY_LEVEL = "Country/territory (AM0)"
 TOLERANCE_KM = 50.0
 # IDMC codes territories separately that Natural Earth holds as admin-1 units of another country.
 ADMIN1_HOST = {"REU": "FRA", "GUF": "FRA", "GLP": "FRA", "MTQ": "FRA", "MYT": "FRA"}
 CAUSES = {"Conflict": "conflict", "Disaster": "disaster"}
-CATEGORIES = {"Internal Displacements": "displacement.idmc_new_displacements_located",
-              "IDPs": "displacement.idmc_idps_located"}
+CATEGORIES = {
+    "Internal Displacements": "displacement.idmc_new_displacements_located",
+    "IDPs": "displacement.idmc_idps_located",
+}
 
 INDICATORS = (
-    IndicatorDef("displacement.idmc_new_displacements_located.conflict", "displacement", "displacements",
-                 "higher_is_riskier", "Internal displacements by conflict and violence during the year, located "
-                 "in the admin-1 unit (IDMC GIDD figures, multi-place figures split equally)"),
-    IndicatorDef("displacement.idmc_new_displacements_located.disaster", "displacement", "displacements",
-                 "higher_is_riskier", "Internal displacements by disasters during the year, located in the "
-                 "admin-1 unit (IDMC GIDD figures, multi-place figures split equally)"),
-    IndicatorDef("displacement.idmc_idps_located.conflict", "displacement", "persons", "higher_is_riskier",
-                 "People displaced by conflict and violence at year end, located in the admin-1 unit (IDMC GIDD)"),
-    IndicatorDef("displacement.idmc_idps_located.disaster", "displacement", "persons", "higher_is_riskier",
-                 "People displaced by disasters at year end, located in the admin-1 unit (IDMC GIDD)"),
+    IndicatorDef(
+        "displacement.idmc_new_displacements_located.conflict",
+        "displacement",
+        "displacements",
+        "higher_is_riskier",
+        "Internal displacements by conflict and violence during the year, located "
+        "in the admin-1 unit (IDMC GIDD figures, multi-place figures split equally)",
+    ),
+    IndicatorDef(
+        "displacement.idmc_new_displacements_located.disaster",
+        "displacement",
+        "displacements",
+        "higher_is_riskier",
+        "Internal displacements by disasters during the year, located in the "
+        "admin-1 unit (IDMC GIDD figures, multi-place figures split equally)",
+    ),
+    IndicatorDef(
+        "displacement.idmc_idps_located.conflict",
+        "displacement",
+        "persons",
+        "higher_is_riskier",
+        "People displaced by conflict and violence at year end, located in the admin-1 unit (IDMC GIDD)",
+    ),
+    IndicatorDef(
+        "displacement.idmc_idps_located.disaster",
+        "displacement",
+        "persons",
+        "higher_is_riskier",
+        "People displaced by disasters at year end, located in the admin-1 unit (IDMC GIDD)",
+    ),
 )
 
 
@@ -132,11 +162,20 @@ class IdmcLocated(Source):
         frame["_total"] = parse_number(frame, "Total figures", allow_blank=False, minimum=0)
         cause = frame["Figure cause"].map(CAUSES)
         category = frame["Figure category"].map(CATEGORIES)
-        mark_unused(frame, cause.isna(), "out_of_scope",
-                    "column 'Figure cause': '" + frame["Figure cause"] + "' is not Conflict or Disaster")
-        mark_unused(frame, category.isna(), "out_of_scope",
-                    "column 'Figure category': '" + frame["Figure category"]
-                    + "' is not 'Internal Displacements' or 'IDPs'")
+        mark_unused(
+            frame,
+            cause.isna(),
+            "out_of_scope",
+            "column 'Figure cause': '" + frame["Figure cause"] + "' is not Conflict or Disaster",
+        )
+        mark_unused(
+            frame,
+            category.isna(),
+            "out_of_scope",
+            "column 'Figure category': '"
+            + frame["Figure category"]
+            + "' is not 'Internal Displacements' or 'IDPs'",
+        )
         frame["_indicator"] = category + "." + cause
         reject_disputed(frame, "ISO3")
         reject(frame, frame["ID"] == "", "missing_value", "column 'ID' is empty")
@@ -145,20 +184,30 @@ class IdmcLocated(Source):
         usable_rows = set(locations.loc[locations["usable"], "row"])
         first_why = locations.groupby("row")["why"].first()
         no_loc = ~frame.index.isin(list(usable_rows))
-        reject(frame, no_loc, "missing_location",
-               "column 'Locations coordinates': no usable location ("
-               + first_why.reindex(frame.index).fillna("empty").astype(str) + ")")
+        reject(
+            frame,
+            no_loc,
+            "missing_location",
+            "column 'Locations coordinates': no usable location ("
+            + first_why.reindex(frame.index).fillna("empty").astype(str)
+            + ")",
+        )
         return frame
 
     def to_observations(self, parsed: pd.DataFrame, ctx) -> pd.DataFrame:
         ctx.countries_by_code(parsed, "ISO3", name_column="Country")
         adm1 = ctx.regions[ctx.regions["level"] == 1]
         units = adm1.groupby("iso3").size()
-        parsed["_polygons_of"] = parsed["_region_id"].where(parsed["_region_id"].isin(units.index),
-                                                            parsed["_region_id"].map(ADMIN1_HOST))
+        parsed["_polygons_of"] = parsed["_region_id"].where(
+            parsed["_region_id"].isin(units.index), parsed["_region_id"].map(ADMIN1_HOST)
+        )
         no_units = parsed[REJECT].isna() & ~parsed["_polygons_of"].isin(units.index)
-        reject(parsed, no_units, "no_region",
-               "country '" + parsed["_region_id"].astype(str) + "' has no admin-1 units in the warehouse")
+        reject(
+            parsed,
+            no_units,
+            "no_region",
+            "country '" + parsed["_region_id"].astype(str) + "' has no admin-1 units in the warehouse",
+        )
         ok = parsed[REJECT].isna()
         if not ok.any():
             return pd.DataFrame(columns=OBSERVATION_COLUMNS)
@@ -169,35 +218,53 @@ class IdmcLocated(Source):
         centroid = loc["usable"] & loc["country_level"] & ~single_unit
         loc.loc[centroid, "why"] = "location is the whole country (AM0), not a sub-national place"
         loc["usable"] = loc["usable"] & ~centroid
-        no_loc = parsed.index.isin(parsed[ok].index) & ~parsed.index.isin(loc.loc[loc["usable"], "row"].unique())
+        no_loc = parsed.index.isin(parsed[ok].index) & ~parsed.index.isin(
+            loc.loc[loc["usable"], "row"].unique()
+        )
         why = loc.groupby("row")["why"].first().reindex(parsed.index).fillna("").astype(str)
-        reject(parsed, pd.Series(no_loc, index=parsed.index), "missing_location",
-               "column 'Locations coordinates': no usable location (" + why + ")")
+        reject(
+            parsed,
+            pd.Series(no_loc, index=parsed.index),
+            "missing_location",
+            "column 'Locations coordinates': no usable location (" + why + ")",
+        )
         loc = loc[~loc["row"].isin(parsed.index[no_loc])]
         loc["share"] = (parsed.loc[loc["row"], "_total"].to_numpy() / loc["n"]).astype(float)
         use = loc[loc["usable"]]
-        placed = ctx.admin_index.assign(use["lon"].to_numpy(), use["lat"].to_numpy(), use["iso3"].to_numpy(),
-                                        tolerance_km=TOLERANCE_KM)
+        placed = ctx.admin_index.assign(
+            use["lon"].to_numpy(), use["lat"].to_numpy(), use["iso3"].to_numpy(), tolerance_km=TOLERANCE_KM
+        )
         loc["region_id"] = None
         loc["distance_km"] = np.nan
         loc.loc[use.index, "region_id"] = placed["region_id"].to_numpy()
         loc.loc[use.index, "distance_km"] = placed["distance_km"].to_numpy()
         loc["placed"] = loc["region_id"].notna()
 
-        per_row = loc.groupby("row").agg(placed=("placed", "sum"), usable=("usable", "sum"),
-                                         nearest=("distance_km", "min"))
+        per_row = loc.groupby("row").agg(
+            placed=("placed", "sum"), usable=("usable", "sum"), nearest=("distance_km", "min")
+        )
         none_placed = per_row.index[per_row["placed"] == 0]
         if len(none_placed):
             near = per_row.loc[none_placed, "nearest"]
-            text = np.where(near.notna(), "the nearest is " + near.round(1).astype(str) + " km away",
-                            f"no polygon within {TOLERANCE_KM:g} km")
+            text = np.where(
+                near.notna(),
+                "the nearest is " + near.round(1).astype(str) + " km away",
+                f"no polygon within {TOLERANCE_KM:g} km",
+            )
             detail = pd.Series(
-                "all " + per_row.loc[none_placed, "usable"].astype(int).astype(str) + " usable location(s) fall "
-                "outside the admin-1 units of " + parsed.loc[none_placed, "_polygons_of"].astype(str)
-                + f" by more than {TOLERANCE_KM:g} km (" + text + ")", index=none_placed)
+                "all "
+                + per_row.loc[none_placed, "usable"].astype(int).astype(str)
+                + " usable location(s) fall outside the admin-1 units of "
+                + parsed.loc[none_placed, "_polygons_of"].astype(str)
+                + f" by more than {TOLERANCE_KM:g} km ("
+                + text
+                + ")",
+                index=none_placed,
+            )
             mask = parsed.index.isin(none_placed)
-            reject(parsed, pd.Series(mask, index=parsed.index), "outside_country",
-                   detail.reindex(parsed.index))
+            reject(
+                parsed, pd.Series(mask, index=parsed.index), "outside_country", detail.reindex(parsed.index)
+            )
 
         ok = parsed[REJECT].isna()
         loc = loc[loc["row"].isin(parsed.index[ok])]
@@ -208,18 +275,30 @@ class IdmcLocated(Source):
         total = loc.groupby("indicator")["share"].sum()
         figures = int(ok.sum())
         split = int((parsed.loc[ok, "Locations coordinates"].str.count(";") > 0).sum())
-        log.info("idmc_located: %d of %d figures placed (%.1f%%), %d split across several locations; "
-                 "unplaced shares dropped from admin-1 totals: %s", figures, len(parsed),
-                 100.0 * figures / max(len(parsed), 1), split,
-                 {k: f"{dropped.get(k, 0.0):,.0f} of {total[k]:,.0f}" for k in total.index})
+        log.info(
+            "idmc_located: %d of %d figures placed (%.1f%%), %d split across several locations; "
+            "unplaced shares dropped from admin-1 totals: %s",
+            figures,
+            len(parsed),
+            100.0 * figures / max(len(parsed), 1),
+            split,
+            {k: f"{dropped.get(k, 0.0):,.0f} of {total[k]:,.0f}" for k in total.index},
+        )
         sub = loc[loc["placed"]]
         grouped = sub.groupby(["region_id", "_year", "indicator"], as_index=False).agg(
-            value=("share", "sum"), **{FILE: (FILE, "first")})
-        return pd.DataFrame({
-            "region_id": grouped["region_id"].astype(str), "period_start": year_start(grouped["_year"]),
-            "period_type": "year", "indicator": grouped["indicator"], "value": grouped["value"].astype(float),
-            "censored": False, FILE: grouped[FILE],
-        })
+            value=("share", "sum"), **{FILE: (FILE, "first")}
+        )
+        return pd.DataFrame(
+            {
+                "region_id": grouped["region_id"].astype(str),
+                "period_start": year_start(grouped["_year"]),
+                "period_type": "year",
+                "indicator": grouped["indicator"],
+                "value": grouped["value"].astype(float),
+                "censored": False,
+                FILE: grouped[FILE],
+            }
+        )
 
 
 __all__ = ["IdmcLocated", "TOLERANCE_KM", "explode_locations", "ROW"]

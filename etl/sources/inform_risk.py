@@ -55,32 +55,72 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "structural.inform_vulnerability": ("VULNERABILITY",),
     "structural.inform_lack_of_coping_capacity": ("LACK OF COPING CAPACITY",),
     "displacement.inform_uprooted_people": ("Uprooted people",),
-    "conflict.inform_conflict_intensity": ("Current Conflict Intensity", "Current Highly Violent Conflict Intensity",
-                                           "Current (Highly Violent) Conflict Intensity"),
+    "conflict.inform_conflict_intensity": (
+        "Current Conflict Intensity",
+        "Current Highly Violent Conflict Intensity",
+        "Current (Highly Violent) Conflict Intensity",
+    ),
     "conflict.inform_conflict_probability": ("Projected Conflict Probability", "Projected Conflict Risk"),
 }
 ID_COLUMNS = ("COUNTRY", "ISO3")
 
-_LAG = ("Edition Y (released in the autumn of Y-1, data of 1-3 years earlier) stored at year Y-1; "
-        "editions 2023-2025 (JRC).")
+_LAG = (
+    "Edition Y (released in the autumn of Y-1, data of 1-3 years earlier) stored at year Y-1; "
+    "editions 2023-2025 (JRC)."
+)
 INDICATORS = (
-    IndicatorDef("structural.inform_risk", "structural", "index 0-10", "higher_is_riskier",
-                 f"INFORM Risk Index, overall risk of humanitarian crisis. {_LAG}"),
-    IndicatorDef("structural.inform_hazard_exposure", "structural", "index 0-10", "higher_is_riskier",
-                 f"INFORM Risk: Hazard & Exposure dimension (natural and human hazards). {_LAG}"),
-    IndicatorDef("structural.inform_vulnerability", "structural", "index 0-10", "higher_is_riskier",
-                 f"INFORM Risk: Vulnerability dimension (socio-economic vulnerability, vulnerable groups). {_LAG}"),
-    IndicatorDef("structural.inform_lack_of_coping_capacity", "structural", "index 0-10", "higher_is_riskier",
-                 f"INFORM Risk: Lack of Coping Capacity dimension (institutional, infrastructure). {_LAG}"),
-    IndicatorDef("displacement.inform_uprooted_people", "displacement", "index 0-10", "higher_is_riskier",
-                 f"INFORM Risk: 'Uprooted people' component (refugees, returnees and IDPs relative to "
-                 f"population). {_LAG}"),
-    IndicatorDef("conflict.inform_conflict_intensity", "conflict", "index 0-10", "higher_is_riskier",
-                 f"INFORM Risk: current (highly violent) conflict intensity ('Current Highly Violent Conflict "
-                 f"Intensity' 2023-2024, 'Current Conflict Intensity' 2025). {_LAG}"),
-    IndicatorDef("conflict.inform_conflict_probability", "conflict", "index 0-10", "higher_is_riskier",
-                 f"INFORM Risk: projected conflict risk ('Projected Conflict Risk' 2023-2024, 'Projected Conflict "
-                 f"Probability' 2025). {_LAG}"),
+    IndicatorDef(
+        "structural.inform_risk",
+        "structural",
+        "index 0-10",
+        "higher_is_riskier",
+        f"INFORM Risk Index, overall risk of humanitarian crisis. {_LAG}",
+    ),
+    IndicatorDef(
+        "structural.inform_hazard_exposure",
+        "structural",
+        "index 0-10",
+        "higher_is_riskier",
+        f"INFORM Risk: Hazard & Exposure dimension (natural and human hazards). {_LAG}",
+    ),
+    IndicatorDef(
+        "structural.inform_vulnerability",
+        "structural",
+        "index 0-10",
+        "higher_is_riskier",
+        f"INFORM Risk: Vulnerability dimension (socio-economic vulnerability, vulnerable groups). {_LAG}",
+    ),
+    IndicatorDef(
+        "structural.inform_lack_of_coping_capacity",
+        "structural",
+        "index 0-10",
+        "higher_is_riskier",
+        f"INFORM Risk: Lack of Coping Capacity dimension (institutional, infrastructure). {_LAG}",
+    ),
+    IndicatorDef(
+        "displacement.inform_uprooted_people",
+        "displacement",
+        "index 0-10",
+        "higher_is_riskier",
+        "INFORM Risk: 'Uprooted people' component (refugees, returnees and IDPs relative to "
+        f"population). {_LAG}",
+    ),
+    IndicatorDef(
+        "conflict.inform_conflict_intensity",
+        "conflict",
+        "index 0-10",
+        "higher_is_riskier",
+        "INFORM Risk: current (highly violent) conflict intensity ('Current Highly Violent Conflict "
+        f"Intensity' 2023-2024, 'Current Conflict Intensity' 2025). {_LAG}",
+    ),
+    IndicatorDef(
+        "conflict.inform_conflict_probability",
+        "conflict",
+        "index 0-10",
+        "higher_is_riskier",
+        "INFORM Risk: projected conflict risk ('Projected Conflict Risk' 2023-2024, 'Projected Conflict "
+        f"Probability' 2025). {_LAG}",
+    ),
 )
 
 
@@ -89,7 +129,9 @@ class InformRisk(Source):
     name = "inform_risk"
     title = "INFORM Risk Index (editions 2023, 2024, 2025)"
     publisher = "European Commission Joint Research Centre (JRC) / INFORM partnership"
-    licence = "Free use with attribution ('INFORM Risk Index <year>, European Commission JRC'); CC BY 4.0 on HDX"
+    licence = (
+        "Free use with attribution ('INFORM Risk Index <year>, European Commission JRC'); CC BY 4.0 on HDX"
+    )
     coverage = "191 countries per edition; editions 2023-2025 stored at years 2022-2024"
     folder = "inform_risk_index"
     file_patterns = ("INFORM_Risk_*.xlsx", "inform_risk_*.xlsx")
@@ -107,10 +149,14 @@ class InformRisk(Source):
         if units:
             for column in used.values():
                 if units.get(column, "") not in ("(0-10)", ""):
-                    raise ContractError(path, f"units row says {units[column]!r}, expected '(0-10)'", column=column)
+                    raise ContractError(
+                        path, f"units row says {units[column]!r}, expected '(0-10)'", column=column
+                    )
         sheet = SHEET.match(frame.attrs["sheet"])
         if sheet is None:
-            raise ContractError(path, f"worksheet {frame.attrs['sheet']!r} is not named 'INFORM Risk <year> (a-z)'")
+            raise ContractError(
+                path, f"worksheet {frame.attrs['sheet']!r} is not named 'INFORM Risk <year> (a-z)'"
+            )
         edition = int(sheet.group(1))
         frame["_edition"] = edition
         frame["_period_start"] = dt.date(edition - 1, 1, 1)

@@ -1,4 +1,5 @@
-"""IOM DTM public API (admin levels 0-2, as compiled for HDX): IDPs present -> country-year and admin-1 × year.
+"""IOM DTM public API (admin levels 0-2, as compiled for HDX): IDPs present -> country-year and admin-1 ×
+year.
 
 Files: one CSV.gz per extract of the HDX scraper (``dtm_api_admin0_2_<countries>_snapshot<YYYY-MM>.csv.gz``),
 an HXL hashtag row on line 2 (skipped, not counted). One row = one IDP figure for an operation × admin
@@ -54,13 +55,28 @@ from etl.sources.base import IndicatorDef, Source, mark_unused
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["id", "operation", "admin0Name", "admin0Pcode", "admin1Name", "admin1Pcode", "admin2Name",
-           "admin2Pcode", "numPresentIdpInd", "reportingDate", "assessmentType"]
+COLUMNS = [
+    "id",
+    "operation",
+    "admin0Name",
+    "admin0Pcode",
+    "admin1Name",
+    "admin1Pcode",
+    "admin2Name",
+    "admin2Pcode",
+    "numPresentIdpInd",
+    "reportingDate",
+    "assessmentType",
+]
 DTM_IDPS = IndicatorDef(
-    "displacement.dtm_idps", "displacement", "persons", "higher_is_riskier",
+    "displacement.dtm_idps",
+    "displacement",
+    "persons",
+    "higher_is_riskier",
     "IDP individuals present (IOM Displacement Tracking Matrix). DTM API: one operation per country-year, "
     "latest round in the year per unit. South Sudan admin-1: Mobility Tracking R16 locations summed "
-    "(collected Dec 2024-Feb 2025, stored as 2025).")
+    "(collected Dec 2024-Feb 2025, stored as 2025).",
+)
 _SNAPSHOT = re.compile(r"snapshot[_-]?(\d{4})-(\d{2})")
 _OVERVIEW = re.compile(r"overview|countrywide|country-wide|national", re.IGNORECASE)
 _MONTHLY = re.compile(r"monthly", re.IGNORECASE)
@@ -103,25 +119,47 @@ class IomDtmApi(Source):
         for col in COLUMNS:
             frame[col] = frame[col].astype(str).str.strip()
         frame["_value"] = parse_number(frame, "numPresentIdpInd", allow_blank=False, minimum=0)
-        frame["_date"] = pd.to_datetime(frame["reportingDate"].str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
-        reject(frame, frame["_date"].isna(), "invalid_date",
-               "column 'reportingDate': '" + frame["reportingDate"] + "' is not a date (YYYY-MM-DD...)")
+        frame["_date"] = pd.to_datetime(
+            frame["reportingDate"].str.slice(0, 10), format="%Y-%m-%d", errors="coerce"
+        )
+        reject(
+            frame,
+            frame["_date"].isna(),
+            "invalid_date",
+            "column 'reportingDate': '" + frame["reportingDate"] + "' is not a date (YYYY-MM-DD...)",
+        )
         has2 = (frame["admin2Name"] != "") | (frame["admin2Pcode"] != "")
         has1 = (frame["admin1Name"] != "") | (frame["admin1Pcode"] != "")
         frame["_level"] = np.where(has2, 2, np.where(has1, 1, 0))
-        mark_unused(frame, frame["_level"] == 2, "out_of_scope",
-                    "admin-2 detail not used (admin-0 and admin-1 figures are published separately)")
+        mark_unused(
+            frame,
+            frame["_level"] == 2,
+            "out_of_scope",
+            "admin-2 detail not used (admin-0 and admin-1 figures are published separately)",
+        )
         reject(frame, frame["operation"] == "", "missing_value", "column 'operation' is empty")
         ok = frame[REJECT].isna() & (frame["id"] != "")
-        dup = ok & frame[ok].duplicated(subset=["_level", "id"], keep="first").reindex(frame.index, fill_value=False)
-        reject(frame, dup, "duplicate", "repeated DTM id '" + frame["id"] + "' at admin level "
-               + frame["_level"].astype(str) + " (first copy kept)")
+        dup = ok & frame[ok].duplicated(subset=["_level", "id"], keep="first").reindex(
+            frame.index, fill_value=False
+        )
+        reject(
+            frame,
+            dup,
+            "duplicate",
+            "repeated DTM id '"
+            + frame["id"]
+            + "' at admin level "
+            + frame["_level"].astype(str)
+            + " (first copy kept)",
+        )
         frame["_snapshot"] = snapshot_key(path.name)
         return frame
 
     def to_observations(self, parsed: pd.DataFrame, ctx) -> pd.DataFrame:
         ctx.countries_by_code(parsed, "admin0Pcode", name_column="admin0Name", out="_iso3")
-        parsed["_unit"] = np.where(parsed["_level"] == 1, parsed["admin1Pcode"] + "|" + parsed["admin1Name"], "")
+        parsed["_unit"] = np.where(
+            parsed["_level"] == 1, parsed["admin1Pcode"] + "|" + parsed["admin1Name"], ""
+        )
         self._supersede_older_extracts(parsed)
         self._match_admin1(parsed, ctx)
         self._drop_site_assessments(parsed)
@@ -131,12 +169,19 @@ class IomDtmApi(Source):
         ok = parsed[parsed[REJECT].isna()].copy()
         ok["_target"] = np.where(ok["_level"] == 1, ok["_region_id"], ok["_iso3"])
         grouped = ok.groupby(["_target", "_year"], as_index=False).agg(
-            value=("_value", "sum"), **{FILE: (FILE, "last")})
-        return pd.DataFrame({
-            "region_id": grouped["_target"], "period_start": [dt.date(int(y), 1, 1) for y in grouped["_year"]],
-            "period_type": "year", "indicator": DTM_IDPS.code, "value": grouped["value"].astype(float),
-            "censored": False, FILE: grouped[FILE],
-        })
+            value=("_value", "sum"), **{FILE: (FILE, "last")}
+        )
+        return pd.DataFrame(
+            {
+                "region_id": grouped["_target"],
+                "period_start": [dt.date(int(y), 1, 1) for y in grouped["_year"]],
+                "period_type": "year",
+                "indicator": DTM_IDPS.code,
+                "value": grouped["value"].astype(float),
+                "censored": False,
+                FILE: grouped[FILE],
+            }
+        )
 
     @staticmethod
     def _supersede_older_extracts(parsed: pd.DataFrame) -> None:
@@ -147,8 +192,11 @@ class IomDtmApi(Source):
         older[newer.index] = parsed.loc[newer.index, "_snapshot"] < newer
         if older.any():
             file_of = parsed[ok].drop_duplicates("_snapshot").set_index("_snapshot")[FILE]
-            detail = ("superseded by the newer extract " + newer.reindex(parsed.index).map(file_of).astype(str)
-                      + " (same country, admin level, operation and reporting date)")
+            detail = (
+                "superseded by the newer extract "
+                + newer.reindex(parsed.index).map(file_of).astype(str)
+                + " (same country, admin level, operation and reporting date)"
+            )
             reject(parsed, older, "duplicate", detail)
 
     @staticmethod
@@ -176,8 +224,14 @@ class IomDtmApi(Source):
         has_ba = parsed[ok].assign(_ba=parsed["assessmentType"] == "BA").groupby(key)["_ba"].transform("any")
         sa = pd.Series(False, index=parsed.index)
         sa[has_ba.index] = has_ba & (parsed.loc[has_ba.index, "assessmentType"] != "BA")
-        mark_unused(parsed, sa, "out_of_scope", "site assessment (" + parsed["assessmentType"]
-                    + ") not used where a baseline assessment (BA) reports the same unit and date")
+        mark_unused(
+            parsed,
+            sa,
+            "out_of_scope",
+            "site assessment ("
+            + parsed["assessmentType"]
+            + ") not used where a baseline assessment (BA) reports the same unit and date",
+        )
 
     @staticmethod
     def _one_operation_per_year(parsed: pd.DataFrame) -> None:
@@ -187,21 +241,39 @@ class IomDtmApi(Source):
         ops = ok.groupby(["_iso3", "_year", "operation"], as_index=False).agg(last=("_date", "max"))
         adm0 = ok[ok["_level"] == 0].groupby(["_iso3", "_year", "operation"])["_value"].sum().rename("adm0")
         ops = ops.join(adm0, on=["_iso3", "_year", "operation"])
-        ops["rank"] = np.where(ops["operation"].str.contains(_OVERVIEW), 0,
-                               np.where(ops["operation"].str.contains(_MONTHLY), 1, 2))
-        ops = ops.sort_values(["_iso3", "_year", "rank", "last", "adm0"], ascending=[True, True, True, False, False],
-                              na_position="last")
+        ops["rank"] = np.where(
+            ops["operation"].str.contains(_OVERVIEW),
+            0,
+            np.where(ops["operation"].str.contains(_MONTHLY), 1, 2),
+        )
+        ops = ops.sort_values(
+            ["_iso3", "_year", "rank", "last", "adm0"],
+            ascending=[True, True, True, False, False],
+            na_position="last",
+        )
         chosen = ops.drop_duplicates(["_iso3", "_year"]).set_index(["_iso3", "_year"])["operation"]
         multi = ops.groupby(["_iso3", "_year"])["operation"].nunique()
         many = multi[multi > 1]
         for (iso3, year), n in zip(many.index.tolist(), many.tolist(), strict=True):
             log.info("DTM API %s %s: %d operations, using '%s'", iso3, year, n, chosen[(iso3, year)])
-        pick = pd.Series(list(zip(parsed["_iso3"], parsed["_year"], strict=True)), index=parsed.index).map(chosen)
+        pick = pd.Series(list(zip(parsed["_iso3"], parsed["_year"], strict=True)), index=parsed.index).map(
+            chosen
+        )
         other = parsed[REJECT].isna() & (parsed["operation"] != pick)
-        mark_unused(parsed, other, "out_of_scope",
-                    "operation '" + parsed["operation"] + "' not used for " + parsed["_iso3"].astype(str) + " "
-                    + parsed["_year"].astype("Int64").astype(str) + ": '" + pick.astype(str)
-                    + "' is used (one operation per country-year, so overlapping operations are not summed)")
+        mark_unused(
+            parsed,
+            other,
+            "out_of_scope",
+            "operation '"
+            + parsed["operation"]
+            + "' not used for "
+            + parsed["_iso3"].astype(str)
+            + " "
+            + parsed["_year"].astype("Int64").astype(str)
+            + ": '"
+            + pick.astype(str)
+            + "' is used (one operation per country-year, so overlapping operations are not summed)",
+        )
 
     @staticmethod
     def _latest_round(parsed: pd.DataFrame) -> None:
@@ -210,10 +282,16 @@ class IomDtmApi(Source):
         latest = parsed[ok].groupby(key)["_date"].transform("max")
         earlier = pd.Series(False, index=parsed.index)
         earlier[latest.index] = parsed.loc[latest.index, "_date"] < latest
-        mark_unused(parsed, earlier, "out_of_scope",
-                    "earlier round (" + parsed["_date"].dt.strftime("%Y-%m-%d") + "): the latest reporting date "
-                    "in the year per unit is used (" + latest.reindex(parsed.index).dt.strftime("%Y-%m-%d")
-                    .fillna("") + ")")
+        mark_unused(
+            parsed,
+            earlier,
+            "out_of_scope",
+            "earlier round ("
+            + parsed["_date"].dt.strftime("%Y-%m-%d")
+            + "): the latest reporting date in the year per unit is used ("
+            + latest.reindex(parsed.index).dt.strftime("%Y-%m-%d").fillna("")
+            + ")",
+        )
 
 
 __all__ = ["DTM_IDPS", "IomDtmApi", "drop_hxl_row", "snapshot_key"]

@@ -40,16 +40,27 @@ from etl.sources.base import IndicatorDef, Source
 
 log = logging.getLogger(__name__)
 
-NAME, CODE, ADM1, ADM1_CODE, IDPS = "#country+name", "#country+code", "#adm1+name", "#adm1+code", "#affected+idps+ind"
+NAME, CODE, ADM1, ADM1_CODE, IDPS = (
+    "#country+name",
+    "#country+code",
+    "#adm1+name",
+    "#adm1+code",
+    "#affected+idps+ind",
+)
 HH = "#affected+hh+idps"
 COLUMNS = [NAME, CODE, ADM1, ADM1_CODE, IDPS]
 PERIOD_YEAR = 2020
 # source-local country aliases (to move to etl.countries.ALIASES): misspellings in this file
 LOCAL_ALIASES = {"mozambiaue": "MOZ"}
 INDICATORS = (
-    IndicatorDef("displacement.dtm_idps_snapshot", "displacement", "persons", "higher_is_riskier",
-                 "IDP individuals by admin-1 unit (IOM DTM via OCHA's HDX DTM visualisation): undated snapshot, "
-                 "latest DTM rounds 2018-2020, stored as 2020; some countries cover operation areas only"),
+    IndicatorDef(
+        "displacement.dtm_idps_snapshot",
+        "displacement",
+        "persons",
+        "higher_is_riskier",
+        "IDP individuals by admin-1 unit (IOM DTM via OCHA's HDX DTM visualisation): undated snapshot, "
+        "latest DTM rounds 2018-2020, stored as 2020; some countries cover operation areas only",
+    ),
 )
 
 
@@ -84,18 +95,28 @@ class IomDtmSnapshot(Source):
         ok = parsed[REJECT].isna()
         res = matcher.match_frame(parsed.loc[ok, "_region_iso3"], parsed.loc[ok, ADM1])
         parsed["_region_id"] = res["region_id"].reindex(parsed.index)
-        detail = reject_reason(parsed.loc[ok, ADM1], parsed.loc[ok, "_region_iso3"], res, ADM1).reindex(parsed.index)
+        detail = reject_reason(parsed.loc[ok, ADM1], parsed.loc[ok, "_region_iso3"], res, ADM1).reindex(
+            parsed.index
+        )
         amb = pd.Series(False, index=parsed.index)
         amb[ok] = (res["method"] == "ambiguous").to_numpy()
         reject(parsed, amb, "ambiguous_admin1", detail)
         reject(parsed, ok & parsed["_region_id"].isna(), "unmatched_admin1", detail)
         good = parsed[parsed[REJECT].isna()]
-        grouped = good.groupby("_region_id", as_index=False).agg(value=("_idps", "sum"), **{FILE: (FILE, "first")})
-        return pd.DataFrame({
-            "region_id": grouped["_region_id"], "period_start": dt.date(PERIOD_YEAR, 1, 1), "period_type": "year",
-            "indicator": INDICATORS[0].code, "value": grouped["value"].astype(float), "censored": False,
-            FILE: grouped[FILE],
-        })
+        grouped = good.groupby("_region_id", as_index=False).agg(
+            value=("_idps", "sum"), **{FILE: (FILE, "first")}
+        )
+        return pd.DataFrame(
+            {
+                "region_id": grouped["_region_id"],
+                "period_start": dt.date(PERIOD_YEAR, 1, 1),
+                "period_type": "year",
+                "indicator": INDICATORS[0].code,
+                "value": grouped["value"].astype(float),
+                "censored": False,
+                FILE: grouped[FILE],
+            }
+        )
 
     @staticmethod
     def _resolve_country(parsed: pd.DataFrame, ctx, matcher: Admin1Matcher) -> None:
@@ -110,22 +131,42 @@ class IomDtmSnapshot(Source):
                 by_code = resolve_code(code).iso3 if code else None
             if by_name and by_code and by_name != by_code:
                 adm1 = parsed.loc[rows, ADM1].tolist()
-                hits = {c: sum(m.region_id is not None for m in matcher.match_names(c, adm1).values())
-                        for c in (by_name, by_code)}
+                hits = {
+                    c: sum(m.region_id is not None for m in matcher.match_names(c, adm1).values())
+                    for c in (by_name, by_code)
+                }
                 if hits[by_name] == hits[by_code]:
-                    reject(parsed, rows, "conflicting_country",
-                           f"name '{name}' is {by_name} but code '{code}' is {by_code}; admin-1 names do not decide")
+                    reject(
+                        parsed,
+                        rows,
+                        "conflicting_country",
+                        f"name '{name}' is {by_name} but code '{code}' is {by_code}; admin-1 names do not"
+                        " decide",
+                    )
                     continue
                 chosen = max(hits, key=lambda c: hits[c])
-                log.warning("DTM snapshot: name '%s' (%s) and code '%s' (%s) disagree; %s chosen, its admin-1 "
-                            "units match %d of %d names", name, by_name, code, by_code, chosen, hits[chosen], len(adm1))
+                log.warning(
+                    "DTM snapshot: name '%s' (%s) and code '%s' (%s) disagree; %s chosen, its admin-1 "
+                    "units match %d of %d names",
+                    name,
+                    by_name,
+                    code,
+                    by_code,
+                    chosen,
+                    hits[chosen],
+                    len(adm1),
+                )
                 parsed.loc[rows, "_region_iso3"] = chosen
             elif by_name or by_code:
                 parsed.loc[rows, "_region_iso3"] = by_name or by_code
             else:
-                reject(parsed, rows, "unknown_country", f"country '{name}' / code '{code}' could not be resolved")
+                reject(
+                    parsed, rows, "unknown_country", f"country '{name}' / code '{code}' could not be resolved"
+                )
         missing = parsed[REJECT].isna() & ~parsed["_region_iso3"].isin(ctx.country_ids)
-        reject(parsed, missing, "no_region", "ISO3 '" + parsed["_region_iso3"].astype(str) + "' has no region")
+        reject(
+            parsed, missing, "no_region", "ISO3 '" + parsed["_region_iso3"].astype(str) + "' has no region"
+        )
 
 
 __all__ = ["IomDtmSnapshot", "LOCAL_ALIASES"]

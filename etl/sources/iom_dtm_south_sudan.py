@@ -52,14 +52,27 @@ SHEET = "MT R16 Baseline_Loc_Dataset"
 PERIOD_YEAR = 2025
 IDP_COLUMNS = ("a_idp_inds_ssd", "c_idp_prev_abroad_ind")
 RETURNEE_COLUMNS = ("i_returnees_internal_present_ind", "k_abroad_ret_ind")
-COLUMNS = ["Country Code", "state_name", "location_ssid", "mt_round", "latitude", "longitude",
-           *IDP_COLUMNS, *RETURNEE_COLUMNS]
+COLUMNS = [
+    "Country Code",
+    "state_name",
+    "location_ssid",
+    "mt_round",
+    "latitude",
+    "longitude",
+    *IDP_COLUMNS,
+    *RETURNEE_COLUMNS,
+]
 INDICATORS = (
     DTM_IDPS,
-    IndicatorDef("displacement.dtm_returnees", "displacement", "persons", "higher_is_riskier",
-                 "Returnees present (IOM DTM South Sudan Mobility Tracking R16 baseline: internal returnees + "
-                 "returnees from abroad), locations summed per admin-1 unit; collected Dec 2024-Feb 2025, "
-                 "stored as 2025"),
+    IndicatorDef(
+        "displacement.dtm_returnees",
+        "displacement",
+        "persons",
+        "higher_is_riskier",
+        "Returnees present (IOM DTM South Sudan Mobility Tracking R16 baseline: internal returnees + "
+        "returnees from abroad), locations summed per admin-1 unit; collected Dec 2024-Feb 2025, "
+        "stored as 2025",
+    ),
 )
 _HXL = re.compile(r"^#[a-z]")
 
@@ -68,7 +81,11 @@ def _drop_hxl_row(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     """The first data row holds HXL hashtags (``#adm1+name``); it is not data and is not counted."""
     if len(frame) and str(frame.iloc[0].get("state_name", "")).startswith("#"):
         return frame.iloc[1:].reset_index(drop=True)
-    first = frame.iloc[0].drop(labels=[c for c in frame.columns if str(c).startswith("_")]) if len(frame) else None
+    first = (
+        frame.iloc[0].drop(labels=[c for c in frame.columns if str(c).startswith("_")])
+        if len(frame)
+        else None
+    )
     if first is not None and first.astype(str).str.match(_HXL).any():
         return frame.iloc[1:].reset_index(drop=True)
     log.warning("%s: no HXL hashtag row under the header; reading all rows as data", path.name)
@@ -83,8 +100,11 @@ class IomDtmSouthSudan(Source):
     licence = "CC BY-IGO (IOM DTM on HDX)"
     coverage = "South Sudan, 4,074 locations in 10 states; data collected Dec 2024-Feb 2025"
     folder = "iom_dtm_south_sudan"
-    file_patterns = ("ssd_dtm_mt_r*_locations.csv.gz", "ssd_dtm_mt_r*_locations.csv",
-                     "ssd-dtm-mobility-tracking-*baseline*dataset*.xlsx")
+    file_patterns = (
+        "ssd_dtm_mt_r*_locations.csv.gz",
+        "ssd_dtm_mt_r*_locations.csv",
+        "ssd-dtm-mobility-tracking-*baseline*dataset*.xlsx",
+    )
     level = "admin1"
     indicators = INDICATORS
 
@@ -101,13 +121,20 @@ class IomDtmSouthSudan(Source):
             raise ContractError(path, "file has a header and an HXL row but no data rows")
         for col in (*IDP_COLUMNS, *RETURNEE_COLUMNS):
             frame["_" + col] = parse_number(frame, col, minimum=0)
-        frame["_lat"] = parse_number(frame, "latitude", allow_blank=False, minimum=-90, maximum=90, thousands=False)
-        frame["_lon"] = parse_number(frame, "longitude", allow_blank=False, minimum=-180, maximum=180,
-                                     thousands=False)
+        frame["_lat"] = parse_number(
+            frame, "latitude", allow_blank=False, minimum=-90, maximum=90, thousands=False
+        )
+        frame["_lon"] = parse_number(
+            frame, "longitude", allow_blank=False, minimum=-180, maximum=180, thousands=False
+        )
         frame["_idps"] = self._sum_if_any(frame, IDP_COLUMNS)
         frame["_returnees"] = self._sum_if_any(frame, RETURNEE_COLUMNS)
-        reject(frame, frame["_idps"].isna() & frame["_returnees"].isna(), "missing_value",
-               "no IDP or returnee figure in the row")
+        reject(
+            frame,
+            frame["_idps"].isna() & frame["_returnees"].isna(),
+            "missing_value",
+            "no IDP or returnee figure in the row",
+        )
         frame["location_ssid"] = frame["location_ssid"].astype(str).str.strip()
         reject(frame, frame["location_ssid"] == "", "missing_value", "column 'location_ssid' is empty")
         frame["_round"] = pd.to_numeric(frame["mt_round"].astype(str).str.strip(), errors="coerce")
@@ -123,35 +150,64 @@ class IomDtmSouthSudan(Source):
     def to_observations(self, parsed: pd.DataFrame, ctx) -> pd.DataFrame:
         # the CSV export and the workbook hold the same locations: a location loads once (first file wins)
         reject_duplicates(parsed, ["location_ssid", "_round"], "location")
-        ctx.countries_by_code(parsed, "Country Code", name_column="Country" if "Country" in parsed else None,
-                              out="_country")
+        ctx.countries_by_code(
+            parsed, "Country Code", name_column="Country" if "Country" in parsed else None, out="_country"
+        )
         ok = parsed[REJECT].isna()
-        assigned = ctx.admin_index.assign(parsed.loc[ok, "_lon"].to_numpy(), parsed.loc[ok, "_lat"].to_numpy(),
-                                          parsed.loc[ok, "_country"].to_numpy(), tolerance_km=DEFAULT_TOLERANCE_KM)
+        assigned = ctx.admin_index.assign(
+            parsed.loc[ok, "_lon"].to_numpy(),
+            parsed.loc[ok, "_lat"].to_numpy(),
+            parsed.loc[ok, "_country"].to_numpy(),
+            tolerance_km=DEFAULT_TOLERANCE_KM,
+        )
         assigned.index = parsed.index[ok]
         parsed["_region_id"] = assigned["region_id"].reindex(parsed.index)
         parsed["_assign_method"] = assigned["method"].reindex(parsed.index)
         dist = assigned["distance_km"].reindex(parsed.index)
         unassigned = ok & parsed["_region_id"].isna()
-        reject(parsed, unassigned, "outside_admin1",
-               "point (" + parsed["_lat"].astype(str) + ", " + parsed["_lon"].astype(str) + ") lies "
-               + dist.round(1).astype(str) + f" km from the nearest admin-1 unit of its country (tolerance "
-               f"{DEFAULT_TOLERANCE_KM:g} km)")
+        reject(
+            parsed,
+            unassigned,
+            "outside_admin1",
+            "point ("
+            + parsed["_lat"].astype(str)
+            + ", "
+            + parsed["_lon"].astype(str)
+            + ") lies "
+            + dist.round(1).astype(str)
+            + f" km from the nearest admin-1 unit of its country (tolerance {DEFAULT_TOLERANCE_KM:g} km)",
+        )
         self._log_state_check(parsed, ctx)
         good = parsed[parsed[REJECT].isna()]
-        log.info("%s: %d locations assigned (%d by nearest-unit fallback)", self.name, len(good),
-                 int((good["_assign_method"] == "nearest").sum()))
+        log.info(
+            "%s: %d locations assigned (%d by nearest-unit fallback)",
+            self.name,
+            len(good),
+            int((good["_assign_method"] == "nearest").sum()),
+        )
         parts = []
-        for column, code in (("_idps", "displacement.dtm_idps"), ("_returnees", "displacement.dtm_returnees")):
+        for column, code in (
+            ("_idps", "displacement.dtm_idps"),
+            ("_returnees", "displacement.dtm_returnees"),
+        ):
             sub = good[good[column].notna()]
-            agg = sub.groupby("_region_id", as_index=False).agg(value=(column, "sum"), **{FILE: (FILE, "first")})
+            agg = sub.groupby("_region_id", as_index=False).agg(
+                value=(column, "sum"), **{FILE: (FILE, "first")}
+            )
             agg["indicator"] = code
             parts.append(agg)
         out = pd.concat(parts, ignore_index=True)
-        return pd.DataFrame({
-            "region_id": out["_region_id"], "period_start": dt.date(PERIOD_YEAR, 1, 1), "period_type": "year",
-            "indicator": out["indicator"], "value": out["value"].astype(float), "censored": False, FILE: out[FILE],
-        })
+        return pd.DataFrame(
+            {
+                "region_id": out["_region_id"],
+                "period_start": dt.date(PERIOD_YEAR, 1, 1),
+                "period_type": "year",
+                "indicator": out["indicator"],
+                "value": out["value"].astype(float),
+                "censored": False,
+                FILE: out[FILE],
+            }
+        )
 
     @staticmethod
     def _log_state_check(parsed: pd.DataFrame, ctx) -> None:
@@ -160,9 +216,14 @@ class IomDtmSouthSudan(Source):
         if good.empty:
             return
         names = ctx.regions.set_index("region_id")["name"]
-        same = good["_region_id"].map(names).astype(str).str.lower() == good["state_name"].astype(str).str.lower()
-        log.info("DTM SSD: %.1f%% of locations fall in the Natural Earth unit named like their state_name",
-                 100 * float(np.mean(same)))
+        same = (
+            good["_region_id"].map(names).astype(str).str.lower()
+            == good["state_name"].astype(str).str.lower()
+        )
+        log.info(
+            "DTM SSD: %.1f%% of locations fall in the Natural Earth unit named like their state_name",
+            100 * float(np.mean(same)),
+        )
 
 
 __all__ = ["IomDtmSouthSudan"]

@@ -37,10 +37,21 @@ log = logging.getLogger(__name__)
 COLUMNS = ["Entity", "Year", "GDP per capita"]
 FIRST_YEAR = 1950
 # Source-local: Maddison region names (move to etl.countries as aggregates).
-MADDISON_AGGREGATES = frozenset({
-    "western offshoots", "former ussr", "former yugoslavia", "south and south-east asia", "sub-sahara africa",
-    "east asia", "eastern europe", "latin america", "middle east", "western europe", "world",
-})
+MADDISON_AGGREGATES = frozenset(
+    {
+        "western offshoots",
+        "former ussr",
+        "former yugoslavia",
+        "south and south-east asia",
+        "sub-sahara africa",
+        "east asia",
+        "eastern europe",
+        "latin america",
+        "middle east",
+        "western europe",
+        "world",
+    }
+)
 
 
 @register
@@ -54,8 +65,13 @@ class Maddison(Source):
     file_patterns = ("maddison_*.csv",)
     order = 10
     indicators = (
-        IndicatorDef("structural.gdp_per_capita_ppp", "structural", "2011 int.-$", "lower_is_riskier",
-                     "Real GDP per capita in 2011 international dollars, PPP (Maddison Project 2020)"),
+        IndicatorDef(
+            "structural.gdp_per_capita_ppp",
+            "structural",
+            "2011 int.-$",
+            "lower_is_riskier",
+            "Real GDP per capita in 2011 international dollars, PPP (Maddison Project 2020)",
+        ),
     )
 
     def parse(self, path: Path) -> pd.DataFrame:
@@ -64,9 +80,15 @@ class Maddison(Source):
         require_columns(frame, COLUMNS, path)
         frame["_year"] = parse_year(frame, "Year", minimum=1, maximum=2100)
         frame["_value"] = parse_number(frame, "GDP per capita", minimum=0)
-        mark_unused(frame, frame["_year"] < FIRST_YEAR, "out_of_scope",
-                    "year " + frame["Year"].astype(str) + f" is before {FIRST_YEAR}: Maddison's early years are "
-                    "sparse benchmark estimates outside the model window")
+        mark_unused(
+            frame,
+            frame["_year"] < FIRST_YEAR,
+            "out_of_scope",
+            "year "
+            + frame["Year"].astype(str)
+            + f" is before {FIRST_YEAR}: Maddison's early years are "
+            "sparse benchmark estimates outside the model window",
+        )
         reject(frame, frame["_value"].isna(), "missing_value", "column 'GDP per capita' is empty")
         reject_duplicates(frame, ["Entity", "Year"], "entity-year")
         return frame
@@ -74,8 +96,12 @@ class Maddison(Source):
     def to_observations(self, parsed: pd.DataFrame, ctx: MappingContext) -> pd.DataFrame:
         """Resolve entity names (regional totals rejected) and emit one observation per row."""
         entity = parsed["Entity"].astype(str).str.strip()
-        reject(parsed, entity.str.lower().isin(MADDISON_AGGREGATES), "aggregate",
-               "column 'Entity': '" + entity + "' is a Maddison regional total, not a country")
+        reject(
+            parsed,
+            entity.str.lower().isin(MADDISON_AGGREGATES),
+            "aggregate",
+            "column 'Entity': '" + entity + "' is a Maddison regional total, not a country",
+        )
         ctx.countries_by_name(parsed, "Entity")
         reject_duplicates(parsed, ["_region_id", "_year"], "region-year")
         ok = parsed[REJECT].isna()

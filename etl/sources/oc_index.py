@@ -46,20 +46,55 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 }
 _ED = "GI-TOC Global Organized Crime Index, editions 2021 and 2023; stored at the edition year."
 INDICATORS = (
-    IndicatorDef("trafficking.oc_human_trafficking", "trafficking", "score 1-10", "higher_is_riskier",
-                 f"Human trafficking criminal-market score (expert rating; 10 = most pervasive). {_ED}"),
-    IndicatorDef("trafficking.oc_human_smuggling", "trafficking", "score 1-10", "higher_is_riskier",
-                 f"Human smuggling criminal-market score (expert rating; 10 = most pervasive). {_ED}"),
-    IndicatorDef("structural.oc_criminality", "structural", "score 1-10", "higher_is_riskier",
-                 f"Overall criminality (average of criminal markets and criminal actors). {_ED}"),
-    IndicatorDef("structural.oc_criminal_markets", "structural", "score 1-10", "higher_is_riskier",
-                 f"Criminal markets average score. {_ED}"),
-    IndicatorDef("structural.oc_criminal_actors", "structural", "score 1-10", "higher_is_riskier",
-                 f"Criminal actors average score. {_ED}"),
-    IndicatorDef("detection.oc_resilience", "detection", "score 1-10", "lower_is_riskier",
-                 f"Resilience to organised crime (average of 12 building blocks; 10 = strongest). {_ED}"),
-    IndicatorDef("detection.oc_victim_witness_support", "detection", "score 1-10", "lower_is_riskier",
-                 f"Resilience building block 'Victim and witness support' (10 = strongest). {_ED}"),
+    IndicatorDef(
+        "trafficking.oc_human_trafficking",
+        "trafficking",
+        "score 1-10",
+        "higher_is_riskier",
+        f"Human trafficking criminal-market score (expert rating; 10 = most pervasive). {_ED}",
+    ),
+    IndicatorDef(
+        "trafficking.oc_human_smuggling",
+        "trafficking",
+        "score 1-10",
+        "higher_is_riskier",
+        f"Human smuggling criminal-market score (expert rating; 10 = most pervasive). {_ED}",
+    ),
+    IndicatorDef(
+        "structural.oc_criminality",
+        "structural",
+        "score 1-10",
+        "higher_is_riskier",
+        f"Overall criminality (average of criminal markets and criminal actors). {_ED}",
+    ),
+    IndicatorDef(
+        "structural.oc_criminal_markets",
+        "structural",
+        "score 1-10",
+        "higher_is_riskier",
+        f"Criminal markets average score. {_ED}",
+    ),
+    IndicatorDef(
+        "structural.oc_criminal_actors",
+        "structural",
+        "score 1-10",
+        "higher_is_riskier",
+        f"Criminal actors average score. {_ED}",
+    ),
+    IndicatorDef(
+        "detection.oc_resilience",
+        "detection",
+        "score 1-10",
+        "lower_is_riskier",
+        f"Resilience to organised crime (average of 12 building blocks; 10 = strongest). {_ED}",
+    ),
+    IndicatorDef(
+        "detection.oc_victim_witness_support",
+        "detection",
+        "score 1-10",
+        "lower_is_riskier",
+        f"Resilience building block 'Victim and witness support' (10 = strongest). {_ED}",
+    ),
 )
 
 

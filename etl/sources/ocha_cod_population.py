@@ -61,9 +61,14 @@ DEFAULT_YEARS = {"MLI": 2018}
 _FILE = re.compile(r"population_([a-z]{3})_.*adm(\d)", re.IGNORECASE)
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-4]\d)(?!\d)")
 INDICATORS = (
-    IndicatorDef("structural.population_admin1", "structural", "persons", "neutral",
-                 "Population (T_TL, both sexes) of the admin-1 unit, OCHA COD-PS (national producers' census "
-                 "projections); COD units matched to Natural Earth admin-1 by name"),
+    IndicatorDef(
+        "structural.population_admin1",
+        "structural",
+        "persons",
+        "neutral",
+        "Population (T_TL, both sexes) of the admin-1 unit, OCHA COD-PS (national producers' census "
+        "projections); COD units matched to Natural Earth admin-1 by name",
+    ),
 )
 
 
@@ -90,8 +95,11 @@ class OchaCodPopulation(Source):
         path = Path(path)
         m = _FILE.search(path.name)
         if not m:
-            raise ContractError(path, "file name does not say the country and level "
-                                "(expected population_<iso3>_..._adm<0|1|2>...csv)")
+            raise ContractError(
+                path,
+                "file name does not say the country and level "
+                "(expected population_<iso3>_..._adm<0|1|2>...csv)",
+            )
         iso3, level = m.group(1).upper(), int(m.group(2))
         frame = strip_column_names(read_text_table(path))
         require_columns(frame, [TOTAL], path)
@@ -104,8 +112,9 @@ class OchaCodPopulation(Source):
         frame["_level"] = level
         frame["_file_iso3"] = iso3
         frame["_country_code"] = frame[country_col].astype(str).str.strip().str.upper()
-        frame["_name"] = (frame[name_col].astype(str).str.strip().replace(list(NULL_MARKERS), "")
-                          if name_col else "")
+        frame["_name"] = (
+            frame[name_col].astype(str).str.strip().replace(list(NULL_MARKERS), "") if name_col else ""
+        )
         frame["_value"] = parse_number(frame, TOTAL, allow_blank=False, minimum=0)
         frame["_year"] = self._year(frame, path, iso3)
         if name_col:
@@ -117,9 +126,16 @@ class OchaCodPopulation(Source):
     @staticmethod
     def _year(frame: pd.DataFrame, path: Path, iso3: str) -> pd.Series:
         if "year" in frame.columns:
-            years = finite_numbers(frame["year"].astype(str).str.strip())  # 'inf', 'NaN', '1e309' are no years
+            years = finite_numbers(
+                frame["year"].astype(str).str.strip()
+            )  # 'inf', 'NaN', '1e309' are no years
             ok = years.between(1950, 2100) & (years % 1 == 0)
-            reject(frame, ~ok, "invalid_number", "column 'year': '" + frame["year"].astype(str) + "' is not a year")
+            reject(
+                frame,
+                ~ok,
+                "invalid_number",
+                "column 'year': '" + frame["year"].astype(str) + "' is not a year",
+            )
             return years.where(ok).astype("Int64")
         found = _YEAR.findall(path.name)
         year = int(found[-1]) if found else DEFAULT_YEARS.get(iso3)
@@ -137,10 +153,18 @@ class OchaCodPopulation(Source):
         chosen = self._choose_level(parsed)
         use = parsed["_level"] == parsed["_iso3"].map(chosen)
         other = sub & ~use
-        mark_unused(parsed, other, "out_of_scope",
-                    "COD admin-" + parsed["_level"].astype(str) + " not used: Natural Earth admin-1 in "
-                    + parsed["_iso3"].astype(str) + " corresponds to COD admin-"
-                    + parsed["_iso3"].map(chosen).astype("Int64").astype(str) + " (more names match)")
+        mark_unused(
+            parsed,
+            other,
+            "out_of_scope",
+            "COD admin-"
+            + parsed["_level"].astype(str)
+            + " not used: Natural Earth admin-1 in "
+            + parsed["_iso3"].astype(str)
+            + " corresponds to COD admin-"
+            + parsed["_iso3"].map(chosen).astype("Int64").astype(str)
+            + " (more names match)",
+        )
         detail = reject_reason(parsed.loc[sub, "_name"], parsed.loc[sub, "_iso3"], res, "admin name")
         detail = detail.reindex(parsed.index)
         reject(parsed, sub & use & (parsed["_method"] == "ambiguous"), "ambiguous_admin1", detail)
@@ -148,12 +172,19 @@ class OchaCodPopulation(Source):
         self._check_national_totals(parsed, chosen)
         good = parsed[parsed[REJECT].isna() & parsed["_level"].isin([1, 2])]
         grouped = good.groupby(["_region_id", "_year"], as_index=False).agg(
-            value=("_value", "sum"), **{FILE: (FILE, "first")})
-        return pd.DataFrame({
-            "region_id": grouped["_region_id"], "period_start": [dt.date(int(y), 1, 1) for y in grouped["_year"]],
-            "period_type": "year", "indicator": INDICATORS[0].code, "value": grouped["value"].astype(float),
-            "censored": False, FILE: grouped[FILE],
-        })
+            value=("_value", "sum"), **{FILE: (FILE, "first")}
+        )
+        return pd.DataFrame(
+            {
+                "region_id": grouped["_region_id"],
+                "period_start": [dt.date(int(y), 1, 1) for y in grouped["_year"]],
+                "period_type": "year",
+                "indicator": INDICATORS[0].code,
+                "value": grouped["value"].astype(float),
+                "censored": False,
+                FILE: grouped[FILE],
+            }
+        )
 
     @staticmethod
     def _resolve_country(parsed: pd.DataFrame, ctx) -> None:
@@ -163,13 +194,29 @@ class OchaCodPopulation(Source):
         is3 = parsed["_country_code"].str.fullmatch(r"[A-Z]{3}")
         iso3 = iso3.where(~is3, parsed["_country_code"])
         parsed["_iso3"] = iso3
-        reject(parsed, iso3.isna(), "unknown_country",
-               "country code '" + parsed["_country_code"] + "' is neither ISO3 nor an ISO2 p-code prefix")
-        reject(parsed, iso3.notna() & (iso3 != parsed["_file_iso3"]), "conflicting_country",
-               "country code '" + parsed["_country_code"] + "' is " + iso3.astype(str)
-               + " but the file name says " + parsed["_file_iso3"])
-        reject(parsed, parsed[REJECT].isna() & ~iso3.isin(ctx.country_ids), "no_region",
-               "ISO3 '" + iso3.astype(str) + "' has no region in the warehouse")
+        reject(
+            parsed,
+            iso3.isna(),
+            "unknown_country",
+            "country code '" + parsed["_country_code"] + "' is neither ISO3 nor an ISO2 p-code prefix",
+        )
+        reject(
+            parsed,
+            iso3.notna() & (iso3 != parsed["_file_iso3"]),
+            "conflicting_country",
+            "country code '"
+            + parsed["_country_code"]
+            + "' is "
+            + iso3.astype(str)
+            + " but the file name says "
+            + parsed["_file_iso3"],
+        )
+        reject(
+            parsed,
+            parsed[REJECT].isna() & ~iso3.isin(ctx.country_ids),
+            "no_region",
+            "ISO3 '" + iso3.astype(str) + "' has no region in the warehouse",
+        )
 
     @staticmethod
     def _choose_level(parsed: pd.DataFrame) -> pd.Series:
@@ -179,16 +226,27 @@ class OchaCodPopulation(Source):
         score = pd.DataFrame({"rows": levels, "hits": hits.reindex(levels.index).fillna(0)}).reset_index()
         score = score.sort_values(["_iso3", "hits", "_level"], ascending=[True, False, True])
         chosen = score.drop_duplicates("_iso3").set_index("_iso3")["_level"]
-        for iso3, level, rows, hits in score[["_iso3", "_level", "rows", "hits"]].itertuples(index=False, name=None):
-            log.info("COD-PS %s admin-%d: %d of %d names match Natural Earth admin-1%s", iso3, level,
-                     int(hits), rows, " (used)" if chosen[iso3] == level else "")
+        for iso3, level, rows, hits in score[["_iso3", "_level", "rows", "hits"]].itertuples(
+            index=False, name=None
+        ):
+            log.info(
+                "COD-PS %s admin-%d: %d of %d names match Natural Earth admin-1%s",
+                iso3,
+                level,
+                int(hits),
+                rows,
+                " (used)" if chosen[iso3] == level else "",
+            )
         return chosen
 
     @staticmethod
     def _check_national_totals(parsed: pd.DataFrame, chosen: pd.Series) -> None:
         adm0 = parsed[REJECT].isna() & (parsed["_level"] == 0)
-        units = parsed[parsed["_level"].isin([1, 2]) & (parsed["_level"] == parsed["_iso3"].map(chosen))
-                       & (parsed[REJECT].isna() | parsed[REJECT].isin(["unmatched_admin1", "ambiguous_admin1"]))]
+        units = parsed[
+            parsed["_level"].isin([1, 2])
+            & (parsed["_level"] == parsed["_iso3"].map(chosen))
+            & (parsed[REJECT].isna() | parsed[REJECT].isin(["unmatched_admin1", "ambiguous_admin1"]))
+        ]
         level_sum = units.groupby(["_iso3", "_year"])["_value"].sum()
         loaded_sum = units[units[REJECT].isna()].groupby(["_iso3", "_year"])["_value"].sum()
         for idx in parsed.index[adm0]:
@@ -196,8 +254,10 @@ class OchaCodPopulation(Source):
             total = parsed.at[idx, "_value"]
             s, loaded = level_sum.get(key, np.nan), loaded_sum.get(key, np.nan)
             verdict = "equals" if s == total else "differs from"
-            msg = (f"national total {total:,.0f} of {key[0]} {key[1]}; the COD sub-national units sum to "
-                   f"{s:,.0f} ({verdict} it), {loaded:,.0f} loaded after name matching")
+            msg = (
+                f"national total {total:,.0f} of {key[0]} {key[1]}; the COD sub-national units sum to "
+                f"{s:,.0f} ({verdict} it), {loaded:,.0f} loaded after name matching"
+            )
             (log.info if s == total else log.warning)("COD-PS check: %s", msg)
             parsed.at[idx, REJECT] = "out_of_scope"
             parsed.at[idx, "_reject_detail"] = "admin-0 row used only as a check: " + msg

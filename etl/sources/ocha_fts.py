@@ -45,15 +45,40 @@ from etl.sources.base import FILE, IndicatorDef, Source, long_observations, mark
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["countryCode", "id", "name", "code", "typeName", "year", "requirements", "funding", "percentFunded"]
+COLUMNS = [
+    "countryCode",
+    "id",
+    "name",
+    "code",
+    "typeName",
+    "year",
+    "requirements",
+    "funding",
+    "percentFunded",
+]
 
 INDICATORS = (
-    IndicatorDef("response.fts_requirements_usd", "response", "US$", "higher_is_riskier",
-                 "Humanitarian requirements of single-country appeals/plans (OCHA FTS); multi-country plans excluded"),
-    IndicatorDef("response.fts_funding_usd", "response", "US$", "neutral",
-                 "Humanitarian funding received for the country, all plans and outside plans (OCHA FTS)"),
-    IndicatorDef("response.fts_coverage_pct", "response", "percent", "lower_is_riskier",
-                 "Funding as % of requirements of the country's single-country plans (OCHA FTS)"),
+    IndicatorDef(
+        "response.fts_requirements_usd",
+        "response",
+        "US$",
+        "higher_is_riskier",
+        "Humanitarian requirements of single-country appeals/plans (OCHA FTS); multi-country plans excluded",
+    ),
+    IndicatorDef(
+        "response.fts_funding_usd",
+        "response",
+        "US$",
+        "neutral",
+        "Humanitarian funding received for the country, all plans and outside plans (OCHA FTS)",
+    ),
+    IndicatorDef(
+        "response.fts_coverage_pct",
+        "response",
+        "percent",
+        "lower_is_riskier",
+        "Funding as % of requirements of the country's single-country plans (OCHA FTS)",
+    ),
 )
 
 
@@ -82,11 +107,20 @@ class OchaFts(Source):
         frame["_requirements"] = parse_number(frame, "requirements", minimum=0)
         frame["_funding"] = parse_number(frame, "funding", minimum=0)
         last = current_year()
-        mark_unused(frame, frame["_year"] > last, "out_of_scope",
-                    "year " + frame["year"].astype(str) + f" is after the current year {last}: "
-                    "multi-year pledges, not funding received")
-        reject(frame, frame["_requirements"].isna() & frame["_funding"].isna(), "missing_value",
-               "columns 'requirements' and 'funding' are both empty")
+        mark_unused(
+            frame,
+            frame["_year"] > last,
+            "out_of_scope",
+            "year "
+            + frame["year"].astype(str)
+            + f" is after the current year {last}: multi-year pledges, not funding received",
+        )
+        reject(
+            frame,
+            frame["_requirements"].isna() & frame["_funding"].isna(),
+            "missing_value",
+            "columns 'requirements' and 'funding' are both empty",
+        )
         frame["_plan"] = frame["id"].astype(str).str.strip()
         # one row per country x plan x year; 'Not specified' rows (no plan id) once per country x year
         reject_duplicates(frame, ["countryCode", "_plan", "year"], "country-plan-year")
@@ -100,26 +134,42 @@ class OchaFts(Source):
         multi = parsed["_plan"].isin(countries_per_plan.index[countries_per_plan > 1])
         parsed["_multi_country"] = multi
         parsed["_req_counted"] = parsed["_requirements"].where(~multi)
-        mark_unused(parsed, multi & parsed["_funding"].isna(), "out_of_scope",
-                    "plan " + parsed["_plan"] + " covers several countries: its requirements are not attributable "
-                    "to one country and the row has no funding")
+        mark_unused(
+            parsed,
+            multi & parsed["_funding"].isna(),
+            "out_of_scope",
+            "plan "
+            + parsed["_plan"]
+            + " covers several countries: its requirements are not attributable "
+            "to one country and the row has no funding",
+        )
         affected = int((multi & parsed["_requirements"].notna() & parsed[REJECT].isna()).sum())
-        log.info("ocha_fts: requirements of %d multi-country plan rows not counted in country totals", affected)
+        log.info(
+            "ocha_fts: requirements of %d multi-country plan rows not counted in country totals", affected
+        )
 
         ok = parsed[parsed[REJECT].isna()].copy()
         single = ok["_req_counted"].notna() & (ok["_req_counted"] > 0)
         ok["_cov_req"] = ok["_req_counted"].where(single)
-        ok["_cov_fund"] = ok["_funding"].fillna(0).where(single)  # a plan with no funding row received nothing
+        ok["_cov_fund"] = (
+            ok["_funding"].fillna(0).where(single)
+        )  # a plan with no funding row received nothing
         by = ok.groupby(["_region_id", "_year"])
         grouped = by[["_req_counted", "_funding", "_cov_req", "_cov_fund"]].sum(min_count=1)
         grouped = grouped.join(by[FILE].first()).reset_index()
-        grouped["_coverage"] = np.where(grouped["_cov_req"] > 0, grouped["_cov_fund"] / grouped["_cov_req"] * 100.0,
-                                        np.nan)
+        grouped["_coverage"] = np.where(
+            grouped["_cov_req"] > 0, grouped["_cov_fund"] / grouped["_cov_req"] * 100.0, np.nan
+        )
         grouped[REJECT] = None
         grouped["_period_start"] = year_start(grouped["_year"]) if len(grouped) else None
-        return long_observations(grouped, {"_req_counted": "response.fts_requirements_usd",
-                                           "_funding": "response.fts_funding_usd",
-                                           "_coverage": "response.fts_coverage_pct"})
+        return long_observations(
+            grouped,
+            {
+                "_req_counted": "response.fts_requirements_usd",
+                "_funding": "response.fts_funding_usd",
+                "_coverage": "response.fts_coverage_pct",
+            },
+        )
 
 
 __all__ = ["OchaFts", "current_year"]

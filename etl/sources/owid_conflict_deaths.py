@@ -37,9 +37,14 @@ COLUMNS = ["Entity", "Year", "Deaths"]
 INDICATOR = "conflict.deaths_organised_violence"
 
 INDICATORS = (
-    IndicatorDef(INDICATOR, "conflict", "deaths", "higher_is_riskier",
-                 "Deaths in all organised violence (state-based, non-state, one-sided; UCDP best estimate) by "
-                 "the country where they occurred (Our World in Data, from UCDP GED)"),
+    IndicatorDef(
+        INDICATOR,
+        "conflict",
+        "deaths",
+        "higher_is_riskier",
+        "Deaths in all organised violence (state-based, non-state, one-sided; UCDP best estimate) by "
+        "the country where they occurred (Our World in Data, from UCDP GED)",
+    ),
 )
 
 
@@ -71,10 +76,17 @@ class OwidConflictDeaths(Source):
         ok = parsed[parsed[REJECT].isna()]
         groups = ok.groupby(["_region_id", "_year"])
         cells = pd.DataFrame({"value": groups["_deaths"].sum(), FILE: groups[FILE].first()}).reset_index()
-        return pd.DataFrame({
-            "region_id": cells["_region_id"], "period_start": year_start(cells["_year"]), "period_type": "year",
-            "indicator": INDICATOR, "value": cells["value"].astype(float), "censored": False, FILE: cells[FILE],
-        })[OBSERVATION_COLUMNS]
+        return pd.DataFrame(
+            {
+                "region_id": cells["_region_id"],
+                "period_start": year_start(cells["_year"]),
+                "period_type": "year",
+                "indicator": INDICATOR,
+                "value": cells["value"].astype(float),
+                "censored": False,
+                FILE: cells[FILE],
+            }
+        )[OBSERVATION_COLUMNS]
 
 
 __all__ = ["OwidConflictDeaths"]

@@ -42,29 +42,55 @@ log = logging.getLogger(__name__)
 COLUMNS = ["conflict_id", "year", "intensity_level", "gwno_loc", "start_date", "end_date"]
 
 INDICATORS = (
-    IndicatorDef("conflict.armed_conflicts", "conflict", "conflicts", "higher_is_riskier",
-                 "Number of active state-based armed conflicts (UCDP/PRIO ACD) located in the country that year"),
-    IndicatorDef("conflict.war", "conflict", "flag (0/1)", "higher_is_riskier",
-                 "1 if a conflict located in the country reached war intensity (1,000+ battle deaths) that year, "
-                 "0 if only minor conflicts were active"),
-    IndicatorDef("conflict.max_intensity", "conflict", "level (1-2)", "higher_is_riskier",
-                 "Highest UCDP/PRIO intensity level of the conflicts located in the country that year "
-                 "(1 = 25-999 battle deaths, 2 = 1,000 or more)"),
+    IndicatorDef(
+        "conflict.armed_conflicts",
+        "conflict",
+        "conflicts",
+        "higher_is_riskier",
+        "Number of active state-based armed conflicts (UCDP/PRIO ACD) located in the country that year",
+    ),
+    IndicatorDef(
+        "conflict.war",
+        "conflict",
+        "flag (0/1)",
+        "higher_is_riskier",
+        "1 if a conflict located in the country reached war intensity (1,000+ battle deaths) that year, "
+        "0 if only minor conflicts were active",
+    ),
+    IndicatorDef(
+        "conflict.max_intensity",
+        "conflict",
+        "level (1-2)",
+        "higher_is_riskier",
+        "Highest UCDP/PRIO intensity level of the conflicts located in the country that year "
+        "(1 = 25-999 battle deaths, 2 = 1,000 or more)",
+    ),
 )
 
 
 def parse_dates(frame: pd.DataFrame, column: str, *, allow_blank: bool) -> pd.Series:
     """Dates as ``YYYY-MM-DD`` (UCDP) or ``DD-MM-YYYY`` (re-saved copies); others reject ``invalid_date``."""
     text = frame[column].astype(str).str.strip()
-    iso = pd.to_datetime(text.where(text.str.fullmatch(r"\d{4}-\d{2}-\d{2}")), format="%Y-%m-%d", errors="coerce")
-    dmy = pd.to_datetime(text.where(text.str.fullmatch(r"\d{2}-\d{2}-\d{4}")), format="%d-%m-%Y", errors="coerce")
+    iso = pd.to_datetime(
+        text.where(text.str.fullmatch(r"\d{4}-\d{2}-\d{2}")), format="%Y-%m-%d", errors="coerce"
+    )
+    dmy = pd.to_datetime(
+        text.where(text.str.fullmatch(r"\d{2}-\d{2}-\d{4}")), format="%d-%m-%Y", errors="coerce"
+    )
     dates = iso.fillna(dmy)
     blank = text == ""
     if not allow_blank:
         reject(frame, blank, "missing_value", f"column '{column}' is empty")
-    reject(frame, dates.isna() & ~blank, "invalid_date",
-           "column '" + column + "': '" + frame[column].astype(str).str.slice(0, 40)
-           + "' is not a date YYYY-MM-DD or DD-MM-YYYY")
+    reject(
+        frame,
+        dates.isna() & ~blank,
+        "invalid_date",
+        "column '"
+        + column
+        + "': '"
+        + frame[column].astype(str).str.slice(0, 40)
+        + "' is not a date YYYY-MM-DD or DD-MM-YYYY",
+    )
     return dates
 
 
@@ -84,8 +110,12 @@ class UcdpAcd(Source):
         require_columns(frame, COLUMNS, path)
         frame["_year"] = parse_year(frame, "year", minimum=1946)
         intensity = parse_number(frame, "intensity_level", allow_blank=False, thousands=False)
-        reject(frame, intensity.notna() & ~intensity.isin([1, 2]), "out_of_range",
-               "column 'intensity_level': '" + frame["intensity_level"].astype(str) + "' is not 1 or 2")
+        reject(
+            frame,
+            intensity.notna() & ~intensity.isin([1, 2]),
+            "out_of_range",
+            "column 'intensity_level': '" + frame["intensity_level"].astype(str) + "' is not 1 or 2",
+        )
         frame["_intensity"] = intensity
         frame["_start_date"] = parse_dates(frame, "start_date", allow_blank=False)
         frame["_end_date"] = parse_dates(frame, "end_date", allow_blank=True)
@@ -98,19 +128,43 @@ class UcdpAcd(Source):
     def to_observations(self, parsed: pd.DataFrame, ctx) -> pd.DataFrame:
         long = explode_gw(parsed, "gwno_loc", ctx)
         rows = parsed.loc[long["_idx"]]
-        parts = pd.DataFrame({"region_id": long["_iso3"].to_numpy(), "_year": rows["_year"].to_numpy(),
-                              "_conflict": rows["_conflict"].to_numpy(), "_intensity": rows["_intensity"].to_numpy(),
-                              FILE: rows[FILE].to_numpy()})
+        parts = pd.DataFrame(
+            {
+                "region_id": long["_iso3"].to_numpy(),
+                "_year": rows["_year"].to_numpy(),
+                "_conflict": rows["_conflict"].to_numpy(),
+                "_intensity": rows["_intensity"].to_numpy(),
+                FILE: rows[FILE].to_numpy(),
+            }
+        )
         groups = parts.groupby(["region_id", "_year"])
-        cells = pd.DataFrame({"conflicts": groups["_conflict"].nunique(), "intensity": groups["_intensity"].max(),
-                              FILE: groups[FILE].first()}).reset_index()
+        cells = pd.DataFrame(
+            {
+                "conflicts": groups["_conflict"].nunique(),
+                "intensity": groups["_intensity"].max(),
+                FILE: groups[FILE].first(),
+            }
+        ).reset_index()
         cells["period_start"] = year_start(cells["_year"])
-        values = {"conflict.armed_conflicts": cells["conflicts"].astype(float),
-                  "conflict.max_intensity": cells["intensity"].astype(float),
-                  "conflict.war": (cells["intensity"] == 2).astype(float)}
-        out = [pd.DataFrame({"region_id": cells["region_id"], "period_start": cells["period_start"],
-                             "period_type": "year", "indicator": code, "value": value, "censored": False,
-                             FILE: cells[FILE]}) for code, value in values.items()]
+        values = {
+            "conflict.armed_conflicts": cells["conflicts"].astype(float),
+            "conflict.max_intensity": cells["intensity"].astype(float),
+            "conflict.war": (cells["intensity"] == 2).astype(float),
+        }
+        out = [
+            pd.DataFrame(
+                {
+                    "region_id": cells["region_id"],
+                    "period_start": cells["period_start"],
+                    "period_type": "year",
+                    "indicator": code,
+                    "value": value,
+                    "censored": False,
+                    FILE: cells[FILE],
+                }
+            )
+            for code, value in values.items()
+        ]
         return pd.concat(out, ignore_index=True)[OBSERVATION_COLUMNS]
 
 

@@ -33,8 +33,11 @@ from etl.sources.base import FILE, OBSERVATION_COLUMNS, IndicatorDef, Source, ye
 log = logging.getLogger(__name__)
 
 COLUMNS = ["conflict_id", "dyad_id", "year", "bd_best", "bd_low", "bd_high", "gwno_battle"]
-VALUES = {"bd_best": "conflict.battle_deaths", "bd_low": "conflict.battle_deaths_low",
-          "bd_high": "conflict.battle_deaths_high"}
+VALUES = {
+    "bd_best": "conflict.battle_deaths",
+    "bd_low": "conflict.battle_deaths_low",
+    "bd_high": "conflict.battle_deaths_high",
+}
 _CODE_LIST = r"\s*\d+(?:\s*,\s*\d+)*\s*"
 # GW codes UCDP uses that the shipped countrycode crosswalk lacks (to move to etl.countries.Crosswalk):
 # - 751 Hyderabad (1947-1948, annexed by India): to the present-day region, as the crosswalk already does
@@ -43,13 +46,28 @@ _CODE_LIST = r"\s*\d+(?:\s*,\s*\d+)*\s*"
 GW_ALIASES = {"751": "IND", "55": "GRD"}
 
 INDICATORS = (
-    IndicatorDef("conflict.battle_deaths", "conflict", "deaths", "higher_is_riskier",
-                 "UCDP battle-related deaths (best estimate) where the fighting took place; dyads summed, "
-                 "deaths of multi-country dyads split equally"),
-    IndicatorDef("conflict.battle_deaths_low", "conflict", "deaths", "higher_is_riskier",
-                 "UCDP battle-related deaths, low estimate (as conflict.battle_deaths)"),
-    IndicatorDef("conflict.battle_deaths_high", "conflict", "deaths", "higher_is_riskier",
-                 "UCDP battle-related deaths, high estimate (as conflict.battle_deaths)"),
+    IndicatorDef(
+        "conflict.battle_deaths",
+        "conflict",
+        "deaths",
+        "higher_is_riskier",
+        "UCDP battle-related deaths (best estimate) where the fighting took place; dyads summed, "
+        "deaths of multi-country dyads split equally",
+    ),
+    IndicatorDef(
+        "conflict.battle_deaths_low",
+        "conflict",
+        "deaths",
+        "higher_is_riskier",
+        "UCDP battle-related deaths, low estimate (as conflict.battle_deaths)",
+    ),
+    IndicatorDef(
+        "conflict.battle_deaths_high",
+        "conflict",
+        "deaths",
+        "higher_is_riskier",
+        "UCDP battle-related deaths, high estimate (as conflict.battle_deaths)",
+    ),
 )
 
 
@@ -57,9 +75,16 @@ def check_code_lists(frame: pd.DataFrame, column: str) -> None:
     """A GW code list is blank (missing_value) or integers separated by commas (else invalid_code)."""
     text = frame[column].astype(str).str.strip()
     reject(frame, text == "", "missing_value", f"column '{column}' is empty")
-    reject(frame, ~text.str.fullmatch(_CODE_LIST), "invalid_code",
-           "column '" + column + "': '" + frame[column].astype(str).str.slice(0, 40)
-           + "' is not a list of Gleditsch–Ward codes such as '652, 663'")
+    reject(
+        frame,
+        ~text.str.fullmatch(_CODE_LIST),
+        "invalid_code",
+        "column '"
+        + column
+        + "': '"
+        + frame[column].astype(str).str.slice(0, 40)
+        + "' is not a list of Gleditsch–Ward codes such as '652, 663'",
+    )
 
 
 def explode_gw(frame: pd.DataFrame, column: str, ctx) -> pd.DataFrame:
@@ -69,24 +94,47 @@ def explode_gw(frame: pd.DataFrame, column: str, ctx) -> pd.DataFrame:
     """
     ok = frame[frame[REJECT].isna()]
     if ok.empty:
-        return pd.DataFrame({"_idx": pd.Series(dtype="int64"), "_code": pd.Series(dtype=object),
-                             "_iso3": pd.Series(dtype=object), "_share": pd.Series(dtype=float)})
+        return pd.DataFrame(
+            {
+                "_idx": pd.Series(dtype="int64"),
+                "_code": pd.Series(dtype=object),
+                "_iso3": pd.Series(dtype=object),
+                "_share": pd.Series(dtype=float),
+            }
+        )
     codes = ok[column].astype(str).str.split(",")
-    long = pd.DataFrame({"_idx": codes.index.repeat(codes.map(len)),
-                         "_code": [c.strip() for cs in codes for c in cs]})
+    long = pd.DataFrame(
+        {"_idx": codes.index.repeat(codes.map(len)), "_code": [c.strip() for cs in codes for c in cs]}
+    )
     lookup = {c: ctx.crosswalk.to_iso3("gw", c) or GW_ALIASES.get(c) for c in long["_code"].unique()}
     long["_iso3"] = long["_code"].map(lookup)
     long["_share"] = 1.0 / long.groupby("_idx")["_code"].transform("size")
     unknown = long[long["_iso3"].isna()].groupby("_idx")["_code"].agg(", ".join)
     mask = frame.index.isin(unknown.index)
-    reject(frame, pd.Series(mask, index=frame.index), "unknown_country",
-           "column '" + column + "': code(s) " + frame.index.to_series().map(unknown).astype(str)
-           + " of '" + frame[column].astype(str) + "' are not known Gleditsch–Ward codes")
+    reject(
+        frame,
+        pd.Series(mask, index=frame.index),
+        "unknown_country",
+        "column '"
+        + column
+        + "': code(s) "
+        + frame.index.to_series().map(unknown).astype(str)
+        + " of '"
+        + frame[column].astype(str)
+        + "' are not known Gleditsch–Ward codes",
+    )
     no_region = long[long["_iso3"].notna() & ~long["_iso3"].isin(ctx.country_ids)]
     missing = no_region.groupby("_idx")["_iso3"].agg(", ".join)
-    reject(frame, pd.Series(frame.index.isin(missing.index), index=frame.index), "no_region",
-           "column '" + column + "': ISO3 " + frame.index.to_series().map(missing).astype(str)
-           + " has no region in the warehouse")
+    reject(
+        frame,
+        pd.Series(frame.index.isin(missing.index), index=frame.index),
+        "no_region",
+        "column '"
+        + column
+        + "': ISO3 "
+        + frame.index.to_series().map(missing).astype(str)
+        + " has no region in the warehouse",
+    )
     return long[long["_idx"].isin(frame.index[frame[REJECT].isna()])]
 
 
@@ -117,8 +165,13 @@ class UcdpBrd(Source):
     def to_observations(self, parsed: pd.DataFrame, ctx) -> pd.DataFrame:
         long = explode_gw(parsed, "gwno_battle", ctx)
         rows = parsed.loc[long["_idx"]]
-        parts = pd.DataFrame({"region_id": long["_iso3"].to_numpy(), "_year": rows["_year"].to_numpy(),
-                              FILE: rows[FILE].to_numpy()})
+        parts = pd.DataFrame(
+            {
+                "region_id": long["_iso3"].to_numpy(),
+                "_year": rows["_year"].to_numpy(),
+                FILE: rows[FILE].to_numpy(),
+            }
+        )
         for col in VALUES:
             parts[col] = rows[f"_{col}"].to_numpy() * long["_share"].to_numpy()
         groups = parts.groupby(["region_id", "_year"])
@@ -127,9 +180,19 @@ class UcdpBrd(Source):
         out = []
         for col, code in VALUES.items():
             sub = cells[cells[col].notna()]
-            out.append(pd.DataFrame({"region_id": sub["region_id"], "period_start": sub["period_start"],
-                                     "period_type": "year", "indicator": code, "value": sub[col].astype(float),
-                                     "censored": False, FILE: sub[FILE]}))
+            out.append(
+                pd.DataFrame(
+                    {
+                        "region_id": sub["region_id"],
+                        "period_start": sub["period_start"],
+                        "period_type": "year",
+                        "indicator": code,
+                        "value": sub[col].astype(float),
+                        "censored": False,
+                        FILE: sub[FILE],
+                    }
+                )
+            )
         return pd.concat(out, ignore_index=True)[OBSERVATION_COLUMNS]
 
 

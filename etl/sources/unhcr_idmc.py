@@ -9,7 +9,8 @@ before country figures exist (IDMC's country series starts in 2009). Those rows 
 ``aggregate``. ``UNK`` rows from 2009 on are small unattributed residuals (2 to 8 people) and are
 rejected as ``not_a_country``. Countries are
 resolved from ``coo_iso`` (name, then UNHCR code as fallback, as in :mod:`etl.sources.unhcr_population`);
-the Abyei Area (``AB9``, disputed by Sudan and South Sudan) has no region and is rejected as ``disputed_area``.
+the Abyei Area (``AB9``, disputed by Sudan and South Sudan) has no region and is rejected as
+``disputed_area``.
 A (year, country) key appears once; a repeat is a ``duplicate``.
 """
 
@@ -42,9 +43,14 @@ INDICATOR = "displacement.idmc_conflict_idps"
 FIRST_COUNTRY_YEAR = 2009  # IDMC publishes conflict IDPs by country from 2009; before, a global total only
 
 INDICATORS = (
-    IndicatorDef(INDICATOR, "displacement", "persons", "higher_is_riskier",
-                 "People internally displaced by conflict and violence at year end (IDMC estimate, "
-                 "as published in UNHCR's population statistics), 2009-2025"),
+    IndicatorDef(
+        INDICATOR,
+        "displacement",
+        "persons",
+        "higher_is_riskier",
+        "People internally displaced by conflict and violence at year end (IDMC estimate, "
+        "as published in UNHCR's population statistics), 2009-2025",
+    ),
 )
 
 
@@ -67,9 +73,16 @@ class UnhcrIdmc(Source):
         frame["_year"] = parse_year(frame, "year", minimum=1950, maximum=2100)
         frame["_total"] = parse_number(frame, "total", minimum=0)
         reject(frame, frame["_total"].isna(), "missing_value", "column 'total' is blank or '-'")
-        reject(frame, frame["coo_iso"] != frame["coa_iso"], "inconsistent_row",
-               "coo_iso '" + frame["coo_iso"] + "' differs from coa_iso '" + frame["coa_iso"]
-               + "'; an IDP figure has one country")
+        reject(
+            frame,
+            frame["coo_iso"] != frame["coa_iso"],
+            "inconsistent_row",
+            "coo_iso '"
+            + frame["coo_iso"]
+            + "' differs from coa_iso '"
+            + frame["coa_iso"]
+            + "'; an IDP figure has one country",
+        )
         reject_disputed(frame, "coo_iso")
         reject_duplicates(frame, ["_year", "coo_iso"], what="year/country row")
         return frame
@@ -77,8 +90,12 @@ class UnhcrIdmc(Source):
     def to_observations(self, parsed: pd.DataFrame, ctx) -> pd.DataFrame:
         unknown = parsed["coo_iso"].str.upper().isin(["UNK", "UKN"]) & parsed[REJECT].isna()
         global_total = unknown & (parsed["_year"] < FIRST_COUNTRY_YEAR)
-        reject(parsed, global_total, "aggregate",
-               "'Unknown' (UNK) before " + str(FIRST_COUNTRY_YEAR) + " is IDMC's global total, not a country")
+        reject(
+            parsed,
+            global_total,
+            "aggregate",
+            "'Unknown' (UNK) before " + str(FIRST_COUNTRY_YEAR) + " is IDMC's global total, not a country",
+        )
         reject(parsed, unknown, "not_a_country", "'Unknown' (UNK) is an unattributed residual, not a country")
         ok = parsed[REJECT].isna()
         side = resolve_side(parsed, ctx, "coo_iso", "coo", "coo_name")
@@ -91,13 +108,17 @@ class UnhcrIdmc(Source):
         ok = parsed[REJECT].isna()
         if not ok.any():
             return pd.DataFrame(columns=OBSERVATION_COLUMNS)
-        return pd.DataFrame({
-            "region_id": parsed.loc[ok, "_region_id"].astype(str).values,
-            "period_start": year_start(parsed.loc[ok, "_year"]).values,
-            "period_type": "year", "indicator": INDICATOR,
-            "value": parsed.loc[ok, "_total"].astype(float).values, "censored": False,
-            FILE: parsed.loc[ok, FILE].values,
-        })
+        return pd.DataFrame(
+            {
+                "region_id": parsed.loc[ok, "_region_id"].astype(str).values,
+                "period_start": year_start(parsed.loc[ok, "_year"]).values,
+                "period_type": "year",
+                "indicator": INDICATOR,
+                "value": parsed.loc[ok, "_total"].astype(float).values,
+                "censored": False,
+                FILE: parsed.loc[ok, FILE].values,
+            }
+        )
 
 
 __all__ = ["UnhcrIdmc"]

@@ -18,11 +18,15 @@ Countries are resolved from the ISO3 columns, falling back to the name and then 
 and its origin-side share is simply not part of any country's origin total (a log line counts it).
 A row is rejected only when neither side can be used (reason of the failing side(s) in the detail).
 
-**Pairs** (``displacement_pair``, written by ``write_extra`` in the same transaction): refugees and asylum-seekers
+**Pairs** (``displacement_pair``, written by ``write_extra`` in the same transaction): refugees and
+asylum-seekers
 of origin o in asylum country d, one row per (o, d, year). They are a *second view of loaded rows*, not extra
-rows: rows read = loaded + rejected holds per file as before, and a loaded row also counts in the aggregates. A
-loaded row gives no pair when its origin or asylum is not a country (``UNK``, ``XXA``, ``TIB``, an unknown name),
-when origin = asylum (IDP rows), or when both refugees and asylum-seekers are blank; each exclusion is counted in
+rows: rows read = loaded + rejected holds per file as before, and a loaded row also counts in the aggregates.
+A
+loaded row gives no pair when its origin or asylum is not a country (``UNK``, ``XXA``, ``TIB``, an unknown
+name),
+when origin = asylum (IDP rows), or when both refugees and asylum-seekers are blank; each exclusion is counted
+in
 the load's log. Two rows that resolve to the same (o, d, year) are summed, as in the aggregates.
 
 Values: ``-`` and blanks are missing (no observation); a row with every used value missing is
@@ -85,26 +89,71 @@ NON_COUNTRY_CODES = {
 }
 
 INDICATORS = (
-    IndicatorDef("displacement.refugees_by_origin", "displacement", "persons", "higher_is_riskier",
-                 "Refugees under UNHCR's mandate originating from the country, end-year, summed over asylum countries"),
-    IndicatorDef("displacement.asylum_seekers_by_origin", "displacement", "persons", "higher_is_riskier",
-                 "Asylum-seekers (pending cases) originating from the country, end-year (UNHCR)"),
-    IndicatorDef("displacement.refugees_hosted", "displacement", "persons", "higher_is_riskier",
-                 "Refugees under UNHCR's mandate hosted by the country, end-year, summed over origins"),
-    IndicatorDef("displacement.asylum_seekers_hosted", "displacement", "persons", "higher_is_riskier",
-                 "Asylum-seekers (pending cases) in the country, end-year (UNHCR)"),
-    IndicatorDef("displacement.idps_unhcr", "displacement", "persons", "higher_is_riskier",
-                 "Internally displaced persons of concern to UNHCR in the country, end-year "
-                 "(only where UNHCR reports IDPs)"),
-    IndicatorDef("displacement.stateless_hosted", "displacement", "persons", "higher_is_riskier",
-                 "Stateless persons under UNHCR's statelessness mandate in the country, end-year"),
-    IndicatorDef("displacement.returned_refugees", "displacement", "persons", "higher_is_riskier",
-                 "Refugees who returned to the country (of origin) during the year (UNHCR)"),
-    IndicatorDef("displacement.oip_by_origin", "displacement", "persons", "higher_is_riskier",
-                 "Other people in need of international protection originating from the country, end-year "
-                 "(UNHCR; category exists from 2018)"),
-    IndicatorDef("displacement.oip_hosted", "displacement", "persons", "higher_is_riskier",
-                 "Other people in need of international protection hosted by the country, end-year (UNHCR)"),
+    IndicatorDef(
+        "displacement.refugees_by_origin",
+        "displacement",
+        "persons",
+        "higher_is_riskier",
+        "Refugees under UNHCR's mandate originating from the country, end-year, summed over asylum countries",
+    ),
+    IndicatorDef(
+        "displacement.asylum_seekers_by_origin",
+        "displacement",
+        "persons",
+        "higher_is_riskier",
+        "Asylum-seekers (pending cases) originating from the country, end-year (UNHCR)",
+    ),
+    IndicatorDef(
+        "displacement.refugees_hosted",
+        "displacement",
+        "persons",
+        "higher_is_riskier",
+        "Refugees under UNHCR's mandate hosted by the country, end-year, summed over origins",
+    ),
+    IndicatorDef(
+        "displacement.asylum_seekers_hosted",
+        "displacement",
+        "persons",
+        "higher_is_riskier",
+        "Asylum-seekers (pending cases) in the country, end-year (UNHCR)",
+    ),
+    IndicatorDef(
+        "displacement.idps_unhcr",
+        "displacement",
+        "persons",
+        "higher_is_riskier",
+        "Internally displaced persons of concern to UNHCR in the country, end-year "
+        "(only where UNHCR reports IDPs)",
+    ),
+    IndicatorDef(
+        "displacement.stateless_hosted",
+        "displacement",
+        "persons",
+        "higher_is_riskier",
+        "Stateless persons under UNHCR's statelessness mandate in the country, end-year",
+    ),
+    IndicatorDef(
+        "displacement.returned_refugees",
+        "displacement",
+        "persons",
+        "higher_is_riskier",
+        "Refugees who returned to the country (of origin) during the year (UNHCR)",
+    ),
+    IndicatorDef(
+        "displacement.oip_by_origin",
+        "displacement",
+        "persons",
+        "higher_is_riskier",
+        "Other people in need of international protection originating from the country, end-year "
+        "(UNHCR; category exists from 2018)",
+    ),
+    IndicatorDef(
+        "displacement.oip_hosted",
+        "displacement",
+        "persons",
+        "higher_is_riskier",
+        "Other people in need of international protection hosted by the country, end-year (UNHCR)",
+    ),
 )
 
 
@@ -152,15 +201,23 @@ def side_observations(frame: pd.DataFrame, region: pd.Series, columns: dict[str,
     files = frame.loc[use, FILE].groupby(keys).first()
     grouped.columns = [columns[c[1:]] for c in grouped.columns]
     grouped.columns.name = "indicator"
-    stacked = cast(pd.Series, grouped.stack())  # one column level: stack gives a Series (stubs: Series | DataFrame)
+    stacked = cast(
+        pd.Series, grouped.stack()
+    )  # one column level: stack gives a Series (stubs: Series | DataFrame)
     long = stacked.dropna().rename("value").reset_index()
     long[FILE] = files.reindex(pd.MultiIndex.from_frame(long[["_side_region", "_year"]])).to_numpy()
     grouped = long
-    return pd.DataFrame({
-        "region_id": grouped["_side_region"].astype(str), "period_start": year_start(grouped["_year"]),
-        "period_type": "year", "indicator": grouped["indicator"], "value": grouped["value"].astype(float),
-        "censored": False, FILE: grouped[FILE],
-    })
+    return pd.DataFrame(
+        {
+            "region_id": grouped["_side_region"].astype(str),
+            "period_start": year_start(grouped["_year"]),
+            "period_type": "year",
+            "indicator": grouped["indicator"],
+            "value": grouped["value"].astype(float),
+            "censored": False,
+            FILE: grouped[FILE],
+        }
+    )
 
 
 @register
@@ -183,8 +240,12 @@ class UnhcrPopulation(Source):
         for col in VALUE_COLUMNS:
             frame[f"_{col}"] = parse_number(frame, col, minimum=0)
         values = frame[[f"_{c}" for c in VALUE_COLUMNS]]
-        reject(frame, values.isna().all(axis=1), "missing_value",
-               f"every value column ({', '.join(VALUE_COLUMNS)}) is blank or '-'")
+        reject(
+            frame,
+            values.isna().all(axis=1),
+            "missing_value",
+            f"every value column ({', '.join(VALUE_COLUMNS)}) is blank or '-'",
+        )
         reject_duplicates(frame, ["_year", "coo_iso", "coo", "coa_iso", "coa"], what="year/origin/asylum row")
         return frame
 
@@ -207,8 +268,12 @@ class UnhcrPopulation(Source):
             # the failing side explains why the row is unusable (asylum first when both fail)
             code = host["reason_code"].fillna(origin["reason_code"]).fillna("missing_value")
             one_side = origin_region.notna() | host_region.notna()
-            detail = ("origin: " + origin["reason"].fillna("resolved to " + origin_region.fillna("?").astype(str))
-                      + "; asylum: " + host["reason"].fillna("resolved to " + host_region.fillna("?").astype(str)))
+            detail = (
+                "origin: "
+                + origin["reason"].fillna("resolved to " + origin_region.fillna("?").astype(str))
+                + "; asylum: "
+                + host["reason"].fillna("resolved to " + host_region.fillna("?").astype(str))
+            )
             detail = detail.where(~one_side, detail + "; the resolved side has no value among its indicators")
             for reason in code[unused].unique():
                 reject(parsed, unused & (code == reason), str(reason), detail)
@@ -216,10 +281,14 @@ class UnhcrPopulation(Source):
         lost_origin = kept & origin_region.isna()
         lost_host = kept & host_region.isna()
         if lost_origin.any() or lost_host.any():
-            log.info("unhcr_population: %d loaded rows count only on the host side (origin not a country: %s); "
-                     "%d only on the origin side (asylum not a country: %s)", int(lost_origin.sum()),
-                     {k: int(v) for k, v in origin.loc[lost_origin, "reason_code"].value_counts().items()}, int(lost_host.sum()),
-                     {k: int(v) for k, v in host.loc[lost_host, "reason_code"].value_counts().items()})
+            log.info(
+                "unhcr_population: %d loaded rows count only on the host side (origin not a country: %s); "
+                "%d only on the origin side (asylum not a country: %s)",
+                int(lost_origin.sum()),
+                {k: int(v) for k, v in origin.loc[lost_origin, "reason_code"].value_counts().items()},
+                int(lost_host.sum()),
+                {k: int(v) for k, v in host.loc[lost_host, "reason_code"].value_counts().items()},
+            )
         # kept for write_extra: the pairs are built from exactly the rows loaded here
         parsed["_origin_region"] = origin_region.where(kept, None)
         parsed["_host_region"] = host_region.where(kept, None)
@@ -236,11 +305,16 @@ class UnhcrPopulation(Source):
         return pd.concat(parts, ignore_index=True)
 
     def write_extra(self, conn, parsed: pd.DataFrame, load_ids: dict[str, int], ctx) -> None:
-        """Replace ``displacement_pair`` with this load's origin x asylum pairs (same transaction as the load)."""
+        """Replace ``displacement_pair`` with this load's origin x asylum pairs (same transaction as the
+        load)."""
         conn.execute(displacement_pair.delete())
         pairs, excluded = pair_frame(parsed)
-        log.info("unhcr_population: %d origin x asylum pairs from %d loaded rows; loaded rows without a pair: %s",
-                 len(pairs), int(parsed[REJECT].isna().sum()), excluded)
+        log.info(
+            "unhcr_population: %d origin x asylum pairs from %d loaded rows; loaded rows without a pair: %s",
+            len(pairs),
+            int(parsed[REJECT].isna().sum()),
+            excluded,
+        )
         if pairs.empty:
             return
         pairs["load_id"] = pairs.pop(FILE).map(load_ids).astype(int)
@@ -261,12 +335,20 @@ def pair_frame(parsed: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     no_host = origin.notna() & host.isna()
     self_row = origin.notna() & host.notna() & (origin == host)
     blank = origin.notna() & host.notna() & ~self_row & values.isna().all(axis=1)
-    excluded.update({"asylum not a country": int(no_host.sum()), "origin = asylum (IDP rows)": int(self_row.sum()),
-                     "refugees and asylum-seekers blank": int(blank.sum())})
+    excluded.update(
+        {
+            "asylum not a country": int(no_host.sum()),
+            "origin = asylum (IDP rows)": int(self_row.sum()),
+            "refugees and asylum-seekers blank": int(blank.sum()),
+        }
+    )
     use = origin.notna() & host.notna() & ~self_row & ~blank
     sub = loaded[use]
-    keys = [sub["_origin_region"].astype(str).rename("origin_iso3"), sub["_host_region"].astype(str).rename(
-        "asylum_iso3"), sub["_year"].astype(int).rename("year")]
+    keys = [
+        sub["_origin_region"].astype(str).rename("origin_iso3"),
+        sub["_host_region"].astype(str).rename("asylum_iso3"),
+        sub["_year"].astype(int).rename("year"),
+    ]
     grouped = sub[["_refugees", "_asylum_seekers"]].groupby(keys).sum(min_count=1)
     merged = int(use.sum()) - len(grouped)
     if merged:

@@ -30,17 +30,29 @@ from etl.sources.base import IndicatorDef, Source, long_observations, year_start
 log = logging.getLogger(__name__)
 
 COLUMNS = ["countryname", "iso", "year", "ccode", "tier"]
-TIERS = {"tier 1": 1.0, "tier 2": 2.0, "watchlist": 2.5, "tier 2 watch list": 2.5, "tier 2 watchlist": 2.5,
-         "watch list": 2.5, "tier 3": 3.0}
+TIERS = {
+    "tier 1": 1.0,
+    "tier 2": 2.0,
+    "watchlist": 2.5,
+    "tier 2 watch list": 2.5,
+    "tier 2 watchlist": 2.5,
+    "watch list": 2.5,
+    "tier 3": 3.0,
+}
 NOT_RANKED = {"", "na", "n/a", "special case", "not ranked"}
 
 INDICATORS = (
-    IndicatorDef("detection.tip_tier", "detection", "tier (1, 2, 2.5 = Tier 2 Watch List, 3)", "higher_is_riskier",
-                 "US State Department Trafficking in Persons Report tier placement (government effort against "
-                 "trafficking; 3 = weakest). Stored at the TIP report year (published around June of that year); "
-                 "report years 2001-2015 compiled by Kelley & Heiss (source us_tip_tiers), 2020-2025 from "
-                 "us_tip_tiers_2020_2025 (2022, 2024, 2025 list only Watch List and Tier 3: an absent country "
-                 "there is Tier 1, Tier 2 or not ranked, not known)."),
+    IndicatorDef(
+        "detection.tip_tier",
+        "detection",
+        "tier (1, 2, 2.5 = Tier 2 Watch List, 3)",
+        "higher_is_riskier",
+        "US State Department Trafficking in Persons Report tier placement (government effort against "
+        "trafficking; 3 = weakest). Stored at the TIP report year (published around June of that year); "
+        "report years 2001-2015 compiled by Kelley & Heiss (source us_tip_tiers), 2020-2025 from "
+        "us_tip_tiers_2020_2025 (2022, 2024, 2025 list only Watch List and Tier 3: an absent country "
+        "there is Tier 1, Tier 2 or not ranked, not known).",
+    ),
 )
 
 
@@ -69,11 +81,20 @@ class UsTipTiers(Source):
         frame["_year"] = parse_year(frame, "year", minimum=1990)
         value, not_ranked, unknown = parse_tier(frame["tier"])
         frame["_tier"] = value
-        reject(frame, unknown, "invalid_value",
-               "column 'tier': '" + frame["tier"].astype(str).str.strip() + "' is not a TIP tier "
-               "(expected Tier 1, Tier 2, Watchlist/Tier 2 Watch List, Tier 3 or NA)")
-        reject(frame, not_ranked, "missing_value",
-               "column 'tier': '" + frame["tier"].astype(str).str.strip() + "': not ranked in this report year")
+        reject(
+            frame,
+            unknown,
+            "invalid_value",
+            "column 'tier': '"
+            + frame["tier"].astype(str).str.strip()
+            + "' is not a TIP tier (expected Tier 1, Tier 2, Watchlist/Tier 2 Watch List, Tier 3 or NA)",
+        )
+        reject(
+            frame,
+            not_ranked,
+            "missing_value",
+            "column 'tier': '" + frame["tier"].astype(str).str.strip() + "': not ranked in this report year",
+        )
         return frame
 
     def to_observations(self, parsed: pd.DataFrame, ctx) -> pd.DataFrame:

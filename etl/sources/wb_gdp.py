@@ -28,8 +28,13 @@ class WbGdp(WorldBankIndicatorSource):
     order = 10
     indicator_code = "structural.gdp_current_usd"
     indicators = (
-        IndicatorDef("structural.gdp_current_usd", "structural", "US$ (current)", "lower_is_riskier",
-                     "Gross domestic product at market prices, current US$ (World Bank WDI NY.GDP.MKTP.CD)"),
+        IndicatorDef(
+            "structural.gdp_current_usd",
+            "structural",
+            "US$ (current)",
+            "lower_is_riskier",
+            "Gross domestic product at market prices, current US$ (World Bank WDI NY.GDP.MKTP.CD)",
+        ),
     )
 
 

@@ -79,8 +79,13 @@ class WbPopulation(WorldBankIndicatorSource):
     order = 10
     indicator_code = "structural.population"
     indicators = (
-        IndicatorDef("structural.population", "structural", "persons", "neutral",
-                     "Total population, mid-year (World Bank WDI SP.POP.TOTL)"),
+        IndicatorDef(
+            "structural.population",
+            "structural",
+            "persons",
+            "neutral",
+            "Total population, mid-year (World Bank WDI SP.POP.TOTL)",
+        ),
     )
 
 

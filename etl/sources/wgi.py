@@ -48,12 +48,26 @@ DIMENSIONS = {
 HISTORICAL_CODES = {"ANT": "Netherlands Antilles (dissolved in 2010)"}
 
 INDICATORS = tuple(
-    [IndicatorDef(f"structural.wgi_{k}", "structural", "index (about -2.5..2.5)", "lower_is_riskier",
-                  f"WGI {label}: estimate of governance, standard normal units (World Bank)")
-     for k, label in DIMENSIONS.items()]
-    + [IndicatorDef(f"structural.wgi_{k}_se", "structural", "index units", "neutral",
-                    f"WGI {label}: standard error of the estimate (World Bank)")
-       for k, label in DIMENSIONS.items()]
+    [
+        IndicatorDef(
+            f"structural.wgi_{k}",
+            "structural",
+            "index (about -2.5..2.5)",
+            "lower_is_riskier",
+            f"WGI {label}: estimate of governance, standard normal units (World Bank)",
+        )
+        for k, label in DIMENSIONS.items()
+    ]
+    + [
+        IndicatorDef(
+            f"structural.wgi_{k}_se",
+            "structural",
+            "index units",
+            "neutral",
+            f"WGI {label}: standard error of the estimate (World Bank)",
+        )
+        for k, label in DIMENSIONS.items()
+    ]
 )
 
 
@@ -78,10 +92,20 @@ class Wgi(Source):
         frame["_se"] = parse_number(frame, "stddev", minimum=0, maximum=5)
         dim = frame["indicator"].astype(str).str.strip().str.lower()
         frame["_dim"] = dim
-        mark_unused(frame, ~dim.isin(list(DIMENSIONS)), "out_of_scope",
-                    "column 'indicator': '" + frame["indicator"].astype(str) + "' is not one of the six WGI dimensions")
-        reject(frame, frame["_estimate"].isna() & frame["_se"].isna(), "missing_value",
-               "columns 'estimate' and 'stddev' are both missing ('..')")
+        mark_unused(
+            frame,
+            ~dim.isin(list(DIMENSIONS)),
+            "out_of_scope",
+            "column 'indicator': '"
+            + frame["indicator"].astype(str)
+            + "' is not one of the six WGI dimensions",
+        )
+        reject(
+            frame,
+            frame["_estimate"].isna() & frame["_se"].isna(),
+            "missing_value",
+            "columns 'estimate' and 'stddev' are both missing ('..')",
+        )
         reject_duplicates(frame, ["code", "year", "_dim"], "country-year-dimension")
         return frame
 
@@ -89,7 +113,12 @@ class Wgi(Source):
         """Map WB codes to regions and melt estimate and standard error into two indicators per dimension."""
         code = parsed["code"].astype(str).str.strip().str.upper()
         for wb_code, why in HISTORICAL_CODES.items():
-            reject(parsed, code == wb_code, "historical_entity", f"code '{wb_code}' is {why}; no present-day region")
+            reject(
+                parsed,
+                code == wb_code,
+                "historical_entity",
+                f"code '{wb_code}' is {why}; no present-day region",
+            )
         ctx.countries_by_code(parsed, "code", name_column="countryname")
         # two codes for one region (e.g. ROM and ROU) would give two values for one observation
         reject_duplicates(parsed, ["_region_id", "_year", "_dim"], "region-year-dimension")
@@ -99,7 +128,11 @@ class Wgi(Source):
         parts = []
         for dim in DIMENSIONS:
             sub = parsed[parsed["_dim"] == dim]
-            parts.append(long_observations(sub, {"_estimate": f"structural.wgi_{dim}", "_se": f"structural.wgi_{dim}_se"}))
+            parts.append(
+                long_observations(
+                    sub, {"_estimate": f"structural.wgi_{dim}", "_se": f"structural.wgi_{dim}_se"}
+                )
+            )
         return pd.concat(parts, ignore_index=True)
 
 

@@ -20,9 +20,19 @@ import pytest
 from tests.conftest import _fresh_url
 from tests.dashboard.synthetic import build_synthetic_warehouse
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--no-first-run", "--enable-unsafe-swiftshader", "--use-angle=swiftshader", "--window-size=1400,1000"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--enable-unsafe-swiftshader",
+    "--use-angle=swiftshader",
+    "--window-size=1400,1000",
+]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
@@ -72,7 +82,9 @@ def client(dash_app):
 
 
 def chromium_available() -> bool:
-    return bool(shutil.which("chromedriver")) and bool(shutil.which("chromium") or os.environ.get("DASH_TEST_CHROMEPATH"))
+    return bool(shutil.which("chromedriver")) and bool(
+        shutil.which("chromium") or os.environ.get("DASH_TEST_CHROMEPATH")
+    )
 
 
 def pytest_setup_options():

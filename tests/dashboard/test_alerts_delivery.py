@@ -1,4 +1,5 @@
-"""Delivery of confirmed alerts (issue 14): e-mail to a local aiosmtpd server, webhooks with an HMAC signature to a
+"""Delivery of confirmed alerts (issue 14): e-mail to a local aiosmtpd server, webhooks with an HMAC signature
+to a
 local receiver on 127.0.0.1 (also while it is down: retried, nothing lost, nothing twice), and the Atom feed.
 
 The alerts come from the outflow-surge rule on the real UNHCR Syria extract of tests/models/test_alerts.py.
@@ -55,7 +56,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-# --- e-mail ----------------------------------------------------------------------------------------------------------
+# --- e-mail
+
 
 @pytest.fixture
 def smtp_server(monkeypatch):
@@ -115,7 +117,8 @@ def test_subscription_input_is_checked(engine):
         delivery.add_subscription(engine, "ana", "ana@example.org")
 
 
-# --- webhooks --------------------------------------------------------------------------------------------------------
+# --- webhooks
+
 
 class Receiver:
     """A local webhook receiver on 127.0.0.1 that checks the signature and counts deliveries by id."""
@@ -188,7 +191,10 @@ def test_webhook_receiver_down_is_retried_without_loss_or_duplicate(engine, rece
     receiver.start()
     much_later = later + dt.timedelta(seconds=4 * delivery.BACKOFF_S + 1)
     assert delivery.deliver_pending(engine, now=much_later) == {"sent": 1, "failed": 0}
-    assert delivery.deliver_pending(engine, now=much_later + dt.timedelta(hours=2)) == {"sent": 0, "failed": 0}
+    assert delivery.deliver_pending(engine, now=much_later + dt.timedelta(hours=2)) == {
+        "sent": 0,
+        "failed": 0,
+    }
     assert [r["alert"]["alert_id"] for r in receiver.received] == [alert_id]  # exactly once, not lost
     (row,) = delivery.list_deliveries(engine)
     assert row["status"] == "sent" and row["attempts"] == 3
@@ -212,7 +218,9 @@ def test_concurrent_workers_send_once(engine, receiver):
     delivery.add_webhook(engine, "adam", "local", f"http://127.0.0.1:{receiver.port}/hook")
     confirm_surge(engine)
     results = []
-    threads = [threading.Thread(target=lambda: results.append(delivery.deliver_pending(engine))) for _ in range(4)]
+    threads = [
+        threading.Thread(target=lambda: results.append(delivery.deliver_pending(engine))) for _ in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -220,7 +228,8 @@ def test_concurrent_workers_send_once(engine, receiver):
     assert sum(r["sent"] for r in results) == 1 and len(receiver.received) == 1
 
 
-# --- Atom -----------------------------------------------------------------------------------------------------------
+# --- Atom
+
 
 def test_atom_feed_per_region_and_rule(engine):
     alert_id = confirm_surge(engine)

@@ -34,8 +34,20 @@ def test_predictions_filters_and_meta(client):
     assert body["meta"]["filters"] == {"level": 0, "year": 2019}
     assert body["meta"]["count"] == len(body["data"]) > 100
     row = body["data"][0]
-    for field in ("region_id", "iso3", "name", "level", "year", "estimate_per_100k", "lower_per_100k",
-                  "upper_per_100k", "risk_score", "risk_band", "run_id", "rank"):
+    for field in (
+        "region_id",
+        "iso3",
+        "name",
+        "level",
+        "year",
+        "estimate_per_100k",
+        "lower_per_100k",
+        "upper_per_100k",
+        "risk_score",
+        "risk_band",
+        "run_id",
+        "rank",
+    ):
         assert field in row
     assert row["lower_per_100k"] <= row["estimate_per_100k"] <= row["upper_per_100k"]
     one = _ok(client, "/api/v1/predictions?region=NGA")
@@ -50,7 +62,7 @@ def test_prediction_fields_match_the_csv_export():
     import models.export as export
     from dashboard.api import EXPLANATION_FIELDS, PREDICTION_FIELDS
 
-    assert PREDICTION_FIELDS[:len(export.PREDICTION_COLUMNS)] == export.PREDICTION_COLUMNS
+    assert PREDICTION_FIELDS[: len(export.PREDICTION_COLUMNS)] == export.PREDICTION_COLUMNS
     assert EXPLANATION_FIELDS == export.EXPLANATION_COLUMNS
 
 
@@ -59,7 +71,10 @@ def test_explanations(client):
     feats = {r["feature"] for r in body["data"]}
     assert "__bias__" in feats and len(feats) == 10
     assert sum(r["shap_value"] for r in body["data"]) == pytest.approx(
-        __import__("math").log1p(_ok(client, "/api/v1/predictions?region=NGA&year=2020")["data"][0]["estimate_per_100k"]))
+        __import__("math").log1p(
+            _ok(client, "/api/v1/predictions?region=NGA&year=2020")["data"][0]["estimate_per_100k"]
+        )
+    )
     admin1 = _ok(client, "/api/v1/regions?level=1&parent=NGA")["data"][0]["region_id"]
     sub = _ok(client, f"/api/v1/explanations?region={admin1}&year=2020")
     assert sub["meta"]["note"] and {r["region_id"] for r in sub["data"]} == {"NGA"}
@@ -83,25 +98,45 @@ def test_openapi(client):
         assert path in spec["paths"]
 
 
-@pytest.mark.parametrize("url", [
-    "/api/v1/predictions?year=abc", "/api/v1/predictions?year=99999", "/api/v1/predictions?level=3",
-    "/api/v1/predictions?level=1&region=NGA", "/api/v1/predictions?limit=0", "/api/v1/predictions?offset=-1",
-    "/api/v1/predictions?bogus=1", "/api/v1/predictions?year=2019&year=2020", "/api/v1/regions?level=x",
-    "/api/v1/explanations", "/api/v1/explanations?region=NGA&year=20x0", "/api/v1/indicators",
-    "/api/v1/indicators?region=NGA&from=2020&to=2010", "/api/v1/indicators?region=NGA&from=%00",
-    "/api/v1/predictions?region=" + "A" * 40, "/api/v1/health?x=1", "/api/v1/predictions?year=%27%3B--",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/predictions?year=abc",
+        "/api/v1/predictions?year=99999",
+        "/api/v1/predictions?level=3",
+        "/api/v1/predictions?level=1&region=NGA",
+        "/api/v1/predictions?limit=0",
+        "/api/v1/predictions?offset=-1",
+        "/api/v1/predictions?bogus=1",
+        "/api/v1/predictions?year=2019&year=2020",
+        "/api/v1/regions?level=x",
+        "/api/v1/explanations",
+        "/api/v1/explanations?region=NGA&year=20x0",
+        "/api/v1/indicators",
+        "/api/v1/indicators?region=NGA&from=2020&to=2010",
+        "/api/v1/indicators?region=NGA&from=%00",
+        "/api/v1/predictions?region=" + "A" * 40,
+        "/api/v1/health?x=1",
+        "/api/v1/predictions?year=%27%3B--",
+    ],
+)
 def test_bad_parameters_are_400_json(client, url):
     resp = client.get(url)
     assert resp.status_code == 400, (url, resp.status_code, resp.data[:200])
     assert resp.get_json()["error"]["message"]
 
 
-@pytest.mark.parametrize("url", [
-    "/api/v1/predictions?region=XXX", "/api/v1/explanations?region=NOPE&year=2020",
-    "/api/v1/indicators?region=ZZZ", "/api/v1/indicators?region=NGA&indicator=no.such", "/api/v1/nothing",
-    "/api/v1/regions?parent=QQQ",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/predictions?region=XXX",
+        "/api/v1/explanations?region=NOPE&year=2020",
+        "/api/v1/indicators?region=ZZZ",
+        "/api/v1/indicators?region=NGA&indicator=no.such",
+        "/api/v1/nothing",
+        "/api/v1/regions?parent=QQQ",
+    ],
+)
 def test_unknown_things_are_404_json(client, url):
     resp = client.get(url)
     assert resp.status_code == 404, (url, resp.status_code)

@@ -22,7 +22,7 @@ def _served(server: Flask) -> set[tuple[str, str]]:
     for rule in server.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1/") or rule.endpoint in NOT_OPERATIONS:
             continue
-        path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule[len("/api/v1"):])
+        path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule[len("/api/v1") :])
         out |= {(method, path) for method in rule.methods - IGNORED_METHODS}
     return out
 
@@ -47,10 +47,17 @@ def test_every_documented_operation_answers_something_other_than_the_catch_all(c
         assert "no endpoint" not in str(body.get("error", {}).get("message", "")), url
 
 
-SHIFT_BODY = JsonBody({"type": "object", "required": ["region"], "additionalProperties": False,
-                       "properties": {
-    "region": {"type": "string", "minLength": 3, "maxLength": 3},
-    "shift": {"type": "number", "nullable": True, "minimum": -1, "maximum": 1}}})
+SHIFT_BODY = JsonBody(
+    {
+        "type": "object",
+        "required": ["region"],
+        "additionalProperties": False,
+        "properties": {
+            "region": {"type": "string", "minLength": 3, "maxLength": 3},
+            "shift": {"type": "number", "nullable": True, "minimum": -1, "maximum": 1},
+        },
+    }
+)
 
 
 def _toy_app() -> tuple[Flask, Operations]:
@@ -66,12 +73,17 @@ def _toy_app() -> tuple[Flask, Operations]:
     def shift(actx, a: dict) -> dict:
         return {"got": a["body"]}
 
-    @ops.get("/echo", role="public", summary="Echo n and a known word",
-             ok_schema={"$ref": "#/components/schemas/Echo"},
-             params=(Int("n", "A small number", lo=1, hi=5, default=2),
-                     Text("word", "A known word", max_length=8,
-                                                                               resolve=known)),
-             errors={404: "Unknown word"})
+    @ops.get(
+        "/echo",
+        role="public",
+        summary="Echo n and a known word",
+        ok_schema={"$ref": "#/components/schemas/Echo"},
+        params=(
+            Int("n", "A small number", lo=1, hi=5, default=2),
+            Text("word", "A known word", max_length=8, resolve=known),
+        ),
+        errors={404: "Unknown word"},
+    )
     def echo(actx, a: dict) -> dict:
         return {"n": a["n"], "word": a["word"]}
 
@@ -95,10 +107,15 @@ def test_one_declaration_gives_the_route_its_checks_and_its_document_entry():
     client = server.test_client()
     assert client.get("/v/echo?word=alpha").get_json() == {"n": 2, "word": "alpha"}  # the declared default
     assert client.get("/v/echo?n=5&word=beta").get_json() == {"n": 5, "word": "beta"}
-    cases = {"/v/echo?n=6": (400, "between 1 and 5"), "/v/echo?n=x": (400, "must be an integer"),
-             "/v/echo?n=": (400, "empty"), "/v/echo?n=1&n=2": (400, "more than once"),
-             "/v/echo?m=1": (400, "unknown parameter"), "/v/echo?word=gamma": (404, "unknown word"),
-             "/v/echo?word=abcdefghi": (400, "too long")}
+    cases = {
+        "/v/echo?n=6": (400, "between 1 and 5"),
+        "/v/echo?n=x": (400, "must be an integer"),
+        "/v/echo?n=": (400, "empty"),
+        "/v/echo?n=1&n=2": (400, "more than once"),
+        "/v/echo?m=1": (400, "unknown parameter"),
+        "/v/echo?word=gamma": (404, "unknown word"),
+        "/v/echo?word=abcdefghi": (400, "too long"),
+    }
     for url, (status, words) in cases.items():
         resp = client.get(url)
         message = resp.get_json()["error"]["message"]
@@ -118,9 +135,14 @@ def test_a_declared_json_body_is_checked_and_documented():
     for body in ({"region": "NGA"}, {"region": "NGA", "shift": 0.5}, {"region": "NGA", "shift": None}):
         resp = client.post("/v/shift", json=body)
         assert resp.status_code == 200 and resp.get_json() == {"got": body}, body
-    cases = [({"shift": 0.5}, "'region' is a required property"), ({"region": "NGA", "shift": "x"}, "shift"),
-             ({"region": "NGA", "shift": 2}, "shift"), ({"region": "NIGERIA"}, "region"),
-             ({"region": "NGA", "extra": 1}, "extra"), ([1, 2], "JSON object")]
+    cases = [
+        ({"shift": 0.5}, "'region' is a required property"),
+        ({"region": "NGA", "shift": "x"}, "shift"),
+        ({"region": "NGA", "shift": 2}, "shift"),
+        ({"region": "NIGERIA"}, "region"),
+        ({"region": "NGA", "extra": 1}, "extra"),
+        ([1, 2], "JSON object"),
+    ]
     for body, words in cases:
         resp = client.post("/v/shift", json=body)
         message = resp.get_json()["error"]["message"]
@@ -146,7 +168,9 @@ def test_one_error_family_for_the_api_and_the_workflows():
     assert (BadRequest("x").status, NotFound("x").status, Conflict("x").status) == (400, 404, 409)
     assert all(issubclass(cls, ApiError) for cls in (BadRequest, NotFound, Conflict, api_core.TooLarge))
     assert NotFound("no run", "unknown_run", run_id="r1").body() == {
-        "error": {"status": 404, "message": "no run", "code": "unknown_run"}, "run_id": "r1"}
+        "error": {"status": 404, "message": "no run", "code": "unknown_run"},
+        "run_id": "r1",
+    }
     assert ApiError(400, "bad").body() == {"error": {"status": 400, "message": "bad"}}  # no code in the body
 
 
@@ -166,15 +190,34 @@ def test_metric_rows_round_and_leave_missing_values_empty():
     """compare's metric table (split out of compare): 3 decimals, None for a metric a column lacks."""
     from dashboard.workflows import METRICS, _metric_columns, _metric_rows
 
-    deployed = {"run_id": "d", "metrics_json": {"backtest_pooled": [
-        {"model": "xgboost", "rmsle": 0.51234, "spearman": 0.7}, {"model": "last_value", "rmsle": 0.9}]}}
-    candidate = {"run_id": "c", "metadata_json": {"variant": "tuned"}, "metrics_json": {"backtest_pooled": [
-        {"model": "tuned", "rmsle": 0.4, "coverage80": 0.81}, {"model": "mean_3y", "rmsle": 0.95}]}}
+    deployed = {
+        "run_id": "d",
+        "metrics_json": {
+            "backtest_pooled": [
+                {"model": "xgboost", "rmsle": 0.51234, "spearman": 0.7},
+                {"model": "last_value", "rmsle": 0.9},
+            ]
+        },
+    }
+    candidate = {
+        "run_id": "c",
+        "metadata_json": {"variant": "tuned"},
+        "metrics_json": {
+            "backtest_pooled": [
+                {"model": "tuned", "rmsle": 0.4, "coverage80": 0.81},
+                {"model": "mean_3y", "rmsle": 0.95},
+            ]
+        },
+    }
     columns = _metric_columns(deployed, candidate)
     # the deployed run's own row, the candidate's (its variant), then the candidate's baselines only
     assert [c for c, _ in columns] == ["deployed: d", "candidate: c", "baseline: mean_3y"]
     rows = _metric_rows(columns)
     assert [r["metric"] for r in rows] == [label for _, label in METRICS]
-    assert rows[0] == {"metric": METRICS[0][1], "deployed: d": 0.512, "candidate: c": 0.4,
-                       "baseline: mean_3y": 0.95}
+    assert rows[0] == {
+        "metric": METRICS[0][1],
+        "deployed: d": 0.512,
+        "candidate: c": 0.4,
+        "baseline: mean_3y": 0.95,
+    }
     assert rows[1]["candidate: c"] is None and rows[3]["candidate: c"] == 0.81

@@ -1,6 +1,7 @@
 """GET /api/v1/phases, the stored curves and `crisisrisk export phases` (issue 14).
 
-The curves stored here are computed by models.phases from a small made-up panel (outcome = year effect + country
+The curves stored here are computed by models.phases from a small made-up panel (outcome = year effect +
+country
 level + a known bump after the event), with event countries given real ISO3 codes only so the region table
 accepts them. They are test values, never shipped.
 """
@@ -27,10 +28,20 @@ def _known_curves():
     for i, c in enumerate(["SYR", "UKR", "AFG", "FRA", "DEU", "NOR", "CHL"]):
         for y in years:
             rows.append((c, y, 0.05 * (y - 2000) + i + TAU.get(y - event_year.get(c, 9999), 0.0)))
-    panel = pd.DataFrame(rows, columns=["region_id", "year", "v"]).pivot(index="region_id", columns="year",
-                                                                          values="v")
-    events = pd.DataFrame({"region_id": list(event_year), "year": list(event_year.values()), "onset": True,
-                           "event_type": "outflow_surge", "value": 1e5, "previous": 1e4, "detail": "test event"})
+    panel = pd.DataFrame(rows, columns=["region_id", "year", "v"]).pivot(
+        index="region_id", columns="year", values="v"
+    )
+    events = pd.DataFrame(
+        {
+            "region_id": list(event_year),
+            "year": list(event_year.values()),
+            "onset": True,
+            "event_type": "outflow_surge",
+            "value": 1e5,
+            "previous": 1e4,
+            "detail": "test event",
+        }
+    )
     cfg = {**phases.load_config(), "min_events": 1, "bootstrap_reps": 50}
     changes = phases.panel_changes(panel, list(range(2003, 2021)), [int(k) for k in cfg["ks"]], 3, 1)
     curve, summary = phases.event_study(changes, events, cfg)
@@ -122,8 +133,9 @@ def test_stored_events_and_country_phase(phases_app):
     ev = phases_store.read_events(engine, region_id="SYR")
     assert ev["year"].tolist() == [2008]
     sentences = phases_store.country_phase_sentences(engine, "SYR", 2010)
-    assert sentences == ["year 2 after a refugee-outflow surge (2008): historically the peak of nationals detected "
-                         "abroad"]
+    assert sentences == [
+        "year 2 after a refugee-outflow surge (2008): historically the peak of nationals detected abroad"
+    ]
     assert phases_store.country_phase_sentences(engine, "SYR", 2020) == []  # beyond year 6: no phase
 
 

@@ -1,6 +1,7 @@
 """POST /api/v1/scenarios, GET /api/v1/scenarios/levers and saved scenarios (issue 15).
 
-The engine runs on the hand-made observations of tests/models/test_scenarios.py (40 countries, 2000-2016), whose
+The engine runs on the hand-made observations of tests/models/test_scenarios.py (40 countries, 2000-2016),
+whose
 made-up ids are replaced by 40 real ISO3 codes only so the region table accepts saved scenarios. Test values,
 never shipped.
 """
@@ -15,9 +16,48 @@ from tests.dashboard.workflow_app import post_json, session_client, workflow_app
 from tests.models.test_scenarios import REGIONS, YEAR, make_model, synthetic_obs
 from warehouse.schema import audit_log
 
-ISO3 = ["AFG", "AGO", "ALB", "ARE", "ARG", "ARM", "AUS", "AUT", "AZE", "BDI", "BEL", "BEN", "BFA", "BGD", "BGR",
-        "BIH", "BLR", "BOL", "BRA", "BTN", "BWA", "CAF", "CAN", "CHE", "CHL", "CHN", "CIV", "CMR", "COD", "COG",
-        "COL", "CRI", "CUB", "CYP", "CZE", "DEU", "DJI", "DNK", "DOM", "DZA"]
+ISO3 = [
+    "AFG",
+    "AGO",
+    "ALB",
+    "ARE",
+    "ARG",
+    "ARM",
+    "AUS",
+    "AUT",
+    "AZE",
+    "BDI",
+    "BEL",
+    "BEN",
+    "BFA",
+    "BGD",
+    "BGR",
+    "BIH",
+    "BLR",
+    "BOL",
+    "BRA",
+    "BTN",
+    "BWA",
+    "CAF",
+    "CAN",
+    "CHE",
+    "CHL",
+    "CHN",
+    "CIV",
+    "CMR",
+    "COD",
+    "COG",
+    "COL",
+    "CRI",
+    "CUB",
+    "CYP",
+    "CZE",
+    "DEU",
+    "DJI",
+    "DNK",
+    "DOM",
+    "DZA",
+]
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +106,9 @@ def test_an_empty_scenario_returns_the_stored_estimate_anonymously_under_public_
         assert item["scenario"] == item["baseline"] and item["difference"] == 0
         assert item["unit"]
     model = scenario_app[2]
-    assert body["data"][0]["baseline"] == pytest.approx(model.detected.stored.loc[("AGO", YEAR),
-                                                                                  "estimate_per_100k"])
+    assert body["data"][0]["baseline"] == pytest.approx(
+        model.detected.stored.loc[("AGO", YEAR), "estimate_per_100k"]
+    )
     assert body["meta"]["honesty"] == sc.HONESTY
 
 
@@ -79,18 +120,24 @@ def test_a_lever_moves_the_answer(scenario_app, viewer):
     assert "displaced_abroad" in rise["directions"]
 
 
-@pytest.mark.parametrize("body, words", [
-    ({"region": "AGO", "year": YEAR, "levers": {"nonsense": 2}}, "unknown lever 'nonsense'"),
-    ({"region": "AGO", "year": YEAR, "levers": {"idps": 50}}, "outside 0..10"),
-    ({"region": "AGO", "year": YEAR, "levers": {"tip_tier": "median", "idps": -1}}, "outside 0..10"),
-    ({"regions": ISO3 + ["ECU"] * 5, "year": YEAR, "levers": {"idps": 2}}, "too many regions: 45"),
-    ({"region": "AGO", "regions": ["AGO"], "year": YEAR, "levers": {}}, "exactly one of"),
-    ({"year": YEAR, "levers": {}}, "exactly one of"),
-    ({"regions": ["AGO", "ALB"], "year": YEAR, "levers": {"idps": 2, "tip_tier": 1}}, "exactly one lever"),
-    ({"region": "AGO", "year": YEAR, "levers": {"idps": True}}, "body field levers/idps"),
-    ({"region": "AGO", "year": YEAR, "levers": {}, "extra": 1}, "body field"),
-    ({"region": "AGO", "year": 1990, "levers": {}}, "outside the years"),
-])
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ({"region": "AGO", "year": YEAR, "levers": {"nonsense": 2}}, "unknown lever 'nonsense'"),
+        ({"region": "AGO", "year": YEAR, "levers": {"idps": 50}}, "outside 0..10"),
+        ({"region": "AGO", "year": YEAR, "levers": {"tip_tier": "median", "idps": -1}}, "outside 0..10"),
+        ({"regions": ISO3 + ["ECU"] * 5, "year": YEAR, "levers": {"idps": 2}}, "too many regions: 45"),
+        ({"region": "AGO", "regions": ["AGO"], "year": YEAR, "levers": {}}, "exactly one of"),
+        ({"year": YEAR, "levers": {}}, "exactly one of"),
+        (
+            {"regions": ["AGO", "ALB"], "year": YEAR, "levers": {"idps": 2, "tip_tier": 1}},
+            "exactly one lever",
+        ),
+        ({"region": "AGO", "year": YEAR, "levers": {"idps": True}}, "body field levers/idps"),
+        ({"region": "AGO", "year": YEAR, "levers": {}, "extra": 1}, "body field"),
+        ({"region": "AGO", "year": 1990, "levers": {}}, "outside the years"),
+    ],
+)
 def test_bad_input_is_a_400_json_naming_the_problem(scenario_app, viewer, body, words):
     resp = run(viewer, body)
     assert resp.status_code == 400, resp.get_json()
@@ -116,8 +163,10 @@ def test_rate_limit_answers_429(scenario_app, monkeypatch):
     monkeypatch.setattr(api_scenarios, "_calls", {})
     client = scenario_app[0].server.test_client()
     client.environ_base["REMOTE_ADDR"] = "10.9.9.9"
-    codes = [client.post("/api/v1/scenarios", json={"region": "AGO", "year": YEAR, "levers": {}}).status_code
-             for _ in range(3)]
+    codes = [
+        client.post("/api/v1/scenarios", json={"region": "AGO", "year": YEAR, "levers": {}}).status_code
+        for _ in range(3)
+    ]
     assert codes == [200, 200, 429]
 
 
@@ -132,8 +181,12 @@ def test_portfolio_of_the_largest_detection_gaps(scenario_app, viewer):
 
 def test_saving_needs_a_viewer_login_and_is_audited(scenario_app, viewer):
     app, engine, _ = scenario_app
-    body = {"name": "Angola: twice the displacement", "region": "AGO", "year": YEAR,
-            "levers": {"displaced_abroad": 2.0}}
+    body = {
+        "name": "Angola: twice the displacement",
+        "region": "AGO",
+        "year": YEAR,
+        "levers": {"displaced_abroad": 2.0},
+    }
     anonymous = app.server.test_client().post("/api/v1/scenarios/saved", json=body)
     assert anonymous.status_code == 401
     resp = post_json(viewer, "/api/v1/scenarios/saved", json=body)
@@ -143,13 +196,18 @@ def test_saving_needs_a_viewer_login_and_is_audited(scenario_app, viewer):
     again = post_json(viewer, "/api/v1/scenarios/saved", json=body)
     assert again.status_code == 409
     with engine.connect() as conn:
-        rows = conn.execute(select(audit_log.c.actor, audit_log.c.outcome, audit_log.c.target)
-                            .where(audit_log.c.action == "scenario save")).all()
+        rows = conn.execute(
+            select(audit_log.c.actor, audit_log.c.outcome, audit_log.c.target).where(
+                audit_log.c.action == "scenario save"
+            )
+        ).all()
     assert ("vera", "ok", body["name"]) in rows and ("vera", "refused", body["name"]) in rows
     mine = viewer.get("/api/v1/scenarios/saved").get_json()["data"]
     assert [m["name"] for m in mine] == [body["name"]]
     shared = app.server.test_client().get(f"/api/v1/scenarios/saved/{saved['scenario_id']}")
     assert shared.status_code == 200 and shared.get_json()["data"]["region_id"] == "AGO"
     assert app.server.test_client().get("/api/v1/scenarios/saved/999999").status_code == 404
-    refused = post_json(viewer, "/api/v1/scenarios/saved", json={**body, "name": "bad", "levers": {"idps": 99}})
+    refused = post_json(
+        viewer, "/api/v1/scenarios/saved", json={**body, "name": "bad", "levers": {"idps": 99}}
+    )
     assert refused.status_code == 400

@@ -14,17 +14,25 @@ from dashboard import ids
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def dash_post(client, outputs: list[tuple[str, str]], inputs: list[tuple[str, str, object]],
-              changed: list[str], state: list[tuple[str, str, object]] | None = None):
+def dash_post(
+    client,
+    outputs: list[tuple[str, str]],
+    inputs: list[tuple[str, str, object]],
+    changed: list[str],
+    state: list[tuple[str, str, object]] | None = None,
+):
     """POST one callback to /_dash-update-component like the browser does; returns (response, bytes)."""
     out_str = "...".join(f"{i}.{p}" for i, p in outputs)
     payload = {
         "output": f"..{out_str}.." if len(outputs) > 1 else out_str,
-        "outputs": [{"id": i, "property": p} for i, p in outputs] if len(outputs) > 1 else
-        {"id": outputs[0][0], "property": outputs[0][1]},
+        "outputs": (
+            [{"id": i, "property": p} for i, p in outputs]
+            if len(outputs) > 1
+            else {"id": outputs[0][0], "property": outputs[0][1]}
+        ),
         "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
         "changedPropIds": changed,
-        "state": [{"id": i, "property": p, "value": v} for i, p, v in (state or [])],
+        "state": [{"id": i, "property": p, "value": v} for i, p, v in state or []],
     }
     resp = client.post("/_dash-update-component", json=payload)
     return resp, len(resp.data)
@@ -34,7 +42,11 @@ MAP_OUTPUTS = [(ids.MAP_GRAPH, "figure"), (ids.MAP_NOTE, "children"), (ids.MAP_R
 
 
 def map_inputs(year, metric="risk_score", country="__world__"):
-    return [(ids.MAP_YEAR, "value", year), (ids.MAP_METRIC, "value", metric), (ids.MAP_COUNTRY, "value", country)]
+    return [
+        (ids.MAP_YEAR, "value", year),
+        (ids.MAP_METRIC, "value", metric),
+        (ids.MAP_COUNTRY, "value", country),
+    ]
 
 
 @pytest.mark.parametrize("path", ["/", "/region/NGA", "/region/NOWHERE", "/priorities", "/model", "/data"])
@@ -89,7 +101,9 @@ def test_period_change_sends_only_values(client, dash_app):
 
 
 def test_country_selection_switches_to_admin1(client):
-    resp, _ = dash_post(client, MAP_OUTPUTS, map_inputs(2020, "estimate", "NGA"), [f"{ids.MAP_COUNTRY}.value"])
+    resp, _ = dash_post(
+        client, MAP_OUTPUTS, map_inputs(2020, "estimate", "NGA"), [f"{ids.MAP_COUNTRY}.value"]
+    )
     fig = resp.get_json()["response"][ids.MAP_GRAPH]["figure"]
     assert fig["data"][1]["geojson"].endswith("admin1-NGA.geojson")
     assert len(fig["data"][1]["locations"]) == 37
@@ -97,18 +111,26 @@ def test_country_selection_switches_to_admin1(client):
 
 
 def test_click_opens_region_page(client):
-    resp, _ = dash_post(client, [(ids.MAP_NAV, "pathname"), (ids.MAP_NAV, "search")],
-                        [(ids.MAP_GRAPH, "clickData", {"points": [{"location": "NGA"}]})],
-                        [f"{ids.MAP_GRAPH}.clickData"], [(ids.MAP_YEAR, "value", 2018)])
+    resp, _ = dash_post(
+        client,
+        [(ids.MAP_NAV, "pathname"), (ids.MAP_NAV, "search")],
+        [(ids.MAP_GRAPH, "clickData", {"points": [{"location": "NGA"}]})],
+        [f"{ids.MAP_GRAPH}.clickData"],
+        [(ids.MAP_YEAR, "value", 2018)],
+    )
     out = resp.get_json()["response"][ids.MAP_NAV]
     assert out == {"pathname": "/region/NGA", "search": "?year=2018"}
 
 
 def test_priorities_download_is_neutralised_csv(client):
     outputs = [(ids.PRIO_DOWNLOAD, "data")]
-    resp, _ = dash_post(client, outputs, [(ids.PRIO_CSV, "n_clicks", None), (ids.PRIO_HXL, "n_clicks", 1)],
-                        [f"{ids.PRIO_HXL}.n_clicks"], [(ids.PRIO_YEAR, "value", 2020), (ids.PRIO_LEVEL, "value", 1),
-                                                                   (ids.PRIO_MIN_POP, "value", 0)])
+    resp, _ = dash_post(
+        client,
+        outputs,
+        [(ids.PRIO_CSV, "n_clicks", None), (ids.PRIO_HXL, "n_clicks", 1)],
+        [f"{ids.PRIO_HXL}.n_clicks"],
+        [(ids.PRIO_YEAR, "value", 2020), (ids.PRIO_LEVEL, "value", 1), (ids.PRIO_MIN_POP, "value", 0)],
+    )
     data = resp.get_json()["response"][ids.PRIO_DOWNLOAD]["data"]
     lines = data["content"].splitlines()
     assert data["filename"].endswith("_hxl.csv")
@@ -117,10 +139,19 @@ def test_priorities_download_is_neutralised_csv(client):
 
 
 def test_region_year_callback(client):
-    outputs = [(ids.REGION_KPIS, "children"), (ids.REGION_WATERFALL, "figure"), (ids.REGION_CHANGED, "figure"),
-               (ids.REGION_ADMIN1, "figure"), (ids.REGION_ADMIN1_TABLE, "children")]
-    resp, _ = dash_post(client, outputs, [(ids.REGION_YEAR, "value", 2019), (ids.REGION_STORE, "data", "NGA")],
-                        [f"{ids.REGION_YEAR}.value"])
+    outputs = [
+        (ids.REGION_KPIS, "children"),
+        (ids.REGION_WATERFALL, "figure"),
+        (ids.REGION_CHANGED, "figure"),
+        (ids.REGION_ADMIN1, "figure"),
+        (ids.REGION_ADMIN1_TABLE, "children"),
+    ]
+    resp, _ = dash_post(
+        client,
+        outputs,
+        [(ids.REGION_YEAR, "value", 2019), (ids.REGION_STORE, "data", "NGA")],
+        [f"{ids.REGION_YEAR}.value"],
+    )
     out = resp.get_json()["response"]
     assert out[ids.REGION_WATERFALL]["figure"]["data"][0]["type"] == "waterfall"
     assert len(out[ids.REGION_ADMIN1]["figure"]["data"][0]["y"]) == 37

@@ -21,8 +21,16 @@ from tests.dashboard.conftest import external, requested_urls
 from tests.dashboard.workflow_app import PASSWORDS, workflow_app
 
 pytestmark = [pytest.mark.browser]
-SOURCES = ["natural_earth", "country_codes", "unodc_glotip", "wb_population", "wb_gdp", "owid_conflict_deaths",
-           "unhcr_population", "ucdp_ged"]
+SOURCES = [
+    "natural_earth",
+    "country_codes",
+    "unodc_glotip",
+    "wb_population",
+    "wb_gdp",
+    "owid_conflict_deaths",
+    "unhcr_population",
+    "ucdp_ged",
+]
 NEW_UNHCR = RAW_DIR / "unhcr_refugees" / "population.csv.gz"  # the full published file, "new" to the extracts
 
 
@@ -79,7 +87,8 @@ def wait_text(driver, selector: str, text: str, timeout: float = 60.0) -> str:
     while time.time() < end:
         try:
             content = driver.execute_script(
-                "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';", selector)
+                "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';", selector
+            )
         except Exception:  # noqa: BLE001 - the page may be re-rendering
             content = ""
         if text in content:
@@ -155,7 +164,8 @@ def test_analyst_uploads_loads_retrains_compares_and_promotes(dash_duo, real_env
     compare = wait_text(driver, f"#{ids.ADMIN_COMPARE}", "Countries whose rank changes most", 30)
     assert "baseline: last_value" in compare and first in compare
     candidate = driver.execute_script(
-        f"return Array.from(document.querySelectorAll('#{ids.ADMIN_COMPARE} .run-id')).map(e => e.innerText)")
+        f"return Array.from(document.querySelectorAll('#{ids.ADMIN_COMPARE} .run-id')).map(e => e.innerText)"
+    )
     assert candidate and candidate[0] == first and candidate[1] != first
     full_page_shot(driver, shots / "admin-compare.png")
 

@@ -1,7 +1,9 @@
 """The alert review queue and the Phases page in headless Chromium (issue 14).
 
-An analyst signs in, selects a pending alert (raised by the outflow-surge rule on the real UNHCR Syria extract),
-writes a note and confirms it; the alert leaves the queue and appears among the confirmed alerts, with the audit
+An analyst signs in, selects a pending alert (raised by the outflow-surge rule on the real UNHCR Syria
+extract),
+writes a note and confirms it; the alert leaves the queue and appears among the confirmed alerts, with the
+audit
 entry written. A viewer sees the confirmed alert but no queue. Screenshots of both pages go to
 ``CRISISRISK_SCREENSHOT_DIR`` (default: the test's tmp folder).
 """
@@ -47,8 +49,12 @@ def shot(driver, folder: Path, name: str) -> Path:
 def wait_text(driver, selector: str, text: str, timeout: float = 30.0) -> str:
     end, content = time.time() + timeout, ""
     while time.time() < end:
-        content = driver.execute_script(
-            "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';", selector) or ""
+        content = (
+            driver.execute_script(
+                "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';", selector
+            )
+            or ""
+        )
         if text in content:
             return content
         time.sleep(0.25)
@@ -91,8 +97,10 @@ def test_review_queue_confirms_an_alert_and_pages_render(dash_duo, env, tmp_path
     assert "outflow surge" not in driver.find_element(By.ID, alerts_page.QUEUE).text  # it left the queue
     done = alerts.get_alert(engine, surge["alert_id"])
     assert done["status"] == "confirmed" and done["reviewed_by"] == "ana"
-    assert any(e["action"] == "alert review" and e["actor"] == "ana" and e["outcome"] == "ok"
-               for e in accounts.audit_entries(engine, 50))
+    assert any(
+        e["action"] == "alert review" and e["actor"] == "ana" and e["outcome"] == "ok"
+        for e in accounts.audit_entries(engine, 50)
+    )
     # the note was cleared with the decision; without a new note the queue refuses to dismiss
     assert driver.find_element(By.ID, alerts_page.NOTE).get_attribute("value") == ""
     rows = driver.find_elements(By.CSS_SELECTOR, f"#{alerts_page.QUEUE} tbody tr input[type=radio]")

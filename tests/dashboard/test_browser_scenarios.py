@@ -1,4 +1,5 @@
-"""Scenarios page in headless Chromium (issue 15): moving a lever's slider changes the estimate, the share link
+"""Scenarios page in headless Chromium (issue 15): moving a lever's slider changes the estimate, the share
+link
 and the waterfall, with no console error and no request to another host.
 
 The engine runs on the hand-made observations of tests/models/test_scenarios.py with 40 real ISO3 codes (test
@@ -44,8 +45,9 @@ def wait_js(driver, script: str, timeout: float = 40.0):
 
 def click_at(driver, x: float, y: float) -> None:
     for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
-        driver.execute_cdp_cmd("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left",
-                                                            "clickCount": 1})
+        driver.execute_cdp_cmd(
+            "Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1}
+        )
         time.sleep(0.05)
 
 
@@ -60,22 +62,29 @@ def test_moving_a_slider_changes_the_estimate(page):
     before = wait_js(driver, RISE)
     assert before == wait_js(driver, RISE_BASE)  # nothing moved yet: the scenario is the baseline
     rail = driver.execute_script(
-        "const r = document.querySelector('.lever-displaced_abroad .dash-slider-track').getBoundingClientRect();"
-        "window.scrollTo(0, r.top + window.scrollY - 200);"
-        "const s = document.querySelector('.lever-displaced_abroad .dash-slider-track').getBoundingClientRect();"
-        "return [s.left, s.width, s.top + s.height / 2];")
+        "const r = document.querySelector('.lever-displaced_abroad"
+        " .dash-slider-track').getBoundingClientRect();window.scrollTo(0, r.top + window.scrollY - 200);const"
+        " s = document.querySelector('.lever-displaced_abroad"
+        " .dash-slider-track').getBoundingClientRect();return [s.left, s.width, s.top + s.height / 2];"
+    )
     click_at(driver, rail[0] + 0.6 * rail[1], rail[2])  # about × 6 on the 0-10 rail
-    after = wait_js(driver, "const v = (document.querySelector('.scen-rise .scen-value') || {}).innerText || '';"
-                            f"return v && v !== {before!r} ? v : '';", timeout=40)
+    after = wait_js(
+        driver,
+        "const v = (document.querySelector('.scen-rise .scen-value') || {}).innerText || '';"
+        f"return v && v !== {before!r} ? v : '';",
+        timeout=40,
+    )
     assert float(after) > float(before)  # more people displaced abroad: a larger expected rise
     share = driver.execute_script("return document.getElementById('scen-share').getAttribute('href')")
     assert "displaced_abroad=" in share and "region=AGO" in share
-    wait_js(driver, "return document.querySelectorAll('#scen-waterfall .waterfall').length > 0 || "
-                    "document.querySelectorAll('#scen-waterfall .js-plotly-plot').length > 0")
+    wait_js(
+        driver,
+        "return document.querySelectorAll('#scen-waterfall .waterfall').length > 0 || "
+        "document.querySelectorAll('#scen-waterfall .js-plotly-plot').length > 0",
+    )
     errors = [e for e in page.get_logs() if e.get("level") == "SEVERE"]
     assert not errors, errors
     assert not external(requested_urls(driver))
-
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +100,8 @@ def users_app(tmp_path_factory, iso3_model):
 
 
 def test_a_viewer_saves_a_named_scenario_from_the_page(dash_duo, users_app):
-    """Anonymous: the page says to log in. Signed in as a viewer: the save goes through the API (CSRF header from
+    """Anonymous: the page says to log in. Signed in as a viewer: the save goes through the API (CSRF header
+    from
     the session cookie) and lands in saved_scenario with the levers on the page."""
     from selenium.webdriver.common.by import By
     from sqlalchemy import select
@@ -122,8 +132,16 @@ def test_a_viewer_saves_a_named_scenario_from_the_page(dash_duo, users_app):
     driver.find_element(By.ID, "scen-save").click()
     wait_js(driver, "return document.getElementById('scen-save-msg').innerText.includes('Saved as')")
     with engine.connect() as conn:
-        row = conn.execute(select(saved_scenario).where(saved_scenario.c.name == "Angola doubled")).mappings().one()
-    assert row["created_by"] == "vera" and row["region_id"] == "AGO" and row["levers_json"] == {"displaced_abroad": 2.0}
+        row = (
+            conn.execute(select(saved_scenario).where(saved_scenario.c.name == "Angola doubled"))
+            .mappings()
+            .one()
+        )
+    assert (
+        row["created_by"] == "vera"
+        and row["region_id"] == "AGO"
+        and row["levers_json"] == {"displaced_abroad": 2.0}
+    )
 
 
 def test_region_page_links_to_its_scenarios(page):

@@ -29,9 +29,16 @@ def json_client():
     return app.test_client()
 
 
-@pytest.mark.parametrize(("accept", "gzipped"), [
-    ("gzip, deflate, br", True), ("br;q=1.0, gzip;q=0.5", True), ("gzip;q=0", False), ("deflate", False),
-    (None, False)])
+@pytest.mark.parametrize(
+    ("accept", "gzipped"),
+    [
+        ("gzip, deflate, br", True),
+        ("br;q=1.0, gzip;q=0.5", True),
+        ("gzip;q=0", False),
+        ("deflate", False),
+        (None, False),
+    ],
+)
 def test_json_answers_follow_accept_encoding(json_client, accept, gzipped):
     resp = json_client.get("/api/v1/big", headers={"Accept-Encoding": accept} if accept else {})
     assert (resp.headers.get("Content-Encoding") == "gzip") is gzipped

@@ -19,10 +19,21 @@ def _preds(years=(2018, 2019, 2020), ids=("AAA", "BBB", "CCC")) -> pd.DataFrame:
     for i, rid in enumerate(ids):
         for j, y in enumerate(years):
             est = 1.0 + i + 0.5 * j
-            rows.append({"region_id": rid, "region_name": f"Region {rid}", "year": y, "estimate_per_100k": est,
-                         "lower_per_100k": est / 2, "upper_per_100k": est * 2, "risk_score": 30.0 * i + j,
-                         "risk_band": ["low", "moderate", "high"][i], "label_per_100k": est if j == 0 else None,
-                         "has_subnational_data": i != 1, "rank": 3 - i})
+            rows.append(
+                {
+                    "region_id": rid,
+                    "region_name": f"Region {rid}",
+                    "year": y,
+                    "estimate_per_100k": est,
+                    "lower_per_100k": est / 2,
+                    "upper_per_100k": est * 2,
+                    "risk_score": 30.0 * i + j,
+                    "risk_band": ["low", "moderate", "high"][i],
+                    "label_per_100k": est if j == 0 else None,
+                    "has_subnational_data": i != 1,
+                    "rank": 3 - i,
+                }
+            )
     return add_changes(pd.DataFrame(rows))
 
 
@@ -38,8 +49,15 @@ def test_map_figure_layers_no_data_under_values_and_uses_asset_url():
     values = _preds()
     values = values[values["year"] == 2020].assign(drivers="▲ a<br>▼ b")
     bg = pd.DataFrame({"region_id": ["AAA", "BBB", "CCC", "DDD"], "name": ["A", "B", "C", "D"]})
-    fig = figures.map_figure(values, ["AAA", "BBB", "CCC", "EEE"], bg, "risk_score", "/geo/v/countries.geojson",
-                             (0, 100), title="t")
+    fig = figures.map_figure(
+        values,
+        ["AAA", "BBB", "CCC", "EEE"],
+        bg,
+        "risk_score",
+        "/geo/v/countries.geojson",
+        (0, 100),
+        title="t",
+    )
     assert isinstance(fig, go.Figure)
     nodata, vals = fig.data
     assert isinstance(nodata, go.Choroplethmap) and isinstance(vals, go.Choroplethmap)
@@ -64,8 +82,14 @@ def test_map_metrics_have_units_and_safe_scales(metric):
     if metric == "change":
         assert zmin == -zmax
     sub = values[values["year"] == 2019]
-    fig = figures.map_figure(sub, list(sub["region_id"]), sub.rename(columns={"region_name": "name"}), metric,
-                             "/g.geojson", (zmin, zmax))
+    fig = figures.map_figure(
+        sub,
+        list(sub["region_id"]),
+        sub.rename(columns={"region_name": "name"}),
+        metric,
+        "/g.geojson",
+        (zmin, zmax),
+    )
     scale = fig.data[1].colorscale
     assert scale is not None
     assert figures.MAP_METRICS[metric]["unit"] in fig.data[1].colorbar.title.text.replace("<br>", " ")
@@ -91,7 +115,9 @@ def test_trend_figure_has_band_estimate_and_labels():
     pred = _preds()
     fig = figures.trend_figure(pred[pred["region_id"] == "AAA"], "Region A")
     names = [t.name for t in fig.data]
-    assert "80% interval" in names and "Model estimate" in names and "Detected victims (UNODC GLOTIP)" in names
+    assert (
+        "80% interval" in names and "Model estimate" in names and "Detected victims (UNODC GLOTIP)" in names
+    )
     band = fig.data[1]
     assert band.fill == "tonexty"
     assert "detected" in fig.layout.title.text
@@ -106,10 +132,27 @@ def _expl(seed=0, year=2020):
     rng = np.random.default_rng(seed)
     feats = [f"f{i}" for i in range(14)]
     fam = ["conflict", "displacement", "detection"] * 5
-    rows = [{"region_id": "AAA", "year": year, "feature": f, "family": fam[i], "value": float(rng.normal(0, .2)),
-             "feature_value": float(i)} for i, f in enumerate(feats)]
-    rows.append({"region_id": "AAA", "year": year, "feature": "__bias__", "family": "bias", "value": 0.7,
-                 "feature_value": None})
+    rows = [
+        {
+            "region_id": "AAA",
+            "year": year,
+            "feature": f,
+            "family": fam[i],
+            "value": float(rng.normal(0, 0.2)),
+            "feature_value": float(i),
+        }
+        for i, f in enumerate(feats)
+    ]
+    rows.append(
+        {
+            "region_id": "AAA",
+            "year": year,
+            "feature": "__bias__",
+            "family": "bias",
+            "value": 0.7,
+            "feature_value": None,
+        }
+    )
     return pd.DataFrame(rows)
 
 
@@ -129,8 +172,10 @@ def test_what_changed_groups_by_family():
     now, prev = _expl(1), _expl(2, 2019)
     fig = figures.what_changed_figure(now, prev, 2020)
     bar = fig.data[0]
-    expected = (now[now.feature != "__bias__"].groupby("family")["value"].sum()
-                - prev[prev.feature != "__bias__"].groupby("family")["value"].sum())
+    expected = (
+        now[now.feature != "__bias__"].groupby("family")["value"].sum()
+        - prev[prev.feature != "__bias__"].groupby("family")["value"].sum()
+    )
     got = dict(zip(bar.y, bar.x, strict=True))
     for fam, val in expected.items():
         assert got[fam] == pytest.approx(val)
@@ -139,11 +184,17 @@ def test_what_changed_groups_by_family():
 
 
 def test_drivers_figure_panels_and_sources():
-    obs = pd.DataFrame({"indicator": ["displacement.idps", "displacement.idps", "conflict.deaths", "trafficking.x"],
-                        "family": ["displacement", "displacement", "conflict", "trafficking"],
-                        "unit": ["persons", "persons", "deaths", "persons"], "source": ["idmc", "idmc", "ucdp", "u"],
-                        "year": [2019, 2020, 2020, 2020], "value": [1.0, 2.0, 3.0, 4.0],
-                        "censored": [False, True, False, False]})
+    obs = pd.DataFrame(
+        {
+            "indicator": ["displacement.idps", "displacement.idps", "conflict.deaths", "trafficking.x"],
+            "family": ["displacement", "displacement", "conflict", "trafficking"],
+            "unit": ["persons", "persons", "deaths", "persons"],
+            "source": ["idmc", "idmc", "ucdp", "u"],
+            "year": [2019, 2020, 2020, 2020],
+            "value": [1.0, 2.0, 3.0, 4.0],
+            "censored": [False, True, False, False],
+        }
+    )
     fig = figures.drivers_figure(obs, source_titles={"idmc": "IDMC"})
     names = [t.name for t in fig.data]
     assert len(names) == 2  # trafficking is not a driver panel
@@ -160,14 +211,21 @@ def test_admin1_figure_marks_units_without_subnational_data():
 
 
 def test_model_figures():
-    per_origin = pd.DataFrame([{"target_year": y, "model": m, "rmsle": 0.5 + k / 10, "coverage80": 0.8}
-                               for y in (2018, 2019) for k, m in enumerate(["xgboost", "last_value"])])
+    per_origin = pd.DataFrame(
+        [
+            {"target_year": y, "model": m, "rmsle": 0.5 + k / 10, "coverage80": 0.8}
+            for y in (2018, 2019)
+            for k, m in enumerate(["xgboost", "last_value"])
+        ]
+    )
     fig = figures.backtest_figure(per_origin, "rmsle")
     assert {t.name for t in fig.data} == {figures.MODEL_LABELS["xgboost"], figures.MODEL_LABELS["last_value"]}
     cal = pd.DataFrame([{"nominal": 0.5, "empirical": 0.45}, {"nominal": 0.8, "empirical": 0.79}])
     fig = figures.calibration_figure(cal, per_origin)
     assert len(fig.data) == 3
-    fig = figures.global_shap_figure(pd.DataFrame({"family": ["conflict", "detection"], "mean_abs_shap": [.2, .1]}))
+    fig = figures.global_shap_figure(
+        pd.DataFrame({"family": ["conflict", "detection"], "mean_abs_shap": [0.2, 0.1]})
+    )
     assert list(fig.data[0].y) == ["detection", "conflict"]
     for builder in (figures.backtest_figure, figures.global_shap_figure):
         assert builder(pd.DataFrame()).layout.annotations
@@ -175,18 +233,22 @@ def test_model_figures():
 
 
 def test_feature_label_is_readable():
-    assert feature_label("displacement.refugees_by_origin_per100k_lag1") == "Refugees by origin per 100k (t−1)"
+    assert (
+        feature_label("displacement.refugees_by_origin_per100k_lag1") == "Refugees by origin per 100k (t−1)"
+    )
     assert feature_label("detection.tip_tier") == "TIP tier"
 
 
 def test_fmt_and_sig():
     assert figures.fmt(None) == "no data"
-    assert figures.fmt(1234.5, ",.0f", "USD") == "1,234 USD" or figures.fmt(1234.5, ",.0f", "USD") == "1,235 USD"
+    assert (
+        figures.fmt(1234.5, ",.0f", "USD") == "1,234 USD" or figures.fmt(1234.5, ",.0f", "USD") == "1,235 USD"
+    )
     assert figures.sig(0.012345) == "0.0123"
     assert figures.sig(12345.6) == "12,346"
 
 
-@pytest.mark.parametrize("cell", ["=1+1", "+cmd", "-2+3", "@SUM(A1)", "\tx", "=HYPERLINK(\"http://x\")"])
+@pytest.mark.parametrize("cell", ["=1+1", "+cmd", "-2+3", "@SUM(A1)", "\tx", '=HYPERLINK("http://x")'])
 def test_neutralise_formula_cells(cell):
     assert neutralise(cell) == "'" + cell
     assert neutralise("Safe text") == "Safe text"
@@ -194,12 +256,27 @@ def test_neutralise_formula_cells(cell):
 
 
 def test_csv_and_hxl_exports():
-    frame = pd.DataFrame({"rank": [1], "region_id": ["AAA"], "region_name": ["=EVIL()"], "iso3": ["AAA"],
-                          "year": [2020], "risk_score": [91.26], "risk_band": ["very high"],
-                          "estimate_per_100k": [1.234567], "lower_per_100k": [0.5], "upper_per_100k": [2.5],
-                          "score_change": [-3.0], "refugees_origin": [12345.0], "refugees_hosted": [np.nan],
-                          "idps": [1.0], "fts_requirements_usd": [1.5e9], "fts_funding_usd": [5e8],
-                          "fts_coverage_pct": [33.333]})
+    frame = pd.DataFrame(
+        {
+            "rank": [1],
+            "region_id": ["AAA"],
+            "region_name": ["=EVIL()"],
+            "iso3": ["AAA"],
+            "year": [2020],
+            "risk_score": [91.26],
+            "risk_band": ["very high"],
+            "estimate_per_100k": [1.234567],
+            "lower_per_100k": [0.5],
+            "upper_per_100k": [2.5],
+            "score_change": [-3.0],
+            "refugees_origin": [12345.0],
+            "refugees_hosted": [np.nan],
+            "idps": [1.0],
+            "fts_requirements_usd": [1.5e9],
+            "fts_funding_usd": [5e8],
+            "fts_coverage_pct": [33.333],
+        }
+    )
     plain = to_csv(frame, 0).splitlines()
     assert plain[0].startswith("Rank (1 = highest risk in the year),Region id")
     assert "'=EVIL()" in plain[1] and "1500000000" in plain[1] and "1.2346" in plain[1]
@@ -213,10 +290,28 @@ def test_csv_and_hxl_exports():
 
 
 def test_pick_driver_series_prefers_listed_indicators_and_limits_each_family():
-    rows = [{"indicator": f"displacement.x{i}", "family": "displacement", "source": "s", "year": y, "value": 1.0,
-             "unit": "persons"} for i in range(6) for y in range(2000, 2000 + i + 1)]
-    rows += [{"indicator": "displacement.pref", "family": "displacement", "source": "s", "year": 2010, "value": 1.0,
-              "unit": "persons"}]
+    rows = [
+        {
+            "indicator": f"displacement.x{i}",
+            "family": "displacement",
+            "source": "s",
+            "year": y,
+            "value": 1.0,
+            "unit": "persons",
+        }
+        for i in range(6)
+        for y in range(2000, 2000 + i + 1)
+    ]
+    rows += [
+        {
+            "indicator": "displacement.pref",
+            "family": "displacement",
+            "source": "s",
+            "year": 2010,
+            "value": 1.0,
+            "unit": "persons",
+        }
+    ]
     out = figures.pick_driver_series(pd.DataFrame(rows), ["displacement.pref"], per_family=3, first_year=2001)
     kept = set(out["indicator"])
     assert kept == {"displacement.pref", "displacement.x5", "displacement.x4"}

@@ -1,5 +1,7 @@
-"""Confirmed alerts on the map (issue 14): one marker per country at its label point with rule and data year in
-the hover, a short list beside the map linking to /alerts; pending alerts never show; a year change still sends
+"""Confirmed alerts on the map (issue 14): one marker per country at its label point with rule and data year
+in
+the hover, a short list beside the map linking to /alerts; pending alerts never show; a year change still
+sends
 only the value trace's Patch (the alert layer is part of the figure, never re-sent)."""
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ def with_alerts(dash_engine):
 
 def label_point(engine, region_id: str) -> tuple[float, float]:
     with engine.connect() as conn:
-        lat, lon = conn.execute(select(region.c.label_lat, region.c.label_lon)
-                                .where(region.c.region_id == region_id)).one()
+        lat, lon = conn.execute(
+            select(region.c.label_lat, region.c.label_lon).where(region.c.region_id == region_id)
+        ).one()
     return lat, lon
 
 
@@ -53,12 +56,17 @@ def test_map_draws_confirmed_alerts_only(client, with_alerts):
 def test_year_change_still_patches_only_values(client, with_alerts):
     patch, _ = dash_post(client, MAP_OUTPUTS, map_inputs(2019), [f"{ids.MAP_YEAR}.value"])
     ops = patch.get_json()["response"][ids.MAP_GRAPH]["figure"]["operations"]
-    assert {tuple(op["location"]) for op in ops} == {("data", 1, "z"), ("data", 1, "customdata"),
-                                                     ("layout", "title", "text")}
+    assert {tuple(op["location"]) for op in ops} == {
+        ("data", 1, "z"),
+        ("data", 1, "customdata"),
+        ("layout", "title", "text"),
+    }
 
 
 def test_admin1_view_keeps_only_the_country_alerts(client, with_alerts):
-    resp, _ = dash_post(client, MAP_OUTPUTS, map_inputs(2020, "estimate", "NGA"), [f"{ids.MAP_COUNTRY}.value"])
+    resp, _ = dash_post(
+        client, MAP_OUTPUTS, map_inputs(2020, "estimate", "NGA"), [f"{ids.MAP_COUNTRY}.value"]
+    )
     fig = resp.get_json()["response"][ids.MAP_GRAPH]["figure"]
     assert len(fig["data"]) == 2  # Nigeria has only a pending alert: no layer
 
@@ -78,10 +86,27 @@ def test_no_confirmed_alert_no_layer(client):
 
 
 def test_alert_layer_caps_the_hover_and_skips_countries_without_a_point():
-    rows = [{"region_id": "AAA", "region_name": "A", "rule": f"r{i}", "period": 2000 + i, "label_lat": 1.0,
-             "label_lon": 2.0} for i in range(7)]
-    rows.append({"region_id": "BBB", "region_name": "B", "rule": "r", "period": 2020, "label_lat": None,
-                 "label_lon": None})
+    rows = [
+        {
+            "region_id": "AAA",
+            "region_name": "A",
+            "rule": f"r{i}",
+            "period": 2000 + i,
+            "label_lat": 1.0,
+            "label_lon": 2.0,
+        }
+        for i in range(7)
+    ]
+    rows.append(
+        {
+            "region_id": "BBB",
+            "region_name": "B",
+            "rule": "r",
+            "period": 2020,
+            "label_lat": None,
+            "label_lon": None,
+        }
+    )
     layer = figures.alert_layer(pd.DataFrame(rows))
     assert list(layer.text) == ["A"]
     hover, n = layer.customdata[0]
@@ -91,8 +116,10 @@ def test_alert_layer_caps_the_hover_and_skips_countries_without_a_point():
 
 @pytest.mark.browser
 def test_browser_shows_alert_markers_and_list(dash_duo, dash_app, with_alerts, tmp_path):
-    """Headless Chromium: the map draws three traces (no data, values, alerts), hovering Syria's marker names its
-    rules and years, the side list links to /alerts; no console error. Screenshot: CRISISRISK_SCREENSHOT_DIR."""
+    """Headless Chromium: the map draws three traces (no data, values, alerts), hovering Syria's marker names
+    its
+    rules and years, the side list links to /alerts; no console error. Screenshot: CRISISRISK_SCREENSHOT_DIR.
+    """
     import os
     import time
     from pathlib import Path
@@ -103,26 +130,38 @@ def test_browser_shows_alert_markers_and_list(dash_duo, dash_app, with_alerts, t
     driver = dash_duo.driver
     driver.get(dash_duo.server_url + "/")
     dash_duo.wait_for_element(f"#{ids.MAP_GRAPH} .js-plotly-plot", timeout=30)
-    wait_js(driver, """
+    wait_js(
+        driver,
+        """
         const gd = document.querySelector('#MAP_ID .js-plotly-plot');
         if (!gd || !gd._fullLayout || !gd._fullLayout.map || !gd._fullLayout.map._subplot) return false;
         const m = gd._fullLayout.map._subplot.map;
         return !!(m && m.loaded() && gd.data && gd.data.length === 3);
-    """.replace("MAP_ID", ids.MAP_GRAPH))
+    """.replace("MAP_ID", ids.MAP_GRAPH),
+    )
     lat, lon = label_point(with_alerts, "SYR")
-    xy = wait_js(driver, """
+    xy = wait_js(
+        driver,
+        """
         const gd = document.querySelector('#MAP_ID .js-plotly-plot');
         const m = gd._fullLayout.map._subplot.map;
         const p = m.project([arguments[1], arguments[0]]);
         const r = m.getCanvas().getBoundingClientRect();
         return [r.left + p.x, r.top + p.y];
-    """.replace("MAP_ID", ids.MAP_GRAPH), 20, lat, lon)
+    """.replace("MAP_ID", ids.MAP_GRAPH),
+        20,
+        lat,
+        lon,
+    )
     hover = ""
     for dx in (0, 1, -1, 2):  # a real mouse move through Chrome's input pipeline (CDP) onto Syria's marker
-        driver.execute_cdp_cmd("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": xy[0] + dx, "y": xy[1]})
+        driver.execute_cdp_cmd(
+            "Input.dispatchMouseEvent", {"type": "mouseMoved", "x": xy[0] + dx, "y": xy[1]}
+        )
         time.sleep(0.4)
-        hover = driver.execute_script("const h = document.querySelector('.hoverlayer'); "
-                                      "return h ? h.textContent : '';")
+        hover = driver.execute_script(
+            "const h = document.querySelector('.hoverlayer'); return h ? h.textContent : '';"
+        )
         if "outflow-surge" in hover:
             break
     assert "Syria" in hover and "outflow-surge (2020)" in hover and "displacement-3y-high (2019)" in hover

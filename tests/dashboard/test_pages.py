@@ -1,4 +1,5 @@
-"""Dash Pages the usual way (issue 12): pages register themselves at import, the nav is read from the registry,
+"""Dash Pages the usual way (issue 12): pages register themselves at import, the nav is read from the
+registry,
 and several apps in one process each get every page callback and read their own warehouse."""
 
 from __future__ import annotations
@@ -9,8 +10,14 @@ from dash import html
 from dashboard import context, ids
 from tests.dashboard.test_app import MAP_OUTPUTS, dash_post, map_inputs
 
-NAV = [("Map", "/"), ("Priorities", "/priorities"), ("Phases", "/phases"), ("Alerts", "/alerts"),
-       ("Model", "/model"), ("Data", "/data")]  # the order the nav kept before issue 12 (newer pages may join)
+NAV = [
+    ("Map", "/"),
+    ("Priorities", "/priorities"),
+    ("Phases", "/phases"),
+    ("Alerts", "/alerts"),
+    ("Model", "/model"),
+    ("Data", "/data"),
+]  # the order the nav kept before issue 12 (newer pages may join)
 PAGE_MODULES = {"admin", "alerts", "data", "map", "model", "not_found_404", "phases", "priorities", "region"}
 
 
@@ -71,9 +78,13 @@ def _declared_callbacks() -> int:
     from pathlib import Path
 
     pages = Path(__file__).resolve().parents[2] / "dashboard" / "pages"
-    return sum(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("callback",
-                                                                                          "clientside_callback")
-               for f in pages.glob("*.py") for n in ast.walk(ast.parse(f.read_text())))
+    return sum(
+        isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Name)
+        and n.func.id in ("callback", "clientside_callback")
+        for f in pages.glob("*.py")
+        for n in ast.walk(ast.parse(f.read_text()))
+    )
 
 
 def test_two_apps_each_have_every_page_callback_and_their_own_warehouse(dash_app, tmp_path):

@@ -1,4 +1,5 @@
-"""Issue 9 #12: after a promote the query cache is cold; each answer must be computed once, not once per client.
+"""Issue 9 #12: after a promote the query cache is cold; each answer must be computed once, not once per
+client.
 
 Single flight: many threads asking for the same entry at once run its computation exactly once and all get
 its result. Warm-up: ``Queries.warm`` fills the entries the pages open with, so the first clients hit them.

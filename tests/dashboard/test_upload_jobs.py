@@ -23,8 +23,12 @@ def env(tmp_path_factory):
 
 
 def _post(app, headers, data: bytes, name: str = "wb_gdp_current_usd.csv", source: str = "wb_gdp"):
-    return app.server.test_client().post(f"/api/v1/uploads?source={source}", headers=headers,
-                                         data={"file": (io.BytesIO(data), name)}, content_type="multipart/form-data")
+    return app.server.test_client().post(
+        f"/api/v1/uploads?source={source}",
+        headers=headers,
+        data={"file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
 
 
 def test_twenty_concurrent_dry_runs_of_the_shipped_file_all_pass(env):
@@ -50,7 +54,9 @@ def test_twenty_concurrent_dry_runs_of_the_shipped_file_all_pass(env):
         assert job["status"] == "succeeded", job
         item = app.server.test_client().get(body["upload_url"], headers=headers).get_json()
         assert item["status"] == "validated", item["report"]
-        reports.append((item["report"]["rows_read"], item["report"]["rows_would_load"], item["report"]["observations"]))
+        reports.append(
+            (item["report"]["rows_read"], item["report"]["rows_would_load"], item["report"]["observations"])
+        )
     assert len(set(reports)) == 1 and reports[0][1] > 10_000
 
 

@@ -1,4 +1,5 @@
-"""A writable dashboard for the analyst-workflow tests: its own warehouse (real regions + SYNTHETIC model rows,
+"""A writable dashboard for the analyst-workflow tests: its own warehouse (real regions + SYNTHETIC model
+rows,
 see ``synthetic.py``), a temporary raw folder (a copy of the small real extracts in
 ``tests/fixtures/integration/raw``), a temporary model registry, users of every role, and a fast fake trainer.
 
@@ -68,7 +69,9 @@ def workflow_app(tmp: Path, public_read: bool = False, build=None):
             build(engine, raw)
         for name, role in ROLES.items():
             accounts.add_user(engine, name, role, PASSWORDS[name])
-        app = create_app(engine, {"cache_ttl_s": 0, "public_read": public_read, "secret_key": "test-" + "k" * 40})
+        app = create_app(
+            engine, {"cache_ttl_s": 0, "public_read": public_read, "secret_key": "test-" + "k" * 40}
+        )
         try:
             yield app, engine
         finally:
@@ -80,7 +83,7 @@ def workflow_app(tmp: Path, public_read: bool = False, build=None):
             drop_database(url)
 
 
-# --- clients ------------------------------------------------------------------------------------------------------
+# --- clients
 def csrf_of(client) -> str | None:
     cookie = client.get_cookie("_csrf_token")
     return cookie.value if cookie else None
@@ -92,8 +95,10 @@ def login(app, name: str, password: str | None = None, address: str = "127.0.0.1
     client.environ_base["REMOTE_ADDR"] = address
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.data.decode()).group(1)
-    resp = client.post("/login", data={"name": name, "password": password or PASSWORDS[name], "csrf_token": token,
-                                       "next": "/admin"})
+    resp = client.post(
+        "/login",
+        data={"name": name, "password": password or PASSWORDS[name], "csrf_token": token, "next": "/admin"},
+    )
     assert resp.status_code == 303, resp.data[:300]
     return client
 
@@ -126,17 +131,20 @@ def dash_callback(client, outputs, inputs, state=None, csrf: bool = True):
     out_str = "...".join(f"{i}.{p}" for i, p in outputs)
     payload = {
         "output": f"..{out_str}.." if len(outputs) > 1 else out_str,
-        "outputs": [{"id": i, "property": p} for i, p in outputs] if len(outputs) > 1 else
-        {"id": outputs[0][0], "property": outputs[0][1]},
+        "outputs": (
+            [{"id": i, "property": p} for i, p in outputs]
+            if len(outputs) > 1
+            else {"id": outputs[0][0], "property": outputs[0][1]}
+        ),
         "inputs": [{"id": i, "property": p, "value": v} for i, p, v in inputs],
         "changedPropIds": [f"{i}.{p}" for i, p, v in inputs if v is not None],
-        "state": [{"id": i, "property": p, "value": v} for i, p, v in (state or [])],
+        "state": [{"id": i, "property": p, "value": v} for i, p, v in state or []],
     }
     headers = {"X-CSRFToken": csrf_of(client) or ""} if csrf else {}
     return client.post("/_dash-update-component", json=payload, headers=headers)
 
 
-# --- a fast fake trainer ------------------------------------------------------------------------------------------
+# --- a fast fake trainer
 class FakeTrainer:
     """Stands in for models.pipeline.train_run: a real (tiny) XGBoost artefact in the registry, a candidate
     run whose metrics are the deployed run's, and predictions that reorder the deployed run's countries.
@@ -164,28 +172,53 @@ class FakeTrainer:
         run_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + f"-fake{n}"
         features = ["a", "b"]
         rng = np.random.default_rng(n)
-        booster = xgb.train({"max_depth": 1, "nthread": 1}, xgb.DMatrix(rng.normal(size=(8, 2)), label=rng.normal(size=8),
-                                                                        feature_names=features), 2)
+        booster = xgb.train(
+            {"max_depth": 1, "nthread": 1},
+            xgb.DMatrix(rng.normal(size=(8, 2)), label=rng.normal(size=8), feature_names=features),
+            2,
+        )
         with engine.connect() as conn:
             base = conn.execute(select(model_run).where(model_run.c.status == "deployed")).mappings().first()
-            preds = pd.DataFrame(conn.execute(select(prediction).where(prediction.c.run_id == base["run_id"],
-                                                                       prediction.c.level == 0)).mappings().all())
+            preds = pd.DataFrame(
+                conn.execute(
+                    select(prediction).where(prediction.c.run_id == base["run_id"], prediction.c.level == 0)
+                )
+                .mappings()
+                .all()
+            )
         metrics = dict(base["metrics_json"])
-        meta = {"run_id": run_id, "features": features, "variant": "xgboost", "metrics": metrics,
-                "model_card_md": "# fake test run"}
+        meta = {
+            "run_id": run_id,
+            "features": features,
+            "variant": "xgboost",
+            "metrics": metrics,
+            "model_card_md": "# fake test run",
+        }
         sha = save_artefacts(run_id, booster, meta)
         factor = rng.uniform(0.3, 3.0, len(preds))
         for col in ("estimate_per_100k", "lower_per_100k", "upper_per_100k"):
             preds[col] = preds[col] * factor
-        preds["rank"] = preds.groupby("year")["estimate_per_100k"].rank(ascending=False, method="min").astype(int)
+        preds["rank"] = (
+            preds.groupby("year")["estimate_per_100k"].rank(ascending=False, method="min").astype(int)
+        )
         preds["run_id"] = run_id
         progress(TrainEvent.at("write", "writing predictions and explanations"))
         rows = preds.drop(columns=[c for c in ("prediction_id",) if c in preds]).astype(object)
         rows = rows.where(rows.notna(), None).to_dict("records")
         with engine.begin() as conn:
-            conn.execute(model_run.insert().values(
-                run_id=run_id, created_at=dt.datetime.now(dt.UTC), status="candidate", level=0, artefact_sha256=sha,
-                panel_sha256="0" * 64, metadata_json=meta, metrics_json=metrics, deployed_at=None))
+            conn.execute(
+                model_run.insert().values(
+                    run_id=run_id,
+                    created_at=dt.datetime.now(dt.UTC),
+                    status="candidate",
+                    level=0,
+                    artefact_sha256=sha,
+                    panel_sha256="0" * 64,
+                    metadata_json=meta,
+                    metrics_json=metrics,
+                    deployed_at=None,
+                )
+            )
             conn.execute(prediction.insert(), rows)
         return run_id
 

@@ -6,12 +6,14 @@ import pandas as pd
 
 from etl.admin_names import Admin1Matcher, normalise
 
-REGIONS = pd.DataFrame({
-    "region_id": ["SDN", "SDN-1", "SDN-2", "SDN-3", "SDN-4", "AFG-1769", "AFG-1772"],
-    "level": [0, 1, 1, 1, 1, 1, 1],
-    "iso3": ["SDN", "SDN", "SDN", "SDN", "SDN", "AFG", "AFG"],
-    "name": ["Sudan", "East Darfur", "West Soudan", "North Kordofan", "Al Jazirah", "Parwan", "Parwan"],
-})
+REGIONS = pd.DataFrame(
+    {
+        "region_id": ["SDN", "SDN-1", "SDN-2", "SDN-3", "SDN-4", "AFG-1769", "AFG-1772"],
+        "level": [0, 1, 1, 1, 1, 1, 1],
+        "iso3": ["SDN", "SDN", "SDN", "SDN", "SDN", "AFG", "AFG"],
+        "name": ["Sudan", "East Darfur", "West Soudan", "North Kordofan", "Al Jazirah", "Parwan", "Parwan"],
+    }
+)
 ALT = pd.DataFrame({"region_id": ["SDN-2", "SDN-1"], "name": ["Western Darfur", "Eastern Darfur"]})
 
 

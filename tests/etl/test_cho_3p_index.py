@@ -33,7 +33,9 @@ def test_cut_maps_to_published_scores(ctx):
     # partly blank row (Costa Rica 2000: p NA, prosecution 4, prevention NA, protection 2) loads what it has
     cri = obs[(obs.region_id == "CRI") & (obs.period_start.map(lambda d: d.year) == 2000)]
     assert dict(zip(cri["indicator"], cri["value"], strict=True)) == {
-        "detection.policy_3p_prosecution": 4, "detection.policy_3p_protection": 2}
+        "detection.policy_3p_prosecution": 4,
+        "detection.policy_3p_protection": 2,
+    }
 
 
 def test_every_row_is_loaded_or_rejected_with_reason(ctx):
@@ -50,7 +52,9 @@ def test_out_of_range_and_inconsistent_scores_are_quarantined(tmp_path):
     text = set_cell(read_fixture_text(CUT), 2, "prosecution", "6")
     text = set_cell(text, 3, "p", "12")
     parsed = SOURCE.parse(write_like(tmp_path / "cho_3p_x.csv", text))
-    assert _row(parsed, 4)[REJECT] == "out_of_range" and "above the maximum 5" in _row(parsed, 4)[REJECT_DETAIL]
+    assert (
+        _row(parsed, 4)[REJECT] == "out_of_range" and "above the maximum 5" in _row(parsed, 4)[REJECT_DETAIL]
+    )
     assert _row(parsed, 5)[REJECT] == "inconsistent_value"
 
 
@@ -62,7 +66,9 @@ def test_missing_column_names_file_and_column(tmp_path):
 
 
 def test_text_in_number_column_is_quarantined(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / "cho_3p_x.csv", set_cell(read_fixture_text(CUT), 1, "p", "ten")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "cho_3p_x.csv", set_cell(read_fixture_text(CUT), 1, "p", "ten"))
+    )
     row = _row(parsed, 3)
     assert row[REJECT] == "invalid_number" and "'ten' is not a number" in row[REJECT_DETAIL]
 

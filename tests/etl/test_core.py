@@ -15,27 +15,31 @@ from etl.sources.natural_earth import ne_to_iso3
 from tests.conftest import RAW_DIR
 
 
-@pytest.mark.parametrize(("name", "iso3", "reason"), [
-    ("Syrian Arab Republic", "SYR", None),
-    ("Yemen (North Yemen)", "YEM", None),
-    ("Russia (Soviet Union)", "RUS", None),
-    ("Kosovo", "XKX", None),
-    ("Abkhazia", "GEO", None),
-    ("Congo, Dem. Rep.", "COD", None),
-    ("Czechoslovakia", None, "historical_entity"),
-    ("World", None, "aggregate"),
-    ("Sub-Saharan Africa (excluding high income)", None, "aggregate"),
-    ("Upper middle income", None, "aggregate"),
-    ("Atlantis", None, "unknown_country"),
-])
+@pytest.mark.parametrize(
+    ("name", "iso3", "reason"),
+    [
+        ("Syrian Arab Republic", "SYR", None),
+        ("Yemen (North Yemen)", "YEM", None),
+        ("Russia (Soviet Union)", "RUS", None),
+        ("Kosovo", "XKX", None),
+        ("Abkhazia", "GEO", None),
+        ("Congo, Dem. Rep.", "COD", None),
+        ("Czechoslovakia", None, "historical_entity"),
+        ("World", None, "aggregate"),
+        ("Sub-Saharan Africa (excluding high income)", None, "aggregate"),
+        ("Upper middle income", None, "aggregate"),
+        ("Atlantis", None, "unknown_country"),
+    ],
+)
 def test_resolve_name(name, iso3, reason):
     res = resolve_name(name)
     assert (res.iso3, res.reason_code) == (iso3, reason)
 
 
 def test_resolve_codes_vectorised_uses_the_name_when_the_code_is_unknown():
-    out = resolve_codes(pd.Series(["SYR", "WLD", "KSV", "QQQ", ""]),
-                        pd.Series(["x", "World", "Kosovo", "Nigeria", "Germany"]))
+    out = resolve_codes(
+        pd.Series(["SYR", "WLD", "KSV", "QQQ", ""]), pd.Series(["x", "World", "Kosovo", "Nigeria", "Germany"])
+    )
     assert [None if pd.isna(v) else v for v in out["iso3"]] == ["SYR", None, "XKX", "NGA", "DEU"]
     assert out["reason_code"].tolist()[1] == "aggregate"
     assert resolve_code("ZAR").iso3 == "COD"  # World Bank's old code for DR Congo
@@ -72,8 +76,14 @@ def test_read_text_table_refuses_empty_and_wrong_encoding(tmp_path):
 
 
 def test_reject_duplicates_names_the_first_row():
-    frame = pd.DataFrame({ROW: [2, 3, 4], "k": ["a", "b", "a"], REJECT: [None, None, None],
-                          "_reject_detail": [None, None, None]})
+    frame = pd.DataFrame(
+        {
+            ROW: [2, 3, 4],
+            "k": ["a", "b", "a"],
+            REJECT: [None, None, None],
+            "_reject_detail": [None, None, None],
+        }
+    )
     reject_duplicates(frame, ["k"])
     assert frame[REJECT].tolist() == [None, None, "duplicate"]
     assert "first at row 2" in frame.loc[2, "_reject_detail"]
@@ -83,7 +93,8 @@ def test_spatial_join_within_nearest_and_outside(ctx):
     index = ctx.admin_index
     lon = np.array([37.16, 7.49, 35.70, 37.16, np.nan, 35.40])
     lat = np.array([36.20, 9.06, 35.55, 36.20, 1.0, 35.55])
-    # Aleppo; Abuja (FCT); the sea ~9 km off Latakia's coast; Aleppo's point claimed by Turkey; no coordinates;
+    # Aleppo; Abuja (FCT); the sea ~9 km off Latakia's coast; Aleppo's point claimed by Turkey; no
+    # coordinates;
     # the sea ~40 km off Latakia (beyond the tolerance)
     iso3 = np.array(["SYR", "NGA", "SYR", "TUR", "SYR", "SYR"], dtype=object)
     out = index.assign(lon, lat, iso3, tolerance_km=25)

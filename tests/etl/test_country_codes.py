@@ -22,12 +22,21 @@ def test_codes_and_rejects(ctx):
     assert obs.empty and list(obs.columns)[:2] == ["region_id", "period_start"]
     reasons = rejected(parsed).set_index(ROW)[REJECT].to_dict()
     # Czechoslovakia, GDR, Bavaria, Yugoslavia, Channel Islands, Tibet, Zanzibar: no ISO3
-    assert reasons == {6: "no_iso3", 7: "no_iso3", 9: "no_iso3", 14: "no_iso3", 16: "no_iso3", 25: "no_iso3",
-                       26: "no_iso3"}
+    assert reasons == {
+        6: "no_iso3",
+        7: "no_iso3",
+        9: "no_iso3",
+        14: "no_iso3",
+        16: "no_iso3",
+        25: "no_iso3",
+        26: "no_iso3",
+    }
     codes = SOURCE.code_records(parsed)
     lookup = {(s, c): i for s, c, i in zip(codes["scheme"], codes["code"], codes["iso3"], strict=True)}
     # the publisher's spot check: Syria -> SYR, GW 652, COW 652; DR Congo -> COD, GW 490
-    assert lookup[("gw", "652")] == "SYR" and lookup[("cow", "652")] == "SYR" and lookup[("gw", "490")] == "COD"
+    assert (
+        lookup[("gw", "652")] == "SYR" and lookup[("cow", "652")] == "SYR" and lookup[("gw", "490")] == "COD"
+    )
     assert lookup[("iso3n", "004")] == "AFG" and lookup[("iso2", "SY")] == "SYR"
     assert lookup[("wb", "XKX")] == "XKX" and lookup[("unhcr", "KOS")] == "XKX"  # Kosovo via the local alias
     assert lookup[("gw", "260")] == "DEU" and ("gw", "265") not in lookup  # GDR is not in the table
@@ -39,9 +48,12 @@ def test_loader_fills_and_replaces_country_code_table(engine, ctx, raw_copy):
     again = load_source(engine, SOURCE, raw, force=True, ctx=ctx)
     assert first.status == again.status == "loaded" and again.files[0].rows_rejected == 7
     with engine.connect() as conn:
-        rows = conn.execute(select(country_code.c.scheme, country_code.c.code, country_code.c.iso3,
-                                   country_code.c.load_id)).all()
-        live = conn.execute(select(source_load.c.load_id).where(source_load.c.status == "loaded")).scalar_one()
+        rows = conn.execute(
+            select(country_code.c.scheme, country_code.c.code, country_code.c.iso3, country_code.c.load_id)
+        ).all()
+        live = conn.execute(
+            select(source_load.c.load_id).where(source_load.c.status == "loaded")
+        ).scalar_one()
     assert len(rows) == len(SOURCE.code_records(SOURCE.parse(CUT)))  # replaced, not appended
     assert {r.load_id for r in rows} == {live}
     assert ("gw", "652", "SYR") in {(r.scheme, r.code, r.iso3) for r in rows}
@@ -61,7 +73,9 @@ def test_missing_column_names_file_and_column(tmp_path):
 
 
 def test_text_in_numeric_code_is_quarantined(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / "c.csv", set_cell(read_fixture_text(CUT), 0, "iso3n", "four")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "c.csv", set_cell(read_fixture_text(CUT), 0, "iso3n", "four"))
+    )
     row = parsed[parsed[ROW] == 2].iloc[0]
     assert row[REJECT] == "invalid_code" and "'four'" in row[REJECT_DETAIL]
 

@@ -48,9 +48,14 @@ def test_missing_column_names_file_and_column(tmp_path):
 
 
 def test_text_blank_and_negative_counts_are_quarantined(tmp_path):
-    text = set_cell(set_cell(set_cell(read_fixture_text(CUT), 0, VALUE, "many"), 1, VALUE, ""), 2, VALUE, "-7")
+    text = set_cell(
+        set_cell(set_cell(read_fixture_text(CUT), 0, VALUE, "many"), 1, VALUE, ""), 2, VALUE, "-7"
+    )
     parsed = SOURCE.parse(write_like(tmp_path / "human-trafficking-victims.csv", text))
-    assert _row(parsed, 2)[REJECT] == "invalid_number" and "'many' is not a number" in _row(parsed, 2)[REJECT_DETAIL]
+    assert (
+        _row(parsed, 2)[REJECT] == "invalid_number"
+        and "'many' is not a number" in _row(parsed, 2)[REJECT_DETAIL]
+    )
     assert _row(parsed, 3)[REJECT] == "missing_value"
     assert _row(parsed, 4)[REJECT] == "out_of_range"
 
@@ -63,7 +68,9 @@ def test_unknown_country_is_quarantined(tmp_path, ctx):
 
 
 def test_duplicate_country_year_is_quarantined(tmp_path, ctx):
-    parsed = SOURCE.parse(write_like(tmp_path / "human-trafficking-victims.csv", duplicate_row(read_fixture_text(CUT), 0)))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "human-trafficking-victims.csv", duplicate_row(read_fixture_text(CUT), 0))
+    )
     SOURCE.to_observations(parsed, ctx)
     last = _row(parsed, parsed[ROW].max())
     assert last[REJECT] == "duplicate" and "first at row 2" in last[REJECT_DETAIL]

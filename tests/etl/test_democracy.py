@@ -39,10 +39,20 @@ def test_every_row_is_loaded_or_rejected_with_reason(ctx):
     parsed, obs = _obs(ctx)
     reasons = rejected(parsed).set_index(ROW)[REJECT].to_dict()
     assert reasons == {
-        2: "out_of_scope", 3: "out_of_scope", 7: "out_of_scope", 28: "out_of_scope", 29: "out_of_scope",  # < 1946
-        6: "missing_value", 21: "missing_value",  # all three scores blank
-        10: "out_of_scope", 11: "out_of_scope", 13: "out_of_scope", 17: "out_of_scope", 19: "out_of_scope",  # clashes
-        20: "historical_entity", 22: "historical_entity",  # Tibet 1947, Zanzibar 1963
+        2: "out_of_scope",
+        3: "out_of_scope",
+        7: "out_of_scope",
+        28: "out_of_scope",
+        29: "out_of_scope",  # < 1946
+        6: "missing_value",
+        21: "missing_value",  # all three scores blank
+        10: "out_of_scope",
+        11: "out_of_scope",
+        13: "out_of_scope",
+        17: "out_of_scope",
+        19: "out_of_scope",  # clashes
+        20: "historical_entity",
+        22: "historical_entity",  # Tibet 1947, Zanzibar 1963
     }
     assert "continuing state GW 260" in parsed.loc[parsed[ROW] == 10, REJECT_DETAIL].item()
     assert len(parsed) == 28 and parsed[REJECT].isna().sum() == 28 - len(reasons)
@@ -51,8 +61,9 @@ def test_every_row_is_loaded_or_rejected_with_reason(ctx):
 def test_clash_without_continuing_state_rejects_both(ctx, monkeypatch):
     from etl.sources import democracy
 
-    monkeypatch.setattr(democracy, "CONTINUING_STATE", {k: v for k, v in democracy.CONTINUING_STATE.items()
-                                                        if k != "VNM"})
+    monkeypatch.setattr(
+        democracy, "CONTINUING_STATE", {k: v for k, v in democracy.CONTINUING_STATE.items() if k != "VNM"}
+    )
     parsed, obs = _obs(ctx)
     vnm = parsed[parsed[ROW].isin([16, 17])]  # GW 816 and 817, both 1970
     assert vnm[REJECT].tolist() == ["conflicting_duplicate"] * 2
@@ -73,7 +84,9 @@ def test_text_and_out_of_range_scores_are_quarantined(tmp_path):
 
 
 def test_unknown_gw_code_is_quarantined(tmp_path, ctx):
-    parsed, _ = _obs(ctx, write_like(tmp_path / "d.csv", set_cell(read_fixture_text(CUT), 3, "gwcode", "9999")))
+    parsed, _ = _obs(
+        ctx, write_like(tmp_path / "d.csv", set_cell(read_fixture_text(CUT), 3, "gwcode", "9999"))
+    )
     row = parsed[parsed[ROW] == 5].iloc[0]
     assert row[REJECT] == "unknown_country" and "'9999' is not a known GW code" in row[REJECT_DETAIL]
 

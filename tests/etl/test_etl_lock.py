@@ -28,10 +28,18 @@ SOURCES = ["natural_earth", "country_codes", "unhcr_population", "wb_population"
 
 def _check_loads(engine) -> None:
     with engine.connect() as conn:
-        current = conn.execute(select(source_load.c.load_id, source_load.c.source, source_load.c.file,
-                                      source_load.c.observations, source_load.c.current_key)
-                               .where(source_load.c.status == "loaded")).all()
-        per_load = dict(conn.execute(select(observation.c.load_id, func.count()).group_by(observation.c.load_id)).all())
+        current = conn.execute(
+            select(
+                source_load.c.load_id,
+                source_load.c.source,
+                source_load.c.file,
+                source_load.c.observations,
+                source_load.c.current_key,
+            ).where(source_load.c.status == "loaded")
+        ).all()
+        per_load = dict(
+            conn.execute(select(observation.c.load_id, func.count()).group_by(observation.c.load_id)).all()
+        )
     files = [(r.source, r.file) for r in current]
     assert len(files) == len(set(files)), "two current loads of one file"
     assert all(r.current_key == f"{r.source}|{r.file}" for r in current)
@@ -45,8 +53,9 @@ def test_two_forced_runs_at_once_serialise_and_keep_one_current_load_per_file(en
     first = run(engine, SOURCES, raw_dir=RAW)
     assert all(r.status == "loaded" for r in first), [r.error for r in first]
     with engine.connect() as conn:
-        n_current = conn.execute(select(func.count()).select_from(source_load)
-                                 .where(source_load.c.status == "loaded")).scalar_one()
+        n_current = conn.execute(
+            select(func.count()).select_from(source_load).where(source_load.c.status == "loaded")
+        ).scalar_one()
     outcomes: dict[int, list] = {}
     waited: list[str] = []
     barrier = threading.Barrier(2)
@@ -55,8 +64,15 @@ def test_two_forced_runs_at_once_serialise_and_keep_one_current_load_per_file(en
         own = make_engine(url)  # a separate engine, as a second process would have
         barrier.wait()
         try:
-            outcomes[i] = run(own, SOURCES, force=True, raw_dir=RAW, wait_s=300, who=f"run {i}",
-                              progress=lambda m: waited.append(m) if m.startswith("waiting") else None)
+            outcomes[i] = run(
+                own,
+                SOURCES,
+                force=True,
+                raw_dir=RAW,
+                wait_s=300,
+                who=f"run {i}",
+                progress=lambda m: waited.append(m) if m.startswith("waiting") else None,
+            )
         finally:
             own.dispose()
 
@@ -67,11 +83,17 @@ def test_two_forced_runs_at_once_serialise_and_keep_one_current_load_per_file(en
         t.join(600)
     assert set(outcomes) == {1, 2}
     assert all(r.status == "loaded" for rs in outcomes.values() for r in rs), outcomes
-    assert len(waited) == 1 and "waiting for the ETL writer run " in waited[0]  # the second said whom it waits for
+    assert (
+        len(waited) == 1 and "waiting for the ETL writer run " in waited[0]
+    )  # the second said whom it waits for
     _check_loads(engine)
     with engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(source_load)
-                            .where(source_load.c.status == "loaded")).scalar_one() == n_current
+        assert (
+            conn.execute(
+                select(func.count()).select_from(source_load).where(source_load.c.status == "loaded")
+            ).scalar_one()
+            == n_current
+        )
         assert conn.execute(select(func.count()).select_from(etl_lock)).scalar_one() == 0  # released
 
 
@@ -89,8 +111,16 @@ def test_lock_of_a_dead_process_is_taken_over(engine):
     proc_pid = _dead_pid()
     now = dt.datetime.now(dt.UTC)
     with engine.begin() as conn:
-        conn.execute(etl_lock.insert().values(name="etl", holder="killed run #abc", owner_host=jobs.HOST,
-                                              owner_pid=proc_pid, acquired_at=now, heartbeat_at=now))
+        conn.execute(
+            etl_lock.insert().values(
+                name="etl",
+                holder="killed run #abc",
+                owner_host=jobs.HOST,
+                owner_pid=proc_pid,
+                acquired_at=now,
+                heartbeat_at=now,
+            )
+        )
     with etl_writer(engine, "new run", wait_s=0):
         assert holder(engine)["holder"].startswith("new run")
 
@@ -99,8 +129,16 @@ def test_stale_lock_of_another_host_is_taken_over_and_a_fresh_one_is_not(engine,
     monkeypatch.setenv("CRISISRISK_JOB_STALE_S", "60")
     now = dt.datetime.now(dt.UTC)
     with engine.begin() as conn:
-        conn.execute(etl_lock.insert().values(name="etl", holder="far run #1", owner_host="elsewhere",
-                                              owner_pid=7, acquired_at=now, heartbeat_at=now))
+        conn.execute(
+            etl_lock.insert().values(
+                name="etl",
+                holder="far run #1",
+                owner_host="elsewhere",
+                owner_pid=7,
+                acquired_at=now,
+                heartbeat_at=now,
+            )
+        )
     with pytest.raises(EtlBusy, match="far run"), etl_writer(engine, "new run", wait_s=0):
         pass
     with engine.begin() as conn:
@@ -110,9 +148,19 @@ def test_stale_lock_of_another_host_is_taken_over_and_a_fresh_one_is_not(engine,
 
 
 def test_database_refuses_two_current_loads_of_one_file(engine):
-    row = {"source": "s", "file": "f/a.csv", "sha256": "a" * 64, "rows_read": 1, "rows_loaded": 1, "rows_rejected": 0,
-           "observations": 0, "started_at": dt.datetime.now(dt.UTC), "status": "loaded", "software_version": "t",
-           "current_key": "s|f/a.csv"}
+    row = {
+        "source": "s",
+        "file": "f/a.csv",
+        "sha256": "a" * 64,
+        "rows_read": 1,
+        "rows_loaded": 1,
+        "rows_rejected": 0,
+        "observations": 0,
+        "started_at": dt.datetime.now(dt.UTC),
+        "status": "loaded",
+        "software_version": "t",
+        "current_key": "s|f/a.csv",
+    }
     with engine.begin() as conn:
         conn.execute(source_load.insert().values(**row))
     with pytest.raises(IntegrityError), engine.begin() as conn:

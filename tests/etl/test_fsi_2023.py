@@ -25,7 +25,9 @@ def test_cut_maps_to_published_values(ctx):
     assert round(got[("SOM", "structural.fsi_total")], 1) == 111.9  # SOURCE.md spot check, rank 1
     assert round(got[("YEM", "structural.fsi_total")], 1) == 108.9
     assert got[("SOM", "displacement.fsi_refugees_idps")] == 9.0  # S2
-    assert got[("SOM", "structural.fsi_human_flight")] == 8.6  # 'E3:  Human Flight and Brain Drain' (two spaces)
+    assert (
+        got[("SOM", "structural.fsi_human_flight")] == 8.6
+    )  # 'E3:  Human Flight and Brain Drain' (two spaces)
     assert got[("SOM", "structural.fsi_state_legitimacy")] == 9.6  # P1
     assert got[("SOM", "structural.fsi_security_apparatus")] == 9.5  # C1
     assert {"COD", "COG", "GNB", "PSE", "CIV", "PRK", "SWZ", "KGZ", "SVK"} <= set(obs["region_id"])
@@ -33,7 +35,9 @@ def test_cut_maps_to_published_values(ctx):
 
 
 def test_fragility_level_added_by_repo_owner_is_not_needed(tmp_path, ctx):
-    parsed = SOURCE.parse(write_like(tmp_path / "fsi_2023.csv", drop_column(read_fixture_text(CUT), "Fragility_Level")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "fsi_2023.csv", drop_column(read_fixture_text(CUT), "Fragility_Level"))
+    )
     assert len(SOURCE.to_observations(parsed, ctx)) == 31 * 5
 
 
@@ -45,14 +49,21 @@ def test_missing_column_names_file_and_column(tmp_path):
 
 
 def test_text_and_out_of_range_scores_are_quarantined(tmp_path):
-    text = set_cell(set_cell(read_fixture_text(CUT), 0, "Total", "n.a."), 1, "C1 : Security Apparatus", "10.5")
+    text = set_cell(
+        set_cell(read_fixture_text(CUT), 0, "Total", "n.a."), 1, "C1 : Security Apparatus", "10.5"
+    )
     parsed = SOURCE.parse(write_like(tmp_path / "fsi_2023.csv", text))
-    assert _row(parsed, 2)[REJECT] == "invalid_number" and "'n.a.' is not a number" in _row(parsed, 2)[REJECT_DETAIL]
+    assert (
+        _row(parsed, 2)[REJECT] == "invalid_number"
+        and "'n.a.' is not a number" in _row(parsed, 2)[REJECT_DETAIL]
+    )
     assert _row(parsed, 3)[REJECT] == "out_of_range"
 
 
 def test_unknown_country_is_quarantined(tmp_path, ctx):
-    parsed = SOURCE.parse(write_like(tmp_path / "fsi_2023.csv", set_cell(read_fixture_text(CUT), 0, "Country", "Atlantis")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "fsi_2023.csv", set_cell(read_fixture_text(CUT), 0, "Country", "Atlantis"))
+    )
     SOURCE.to_observations(parsed, ctx)
     assert _row(parsed, 2)[REJECT] == "unknown_country" and "Atlantis" in _row(parsed, 2)[REJECT_DETAIL]
 

@@ -42,9 +42,15 @@ def test_area_weighting_conserves_population_and_bounds_hdi(gdl_ctx):
     lo, hi = parsed.loc[parsed._concept == "shdi", "_value"].agg(["min", "max"])
     assert hdi["value"].between(lo - 1e-9, hi + 1e-9).all()
     # Kabul lies in GDL 'Central' (AFGr101); its HDI there in 2019 is the published 0.578
-    kabul = hdi[(hdi.region_id == "AFG-1767") & (hdi.period_start.map(lambda d: d.year) == 2019)]["value"].item()
-    assert kabul == pytest.approx(parsed[(parsed.subnat == "afgr101") & (parsed._concept == "shdi")
-                                         & (parsed._year == 2019)]["_value"].item(), abs=0.02)
+    kabul = hdi[(hdi.region_id == "AFG-1767") & (hdi.period_start.map(lambda d: d.year) == 2019)][
+        "value"
+    ].item()
+    assert kabul == pytest.approx(
+        parsed[(parsed.subnat == "afgr101") & (parsed._concept == "shdi") & (parsed._year == 2019)][
+            "_value"
+        ].item(),
+        abs=0.02,
+    )
 
 
 def test_unknown_region_is_quarantined(tmp_path, gdl_ctx):

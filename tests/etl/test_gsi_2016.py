@@ -1,4 +1,5 @@
-"""GSI 2016 reader on a cut of Walk Free's workbook (20 countries, the empty rows and footnote under the table)."""
+"""GSI 2016 reader on a cut of Walk Free's workbook (20 countries, the empty rows and footnote under the
+table)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,10 @@ def test_cut_maps_to_published_values(ctx):
     assert got[("AFG", "structural.gsi2016_vulnerability")] == 67.06
     assert round(got[("ALB", "detection.gsi2016_government_response")], 2) == 55.34
     assert round(got[("PRK", "detection.gsi2016_government_response")], 2) == -4.76  # below 0 is real
-    assert ("AFG", "detection.gsi2016_government_response") not in got.index  # not rated: blank, no observation
+    assert (
+        "AFG",
+        "detection.gsi2016_government_response",
+    ) not in got.index  # not rated: blank, no observation
     assert {"XKX", "TWN", "HKG", "CIV", "COG", "LAO", "MKD", "SWZ"} <= set(obs["region_id"])
 
 
@@ -55,14 +59,24 @@ def test_missing_column_names_file_and_column(tmp_path):
 
 
 def test_text_and_negative_numbers_are_quarantined(tmp_path):
-    edits = [set_xlsx_cell(2, 3, PREVALENCE, "about 1%"), set_xlsx_cell(2, 4, "ESTIMATED NUMBER IN MODERN SLAVERY", -5)]
-    parsed = SOURCE.parse(xlsx_edit(CUT, tmp_path / "gsi_2016_x.xlsx", SHEET, lambda ws: [e(ws) for e in edits]))
-    assert _row(parsed, 3)[REJECT] == "invalid_number" and "'about 1%' is not a number" in _row(parsed, 3)[REJECT_DETAIL]
+    edits = [
+        set_xlsx_cell(2, 3, PREVALENCE, "about 1%"),
+        set_xlsx_cell(2, 4, "ESTIMATED NUMBER IN MODERN SLAVERY", -5),
+    ]
+    parsed = SOURCE.parse(
+        xlsx_edit(CUT, tmp_path / "gsi_2016_x.xlsx", SHEET, lambda ws: [e(ws) for e in edits])
+    )
+    assert (
+        _row(parsed, 3)[REJECT] == "invalid_number"
+        and "'about 1%' is not a number" in _row(parsed, 3)[REJECT_DETAIL]
+    )
     assert _row(parsed, 4)[REJECT] == "out_of_range"
 
 
 def test_unknown_country_is_quarantined(tmp_path, ctx):
-    parsed = SOURCE.parse(xlsx_edit(CUT, tmp_path / "gsi_2016_x.xlsx", SHEET, set_xlsx_cell(2, 3, "Country", "Atlantis")))
+    parsed = SOURCE.parse(
+        xlsx_edit(CUT, tmp_path / "gsi_2016_x.xlsx", SHEET, set_xlsx_cell(2, 3, "Country", "Atlantis"))
+    )
     SOURCE.to_observations(parsed, ctx)
     assert _row(parsed, 3)[REJECT] == "unknown_country" and "Atlantis" in _row(parsed, 3)[REJECT_DETAIL]
 

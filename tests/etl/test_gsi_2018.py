@@ -1,4 +1,5 @@
-"""GSI 2018 reader on a cut of Walk Free's "GSI 2018 data" workbook (20 countries), plus malformed variants."""
+"""GSI 2018 reader on a cut of Walk Free's "GSI 2018 data" workbook (20 countries), plus malformed
+variants."""
 
 from __future__ import annotations
 
@@ -59,13 +60,17 @@ def test_missing_column_names_file_and_column(tmp_path):
 
 
 def test_text_in_number_column_is_quarantined(tmp_path):
-    parsed = SOURCE.parse(xlsx_edit(CUT, tmp_path / "gsi_2018_x.xlsx", SHEET, set_xlsx_cell(2, 3, PREVALENCE, "n/k")))
+    parsed = SOURCE.parse(
+        xlsx_edit(CUT, tmp_path / "gsi_2018_x.xlsx", SHEET, set_xlsx_cell(2, 3, PREVALENCE, "n/k"))
+    )
     row = _row(parsed, 3)
     assert row[REJECT] == "invalid_number" and "'n/k' is not a number" in row[REJECT_DETAIL]
 
 
 def test_unknown_country_is_quarantined(tmp_path, ctx):
-    parsed = SOURCE.parse(xlsx_edit(CUT, tmp_path / "gsi_2018_x.xlsx", SHEET, set_xlsx_cell(2, 3, "Country", "Atlantis")))
+    parsed = SOURCE.parse(
+        xlsx_edit(CUT, tmp_path / "gsi_2018_x.xlsx", SHEET, set_xlsx_cell(2, 3, "Country", "Atlantis"))
+    )
     SOURCE.to_observations(parsed, ctx)
     assert _row(parsed, 3)[REJECT] == "unknown_country"
 
@@ -80,6 +85,7 @@ def test_duplicate_country_is_quarantined(tmp_path, ctx):
 def test_missing_sheet_and_non_xlsx_are_contract_errors(tmp_path):
     def rename(ws):
         ws.title = "Sheet1"
+
     with pytest.raises(ContractError, match="worksheet 'Global prev, vuln, govt table' not found"):
         SOURCE.parse(xlsx_edit(CUT, tmp_path / "gsi_2018_x.xlsx", SHEET, rename))
     bad = tmp_path / "gsi_2018_y.xlsx"

@@ -1,4 +1,5 @@
-"""GSI 2023 reader on a 22-row cut of the real CSV (padded header, thousands separators), plus malformed variants."""
+"""GSI 2023 reader on a 22-row cut of the real CSV (padded header, thousands separators), plus malformed
+variants."""
 
 from __future__ import annotations
 
@@ -49,7 +50,13 @@ def test_every_row_is_loaded_or_rejected_with_reason(ctx):
     bad = rejected(parsed)
     assert len(parsed) == 22
     assert set(bad[REJECT]) == {"missing_value"}  # no estimate published
-    assert set(parsed.loc[bad.index, "Country"]) == {"Antigua and Barbuda", "Bahamas", "Cape Verde", "Iceland", "Malta"}
+    assert set(parsed.loc[bad.index, "Country"]) == {
+        "Antigua and Barbuda",
+        "Bahamas",
+        "Cape Verde",
+        "Iceland",
+        "Malta",
+    }
 
 
 def test_missing_column_names_file_and_column(tmp_path):
@@ -64,7 +71,10 @@ def test_text_in_number_column_is_quarantined(tmp_path):
     text = set_cell(read_fixture_text(CUT), 0, NUMBER, "about 500k")
     parsed = SOURCE.parse(write_like(tmp_path / "gsi.csv", text))
     row = _row(parsed, 2)
-    assert row[REJECT] == "invalid_number" and f"column '{NUMBER}': 'about 500k' is not a number" in row[REJECT_DETAIL]
+    assert (
+        row[REJECT] == "invalid_number"
+        and f"column '{NUMBER}': 'about 500k' is not a number" in row[REJECT_DETAIL]
+    )
 
 
 def test_unknown_country_is_quarantined(tmp_path, ctx):

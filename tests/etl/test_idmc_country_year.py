@@ -36,8 +36,12 @@ def test_cut_uses_unrounded_values(ctx):
 
 def test_rounded_value_is_used_when_raw_columns_are_absent(tmp_path, ctx):
     text = read_fixture_text(CUT)
-    for col in ("Conflict Stock Displacement (Raw)", "Conflict Internal Displacements (Raw)",
-                "Disaster Internal Displacements (Raw)", "Disaster Stock Displacement (Raw)"):
+    for col in (
+        "Conflict Stock Displacement (Raw)",
+        "Conflict Internal Displacements (Raw)",
+        "Disaster Internal Displacements (Raw)",
+        "Disaster Stock Displacement (Raw)",
+    ):
         text = drop_column(text, col)
     parsed = SOURCE.parse(write_like(tmp_path / NAME, text))
     got = _values(SOURCE.to_observations(parsed, ctx))

@@ -29,8 +29,12 @@ def _row(parsed, line):
 
 
 def test_explode_locations_splits_pairs():
-    frame = pd.DataFrame({"Locations coordinates": ["9.5, 28.4; 9.3, 28.5", "x, y", "10, 20"],
-                          "Locations accuracy": ["ADM1; ADM3", "Point", "Country/territory (AM0)"]})
+    frame = pd.DataFrame(
+        {
+            "Locations coordinates": ["9.5, 28.4; 9.3, 28.5", "x, y", "10, 20"],
+            "Locations accuracy": ["ADM1; ADM3", "Point", "Country/territory (AM0)"],
+        }
+    )
     loc = explode_locations(frame)
     assert loc["row"].tolist() == [0, 0, 1, 2]
     assert loc["n"].tolist() == [2, 2, 1, 1]
@@ -64,9 +68,14 @@ def test_every_row_is_loaded_or_rejected_with_reason(ctx):
     SOURCE.to_observations(parsed, ctx)
     reasons = rejected(parsed).set_index(ROW)[REJECT]
     assert reasons.to_dict() == {
-        2: "disputed_area", 3: "disputed_area",  # Abyei
-        6: "missing_location", 7: "missing_location", 12: "missing_location", 13: "missing_location",  # AM0
-        32: "outside_country", 33: "outside_country",  # Crimea: a RUS polygon in Natural Earth, figure is UKR
+        2: "disputed_area",
+        3: "disputed_area",  # Abyei
+        6: "missing_location",
+        7: "missing_location",
+        12: "missing_location",
+        13: "missing_location",  # AM0
+        32: "outside_country",
+        33: "outside_country",  # Crimea: a RUS polygon in Natural Earth, figure is UKR
     }
     assert "whole country (AM0)" in _row(parsed, 6)[REJECT_DETAIL]
     assert "UKR by more than 50 km" in _row(parsed, 32)[REJECT_DETAIL]
@@ -99,7 +108,9 @@ def test_missing_column_names_file_and_column(tmp_path):
 
 
 def test_text_in_number_column_is_quarantined(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / NAME, set_cell(read_fixture_text(CUT), 2, "Total figures", "many")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / NAME, set_cell(read_fixture_text(CUT), 2, "Total figures", "many"))
+    )
     row = _row(parsed, 4)
     assert row[REJECT] == "invalid_number" and "'many' is not a number" in row[REJECT_DETAIL]
 

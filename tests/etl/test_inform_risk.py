@@ -1,4 +1,5 @@
-"""INFORM Risk reader on cuts of the 2024 and 2025 JRC workbooks (two header layouts), plus malformed variants.
+"""INFORM Risk reader on cuts of the 2024 and 2025 JRC workbooks (two header layouts), plus malformed
+variants.
 
 Also holds small openpyxl helpers that the GSI workbook tests reuse.
 """
@@ -28,7 +29,9 @@ SOURCE = get_source("inform_risk")
 
 
 # --- xlsx helpers (also used by the GSI tests) ------------------------------------------------------
-def xlsx_edit(src: Path, dest: Path, sheet: str, edit: Callable[[openpyxl.worksheet.worksheet.Worksheet], None]) -> Path:
+def xlsx_edit(
+    src: Path, dest: Path, sheet: str, edit: Callable[[openpyxl.worksheet.worksheet.Worksheet], None]
+) -> Path:
     """Copy a workbook, apply ``edit`` to one sheet, save under ``dest``."""
     book = openpyxl.load_workbook(src)
     edit(book[sheet])
@@ -69,7 +72,8 @@ def test_both_header_layouts_are_read():
 def test_cuts_map_to_published_values_at_edition_year_minus_one(ctx):
     obs = pd.concat([SOURCE.to_observations(SOURCE.parse(cut), ctx) for cut in (CUT_2024, CUT_2025)])
     got = obs.set_index(["region_id", "indicator", obs["period_start"].map(lambda d: d.year)])["value"]
-    # SOURCE.md spot checks: INFORM RISK Somalia 8.5 (2024) / 8.4 (2025); Afghanistan 8.1 / 7.8; Germany 2.6 (2025)
+    # SOURCE.md spot checks: INFORM RISK Somalia 8.5 (2024) / 8.4 (2025); Afghanistan 8.1 / 7.8; Germany 2.6
+    # (2025)
     assert got[("SOM", "structural.inform_risk", 2023)] == 8.5
     assert got[("SOM", "structural.inform_risk", 2024)] == 8.4
     assert got[("AFG", "structural.inform_risk", 2023)] == 8.1
@@ -92,15 +96,24 @@ def test_every_row_is_loaded_or_rejected(ctx):
 
 
 def test_units_row_with_other_scale_is_a_contract_error(tmp_path):
-    path = xlsx_edit(CUT_2024, tmp_path / "INFORM_Risk_2024_x.xlsx", SHEET_2024, set_xlsx_cell(2, 3, "VULNERABILITY", "(0-100)"))
+    path = xlsx_edit(
+        CUT_2024,
+        tmp_path / "INFORM_Risk_2024_x.xlsx",
+        SHEET_2024,
+        set_xlsx_cell(2, 3, "VULNERABILITY", "(0-100)"),
+    )
     with pytest.raises(ContractError) as err:
         SOURCE.parse(path)
     assert err.value.column == "VULNERABILITY" and "(0-100)" in str(err.value)
 
 
 def test_missing_column_names_file_and_column(tmp_path):
-    path = xlsx_edit(CUT_2025, tmp_path / "inform_risk_2025_x.xlsx", "INFORM Risk 2025 (a-z)",
-                     drop_xlsx_column(1, "Uprooted people"))
+    path = xlsx_edit(
+        CUT_2025,
+        tmp_path / "inform_risk_2025_x.xlsx",
+        "INFORM Risk 2025 (a-z)",
+        drop_xlsx_column(1, "Uprooted people"),
+    )
     with pytest.raises(ContractError) as err:
         SOURCE.parse(path)
     assert err.value.column == "Uprooted people" and "inform_risk_2025_x.xlsx" in str(err.value)
@@ -109,6 +122,7 @@ def test_missing_column_names_file_and_column(tmp_path):
 def test_missing_sheet_is_a_contract_error(tmp_path):
     def rename(ws):
         ws.title = "Risk"
+
     path = xlsx_edit(CUT_2025, tmp_path / "inform_risk_2025_x.xlsx", "INFORM Risk 2025 (a-z)", rename)
     with pytest.raises(ContractError, match="worksheet"):
         SOURCE.parse(path)
@@ -116,7 +130,9 @@ def test_missing_sheet_is_a_contract_error(tmp_path):
 
 def test_text_and_out_of_range_values_are_quarantined(tmp_path):
     edit = [set_xlsx_cell(2, 4, "INFORM RISK", "high"), set_xlsx_cell(2, 5, "HAZARD & EXPOSURE", 11.2)]
-    path = xlsx_edit(CUT_2024, tmp_path / "INFORM_Risk_2024_x.xlsx", SHEET_2024, lambda ws: [e(ws) for e in edit])
+    path = xlsx_edit(
+        CUT_2024, tmp_path / "INFORM_Risk_2024_x.xlsx", SHEET_2024, lambda ws: [e(ws) for e in edit]
+    )
     parsed = SOURCE.parse(path)
     first, second = parsed[parsed[ROW] == 4].iloc[0], parsed[parsed[ROW] == 5].iloc[0]
     assert first[REJECT] == "invalid_number" and "'high' is not a number" in first[REJECT_DETAIL]
@@ -124,8 +140,12 @@ def test_text_and_out_of_range_values_are_quarantined(tmp_path):
 
 
 def test_not_computed_x_gives_no_observation_but_the_row_loads(tmp_path, ctx):
-    path = xlsx_edit(CUT_2025, tmp_path / "inform_risk_2025_x.xlsx", "INFORM Risk 2025 (a-z)",
-                     set_xlsx_cell(1, 2, "Uprooted people", "x"))
+    path = xlsx_edit(
+        CUT_2025,
+        tmp_path / "inform_risk_2025_x.xlsx",
+        "INFORM Risk 2025 (a-z)",
+        set_xlsx_cell(1, 2, "Uprooted people", "x"),
+    )
     parsed = SOURCE.parse(path)
     obs = SOURCE.to_observations(parsed, ctx)
     assert parsed[REJECT].isna().all()
@@ -135,8 +155,12 @@ def test_not_computed_x_gives_no_observation_but_the_row_loads(tmp_path, ctx):
 
 def test_unknown_country_is_quarantined(tmp_path, ctx):
     edit = [set_xlsx_cell(1, 2, "ISO3", "QQQ"), set_xlsx_cell(1, 2, "COUNTRY", "Atlantis")]
-    path = xlsx_edit(CUT_2025, tmp_path / "inform_risk_2025_x.xlsx", "INFORM Risk 2025 (a-z)",
-                     lambda ws: [e(ws) for e in edit])
+    path = xlsx_edit(
+        CUT_2025,
+        tmp_path / "inform_risk_2025_x.xlsx",
+        "INFORM Risk 2025 (a-z)",
+        lambda ws: [e(ws) for e in edit],
+    )
     parsed = SOURCE.parse(path)
     SOURCE.to_observations(parsed, ctx)
     row = parsed[parsed[ROW] == 2].iloc[0]
@@ -144,7 +168,9 @@ def test_unknown_country_is_quarantined(tmp_path, ctx):
 
 
 def test_duplicate_country_is_quarantined(tmp_path, ctx):
-    path = xlsx_edit(CUT_2025, tmp_path / "inform_risk_2025_x.xlsx", "INFORM Risk 2025 (a-z)", duplicate_xlsx_row(2))
+    path = xlsx_edit(
+        CUT_2025, tmp_path / "inform_risk_2025_x.xlsx", "INFORM Risk 2025 (a-z)", duplicate_xlsx_row(2)
+    )
     parsed = SOURCE.parse(path)
     obs = SOURCE.to_observations(parsed, ctx)
     last = parsed[parsed[ROW] == parsed[ROW].max()].iloc[0]
@@ -166,6 +192,7 @@ def test_non_xlsx_and_empty_files_are_contract_errors(tmp_path):
 def test_header_but_no_rows_is_a_contract_error(tmp_path):
     def clear(ws):
         ws.delete_rows(2, ws.max_row)
+
     path = xlsx_edit(CUT_2025, tmp_path / "inform_risk_2025_x.xlsx", "INFORM Risk 2025 (a-z)", clear)
     with pytest.raises(ContractError, match="no data rows"):
         SOURCE.parse(path)

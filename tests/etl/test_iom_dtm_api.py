@@ -1,4 +1,5 @@
-"""DTM API reader on cuts of both real extracts (20 + 42 rows): operations, rounds, Haiti overlap, matching."""
+"""DTM API reader on cuts of both real extracts (20 + 42 rows): operations, rounds, Haiti overlap,
+matching."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ SOURCE = get_source("iom_dtm_api")
 
 
 def _both(ctx, old=OLD, new=NEW):
-    parsed = pd.concat([SOURCE.parse(new), SOURCE.parse(old)], ignore_index=True)  # loader order: sorted names
+    parsed = pd.concat(
+        [SOURCE.parse(new), SOURCE.parse(old)], ignore_index=True
+    )  # loader order: sorted names
     return parsed, SOURCE.to_observations(parsed, ctx)
 
 
@@ -59,7 +62,7 @@ def test_published_values_and_rules(ctx):
 def test_missing_column_names_file_and_column(tmp_path):
     rows = rows_of(read_fixture_text(OLD))
     i = rows[0].index("numPresentIdpInd")
-    path = write_like(tmp_path / OLD.name, to_csv_text([r[:i] + r[i + 1:] for r in rows]))
+    path = write_like(tmp_path / OLD.name, to_csv_text([r[:i] + r[i + 1 :] for r in rows]))
     with pytest.raises(ContractError) as err:
         SOURCE.parse(path)
     assert err.value.column == "numPresentIdpInd" and OLD.name in str(err.value)

@@ -51,7 +51,9 @@ def test_text_in_number_column(tmp_path):
 
 
 def test_unknown_country(tmp_path, ctx):
-    text = set_cell(set_cell(read_fixture_text(CUT), 0, "#country+name", "Atlantis"), 0, "#country+code", "QQ")
+    text = set_cell(
+        set_cell(read_fixture_text(CUT), 0, "#country+name", "Atlantis"), 0, "#country+code", "QQ"
+    )
     parsed = SOURCE.parse(write_like(tmp_path / "s.csv", text))
     SOURCE.to_observations(parsed, ctx)
     row = parsed.set_index(ROW).loc[2]

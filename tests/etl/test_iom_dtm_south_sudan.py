@@ -50,7 +50,7 @@ def test_real_file_totals_equal_the_published_note_sheet(ctx):
 def test_missing_column_names_file_and_column(tmp_path):
     rows = rows_of(read_fixture_text(CUT))
     i = rows[0].index("latitude")
-    path = write_like(tmp_path / "x.csv.gz", to_csv_text([r[:i] + r[i + 1:] for r in rows]))
+    path = write_like(tmp_path / "x.csv.gz", to_csv_text([r[:i] + r[i + 1 :] for r in rows]))
     with pytest.raises(ContractError) as err:
         SOURCE.parse(path)
     assert err.value.column == "latitude" and "x.csv.gz" in str(err.value)

@@ -33,11 +33,17 @@ def test_every_row_is_loaded_or_rejected_with_reason(ctx):
     parsed, obs = _obs(ctx)
     reasons = rejected(parsed).set_index(ROW)[REJECT].to_dict()
     assert reasons == {
-        2: "out_of_scope", 3: "out_of_scope",  # Afghanistan 1820, 1870
-        7: "aggregate", 8: "aggregate",  # 'Western Offshoots' (not Western Sahara!)
-        9: "aggregate", 10: "aggregate", 11: "aggregate", 20: "aggregate",  # World, Former USSR, Sub-Sahara Africa
+        2: "out_of_scope",
+        3: "out_of_scope",  # Afghanistan 1820, 1870
+        7: "aggregate",
+        8: "aggregate",  # 'Western Offshoots' (not Western Sahara!)
+        9: "aggregate",
+        10: "aggregate",
+        11: "aggregate",
+        20: "aggregate",  # World, Former USSR, Sub-Sahara Africa
         12: "historical_entity",  # Czechoslovakia
-        17: "out_of_scope", 25: "out_of_scope",  # United States year 1, Germany 1945
+        17: "out_of_scope",
+        25: "out_of_scope",  # United States year 1, Germany 1945
     }
     assert "outside the model window" in parsed.loc[parsed[ROW] == 2, REJECT_DETAIL].item()
     assert not (obs["region_id"] == "ESH").any()
@@ -45,7 +51,9 @@ def test_every_row_is_loaded_or_rejected_with_reason(ctx):
 
 
 def test_row_without_gdp_per_capita_is_missing_value(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / "m.csv", set_cell(read_fixture_text(CUT), 2, "GDP per capita", "")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "m.csv", set_cell(read_fixture_text(CUT), 2, "GDP per capita", ""))
+    )
     assert parsed.loc[parsed[ROW] == 4, REJECT].item() == "missing_value"
 
 
@@ -56,13 +64,17 @@ def test_missing_column_names_file_and_column(tmp_path):
 
 
 def test_text_in_number_column_is_quarantined(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / "m.csv", set_cell(read_fixture_text(CUT), 2, "GDP per capita", "c. 1150")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "m.csv", set_cell(read_fixture_text(CUT), 2, "GDP per capita", "c. 1150"))
+    )
     row = parsed[parsed[ROW] == 4].iloc[0]
     assert row[REJECT] == "invalid_number" and "'c. 1150' is not a number" in row[REJECT_DETAIL]
 
 
 def test_unknown_country_is_quarantined(tmp_path, ctx):
-    parsed, _ = _obs(ctx, write_like(tmp_path / "m.csv", set_cell(read_fixture_text(CUT), 2, "Entity", "Atlantis")))
+    parsed, _ = _obs(
+        ctx, write_like(tmp_path / "m.csv", set_cell(read_fixture_text(CUT), 2, "Entity", "Atlantis"))
+    )
     row = parsed[parsed[ROW] == 4].iloc[0]
     assert row[REJECT] == "unknown_country" and "Atlantis" in row[REJECT_DETAIL]
 

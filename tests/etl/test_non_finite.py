@@ -31,7 +31,9 @@ TOKENS = ["1e309", "inf", "Infinity", "NaN", "-inf", "-1e400", "+Inf"]
 
 @pytest.mark.parametrize("token", TOKENS)
 def test_parse_number_quarantines_non_finite_tokens(token):
-    frame = pd.DataFrame({"v": ["12.5", token], ROW: [2, 3], REJECT: [None, None], REJECT_DETAIL: [None, None]})
+    frame = pd.DataFrame(
+        {"v": ["12.5", token], ROW: [2, 3], REJECT: [None, None], REJECT_DETAIL: [None, None]}
+    )
     values = parse_number(frame, "v")
     assert values.iloc[0] == 12.5 and np.isnan(values.iloc[1])
     assert frame[REJECT].tolist() == [None, "invalid_number"]
@@ -43,7 +45,9 @@ def test_world_bank_reader_quarantines_them(tmp_path, ctx, token):
     """A reader on parse_number: the row is quarantined, the others load."""
     source = get_source("wb_gdp")
     cut = FIXTURES / "wb_gdp" / "wb_gdp_current_usd.csv"
-    parsed = source.parse(write_like(tmp_path / "gdp.csv", set_cell(read_fixture_text(cut), 1, "Value", token)))
+    parsed = source.parse(
+        write_like(tmp_path / "gdp.csv", set_cell(read_fixture_text(cut), 1, "Value", token))
+    )
     row = parsed[parsed[ROW] == 3].iloc[0]
     assert row[REJECT] == "invalid_number" and token in row[REJECT_DETAIL]
     obs = validate(source, parsed, source.to_observations(parsed, ctx))
@@ -54,7 +58,9 @@ def test_world_bank_reader_quarantines_them(tmp_path, ctx, token):
 def test_glotip_counts_quarantine_them(tmp_path, token):
     source = get_source("unodc_glotip")
     cut = FIXTURES / "unodc_glotip" / "glotip_cut_2023-05-30.csv"
-    path = write_like(tmp_path / "glotip_x_2023-05-30.csv", set_cell(read_fixture_text(cut), 0, "txtVALUE", token))
+    path = write_like(
+        tmp_path / "glotip_x_2023-05-30.csv", set_cell(read_fixture_text(cut), 0, "txtVALUE", token)
+    )
     parsed = source.parse(path)
     assert parsed.loc[parsed[ROW] == 2, REJECT].item() == "invalid_number"
 
@@ -63,7 +69,9 @@ def test_glotip_counts_quarantine_them(tmp_path, token):
 def test_ucdp_ged_fast_path_quarantines_them(tmp_path, token):
     source = get_source("ucdp_ged")
     cut = FIXTURES / "ucdp_ged" / "ged_hdx_nigeria_cut.csv.gz"
-    parsed = source.parse(write_like(tmp_path / "ged_x.csv.gz", set_cell(read_fixture_text(cut), 0, "best", token)))
+    parsed = source.parse(
+        write_like(tmp_path / "ged_x.csv.gz", set_cell(read_fixture_text(cut), 0, "best", token))
+    )
     assert parsed.loc[parsed[ROW] == 2, REJECT].item() == "invalid_number"
 
 
@@ -85,7 +93,8 @@ def _mostly_numbers(cells: list) -> bool:
 
 
 def _numeric_columns(path) -> list[int]:
-    """Columns whose cells in the real cut are mostly numbers: where a non-finite token can pass as a value."""
+    """Columns whose cells in the real cut are mostly numbers: where a non-finite token can pass as a
+    value."""
     if path.name.endswith(".xlsx"):
         rows = max((rows for _, rows in _xlsx_sheets(path)), key=len)
     else:
@@ -100,7 +109,8 @@ def _numeric_columns(path) -> list[int]:
 @pytest.mark.parametrize("name", [s for s in SOURCES if s != "natural_earth"])
 def test_every_reader_keeps_non_finite_cells_out(name, ctx):
     """The numeric columns of every reader's real cut, one at a time, set to a non-finite token: the fuzz
-    property (every row accounted for, observations finite and valid) holds. Tokens rotate over the columns."""
+    property (every row accounted for, observations finite and valid) holds. Tokens rotate over the columns.
+    """
     tried = 0
     for index, path in enumerate(fixture_files(name)):
         for k, column in enumerate(_numeric_columns(path)):
@@ -114,25 +124,60 @@ def test_loader_refuses_a_non_finite_observation():
     """Defence in depth: a reader that let one through is a bug the loader names, not a database error."""
     source = get_source("wb_gdp")
     parsed = pd.DataFrame({ROW: [2], REJECT: [None], REJECT_DETAIL: [None]})
-    obs = pd.DataFrame({"region_id": ["NGA"], "period_start": [dt.date(2020, 1, 1)], "period_type": ["year"],
-                        "indicator": ["structural.gdp_current_usd"], "value": [np.inf], "censored": [False],
-                        "_file": ["gdp.csv"]})
+    obs = pd.DataFrame(
+        {
+            "region_id": ["NGA"],
+            "period_start": [dt.date(2020, 1, 1)],
+            "period_type": ["year"],
+            "indicator": ["structural.gdp_current_usd"],
+            "value": [np.inf],
+            "censored": [False],
+            "_file": ["gdp.csv"],
+        }
+    )
     with pytest.raises(LoadError, match="not finite"):
         validate(source, parsed, obs)
 
 
 def _seed(conn) -> int:
     conn.execute(insert(region).values(region_id="XXA", level=0, iso3="XXA", name="test region"))
-    conn.execute(insert(indicator).values(code="test.value", family="structural", unit="count", direction="neutral",
-                                          description="test", source="test"))
-    return conn.execute(insert(source_load).values(
-        source="test", file="t.csv", sha256="0" * 64, rows_read=3, rows_loaded=3, rows_rejected=0, observations=3,
-        started_at=dt.datetime.now(dt.UTC), status="loaded", software_version="test")).inserted_primary_key[0]
+    conn.execute(
+        insert(indicator).values(
+            code="test.value",
+            family="structural",
+            unit="count",
+            direction="neutral",
+            description="test",
+            source="test",
+        )
+    )
+    return conn.execute(
+        insert(source_load).values(
+            source="test",
+            file="t.csv",
+            sha256="0" * 64,
+            rows_read=3,
+            rows_loaded=3,
+            rows_rejected=0,
+            observations=3,
+            started_at=dt.datetime.now(dt.UTC),
+            status="loaded",
+            software_version="test",
+        )
+    ).inserted_primary_key[0]
 
 
 def _obs(load_id: int, year: int, value: float) -> dict:
-    return dict(region_id="XXA", period_start=dt.date(year, 1, 1), period_type="year", indicator="test.value",
-                source="test", value=value, censored=False, load_id=load_id)
+    return dict(
+        region_id="XXA",
+        period_start=dt.date(year, 1, 1),
+        period_type="year",
+        indicator="test.value",
+        source="test",
+        value=value,
+        censored=False,
+        load_id=load_id,
+    )
 
 
 @pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
@@ -186,13 +231,18 @@ def test_a_real_load_with_an_infinite_cell_quarantines_the_row(engine, tmp_path)
     raw = tmp_path / "raw"
     (raw / "covariates_country_year").mkdir(parents=True)
     cut = FIXTURES / "wb_gdp" / "wb_gdp_current_usd.csv"
-    write_like(raw / "covariates_country_year" / "wb_gdp_current_usd.csv", set_cell(read_fixture_text(cut), 1, "Value", "1e309"))
+    write_like(
+        raw / "covariates_country_year" / "wb_gdp_current_usd.csv",
+        set_cell(read_fixture_text(cut), 1, "Value", "1e309"),
+    )
     assert load_source(engine, get_source("natural_earth"), RAW_DIR).status == "loaded"
     result = load_source(engine, get_source("wb_gdp"), raw)
     assert result.status == "loaded", result.error
     (file,) = result.files
     assert file.rows_read == file.rows_loaded + file.rows_rejected and file.rows_rejected >= 1
     with engine.connect() as conn:
-        values = conn.execute(select(observation.c.value).where(observation.c.source == "wb_gdp")).scalars().all()
+        values = (
+            conn.execute(select(observation.c.value).where(observation.c.source == "wb_gdp")).scalars().all()
+        )
         reasons = conn.execute(text("SELECT reason_code FROM rejected_row")).scalars().all()
     assert values and all(np.isfinite(values)) and "invalid_number" in reasons

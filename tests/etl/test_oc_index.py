@@ -52,11 +52,16 @@ def test_folder_with_both_editions_is_found(tmp_path):
     (tmp_path / SOURCE.folder).mkdir()
     for cut in (CUT_2021, CUT_2023):
         shutil.copy(cut, tmp_path / SOURCE.folder / cut.name.replace("_cut", ""))
-    assert [p.name for p in SOURCE.paths(tmp_path)] == ["global_oc_index_2021.csv", "global_oc_index_2023.csv"]
+    assert [p.name for p in SOURCE.paths(tmp_path)] == [
+        "global_oc_index_2021.csv",
+        "global_oc_index_2023.csv",
+    ]
 
 
 def test_missing_column_names_file_and_column(tmp_path):
-    path = write_like(tmp_path / "global_oc_index_2023.csv", drop_column(read_fixture_text(CUT_2023), "Human trafficking"))
+    path = write_like(
+        tmp_path / "global_oc_index_2023.csv", drop_column(read_fixture_text(CUT_2023), "Human trafficking")
+    )
     with pytest.raises(ContractError) as err:
         SOURCE.parse(path)
     assert err.value.column == "Human trafficking" and "global_oc_index_2023.csv" in str(err.value)
@@ -68,10 +73,17 @@ def test_file_name_without_edition_is_a_contract_error(tmp_path):
 
 
 def test_text_and_out_of_scale_scores_are_quarantined(tmp_path):
-    text = set_cell(set_cell(read_fixture_text(CUT_2021), 0, "Human trafficking", "high"), 1, "Resilience", "0")
+    text = set_cell(
+        set_cell(read_fixture_text(CUT_2021), 0, "Human trafficking", "high"), 1, "Resilience", "0"
+    )
     parsed = SOURCE.parse(write_like(tmp_path / "global_oc_index_2021.csv", text))
-    assert _row(parsed, 2)[REJECT] == "invalid_number" and "'high' is not a number" in _row(parsed, 2)[REJECT_DETAIL]
-    assert _row(parsed, 3)[REJECT] == "out_of_range" and "below the minimum 1" in _row(parsed, 3)[REJECT_DETAIL]
+    assert (
+        _row(parsed, 2)[REJECT] == "invalid_number"
+        and "'high' is not a number" in _row(parsed, 2)[REJECT_DETAIL]
+    )
+    assert (
+        _row(parsed, 3)[REJECT] == "out_of_range" and "below the minimum 1" in _row(parsed, 3)[REJECT_DETAIL]
+    )
 
 
 def test_unknown_country_is_quarantined(tmp_path, ctx):
@@ -82,7 +94,9 @@ def test_unknown_country_is_quarantined(tmp_path, ctx):
 
 
 def test_duplicate_country_is_quarantined(tmp_path, ctx):
-    parsed = SOURCE.parse(write_like(tmp_path / "global_oc_index_2021.csv", duplicate_row(read_fixture_text(CUT_2021), 0)))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "global_oc_index_2021.csv", duplicate_row(read_fixture_text(CUT_2021), 0))
+    )
     SOURCE.to_observations(parsed, ctx)
     last = _row(parsed, parsed[ROW].max())
     assert last[REJECT] == "duplicate" and "first at row 2" in last[REJECT_DETAIL]

@@ -32,12 +32,15 @@ def test_layouts_levels_and_published_values(ctx):
     bfa = obs[obs.region_id.str.startswith("BFA")]
     assert len(bfa) == 45 and bfa["value"].sum() == 22_868_915 and bfa.period_start.iloc[0].year == 2023
     detail = parsed[REJECT_DETAIL].astype(str)
-    assert detail.str.contains("COD admin-1 not used: Natural Earth admin-1 in BFA corresponds to COD admin-2").any()
+    assert detail.str.contains(
+        "COD admin-1 not used: Natural Earth admin-1 in BFA corresponds to COD admin-2"
+    ).any()
     # Mali: 2018, <Null> names tolerated, 9 units match; the admin-0 check passes
     mli = obs[obs.region_id.str.startswith("MLI")]
     assert len(mli) == 9 and mli["value"].sum() == 17_907_114 and mli.period_start.iloc[0].year == 2018
-    assert detail.str.contains("national total 17,907,114 of MLI 2018; the COD sub-national units sum to "
-                               "17,907,114 \\(equals it\\)").any()
+    assert detail.str.contains(
+        "national total 17,907,114 of MLI 2018; the COD sub-national units sum to 17,907,114 \\(equals it\\)"
+    ).any()
     # Chad: Ennedi Est + Ennedi Ouest -> Natural Earth's single 'Ennedi'
     tcd = pd.read_csv(TCD, encoding="utf-8-sig")
     assert by.loc["TCD-5579", "value"] == tcd[tcd.ADM1_FR.str.startswith("Ennedi")]["T_TL"].sum()

@@ -51,7 +51,12 @@ def test_multi_country_plan_requirements_are_not_counted(ctx):
     # RMRP 2026 (plan 1525) covers 17 countries: Colombia gets its funding, never the requirements
     assert got[("COL", "response.fts_funding_usd", 2026)] == 13574098
     assert ("COL", "response.fts_requirements_usd", 2026) not in got.index
-    assert not obs["indicator"].eq("response.fts_requirements_usd").loc[obs.period_start.map(lambda d: d.year) == 2026].any()
+    assert (
+        not obs["indicator"]
+        .eq("response.fts_requirements_usd")
+        .loc[obs.period_start.map(lambda d: d.year) == 2026]
+        .any()
+    )
     assert int(parsed["_multi_country"].sum()) == 17 + 3
 
 
@@ -59,9 +64,19 @@ def test_every_row_is_loaded_or_rejected_with_reason(ctx):
     parsed, obs = _obs(ctx)
     reasons = rejected(parsed).set_index(ROW)[REJECT].to_dict()
     assert reasons == {
-        2: "out_of_scope", 3: "out_of_scope", 38: "out_of_scope",  # 2028, 2027, 2031 pledges
-        7: "out_of_scope", 12: "out_of_scope", 13: "out_of_scope", 19: "out_of_scope", 22: "out_of_scope",  # RMRP, no funding
-        23: "missing_value", 24: "missing_value", 25: "missing_value", 26: "missing_value", 27: "missing_value",
+        2: "out_of_scope",
+        3: "out_of_scope",
+        38: "out_of_scope",  # 2028, 2027, 2031 pledges
+        7: "out_of_scope",
+        12: "out_of_scope",
+        13: "out_of_scope",
+        19: "out_of_scope",
+        22: "out_of_scope",  # RMRP, no funding
+        23: "missing_value",
+        24: "missing_value",
+        25: "missing_value",
+        26: "missing_value",
+        27: "missing_value",
         29: "missing_value",  # 'Not specified' rows with nothing in them
         28: "out_of_range",  # TUR 2017 negative funding
     }
@@ -77,13 +92,17 @@ def test_missing_column_names_file_and_column(tmp_path):
 
 
 def test_text_in_number_column_is_quarantined(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / "f.csv", set_cell(read_fixture_text(CUT), 2, "requirements", "3bn")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "f.csv", set_cell(read_fixture_text(CUT), 2, "requirements", "3bn"))
+    )
     row = parsed[parsed[ROW] == 4].iloc[0]
     assert row[REJECT] == "invalid_number" and "'3bn' is not a number" in row[REJECT_DETAIL]
 
 
 def test_unknown_country_is_quarantined(tmp_path, ctx):
-    parsed, _ = _obs(ctx, write_like(tmp_path / "f.csv", set_cell(read_fixture_text(CUT), 2, "countryCode", "QQQ")))
+    parsed, _ = _obs(
+        ctx, write_like(tmp_path / "f.csv", set_cell(read_fixture_text(CUT), 2, "countryCode", "QQQ"))
+    )
     row = parsed[parsed[ROW] == 4].iloc[0]
     assert row[REJECT] == "unknown_country" and "'QQQ'" in row[REJECT_DETAIL]
 

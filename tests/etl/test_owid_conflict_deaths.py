@@ -1,4 +1,5 @@
-"""OWID deaths-in-armed-conflicts reader on a 34-row cut of the real grapher download, plus malformed variants."""
+"""OWID deaths-in-armed-conflicts reader on a 34-row cut of the real grapher download, plus malformed
+variants."""
 
 from __future__ import annotations
 
@@ -48,20 +49,26 @@ def test_every_row_is_loaded_or_rejected_with_reason(ctx):
 
 
 def test_real_file_spot_value(ctx):
-    parsed = SOURCE.parse(RAW_DIR / "ucdp_country_year" / "owid_deaths_in_armed_conflicts_by_country_1989_2023.csv")
+    parsed = SOURCE.parse(
+        RAW_DIR / "ucdp_country_year" / "owid_deaths_in_armed_conflicts_by_country_1989_2023.csv"
+    )
     got = _values(parsed, ctx)
     assert len(parsed) == 7175 and got[("SYR", 2016)] == 53_548 and got[("SYR", 2019)] == 11_043
 
 
 def test_aggregate_entity_is_rejected(tmp_path, ctx):
-    parsed = SOURCE.parse(write_like(tmp_path / "o.csv", set_cell(read_fixture_text(CUT), 3, "Entity", "World")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "o.csv", set_cell(read_fixture_text(CUT), 3, "Entity", "World"))
+    )
     SOURCE.to_observations(parsed, ctx)
     assert parsed.set_index(ROW).loc[5, REJECT] == "aggregate"
 
 
 def test_code_column_of_newer_downloads_is_used(tmp_path, ctx):
     rows = [r.split(",") for r in read_fixture_text(CUT).splitlines()]
-    rows = [[rows[0][0], "Code", *rows[0][1:]]] + [[r[0], "SYR" if r[0] == "Syria" else "", *r[1:]] for r in rows[1:]]
+    rows = [[rows[0][0], "Code", *rows[0][1:]]] + [
+        [r[0], "SYR" if r[0] == "Syria" else "", *r[1:]] for r in rows[1:]
+    ]
     parsed = SOURCE.parse(write_like(tmp_path / "o.csv", to_csv_text(rows)))
     got = _values(parsed, ctx)
     assert got[("SYR", 2016)] == 53_548 and got[("GEO", 2008)] == 621
@@ -75,7 +82,9 @@ def test_missing_column_names_file_and_column(tmp_path):
 
 
 def test_text_in_number_column_is_quarantined(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / "o.csv", set_cell(read_fixture_text(CUT), 0, "Deaths", "n/a?")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "o.csv", set_cell(read_fixture_text(CUT), 0, "Deaths", "n/a?"))
+    )
     row = parsed[parsed[ROW] == 2].iloc[0]
     assert row[REJECT] == "invalid_number" and "'n/a?' is not a number" in row[REJECT_DETAIL]
 
@@ -87,7 +96,9 @@ def test_blank_and_negative_deaths(tmp_path):
 
 
 def test_unknown_country_is_quarantined(tmp_path, ctx):
-    parsed = SOURCE.parse(write_like(tmp_path / "o.csv", set_cell(read_fixture_text(CUT), 0, "Entity", "Atlantis")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "o.csv", set_cell(read_fixture_text(CUT), 0, "Entity", "Atlantis"))
+    )
     SOURCE.to_observations(parsed, ctx)
     row = parsed[parsed[ROW] == 2].iloc[0]
     assert row[REJECT] == "unknown_country" and "Atlantis" in row[REJECT_DETAIL]

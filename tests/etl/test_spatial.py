@@ -1,4 +1,5 @@
-"""Point-in-polygon assignment (etl/spatial.py) on real Natural Earth admin-1 polygons and hand-made squares."""
+"""Point-in-polygon assignment (etl/spatial.py) on real Natural Earth admin-1 polygons and hand-made
+squares."""
 
 from __future__ import annotations
 
@@ -13,15 +14,22 @@ import shapely
 from etl.sources.natural_earth import ne_to_iso3
 from etl.spatial import AdminIndex, naive_assign
 
-ADMIN1 = (Path(__file__).resolve().parents[2] / "data" / "raw" / "natural_earth_admin"
-          / "ne_10m_admin_1_states_provinces_simplified.geojson")
+ADMIN1 = (
+    Path(__file__).resolve().parents[2]
+    / "data"
+    / "raw"
+    / "natural_earth_admin"
+    / "ne_10m_admin_1_states_provinces_simplified.geojson"
+)
 
 
 @pytest.fixture(scope="module")
 def west_africa():
     frame = gpd.read_file(ADMIN1)
     frame = frame[frame["adm0_a3"].isin(["NGA", "NER", "BEN", "CMR"])].reset_index(drop=True)
-    iso3 = np.array([ne_to_iso3(a, b) for a, b in zip(frame["adm0_a3"], frame["iso_a2"], strict=True)], dtype=object)
+    iso3 = np.array(
+        [ne_to_iso3(a, b) for a, b in zip(frame["adm0_a3"], frame["iso_a2"], strict=True)], dtype=object
+    )
     return frame["adm1_code"].to_numpy(dtype=object), iso3, np.asarray(frame.geometry.array, dtype=object)
 
 
@@ -57,9 +65,15 @@ def test_a_point_is_never_credited_to_the_neighbouring_country(west_africa):
 def test_coastal_water_takes_the_nearest_unit_within_tolerance_and_far_sea_stays_unassigned(west_africa):
     ids, iso3, geoms = west_africa
     index = AdminIndex(ids, iso3, geoms)
-    lagos_lagoon_offshore, gulf_of_guinea = (3.40, 6.36), (3.40, 4.00)  # ~5 km and ~260 km off the Lagos coast
-    out = index.assign(np.array([lagos_lagoon_offshore[0], gulf_of_guinea[0]]),
-                       np.array([lagos_lagoon_offshore[1], gulf_of_guinea[1]]), np.array(["NGA", "NGA"], dtype=object))
+    lagos_lagoon_offshore, gulf_of_guinea = (3.40, 6.36), (
+        3.40,
+        4.00,
+    )  # ~5 km and ~260 km off the Lagos coast
+    out = index.assign(
+        np.array([lagos_lagoon_offshore[0], gulf_of_guinea[0]]),
+        np.array([lagos_lagoon_offshore[1], gulf_of_guinea[1]]),
+        np.array(["NGA", "NGA"], dtype=object),
+    )
     assert out.loc[0, "method"] in {"within", "nearest"} and out.loc[0, "region_id"].startswith("NGA")
     assert out.loc[0, "distance_km"] <= 25
     assert pd.isna(out.loc[1, "region_id"]) and pd.isna(out.loc[1, "method"])
@@ -69,9 +83,15 @@ def test_coastal_water_takes_the_nearest_unit_within_tolerance_and_far_sea_stays
 def test_overlaps_go_to_the_first_polygon_and_bad_rows_stay_unassigned():
     square = shapely.box(0, 0, 1, 1)
     shifted = shapely.box(0.5, 0, 1.5, 1)  # overlaps the first on x in [0.5, 1]
-    index = AdminIndex(np.array(["A-1", "A-2", "A-3"], dtype=object), np.array(["AAA", "AAA", "AAA"], dtype=object),
-                       np.array([square, shifted, None], dtype=object))
-    out = index.assign(np.array([0.75, 1.25, np.nan, 200.0, 0.2]), np.array([0.5, 0.5, 0.5, 0.5, 0.5]),
-                       np.array(["AAA", "AAA", "AAA", "AAA", "ZZZ"], dtype=object))
+    index = AdminIndex(
+        np.array(["A-1", "A-2", "A-3"], dtype=object),
+        np.array(["AAA", "AAA", "AAA"], dtype=object),
+        np.array([square, shifted, None], dtype=object),
+    )
+    out = index.assign(
+        np.array([0.75, 1.25, np.nan, 200.0, 0.2]),
+        np.array([0.5, 0.5, 0.5, 0.5, 0.5]),
+        np.array(["AAA", "AAA", "AAA", "AAA", "ZZZ"], dtype=object),
+    )
     assert out["region_id"].iloc[:2].tolist() == ["A-1", "A-2"] and out["region_id"].iloc[2:].isna().all()
     assert out["method"].iloc[:2].tolist() == ["within", "within"] and out["method"].iloc[2:].isna().all()

@@ -36,7 +36,10 @@ def test_conflicts_are_counted_per_location_country(ctx):
     assert got[("GRD", 1983, "conflict.armed_conflicts")] == 1 and got[("GRD", 1983, "conflict.war")] == 0
     assert got[("USA", 1983, "conflict.max_intensity")] == 1
     # Sudan/South Sudan 2012 common-border conflict counts in both countries
-    assert got[("SDN", 2012, "conflict.armed_conflicts")] >= 1 and got[("SSD", 2012, "conflict.armed_conflicts")] >= 1
+    assert (
+        got[("SDN", 2012, "conflict.armed_conflicts")] >= 1
+        and got[("SSD", 2012, "conflict.armed_conflicts")] >= 1
+    )
 
 
 def test_every_row_is_loaded_or_rejected(ctx):
@@ -55,38 +58,50 @@ def test_real_file_syria_2016_and_date_formats():
 
 
 def test_iso_dates_as_ucdp_publishes_are_accepted(tmp_path):
-    text = set_cell(set_cell(read_fixture_text(CUT), 0, "start_date", "2012-11-15"), 0, "end_date", "2012-12-21")
+    text = set_cell(
+        set_cell(read_fixture_text(CUT), 0, "start_date", "2012-11-15"), 0, "end_date", "2012-12-21"
+    )
     parsed = SOURCE.parse(write_like(tmp_path / "a.csv", text))
     row = parsed[parsed[ROW] == 2].iloc[0]
     assert row["_start_date"] == dt.datetime(2012, 11, 15) and row["_end_date"] == dt.datetime(2012, 12, 21)
 
 
 def test_bad_date_is_quarantined(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / "a.csv", set_cell(read_fixture_text(CUT), 0, "start_date", "31-13-2012")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "a.csv", set_cell(read_fixture_text(CUT), 0, "start_date", "31-13-2012"))
+    )
     row = parsed[parsed[ROW] == 2].iloc[0]
     assert row[REJECT] == "invalid_date" and "'31-13-2012'" in row[REJECT_DETAIL]
 
 
 def test_missing_column_names_file_and_column(tmp_path):
-    path = write_like(tmp_path / "UcdpPrioConflict_x.csv", drop_column(read_fixture_text(CUT), "intensity_level"))
+    path = write_like(
+        tmp_path / "UcdpPrioConflict_x.csv", drop_column(read_fixture_text(CUT), "intensity_level")
+    )
     with pytest.raises(ContractError) as err:
         SOURCE.parse(path)
     assert err.value.column == "intensity_level" and "UcdpPrioConflict_x.csv" in str(err.value)
 
 
 def test_text_in_number_column_is_quarantined(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / "a.csv", set_cell(read_fixture_text(CUT), 0, "intensity_level", "war")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "a.csv", set_cell(read_fixture_text(CUT), 0, "intensity_level", "war"))
+    )
     row = parsed[parsed[ROW] == 2].iloc[0]
     assert row[REJECT] == "invalid_number" and "'war' is not a number" in row[REJECT_DETAIL]
 
 
 def test_intensity_outside_1_2_is_out_of_range(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / "a.csv", set_cell(read_fixture_text(CUT), 0, "intensity_level", "3")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "a.csv", set_cell(read_fixture_text(CUT), 0, "intensity_level", "3"))
+    )
     assert parsed.set_index(ROW).loc[2, REJECT] == "out_of_range"
 
 
 def test_unknown_country_is_quarantined(tmp_path, ctx):
-    parsed = SOURCE.parse(write_like(tmp_path / "a.csv", set_cell(read_fixture_text(CUT), 0, "gwno_loc", "999")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "a.csv", set_cell(read_fixture_text(CUT), 0, "gwno_loc", "999"))
+    )
     SOURCE.to_observations(parsed, ctx)
     row = parsed[parsed[ROW] == 2].iloc[0]
     assert row[REJECT] == "unknown_country" and "code(s) 999" in row[REJECT_DETAIL]

@@ -1,4 +1,5 @@
-"""UCDP battle deaths reader on a 30-row cut of the real dyadic file, plus malformed variants built from it."""
+"""UCDP battle deaths reader on a 30-row cut of the real dyadic file, plus malformed variants built from
+it."""
 
 from __future__ import annotations
 
@@ -29,10 +30,12 @@ def test_multi_country_dyads_are_split_equally_and_summed(ctx):
     # Syria 2016: dyads 14620 (652: 10,903), 14784 (652: 152), 11973 (652: 32,595), 14741 ("663, 652": 34),
     # 14701 ("645, 652, 640": 1,107) and 524 ("211, 645, 620, 652": 9,775)
     assert got[("SYR", Y2016, "conflict.battle_deaths")] == pytest.approx(
-        10_903 + 152 + 32_595 + 34 / 2 + 1_107 / 3 + 9_775 / 4)
+        10_903 + 152 + 32_595 + 34 / 2 + 1_107 / 3 + 9_775 / 4
+    )
     assert got[("JOR", Y2016, "conflict.battle_deaths")] == 17
     assert got[("BEL", Y2016, "conflict.battle_deaths_high")] == pytest.approx(
-        float(parsed.loc[parsed["dyad_id"] == "524", "bd_high"].item()) / 4)
+        float(parsed.loc[parsed["dyad_id"] == "524", "bd_high"].item()) / 4
+    )
     # the split conserves deaths: the sum over countries equals the sum over dyads
     obs = SOURCE.to_observations(parsed, ctx)
     best = obs[obs["indicator"] == "conflict.battle_deaths"]["value"].sum()
@@ -60,7 +63,9 @@ def test_missing_column_names_file_and_column(tmp_path):
 
 
 def test_text_in_number_column_is_quarantined(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / "b.csv", set_cell(read_fixture_text(CUT), 0, "bd_best", "27?")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "b.csv", set_cell(read_fixture_text(CUT), 0, "bd_best", "27?"))
+    )
     row = parsed[parsed[ROW] == 2].iloc[0]
     assert row[REJECT] == "invalid_number" and "'27?' is not a number" in row[REJECT_DETAIL]
 
@@ -71,12 +76,16 @@ def test_negative_deaths_are_out_of_range(tmp_path):
 
 
 def test_malformed_code_list_is_quarantined(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / "b.csv", set_cell(read_fixture_text(CUT), 0, "gwno_battle", "750; 770")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "b.csv", set_cell(read_fixture_text(CUT), 0, "gwno_battle", "750; 770"))
+    )
     assert parsed.set_index(ROW).loc[2, REJECT] == "invalid_code"
 
 
 def test_unknown_country_quarantines_the_whole_dyad_year(tmp_path, ctx):
-    parsed = SOURCE.parse(write_like(tmp_path / "b.csv", set_cell(read_fixture_text(CUT), 0, "gwno_battle", "750, 999")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "b.csv", set_cell(read_fixture_text(CUT), 0, "gwno_battle", "750, 999"))
+    )
     SOURCE.to_observations(parsed, ctx)
     row = parsed[parsed[ROW] == 2].iloc[0]
     assert row[REJECT] == "unknown_country" and "code(s) 999 of '750, 999'" in row[REJECT_DETAIL]

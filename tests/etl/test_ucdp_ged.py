@@ -40,7 +40,8 @@ def test_cut_aggregates_events_to_admin1_month_and_year(ctx):
     # Borno, March 2014, one-sided violence: the 11 type-3 events of the cut located in Borno
     assert got[(BORNO, "month", MARCH_2014, "conflict.ged_events.one_sided")] == 11
     assert got[(BORNO, "month", MARCH_2014, "conflict.ged_deaths_best.one_sided")] == (
-        52 + 39 + 29 + 7 + 17 + 11 + 24 + 32 + 2 + 4 + 2)
+        52 + 39 + 29 + 7 + 17 + 11 + 24 + 32 + 2 + 4 + 2
+    )
     assert (got > 0).all()
 
 
@@ -57,8 +58,10 @@ def test_every_row_is_loaded_or_rejected_with_reason(ctx):
     events = obs[obs["indicator"] == "conflict.ged_events"]
     assert events.groupby("period_type")["value"].sum().to_dict() == {"month": 41, "year": 41}
     best = obs[obs["indicator"] == "conflict.ged_deaths_best"]
-    assert best.groupby("period_type")["value"].sum().to_dict() == {"month": loaded["_best"].sum(),
-                                                                    "year": loaded["_best"].sum()}
+    assert best.groupby("period_type")["value"].sum().to_dict() == {
+        "month": loaded["_best"].sum(),
+        "year": loaded["_best"].sum(),
+    }
 
 
 def test_missing_column_names_file_and_column(tmp_path):
@@ -69,7 +72,9 @@ def test_missing_column_names_file_and_column(tmp_path):
 
 
 def test_text_in_number_column_is_quarantined(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / "ged_x.csv.gz", set_cell(read_fixture_text(CUT), 0, "best", "many")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "ged_x.csv.gz", set_cell(read_fixture_text(CUT), 0, "best", "many"))
+    )
     row = parsed[parsed[ROW] == 2].iloc[0]
     assert row[REJECT] == "invalid_number" and "column 'best': 'many' is not a number" in row[REJECT_DETAIL]
 
@@ -84,8 +89,9 @@ def test_negative_deaths_and_bad_codes_are_out_of_range(tmp_path):
 
 
 def test_bad_date_is_quarantined(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / "ged_x.csv.gz",
-                                     set_cell(read_fixture_text(CUT), 0, "date_start", "31/03/2014")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "ged_x.csv.gz", set_cell(read_fixture_text(CUT), 0, "date_start", "31/03/2014"))
+    )
     row = parsed[parsed[ROW] == 2].iloc[0]
     assert row[REJECT] == "invalid_date" and "'31/03/2014'" in row[REJECT_DETAIL]
 
@@ -95,11 +101,17 @@ def test_unknown_country_is_quarantined(tmp_path, ctx):
     parsed = SOURCE.parse(write_like(tmp_path / "ged_x.csv.gz", text))
     SOURCE.to_observations(parsed, ctx)
     row = parsed[parsed[ROW] == 2].iloc[0]
-    assert row[REJECT] == "unknown_country" and "'999'" in row[REJECT_DETAIL] and "Atlantis" in row[REJECT_DETAIL]
+    assert (
+        row[REJECT] == "unknown_country"
+        and "'999'" in row[REJECT_DETAIL]
+        and "Atlantis" in row[REJECT_DETAIL]
+    )
 
 
 def test_unknown_gw_code_falls_back_to_country_name(tmp_path, ctx):
-    parsed = SOURCE.parse(write_like(tmp_path / "ged_x.csv.gz", set_cell(read_fixture_text(CUT), 0, "country_id", "")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "ged_x.csv.gz", set_cell(read_fixture_text(CUT), 0, "country_id", ""))
+    )
     SOURCE.to_observations(parsed, ctx)
     row = parsed[parsed[ROW] == 2].iloc[0]
     assert pd.isna(row[REJECT]) and row["_iso3"] == "NGA" and row["_region_id"] == BORNO
@@ -163,9 +175,15 @@ def test_syria_2016_best_matches_source_md(real):
     syria = parsed[parsed["_file"] == "ged191_syria_2016_2019.csv.gz"]
     in_2016 = syria["_date"].dt.year == 2016
     assert syria.loc[in_2016, "_best"].sum() == 48_710
-    syr_units = set(ctx.regions.loc[(ctx.regions["iso3"] == "SYR") & (ctx.regions["level"] == 1), "region_id"])
-    loaded = obs[(obs["region_id"].isin(syr_units)) & (obs["period_type"] == "year")
-                 & (obs["period_start"] == dt.date(2016, 1, 1)) & (obs["indicator"] == "conflict.ged_deaths_best")]
+    syr_units = set(
+        ctx.regions.loc[(ctx.regions["iso3"] == "SYR") & (ctx.regions["level"] == 1), "region_id"]
+    )
+    loaded = obs[
+        (obs["region_id"].isin(syr_units))
+        & (obs["period_type"] == "year")
+        & (obs["period_start"] == dt.date(2016, 1, 1))
+        & (obs["indicator"] == "conflict.ged_deaths_best")
+    ]
     imprecise = syria.loc[in_2016 & (syria[REJECT] == "imprecise_location"), "_best"].sum()
     assert loaded["value"].sum() + imprecise == 48_710
 

@@ -35,8 +35,14 @@ def test_every_row_is_loaded_or_rejected_with_reason(ctx):
     obs = SOURCE.to_observations(parsed, ctx)
     reasons = rejected(parsed).set_index(ROW)[REJECT]
     # 1990-1992 'Unknown' rows are IDMC's global totals; 2017 'Unknown' is a residual; Abyei is disputed
-    assert reasons.to_dict() == {2: "aggregate", 3: "aggregate", 4: "aggregate", 10: "not_a_country",
-                                 11: "disputed_area", 22: "disputed_area"}
+    assert reasons.to_dict() == {
+        2: "aggregate",
+        3: "aggregate",
+        4: "aggregate",
+        10: "not_a_country",
+        11: "disputed_area",
+        22: "disputed_area",
+    }
     assert len(obs) + len(reasons) == len(parsed)
 
 
@@ -48,20 +54,30 @@ def test_missing_column_names_file_and_column(tmp_path):
 
 
 def test_text_in_number_column_is_quarantined(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / "idmc.csv", set_cell(read_fixture_text(CUT), 4, "total", "2.2m")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "idmc.csv", set_cell(read_fixture_text(CUT), 4, "total", "2.2m"))
+    )
     row = parsed[parsed[ROW] == 6].iloc[0]
     assert row[REJECT] == "invalid_number" and "'2.2m' is not a number" in row[REJECT_DETAIL]
 
 
 def test_blank_total_is_missing_value(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / "idmc.csv", set_cell(read_fixture_text(CUT), 4, "total", "-")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "idmc.csv", set_cell(read_fixture_text(CUT), 4, "total", "-"))
+    )
     assert parsed[parsed[ROW] == 6].iloc[0][REJECT] == "missing_value"
 
 
 def test_unknown_country_is_quarantined(tmp_path, ctx):
     text = read_fixture_text(CUT)
-    for col, val in (("coo_iso", "QQQ"), ("coo", "QQQ"), ("coo_name", "Atlantis"), ("coa_iso", "QQQ"),
-                     ("coa", "QQQ"), ("coa_name", "Atlantis")):
+    for col, val in (
+        ("coo_iso", "QQQ"),
+        ("coo", "QQQ"),
+        ("coo_name", "Atlantis"),
+        ("coa_iso", "QQQ"),
+        ("coa", "QQQ"),
+        ("coa_name", "Atlantis"),
+    ):
         text = set_cell(text, 4, col, val)
     parsed = SOURCE.parse(write_like(tmp_path / "idmc.csv", text))
     SOURCE.to_observations(parsed, ctx)

@@ -58,7 +58,9 @@ def test_missing_column_names_file_and_column(tmp_path):
 
 
 def test_text_in_number_column_is_quarantined(tmp_path):
-    path = write_like(tmp_path / "glotip_x_2023-05-30.csv", set_cell(read_fixture_text(CUT), 0, "txtVALUE", "about 600"))
+    path = write_like(
+        tmp_path / "glotip_x_2023-05-30.csv", set_cell(read_fixture_text(CUT), 0, "txtVALUE", "about 600")
+    )
     parsed = SOURCE.parse(path)
     row = parsed[parsed[ROW] == 2].iloc[0]
     assert row[REJECT] == "invalid_number"
@@ -74,7 +76,9 @@ def test_unknown_country_is_quarantined(tmp_path, ctx):
 
 
 def test_exact_duplicate_row_is_quarantined(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / "glotip_x_2023-05-30.csv", duplicate_row(read_fixture_text(CUT), 0)))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "glotip_x_2023-05-30.csv", duplicate_row(read_fixture_text(CUT), 0))
+    )
     last = parsed[parsed[ROW] == parsed[ROW].max()].iloc[0]
     assert last[REJECT] == "duplicate" and "row 2" in last["_reject_detail"]
 

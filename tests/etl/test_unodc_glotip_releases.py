@@ -1,6 +1,7 @@
 """GLOTIP releases as vintages of one source, and the citizenship pairs with their reporting census.
 
-The cuts (tests/fixtures/unodc_glotip/glotip_pairs_cut_<release>.csv, built by build_cuts.py) hold the real rows
+The cuts (tests/fixtures/unodc_glotip/glotip_pairs_cut_<release>.csv, built by build_cuts.py) hold the real
+rows
 of the 2023 and the April 2025 releases for a few keys; the expected values are those printed in the files and
 in data/raw/unodc_glotip_2025/SOURCE.md.
 """
@@ -80,19 +81,27 @@ def test_citizenship_rows_become_pairs_with_nationals_censoring_and_rejected_agg
     parsed, _ = _both(ctx)
     pairs = pair_frame(parsed).set_index(["detecting_iso3", "citizenship_iso3", "year"])
     # 'Nationals' is the detecting country itself
-    assert pairs.loc[("AGO", "AGO", 2017), "victims"] == 23 and pairs.loc[("AGO", "AGO", 2017), "is_nationals"]
+    assert (
+        pairs.loc[("AGO", "AGO", 2017), "victims"] == 23 and pairs.loc[("AGO", "AGO", 2017), "is_nationals"]
+    )
     # "Costa d'Avorio" is Côte d'Ivoire, not Costa Rica; its '<5'/7 are kept as published
     assert pairs.loc[("ITA", "CIV", 2018), "victims"] == 7
     assert not ((pairs.index.get_level_values(0) == "ITA") & (pairs.index.get_level_values(1) == "CRI")).any()
     # a censored value: Guyana 2018 lists 'Jamaicans' as '<5'; 'Venezuelans' 155 is exact
     assert _row(parsed, NEW, Iso3_code="GUY", Year="2018", Category="Jamaicans")["txtVALUE"] == "<5"
     assert pairs.loc[("GUY", "JAM", 2018), "victims"] == 5 and pairs.loc[("GUY", "JAM", 2018), "censored"]
-    assert pairs.loc[("GUY", "VEN", 2018), "victims"] == 155 and not pairs.loc[("GUY", "VEN", 2018), "censored"]
+    assert (
+        pairs.loc[("GUY", "VEN", 2018), "victims"] == 155 and not pairs.loc[("GUY", "VEN", 2018), "censored"]
+    )
     # nationals under the country's own demonym ('Guayanean', Guyana 2020) are the self-pair too
-    assert pairs.loc[("GUY", "GUY", 2020), "is_nationals"] and pairs.loc[("GUY", "GUY", 2020), "victims"] == 20
+    assert (
+        pairs.loc[("GUY", "GUY", 2020), "is_nationals"] and pairs.loc[("GUY", "GUY", 2020), "victims"] == 20
+    )
     # aggregates are rejected with their reason, never matched to Barbados or Brazil
-    for category in ("Caribbean (Trinidad and Tobago, Barbados, etc)",
-                     "Other Countries (Dominica, Panama, French Guiana, Brazil, etc.)"):
+    for category in (
+        "Caribbean (Trinidad and Tobago, Barbados, etc)",
+        "Other Countries (Dominica, Panama, French Guiana, Brazil, etc.)",
+    ):
         row = _row(parsed, NEW, Iso3_code="GUY", Year="2018", Category=category)
         assert row[REJECT] == "aggregate" and category in row[REJECT_DETAIL]
     assert {("GUY", "BRB", 2018), ("GUY", "BRA", 2018)}.isdisjoint(pairs.index)
@@ -118,13 +127,23 @@ def test_reporting_census_counts_the_listed_citizenships(ctx):
     assert len(census) == pairs.groupby(["detecting_iso3", "year"]).ngroups
 
 
-@pytest.mark.parametrize("category, expected", [
-    ("Nationals", "nationals"), ("Costa d'Avorio", "CIV"), ("Côte d'Ivoire", "CIV"), ("Nigerians", "NGA"),
-    ("Caribbean (Trinidad and Tobago, Barbados, etc)", "aggregate"),
-    ("Other Countries (Dominica, Panama, French Guiana, Brazil, etc.)", "aggregate"),
-    ("Africa", "aggregate"), ("Unknown", "unknown_country"), ("Nigerin", "unknown_country"),
-    ("Q6.1_10s_2019", "unknown_country"), ("Atlantis", "unknown_country"), ("Kosovo under UNSCR 1244", "XKX"),
-])
+@pytest.mark.parametrize(
+    "category, expected",
+    [
+        ("Nationals", "nationals"),
+        ("Costa d'Avorio", "CIV"),
+        ("Côte d'Ivoire", "CIV"),
+        ("Nigerians", "NGA"),
+        ("Caribbean (Trinidad and Tobago, Barbados, etc)", "aggregate"),
+        ("Other Countries (Dominica, Panama, French Guiana, Brazil, etc.)", "aggregate"),
+        ("Africa", "aggregate"),
+        ("Unknown", "unknown_country"),
+        ("Nigerin", "unknown_country"),
+        ("Q6.1_10s_2019", "unknown_country"),
+        ("Atlantis", "unknown_country"),
+        ("Kosovo under UNSCR 1244", "XKX"),
+    ],
+)
 def test_categories_resolve_only_by_exact_name_or_listed_alias(category, expected):
     res = resolve_category(category)
     got = "nationals" if res.nationals else (res.iso3 or res.reason_code)
@@ -133,11 +152,15 @@ def test_categories_resolve_only_by_exact_name_or_listed_alias(category, expecte
 
 def test_every_category_in_the_shipped_releases_was_reviewed():
     """No category of either release falls through to 'not an exact country name or a listed alias'."""
-    for path in (RAW_DIR / "unodc_glotip" / "glotip_2003_2018.csv.gz",
-                 RAW_DIR / "unodc_glotip_2025" / "glotip_2003_2020.csv.gz"):
+    for path in (
+        RAW_DIR / "unodc_glotip" / "glotip_2003_2018.csv.gz",
+        RAW_DIR / "unodc_glotip_2025" / "glotip_2003_2020.csv.gz",
+    ):
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        cats = frame.loc[(frame["Dimension"] == "by citizenship")
-                         & (frame["Indicator"] == "Detected trafficking victims"), "Category"].unique()
+        cats = frame.loc[
+            (frame["Dimension"] == "by citizenship") & (frame["Indicator"] == "Detected trafficking victims"),
+            "Category",
+        ].unique()
         unreviewed = [c for c in cats if "not an exact country name" in (resolve_category(c).reason or "")]
         assert unreviewed == [], path.name
         assert len(cats) >= 300  # 300 distinct categories in 2023, 539 in 2025
@@ -166,24 +189,50 @@ def test_load_records_the_release_and_a_later_release_loads_the_same_way(tmp_pat
 
     def france_2017():
         with engine.connect() as conn:
-            return conn.execute(select(observation.c.value, source_load.c.release, source_load.c.file)
-                                .join(source_load, source_load.c.load_id == observation.c.load_id)
-                                .where(observation.c.region_id == "FRA", observation.c.indicator == VICTIMS,
-                                       observation.c.period_start == dt.date(2017, 1, 1))).one()
+            return conn.execute(
+                select(observation.c.value, source_load.c.release, source_load.c.file)
+                .join(source_load, source_load.c.load_id == observation.c.load_id)
+                .where(
+                    observation.c.region_id == "FRA",
+                    observation.c.indicator == VICTIMS,
+                    observation.c.period_start == dt.date(2017, 1, 1),
+                )
+            ).one()
 
-    assert tuple(france_2017()) == (1456, "2025-04-14", "unodc_glotip_2025/glotip_pairs_cut_2025-04-14.csv.gz")
+    assert tuple(france_2017()) == (
+        1456,
+        "2025-04-14",
+        "unodc_glotip_2025/glotip_pairs_cut_2025-04-14.csv.gz",
+    )
     pairs, census = read_citizenship_pairs(engine), read_reporting_census(engine)
-    assert list(pairs.columns) == ["detecting_iso3", "citizenship_iso3", "year", "victims", "censored",
-                                   "is_nationals", "release"]
+    assert list(pairs.columns) == [
+        "detecting_iso3",
+        "citizenship_iso3",
+        "year",
+        "victims",
+        "censored",
+        "is_nationals",
+        "release",
+    ]
     assert list(census.columns) == ["detecting_iso3", "year", "n_citizenships", "release"]
     assert pairs["year"].dtype.kind == "i" and census["n_citizenships"].dtype.kind == "i"
     nationals = pairs[pairs["is_nationals"]]
     assert (nationals["detecting_iso3"] == nationals["citizenship_iso3"]).all() and len(nationals) >= 2
     with engine.connect() as conn:
-        loads = conn.execute(select(source_load).where(source_load.c.source == "unodc_glotip",
-                                                       source_load.c.status == "loaded")).mappings().all()
-        superseded = conn.execute(select(rejected_row.c.row_number).where(
-            rejected_row.c.reason_code == "superseded")).scalars().all()
+        loads = (
+            conn.execute(
+                select(source_load).where(
+                    source_load.c.source == "unodc_glotip", source_load.c.status == "loaded"
+                )
+            )
+            .mappings()
+            .all()
+        )
+        superseded = (
+            conn.execute(select(rejected_row.c.row_number).where(rejected_row.c.reason_code == "superseded"))
+            .scalars()
+            .all()
+        )
     assert {r["release"] for r in loads} == {"2023-05-30", "2025-04-14"}
     assert all(r["rows_read"] == r["rows_loaded"] + r["rows_rejected"] for r in loads)
     assert superseded
@@ -212,4 +261,10 @@ def test_every_reject_names_its_row(ctx):
     parsed, _ = _both(ctx)
     bad = parsed[parsed[REJECT].notna()]
     assert bad[ROW].notna().all() and set(bad[REJECT]) <= {
-        "superseded", "aggregate", "unknown_country", "duplicate", "conflicting_duplicate", "out_of_scope"}
+        "superseded",
+        "aggregate",
+        "unknown_country",
+        "duplicate",
+        "conflicting_duplicate",
+        "out_of_scope",
+    }

@@ -31,12 +31,15 @@ def test_valid_file_gives_a_dry_run_report_and_writes_nothing(ctx, regions_engin
     assert _counts(regions_engine) == before
 
 
-@pytest.mark.parametrize(("name", "data", "code", "message"), [
-    ("population.xlsx", b"PK\x03\x04junk", "wrong_type", "does not look like a unhcr_population file"),
-    ("population.csv.gz", b"year,coo\n1,2\n", "wrong_type", "not gzip-compressed"),
-    ("../../etc/passwd", b"x", "bad_name", "not allowed"),
-    ("population.csv.gz", b"", "empty", "empty"),
-])
+@pytest.mark.parametrize(
+    ("name", "data", "code", "message"),
+    [
+        ("population.xlsx", b"PK\x03\x04junk", "wrong_type", "does not look like a unhcr_population file"),
+        ("population.csv.gz", b"year,coo\n1,2\n", "wrong_type", "not gzip-compressed"),
+        ("../../etc/passwd", b"x", "bad_name", "not allowed"),
+        ("population.csv.gz", b"", "empty", "empty"),
+    ],
+)
 def test_wrong_type_and_names_are_refused(ctx, name, data, code, message):
     report, staged = validate("unhcr_population", name, data, ctx)
     assert not report.ok and staged is None
@@ -44,7 +47,9 @@ def test_wrong_type_and_names_are_refused(ctx, name, data, code, message):
 
 
 def test_too_large_is_refused(ctx):
-    report, _ = validate("unhcr_population", "population.csv.gz", b"\x1f\x8b" + b"0" * (MAX_UPLOAD_BYTES + 1), ctx)
+    report, _ = validate(
+        "unhcr_population", "population.csv.gz", b"\x1f\x8b" + b"0" * (MAX_UPLOAD_BYTES + 1), ctx
+    )
     assert report.error_code == "too_large" and "limit" in report.error
 
 
@@ -115,23 +120,30 @@ def test_refused_upload_is_recorded_and_nothing_loads(ctx, engine):
 
 def _counts(engine):
     with engine.connect() as conn:
-        return (conn.execute(select(func.count()).select_from(observation)).scalar_one(),
-                conn.execute(select(func.count()).select_from(source_load)).scalar_one())
+        return (
+            conn.execute(select(func.count()).select_from(observation)).scalar_one(),
+            conn.execute(select(func.count()).select_from(source_load)).scalar_one(),
+        )
 
 
 SHEET_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 
 
-@pytest.mark.parametrize("cell", [
-    '<c r="B2"><f t="shared" ref="B2:B9" si="0">A2*2</f><v>2</v></c>',  # shared formula with attributes
-    '<c r="B3"><f t="shared" si="0"/><v>4</v></c>',  # the empty follower of a shared formula
-    '<c r="B2"><x:f xmlns:x="' + SHEET_NS + '">SUM(A1:A9)</x:f></c>',  # prefixed element
-    '<c r="B2"><f aca="false">A2</f></c>',
-])
+@pytest.mark.parametrize(
+    "cell",
+    [
+        '<c r="B2"><f t="shared" ref="B2:B9" si="0">A2*2</f><v>2</v></c>',  # shared formula with attributes
+        '<c r="B3"><f t="shared" si="0"/><v>4</v></c>',  # the empty follower of a shared formula
+        '<c r="B2"><x:f xmlns:x="' + SHEET_NS + '">SUM(A1:A9)</x:f></c>',  # prefixed element
+        '<c r="B2"><f aca="false">A2</f></c>',
+    ],
+)
 def test_formula_in_any_form_is_refused(ctx, cell):
     """Issue 9 #15: the check looked for the bytes '<f>' only, so attributed or prefixed formulas passed."""
-    sheet = (f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{SHEET_NS}"><sheetData>'
-             f'<row r="2"><c r="A2"><v>1</v></c>{cell}</row></sheetData></worksheet>')
+    sheet = (
+        f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{SHEET_NS}"><sheetData>'
+        f'<row r="2"><c r="A2"><v>1</v></c>{cell}</row></sheetData></worksheet>'
+    )
     data = _xlsx({"xl/worksheets/sheet1.xml": b"<worksheet/>", "xl/worksheets/sheet7.xml": sheet.encode()})
     report, staged = validate("inform_risk", "INFORM_Risk_2026_v071.xlsx", data, ctx)
     assert staged is None
@@ -145,7 +157,8 @@ def test_malformed_sheet_xml_is_refused(ctx):
 
 
 def test_real_workbooks_formula_check():
-    """Real files: the GSI 2016 workbook holds values only and passes; the GSI 2018 workbook's formulas are all
+    """Real files: the GSI 2016 workbook holds values only and passes; the GSI 2018 workbook's formulas are
+    all
     written ``<f aca="false">`` (which the byte search for '<f>' let through) and are now found."""
     from etl.uploads import UploadRefused, _check_bytes
     from warehouse.config import raw_dir
@@ -153,26 +166,35 @@ def test_real_workbooks_formula_check():
     folder = raw_dir() / "walkfree_gsi_2016_2018"
     _check_bytes("gsi_2016_global_data.xlsx", (folder / "gsi_2016_global_data.xlsx").read_bytes())
     with pytest.raises(UploadRefused, match="contains formulas") as refused:
-        _check_bytes("gsi_2018_global_data_workbook.xlsx", (folder / "gsi_2018_global_data_workbook.xlsx").read_bytes())
+        _check_bytes(
+            "gsi_2018_global_data_workbook.xlsx", (folder / "gsi_2018_global_data_workbook.xlsx").read_bytes()
+        )
     assert refused.value.code == "formula"
 
 
 def test_a_new_glotip_release_is_added_beside_the_older_ones(tmp_path, monkeypatch):
     """GLOTIP files are releases: uploading a third one must keep both shipped releases in data/raw.
 
-    Before this rule the upload's name pattern (glotip_*) matched every release, so a load removed them all and
+    Before this rule the upload's name pattern (glotip_*) matched every release, so a load removed them all
+    and
     the warehouse lost the values only the 2023 release lists.
     """
     from etl.sources import get_source
     from etl.uploads import _replaced
 
-    for rel in ("unodc_glotip/glotip_2003_2018.csv.gz", "unodc_glotip_2025/glotip_2003_2020.csv.gz",
-                "covariates_country_year/wb_gdp_current_usd.csv"):
+    for rel in (
+        "unodc_glotip/glotip_2003_2018.csv.gz",
+        "unodc_glotip_2025/glotip_2003_2020.csv.gz",
+        "covariates_country_year/wb_gdp_current_usd.csv",
+    ):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(b"x")
     monkeypatch.setenv("CRISISRISK_RAW_DIR", str(tmp_path))
     glotip = get_source("unodc_glotip")
     assert _replaced(glotip, "glotip_2026-04-01.csv.gz") == []
-    assert _replaced(glotip, "glotip_2003_2020.csv.gz") == [tmp_path / "unodc_glotip_2025/glotip_2003_2020.csv.gz"]
+    assert _replaced(glotip, "glotip_2003_2020.csv.gz") == [
+        tmp_path / "unodc_glotip_2025/glotip_2003_2020.csv.gz"
+    ]
     assert _replaced(get_source("wb_gdp"), "wb_gdp_current_usd.csv") == [
-        tmp_path / "covariates_country_year/wb_gdp_current_usd.csv"]
+        tmp_path / "covariates_country_year/wb_gdp_current_usd.csv"
+    ]

@@ -20,8 +20,20 @@ def _row(parsed: pd.DataFrame, line: int) -> pd.Series:
 
 
 def test_parse_tier_accepts_padded_and_published_labels():
-    value, not_ranked, unknown = parse_tier(pd.Series(["Tier 2    ", "Watchlist    ", "Tier 2 Watch List", "Tier 1",
-                                                       "Tier 3", "NA", "Special Case", "Tier 4"]))
+    value, not_ranked, unknown = parse_tier(
+        pd.Series(
+            [
+                "Tier 2    ",
+                "Watchlist    ",
+                "Tier 2 Watch List",
+                "Tier 1",
+                "Tier 3",
+                "NA",
+                "Special Case",
+                "Tier 4",
+            ]
+        )
+    )
     assert value.tolist()[:5] == [2.0, 2.5, 2.5, 1.0, 3.0]
     assert not_ranked.tolist() == [False] * 5 + [True, True, False]
     assert unknown.tolist() == [False] * 7 + [True]
@@ -51,7 +63,9 @@ def test_every_row_is_loaded_or_rejected_with_reason(ctx):
 
 
 def test_published_label_tier_2_watch_list_is_accepted(tmp_path, ctx):
-    path = write_like(tmp_path / "tip_tiers_x.csv", set_cell(read_fixture_text(CUT), 3, "tier", "Tier 2 Watch List "))
+    path = write_like(
+        tmp_path / "tip_tiers_x.csv", set_cell(read_fixture_text(CUT), 3, "tier", "Tier 2 Watch List ")
+    )
     parsed = SOURCE.parse(path)
     obs = SOURCE.to_observations(parsed, ctx)
     afg = obs[(obs.region_id == "AFG") & (obs.period_start.map(lambda d: d.year) == 2002)]
@@ -59,7 +73,9 @@ def test_published_label_tier_2_watch_list_is_accepted(tmp_path, ctx):
 
 
 def test_unknown_tier_label_is_quarantined(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / "tip_tiers_x.csv", set_cell(read_fixture_text(CUT), 3, "tier", "Tier 4")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "tip_tiers_x.csv", set_cell(read_fixture_text(CUT), 3, "tier", "Tier 4"))
+    )
     row = _row(parsed, 5)
     assert row[REJECT] == "invalid_value" and "'Tier 4' is not a TIP tier" in row[REJECT_DETAIL]
 
@@ -72,7 +88,9 @@ def test_missing_column_names_file_and_column(tmp_path):
 
 
 def test_text_in_year_column_is_quarantined(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / "tip_tiers_x.csv", set_cell(read_fixture_text(CUT), 3, "year", "2002a")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "tip_tiers_x.csv", set_cell(read_fixture_text(CUT), 3, "year", "2002a"))
+    )
     row = _row(parsed, 5)
     assert row[REJECT] == "invalid_number" and "'2002a' is not a number" in row[REJECT_DETAIL]
 

@@ -39,7 +39,11 @@ def test_tiers_use_the_kelley_coding_at_the_report_year(ctx):
 
 def test_partial_years_load_only_the_listed_countries(ctx):
     _, tiers = _load(CUT, ctx)
-    for year in (2022, 2024, 2025):  # Watch List and Tier 3 only: USA and the UK are not listed, so not loaded
+    for year in (
+        2022,
+        2024,
+        2025,
+    ):  # Watch List and Tier 3 only: USA and the UK are not listed, so not loaded
         assert ("USA", year) not in tiers.index and ("GBR", year) not in tiers.index
         assert set(tiers.xs(year, level=1)) <= {2.5, 3.0}
     assert tiers[("SSD", 2022)] == 3.0

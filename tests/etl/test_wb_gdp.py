@@ -33,13 +33,17 @@ def test_missing_column_names_file_and_column(tmp_path):
 
 
 def test_text_in_number_column_is_quarantined(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / "gdp.csv", set_cell(read_fixture_text(CUT), 2, "Value", "4.3e11 USD")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "gdp.csv", set_cell(read_fixture_text(CUT), 2, "Value", "4.3e11 USD"))
+    )
     row = parsed[parsed[ROW] == 4].iloc[0]
     assert row[REJECT] == "invalid_number" and "'4.3e11 USD'" in row[REJECT_DETAIL]
 
 
 def test_bad_year_is_quarantined(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / "gdp.csv", set_cell(read_fixture_text(CUT), 0, "Year", "FY2018")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "gdp.csv", set_cell(read_fixture_text(CUT), 0, "Year", "FY2018"))
+    )
     assert parsed.loc[parsed[ROW] == 2, REJECT].item() == "invalid_number"
 
 

@@ -47,7 +47,9 @@ def test_missing_column_names_file_and_column(tmp_path):
 
 
 def test_text_in_number_column_is_quarantined(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / "wb_x.csv", set_cell(read_fixture_text(CUT), 0, "Value", "n/a yet")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "wb_x.csv", set_cell(read_fixture_text(CUT), 0, "Value", "n/a yet"))
+    )
     row = parsed[parsed[ROW] == 2].iloc[0]
     assert row[REJECT] == "invalid_number" and "'n/a yet' is not a number" in row[REJECT_DETAIL]
 

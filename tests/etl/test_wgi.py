@@ -21,7 +21,9 @@ def _obs(ctx, path=CUT):
 def test_cut_maps_to_published_values(ctx):
     parsed, obs = _obs(ctx)
     got = obs.set_index(["region_id", "indicator", obs["period_start"].map(lambda d: d.year)])["value"]
-    assert got[("SYR", "structural.wgi_rl", 2023)] == pytest.approx(-2.03518009185791)  # "Syria rl 2023 = -2.04"
+    assert got[("SYR", "structural.wgi_rl", 2023)] == pytest.approx(
+        -2.03518009185791
+    )  # "Syria rl 2023 = -2.04"
     assert got[("SYR", "structural.wgi_rl_se", 2023)] == pytest.approx(0.192640483379364)
     assert got[("AFG", "structural.wgi_pv", 2023)] == pytest.approx(-2.4840805530548096)
     # World Bank's non-ISO codes
@@ -53,12 +55,16 @@ def test_text_in_number_column_is_quarantined(tmp_path):
 
 
 def test_estimate_outside_scale_is_quarantined(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / "wgi_x.csv.gz", set_cell(read_fixture_text(CUT), 0, "estimate", "42")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "wgi_x.csv.gz", set_cell(read_fixture_text(CUT), 0, "estimate", "42"))
+    )
     assert parsed.loc[parsed[ROW] == 2, REJECT].item() == "out_of_range"
 
 
 def test_unknown_dimension_is_out_of_scope(tmp_path):
-    parsed = SOURCE.parse(write_like(tmp_path / "wgi_x.csv.gz", set_cell(read_fixture_text(CUT), 0, "indicator", "xx")))
+    parsed = SOURCE.parse(
+        write_like(tmp_path / "wgi_x.csv.gz", set_cell(read_fixture_text(CUT), 0, "indicator", "xx"))
+    )
     assert parsed.loc[parsed[ROW] == 2, REJECT].item() == "out_of_scope"
 
 

@@ -24,8 +24,15 @@ def synthetic_obs(seed: int = 7) -> pd.DataFrame:
                 if code == "detection.tip_tier":
                     value = rng.choice([1, 2, 2.5, 3])
                 censored = code == LABEL_INDICATOR and rng.random() < 0.2
-                rows.append({"region_id": region, "year": year, "indicator": code, "value": float(value),
-                             "censored": bool(censored)})
+                rows.append(
+                    {
+                        "region_id": region,
+                        "year": year,
+                        "indicator": code,
+                        "value": float(value),
+                        "censored": bool(censored),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -45,13 +52,32 @@ def test_no_leakage_changing_year_t_or_later_leaves_features_unchanged(t):
 
 
 def test_rates_are_per_100k_of_last_years_population():
-    obs = pd.DataFrame([
-        {"region_id": "AAA", "year": 2009, "indicator": POPULATION, "value": 2_000_000.0, "censored": False},
-        {"region_id": "AAA", "year": 2009, "indicator": "displacement.refugees_by_origin", "value": 1_000.0,
-         "censored": False},
-        {"region_id": "AAA", "year": 2010, "indicator": POPULATION, "value": 4_000_000.0, "censored": False},
-        {"region_id": "AAA", "year": 2010, "indicator": LABEL_INDICATOR, "value": 5.0, "censored": True},
-    ])
+    obs = pd.DataFrame(
+        [
+            {
+                "region_id": "AAA",
+                "year": 2009,
+                "indicator": POPULATION,
+                "value": 2_000_000.0,
+                "censored": False,
+            },
+            {
+                "region_id": "AAA",
+                "year": 2009,
+                "indicator": "displacement.refugees_by_origin",
+                "value": 1_000.0,
+                "censored": False,
+            },
+            {
+                "region_id": "AAA",
+                "year": 2010,
+                "indicator": POPULATION,
+                "value": 4_000_000.0,
+                "censored": False,
+            },
+            {"region_id": "AAA", "year": 2010, "indicator": LABEL_INDICATOR, "value": 5.0, "censored": True},
+        ]
+    )
     panel = build_panel(obs, years=[2010], censored_fraction=0.5)
     row = panel.loc[("AAA", 2010)]
     # 1,000 refugees / 2,000,000 residents in 2009 = 50 per 100k
@@ -62,10 +88,14 @@ def test_rates_are_per_100k_of_last_years_population():
 
 
 def test_years_since_the_last_report_and_carried_past_victims():
-    rows = [{"region_id": "AAA", "year": y, "indicator": POPULATION, "value": 1e6, "censored": False}
-            for y in range(2003, 2012)]
-    rows += [{"region_id": "AAA", "year": y, "indicator": LABEL_INDICATOR, "value": v, "censored": False}
-             for y, v in ((2005, 10.0), (2008, 20.0))]
+    rows = [
+        {"region_id": "AAA", "year": y, "indicator": POPULATION, "value": 1e6, "censored": False}
+        for y in range(2003, 2012)
+    ]
+    rows += [
+        {"region_id": "AAA", "year": y, "indicator": LABEL_INDICATOR, "value": v, "censored": False}
+        for y, v in ((2005, 10.0), (2008, 20.0))
+    ]
     panel = build_panel(pd.DataFrame(rows), years=[2005, 2006, 2010])
     since = panel["years_since_victims_report"]
     assert np.isnan(since.loc[("AAA", 2005)])  # nothing reported before 2005

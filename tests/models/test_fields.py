@@ -46,13 +46,28 @@ def test_tags_are_hxl_and_numbers_say_so(table):
 
 def test_detected_contract_of_issue_10_is_unchanged():
     # `crisisrisk export predictions --target detected`: names and order are a public contract
-    assert fields.DETECTED_EXPORT == ["region_id", "iso3", "name", "level", "year", "estimate_per_100k",
-                                      "lower_per_100k", "upper_per_100k", "risk_score", "risk_band", "run_id",
-                                      "basis", "horizon", "label_year", "conflict_year", "displacement_year",
-                                      "small_population"]
+    assert fields.DETECTED_EXPORT == [
+        "region_id",
+        "iso3",
+        "name",
+        "level",
+        "year",
+        "estimate_per_100k",
+        "lower_per_100k",
+        "upper_per_100k",
+        "risk_score",
+        "risk_band",
+        "run_id",
+        "basis",
+        "horizon",
+        "label_year",
+        "conflict_year",
+        "displacement_year",
+        "small_population",
+    ]
     assert set(fields.DETECTED_CONTRACT) <= set(fields.DETECTED_EXPORT)
-    assert fields.API_DETECTED[:len(fields.DETECTED_CORE)] == fields.DETECTED_CORE
-    assert fields.API_RISE[:len(fields.RISE_EXPORT)] == fields.RISE_EXPORT
+    assert fields.API_DETECTED[: len(fields.DETECTED_CORE)] == fields.DETECTED_CORE
+    assert fields.API_RISE[: len(fields.RISE_EXPORT)] == fields.RISE_EXPORT
 
 
 def test_a_region_is_tagged_by_the_level_written():
@@ -74,20 +89,47 @@ def _deployed_warehouse(tmp_path, monkeypatch):
     engine = make_engine(url)
     migrate(engine)
     with engine.begin() as conn:
-        conn.execute(region.insert(), [{"region_id": "NGA", "level": 0, "iso3": "NGA", "name": "Nigeria"},
-                                       {"region_id": "NGA-1", "level": 1, "iso3": "NGA", "parent_id": "NGA",
-                                        "name": "=Lagos"}])
-        conn.execute(model_run.insert().values(run_id="r1", created_at=dt.datetime.now(dt.UTC),
-                                               status="deployed", level=0, artefact_sha256="0" * 64,
-                                               panel_sha256="0" * 64, metadata_json={"run_id": "r1"},
-                                               metrics_json={}))
-        base = {"run_id": "r1", "year": 2020, "estimate_per_100k": 1.234567, "lower_per_100k": 0.5,
-                "upper_per_100k": 2.0, "risk_score": 87.654, "risk_band": "high", "basis": "checked",
-                "horizon": 2, "label_year": 2018, "conflict_year": 2020, "displacement_year": 2019,
-                "small_population": False}
-        conn.execute(prediction.insert(), [{**base, "region_id": "NGA", "level": 0},
-                                           {**base, "region_id": "NGA-1", "level": 1,
-                                            "method": "exposure_downscaled"}])
+        conn.execute(
+            region.insert(),
+            [
+                {"region_id": "NGA", "level": 0, "iso3": "NGA", "name": "Nigeria"},
+                {"region_id": "NGA-1", "level": 1, "iso3": "NGA", "parent_id": "NGA", "name": "=Lagos"},
+            ],
+        )
+        conn.execute(
+            model_run.insert().values(
+                run_id="r1",
+                created_at=dt.datetime.now(dt.UTC),
+                status="deployed",
+                level=0,
+                artefact_sha256="0" * 64,
+                panel_sha256="0" * 64,
+                metadata_json={"run_id": "r1"},
+                metrics_json={},
+            )
+        )
+        base = {
+            "run_id": "r1",
+            "year": 2020,
+            "estimate_per_100k": 1.234567,
+            "lower_per_100k": 0.5,
+            "upper_per_100k": 2.0,
+            "risk_score": 87.654,
+            "risk_band": "high",
+            "basis": "checked",
+            "horizon": 2,
+            "label_year": 2018,
+            "conflict_year": 2020,
+            "displacement_year": 2019,
+            "small_population": False,
+        }
+        conn.execute(
+            prediction.insert(),
+            [
+                {**base, "region_id": "NGA", "level": 0},
+                {**base, "region_id": "NGA-1", "level": 1, "method": "exposure_downscaled"},
+            ],
+        )
     return engine
 
 
@@ -99,8 +141,20 @@ def test_cli_export_hxl_row_is_the_table_row(tmp_path, monkeypatch, level, name)
 
     _deployed_warehouse(tmp_path, monkeypatch)
     out = tmp_path / "p.csv"
-    args = ["predictions", "--target", "detected", "--level", level, "--from", "2020", "--to", "2020",
-            "--out", str(out), "--hxl"]
+    args = [
+        "predictions",
+        "--target",
+        "detected",
+        "--level",
+        level,
+        "--from",
+        "2020",
+        "--to",
+        "2020",
+        "--out",
+        str(out),
+        "--hxl",
+    ]
     result = CliRunner().invoke(export_app, args)
     assert result.exit_code == 0, result.output
     rows = list(csv.reader(io.StringIO(out.read_text())))
@@ -120,16 +174,41 @@ def test_download_and_cli_export_tag_a_field_alike():
     from dashboard.exports import to_csv
     from models.export import prediction_hxl
 
-    frame = pd.DataFrame([{"rank": 1, "region_id": "NGA", "region_name": "Nigeria", "iso3": "NGA",
-                           "year": 2020, "risk_score": 87.654, "risk_band": "high",
-                           "estimate_per_100k": 1.234567,
-                           "lower_per_100k": 0.5, "upper_per_100k": 2.0, "population": 2.1e8}])
+    frame = pd.DataFrame(
+        [
+            {
+                "rank": 1,
+                "region_id": "NGA",
+                "region_name": "Nigeria",
+                "iso3": "NGA",
+                "year": 2020,
+                "risk_score": 87.654,
+                "risk_band": "high",
+                "estimate_per_100k": 1.234567,
+                "lower_per_100k": 0.5,
+                "upper_per_100k": 2.0,
+                "population": 2.1e8,
+            }
+        ]
+    )
     table = list(csv.reader(io.StringIO(to_csv(frame, 0, hxl=True))))
-    download = dict(zip([fields.DETECTED[c].header for c in frame.columns.str.replace("region_name", "name")],
-                        table[1], strict=True))
+    download = dict(
+        zip(
+            [fields.DETECTED[c].header for c in frame.columns.str.replace("region_name", "name")],
+            table[1],
+            strict=True,
+        )
+    )
     export = dict(zip(fields.DETECTED_EXPORT, prediction_hxl(0), strict=True))
-    shared = ("region_id", "iso3", "year", "estimate_per_100k", "lower_per_100k", "upper_per_100k",
-              "risk_score")
+    shared = (
+        "region_id",
+        "iso3",
+        "year",
+        "estimate_per_100k",
+        "lower_per_100k",
+        "upper_per_100k",
+        "risk_score",
+    )
     for col in shared:
         assert download[fields.DETECTED[col].header] == export[col], col
     assert table[2][table[0].index("Population (persons, World Bank, latest year)")] == "210000000"

@@ -48,8 +48,9 @@ def test_registry_round_trip_and_refusals(small, tmp_path):
     meta = {"run_id": "r1", "features": features}
     save_artefacts("r1", booster, meta, tmp_path)
     loaded, loaded_meta = load_run("r1", tmp_path, expected_features=features)
-    np.testing.assert_array_equal(predict_margin(loaded, labelled[features]),
-                                  predict_margin(booster, labelled[features]))
+    np.testing.assert_array_equal(
+        predict_margin(loaded, labelled[features]), predict_margin(booster, labelled[features])
+    )
     with pytest.raises(RegistryError, match="differ from the expected"):
         load_run("r1", tmp_path, expected_features=list(reversed(features)))
     # tampering with the model file is detected by the checksum
@@ -80,7 +81,9 @@ def test_metrics_on_known_values():
 def test_risk_scores_are_percentiles_within_year():
     from models.pipeline import risk_scores
 
-    frame = pd.DataFrame({"year": [2020] * 4 + [2021] * 2, "estimate_per_100k": [1.0, 2.0, 3.0, 4.0, 9.0, 1.0]})
+    frame = pd.DataFrame(
+        {"year": [2020] * 4 + [2021] * 2, "estimate_per_100k": [1.0, 2.0, 3.0, 4.0, 9.0, 1.0]}
+    )
     out = risk_scores(frame, {"moderate": 50, "high": 75, "very_high": 90})
     assert out["risk_score"].tolist() == [25.0, 50.0, 75.0, 100.0, 100.0, 50.0]
     assert out["risk_band"].tolist() == ["low", "moderate", "high", "very high", "very high", "moderate"]

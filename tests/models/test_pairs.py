@@ -1,4 +1,5 @@
-"""Pair model (issue 11 item 3): own past without leakage, answers for any pair and year, clear input errors."""
+"""Pair model (issue 11 item 3): own past without leakage, answers for any pair and year, clear input
+errors."""
 
 from __future__ import annotations
 
@@ -35,8 +36,13 @@ def synthetic_pairs(seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def coords() -> pd.DataFrame:
-    return pd.DataFrame({"region_id": [f"C{i:02d}" for i in range(30)], "lon": np.linspace(-150, 150, 30),
-                         "lat": np.linspace(-50, 60, 30)})
+    return pd.DataFrame(
+        {
+            "region_id": [f"C{i:02d}" for i in range(30)],
+            "lon": np.linspace(-150, 150, 30),
+            "lat": np.linspace(-50, 60, 30),
+        }
+    )
 
 
 def test_history_for_a_cutoff_ignores_reports_dated_after_it():
@@ -47,7 +53,9 @@ def test_history_for_a_cutoff_ignores_reports_dated_after_it():
     mutated = pairs.copy()
     late = mutated["year"] > 2013
     mutated.loc[late, "victims"] = mutated.loc[late, "victims"] * 10 + 3
-    extra = pd.DataFrame([("C00", "C29", 2015, 900.0, False)], columns=pairs.columns)  # a new listing after 2013
+    extra = pd.DataFrame(
+        [("C00", "C29", 2015, 900.0, False)], columns=pairs.columns
+    )  # a new listing after 2013
     after = pm.history_features(keys, pd.concat([mutated, extra]), census)
     pd.testing.assert_frame_equal(before, after)
     # the cutoff year itself enters: changing it moves the pair's last value
@@ -58,8 +66,10 @@ def test_history_for_a_cutoff_ignores_reports_dated_after_it():
 
 
 def test_a_reporting_year_without_the_pair_counts_zero_in_its_last_value():
-    pairs = pd.DataFrame([("AAA", "SYR", 2010, 40.0, False)], columns=["detecting_iso3", "citizenship_iso3", "year",
-                                                                        "victims", "censored"])
+    pairs = pd.DataFrame(
+        [("AAA", "SYR", 2010, 40.0, False)],
+        columns=["detecting_iso3", "citizenship_iso3", "year", "victims", "censored"],
+    )
     census = pd.DataFrame({"detecting_iso3": ["AAA", "AAA"], "year": [2010, 2012]})
     keys = pd.DataFrame({"d": ["AAA", "AAA"], "o": ["SYR", "SYR"], "cutoff": [2011, 2012]})
     feats = pm.history_features(keys, pairs, census).set_index("cutoff")
@@ -81,9 +91,15 @@ def test_the_model_answers_never_listed_pairs_and_years_after_the_last_label():
     booster = pm._fit(examples)
     meta = {"last_label_year": 2020, "interval_halfwidth_log": {1: 0.5, 2: 0.7, 3: 0.9}}
     listed = pairs[["detecting_iso3", "citizenship_iso3"]].drop_duplicates()
-    never = next((d, o) for d in [f"C{i:02d}" for i in range(6)] for o in [f"C{i:02d}" for i in range(30)]
-                 if d != o and not ((listed["detecting_iso3"] == d) & (listed["citizenship_iso3"] == o)).any())
-    keys = pd.DataFrame({"d": [never[0], "C00", "C00"], "o": [never[1], "C05", "C05"], "year": [2022, 2019, 2026]})
+    never = next(
+        (d, o)
+        for d in [f"C{i:02d}" for i in range(6)]
+        for o in [f"C{i:02d}" for i in range(30)]
+        if d != o and not ((listed["detecting_iso3"] == d) & (listed["citizenship_iso3"] == o)).any()
+    )
+    keys = pd.DataFrame(
+        {"d": [never[0], "C00", "C00"], "o": [never[1], "C05", "C05"], "year": [2022, 2019, 2026]}
+    )
     out = pm.predict_pairs(booster, meta, keys, pairs, census, drivers, coords())
     assert len(out) == 3 and out["expected_victims"].notna().all()
     assert list(out["year"]) == [2022, 2019, 2026]
@@ -120,7 +136,8 @@ def test_pair_model_artefact_is_verified(tmp_path):
         pm.load_pair_model(tmp_path)
 
 
-# --- pair-side features: diaspora of o in d, shared land border, leakage of displacement pairs ----------------
+# --- pair-side features: diaspora of o in d, shared land border, leakage of displacement pairs
+
 
 def _displacement(rows: list[tuple]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["origin_iso3", "asylum_iso3", "year", "refugees", "asylum_seekers"])
@@ -128,9 +145,17 @@ def _displacement(rows: list[tuple]) -> pd.DataFrame:
 
 def test_diaspora_is_the_latest_stock_of_o_in_d_dated_at_or_before_the_cutoff():
     # Syrians: 900 + 100 in AAA and 3,000 elsewhere (BBB) in 2012; 90 + 9 in AAA in 2010; 5,000 in AAA in 2014
-    disp = _displacement([("SYR", "AAA", 2010, 90.0, 9.0), ("SYR", "AAA", 2012, 900.0, 100.0),
-                          ("SYR", "BBB", 2012, 3000.0, np.nan), ("SYR", "AAA", 2014, 5000.0, 0.0)])
-    keys = pd.DataFrame({"d": ["AAA", "AAA", "CCC"], "o": ["SYR", "SYR", "SYR"], "cutoff": [2012, 2013, 2012]})
+    disp = _displacement(
+        [
+            ("SYR", "AAA", 2010, 90.0, 9.0),
+            ("SYR", "AAA", 2012, 900.0, 100.0),
+            ("SYR", "BBB", 2012, 3000.0, np.nan),
+            ("SYR", "AAA", 2014, 5000.0, 0.0),
+        ]
+    )
+    keys = pd.DataFrame(
+        {"d": ["AAA", "AAA", "CCC"], "o": ["SYR", "SYR", "SYR"], "cutoff": [2012, 2013, 2012]}
+    )
     got = pm.diaspora_features(keys, disp)
     # cutoff 2012: 1,000 in AAA (blank asylum-seekers in BBB count as none); 2 years earlier 99
     assert got.loc[0, "diaspora_log"] == pytest.approx(np.log1p(1000))
@@ -146,12 +171,26 @@ def test_diaspora_is_the_latest_stock_of_o_in_d_dated_at_or_before_the_cutoff():
 
 
 def test_a_displacement_pair_dated_after_the_cutoff_changes_nothing():
-    disp = _displacement([("SYR", "AAA", 2011, 400.0, 50.0), ("SYR", "AAA", 2012, 900.0, 100.0),
-                          ("SYR", "BBB", 2012, 3000.0, 0.0), ("AFG", "AAA", 2012, 10.0, 0.0)])
-    keys = pd.DataFrame({"d": ["AAA", "BBB", "AAA"], "o": ["SYR", "SYR", "AFG"], "cutoff": [2012, 2012, 2012]})
+    disp = _displacement(
+        [
+            ("SYR", "AAA", 2011, 400.0, 50.0),
+            ("SYR", "AAA", 2012, 900.0, 100.0),
+            ("SYR", "BBB", 2012, 3000.0, 0.0),
+            ("AFG", "AAA", 2012, 10.0, 0.0),
+        ]
+    )
+    keys = pd.DataFrame(
+        {"d": ["AAA", "BBB", "AAA"], "o": ["SYR", "SYR", "AFG"], "cutoff": [2012, 2012, 2012]}
+    )
     before = pm.diaspora_features(keys, disp)
-    later = _displacement([("SYR", "AAA", 2013, 1e6, 1e5), ("SYR", "CCC", 2013, 5e6, 0.0),
-                           ("AFG", "AAA", 2015, 1e5, 0.0), ("SYR", "BBB", 2014, 1.0, 1.0)])
+    later = _displacement(
+        [
+            ("SYR", "AAA", 2013, 1e6, 1e5),
+            ("SYR", "CCC", 2013, 5e6, 0.0),
+            ("AFG", "AAA", 2015, 1e5, 0.0),
+            ("SYR", "BBB", 2014, 1.0, 1.0),
+        ]
+    )
     after = pm.diaspora_features(keys, pd.concat([disp, later], ignore_index=True))
     pd.testing.assert_frame_equal(before, after)
     # the cutoff year itself enters: a changed 2012 value moves the feature
@@ -164,8 +203,15 @@ def test_the_whole_feature_row_ignores_displacement_after_the_cutoff():
     drivers = wl.driver_panel(synthetic_obs(), years=list(range(2000, 2021))).drivers
     rng = np.random.default_rng(3)
     names = [f"C{i:02d}" for i in range(30)]
-    disp = _displacement([(o, d, y, float(rng.integers(0, 5000)), float(rng.integers(0, 500)))
-                          for o in names for d in names[:6] if o != d for y in range(2005, 2021)])
+    disp = _displacement(
+        [
+            (o, d, y, float(rng.integers(0, 5000)), float(rng.integers(0, 500)))
+            for o in names
+            for d in names[:6]
+            if o != d
+            for y in range(2005, 2021)
+        ]
+    )
     ctx = pm.PairContext(displacement=disp, borders=pd.DataFrame({"a": ["C00", "C01"], "b": ["C01", "C00"]}))
     examples = pm.build_examples(pairs, census, drivers, coords(), ctx)
     early = examples[examples["cutoff"] <= 2013].reset_index(drop=True)
@@ -174,8 +220,10 @@ def test_the_whole_feature_row_ignores_displacement_after_the_cutoff():
     again = again_all[again_all["cutoff"] <= 2013].reset_index(drop=True)
     pd.testing.assert_frame_equal(early[list(pm.FEATURES)], again[list(pm.FEATURES)])
     # the change did reach the later cutoffs (so the equality above is not vacuous)
-    assert not np.allclose(examples.loc[examples["cutoff"] > 2013, "diaspora_log"],
-                           again_all.loc[again_all["cutoff"] > 2013, "diaspora_log"])
+    assert not np.allclose(
+        examples.loc[examples["cutoff"] > 2013, "diaspora_log"],
+        again_all.loc[again_all["cutoff"] > 2013, "diaspora_log"],
+    )
     assert examples["shared_border"].sum() > 0  # C00-C01 pairs carry the border flag
 
 
@@ -185,12 +233,24 @@ def test_shared_border_comes_from_touching_polygons(engine):
     from warehouse.schema import region
 
     # AAA and BBB share the edge x = 1; CCC is an island 0.5 degrees east of BBB; DDD has no geometry
-    shapes = {"AAA": Polygon([(0, 0), (1, 0), (1, 1), (0, 1)]), "BBB": Polygon([(1, 0), (2, 0), (2, 1), (1, 1)]),
-              "CCC": Polygon([(2.5, 0), (3, 0), (3, 1), (2.5, 1)]), "DDD": None}
+    shapes = {
+        "AAA": Polygon([(0, 0), (1, 0), (1, 1), (0, 1)]),
+        "BBB": Polygon([(1, 0), (2, 0), (2, 1), (1, 1)]),
+        "CCC": Polygon([(2.5, 0), (3, 0), (3, 1), (2.5, 1)]),
+        "DDD": None,
+    }
     with engine.begin() as conn:
         for code, shape in shapes.items():
-            conn.execute(region.insert().values(region_id=code, level=0, iso3=code, name=code, type="country",
-                                                geometry_wkb=shape.wkb_hex if shape is not None else None))
+            conn.execute(
+                region.insert().values(
+                    region_id=code,
+                    level=0,
+                    iso3=code,
+                    name=code,
+                    type="country",
+                    geometry_wkb=shape.wkb_hex if shape is not None else None,
+                )
+            )
     borders = pm.border_pairs(engine)
     assert set(zip(borders["a"], borders["b"], strict=True)) == {("AAA", "BBB"), ("BBB", "AAA")}
     keys = pd.DataFrame({"d": ["AAA", "BBB", "CCC", "DDD"], "o": ["BBB", "AAA", "BBB", "AAA"]})
@@ -209,10 +269,18 @@ def test_real_regions_give_known_land_borders(regions_engine):
 
 
 def test_detecting_intensity_uses_reports_up_to_the_cutoff_only():
-    pairs = pd.DataFrame([("AAA", "AAA", 2010, 30.0, False), ("AAA", "SYR", 2010, 5.0, True),
-                          ("AAA", "SYR", 2012, 40.0, False), ("AAA", "IRQ", 2014, 900.0, False)],
-                         columns=["detecting_iso3", "citizenship_iso3", "year", "victims", "censored"])
-    census = pd.DataFrame({"detecting_iso3": ["AAA"] * 3, "year": [2010, 2012, 2014], "n_citizenships": [2, 1, 1]})
+    pairs = pd.DataFrame(
+        [
+            ("AAA", "AAA", 2010, 30.0, False),
+            ("AAA", "SYR", 2010, 5.0, True),
+            ("AAA", "SYR", 2012, 40.0, False),
+            ("AAA", "IRQ", 2014, 900.0, False),
+        ],
+        columns=["detecting_iso3", "citizenship_iso3", "year", "victims", "censored"],
+    )
+    census = pd.DataFrame(
+        {"detecting_iso3": ["AAA"] * 3, "year": [2010, 2012, 2014], "n_citizenships": [2, 1, 1]}
+    )
     keys = pd.DataFrame({"d": ["AAA"], "o": ["SYR"], "cutoff": [2012]})
     got = pm.intensity_features(keys, pairs, census).iloc[0]
     assert got["detecting_years_reported"] == 2  # 2010 and 2012; 2014 is after the cutoff
@@ -224,11 +292,18 @@ def test_blend_weight_is_fitted_on_the_rows_given():
     rng = np.random.default_rng(0)
     mean3 = rng.normal(2, 1, 600)
     target = mean3 + rng.normal(0, 0.1, 600)  # the 3-year mean is right: the best weight of the model is 0
-    oos = pd.DataFrame({"horizon": np.repeat([1, 2, 3], 200), "mean_3y": mean3, "target": target,
-                        "pred": mean3 + rng.normal(0, 1, 600)})
+    oos = pd.DataFrame(
+        {
+            "horizon": np.repeat([1, 2, 3], 200),
+            "mean_3y": mean3,
+            "target": target,
+            "pred": mean3 + rng.normal(0, 1, 600),
+        }
+    )
     weights = pm.blend_weights(oos)
     assert all(w <= 0.1 for w in weights.values())
     assert pm.blend_weights(oos.iloc[:10]) == {1: 1.0, 2: 1.0, 3: 1.0}  # too few rows: model alone
-    blended = pm.apply_blend(np.full(3, 4.0), pd.DataFrame({"horizon": [1, 2, 3], "mean_3y": [0.0] * 3}),
-                             {1: 0.5, 2: 1.0, 3: 0.0})
+    blended = pm.apply_blend(
+        np.full(3, 4.0), pd.DataFrame({"horizon": [1, 2, 3], "mean_3y": [0.0] * 3}), {1: 0.5, 2: 1.0, 3: 0.0}
+    )
     assert blended.tolist() == [2.0, 4.0, 0.0]

@@ -1,4 +1,5 @@
-"""Crisis-phase curves (issue 14): each event rule on small real extracts, and the event study on a frame whose
+"""Crisis-phase curves (issue 14): each event rule on small real extracts, and the event study on a frame
+whose
 answer is known."""
 
 from __future__ import annotations
@@ -19,14 +20,22 @@ def cfg() -> dict:
     return phases.load_config()
 
 
-# --- event rules on real extracts (values copied from the warehouse built from data/raw) -----------------------
+# --- event rules on real extracts (values copied from the warehouse built from data/raw)
 
 REF, ASY = "displacement.refugees_by_origin", "displacement.asylum_seekers_by_origin"
 # UNHCR population statistics (data/raw/unhcr_refugees), Syria by origin 2010-2014
-SYRIA_OUTFLOW = [("SYR", 2010, REF, 18451), ("SYR", 2011, REF, 19931), ("SYR", 2012, REF, 729011),
-                 ("SYR", 2013, REF, 2468323), ("SYR", 2014, REF, 3887490), ("SYR", 2010, ASY, 9739),
-                 ("SYR", 2011, ASY, 14441), ("SYR", 2012, ASY, 26016), ("SYR", 2013, ASY, 41019),
-                 ("SYR", 2014, ASY, 79649)]
+SYRIA_OUTFLOW = [
+    ("SYR", 2010, REF, 18451),
+    ("SYR", 2011, REF, 19931),
+    ("SYR", 2012, REF, 729011),
+    ("SYR", 2013, REF, 2468323),
+    ("SYR", 2014, REF, 3887490),
+    ("SYR", 2010, ASY, 9739),
+    ("SYR", 2011, ASY, 14441),
+    ("SYR", 2012, ASY, 26016),
+    ("SYR", 2013, ASY, 41019),
+    ("SYR", 2014, ASY, 79649),
+]
 
 
 def test_outflow_surge_syria_2012_13(cfg):
@@ -47,8 +56,14 @@ def test_outflow_surge_needs_the_minimum_increase(cfg):
 
 ACD = "conflict.armed_conflicts"
 # UCDP/PRIO ACD v24.1 (data/raw/ucdp_country_year): Ukraine 2014-2016, Syria 2011-2013
-CONFLICT_EXTRACT = [("UKR", 2014, ACD, 4), ("UKR", 2015, ACD, 1), ("UKR", 2016, ACD, 1), ("SYR", 2011, ACD, 1),
-                    ("SYR", 2012, ACD, 2), ("SYR", 2013, ACD, 3)]
+CONFLICT_EXTRACT = [
+    ("UKR", 2014, ACD, 4),
+    ("UKR", 2015, ACD, 1),
+    ("UKR", 2016, ACD, 1),
+    ("SYR", 2011, ACD, 1),
+    ("SYR", 2012, ACD, 2),
+    ("SYR", 2013, ACD, 3),
+]
 
 
 def test_conflict_onset_ukraine_2014(cfg):
@@ -65,26 +80,51 @@ def test_conflict_onset_ukraine_2014(cfg):
 
 IDMC, UNHCR_IDP = "displacement.idmc_conflict_idps", "displacement.idps_unhcr"
 # IDMC conflict IDPs (data/raw/unhcr_refugees idmc file): Syria 2010-2013, Ukraine 2020-2023
-IDP_EXTRACT = [("SYR", 2010, IDMC, 433000), ("SYR", 2011, IDMC, 600000), ("SYR", 2012, IDMC, 3000000),
-               ("SYR", 2013, IDMC, 6500000), ("SYR", 2012, UNHCR_IDP, 2016500), ("UKR", 2020, IDMC, 734000),
-               ("UKR", 2021, IDMC, 854000), ("UKR", 2022, IDMC, 5914000), ("UKR", 2023, IDMC, 3689000)]
+IDP_EXTRACT = [
+    ("SYR", 2010, IDMC, 433000),
+    ("SYR", 2011, IDMC, 600000),
+    ("SYR", 2012, IDMC, 3000000),
+    ("SYR", 2013, IDMC, 6500000),
+    ("SYR", 2012, UNHCR_IDP, 2016500),
+    ("UKR", 2020, IDMC, 734000),
+    ("UKR", 2021, IDMC, 854000),
+    ("UKR", 2022, IDMC, 5914000),
+    ("UKR", 2023, IDMC, 3689000),
+]
 
 
 def test_idp_surge_syria_2012_13_and_ukraine_2022(cfg):
     ev = phases.idp_surges(obs_frame(IDP_EXTRACT), cfg["idp_surge"])
-    assert list(zip(ev["region_id"], ev["year"], strict=True)) == [("SYR", 2012), ("SYR", 2013), ("UKR", 2022)]
+    assert list(zip(ev["region_id"], ev["year"], strict=True)) == [
+        ("SYR", 2012),
+        ("SYR", 2013),
+        ("UKR", 2022),
+    ]
     # IDMC wins over UNHCR where both exist (Syria 2012: 3.0 million, not 2.0 million)
     assert ev.iloc[0]["value"] == 3000000
 
 
 DEATHS, AFFECTED, POP = "hazard.disaster_deaths", "hazard.disaster_affected", "structural.population"
-# EM-DAT via OWID (data/raw/emdat_owid_disasters) and World Bank population: Haiti 2009-2011, Pakistan 2009-2011
-DISASTER_EXTRACT = [("HTI", 2009, DEATHS, 21), ("HTI", 2010, DEATHS, 222641), ("HTI", 2011, DEATHS, 39),
-                    ("HTI", 2009, AFFECTED, 12706), ("HTI", 2010, AFFECTED, 3800229), ("HTI", 2011, AFFECTED, 7482),
-                    ("HTI", 2010, POP, 9803294), ("PAK", 2009, DEATHS, 102), ("PAK", 2010, DEATHS, 2186),
-                    ("PAK", 2011, DEATHS, 511), ("PAK", 2009, AFFECTED, 75080), ("PAK", 2010, AFFECTED, 20397901),
-                    ("PAK", 2011, AFFECTED, 5401755), ("PAK", 2009, POP, 194376534), ("PAK", 2010, POP, 199239047),
-                    ("PAK", 2011, POP, 203746065)]
+# EM-DAT via OWID (data/raw/emdat_owid_disasters) and World Bank population: Haiti 2009-2011, Pakistan
+# 2009-2011
+DISASTER_EXTRACT = [
+    ("HTI", 2009, DEATHS, 21),
+    ("HTI", 2010, DEATHS, 222641),
+    ("HTI", 2011, DEATHS, 39),
+    ("HTI", 2009, AFFECTED, 12706),
+    ("HTI", 2010, AFFECTED, 3800229),
+    ("HTI", 2011, AFFECTED, 7482),
+    ("HTI", 2010, POP, 9803294),
+    ("PAK", 2009, DEATHS, 102),
+    ("PAK", 2010, DEATHS, 2186),
+    ("PAK", 2011, DEATHS, 511),
+    ("PAK", 2009, AFFECTED, 75080),
+    ("PAK", 2010, AFFECTED, 20397901),
+    ("PAK", 2011, AFFECTED, 5401755),
+    ("PAK", 2009, POP, 194376534),
+    ("PAK", 2010, POP, 199239047),
+    ("PAK", 2011, POP, 203746065),
+]
 
 
 def test_large_disaster_haiti_2010_pakistan_2010(cfg):
@@ -109,7 +149,7 @@ def test_config_without_a_rule_is_refused(tmp_path):
         phases.load_config(bad)
 
 
-# --- the event study on a frame whose answer is known ----------------------------------------------------------
+# --- the event study on a frame whose answer is known
 
 TAU = {0: 0.2, 1: 0.5, 2: 0.9, 3: 0.6, 4: 0.3, 5: 0.1, 6: 0.0}
 
@@ -117,7 +157,8 @@ TAU = {0: 0.2, 1: 0.5, 2: 0.9, 3: 0.6, 4: 0.3, 5: 0.1, 6: 0.0}
 def known_panel(noise: float = 0.0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Outcome = year effect + country effect (+ TAU[k] in the years after a treated country's event).
 
-    Year effects (a world-wide trend of +0.1 a year and a jump in 2012) and country levels must be removed by the
+    Year effects (a world-wide trend of +0.1 a year and a jump in 2012) and country levels must be removed by
+    the
     design, so the estimated curve must be TAU exactly (0 before the event) when there is no noise.
     """
     rng = np.random.default_rng(1)
@@ -130,8 +171,9 @@ def known_panel(noise: float = 0.0) -> tuple[pd.DataFrame, pd.DataFrame]:
         for y in years:
             k = y - event_year.get(c, 9999)
             rows.append((c, y, year_effect[y] + level + TAU.get(k, 0.0) + rng.normal(0, noise)))
-    panel = pd.DataFrame(rows, columns=["region_id", "year", "v"]).pivot(index="region_id", columns="year",
-                                                                          values="v")
+    panel = pd.DataFrame(rows, columns=["region_id", "year", "v"]).pivot(
+        index="region_id", columns="year", values="v"
+    )
     events = pd.DataFrame({"region_id": list(event_year), "year": list(event_year.values()), "onset": True})
     return panel, events
 
@@ -173,12 +215,20 @@ def test_event_study_with_noise_covers_the_truth_and_says_no_change_when_there_i
 
 
 def test_placebo_excludes_country_years_near_an_event():
-    changes = pd.DataFrame({"region_id": ["A", "A", "A", "A", "B"], "anchor": [2000, 2012, 2018, 2020, 2012],
-                            "k": [0, 0, 0, 0, 0], "change": [0.0] * 5})
+    changes = pd.DataFrame(
+        {
+            "region_id": ["A", "A", "A", "A", "B"],
+            "anchor": [2000, 2012, 2018, 2020, 2012],
+            "k": [0, 0, 0, 0, 0],
+            "change": [0.0] * 5,
+        }
+    )
     events = pd.DataFrame({"region_id": ["A"], "year": [2010]})
     clean = phases.placebo_anchors(changes, events, pre_years=3, max_k=6)
-    # A 2000: the event (2010) comes after 2000+6; A 2012: inside the window; A 2018: the event's own post years
-    # (2010-2016) reach into the baseline 2015-2017; A 2020: they end before its baseline 2017-2019; B: no event
+    # A 2000: the event (2010) comes after 2000+6; A 2012: inside the window; A 2018: the event's own post
+    # years
+    # (2010-2016) reach into the baseline 2015-2017; A 2020: they end before its baseline 2017-2019; B: no
+    # event
     assert clean.tolist() == [True, False, False, True, True]
 
 
@@ -190,23 +240,33 @@ def test_thin_points_have_no_interval(cfg):
     assert (curve["n"] == 2).all() and curve["lower"].isna().all()
 
 
-# --- nationals detected abroad: the pair definition --------------------------------------------------------------
+# --- nationals detected abroad: the pair definition
+
 
 def test_pair_changes_follow_the_realised_change_definition():
-    """Origin O is listed by D1 and D2. D1 reports 2010-2013, D2 reports 2010-2012 only; D3 reports but never lists O.
+    """Origin O is listed by D1 and D2. D1 reports 2010-2013, D2 reports 2010-2012 only; D3 reports but never
+    lists O.
 
-    Anchor 2013, k=0: baseline 2010-2012, target 2013. Eligible: D1 (reported in both) only, D2 did not report in
+    Anchor 2013, k=0: baseline 2010-2012, target 2013. Eligible: D1 (reported in both) only, D2 did not report
+    in
     2013 -> one detecting country < 2: no value. With min_detecting=1 the change is log1p(9) - mean(log1p 2.5,
     log1p 4, 0) (D1 reported in 2012 without listing O: a 0).
     """
-    pairs = pd.DataFrame({
-        "detecting_iso3": ["D1", "D1", "D1", "D2", "D2", "D3"],
-        "citizenship_iso3": ["O", "O", "O", "O", "O", "X"],
-        "year": [2010, 2011, 2013, 2010, 2011, 2013],
-        "victims": [5.0, 4.0, 9.0, 7.0, 3.0, 6.0],
-        "censored": [True, False, False, False, False, False]})
-    census = pd.DataFrame({"detecting_iso3": ["D1", "D1", "D1", "D1", "D2", "D2", "D2", "D3", "D3"],
-                           "year": [2010, 2011, 2012, 2013, 2010, 2011, 2012, 2012, 2013]})
+    pairs = pd.DataFrame(
+        {
+            "detecting_iso3": ["D1", "D1", "D1", "D2", "D2", "D3"],
+            "citizenship_iso3": ["O", "O", "O", "O", "O", "X"],
+            "year": [2010, 2011, 2013, 2010, 2011, 2013],
+            "victims": [5.0, 4.0, 9.0, 7.0, 3.0, 6.0],
+            "censored": [True, False, False, False, False, False],
+        }
+    )
+    census = pd.DataFrame(
+        {
+            "detecting_iso3": ["D1", "D1", "D1", "D1", "D2", "D2", "D2", "D3", "D3"],
+            "year": [2010, 2011, 2012, 2013, 2010, 2011, 2012, 2012, 2013],
+        }
+    )
     assert phases.pair_changes(pairs, census, [2013], [0]).empty
     out = phases.pair_changes(pairs, census, [2013], [0], min_detecting=1)
     o = out[out["region_id"] == "O"]

@@ -1,7 +1,9 @@
 """The Dask engine of the scale-out pipeline (issue 16) against the single-process engine, on real GED events.
 
-Extract: the two smallest shipped GED files (Central African Republic 1991-2022, 1,848 events; Ukraine 2014 - Feb
-2022, 3,077 events) with the real Natural Earth admin-1 polygons; a 2-worker LocalCluster in this process (threads),
+Extract: the two smallest shipped GED files (Central African Republic 1991-2022, 1,848 events; Ukraine 2014 -
+Feb
+2022, 3,077 events) with the real Natural Earth admin-1 polygons; a 2-worker LocalCluster in this process
+(threads),
 30 trees so the test stays short on a shared machine.
 """
 
@@ -76,15 +78,29 @@ def test_local_aggregate_equals_the_etl_observations(extract):
 def test_dask_placement_keeps_the_own_country_and_tolerance_rules(extract, client):
     """Hand-made points, each explained: Donetsk city (lon 37.80, lat 48.00) lies inside Ukraine about 90 km
     from Russia; as a Ukrainian event it is placed in a Ukrainian unit, as a 'Russian' one it is beyond the
-    35 km tolerance of every Russian unit and stays unplaced (never credited to the Ukrainian polygon holding it).
-    A point in the Black Sea off Odesa (lon 30.85, lat 46.35) is outside every polygon but near Odesa oblast."""
+    35 km tolerance of every Russian unit and stays unplaced (never credited to the Ukrainian polygon holding
+    it).
+    A point in the Black Sea off Odesa (lon 30.85, lat 46.35) is outside every polygon but near Odesa oblast.
+    """
     ctx, *_ = extract
-    points = pd.DataFrame({"event_id": ["1", "2", "3"], "lon": [37.80, 37.80, 30.85], "lat": [48.00, 48.00, 46.35],
-                           "iso3": ["UKR", "RUS", "UKR"], "month": pd.to_datetime(["2015-01-01"] * 3),
-                           "violence_type": [1, 1, 1], "deaths": [1.0, 1.0, 1.0]})
+    points = pd.DataFrame(
+        {
+            "event_id": ["1", "2", "3"],
+            "lon": [37.80, 37.80, 30.85],
+            "lat": [48.00, 48.00, 46.35],
+            "iso3": ["UKR", "RUS", "UKR"],
+            "month": pd.to_datetime(["2015-01-01"] * 3),
+            "violence_type": [1, 1, 1],
+            "deaths": [1.0, 1.0, 1.0],
+        }
+    )
     placed = place_events(client, points, ctx, npartitions=2).compute().set_index("event_id").sort_index()
-    expected = ctx.admin_index.assign(points["lon"].to_numpy(), points["lat"].to_numpy(),
-                                      points["iso3"].to_numpy(dtype=object), tolerance_km=35.0)
+    expected = ctx.admin_index.assign(
+        points["lon"].to_numpy(),
+        points["lat"].to_numpy(),
+        points["iso3"].to_numpy(dtype=object),
+        tolerance_km=35.0,
+    )
     assert placed["region_id"].fillna("-").tolist() == expected["region_id"].fillna("-").tolist()
     iso3_of = admin1_polygons(ctx).set_index("region_id")["iso3"]
     assert iso3_of[placed.loc["1", "region_id"]] == "UKR"

@@ -1,5 +1,8 @@
-"""benchmarks/scale.py's benchmark panel: counts come only from the country's real distribution, blocks hold whole
-cells, the per-block aggregation is exact; ``--device cuda`` without a GPU exits with a message, never a traceback."""
+"""benchmarks/scale.py's benchmark panel: counts come only from the country's real distribution, blocks hold
+whole
+cells, the per-block aggregation is exact; ``--device cuda`` without a GPU exits with a message, never a
+traceback.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +29,9 @@ def test_benchmark_block_resamples_each_country_and_lags_look_back_only():
     scale = _module()
     # two hand-made distributions with disjoint supports, so a count shows which country it was drawn from
     dists = {"AAA": np.array([0.0, 1.0]), "BBB": np.array([10.0, 20.0, 30.0]), "*": np.array([5.0])}
-    cells = pd.DataFrame({"cell": [0, 1, 2], "region_id": ["AAA-1", "BBB-1", "CCC-1"], "iso3": ["AAA", "BBB", "CCC"]})
+    cells = pd.DataFrame(
+        {"cell": [0, 1, 2], "region_id": ["AAA-1", "BBB-1", "CCC-1"], "iso3": ["AAA", "BBB", "CCC"]}
+    )
     block = scale.make_block(cells, months=24, dists=dists, seed=1)
     assert len(block) == 3 * 24
     assert set(block.loc[block["cell"] == 0, "events"]) <= {0.0, 1.0}
@@ -36,8 +41,10 @@ def test_benchmark_block_resamples_each_country_and_lags_look_back_only():
     first = features[block["month"] == block["month"].min()]
     assert first["events_lag1"].isna().all()  # nothing before the first month
     cell1 = block["cell"] == 1
-    np.testing.assert_allclose(features.loc[cell1, "events_lag1"].to_numpy()[1:],
-                               np.log1p(block.loc[cell1, "events"].to_numpy()[:-1]))
+    np.testing.assert_allclose(
+        features.loc[cell1, "events_lag1"].to_numpy()[1:],
+        np.log1p(block.loc[cell1, "events"].to_numpy()[:-1]),
+    )
     assert sums["events"].sum() == block["events"].sum() and len(sums) == 3 * 24
 
 

@@ -29,7 +29,8 @@ def upgrade() -> None:
             name=op.f("ck_indicator_direction"),
         ),
         sa.CheckConstraint(
-            "family IN ('displacement', 'conflict', 'trafficking', 'detection', 'structural', 'response', 'hazard', 'geography')",
+            "family IN ('displacement', 'conflict', 'trafficking', 'detection', 'structural', 'response',"
+            " 'hazard', 'geography')",
             name=op.f("ck_indicator_family"),
         ),
         sa.PrimaryKeyConstraint("code", name=op.f("pk_indicator")),

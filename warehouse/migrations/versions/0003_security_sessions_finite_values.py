@@ -1,6 +1,7 @@
 """security: session revocation, finite observation values (issue 9 items 3, 4, 9)
 
-- ``app_user.session_epoch``: a counter written into every session cookie at login. Logout, a password change, a
+- ``app_user.session_epoch``: a counter written into every session cookie at login. Logout, a password change,
+  a
   role change and disabling a user raise it, so every cookie issued before stops working at once (a signed
   cookie cannot be recalled otherwise).
 - ``observation.value`` must be a finite float. ``BETWEEN -max AND +max`` rejects +-Infinity on SQLite (stored
@@ -36,12 +37,19 @@ def upgrade() -> None:
     obs = sa.table("observation", sa.column("value", sa.Float), sa.column("load_id", sa.Integer))
     loads = sa.table("source_load", sa.column("load_id", sa.Integer), sa.column("observations", sa.Integer))
     not_finite = sa.not_(obs.c.value.between(-MAX_FLOAT, MAX_FLOAT))
-    bad = conn.execute(sa.select(obs.c.load_id, sa.func.count()).where(not_finite).group_by(obs.c.load_id)).all()
+    bad = conn.execute(
+        sa.select(obs.c.load_id, sa.func.count()).where(not_finite).group_by(obs.c.load_id)
+    ).all()
     for load_id, n in bad:
-        log.warning("removing %d non-finite observation value(s) of load %s; reload that source to quarantine "
-                    "the rows with reason invalid_number", n, load_id)
-        conn.execute(sa.update(loads).where(loads.c.load_id == load_id)
-                     .values(observations=loads.c.observations - n))
+        log.warning(
+            "removing %d non-finite observation value(s) of load %s; reload that source to quarantine "
+            "the rows with reason invalid_number",
+            n,
+            load_id,
+        )
+        conn.execute(
+            sa.update(loads).where(loads.c.load_id == load_id).values(observations=loads.c.observations - n)
+        )
     conn.execute(sa.delete(obs).where(not_finite))
     with op.batch_alter_table("observation", schema=None) as batch_op:
         batch_op.create_check_constraint(op.f("ck_observation_finite_value"), FINITE)

@@ -18,8 +18,10 @@ NEW_JOB_KIND = "kind IN ('retrain', 'load', 'validate')"
 OLD_JOB_STATUS = "status IN ('running', 'succeeded', 'failed')"
 NEW_JOB_STATUS = "status IN ('running', 'succeeded', 'failed', 'cancelled')"
 OLD_UPLOAD_STATUS = "status IN ('validated', 'refused', 'loading', 'loaded', 'failed', 'discarded')"
-NEW_UPLOAD_STATUS = ("status IN ('validating', 'validated', 'refused', 'loading', 'loaded', 'failed', 'discarded', "
-                     "'cancelled')")
+NEW_UPLOAD_STATUS = (
+    "status IN ('validating', 'validated', 'refused', 'loading', 'loaded', 'failed', 'discarded', "
+    "'cancelled')"
+)
 
 
 def upgrade() -> None:
@@ -51,10 +53,13 @@ def upgrade() -> None:
     # ADD COLUMN and a unique index, no table constraint
     op.add_column("source_load", sa.Column("current_key", sa.String(length=400), nullable=True))
     # Two concurrent runs could leave two 'loaded' rows for one file; the newest one is the current load.
-    op.execute(sa.text(
-        "UPDATE source_load SET status = 'superseded' WHERE status = 'loaded' AND load_id < "
-        "(SELECT MAX(s2.load_id) FROM source_load s2 WHERE s2.source = source_load.source "
-        "AND s2.file = source_load.file AND s2.status = 'loaded')"))
+    op.execute(
+        sa.text(
+            "UPDATE source_load SET status = 'superseded' WHERE status = 'loaded' AND load_id < "
+            "(SELECT MAX(s2.load_id) FROM source_load s2 WHERE s2.source = source_load.source "
+            "AND s2.file = source_load.file AND s2.status = 'loaded')"
+        )
+    )
     op.execute(sa.text("UPDATE source_load SET current_key = source || '|' || file WHERE status = 'loaded'"))
     op.create_index("uq_source_load_current_key", "source_load", ["current_key"], unique=True)
 

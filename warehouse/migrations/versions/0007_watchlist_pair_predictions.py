@@ -36,14 +36,23 @@ def upgrade() -> None:
         sa.Column("hosted_year", sa.Integer(), nullable=True),
         sa.Column("basis", sa.String(length=300), nullable=False),
         sa.Column("method", sa.String(length=40), nullable=False),
-        sa.CheckConstraint("rise_factor > 0 AND lower > 0 AND lower <= rise_factor AND rise_factor <= upper",
-                           name=op.f("ck_watchlist_score_interval")),
+        sa.CheckConstraint(
+            "rise_factor > 0 AND lower > 0 AND lower <= rise_factor AND rise_factor <= upper",
+            name=op.f("ck_watchlist_score_interval"),
+        ),
         sa.CheckConstraint("rank >= 1", name=op.f("ck_watchlist_score_rank")),
-        sa.CheckConstraint("percentile >= 0 AND percentile <= 100", name=op.f("ck_watchlist_score_percentile")),
-        sa.ForeignKeyConstraint(["run_id"], ["model_run.run_id"], ondelete="CASCADE",
-                                name=op.f("fk_watchlist_score_run_id_model_run")),
-        sa.ForeignKeyConstraint(["region_id"], ["region.region_id"],
-                                name=op.f("fk_watchlist_score_region_id_region")),
+        sa.CheckConstraint(
+            "percentile >= 0 AND percentile <= 100", name=op.f("ck_watchlist_score_percentile")
+        ),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["model_run.run_id"],
+            ondelete="CASCADE",
+            name=op.f("fk_watchlist_score_run_id_model_run"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["region_id"], ["region.region_id"], name=op.f("fk_watchlist_score_region_id_region")
+        ),
         sa.PrimaryKeyConstraint("run_id", "region_id", "year", name=op.f("pk_watchlist_score")),
     )
     with op.batch_alter_table("watchlist_score", schema=None) as batch_op:
@@ -61,20 +70,33 @@ def upgrade() -> None:
         sa.Column("horizon", sa.Integer(), nullable=False),
         sa.Column("last_listed_year", sa.Integer(), nullable=True),
         sa.Column("last_listed_victims", sa.Float(), nullable=True),
-        sa.CheckConstraint("lower >= 0 AND lower <= expected_victims AND expected_victims <= upper",
-                           name=op.f("ck_pair_prediction_interval")),
+        sa.CheckConstraint(
+            "lower >= 0 AND lower <= expected_victims AND expected_victims <= upper",
+            name=op.f("ck_pair_prediction_interval"),
+        ),
         sa.CheckConstraint("horizon >= 1", name=op.f("ck_pair_prediction_horizon")),
-        sa.ForeignKeyConstraint(["run_id"], ["model_run.run_id"], ondelete="CASCADE",
-                                name=op.f("fk_pair_prediction_run_id_model_run")),
-        sa.ForeignKeyConstraint(["detecting_iso3"], ["region.region_id"],
-                                name=op.f("fk_pair_prediction_detecting_iso3_region")),
-        sa.ForeignKeyConstraint(["citizenship_iso3"], ["region.region_id"],
-                                name=op.f("fk_pair_prediction_citizenship_iso3_region")),
-        sa.PrimaryKeyConstraint("run_id", "detecting_iso3", "citizenship_iso3", "year",
-                                name=op.f("pk_pair_prediction")),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["model_run.run_id"],
+            ondelete="CASCADE",
+            name=op.f("fk_pair_prediction_run_id_model_run"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["detecting_iso3"], ["region.region_id"], name=op.f("fk_pair_prediction_detecting_iso3_region")
+        ),
+        sa.ForeignKeyConstraint(
+            ["citizenship_iso3"],
+            ["region.region_id"],
+            name=op.f("fk_pair_prediction_citizenship_iso3_region"),
+        ),
+        sa.PrimaryKeyConstraint(
+            "run_id", "detecting_iso3", "citizenship_iso3", "year", name=op.f("pk_pair_prediction")
+        ),
     )
     with op.batch_alter_table("pair_prediction", schema=None) as batch_op:
-        batch_op.create_index("ix_pair_prediction_run_citizenship", ["run_id", "citizenship_iso3"], unique=False)
+        batch_op.create_index(
+            "ix_pair_prediction_run_citizenship", ["run_id", "citizenship_iso3"], unique=False
+        )
 
 
 def downgrade() -> None:

@@ -39,8 +39,12 @@ def upgrade() -> None:
         sa.Column("n", sa.Integer(), nullable=False),
         sa.Column("n_countries", sa.Integer(), nullable=False),
         sa.CheckConstraint("n >= 0 AND n_countries >= 0", name=op.f("ck_phase_curve_n")),
-        sa.ForeignKeyConstraint(["result_id"], ["phase_result.result_id"], ondelete="CASCADE",
-                                name=op.f("fk_phase_curve_result_id_phase_result")),
+        sa.ForeignKeyConstraint(
+            ["result_id"],
+            ["phase_result.result_id"],
+            ondelete="CASCADE",
+            name=op.f("fk_phase_curve_result_id_phase_result"),
+        ),
         sa.PrimaryKeyConstraint("result_id", "event_type", "outcome", "k", name=op.f("pk_phase_curve")),
     )
     op.create_table(
@@ -53,9 +57,15 @@ def upgrade() -> None:
         sa.Column("previous", sa.Float(), nullable=True),
         sa.Column("detail", sa.Text(), nullable=True),
         sa.Column("onset", sa.Boolean(), nullable=False),
-        sa.ForeignKeyConstraint(["result_id"], ["phase_result.result_id"], ondelete="CASCADE",
-                                name=op.f("fk_crisis_event_result_id_phase_result")),
-        sa.ForeignKeyConstraint(["region_id"], ["region.region_id"], name=op.f("fk_crisis_event_region_id_region")),
+        sa.ForeignKeyConstraint(
+            ["result_id"],
+            ["phase_result.result_id"],
+            ondelete="CASCADE",
+            name=op.f("fk_crisis_event_result_id_phase_result"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["region_id"], ["region.region_id"], name=op.f("fk_crisis_event_region_id_region")
+        ),
         sa.PrimaryKeyConstraint("result_id", "region_id", "year", "event_type", name=op.f("pk_crisis_event")),
     )
     op.create_table(
@@ -72,8 +82,11 @@ def upgrade() -> None:
         sa.Column("created_at", TZ, nullable=False),
         sa.Column("updated_at", TZ, nullable=False),
         sa.Column("updated_by", sa.String(length=120), nullable=False),
-        sa.CheckConstraint("condition IN ('new_maximum', 'outflow_surge', 'watchlist_enters_top', 'watchlist_jump', "
-                           "'above_previous_upper')", name=op.f("ck_alert_rule_condition")),
+        sa.CheckConstraint(
+            "condition IN ('new_maximum', 'outflow_surge', 'watchlist_enters_top', 'watchlist_jump', "
+            "'above_previous_upper')",
+            name=op.f("ck_alert_rule_condition"),
+        ),
         sa.CheckConstraint("cooldown_years >= 0", name=op.f("ck_alert_rule_cooldown")),
         sa.PrimaryKeyConstraint("rule_id", name=op.f("pk_alert_rule")),
         sa.UniqueConstraint("name", name=op.f("uq_alert_rule_name")),
@@ -96,8 +109,9 @@ def upgrade() -> None:
         sa.Column("reviewed_at", TZ, nullable=True),
         sa.Column("review_note", sa.Text(), nullable=True),
         sa.CheckConstraint("status IN ('pending', 'confirmed', 'dismissed')", name=op.f("ck_alert_status")),
-        sa.ForeignKeyConstraint(["rule_id"], ["alert_rule.rule_id"], ondelete="CASCADE",
-                                name=op.f("fk_alert_rule_id_alert_rule")),
+        sa.ForeignKeyConstraint(
+            ["rule_id"], ["alert_rule.rule_id"], ondelete="CASCADE", name=op.f("fk_alert_rule_id_alert_rule")
+        ),
         sa.ForeignKeyConstraint(["region_id"], ["region.region_id"], name=op.f("fk_alert_region_id_region")),
         sa.PrimaryKeyConstraint("alert_id", name=op.f("pk_alert")),
         sa.UniqueConstraint("dedup_key", name=op.f("uq_alert_dedup_key")),
@@ -116,7 +130,9 @@ def upgrade() -> None:
         sa.Column("n_new", sa.Integer(), nullable=True),
         sa.Column("message", sa.Text(), nullable=True),
         sa.Column("backtest_json", sa.JSON(), nullable=True),
-        sa.CheckConstraint("status IN ('running', 'succeeded', 'failed')", name=op.f("ck_alert_evaluation_status")),
+        sa.CheckConstraint(
+            "status IN ('running', 'succeeded', 'failed')", name=op.f("ck_alert_evaluation_status")
+        ),
         sa.PrimaryKeyConstraint("evaluation_id", name=op.f("pk_alert_evaluation")),
     )
     op.create_table(
@@ -128,8 +144,12 @@ def upgrade() -> None:
         sa.Column("rules", sa.String(length=500), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", TZ, nullable=False),
-        sa.ForeignKeyConstraint(["user_id"], ["app_user.user_id"], ondelete="CASCADE",
-                                name=op.f("fk_alert_subscription_user_id_app_user")),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["app_user.user_id"],
+            ondelete="CASCADE",
+            name=op.f("fk_alert_subscription_user_id_app_user"),
+        ),
         sa.PrimaryKeyConstraint("subscription_id", name=op.f("pk_alert_subscription")),
         sa.UniqueConstraint("user_id", "email", name="uq_alert_subscription_user_email"),
     )
@@ -161,8 +181,12 @@ def upgrade() -> None:
         sa.CheckConstraint("channel IN ('email', 'webhook')", name=op.f("ck_alert_delivery_channel")),
         sa.CheckConstraint("status IN ('pending', 'sent', 'failed')", name=op.f("ck_alert_delivery_status")),
         sa.CheckConstraint("attempts >= 0", name=op.f("ck_alert_delivery_attempts")),
-        sa.ForeignKeyConstraint(["alert_id"], ["alert.alert_id"], ondelete="CASCADE",
-                                name=op.f("fk_alert_delivery_alert_id_alert")),
+        sa.ForeignKeyConstraint(
+            ["alert_id"],
+            ["alert.alert_id"],
+            ondelete="CASCADE",
+            name=op.f("fk_alert_delivery_alert_id_alert"),
+        ),
         sa.PrimaryKeyConstraint("delivery_id", name=op.f("pk_alert_delivery")),
         sa.UniqueConstraint("alert_id", "channel", "target", name="uq_alert_delivery_alert_channel_target"),
     )

@@ -1,6 +1,7 @@
 """UNHCR displacement by origin and asylum country as pairs (issue 11 pair model)
 
-- ``displacement_pair``: refugees and asylum-seekers of origin o in asylum country d at the end of a year, from
+- ``displacement_pair``: refugees and asylum-seekers of origin o in asylum country d at the end of a year,
+  from
   the same ``unhcr_population`` load that feeds the origin and host aggregates (a second view of loaded rows).
 
 Revision ID: 0009
@@ -26,20 +27,28 @@ def upgrade() -> None:
         sa.Column("refugees", sa.Float(), nullable=True),
         sa.Column("asylum_seekers", sa.Float(), nullable=True),
         sa.Column("load_id", sa.Integer(), nullable=False),
-        sa.CheckConstraint("refugees IS NULL OR (refugees >= 0 AND refugees <= 1e12)",
-                           name=op.f("ck_displacement_pair_refugees")),
-        sa.CheckConstraint("asylum_seekers IS NULL OR (asylum_seekers >= 0 AND asylum_seekers <= 1e12)",
-                           name=op.f("ck_displacement_pair_asylum_seekers")),
-        sa.CheckConstraint("refugees IS NOT NULL OR asylum_seekers IS NOT NULL",
-                           name=op.f("ck_displacement_pair_some_value")),
+        sa.CheckConstraint(
+            "refugees IS NULL OR (refugees >= 0 AND refugees <= 1e12)",
+            name=op.f("ck_displacement_pair_refugees"),
+        ),
+        sa.CheckConstraint(
+            "asylum_seekers IS NULL OR (asylum_seekers >= 0 AND asylum_seekers <= 1e12)",
+            name=op.f("ck_displacement_pair_asylum_seekers"),
+        ),
+        sa.CheckConstraint(
+            "refugees IS NOT NULL OR asylum_seekers IS NOT NULL", name=op.f("ck_displacement_pair_some_value")
+        ),
         sa.CheckConstraint("origin_iso3 <> asylum_iso3", name=op.f("ck_displacement_pair_not_self")),
         sa.CheckConstraint("year BETWEEN 1950 AND 2100", name=op.f("ck_displacement_pair_year")),
-        sa.ForeignKeyConstraint(["origin_iso3"], ["region.region_id"],
-                                name=op.f("fk_displacement_pair_origin_iso3_region")),
-        sa.ForeignKeyConstraint(["asylum_iso3"], ["region.region_id"],
-                                name=op.f("fk_displacement_pair_asylum_iso3_region")),
-        sa.ForeignKeyConstraint(["load_id"], ["source_load.load_id"],
-                                name=op.f("fk_displacement_pair_load_id_source_load")),
+        sa.ForeignKeyConstraint(
+            ["origin_iso3"], ["region.region_id"], name=op.f("fk_displacement_pair_origin_iso3_region")
+        ),
+        sa.ForeignKeyConstraint(
+            ["asylum_iso3"], ["region.region_id"], name=op.f("fk_displacement_pair_asylum_iso3_region")
+        ),
+        sa.ForeignKeyConstraint(
+            ["load_id"], ["source_load.load_id"], name=op.f("fk_displacement_pair_load_id_source_load")
+        ),
         sa.PrimaryKeyConstraint("origin_iso3", "asylum_iso3", "year", name=op.f("pk_displacement_pair")),
     )
     op.create_index("ix_displacement_pair_asylum", "displacement_pair", ["asylum_iso3", "year"], unique=False)

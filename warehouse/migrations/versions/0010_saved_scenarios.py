@@ -30,7 +30,9 @@ def upgrade() -> None:
         sa.Column("run_id", sa.String(length=64), nullable=True),
         sa.CheckConstraint("length(name) > 0", name=op.f("ck_saved_scenario_name")),
         sa.CheckConstraint("year BETWEEN 1950 AND 2100", name=op.f("ck_saved_scenario_year")),
-        sa.ForeignKeyConstraint(["region_id"], ["region.region_id"], name=op.f("fk_saved_scenario_region_id_region")),
+        sa.ForeignKeyConstraint(
+            ["region_id"], ["region.region_id"], name=op.f("fk_saved_scenario_region_id_region")
+        ),
         sa.PrimaryKeyConstraint("scenario_id", name=op.f("pk_saved_scenario")),
         sa.UniqueConstraint("created_by", "name", name="uq_saved_scenario_created_by_name"),
     )
