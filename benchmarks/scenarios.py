@@ -59,7 +59,7 @@ def main() -> None:
     row = det.panel.loc[[(args.region, args.year)], det.features].to_numpy(dtype=float)
 
     def plain() -> None:
-        det.boosters[h].predict(xgb.DMatrix(row, feature_names=det.features, missing=np.nan))
+        det.boosters[h].predict(xgb.DMatrix(row, feature_names=det.features, missing=np.nan, nthread=1))
 
     base, base_cpu = _median_ms(plain, args.repeats)
     print(f"baseline: one booster.predict of the same row: {base:.1f} ms wall, {base_cpu:.1f} ms CPU")

@@ -449,6 +449,25 @@ class ScenarioModel:
             raise ScenarioNotFound(f"unknown region '{region}': no observations in the warehouse")
         return pd.concat([own, self.coverage], ignore_index=True)
 
+    def lever_inputs(self, regions: Sequence[str]) -> tuple[pd.DataFrame, dict[Any, Any]]:
+        """The regions' observations plus the coverage rows, and the memo of what levers read from them.
+
+        One region (a scenario): both memoised per region, so the next scenario of the region (another
+        slider position) reuses them; nothing may modify them (``apply_levers`` returns a new frame).
+        Several regions (a portfolio): built afresh, with a memo for this call only.
+        """
+        if len(regions) != 1:
+            for r in regions:
+                if r not in self._by_region:
+                    raise ScenarioNotFound(f"unknown region '{r}': no observations in the warehouse")
+            frames = [self._by_region[r] for r in regions] + [self.coverage]
+            return pd.concat(frames, ignore_index=True), {}
+        key = ("lever_inputs", regions[0])
+        if key not in self._memo:
+            self._memo[key] = (self.region_obs(regions[0]), {})
+        obs, reads = self._memo[key]
+        return obs, reads
+
     def rise_year(self, year: int) -> pd.DataFrame:
         """The watch list's driver rows of one year (memoised: every scenario of that year starts from
         them)."""
@@ -539,6 +558,15 @@ def _rise_read(obs: pd.DataFrame, codes: tuple[str, ...], year: int) -> pd.Serie
     return vals[year]
 
 
+def _read(reads: dict[Any, Any] | None, key: tuple[Any, ...], compute: Any) -> Any:
+    """``compute()``, memoised in ``reads`` under ``key`` when a memo is given (never modified by callers)."""
+    if reads is None:
+        return compute()
+    if key not in reads:
+        reads[key] = compute()
+    return reads[key]
+
+
 def _population(obs: pd.DataFrame, year: int, carry: int) -> pd.Series:
     wide = _wide(obs, (POPULATION,))
     vals = _lagged(wide, [year + 1], carry, False, None)
@@ -585,15 +613,20 @@ def _lever_writes(
     lag: int,
     regions: Sequence[str],
     population: pd.Series,
+    reads: dict[Any, Any] | None = None,
 ) -> tuple[dict[tuple[str, str, int], float], list[str]]:
     """The observations one lever rewrites for ``target`` (keyed region, indicator, year), and notes."""
     new: dict[tuple[str, str, int], float] = {}
     notes: list[str] = []
     for codes in lever.detected_inputs if target == "detected" else lever.rise_inputs:
         if target == "detected":
-            current, at = _detected_read(obs, codes, year, lag)
+            current, at = _read(
+                reads, ("detected", codes, year, lag), lambda c=codes: _detected_read(obs, c, year, lag)
+            )
         else:
-            current, at = _rise_read(obs, codes, year), year
+            current, at = _read(
+                reads, ("rise", codes, year), lambda c=codes: (_rise_read(obs, c, year), year)
+            )
         for region in regions:
             written = _target_value(lever, value, current.get(region, np.nan), population.get(region, np.nan))
             if written is None:
@@ -608,7 +641,13 @@ def _lever_writes(
 
 
 def _follow_ups(
-    obs: pd.DataFrame, lever: Lever, value: float, year: int, lag: int, regions: Sequence[str]
+    obs: pd.DataFrame,
+    lever: Lever,
+    value: float,
+    year: int,
+    lag: int,
+    regions: Sequence[str],
+    reads: dict[Any, Any] | None = None,
 ) -> tuple[dict[tuple[str, str, int], float], list[str]]:
     """What else a lever changes to stay coherent (detected model): the conflict ends with its deaths; funding
     follows coverage with requirements held fixed."""
@@ -617,8 +656,13 @@ def _follow_ups(
     if lever.special == "ends_conflict_at_zero" and value == 0.0:
         new.update({(region, _ARMED_CONFLICTS[0], year - 1): 0.0 for region in regions})
     if lever.special == "funding_follows_coverage":
-        cov, at = _detected_read(obs, ("response.fts_coverage_pct",), year, lag)
-        funding, _ = _detected_read(obs, _FUNDING, year, lag)
+        coverage = ("response.fts_coverage_pct",)
+        cov, at = _read(
+            reads, ("detected", coverage, year, lag), lambda: _detected_read(obs, coverage, year, lag)
+        )
+        funding, _ = _read(
+            reads, ("detected", _FUNDING, year, lag), lambda: _detected_read(obs, _FUNDING, year, lag)
+        )
         for region in regions:
             c, f = cov.get(region, np.nan), funding.get(region, np.nan)
             if pd.isna(c) or c <= 0 or pd.isna(f):
@@ -637,25 +681,32 @@ def apply_levers(
     target: str,
     lag: int = 1,
     regions: Sequence[str] | None = None,
+    reads: dict[Any, Any] | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Observations with the levers applied for ``target`` ("detected" or "rise") in scenario ``year``.
 
     Works on any number of regions at once (``regions``: which; default all in ``obs``). Returns the modified
-    observations and notes (e.g. a factor with no value to scale).
+    observations and notes (e.g. a factor with no value to scale). ``reads``: a memo of what the levers read
+    from these same (unmodified) ``obs``, kept by the caller per region so a region's next scenario skips
+    them; the values do not depend on the lever values.
     """
     regions = [r for r in regions or sorted(set(obs["region_id"])) if r != COVERAGE_REGION]
-    population = (
-        _population(obs, year - 1, 1) if target == "detected" else _population(obs, year, wl.CARRY_YEARS)
+    population = _read(
+        reads,
+        ("population", target, year),
+        lambda: (
+            _population(obs, year - 1, 1) if target == "detected" else _population(obs, year, wl.CARRY_YEARS)
+        ),
     )
     new: dict[tuple[str, str, int], float] = {}
     notes: list[str] = []
     for name, value in _active(levers).items():
         lever = LEVER_BY_NAME[name]
-        writes, said = _lever_writes(obs, lever, value, year, target, lag, regions, population)
+        writes, said = _lever_writes(obs, lever, value, year, target, lag, regions, population, reads)
         new.update(writes)
         notes += said
         if target == "detected":
-            writes, said = _follow_ups(obs, lever, value, year, lag, regions)
+            writes, said = _follow_ups(obs, lever, value, year, lag, regions, reads)
             new.update(writes)
             notes += said
     return _write(obs, new), sorted(set(notes))
@@ -807,7 +858,9 @@ def _detected_margin(model: DetectedModel, X: pd.DataFrame, horizon: int) -> tup
     """Margins (log1p per 100k) and SHAP contributions of the deployed ensemble for rows of the panel."""
     booster = model.boosters[horizon]
     feats = X[model.features]
-    d = xgb.DMatrix(feats.to_numpy(dtype=float), feature_names=model.features, missing=np.nan)
+    # nthread=1: building a DMatrix of a few rows with the default threads cost ~16 ms of CPU on a busy
+    # machine (threads waiting for a core), one thread 0.3 ms; the values are the same
+    d = xgb.DMatrix(feats.to_numpy(dtype=float), feature_names=model.features, missing=np.nan, nthread=1)
     contrib = booster.predict(d, pred_contribs=True).astype(float) * model.weight
     shap = pd.DataFrame(contrib, index=X.index, columns=[*model.features, BIAS])
     if model.partner == "eb_mean":
@@ -849,12 +902,8 @@ def detected_rows(
     notes: list[str] = []
     if names:
         lag = model.detected.lag_map.get(year, 1)
-        obs = (
-            pd.concat([model.region_obs(r) for r in regions], ignore_index=True)
-            if len(regions) == 1
-            else pd.concat([model._by_region[r] for r in regions] + [model.coverage], ignore_index=True)
-        )
-        modified, notes = apply_levers(obs, levers, year, "detected", lag, regions)
+        obs, reads = model.lever_inputs(regions)
+        modified, notes = apply_levers(obs, levers, year, "detected", lag, regions, reads)
         rebuilt = rebuild_detected(modified, names, year, lag).reindex(base.index)
         scen[names] = rebuilt[names].to_numpy()
     return base, scen, notes
@@ -952,7 +1001,7 @@ def _rise_terms(rise: RiseModel, year_frame: pd.DataFrame) -> pd.DataFrame:
     """The headline's additive terms per country for one year (score = their sum)."""
     if rise.headline == "xgboost":
         X = year_frame[list(wl.XGB_FEATURES)]
-        d = xgb.DMatrix(X.to_numpy(dtype=float), feature_names=list(X.columns), missing=np.nan)
+        d = xgb.DMatrix(X.to_numpy(dtype=float), feature_names=list(X.columns), missing=np.nan, nthread=1)
         c = rise.booster.predict(d, pred_contribs=True)  # type: ignore[union-attr]
         return pd.DataFrame(c, index=year_frame.index, columns=[*wl.XGB_FEATURES, BIAS])
     if rise.headline in ("composite", wl.AMENDED, wl.SCALED):
@@ -1010,8 +1059,8 @@ def rise_year_frames(
         return base, base, notes  # the same frame: its terms are the memoised baseline's
     scen = base.copy()
     if names:
-        obs = pd.concat([model._by_region[r] for r in regions] + [model.coverage], ignore_index=True)
-        modified, notes = apply_levers(obs, levers, year, "rise", regions=regions)
+        obs, reads = model.lever_inputs(regions)
+        modified, notes = apply_levers(obs, levers, year, "rise", regions=regions, reads=reads)
         rebuilt = rebuild_rise(modified, levers, year).reindex(list(regions))
         for r in regions:
             scen.loc[(r, year), names] = rebuilt.loc[r, names].to_numpy(dtype=float)

@@ -643,3 +643,48 @@ def test_lever_directions_are_measured_in_the_background_when_not_cached(trained
         time.sleep(0.5)
     assert set(model.detected.directions) == {lv.name for lv in sc.LEVERS}
     assert (root / run_id / scenarios_store.DIRECTIONS_FILE).exists()
+
+
+def _without_timing(out):
+    out = json_roundtrip(out)
+    out["meta"].pop("compute_ms")
+    return out
+
+
+def test_memoised_lever_reads_give_the_answer_of_a_fresh_computation(trained_store):
+    """A region's lever reads (the values each lever scales, population) are memoised per region and reused
+    by its next scenario. On real rows: all eleven levers after another scenario of the same region (memo
+    filled by it) give exactly the answer computed with an empty memo, and the memoised reads equal fresh
+    reads of the unmodified observations."""
+    from models import scenarios_store
+
+    engine, run_id, root = trained_store
+    scenarios_store.clear_cache()
+    model = scenarios_store.load_scenario_model(engine, run_id, root, directions="skip")
+    every = {lv.name: 2.0 if lv.kind == "factor" else (lv.min + lv.max) / 2 for lv in sc.LEVERS}
+    regions = sorted({r for r, _ in model.detected.stored.index})
+    year = max(model.years())
+    checked = 0
+    for region in regions[:: max(1, len(regions) // 8)]:
+        if (region, year) not in model.detected.panel.index:
+            continue
+        model._memo.clear()
+        fresh = _without_timing(sc.run_scenario(model, sc.Scenario(region, year, every)))
+        model._memo.clear()
+        for y in (year - 1, year):  # an earlier year too: its reads must not stand in for this year's
+            if y in model.years() and (region, y) in model.detected.panel.index:
+                sc.run_scenario(model, sc.Scenario(region, y, {"idps": 3.0, "tip_tier": 1.0}))
+        obs, reads = model.lever_inputs([region])
+        assert reads, "the first scenario filled the region's memo"
+        again = _without_timing(sc.run_scenario(model, sc.Scenario(region, year, every)))
+        assert again == fresh
+        lag = model.detected.lag_map.get(year, 1)
+        for target in ("detected", "rise"):
+            memo_obs, memo_notes = sc.apply_levers(obs, every, year, target, lag, [region], reads)
+            plain_obs, plain_notes = sc.apply_levers(
+                model.region_obs(region), every, year, target, lag, [region]
+            )
+            assert memo_notes == plain_notes
+            pd.testing.assert_frame_equal(memo_obs, plain_obs)
+        checked += 1
+    assert checked >= 4
