@@ -407,18 +407,14 @@ def result_cards(result: dict) -> html.Div:
                     className="notice beyond",
                 )
             )
-        uncertain = [
-            k
-            for k, v in (item.get("directions") or {}).items()
-            if v.get("verdict") in ("uncertain", "not measured")
-        ]
-        if uncertain:
-            lines.append(
-                html.P(
-                    "Direction not supported by the backtest (uncertain): " + ", ".join(uncertain),
-                    className="note uncertain",
-                )
-            )
+        directions = item.get("directions") or {}
+        for verdict, words in (
+            ("uncertain", "Direction not supported by the backtest (uncertain): "),
+            ("not measured", "Direction not measured yet for this run (measuring in the background): "),
+        ):
+            names = [_lever_label(k) for k, v in directions.items() if v.get("verdict") == verdict]
+            if names:
+                lines.append(html.P(words + ", ".join(names), className="note uncertain"))
         cards.append(html.Div(className=f"scen-card scen-{item['target']}", children=lines))
     return html.Div(
         className="scen-cards", children=[*cards, html.P(result["meta"]["honesty"], className="note")]
@@ -611,3 +607,9 @@ def run_portfolio(_n, lever, n, value, year):
         table(P_TABLE + "-table", frame, page_size=2 * sc.MAX_REGIONS),
         *[html.P(n, className="note small") for n in out["meta"]["notes"]],
     ]
+
+
+def _lever_label(name: str) -> str:
+    """The lever's label where the engine knows it, so a note never shows an internal name."""
+    lever = sc.LEVER_BY_NAME.get(name)
+    return lever.label if lever is not None else name
