@@ -9,10 +9,10 @@ import time
 
 import numpy as np
 
-from models.evaluate import backtest, candidates, pooled
+from models.evaluate import candidates, rolling_origin
 from models.explain import shap_values
-from models.features import feature_names
-from models.pipeline import load_panel
+from models.features import build_panel, feature_names
+from models.pipeline import load_observations, panel_years
 from models.train import fit_xgb, load_config
 from warehouse.db import make_engine
 
@@ -20,24 +20,37 @@ REPEATS = 3
 
 
 def main() -> None:
+    """Time the steps of `crisisrisk model train` as train_run runs them (panels per horizon, backtest)."""
     config = load_config()
     engine = make_engine()
     t0 = time.perf_counter()
-    panel = load_panel(engine, config)
+    obs = load_observations(engine)
+    years = panel_years(obs, config)
+    horizons = [int(h) for h in config["backtest"].get("horizons", [1, 2, 3])]
+    censored_fraction = float(config["label"]["censored_fraction"])
+    panels = {h: build_panel(obs, years, censored_fraction, h) for h in horizons}
     t_panel = time.perf_counter() - t0
+    panel = panels[horizons[0]]
     labelled = panel[panel["label"].notna()]
+    newest_label = int(labelled.index.get_level_values("year").max())
+    bt = config["backtest"]
+    last_origin = min(int(bt.get("last_origin", newest_label - 1)), newest_label - 1)
+    origins = list(range(int(bt["first_origin"]), last_origin + 1))
+    models = candidates(config)
     t0 = time.perf_counter()
-    per_origin, oos = backtest(panel, config, candidates(config, config.get("monotone")))
-    pooled(oos)
+    rolling_origin(panels.get, models, origins, horizons)
     t_backtest = time.perf_counter() - t0
     features = feature_names()
     t0 = time.perf_counter()
     booster = fit_xgb(labelled[features], labelled["label"], config)
     t_fit = time.perf_counter() - t0
-    print(f"panel build: {t_panel:.2f} s ({len(panel):,} country-years, {len(labelled):,} labelled)")
     print(
-        f"backtest: {t_backtest:.2f} s ({per_origin['origin'].nunique()} origins × "
-        f"{per_origin['model'].nunique()} models); final fit: {t_fit:.2f} s"
+        f"panel build: {t_panel:.2f} s ({len(horizons)} horizons × {len(panel):,} country-years, "
+        f"{len(labelled):,} labelled)"
+    )
+    print(
+        f"backtest: {t_backtest:.2f} s ({len(origins)} origins × {len(horizons)} horizons × {len(models)} "
+        f"candidates); one final fit: {t_fit:.2f} s"
     )
 
     X = panel[panel.index.get_level_values("year") >= int(config["predictions"]["first_year"])][features]
