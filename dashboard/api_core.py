@@ -237,6 +237,8 @@ class Text(Param):
 
     def convert(self, raw: str) -> str:
         value = raw.strip()
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):  # NUL etc.: PostgreSQL text refuses NUL
+            raise BadRequest(f"parameter '{self.name}' must not contain control characters")
         wrong_length = self.exact_length is not None and len(value) != self.exact_length
         if wrong_length or (self.exact_length is not None and self.alpha and not value.isalpha()):
             expected = self.hint or f"{self.exact_length} letters"
@@ -279,7 +281,7 @@ class PathInt(Param):
     converter: ClassVar[str] = "int:"
 
     def schema(self) -> dict[str, Any]:
-        return {"type": "integer"}
+        return {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}  # routing answers 404 outside
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from dashboard.geometry import blueprint as geometry_blueprint
 from dashboard.queries import Queries
 
 log = logging.getLogger(__name__)
-MAX_ROW_ID = 2**63 - 1  # the largest id a BIGINT/SQLite INTEGER holds
+MAX_ROW_ID = 2**31 - 1  # the largest id an INTEGER column holds on PostgreSQL (int4); every id column is one
 MAX_CALLBACK_DEPTH = (
     64  # nesting of a callback request's JSON; the deepest real one (a figure in state) is ~12
 )

@@ -285,6 +285,9 @@ def save_scenario(
     return out
 
 
+MAX_INTEGER_ID = 2**31 - 1  # saved_scenario.scenario_id is an INTEGER (int4 on PostgreSQL)
+
+
 def saved_scenarios(
     engine: Engine, created_by: str | None = None, scenario_id: int | None = None
 ) -> list[dict[str, Any]]:
@@ -295,6 +298,8 @@ def saved_scenarios(
     if created_by is not None:
         stmt = stmt.where(t.c.created_by == created_by)
     if scenario_id is not None:
+        if not 1 <= int(scenario_id) <= MAX_INTEGER_ID:
+            return []  # the column cannot hold it (PostgreSQL would refuse the bound value)
         stmt = stmt.where(t.c.scenario_id == int(scenario_id))
     with engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(stmt.limit(500)).mappings()]
