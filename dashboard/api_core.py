@@ -9,7 +9,7 @@ OpenAPI schema. The view receives the app context and the parsed arguments and r
 Errors are :class:`ApiError` (and its subclasses), answered as ``{"error": {"status", "message"[, "code"]}}``.
 The document is assembled with apispec from the same declarations (``openapi_document``).
 
-See /work/coord/API_STYLE.md or docs/ARCHITECTURE.md for how to add an operation.
+See docs/ARCHITECTURE.md for how to add an operation.
 """
 
 from __future__ import annotations
