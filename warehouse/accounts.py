@@ -23,7 +23,7 @@ import secrets
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, and_, exists, func, not_, or_, select, update
+from sqlalchemy import Connection, Engine, and_, exists, func, not_, or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -38,6 +38,7 @@ LEGACY_PREFIX = "scrypt$"  # hashes of the hand-rolled code before werkzeug: scr
 MIN_PASSWORD_LENGTH = 10
 ROLE_RANK = {role: i for i, role in enumerate(ROLES)}
 TOKEN_PREFIX = "crk_"
+TOKEN_TOUCH_LOCK_TIMEOUT_MS = 2000  # a background last-use update waits no longer for a lock
 TOKEN_TOUCH_MINUTES = 5  # last_used_at is refreshed at most this often, off the request path
 # Unknown users are checked against this hash, so a sign-in costs one scrypt whether the name exists or not
 # (the digest matches no password; the parameters are those of real hashes).
@@ -291,6 +292,8 @@ def _touch_token(engine: Engine, token_id: int, now: dt.datetime) -> None:
     stale = now - dt.timedelta(minutes=TOKEN_TOUCH_MINUTES)
     try:
         with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # give up under a held lock, like SQLite
+                conn.execute(text(f"SET LOCAL lock_timeout = '{TOKEN_TOUCH_LOCK_TIMEOUT_MS}ms'"))
             conn.execute(
                 update(api_token)
                 .where(
