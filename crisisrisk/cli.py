@@ -13,6 +13,25 @@ from etl.cli import jobs_app
 from warehouse import settings
 from warehouse.config import model_dir
 
+
+def _flags_without_type() -> None:
+    """typer 0.29 prints a type after every option in --help, so an on/off flag read ``--debug <bool>`` as if
+    it took a value (issue 13 #9). A flag takes none: show no type for it, as click does."""
+    from typer.core import TyperOption
+
+    if getattr(TyperOption.display_type_rich, "_flags_without_type", False):
+        return
+    typed = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx):  # type: ignore[no-untyped-def]
+        return None if self.is_flag and self.metavar is None else typed(self, ctx)
+
+    display_type_rich._flags_without_type = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_without_type()
+
 app = typer.Typer(
     help="crisisrisk: risk of detected trafficking in humanitarian crises.",
     no_args_is_help=True,
