@@ -36,11 +36,44 @@ def _mode(debug: bool) -> str:
     return "development" if debug or env == "development" else "production"
 
 
+def port_in_use(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (one line suggesting --port), or None when it can (issue 13 #9:
+    a taken port gave an 89-line traceback from the server, after minutes of `up`'s ETL and training)."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        return f"cannot listen on {host}:{port}: unknown host ({exc}); give --host an address of this machine"
+    family, _type, _proto, _name, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (
+                    f"port {port} on {host} is already in use (another crisisrisk serve?); "
+                    f"choose another with --port, e.g. --port {port + 1}"
+                )
+            return f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --host or --port"
+    return None
+
+
+def _exit_if_port_taken(host: str, port: int) -> None:
+    problem = port_in_use(host, port)
+    if problem:
+        console.print(f"[red]✗ {problem}[/red]", highlight=False)
+        raise typer.Exit(2)
+
+
 def _serve(host: str, port: int, debug: bool, threads: int = 8, app_config: dict | None = None) -> None:
     from dashboard.app import create_app
     from dashboard.auth import ConfigError
     from warehouse.db import make_engine
 
+    _exit_if_port_taken(host, port)
     started = time.perf_counter()
     try:
         app = create_app(make_engine(), {"env": _mode(debug), **(app_config or {})})
@@ -68,6 +101,7 @@ def _serve(host: str, port: int, debug: bool, threads: int = 8, app_config: dict
         return
     from waitress import serve
 
+    _exit_if_port_taken(host, port)  # taken while the app was built
     serve(app.server, host=host, port=port, threads=threads, ident="crisisrisk")
 
 
@@ -106,6 +140,7 @@ def up_cmd(
     from warehouse.db import make_engine, migrate
     from warehouse.schema import model_run, source_load
 
+    _exit_if_port_taken(host, port)  # before minutes of ETL and training, not after
     engine = make_engine()
     console.print(f"Warehouse: {engine.url.render_as_string(hide_password=True)}")
     migrate(engine)
