@@ -269,6 +269,9 @@ def create_app(engine: Engine | None = None, config: dict | None = None) -> Dash
     from dashboard.api import blueprint as api_blueprint
 
     app.server.register_blueprint(api_blueprint(ctx), url_prefix="/api/v1")
+    from dashboard.brief import blueprint as brief_blueprint
+
+    app.server.register_blueprint(brief_blueprint())  # /region/<id>/brief.pdf: the one-page PDF (issue 13)
 
     import_pages()
     install_page_callbacks(app)

@@ -476,5 +476,8 @@ def register(app: typer.Typer) -> None:
     """Add ``serve`` and ``up`` to the ``crisisrisk`` program."""
     app.command("serve")(serve_cmd)
     app.command("up")(up_cmd)
+    from dashboard.brief import brief_cmd
+
+    app.command("brief")(brief_cmd)  # the region's one-page PDF brief (issue 13)
     app.add_typer(users_app, name="users")
     app.add_typer(tokens_app, name="tokens")

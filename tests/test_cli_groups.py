@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 EXPECTED = {
     "alerts": {"deliver", "evaluate", "list", "review", "rules"},
     "backup": set(),
+    "brief": set(),
     "etl": {"rejected", "run", "sources", "status", "sync"},
     "export": {"explanations", "phases", "predictions"},
     "jobs": {"cancel", "list"},
