@@ -264,13 +264,29 @@ def job_cancel(actx, a: dict) -> dict:
 @ops.post(
     "/models/{run_id}/promote",
     role="analyst",
-    summary="Deploy a run (atomic; the deployed one is archived)",
-    params=(RUN_ID,),
+    summary=(
+        "Deploy a run (atomic; the deployed one is archived). A run identical to or worse than the deployed "
+        "one at some horizon (backtest RMSLE) needs force=true"
+    ),
+    params=(
+        RUN_ID,
+        Flag(
+            "force",
+            "Deploy even a run identical to or worse than the deployed one (without it: 409 "
+            "needs_confirmation, with the verdict and its reason); a better run needs no flag",
+        ),
+    ),
     ok_description="Deployed",
-    errors={404: "Unknown run", 409: "The run cannot be promoted"},
+    errors={
+        404: "Unknown run",
+        409: (
+            "The run cannot be promoted, or (code needs_confirmation, body field verdict) it is identical "
+            "to or worse than the deployed run and force=true was not given"
+        ),
+    },
 )
 def model_promote(actx, a: dict) -> dict:
-    out = workflows.promote(actx.engine, actor(), a["run_id"], client_address())
+    out = workflows.promote(actx.engine, actor(), a["run_id"], client_address(), force=a["force"])
     _refresh(actx)()
     return out
 
@@ -293,7 +309,10 @@ def model_rollback(actx, a: dict) -> dict:
     role="read",
     params=(RUN_ID,),
     ok_description="Comparison",
-    summary="A run against the deployed run: metrics, baselines, largest rank changes",
+    summary=(
+        "A run against the deployed run: metrics, baselines, largest rank changes, the verdict per horizon "
+        "(judgement: identical, worse, mixed, better) and the run a rollback would restore (rollback_to)"
+    ),
     errors={404: "Unknown run"},
 )
 def model_compare(actx, a: dict) -> dict:

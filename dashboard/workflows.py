@@ -335,8 +335,15 @@ def run_row(engine: Engine, run_id: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def promote(engine: Engine, actor: str, run_id: str, client: str | None = None) -> dict[str, Any]:
-    """Deploy a run (atomic swap in models.registry); the previous one is archived."""
+def promote(
+    engine: Engine, actor: str, run_id: str, client: str | None = None, force: bool = False
+) -> dict[str, Any]:
+    """Deploy a run (atomic swap in models.registry); the previous one is archived.
+
+    A run identical to or worse than the deployed one (``judge``) is refused with 409 ``needs_confirmation``
+    and the reason, unless ``force``: promoting it is a deliberate choice, not a click (issue 13 #8). A better
+    run, or the first one, is promoted as before.
+    """
     from models import registry
 
     run_id = str(run_id).strip()
@@ -348,6 +355,17 @@ def promote(engine: Engine, actor: str, run_id: str, client: str | None = None) 
     if run["status"] == "deployed":
         return {"deployed": run_id, "previous": None, "message": f"run {run_id} is already deployed"}
     previous = registry.deployed_run(engine)
+    verdict = judge(previous, run)
+    if verdict["needs_confirmation"] and not force:
+        accounts.audit(
+            engine, actor, "promote", "refused", run_id, f"needs confirmation: {verdict['reason']}", client
+        )
+        raise Conflict(
+            f"run {run_id} is {verdict['verdict']}: {verdict['reason']}; promote it with force=true to deploy"
+            " it anyway",
+            "needs_confirmation",
+            verdict=verdict,
+        )
     try:
         registry.promote(engine, run_id)
     except registry.RegistryError as exc:
@@ -355,6 +373,8 @@ def promote(engine: Engine, actor: str, run_id: str, client: str | None = None) 
         raise Conflict(f"run {run_id} cannot be promoted: {exc}", "registry") from None
     gate = (run.get("metrics_json") or {}).get("gate") or {}
     detail = f"previous: {previous['run_id'] if previous else 'none'}; gate passed: {gate.get('passed')}"
+    if verdict["needs_confirmation"]:
+        detail += f"; confirmed although {verdict['verdict']}: {verdict['reason']}"
     accounts.audit(engine, actor, "promote", "ok", run_id, detail, client)
     _alerts_after(engine, "promote", actor)
     return {
@@ -365,6 +385,26 @@ def promote(engine: Engine, actor: str, run_id: str, client: str | None = None) 
             + ("" if gate.get("passed", True) else " (it does not beat the last-value baseline)")
         ),
     }
+
+
+def rollback_target(engine: Engine) -> str | None:
+    """The run a rollback would re-deploy (the one deployed before the current one), or None: then the
+    admin page disables its button (issue 13 #8). The same rule as ``models.registry.rollback``."""
+    with engine.connect() as conn:
+        current = conn.execute(
+            select(model_run.c.deployed_at).where(model_run.c.status == "deployed")
+        ).first()
+        if current is None or current.deployed_at is None:
+            return None
+        return conn.execute(
+            select(model_run.c.run_id)
+            .where(
+                model_run.c.status == "archived",
+                model_run.c.deployed_at.is_not(None),
+                model_run.c.deployed_at < current.deployed_at,
+            )
+            .order_by(model_run.c.deployed_at.desc())
+        ).scalar()
 
 
 def rollback(engine: Engine, actor: str, client: str | None = None) -> dict[str, Any]:
@@ -397,6 +437,94 @@ def rollback(engine: Engine, actor: str, client: str | None = None) -> dict[str,
 
 
 # --- comparison of a candidate with the deployed run --------------------------------------------------------
+SAME = 1e-9  # relative: metrics closer than this are the same number (a rerun on the same data)
+
+
+def horizon_metrics(run: dict[str, Any] | None) -> dict[int, dict[str, float | None]]:
+    """Backtest RMSLE and Spearman of a run's own model per horizon: the gate's rows (latest origins), else
+    the run's model in ``backtest_horizons``; {} for a run without per-horizon metrics."""
+    metrics = (run or {}).get("metrics_json") or {}
+    out: dict[int, dict[str, float | None]] = {}
+    for row in (metrics.get("gate") or {}).get("horizons") or []:
+        if isinstance(row, dict) and row.get("model_rmsle") is not None:
+            out[int(row["horizon"])] = {
+                "rmsle": float(row["model_rmsle"]),
+                "spearman": None if row.get("model_spearman") is None else float(row["model_spearman"]),
+            }
+    if out or run is None:
+        return out
+    model = _model_row(run)
+    for row in metrics.get("backtest_horizons") or []:
+        if isinstance(row, dict) and row.get("model") == model and row.get("rmsle") is not None:
+            spearman = row.get("spearman")
+            out[int(row["horizon"])] = {
+                "rmsle": float(row["rmsle"]),
+                "spearman": None if spearman is None else float(spearman),
+            }
+    return out
+
+
+def judgement(engine: Engine, run_id: str) -> dict[str, Any]:
+    """``judge`` of a run against the deployed run, by id."""
+    from models import registry
+
+    return judge(registry.deployed_run(engine), run_row(engine, run_id))
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return abs(a - b) <= SAME * max(abs(a), abs(b), 1.0)
+
+
+def judge(deployed: dict[str, Any] | None, candidate: dict[str, Any] | None) -> dict[str, Any]:
+    """Is the candidate identical to, worse than, mixed or better than the deployed run, horizon by horizon
+    (backtest RMSLE, lower is better)? ``needs_confirmation`` for identical, worse and mixed runs, with the
+    reason in words; a first run (nothing deployed) or one without metrics to compare needs none."""
+    out: dict[str, Any] = {"verdict": "unknown", "reason": "", "needs_confirmation": False, "horizons": []}
+    if candidate is None:
+        return out
+    if deployed is None:
+        return {**out, "verdict": "first", "reason": "no run is deployed yet"}
+    old, new = horizon_metrics(deployed), horizon_metrics(candidate)
+    shared = sorted(set(old) & set(new))
+    if not shared:
+        return {**out, "reason": "the two runs share no horizon with backtest metrics"}
+    rows, better, worse = [], [], []
+    for h in shared:
+        a, b = old[h]["rmsle"], new[h]["rmsle"]
+        assert a is not None and b is not None
+        change = (b - a) / a * 100 if a else 0.0
+        rows.append({"horizon": h, "deployed_rmsle": round(a, 4), "candidate_rmsle": round(b, 4),
+                     "change_pct": round(change, 2)})  # fmt: skip
+        if not _same(a, b):
+            (worse if b > a else better).append(f"h{h} ({b:.3f} vs {a:.3f}, {change:+.1f}%)")
+    identical = not better and not worse and all(
+        _same(old[h]["spearman"], new[h]["spearman"]) for h in shared
+    )
+    dep = deployed["run_id"]
+    if identical or candidate.get("artefact_sha256") == deployed.get("artefact_sha256"):
+        verdict = "identical"
+        reason = f"its backtest RMSLE and Spearman equal the deployed run {dep}'s at every horizon"
+    elif worse and not better:
+        verdict = "worse"
+        reason = f"its backtest RMSLE is worse than the deployed run {dep}'s at " + ", ".join(worse)
+    elif worse:
+        verdict = "mixed"
+        reason = f"better than the deployed run {dep} at {', '.join(better)} but worse at {', '.join(worse)}"
+    else:
+        verdict = "better"
+        reason = f"its backtest RMSLE is better than the deployed run {dep}'s at " + ", ".join(better)
+        if len(better) < len(shared):
+            reason += " and the same at the other horizons"
+    return {
+        "verdict": verdict,
+        "reason": reason,
+        "needs_confirmation": verdict in ("identical", "worse", "mixed"),
+        "horizons": rows,
+    }
+
+
 def _model_row(run: dict[str, Any]) -> str:
     meta = run.get("metadata_json") or {}
     gate = (run.get("metrics_json") or {}).get("gate") or {}
@@ -472,8 +600,9 @@ def _rank_changes(
         new[new["year"] == year], on=["region_id", "name"], suffixes=("_deployed", "_candidate")
     )
     merged["change"] = merged["rank_deployed"] - merged["rank_candidate"]  # positive = moved up (riskier)
-    order = merged["change"].abs().sort_values(ascending=False, kind="stable").index
-    merged = merged.reindex(order).head(top)
+    merged = merged[merged["change"] != 0]  # an unchanged rank is no change (the page says when none moved)
+    merged["size"] = merged["change"].abs()
+    merged = merged.sort_values(["size", "rank_candidate"], ascending=[False, True], kind="stable").head(top)
     return year, [
         {
             "region_id": r.region_id,
@@ -504,6 +633,8 @@ def compare(engine: Engine, candidate_id: str | None, top: int = 12) -> dict[str
         "columns": [c for c, _ in columns],
         "deployed_gate": _gate_passed(deployed),
         "candidate_gate": _gate_passed(candidate),
+        "judgement": judge(deployed, candidate),
+        "rollback_to": rollback_target(engine),
     }
     if deployed is not None and candidate is not None and deployed["run_id"] != candidate["run_id"]:
         out["year"], out["rank_changes"] = _rank_changes(engine, deployed["run_id"], candidate["run_id"], top)

@@ -26,6 +26,16 @@ CANCEL = (  # pattern-matching id of each running job's Cancel button: {"type": 
     "admin-cancel"
 )
 REPORT_STATE = "admin-report-state"  # which upload's dry run the report area shows, and in which status
+PROMOTE_DIALOG = "admin-promote-dialog"  # asks before promoting an identical or worse run, with the reason
+BANNER_JOB = "admin-banner-job"  # the job the message banner speaks of; the poll rewrites it as the job goes
+VERDICT_TEXT = {
+    "identical": "Identical to the deployed run",
+    "worse": "Worse than the deployed run",
+    "mixed": "Worse than the deployed run at some horizons",
+    "better": "Better than the deployed run",
+    "first": "First run: nothing is deployed",
+    "unknown": "Cannot be compared with the deployed run",
+}
 UPLOAD_COLUMNS = [
     ("upload_id", "Id"),
     ("at", "When (UTC)"),
@@ -404,6 +414,9 @@ def compare_view(engine, candidate: str | None):
         ],
     )
     parts = [head]
+    judgement = data.get("judgement") or {}
+    if data["candidate"] and data["candidate"] != data["deployed"] and judgement.get("verdict"):
+        parts.append(verdict_view(judgement))
     if data["metrics"] and data.get("columns"):
         frame = pd.DataFrame(data["metrics"])
         parts += [
@@ -437,11 +450,46 @@ def compare_view(engine, candidate: str | None):
             html.H4(f"Countries whose rank changes most ({data['year']}, 1 = highest risk)"),
             table(ids.ADMIN_COMPARE + "-ranks", frame, page_size=12),
         ]
-    elif data["candidate"] and data["deployed"]:
-        parts.append(
-            html.P("The two runs share no predicted year, so ranks cannot be compared.", className="note")
+    elif data["candidate"] and data["deployed"] and data["candidate"] != data["deployed"]:
+        text = (
+            "The two runs share no predicted year, so ranks cannot be compared."
+            if data["year"] is None
+            else f"No country changes rank in {data['year']}: the two runs order every country the same way."
         )
+        parts.append(html.P(text, className="note rank-none"))
     return html.Div(parts), not bool(data["candidate"])
+
+
+def verdict_view(judgement: dict) -> html.Div:
+    """The candidate against the deployed run in one line, and per horizon (backtest RMSLE)."""
+    verdict = judgement["verdict"]
+    rows = judgement.get("horizons") or []
+    detail = (
+        html.Ul(
+            [
+                html.Li(
+                    f"h{r['horizon']}: RMSLE {r['candidate_rmsle']:.3f} against {r['deployed_rmsle']:.3f}"
+                    f" deployed ({r['change_pct']:+.1f}%)"
+                )
+                for r in rows
+            ],
+            className="verdict-horizons",
+        )
+        if rows
+        else None
+    )
+    warn = judgement.get("needs_confirmation")
+    return html.Div(
+        className=f"verdict verdict-{verdict}" + (" notice" if warn else ""),
+        id="admin-verdict",
+        role="alert" if warn else None,
+        children=[
+            html.Strong(VERDICT_TEXT.get(verdict, verdict) + ". "),
+            html.Span(judgement.get("reason", "") + "."),
+            html.Span(" Promoting it asks for confirmation." if warn else "", className="note"),
+            detail,
+        ],
+    )
 
 
 # --- page
@@ -467,6 +515,8 @@ def layout(**_query):
             dcc.Store(id=ids.ADMIN_RUNS_KEY),
             dcc.Store(id="admin-poll-state"),
             dcc.Store(id=REPORT_STATE),
+            dcc.Store(id=BANNER_JOB),
+            dcc.ConfirmDialog(id=PROMOTE_DIALOG),
             html.Div(
                 className="region-head",
                 children=[
@@ -578,6 +628,7 @@ def layout(**_query):
                                         "Roll back to the previous model",
                                         id=ids.ADMIN_ROLLBACK,
                                         className="button secondary",
+                                        disabled=True,
                                     ),
                                 ],
                             ),
@@ -731,9 +782,35 @@ def on_cancel(clicks):
     return html.P(text, className=f"message {cls}", role="alert" if cls == "error" else None)
 
 
+def _message(text: str, cls: str) -> html.P:
+    return html.P(text, className=f"message {cls}", role="alert" if cls in ("error", "warn") else None)
+
+
+def _start_load(q: Queries, actor: str, upload_id, client) -> tuple[str, dict]:
+    if not upload_id:
+        raise workflows.WorkflowError(400, "upload and check a file first")
+    job = workflows.start_load(q.engine, actor, int(upload_id), client, lambda _ok=True: refresh(q))
+    label = f"Loading upload #{upload_id}"
+    return (
+        f"{label} as job #{job['job_id']}; progress is shown under Background jobs.",
+        {"job_id": int(job["job_id"]), "label": label, "status": "running"},
+    )
+
+
+def _deploy(q: Queries, actor: str, candidate, client, force: bool) -> str:
+    if not candidate:
+        raise workflows.WorkflowError(400, "choose a run to promote")
+    out = workflows.promote(q.engine, actor, candidate, client, force=force)
+    refresh(q)
+    return out["message"] + "."
+
+
 @callback(
     Output(ids.ADMIN_MESSAGE, "children"),
     Output(ids.ADMIN_CONFIRM, "disabled", allow_duplicate=True),
+    Output(PROMOTE_DIALOG, "displayed"),
+    Output(PROMOTE_DIALOG, "message"),
+    Output(BANNER_JOB, "data"),
     Input(ids.ADMIN_CONFIRM, "n_clicks"),
     Input(ids.ADMIN_RETRAIN, "n_clicks"),
     Input(ids.ADMIN_PROMOTE, "n_clicks"),
@@ -743,29 +820,19 @@ def on_cancel(clicks):
     prevent_initial_call=True,
 )
 def on_action(_confirm, _retrain, _promote, _rollback, upload_id, candidate):
+    """The buttons. Promote first asks the server for the verdict: a run identical to or worse than the
+    deployed one opens the confirmation dialog with the reason instead of being deployed."""
     principal = auth.require_dash("analyst")
     trigger = ctx.triggered_id
     client = auth.client_address()
     q = context.queries()
-    engine = q.engine
-    confirm_disabled = no_update
+    confirm_disabled, banner = no_update, no_update
     try:
         if trigger == ids.ADMIN_CONFIRM:
-            if not upload_id:
-                raise workflows.WorkflowError(400, "upload and check a file first")
-            job = workflows.start_load(
-                engine, principal.name, int(upload_id), client, lambda _ok=True: refresh(q)
-            )
-            text, cls, confirm_disabled = (
-                (
-                    f"Loading upload #{upload_id} as job #{job['job_id']}; progress is "
-                    "shown under Background jobs."
-                ),
-                "ok",
-                True,
-            )
+            text, banner = _start_load(q, principal.name, upload_id, client)
+            cls, confirm_disabled = "ok", True
         elif trigger == ids.ADMIN_RETRAIN:
-            job = workflows.start_retrain(engine, principal.name, client)
+            job = workflows.start_retrain(q.engine, principal.name, client)
             text, cls = (
                 (
                     f"Retraining started (job #{job['job_id']}). The result is a candidate run; it is not "
@@ -773,24 +840,85 @@ def on_action(_confirm, _retrain, _promote, _rollback, upload_id, candidate):
                 ),
                 "ok",
             )
+            banner = {"job_id": int(job["job_id"]), "label": "Retraining", "status": "running"}
         elif trigger == ids.ADMIN_PROMOTE:
-            if not candidate:
-                raise workflows.WorkflowError(400, "choose a run to promote")
-            out = workflows.promote(engine, principal.name, candidate, client)
-            refresh(q)
-            text, cls = out["message"] + ".", "ok"
+            judgement = workflows.judgement(q.engine, candidate) if candidate else {}
+            if judgement.get("needs_confirmation"):
+                verdict = VERDICT_TEXT[judgement["verdict"]].lower()
+                reason = f"Run {candidate}: {verdict}; {judgement['reason']}."
+                return (
+                    _message(reason + " Confirm in the dialog to promote it anyway.", "warn"),
+                    no_update,
+                    True,
+                    reason + "\n\nPromote it to deployed anyway?",
+                    no_update,
+                )
+            text, cls = _deploy(q, principal.name, candidate, client, force=False), "ok"
         elif trigger == ids.ADMIN_ROLLBACK:
-            out = workflows.rollback(engine, principal.name, client)
+            out = workflows.rollback(q.engine, principal.name, client)
             refresh(q)
             text, cls = out["message"] + ".", "ok"
         else:
-            return no_update, no_update
+            return no_update, no_update, no_update, no_update, no_update
     except workflows.WorkflowError as exc:
         text, cls = exc.message[:1].upper() + exc.message[1:], "error"
-    return (
-        html.P(text, className=f"message {cls}", role="alert" if cls == "error" else None),
-        confirm_disabled,
+    return _message(text, cls), confirm_disabled, False, no_update, banner
+
+
+@callback(
+    Output(ids.ADMIN_MESSAGE, "children", allow_duplicate=True),
+    Input(PROMOTE_DIALOG, "submit_n_clicks"),
+    State(ids.ADMIN_CANDIDATE, "value"),
+    prevent_initial_call=True,
+)
+def on_promote_confirmed(submitted, candidate):
+    """The analyst confirmed promoting an identical or worse run: deployed with force (audited as such)."""
+    principal = auth.require_dash("analyst")
+    if not submitted:
+        return no_update
+    try:
+        text, cls = _deploy(context.queries(), principal.name, candidate, auth.client_address(), True), "ok"
+    except workflows.WorkflowError as exc:
+        text, cls = exc.message[:1].upper() + exc.message[1:], "error"
+    return _message(text, cls)
+
+
+JOB_END_TEXT = {
+    "succeeded": "{label} (job #{job_id}) finished: {message}.",
+    "failed": "{label} (job #{job_id}) failed: {message}.",
+    "cancelled": "{label} (job #{job_id}) was cancelled: {message}.",
+}
+
+
+@callback(
+    Output(ids.ADMIN_MESSAGE, "children", allow_duplicate=True),
+    Output(BANNER_JOB, "data", allow_duplicate=True),
+    Input(ids.ADMIN_POLL, "n_intervals"),
+    State(BANNER_JOB, "data"),
+    prevent_initial_call=True,
+)
+def follow_banner(_n, banner):
+    """The banner follows the job it announced (issue 13 #8: 'Loading upload #1…' stayed after the load)."""
+    auth.require_dash("analyst")
+    if not banner or banner.get("status") != "running":
+        return no_update, no_update
+    job = context.queries().job(int(banner["job_id"]))
+    if job is None:
+        return no_update, no_update
+    state = job["status"]
+    if state == "running":
+        key = [job.get("progress"), job.get("message")]
+        if key == banner.get("key"):
+            return no_update, no_update
+        text = f"{banner['label']} (job #{job['job_id']}): {float(job.get('progress') or 0):.0f}%, " + str(
+            job.get("message") or "starting"
+        )
+        return _message(text, "ok"), {**banner, "key": key}
+    message = str(job.get("message") or state).rstrip(".")
+    text = JOB_END_TEXT.get(state, "{label} (job #{job_id}): {message}.").format(
+        label=banner["label"], job_id=job["job_id"], message=message
     )
+    return _message(text, "ok" if state == "succeeded" else "error"), {**banner, "status": state}
 
 
 @callback(
@@ -858,3 +986,17 @@ def candidates(_key, current):
 def comparison(candidate, _key):
     auth.require_dash("analyst")
     return compare_view(context.current().engine, candidate)
+
+
+@callback(
+    Output(ids.ADMIN_ROLLBACK, "disabled"),
+    Output(ids.ADMIN_ROLLBACK, "title"),
+    Input(ids.ADMIN_RUNS_KEY, "data"),
+)
+def rollback_button(_key):
+    """Roll back is offered only when a previously deployed run exists to go back to (issue 13 #8)."""
+    auth.require_dash("analyst")
+    target = workflows.rollback_target(context.current().engine)
+    if target is None:
+        return True, "Nothing to roll back to: no run was deployed before the current one."
+    return False, f"Re-deploy run {target}, the one deployed before the current one."
