@@ -1,15 +1,23 @@
 """Model benchmark: training + backtest time, and SHAP for every prediction (native vs shap.TreeExplainer).
 
+The backtest is the slowest step of `crisisrisk model train` (issue 16 item 4). It is timed twice in the same
+run, so the ratio is measured under the same load: as before (origins one after the other, a fresh XGBoost
+matrix per fit) and as train_run runs it now (origins in ``backtest_workers`` threads, one shared matrix per
+origin); the predictions must be identical. The load average is printed with each, since the machine may be
+shared.
+
 Run: .venv/bin/python -m benchmarks.model   (needs a warehouse built by `crisisrisk etl run`)
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
+import pandas as pd
 
-from models.evaluate import candidates, rolling_origin
+from models.evaluate import backtest_workers, candidates, rolling_origin
 from models.explain import shap_values
 from models.features import build_panel, feature_names
 from models.pipeline import load_observations, panel_years
@@ -37,9 +45,18 @@ def main() -> None:
     last_origin = min(int(bt.get("last_origin", newest_label - 1)), newest_label - 1)
     origins = list(range(int(bt["first_origin"]), last_origin + 1))
     models = candidates(config)
+    workers = backtest_workers(config, len(origins))
+    load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
-    rolling_origin(panels.get, models, origins, horizons)
+    before = rolling_origin(panels.get, models, origins, horizons, workers=1, share_matrices=False)
+    t_before = time.perf_counter() - t0
+    load_mid = os.getloadavg()[0]
+    per_horizon: dict[str, float] = {}
+    t0 = time.perf_counter()
+    after = rolling_origin(panels.get, models, origins, horizons, workers=workers, timings=per_horizon)
     t_backtest = time.perf_counter() - t0
+    load_after = os.getloadavg()[0]
+    pd.testing.assert_frame_equal(before, after, check_exact=True)
     features = feature_names()
     t0 = time.perf_counter()
     booster = fit_xgb(labelled[features], labelled["label"], config)
@@ -49,9 +66,16 @@ def main() -> None:
         f"{len(labelled):,} labelled)"
     )
     print(
-        f"backtest: {t_backtest:.2f} s ({len(origins)} origins × {len(horizons)} horizons × {len(models)} "
-        f"candidates); one final fit: {t_fit:.2f} s"
+        f"backtest before (sequential, a matrix per fit): {t_before:.2f} s, load average {load_before:.2f} "
+        f"at start; ({len(origins)} origins × {len(horizons)} horizons × {len(models)} candidates)"
     )
+    print(
+        f"backtest after ({workers} threads × nthread {config['xgboost'].get('nthread')}, shared matrices): "
+        f"{t_backtest:.2f} s, load average {load_mid:.2f} at start, {load_after:.2f} at end; per horizon "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in per_horizon.items())
+        + f"; identical predictions; one final fit: {t_fit:.2f} s"
+    )
+    print(f"ratio backtest before / after = {t_before / t_backtest:.2f}x on {os.cpu_count()} cores")
 
     X = panel[panel.index.get_level_values("year") >= int(config["predictions"]["first_year"])][features]
     import shap

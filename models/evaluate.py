@@ -14,27 +14,63 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
 from models.features import PAST_VICTIM_FEATURES, feature_names
-from models.train import RidgeModel, fit_xgb, predict_margin
+from models.train import RidgeModel, fit_xgb, predict_margin, prediction_matrix, training_matrix
 
 log = logging.getLogger(__name__)
 
 Predictor = Callable[[pd.DataFrame], np.ndarray]
 
 
+class MatrixCache:
+    """XGBoost matrices of one origin and horizon, built once and shared by every candidate fitted there.
+
+    The variants of a backtest origin train on the same rows and predict the same target rows; building their
+    DMatrix/QuantileDMatrix once per origin saves the conversion and the histogram sketch per variant. Keyed
+    by the frame's identity (the frame is kept alive with its matrix, so an id is never reused) and the
+    columns. One cache per origin and horizon, used by one thread at a time.
+    """
+
+    def __init__(self) -> None:
+        self._store: dict[tuple, tuple[pd.DataFrame, Any]] = {}
+        self.built = 0
+        self.reused = 0
+
+    def get(self, frame: pd.DataFrame, key: tuple, build: Callable[[], Any]) -> Any:
+        """The matrix stored for ``frame`` and ``key``, built by ``build()`` the first time."""
+        full = (id(frame), *key)
+        hit = self._store.get(full)
+        if hit is not None and hit[0] is frame:
+            self.reused += 1
+            return hit[1]
+        matrix = build()
+        self._store[full] = (frame, matrix)
+        self.built += 1
+        return matrix
+
+
 @dataclass(frozen=True)
 class FitContext:
-    """What a fitter may know: the origin (newest label year it may use) and the horizon it predicts."""
+    """What a fitter may know: the origin (newest label year it may use) and the horizon it predicts.
+
+    ``matrices``: the origin's shared XGBoost matrices (None: each fitter builds its own).
+    """
 
     origin: int
     horizon: int
+    matrices: MatrixCache | None = field(default=None, compare=False, repr=False)
 
 
 Fitter = Callable[[pd.DataFrame, FitContext], Predictor]
@@ -54,6 +90,22 @@ BASELINES = ("last_value", "mean_3y", "ridge", "eb_mean")
 LEVELS = (0.5, 0.8, 0.9)
 
 
+def backtest_workers(config: dict | None = None, tasks: int | None = None) -> int:
+    """Threads for the backtest: the machine's cores divided by XGBoost's threads per booster.
+
+    Each worker fits one origin at a time with boosters of ``[xgboost] nthread`` threads, so workers × nthread
+    never exceeds the cores this process may use. ``[backtest] workers`` caps it (1 = sequential).
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    config = config or {}
+    nthread = max(int(config.get("xgboost", {}).get("nthread", 1) or cores), 1)
+    workers = max(cores // nthread, 1)
+    cap = int(config.get("backtest", {}).get("workers", 0) or 0)
+    if cap > 0:
+        workers = min(workers, cap)
+    return max(1, min(workers, tasks)) if tasks else workers
+
+
 def rolling_origin(
     panel_at: Callable[[int], pd.DataFrame],
     models: Sequence[Candidate],
@@ -62,46 +114,85 @@ def rolling_origin(
     label: str = "label",
     keep: Sequence[str] = ("label_censored", "first_time", "history_censored", "population"),
     progress: Callable[[str], None] | None = None,
+    workers: int = 1,
+    share_matrices: bool = True,
+    timings: dict[str, float] | None = None,
 ) -> pd.DataFrame:
     """Out-of-sample predictions for every origin Y, horizon h and candidate.
 
     Train rows: ``panel_at(h)`` rows with a label and year <= Y. Target rows: year == Y + h with a label.
     ``panel_at(h)`` must date every label-source input of year t at t - h or earlier; the training rows then
-    use
-    labels <= Y only and the target rows label inputs <= Y only. Returns one row per prediction with columns
-    model, origin, horizon, target_year, region_id, y_true, y_pred and the ``keep`` columns present.
+    use labels <= Y only and the target rows label inputs <= Y only. Returns one row per prediction with
+    columns model, origin, horizon, target_year, region_id, y_true, y_pred and the ``keep`` columns present.
+
+    ``workers`` > 1 fits the origins of a horizon in that many threads (XGBoost releases the GIL while it
+    trains); each origin stays in one thread and the rows come back in the sequential order, so the result is
+    the same as ``workers=1`` (test_validation). ``share_matrices``: the candidates of an origin share its
+    XGBoost matrices (MatrixCache). ``timings`` receives the seconds per horizon (``h1``, ...).
     """
+    origins = list(origins)
+    lock = threading.Lock()
+
+    def say(message: str) -> None:
+        if progress:
+            with lock:
+                progress(message)
+
     out = []
     for h in horizons:
+        started = time.perf_counter()
         panel = panel_at(h)
         labelled = panel[panel[label].notna()]
         years = labelled.index.get_level_values("year")
-        for origin in origins:
+
+        def one_origin(origin: int, labelled: pd.DataFrame = labelled, years=years, h: int = h):
             train = labelled[years <= origin]
             target = labelled[years == origin + h]
             if train.empty or target.empty:
-                continue
-            ctx = FitContext(origin=int(origin), horizon=int(h))
+                return []
+            ctx = FitContext(int(origin), int(h), MatrixCache() if share_matrices else None)
+            frames = []
             for cand in models:
-                if progress:
-                    progress(f"backtest origin {origin}, horizon {h}: {cand.name}")
+                say(f"backtest origin {origin}, horizon {h}: {cand.name}")
                 y_pred = np.asarray(cand.fit(train, ctx)(target), dtype=float)
-                frame = pd.DataFrame(
-                    {
-                        "model": cand.name,
-                        "origin": int(origin),
-                        "horizon": int(h),
-                        "target_year": int(origin + h),
-                        "region_id": target.index.get_level_values(0),
-                        "y_true": target[label].to_numpy(dtype=float),
-                        "y_pred": y_pred,
-                    }
-                )
-                for col in keep:
-                    if col in target:
-                        frame[col] = target[col].to_numpy()
-                out.append(frame)
+                frames.append(_predictions(cand.name, origin, h, target, y_pred, label, keep))
+            return frames
+
+        if workers > 1 and len(origins) > 1:
+            with ThreadPoolExecutor(max_workers=min(workers, len(origins))) as pool:
+                per_origin = list(pool.map(one_origin, origins))
+        else:
+            per_origin = [one_origin(o) for o in origins]
+        out.extend(f for frames in per_origin for f in frames)
+        if timings is not None:
+            timings[f"h{h}"] = round(time.perf_counter() - started, 2)
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+
+
+def _predictions(
+    name: str,
+    origin: int,
+    h: int,
+    target: pd.DataFrame,
+    y_pred: np.ndarray,
+    label: str,
+    keep: Sequence[str],
+) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {
+            "model": name,
+            "origin": int(origin),
+            "horizon": int(h),
+            "target_year": int(origin + h),
+            "region_id": target.index.get_level_values(0),
+            "y_true": target[label].to_numpy(dtype=float),
+            "y_pred": y_pred,
+        }
+    )
+    for col in keep:
+        if col in target:
+            frame[col] = target[col].to_numpy()
+    return frame
 
 
 # --- fitters
@@ -183,9 +274,22 @@ def xgb_fitter(
     """
     history_free = [f for f in features if f not in PAST_VICTIM_FEATURES]
 
-    def fit(train: pd.DataFrame, _ctx: FitContext) -> Predictor:
+    max_bin = int(config["xgboost"].get("max_bin", 256))
+
+    def fit(train: pd.DataFrame, ctx: FitContext) -> Predictor:
         median = _median(train)
         margin = anchor(train, median) if anchored else None
+        lower, upper = train.get("label_lower"), train.get("label_upper")
+        cache = ctx.matrices if margin is None else None  # a base margin is per variant: never shared
+        dtrain = (
+            cache.get(
+                train,
+                ("train", tuple(features), objective, max_bin),
+                lambda: training_matrix(train[features], train["label"], objective, lower, upper, max_bin),
+            )
+            if cache is not None
+            else None
+        )
         booster = fit_xgb(
             train[features],
             train["label"],
@@ -193,8 +297,9 @@ def xgb_fitter(
             monotone,
             base_margin=margin,
             objective=objective,
-            lower=train.get("label_lower"),
-            upper=train.get("label_upper"),
+            lower=lower,
+            upper=upper,
+            dtrain=dtrain,
         )
         fallback = (
             fit_xgb(
@@ -211,7 +316,12 @@ def xgb_fitter(
         )
 
         def predict(X: pd.DataFrame) -> np.ndarray:
-            out = predict_margin(booster, X[features], anchor(X, median) if anchored else None)
+            matrix = (
+                ctx.matrices.get(X, ("predict", tuple(features)), lambda: prediction_matrix(X[features]))
+                if ctx.matrices is not None and not anchored
+                else None
+            )
+            out = predict_margin(booster, X[features], anchor(X, median) if anchored else None, matrix)
             if fallback is not None:
                 new = X["past_victims_per100k"].isna().to_numpy()
                 if new.any():

@@ -8,6 +8,7 @@ import platform
 import secrets
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from models.evaluate import (
     FitContext,
     add_ensembles,
     add_intervals,
+    backtest_workers,
     candidates,
     coverage,
     eb_mean_values,
@@ -78,6 +80,27 @@ def _counting(emit: Callable[..., None], key: str, of: int) -> Callable[[str], N
         emit(key, str(message), min(seen[0], of), of)
 
     return say
+
+
+class StepTimer:
+    """Wall-clock seconds per training step, in the order they ran (stored in the run's metrics)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._started = time.perf_counter()
+        self._last = self._started
+
+    def lap(self, step: str) -> float:
+        """Record the time since the previous lap as ``step``; returns it."""
+        now = time.perf_counter()
+        spent = now - self._last
+        self.seconds[step] = round(self.seconds.get(step, 0.0) + spent, 2)
+        self._last = now
+        log.info("training step %s: %.2f s", step, spent)
+        return spent
+
+    def total(self) -> float:
+        return round(time.perf_counter() - self._started, 2)
 
 
 class TrainingError(RuntimeError):
@@ -170,7 +193,7 @@ def train_run(
     registry_root: Path | None = None,
 ) -> str:
     """Train, backtest, explain, store and (if it passes the gate) deploy. Returns the run id."""
-    started = time.perf_counter()
+    timer = StepTimer()
     config = config or load_config()
     emit = _emitter(progress)
     emit("panels", "building the feature panels (one per horizon)")
@@ -182,6 +205,7 @@ def train_run(
     labelled = panels[1][panels[1]["label"].notna()]
     if labelled.empty:
         raise TrainingError("no country-year has both a detected-victims label and a population")
+    timer.lap("panels")
     newest_label = int(labelled.index.get_level_values("year").max())
     bt = config["backtest"]
     last_origin = min(int(bt.get("last_origin", newest_label - 1)), newest_label - 1)
@@ -194,12 +218,20 @@ def train_run(
         0,
         fits,
     )
-    t0 = time.perf_counter()
+    workers = backtest_workers(config, len(origins))
+    per_horizon: dict[str, float] = {}
     oos = rolling_origin(
-        panels.get, candidates(config), origins, horizons, progress=_counting(emit, "backtest", fits)
+        panels.get,
+        candidates(config),
+        origins,
+        horizons,
+        progress=_counting(emit, "backtest", fits),
+        workers=workers,
+        timings=per_horizon,
     )
+    timer.lap("backtest")
     oos = add_intervals(add_ensembles(oos, config))
-    backtest_s = time.perf_counter() - t0
+    timer.lap("conformal")
     by_horizon = summarise(oos)
     n_gate = int(bt.get("gate_origins", 3))
     last3 = summarise(latest_origins(oos, n_gate))
@@ -219,20 +251,27 @@ def train_run(
     verdict = gate(last3, variant, gate_baselines(config))
     resid = oos[oos["model"] == variant]
     quantiles = {h: group_quantiles(resid[resid["horizon"] == h]) for h in horizons}
+    timer.lap("summaries_gate")
 
     emit("final_models", f"fitting the final models ({variant}) for horizons {horizons}")
     xgb_name, partner, weight = resolve(config, variant)
     fitters = {c.name: c for c in candidates(config)}
-    final = {}
-    for h in horizons:
+
+    def fit_final(h: int):
         rows = panels[h][panels[h]["label"].notna()]
         ctx = FitContext(origin=newest_label, horizon=h)
-        final[h] = (fitters[xgb_name].fit(rows, ctx), _fit_partner(partner, rows))
+        return fitters[xgb_name].fit(rows, ctx), _fit_partner(partner, rows)
+
+    # the horizons' final models are independent: fitted in parallel like the backtest's origins
+    with ThreadPoolExecutor(max_workers=backtest_workers(config, len(horizons))) as pool:
+        final = dict(zip(horizons, pool.map(fit_final, horizons), strict=True))
+    timer.lap("final_models")
     features = feature_names(include_past_victims=True)
     first_year = int(config["predictions"]["first_year"])
     # deployment panel: years after the newest label see labels up to it only (their operating horizon)
     lag_map = {y: max(1, y - newest_label) for y in years}
     deploy_panel = build_panel(obs, years, censored_fraction, lag_map)
+    timer.lap("deployment_panel")
     scope = deploy_panel[deploy_panel.index.get_level_values("year") >= first_year]
     scope_years = scope.index.get_level_values("year").to_numpy()
     operating = np.array([lag_map[int(y)] for y in scope_years])
@@ -295,9 +334,11 @@ def train_run(
     preds = risk_scores(preds, config["risk_bands"], value="ranking_value")
     families = feature_families()
     fam_importance, feat_importance = global_importance(shap, families)
+    timer.lap("predictions_shap")
 
     emit("admin1", "spreading country estimates to admin-1 units by exposure")
     admin = _admin1(engine, preds, config)
+    timer.lap("admin1")
 
     run_id = new_run_id()
     created = dt.datetime.now(dt.UTC)
@@ -346,7 +387,9 @@ def train_run(
             "table_horizon": min(latest_year - newest_label, top_h),
             "validated_up_to": top_h,
         },
-        "timing_s": {"backtest": round(backtest_s, 1)},
+        # seconds per step (filled below); the backtest also per horizon, with its worker threads
+        "timing_s": timer.seconds,
+        "timing_backtest_s": {**per_horizon, "workers": workers},
     }
     metadata: dict[str, Any] = {
         "run_id": run_id,
@@ -389,16 +432,21 @@ def train_run(
             "units_with_subnational_data": int(admin["has_subnational_data"].sum()) if len(admin) else 0,
         },
     }
-    metrics["timing_s"]["total"] = round(time.perf_counter() - started, 1)
     metadata["model_card_md"] = model_card(metadata)
+    timer.lap("model_card")
+    metrics["timing_s"]["total_before_save"] = timer.total()
     extra = {f"h{h}": b for h, b in boosters.items() if h != min(boosters)}
     sha = save_artefacts(run_id, boosters[min(boosters)], _clean(metadata), registry_root, extra=extra)
+    timer.lap("save_artefacts")
 
     emit("write", "writing predictions and explanations")
     _write(engine, run_id, created, sha, metadata, preds, admin, shap, scope[features], families)
+    timer.lap("write")
     from models.watchlist import train_watchlist  # issue 11: the watch list and pair model of this run
 
     train_watchlist(engine, run_id, registry_root or registry_dir(), lambda m: emit("watchlist", str(m)))
+    timer.lap("watchlist")
+    _record_timings(engine, run_id, metadata, timer)
     passed = bool(verdict["passed"])
     if deploy and passed:
         promote(engine, run_id, registry_root)
@@ -412,6 +460,19 @@ def train_run(
     else:
         emit("deploy", f"candidate run {run_id} (not deployed: promote it to serve it)")
     return run_id
+
+
+def _record_timings(engine: Engine, run_id: str, metadata: dict[str, Any], timer: StepTimer) -> None:
+    """Complete the run's step timings in the warehouse with the steps after the artefacts were saved
+    (writing, watch list); metadata.json in the registry keeps those up to saving (checksummed when written).
+    """
+    metadata["metrics"]["timing_s"] = {**timer.seconds, "total": timer.total()}
+    with engine.begin() as conn:
+        conn.execute(
+            model_run.update()
+            .where(model_run.c.run_id == run_id)
+            .values(metadata_json=_clean(metadata), metrics_json=_clean(metadata["metrics"]))
+        )
 
 
 def _fit_partner(partner: str | None, rows: pd.DataFrame):

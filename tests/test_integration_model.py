@@ -206,3 +206,23 @@ def test_second_run_promotes_and_rollback_restores(trained):
     assert deployed_run(engine)["run_id"] == second
     assert rollback(engine, root) == first
     assert deployed_run(engine)["run_id"] == first
+
+
+def test_run_records_seconds_per_training_step(trained):
+    """Issue 16: every step of train_run is timed; the steps add up to the run's total, the backtest is also
+    given per horizon with its thread count, and the registry's metadata.json has the steps up to saving."""
+    import json
+
+    engine, _results, run_id, root, _config = trained
+    metrics = next(r for r in list_runs(engine) if r["run_id"] == run_id)["metadata_json"]["metrics"]
+    steps = metrics["timing_s"]
+    expected = {"panels", "backtest", "conformal", "final_models", "predictions_shap", "admin1", "write"}
+    assert expected | {"watchlist", "total"} <= set(steps)
+    assert all(v >= 0 for v in steps.values()) and steps["backtest"] > 0
+    parts = sum(v for k, v in steps.items() if k not in {"total", "total_before_save"})
+    assert parts <= steps["total"] + 0.1 and parts >= 0.95 * steps["total"]
+    per_h = metrics["timing_backtest_s"]
+    assert {"h1", "h2", "h3"} <= set(per_h) and per_h["workers"] >= 1
+    assert sum(per_h[f"h{h}"] for h in (1, 2, 3)) <= steps["backtest"] + 0.1
+    stored = json.loads((root / run_id / "metadata.json").read_text())["metrics"]["timing_s"]
+    assert "save_artefacts" not in stored and expected - {"write"} <= set(stored)

@@ -7,6 +7,7 @@ import pandas as pd
 from dash import Input, Output, callback, dcc, html
 
 from dashboard import context, figures, ids, watch
+from dashboard.i18n import _
 from dashboard.pages.common import kpi, table
 from models.card import verdict_rows
 
@@ -102,6 +103,58 @@ dash.register_page(
 def per_origin() -> pd.DataFrame:
     run = context.queries().deployed_run() or {}
     return pd.DataFrame((run.get("metrics") or {}).get("backtest_per_origin", []) or [])
+
+
+STEP_LABELS = {
+    "panels": "Feature panels (one per horizon)",
+    "backtest": "Backtest (all horizons)",
+    "conformal": "Ensembles and conformal intervals",
+    "summaries_gate": "Summaries, selection and gate",
+    "final_models": "Final models",
+    "deployment_panel": "Deployment panel",
+    "predictions_shap": "Predictions and SHAP",
+    "admin1": "Admin-1 downscaling",
+    "model_card": "Model card",
+    "save_artefacts": "Registry artefacts",
+    "write": "Writing predictions and explanations",
+    "watchlist": "Watch list and pair model",
+}
+
+
+def timing_rows(metrics: dict) -> pd.DataFrame:
+    """Seconds per training step of the run (issue 16), the backtest per horizon too; empty for older runs."""
+    steps = metrics.get("timing_s") or {}
+    per_h = metrics.get("timing_backtest_s") or {}
+    rows = []
+    for key, label in STEP_LABELS.items():
+        if key in steps:
+            rows.append({"step": label, "seconds": round(float(steps[key]), 1)})
+        if key == "backtest":
+            rows += [
+                {"step": f"  horizon {k[1:]}", "seconds": round(float(v), 1)}
+                for k, v in per_h.items()
+                if k.startswith("h") and k[1:].isdigit()
+            ]
+    if "total" in steps:
+        rows.append({"step": "Total", "seconds": round(float(steps["total"]), 1)})
+    return pd.DataFrame(rows, columns=["step", "seconds"])
+
+
+def _timing_card(metrics: dict) -> html.Div:
+    workers = (metrics.get("timing_backtest_s") or {}).get("workers")
+    return html.Div(
+        className="card",
+        children=[
+            html.H3("Training time per step"),
+            html.P(
+                _("Wall-clock seconds of this run; the backtest's origins ran in {n} thread(s).", n=workers)
+                if workers
+                else "Wall-clock seconds of this run.",
+                className="note",
+            ),
+            table(ids.MODEL_BACKTEST_TABLE + "-timings", timing_rows(metrics), page_size=20),
+        ],
+    )
 
 
 def layout(**_query):
@@ -319,6 +372,7 @@ def layout(**_query):
                     dcc.Markdown(card_md, id=ids.MODEL_CARD, className="markdown"),
                 ],
             ),
+            _timing_card(metrics),
             html.Div(className="card", children=[html.H3("Runs"), runs_table]),
         ],
     )
