@@ -8,13 +8,16 @@ the scale.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dashboard.i18n import _
 from models.features import FAMILY_BY_NAME
 
 NO_DATA_GREY = "#d4d4d4"
@@ -368,15 +371,25 @@ def map_figure(
     title: str = "",
     uirevision: str = "world",
     level: int = 0,
+    year_basis: str | None = None,
+    neighbours: MapContext | None = None,
+    labels: pd.DataFrame | None = None,
 ) -> go.Figure:
     """Choropleth on ``map_style='white-bg'`` (no tiles). Trace 0 = grey 'no data' layer; trace 1 = values.
 
-    ``background`` has ``region_id`` and ``name`` of every shape in the layer.
+    ``background`` has ``region_id`` and ``name`` of every shape in the layer. The value trace carries no
+    hover data: a period change patches only z and each shape's opacity (its basis), and the details are
+    fetched on hover (dashboard.pages.map). In the admin-1 view, ``neighbours`` adds the surrounding
+    countries in light grey (trace 2) and ``labels`` (region_id, name, lat, lon, largest units first) a point
+    layer whose names map.js draws as HTML labels where they fit (MapLibre text would fetch glyphs from
+    another host).
     """
     meta = metric_meta(metric, level)
-    z, custom = map_arrays(values, locations, metric, level)
+    z = map_z(values, locations, metric, level)
+    opacity = basis_opacity(values, locations, metric, year_basis)
     names = dict(zip(background["region_id"], background["name"], strict=True)) if len(background) else {}
     names.update(dict(zip(values.get("region_id", []), values.get("region_name", []), strict=True)))
+    nodata = meta.get("nodata", NO_DATA_TEXT)
     fig = go.Figure()
     fig.add_trace(
         go.Choroplethmap(
@@ -388,9 +401,9 @@ def map_figure(
             colorscale=[[0, NO_DATA_GREY], [1, NO_DATA_GREY]],
             showscale=False,
             marker=dict(line=dict(color=BORDER, width=0.6)),
-            name=meta.get("nodata", NO_DATA_TEXT),
+            name=nodata,
             showlegend=True,
-            hovertemplate=f"<b>%{{text}}</b><br>{meta.get('nodata', NO_DATA_TEXT)}<extra></extra>",
+            hovertemplate=_("<b>%{{text}}</b><br>{nodata}", nodata=nodata) + "<extra></extra>",
         )
     )
     fig.add_trace(
@@ -399,30 +412,150 @@ def map_figure(
             featureidkey="id",
             locations=list(locations),
             z=z,
-            customdata=custom,
             text=[names.get(r, r) for r in locations],
-            marker=dict(line=dict(color=BORDER, width=0.6), opacity=0.95),
+            marker=dict(line=dict(color=BORDER, width=0.6), opacity=opacity),
             showlegend=False,
             **value_style(metric, zrange, level),
         )
     )
+    if neighbours is not None and neighbours.locations:
+        fig.add_trace(
+            go.Choroplethmap(
+                geojson=neighbours.geojson_url,
+                featureidkey="id",
+                locations=list(neighbours.locations),
+                z=[0] * len(neighbours.locations),
+                text=list(neighbours.names),
+                colorscale=[[0, NEIGHBOUR_FILL], [1, NEIGHBOUR_FILL]],
+                showscale=False,
+                marker=dict(line=dict(color=NEIGHBOUR_LINE, width=0.8)),
+                name=_("Neighbouring countries (context, not coloured)"),
+                showlegend=True,
+                hovertemplate="<b>%{text}</b><extra></extra>",
+            )
+        )
+    if labels is not None and len(labels):
+        fig.add_trace(label_layer(labels))
     fig.update_layout(
         map=dict(style="white-bg", center=center or dict(lat=18, lon=12), zoom=zoom),
         legend=dict(
             x=0.01,
-            y=0.02,
+            y=0.99,
+            yanchor="top",
             bgcolor="rgba(255,255,255,0.85)",
             bordercolor="#999",
             borderwidth=1,
             itemclick=False,
             itemdoubleclick=False,
+            font=dict(size=11),
         ),
         uirevision=uirevision,
         clickmode="event",
     )
     fig = _base_layout(fig, title=title, height=600)
-    fig.update_layout(margin=dict(t=70))  # a title line and a subtitle line
+    fig.update_layout(margin=dict(t=70, b=80))  # a title and a subtitle line; the colour bar below the map
     return fig
+
+
+NEIGHBOUR_FILL = "#f2f2f2"  # lighter than NO_DATA_GREY: context, never read as a value or as "no data"
+NEIGHBOUR_LINE = "#b0b0b0"
+LABEL_LAYER = "unit-labels"  # trace meta that dashboard/assets/map.js looks for
+# Opacity of a shape by the basis of its estimate (issue 10): a projection is drawn paler than a checked year
+BASIS_OPACITY = {"checked": 0.95, "nowcast": 0.65, "projection": 0.35}
+UNKNOWN_BASIS_OPACITY = 0.35
+LOG_FLOOR = 0.01  # per 100k: estimates below it are drawn at it on the log scale (the hover has the value)
+
+
+@dataclass(frozen=True)
+class MapContext:
+    """The neighbouring countries drawn around an admin-1 view: their layer URL, ids and names."""
+
+    geojson_url: str
+    locations: tuple[str, ...]
+    names: tuple[str, ...]
+
+
+def label_layer(labels: pd.DataFrame) -> go.Scattermap:
+    """Small dots at the units' label points; map.js draws their names (largest first) where they fit."""
+    return go.Scattermap(
+        lat=[round(float(v), 3) for v in labels["lat"]],
+        lon=[round(float(v), 3) for v in labels["lon"]],
+        text=list(labels["name"]),
+        mode="markers",
+        marker=dict(size=3, color="#333333", opacity=0.5),
+        hoverinfo="skip",
+        showlegend=False,
+        meta=LABEL_LAYER,
+        name=LABEL_LAYER,
+    )
+
+
+def map_z(values: pd.DataFrame, locations: Sequence[str], metric: str, level: int = 0) -> list:
+    """The value trace's z, aligned to ``locations``: the estimate on a log10 scale (one territory would
+    saturate a linear one), other metrics as they are; None where a region has no value this year."""
+    z, _custom = map_arrays(values, locations, metric, level)
+    if metric != "estimate":
+        return z
+    return [None if v is None else round(math.log10(max(float(v), LOG_FLOOR)), 3) for v in z]
+
+
+def basis_opacity(
+    values: pd.DataFrame, locations: Sequence[str], metric: str, year_basis: str | None = None
+) -> list[float]:
+    """Each shape's opacity from the basis of its estimate (checked solid, nowcast lighter, projection
+    palest). The watch list has no per-country basis of that kind: every shape takes the year's basis."""
+    if metric == "watch" or "basis" not in values:
+        return [BASIS_OPACITY.get(year_basis or "", UNKNOWN_BASIS_OPACITY)] * len(locations)
+    by_id = dict(zip(values["region_id"], values["basis"], strict=True))
+    return [BASIS_OPACITY.get(str(by_id.get(r)), UNKNOWN_BASIS_OPACITY) for r in locations]
+
+
+def scale_range(
+    values: pd.DataFrame, metric: str, level: int, all_values: pd.DataFrame
+) -> tuple[float, float]:
+    """Colour range in z units. Countries: fixed across years (``all_values``), so a year change moves values
+    only. Admin-1 units: the selected country's own min..max that year, so its hotspots stand out (the page
+    states the country's global position beside it)."""
+    if level == 0:
+        lo, hi = metric_range(all_values, metric)
+        if metric == "estimate":
+            vals = pd.to_numeric(all_values.get("estimate_per_100k"), errors="coerce").dropna()
+            vals = vals[vals > 0]
+            if vals.empty:
+                return math.log10(LOG_FLOOR), 0.0
+            lo = max(float(np.nanpercentile(vals, 2)), LOG_FLOOR)
+            hi = max(float(np.nanpercentile(vals, 99)), lo * 10)
+            return round(math.log10(lo), 3), round(math.log10(hi), 3)
+        return lo, hi
+    z = [v for v in map_z(values, list(values.get("region_id", [])), metric, level) if v is not None]
+    if not z:
+        return (0.0, 100.0) if metric in ("watch", "risk_score") else (-1.0, 1.0)
+    lo, hi = float(min(z)), float(max(z))
+    if metric == "change":
+        top = max(abs(lo), abs(hi)) or 1.0
+        return -top, top
+    if metric == "watch":
+        lo = 0.0
+    if hi - lo < 1e-9:  # every unit has the same value: centre it on the scale (the note says why)
+        pad = 0.5 if metric == "estimate" else max(abs(hi) * 0.1, 1.0)
+        return lo - pad, hi + pad
+    return round(lo, 3), round(hi, 3)
+
+
+def log_ticks(zrange: tuple[float, float]) -> tuple[list[float], list[str]]:
+    """Tick positions (log10) and labels (real values per 100k, 1-2-5 steps) for a log colour bar."""
+    lo, hi = 10 ** zrange[0], 10 ** zrange[1]
+    steps = []
+    for exp in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1):
+        for m in (1, 2, 5):
+            v = m * 10.0**exp
+            if lo * 0.999 <= v <= hi * 1.001:
+                steps.append(v)
+    if len(steps) > 7:
+        steps = [v for v in steps if str(v).lstrip("0.").startswith("1")] or steps
+    if len(steps) < 2:
+        steps = [lo, hi]
+    return [round(math.log10(v), 4) for v in steps], [sig(v, 2) for v in steps]
 
 
 ALERT_COLOUR = "#000000"  # black rings read on every colour of YlOrRd and Viridis
@@ -473,24 +606,67 @@ def alert_layer(confirmed: pd.DataFrame) -> go.Scattermap | None:
 
 
 def value_style(metric: str, zrange: tuple[float, float], level: int = 0) -> dict:
-    """The value trace's scale, colour bar and hover for a metric: what a metric change patches."""
+    """The value trace's scale, colour bar and hover: what a metric change (or, at admin-1, a year) patches.
+
+    The colour bar lies flat below the map (thin, across), so it never takes a phone map's width; the estimate
+    is on a log scale whose ticks carry real values per 100k. The hover names the shape only: the details
+    come from the server on hover.
+    """
     meta = metric_meta(metric, level)
+    scale = meta["colorscale"]
+    if scale == "Viridis":  # levels follow the bands' sequential scale where the screens define one
+        scale = globals().get("SEQUENTIAL_COLORSCALE", scale)
+    unit = meta["unit"]
+    if metric == "estimate":
+        unit = _("victims detected per 100,000 people, log scale")
+    if level == 1:
+        unit = _("{unit}; colours span this country's units only", unit=unit)
+    colorbar = dict(
+        title=dict(text=f"{meta['label']}<br><sub>{unit}</sub>", side="top", font=dict(size=11)),
+        orientation="h",
+        x=0.5,
+        xanchor="center",
+        y=-0.01,
+        yanchor="top",
+        thickness=10,
+        len=0.9,
+        tickfont=dict(size=10),
+    )
+    if metric == "estimate":
+        colorbar["tickvals"], colorbar["ticktext"] = log_ticks(zrange)
     return dict(
-        colorscale=meta["colorscale"],
+        colorscale=scale,
         zmin=zrange[0],
         zmax=zrange[1],
         zmid=0 if metric == "change" else None,
-        hovertemplate=meta["hover"],
+        hovertemplate="<b>%{text}</b><extra></extra>",
         name=meta["label"],
-        colorbar=dict(
-            title=dict(
-                text=f"{_wrap(meta['label'], 18)}<br><sub>{_wrap(meta['unit'], 22)}</sub>", side="top"
-            ),
-            thickness=14,
-            len=0.8,
-            tickformat=",.2~f" if metric == "estimate" else None,
-        ),
+        colorbar=colorbar,
     )
+
+
+def hover_lines(template: str, custom: Sequence, name: str = "") -> list[str]:
+    """The lines of a hover template filled with one shape's customdata, as plain text (the map's details
+    panel: the same content the tooltip had, fetched on hover so that a year change never re-sends it)."""
+
+    def fill(match: re.Match) -> str:
+        idx, spec = int(match.group(1)), match.group(2) or ""
+        value = custom[idx] if idx < len(custom) else None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if "~r" in spec:  # d3's ~r: significant digits, trailing zeros trimmed
+                text = sig(float(value), 3)
+                return text.rstrip("0").rstrip(".") if "." in text else text
+            return format(value, spec.lstrip(":")) if spec else str(value)
+        return str(value)
+
+    text = re.sub(r"%\{customdata\[(\d+)\](:[^}]*)?\}", fill, template.split("<extra>")[0])
+    text = text.replace("%{text}", name)
+    lines = []
+    for raw in text.split("<br>"):
+        line = re.sub(r"<[^>]+>", "", raw).strip()
+        if line:
+            lines.append(line)
+    return lines
 
 
 def _wrap(text: str, width: int) -> str:

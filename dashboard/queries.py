@@ -976,6 +976,73 @@ class Queries:
 
         return self._cached("admin1_watch", (parent, year), load)
 
+    # --- basis and position on the map (issue 13 items 3 and 4) ----------------------------------------
+    def year_bases(self) -> dict[int, str]:
+        """Each predicted year's basis: checked (some country's estimate that year is checked against its
+        label), else from the newest detected-victims label the year's estimates use: nowcast (1–2 years old),
+        projection (older).
+
+        Why not the most common basis of the year's rows: countries that never report are projections every
+        year, so early years with labels would read "projection". A run without label years falls back to
+        the most common stored basis (a tie goes to the weaker one).
+        """
+
+        def load() -> dict[int, str]:
+            frame = self.level_predictions(0)
+            if frame.empty:
+                return {}
+            out = {int(year): year_basis(grp, int(year)) for year, grp in frame.groupby("year")}
+            return {y: b for y, b in out.items() if b}
+
+        return self._cached("year_bases", (), load)
+
+    def newest_label_year(self, year: int) -> int | None:
+        """The newest detected-victims label year any country's estimate for ``year`` uses (None: none)."""
+        frame = self.level_predictions(0)
+        vals = pd.to_numeric(frame.loc[frame["year"] == year, "label_year"], errors="coerce").dropna()
+        return int(vals.max()) if len(vals) else None
+
+    def national_position(self, iso3: str, year: int) -> tuple[float, int, int] | None:
+        """(estimate per 100k, k, n): the country's detected-victims estimate and its rank k of n countries
+        that year (1 = highest), for the admin-1 view's line on the country's global position."""
+        frame = self.predictions(level=0, year=year)
+        frame = frame.dropna(subset=["estimate_per_100k"])
+        hit = frame[frame["region_id"] == iso3]
+        if hit.empty:
+            return None
+        k, n = rank_within(frame, iso3)
+        return float(hit["estimate_per_100k"].iloc[0]), k, n
+
+    def neighbours(self, iso3: str, margin_deg: float = 1.0) -> list[str]:
+        """Countries whose shape comes within ``margin_deg`` of a country's bounding box: drawn in grey around
+        its admin-1 units for context."""
+
+        def load() -> list[str]:
+            import shapely
+
+            bounds = self.country_bounds(iso3)
+            if bounds is None:
+                return []
+            minx, miny, maxx, maxy = bounds
+            box = shapely.box(minx - margin_deg, miny - margin_deg, maxx + margin_deg, maxy + margin_deg)
+            with self.engine.connect() as conn:
+                rows = [
+                    r
+                    for r in conn.execute(
+                        select(region.c.region_id, region.c.geometry_wkb).where(
+                            region.c.level == 0, region.c.region_id != iso3
+                        )
+                    )
+                    if r[1]
+                ]
+            if not rows:
+                return []
+            geoms = shapely.from_wkb([r[1] for r in rows])
+            near = shapely.intersects(geoms, box)
+            return sorted(r[0] for r, hit in zip(rows, near, strict=True) if hit)
+
+        return self._cached("neighbours", (iso3, margin_deg), load)
+
     def country_bounds(self, iso3: str) -> tuple[float, float, float, float] | None:
         """(minx, miny, maxx, maxy) of a country's admin-1 units (else of the country itself), or None without
         geometry: the map zooms to it."""
@@ -1090,6 +1157,45 @@ def upload_limit_bytes() -> int:
     from etl import uploads
 
     return uploads.MAX_UPLOAD_BYTES
+
+
+BASIS_WEAKNESS = {"checked": 0, "nowcast": 1, "projection": 2}  # issue 10's bases, strongest first
+USABLE_BASES = frozenset({"checked", "nowcast"})  # a label that year, or one at most two years old
+
+
+def default_year(years: list[int], bases: dict[int, str]) -> int | None:
+    """The map's default year: the latest with a usable estimate (its basis checked or nowcast, i.e. a
+    detected-victims label at most two years old), not the latest projection; the latest year when none is
+    usable. None without years."""
+    if not years:
+        return None
+    usable = [y for y in years if bases.get(y) in USABLE_BASES]
+    return usable[-1] if usable else years[-1]
+
+
+def year_basis(rows: pd.DataFrame, year: int) -> str | None:
+    """One year's basis (see Queries.year_bases) from that year's prediction rows; None when unknown."""
+    if "basis" in rows and (rows["basis"] == "checked").any():
+        return "checked"
+    labels = pd.to_numeric(rows["label_year"], errors="coerce").dropna() if "label_year" in rows else []
+    if len(labels):
+        age = year - int(labels.max())
+        return "checked" if age <= 0 else ("nowcast" if age <= 2 else "projection")
+    counts = rows["basis"].dropna().value_counts() if "basis" in rows else pd.Series(dtype=int)
+    if not len(counts):
+        return None
+    top = counts[counts == counts.max()].index
+    return str(max(top, key=lambda b: BASIS_WEAKNESS.get(str(b), len(BASIS_WEAKNESS))))
+
+
+def rank_within(frame: pd.DataFrame, region_id: str, column: str = "estimate_per_100k") -> tuple[int, int]:
+    """(k, n): the region's rank among the rows of ``frame`` by ``column`` (1 = highest; tied values share the
+    best rank) and how many rows have a value. (0, n) when the region has no value."""
+    vals = pd.to_numeric(frame.set_index("region_id")[column], errors="coerce").dropna()
+    if region_id not in vals.index:
+        return 0, len(vals)
+    ranks = vals.round(9).rank(ascending=False, method="min")
+    return int(ranks.loc[region_id]), len(vals)
 
 
 def add_changes(frame: pd.DataFrame) -> pd.DataFrame:

@@ -4,7 +4,14 @@ The headline colour is the watch list (expected rise of a population's nationals
 victims
 abroad); "where victims are found" (the detected-victims model) is a colour-by option with its caveat.
 Geometry
-is a static asset loaded once; a year or colour change sends only a Patch of values and styles.
+is a static asset loaded once; a year change sends only a Patch of z and each shape's opacity (its basis), and
+the hover details are fetched when a shape is hovered (issue 16 item 3).
+
+Basis (issue 13 item 4): a year's basis is the one most countries' detected-victims estimates have that year
+(``Queries.year_bases``): checked (a label that year), nowcast (newest label 1–2 years old) or projection. A
+year is *usable* when its basis is checked or nowcast; the page opens on the latest usable year, not the
+latest projection (``queries.default_year``). The selected country, year and colour live in the URL
+(``/?country=NGA&year=2023``), written with ``history.replaceState`` by map.js so a view can be shared.
 """
 
 from __future__ import annotations
@@ -13,10 +20,24 @@ import logging
 
 import dash
 import pandas as pd
-from dash import Input, Output, Patch, State, callback, ctx, dcc, html, no_update
+from dash import (
+    ClientsideFunction,
+    Input,
+    Output,
+    Patch,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    dcc,
+    html,
+    no_update,
+)
 
 from dashboard import context, figures, ids, watch
-from dashboard.pages.common import no_model_notice, year_marks
+from dashboard.i18n import _, fmt_number
+from dashboard.pages.common import no_model_notice
+from dashboard.queries import default_year, rank_within
 
 log = logging.getLogger(__name__)
 WORLD = "__world__"
@@ -31,6 +52,17 @@ DETECTED_OPTIONS = [
 METRIC_OPTIONS = [WATCH_OPTION, *DETECTED_OPTIONS]
 MAP_ALERTS = "map-alerts"  # issue 14: the short list of confirmed alerts beside the map
 ALERTS_LISTED = 5
+MAP_HOVER = "map-hover"  # the hovered shape's details, fetched on hover (never part of a year's Patch)
+MAP_URL_SYNC = "map-url-sync"  # target of the clientside callback that writes country and year to the URL
+MIN_RISE_POINTS = 1  # "Largest rises": changes under one risk-score point are noise, not listed
+LABEL_CANDIDATES = 40  # admin-1 units offered to map.js as labels, largest first; it drops those that overlap
+MARKS_SHOWN = 6  # year labels on the slider (a phone fits about six)
+# Slider year labels per basis; the legend under the slider says what each style means
+BASIS_MARK_STYLE = {
+    "checked": {"fontWeight": "700", "color": "#1a1a1a"},
+    "nowcast": {"fontStyle": "italic", "color": "#333333"},
+    "projection": {"fontStyle": "italic", "color": "#767676", "textDecoration": "underline dotted"},
+}
 
 dash.register_page(
     __name__,
@@ -64,8 +96,10 @@ def layout(**query):
     if not ys:
         return no_model_notice("map")
     has_watch = bool(q.watchlist_years())
-    year = _int(query.get("year"), ys[-1])
-    year = year if year in ys else ys[-1]
+    bases = q.year_bases()
+    first = default_year(ys, bases) or ys[-1]
+    year = _int(query.get("year"), first)
+    year = year if year in ys else first
     parents = set(q.admin1_parents())
     countries = q.regions(0)
     countries = countries[countries["has_geometry"].astype(bool)]
@@ -94,11 +128,29 @@ def layout(**query):
                                 max=ys[-1],
                                 step=1,
                                 value=year,
-                                marks=year_marks(ys),
+                                marks=basis_marks(ys, bases, first),
                                 included=False,
                                 updatemode="mouseup",
                             ),
                             html.Div(id=ids.MAP_YEAR_NOTE, className="note"),
+                            html.Div(
+                                className="note basis-key",
+                                children=[
+                                    html.Span("Year labels:"),
+                                    html.B("checked: bold", style=BASIS_MARK_STYLE["checked"]),
+                                    html.Span("nowcast: italic", style=BASIS_MARK_STYLE["nowcast"]),
+                                    html.Span(
+                                        "projection: pale, dotted", style=BASIS_MARK_STYLE["projection"]
+                                    ),
+                                    html.Span(
+                                        _(
+                                            "The map opens on {year}, the latest year with a usable estimate"
+                                            " (checked or nowcast).",
+                                            year=first,
+                                        )
+                                    ),
+                                ],
+                            ),
                         ],
                     ),
                     html.Div(
@@ -148,6 +200,14 @@ def layout(**query):
                                     "modeBarButtonsToRemove": ["sendDataToCloud"],
                                 },
                             ),
+                            basis_legend(),
+                            html.Div(
+                                id=MAP_HOVER,
+                                className="map-hover",
+                                children=html.P(
+                                    "Hover over or tap a shape for its details.", className="note"
+                                ),
+                            ),
                             html.P(id=ids.MAP_NOTE, className="note"),
                             html.Div(
                                 id=MAP_ALERTS,
@@ -172,7 +232,78 @@ def layout(**query):
                 ],
             ),
             dcc.Location(id=ids.MAP_NAV, refresh="callback-nav"),
+            html.Div(id=MAP_URL_SYNC, hidden=True),
         ],
+    )
+
+
+def basis_marks(years_: list[int], bases: dict[int, str], default: int) -> dict:
+    """Slider marks styled by each year's basis: about MARKS_SHOWN labels, always the first, the default
+    (latest usable) and the last year, the others evenly spaced where they do not crowd those."""
+    if not years_:
+        return {}
+    step = max(1, -(-len(years_) // MARKS_SHOWN))
+    keep = {years_[0], default, years_[-1]}
+    for y in years_[::step]:
+        if all(abs(y - k) >= max(2, step - 1) for k in keep):
+            keep.add(y)
+    return {
+        int(y): {"label": str(y), "style": BASIS_MARK_STYLE.get(bases.get(y, ""), {})} for y in sorted(keep)
+    }
+
+
+def basis_legend() -> html.Div:
+    """What the shapes' opacity means: the basis of each estimate (issue 10), drawn solid to pale."""
+    items = []
+    for basis, text in (
+        ("checked", "checked: a detected-victims label exists that year"),
+        ("nowcast", "nowcast: newest label 1–2 years old"),
+        ("projection", "projection: older label or none"),
+    ):
+        items.append(
+            html.Span(
+                className="basis-item",
+                children=[
+                    html.Span(
+                        className=f"basis-swatch basis-{basis}",
+                        style={"opacity": figures.BASIS_OPACITY[basis]},
+                    ),
+                    text,
+                ],
+            )
+        )
+    return html.Div(
+        className="basis-legend note",
+        children=[html.B("Shape opacity = basis of the estimate: "), *items],
+    )
+
+
+def year_basis_text(year: int) -> str:
+    """The selected year's basis and how old its newest detected-victims label is."""
+    q = context.queries()
+    basis = q.year_bases().get(year)
+    newest = q.newest_label_year(year)
+    if basis is None:
+        return _("No detected-victims estimate for {year}, so no basis to state.", year=year)
+    if basis == "checked":
+        return _(
+            "{year}: checked; detected-victims labels of {year} exist to check estimates against.", year=year
+        )
+    if newest is None:
+        return _("{year}: {basis}; no detected-victims label is used for it.", year=year, basis=basis)
+    if year - newest == 1:
+        return _(
+            "{year}: {basis}; newest detected-victims label: {label}, 1 year before this year.",
+            year=year,
+            basis=basis,
+            label=newest,
+        )
+    return _(
+        "{year}: {basis}; newest detected-victims label: {label}, {age} years before this year.",
+        year=year,
+        basis=basis,
+        label=newest,
+        age=year - newest,
     )
 
 
@@ -221,7 +352,8 @@ def full_figure(year: int, metric: str, country: str):
     level, parent = scope(country)
     values = values_for(metric, level, year, parent)
     locs = locations(level, parent)
-    zrange = figures.metric_range(q.predictions(level=level, parent=parent), metric)
+    zrange = figures.scale_range(values, metric, level, q.predictions(level=level, parent=parent))
+    neighbours, labels = None, None
     if level == 0:
         bg = q.regions(0)
         bg = bg[bg["has_geometry"].astype(bool)][["region_id", "name"]]
@@ -232,6 +364,7 @@ def full_figure(year: int, metric: str, country: str):
         bg = bg[bg["parent_id"] == parent][["region_id", "name"]]
         url = context.current().geometry.url(f"admin1-{parent}", dash.get_relative_path("/").rstrip("/"))
         center, zoom = country_view(parent)
+        neighbours, labels = admin1_context(parent)
     title = figures.map_title(metric, year, scope_text(level, parent, metric), level)
     fig = figures.map_figure(
         values,
@@ -245,11 +378,28 @@ def full_figure(year: int, metric: str, country: str):
         title=title,
         uirevision=f"{level}-{parent}",
         level=level,
+        year_basis=q.year_bases().get(year),
+        neighbours=neighbours,
+        labels=labels,
     )
     layer = figures.alert_layer(confirmed_alerts(parent))  # issue 14: after the value trace, never patched
     if layer is not None:
         fig.add_trace(layer)
     return fig, values
+
+
+def admin1_context(parent: str) -> tuple[figures.MapContext, pd.DataFrame]:
+    """The neighbouring countries (grey context) and the label points of a country's largest units."""
+    q = context.queries()
+    near = q.neighbours(parent)
+    names = q.region_names()
+    url = context.current().geometry.url("countries", dash.get_relative_path("/").rstrip("/"))
+    ctx_ = figures.MapContext(url, tuple(near), tuple(names.get(r, r) for r in near))
+    units = q.regions(1)
+    units = units[(units["parent_id"] == parent) & units["has_geometry"].astype(bool)]
+    units = units.dropna(subset=["label_lat", "label_lon"]).sort_values("area_km2", ascending=False)
+    labels = units.head(LABEL_CANDIDATES).rename(columns={"label_lat": "lat", "label_lon": "lon"})
+    return ctx_, labels[["region_id", "name", "lat", "lon"]]
 
 
 def confirmed_alerts(country: str | None = None) -> pd.DataFrame:
@@ -264,47 +414,107 @@ def note(country: str, metric: str, year: int, values) -> list:
     n = len(values)
     if metric == "watch" and level == 0:
         return [
-            f"{n} countries scored for {year}. Colour = percentile of the expected rise of each population's "
-            "nationals detected as trafficking victims abroad over the next three years, against its own "
-            "last three years (a ranking of change, not of levels). Grey: not scored (no data), which is not "
-            "low risk. Hover for the rise factor, driver, people exposed and basis; click a country to open "
-            "its profile."
+            _(
+                "{n} countries scored for {year}. Colour = percentile of the expected rise of each"
+                " population's nationals detected as trafficking victims abroad over the next three years,"
+                " against its own last three years (a ranking of change, not of levels). Grey: not scored (no"
+                " data), which is not low risk. Hover or tap a country for the rise factor, driver, people"
+                " exposed and basis;"
+                " click it to open its profile.",
+                n=n,
+                year=year,
+            )
         ]
+    if level == 1:
+        return [html.B(national_text(parent, year)), " ", *admin1_note(metric, year, values)]
+    caveat = watch.DETECTED_CAVEAT
+    if n == 0:
+        detected_years = q.years(level)
+        span = f"{detected_years[0]}–{detected_years[-1]}" if detected_years else "–"
+        return [
+            _(
+                "No 'where victims are found' estimates for {year} (they cover {span}): every shape is grey"
+                " (no data). {caveat}",
+                year=year,
+                span=span,
+                caveat=caveat,
+            )
+        ]
+    return [
+        _(
+            "{n} countries with a detected-victims estimate for {year}. Grey: no prediction (no data)."
+            " {caveat} Hover or tap a country for its estimate and basis (checked, nowcast or projection,"
+            " with input years).",
+            n=n,
+            year=year,
+            caveat=caveat,
+        )
+    ]
+
+
+def national_text(parent: str, year: int) -> str:
+    """The selected country's global position: its national estimate and rank k of n countries."""
+    q = context.queries()
+    name = q.region_names().get(parent, parent)
+    pos = q.national_position(parent, year)
+    if pos is None:
+        return _("{country}: no national detected-victims estimate for {year}.", country=name, year=year)
+    value, k, n = pos
+    return _(
+        "{country}, national estimate {year}: {value} victims detected per 100,000 people, rank {k} of {n}"
+        " countries (1 = highest). The colours below span {country}'s own units only.",
+        country=name,
+        year=year,
+        value=fmt_number(value, 2 if value < 10 else 1),
+        k=k,
+        n=n,
+    )
+
+
+def admin1_note(metric: str, year: int, values: pd.DataFrame) -> list:
+    """What the admin-1 colours are, and why units share a value when they do."""
+    n = len(values)
     if metric == "watch":
         located = int(values["located"].sum()) if n else 0
         return [
-            f"{located} of {n} admin-1 units have conflict deaths (UCDP GED) or displaced people (IOM DTM, "
-            f"IDMC) located in {year - watch.ADMIN1_WINDOW}–{year}: colour = the unit's share of the "
-            "country's located drivers of the watch list. Grey: nothing located in the window (no data), "
-            "not a measured zero. The watch-list score itself is national. Click a unit to open its profile."
+            _(
+                "{located} of {n} admin-1 units have conflict deaths (UCDP GED) or displaced people (IOM DTM,"
+                " IDMC) located in {start}–{year}: colour = the unit's share of the country's located drivers"
+                " of the watch list. Grey: nothing located in the window (no data), not a measured zero. The"
+                " watch-list score itself is national. Click a unit to open its profile.",
+                located=located,
+                n=n,
+                start=year - watch.ADMIN1_WINDOW,
+                year=year,
+            )
         ]
-    caveat = watch.DETECTED_CAVEAT
-    detected_years = q.years(level)
     if n == 0:
-        span = f"{detected_years[0]}–{detected_years[-1]}" if detected_years else "no years"
-        return [
-            f"No 'where victims are found' estimates for {year} (they cover {span}): every shape is grey "
-            f"(no data). {caveat}"
-        ]
-    if level == 0:
-        return [
-            f"{n} countries with a detected-victims estimate for {year}. Grey: no prediction (no data). "
-            f"{caveat} Hover shows each estimate's basis (checked, nowcast or projection, with input years)."
-        ]
+        return [_("No admin-1 estimates for {year}: every unit is grey (no data).", year=year)]
     tied = tied_units(values)
     if not values["has_subnational_data"].fillna(False).astype(bool).any():
-        spread = "no unit has located data in the window, so every unit carries the country rate"
-    else:
-        spread = (
-            f"{tied} units share one value: nothing is located in them in the window, so they share "
-            "the country's lowest exposure"
-            if tied > 1
-            else "no two units share a value"
+        spread = _(
+            "Every unit shows the same value: no unit has conflict or displacement located in the window, so"
+            " each carries the country rate."
         )
+    elif tied > 1:
+        spread = _(
+            "{tied} units share one value, for a reason: nothing is located in them in the window, so they"
+            " share the country's lowest exposure.",
+            tied=tied,
+        )
+    else:
+        spread = _("No two units share a value.")
     return [
-        f"{n} admin-1 units: the country estimate spread by an exposure index (conflict and displacement "
-        f"located in each unit, latest within the three years before {year}); {spread}. The 'Crisis watch "
-        f"list' colour shows where the located drivers are, with no data kept grey. {caveat}"
+        _(
+            "{n} admin-1 units: the country estimate spread by an exposure index (conflict and displacement"
+            " located in each unit, latest within the three years before {year}).",
+            n=n,
+            year=year,
+        ),
+        " ",
+        spread,
+        " ",
+        watch.DETECTED_CAVEAT,
     ]
 
 
@@ -349,23 +559,28 @@ def side_list(year: int):
 
 
 def risers(metric: str, country: str, year: int):
-    """Five largest rises since the previous year: watch-list rank, or the detected risk score."""
+    """Five largest rises since the previous year: watch-list rank, or the detected risk score. Changes
+    under MIN_RISE_POINTS (or a rank that did not move up) are noise and are not listed; a line says so."""
     q = context.queries()
     level, parent = scope(country)
     if metric == "watch" and level == 0:
         frame = q.watchlist()
         now = frame[frame["year"] == year].set_index("region_id")
         prev = frame[frame["year"] == year - 1].set_index("region_id")["rank"]
-        moved = (prev.reindex(now.index) - now["rank"]).dropna().sort_values(ascending=False).head(5)
-        if moved.empty:
+        if prev.empty:
             return html.P("No previous score year to compare with.", className="note")
+        moved = (prev.reindex(now.index) - now["rank"]).dropna()
+        moved = moved[moved > 0].sort_values(ascending=False).head(5)
+        if moved.empty:
+            return html.P(_("No country rose in the watch-list ranking since {prev}.", prev=year - 1))
         return html.Ol(
             className="risers-list",
             children=[
                 html.Li(
                     [
                         dcc.Link(now.loc[r, "region_name"], href=f"/region/{r}?year={year}"),
-                        f" rank {int(prev[r])} → {int(now.loc[r, 'rank'])}",
+                        " ",
+                        _("rank {before} → {after}", before=int(prev[r]), after=int(now.loc[r, "rank"])),
                     ]
                 )
                 for r in moved.index
@@ -374,16 +589,32 @@ def risers(metric: str, country: str, year: int):
     if metric == "watch":
         return html.P("The located drivers have no year-on-year list.", className="note")
     values = q.map_values(level, year, parent)
-    top = values.dropna(subset=["score_change"]).sort_values("score_change", ascending=False).head(5)
-    if top.empty:
+    changes = values.dropna(subset=["score_change"])
+    if changes.empty:
         return html.P("No previous year to compare with.", className="note")
+    top = changes[changes["score_change"].round() >= MIN_RISE_POINTS]
+    top = top.sort_values("score_change", ascending=False).head(5)
+    if top.empty:
+        return html.P(
+            _(
+                "No risk score rose by {min} point or more since {prev}.",
+                min=MIN_RISE_POINTS,
+                prev=year - 1,
+            ),
+            className="note",
+        )
     return html.Ol(
         className="risers-list",
         children=[
             html.Li(
                 [
                     dcc.Link(r.region_name, href=f"/region/{r.region_id}?year={year}"),
-                    f" {r.score_change:+.0f} pts → {r.risk_score:.0f}/100 (detected)",
+                    " ",
+                    _(
+                        "+{change} points → {score} / 100 (detected)",
+                        change=int(round(r.score_change)),
+                        score=int(round(r.risk_score)),
+                    ),
                 ]
             )
             for r in top.itertuples()
@@ -415,17 +646,18 @@ def update_map(year, metric, country):
     year = int(year)
     level, parent = scope(country)
     if ctx.triggered_id in (ids.MAP_YEAR, ids.MAP_METRIC):
-        # Year or colour change: send only values (and, for a colour change, the value trace's style), never
-        # the geometry or the whole figure again.
+        # Year or colour change: send only z and the opacities (and, for a colour change or an admin-1
+        # view's own range, the value trace's scale), never the geometry, the hover data or the whole figure.
         values = values_for(metric, level, year, parent)
         patch = map_patch(
             values,
             locations(level, parent),
             metric,
             level,
-            figures.metric_range(q.predictions(level=level, parent=parent), metric),
+            figures.scale_range(values, metric, level, q.predictions(level=level, parent=parent)),
             figures.map_title(metric, year, scope_text(level, parent, metric), level),
             style=ctx.triggered_id == ids.MAP_METRIC,
+            year_basis=q.year_bases().get(year),
         )
         return patch, note(country, metric, year, values), risers(metric, country, year)
     fig, values = full_figure(year, metric, country)
@@ -443,12 +675,110 @@ def update_side(year):
     if year not in years():
         return no_update, no_update, no_update
     note_text = (
-        f"The score for {int(year)} uses inputs dated {int(year)} or earlier and "
-        f"{watch.window_text(int(year))}."
+        _(
+            "The score for {year} uses inputs dated {year} or earlier and {window}.",
+            year=int(year),
+            window=watch.window_text(int(year)),
+        )
         if q.watchlist_years()
         else ""
     )
-    return skill_box(), side_list(int(year)), note_text
+    basis = q.year_bases().get(int(year), "")
+    return (
+        skill_box(),
+        side_list(int(year)),
+        [
+            html.Span(note_text),
+            " ",
+            html.Span(year_basis_text(int(year)), className=f"year-basis basis-{basis}"),
+        ],
+    )
+
+
+@callback(
+    Output(MAP_HOVER, "children"),
+    Input(ids.MAP_GRAPH, "hoverData"),
+    State(ids.MAP_YEAR, "value"),
+    State(ids.MAP_METRIC, "value"),
+    State(ids.MAP_COUNTRY, "value"),
+    prevent_initial_call=True,
+)
+def show_hover(hover, year, metric, country):
+    """The hovered shape's details, fetched on hover: this text is never part of a year's Patch."""
+    try:
+        rid = str(hover["points"][0]["location"])
+    except (TypeError, KeyError, IndexError):
+        return no_update
+    if year not in years() or metric not in figures.MAP_METRICS:
+        return no_update
+    return hover_details(rid, int(year), metric, country)
+
+
+def hover_details(rid: str, year: int, metric: str, country: str) -> list:
+    """Name, value, rank k of n, basis and drivers of one shape, as the tooltip used to carry them."""
+    q = context.queries()
+    level, parent = scope(country)
+    name = q.region_names().get(rid, rid)
+    values = values_for(metric, level, year, parent)
+    _z, custom = figures.map_arrays(values, [rid], metric, level)
+    if not custom or custom[0] is None:
+        if level == 1 and q.region(rid) and q.region(rid).get("level") == 0 and rid != parent:
+            return [html.P([html.B(name), " ", _("(neighbouring country, shown for context)")])]
+        nodata = figures.metric_meta(metric, level).get("nodata", figures.NO_DATA_TEXT)
+        return [html.P([html.B(name), " ", nodata])]
+    lines = figures.hover_lines(figures.metric_meta(metric, level)["hover"], custom[0], name)
+    out = [html.B(lines[0] if lines else name)]
+    out += [html.Div(line) for line in lines[1:]]
+    out += [html.Div(html.B(rank_text(rid, values, metric, level, parent)))]
+    tie = tie_text(rid, values, metric, level)
+    if tie:
+        out.append(html.Div(tie, className="tie-reason"))
+    return out
+
+
+def rank_text(rid: str, values: pd.DataFrame, metric: str, level: int, parent: str | None) -> str:
+    """Rank k of n among the shapes of this view (the country's units, or the countries)."""
+    column = "share" if metric == "watch" and level == 1 else "estimate_per_100k"
+    if metric == "watch" and level == 0:
+        column = "percentile"
+    k, n = rank_within(values, rid, column)
+    if level == 1:
+        name = context.queries().region_names().get(parent, parent)
+        return _("Rank {k} of {n} units of {country} (1 = highest)", k=k, n=n, country=name)
+    return _("Rank {k} of {n} countries (1 = highest)", k=k, n=n)
+
+
+def tie_text(rid: str, values: pd.DataFrame, metric: str, level: int) -> str:
+    """Why a unit shares its value with others (the downscaling gives units with nothing located the same
+    lowest exposure); empty when it shares it with none."""
+    if level != 1 or metric == "watch" or values.empty:
+        return ""
+    est = values.set_index("region_id")["estimate_per_100k"].round(6)
+    if rid not in est.index:
+        return ""
+    same = int((est == est.loc[rid]).sum()) - 1
+    if same < 1:
+        return ""
+    if not values["has_subnational_data"].fillna(False).astype(bool).any():
+        return _(
+            "Same value as the other {same} units: no unit has located data, so each carries the country"
+            " rate.",
+            same=same,
+        )
+    return _(
+        "Same value as {same} other units: nothing is located in them in the window, so they share the"
+        " country's lowest exposure.",
+        same=same,
+    )
+
+
+clientside_callback(
+    ClientsideFunction(namespace="crisisrisk_map", function_name="writeUrl"),
+    Output(MAP_URL_SYNC, "children"),
+    Input(ids.MAP_COUNTRY, "value"),
+    Input(ids.MAP_YEAR, "value"),
+    Input(ids.MAP_METRIC, "value"),
+)
 
 
 @callback(
@@ -525,18 +855,27 @@ def map_patch(
     zrange: tuple[float, float],
     title: str,
     style: bool = False,
+    year_basis: str | None = None,
 ) -> Patch:
-    """The Patch a year change sends (z, hover data, title); a colour change adds the value trace's style."""
-    z, custom = figures.map_arrays(values, locations, metric, level)
+    """The Patch a year change sends: z, each shape's opacity (its basis) and the title; no hover data. An
+    admin-1 view adds its own colour range; a colour change adds the value trace's style."""
     patch = Patch()
-    patch["data"][1]["z"] = z
-    patch["data"][1]["customdata"] = custom
+    patch["data"][1]["z"] = figures.map_z(values, locations, metric, level)
+    patch["data"][1]["marker"]["opacity"] = figures.basis_opacity(values, locations, metric, year_basis)
     if style:
         for key, value in figures.value_style(metric, zrange, level).items():
             patch["data"][1][key] = value
         nodata = figures.metric_meta(metric, level).get("nodata", figures.NO_DATA_TEXT)
         patch["data"][0]["name"] = nodata
-        patch["data"][0]["hovertemplate"] = f"<b>%{{text}}</b><br>{nodata}<extra></extra>"
+        patch["data"][0]["hovertemplate"] = (
+            _("<b>%{{text}}</b><br>{nodata}", nodata=nodata) + "<extra></extra>"
+        )
+    elif level == 1:
+        patch["data"][1]["zmin"], patch["data"][1]["zmax"] = zrange
+        if metric == "estimate":
+            ticks, labels = figures.log_ticks(zrange)
+            patch["data"][1]["colorbar"]["tickvals"] = ticks
+            patch["data"][1]["colorbar"]["ticktext"] = labels
     patch["layout"]["title"]["text"] = title
     return patch
 

@@ -94,10 +94,11 @@ def test_period_change_sends_only_values(client, dash_app):
     assert body["__dash_patch_update"] == "__dash_patch_update"
     ops = body["operations"]
     touched = {tuple(op["location"]) for op in ops}
-    assert touched == {("data", 1, "z"), ("data", 1, "customdata"), ("layout", "title", "text")}
+    # issue 16 item 3: z and each shape's opacity (its basis), never the hover data
+    assert touched == {("data", 1, "z"), ("data", 1, "marker", "opacity"), ("layout", "title", "text")}
     store = dash_app.server.extensions["crisisrisk"].geometry
     geometry_bytes = len(store.get("countries")[0])
-    assert patch_bytes < 0.05 * (full_bytes + geometry_bytes)
+    assert patch_bytes < 0.01 * (full_bytes + geometry_bytes)
 
 
 def test_country_selection_switches_to_admin1(client):

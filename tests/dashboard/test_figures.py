@@ -69,9 +69,13 @@ def test_map_figure_layers_no_data_under_values_and_uses_asset_url():
     assert fig.layout.map.style == "white-bg"
     title = vals.colorbar.title.text.replace("<br>", " ")
     assert "risk score" in title and "percentile" in title and "Where victims are found" in title
-    assert "%{customdata[6]}" in vals.hovertemplate  # drivers in the hover
-    assert vals.customdata[0][6] == "▲ a<br>▼ b"
-    assert vals.customdata[0][2] == pytest.approx(2.0) and vals.customdata[0][3] == pytest.approx(1.0)
+    # issue 16: no hover data in the figure (a year change would re-send it); the details are fetched on hover
+    assert vals.customdata is None and vals.hovertemplate == "<b>%{text}</b><extra></extra>"
+    _z, custom = figures.map_arrays(values, ["AAA"], "risk_score")
+    lines = figures.hover_lines(figures.MAP_METRICS["risk_score"]["hover"], custom[0], "Region A")
+    assert lines[0] == "Region A"
+    assert "▲ a" in lines and "▼ b" in lines  # drivers, one per line
+    assert "Estimate: 2 detected victims per 100k" in lines and "80% interval: 1 to 4 per 100k" in lines
 
 
 @pytest.mark.parametrize("metric", [m for m in figures.MAP_METRICS if m not in figures.WATCH_METRICS])

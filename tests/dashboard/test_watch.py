@@ -67,8 +67,10 @@ def test_watch_map_figure_names_what_it_measures():
     vals = fig.data[1]
     assert vals.colorscale[0][1] != figures.NO_DATA_GREY  # no data is distinct from the scale
     assert "Crisis watch list" in vals.colorbar.title.text
-    for part in ("Expected rise", "Top driver", "People exposed", "Basis"):
-        assert part in vals.hovertemplate
+    _z, custom = figures.watch_arrays(rows, ["AAA"])
+    details = " ".join(figures.hover_lines(figures.MAP_METRICS["watch"]["hover"], custom[0], "A"))
+    for part in ("Expected rise", "Top driver", "People exposed", "Basis", "×1.50", "rank 1 of 2"):
+        assert part in details
     assert "looks at 2021–2023" in fig.layout.title.text
     assert "Not scored" in fig.data[0].name
 
