@@ -141,6 +141,7 @@ def server_side(engine, scope: str = "__world__") -> dict:
 # on the page's own clock (ms since navigation start), when the map has drawn its layer, or the blank
 # baseline page its one element. "Drawn" is MapLibre's loaded() (style, sources and tiles done) after the
 # geometry answer arrived, with at least one trace plotted.
+LARGEST_SHOWN = 30  # requests listed per load, largest first
 READY_SCRIPT = """
 (function () {
   function mapDrawn() {
@@ -158,6 +159,23 @@ READY_SCRIPT = """
   }
   requestAnimationFrame(poll);
 })();
+"""
+
+
+# Where the time went, on the page's clock: the HTML parsed, the last script and the layout answered, the
+# last callback answered, the geometry answered, the Plotly bundle executed (its resource's end).
+MILESTONES_JS = """
+const res = performance.getEntriesByType('resource');
+const end = (f) => Math.max(0, ...res.filter(f).map(e => e.responseEnd));
+const nav = performance.getEntriesByType('navigation')[0];
+return {
+  dom_content_loaded: nav ? nav.domContentLoadedEventEnd : 0,
+  scripts_loaded: end(e => e.initiatorType === 'script'),
+  plotly_loaded: end(e => e.name.includes('plotly')),
+  layout_answered: end(e => e.name.includes('_dash-layout')),
+  callbacks_answered: end(e => e.name.includes('_dash-update-component')),
+  geometry_answered: end(e => e.name.includes('.geojson')),
+};
 """
 
 
@@ -229,10 +247,12 @@ def _load(driver, url: str, timeout_s: float = 90.0) -> dict:
             raise TimeoutError(f"{url} did not render in {timeout_s:.0f} s")
         time.sleep(0.05)
     ready_ms = driver.execute_script("return window.__readyAt")
+    milestones = driver.execute_script(MILESTONES_JS)
     time.sleep(0.5)  # let late requests (source maps are not fetched; fonts, favicon) finish and be logged
     reqs = _network(driver)
     return {
         "first_render_s": round(ready_ms / 1000, 3),
+        "milestones_s": {k: round(v / 1000, 3) for k, v in milestones.items() if v},
         "requests": len(reqs),
         "from_cache": sum(r["cached"] for r in reqs),
         "transferred_bytes": sum(r["wire"] for r in reqs),
@@ -249,7 +269,7 @@ def _load(driver, url: str, timeout_s: float = 90.0) -> dict:
                 for r in reqs
             ),
             key=lambda r: -r["wire"],
-        )[:6],
+        )[:LARGEST_SHOWN],
         "plotly_bundles": sorted(
             {r["url"].split("?")[0].rsplit("/", 1)[-1] for r in reqs if "plotly" in r["url"]}
         ),
@@ -264,8 +284,14 @@ def _period_change(driver, year: int) -> dict:
     driver.execute_script(
         "window.dash_clientside.set_props(arguments[0], {value: arguments[1]});", ids.MAP_YEAR, year
     )
-    time.sleep(3.0)  # the callbacks answer in well under a second on this machine
-    reqs = [r for r in _network(driver) if "_dash-update-component" in r["url"]]
+    reqs: list[dict] = []
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < 30:  # until every callback answer has finished, then 1 s more
+        time.sleep(1.0)
+        new = [r for r in _network(driver) if "_dash-update-component" in r["url"]]
+        reqs += new
+        if reqs and not new and all(r["wire"] for r in reqs):
+            break
     return {
         "year": year,
         "callback_requests": len(reqs),
@@ -364,6 +390,15 @@ def browser_summary(result: dict) -> list[str]:
             f"period change to {pc['year']}: {pc['callback_requests']} callback requests, "
             f"{sum(pc['transferred_bytes'])} bytes on the wire {pc['transferred_bytes']} "
             f"(decoded {pc['decoded_bytes']}); vs the cold page: {sum(pc['transferred_bytes']) / cold:.4f}x"
+        )
+    slowest = max(result["map"]["cold"], key=lambda load: load["first_render_s"])
+    fastest = min(result["map"]["cold"], key=lambda load: load["first_render_s"])
+    for label, load in (("fastest", fastest), ("slowest", slowest)):
+        marks = ", ".join(
+            f"{k} {v:.2f}" for k, v in sorted(load["milestones_s"].items(), key=lambda kv: kv[1])
+        )
+        lines.append(
+            f"cold map page, {label} run, s from navigation: {marks}, drawn {load['first_render_s']:.2f}"
         )
     lines.append(f"hosts contacted: {result['map']['cold'][0]['hosts']}")
     lines.append(

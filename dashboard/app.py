@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
-from dashboard import ids
+from dashboard import ids, static_assets
 from dashboard.compression import gzip_json
 from dashboard.context import AppContext, install
 from dashboard.geometry import GeometryStore
@@ -261,6 +261,7 @@ def create_app(engine: Engine | None = None, config: dict | None = None) -> Dash
     app.server.url_map.converters["int"] = RowIdConverter  # before any route with an id is added
     from dashboard import auth
 
+    static_assets.install(app.server)  # Cache-Control and gzip last, after auth's headers read the HTML
     auth.configure(app.server, cfg, engine)  # before any other hook: the guard runs first
     _guard_dash_routes(app)
     if cfg.get("gzip", True):
@@ -376,8 +377,9 @@ def ensure_page_registry() -> None:
 
 
 def new_dash(title: str) -> Dash:
-    """The Dash object of an app: pages on, every file served locally, the shell's meta tags."""
-    return Dash(
+    """The Dash object of an app: pages on, every file served locally, the shell's meta tags, the partial
+    Plotly bundle and content-hashed asset URLs (dashboard.static_assets)."""
+    return static_assets.HashedDash(
         __name__,
         use_pages=True,
         pages_folder="",
