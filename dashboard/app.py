@@ -25,6 +25,7 @@ from dashboard.compression import gzip_json
 from dashboard.context import AppContext, install
 from dashboard.geometry import GeometryStore
 from dashboard.geometry import blueprint as geometry_blueprint
+from dashboard.i18n import _, language_switch
 from dashboard.queries import Queries
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ def shell(ctx: AppContext) -> html.Div:
                         ),
                         dcc.Link("Data", href="/data"),
                         ". ",
-                        f"Deployed model: {run}." if run else "No model deployed yet.",
+                        _("Deployed model: {run}.", run=run) if run else _("No model deployed yet."),
                     ]
                 ),
             ],
@@ -156,6 +157,7 @@ def shell(ctx: AppContext) -> html.Div:
                                 ],
                             ),
                             user_box(),
+                            language_switch(),
                         ],
                     ),
                 ],
@@ -266,6 +268,9 @@ def create_app(engine: Engine | None = None, config: dict | None = None) -> Dash
     _guard_dash_routes(app)
     if cfg.get("gzip", True):
         app.server.after_request(gzip_json)
+    from dashboard import i18n
+
+    i18n.install(app)  # after gzip_json: Flask runs after_request hooks in reverse, so it sees plain JSON
     app.server.register_blueprint(geometry_blueprint(ctx.geometry))
     from dashboard.api import blueprint as api_blueprint
 
