@@ -8,6 +8,7 @@ message and a code for anything the caller got wrong. The work itself is done by
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import pandas as pd
@@ -46,6 +47,33 @@ def source_names() -> list[str]:
     from etl.sources import all_sources
 
     return [s.name for s in all_sources()]
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip(" ,;(") + "…"
+
+
+def source_label(source) -> str:
+    """What the upload dropdown shows (issue 13 #8: internal ids read like 'unhcr_idmc'): the dataset's title
+    and its publisher, without the compiler notes after ';' or ', via'."""
+    publisher = source.publisher.split(";")[0].split(", via ")[0].split(" (via ")[0].strip()
+    if publisher.count("(") > publisher.count(")"):  # cut inside a bracket: "UNHCR (Refugee Data Finder"
+        publisher += ")"
+    if len(publisher) > 50:  # long ones lose their bracketed notes rather than be cut inside them
+        publisher = re.sub(r"\s*\([^)]*\)", "", publisher)
+    return f"{_short(source.title, 70)} — {_short(publisher, 50)}"
+
+
+def source_options() -> list[dict[str, str]]:
+    """Dropdown options of the registered sources by title: label (title — publisher), value (the id, which
+    the API takes), and the id in ``search`` so typing it still finds the source."""
+    from etl.sources import all_sources
+
+    options = [
+        {"label": source_label(s), "value": s.name, "search": f"{s.name} {s.title} {s.publisher}"}
+        for s in all_sources()
+    ]
+    return sorted(options, key=lambda o: o["label"].lower())
 
 
 def validate_upload(

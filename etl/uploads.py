@@ -87,6 +87,8 @@ class UploadReport:
     indicators: list[str] = field(default_factory=list)
     years: list[int] = field(default_factory=list)
     replaces: list[str] = field(default_factory=list)
+    # the upload against the file(s) it replaces (``compare_with_current``); {} when it replaces nothing
+    comparison: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -315,8 +317,92 @@ def validate(
     if len(obs):
         years = pd.to_datetime(obs["period_start"]).dt.year
         report.years = [int(years.min()), int(years.max())]
-    report.replaces = [p.name for p in _replaced(source, name)]
+    replaced = _replaced(source, name)
+    report.replaces = [p.name for p in replaced]
+    if replaced:
+        step(92, f"comparing {name} with the loaded {', '.join(report.replaces)}")
+        report.comparison = compare_with_current(source, replaced, report.sha256, parsed, obs, ctx)
     return report, path
+
+
+KEY = ["region_id", "period_start", "period_type", "indicator"]
+EXAMPLES = 8
+
+
+def _observation_frame(obs: pd.DataFrame) -> pd.DataFrame:
+    frame = obs[KEY + ["value"]].copy()
+    frame["year"] = pd.to_datetime(frame["period_start"]).dt.year.astype(int)
+    return frame.drop_duplicates(KEY, keep="last").set_index(KEY)
+
+
+def _examples(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {"region_id": str(k[0]), "indicator": str(k[3]), "year": int(r.year), "value": float(r.value)}
+        for k, r in zip(frame.index[:EXAMPLES], frame.head(EXAMPLES).itertuples(), strict=True)
+    ]
+
+
+def compare_with_current(
+    source, current: list[Path], sha256: str, parsed: pd.DataFrame, obs: pd.DataFrame, ctx: MappingContext
+) -> dict[str, Any]:
+    """The upload against the loaded file(s) it replaces (issue 13 #8): byte-identical (same sha256), or the
+    rows, years and values that change, with examples, so the analyst sees what a load would change.
+
+    The current files are parsed and mapped as the upload was; a current file that no longer parses is
+    reported as such, not hidden (the comparison is then by rows only)."""
+    out: dict[str, Any] = {"against": [p.name for p in current]}
+    hashes = {p.name: sha256_file(p) for p in current}
+    same = [n for n, h in hashes.items() if h == sha256]
+    if same:
+        return {**out, "identical": True, "sha256": sha256, "identical_to": same[0]}
+    out["identical"] = False
+    try:
+        frames = []
+        for path in current:
+            one = source.parse(path)
+            one[FILE] = path.name
+            frames.append(one)
+        old_parsed = pd.concat(frames, ignore_index=True)
+        old_obs = source.to_observations(old_parsed, ctx)
+    except Exception as exc:  # noqa: BLE001 - the comparison is advice; the dry run itself has passed
+        log.warning("upload comparison: the current %s files could not be read: %s", source.name, exc)
+        return {**out, "error": f"the current file could not be read for the comparison ({exc})"[:300]}
+    rows_old, rows_new = len(old_parsed), len(parsed)
+    old, new = _observation_frame(old_obs), _observation_frame(obs)
+    added = new.loc[new.index.difference(old.index)]
+    removed = old.loc[old.index.difference(new.index)]
+    both = new.join(old[["value"]], rsuffix="_current", how="inner")
+    both["change"] = both["value"] - both["value_current"]
+    changed = both[~np.isclose(both["value"], both["value_current"], rtol=1e-9, atol=0.0, equal_nan=True)]
+    changed = changed.reindex(changed["change"].abs().sort_values(ascending=False).index)
+    years_old, years_new = set(old["year"]), set(new["year"])
+    return {
+        **out,
+        "rows_current": rows_old,
+        "rows_upload": rows_new,
+        "rows_added": max(rows_new - rows_old, 0),
+        "rows_removed": max(rows_old - rows_new, 0),
+        "observations_current": len(old),
+        "observations_upload": len(new),
+        "observations_added": len(added),
+        "observations_removed": len(removed),
+        "values_changed": len(changed),
+        "years_added": sorted(int(y) for y in years_new - years_old),
+        "years_removed": sorted(int(y) for y in years_old - years_new),
+        "added_examples": _examples(added),
+        "removed_examples": _examples(removed),
+        "top_changes": [
+            {
+                "region_id": str(k[0]),
+                "indicator": str(k[3]),
+                "year": int(r.year),
+                "current": float(r.value_current),
+                "upload": float(r.value),
+                "change": float(r.change),
+            }
+            for k, r in zip(changed.index[:EXAMPLES], changed.head(EXAMPLES).itertuples(), strict=True)
+        ],
+    }
 
 
 def _staging_root() -> Path:

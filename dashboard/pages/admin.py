@@ -199,6 +199,7 @@ def report_view(outcome: dict) -> html.Div:
                 className="facts",
                 children=[html.Tbody([html.Tr([html.Th(k), html.Td(v)]) for k, v in facts])],
             ),
+            *comparison_view(rep),
             (
                 html.H4("Rows that would be rejected, by reason")
                 if reasons
@@ -209,6 +210,76 @@ def report_view(outcome: dict) -> html.Div:
             table(ids.ADMIN_REPORT + "-examples", pd.DataFrame(examples), page_size=6) if examples else None,
         ],
     )
+
+
+def _years(years: list[int]) -> str:
+    return ", ".join(str(y) for y in years) or "none"
+
+
+def comparison_view(rep: dict) -> list:
+    """The upload against the loaded file it replaces: identical bytes, or what a load would change."""
+    import pandas as pd
+
+    if "comparison" not in rep:  # a report made before the comparison existed
+        return []
+    cmp = rep["comparison"] or {}
+    if not cmp:
+        return [html.P("No file of this source is loaded yet: the upload adds one.", className="note")]
+    against = ", ".join(cmp.get("against") or [])
+    if cmp.get("identical"):
+        return [
+            html.P(
+                [
+                    html.Strong("Identical to the loaded file. "),
+                    f"{cmp.get('identical_to', against)} has the same bytes (sha256 {cmp['sha256'][:16]}…);"
+                    " loading this upload would change nothing.",
+                ],
+                className="report-compare identical notice",
+                role="status",
+            )
+        ]
+    if cmp.get("error"):
+        return [html.P(f"Compared with {against}: {cmp['error']}.", className="note")]
+    facts = [
+        ("Rows", f"{cmp['rows_current']:,} now → {cmp['rows_upload']:,} in the upload"),
+        ("Observations added", f"{cmp['observations_added']:,}"),
+        ("Observations removed", f"{cmp['observations_removed']:,}"),
+        ("Values that change", f"{cmp['values_changed']:,}"),
+        ("Years added", _years(cmp["years_added"])),
+        ("Years removed", _years(cmp["years_removed"])),
+    ]
+    parts: list = [
+        html.H4(f"Compared with the loaded {against}"),
+        html.Table(
+            className="facts",
+            children=[html.Tbody([html.Tr([html.Th(k), html.Td(v)]) for k, v in facts])],
+        ),
+    ]
+    if cmp.get("top_changes"):
+        frame = pd.DataFrame(cmp["top_changes"]).rename(
+            columns={
+                "region_id": "Region",
+                "indicator": "Indicator",
+                "year": "Year",
+                "current": "Now",
+                "upload": "Upload",
+                "change": "Change",
+            }
+        )
+        parts += [
+            html.H4("Largest value changes"),
+            table(ids.ADMIN_REPORT + "-changes", frame, page_size=8),
+        ]
+    for key, title in (
+        ("added_examples", "Examples of observations added"),
+        ("removed_examples", "Examples of observations removed"),
+    ):
+        if cmp.get(key):
+            frame = pd.DataFrame(cmp[key]).rename(
+                columns={"region_id": "Region", "indicator": "Indicator", "year": "Year", "value": "Value"}
+            )
+            parts += [html.H4(title), table(f"{ids.ADMIN_REPORT}-{key}", frame, page_size=5)]
+    return parts
 
 
 def jobs_view(q: Queries) -> list:
@@ -505,7 +576,7 @@ def layout(**_query):
         return forbidden()
     q = context.queries()
     principal = auth.current_principal()
-    sources = workflows.source_names()
+    sources = workflows.source_options()
     limit_mb = upload_limit_bytes() / 1024 / 1024
     return html.Div(
         className="admin-page",
