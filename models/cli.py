@@ -58,7 +58,30 @@ def train_cmd(
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from None
     _print_evaluation(engine, run_id)
+    _print_timings(engine, run_id)
     _after_change(engine, "train")
+
+
+def _print_timings(engine, run_id: str) -> None:
+    """One line of seconds per training step (issue 16), so a slow step is named where it is seen."""
+    from models.registry import list_runs
+
+    run = next((r for r in list_runs(engine) if r["run_id"] == run_id), None)
+    metrics = ((run or {}).get("metadata_json") or {}).get("metrics") or {}
+    steps = dict(metrics.get("timing_s") or {})
+    if not steps:
+        return
+    per_h = metrics.get("timing_backtest_s") or {}
+    total = float(steps.pop("total", sum(steps.values())))
+    steps.pop("total_before_save", None)
+    parts = [f"{k} {v:.1f}" for k, v in steps.items()]
+    hs = ", ".join(f"{k} {v:.1f}" for k, v in per_h.items() if k != "workers")
+    console.print(
+        f"training steps (s): {'; '.join(parts)}; total {total:.1f}"
+        + (f" (backtest {hs}, {per_h.get('workers')} threads)" if hs else ""),
+        markup=False,
+        highlight=False,
+    )
 
 
 def _after_change(engine, trigger: str) -> None:
