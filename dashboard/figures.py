@@ -1,8 +1,8 @@
 """Pure figure builders: data frames in, ``go.Figure`` out. No database, no Dash, no globals read.
 
-Colours are colour-blind safe: viridis for levels, purple-orange (ColorBrewer PuOr) for change, and the
-Okabe-Ito palette for categories. "No data" is a light grey layer under the values, never a colour of
-the scale.
+Colours are colour-blind safe: ColorBrewer YlOrRd for levels and risk bands (BAND_COLOURS), purple-orange
+(ColorBrewer PuOr) for change, and the Okabe-Ito palette for categories. "No data" is a light grey layer
+under the values, never a colour of the scale.
 """
 
 from __future__ import annotations
@@ -132,6 +132,22 @@ WATCH_ADMIN1 = {
     "nodata": "No conflict deaths or displacement located (no data)",
 }
 WATCH_METRICS = ("watch",)
+
+# Risk bands: the one definition of their colours (style.css repeats them as --band-* variables; a test keeps
+# the two equal). ColorBrewer YlOrRd, light to dark: darker is riskier under every colour-vision deficiency
+# (tests/dashboard/test_band_colours.py simulates deuteranopia and protanopia), and "high" is a red, never a
+# green that reads as safe.
+BAND_ORDER = ("low", "moderate", "high", "very high")
+BAND_COLOURS = {"low": "#fed976", "moderate": "#fd8d3c", "high": "#e31a1c", "very high": "#800026"}
+BAND_TEXT_COLOURS = {"low": "#1d2330", "moderate": "#1d2330", "high": "#ffffff", "very high": "#ffffff"}
+# levels on a continuous scale (risk score, estimate) use the same sequence, from a pale start
+SEQUENTIAL_COLORSCALE = [
+    [0.0, "#ffffcc"],
+    [0.25, BAND_COLOURS["low"]],
+    [0.5, BAND_COLOURS["moderate"]],
+    [0.75, BAND_COLOURS["high"]],
+    [1.0, BAND_COLOURS["very high"]],
+]
 
 
 def family_colour(family: str) -> str:

@@ -15,6 +15,7 @@ from dash.dash_table.Format import Format, Group, Scheme
 
 from dashboard import context, ids, watch
 from dashboard.exports import to_csv, to_watch_csv
+from dashboard.figures import BAND_COLOURS, BAND_TEXT_COLOURS
 from dashboard.pages.common import TABLE_STYLE, no_model_notice
 
 WATCH_VIEW = 0  # countries ranked by the watch list (the headline)
@@ -354,12 +355,14 @@ def layout(**query):
                 + [
                     {
                         "if": {"filter_query": '{risk_band} = "very high"', "column_id": "risk_band"},
-                        "backgroundColor": "#fde725",
+                        "backgroundColor": BAND_COLOURS["very high"],
+                        "color": BAND_TEXT_COLOURS["very high"],
                         "fontWeight": "600",
                     },
                     {
                         "if": {"filter_query": '{risk_band} = "high"', "column_id": "risk_band"},
-                        "backgroundColor": "#b5de2b",
+                        "backgroundColor": BAND_COLOURS["high"],
+                        "color": BAND_TEXT_COLOURS["high"],
                     },
                     {
                         "if": {"filter_query": "{score_change} > 0", "column_id": "score_change"},

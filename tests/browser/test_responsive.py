@@ -1,5 +1,6 @@
 """Every page at a phone's width (390×844) and a desktop's (1440×900) in headless Chromium (issue 13 item 1):
-the document never scrolls sideways and no visible element reaches past the right edge of the viewport.
+the document never scrolls sideways (``scrollWidth <= clientWidth <= innerWidth``) and no visible element
+reaches past the right edge of the viewport.
 
 The exact width comes from CDP ``Emulation.setDeviceMetricsOverride`` with ``mobile: false``: with
 ``mobile: true`` Chromium grows the layout viewport to fit overflowing content, so ``innerWidth`` would equal
@@ -40,11 +41,12 @@ PAGES = {
 # Visible elements whose box ends right of the viewport, unless an ancestor that scrolls or clips sideways
 # (overflow-x auto/scroll/hidden/clip) fits in the viewport: that ancestor holds them.
 OVERFLOWING = """
-const W = window.innerWidth, out = [];
+const W = document.documentElement.clientWidth, out = [];
 const clippedInside = (el) => {
   for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
     const s = getComputedStyle(p);
-    if (/(auto|scroll|hidden|clip)/.test(s.overflowX) && p.getBoundingClientRect().right <= W + 0.5) return true;
+    const holds = /(auto|scroll|hidden|clip)/.test(s.overflowX);
+    if (holds && p.getBoundingClientRect().right <= W + 0.5) return true;
   }
   return false;
 };
@@ -54,8 +56,10 @@ for (const el of document.querySelectorAll('body *')) {
   const s = getComputedStyle(el);
   if (s.visibility === 'hidden' || s.display === 'none' || clippedInside(el)) continue;
   const cls = typeof el.className === 'string' ? el.className : (el.className.baseVal || '');
-  out.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (cls ? '.' + cls.trim().split(/\\s+/).join('.') : '')
-           + ' (right edge ' + Math.round(r.right) + ' px): ' + (el.innerText || el.textContent || '').trim().slice(0, 40));
+  const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+    + (cls ? '.' + cls.trim().split(/\\s+/).join('.') : '');
+  const text = (el.innerText || el.textContent || '').trim().slice(0, 40);
+  out.push(name + ' (right edge ' + Math.round(r.right) + ' px): ' + text);
 }
 return out;
 """
@@ -121,11 +125,12 @@ def test_no_horizontal_scroll(browser, page, width, height):
     driver.get(browser.server_url + path)
     browser.wait_for_element(ready, timeout=40)
     settle(driver)
-    inner, scroll = driver.execute_script(
-        "return [window.innerWidth, document.documentElement.scrollWidth]"
+    inner, visible, scroll = driver.execute_script(
+        "const d = document.documentElement; return [window.innerWidth, d.clientWidth, d.scrollWidth]"
     )
     assert inner == width  # the emulated viewport really is this wide
     offenders = driver.execute_script(OVERFLOWING)
-    assert scroll <= width and not offenders, (
-        f"{page} at {width}px lays out {scroll}px wide; past the right edge: {offenders[:8]}"
+    # clientWidth is innerWidth less a vertical scroll bar: what is left for the page to fit in
+    assert scroll <= visible <= inner and not offenders, (
+        f"{page} at {width}px lays out {scroll}px wide in {visible}px; past the right edge: {offenders[:8]}"
     )
