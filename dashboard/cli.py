@@ -198,13 +198,16 @@ def up_cmd(
             "[bold]2/3 model[/bold]: no deployed model; training one (backtests included, takes minutes)"
         )
         from models.pipeline import train_run
+        from models.progress import TrainClock
 
-        with console.status("training…") as status:
+        clock = TrainClock()
+        with Progress(SpinnerColumn(), BarColumn(), TextColumn("{task.description}"), console=console) as bar:
+            task = bar.add_task("training", total=100)
 
-            def progress_cb(event, *args, **kwargs) -> None:  # a models.progress.TrainEvent
-                status.update(f"training, {str(event)[:90]}")
-                if not event.done:  # one line per step, not per backtest fit
-                    console.print(f"  · {event}")
+            def progress_cb(event) -> None:  # one updating line: step k of n, fits done, elapsed, ETA
+                from models.progress import percent_done
+
+                bar.update(task, completed=percent_done(event), description=clock.line(event)[:150])
 
             run_id = train_run(engine, deploy=True, progress=progress_cb)
         console.print(f"[green]✓[/green] deployed model {run_id}")

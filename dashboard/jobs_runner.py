@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from models.progress import TRAIN_STEPS, TrainEvent
+from models.progress import STEP_START_PERCENT, TrainClock, TrainEvent, percent_done
 from warehouse import jobs, settings
 from warehouse.jobs import JobCancelled
 
@@ -120,33 +120,40 @@ def running_here() -> list[int]:
 
 
 # --- progress of the two kinds of work
-# percent of the job reached when a training step starts (models.pipeline.TRAIN_STEPS); the backtest, the long
-# step, moves from its start to the next step's start as its fits are done (TrainEvent.done / .of)
-TRAIN_PERCENT = {
-    "panels": 3,
-    "backtest": 8,
-    "final_models": 62,
-    "admin1": 82,
-    "write": 90,
-    "watchlist": 90,
-    "deploy": 90,
-}
+# percent of the job reached when a training step starts (models.progress.STEP_START_PERCENT); the backtest,
+# the long step, moves from its start to the next step's start as its fits are done (TrainEvent.done / .of)
+TRAIN_PERCENT = STEP_START_PERCENT
 
 
 class TrainProgress:
-    """Records train_run's progress events as job percentages (never decreasing) and their messages."""
+    """Records train_run's progress events as job percentages (never decreasing) and one line per update
+    with step k of n, units done and the ETA (models.progress.TrainClock). Within a step, an update is
+    written at most every ``every_s`` seconds (the job log kept one line per backtest fit: 210 lines)."""
 
-    def __init__(self, report: Report, origins: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self,
+        report: Report,
+        origins: tuple[int, int] | None = None,
+        clock: TrainClock | None = None,
+        every_s: float = 2.0,
+    ) -> None:
         del origins  # the events count the backtest's fits themselves; kept for callers' signature
         self.report = report
         self.percent = 0.0
+        self.clock = clock or TrainClock()
+        self.every_s = every_s
+        self.last: tuple[int, float] | None = None  # (step, time) of the last update written
 
     def __call__(self, event: TrainEvent) -> None:
-        start = TRAIN_PERCENT[event.key]
-        following = [TRAIN_PERCENT[k] for k in TRAIN_STEPS[event.step :]]
-        span = (following[0] - start) if following else 0
-        self.percent = max(self.percent, start + span * event.fraction)
-        self.report(self.percent, event.message)
+        self.percent = max(self.percent, percent_done(event))
+        line = self.clock.line(event)
+        now = self.clock.now()
+        last_of_step = event.of and event.done >= event.of
+        same_step = self.last is not None and self.last[0] == event.step
+        if same_step and not last_of_step and now - self.last[1] < self.every_s:  # type: ignore[index]
+            return
+        self.last = (event.step, now)
+        self.report(self.percent, line)
 
 
 class StepProgress:

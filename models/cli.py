@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from models.progress import TrainEvent
+from models.progress import TrainClock, TrainEvent
 from warehouse.db import make_engine, migrate
 
 log = logging.getLogger(__name__)
@@ -29,15 +29,12 @@ def _engine():
     return engine
 
 
-def _show_step(prog: Progress, task: TaskID, event: TrainEvent) -> None:
-    """A training event as the bar: step k of n (the backtest's fits move it within its step)."""
+def _show_step(prog: Progress, task: TaskID, event: TrainEvent, clock: TrainClock | None = None) -> None:
+    """A training event as the bar: step k of n (the backtest's fits move it within its step), with the
+    fits done, elapsed time and ETA (models.progress.TrainClock)."""
     units = f" ({event.done}/{event.of})" if event.of else ""
-    prog.update(
-        task,
-        total=event.total,
-        completed=event.step - 1 + event.fraction,
-        description=f"step {event.step} of {event.total}: {event.message}{units}",
-    )
+    text = clock.line(event) if clock else f"step {event.step} of {event.total}: {event.message}{units}"
+    prog.update(task, total=event.total, completed=event.step - 1 + event.fraction, description=text)
 
 
 @app.command("train")
@@ -53,7 +50,10 @@ def train_cmd(
     ) as prog:
         task = prog.add_task("training", total=None)
         try:
-            run_id = train_run(engine, deploy=not no_deploy, progress=lambda e: _show_step(prog, task, e))
+            clock = TrainClock()
+            run_id = train_run(
+                engine, deploy=not no_deploy, progress=lambda e: _show_step(prog, task, e, clock)
+            )
         except TrainingError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from None

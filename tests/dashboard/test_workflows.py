@@ -587,10 +587,13 @@ def test_csv_exports_neutralise_formula_injection():
 
 
 def test_job_progress_is_recorded_from_training_events():
-    from models.progress import TrainEvent
+    from models.progress import TrainClock, TrainEvent
 
     seen = []
-    progress = jobs_runner.TrainProgress(lambda pct, msg: seen.append((pct, msg)))
+    ticks = iter(range(0, 1000, 3))  # a clock 3 s further at each reading: no update is held back
+    progress = jobs_runner.TrainProgress(
+        lambda pct, msg: seen.append((pct, msg)), clock=TrainClock(now=lambda: float(next(ticks)))
+    )
     events = [
         TrainEvent.at("panels", "building the feature panels"),
         TrainEvent.at("backtest", "backtesting", 0, 4),
@@ -606,4 +609,5 @@ def test_job_progress_is_recorded_from_training_events():
         progress(event)
     # a step's start percent; the backtest moves from 8 towards the next step's 62 as its fits are done
     assert [pct for pct, _ in seen] == [3, 8, 35, 62, 62, 82, 90, 90, 90]
-    assert [msg for _, msg in seen] == [e.message for e in events]
+    assert all(msg.startswith(str(e)) for (_, msg), e in zip(seen, events, strict=True))
+    assert "2/4 · " in seen[2][1] and " left" in seen[2][1]  # step k of n, units and an ETA (issue 13 #9)
