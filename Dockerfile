@@ -12,6 +12,8 @@ COPY etl ./etl
 COPY models ./models
 COPY dashboard ./dashboard
 COPY crisisrisk ./crisisrisk
+# xgboost-cpu (the project's default) keeps the image free of the 469 MB CUDA libraries; a GPU image would add
+# [gpu] and swap the module as the README says ("GPU training")
 RUN python3 -m venv /opt/venv && /opt/venv/bin/pip install ".[postgres]"
 
 FROM python:3.11-slim
