@@ -322,6 +322,8 @@ def _fmt(value: Any, lang: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     v = abs(float(value))
+    if v < 0.0005:  # an interval's lower bound at (nearly) zero: "0", not "0.000"
+        return fmt_number(0, 0, locale=lang)
     decimals = 3 if v < 0.1 else 2 if v < 10 else 1 if v < 100 else 0
     return fmt_number(float(value), decimals, locale=lang)
 
@@ -381,8 +383,15 @@ class _Page:
     def lines(self, w: float, text: str) -> int:
         return len(self.pdf.multi_cell(w, 1, text, dry_run=True, output="LINES"))
 
+    def fit_font(self, text: str, w: float, size: float, smallest: float, bold: bool = False) -> None:
+        """The largest font size from ``size`` down to ``smallest`` at which ``text`` fits in ``w``."""
+        self.font(size, bold=bold)
+        while size > smallest and self.pdf.get_string_width(text) > w - 0.6:
+            size -= 0.5
+            self.font(size, bold=bold)
+
     def heading(self, x: float, y: float, w: float, text: str) -> float:
-        self.font(9.2, bold=True)
+        self.fit_font(text, w, 9.2, 7.0, bold=True)  # a long country name shrinks the heading, not cut it
         self.text(x, y, w, 4.6, text)
         self.pdf.set_draw_color(*RULE)
         self.pdf.set_line_width(0.25)
@@ -440,14 +449,9 @@ def _header(page: _Page, data: BriefData) -> float:
         t("Made {date} from the deployed model run", date=fmt_date(data.generated, locale=page.lang)),
         align="R",
     )
-    page.font(16, bold=True)
-    page.text(
-        MARGIN,
-        MARGIN + 3.5,
-        CONTENT_W,
-        8,
-        t("{name}: risk of detected trafficking, {year}", name=data.name, year=data.year),
-    )
+    title = t("{name}: risk of detected trafficking, {year}", name=data.name, year=data.year)
+    page.fit_font(title, CONTENT_W, 16, 11, bold=True)
+    page.text(MARGIN, MARGIN + 3.5, CONTENT_W, 8, title)
     page.font(7.8, color=MUTED)
     sub = (
         t("Country · ISO3 code {code}", code=data.region_id)

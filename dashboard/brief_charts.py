@@ -89,7 +89,9 @@ def _draw_trend(ax, frame: pd.DataFrame, selected_year: int) -> None:
     step = max(1, math.ceil(len(years) / 8))
     ticks = [y for y in years if (y - years[0]) % step == 0]
     if selected_year in years and selected_year not in ticks:
-        ticks = sorted({*ticks, selected_year} - {t for t in ticks if abs(t - selected_year) < step})
+        ticks = sorted(
+            {*ticks, selected_year} - {t for t in ticks if abs(t - selected_year) < step / 2 + 0.5}
+        )
     ax.set_xticks(ticks)
     ax.set_xticklabels([str(t) for t in ticks])
     ax.tick_params(labelsize=6.5, colors=INK, length=2, pad=1.5)
