@@ -567,11 +567,12 @@ def log_ticks(zrange: tuple[float, float]) -> tuple[list[float], list[str]]:
             v = m * 10.0**exp
             if lo * 0.999 <= v <= hi * 1.001:
                 steps.append(v)
-    if len(steps) > 7:
-        steps = [v for v in steps if str(v).lstrip("0.").startswith("1")] or steps
+    if len(steps) > 5:  # a wide range: powers of ten only, so the labels of a phone's bar do not collide
+        steps = [v for v in steps if abs(math.log10(v) - round(math.log10(v))) < 1e-9] or steps
     if len(steps) < 2:
         steps = [lo, hi]
-    return [round(math.log10(v), 4) for v in steps], [sig(v, 2) for v in steps]
+    labels = [f"{float(sig(v, 2).replace(',', '')):,g}" for v in steps]  # 0.1, 0.2, 1, 10 (no trailing 0)
+    return [round(math.log10(v), 4) for v in steps], labels
 
 
 ALERT_COLOUR = "#000000"  # black rings read on every colour of YlOrRd and Viridis

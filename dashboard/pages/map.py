@@ -57,6 +57,11 @@ MAP_URL_SYNC = "map-url-sync"  # target of the clientside callback that writes c
 MIN_RISE_POINTS = 1  # "Largest rises": changes under one risk-score point are noise, not listed
 LABEL_CANDIDATES = 40  # admin-1 units offered to map.js as labels, largest first; it drops those that overlap
 MARKS_SHOWN = 6  # year labels on the slider (a phone fits about six)
+BASIS_TITLES = {
+    "checked": "a detected-victims label exists that year",
+    "nowcast": "newest detected-victims label 1–2 years old",
+    "projection": "newest detected-victims label older than 2 years, or none",
+}
 # Slider year labels per basis; the legend under the slider says what each style means
 BASIS_MARK_STYLE = {
     "checked": {"fontWeight": "700", "color": "#1a1a1a"},
@@ -244,12 +249,19 @@ def basis_marks(years_: list[int], bases: dict[int, str], default: int) -> dict:
         return {}
     step = max(1, -(-len(years_) // MARKS_SHOWN))
     keep = {years_[0], default, years_[-1]}
-    for y in years_[::step]:
-        if all(abs(y - k) >= max(2, step - 1) for k in keep):
+    for y in years_[::step] if len(years_) > MARKS_SHOWN else years_:
+        if len(years_) <= MARKS_SHOWN or all(abs(y - k) >= max(2, step - 1) for k in keep):
             keep.add(y)
     return {
         int(y): {"label": str(y), "style": BASIS_MARK_STYLE.get(bases.get(y, ""), {})} for y in sorted(keep)
     }
+
+
+def basis_tag(basis: str) -> html.Span | str:
+    """A small badge naming a basis, styled per basis (map.css: nowcast dotted, projection hatched)."""
+    if not basis:
+        return ""
+    return html.Span(basis, className=f"basis-tag basis-{basis}", title=BASIS_TITLES.get(basis, ""))
 
 
 def basis_legend() -> html.Div:
@@ -491,10 +503,19 @@ def admin1_note(metric: str, year: int, values: pd.DataFrame) -> list:
     if n == 0:
         return [_("No admin-1 estimates for {year}: every unit is grey (no data).", year=year)]
     tied = tied_units(values)
+    top = values["estimate_per_100k"].round(6).value_counts()
+    group = values[values["estimate_per_100k"].round(6) == top.index[0]] if len(top) else values
+    country_rate = not group["has_subnational_data"].fillna(False).astype(bool).any()
     if not values["has_subnational_data"].fillna(False).astype(bool).any():
         spread = _(
             "Every unit shows the same value: no unit has conflict or displacement located in the window, so"
             " each carries the country rate."
+        )
+    elif tied > 1 and country_rate:
+        spread = _(
+            "{tied} units share one value, for a reason: they have no sub-national data, so each carries the"
+            " country rate.",
+            tied=tied,
         )
     elif tied > 1:
         spread = _(
@@ -544,6 +565,7 @@ def side_list(year: int):
         )
     basis = top["basis"].mode()
     return [
+        html.P(basis_tag(q.year_bases().get(year, ""))),
         html.P(
             f"Top {len(top)} for score year {year} ({watch.window_text(year)}): expected rise factor "
             "of nationals detected as trafficking victims abroad, next three years against the last "
@@ -727,7 +749,10 @@ def hover_details(rid: str, year: int, metric: str, country: str) -> list:
         nodata = figures.metric_meta(metric, level).get("nodata", figures.NO_DATA_TEXT)
         return [html.P([html.B(name), " ", nodata])]
     lines = figures.hover_lines(figures.metric_meta(metric, level)["hover"], custom[0], name)
-    out = [html.B(lines[0] if lines else name)]
+    row = values[values["region_id"] == rid]
+    basis = row["basis"].iloc[0] if metric != "watch" and "basis" in row and len(row) else None
+    basis = basis if isinstance(basis, str) else q.year_bases().get(year, "")
+    out = [html.B(lines[0] if lines else name), " ", basis_tag(basis)]
     out += [html.Div(line) for line in lines[1:]]
     out += [html.Div(html.B(rank_text(rid, values, metric, level, parent)))]
     tie = tie_text(rid, values, metric, level)
@@ -749,20 +774,22 @@ def rank_text(rid: str, values: pd.DataFrame, metric: str, level: int, parent: s
 
 
 def tie_text(rid: str, values: pd.DataFrame, metric: str, level: int) -> str:
-    """Why a unit shares its value with others (the downscaling gives units with nothing located the same
-    lowest exposure); empty when it shares it with none."""
+    """Why a unit shares its value with others; empty when it shares it with none. Units with no
+    sub-national data carry the country rate; units with nothing located in the window share the country's
+    lowest exposure (both from the downscaling, see docs/MODEL.md)."""
     if level != 1 or metric == "watch" or values.empty:
         return ""
-    est = values.set_index("region_id")["estimate_per_100k"].round(6)
-    if rid not in est.index:
+    frame = values.assign(_v=values["estimate_per_100k"].round(6)).set_index("region_id")
+    if rid not in frame.index:
         return ""
-    same = int((est == est.loc[rid]).sum()) - 1
+    group = frame[frame["_v"] == frame.loc[rid, "_v"]]
+    same = len(group) - 1
     if same < 1:
         return ""
-    if not values["has_subnational_data"].fillna(False).astype(bool).any():
+    if not group["has_subnational_data"].fillna(False).astype(bool).any():
         return _(
-            "Same value as the other {same} units: no unit has located data, so each carries the country"
-            " rate.",
+            "Same value as {same} other units: none of them has sub-national data, so each carries the"
+            " country rate.",
             same=same,
         )
     return _(

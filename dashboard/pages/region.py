@@ -15,7 +15,13 @@ from dash import ClientsideFunction, Input, Output, callback, clientside_callbac
 from dashboard import context, figures, ids, watch
 from dashboard.pages.common import band_class, kpi, no_model_notice, table
 from dashboard.pages.phases import phase_card  # issue 14
-from dashboard.queries import DRIVER_FAMILIES, DRIVER_INDICATORS, VICTIMS_DETECTED, source_publishers
+from dashboard.queries import (
+    DRIVER_FAMILIES,
+    DRIVER_INDICATORS,
+    VICTIMS_DETECTED,
+    rank_within,
+    source_publishers,
+)
 
 GRAPH_CONFIG = {"displaylogo": False}
 
@@ -296,8 +302,10 @@ def update_year(year, region_id):
     level = int(info["level"])
     pred = q.region_predictions(info["region_id"])
     row = pred[pred["year"] == year]
-    n_level = len(q.predictions(level=level, year=year, parent=info["parent_id"] if level == 1 else None))
-    kpis = _kpis(row.iloc[0] if len(row) else None, n_level, level, year)
+    peers = q.predictions(level=level, year=year, parent=info["parent_id"] if level == 1 else None)
+    n_level = len(peers)
+    rank_k, _n = rank_within(peers, info["region_id"])  # k of n among the same peers (a unit: its country's)
+    kpis = _kpis(row.iloc[0] if len(row) else None, n_level, level, year, rank_k)
     expl_id = info["region_id"] if level == 0 else info["parent_id"]
     labels = q.feature_labels()
     now = q.explanations(expl_id, year)
@@ -427,7 +435,7 @@ def _pairs(q, iso3: str, name: str):
     return figures.pairs_figure(pairs[pairs["year"] == first], name, first)
 
 
-def _kpis(row, n_level: int, level: int, year: int) -> list:
+def _kpis(row, n_level: int, level: int, year: int, rank_k: int = 0) -> list:
     if row is None:
         return [
             kpi("Where victims are found", "no data", f"no detected-victims estimate for {year}", "band-none")
@@ -439,7 +447,7 @@ def _kpis(row, n_level: int, level: int, year: int) -> list:
             f"Where victims are found {year}",
             f"{row['risk_score']:.0f} / 100",
             f"{row['risk_band']} · risk-score percentile of detected victims",
-            band_class(row["risk_band"]),
+            f"{band_class(row['risk_band'])} {basis_class(row)}",
         ),
         kpi(
             "Estimate (detected victims)",
@@ -449,7 +457,7 @@ def _kpis(row, n_level: int, level: int, year: int) -> list:
         ),
         kpi(
             "Rank",
-            f"{int(row['rank'])} of {n_level}" if pd.notna(row.get("rank")) else "n/a",
+            f"{rank_k} of {n_level}" if rank_k else "n/a",
             "1 = highest risk" + (" among the country's units" if level == 1 else " among countries"),
         ),
         kpi(
@@ -465,6 +473,7 @@ def _kpis(row, n_level: int, level: int, year: int) -> list:
                 if pd.notna(row.get("basis"))
                 else "this model run stored no basis"
             ),
+            basis_class(row),
         ),
     ]
     if level == 0:
@@ -485,6 +494,13 @@ def _kpis(row, n_level: int, level: int, year: int) -> list:
             )
         )
     return items
+
+
+def basis_class(row) -> str:
+    """CSS class of a card by its estimate's basis (map.css: checked plain, nowcast dotted, projection
+    hatched), so a projection never looks like a checked year."""
+    basis = row.get("basis") if row is not None else None
+    return f"basis-card basis-{basis}" if isinstance(basis, str) and basis else ""
 
 
 def _trend_note(pred: pd.DataFrame, labels: pd.DataFrame, level: int) -> str:
