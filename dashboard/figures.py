@@ -17,7 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboard.i18n import _
+from dashboard.i18n import N_, _, fmt_number
 from models.features import FAMILY_BY_NAME
 
 NO_DATA_GREY = "#d4d4d4"
@@ -44,12 +44,12 @@ MODEL_LABELS = {
     "conflict_displacement_only": "Conflict + displacement only",
 }
 METRIC_LABELS = {
-    "rmsle": "RMSLE (lower is better)",
+    "rmsle": "RMSLE: error on a log scale (lower is better)",
     "mae": "MAE, victims per 100k (lower is better)",
     "spearman": "Spearman rank correlation (higher is better)",
     "top20_recall": "Top-20 recall (higher is better)",
     "coverage80": "80% interval coverage (target 0.80)",
-    "width80": "80% interval width, log1p per 100k",
+    "width80": "80% interval width (log scale of victims per 100,000 people)",
 }
 TARGET_TEXT = "risk of <i>detected</i> trafficking"
 FONT = dict(
@@ -150,6 +150,96 @@ SEQUENTIAL_COLORSCALE = [
 ]
 
 
+# --- plain words for model features (issue 13 item 5) ------------------------------------------------
+# A model feature is stored on the model's scale (log1p of a rate per 100,000, log of population, ...). The
+# screens show what it measures in plain words and its value back on the scale people use. Keyed by the
+# feature's name in models.features (a lag suffix "_lag1" is dropped).
+PER_100K = N_("{value} per 100,000 people")
+# SHAP contributions add up on the model's scale, log(1 + victims per 100,000): +0.69 doubles 1 + the rate
+LOG_CONTRIBUTION = N_("Contribution to the estimate (log scale: +0.69 = about twice as many)")
+PLAIN_FEATURES: dict[str, tuple[str, str]] = {
+    # name: (label, how its value reads: a key of _PLAIN_VALUE)
+    "refugees_origin_per100k": (N_("Refugees from the country"), "rate"),
+    "asylum_seekers_origin_per100k": (N_("Asylum-seekers from the country"), "rate"),
+    "refugees_hosted_per100k": (N_("Refugees hosted"), "rate"),
+    "idps_per100k": (N_("People displaced inside the country (IDPs)"), "rate"),
+    "new_conflict_displacements_per100k": (N_("New displacements by conflict"), "rate"),
+    "new_disaster_displacements_per100k": (N_("New displacements by disasters"), "rate"),
+    "refugees_origin_change": (N_("Change in refugees from the country"), "change"),
+    "conflict_deaths_per100k": (N_("Deaths in organised violence"), "rate"),
+    "conflict_deaths_3y_per100k": (N_("Deaths in organised violence, last 3 years"), "rate"),
+    "battle_deaths_per100k": (N_("Battle deaths"), "rate"),
+    "armed_conflicts": (N_("Armed conflicts in the country"), "count"),
+    "years_since_conflict_onset": (N_("Years since the conflict began"), "years"),
+    "past_victims_per100k": (N_("Victims detected in the last report"), "rate"),
+    "years_since_victims_report": (N_("Years since the last victims report"), "years"),
+    "past_victims_mean3_per100k": (N_("Victims detected, 3-year average"), "rate"),
+    "past_victims_shrunk_per100k": (N_("Victims detected, smoothed"), "rate"),
+    "past_reports_10y": (N_("Victims reports in 10 years"), "count"),
+    "past_label_censored": (N_("Last report was only '<5'"), "yes_no"),
+    "prosecutions_per100k": (N_("Trafficking prosecutions"), "rate"),
+    "convictions_per100k": (N_("Trafficking convictions"), "rate"),
+    "tip_tier": (N_("US TIP report tier"), "tip_tier"),
+    "policy_3p": (N_("Anti-trafficking policy (3P index)"), "policy_3p"),
+    "gsi_vulnerability": (N_("Vulnerability to modern slavery (GSI)"), "of_100"),
+    "log_population": (N_("Population"), "population"),
+    "log_gdp_per_capita": (N_("Income per person (GDP)"), "usd_log"),
+    "wgi_rule_of_law": (N_("Rule of law (World Bank WGI)"), "wgi"),
+    "wgi_government_effectiveness": (N_("Government effectiveness (World Bank WGI)"), "wgi"),
+    "wgi_control_of_corruption": (N_("Control of corruption (World Bank WGI)"), "wgi"),
+    "wgi_political_stability": (N_("Political stability (World Bank WGI)"), "wgi"),
+    "wgi_voice_accountability": (N_("Voice and accountability (World Bank WGI)"), "wgi"),
+    "humanitarian_funding_per_capita": (N_("Humanitarian funding per person"), "usd_log1p"),
+    "humanitarian_coverage_pct": (N_("Humanitarian appeal funded"), "percent"),
+    "disaster_deaths_per100k": (N_("Disaster deaths"), "rate"),
+    "disaster_affected_per100k": (N_("People affected by disasters"), "rate"),
+}
+
+
+def _big(value: float) -> str:
+    if abs(value) >= 1e6:
+        return _("{number} million", number=fmt_number(value / 1e6, 1))
+    return fmt_number(value, 0)
+
+
+_PLAIN_VALUE: dict[str, Callable[[float], str]] = {
+    "rate": lambda v: _(PER_100K, value=sig(math.expm1(v), 2)),
+    "change": lambda v: _("×{factor} on the year before", factor=fmt_number(math.exp(v), 2)),
+    "count": lambda v: fmt_number(v, 0),
+    "years": lambda v: _("{value} years", value=fmt_number(v, 0)),
+    "yes_no": lambda v: _("yes") if v >= 0.5 else _("no"),
+    "tip_tier": lambda v: _("tier {value} (1 best, 3 worst)", value=fmt_number(v, 1 if v % 1 else 0)),
+    "policy_3p": lambda v: _("{value} of 15 (3 = weakest)", value=fmt_number(v, 0)),
+    "of_100": lambda v: _("{value} of 100", value=fmt_number(v, 0)),
+    "population": lambda v: _("{value} people", value=_big(math.exp(v))),
+    "usd_log": lambda v: _("US${value} per person", value=_big(math.exp(v))),
+    "usd_log1p": lambda v: _("US${value} per person", value=fmt_number(math.expm1(v), 2)),
+    "wgi": lambda v: _("{value} (−2.5 weakest to +2.5 strongest)", value=fmt_number(v, 2)),
+    "percent": lambda v: _("{value}%", value=fmt_number(v, 0)),
+}
+
+
+def _feature_key(feature: str) -> str:
+    name = feature.split(".", 1)[-1]
+    return re.sub(r"_lag\d$", "", name)
+
+
+def plain_feature_label(feature: str, fallback: str | None = None) -> str:
+    """What a model feature measures, in plain words (``fallback``, else the name, when it is not known)."""
+    known = PLAIN_FEATURES.get(_feature_key(feature))
+    return _(known[0]) if known else (fallback or feature)
+
+
+def plain_feature_value(feature: str, value) -> str:
+    """A feature's value back on the scale people use (per 100,000 people, people, US$, tier ...)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return _("missing")
+    known = PLAIN_FEATURES.get(_feature_key(feature))
+    if not known:
+        return fmt_number(float(value), 2)
+    return _PLAIN_VALUE[known[1]](float(value))
+
+
 def family_colour(family: str) -> str:
     """The family's colour from the one family table (models.features.FAMILIES)."""
     known = FAMILY_BY_NAME.get(family)
@@ -167,15 +257,43 @@ def metric_meta(metric: str, level: int = 0) -> dict:
     return WATCH_ADMIN1 if metric == "watch" and level == 1 else MAP_METRICS[metric]
 
 
+TITLE_WRAP = 44  # characters of a 15 px title that fit a phone's card (about 340 px)
+X_TITLE_WRAP = 48
+Y_TITLE_WRAP = 34
+YEAR_TICKS = 8  # at most this many year labels, so they never run together on a phone
+
+
+def _wrapped(text: str | None, width: int) -> str | None:
+    """``text`` broken into lines of about ``width`` characters, unless it already has its own breaks."""
+    if not text or "<br>" in text or len(text) <= width:
+        return text
+    return _wrap(text, width)
+
+
+def _fit_axes(fig: go.Figure) -> None:
+    """Long axis titles wrap (never clipped at 390 px); a year axis shows at most YEAR_TICKS labels, level."""
+    for name in [k for k in fig.layout.to_plotly_json() if k.startswith(("xaxis", "yaxis"))]:
+        axis = fig.layout[name]
+        text = axis.title.text if axis.title else None
+        axis.automargin = True
+        if text:
+            axis.title.text = _wrapped(text, X_TITLE_WRAP if name.startswith("x") else Y_TITLE_WRAP)
+        if name.startswith("x") and axis.dtick in (1, 2) and "year" in (text or "").lower():
+            axis.dtick, axis.nticks = None, YEAR_TICKS
+
+
 def _base_layout(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
+    wrapped = _wrapped(title, TITLE_WRAP)
+    extra = wrapped.count("<br>") - title.count("<br>") if title and wrapped else 0  # lines added here
     fig.update_layout(
         template="plotly_white",
         font=FONT,
-        margin=dict(l=10, r=10, t=50 if title else 20, b=10),
-        title=dict(text=title, x=0.01, xanchor="left", font=dict(size=15)) if title else None,
-        height=height,
+        margin=dict(l=10, r=10, t=50 + 20 * extra if title else 20, b=10),
+        title=dict(text=wrapped, x=0.01, xanchor="left", font=dict(size=15)) if title else None,
+        height=height + 20 * extra if height else height,
         hoverlabel=dict(font=dict(family=FONT["family"])),
     )
+    _fit_axes(fig)
     return fig
 
 
@@ -776,7 +894,7 @@ def trend_figure(pred: pd.DataFrame, name: str = "", admin1: bool = False) -> go
                 [pred["lower_per_100k"], pred["upper_per_100k"], pred["risk_score"]], axis=-1
             ),
             hovertemplate=(
-                "%{x}: %{y:.2f} per 100k (80%: %{customdata[0]:.2f}–%{customdata[1]:.2f})"
+                "%{x}: %{y:.2f} per 100,000 people (80% interval %{customdata[0]:.2f}–%{customdata[1]:.2f})"
                 "<br>Risk score %{customdata[2]:.0f}/100<extra></extra>"
             ),
         )
@@ -790,11 +908,11 @@ def trend_figure(pred: pd.DataFrame, name: str = "", admin1: bool = False) -> go
                 mode="markers",
                 marker=dict(symbol="diamond", size=9, color="#E69F00", line=dict(color="#000", width=1)),
                 name="Detected victims (UNODC GLOTIP)",
-                hovertemplate="%{x}: %{y:.2f} detected per 100k<extra></extra>",
+                hovertemplate="%{x}: %{y:.2f} victims detected per 100,000 people<extra></extra>",
             )
         )
     fig.update_xaxes(title="Year", dtick=1 if len(years) <= 10 else 2)
-    fig.update_yaxes(title="Victims per 100k", rangemode="tozero")
+    fig.update_yaxes(title="Victims detected per 100,000 people", rangemode="tozero")
     fig.update_layout(legend=dict(orientation="h", y=-0.25))
     return _base_layout(fig, f"Trend: {TARGET_TEXT}{' in ' + name if name else ''}", height=340)
 
@@ -804,7 +922,8 @@ def waterfall_figure(
 ) -> go.Figure:
     """SHAP waterfall for one prediction: base value, the largest contributions, 'other', the prediction.
 
-    Values are in the model's margin space, log1p(detected victims per 100k).
+    Values are in the model's margin space, log(1 + detected victims per 100k); the labels say what each
+    input measures and its value on the scale people use (plain_feature_label / plain_feature_value).
     """
     if expl.empty:
         return empty_figure("No explanation stored for this prediction.")
@@ -815,26 +934,33 @@ def waterfall_figure(
     feats["abs"] = feats["value"].abs()
     feats = feats.sort_values("abs", ascending=False)
     top, rest = feats.head(max_features), feats.iloc[max_features:]
-    x_labels = ["Average (base value)"]
+    x_labels = [_("Average of all countries (start)")]
     values = [bias]
     measures = ["absolute"]
-    hover = [f"Base value {bias:.3f}"]
+    hover = [_("Start: the model's average, {value} per 100,000 people", value=sig(math.expm1(bias), 2))]
     for r in top.iloc[::-1].itertuples():
-        fv = "missing" if pd.isna(r.feature_value) else f"{r.feature_value:,.3g}"
-        x_labels.append(f"{labels.get(r.feature, r.feature)} = {fv}")
+        name = plain_feature_label(r.feature, labels.get(r.feature))
+        x_labels.append(f"{name}<br>{plain_feature_value(r.feature, r.feature_value)}")
         values.append(float(r.value))
         measures.append("relative")
-        hover.append(f"{r.family}: {r.value:+.3f}")
+        hover.append(
+            _(
+                "{family}: {value} on the model's log scale",
+                family=family_label(r.family),
+                value=f"{r.value:+.2f}",
+            )
+        )
     if len(rest):
-        x_labels.append(f"{len(rest)} other features")
+        x_labels.append(_("{count} other inputs", count=len(rest)))
         values.append(float(rest["value"].sum()))
         measures.append("relative")
-        hover.append("sum of the smaller contributions")
+        hover.append(_("sum of the smaller contributions"))
     total = bias + float(feats["value"].sum())
-    x_labels.append(f"Prediction = {math.expm1(total):.2f} per 100k")
+    estimate_text = _(PER_100K, value=sig(math.expm1(total), 2))
+    x_labels.append(_("Estimate: {value}", value=estimate_text))
     values.append(total)
     measures.append("total")
-    hover.append(f"{math.expm1(total):.2f} detected victims per 100k")
+    hover.append(_("{value} victims detected", value=estimate_text))
     fig = go.Figure(
         go.Waterfall(
             orientation="h",
@@ -859,14 +985,18 @@ def waterfall_figure(
     ends = np.concatenate([running, [0.0, total]])
     span = float(ends.max() - ends.min()) or 1.0
     fig.update_xaxes(
-        title="SHAP, log1p(victims per 100k)",
+        title=_(LOG_CONTRIBUTION),
         range=[float(min(ends.min(), 0.0)) - 0.05 * span, float(ends.max()) + 0.22 * span],
     )
     fig.update_layout(margin=dict(r=40))
-    fig.update_yaxes(automargin=True)
-    est = math.expm1(total)
-    title = f"Why: SHAP waterfall{' for ' + str(year) if year else ''} → {est:.2f} per 100k"
-    return _base_layout(fig, title, height=max(320, 34 * len(x_labels) + 90))
+    fig.update_yaxes(automargin=True, tickfont=dict(size=11))
+    est = fmt_number(math.expm1(total), 2)
+    title = (
+        _("Why {value} per 100,000 people in {year}: the inputs that move it most", value=est, year=year)
+        if year
+        else _("Why {value} per 100,000 people: the inputs that move it most", value=est)
+    )
+    return _base_layout(fig, title, height=max(320, 40 * len(x_labels) + 100))
 
 
 def what_changed_figure(
@@ -881,21 +1011,25 @@ def what_changed_figure(
     fig = go.Figure(
         go.Bar(
             x=delta.values,
-            y=delta.index.tolist(),
+            y=[family_label(f) for f in delta.index],
             orientation="h",
             marker=dict(color=[UP if v >= 0 else DOWN for v in delta.values]),
             text=[f"{v:+.2f}" if abs(v) >= 0.01 else f"{v:+.3f}" for v in delta.values],
             textposition="auto",
             cliponaxis=False,
-            hovertemplate="%{y}: %{x:+.3f} log1p per 100k<extra></extra>",
+            hovertemplate=_("%{y}: %{x:+.3f} on the model's log scale") + "<extra></extra>",
         )
     )
     span = float(delta.abs().max()) if len(delta) else 1.0
     fig.update_xaxes(range=[-span * 1.25, span * 1.25])
     fig.add_vline(x=0, line=dict(color="#333", width=1))
-    fig.update_xaxes(title="Δ SHAP contribution, log1p(victims per 100k) (orange raises, purple lowers)")
-    label = f" since {year - 1}" if year else " since last year"
-    return _base_layout(fig, f"What changed{label}, by family", height=300)
+    fig.update_xaxes(title=_("Change in contribution (log scale; orange raises, purple lowers)"))
+    title = (
+        _("What changed since {year}, by kind of input", year=year - 1)
+        if year
+        else _("What changed since last year, by kind of input")
+    )
+    return _base_layout(fig, title, height=300)
 
 
 def pick_driver_series(
@@ -1163,14 +1297,14 @@ def event_study_figure(points: list[dict] | None) -> go.Figure:
             line=dict(color=UP, width=2),
             error_y=dict(type="data", array=1.96 * frame["se"], color="#999"),
             hovertemplate=(
-                "%{x} years after a surge: %{y:+.2f} (log1p of nationals detected abroad)<extra></extra>"
+                "%{x} years after a surge: %{y:+.2f} (log scale of nationals detected abroad)<extra></extra>"
             ),
         )
     )
     fig.add_hline(y=0, line=dict(color="#333", width=1))
     fig.add_vline(x=0, line=dict(color="#999", dash="dot"))
     fig.update_xaxes(title="Years after a refugee-outflow surge", dtick=1)
-    fig.update_yaxes(title="Change, log1p detected abroad")
+    fig.update_yaxes(title="Change, log scale of nationals detected abroad")
     return _base_layout(fig, "Event study: nationals detected abroad around refugee surges", height=260)
 
 
@@ -1254,7 +1388,7 @@ def backtest_figure(per_origin: pd.DataFrame, metric: str = "rmsle") -> go.Figur
         )
     if metric == "coverage80":
         fig.add_hline(y=0.8, line=dict(color="#333", dash="dash"), annotation_text="nominal 0.80")
-    fig.update_xaxes(title="Predicted year (rolling origin = year before)", dtick=1)
+    fig.update_xaxes(title="Predicted year", dtick=1)
     fig.update_yaxes(title=METRIC_LABELS.get(metric, metric))
     fig.update_layout(legend=dict(orientation="h", y=-0.25))
     return _base_layout(fig, f"Model vs baselines per year: {METRIC_LABELS.get(metric, metric)}", height=380)
@@ -1337,7 +1471,7 @@ def global_shap_figure(global_shap: pd.DataFrame) -> go.Figure:
         )
     )
     fig.update_xaxes(
-        title="Mean |SHAP|, log1p(detected victims per 100k)",
+        title="Average size of the contribution (log scale)",
         range=[0, float(g["mean_abs_shap"].max()) * 1.2 or 1],
     )
     return _base_layout(fig, "Global importance by feature family", height=320)

@@ -182,7 +182,7 @@ def test_what_changed_groups_by_family():
     )
     got = dict(zip(bar.y, bar.x, strict=True))
     for fam, val in expected.items():
-        assert got[fam] == pytest.approx(val)
+        assert got[figures.family_label(fam)] == pytest.approx(val)  # the family's label, not its code
     assert "since 2019" in fig.layout.title.text
     assert figures.what_changed_figure(now, prev.iloc[0:0]).layout.annotations
 
