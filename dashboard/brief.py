@@ -36,7 +36,8 @@ log = logging.getLogger(__name__)
 ROUTE = "/region/<region_id>/brief.pdf"
 LABEL_INDICATOR = "trafficking.victims_detected"
 TOP_DRIVERS = 6
-ADMIN1_ROWS = (10, 8, 6, 4, 3)  # the admin-1 table is shortened until the page fits on one sheet
+ADMIN1_MAX_ROWS, ADMIN1_MIN_ROWS = 10, 3  # the admin-1 table is shortened until the page fits on one sheet
+ADMIN1_ROW_H = 3.5  # mm
 BASES = ("checked", "nowcast", "projection")
 
 
@@ -412,27 +413,37 @@ def _fit(pdf, text: str, w: float) -> str:
 
 
 def build_pdf(data: BriefData, lang: str = "en") -> bytes:
-    """The brief as PDF bytes: one A4 page; the admin-1 table is shortened until everything fits."""
+    """The brief as PDF bytes: one A4 page. When the page would run past the bottom margin, the admin-1 table
+    loses the rows that overflow (down to ``ADMIN1_MIN_ROWS``), then the sources are set smaller."""
     from dashboard import brief_charts  # matplotlib is imported on the first brief, not at server start
 
     lang = normalise(lang) or "en"
     trend = brief_charts.trend_png(data.trend, data.year, LEFT_W, TREND_H)
-    for rows in ADMIN1_ROWS:
+    limit = PAGE_H - MARGIN
+    rows, compact = ADMIN1_MAX_ROWS, False
+    for _attempt in range(4):
         page = _Page(lang)
-        bottom = _draw(page, data, rows, trend)
-        if bottom <= PAGE_H - MARGIN:
+        bottom = _draw(page, data, rows, trend, compact)
+        if bottom <= limit:
             break
-        log.info("brief of %s: %d admin-1 rows end at %.0f mm, trying fewer", data.region_id, rows, bottom)
+        log.info("brief of %s: %d admin-1 rows end at %.0f mm, making room", data.region_id, rows, bottom)
+        if rows > ADMIN1_MIN_ROWS:
+            rows = max(ADMIN1_MIN_ROWS, rows - math.ceil((bottom - limit) / ADMIN1_ROW_H))
+        elif not compact:
+            compact = True
+        else:
+            log.warning("brief of %s ends at %.0f mm, past the bottom margin", data.region_id, bottom)
+            break
     return bytes(page.pdf.output())
 
 
-def _draw(page: _Page, data: BriefData, admin1_rows: int, trend_png: bytes) -> float:
+def _draw(page: _Page, data: BriefData, admin1_rows: int, trend_png: bytes, compact: bool = False) -> float:
     y = _header(page, data)
     y = _headline(page, data, y + 2)
     y = _charts(page, data, y + 3, trend_png)
     y = _changes(page, data, y + 2.5)
     y = _admin1_and_run(page, data, y + 2.5, admin1_rows)
-    y = _sources_block(page, data, y + 2.5)
+    y = _sources_block(page, data, y + 2.5, compact)
     _footer(page, data)
     return y
 
@@ -751,8 +762,8 @@ def _admin1(page: _Page, data: BriefData, y: float, max_rows: int) -> float:
             f"{_fmt(r.lower, lang)}–{_fmt(r.upper, lang)}",
             t("yes") if r.located else t("country rate"),
         ]
-        _row(page, y, cells, cols, 3.5)
-        y += 3.5
+        _row(page, y, cells, cols, ADMIN1_ROW_H)
+        y += ADMIN1_ROW_H
     page.font(5.9, color=MUTED)
     note = t(
         "{shown} of {n} units shown, highest first. Downscaled: the country estimate times an exposure index"
@@ -840,11 +851,11 @@ def _run(page: _Page, data: BriefData, x: float, w: float, y: float) -> float:
     return y
 
 
-def _sources_block(page: _Page, data: BriefData, y: float) -> float:
-    """Every source in full, in two columns: title, publisher, data years, load date, licence."""
+def _sources_block(page: _Page, data: BriefData, y: float, compact: bool = False) -> float:
+    """Every source in full, in two columns (three when crowded): title, publisher, data years, load date,
+    licence."""
     t, lang = page.t, page.lang
     y = page.heading(MARGIN, y, CONTENT_W, t("Sources: publisher, data years, date loaded and licence"))
-    col_w = (CONTENT_W - GAP) / 2
     entries = []
     for s in data.sources:
         loaded = fmt_date(s["last_load"], locale=lang) if s.get("last_load") else "–"
@@ -861,24 +872,48 @@ def _sources_block(page: _Page, data: BriefData, y: float) -> float:
     if not entries:
         page.font(6.4, color=MUTED)
         return page.para(MARGIN, y, CONTENT_W, 3, t("No source holds data for this region."))
-    page.font(5.9)
-    lh = 2.6
+    n_cols = 3 if compact else 2  # a crowded page sets the sources smaller, in three columns
+    col_w = (CONTENT_W - (n_cols - 1) * GAP) / n_cols
+    page.font(5.4 if compact else 5.9)
+    lh = 2.35 if compact else 2.6
     heights = [page.lines(col_w, e) * lh + 0.7 for e in entries]
-    half = sum(heights) / 2
-    split, acc = len(entries), 0.0
-    for i, hgt in enumerate(heights):
-        if acc + hgt / 2 > half:
-            split = i
-            break
-        acc += hgt
-    columns = [entries[:split], entries[split:]]
+    kept = len(entries)
+    if compact:  # the last resort: the sources that fit, in full, and a line that says where the rest are
+        room = PAGE_H - MARGIN - y - 3.2
+        while kept > 1 and _tallest(heights[:kept], n_cols) > room:
+            kept -= 1
     bottoms = []
-    for c, col in enumerate(columns):
+    start = 0
+    for c, col in enumerate(_balanced(heights[:kept], n_cols)):
         cy = y
-        for e in col:
+        for e in entries[start : start + col]:
             cy = page.para(MARGIN + c * (col_w + GAP), cy, col_w, lh, e) + 0.7
+        start += col
         bottoms.append(cy)
+    if kept < len(entries):
+        page.font(6, bold=True)
+        more = t("{n} more sources are listed on the Data page (/data).", n=len(entries) - kept)
+        return page.para(MARGIN, max(bottoms), CONTENT_W, 3, more)
     return max(bottoms)
+
+
+def _tallest(heights: list[float], n_cols: int) -> float:
+    out, start = 0.0, 0
+    for count in _balanced(heights, n_cols):
+        out = max(out, sum(heights[start : start + count]))
+        start += count
+    return out
+
+
+def _balanced(heights: list[float], n_cols: int) -> list[int]:
+    """How many entries (in order) go in each column so that the columns end near the same height."""
+    counts, target, acc, col = [0] * n_cols, sum(heights) / n_cols, 0.0, 0
+    for hgt in heights:
+        if col < n_cols - 1 and counts[col] and acc + hgt / 2 > target * (col + 1):
+            col += 1
+        counts[col] += 1
+        acc += hgt
+    return counts
 
 
 def _footer(page: _Page, data: BriefData) -> None:

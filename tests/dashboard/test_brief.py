@@ -287,3 +287,56 @@ def test_cli_writes_the_brief(monkeypatch, tmp_path, dash_engine, nigeria):
     missing = CliRunner().invoke(app, ["brief", "NGA", "--year", "1990", "--out", str(tmp_path / "x.pdf")])
     assert missing.exit_code == 1 and "No estimate for Nigeria (NGA) in 1990" in missing.output
     assert not (tmp_path / "x.pdf").exists()
+
+
+def _lowest_text_y(pdf: bytes) -> float:
+    """The lowest baseline (points from the bottom edge) of any text run on the page but the footer's."""
+    ys: list[float] = []
+
+    def visit(text, cm, tm, font, size):
+        if text.strip() and "page 1 of 1" not in text:
+            ys.append(tm[5] * cm[3] + cm[5])
+
+    _pages(pdf)[0].extract_text(visitor_text=visit)
+    return min(ys)
+
+
+BOTTOM_MARGIN_PT = brief.MARGIN / 25.4 * 72  # 11 mm: body text ends above it; only the footer is lower
+
+
+def _registry_rows(n: int | None = None) -> list[dict]:
+    from etl.sources import all_sources
+
+    return [
+        {"source": s.name, "title": s.title, "publisher": s.publisher, "licence": s.licence, "years": "–"}
+        for s in all_sources()
+    ][:n]
+
+
+def test_a_crowded_page_drops_admin1_rows_and_still_fits(nigeria):
+    """More sources than any real brief has (21 seen, for an admin-1 unit; the registry's real metadata): the
+    admin-1 table gives up rows, the note says how many are shown, every source is printed, nothing runs
+    below the footer."""
+    rows = _registry_rows(24)
+    data = brief.BriefData(**{**nigeria.__dict__, "sources": rows})
+    pdf = brief.build_pdf(data, "en")
+    assert len(_pages(pdf)) == 1
+    text = _flat(_text(pdf))
+    shown = int(re.search(r"(\d+) of (\d+) units shown", text).group(1))
+    assert shown < brief.ADMIN1_MAX_ROWS
+    for row in rows:
+        assert _flat(row["publisher"]) in text
+    assert "more sources are listed" not in text
+    assert _lowest_text_y(pdf) >= BOTTOM_MARGIN_PT
+
+
+def test_sources_that_cannot_fit_are_counted_not_dropped_silently(nigeria):
+    rows = _registry_rows() * 2  # every registered source twice: far more than a page holds
+    data = brief.BriefData(**{**nigeria.__dict__, "sources": rows})
+    pdf = brief.build_pdf(data, "en")
+    assert len(_pages(pdf)) == 1
+    text = _flat(_text(pdf))
+    more = int(re.search(r"(\d+) more sources are listed on the Data page", text).group(1))
+    printed = text.count("Licence: ")  # one per source entry
+    assert more > 0 and printed + more == len(rows)
+    assert _lowest_text_y(pdf) >= BOTTOM_MARGIN_PT
