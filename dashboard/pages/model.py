@@ -131,7 +131,7 @@ def timing_rows(metrics: dict) -> pd.DataFrame:
             rows.append({"step": label, "seconds": round(float(steps[key]), 1)})
         if key == "backtest":
             rows += [
-                {"step": f"  horizon {k[1:]}", "seconds": round(float(v), 1)}
+                {"step": _("Backtest, horizon {h}", h=k[1:]), "seconds": round(float(v), 1)}
                 for k, v in per_h.items()
                 if k.startswith("h") and k[1:].isdigit()
             ]

@@ -17,12 +17,12 @@ def test_timing_rows_follow_the_steps_with_the_backtest_per_horizon_and_the_tota
         "timing_backtest_s": {"h1": 9.9, "h2": 10.0, "h3": 10.14, "workers": 2},
     }
     rows = timing_rows(metrics)
-    assert rows["step"].str.strip().tolist() == [
+    assert rows["step"].tolist() == [
         "Feature panels (one per horizon)",
         "Backtest (all horizons)",
-        "horizon 1",
-        "horizon 2",
-        "horizon 3",
+        "Backtest, horizon 1",
+        "Backtest, horizon 2",
+        "Backtest, horizon 3",
         "Watch list and pair model",
         "Total",
     ]
