@@ -13,6 +13,7 @@ import pandas as pd
 from dash import ClientsideFunction, Input, Output, callback, clientside_callback, dcc, html
 
 from dashboard import context, figures, ids, watch
+from dashboard.i18n import _
 from dashboard.pages.common import band_class, kpi, no_model_notice, table
 from dashboard.pages.phases import phase_card  # issue 14
 from dashboard.queries import (
@@ -191,8 +192,9 @@ def layout(region_id: str | None = None, year=None, **_query):
                         children=[
                             dcc.Graph(id=ids.REGION_WATERFALL, config=GRAPH_CONFIG),
                             html.P(
-                                "SHAP values are contributions in the model's log1p(victims per 100k) scale;"
-                                " they add up from the average prediction to this prediction."
+                                "Each bar is how much one input moves this estimate up (orange) or down"
+                                " (purple), starting from the average of all countries (SHAP values, on the"
+                                " model's log scale). See the glossary: SHAP."
                                 + (
                                     " Admin-1 units have no model of their own: these are the country's"
                                     " drivers."
@@ -220,7 +222,9 @@ def layout(region_id: str | None = None, year=None, **_query):
                                 " of yearly values, source and when it was loaded.",
                                 className="note",
                             ),
-                            html.Div(id=ids.REGION_COVERAGE, children=_coverage_table(coverage)),
+                            html.Div(
+                                id=ids.REGION_COVERAGE, children=_coverage_table(coverage, q.indicators())
+                            ),
                         ],
                     ),
                 ],
@@ -451,9 +455,12 @@ def _kpis(row, n_level: int, level: int, year: int, rank_k: int = 0) -> list:
         ),
         kpi(
             "Estimate (detected victims)",
-            f"{figures.sig(row['estimate_per_100k'])} per 100k",
-            f"80% interval {figures.sig(row['lower_per_100k'])}–{figures.sig(row['upper_per_100k'])} per"
-            " 100k",
+            _("{value} per 100,000 people", value=figures.sig(row["estimate_per_100k"])),
+            _(
+                "victims detected; 80% interval {lower}–{upper} per 100,000 people",
+                lower=figures.sig(row["lower_per_100k"]),
+                upper=figures.sig(row["upper_per_100k"]),
+            ),
         ),
         kpi(
             "Rank",
@@ -480,7 +487,11 @@ def _kpis(row, n_level: int, level: int, year: int, rank_k: int = 0) -> list:
         items.append(
             kpi(
                 "Detected victims (observed)",
-                "not reported" if pd.isna(label) else f"{figures.sig(label)} per 100k",
+                (
+                    "not reported"
+                    if pd.isna(label)
+                    else _("{value} per 100,000 people", value=figures.sig(label))
+                ),
                 "UNODC GLOTIP, same year",
             )
         )
@@ -526,12 +537,20 @@ def _freshness(cov: pd.DataFrame) -> str:
     return f"Latest data year by family: {parts}. Last load {str(loaded)[:10] if loaded else 'unknown'}."
 
 
-def _coverage_table(cov: pd.DataFrame):
+def _coverage_table(cov: pd.DataFrame, indicators: pd.DataFrame | None = None):
+    """Coverage per indicator, named by its description and unit (its code where it has no description)."""
     if cov.empty:
         return html.P("No observations for this region in the warehouse.", className="note")
+    cov = cov.copy()
+    if indicators is not None and len(indicators):
+        meta = indicators.set_index("code")
+        codes = cov["indicator"]
+        cov["indicator"] = codes.map(meta["description"]).fillna(codes)
+        cov.insert(1, "unit", codes.map(meta["unit"]).fillna(""))
     frame = cov.rename(
         columns={
             "indicator": "Indicator",
+            "unit": "Unit",
             "family": "Family",
             "source": "Source",
             "first": "From",
