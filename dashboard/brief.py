@@ -356,7 +356,9 @@ class _Page:
         pdf.add_page()
         self.pdf = pdf
 
-    def t(self, msgid: str, **values) -> str:
+    def _(self, msgid: str, **values) -> str:
+        """``translate`` in the page's language; named ``_`` so that the catalogue extraction finds the
+        msgids."""
         return translate(msgid, self.lang, **values)
 
     def x(self, x: float, w: float) -> float:
@@ -449,29 +451,29 @@ def _draw(page: _Page, data: BriefData, admin1_rows: int, trend_png: bytes, comp
 
 
 def _header(page: _Page, data: BriefData) -> float:
-    t = page.t
+    _ = page._
     page.font(7, color=MUTED)
-    page.text(MARGIN, MARGIN - 1, CONTENT_W / 2, 4, t("crisisrisk · one-page region brief"))
+    page.text(MARGIN, MARGIN - 1, CONTENT_W / 2, 4, _("crisisrisk · one-page region brief"))
     page.text(
         MARGIN + CONTENT_W / 2,
         MARGIN - 1,
         CONTENT_W / 2,
         4,
-        t("Made {date} from the deployed model run", date=fmt_date(data.generated, locale=page.lang)),
+        _("Made {date} from the deployed model run", date=fmt_date(data.generated, locale=page.lang)),
         align="R",
     )
-    title = t("{name}: risk of detected trafficking, {year}", name=data.name, year=data.year)
+    title = _("{name}: risk of detected trafficking, {year}", name=data.name, year=data.year)
     page.fit_font(title, CONTENT_W, 16, 11, bold=True)
     page.text(MARGIN, MARGIN + 3.5, CONTENT_W, 8, title)
     page.font(7.8, color=MUTED)
     sub = (
-        t("Country · ISO3 code {code}", code=data.region_id)
+        _("Country · ISO3 code {code}", code=data.region_id)
         if data.level == 0
-        else t("Admin-1 unit of {country} · id {code}", country=data.country_name, code=data.region_id)
+        else _("Admin-1 unit of {country} · id {code}", country=data.country_name, code=data.region_id)
     )
     page.text(MARGIN, MARGIN + 11.5, CONTENT_W, 4, sub)
     y = MARGIN + 16.5
-    caveat = t(
+    caveat = _(
         "Read this as the risk of DETECTED trafficking: the model estimates victims that authorities detect"
         " per 100,000 people. Detection follows how hard a state looks for victims (detection bias), so a low"
         " number can mean little searching, not little trafficking."
@@ -487,45 +489,45 @@ def _header(page: _Page, data: BriefData) -> float:
 
 def _basis_word(page: _Page, basis: Any) -> str:
     words = {
-        "checked": page.t("Checked against a report"),
-        "nowcast": page.t("Nowcast"),
-        "projection": page.t("Projection"),
+        "checked": page._("Checked against a report"),
+        "nowcast": page._("Nowcast"),
+        "projection": page._("Projection"),
     }
-    return words.get(str(basis), page.t("Basis not recorded"))
+    return words.get(str(basis), page._("Basis not recorded"))
 
 
 def _headline(page: _Page, data: BriefData, y: float) -> float:
     """Four boxes: estimate with interval, basis with the age of the newest label, rank, watch list."""
-    t, row, lang = page.t, data.estimate, page.lang
+    _, row, lang = page._, data.estimate, page.lang
     label_year = row.get("label_year")
     has_label = label_year is not None and not (isinstance(label_year, float) and math.isnan(label_year))
     age = data.year - int(label_year) if has_label else None
-    where = t("countries") if data.level == 0 else t("units in {country}", country=data.country_name)
+    where = _("countries") if data.level == 0 else _("units in {country}", country=data.country_name)
     boxes = [
         (
-            t("Detected victims per 100,000 people"),
+            _("Detected victims per 100,000 people"),
             _fmt(row.get("estimate_per_100k"), lang),
-            t(
+            _(
                 "80% interval {low} to {high}",
                 low=_fmt(row.get("lower_per_100k"), lang),
                 high=_fmt(row.get("upper_per_100k"), lang),
             ),
         ),
         (
-            t("Basis of the {year} estimate", year=data.year),
+            _("Basis of the {year} estimate", year=data.year),
             _basis_word(page, row.get("basis")),
-            t(
+            _(
                 "Newest victims report used: {label_year}, {age} years before",
                 label_year=_year(label_year),
                 age=age,
             )
             if has_label
-            else t("No victims report for this country yet"),
+            else _("No victims report for this country yet"),
         ),
         (
-            t("Rank by estimate"),
-            t("{rank} of {n}", rank=data.rank if data.rank is not None else "–", n=data.rank_of),
-            t("1 = highest, among {where}", where=where),
+            _("Rank by estimate"),
+            _("{rank} of {n}", rank=data.rank if data.rank is not None else "–", n=data.rank_of),
+            _("1 = highest, among {where}", where=where),
         ),
         _watch_box(page, data),
     ]
@@ -550,17 +552,17 @@ def _headline(page: _Page, data: BriefData, y: float) -> float:
 
 
 def _watch_box(page: _Page, data: BriefData) -> tuple[str, str, str]:
-    t, lang, w = page.t, page.lang, data.watch
+    _, lang, w = page._, page.lang, data.watch
     if w is None:
         return (
-            t("Crisis watch list {year}", year=data.year),
-            t("not scored"),
-            t("No watch-list score this year"),
+            _("Crisis watch list {year}", year=data.year),
+            _("not scored"),
+            _("No watch-list score this year"),
         )
     return (
-        t("Crisis watch list {year}", year=data.year),
-        t("{rank} of {n}", rank=int(w["rank"]), n=int(w["n"])),
-        t(
+        _("Crisis watch list {year}", year=data.year),
+        _("{rank} of {n}", rank=int(w["rank"]), n=int(w["n"])),
+        _(
             "Expected rise ×{rise} (80%: ×{low} to ×{high}) in nationals detected abroad",
             rise=fmt_number(w["rise_factor"], 2, locale=lang),
             low=fmt_number(w["lower"], 2, locale=lang),
@@ -571,10 +573,10 @@ def _watch_box(page: _Page, data: BriefData) -> tuple[str, str, str]:
 
 def _charts(page: _Page, data: BriefData, y: float, png: bytes) -> float:
     right_x, right_w = MARGIN + LEFT_W + GAP, CONTENT_W - LEFT_W - GAP
-    y1 = page.heading(MARGIN, y, LEFT_W, page.t("Trend: detected victims per 100,000 people"))
+    y1 = page.heading(MARGIN, y, LEFT_W, page._("Trend: detected victims per 100,000 people"))
     page.pdf.image(io.BytesIO(png), x=page.x(MARGIN, LEFT_W), y=y1, w=LEFT_W, h=TREND_H)
     y_left = _legend(page, y1 + TREND_H + 0.6)
-    y2 = page.heading(right_x, y, right_w, page.t("Top drivers of the {year} estimate", year=data.year))
+    y2 = page.heading(right_x, y, right_w, page._("Top drivers of the {year} estimate", year=data.year))
     y_right = _drivers(page, data, right_x, right_w, y2)
     return max(y_left, y_right)
 
@@ -583,14 +585,14 @@ def _legend(page: _Page, y: float) -> float:
     """The trend's key, flowing onto a second line when it is wider than the chart."""
     from dashboard import brief_charts
 
-    t = page.t
+    _ = page._
     items = [
-        ("-", brief_charts.ESTIMATE, t("checked estimate")),
-        ("--", brief_charts.ESTIMATE, t("nowcast")),
-        (":", brief_charts.ESTIMATE, t("projection")),
-        ("band", brief_charts.ESTIMATE, t("80% interval")),
-        ("diamond", brief_charts.OBSERVED, t("reported victims")),
-        ("rule", brief_charts.SELECTED, t("year of this brief")),
+        ("-", brief_charts.ESTIMATE, _("checked estimate")),
+        ("--", brief_charts.ESTIMATE, _("nowcast")),
+        (":", brief_charts.ESTIMATE, _("projection")),
+        ("band", brief_charts.ESTIMATE, _("80% interval")),
+        ("diamond", brief_charts.OBSERVED, _("reported victims")),
+        ("rule", brief_charts.SELECTED, _("year of this brief")),
     ]
     page.font(6.1, color=MUTED)
     x, line_y = MARGIN, y
@@ -634,10 +636,10 @@ def _key(page: _Page, kind: str, rgb: tuple[int, int, int], sx: float, y: float)
 
 def _drivers(page: _Page, data: BriefData, x: float, w: float, y: float) -> float:
     """Horizontal bars of the largest SHAP terms (labelled in plain words), then one sentence."""
-    t = page.t
+    _ = page._
     if not data.drivers:
         page.font(7, color=MUTED)
-        return page.para(x, y, w, 3.2, t("This model run stored no explanation for this year."))
+        return page.para(x, y, w, 3.2, _("This model run stored no explanation for this year."))
     label_w, bar_w = w * 0.56, w * 0.44 - 9
     biggest = max(abs(d["value"]) for d in data.drivers) or 1.0
     row_h = 6.1
@@ -666,28 +668,28 @@ def _drivers(page: _Page, data: BriefData, x: float, w: float, y: float) -> floa
     sentence = " ".join(
         s
         for s in (
-            t("Pushing the estimate up: {names}.", names="; ".join(ups)) if ups else "",
-            t("Pulling it down: {names}.", names="; ".join(downs)) if downs else "",
-            t("Bars: share of the model's explanation (SHAP); orange raises, blue lowers."),
+            _("Pushing the estimate up: {names}.", names="; ".join(ups)) if ups else "",
+            _("Pulling it down: {names}.", names="; ".join(downs)) if downs else "",
+            _("Bars: share of the model's explanation (SHAP); orange raises, blue lowers."),
         )
         if s
     )
     if data.level == 1:
-        sentence += " " + t("Admin-1 units have no model of their own: these are the country's drivers.")
+        sentence += " " + _("Admin-1 units have no model of their own: these are the country's drivers.")
     return page.para(x, y, w, 2.9, sentence)
 
 
 def _changes(page: _Page, data: BriefData, y: float) -> float:
-    t, lang = page.t, page.lang
-    y = page.heading(MARGIN, y, CONTENT_W, t("What changed since {year}", year=data.year - 1))
+    _, lang = page._, page.lang
+    y = page.heading(MARGIN, y, CONTENT_W, _("What changed since {year}", year=data.year - 1))
     page.font(7)
     if data.previous is None:
         return page.para(
-            MARGIN, y, CONTENT_W, 3.3, t("No estimate for {year}: nothing to compare.", year=data.year - 1)
+            MARGIN, y, CONTENT_W, 3.3, _("No estimate for {year}: nothing to compare.", year=data.year - 1)
         )
     now, prev = data.estimate, data.previous
     lines = [
-        t(
+        _(
             "Estimate {before} → {after} per 100,000 people ({change}); rank {rank_before} → {rank_after}"
             " of {n}.",
             before=_fmt(prev.get("estimate_per_100k"), lang),
@@ -700,7 +702,7 @@ def _changes(page: _Page, data: BriefData, y: float) -> float:
     ]
     if str(now.get("basis")) != str(prev.get("basis")):
         lines.append(
-            t(
+            _(
                 "Basis: {before} in {year}, {after} now.",
                 before=_basis_word(page, prev.get("basis")),
                 year=data.year - 1,
@@ -708,12 +710,10 @@ def _changes(page: _Page, data: BriefData, y: float) -> float:
             )
         )
     for d in data.driver_changes:
-        msg = (
-            "{name} pushes the estimate up more than a year before."
-            if d["change"] > 0
-            else "{name} pushes the estimate down more than a year before."
-        )
-        lines.append(t(msg, name=d["label"]))
+        if d["change"] > 0:
+            lines.append(_("{name} pushes the estimate up more than a year before.", name=d["label"]))
+        else:
+            lines.append(_("{name} pushes the estimate down more than a year before.", name=d["label"]))
     return page.para(MARGIN, y, CONTENT_W, 3.3, "  ·  ".join(lines))
 
 
@@ -732,22 +732,22 @@ def _admin1_and_run(page: _Page, data: BriefData, y: float, max_rows: int) -> fl
 
 
 def _admin1(page: _Page, data: BriefData, y: float, max_rows: int) -> float:
-    t, lang = page.t, page.lang
+    _, lang = page._, page.lang
     units = data.admin1
-    title = t("Admin-1 units of {country}, {year}", country=data.country_name, year=data.year)
+    title = _("Admin-1 units of {country}, {year}", country=data.country_name, year=data.year)
     y = page.heading(MARGIN, y, LEFT_W, title)
     if units.empty:
         page.font(7, color=MUTED)
-        return page.para(MARGIN, y, LEFT_W, 3.2, t("No admin-1 estimates for this country."))
+        return page.para(MARGIN, y, LEFT_W, 3.2, _("No admin-1 estimates for this country."))
     shown = units.head(max_rows)
     if data.level == 1 and data.region_id not in set(shown["region_id"]):
         shown = pd.concat([shown.head(max_rows - 1), units[units["region_id"] == data.region_id]])
     cols = [  # (header, width, align)
-        (t("Rank"), 14.0, "L"),
-        (t("Unit"), 35.0, "L"),
-        (t("Per 100,000"), 17.0, "R"),
-        (t("80% interval"), 20.0, "R"),
-        (t("Located data"), 18.0, "R"),
+        (_("Rank"), 14.0, "L"),
+        (_("Unit"), 35.0, "L"),
+        (_("Per 100,000"), 17.0, "R"),
+        (_("80% interval"), 20.0, "R"),
+        (_("Located data"), 18.0, "R"),
     ]
     page.font(6.2, bold=True, color=MUTED)
     _row(page, y, [c[0] for c in cols], cols, 3.4)
@@ -756,16 +756,16 @@ def _admin1(page: _Page, data: BriefData, y: float, max_rows: int) -> float:
         bold = r.region_id == data.region_id
         page.font(6.6, bold=bold)
         cells = [
-            t("{rank} of {n}", rank=int(r.rank), n=len(units)),
+            _("{rank} of {n}", rank=int(r.rank), n=len(units)),
             str(r.name),
             _fmt(r.estimate, lang),
             f"{_fmt(r.lower, lang)}–{_fmt(r.upper, lang)}",
-            t("yes") if r.located else t("country rate"),
+            _("yes") if r.located else _("country rate"),
         ]
         _row(page, y, cells, cols, ADMIN1_ROW_H)
         y += ADMIN1_ROW_H
     page.font(5.9, color=MUTED)
-    note = t(
+    note = _(
         "{shown} of {n} units shown, highest first. Downscaled: the country estimate times an exposure index"
         " (conflict deaths, displaced people); no public sub-national trafficking count exists.",
         shown=len(shown),
@@ -773,7 +773,7 @@ def _admin1(page: _Page, data: BriefData, y: float, max_rows: int) -> float:
     )
     ties = int(units["estimate"].round(6).value_counts().iloc[0])
     if ties > 1:
-        note += " " + t(
+        note += " " + _(
             "{k} units share one value: nothing is located in them, so they share the lowest exposure.",
             k=ties,
         )
@@ -791,17 +791,17 @@ def _row(page: _Page, y: float, cells: list[str], cols: list[tuple[str, float, s
 
 
 def _run(page: _Page, data: BriefData, x: float, w: float, y: float) -> float:
-    t, lang, run = page.t, page.lang, data.run
-    y = page.heading(x, y, w, t("Model run"))
+    _, lang, run = page._, page.lang, data.run
+    y = page.heading(x, y, w, _("Model run"))
     window = run.get("training_window") or [None, None]
     created = run.get("created_at")
     lines = [
-        t(
+        _(
             "Run {run_id}, trained {date}.",
             run_id=run.get("run_id"),
             date=fmt_date(created, locale=lang) if created else "–",
         ),
-        t(
+        _(
             "Model {variant}, trained on reports {first}–{last}; newest victims report {newest}.",
             variant=run.get("variant") or "–",
             first=_year(window[0]),
@@ -812,7 +812,7 @@ def _run(page: _Page, data: BriefData, x: float, w: float, y: float) -> float:
     h = run.get("backtest_horizon")
     if h:
         lines.append(
-            t(
+            _(
                 "Backtest {h} years ahead: error (RMSLE) {model} against {baseline} for the best baseline"
                 " ({baseline_name}); rank correlation {spearman}; the 80% interval held {coverage} of"
                 " outcomes.",
@@ -827,11 +827,11 @@ def _run(page: _Page, data: BriefData, x: float, w: float, y: float) -> float:
             )
         )
     else:
-        lines.append(t("This model run stored no backtest by horizon."))
+        lines.append(_("This model run stored no backtest by horizon."))
     horizon, validated = run.get("horizon"), run.get("validated_up_to")
     if horizon and validated and horizon > validated:
         lines.append(
-            t(
+            _(
                 "This year is {h} years after the newest report, beyond the {v} years the backtest checks.",
                 h=horizon,
                 v=validated,
@@ -840,9 +840,9 @@ def _run(page: _Page, data: BriefData, x: float, w: float, y: float) -> float:
     gate = run.get("gate_passed")
     if gate is not None:
         lines.append(
-            t("Quality gate against the baselines: passed.")
+            _("Quality gate against the baselines: passed.")
             if gate
-            else t("Quality gate against the baselines: not passed at every horizon.")
+            else _("Quality gate against the baselines: not passed at every horizon.")
         )
     page.font(6.6)
     y = y
@@ -854,13 +854,13 @@ def _run(page: _Page, data: BriefData, x: float, w: float, y: float) -> float:
 def _sources_block(page: _Page, data: BriefData, y: float, compact: bool = False) -> float:
     """Every source in full, in two columns (three when crowded): title, publisher, data years, load date,
     licence."""
-    t, lang = page.t, page.lang
-    y = page.heading(MARGIN, y, CONTENT_W, t("Sources: publisher, data years, date loaded and licence"))
+    _, lang = page._, page.lang
+    y = page.heading(MARGIN, y, CONTENT_W, _("Sources: publisher, data years, date loaded and licence"))
     entries = []
     for s in data.sources:
         loaded = fmt_date(s["last_load"], locale=lang) if s.get("last_load") else "–"
         entries.append(
-            t(
+            _(
                 "{title}. {publisher}. Data {years}, loaded {loaded}. Licence: {licence}.",
                 title=str(s.get("title") or s.get("source")).rstrip("."),
                 publisher=str(s.get("publisher") or "–").rstrip("."),
@@ -871,7 +871,7 @@ def _sources_block(page: _Page, data: BriefData, y: float, compact: bool = False
         )
     if not entries:
         page.font(6.4, color=MUTED)
-        return page.para(MARGIN, y, CONTENT_W, 3, t("No source holds data for this region."))
+        return page.para(MARGIN, y, CONTENT_W, 3, _("No source holds data for this region."))
     n_cols = 3 if compact else 2  # a crowded page sets the sources smaller, in three columns
     col_w = (CONTENT_W - (n_cols - 1) * GAP) / n_cols
     page.font(5.4 if compact else 5.9)
@@ -892,7 +892,7 @@ def _sources_block(page: _Page, data: BriefData, y: float, compact: bool = False
         bottoms.append(cy)
     if kept < len(entries):
         page.font(6, bold=True)
-        more = t("{n} more sources are listed on the Data page (/data).", n=len(entries) - kept)
+        more = _("{n} more sources are listed on the Data page (/data).", n=len(entries) - kept)
         return page.para(MARGIN, max(bottoms), CONTENT_W, 3, more)
     return max(bottoms)
 
@@ -923,7 +923,7 @@ def _footer(page: _Page, data: BriefData) -> None:
         PAGE_H - MARGIN + 3,
         CONTENT_W,
         3,
-        page.t(
+        page._(
             "crisisrisk · {path} · page 1 of 1 · figures are estimates with uncertainty, not counts",
             path=f"/region/{data.region_id}?year={data.year}",
         ),
