@@ -13,12 +13,12 @@ from models.card import verdict_rows
 
 BACKTEST_COLUMNS = [
     ("model", "Model"),
-    ("rmsle", "RMSLE (log1p per 100k)"),
-    ("mae", "MAE (victims per 100k)"),
+    ("rmsle", "RMSLE (error on a log scale)"),
+    ("mae", "MAE (victims detected per 100,000 people)"),
     ("spearman", "Spearman ρ"),
     ("top20_recall", "Top-20 recall"),
     ("coverage80", "80% coverage"),
-    ("width80", "80% width (log1p)"),
+    ("width80", "80% interval width (log scale)"),
     ("n", "Country-years"),
 ]
 METRIC_OPTIONS = [
@@ -157,13 +157,46 @@ def _timing_card(metrics: dict) -> html.Div:
     )
 
 
+RUN_COLUMNS = {
+    "run_id": "Run",
+    "status": "Status",
+    "created_at": "Trained (UTC)",
+    "deployed_at": "Deployed (UTC)",
+    "level": "Level",
+    "variant": "Variant",
+    "training_window": "Training years",
+    "rmsle": "RMSLE (log scale, lower is better)",
+    "spearman": "Spearman ρ (rank agreement)",
+    "coverage80": "80% interval coverage",
+    "gate_passed": "Gate passed",
+    "artefact_sha256": "Artefact (SHA-256, first 12)",
+}
+RUN_DECIMALS = {"rmsle": 3, "spearman": 3, "coverage80": 2}
+
+
+def _rounded_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs table for reading: metrics to 2-3 decimals (were 16-digit floats), yes/no for the gate."""
+    out = runs.copy()
+    for column, decimals in RUN_DECIMALS.items():
+        if column in out:
+            out[column] = pd.to_numeric(out[column], errors="coerce").round(decimals)
+    if "gate_passed" in out:
+        out["gate_passed"] = out["gate_passed"].map({True: "yes", False: "no"}).fillna("not measured")
+    return out
+
+
+def _runs_columns(runs: pd.DataFrame) -> list[dict]:
+    return [{"name": RUN_COLUMNS.get(c, c), "id": c} for c in runs.columns]
+
+
 def layout(**_query):
     q = context.queries()
     run = q.deployed_run()
     runs = q.runs()
     runs_table = table(
         ids.MODEL_RUNS,
-        runs,
+        _rounded_runs(runs),
+        columns=_runs_columns(runs),
         page_size=10,
         sort_action="native",
         style_data_conditional=[
@@ -235,7 +268,7 @@ def layout(**_query):
                         "The headline is the crisis watch list; its measured skill, protocol and external"
                         " checks come first. Then the detected-victims model: "
                     ),
-                    meta.get("label", "log1p detected trafficking victims per 100k"),
+                    "detected trafficking victims per 100,000 people (UNODC GLOTIP), modelled on a log scale",
                     ". It is the risk of ",
                     html.Em("detected"),
                     " trafficking, not of trafficking itself.",
@@ -311,8 +344,9 @@ def layout(**_query):
                     html.H3("Backtest one year ahead, pooled over all origins"),
                     html.P(
                         "Rolling-origin by year: each year is predicted by a model trained only on earlier"
-                        " years. RMSLE on log1p(victims per 100k); MAE in victims per 100k; coverage80 ="
-                        " share of observed values inside the 80% interval.",
+                        " years. RMSLE: the typical error on a log scale; MAE: the average miss in victims"
+                        " detected per 100,000 people; 80% coverage: share of reported values inside the"
+                        " 80% interval (target 0.80). See the glossary for each term.",
                         className="note",
                     ),
                     table(
