@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -388,12 +389,11 @@ def build_examples(
 def _fit(frame: pd.DataFrame, features: tuple[str, ...] | None = None) -> xgb.Booster:
     cols = list(features or FEATURES)
     d = xgb.DMatrix(
-        frame[cols].to_numpy(dtype=float),
-        label=frame["target"].to_numpy(dtype=float),
-        feature_names=cols,
-        missing=np.nan,
+        frame[cols].to_numpy(dtype=float), label=frame["target"].to_numpy(dtype=float), missing=np.nan
     )
-    return xgb.train(PARAMS, d, num_boost_round=ROUNDS)
+    booster = xgb.train(PARAMS, d, num_boost_round=ROUNDS)
+    booster.feature_names = cols  # named after training: a named matrix is re-checked in every round
+    return booster
 
 
 def _predict(booster: xgb.Booster, frame: pd.DataFrame) -> np.ndarray:
@@ -442,15 +442,29 @@ def backtest(
     cutoffs' out-of-sample rows whose target year is <= Y (inner origins), never on Y's own targets.
     ``first_cutoff`` restricts the table (not the training) to cutoffs >= it.
     """
-    cutoffs = sorted(examples["cutoff"].unique())
+    from models.evaluate import backtest_workers
+
+    cutoffs = [
+        c
+        for c in sorted(examples["cutoff"].unique())
+        if examples.loc[examples["year"] <= c, "year"].nunique() >= 3 and (examples["cutoff"] == c).any()
+    ]
+
+    def fit_predict(cutoff: int) -> np.ndarray:
+        booster = _fit(examples[examples["year"] <= cutoff], features)
+        return _predict(booster, examples[examples["cutoff"] == cutoff])
+
+    # the cutoffs' fits are independent (only the blend reads earlier cutoffs): fitted in threads, as many as
+    # cores / nthread, and taken in order, so the result is the sequential one
+    workers = backtest_workers({"xgboost": {"nthread": PARAMS.get("nthread", 1)}}, len(cutoffs))
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            raws = list(pool.map(fit_predict, cutoffs))
+    else:
+        raws = [fit_predict(c) for c in cutoffs]
     oos = []
-    for cutoff in cutoffs:
-        train = examples[examples["year"] <= cutoff]
+    for cutoff, raw in zip(cutoffs, raws, strict=True):
         test = examples[examples["cutoff"] == cutoff]
-        if train["year"].nunique() < 3 or test.empty:
-            continue
-        booster = _fit(train, features)
-        raw = _predict(booster, test)
         pred = raw
         if blend:
             inner = pd.concat(oos, ignore_index=True) if oos else pd.DataFrame(columns=["horizon"])

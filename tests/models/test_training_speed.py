@@ -86,3 +86,25 @@ def test_rolling_origin_reports_seconds_per_horizon(setup):
     models = [c for c in candidates(config) if c.name in ("xgboost", "mean_3y")]
     rolling_origin(panels.get, models, [2010, 2011], horizons=(1, 3), timings=timings, workers=2)
     assert set(timings) == {"h1", "h3"} and all(v > 0 for v in timings.values())
+
+
+def test_pair_backtest_in_threads_equals_the_sequential_one(monkeypatch):
+    """The pair model's cutoffs are fitted in threads (the blend still reads earlier cutoffs in order): the
+    out-of-sample rows equal those of one thread."""
+    from models import pairs as pm
+    from models import watchlist as wl
+    from tests.models.test_pairs import coords, synthetic_pairs
+    from tests.models.test_watchlist import synthetic_obs
+
+    monkeypatch.setattr(pm, "ROUNDS", 20)
+    pairs, census = synthetic_pairs()
+    drivers = wl.driver_panel(synthetic_obs(), years=list(range(2000, 2021))).drivers
+    examples = pm.build_examples(pairs, census, drivers, coords())
+    examples = examples[examples["cutoff"] >= 2011]
+    monkeypatch.setattr(evaluate.os, "sched_getaffinity", lambda _pid: {0}, raising=False)
+    one_table, one = pm.backtest(examples, blend=True)
+    monkeypatch.setattr(evaluate.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    two_table, two = pm.backtest(examples, blend=True)
+    assert one["cutoff"].nunique() >= 3
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
+    pd.testing.assert_frame_equal(one_table, two_table, check_exact=True)
