@@ -21,7 +21,8 @@ import plotly.graph_objects as go
 from dash import ALL, ClientsideFunction, Input, Output, State, callback, clientside_callback, dcc, html
 from plotly.subplots import make_subplots
 
-from dashboard import context
+from dashboard import context, figures
+from dashboard.i18n import _
 from dashboard.pages.common import table
 from models import scenarios as sc
 
@@ -395,7 +396,8 @@ def result_cards(result: dict) -> html.Div:
                 )
             )
         if item.get("beyond_support"):
-            beyond = [s["feature"] for s in item.get("support", []) if s.get("beyond")]
+            support = item.get("support", [])
+            beyond = [figures.plain_feature_label(s["feature"]) for s in support if s.get("beyond")]
             lines.append(
                 html.P(
                     (
@@ -467,10 +469,7 @@ def waterfall_figure(result: dict) -> go.Figure:
     fig = make_subplots(
         rows=1,
         cols=max(len(items), 1),
-        subplot_titles=[
-            f"{'watch list' if i['target'] == 'rise' else 'detected'}: {i.get('contribution_space', '')}"
-            for i in items
-        ],
+        subplot_titles=[_contribution_title(i) for i in items],
     )
     for col, item in enumerate(items, start=1):
         parts = {
@@ -478,7 +477,7 @@ def waterfall_figure(result: dict) -> go.Figure:
         }
         fig.add_trace(
             go.Waterfall(
-                x=list(parts),
+                x=[_("other (interactions)") if k == OTHER else _lever_label(k) for k in parts],
                 y=list(parts.values()),
                 measure=["relative"] * len(parts),
                 increasing={"marker": {"color": "#D55E00"}},
@@ -488,8 +487,22 @@ def waterfall_figure(result: dict) -> go.Figure:
             row=1,
             col=col,
         )
-    fig.update_layout(height=260, margin={"l": 40, "r": 10, "t": 40, "b": 60}, plot_bgcolor="white")
+    fig.update_layout(height=300, margin={"l": 40, "r": 10, "t": 60, "b": 60}, plot_bgcolor="white")
+    fig.update_annotations(font_size=12)
     return fig
+
+
+OTHER = "other (interactions)"  # the engine's key for what no single lever explains
+
+
+def _contribution_title(item: dict) -> str:
+    """A subplot's title in words: what moves, on which scale (the engine names it 'log1p(...)')."""
+    space = str(item.get("contribution_space", ""))
+    if item["target"] == "rise":
+        if space.startswith("log"):
+            return _("Watch list: change of the rise,<br>log scale (+0.69 = twice the rise)")
+        return _("Watch list: change of the rise<br>(not additive: no calibration line)")
+    return _("Detected victims: change,<br>log scale (+0.69 = about twice as many)")
 
 
 def _rows(result: dict) -> list[dict]:
