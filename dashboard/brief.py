@@ -20,6 +20,8 @@ import io
 import logging
 import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +31,7 @@ import pandas as pd
 import typer
 
 from dashboard.i18n import LANGUAGES, RTL_LANGUAGES, fmt_date, fmt_number, fmt_percent, normalise, translate
-from dashboard.queries import Queries, feature_label
+from dashboard.queries import Queries, feature_label, rank_within
 
 log = logging.getLogger(__name__)
 
@@ -142,11 +144,12 @@ def _pick_year(pred: pd.DataFrame, year: int | None, info: dict) -> int:
 
 
 def _rank_in(peers: pd.DataFrame, region_id: str) -> int | None:
-    """Rank by estimate among ``peers`` (1 = highest; ties share the better rank)."""
-    if peers.empty or region_id not in set(peers["region_id"]):
+    """Rank by estimate among ``peers`` as the region page counts it (``queries.rank_within``: 1 = highest,
+    ties share the better rank); None when the region has no estimate."""
+    if peers.empty:
         return None
-    ranks = peers["estimate_per_100k"].rank(ascending=False, method="min")
-    return int(ranks[peers["region_id"] == region_id].iloc[0])
+    k, _n = rank_within(peers, region_id)
+    return k or None
 
 
 def _trend(pred: pd.DataFrame) -> pd.DataFrame:
@@ -185,14 +188,16 @@ def top_drivers(expl: pd.DataFrame, labels: dict[str, str], n: int = TOP_DRIVERS
         return []
     total = float(terms["value"].abs().sum()) or 1.0
     top = terms.assign(size=terms["value"].abs()).sort_values("size", ascending=False).head(n)
+    values = top["feature_value"] if "feature_value" in top else [None] * len(top)
     return [
         {
             "feature": f,
             "label": labels.get(f) or feature_label(f),
             "value": float(v),
             "share": float(abs(v)) / total,
+            "feature_value": None if x is None or pd.isna(x) else float(x),
         }
-        for f, v in zip(top["feature"], top["value"], strict=True)
+        for f, v, x in zip(top["feature"], top["value"], values, strict=True)
     ]
 
 
@@ -230,7 +235,7 @@ def admin1_table(units: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
         {
             "region_id": units["region_id"],
             "name": [names.get(r, r) for r in units["region_id"]],
-            "rank": units["estimate_per_100k"].rank(ascending=False, method="min").astype(int),
+            "rank": units["estimate_per_100k"].round(9).rank(ascending=False, method="min").astype(int),
             "estimate": units["estimate_per_100k"].astype(float),
             "lower": units["lower_per_100k"].astype(float),
             "upper": units["upper_per_100k"].astype(float),
@@ -406,6 +411,43 @@ class _Page:
         self.pdf.rect(self.x(x, w), y, w, h, style="F")
 
 
+@contextmanager
+def _in_locale(lang: str) -> Iterator[None]:
+    """A request in ``lang`` around the drawing, so the screens' own builders that translate for the current
+    request (``figures.plain_feature_label`` / ``plain_feature_value``) speak the brief's language, in the
+    CLI too. The route's request already has it (``?lang=``, else the same cookie / Accept-Language)."""
+    from flask import Flask, has_request_context
+
+    from dashboard.i18n import current_locale
+
+    if has_request_context() and current_locale() == lang:
+        yield
+        return
+    with Flask(__name__).test_request_context("/", query_string={"lang": lang}):
+        yield
+
+
+def driver_text(feature: str, fallback: str, value: float | None = None) -> str:
+    """A driver as the screens name it (figures.PLAIN_FEATURES, translated), with its value on the scale
+    people use when known; the run's description when the screens have no name for it."""
+    from dashboard.figures import plain_feature_label, plain_feature_value
+
+    label = plain_feature_label(feature, fallback=fallback)
+    if value is None:
+        return label
+    return f"{label}: {plain_feature_value(feature, value)}"
+
+
+def _fit_lines(page: _Page, text: str, w: float, max_lines: int) -> str:
+    """``text`` shortened word by word (with an ellipsis) until it wraps into at most ``max_lines`` lines."""
+    if page.lines(w, text) <= max_lines:
+        return text
+    words = text.split()
+    while len(words) > 1 and page.lines(w, " ".join(words) + "…") > max_lines:
+        words.pop()
+    return " ".join(words).rstrip(",;:") + "…"
+
+
 def _fit(pdf, text: str, w: float) -> str:
     if pdf.get_string_width(text) <= w - 0.6:
         return text
@@ -425,7 +467,8 @@ def build_pdf(data: BriefData, lang: str = "en") -> bytes:
     rows, compact = ADMIN1_MAX_ROWS, False
     for _attempt in range(4):
         page = _Page(lang)
-        bottom = _draw(page, data, rows, trend, compact)
+        with _in_locale(lang):
+            bottom = _draw(page, data, rows, trend, compact)
         if bottom <= limit:
             break
         log.info("brief of %s: %d admin-1 rows end at %.0f mm, making room", data.region_id, rows, bottom)
@@ -647,9 +690,7 @@ def _drivers(page: _Page, data: BriefData, x: float, w: float, y: float) -> floa
         ry = y + i * row_h
         page.font(6.2)
         page.pdf.set_xy(page.x(x, label_w), ry + 0.2)
-        label = (
-            d["label"] if page.lines(label_w, d["label"]) <= 2 else _fit(page.pdf, d["label"], label_w * 1.9)
-        )
+        label = _fit_lines(page, driver_text(d["feature"], d["label"], d.get("feature_value")), label_w, 2)
         page.pdf.multi_cell(label_w, 2.7, label, align=page.align("L"), max_line_height=2.7)
         length = max(0.4, bar_w * abs(d["value"]) / biggest)
         page.rect(x + label_w + 1, ry + 1.3, length, 3.0, UP if d["value"] >= 0 else DOWN)
@@ -662,8 +703,8 @@ def _drivers(page: _Page, data: BriefData, x: float, w: float, y: float) -> floa
             fmt_percent(d["share"], 0, locale=page.lang),
         )
     y += len(data.drivers) * row_h + 0.8
-    ups = [d["label"] for d in data.drivers if d["value"] > 0][:2]
-    downs = [d["label"] for d in data.drivers if d["value"] < 0][:2]
+    ups = [driver_text(d["feature"], d["label"]) for d in data.drivers if d["value"] > 0][:2]
+    downs = [driver_text(d["feature"], d["label"]) for d in data.drivers if d["value"] < 0][:2]
     page.font(6.4)
     sentence = " ".join(
         s
@@ -711,9 +752,19 @@ def _changes(page: _Page, data: BriefData, y: float) -> float:
         )
     for d in data.driver_changes:
         if d["change"] > 0:
-            lines.append(_("{name} pushes the estimate up more than a year before.", name=d["label"]))
+            lines.append(
+                _(
+                    "{name} pushes the estimate up more than a year before.",
+                    name=driver_text(d["feature"], d["label"]),
+                )
+            )
         else:
-            lines.append(_("{name} pushes the estimate down more than a year before.", name=d["label"]))
+            lines.append(
+                _(
+                    "{name} pushes the estimate down more than a year before.",
+                    name=driver_text(d["feature"], d["label"]),
+                )
+            )
     return page.para(MARGIN, y, CONTENT_W, 3.3, "  ·  ".join(lines))
 
 

@@ -85,11 +85,26 @@ def test_default_year_is_the_newest_that_is_not_a_projection(queries, nigeria):
 def test_drivers_are_named_in_plain_words_not_codes(nigeria):
     text = _flat(_text(brief.build_pdf(nigeria, "en")))
     assert nigeria.drivers, "the fixture stores SHAP explanations for Nigeria"
+    from dashboard.figures import PLAIN_FEATURES
+
     for d in nigeria.drivers:
         assert d["feature"] not in text  # no raw feature code on the page
-        assert d["label"][:18] in text
+        key = re.sub(r"_lag\d$", "", d["feature"].split(".", 1)[-1])
+        name = (
+            PLAIN_FEATURES[key][0] if key in PLAIN_FEATURES else d["label"]
+        )  # the screens' name, else the run's
+        assert name[:18] in text, name
     shares = [d["share"] for d in nigeria.drivers]
     assert shares == sorted(shares, reverse=True) and 0 < sum(shares) <= 1.0 + 1e-9
+
+
+def test_driver_text_gives_the_value_on_the_scale_people_use():
+    # log(population) 17.0 is about 24.2 million people; a log1p rate of 1.0986 is 2.0 per 100,000 people
+    assert brief.driver_text("log_population", "x", 17.0) == "Population: 24.2 million people"
+    assert brief.driver_text("conflict_deaths_per100k", "x", 1.0986123) == (
+        "Deaths in organised violence: 2.0 per 100,000 people"
+    )
+    assert brief.driver_text("not_a_known_feature", "Its description") == "Its description"
 
 
 def test_plain_label_drops_model_scale_notes():
