@@ -209,11 +209,11 @@ def _chrome(profile: Path):
     return driver
 
 
-def _network(driver) -> list[dict]:
-    """The requests logged since the last call: url, bytes on the wire (headers included), decoded body
-    bytes, encoding, Cache-Control, and whether the answer came from the browser's cache."""
+def _network(driver, entries: list | None = None) -> list[dict]:
+    """The requests logged since the last call (or in ``entries``): url, bytes on the wire (headers
+    included), decoded body bytes, encoding, Cache-Control, and whether the answer came from the cache."""
     reqs: dict[str, dict] = {}
-    for entry in driver.get_log("performance"):
+    for entry in driver.get_log("performance") if entries is None else entries:
         msg = json.loads(entry["message"])["message"]
         method, params = msg.get("method"), msg.get("params", {})
         rid = params.get("requestId")
@@ -284,12 +284,13 @@ def _period_change(driver, year: int) -> dict:
     driver.execute_script(
         "window.dash_clientside.set_props(arguments[0], {value: arguments[1]});", ids.MAP_YEAR, year
     )
-    reqs: list[dict] = []
+    entries: list = []
     t0 = time.perf_counter()
-    while time.perf_counter() - t0 < 30:  # until every callback answer has finished, then 1 s more
+    while time.perf_counter() - t0 < 60:  # until every callback answer has finished and 1 s passed
         time.sleep(1.0)
-        new = [r for r in _network(driver) if "_dash-update-component" in r["url"]]
-        reqs += new
+        new = driver.get_log("performance")
+        entries += new
+        reqs = [r for r in _network(driver, entries) if "_dash-update-component" in r["url"]]
         if reqs and not new and all(r["wire"] for r in reqs):
             break
     return {
@@ -318,27 +319,55 @@ def blank_dash_app():
     return blank
 
 
+def served_as_before(app):
+    """The same app served as before issue 13 item 7, the baseline measured in the same run: Dash's own
+    script list (dcc.Graph then fetches the full plotly.min.js), asset URLs by file time, and no
+    compression or Cache-Control of static files (JSON answers stay gzipped, as they were)."""
+    import types
+
+    from dash import Dash
+
+    from dashboard import auth, static_assets
+
+    app.server.after_request_funcs[None].remove(static_assets.static_headers)
+    app._generate_scripts_html = types.MethodType(Dash._generate_scripts_html, app)  # noqa: SLF001
+    app._collect_and_register_resources = types.MethodType(  # noqa: SLF001
+        Dash._collect_and_register_resources,
+        app,  # noqa: SLF001
+    )
+
+    @auth.requires("public")
+    def full_plotly():
+        return app.backend.serve_component_suites(app, "plotly", "package_data/plotly.min.js")
+
+    app.server.view_functions["static_assets.full_plotly"] = full_plotly
+    return app
+
+
 def browser(engine, runs: int = 1) -> dict:
-    """Cold (fresh profile, cache cleared) and warm (the same URL again) loads of the map page and of a
-    blank Dash page, in headless Chromium; then one period change on the warm map page."""
+    """Cold (fresh profile, cache cleared) and warm (the same URL again) loads of the map page, of the same
+    app served as before, and of a blank Dash page, interleaved run by run so that the machine's load
+    weighs on each alike; then one period change on the warm map page."""
     import tempfile
 
     from dashboard.app import create_app
 
     blank = blank_dash_app()
     app = create_app(engine, {"public_read": True})
+    before = served_as_before(create_app(engine, {"public_read": True}))
     years = app.server.extensions["crisisrisk"].queries.years(0)
-    servers = {"map": _serve(app.server), "blank": _serve(blank.server)}
+    servers = {"map": _serve(app.server), "before": _serve(before.server), "blank": _serve(blank.server)}
     out: dict = {"runs": runs, "load_average_at_start": [round(x, 1) for x in os.getloadavg()]}
     try:
-        with tempfile.TemporaryDirectory(prefix="bench-chrome-") as profile:  # not counted: fills the
-            driver = _chrome(Path(profile))  # server's query caches, as any earlier visitor would have
-            try:
-                _load(driver, servers["map"][1] + "/")
-            finally:
-                driver.quit()
-        for name, (_, base) in servers.items():
-            for run in range(runs):
+        for name in ("map", "before"):  # not counted: fills each server's query caches, as any earlier
+            with tempfile.TemporaryDirectory(prefix="bench-chrome-") as profile:  # visitor would have
+                driver = _chrome(Path(profile))
+                try:
+                    _load(driver, servers[name][1] + "/")
+                finally:
+                    driver.quit()
+        for run in range(runs):
+            for name, (_, base) in servers.items():
                 with tempfile.TemporaryDirectory(prefix="bench-chrome-") as profile:
                     driver = _chrome(Path(profile))
                     try:
@@ -356,6 +385,7 @@ def browser(engine, runs: int = 1) -> dict:
     finally:
         for server, _ in servers.values():
             server.close()
+    out["load_average_at_end"] = [round(x, 1) for x in os.getloadavg()]
     return out
 
 
@@ -379,6 +409,15 @@ def browser_summary(result: dict) -> list[str]:
             f"first map render {mt:.2f} s | blank Dash page {bb / 1e6:.2f} MB, {bt:.2f} s | "
             f"ratio map/blank: bytes {mb / max(bb, 1):.2f}x, time {mt / max(bt, 1e-3):.2f}x"
         )
+    if "before" in result:
+        for phase in ("cold", "warm"):
+            m, b = result["map"][phase], result["before"][phase]
+            mb, bb = _median(m, "transferred_bytes"), _median(b, "transferred_bytes")
+            mt, bt = _median(m, "first_render_s"), _median(b, "first_render_s")
+            lines.append(
+                f"{phase} cache: the same app served as before: {bb / 1e6:.2f} MB, {bt:.2f} s | "
+                f"ratio now/before: bytes {mb / max(bb, 1):.3f}x, time {mt / max(bt, 1e-3):.2f}x"
+            )
     cold = _median(result["map"]["cold"], "transferred_bytes")
     lines.append(
         f"cold map page bytes / full plotly.min.js uncompressed ({full_bundle / 1e6:.2f} MB) = "
@@ -402,7 +441,9 @@ def browser_summary(result: dict) -> list[str]:
         )
     lines.append(f"hosts contacted: {result['map']['cold'][0]['hosts']}")
     lines.append(
-        f"{result['runs']} run(s) per page, medians; load average at start {result['load_average_at_start']} "
+        f"{result['runs']} run(s) per page, medians; load average {result['load_average_at_start']} "
+        "at start, "
+        f"{result.get('load_average_at_end')} at end "
         f"on {os.cpu_count()} CPUs (times scale with it; compare the ratios)"
     )
     return lines

@@ -69,6 +69,20 @@ class HashedDash(Dash):
         bundle = hashed_url(PLOTLY_BUNDLE, self.config.requests_pathname_prefix)
         return f'<script src="{bundle}"></script>\n' + super()._generate_scripts_html()
 
+    def interpolate_index(self, **kwargs) -> str:
+        kwargs["css"] = self._map_geometry_preload() + kwargs.get("css", "")
+        return super().interpolate_index(**kwargs)
+
+    def _map_geometry_preload(self) -> str:
+        """On the world map, a preload of its geometry: fetched while the scripts load and run, where
+        dcc.Graph would ask for it only once the map's figure has arrived (after layout and callback)."""
+        ctx = self.server.extensions.get("crisisrisk")
+        prefix = self.config.requests_pathname_prefix
+        if ctx is None or request.path != prefix or request.args.get("country"):
+            return ""
+        url = ctx.geometry.url("countries", prefix.rstrip("/"))
+        return f'<link rel="preload" href="{url}" as="fetch" crossorigin="anonymous">\n'
+
     def _collect_and_register_resources(self, resources, include_async=True, url_attr="src"):
         srcs = super()._collect_and_register_resources(resources, include_async, url_attr)
         return [self._content_hashed(src, url_attr) for src in srcs]

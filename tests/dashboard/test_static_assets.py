@@ -29,7 +29,7 @@ def page_urls(client, path: str = "/") -> list[str]:
     return re.findall(r'<(?:script|link)[^>]*?(?:src|href)="([^"]+)"', html)
 
 
-def test_page_html_is_revalidated_and_names_every_file_by_a_fingerprint(client):
+def test_page_html_is_revalidated_and_names_every_file_by_a_fingerprint(client, dash_app):
     resp = client.get("/")
     assert resp.status_code == 200 and resp.headers["Cache-Control"] == "no-cache"
     urls = page_urls(client)
@@ -45,6 +45,8 @@ def test_page_html_is_revalidated_and_names_every_file_by_a_fingerprint(client):
             digest, name = path.split("/", 3)[2:]
             file = ROOT / "dashboard" / "static" / name
             assert digest == hashlib.blake2b(file.read_bytes(), digest_size=8).hexdigest(), url
+        elif path.startswith("/geo/"):  # the world map's preloaded geometry, named by geometry version
+            assert path == dash_app.server.extensions["crisisrisk"].geometry.url("countries"), url
         else:
             assert path == "/_favicon.ico" and query.startswith("v="), url
 
@@ -189,3 +191,13 @@ def _plotly_version() -> str:
     from plotly.offline import get_plotlyjs_version
 
     return get_plotlyjs_version()
+
+
+def test_world_map_html_preloads_its_geometry_and_other_views_do_not(client, dash_app):
+    """The world layer is asked for while the scripts load (dcc.Graph would ask after the figure came)."""
+    url = dash_app.server.extensions["crisisrisk"].geometry.url("countries")
+    preload = f'<link rel="preload" href="{url}" as="fetch" crossorigin="anonymous">'
+    assert preload in client.get("/").get_data(as_text=True)
+    assert client.get(url).status_code == 200  # the preloaded URL answers
+    assert 'rel="preload"' not in client.get("/?country=NGA").get_data(as_text=True)  # admin-1 view
+    assert 'rel="preload"' not in client.get("/model").get_data(as_text=True)
