@@ -435,7 +435,9 @@ def driver_text(feature: str, fallback: str, value: float | None = None) -> str:
     label = plain_feature_label(feature, fallback=fallback)
     if value is None:
         return label
-    return f"{label}: {plain_feature_value(feature, value)}"
+    from dashboard import i18n
+
+    return i18n._("{label}: {value}", label=label, value=plain_feature_value(feature, value))
 
 
 def _fit_lines(page: _Page, text: str, w: float, max_lines: int) -> str:
