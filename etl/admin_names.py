@@ -21,6 +21,7 @@ A name whose normalised form fits two units equally is ``ambiguous``; the caller
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 import re
@@ -111,14 +112,20 @@ OVERRIDES: dict[tuple[str, str], str] = {
     ("TCD", "ennedi west"): "TCD-5579",  # Maysan (DTM spelling; difflib ratio 0.67 is below the cutoff)
 }
 
-NE_ADMIN1_GLOB = "natural_earth_admin/ne_10m_admin_1_states_provinces*.geojson"
+NE_ADMIN1_GLOB = "ne_10m_admin_1_states_provinces*.geojson"  # in the natural_earth folder
 
 
 def normalise(name: object) -> str:
     """Lower-case, accent-free, punctuation-free name without generic words ('' for blanks)."""
     if name is None or (isinstance(name, float) and pd.isna(name)):
         return ""
-    text = unicodedata.normalize("NFKD", str(name))
+    return _normalise_text(str(name))
+
+
+@lru_cache(maxsize=200_000)
+def _normalise_text(name: str) -> str:
+    """Memoised: the same few thousand unit names are normalised by every matcher and every source."""
+    text = unicodedata.normalize("NFKD", name)
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
     text = re.sub(r"[^a-z0-9]+", " ", text)
     words = [COMPASS.get(w, w) for w in text.split() if w not in GENERIC_WORDS]
@@ -159,7 +166,9 @@ def ne_alternative_names(raw_dir: Path | None) -> pd.DataFrame:
     absent."""
     if raw_dir is None:
         return pd.DataFrame(columns=["region_id", "name"])
-    found = sorted(Path(raw_dir).glob(NE_ADMIN1_GLOB))
+    from etl.sources.folders import resolve  # an old raw layout (natural_earth_admin) still works
+
+    found = sorted((Path(raw_dir) / resolve(Path(raw_dir), "natural_earth")).glob(NE_ADMIN1_GLOB))
     if not found:
         log.warning("no Natural Earth admin-1 file under %s; matching on primary names only", raw_dir)
         return pd.DataFrame(columns=["region_id", "name"])
@@ -192,8 +201,15 @@ class Admin1Matcher:
     @classmethod
     def from_context(cls, ctx) -> Admin1Matcher:
         """Build from a :class:`~etl.context.MappingContext` (regions plus Natural Earth alternative
-        names)."""
-        return cls(ctx.regions, ne_alternative_names(getattr(ctx, "raw_dir", None)))
+        names), once per context: the sources of one ETL run share it (its regions do not change)."""
+        regions = ctx.regions
+        cached = getattr(ctx, "_admin1_matcher", None)
+        if cached is not None and cached[0] is regions:
+            return cached[1]
+        matcher = cls(regions, ne_alternative_names(getattr(ctx, "raw_dir", None)))
+        with contextlib.suppress(AttributeError):  # a context without a __dict__ is simply not memoised
+            ctx._admin1_matcher = (regions, matcher)
+        return matcher
 
     def match_names(self, iso3: str, names: list[str]) -> dict[str, Admin1Match]:
         """Match a batch of names of one country; exact matches claim units before fuzzy matching runs."""
@@ -231,22 +247,38 @@ class Admin1Matcher:
         )
         choices = choices[choices["norm"] != ""].drop_duplicates()
         for name, norm in pending:
-            compass = _compass(norm)
-            cand = choices[choices["norm"].map(lambda c, k=compass: _compass(c) == k).astype(bool)]
-            scores = cand.assign(
-                score=cand["norm"].map(lambda c, n=norm: difflib.SequenceMatcher(None, n, c).ratio())
-            )
-            scores = scores[scores["score"] >= self.cutoff]
-            if scores.empty:
+            scores = self._fuzzy_scores(norm, choices)
+            if not scores:
                 out[name] = Admin1Match(None, None)
                 continue
-            best = scores["score"].max()
-            top = sorted(set(scores.loc[scores["score"] == best, "region_id"]))
+            best = max(score for _, score in scores)
+            top = sorted({rid for rid, score in scores if score == best})
             if len(top) > 1:
                 out[name] = Admin1Match(None, "ambiguous", " | ".join(top), best)
             else:
                 out[name] = Admin1Match(top[0], "fuzzy", self.name_of[top[0]], round(float(best), 3))
         return out
+
+    def _fuzzy_scores(self, norm: str, choices: pd.DataFrame) -> list[tuple[str, float]]:
+        """(region_id, ratio) of the candidates with the same compass words scoring at least the cutoff.
+
+        The ratio is ``SequenceMatcher(None, norm, candidate).ratio()``; the cheap upper bounds
+        ``real_quick_ratio`` and ``quick_ratio`` skip candidates that cannot reach the cutoff, as
+        :func:`difflib.get_close_matches` does, so the result is the same as scoring every candidate.
+        """
+        compass = _compass(norm)
+        matcher = difflib.SequenceMatcher(None, norm, "")
+        found = []
+        for rid, cand in zip(choices["region_id"], choices["norm"], strict=True):
+            if _compass(cand) != compass:
+                continue
+            matcher.set_seq2(cand)
+            if matcher.real_quick_ratio() < self.cutoff or matcher.quick_ratio() < self.cutoff:
+                continue
+            score = matcher.ratio()
+            if score >= self.cutoff:
+                found.append((rid, score))
+        return found
 
     def match_frame(self, iso3: pd.Series, names: pd.Series) -> pd.DataFrame:
         """Vectorised over rows: region_id, method, matched_name, score, aligned to ``names``."""

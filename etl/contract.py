@@ -99,7 +99,7 @@ def read_text_table(
             keep_default_na=False,
             na_filter=False,
             sep=sep,
-            skiprows=lambda i: i in skip,
+            skiprows=sorted(skip) or None,  # a callable here ran once per line of the file
             header=header_row,
             skip_blank_lines=False,
         )

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, CursorResult, Engine, Table, select
+from sqlalchemy import Connection, CursorResult, Date, DateTime, Engine, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from warehouse.schema import (
     displacement_pair,
@@ -54,14 +57,23 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict]) -> None:
 
 
 def bulk_insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> None:
-    """Fast set-based insert of a DataFrame: one DBAPI executemany with bound parameters.
+    """Fast set-based insert of a DataFrame with the driver's fastest path, inside the caller's transaction.
 
-    About 3x faster than Core inserts of dicts for the half-million observation rows of a full load.
-    Column names come from the table definition, values are always bound, never formatted into SQL.
+    PostgreSQL: one ``COPY ... FROM STDIN`` through psycopg (the profile of a full ETL showed the row-wise
+    INSERTs as its largest single cost). SQLite: one prepared INSERT run by ``executemany`` over plain Python
+    tuples. Either way the rows join the open transaction, so a load stays all-or-nothing; column names come
+    from the table definition and values are always bound or streamed, never formatted into SQL.
     """
     if frame.empty:
         return
     cols = [c for c in frame.columns if c in table.c]
+    columns = [_python_values(frame[c], table.c[c].type) for c in cols]
+    rows = list(zip(*columns, strict=True))
+    preparer = conn.dialect.identifier_preparer
+    target = f"{preparer.format_table(table)} ({', '.join(preparer.quote(c) for c in cols)})"
+    if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
+        _copy_rows(conn, target, rows)
+        return
     style = conn.dialect.paramstyle
     if style == "qmark":
         marks = ", ".join("?" for _ in cols)
@@ -69,15 +81,47 @@ def bulk_insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> No
         marks = ", ".join("%s" for _ in cols)
     else:
         marks = ", ".join(f":{c}" for c in cols)
-    preparer = conn.dialect.identifier_preparer
-    sql = (
-        f"INSERT INTO {preparer.format_table(table)} ({', '.join(preparer.quote(c) for c in cols)}) "  # noqa: S608
-        f"VALUES ({marks})"
-    )
-    columns = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in cols]
-    rows = list(zip(*columns, strict=True))
+    sql = f"INSERT INTO {target} VALUES ({marks})"  # noqa: S608 - identifiers from the table, values bound
     for start in range(0, len(rows), CHUNK * 5):
         conn.exec_driver_sql(sql, rows[start : start + CHUNK * 5])
+
+
+def _python_values(column: pd.Series, sql_type: Any) -> list:
+    """A column as a list of plain Python values with None for missing, converted once per distinct value.
+
+    Dates become ISO text (what sqlite3's default adapter and SQLAlchemy's SQLite ``Date`` store, and what
+    PostgreSQL parses), computed for the few distinct dates instead of once per row.
+    """
+    if isinstance(sql_type, Date) and not isinstance(sql_type, DateTime) and column.dtype == object:
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+        if len(uniques) and all(type(u) is dt.date for u in uniques):
+            text = np.array([u.isoformat() for u in uniques] + [None], dtype=object)
+            return text[codes].tolist()  # code -1 (missing) takes the trailing None
+    numpy_kind = column.dtype.kind if isinstance(column.dtype, np.dtype) else "O"
+    if numpy_kind in "biu":  # numpy bool and integer arrays hold no missing values
+        return column.to_numpy().tolist()
+    values = column.to_numpy() if numpy_kind == "f" else column.to_numpy(dtype=object)
+    missing = pd.isna(column).to_numpy()
+    if not missing.any():
+        return values.tolist()
+    out = values.astype(object)
+    out[missing] = None
+    return out.tolist()
+
+
+def _copy_rows(conn: Connection, target: str, rows: list[tuple]) -> None:
+    """Stream rows with PostgreSQL COPY on the connection's own psycopg connection (same transaction)."""
+    import psycopg
+
+    driver = conn.connection.driver_connection
+    if driver is None:
+        raise RuntimeError("no driver connection to COPY through")
+    try:
+        with driver.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as exc:  # the same exception types (IntegrityError, ...) as the INSERT path
+        raise DBAPIError.instance(f"COPY {target} FROM STDIN", None, exc, psycopg.Error) from exc
 
 
 def read_observations(
