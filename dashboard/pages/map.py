@@ -809,21 +809,22 @@ clientside_callback(
 
 
 @callback(
-    Output(ids.MAP_NAV, "pathname"),
-    Output(ids.MAP_NAV, "search"),
+    Output(ids.MAP_NAV, "href"),
     Input(ids.MAP_GRAPH, "clickData"),
     State(ids.MAP_YEAR, "value"),
     prevent_initial_call=True,
 )
 def open_region(click, year):
+    """A click opens the region's page. Through ``href``: the map's own URL is rewritten by map.js
+    (history.replaceState), and a Location's pathname/search no longer match the window's then."""
     q = context.queries()
     try:
         rid = click["points"][0]["location"]
     except (TypeError, KeyError, IndexError):
-        return no_update, no_update
+        return no_update
     if q.region(str(rid)) is None:
-        return no_update, no_update
-    return f"/region/{rid}", f"?year={int(year)}" if year else ""
+        return no_update
+    return dash.get_relative_path(f"/region/{rid}") + (f"?year={int(year)}" if year else "")
 
 
 def confirmed_alert_frame(q, countries: pd.DataFrame, country: str | None = None) -> pd.DataFrame:

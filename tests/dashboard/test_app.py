@@ -114,13 +114,13 @@ def test_country_selection_switches_to_admin1(client):
 def test_click_opens_region_page(client):
     resp, _ = dash_post(
         client,
-        [(ids.MAP_NAV, "pathname"), (ids.MAP_NAV, "search")],
+        [(ids.MAP_NAV, "href")],
         [(ids.MAP_GRAPH, "clickData", {"points": [{"location": "NGA"}]})],
         [f"{ids.MAP_GRAPH}.clickData"],
         [(ids.MAP_YEAR, "value", 2018)],
     )
     out = resp.get_json()["response"][ids.MAP_NAV]
-    assert out == {"pathname": "/region/NGA", "search": "?year=2018"}
+    assert out == {"href": "/region/NGA?year=2018"}
 
 
 def test_priorities_download_is_neutralised_csv(client):

@@ -25,7 +25,7 @@ MAP_READY = """
     const gd = document.querySelector('#MAP_ID .js-plotly-plot');
     if (!gd || !gd._fullLayout || !gd._fullLayout.map || !gd._fullLayout.map._subplot) return false;
     const m = gd._fullLayout.map._subplot.map;
-    return !!(m && m.loaded() && gd.data && gd.data.length === 2);
+    return !!(m && m.loaded() && gd.data && gd.data.length >= 2);
 """.replace("MAP_ID", ids.MAP_GRAPH)
 
 
