@@ -145,7 +145,21 @@ def N_(msgid: str) -> str:  # noqa: N802 - the gettext name for "extract this, t
 
 
 # How pages join translated pieces into one line: each piece is matched and translated on its own.
-JOINERS = (N_("{first}; {rest}"), N_("{first} · {rest}"))
+JOINERS = (N_("{first}; {rest}"), N_("{first} · {rest}"), N_("{first}, {rest}"))
+# Shapes of text the pages and models build from pieces (not one f-string), so each is translated whole.
+PATTERNS = (
+    N_("{number} million"),
+    N_("{value} conflict deaths per 100,000 ({year})"),
+    N_("{value} refugees and asylum-seekers abroad ({year})"),
+    N_("{value} refugees and asylum-seekers hosted ({year})"),
+    N_("{value} IDPs ({year})"),
+    N_("People exposed: {people}"),
+    N_("n per year: {counts}"),
+    N_("{year}: {count}"),
+    N_("pre-trend (k=-1 minus k=-3) {estimate}, {pct} interval {lower} to {upper}: {verdict}"),
+    N_("no pre-trend detected"),
+    N_("a pre-trend: read the curve with caution"),
+)
 
 
 def _(msgid: str, **values) -> str:
@@ -278,7 +292,7 @@ class Translator:
         for msgid, msgstr in candidates:
             compiled = _pattern_regex(msgid, 0)
             literal = re.sub(r"\{\w*\}", "", msgid)
-            if compiled is not None and (_letters(msgid) or len(literal.replace(" ", "")) >= 2):
+            if compiled is not None and (_letters(msgid) or (len(literal) >= 2 and literal.strip())):
                 chunks = [c for c in re.split(r"\{\w*\}", msgid.replace("{{", "{").replace("}}", "}")) if c]
                 self.patterns.append((msgid, msgstr, compiled[1], re.compile(compiled[0], re.S), chunks))
 
@@ -320,13 +334,13 @@ class Translator:
             found, kind = country_names(self.locale).get(text), "country"
         if found is None and text in keep:
             found, kind = text, "kept"
-        if found is None and depth < 3:
+        if found is None and depth < 6:
             return self._pattern(text, depth, notes, keep)
         if found is not None and notes is not None:
             notes.append((kind, text))
         return found
 
-    MAX_CANDIDATES = 4
+    MAX_CANDIDATES = 12
 
     def _pattern(self, text: str, depth: int, notes: list | None, keep: frozenset[str]) -> str | None:
         """The best message with placeholders for ``text``: of those that match, the one that leaves the
@@ -339,6 +353,8 @@ class Translator:
             match = regex.fullmatch(text)
             if match is None:
                 continue
+            if any(_unbalanced(match[f"p0_{k}"]) for k in range(len(fields))):
+                continue  # "2022); 83,000 IDPs (2022" is no value: the match cut through brackets
             sub_notes: list[tuple[str, str]] = [("pattern", msgid)]
             values = {
                 name: self._translate(match[f"p0_{k}"], depth + 1, sub_notes, keep)
@@ -349,7 +365,7 @@ class Translator:
             except (KeyError, IndexError, ValueError):
                 continue
             missing = sum(sum(ch.isalpha() for ch in what) for kind, what in sub_notes if kind == "missing")
-            if missing * 2 > sum(ch.isalpha() for ch in text):
+            if missing > 3 * _letters(msgid):
                 continue  # mostly untranslated pieces: a chance match, not this message
             score = (missing, -_letters(msgid))
             if best is None or score < best[0]:
@@ -362,6 +378,16 @@ class Translator:
         if notes is not None:
             notes.extend(best[2])
         return best[1]
+
+
+def _unbalanced(text: str) -> bool:
+    """A bracket closes before it opens, or stays open: the text was cut in the wrong place."""
+    depth = 0
+    for ch in text:
+        depth += (ch in "([") - (ch in ")]")
+        if depth < 0:
+            return True
+    return depth != 0
 
 
 def _letters(msgid: str) -> int:

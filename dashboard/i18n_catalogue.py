@@ -103,7 +103,7 @@ class Values:
             self.add_tree(value)
 
     def matching(self, spec_id: str) -> list[str] | None:
-        """Concrete id keys for an id spec: itself, or every id matching an ``ALL`` pattern; None if unseen."""
+        """Concrete id keys for an id spec: itself, or every id matching an ``ALL`` pattern; None: unseen."""
         if not spec_id.startswith("{"):
             return [spec_id] if spec_id in self.ids else None
         pattern = json.loads(spec_id)
@@ -147,7 +147,8 @@ class Crawler:
 
         form = self.client.get("/login").get_data(as_text=True)
         token = re.search(rf'name="{auth.CSRF_FIELD}" value="([^"]*)"', form)
-        data = {"name": name, "password": password, "next": "/", auth.CSRF_FIELD: token.group(1) if token else ""}
+        data = {"name": name, "password": password, "next": "/"}
+        data[auth.CSRF_FIELD] = token.group(1) if token else ""
         response = self.client.post("/login", data=data)
         if response.status_code not in (302, 303):
             raise RuntimeError(f"could not sign in as {name} to render the admin pages: {response.status}")
@@ -278,9 +279,9 @@ def crawl_app(app, locale: str, paths: Iterable[str], login: tuple[str, str] | N
     return crawl
 
 
-# --- the catalogues --------------------------------------------------------------------------------------------
+# --- the catalogues -----------------------------------------------------------------------------------------
 def source_messages(root: Path = PACKAGE) -> list[tuple[str, str, int, list[str]]]:
-    """(msgid, file, line, comments) of every ``_("...")`` / ``translate("...")`` in the dashboard's source."""
+    """(msgid, file, line, comments) of every ``_("...")`` / ``translate("...")`` in the dashboard."""
     from babel.messages.extract import extract_from_dir
 
     found = []
@@ -368,7 +369,9 @@ def source_scan(root: Path = PACKAGE) -> tuple[list[tuple[str, str, int]], set[s
     ``build_template``), so ids, URLs and log lines written as f-strings stay out.
     """
     patterns, constants = [], set()
-    for path in sorted(root.rglob("*.py")):
+    # the models write verdicts and descriptions the pages show
+    files = sorted(root.rglob("*.py")) + sorted((root.parent / "models").rglob("*.py"))
+    for path in files:
         if path.name in SCAN_EXCLUDE:
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -399,7 +402,7 @@ def build_template(crawled: Iterable[Visible], sourced, keep: Iterable[str] = ()
     used: set[str] = set()
     for item in crawled:
         text = item.text.strip()
-        if not needs_translation(text) or text in keep:
+        if not needs_translation(text) or text in keep or not_for_translation(text):
             continue
         if text in constants or text in marked:
             _add(template, text, item)
@@ -428,6 +431,8 @@ def build_template(crawled: Iterable[Visible], sourced, keep: Iterable[str] = ()
 
 
 def _add(template, text: str, item: Visible) -> None:
+    if not needs_translation(text) or not_for_translation(text):
+        return
     message = template.get(text)
     comment = f"{item.source} ({item.where})"
     if message is None:
@@ -446,11 +451,14 @@ def proper_names(app) -> frozenset[str]:
         names = set(queries.region_names().values())
         run = queries.run_id
         codes = set(queries.region_names())
-    return frozenset(str(n) for n in names | codes if n) | ({run} if run else set())
+    from etl.sources import all_sources
+
+    sources = {source.name for source in all_sources()}
+    return frozenset(str(n) for n in names | codes | sources if n) | ({run} if run else set())
 
 
 def write_catalogues(template, languages: Iterable[str] = i18n.LANGUAGES[1:]) -> dict[str, dict]:
-    """Write messages.pot and merge it into each language's messages.po; per language: counts for the report."""
+    """Write messages.pot and merge it into each language's messages.po; counts per language."""
     from babel.messages.catalog import Catalog
     from babel.messages.pofile import read_po, write_po
 
@@ -467,6 +475,8 @@ def write_catalogues(template, languages: Iterable[str] = i18n.LANGUAGES[1:]) ->
         else:
             catalogue = Catalog(locale=locale, project="crisisrisk", domain=i18n.DOMAIN, charset="utf-8")
         catalogue.update(template, no_fuzzy_matching=True, update_header_comment=False)
+        # an obsolete entry is kept only when it holds a translation (the string may come back)
+        catalogue.obsolete = {k: m for k, m in catalogue.obsolete.items() if m.string}
         with path.open("wb") as handle:
             write_po(handle, catalogue, width=110, sort_output=True, include_previous=False)
         report[locale] = counts(catalogue)
@@ -522,4 +532,29 @@ def extract(login: tuple[str, str] | None = None) -> dict[str, dict]:
 # Visible strings that are the same in every language, with why: they never enter the catalogues.
 ALLOWED: dict[str, str] = {
     "crisisrisk": "the product's name",
+    "n": "the statistical symbol for a count",
+    "ISO3": "the name of the code standard",
+    "Spearman ρ": "a statistic's name and symbol",
+    "name@example.org": "an example e-mail address",
+    "GET /api/v1/alerts": "an API address",
+    "GET /api/v1/phases": "an API address",
 }
+# Kinds of visible text that are not language: internal ids, documents generated in English.
+NOT_FOR_TRANSLATION: dict[str, re.Pattern] = {
+    "an internal id (source, indicator, model variant, column, alert rule)": re.compile(
+        r"^[a-z][a-z0-9]*(?:[_-][a-z0-9]+)+$|^[a-z]+[0-9]+$"
+    ),
+    "a generated document in English (the model card; docs/MODEL.md)": re.compile(r"^# Model card", re.S),
+    "a model run id": re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]+$"),
+    "a data set's title and publisher, as the publisher writes them": re.compile(r"^[^—]+ — [^—]+$"),
+}
+
+
+def not_for_translation(text: str) -> str | None:
+    """Why ``text`` is shown as it is in every language, or None when it should be translated."""
+    if text in ALLOWED:
+        return ALLOWED[text]
+    for reason, pattern in NOT_FOR_TRANSLATION.items():
+        if pattern.match(text):
+            return reason
+    return None
