@@ -212,9 +212,9 @@ _PLAIN_VALUE: dict[str, Callable[[float], str]] = {
     "policy_3p": lambda v: _("{value} of 15 (3 = weakest)", value=fmt_number(v, 0)),
     "of_100": lambda v: _("{value} of 100", value=fmt_number(v, 0)),
     "population": lambda v: _("{value} people", value=_big(math.exp(v))),
-    "usd_log": lambda v: _("US${value} per person", value=_big(math.exp(v))),
-    "usd_log1p": lambda v: _("US${value} per person", value=fmt_number(math.expm1(v), 2)),
-    "wgi": lambda v: _("{value} (−2.5 weakest to +2.5 strongest)", value=fmt_number(v, 2)),
+    "usd_log": lambda v: _("US${value}", value=_big(math.exp(v))),
+    "usd_log1p": lambda v: _("US${value}", value=fmt_number(math.expm1(v), 2)),
+    "wgi": lambda v: _("{value} (−2.5 to +2.5, higher is better)", value=fmt_number(v, 2)),
     "percent": lambda v: _("{value}%", value=fmt_number(v, 0)),
 }
 
@@ -258,8 +258,8 @@ def metric_meta(metric: str, level: int = 0) -> dict:
 
 
 TITLE_WRAP = 44  # characters of a 15 px title that fit a phone's card (about 340 px)
-X_TITLE_WRAP = 48
-Y_TITLE_WRAP = 34
+X_TITLE_WRAP = 32  # an x title is centred on the plot area, which a phone leaves about 200 px wide
+Y_TITLE_WRAP = 30
 YEAR_TICKS = 8  # at most this many year labels, so they never run together on a phone
 
 
@@ -912,7 +912,7 @@ def trend_figure(pred: pd.DataFrame, name: str = "", admin1: bool = False) -> go
             )
         )
     fig.update_xaxes(title="Year", dtick=1 if len(years) <= 10 else 2)
-    fig.update_yaxes(title="Victims detected per 100,000 people", rangemode="tozero")
+    fig.update_yaxes(title="Victims per 100,000 people", rangemode="tozero")
     fig.update_layout(legend=dict(orientation="h", y=-0.25))
     return _base_layout(fig, f"Trend: {TARGET_TEXT}{' in ' + name if name else ''}", height=340)
 
@@ -986,7 +986,7 @@ def waterfall_figure(
     span = float(ends.max() - ends.min()) or 1.0
     fig.update_xaxes(
         title=_(LOG_CONTRIBUTION),
-        range=[float(min(ends.min(), 0.0)) - 0.05 * span, float(ends.max()) + 0.22 * span],
+        range=[float(min(ends.min(), 0.0)) - 0.22 * span, float(ends.max()) + 0.22 * span],
     )
     fig.update_layout(margin=dict(r=40))
     fig.update_yaxes(automargin=True, tickfont=dict(size=11))
@@ -1389,7 +1389,7 @@ def backtest_figure(per_origin: pd.DataFrame, metric: str = "rmsle") -> go.Figur
     if metric == "coverage80":
         fig.add_hline(y=0.8, line=dict(color="#333", dash="dash"), annotation_text="nominal 0.80")
     fig.update_xaxes(title="Predicted year", dtick=1)
-    fig.update_yaxes(title=METRIC_LABELS.get(metric, metric))
+    fig.update_yaxes(title=METRIC_LABELS.get(metric, metric).split(" (")[0].split(":")[0])  # title has it all
     fig.update_layout(legend=dict(orientation="h", y=-0.25))
     return _base_layout(fig, f"Model vs baselines per year: {METRIC_LABELS.get(metric, metric)}", height=380)
 

@@ -29,8 +29,8 @@ def test_every_model_feature_has_a_plain_label():
         ("conflict_deaths_per100k_lag1", math.log1p(8.8), "8.8 per 100,000 people"),  # log1p rate, lag kept
         ("policy_3p", 8.0, "8 of 15 (3 = weakest)"),
         ("tip_tier", 2.0, "tier 2 (1 best, 3 worst)"),
-        ("wgi_rule_of_law", -2.04, "-2.04 (−2.5 weakest to +2.5 strongest)"),
-        ("log_gdp_per_capita", math.log(1339.0), "US$1,339 per person"),
+        ("wgi_rule_of_law", -2.04, "-2.04 (−2.5 to +2.5, higher is better)"),
+        ("log_gdp_per_capita", math.log(1339.0), "US$1,339"),
         ("past_label_censored", 1.0, "yes"),
     ],
 )
