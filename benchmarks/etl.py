@@ -108,7 +108,7 @@ def spatial_benchmark(engine, raw: Path, sample_points: int = 2_000_000) -> None
     ged = pd.concat(
         [
             pd.read_csv(p, usecols=["latitude", "longitude", "country_id"], low_memory=False)
-            for p in sorted((raw / "ucdp_ged_events").glob("*.csv*"))
+            for p in sorted((raw / "ucdp_ged").glob("*.csv*"))
         ],
         ignore_index=True,
     )

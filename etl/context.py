@@ -18,7 +18,8 @@ from etl.spatial import AdminIndex
 from warehouse.schema import region
 
 log = logging.getLogger(__name__)
-CROSSWALK_FILE = Path("country_code_crosswalk") / "countrycode_codelist.csv"
+CROSSWALK_FOLDER, CROSSWALK_NAME = "country_codes", "countrycode_codelist.csv"
+CROSSWALK_FILE = Path(CROSSWALK_FOLDER) / CROSSWALK_NAME
 
 
 @dataclass
@@ -72,7 +73,9 @@ class MappingContext:
 
     @cached_property
     def crosswalk(self) -> Crosswalk:
-        return Crosswalk(self.raw_dir / CROSSWALK_FILE)
+        from etl.sources.folders import resolve  # an old raw layout (country_code_crosswalk) still works
+
+        return Crosswalk(self.raw_dir / resolve(self.raw_dir, CROSSWALK_FOLDER) / CROSSWALK_NAME)
 
     # --- mapping helpers used by sources ----------------------------------------------------
     def countries_by_name(self, frame: pd.DataFrame, column: str, out: str = "_region_id") -> None:

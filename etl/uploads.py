@@ -416,7 +416,9 @@ def _replaced(source, name: str) -> list[Path]:
 
     For a source of releases (GLOTIP) a new file is one more release, so only a file of the same name goes.
     """
-    folder = raw_dir() / source.folder
+    from etl.sources.folders import resolve
+
+    folder = raw_dir() / resolve(raw_dir(), source.folder)
     if source.keeps_releases:
         return sorted(f for sub in source.folders(raw_dir()) for f in [raw_dir() / sub / name] if f.is_file())
     patterns = [p for p in source.file_patterns if fnmatch.fnmatch(name, p)]
@@ -547,7 +549,9 @@ def _backup_dir(upload_id: int) -> Path:
 
 def _swap_into_raw(upload_id: int, source, staged: Path) -> None:
     """After the commit: move the superseded files aside and put the upload in data/raw (idempotent)."""
-    folder = raw_dir() / source.folder
+    from etl.sources.folders import resolve
+
+    folder = raw_dir() / resolve(raw_dir(), source.folder)  # the folder the source reads, old name or new
     backup = _backup_dir(upload_id)
     backup.mkdir(parents=True, exist_ok=True)
     target = folder / staged.name

@@ -1,7 +1,7 @@
 """Property-based fuzzing of every registered reader on mutated cuts of its real files.
 
 Each example takes one real cut of a source (``tests/fixtures/<source>/``; Natural Earth: a few features of
-the real GeoJSON in ``data/raw/natural_earth_admin``) and mutates it: dropped, renamed and shuffled
+the real GeoJSON in ``data/raw/natural_earth``) and mutates it: dropped, renamed and shuffled
 columns, blank and duplicated lines, nasty cell values (random bytes and text, huge numbers, negative
 counts, years and dates out of range, infinities), truncation, mixed encodings and raw byte damage.
 
@@ -46,7 +46,7 @@ from tests.conftest import FIXTURES, RAW_DIR
 
 QUICK = 15
 LONG = 1000
-NE_DIR = RAW_DIR / "natural_earth_admin"
+NE_DIR = RAW_DIR / "natural_earth"
 MAX_DATA_ROWS = 40  # cuts are trimmed so that an example takes milliseconds
 SOURCES = [s.name for s in all_sources()]
 

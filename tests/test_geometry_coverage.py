@@ -1,6 +1,6 @@
 """Map geometry is simplified as a coverage: neighbouring admin-1 units (and countries) keep meeting exactly.
 
-Measured on the real Natural Earth file (data/raw/natural_earth_admin), Nigeria's 37 admin-1 units. Overlap is
+Measured on the real Natural Earth file (data/raw/natural_earth), Nigeria's 37 admin-1 units. Overlap is
 the area covered twice (sum of areas minus the area of the union); gaps are the holes that simplification
 opens
 inside the union (holes of the union minus those the original already had), both in square degrees.
@@ -23,7 +23,7 @@ ADMIN1 = (
     Path(__file__).parents[1]
     / "data"
     / "raw"
-    / "natural_earth_admin"
+    / "natural_earth"
     / "ne_10m_admin_1_states_provinces_simplified.geojson"
 )
 TINY = 1e-9  # deg²: float noise of the union

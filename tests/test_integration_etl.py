@@ -126,8 +126,8 @@ def test_changed_file_replaces_the_sources_rows(tmp_path, engine):
 
     raw = tmp_path / "raw"
     (raw / "unodc_glotip").mkdir(parents=True)
-    (raw / "natural_earth_admin").symlink_to(RAW_DIR / "natural_earth_admin")
-    (raw / "country_code_crosswalk").symlink_to(RAW_DIR / "country_code_crosswalk")
+    (raw / "natural_earth").symlink_to(RAW_DIR / "natural_earth")
+    (raw / "country_codes").symlink_to(RAW_DIR / "country_codes")
     lines = (
         gzip.decompress((RAW_DIR / "unodc_glotip" / "glotip_2003_2018.csv.gz").read_bytes())
         .decode()

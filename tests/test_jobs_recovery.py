@@ -245,7 +245,7 @@ def _file_digest(path: Path) -> str:
 def test_sigkill_of_the_server_during_a_load_then_restart(server_env, tmp_path):
     engine, env, raw, token = server_env
     headers = {"Authorization": f"Bearer {token}"}
-    folder = raw / "unhcr_refugees"
+    folder = raw / "unhcr_population"
     shipped = folder / "population.csv.gz"
     before_file = _file_digest(shipped)
     with engine.connect() as conn:
@@ -316,7 +316,7 @@ def test_sigkill_of_the_server_during_a_load_then_restart(server_env, tmp_path):
         ).json()
         assert up["status"] == "failed", up
         assert _file_digest(shipped) == before_file and sorted(p.name for p in folder.iterdir()) == sorted(
-            p.name for p in (EXTRACTS / "unhcr_refugees").iterdir()
+            p.name for p in (EXTRACTS / "unhcr_population").iterdir()
         )
         with engine.connect() as conn:
             assert (

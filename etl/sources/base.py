@@ -81,10 +81,13 @@ class Source:
 
     def paths(self, raw_dir: Path) -> list[Path]:
         """The files of this source under its folder(s) in ``raw_dir``, sorted for stable load order."""
+        from etl.sources.folders import resolve  # a raw folder laid out before the rename still loads
+
         found: set[Path] = set()
         for folder in self.folders(raw_dir):
+            where = raw_dir / resolve(raw_dir, folder)
             for pattern in self.file_patterns:
-                found.update(p for p in (raw_dir / folder).glob(pattern) if p.is_file())
+                found.update(p for p in where.glob(pattern) if p.is_file())
         return sorted(found)
 
     def info(self, raw_dir: Path | None = None) -> SourceInfo:

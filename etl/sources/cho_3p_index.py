@@ -68,7 +68,7 @@ class Cho3pIndex(Source):
         "Published by its authors for research use; cite Cho, Dreher & Neumayer (2014) and Kelley (2017)"
     )
     coverage = "73 countries in 2000 to 182 in 2013"
-    folder = "us_tip_tiers_kelley"
+    folder = "us_tip_tiers"
     file_patterns = ("cho_3p_policy_index_*.csv",)
     indicators = INDICATORS
 

@@ -54,7 +54,7 @@ class CountryCodes(Source):
     publisher = "R package countrycode 1.7.0 (Arel-Bundock, Enevoldsen & Yetman)"
     licence = "GPL-3"
     coverage = "292 country rows incl. historical states"
-    folder = "country_code_crosswalk"
+    folder = "country_codes"
     file_patterns = ("countrycode_codelist.csv",)
     level = "reference"
     order = 1

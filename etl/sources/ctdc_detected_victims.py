@@ -59,7 +59,7 @@ class CtdcDetectedVictims(Source):
     )
     licence = "OWID charts CC BY 4.0; CTDC data under CTDC terms of use (non-commercial research)"
     coverage = "84 countries, 2007-2021"
-    folder = "ctdc_owid_detected_victims"
+    folder = "ctdc_detected_victims"
     file_patterns = ("human-trafficking-victims*.csv",)
     indicators = INDICATORS
 

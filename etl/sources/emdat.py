@@ -93,7 +93,7 @@ class Emdat(Source):
     publisher = "EM-DAT, CRED / UCLouvain; aggregated by Our World in Data"
     licence = "OWID CC BY 4.0; EM-DAT terms: research use, cite EM-DAT"
     coverage = "216 countries and World, 1900-2020 (years with a recorded disaster only)"
-    folder = "emdat_owid_disasters"
+    folder = "emdat"
     file_patterns = ("owid_natural_disasters_emdat_country_year.csv.gz", "owid_natural_disasters_emdat*.csv")
     order = 10
     indicators = INDICATORS

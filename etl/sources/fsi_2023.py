@@ -85,7 +85,7 @@ class Fsi2023(Source):
     publisher = "The Fund for Peace"
     licence = "Free use with attribution for non-commercial purposes (Fund for Peace terms)"
     coverage = "179 countries, 2023"
-    folder = "fund_for_peace_fsi_2023"
+    folder = "fsi_2023"
     file_patterns = ("fsi_*.csv",)
     indicators = INDICATORS
 

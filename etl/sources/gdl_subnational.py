@@ -81,7 +81,7 @@ class GdlSubnational(Source):
     publisher = "Global Data Lab, Radboud University (DDF conversion by Gapminder open-numbers)"
     licence = "CC BY 4.0 (DDF repository); cite Smits & Permanyer (2019)"
     coverage = "1,768 regions in ~160 countries, 1990-2019"
-    folder = "gdl_subnational_hdi_population"
+    folder = "gdl_subnational"
     file_patterns = (
         "ddf--datapoints--pop--by--subnat--year.csv*",
         "ddf--datapoints--shdi--by--subnat--year.csv*",

@@ -63,7 +63,7 @@ class Gsi2023(GsiEdition):
     publisher = "Walk Free (Minderoo Foundation)"
     licence = "Walk Free terms: use with attribution ('Walk Free, Global Slavery Index 2023')"
     coverage = "180 countries (160 with estimates); estimates for 2021"
-    folder = "walkfree_gsi_2023"
+    folder = "gsi_2023"
     file_patterns = ("Global_Slavery_Index_2023*.csv",)
     indicators = INDICATORS
     values = VALUES

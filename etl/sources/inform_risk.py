@@ -133,7 +133,7 @@ class InformRisk(Source):
         "Free use with attribution ('INFORM Risk Index <year>, European Commission JRC'); CC BY 4.0 on HDX"
     )
     coverage = "191 countries per edition; editions 2023-2025 stored at years 2022-2024"
-    folder = "inform_risk_index"
+    folder = "inform_risk"
     file_patterns = ("INFORM_Risk_*.xlsx", "inform_risk_*.xlsx")
     indicators = INDICATORS
 

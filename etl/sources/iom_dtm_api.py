@@ -106,7 +106,7 @@ class IomDtmApi(Source):
     publisher = "International Organization for Migration (IOM), Displacement Tracking Matrix"
     licence = "CC BY-IGO (HDX); attribution to IOM DTM"
     coverage = "Iraq, Sudan, Haiti, Afghanistan, Chad; 2010-2025, irregular rounds"
-    folder = "iom_dtm_api_admin"
+    folder = "iom_dtm_api"
     file_patterns = ("dtm_api_admin0_2_*.csv.gz", "dtm_api_admin0_2_*.csv")
     level = "admin1"
     indicators = (DTM_IDPS,)

@@ -71,7 +71,7 @@ class IomDtmSnapshot(Source):
     publisher = "International Organization for Migration (IOM) DTM, compiled by UN OCHA (HDX)"
     licence = "CC BY-IGO (IOM DTM on HDX); attribution to IOM DTM"
     coverage = "16 countries, 152 admin-1 rows; undated, latest rounds 2018-2020"
-    folder = "iom_dtm_api_admin"
+    folder = "iom_dtm_api"
     file_patterns = ("dtm_hdx_viz_admin1_idps_snapshot*.csv",)
     level = "admin1"
     indicators = INDICATORS

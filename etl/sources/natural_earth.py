@@ -65,7 +65,7 @@ class NaturalEarth(Source):
     publisher = "Natural Earth"
     licence = "Public domain"
     coverage = "world; 4,596 admin-1 units, 251 admin-0 units"
-    folder = "natural_earth_admin"
+    folder = "natural_earth"
     file_patterns = (
         "ne_10m_admin_1_states_provinces*.geojson",
         "ne_10m_admin_0*.geojson",

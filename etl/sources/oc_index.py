@@ -105,7 +105,7 @@ class OcIndex(Source):
     publisher = "Global Initiative against Transnational Organized Crime (GI-TOC)"
     licence = "Published for download with attribution; treat as attribution, non-commercial"
     coverage = "193 UN member states, editions 2021 and 2023"
-    folder = "gitoc_organized_crime_index"
+    folder = "oc_index"
     file_patterns = ("global_oc_index_*.csv",)
     indicators = INDICATORS
 

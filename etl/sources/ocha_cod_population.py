@@ -86,7 +86,7 @@ class OchaCodPopulation(Source):
     publisher = "UN OCHA (HDX) with national statistics offices, UNFPA"
     licence = "CC BY-IGO (BFA, MLI, NGA, TCD), CC BY (AFG)"
     coverage = "Afghanistan 2021, Burkina Faso 2023, Mali 2018, Nigeria 2020, Chad 2021"
-    folder = "ocha_cod_population_admin"
+    folder = "ocha_cod_population"
     file_patterns = ("population_*_adm0*.csv", "population_*_adm1*.csv", "population_*_adm2*.csv")
     level = "admin1"
     indicators = INDICATORS

@@ -161,7 +161,7 @@ class UcdpGed(Source):
         "Syria 2016-2019 (GED 19.1), Central African Republic 1991-2022 (23.1), Nigeria 1990-2019 (~20.1), "
         "Mexico and Myanmar 1989-2023 (~24.1), Ukraine 2014-Feb 2022 (~23.1); admin-1 x month and year"
     )
-    folder = "ucdp_ged_events"
+    folder = "ucdp_ged"
     file_patterns = ("ged*.csv", "ged*.csv.gz", "GEDEvent*.csv", "GEDEvent*.csv.gz")
     level = "admin1"
     indicators = _indicators()

@@ -61,7 +61,7 @@ class UnhcrIdmc(Source):
     publisher = "Internal Displacement Monitoring Centre (IDMC), via UNHCR's R package 'refugees'"
     licence = "IDMC figures: CC BY-NC 4.0 (non-commercial); UNHCR package CC BY 4.0"
     coverage = "Countries with conflict IDPs, end-year stocks 2009-2025 (global totals only before 2009)"
-    folder = "unhcr_refugees"
+    folder = "unhcr_population"
     file_patterns = ("idmc.csv", "idmc.csv.gz")
     indicators = INDICATORS
 

@@ -227,7 +227,7 @@ class UnhcrPopulation(Source):
     publisher = "UNHCR (Refugee Data Finder, via the UNHCR R package 'refugees')"
     licence = "CC BY 4.0"
     coverage = "Origin x asylum country, end-year stocks 1951-2025 (latest year provisional)"
-    folder = "unhcr_refugees"
+    folder = "unhcr_population"
     file_patterns = ("population.csv.gz", "population.csv")
     indicators = INDICATORS
 

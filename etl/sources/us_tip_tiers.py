@@ -71,7 +71,7 @@ class UsTipTiers(Source):
     publisher = "US Department of State (TIP Office); compiled by Judith Kelley and Andrew Heiss"
     licence = "US government publication (public domain); cite Kelley (2017), Heiss & Kelley (2017)"
     coverage = "79 countries ranked in 2001 to 186 in 2015; rows 1999-2015"
-    folder = "us_tip_tiers_kelley"
+    folder = "us_tip_tiers"
     file_patterns = ("tip_tiers_*.csv",)
     indicators = INDICATORS
 

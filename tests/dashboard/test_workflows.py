@@ -28,7 +28,7 @@ from tests.dashboard.workflow_app import (
 from warehouse import accounts
 from warehouse.schema import observation, source_load, upload
 
-UNHCR = EXTRACTS / "unhcr_refugees" / "population.csv.gz"
+UNHCR = EXTRACTS / "unhcr_population" / "population.csv.gz"
 
 
 def ACTIONS(client) -> list[tuple[str, str]]:  # noqa: N802 - reads like the constant it stands for

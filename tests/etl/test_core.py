@@ -111,7 +111,7 @@ def test_spatial_join_within_nearest_and_outside(ctx):
 
 def test_natural_earth_contract_and_counts(tmp_path):
     source = get_source("natural_earth")
-    admin1 = RAW_DIR / "natural_earth_admin" / "ne_10m_admin_1_states_provinces_simplified.geojson"
+    admin1 = RAW_DIR / "natural_earth" / "ne_10m_admin_1_states_provinces_simplified.geojson"
     data = json.loads(admin1.read_text())
     data["features"] = data["features"][:30]
     for f in data["features"]:

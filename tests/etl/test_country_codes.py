@@ -43,7 +43,7 @@ def test_codes_and_rejects(ctx):
 
 
 def test_loader_fills_and_replaces_country_code_table(engine, ctx, raw_copy):
-    raw = raw_copy("country_code_crosswalk", CUT.parent)
+    raw = raw_copy("country_codes", CUT.parent)
     first = load_source(engine, SOURCE, raw, ctx=ctx)
     again = load_source(engine, SOURCE, raw, force=True, ctx=ctx)
     assert first.status == again.status == "loaded" and again.files[0].rows_rejected == 7

@@ -18,7 +18,7 @@ ADMIN1 = (
     Path(__file__).resolve().parents[2]
     / "data"
     / "raw"
-    / "natural_earth_admin"
+    / "natural_earth"
     / "ne_10m_admin_1_states_provinces_simplified.geojson"
 )
 

@@ -63,7 +63,7 @@ def test_every_row_is_loaded_or_rejected_with_reason(ctx):
 
 
 def test_real_file_spot_values(ctx):
-    parsed = SOURCE.parse(RAW_DIR / "unhcr_refugees" / "population.csv.gz")
+    parsed = SOURCE.parse(RAW_DIR / "unhcr_population" / "population.csv.gz")
     got = _values(SOURCE.to_observations(parsed, ctx))
     # published by UNHCR (Refugee Data Finder): Syrian refugees end-2016 and Syrian IDPs end-2016
     assert got[("SYR", "displacement.refugees_by_origin", 2016)] == 5_524_511
@@ -203,7 +203,7 @@ def test_load_writes_pairs_in_the_same_load_and_the_real_file_holds_published_va
 
     raw = tmp_path / "raw"
     raw.mkdir()
-    for folder in ("natural_earth_admin", "country_code_crosswalk", "unhcr_refugees"):
+    for folder in ("natural_earth", "country_codes", "unhcr_population"):
         (raw / folder).symlink_to(RAW_DIR / folder)
     assert load_source(engine, get_source("natural_earth"), raw).status == "loaded"
     result = load_source(engine, SOURCE, raw)

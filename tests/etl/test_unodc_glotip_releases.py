@@ -168,7 +168,7 @@ def test_every_category_in_the_shipped_releases_was_reviewed():
 
 def _raw_with_releases(tmp_path, third: str | None = None):
     raw = tmp_path / "raw"
-    for folder in ("natural_earth_admin", "country_code_crosswalk"):
+    for folder in ("natural_earth", "country_codes"):
         (raw / folder).parent.mkdir(parents=True, exist_ok=True)
         (raw / folder).symlink_to(RAW_DIR / folder)
     (raw / "unodc_glotip").mkdir()

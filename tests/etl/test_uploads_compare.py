@@ -23,7 +23,7 @@ def loaded(tmp_path, monkeypatch):
     """A raw folder whose loaded UNHCR file is ``text`` (the upload is compared with it)."""
 
     def _with(text: str):
-        folder = tmp_path / "raw" / "unhcr_refugees"
+        folder = tmp_path / "raw" / "unhcr_population"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "population.csv.gz").write_bytes(gzip.compress(text.encode(), mtime=0))
         monkeypatch.setenv("CRISISRISK_RAW_DIR", str(tmp_path / "raw"))

@@ -4,7 +4,7 @@ evaluation, the review flow and the backtest on a frame whose answer is known.
 
 Values in the frames are made up for the test and explained next to them; the Syria numbers are the UNHCR
 values
-of data/raw/unhcr_refugees (as in tests/models/test_phases.py).
+of data/raw/unhcr_population (as in tests/models/test_phases.py).
 """
 
 from __future__ import annotations

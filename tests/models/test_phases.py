@@ -23,7 +23,7 @@ def cfg() -> dict:
 # --- event rules on real extracts (values copied from the warehouse built from data/raw)
 
 REF, ASY = "displacement.refugees_by_origin", "displacement.asylum_seekers_by_origin"
-# UNHCR population statistics (data/raw/unhcr_refugees), Syria by origin 2010-2014
+# UNHCR population statistics (data/raw/unhcr_population), Syria by origin 2010-2014
 SYRIA_OUTFLOW = [
     ("SYR", 2010, REF, 18451),
     ("SYR", 2011, REF, 19931),
@@ -79,7 +79,7 @@ def test_conflict_onset_ukraine_2014(cfg):
 
 
 IDMC, UNHCR_IDP = "displacement.idmc_conflict_idps", "displacement.idps_unhcr"
-# IDMC conflict IDPs (data/raw/unhcr_refugees idmc file): Syria 2010-2013, Ukraine 2020-2023
+# IDMC conflict IDPs (data/raw/unhcr_population idmc file): Syria 2010-2013, Ukraine 2020-2023
 IDP_EXTRACT = [
     ("SYR", 2010, IDMC, 433000),
     ("SYR", 2011, IDMC, 600000),
@@ -105,7 +105,7 @@ def test_idp_surge_syria_2012_13_and_ukraine_2022(cfg):
 
 
 DEATHS, AFFECTED, POP = "hazard.disaster_deaths", "hazard.disaster_affected", "structural.population"
-# EM-DAT via OWID (data/raw/emdat_owid_disasters) and World Bank population: Haiti 2009-2011, Pakistan
+# EM-DAT via OWID (data/raw/emdat) and World Bank population: Haiti 2009-2011, Pakistan
 # 2009-2011
 DISASTER_EXTRACT = [
     ("HTI", 2009, DEATHS, 21),

@@ -30,7 +30,7 @@ def extract(regions_engine):
     from etl.context import MappingContext
 
     ctx = MappingContext(raw_dir=RAW_DIR, engine=regions_engine)
-    paths = [RAW_DIR / "ucdp_ged_events" / f for f in FILES]
+    paths = [RAW_DIR / "ucdp_ged" / f for f in FILES]
     events, rejected = read_events(RAW_DIR, ctx, paths)
     return ctx, paths, events, rejected
 
