@@ -31,7 +31,7 @@ SOURCES = [
     "unhcr_population",
     "ucdp_ged",
 ]
-NEW_UNHCR = RAW_DIR / "unhcr_population" / "population.csv.gz"  # the full published file, "new" to the extracts
+NEW_UNHCR = RAW_DIR / "unhcr_population" / "population.csv.gz"  # the full published file, new to the extracts
 
 
 def fast_config(path: Path) -> Path:
