@@ -41,6 +41,7 @@ TOP_DRIVERS = 6
 ADMIN1_MAX_ROWS, ADMIN1_MIN_ROWS = 10, 3  # the admin-1 table is shortened until the page fits on one sheet
 ADMIN1_ROW_H = 3.5  # mm
 BASES = ("checked", "nowcast", "projection")
+ARABIC_LETTER = re.compile(r"[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
 
 
 class BriefError(Exception):
@@ -354,6 +355,7 @@ class _Page:
         fonts = font_dir()
         pdf.add_font(FONT, "", str(fonts / "DejaVuSans.ttf"))
         pdf.add_font(FONT, "B", str(fonts / "DejaVuSans-Bold.ttf"))
+        self._direction: str | None = None
         if self.rtl:  # HarfBuzz shaping joins Arabic letters and orders the line; Latin text needs none
             pdf.set_text_shaping(True)
         pdf.set_creator("crisisrisk")
@@ -377,18 +379,31 @@ class _Page:
         self.pdf.set_font(FONT, "B" if bold else "", size)
         self.pdf.set_text_color(*color)
 
+    def direction(self, text: str) -> None:
+        """Arabic text is laid out as a right-to-left paragraph (so "{rank} of {n}" reads in Arabic order);
+        text with no Arabic letter (source titles, licences) keeps the direction of its own letters."""
+        if not self.rtl:
+            return
+        wanted = "rtl" if ARABIC_LETTER.search(text) else None
+        if wanted != self._direction:
+            self.pdf.set_text_shaping(True, direction=wanted)
+            self._direction = wanted
+
     def text(self, x: float, y: float, w: float, h: float, text: str, align: str = "L") -> None:
         """One line at (x, y), cut with an ellipsis if it is wider than ``w``."""
+        self.direction(text)
         self.pdf.set_xy(self.x(x, w), y)
         self.pdf.cell(w, h, _fit(self.pdf, text, w), align=self.align(align))
 
     def para(self, x: float, y: float, w: float, lh: float, text: str, align: str = "L") -> float:
         """Wrapped text; returns the y below it."""
+        self.direction(text)
         self.pdf.set_xy(self.x(x, w), y)
         self.pdf.multi_cell(w, lh, text, align=self.align(align), new_x="LEFT", new_y="NEXT")
         return self.pdf.get_y()
 
     def lines(self, w: float, text: str) -> int:
+        self.direction(text)
         return len(self.pdf.multi_cell(w, 1, text, dry_run=True, output="LINES"))
 
     def fit_font(self, text: str, w: float, size: float, smallest: float, bold: bool = False) -> None:
@@ -693,6 +708,7 @@ def _drivers(page: _Page, data: BriefData, x: float, w: float, y: float) -> floa
         page.font(6.2)
         page.pdf.set_xy(page.x(x, label_w), ry + 0.2)
         label = _fit_lines(page, driver_text(d["feature"], d["label"], d.get("feature_value")), label_w, 2)
+        page.direction(label)
         page.pdf.multi_cell(label_w, 2.7, label, align=page.align("L"), max_line_height=2.7)
         length = max(0.4, bar_w * abs(d["value"]) / biggest)
         page.rect(x + label_w + 1, ry + 1.3, length, 3.0, UP if d["value"] >= 0 else DOWN)
