@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from models import downscale as ds
 from models.card import model_card
@@ -465,13 +465,22 @@ def train_run(
 def _record_timings(engine: Engine, run_id: str, metadata: dict[str, Any], timer: StepTimer) -> None:
     """Complete the run's step timings in the warehouse with the steps after the artefacts were saved
     (writing, watch list); metadata.json in the registry keeps those up to saving (checksummed when written).
+
+    Only the timings change: the stored metadata is read back first, since the watch list added its own part.
     """
-    metadata["metrics"]["timing_s"] = {**timer.seconds, "total": timer.total()}
+    timing = _clean({**timer.seconds, "total": timer.total()})
+    metadata["metrics"]["timing_s"] = timing
     with engine.begin() as conn:
+        row = conn.execute(
+            select(model_run.c.metadata_json, model_run.c.metrics_json).where(model_run.c.run_id == run_id)
+        ).one()
+        stored_meta, stored_metrics = dict(row.metadata_json or {}), dict(row.metrics_json or {})
+        stored_meta["metrics"] = {**(stored_meta.get("metrics") or {}), "timing_s": timing}
+        stored_metrics["timing_s"] = timing
         conn.execute(
             model_run.update()
             .where(model_run.c.run_id == run_id)
-            .values(metadata_json=_clean(metadata), metrics_json=_clean(metadata["metrics"]))
+            .values(metadata_json=stored_meta, metrics_json=stored_metrics)
         )
 
 
