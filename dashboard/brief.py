@@ -442,6 +442,16 @@ def _in_locale(lang: str) -> Iterator[None]:
         yield
 
 
+def local_country_name(iso3: str, name: str, lang: str) -> str:
+    """A country's name in ``lang`` (CLDR's, as the screens show it: dashboard.i18n); the warehouse's name
+    when CLDR has none. Admin-1 units keep their own names."""
+    if lang == "en":
+        return name
+    from dashboard import i18n
+
+    return i18n._country_names({iso3: name}, lang).get(name, name)
+
+
 def driver_text(feature: str, fallback: str, value: float | None = None) -> str:
     """A driver as the screens name it (figures.PLAIN_FEATURES, translated), with its value on the scale
     people use when known; the run's description when the screens have no name for it."""
@@ -522,14 +532,19 @@ def _header(page: _Page, data: BriefData) -> float:
         _("Made {date} from the deployed model run", date=fmt_date(data.generated, locale=page.lang)),
         align="R",
     )
-    title = _("{name}: risk of detected trafficking, {year}", name=data.name, year=data.year)
+    name = local_country_name(data.country_id, data.name, page.lang) if data.level == 0 else data.name
+    title = _("{name}: risk of detected trafficking, {year}", name=name, year=data.year)
     page.fit_font(title, CONTENT_W, 16, 11, bold=True)
     page.text(MARGIN, MARGIN + 3.5, CONTENT_W, 8, title)
     page.font(7.8, color=MUTED)
     sub = (
         _("Country · ISO3 code {code}", code=data.region_id)
         if data.level == 0
-        else _("Admin-1 unit of {country} · id {code}", country=data.country_name, code=data.region_id)
+        else _(
+            "Admin-1 unit of {country} · id {code}",
+            country=local_country_name(data.country_id, data.country_name, page.lang),
+            code=data.region_id,
+        )
     )
     page.text(MARGIN, MARGIN + 11.5, CONTENT_W, 4, sub)
     y = MARGIN + 16.5
@@ -562,7 +577,8 @@ def _headline(page: _Page, data: BriefData, y: float) -> float:
     label_year = row.get("label_year")
     has_label = label_year is not None and not (isinstance(label_year, float) and math.isnan(label_year))
     age = data.year - int(label_year) if has_label else None
-    where = _("countries") if data.level == 0 else _("units in {country}", country=data.country_name)
+    country = local_country_name(data.country_id, data.country_name, page.lang)
+    where = _("countries") if data.level == 0 else _("units in {country}", country=country)
     boxes = [
         (
             _("Detected victims per 100,000 people"),
@@ -803,7 +819,8 @@ def _admin1_and_run(page: _Page, data: BriefData, y: float, max_rows: int) -> fl
 def _admin1(page: _Page, data: BriefData, y: float, max_rows: int) -> float:
     _, lang = page._, page.lang
     units = data.admin1
-    title = _("Admin-1 units of {country}, {year}", country=data.country_name, year=data.year)
+    country = local_country_name(data.country_id, data.country_name, page.lang)
+    title = _("Admin-1 units of {country}, {year}", country=country, year=data.year)
     y = page.heading(MARGIN, y, LEFT_W, title)
     if units.empty:
         page.font(7, color=MUTED)
@@ -812,13 +829,14 @@ def _admin1(page: _Page, data: BriefData, y: float, max_rows: int) -> float:
     if data.level == 1 and data.region_id not in set(shown["region_id"]):
         shown = pd.concat([shown.head(max_rows - 1), units[units["region_id"] == data.region_id]])
     cols = [  # (header, width, align)
-        (_("Rank"), 14.0, "L"),
-        (_("Unit"), 35.0, "L"),
+        (_("Rank"), 13.0, "L"),
+        (_("Unit"), 33.0, "L"),
         (_("Per 100,000"), 17.0, "R"),
         (_("80% interval"), 20.0, "R"),
-        (_("Located data"), 18.0, "R"),
+        (_("Located data"), 21.0, "R"),
     ]
-    page.font(6.2, bold=True, color=MUTED)
+    page.fit_font(max((c[0] for c in cols), key=page.pdf.get_string_width), 21.0, 6.2, 5.0, bold=True)
+    page.pdf.set_text_color(*MUTED)
     _row(page, y, [c[0] for c in cols], cols, 3.4)
     y += 3.6
     for r in shown.itertuples():
