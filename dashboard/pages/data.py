@@ -38,7 +38,9 @@ dash.register_page(
 
 def layout(**_query):
     summary = context.queries().source_summary()
-    frame = summary[[c for c, _ in SOURCE_COLUMNS]]
+    frame = summary[[c for c, _ in SOURCE_COLUMNS]].copy()
+    # "2026-12-01T23:22:12.123456" took a wide column for seconds nobody reads: minutes, no T
+    frame["last_load"] = frame["last_load"].map(lambda v: str(v)[:16].replace("T", " ") if v else v)
     cols = [
         {
             "name": label,
@@ -85,10 +87,17 @@ def layout(**_query):
                         ],
                         tooltip_delay=300,
                         tooltip_duration=None,
+                        # every column fits a 1440 px screen (the right-hand ones were cut off); phones
+                        # scroll the table inside its card
                         style_cell_conditional=[
-                            {"if": {"column_id": "coverage"}, "minWidth": "260px"},
-                            {"if": {"column_id": "licence"}, "minWidth": "200px"},
-                            {"if": {"column_id": "publisher"}, "minWidth": "200px"},
+                            {"if": {"column_id": "coverage"}, "minWidth": "180px", "maxWidth": "260px"},
+                            {"if": {"column_id": "licence"}, "minWidth": "150px", "maxWidth": "220px"},
+                            {"if": {"column_id": "publisher"}, "minWidth": "150px", "maxWidth": "220px"},
+                            {"if": {"column_id": "last_load"}, "minWidth": "96px"},
+                            *[
+                                {"if": {"column_id": c}, "minWidth": "58px"}
+                                for c in ("files", "rows_read", "rows_loaded", "rows_rejected", "loads_total")
+                            ],
                         ],
                         style_data_conditional=[
                             {
