@@ -587,7 +587,8 @@ def map_figure(
         clickmode="event",
     )
     fig = _base_layout(fig, title=title, height=600)
-    fig.update_layout(margin=dict(t=70, b=80))  # a title and a subtitle line; the colour bar below the map
+    lines = title.count("<br>") + 1 if title else 1
+    fig.update_layout(margin=dict(t=30 + 20 * lines, b=80))  # title lines and subtitle; colour bar below
     return fig
 
 
@@ -677,20 +678,22 @@ def scale_range(
 
 
 def log_ticks(zrange: tuple[float, float]) -> tuple[list[float], list[str]]:
-    """Tick positions (log10) and labels (real values per 100k, 1-2-5 steps) for a log colour bar."""
+    """Tick positions (log10) and labels (real values per 100k) for a log colour bar: powers of ten, else
+    1-2-5 steps, else finer steps, whichever first gives three to six ticks (a narrow admin-1 range too)."""
     lo, hi = 10 ** zrange[0], 10 ** zrange[1]
-    steps = []
-    for exp in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1):
-        for m in (1, 2, 5):
-            v = m * 10.0**exp
-            if lo * 0.999 <= v <= hi * 1.001:
-                steps.append(v)
-    if len(steps) > 5:  # a wide range: powers of ten only, so the labels of a phone's bar do not collide
-        steps = [v for v in steps if abs(math.log10(v) - round(math.log10(v))) < 1e-9] or steps
-    if len(steps) < 2:
-        steps = [lo, hi]
-    labels = [f"{float(sig(v, 2).replace(',', '')):,g}" for v in steps]  # 0.1, 0.2, 1, 10 (no trailing 0)
-    return [round(math.log10(v), 4) for v in steps], labels
+    exps = range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+    best: list[float] = []
+    for mults in ((1,), (1, 2, 5), (1, 1.5, 2, 3, 4, 5, 6, 7, 8, 9)):
+        steps = [m * 10.0**e for e in exps for m in mults if lo * 0.999 <= m * 10.0**e <= hi * 1.001]
+        if 3 <= len(steps) <= 6:
+            best = steps
+            break
+        if len(steps) > len(best) and len(steps) <= 6:
+            best = steps
+    if len(best) < 2:
+        best = [lo, hi]
+    labels = [f"{float(sig(v, 2).replace(',', '')):,g}" for v in best]  # 0.1, 0.2, 1, 10 (no trailing 0)
+    return [round(math.log10(v), 4) for v in best], labels
 
 
 ALERT_COLOUR = "#000000"  # black rings read on every colour of YlOrRd and Viridis
@@ -816,14 +819,25 @@ def _wrap(text: str, width: int) -> str:
     return "<br>".join([*lines, line]) if line else "<br>".join(lines)
 
 
+MAP_TITLE_WRAP = 46  # characters of the map's 15 px title that fit a phone (about 350 px)
+
+
 def map_title(metric: str, year: int, scope: str, level: int = 0) -> str:
+    """Title and subtitle of the map; the title wraps so a phone never clips it (the figure cannot know its
+    width, and a short line costs a desktop nothing)."""
     meta = metric_meta(metric, level)
     if metric == "watch":
-        return (
-            f"{meta['label']} {year}, looks at {year + 1}–{year + 3} · {scope}"
-            f"<br><sub>{meta['unit']}: {meta['target']}</sub>"
+        head = _(
+            "{label} {year}, looks at {start}–{end} · {scope}",
+            label=meta["label"],
+            year=year,
+            start=year + 1,
+            end=year + 3,
+            scope=scope,
         )
-    return f"{meta['label']}, {year} · {scope}<br><sub>{meta['unit']}; {meta['target']}</sub>"
+        return f"{_wrap(head, MAP_TITLE_WRAP)}<br><sub>{meta['unit']}: {meta['target']}</sub>"
+    head = _("{label}, {year} · {scope}", label=meta["label"], year=year, scope=scope)
+    return f"{_wrap(head, MAP_TITLE_WRAP)}<br><sub>{meta['unit']}; {meta['target']}</sub>"
 
 
 def view_for_bounds(minx: float, miny: float, maxx: float, maxy: float) -> tuple[dict, float]:
