@@ -336,9 +336,26 @@ def _observation_frame(obs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _examples(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    head = frame.head(EXAMPLES)
+    years, values = head["year"].to_numpy(dtype=int), head["value"].to_numpy(dtype=float)
     return [
-        {"region_id": str(k[0]), "indicator": str(k[3]), "year": int(r.year), "value": float(r.value)}
-        for k, r in zip(frame.index[:EXAMPLES], frame.head(EXAMPLES).itertuples(), strict=True)
+        {"region_id": str(k[0]), "indicator": str(k[3]), "year": int(y), "value": float(v)}
+        for k, y, v in zip(head.index, years, values, strict=True)
+    ]
+
+
+def _top_changes(top: pd.DataFrame) -> list[dict[str, Any]]:
+    columns = {c: top[c].to_numpy(dtype=float) for c in ("value_current", "value", "change")}
+    return [
+        {
+            "region_id": str(k[0]),
+            "indicator": str(k[3]),
+            "year": int(y),
+            "current": float(columns["value_current"][i]),
+            "upload": float(columns["value"][i]),
+            "change": float(columns["change"][i]),
+        }
+        for i, (k, y) in enumerate(zip(top.index, top["year"].to_numpy(dtype=int), strict=True))
     ]
 
 
@@ -391,17 +408,7 @@ def compare_with_current(
         "years_removed": sorted(int(y) for y in years_old - years_new),
         "added_examples": _examples(added),
         "removed_examples": _examples(removed),
-        "top_changes": [
-            {
-                "region_id": str(k[0]),
-                "indicator": str(k[3]),
-                "year": int(r.year),
-                "current": float(r.value_current),
-                "upload": float(r.value),
-                "change": float(r.change),
-            }
-            for k, r in zip(changed.index[:EXAMPLES], changed.head(EXAMPLES).itertuples(), strict=True)
-        ],
+        "top_changes": _top_changes(changed.head(EXAMPLES)),
     }
 
 
