@@ -244,6 +244,7 @@ def test_arabic_brief_is_shaped_right_to_left_and_its_text_extracts(monkeypatch,
     assert AR["Model run"] in text
     assert AR["Sources: publisher, data years, date loaded and licence"] in text
     assert "خطر الاتجار المكتشف" in text
+    assert "نيجيريا" in text  # the country's Arabic name (CLDR), as the screens show it
     assert "Model run" not in text
     # right to left, mirrored: the model-run column is on the right in English and on the left in Arabic; the
     # sources heading starts at the left margin in English and is set against the right margin in Arabic
