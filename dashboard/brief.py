@@ -835,9 +835,7 @@ def _admin1(page: _Page, data: BriefData, y: float, max_rows: int) -> float:
         (_("80% interval"), 20.0, "R"),
         (_("Located data"), 21.0, "R"),
     ]
-    page.fit_font(max((c[0] for c in cols), key=page.pdf.get_string_width), 21.0, 6.2, 5.0, bold=True)
-    page.pdf.set_text_color(*MUTED)
-    _row(page, y, [c[0] for c in cols], cols, 3.4)
+    _row(page, y, [c[0] for c in cols], cols, 3.4, header=True)
     y += 3.6
     for r in shown.itertuples():
         bold = r.region_id == data.region_id
@@ -867,9 +865,20 @@ def _admin1(page: _Page, data: BriefData, y: float, max_rows: int) -> float:
     return page.para(MARGIN, y + 0.6, LEFT_W, 2.7, note)
 
 
-def _row(page: _Page, y: float, cells: list[str], cols: list[tuple[str, float, str]], h: float) -> None:
+def _row(
+    page: _Page,
+    y: float,
+    cells: list[str],
+    cols: list[tuple[str, float, str]],
+    h: float,
+    header: bool = False,
+) -> None:
+    """One table row; a header cell's font shrinks until its words fit the column (French, Spanish)."""
     x = MARGIN
     for text, (_, w, align) in zip(cells, cols, strict=True):
+        if header:
+            page.fit_font(text, w, 6.2, 4.6, bold=True)
+            page.pdf.set_text_color(*MUTED)
         page.text(x, y, w, h, text, align=align)
         x += w
     page.pdf.set_draw_color(*RULE)
