@@ -556,7 +556,7 @@ def verdict_view(judgement: dict) -> html.Div:
         role="alert" if warn else None,
         children=[
             html.Strong(VERDICT_TEXT.get(verdict, verdict) + ". "),
-            html.Span(judgement.get("reason", "") + "."),
+            html.Span(judgement.get("reason", "")[:1].upper() + judgement.get("reason", "")[1:] + "."),
             html.Span(" Promoting it asks for confirmation." if warn else "", className="note"),
             detail,
         ],
