@@ -95,3 +95,25 @@ def test_overlaps_go_to_the_first_polygon_and_bad_rows_stay_unassigned():
     )
     assert out["region_id"].iloc[:2].tolist() == ["A-1", "A-2"] and out["region_id"].iloc[2:].isna().all()
     assert out["method"].iloc[:2].tolist() == ["within", "within"] and out["method"].iloc[2:].isna().all()
+
+
+def test_grid_fast_path_gives_the_exact_answer_near_borders_coasts_and_for_wrong_countries(west_africa):
+    """The cell grid (used for large calls) must equal the exact bulk query point for point: points drawn
+    in and 0.3 degrees around the real polygons' boxes (borders, coast, sea), each with the country of a
+    random polygon, so some are in a neighbour's unit."""
+    from etl.spatial import CellGrid
+
+    ids, iso3, geoms = west_africa
+    index = AdminIndex(ids, iso3, geoms)
+    rng = np.random.default_rng(7)
+    pick = rng.integers(0, len(geoms), size=20_000)
+    b = shapely.bounds(geoms[pick])
+    x, y = rng.uniform(b[:, 0] - 0.3, b[:, 2] + 0.3), rng.uniform(b[:, 1] - 0.3, b[:, 3] + 0.3)
+    country = index._country_codes(iso3[rng.permutation(pick)])
+    exact = index._within_own_country(np.asarray(shapely.points(x, y)), country)
+    index._grid = CellGrid(index._polygons)
+    fast = index._locate(x, y, country)
+    assert (exact >= 0).mean() > 0.2 and (exact == -1).any()  # both kinds of answer occur
+    assert (index._grid.owners(x, y) >= 0).mean() > 0.2  # and the grid answered many points itself
+    np.testing.assert_array_equal(fast, exact)
+    np.testing.assert_array_equal(index._locate(x, y, country), exact)  # cells kept from the first call
