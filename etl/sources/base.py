@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+import numpy as np
 import pandas as pd
 
 from etl.contract import FILE, REJECT, REJECT_DETAIL, ROW, ContractError, Detail, Mask, reject
@@ -111,14 +112,18 @@ class Source:
 
 
 def year_start(years: pd.Series) -> pd.Series:
-    """Period start for annual values (1 January)."""
-    return years.astype(int).map(lambda y: dt.date(int(y), 1, 1))
+    """Period start for annual values (1 January); one date object per distinct year, not per row."""
+    codes, uniques = pd.factorize(years.astype(int))
+    dates = np.array([dt.date(int(y), 1, 1) for y in uniques], dtype=object)
+    return pd.Series(dates[codes], index=years.index, dtype=object)
 
 
 def month_start(years: pd.Series, months: pd.Series) -> pd.Series:
-    return pd.Series(
-        [dt.date(int(y), int(m), 1) for y, m in zip(years, months, strict=True)], index=years.index
-    )
+    """Period start for monthly values (the 1st); one date object per distinct month, not per row."""
+    keys = years.astype(int).to_numpy() * 100 + months.astype(int).to_numpy()
+    codes, uniques = pd.factorize(keys)
+    dates = np.array([dt.date(int(k) // 100, int(k) % 100, 1) for k in uniques], dtype=object)
+    return pd.Series(dates[codes], index=years.index, dtype=object)
 
 
 def long_observations(
