@@ -9,6 +9,7 @@ from dash import Input, Output, callback, dcc, html
 from dashboard import context, figures, ids, watch
 from dashboard.i18n import _
 from dashboard.pages.common import kpi, table
+from dashboard.pages.glossary import term_link
 from models.card import verdict_rows
 
 BACKTEST_COLUMNS = [
@@ -346,7 +347,20 @@ def layout(**_query):
                         "Rolling-origin by year: each year is predicted by a model trained only on earlier"
                         " years. RMSLE: the typical error on a log scale; MAE: the average miss in victims"
                         " detected per 100,000 people; 80% coverage: share of reported values inside the"
-                        " 80% interval (target 0.80). See the glossary for each term.",
+                        " 80% interval (target 0.80).",
+                        className="note",
+                    ),
+                    html.P(
+                        [
+                            term_link("rmsle", "RMSLE"),
+                            ", ",
+                            term_link("mae", "MAE"),
+                            ", ",
+                            term_link("spearman", "Spearman"),
+                            ", ",
+                            term_link("backtest", "backtest"),
+                            ": the glossary explains each.",
+                        ],
                         className="note",
                     ),
                     table(

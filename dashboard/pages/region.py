@@ -15,6 +15,7 @@ from dash import ClientsideFunction, Input, Output, callback, clientside_callbac
 from dashboard import context, figures, ids, watch
 from dashboard.i18n import _
 from dashboard.pages.common import band_class, kpi, no_model_notice, table
+from dashboard.pages.glossary import term_link
 from dashboard.pages.phases import phase_card  # issue 14
 from dashboard.queries import (
     DRIVER_FAMILIES,
@@ -192,15 +193,18 @@ def layout(region_id: str | None = None, year=None, **_query):
                         children=[
                             dcc.Graph(id=ids.REGION_WATERFALL, config=GRAPH_CONFIG),
                             html.P(
-                                "Each bar is how much one input moves this estimate up (orange) or down"
-                                " (purple), starting from the average of all countries (SHAP values, on the"
-                                " model's log scale). See the glossary: SHAP."
-                                + (
-                                    " Admin-1 units have no model of their own: these are the country's"
-                                    " drivers."
-                                    if level == 1
-                                    else ""
-                                ),
+                                [
+                                    "Each bar is how much one input moves this estimate up (orange) or"
+                                    " down (purple), starting from the average of all countries, on the"
+                                    " model's log scale. ",
+                                    term_link("shap", "What SHAP values are"),
+                                    (
+                                        " Admin-1 units have no model of their own: these are the country's"
+                                        " drivers."
+                                        if level == 1
+                                        else ""
+                                    ),
+                                ],
                                 className="note",
                             ),
                         ],

@@ -99,7 +99,10 @@ def sign_in(duo) -> None:
     duo.wait_for_element("input[name=name]", timeout=20).send_keys("ana")
     driver.find_element("css selector", "input[name=password]").send_keys(PASSWORDS["ana"])
     driver.find_element("css selector", "form.auth-form button[type=submit]").click()
-    duo.wait_for_element("h1", timeout=20)
+    end = time.time() + 30
+    while "/login" in driver.current_url and time.time() < end:  # signed in: the form redirects
+        time.sleep(0.2)
+    assert "/login" not in driver.current_url, "sign-in did not leave the login page"
 
 
 def settle(driver, seconds: float = 1.5) -> None:
