@@ -159,6 +159,8 @@ PATTERNS = (
     N_("pre-trend (k=-1 minus k=-3) {estimate}, {pct} interval {lower} to {upper}: {verdict}"),
     N_("no pre-trend detected"),
     N_("a pre-trend: read the curve with caution"),
+    N_("percentile of expected rise, 0–100: expected rise of nationals detected as trafficking victims abroad"),
+    N_("percentile of expected rise, 0–100"),
 )
 
 
@@ -334,6 +336,10 @@ class Translator:
             found, kind = country_names(self.locale).get(text), "country"
         if found is None and text in keep:
             found, kind = text, "kept"
+        if found is None and "<br><sub>" in text and text.endswith("</sub>") and depth < 6:
+            found, kind = self._subtitled(text, depth, notes, keep), "subtitled"
+        elif found is None and "<br>" in text and "<br><sub>" not in text:
+            found, kind = self._rewrapped(text, depth, notes, keep), "wrapped"
         if found is None and depth < 6:
             return self._pattern(text, depth, notes, keep)
         if found is not None and notes is not None:
@@ -341,6 +347,38 @@ class Translator:
         return found
 
     MAX_CANDIDATES = 12
+
+    def _subtitled(self, text: str, depth: int, notes: list | None, keep: frozenset[str]) -> str | None:
+        """A figure title with a subtitle ("title<br><sub>subtitle</sub>"): each translated on its own."""
+        head, _, sub = text.partition("<br><sub>")
+        sub_notes: list[tuple[str, str]] = []
+        parts = [self._translate(part, depth + 1, sub_notes, keep) for part in (head, sub[: -len("</sub>")])]
+        if any(kind == "missing" for kind, _ in sub_notes):
+            return None
+        if notes is not None:
+            notes.extend(sub_notes)
+        return f"{parts[0]}<br><sub>{parts[1]}</sub>"
+
+    def _rewrapped(self, text: str, depth: int, notes: list | None, keep: frozenset[str]) -> str | None:
+        """A title a figure builder wrapped at some width ("<br>" between words): translated unwrapped, then
+        wrapped again at about the same width."""
+        lines = text.split("<br>")
+        unwrapped = " ".join(line.strip() for line in lines)
+        sub_notes: list[tuple[str, str]] = []
+        translated = self._translate(unwrapped, depth + 1, sub_notes, keep)
+        if any(kind == "missing" for kind, _ in sub_notes):
+            return None
+        if notes is not None:
+            notes.extend(sub_notes)
+        width = max(len(line) for line in lines)
+        out, line = [], ""
+        for word in translated.split(" "):
+            if line and len(line) + 1 + len(word) > width:
+                out.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        return "<br>".join([*out, line])
 
     def _pattern(self, text: str, depth: int, notes: list | None, keep: frozenset[str]) -> str | None:
         """The best message with placeholders for ``text``: of those that match, the one that leaves the
@@ -746,12 +784,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dashboard.i18n", description=main.__doc__)
     parser.add_argument("command", choices=("extract", "check"))
     parser.add_argument("--login", metavar="NAME:PASSWORD", help="also render the pages of a signed-in admin")
+    parser.add_argument(
+        "--database-url", action="append", default=[], help="also render over this warehouse (repeatable)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("dashboard.i18n_catalogue").setLevel(logging.INFO)
     if args.command == "extract":
         login = tuple(args.login.split(":", 1)) if args.login else None
-        report = i18n_catalogue.extract(login)  # type: ignore[arg-type]
+        report = i18n_catalogue.extract(login, args.database_url)  # type: ignore[arg-type]
     else:
         report = {lang: i18n_catalogue.counts(i18n_catalogue.read_catalogue(lang)) for lang in LANGUAGES[1:]}
     for lang, numbers in report.items():

@@ -384,6 +384,13 @@ def source_scan(root: Path = PACKAGE) -> tuple[list[tuple[str, str, int]], set[s
     return patterns, constants
 
 
+def unwrapped(text: str) -> str:
+    """A title a figure builder wrapped at some width ("<br>" between words): its words are the message."""
+    if "<br>" in text and "<br><sub>" not in text:
+        return " ".join(line.strip() for line in text.split("<br>"))
+    return text
+
+
 def build_template(crawled: Iterable[Visible], sourced, keep: Iterable[str] = (), root: Path = PACKAGE):
     """The .pot catalogue: the source's ``_()`` messages, the f-string patterns that rendered strings
     matched, and every other rendered string with letters (with where it was seen).
@@ -401,7 +408,7 @@ def build_template(crawled: Iterable[Visible], sourced, keep: Iterable[str] = ()
     keep = frozenset(keep) | frozenset(ALLOWED)
     used: set[str] = set()
     for item in crawled:
-        text = item.text.strip()
+        text = unwrapped(item.text.strip())
         if not needs_translation(text) or text in keep or not_for_translation(text):
             continue
         if text in constants or text in marked:
@@ -508,24 +515,34 @@ def sample_region(app) -> str:
     return "NGA" if "NGA" in names or not names else sorted(names)[0]
 
 
-def extract(login: tuple[str, str] | None = None) -> dict[str, dict]:
-    """Render the app over the configured warehouse, read the source, rewrite the catalogues."""
+def extract(login: tuple[str, str] | None = None, database_urls: Iterable[str] = ()) -> dict[str, dict]:
+    """Render the app over the configured warehouse (and over each of ``database_urls``: the test
+    warehouse shows states a full one does not, such as "no model for scenarios"), anonymous and signed in,
+    read the source, rewrite the catalogues."""
     from dashboard.app import create_app
+    from warehouse.db import make_engine
 
-    app = create_app(config={"public_read": True, "cache_ttl_s": 60})
-    with app.server.app_context():
-        paths = page_paths(sample_region(app))
-    crawl = crawl_app(app, "en", paths, login)
-    for problem in crawl.skipped:
-        log.warning("not rendered: %s", problem)
-    template = build_template(crawl.strings, source_messages(), keep=proper_names(app))
-    log.info(
-        "%d visible strings on %d pages (%d callbacks fired), %d messages",
-        len(crawl.strings),
-        len(paths),
-        crawl.callbacks_fired,
-        len(template),
-    )
+    strings: list[Visible] = []
+    keep: frozenset[str] = frozenset()
+    engines = [None] + [make_engine(url) for url in database_urls]
+    for engine in engines:
+        app = create_app(engine, config={"public_read": True, "cache_ttl_s": 60})
+        with app.server.app_context():
+            paths = page_paths(sample_region(app))
+        for who in [None, login] if login and engine is None else [None]:
+            crawl = crawl_app(app, "en", paths, who)
+            for problem in crawl.skipped:
+                log.warning("not rendered: %s", problem)
+            strings += crawl.strings
+            log.info(
+                "%d visible strings on %d pages (%d callbacks)",
+                len(crawl.strings),
+                len(paths),
+                crawl.callbacks_fired,
+            )
+        keep |= proper_names(app) | ({login[0]} if login else set())
+    template = build_template(strings, source_messages(), keep=keep)
+    log.info("%d messages", len(template))
     return write_catalogues(template)
 
 
