@@ -159,7 +159,10 @@ PATTERNS = (
     N_("pre-trend (k=-1 minus k=-3) {estimate}, {pct} interval {lower} to {upper}: {verdict}"),
     N_("no pre-trend detected"),
     N_("a pre-trend: read the curve with caution"),
-    N_("percentile of expected rise, 0–100: expected rise of nationals detected as trafficking victims abroad"),
+    N_(
+        "percentile of expected rise, 0–100: expected rise of nationals detected as trafficking"
+        " victims abroad"
+    ),
     N_("percentile of expected rise, 0–100"),
 )
 

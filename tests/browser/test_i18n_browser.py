@@ -27,11 +27,15 @@ def wait_js(driver, script: str, timeout: float = 40.0):
 
 def nav_texts(driver) -> list[str]:
     wait_js(driver, f"return document.querySelectorAll('#{ids.NAV} a').length > 3")
-    return driver.execute_script(f"return [...document.querySelectorAll('#{ids.NAV} a')].map(a => a.innerText)")
+    return driver.execute_script(
+        f"return [...document.querySelectorAll('#{ids.NAV} a')].map(a => a.innerText)"
+    )
 
 
 def page_text(driver) -> str:
-    wait_js(driver, "const c = document.getElementById('_pages_content'); return c && c.innerText.length > 40")
+    wait_js(
+        driver, "const c = document.getElementById('_pages_content'); return c && c.innerText.length > 40"
+    )
     return driver.execute_script("return document.getElementById('_pages_content').innerText")
 
 
@@ -92,7 +96,9 @@ def test_switch_sets_the_cookie_and_the_next_page_keeps_the_language(started):
     driver.get(started.server_url + "/data")  # no ?lang=: the cookie decides
     assert driver.execute_script("return document.documentElement.lang") == "fr"
     assert "Données" in nav_texts(driver)
-    current = driver.execute_script("return document.querySelector('a.lang-current').getAttribute('hreflang')")
+    current = driver.execute_script(
+        "return document.querySelector('a.lang-current').getAttribute('hreflang')"
+    )
     assert current == "fr"
     driver.find_element("css selector", "a.lang-link[hreflang='en']").click()
     wait_js(driver, "return document.documentElement.lang === 'en'")

@@ -91,7 +91,10 @@ def test_language_from_query_then_cookie_then_accept_language(dash_app):
         ({"headers": {"Accept-Language": "de-DE,de;q=0.9"}}, "en"),
         ({"query_string": "lang=xx", "headers": {"Accept-Language": "fr"}}, "fr"),
         # a Dash callback is a POST without the page's query string: the page URL (Referer) says it
-        ({"headers": {"Referer": "http://localhost/region/NGA?lang=es", "Cookie": "crisisrisk_lang=fr"}}, "es"),
+        (
+            {"headers": {"Referer": "http://localhost/region/NGA?lang=es", "Cookie": "crisisrisk_lang=fr"}},
+            "es",
+        ),
     ]
     for kwargs, expected in cases:
         with server.test_request_context("/", **kwargs):
@@ -171,7 +174,10 @@ def english_crawl(_shared_dash_app):
         paths = i18n_catalogue.page_paths("NGA")
     crawl = i18n_catalogue.crawl_app(app, "en", paths)
     assert not crawl.skipped, crawl.skipped
-    assert len(paths) >= 10 and crawl.callbacks_fired >= 5 and len(crawl.strings) > 300, (crawl.callbacks_fired, len(crawl.strings))
+    assert len(paths) >= 10 and crawl.callbacks_fired >= 5 and len(crawl.strings) > 300, (
+        crawl.callbacks_fired,
+        len(crawl.strings),
+    )
     return app, crawl
 
 
@@ -192,8 +198,9 @@ def test_every_visible_string_has_a_translation(english_crawl, locale):
                     missing.setdefault(what, f"{item.source} ({item.where})")
     report = "\n".join(f"  {text[:100]!r}  <- {where}" for text, where in sorted(missing.items()))
     assert not missing, (
-        f"{len(missing)} visible strings have no {locale} translation; run `python -m dashboard.i18n extract` "
-        f"and translate dashboard/translations/{locale}/LC_MESSAGES/messages.po (docs/I18N.md):\n{report}"
+        f"{len(missing)} visible strings have no {locale} translation; run `python -m dashboard.i18n "
+        f"extract` and translate dashboard/translations/{locale}/LC_MESSAGES/messages.po "
+        f"(docs/I18N.md):\n{report}"
     )
 
 
