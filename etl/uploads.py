@@ -388,7 +388,7 @@ def compare_with_current(
     old, new = _observation_frame(old_obs), _observation_frame(obs)
     added = new.loc[new.index.difference(old.index)]
     removed = old.loc[old.index.difference(new.index)]
-    both = new.join(old[["value"]], rsuffix="_current", how="inner")
+    both = new.join(old[["value"]].rename(columns={"value": "value_current"}), how="inner")
     both["change"] = both["value"] - both["value_current"]
     changed = both[~np.isclose(both["value"], both["value_current"], rtol=1e-9, atol=0.0, equal_nan=True)]
     changed = changed.reindex(changed["change"].abs().sort_values(ascending=False).index)
