@@ -202,8 +202,15 @@ def _big(value: float) -> str:
     return fmt_number(value, 0)
 
 
+def _sig_locale(value: float, digits: int = 2) -> str:
+    """``sig`` in the request's locale (0,023 in French): the same significant digits, Babel's separators."""
+    if value == 0 or math.isnan(value):
+        return fmt_number(value, 0)
+    return fmt_number(value, max(0, digits - 1 - math.floor(math.log10(abs(value)))))
+
+
 _PLAIN_VALUE: dict[str, Callable[[float], str]] = {
-    "rate": lambda v: _(PER_100K, value=sig(math.expm1(v), 2)),
+    "rate": lambda v: _(PER_100K, value=_sig_locale(math.expm1(v), 2)),
     "change": lambda v: _("×{factor} on the year before", factor=fmt_number(math.exp(v), 2)),
     "count": lambda v: fmt_number(v, 0),
     "years": lambda v: _("{value} years", value=fmt_number(v, 0)),
