@@ -462,7 +462,12 @@ def driver_text(feature: str, fallback: str, value: float | None = None) -> str:
         return label
     from dashboard import i18n
 
-    return i18n._("{label}: {value}", label=label, value=plain_feature_value(feature, value))
+    try:
+        shown = plain_feature_value(feature, value)
+    except (ArithmeticError, ValueError, OverflowError):  # a value the screens' formatter cannot write
+        log.warning("driver %s: value %r not shown (cannot be formatted)", feature, value)
+        return label
+    return i18n._("{label}: {value}", label=label, value=shown)
 
 
 def _fit_lines(page: _Page, text: str, w: float, max_lines: int) -> str:

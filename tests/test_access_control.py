@@ -60,6 +60,7 @@ ROUTES: dict[tuple[str, str], tuple[str, object]] = {
     ("/", "GET"): ("read", "/"),
     ("/<path:path>", "GET"): ("read", "/priorities"),
     ("/geo/<version>/<layer>.geojson", "GET"): ("read", "/geo/v/countries.geojson"),
+    ("/region/<region_id>/brief.pdf", "GET"): ("read", "/region/NGA/brief.pdf?lang=en"),  # issue 13 PDF brief
     ("/login", "GET"): ("public", "/login"),
     ("/login", "POST"): ("public", ("login",)),
     ("/logout", "GET"): ("public", "/logout"),

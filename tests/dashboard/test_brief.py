@@ -105,6 +105,8 @@ def test_driver_text_gives_the_value_on_the_scale_people_use():
         "Deaths in organised violence: 2.0 per 100,000 people"
     )
     assert brief.driver_text("not_a_known_feature", "Its description") == "Its description"
+    # a log1p rate so large that its value overflows: the name alone, never an error
+    assert brief.driver_text("conflict_deaths_per100k", "x", 1e6) == "Deaths in organised violence"
 
 
 def test_plain_label_drops_model_scale_notes():
