@@ -204,9 +204,11 @@ def _big(value: float) -> str:
 
 def _sig_locale(value: float, digits: int = 2) -> str:
     """``sig`` in the request's locale (0,023 in French): the same significant digits, Babel's separators."""
-    if value == 0 or math.isnan(value):
+    if not math.isfinite(value):
+        return "—"
+    if value == 0:
         return fmt_number(value, 0)
-    return fmt_number(value, max(0, digits - 1 - math.floor(math.log10(abs(value)))))
+    return fmt_number(value, min(6, max(0, digits - 1 - math.floor(math.log10(abs(value))))))
 
 
 _PLAIN_VALUE: dict[str, Callable[[float], str]] = {
