@@ -35,6 +35,7 @@ REGION_ADMIN1 = "region-admin1"
 REGION_ADMIN1_TABLE = "region-admin1-table"
 REGION_PRINT = "region-print"
 REGION_PRINT_DUMMY = "region-print-dummy"
+REGION_BRIEF_PDF = "region-brief-pdf"  # link to the server-made PDF brief of the selected year
 REGION_WATCH = "region-watch"  # the watch-list headline block (rank, rise, people exposed, basis, skill)
 REGION_WATCH_DRIVERS = "region-watch-drivers"
 REGION_WATCH_TREND = "region-watch-trend"

@@ -4,6 +4,9 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
         printPage: function (n) {
             if (n) { setTimeout(function () { window.print(); }, 50); }
             return "";
+        },
+        briefHref: function (year, regionId) {
+            return "/region/" + encodeURIComponent(regionId) + "/brief.pdf?year=" + encodeURIComponent(year);
         }
     }
 });

@@ -111,7 +111,14 @@ def layout(region_id: str | None = None, year=None, **_query):
                                 clearable=False,
                                 className="year-dropdown",
                             ),
-                            html.Button("Print one-page brief", id=ids.REGION_PRINT, className="button"),
+                            html.A(
+                                "PDF brief (one page)",
+                                id=ids.REGION_BRIEF_PDF,
+                                className="button",
+                                href=f"/region/{info['region_id']}/brief.pdf?year={sel}",
+                                target="_blank",
+                            ),
+                            html.Button("Print this page", id=ids.REGION_PRINT, className="button"),
                             html.Span(id=ids.REGION_PRINT_DUMMY, hidden=True),
                             dcc.Link(
                                 "What if? Scenarios",
@@ -327,6 +334,15 @@ def update_year(year, region_id):
     else:
         admin1, admin1_table = figures.empty_figure(""), None
     return kpis, waterfall, changed, admin1, admin1_table
+
+
+clientside_callback(
+    ClientsideFunction(namespace="crisisrisk", function_name="briefHref"),
+    Output(ids.REGION_BRIEF_PDF, "href"),
+    Input(ids.REGION_YEAR, "value"),
+    Input(ids.REGION_STORE, "data"),
+    prevent_initial_call=True,
+)
 
 
 clientside_callback(

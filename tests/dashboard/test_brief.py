@@ -11,11 +11,12 @@ from __future__ import annotations
 import io
 import re
 
+import dash
 import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from dashboard import brief, i18n
+from dashboard import brief, i18n, ids
 from dashboard.queries import Queries
 from tests.dashboard.synthetic import RUN_ID
 
@@ -358,3 +359,26 @@ def test_sources_that_cannot_fit_are_counted_not_dropped_silently(nigeria):
     printed = text.count("Licence: ")  # one per source entry
     assert more > 0 and printed + more == len(rows)
     assert _lowest_text_y(pdf) >= BOTTOM_MARGIN_PT
+
+
+def test_region_page_links_to_the_brief_of_its_year(dash_app, client, nigeria):
+    """The region page offers the server-made PDF; the link follows the year chosen (clientside)."""
+    layout = dash.page_registry["dashboard.pages.region"]["layout"]
+    with dash_app.server.test_request_context("/region/NGA"):
+        page = layout(region_id="NGA")
+    link = _find_id(page, ids.REGION_BRIEF_PDF)
+    assert link is not None and link.href.startswith("/region/NGA/brief.pdf?year=")
+    assert client.get(link.href).status_code == 200  # the link the page shows is served
+    assert any(ids.REGION_BRIEF_PDF in key for key in dash_app.callback_map)
+
+
+def _find_id(component, wanted: str):
+    if getattr(component, "id", None) == wanted:
+        return component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list | tuple) else [children]:
+        if hasattr(child, "children") or hasattr(child, "id"):
+            found = _find_id(child, wanted)
+            if found is not None:
+                return found
+    return None
