@@ -14,6 +14,7 @@ Never build a visible sentence by concatenation or f-string: word order differs 
 from __future__ import annotations
 
 import copy
+import decimal
 import json
 import logging
 import re
@@ -164,6 +165,10 @@ PATTERNS = (
         " victims abroad"
     ),
     N_("percentile of expected rise, 0–100"),
+    N_(  # pages/region.py writes it before a count of units
+        "Where victims are found, downscaled: all {n} admin-1 units, {year} (detected victims per 100k,"
+        " country estimate × exposure index). {count}"
+    ),
 )
 
 
@@ -176,6 +181,9 @@ def _babel_locale(locale: str | None) -> Locale:
     return Locale.parse(normalise(locale) or current_locale())
 
 
+MAX_DECIMALS = 12
+
+
 def fmt_number(value, decimals: int = 1, locale: str | None = None) -> str:
     """A number with ``decimals`` decimals in the locale's digits and separators; '–' for a missing value.
 
@@ -183,10 +191,15 @@ def fmt_number(value, decimals: int = 1, locale: str | None = None) -> str:
     """
     if value is None or value != value:  # None or NaN
         return "–"
+    if value in (float("inf"), float("-inf")):
+        return "∞" if value > 0 else "-∞"
+    decimals = max(0, min(int(decimals), MAX_DECIMALS))  # a tiny value asked with 30 decimals: Babel cannot
     babel_locale = _babel_locale(locale)
     pattern = copy.copy(babel_locale.decimal_formats[None])
     pattern.frac_prec = (decimals, decimals)
-    return format_decimal(value, format=pattern, locale=babel_locale, numbering_system="default")
+    with decimal.localcontext() as context:  # a very large value quantized to decimals needs the digits
+        context.prec = 400
+        return format_decimal(value, format=pattern, locale=babel_locale, numbering_system="default")
 
 
 def fmt_percent(value, decimals: int = 0, locale: str | None = None) -> str:

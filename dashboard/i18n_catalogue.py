@@ -563,6 +563,7 @@ NOT_FOR_TRANSLATION: dict[str, re.Pattern] = {
     ),
     "a generated document in English (the model card; docs/MODEL.md)": re.compile(r"^# Model card", re.S),
     "a model run id": re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]+$"),
+    "a file path on the server": re.compile(r"^/[\w.-]+(?:/[\w.-]+)+$"),
     "a data set's title and publisher, as the publisher writes them": re.compile(r"^[^—]+ — [^—]+$"),
 }
 
