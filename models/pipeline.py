@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import xgboost as xgb
 from sqlalchemy import Engine, select
 
 from models import downscale as ds
@@ -419,7 +420,8 @@ def train_run(
         "panel_sha256": panel_sha256(panels[1]),
         "versions": {
             "python": platform.python_version(),
-            **{p: version(p) for p in ("xgboost", "pandas", "numpy", "shap", "sqlalchemy")},
+            "xgboost": xgb.__version__,  # xgboost-cpu and xgboost both provide it
+            **{p: version(p) for p in ("pandas", "numpy", "shap", "sqlalchemy")},
         },
         "hyperparameters": config["xgboost"],
         "config": config,
