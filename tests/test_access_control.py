@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from dashboard import ids
+from dashboard import ids, static_assets
 from tests.dashboard.workflow_app import (
     PASSWORDS,
     FakeTrainer,
@@ -52,6 +52,13 @@ ROUTES: dict[tuple[str, str], tuple[str, object]] = {
         "/_dash-component-suites/dash/deps/polyfill@7.v4_4_1m1.12.1.min.js",
     ),
     ("/_favicon.ico", "GET"): ("public", "/_favicon.ico"),
+    # issue 13 light first load: the vendored Plotly bundle at its content hash, and Dash's full-bundle URL
+    # (a redirect to it); both static, so public like the other scripts
+    ("/_static/<digest>/<path:name>", "GET"): (
+        "public",
+        static_assets.hashed_url(static_assets.STATIC_DIR / "vendor/plotly/plotly-crisisrisk.min.js"),
+    ),
+    (static_assets.DASH_PLOTLY_PATH, "GET"): ("public", static_assets.DASH_PLOTLY_PATH),
     ("/_dash-layout", "GET"): ("read", "/_dash-layout"),
     ("/_dash-dependencies", "GET"): ("read", "/_dash-dependencies"),
     ("/_reload-hash", "GET"): ("read", "/_reload-hash"),
@@ -125,6 +132,7 @@ PAGES = {
     "/phases": ("read", "/phases"),
     "/scenarios": ("read", "/scenarios"),
     "/alerts": ("read", "/alerts"),
+    "/glossary": ("read", "/glossary"),
     "/not-found-404": ("read", "/no-such-page"),
 }
 RANK = {None: 0, "viewer": 1, "analyst": 2, "admin": 3}
