@@ -6,23 +6,12 @@ The warehouse is tests/dashboard/synthetic.py (real Natural Earth regions, SYNTH
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from dashboard import i18n, ids
+from tests.dashboard.conftest import wait_js
 
 pytestmark = [pytest.mark.browser]
-
-
-def wait_js(driver, script: str, timeout: float = 40.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        value = driver.execute_script(script)
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for: {script[:160]}")
 
 
 def nav_texts(driver) -> list[str]:

@@ -14,7 +14,7 @@ import pytest
 
 from dashboard import figures, ids
 from dashboard.pages import map as map_page
-from tests.dashboard.conftest import external, requested_urls
+from tests.dashboard.conftest import external, requested_urls, wait_js
 
 pytestmark = [pytest.mark.browser]
 
@@ -25,16 +25,6 @@ MAP_READY = f"""
     const m = gd._fullLayout.map._subplot.map;
     return !!(m && m.loaded() && gd.data && gd.data.length >= 2);
 """
-
-
-def wait_js(driver, script: str, timeout: float = 40.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        value = driver.execute_script(script)
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for: {script[:160]}")
 
 
 def move_to(driver, x: float, y: float, click: bool = False) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 
 import pytest
 
@@ -104,6 +105,17 @@ def pytest_setup_options():
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
     return options
+
+
+def wait_js(driver, script: str, timeout: float = 40.0):
+    """Poll a script until it returns something truthy (a browser test's wait for a page state)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        value = driver.execute_script(script)
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for: {script[:160]}")
 
 
 def requested_urls(driver) -> list[str]:

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.dashboard.conftest import external, requested_urls
+from tests.dashboard.conftest import external, requested_urls, wait_js
 from tests.dashboard.test_api_scenarios import ISO3
 from tests.models.test_scenarios import REGIONS, YEAR, make_model, synthetic_obs
 
@@ -31,16 +31,6 @@ def page(dash_duo, dash_app, iso3_model, monkeypatch):
     monkeypatch.setattr("dashboard.pages.scenarios.scenario_model", lambda: iso3_model)
     dash_duo.start_server(dash_app)
     return dash_duo
-
-
-def wait_js(driver, script: str, timeout: float = 40.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        value = driver.execute_script(script)
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for: {script[:160]}")
 
 
 def click_at(driver, x: float, y: float) -> None:
