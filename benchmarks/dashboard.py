@@ -38,7 +38,8 @@ from dashboard import ids  # noqa: E402
 MAP_OUTPUTS = [(ids.MAP_GRAPH, "figure"), (ids.MAP_NOTE, "children"), (ids.MAP_RISERS, "children")]
 
 
-def _payload(year: int, metric: str, country: str, changed: list[str]) -> dict:
+def map_payload(year: int, metric: str, country: str, changed: list[str]) -> dict:
+    """The JSON dash-renderer posts for the map callback (also used by benchmarks/map_patch.py)."""
     return {
         "output": "..{}..".format("...".join(f"{i}.{p}" for i, p in MAP_OUTPUTS)),
         "outputs": [{"id": i, "property": p} for i, p in MAP_OUTPUTS],
@@ -86,13 +87,13 @@ def server_side(engine, scope: str = "__world__") -> dict:
         t = time.perf_counter()
         for path in ("/", "/_dash-layout", "/_dash-dependencies"):
             assert client.get(path).status_code == 200
-        _post(client, _payload(years[-1], "risk_score", scope, []), gzip=True)
+        _post(client, map_payload(years[-1], "risk_score", scope, []), gzip=True)
         assert client.get(ctx.geometry.url(layer), headers={"Accept-Encoding": "gzip"}).status_code == 200
         return time.perf_counter() - t
 
     out["first_render_cold_s"] = round(first_render(), 3)
     out["first_render_warm_s"] = round(statistics.median(first_render() for _ in range(5)), 4)
-    _, full_raw, full_gz = _post(client, _payload(years[-1], "risk_score", scope, []), gzip=True)
+    _, full_raw, full_gz = _post(client, map_payload(years[-1], "risk_score", scope, []), gzip=True)
     geo_raw, geo_gz, _ = ctx.geometry.get(layer)
     out["full_figure_response_bytes"] = {"raw": full_raw, "gzip": full_gz}
     out["geometry_bytes"] = {"raw": len(geo_raw), "gzip": len(geo_gz)}
@@ -104,17 +105,17 @@ def server_side(engine, scope: str = "__world__") -> dict:
         ctx.queries.map_values(
             0 if scope == "__world__" else 1, years[-1], None if scope == "__world__" else scope
         )
-        t, r, g = _post(client, _payload(year, "risk_score", scope, changed), gzip=True)
+        t, r, g = _post(client, map_payload(year, "risk_score", scope, changed), gzip=True)
         cold.append(t)
         raws.append(r)
         gzs.append(g)
         warm.append(
             statistics.median(
-                _post(client, _payload(year, "risk_score", scope, changed), True)[0] for _ in range(3)
+                _post(client, map_payload(year, "risk_score", scope, changed), True)[0] for _ in range(3)
             )
         )
-    fig_patch = figure_only_bytes(client, _payload(years[-1], "risk_score", scope, changed))
-    fig_full = figure_only_bytes(client, _payload(years[-1], "risk_score", scope, []))
+    fig_patch = figure_only_bytes(client, map_payload(years[-1], "risk_score", scope, changed))
+    fig_full = figure_only_bytes(client, map_payload(years[-1], "risk_score", scope, []))
     out["years"] = [years[0], years[-1]]
     out["period_change_server_s"] = {
         "cold_median": round(statistics.median(cold), 4),

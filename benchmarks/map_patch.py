@@ -21,24 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.dashboard import map_payload as payload  # noqa: E402
 from dashboard import ids  # noqa: E402
-
-OUTPUTS = [(ids.MAP_GRAPH, "figure"), (ids.MAP_NOTE, "children"), (ids.MAP_RISERS, "children")]
-
-
-def payload(year: int, metric: str, country: str, changed: list[str]) -> dict:
-    """The JSON dash-renderer posts for the map callback."""
-    return {
-        "output": "..{}..".format("...".join(f"{i}.{p}" for i, p in OUTPUTS)),
-        "outputs": [{"id": i, "property": p} for i, p in OUTPUTS],
-        "inputs": [
-            {"id": ids.MAP_YEAR, "property": "value", "value": year},
-            {"id": ids.MAP_METRIC, "property": "value", "value": metric},
-            {"id": ids.MAP_COUNTRY, "property": "value", "value": country},
-        ],
-        "changedPropIds": changed,
-        "state": [],
-    }
 
 
 def post(client, body: dict) -> tuple[int, int, dict]:
