@@ -331,8 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(
         f"cluster start {cluster['cluster_start']:.1f} s (not counted); peak memory: single process "
-        f"{single_peak:,.0f} MB, per worker "
-        + ", ".join(f"{p:,.0f} MB" for p in peaks)
+        f"{single_peak:,.0f} MB, per worker " + ", ".join(f"{p:,.0f} MB" for p in peaks)
     )
     if args.device == "cuda":
         gpu_shap(booster, dshap, single["shap"])
