@@ -52,11 +52,18 @@ class MappingContext:
 
     @cached_property
     def admin_index(self) -> AdminIndex:
-        """Admin-1 polygons by country, for point-in-polygon assignment."""
+        """Admin-1 polygons by country, for point-in-polygon assignment (its cell grid is cached in the data
+        dir, keyed by the polygons' WKB: etl.spatial)."""
+        from warehouse.config import data_dir
+
+        cache_dir = data_dir() / "cache"
         if self._regions is not None and "geometry" in self._regions.columns:
             adm1 = self._regions[self._regions["level"] == 1]
             return AdminIndex(
-                adm1["region_id"].to_numpy(), adm1["iso3"].to_numpy(), adm1["geometry"].to_numpy()
+                adm1["region_id"].to_numpy(),
+                adm1["iso3"].to_numpy(),
+                adm1["geometry"].to_numpy(),
+                cache_dir=cache_dir,
             )
         if self.engine is None:
             raise RuntimeError("no warehouse connection to read admin-1 polygons from")
@@ -66,9 +73,14 @@ class MappingContext:
                     region.c.level == 1, region.c.geometry_wkb.is_not(None)
                 )
             ).all()
-        geoms = shapely.from_wkb(np.array([r[2] for r in rows], dtype=object), on_invalid="ignore")
+        wkb = [None if r[2] is None else bytes(r[2]) for r in rows]
+        geoms = shapely.from_wkb(np.array(wkb, dtype=object), on_invalid="ignore")
         return AdminIndex(
-            np.array([r[0] for r in rows], dtype=object), np.array([r[1] for r in rows], dtype=object), geoms
+            np.array([r[0] for r in rows], dtype=object),
+            np.array([r[1] for r in rows], dtype=object),
+            geoms,
+            cache_dir=cache_dir,
+            wkb=wkb,
         )
 
     @cached_property

@@ -1,14 +1,40 @@
 """Point-in-polygon assignment of located records (events, displacement figures) to admin-1 units.
 
 Points are matched only against the polygons of their own country, so a border event is never
-credited to the neighbour. Points that fall just outside every polygon of their country (coastal
-water, simplified borders) take the nearest polygon if it lies within ``tolerance_km``; otherwise
-they are reported as unassigned with the distance, for the caller to quarantine.
+credited to the neighbour. Where polygons of one country overlap, the first in file order wins. Points that
+fall just outside every polygon of their country (coastal water, simplified borders) take the nearest polygon
+if it lies within ``tolerance_km``; otherwise they are reported as unassigned with the distance, for the
+caller to quarantine.
+
+Method (issue 16, >= 1M events/s). Small calls take the exact bulk query (a tree of the points searched with
+every prepared polygon). Larger calls use a ``CellGrid``: a hierarchy of power-of-two cells (0.25 degrees,
+each cell that a polygon edge crosses split 4 x 4 into 0.0625-degree cells), built once, fully and
+vectorised, and kept on disk as a NumPy ``.npz`` cache in the data dir, keyed by the sha256 of the
+polygons' WKB and the grid parameters (a stale or unreadable file is rebuilt, never trusted).
+
+- A point in a cell no edge crosses takes the cell's answer (an array lookup per level): no polygon, one
+  polygon (taken when it is of the point's country), or several (the overlapping cases, resolved in the leaf
+  step below without edges).
+- A point in a crossed cell of the last level is decided exactly against that cell's few edges: the parity
+  of the crossings of an L-shaped path (horizontal, then vertical) from the point to the cell centre, whose
+  containment in every candidate polygon was computed at build time. Orientation signs are certified with
+  Shewchuk's error bound; a point within rounding distance of an edge, or on one, is sent to the exact GEOS
+  query instead, so the answer is the GEOS answer for every point (tested against the exact query on real
+  polygons, on borders, coasts, vertices and overlaps).
+
+Measured (benchmarks/spatial.py; figures with load averages in its docstring).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,12 +45,20 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TOLERANCE_KM = 25.0
 EARTH_RADIUS_KM = 6371.0088
-CELL_DEG = 0.1  # grid of the fast path: 3600 x 1800 cells
-CELL_SPLIT = 3  # an edge-crossed cell is split into 3 x 3 cells (odd: a cell's centre is a fine cell's)
-# the grid costs about 2 s of CPU to build (edges cut to 0.017 degrees): worth it from a few hundred thousand
-# points on (the real GED files are 52k events and take the exact path)
+ROOT_CELLS_PER_DEG = 4  # root cells of 0.25 degrees (powers of two: every level's floor is exact)
+SPLIT_BITS = 1
+SPLIT = 2**SPLIT_BITS  # a crossed cell with more than MAX_LEAF_EDGES edges is split into 2 x 2 cells ...
+LEVELS = 6  # ... down to level 5 (0.25 / 2**5 = 0.0078125 degrees, about 870 m)
+MAX_LEAF_EDGES = 1
+GRID_FORMAT = 1  # bump when the cache layout or the build changes
+# a call of at least this many points uses the grid when one is in memory or can be loaded or built and saved
+# (a cache location is given); without a cache location it builds one only from GRID_MIN_POINTS on
+GRID_CACHE_MIN_POINTS = 5_000
 GRID_MIN_POINTS = 200_000
-UNKNOWN, NO_SINGLE_OWNER = -2, -1  # cell states besides "inside polygon k" (k >= 0)
+CACHE_NAME = "admin1_grid.npz"
+EMPTY = -1  # cell value: no polygon; >= 0 and < P: the one polygon; >= P: child block; <= -2: leaf -2 - v
+EPS_DEG = 1e-9  # margin around edges when marking cells (covers the rounding of the edge pieces)
+ORIENT_ERR = 1e-15  # relative error bound of a 2D orientation sign (Shewchuk's ccwerrboundA is 3.3e-16)
 
 
 def haversine_km(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray) -> np.ndarray:
@@ -33,13 +67,32 @@ def haversine_km(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
 
 
-class AdminIndex:
-    """Spatial index of admin-1 polygons, one STRtree per country."""
+def _str_dtype() -> Any:
+    """The dtype pandas infers for text with missing values (``str`` in pandas 3, ``object`` before)."""
+    return pd.Series(np.array(["a", None], dtype=object)).dtype
 
-    def __init__(self, region_ids: np.ndarray, iso3: np.ndarray, geometries: np.ndarray):
+
+class AdminIndex:
+    """Spatial index of admin-1 polygons, one STRtree per country, and the cell grid for large calls.
+
+    ``cache_dir``: folder for the grid cache (None: no cache; the grid is then built in memory for calls of
+    GRID_MIN_POINTS or more). ``wkb``: the polygons' WKB as read (same order as ``geometries``), hashed for
+    the cache key instead of re-encoding the geometries.
+    """
+
+    def __init__(
+        self,
+        region_ids: np.ndarray,
+        iso3: np.ndarray,
+        geometries: np.ndarray,
+        cache_dir: Path | None = None,
+        wkb: Sequence[bytes | None] | None = None,
+    ):
         self.region_ids = np.asarray(region_ids)
         self.iso3 = np.asarray(iso3)
         self.geometries = np.asarray(geometries)
+        self.cache_dir = cache_dir
+        self._wkb = wkb
         present = np.flatnonzero(~shapely.is_missing(self.geometries))
         # the point-in-polygon pass queries a tree of the points with every polygon, prepared once
         self._polygons = self.geometries[present].copy()
@@ -52,7 +105,17 @@ class AdminIndex:
         for code in np.unique(self.iso3):
             idx = present[self._polygon_iso3 == code]
             self._trees[code] = (STRtree(self.geometries[idx]), idx)
-        self._grid: CellGrid | None = None  # built on the first assignment
+        self._grid: CellGrid | None = None  # loaded or built on the first large assignment
+        self.use_grid = True  # False: every call takes the exact query (tests compare the two)
+        text = all(isinstance(r, str) for r in self.region_ids)
+        self._out_dtype = _str_dtype()
+        self._region_values = pd.array(self.region_ids, dtype=self._out_dtype) if text else None
+        self._method_values = pd.array(np.array(["within", "nearest"], dtype=object), dtype=self._out_dtype)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_grid"] = None  # sent to Dask workers without the grid: each loads it when it needs it
+        return state
 
     def assign(
         self, lon: np.ndarray, lat: np.ndarray, iso3: np.ndarray, tolerance_km: float = DEFAULT_TOLERANCE_KM
@@ -62,40 +125,74 @@ class AdminIndex:
         lat = np.asarray(lat, dtype=float)
         iso3 = np.asarray(iso3, dtype=object)
         n = len(lon)
-        region = np.full(n, None, dtype=object)
-        method = np.full(n, None, dtype=object)
+        row = np.full(n, -1, dtype=np.int64)  # row of the region in region_ids, -1: unassigned
+        how = np.full(n, -1, dtype=np.int8)  # 0 within, 1 nearest, -1 None
         dist = np.full(n, np.nan)
         valid = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
         country = self._country_codes(iso3)
         valid &= country >= 0
         sel = np.flatnonzero(valid)
-        hit = self._locate(lon[sel], lat[sel], country[sel])
+        lon_s, lat_s, country_s = lon[sel], lat[sel], country[sel]
+        hit = self._locate(lon_s, lat_s, country_s)
         found = hit >= 0
-        rows = self._polygon_rows[hit[found]]
-        region[sel[found]] = self.region_ids[rows]
-        method[sel[found]] = "within"
+        row[sel[found]] = self._polygon_rows[hit[found]]
+        how[sel[found]] = 0
         dist[sel[found]] = 0.0
-        # points outside every polygon of their country: the nearest one within the tolerance, per country
-        pts_iso3 = iso3[sel]
-        pts = np.full(len(sel), None, dtype=object)
-        pts[~found] = shapely.points(lon[sel][~found], lat[sel][~found])
-        for code in pd.unique(pts_iso3[~found]):
-            tree, gidx = self._trees[code]
-            miss = np.flatnonzero(~found & (pts_iso3 == code))
-            max_lat = min(85.0, float(np.nanmax(np.abs(lat[sel][pts_iso3 == code]))))
+        miss = np.flatnonzero(~found)
+        if len(miss):
+            self._nearest(lon_s, lat_s, country_s, miss, sel, tolerance_km, row, how, dist)
+        return self._frame(row, how, dist)
+
+    def _nearest(
+        self,
+        lon_s: np.ndarray,
+        lat_s: np.ndarray,
+        country_s: np.ndarray,
+        miss: np.ndarray,
+        sel: np.ndarray,
+        tolerance_km: float,
+        row: np.ndarray,
+        how: np.ndarray,
+        dist: np.ndarray,
+    ) -> None:
+        """Points outside every polygon of their country: the nearest one within the tolerance, per country.
+
+        The search radius in degrees widens with the largest |latitude| among all the call's points of that
+        country (as before: the answers are unchanged)."""
+        max_abs_lat = np.full(len(self._countries), -np.inf)
+        np.maximum.at(max_abs_lat, country_s, np.abs(lat_s))
+        pts = shapely.points(lon_s[miss], lat_s[miss])
+        miss_country = country_s[miss]
+        order = np.argsort(miss_country, kind="stable")
+        bounds = np.flatnonzero(np.r_[True, miss_country[order][1:] != miss_country[order][:-1], True])
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            c = int(miss_country[order[a]])
+            tree, gidx = self._trees[self._countries[c]]
+            local = order[a:b]
+            max_lat = min(85.0, float(max_abs_lat[c]))
             max_deg = tolerance_km / 111.32 / max(np.cos(np.radians(max_lat)), 0.05)
-            near = tree.query_nearest(pts[miss], max_distance=max_deg, all_matches=False)
+            near = tree.query_nearest(pts[local], max_distance=max_deg, all_matches=False)
             if not near.size:
                 continue
             p_i, g_i = near
-            nearest_lines = shapely.shortest_line(pts[miss][p_i], tree.geometries[g_i])
+            nearest_lines = shapely.shortest_line(pts[local][p_i], tree.geometries[g_i])
             coords = shapely.get_coordinates(nearest_lines).reshape(-1, 2, 2)
             d = haversine_km(coords[:, 0, 0], coords[:, 0, 1], coords[:, 1, 0], coords[:, 1, 1])
             ok = d <= tolerance_km
-            rows = sel[miss[p_i]]
+            rows = sel[miss[local[p_i]]]
             dist[rows] = d
-            region[rows[ok]] = self.region_ids[gidx[g_i[ok]]]
-            method[rows[ok]] = "nearest"
+            row[rows[ok]] = gidx[g_i[ok]]
+            how[rows[ok]] = 1
+
+    def _frame(self, row: np.ndarray, how: np.ndarray, dist: np.ndarray) -> pd.DataFrame:
+        """The output frame; the text columns are taken from arrays made once (no per-call inference)."""
+        if self._region_values is not None:
+            region = self._region_values.take(row, allow_fill=True)
+            method = self._method_values.take(how.astype(np.int64), allow_fill=True)
+        else:
+            region = np.full(len(row), None, dtype=object)
+            region[row >= 0] = self.region_ids[row[row >= 0]]
+            method = np.array([None, "within", "nearest"], dtype=object)[how + 1]
         return pd.DataFrame({"region_id": region, "method": method, "distance_km": dist})
 
     def _country_codes(self, iso3: np.ndarray) -> np.ndarray:
@@ -105,24 +202,46 @@ class AdminIndex:
         per_unique = np.append(pd.Index(self._countries, dtype=object).get_indexer(uniques), -1)
         return per_unique[codes]
 
+    def grid(self, n_points: int) -> CellGrid | None:
+        """The cell grid for a call of n_points: kept, loaded from the cache, or built (and saved)."""
+        if self._grid is not None or not self.use_grid or not len(self._polygons):
+            return self._grid
+        if n_points < GRID_CACHE_MIN_POINTS or (self.cache_dir is None and n_points < GRID_MIN_POINTS):
+            return None
+        key = self._cache_key()
+        path = None if self.cache_dir is None else Path(self.cache_dir) / CACHE_NAME
+        if path is not None:
+            self._grid = CellGrid.load(path, key, len(self._polygons))
+        if self._grid is None:
+            self._grid = CellGrid.build(self._polygons)
+            if path is not None:
+                self._grid.save(path, key)
+        return self._grid
+
+    def _cache_key(self) -> str:
+        """sha256 of the grid parameters and the polygons' WKB (as read, or encoded here)."""
+        h = hashlib.sha256(
+            f"{GRID_FORMAT}:{ROOT_CELLS_PER_DEG}:{SPLIT}:{LEVELS}:{MAX_LEAF_EDGES}:{EPS_DEG}".encode()
+        )
+        h.update(np.asarray(len(self._polygons), dtype=np.int64).tobytes())
+        wkb = self._wkb
+        if wkb is None or len(wkb) != len(self.geometries):
+            wkb = list(shapely.to_wkb(self._polygons))
+        else:
+            wkb = [wkb[int(i)] for i in self._polygon_rows]
+        h.update(np.array([len(w or b"") for w in wkb], dtype=np.int64).tobytes())
+        h.update(b"".join(w or b"" for w in wkb))
+        return h.hexdigest()
+
     def _locate(self, lon: np.ndarray, lat: np.ndarray, point_country: np.ndarray) -> np.ndarray:
         """Index into the present polygons of the own-country polygon holding each point, or -1.
 
-        Fast path (calls of at least GRID_MIN_POINTS points): a point in a grid cell that no polygon edge
-        crosses and that lies inside exactly one polygon takes that polygon when it is of the point's country
-        (an array lookup). Every other point (cells on a border or coast, outside every polygon, or inside
-        overlapping polygons) takes the exact bulk query, so the result is the same as querying every point
-        exactly.
-        """
-        if self._grid is None and len(lon) >= GRID_MIN_POINTS:
-            self._grid = CellGrid(self._polygons)
-        if self._grid is None:
+        The grid answers every point it can certify (see the module docstring); the others take the exact
+        bulk query, so the result is the same as querying every point exactly."""
+        grid = self.grid(len(lon))
+        if grid is None:
             return self._within_own_country(np.asarray(shapely.points(lon, lat)), point_country)
-        owner = self._grid.owners(lon, lat)
-        fast = owner >= 0
-        fast[fast] = self._polygon_country[owner[fast]] == point_country[fast]
-        hit = np.where(fast, owner, -1)
-        slow = np.flatnonzero(~fast)
+        hit, slow = grid.locate(lon, lat, point_country, self._polygon_country)
         if len(slow):
             points = np.asarray(shapely.points(lon[slow], lat[slow]))  # stubs: Point | array; an array here
             hit[slow] = self._within_own_country(points, point_country[slow])
@@ -147,85 +266,560 @@ class AdminIndex:
         return hit
 
 
-class CellGrid:
-    """Two grid levels over the polygons: cells no polygon edge crosses, and the one polygon holding each.
+def _ragged(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For groups with (start, count): the group of each expanded item and its index start + j."""
+    counts = counts.astype(np.int64)
+    group = np.repeat(np.arange(len(counts)), counts)
+    first = np.cumsum(counts) - counts
+    return group, starts.astype(np.int64)[group] + (np.arange(len(group)) - first[group])
 
-    Level one has 0.1-degree cells; a cell that an edge crosses is split into 5 x 5 cells of 0.02 degrees.
-    Every edge is cut into pieces shorter than half a fine cell, and each piece marks the (at most 2 x 2)
-    fine cells of its bounding box, so every cell an edge passes through is marked (cells are preimages of
-    one monotone ``floor`` of the coordinates, used for the points as well). In an unmarked cell every
-    point lies inside the same polygons as the cell centre, so the centre's exact answer holds for the whole
-    cell; it is computed once per cell, the first time a point falls there, and kept.
+
+def _unique(a: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (numpy's hash-based unique was several times slower on these keys)."""
+    a = np.sort(a)
+    return a[np.r_[True, a[1:] != a[:-1]]] if len(a) else a
+
+
+def _orient(
+    ax: np.ndarray, ay: np.ndarray, dx: np.ndarray, dy: np.ndarray, qx: np.ndarray, qy: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sign of the orientation of q against the line a -> a + d (> 0: left), and whether it is uncertain.
+
+    Shewchuk's filter: with the error bound below the computed sign is the exact sign of the exact inputs."""
+    left = dx * (qy - ay)
+    right = dy * (qx - ax)
+    det = left - right
+    return det > 0, np.abs(det) <= ORIENT_ERR * (np.abs(left) + np.abs(right))
+
+
+def _crossings(
+    pe: np.ndarray, n: int, x: np.ndarray, y: np.ndarray, cx: np.ndarray, cy: np.ndarray, seg: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which (point, edge) pairs cross the path p -> (cx, py) -> c of their point (half-open rules at
+    vertices), and per point whether that is uncertain (p or the corner within rounding distance of an edge,
+    or on one).
+
+    One row per pair: ``pe`` its point (of n), x, y the point, cx, cy its reference, ``seg`` rows ax, ay,
+    bx, by of the edge."""
+    ax, ay, bx, by = seg
+    span_v = (ax > cx) != (bx > cx)
+    in_y = (np.minimum(ay, by) <= y) & (y <= np.maximum(ay, by))  # holds where span_h does
+    w = np.flatnonzero(in_y | span_v)  # the other pairs neither cross nor touch p or the corner
+    ax, ay, bx, by, x, y, cx, cy = ax[w], ay[w], bx[w], by[w], x[w], y[w], cx[w], cy[w]
+    span_v, in_y = span_v[w], in_y[w]
+    dx, dy = bx - ax, by - ay
+    s_p, u_p = _orient(ax, ay, dx, dy, x, y)
+    s_k, u_k = _orient(ax, ay, dx, dy, cx, y)
+    s_c, u_c = _orient(ax, ay, dx, dy, cx, cy)
+    span_h = (ay > y) != (by > y)
+    lo_x, hi_x = np.minimum(ax, bx), np.maximum(ax, bx)
+    box_p = in_y & (lo_x <= x) & (x <= hi_x)
+    box_k = in_y & (lo_x <= cx) & (cx <= hi_x)
+    bad = (u_p & (span_h | box_p)) | (u_k & (span_h | span_v | box_k)) | (u_c & span_v)
+    cross = np.zeros(len(pe), dtype=bool)
+    cross[w] = (span_h & (s_p != s_k)) ^ (span_v & (s_k != s_c))
+    uncertain = np.zeros(n, dtype=bool)
+    uncertain[pe[w[bad]]] = True
+    return cross, uncertain
+
+
+def _parity_inside(
+    px: np.ndarray,
+    py: np.ndarray,
+    rx: np.ndarray,
+    ry: np.ndarray,
+    group: np.ndarray,
+    t: _Table,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For points in groups (cells) of table t: every (point, candidate of its group) pair, inside or not,
+    from the centre's containment and the parity of the crossings; and per point whether it is uncertain.
+
+    Returns inside, the pair's point, the pair's candidate (row in t.cand_poly), uncertain."""
+    c0 = t.cand_ptr[group]
+    n_cand = t.cand_ptr[group + 1] - c0
+    pc_point, pc_cand = _ragged(c0, n_cand)
+    pc_first = np.cumsum(n_cand) - n_cand  # each point's first pair
+    e0 = t.edge_ptr[group]
+    pe, row = _ragged(e0, t.edge_ptr[group + 1] - e0)  # (point, edge) pairs; row in t.edge_id
+    seg = t.edges[:, t.edge_id[row]]
+    cross, uncertain = _crossings(pe, len(px), px[pe], py[pe], rx[pe], ry[pe], seg)
+    pair = pc_first[pe[cross]] + (t.edge_cand[row[cross]] - c0[pe[cross]])
+    toggled = np.bincount(pair, minlength=len(pc_point)) % 2 == 1
+    return t.cand_inside[pc_cand] ^ toggled, pc_point, pc_cand, uncertain
+
+
+class _Table:
+    """Cells with candidates and edges (CSR): the leaves of a grid, or the crossed cells of a level during
+    the build. ``edge_cand``: the row in cand_poly of each edge's polygon among its cell's candidates."""
+
+    def __init__(
+        self,
+        cand_ptr: np.ndarray,
+        cand_poly: np.ndarray,
+        cand_inside: np.ndarray,
+        edge_ptr: np.ndarray,
+        edge_id: np.ndarray,
+        edge_cand: np.ndarray,
+        edges: np.ndarray,
+    ):
+        self.cand_ptr, self.cand_poly, self.cand_inside = cand_ptr, cand_poly, cand_inside
+        self.edge_ptr, self.edge_id, self.edge_cand, self.edges = edge_ptr, edge_id, edge_cand, edges
+
+    def subset(self, rows: np.ndarray) -> _Table:
+        """The table of the given cells only."""
+        c0, n_c = self.cand_ptr[rows], self.cand_ptr[rows + 1] - self.cand_ptr[rows]
+        e0, n_e = self.edge_ptr[rows], self.edge_ptr[rows + 1] - self.edge_ptr[rows]
+        _, ci = _ragged(c0, n_c)
+        cell_of_edge, ei = _ragged(e0, n_e)
+        cand_ptr = np.r_[0, np.cumsum(n_c)].astype(np.int64)
+        edge_cand = self.edge_cand[ei] - c0[cell_of_edge] + cand_ptr[cell_of_edge]
+        return _Table(
+            cand_ptr,
+            self.cand_poly[ci],
+            self.cand_inside[ci],
+            np.r_[0, np.cumsum(n_e)].astype(np.int64),
+            self.edge_id[ei],
+            edge_cand,
+            self.edges,
+        )
+
+
+class CellGrid:
+    """The cell hierarchy (see the module docstring), as flat arrays that are saved and loaded as they are.
+
+    ``level0``: int32 cell values of a dense 1440 x 720 grid; ``level1`` ...: blocks of SPLIT x SPLIT
+    children, one block per crossed cell of the level above. The leaves (``_Table``): their candidate
+    polygons (sorted, each with the containment of the cell centre) and, for crossed cells of the last level,
+    the edges in the cell; ``leaf_exact`` leaves (centre on or next to an edge) go to the exact query.
     """
 
-    def __init__(self, polygons: np.ndarray, cell_deg: float = CELL_DEG, split: int = CELL_SPLIT):
-        self.split = split
-        self.fine = cell_deg / split
-        self.nx, self.ny = int(round(360 / cell_deg)), int(round(180 / cell_deg))
-        self._tree = STRtree(polygons)
-        rings = shapely.get_rings(shapely.get_parts(polygons))
-        coords, ring = shapely.get_coordinates(
-            shapely.segmentize(rings, max_segment_length=self.fine / 2), return_index=True
+    ARRAYS = (
+        *(f"level{i}" for i in range(LEVELS)),
+        "cand_ptr",
+        "cand_poly",
+        "cand_inside",
+        "edge_ptr",
+        "edge_id",
+        "edge_cand",
+        "leaf_exact",
+        "edges",
+    )
+
+    def __init__(self, arrays: dict[str, np.ndarray], n_polygons: int):
+        self.n_polygons = n_polygons
+        self.levels = [arrays[f"level{i}"] for i in range(LEVELS)]
+        a = arrays
+        self.leaves = _Table(
+            a["cand_ptr"],
+            a["cand_poly"],
+            a["cand_inside"],
+            a["edge_ptr"],
+            a["edge_id"],
+            a["edge_cand"],
+            a["edges"],
         )
-        fx, fy = self._fine_xy(coords[:, 0], coords[:, 1])
-        same_ring = ring[1:] == ring[:-1]
-        marked = [fx * self.ny * split + fy]  # every vertex's own cell (rings of one point too)
-        for a, b in ((fx[:-1], fy[1:]), (fx[1:], fy[:-1])):  # the other corners of each piece's box
-            marked.append((a * self.ny * split + b)[same_ring])
-        crossed_fine = np.unique(np.concatenate(marked))
-        cx, cy = crossed_fine // (self.ny * split), crossed_fine % (self.ny * split)
-        coarse = (cx // split) * self.ny + cy // split
-        split_cells = np.unique(coarse)
-        self.slot = np.full(self.nx * self.ny, -1, dtype=np.int64)  # coarse cell -> its block of fine cells
-        self.slot[split_cells] = np.arange(len(split_cells))
-        n_coarse = self.nx * self.ny
-        self.owner = np.full(n_coarse + len(split_cells) * split * split, UNKNOWN, dtype=np.int32)
-        self.owner[split_cells] = NO_SINGLE_OWNER  # never looked up: its fine cells are
-        fine_leaf = n_coarse + self.slot[coarse] * split * split + (cx % split) * split + cy % split
-        self.owner[fine_leaf] = NO_SINGLE_OWNER
+        self.leaf_exact = a["leaf_exact"]
+        self._check()
 
-    def _fine_xy(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        fx = np.clip(np.floor((lon + 180.0) / self.fine).astype(np.int64), 0, self.nx * self.split - 1)
-        fy = np.clip(np.floor((lat + 90.0) / self.fine).astype(np.int64), 0, self.ny * self.split - 1)
-        return fx, fy
-
-    def _leaves(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        """The cell of each point: its coarse cell, or the fine cell when the coarse one is split."""
-        fx, fy = self._fine_xy(lon, lat)
-        k = self.split
-        coarse = (fx // k) * self.ny + fy // k
-        slot = self.slot[coarse]
-        return np.where(slot < 0, coarse, self.nx * self.ny + slot * k * k + (fx % k) * k + fy % k)
-
-    def owners(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        """Per point: the one polygon (index) whose interior holds its whole cell, or -1 (ask exactly)."""
-        leaves = self._leaves(lon, lat)
-        owner = self.owner[leaves]
-        new = np.unique(leaves[owner == UNKNOWN])
-        if len(new):
-            self.owner[new] = self._centre_owners(new)
-            owner = self.owner[leaves]
-        return owner
-
-    def _centre_owners(self, leaves: np.ndarray) -> np.ndarray:
-        """The polygon containing each cell's centre when exactly one does, else -1."""
-        k, n_coarse = self.split, self.nx * self.ny
-        coarse = leaves < n_coarse
-        # fine-cell coordinates of each centre: the middle fine cell of a coarse cell (k is odd)
-        fx = np.where(coarse, (leaves // self.ny) * k + k // 2, 0)
-        fy = np.where(coarse, (leaves % self.ny) * k + k // 2, 0)
-        rest = leaves[~coarse] - n_coarse
-        block, local = rest // (k * k), rest % (k * k)
-        split_cells = np.flatnonzero(self.slot >= 0)[block]
-        fx[~coarse] = (split_cells // self.ny) * k + local // k
-        fy[~coarse] = (split_cells % self.ny) * k + local % k
-        centres = shapely.points((fx + 0.5) * self.fine - 180.0, (fy + 0.5) * self.fine - 90.0)
-        centre_i, poly_i = self._tree.query(centres, predicate="within")
-        count = np.bincount(centre_i, minlength=len(leaves))
-        out = np.full(len(leaves), NO_SINGLE_OWNER, dtype=np.int32)
-        single = count[centre_i] == 1
-        out[centre_i[single]] = poly_i[single]
+    def arrays(self) -> dict[str, np.ndarray]:
+        t = self.leaves
+        out = {f"level{i}": a for i, a in enumerate(self.levels)}
+        out.update(cand_ptr=t.cand_ptr, cand_poly=t.cand_poly, cand_inside=t.cand_inside, edge_ptr=t.edge_ptr)
+        out.update(edge_id=t.edge_id, edge_cand=t.edge_cand, leaf_exact=self.leaf_exact, edges=t.edges)
         return out
+
+    def _check(self) -> None:
+        """Shapes, dtypes and index ranges, so that a damaged file fails here and not as a wrong answer or
+        an out-of-range lookup."""
+        p, n_leaf, t = self.n_polygons, len(self.leaf_exact), self.leaves
+        ok = len(self.levels[0]) == 360 * ROOT_CELLS_PER_DEG * 180 * ROOT_CELLS_PER_DEG
+        for i, lev in enumerate(self.levels):
+            ok &= lev.dtype == np.int32 and lev.ndim == 1
+            n_child = len(self.levels[i + 1]) // (SPLIT * SPLIT) if i + 1 < len(self.levels) else 0
+            ok &= bool(len(lev) == 0 or (lev.min() >= -1 - n_leaf and lev.max() < p + n_child))
+        for ptr, items in ((t.cand_ptr, t.cand_poly), (t.edge_ptr, t.edge_id)):
+            ok &= ptr.dtype == np.int64 and len(ptr) == n_leaf + 1 and ptr[0] == 0 and ptr[-1] == len(items)
+            ok &= bool(np.all(np.diff(ptr) >= 0))
+        ok &= len(t.cand_inside) == len(t.cand_poly) and t.cand_inside.dtype == bool
+        ok &= len(t.edge_cand) == len(t.edge_id) and self.leaf_exact.dtype == bool
+        ok &= t.edges.ndim == 2 and t.edges.shape[0] == 4 and t.edges.dtype == np.float64
+        for items, bound in (
+            (t.cand_poly, p),
+            (t.edge_id, t.edges.shape[1]),
+            (t.edge_cand, len(t.cand_poly)),
+        ):
+            ok &= bool(len(items) == 0 or (items.min() >= 0 and items.max() < bound))
+        if not ok:
+            raise ValueError("inconsistent cell grid arrays")
+
+    # --- cache -----------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: Path, key: str, n_polygons: int) -> CellGrid | None:
+        """The cached grid when the file exists, is intact (zip CRC, shapes, ranges) and has this key."""
+        if not path.exists():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if str(data["key"]) != key:
+                    log.info("grid cache %s is for other polygons or parameters: rebuilding", path)
+                    return None
+                return cls({name: data[name] for name in cls.ARRAYS}, n_polygons)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            log.warning("grid cache %s unreadable (%s): rebuilding", path, exc)
+            return None
+
+    def save(self, path: Path, key: str) -> None:
+        """Write the grid beside ``path`` and move it in place (a reader never sees half a file)."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".grid-", suffix=".npz")
+            with os.fdopen(fd, "wb") as fh:
+                payload: dict[str, Any] = {"key": np.array(key), **self.arrays()}
+                np.savez(fh, **payload)
+            os.replace(tmp, path)
+        except OSError as exc:  # a read-only data dir: the grid still serves this process
+            log.warning("grid cache %s not written: %s", path, exc)
+
+    # --- lookup ----------------------------------------------------------------------------------
+    def locate(
+        self, lon: np.ndarray, lat: np.ndarray, point_country: np.ndarray, polygon_country: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per point the own-country polygon holding it (-1: none), and the points left to the exact query."""
+        n, p, depth = len(lon), self.n_polygons, len(self.levels) - 1
+        hit = np.full(n, -1, dtype=np.int64)
+        # cells of the last level (exact power-of-two scaling); a level's cell is that shifted right
+        m_last = ROOT_CELLS_PER_DEG * SPLIT**depth
+        fx = np.minimum(np.floor((lon + 180.0) * m_last).astype(np.int64), 360 * m_last - 1)
+        fy = np.minimum(np.floor((lat + 90.0) * m_last).astype(np.int64), 180 * m_last - 1)
+        idx = np.arange(n)
+        value = np.zeros(0, dtype=np.int64)
+        leaf_pts, leaf_ids, ref_x, ref_y = [], [], [], []
+        for level, cells in enumerate(self.levels):
+            m, shift = ROOT_CELLS_PER_DEG * SPLIT**level, SPLIT_BITS * (depth - level)
+            ix, iy = fx >> shift, fy >> shift
+            if level == 0:
+                value = cells[ix * (180 * m) + iy].astype(np.int64)
+            else:
+                value = cells[(value - p) * (SPLIT * SPLIT) + (ix % SPLIT) * SPLIT + iy % SPLIT].astype(
+                    np.int64
+                )
+            own = (value >= 0) & (value < p)
+            own_pts = idx[own]
+            hit[own_pts] = np.where(polygon_country[value[own]] == point_country[own_pts], value[own], -1)
+            leaf = value <= -2
+            if leaf.any():
+                leaf_pts.append(idx[leaf])
+                leaf_ids.append(-2 - value[leaf])
+                ref_x.append((ix[leaf] + 0.5) / m - 180.0)
+                ref_y.append((iy[leaf] + 0.5) / m - 90.0)
+            child = np.flatnonzero(value >= p)
+            idx, value, fx, fy = idx[child], value[child], fx[child], fy[child]
+        if not leaf_pts:
+            return hit, np.zeros(0, dtype=np.int64)
+        pts, leaves = np.concatenate(leaf_pts), np.concatenate(leaf_ids)
+        rx, ry = np.concatenate(ref_x), np.concatenate(ref_y)
+        inside, pc_point, pc_cand, uncertain = _parity_inside(lon[pts], lat[pts], rx, ry, leaves, self.leaves)
+        uncertain |= self.leaf_exact[leaves]
+        poly = self.leaves.cand_poly[pc_cand].astype(np.int64)
+        ok = np.flatnonzero(inside & (polygon_country[poly] == point_country[pts[pc_point]]))
+        first = ok[np.r_[True, pc_point[ok][1:] != pc_point[ok][:-1]]] if len(ok) else ok
+        hit[pts[pc_point[first]]] = poly[first]
+        slow = pts[uncertain]
+        hit[slow] = -1
+        return hit, slow
+
+    # --- build -----------------------------------------------------------------------------------
+    @classmethod
+    def build(cls, polygons: np.ndarray) -> CellGrid:
+        """Build the whole grid, vectorised (see ``_Builder``)."""
+        return _Builder(polygons).run()
+
+
+def _edge_table(polygons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every ring edge of every polygon: rows ax, ay, bx, by, and the polygon of each edge."""
+    parts, part_of = shapely.get_parts(polygons, return_index=True)
+    rings, ring_of = shapely.get_rings(parts, return_index=True)
+    coords, vertex_of = shapely.get_coordinates(rings, return_index=True)
+    same = vertex_of[1:] == vertex_of[:-1]
+    a, b = coords[:-1][same], coords[1:][same]
+    return np.stack([a[:, 0], a[:, 1], b[:, 0], b[:, 1]]), part_of[ring_of[vertex_of[:-1][same]]]
+
+
+def _edge_cells(edges: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique (cell, edge) pairs at m cells per degree: every cell an edge passes through or comes
+    within EPS_DEG of. Each edge is cut into pieces at most half a cell long; each piece marks the cells of
+    its box widened by EPS_DEG (which covers the pieces' rounding), with the same monotone floor as the
+    points."""
+    ax, ay, bx, by = edges
+    dx, dy = bx - ax, by - ay
+    pieces = np.maximum(1, np.ceil(np.maximum(np.abs(dx), np.abs(dy)) * m / 0.999)).astype(np.int64)
+    e, j = _ragged(np.zeros(len(ax), dtype=np.int64), pieces)
+    t0, t1 = j / pieces[e], (j + 1) / pieces[e]
+    x0, x1, y0, y1 = ax[e] + dx[e] * t0, ax[e] + dx[e] * t1, ay[e] + dy[e] * t0, ay[e] + dy[e] * t1
+    nx, ny = 360 * m, 180 * m
+
+    def cell(v: np.ndarray, off: float, n: int) -> np.ndarray:
+        return np.clip(np.floor((v + off) * m).astype(np.int64), 0, n - 1)
+
+    # a piece spans less than a cell, widened by 2 EPS_DEG still less: at most 2 cells on each axis
+    gx0, gx1 = cell(np.minimum(x0, x1) - EPS_DEG, 180.0, nx), cell(np.maximum(x0, x1) + EPS_DEG, 180.0, nx)
+    gy0, gy1 = cell(np.minimum(y0, y1) - EPS_DEG, 90.0, ny), cell(np.maximum(y0, y1) + EPS_DEG, 90.0, ny)
+    wide_x, wide_y = gx1 != gx0, gy1 != gy0
+    n_edges = np.int64(len(ax))
+    keys = np.concatenate(
+        [
+            (gx0 * ny + gy0) * n_edges + e,
+            ((gx1 * ny + gy0) * n_edges + e)[wide_x],
+            ((gx0 * ny + gy1) * n_edges + e)[wide_y],
+            ((gx1 * ny + gy1) * n_edges + e)[wide_x & wide_y],
+        ]
+    )
+    keys = _unique(keys)
+    return keys // n_edges, keys % n_edges
+
+
+class _Builder:
+    """Builds a CellGrid level by level.
+
+    Level 0: the crossed cells from the edges; every other cell's value from the connected components of
+    uncrossed cells (4-neighbours: no edge separates them), one exact query per component. Each crossed cell
+    gets the polygons holding its centre (exact query at level 0) and its edges; its children's centres are
+    then decided by the crossing parity from that centre (the lookup's own code), uncertain ones exactly."""
+
+    def __init__(self, polygons: np.ndarray):
+        self.p = len(polygons)
+        self.edges, self.edge_poly = _edge_table(polygons)
+        self.tree = STRtree(polygons)
+        self.edge_exact = ~shapely.is_valid(polygons)[self.edge_poly]  # parity may differ from GEOS there
+        self.blocks: list[tuple[_Table, np.ndarray]] = []  # leaves, block by block
+        self.n_leaves = 0
+
+    def _contains(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(point, polygon) pairs of the polygons holding each point, sorted (exact query)."""
+        pt_i, poly_i = self.tree.query(shapely.points(x, y), predicate="within")
+        order = np.lexsort((poly_i, pt_i))
+        return pt_i[order], poly_i[order]
+
+    def run(self) -> CellGrid:
+        m, ny = ROOT_CELLS_PER_DEG, 180 * ROOT_CELLS_PER_DEG
+        cell_of_pair, edge_of_pair = _edge_cells(self.edges, m)
+        crossed = _unique(cell_of_pair)
+        level0 = np.full(360 * m * ny, EMPTY, dtype=np.int64)
+        self._fill_uncrossed(level0, crossed, 360 * m, ny)
+        cx, cy = crossed // ny, crossed % ny
+        pt_i, poly_i = self._contains((cx + 0.5) / m - 180.0, (cy + 0.5) / m - 90.0)
+        cells = _Cells(self, crossed, cx, cy, m, pt_i, poly_i, np.zeros(len(crossed), dtype=bool))
+        cells.attach_edges(cell_of_pair, edge_of_pair)
+        level0[crossed], split = self._crossed_values(cells, last=LEVELS == 1)
+        levels = [level0.astype(np.int32)]
+        for level in range(1, LEVELS):
+            cells, values, split = self._children(cells.subset(split), level)
+            levels.append(values.astype(np.int32))
+        arrays = {f"level{i}": a for i, a in enumerate(levels)}
+        arrays.update(self._leaf_arrays())
+        return CellGrid(arrays, self.p)
+
+    def _fill_uncrossed(self, level0: np.ndarray, crossed: np.ndarray, nx: int, ny: int) -> None:
+        from scipy import ndimage  # a dependency of scikit-learn; only the build needs it
+
+        free = np.ones(nx * ny, dtype=bool)
+        free[crossed] = False
+        labels, n_labels = ndimage.label(free.reshape(nx, ny))
+        labels = labels.ravel()
+        at = np.flatnonzero(free)
+        lab = labels[at]
+        first_at = np.flatnonzero(np.r_[True, np.diff(np.sort(lab)) != 0])
+        order = np.argsort(lab, kind="stable")
+        rep = at[order[first_at]]  # one cell per label, labels 1..n in order
+        m = ROOT_CELLS_PER_DEG
+        pt_i, poly_i = self._contains((rep // ny + 0.5) / m - 180.0, (rep % ny + 0.5) / m - 90.0)
+        level0[at] = self._set_values(n_labels, pt_i, poly_i)[lab - 1]
+
+    def _set_values(self, n: int, pt_i: np.ndarray, poly_i: np.ndarray) -> np.ndarray:
+        """Values of uncrossed cells from the polygons holding their centres: none, the one, or (overlaps) a
+        leaf without edges."""
+        count = np.bincount(pt_i, minlength=n)
+        out = np.full(n, EMPTY, dtype=np.int64)
+        one = count[pt_i] == 1
+        out[pt_i[one]] = poly_i[one]
+        multi = np.flatnonzero(count >= 2)
+        if len(multi):
+            sel = np.isin(pt_i, multi)
+            n_cand = count[multi]
+            table = _Table(
+                np.r_[0, np.cumsum(n_cand)].astype(np.int64),
+                poly_i[sel],
+                np.ones(int(sel.sum()), dtype=bool),
+                np.zeros(len(multi) + 1, dtype=np.int64),
+                np.zeros(0, dtype=np.int64),
+                np.zeros(0, dtype=np.int64),
+                self.edges,
+            )
+            out[multi] = self._add_leaves(table, np.zeros(len(multi), dtype=bool))
+        return out
+
+    def _add_leaves(self, table: _Table, exact: np.ndarray) -> np.ndarray:
+        """Cell values (-2 - leaf) for a block of new leaves."""
+        first = self.n_leaves
+        self.blocks.append((table, exact))
+        self.n_leaves += len(exact)
+        return -2 - (first + np.arange(len(exact)))
+
+    def _crossed_values(self, cells: _Cells, last: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Values of crossed cells: a child block each for those split (more than MAX_LEAF_EDGES edges, not
+        the last level), a leaf with edges for the others; and which are split."""
+        n_edges = np.diff(cells.table.edge_ptr)
+        split = np.zeros(len(n_edges), dtype=bool) if last else n_edges > MAX_LEAF_EDGES
+        values = np.empty(len(n_edges), dtype=np.int64)
+        values[split] = self.p + np.arange(int(split.sum()))
+        leaf = np.flatnonzero(~split)
+        values[leaf] = self._add_leaves(cells.table.subset(leaf), cells.exact[leaf])
+        return values, np.flatnonzero(split)
+
+    def _children(self, parents: _Cells, level: int) -> tuple[_Cells, np.ndarray, np.ndarray]:
+        """The SPLIT x SPLIT children of every split parent: their values, the crossed ones as cells, and
+        which of those are split in turn."""
+        m = ROOT_CELLS_PER_DEG * SPLIT**level
+        ny, k2 = 180 * m, SPLIT * SPLIT
+        local = np.arange(k2)
+        cx = (parents.cx[:, None] * SPLIT + local // SPLIT).ravel()
+        cy = (parents.cy[:, None] * SPLIT + local % SPLIT).ravel()
+        parent = np.repeat(np.arange(len(parents.key)), k2)
+        px, py = (cx + 0.5) / m - 180.0, (cy + 0.5) / m - 90.0
+        pt_i, poly_i, uncertain = parents.contains(px, py, parent)
+        redo = np.flatnonzero(uncertain)
+        if len(redo):  # exactly; such a centre is no reference for its own cell (exact below)
+            keep = ~uncertain[pt_i]
+            r_pt, r_poly = self._contains(px[redo], py[redo])
+            pt_i, poly_i = np.concatenate([pt_i[keep], redo[r_pt]]), np.concatenate([poly_i[keep], r_poly])
+            order = np.lexsort((poly_i, pt_i))
+            pt_i, poly_i = pt_i[order], poly_i[order]
+        key = cx * ny + cy
+        near = _unique(parents.table.edge_id)  # a child's edges are among its parent's
+        cell_of_pair, local_edge = _edge_cells(self.edges[:, near], m)
+        edge_of_pair = near[local_edge]
+        crossed_keys = _unique(cell_of_pair)
+        is_crossed = np.isin(key, crossed_keys)
+        free = ~is_crossed[pt_i]
+        values = self._set_values(len(key), pt_i[free], poly_i[free])
+        c = np.flatnonzero(is_crossed)
+        remap = np.full(len(key), -1, dtype=np.int64)
+        remap[c] = np.arange(len(c))
+        sel = remap[pt_i] >= 0
+        cells = _Cells(self, key[c], cx[c], cy[c], m, remap[pt_i[sel]], poly_i[sel], uncertain[c])
+        cells.attach_edges(cell_of_pair, edge_of_pair)
+        values[c], split = self._crossed_values(cells, last=level == LEVELS - 1)
+        return cells, values, split
+
+    def _leaf_arrays(self) -> dict[str, np.ndarray]:
+        """The leaf blocks as one table (offsets shifted block by block)."""
+        parts: dict[str, list[np.ndarray]] = {
+            k: [] for k in ("cp", "poly", "inside", "ep", "eid", "ec", "exact")
+        }
+        n_cand = n_edge = 0
+        for table, exact in self.blocks:
+            parts["cp"].append(table.cand_ptr[:-1] + n_cand)
+            parts["ep"].append(table.edge_ptr[:-1] + n_edge)
+            parts["poly"].append(table.cand_poly)
+            parts["inside"].append(table.cand_inside)
+            parts["eid"].append(table.edge_id)
+            parts["ec"].append(table.edge_cand + n_cand)
+            parts["exact"].append(exact)
+            n_cand += len(table.cand_poly)
+            n_edge += len(table.edge_id)
+
+        def cat(name: str, dtype: type) -> np.ndarray:
+            return np.concatenate([np.zeros(0, dtype=dtype), *parts[name]]).astype(dtype)
+
+        return {
+            "cand_ptr": np.r_[cat("cp", np.int64), n_cand].astype(np.int64),
+            "cand_poly": cat("poly", np.int32),
+            "cand_inside": cat("inside", bool),
+            "edge_ptr": np.r_[cat("ep", np.int64), n_edge].astype(np.int64),
+            "edge_id": cat("eid", np.int32),
+            "edge_cand": cat("ec", np.int32),
+            "leaf_exact": cat("exact", bool),
+            "edges": self.edges,
+        }
+
+
+class _Cells:
+    """Crossed cells of one level during the build: key, position, the polygons holding the centre (sorted
+    (cell, polygon) pairs) and whether the centre is unfit as a reference (``exact``); after
+    ``attach_edges``, their ``table`` of candidates (polygons holding the centre or with an edge in the cell)
+    and edges."""
+
+    def __init__(
+        self,
+        builder: _Builder,
+        key: np.ndarray,
+        cx: np.ndarray,
+        cy: np.ndarray,
+        m: int,
+        pt_i: np.ndarray,
+        poly_i: np.ndarray,
+        exact: np.ndarray,
+    ):
+        self.b = builder
+        self.key, self.cx, self.cy, self.m = key, cx, cy, m
+        self.hold_cell, self.hold_poly = pt_i, poly_i
+        self.exact = exact.copy()
+        empty = np.zeros(0, dtype=np.int64)
+        self.table = _Table(empty, empty, empty.astype(bool), empty, empty, empty, builder.edges)
+
+    def subset(self, rows: np.ndarray) -> _Cells:
+        """These cells only (with their table)."""
+        out = _Cells(
+            self.b,
+            self.key[rows],
+            self.cx[rows],
+            self.cy[rows],
+            self.m,
+            self.hold_cell[:0],
+            self.hold_poly[:0],
+            self.exact[rows],
+        )
+        out.table = self.table.subset(rows)
+        return out
+
+    def centres(self, cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (self.cx[cell] + 0.5) / self.m - 180.0, (self.cy[cell] + 0.5) / self.m - 90.0
+
+    def attach_edges(self, cell_of_pair: np.ndarray, edge_of_pair: np.ndarray) -> None:
+        b, n, p = self.b, len(self.key), np.int64(self.b.p)
+        lo, hi = np.searchsorted(cell_of_pair, self.key), np.searchsorted(cell_of_pair, self.key, "right")
+        cell_of_edge, rows = _ragged(lo, hi - lo)
+        edge_id = edge_of_pair[rows]
+        held = self.hold_cell * p + self.hold_poly
+        edge_key = cell_of_edge * p + b.edge_poly[edge_id]
+        cand = _unique(np.concatenate([held, edge_key]))
+        self.table = _Table(
+            np.r_[0, np.cumsum(np.bincount(cand // p, minlength=n))].astype(np.int64),
+            cand % p,
+            np.isin(cand, held),
+            np.r_[0, np.cumsum(hi - lo)].astype(np.int64),
+            edge_id,
+            np.searchsorted(cand, edge_key),
+            b.edges,
+        )
+        self.exact |= np.bincount(cell_of_edge, weights=b.edge_exact[edge_id], minlength=n) > 0
+        # a centre on or next to one of its cell's edges is no reference
+        rx, ry = self.centres(np.arange(n))
+        seg = b.edges[:, edge_id]
+        _, near = _crossings(
+            cell_of_edge, n, rx[cell_of_edge], ry[cell_of_edge], rx[cell_of_edge], ry[cell_of_edge], seg
+        )
+        self.exact |= near
+
+    def contains(
+        self, px: np.ndarray, py: np.ndarray, cell: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(point, polygon) pairs of the polygons holding points that lie in the given cells (sorted), and
+        per point whether that is uncertain (its pairs are then to be redone exactly)."""
+        rx, ry = self.centres(cell)
+        inside, pc_point, pc_cand, uncertain = _parity_inside(px, py, rx, ry, cell, self.table)
+        uncertain |= self.exact[cell]
+        return pc_point[inside], self.table.cand_poly[pc_cand[inside]], uncertain
 
 
 def naive_assign(lon: np.ndarray, lat: np.ndarray, region_ids: np.ndarray, geometries: np.ndarray) -> list:
