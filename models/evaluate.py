@@ -86,7 +86,8 @@ class Candidate:
     role: str = "model"  # model | baseline
 
 
-BASELINES = ("last_value", "mean_3y", "ridge", "eb_mean")
+BASELINES = ("last_value", "mean_3y", "ridge", "eb_mean", "damped_trend")
+DAMPED_PHI = 0.5  # [damped_trend] phi: chosen on the selection origins from 0.3 / 0.5 / 0.7 / 0.8 / 0.9
 LEVELS = (0.5, 0.8, 0.9)
 
 
@@ -238,6 +239,45 @@ def eb_mean_fitter() -> Fitter:
     return fit
 
 
+def damped_steps(age: np.ndarray, phi: float) -> np.ndarray:
+    """phi + phi² + ... + phi^age: the years of trend a damped-trend forecast adds ``age`` years ahead."""
+    a = np.clip(np.nan_to_num(np.asarray(age, dtype=float), nan=1.0), 0, 60).astype(int)
+    table = np.concatenate([[0.0], np.cumsum(phi ** np.arange(1, int(a.max(initial=0)) + 1))])
+    return table[a]
+
+
+def damped_trend_values(X: pd.DataFrame, median: float, phi: float = DAMPED_PHI) -> np.ndarray:
+    """The partially pooled mean plus the label history's damped trend up to the predicted year.
+
+    A recency-weighted mean lags a series that keeps rising (detections grew for years in some countries), and
+    the lag grows with the label's age. The slope (``hist_trend``, reports in the 5 years up to the cutoff) is
+    added for each year between the newest report and the predicted year, damped by ``phi`` per year (Gardner
+    and McKenzie's damped trend), so an old trend is not extrapolated far. No trend (fewer than 3 reports):
+    the pooled mean itself.
+    """
+    slope = X["hist_trend"].fillna(0.0).to_numpy(dtype=float)
+    age = X["years_since_victims_report"].to_numpy(dtype=float)
+    return eb_mean_values(X, median) + slope * damped_steps(age, phi)
+
+
+def damped_trend_fitter(phi: float = DAMPED_PHI) -> Fitter:
+    """Baseline: the partially pooled mean with the label history's damped trend (no fitted parameter)."""
+
+    def fit(train: pd.DataFrame, _ctx: FitContext) -> Predictor:
+        median = _median(train)
+        return lambda X: damped_trend_values(X, median, phi)
+
+    return fit
+
+
+def damped_phi(config: dict) -> float:
+    """The damping per year of the damped-trend baseline ([damped_trend] phi, in [0, 1))."""
+    phi = float(config.get("damped_trend", {}).get("phi", DAMPED_PHI))
+    if not 0.0 <= phi < 1.0:
+        raise ValueError(f"[damped_trend] phi must be in [0, 1), got {phi}")
+    return phi
+
+
 def anchor(X: pd.DataFrame, median: float) -> np.ndarray:
     """Where the label history says a country is: its recent mean, shrunk for small counts; median if none."""
     return (
@@ -376,6 +416,12 @@ def candidates(config: dict) -> list[Candidate]:
             "eb_mean",
             eb_mean_fitter(),
             "Baseline: partially pooled (empirical-Bayes) mean of the label history",
+            "baseline",
+        ),
+        Candidate(
+            "damped_trend",
+            damped_trend_fitter(damped_phi(config)),
+            "Baseline: partially pooled mean plus the label history's damped trend",
             "baseline",
         ),
     ]

@@ -351,6 +351,8 @@ SHRINK_COUNT = 10.0  # victims: weight of the latest report = count / (count + S
 EB_HALF_LIFE = 3.0  # years: weight of a report in the partially pooled mean halves every EB_HALF_LIFE years
 EB_MIN_WITHIN = 0.01  # floor of the pooled year-to-year variance (log1p scale)
 EB_MIN_TAU2 = 0.05  # floor of the between-country variance
+TREND_WINDOW = 5  # years up to the cutoff whose reports set the label-history trend
+TREND_MIN_REPORTS = 3  # fewer reports in the window: no trend (0 in the damped-trend baseline)
 
 
 def is_label_derived(indicator: str) -> bool:
@@ -680,6 +682,7 @@ def _label_history(
         "hist_eb_mean",
         "hist_eb_prior",
         "hist_eb_weight",
+        "hist_trend",
     ]
     if rates.empty:
         return {n: pd.DataFrame(columns=years, dtype=float) for n in names}
@@ -718,7 +721,22 @@ def _label_history(
         out["hist_mean3_origin"][t] = np.where(origin3.any(axis=1), mean_origin, np.nan)
         eb, prior, weight = _partial_pooling(np.nan_to_num(R), S, ok, cols, cutoff)
         out["hist_eb_mean"][t], out["hist_eb_prior"][t], out["hist_eb_weight"][t] = eb, prior, weight
+        out["hist_trend"][t] = _trend(R, ok & (cols[None, :] > cutoff - TREND_WINDOW), cols)
     return {n: pd.DataFrame(v, index=rates.index) for n, v in out.items()}
+
+
+def _trend(R: np.ndarray, ok: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Least-squares slope per year of each country's log1p rates over its reports ``ok`` (NaN with fewer than
+    TREND_MIN_REPORTS): the drift a recency-weighted mean lags when detections keep rising or falling."""
+    n = ok.sum(axis=1)
+    x = np.where(ok, cols[None, :].astype(float), 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x_mean = x.sum(axis=1) / n
+        y_mean = np.where(ok, R, 0.0).sum(axis=1) / n
+        dx = np.where(ok, cols[None, :] - x_mean[:, None], 0.0)
+        sxx = (dx**2).sum(axis=1)
+        sxy = (dx * np.where(ok, R - y_mean[:, None], 0.0)).sum(axis=1)
+        return np.where((n >= TREND_MIN_REPORTS) & (sxx > 0), sxy / sxx, np.nan)
 
 
 def _partial_pooling(

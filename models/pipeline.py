@@ -28,6 +28,8 @@ from models.evaluate import (
     backtest_workers,
     candidates,
     coverage,
+    damped_phi,
+    damped_trend_values,
     eb_mean_values,
     gate,
     gate_baselines,
@@ -261,7 +263,7 @@ def train_run(
     def fit_final(h: int):
         rows = panels[h][panels[h]["label"].notna()]
         ctx = FitContext(origin=newest_label, horizon=h)
-        return fitters[xgb_name].fit(rows, ctx), _fit_partner(partner, rows)
+        return fitters[xgb_name].fit(rows, ctx), _fit_partner(partner, rows, config)
 
     # the horizons' final models are independent: fitted in parallel like the backtest's origins
     with ThreadPoolExecutor(max_workers=backtest_workers(config, len(horizons))) as pool:
@@ -486,8 +488,9 @@ def _record_timings(engine: Engine, run_id: str, metadata: dict[str, Any], timer
         )
 
 
-def _fit_partner(partner: str | None, rows: pd.DataFrame):
-    """The ensemble partner fitted on the same rows: ridge (with exact contributions) or the 3-year mean."""
+def _fit_partner(partner: str | None, rows: pd.DataFrame, config: dict[str, Any]):
+    """The ensemble partner fitted on the same rows: ridge (with exact contributions), the 3-year mean, the
+    pooled mean or the pooled mean with its damped trend."""
     if partner is None:
         return None
     if partner == "ridge":
@@ -496,6 +499,8 @@ def _fit_partner(partner: str | None, rows: pd.DataFrame):
         return _Mean3(float(rows["label"].median()))
     if partner == "eb_mean":
         return _EBMean(float(rows["label"].median()))
+    if partner == "damped_trend":
+        return _DampedTrend(float(rows["label"].median()), damped_phi(config))
     raise TrainingError(f"unknown ensemble partner '{partner}' in models/config.toml")
 
 
@@ -535,6 +540,32 @@ class _EBMean:
         value = self.predict(X)
         return pd.DataFrame(
             {"past_victims_shrunk_per100k": value - self.median, BIAS: self.median}, index=X.index
+        )
+
+
+class _DampedTrend(_EBMean):
+    """The pooled mean plus the label history's damped trend as an ensemble partner.
+
+    The pooled mean is attributed to the shrunken past value (as for ``eb_mean``) and the trend it adds to the
+    latest past value, the reports that set it.
+    """
+
+    def __init__(self, median: float, phi: float):
+        super().__init__(median)
+        self.phi = phi
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return damped_trend_values(X, self.median, self.phi)
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        level = eb_mean_values(X, self.median)
+        return pd.DataFrame(
+            {
+                "past_victims_shrunk_per100k": level - self.median,
+                "past_victims_per100k": self.predict(X) - level,
+                BIAS: self.median,
+            },
+            index=X.index,
         )
 
 

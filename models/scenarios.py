@@ -35,7 +35,7 @@ import pandas as pd
 import xgboost as xgb
 
 from models import watchlist as wl
-from models.evaluate import eb_mean_values, interval_group
+from models.evaluate import DAMPED_PHI, damped_trend_values, eb_mean_values, interval_group
 from models.explain import BIAS
 from models.features import (
     FEATURES,
@@ -394,7 +394,7 @@ class DetectedModel:
     boosters: dict[int, xgb.Booster]
     features: list[str]
     weight: float  # of the XGBoost part; the partner (label history only) gets 1 - weight
-    partner: str | None  # eb_mean | mean_3y | None (ridge partners are not supported by the engine)
+    partner: str | None  # eb_mean | damped_trend | mean_3y | None (ridge partners are not supported)
     partner_median: float
     halfwidths: dict[int, dict[str, dict[float, float]]]
     level: float
@@ -403,6 +403,7 @@ class DetectedModel:
     )  # index (region_id, year): estimate_per_100k, lower_per_100k, upper_per_100k, risk_score
     run_id: str
     directions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    partner_phi: float = DAMPED_PHI  # the run's [damped_trend] phi, for a damped_trend partner
 
 
 @dataclass
@@ -843,7 +844,9 @@ def support_check(
                 "reason": (
                     "far beyond what the model has seen"
                     if far
-                    else "beyond what the model has seen" if beyond else ""
+                    else "beyond what the model has seen"
+                    if beyond
+                    else ""
                 ),
             }
         )
@@ -863,9 +866,15 @@ def _detected_margin(model: DetectedModel, X: pd.DataFrame, horizon: int) -> tup
     d = xgb.DMatrix(feats.to_numpy(dtype=float), feature_names=model.features, missing=np.nan, nthread=1)
     contrib = booster.predict(d, pred_contribs=True).astype(float) * model.weight
     shap = pd.DataFrame(contrib, index=X.index, columns=[*model.features, BIAS])
-    if model.partner == "eb_mean":
-        part = eb_mean_values(X, model.partner_median)
-        shap["past_victims_shrunk_per100k"] += (1 - model.weight) * (part - model.partner_median)
+    if model.partner in ("eb_mean", "damped_trend"):
+        level = eb_mean_values(X, model.partner_median)
+        part = (
+            damped_trend_values(X, model.partner_median, model.partner_phi)
+            if model.partner == "damped_trend"
+            else level
+        )
+        shap["past_victims_shrunk_per100k"] += (1 - model.weight) * (level - model.partner_median)
+        shap["past_victims_per100k"] += (1 - model.weight) * (part - level)
         shap[BIAS] += (1 - model.weight) * model.partner_median
     elif model.partner == "mean_3y":
         part = (

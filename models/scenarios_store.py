@@ -22,6 +22,7 @@ from sqlalchemy import Engine, select
 
 from models import scenarios as sc
 from models import watchlist as wl
+from models.evaluate import damped_phi
 from models.features import build_panel, needed_indicators
 from models.registry import RegistryError, deployed_run, load_run, registry_dir
 from models.watchlist_store import read_watchlist, read_watchlist_skill
@@ -160,6 +161,7 @@ def _load(engine: Engine, run_id: str, root: Path) -> sc.ScenarioModel:
         weight=float(parts.get("weight", 1.0)),
         partner=parts.get("partner"),
         partner_median=float(labels.median()),
+        partner_phi=damped_phi(config),
         halfwidths=halfwidths,
         level=float(config["backtest"].get("interval", 0.8)),
         stored=_stored_detected(engine, run_id),

@@ -55,7 +55,8 @@ def test_no_leak_a_label_source_value_after_the_origin_changes_no_prediction_at_
     models = [
         c
         for c in candidates(config)
-        if c.name in ("xgboost", "xgboost_anchored_aft", "last_value", "eb_mean", "mean_3y", "ridge")
+        if c.name
+        in ("xgboost", "xgboost_anchored_aft", "last_value", "eb_mean", "damped_trend", "mean_3y", "ridge")
     ]
     before = rolling_origin(_panels(obs).get, models, [origin])
     changed = rolling_origin(_panels(mutated).get, models, [origin])
