@@ -31,11 +31,14 @@ cores). ``--device cuda`` also times SHAP on the GPU on the same rows; without a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import math
+import os
 import resource
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -149,11 +152,15 @@ def shap_mask(features: pd.DataFrame, stride: int) -> np.ndarray:
 
 # --- engines
 # --------------------------------------------------------------------------------------------------
+MAX_BIN = 256  # the hist default, passed to both quantile matrices and to training so the three agree
+
+
 def params(args: argparse.Namespace, device: str = "cpu") -> dict:
     return {
         "tree_method": "hist",
         "objective": "reg:squarederror",
         "max_depth": args.depth,
+        "max_bin": MAX_BIN,
         "eta": 0.1,
         "nthread": 1,
         "seed": SEED,
@@ -161,43 +168,121 @@ def params(args: argparse.Namespace, device: str = "cpu") -> dict:
     }
 
 
+def combine_sums(*sums: pd.DataFrame) -> int:
+    """Admin-1 x month totals from the blocks' partial sums; returns their number (the same call in both
+    engines)."""
+    return len(pd.concat(sums).groupby(["region_id", "month"])["events"].sum())
+
+
+def first(pair: tuple) -> object:
+    return pair[0]
+
+
+def second(pair: tuple) -> object:
+    return pair[1]
+
+
+def shap_rows(features: pd.DataFrame, stride: int) -> pd.DataFrame:
+    """The explained rows (every ``stride``-th cell, all its months) and the model's columns."""
+    return features.loc[shap_mask(features, stride), FEATURES]
+
+
+class Clock:
+    """Wall seconds of a step and the CPU seconds each process spent in it (``time.process_time``: all its
+    threads), so a table can show that every process used at most one core and how the work was shared."""
+
+    def __init__(self, client: object | None = None) -> None:
+        self.client = client
+        self.steps: dict[str, dict] = {}
+
+    def _cpu(self) -> dict[str, float]:
+        out = {"client": time.process_time()}
+        if self.client is not None:
+            out.update(self.client.run(time.process_time))  # type: ignore[attr-defined]
+        return out
+
+    @contextlib.contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        cpu0, t0 = self._cpu(), time.perf_counter()
+        yield
+        wall, cpu1 = time.perf_counter() - t0, self._cpu()
+        self.steps[name] = {"wall": wall, "cpu": {k: cpu1[k] - cpu0[k] for k in cpu0 if k in cpu1}}
+
+
+class BlockIter(xgb.DataIter):
+    """Feature blocks one at a time, as xgboost.dask feeds a worker's partitions to its QuantileDMatrix."""
+
+    def __init__(self, blocks: list[pd.DataFrame]) -> None:
+        self.blocks, self.i = blocks, 0
+        super().__init__()
+
+    def next(self, input_data) -> bool:  # noqa: ANN001 - XGBoost's callback
+        if self.i == len(self.blocks):
+            return False
+        block = self.blocks[self.i]
+        input_data(data=block[FEATURES], label=block["target"])
+        self.i += 1
+        return True
+
+    def reset(self) -> None:
+        self.i = 0
+
+
 def run_single(
     blocks_spec: list[tuple[pd.DataFrame, int]], months: int, dists, args
-) -> tuple[dict, xgb.Booster, xgb.DMatrix]:
-    timings = {}
+) -> tuple[dict, np.ndarray, xgb.Booster, list[pd.DataFrame]]:
+    """One process, one thread in every step (XGBoost's global and per-matrix nthread too), the blocks one
+    after another through the per-block functions the workers run: nothing is concatenated that the cluster
+    keeps apart."""
+    clock = Clock()
     blocks = [make_block(c, months, dists, s) for c, s in blocks_spec]
-    t0 = time.perf_counter()
-    parts = [aggregate_block(b) for b in blocks]
-    features = pd.concat([p[0] for p in parts], ignore_index=True)
-    admin = pd.concat([p[1] for p in parts]).groupby(["region_id", "month"])["events"].sum()
-    timings["aggregate"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    dtrain = xgb.DMatrix(
-        features[FEATURES].to_numpy(float),
-        label=features["target"].to_numpy(float),
-        feature_names=FEATURES,
-        missing=np.nan,
-    )
-    booster = xgb.train(params(args), dtrain, num_boost_round=args.trees)
-    timings["train"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    shap_rows = features[shap_mask(features, args.stride)]
-    dshap = xgb.DMatrix(shap_rows[FEATURES].to_numpy(float), feature_names=FEATURES, missing=np.nan)
-    booster.predict(dshap, pred_contribs=True)
-    timings["shap"] = time.perf_counter() - t0
-    timings["shap_rows"] = float(len(shap_rows))
-    timings["admin_cells"] = float(len(admin))
-    return timings, booster, dshap
+    with xgb.config_context(nthread=1):
+        with clock.step("aggregate"):
+            parts = [aggregate_block(b) for b in blocks]
+            features = [p[0] for p in parts]
+            admin_cells = combine_sums(*[p[1] for p in parts])
+        del blocks, parts
+        with clock.step("train"):
+            dtrain = xgb.QuantileDMatrix(BlockIter(features), missing=np.nan, max_bin=MAX_BIN, nthread=1)
+            booster = xgb.train(params(args), dtrain, num_boost_round=args.trees)
+        del dtrain
+        with clock.step("shap"):
+            explained = [shap_rows(f, args.stride) for f in features]
+            contribs = [
+                booster.predict(xgb.DMatrix(e, missing=np.nan, nthread=1), pred_contribs=True)
+                for e in explained
+            ]
+            np.sum([c.sum(axis=0) for c in contribs], axis=0)  # the cluster's one number per column
+    steps = clock.steps
+    all_contribs = np.concatenate(contribs)
+    steps["shap"]["rows"], steps["aggregate"]["admin_cells"] = len(all_contribs), admin_cells
+    steps["train"]["rows_per_process"] = [sum(len(f) for f in features)]
+    return steps, all_contribs, booster, explained
 
 
-def run_cluster(blocks_spec, months: int, dists, args) -> tuple[dict, list[float]]:
+def _rows_per_worker(client, collection, rows: list[int], addresses: list[str]) -> list[int]:
+    """Rows of ``collection``'s partitions (``rows``, in order) held by each worker (from ``who_has``)."""
+    held = dict.fromkeys(addresses, 0)
+    for future in client.futures_of(collection):
+        for address in client.who_has(future)[future.key]:
+            held[address] += rows[future.key[1]]
+    return [held[a] for a in addresses]
+
+
+def run_cluster(blocks_spec, months: int, dists, args) -> tuple[dict, np.ndarray, dict[str, float]]:
+    """K one-thread worker processes; every block is made, aggregated and kept on one worker, round-robin.
+
+    Each task is pinned to the worker holding its input. Left free, the scheduler treats a group of more
+    than 2 x threads small tasks (the picks ``p[0]`` / ``p[1]`` of every block, then same-named lambdas) as
+    "root-ish" and hands them to whichever worker is idle, moving the data: 3 of 4 feature blocks ended on one
+    worker (measured with ``who_has``), and training and SHAP, which run where the data is, waited for it.
+    """
     import dask
     import dask.dataframe as dd
     from dask.distributed import Client, LocalCluster, wait
     from xgboost import dask as dxgb
 
     logging.getLogger("distributed").setLevel(logging.ERROR)
-    timings = {}
     t0 = time.perf_counter()
     with (
         dask.config.set({"dataframe.convert-string": False}),
@@ -206,40 +291,50 @@ def run_cluster(blocks_spec, months: int, dists, args) -> tuple[dict, list[float
         ) as lc,
         Client(lc) as client,
     ):
-        timings["cluster_start"] = time.perf_counter() - t0
-        # each worker generates its own blocks (round-robin, so every worker holds a share: the scheduler may
-        # otherwise put them all on one) and the panel is never shipped from this process
+        start = time.perf_counter() - t0
         addresses = sorted(client.scheduler_info()["workers"])
+        owner = [addresses[i % len(addresses)] for i in range(len(blocks_spec))]
+        # each worker generates its own blocks: the panel is never shipped from this process
         blocks = [
-            client.submit(
-                make_block, cells, months, dists, seed, workers=[addresses[i % len(addresses)]], pure=False
-            )
-            for i, (cells, seed) in enumerate(blocks_spec)
+            client.submit(make_block, cells, months, dists, seed, workers=[w], pure=False)
+            for (cells, seed), w in zip(blocks_spec, owner, strict=True)
         ]
         wait(blocks)
-        t0 = time.perf_counter()
-        parts = client.map(aggregate_block, blocks)
-        feats = client.map(lambda p: p[0], parts)
-        sums = client.map(lambda p: p[1], parts)
-        meta = aggregate_block(make_block(blocks_spec[0][0].iloc[:1], 2, dists, 0))
-        features = dd.from_delayed(feats, meta=meta[0].iloc[:0]).persist()
-        admin = dd.from_delayed(sums, meta=meta[1].iloc[:0]).groupby(["region_id", "month"])["events"].sum()
-        admin_cells = len(admin.compute())
-        wait(features)
-        timings["aggregate"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        dtrain = dxgb.DaskDMatrix(client, features[FEATURES], features["target"], missing=np.nan)
-        booster = dxgb.train(client, params(args), dtrain, num_boost_round=args.trees)["booster"]
-        timings["train"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        shap_rows = features.map_partitions(lambda f: f[shap_mask(f, args.stride)])
-        dshap = dxgb.DaskDMatrix(client, shap_rows[FEATURES], missing=np.nan)
-        contribs = dxgb.predict(client, booster, dshap, pred_contribs=True).compute()
-        timings["shap"] = time.perf_counter() - t0
-        timings["shap_rows"] = float(len(contribs))
-        timings["admin_cells"] = float(admin_cells)
-        peaks = list(client.run(peak_rss_mb).values())
-    return timings, peaks
+        clock = Clock(client)
+        with clock.step("aggregate"):
+            parts = [
+                client.submit(aggregate_block, b, workers=[w]) for b, w in zip(blocks, owner, strict=True)
+            ]
+            feats = [client.submit(first, p, workers=[w]) for p, w in zip(parts, owner, strict=True)]
+            sums = [client.submit(second, p, workers=[w]) for p, w in zip(parts, owner, strict=True)]
+            admin_cells = client.submit(combine_sums, *sums).result()
+            wait(feats)
+            meta = aggregate_block(make_block(blocks_spec[0][0].iloc[:1], 2, dists, 0))[0].iloc[:0]
+            features = dd.from_delayed(feats, meta=meta, verify_meta=False).persist()
+            wait(features)
+        del blocks, parts, sums
+        rows = [len(c) * months for c, _ in blocks_spec]
+        held = _rows_per_worker(client, features, rows, addresses)
+        with clock.step("train"):
+            dtrain = dxgb.DaskQuantileDMatrix(
+                client, features[FEATURES], features["target"], missing=np.nan, max_bin=MAX_BIN
+            )
+            booster = dxgb.train(client, params(args), dtrain, num_boost_round=args.trees)["booster"]
+        del dtrain
+        with clock.step("shap"):
+            explained = features.map_partitions(shap_rows, args.stride, meta=meta[FEATURES])
+            dshap = dxgb.DaskDMatrix(client, explained, missing=np.nan)
+            # the contributions stay on the workers (as the single process keeps its array); one sum per
+            # column comes back
+            contribs = client.persist(dxgb.predict(client, booster, dshap, pred_contribs=True))
+            contribs.sum(axis=0).compute()
+        steps = clock.steps
+        local = contribs.compute()  # for the check against the single process only, after the clock
+        peaks = client.run(peak_rss_mb)
+    steps["shap"]["rows"], steps["aggregate"]["admin_cells"] = len(local), admin_cells
+    steps["train"]["rows_per_process"] = held
+    steps["start"] = start
+    return steps, local, {a: peaks[a] for a in addresses}
 
 
 def peak_rss_mb() -> float:
@@ -261,8 +356,8 @@ def gpu_shap(booster: xgb.Booster, dshap: xgb.DMatrix, cpu_seconds: float) -> No
     gpu_seconds = time.perf_counter() - t0
     rows = dshap.num_row()
     print(
-        f"SHAP on {rows:,} rows: cpu {rows / cpu_seconds:,.0f} rows/s, cuda {rows / gpu_seconds:,.0f} rows/s "
-        f"({cpu_seconds / gpu_seconds:.1f}x)"
+        f"SHAP on {rows:,} rows: cpu (one thread) {rows / cpu_seconds:,.0f} rows/s, cuda "
+        f"{rows / gpu_seconds:,.0f} rows/s ({cpu_seconds / gpu_seconds:.1f}x)"
     )
 
 
@@ -293,6 +388,36 @@ def plan(cells: pd.DataFrame, args: argparse.Namespace) -> tuple[list[tuple[pd.D
     return spec, months
 
 
+STEPS = ("aggregate", "train", "shap")
+
+
+def check(single: np.ndarray, cluster: np.ndarray) -> tuple[float, float]:
+    """Largest |cluster - single| of the SHAP values and of their row sums (the predictions), same rows."""
+    if single.shape != cluster.shape:
+        raise ValueError(f"the engines explained different rows: {single.shape} vs {cluster.shape}")
+    return float(np.abs(cluster - single).max()), float(np.abs(cluster.sum(1) - single.sum(1)).max())
+
+
+def report(single: dict, cluster: dict, workers: int) -> None:
+    """One line per step: wall seconds of each engine, CPU seconds of each process, and the ratio."""
+    for s in STEPS:
+        a, b = single[s], cluster[s]
+        worker_cpu = ", ".join(f"{v:.1f}" for k, v in b["cpu"].items() if k != "client")
+        print(
+            f"{s:>9}: single {a['wall']:7.2f} s (cpu {a['cpu']['client']:.1f} s) | {workers}-worker cluster "
+            f"{b['wall']:7.2f} s (cpu per worker {worker_cpu} s; client+scheduler {b['cpu']['client']:.1f} s)"
+            f" | {a['wall'] / b['wall']:.2f}x"
+        )
+    rows = single["shap"]["rows"]
+    print(
+        f"SHAP on {rows:,} rows: single {rows / single['shap']['wall']:,.0f} rows/s, cluster "
+        f"{rows / cluster['shap']['wall']:,.0f} rows/s; training rows per worker "
+        + ", ".join(f"{n:,}" for n in cluster["train"]["rows_per_process"])
+        + f"; {single['aggregate']['admin_cells']:,} admin-1 x month cells (cluster "
+        f"{cluster['aggregate']['admin_cells']:,})"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.device == "cuda":
@@ -316,27 +441,29 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"BENCHMARK PANEL (resampled counts, not data; never stored): {n_cells:,} of {len(cells):,} land"
         f" cells x {months} months = {n_cells * months:,} rows; counts from the GED distributions of"
-        f" {len(dists) - 1} countries; {args.trees} trees, depth {args.depth}"
+        f" {len(dists) - 1} countries; {args.trees} trees, depth {args.depth}; load average "
+        + " ".join(f"{x:.2f}" for x in os.getloadavg())
     )
-    single, booster, dshap = run_single(spec, months, dists, args)
+    single, contribs, booster, explained = run_single(spec, months, dists, args)
     single_peak = peak_rss_mb()
-    cluster, peaks = run_cluster(spec, months, dists, args)
-    steps = ("aggregate", "train", "shap")
-    for name, t in (("single process", single), (f"{args.workers}-worker LocalCluster", cluster)):
-        print(
-            f"{name}: "
-            + ", ".join(f"{s} {t[s]:.2f} s" for s in steps)
-            + f"; SHAP {t['shap_rows'] / t['shap']:,.0f} rows/s on {int(t['shap_rows']):,} rows; "
-            f"{int(t['admin_cells']):,} admin-1 x month cells"
-        )
+    cluster, cluster_contribs, peaks = run_cluster(spec, months, dists, args)
+    report(single, cluster, args.workers)
+    shap_diff, pred_diff = check(contribs, cluster_contribs)
     print(
-        f"cluster start {cluster['cluster_start']:.1f} s (not counted); peak memory: single process "
-        f"{single_peak:,.0f} MB, per worker " + ", ".join(f"{p:,.0f} MB" for p in peaks)
+        f"same results: largest |cluster - single| SHAP value {shap_diff:.2g}, prediction {pred_diff:.2g}"
+        f" ({contribs.size:,} values)"
+    )
+    print(
+        f"cluster start {cluster['start']:.1f} s (not counted); peak memory: single process "
+        f"{single_peak:,.0f} MB, per worker " + ", ".join(f"{p:,.0f} MB" for p in peaks.values())
     )
     if args.device == "cuda":
-        gpu_shap(booster, dshap, single["shap"])
-    total_single, total_cluster = (sum(t[s] for s in steps) for t in (single, cluster))
-    print(f"total: single {total_single:.2f} s, cluster {total_cluster:.2f} s")
+        gpu_shap(booster, xgb.DMatrix(pd.concat(explained), missing=np.nan), single["shap"]["wall"])
+    total_single, total_cluster = (sum(t[s]["wall"] for s in STEPS) for t in (single, cluster))
+    print(
+        f"total: single {total_single:.2f} s, cluster {total_cluster:.2f} s; load average now "
+        + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    )
     print(f"speed-up: {total_single / total_cluster:.2f}")
     return 0
 
