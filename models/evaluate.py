@@ -431,8 +431,28 @@ def candidates(config: dict) -> list[Candidate]:
 def add_ensembles(oos: pd.DataFrame, config: dict) -> pd.DataFrame:
     """Every ensemble of config.toml [ensembles] as another candidate's predictions."""
     for name, spec in config.get("ensembles", {}).items():
-        oos = add_blend(oos, spec["model"], spec["partner"], float(spec.get("weight", 0.5)), name)
+        first = spec.get("weight_first_time")
+        oos = add_blend(
+            oos,
+            spec["model"],
+            spec["partner"],
+            float(spec.get("weight", 0.5)),
+            name,
+            None if first is None else float(first),
+        )
     return oos
+
+
+def blend_weights(no_history: np.ndarray, weight: float, weight_first_time: float | None) -> np.ndarray:
+    """Per-row weight of the model in an ensemble: ``weight_first_time`` for rows without a label history.
+
+    For a country that never reported, the label-history partner is only the all-country prior (it knows
+    nothing of the country), so the model, which reads the country's other inputs, may get more weight.
+    """
+    no_history = np.asarray(no_history, dtype=bool)
+    if weight_first_time is None:
+        return np.full(len(no_history), float(weight))
+    return np.where(no_history, float(weight_first_time), float(weight))
 
 
 def gate_baselines(config: dict) -> list[str]:
@@ -449,16 +469,24 @@ def model_names(config: dict) -> list[str]:
 
 
 def add_blend(
-    oos: pd.DataFrame, model: str, baseline: str = "mean_3y", weight: float = 0.5, name: str | None = None
+    oos: pd.DataFrame,
+    model: str,
+    baseline: str = "mean_3y",
+    weight: float = 0.5,
+    name: str | None = None,
+    weight_first_time: float | None = None,
 ) -> pd.DataFrame:
-    """Append the blend weight × model + (1 - weight) × baseline as another candidate's predictions."""
+    """Append the blend weight × model + (1 - weight) × baseline as another candidate's predictions
+    (``weight_first_time`` for first-time reporters, see ``blend_weights``)."""
     a = oos[oos["model"] == model].reset_index(drop=True)
     b = oos[oos["model"] == baseline].reset_index(drop=True)
     if a.empty or b.empty:
         return oos
     key = ["origin", "horizon", "region_id"]
     merged = a.merge(b[[*key, "y_pred"]], on=key, suffixes=("", "_base"), validate="one_to_one")
-    merged["y_pred"] = weight * merged["y_pred"] + (1 - weight) * merged.pop("y_pred_base")
+    no_history = merged.get("first_time", pd.Series(False, index=merged.index)).to_numpy(dtype=bool)
+    w = blend_weights(no_history, weight, weight_first_time)
+    merged["y_pred"] = w * merged["y_pred"] + (1 - w) * merged.pop("y_pred_base")
     merged["model"] = name or f"{model}_blend_{baseline}"
     return pd.concat([oos, merged[a.columns]], ignore_index=True)
 

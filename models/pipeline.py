@@ -26,6 +26,7 @@ from models.evaluate import (
     add_ensembles,
     add_intervals,
     backtest_workers,
+    blend_weights,
     candidates,
     coverage,
     damped_phi,
@@ -188,6 +189,12 @@ def resolve(config: dict[str, Any], name: str) -> tuple[str, str | None, float]:
     return name, None, 1.0
 
 
+def first_time_weight(config: dict[str, Any], name: str) -> float | None:
+    """The variant's weight for countries without a label history, when the ensemble sets one."""
+    first = config.get("ensembles", {}).get(name, {}).get("weight_first_time")
+    return None if first is None else float(first)
+
+
 def train_run(
     engine: Engine,
     deploy: bool = True,
@@ -258,6 +265,7 @@ def train_run(
 
     emit("final_models", f"fitting the final models ({variant}) for horizons {horizons}")
     xgb_name, partner, weight = resolve(config, variant)
+    weight_first = first_time_weight(config, variant)
     fitters = {c.name: c for c in candidates(config)}
 
     def fit_final(h: int):
@@ -290,13 +298,13 @@ def train_run(
         predictor, partner_model = final[h]
         booster = predictor.boosters[0]
         boosters[h] = booster
-        part = weight * predict_margin(booster, X[features])
-        contrib = weight * shap_values(booster, X[features])
+        w = blend_weights(X["past_victims_per100k"].isna().to_numpy(), weight, weight_first)
+        part = w * predict_margin(booster, X[features])
+        contrib = shap_values(booster, X[features]).mul(w, axis=0)
         if partner_model is not None:
-            part += (1 - weight) * partner_model.predict(X)
-            contrib += (1 - weight) * partner_model.contributions(X).reindex(
-                columns=contrib.columns, fill_value=0
-            )
+            part += (1 - w) * partner_model.predict(X)
+            partner_contrib = partner_model.contributions(X).reindex(columns=contrib.columns, fill_value=0)
+            contrib += partner_contrib.mul(1 - w, axis=0)
         margin[rows] = part
         shap.loc[X.index, contrib.columns] = contrib.to_numpy()
     groups = interval_group(scope).to_numpy()
@@ -402,7 +410,12 @@ def train_run(
         "target": "detected",
         "target_description": "risk of DETECTED trafficking: detected victims per 100,000 people",
         "variant": variant,
-        "variant_parts": {"xgboost": xgb_name, "partner": partner, "weight": weight},
+        "variant_parts": {
+            "xgboost": xgb_name,
+            "partner": partner,
+            "weight": weight,
+            "weight_first_time": weight_first,
+        },
         "features": features,
         "feature_families": {f: families[f] for f in features},
         "feature_sources": {f.name: list(f.indicators) for f in FEATURES if f.name in features},

@@ -35,7 +35,7 @@ import pandas as pd
 import xgboost as xgb
 
 from models import watchlist as wl
-from models.evaluate import DAMPED_PHI, damped_trend_values, eb_mean_values, interval_group
+from models.evaluate import DAMPED_PHI, blend_weights, damped_trend_values, eb_mean_values, interval_group
 from models.explain import BIAS
 from models.features import (
     FEATURES,
@@ -404,6 +404,7 @@ class DetectedModel:
     run_id: str
     directions: dict[str, dict[str, Any]] = field(default_factory=dict)
     partner_phi: float = DAMPED_PHI  # the run's [damped_trend] phi, for a damped_trend partner
+    weight_first_time: float | None = None  # the XGBoost part's weight for rows without a label history
 
 
 @dataclass
@@ -864,7 +865,8 @@ def _detected_margin(model: DetectedModel, X: pd.DataFrame, horizon: int) -> tup
     # nthread=1: building a DMatrix of a few rows with the default threads cost ~16 ms of CPU on a busy
     # machine (threads waiting for a core), one thread 0.3 ms; the values are the same
     d = xgb.DMatrix(feats.to_numpy(dtype=float), feature_names=model.features, missing=np.nan, nthread=1)
-    contrib = booster.predict(d, pred_contribs=True).astype(float) * model.weight
+    w = blend_weights(X["past_victims_per100k"].isna().to_numpy(), model.weight, model.weight_first_time)
+    contrib = booster.predict(d, pred_contribs=True).astype(float) * w[:, None]
     shap = pd.DataFrame(contrib, index=X.index, columns=[*model.features, BIAS])
     if model.partner in ("eb_mean", "damped_trend"):
         level = eb_mean_values(X, model.partner_median)
@@ -873,9 +875,9 @@ def _detected_margin(model: DetectedModel, X: pd.DataFrame, horizon: int) -> tup
             if model.partner == "damped_trend"
             else level
         )
-        shap["past_victims_shrunk_per100k"] += (1 - model.weight) * (level - model.partner_median)
-        shap["past_victims_per100k"] += (1 - model.weight) * (part - level)
-        shap[BIAS] += (1 - model.weight) * model.partner_median
+        shap["past_victims_shrunk_per100k"] += (1 - w) * (level - model.partner_median)
+        shap["past_victims_per100k"] += (1 - w) * (part - level)
+        shap[BIAS] += (1 - w) * model.partner_median
     elif model.partner == "mean_3y":
         part = (
             X["hist_mean3_origin"]
@@ -883,16 +885,16 @@ def _detected_margin(model: DetectedModel, X: pd.DataFrame, horizon: int) -> tup
             .fillna(model.partner_median)
             .to_numpy(dtype=float)
         )
-        shap["past_victims_mean3_per100k"] += (1 - model.weight) * (part - model.partner_median)
-        shap[BIAS] += (1 - model.weight) * model.partner_median
+        shap["past_victims_mean3_per100k"] += (1 - w) * (part - model.partner_median)
+        shap[BIAS] += (1 - w) * model.partner_median
     elif model.partner is not None:
         raise ScenarioError(
             f"the deployed ensemble partner '{model.partner}' is not supported by the scenario engine"
         )
     # the margin is the booster's own prediction (float32 sums) plus the partner, as the pipeline computed it
-    margin = booster.predict(d, output_margin=True).astype(float) * model.weight
+    margin = booster.predict(d, output_margin=True).astype(float) * w
     if model.partner is not None:
-        margin = margin + (1 - model.weight) * part
+        margin = margin + (1 - w) * part
     return margin, shap
 
 

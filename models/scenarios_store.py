@@ -162,6 +162,7 @@ def _load(engine: Engine, run_id: str, root: Path) -> sc.ScenarioModel:
         partner=parts.get("partner"),
         partner_median=float(labels.median()),
         partner_phi=damped_phi(config),
+        weight_first_time=parts.get("weight_first_time"),
         halfwidths=halfwidths,
         level=float(config["backtest"].get("interval", 0.8)),
         stored=_stored_detected(engine, run_id),

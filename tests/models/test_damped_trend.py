@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.evaluate import damped_phi, damped_steps, damped_trend_values, eb_mean_values
+from models.evaluate import (
+    add_blend,
+    blend_weights,
+    damped_phi,
+    damped_steps,
+    damped_trend_values,
+    eb_mean_values,
+)
 from models.features import LABEL_INDICATOR, POPULATION, TREND_WINDOW, build_panel
 from models.pipeline import _DampedTrend
 
@@ -87,3 +94,21 @@ def test_the_partner_contributions_add_up_to_its_prediction():
 def test_phi_outside_zero_to_one_is_refused_with_its_name(phi):
     with pytest.raises(ValueError, match=r"\[damped_trend\] phi"):
         damped_phi({"damped_trend": {"phi": phi}})
+
+
+def test_first_time_reporters_get_their_own_blend_weight():
+    """Two rows, model 1.0 and partner 0.0: the blend is the model's weight (0.5, or 0.7 with no history)."""
+    rows = {"origin": 2010, "horizon": 1, "region_id": ["OLD", "NEW"], "first_time": [False, True]}
+    oos = pd.concat(
+        [
+            pd.DataFrame({**rows, "model": "m", "y_true": 0.0, "y_pred": 1.0}),
+            pd.DataFrame({**rows, "model": "p", "y_true": 0.0, "y_pred": 0.0}),
+        ],
+        ignore_index=True,
+    )
+    out = add_blend(oos, "m", "p", 0.5, "blend", weight_first_time=0.7)
+    blend = out[out["model"] == "blend"].set_index("region_id")["y_pred"]
+    assert blend["OLD"] == pytest.approx(0.5) and blend["NEW"] == pytest.approx(0.7)
+    plain = add_blend(oos, "m", "p", 0.5, "blend")
+    assert (plain.loc[plain["model"] == "blend", "y_pred"] == 0.5).all()
+    np.testing.assert_allclose(blend_weights(np.array([True, False]), 0.5, None), [0.5, 0.5])
