@@ -35,7 +35,7 @@ MODEL_COLOURS = {
     "conflict_displacement_only": "#D55E00",
 }
 MODEL_LABELS = {
-    "xgboost": "XGBoost (deployed model)",
+    "xgboost": "XGBoost (plain)",
     "xgboost_no_past_victims": "XGBoost without past victims",
     "xgboost_monotone": "XGBoost, monotone constraints",
     "last_value": "Last observed value",
@@ -1387,14 +1387,14 @@ def admin1_watch_figure(units: pd.DataFrame, country: str = "", year: int | None
 
 
 # --- model page --------------------------------------------------------------------------------------
-def backtest_figure(per_origin: pd.DataFrame, metric: str = "rmsle") -> go.Figure:
-    """The model against its baselines, per predicted (target) year."""
+def backtest_figure(per_origin: pd.DataFrame, metric: str = "rmsle", deployed: str = "xgboost") -> go.Figure:
+    """The model against its baselines, per predicted (target) year; the deployed candidate is bold."""
     if per_origin.empty or metric not in per_origin:
         return empty_figure("No backtest in the deployed run's metrics.")
     fig = go.Figure()
     for model, grp in per_origin.groupby("model", sort=False):
         grp = grp.sort_values("target_year")
-        main = model == "xgboost"
+        main = model == deployed
         fig.add_trace(
             go.Scatter(
                 x=grp["target_year"],
@@ -1402,7 +1402,7 @@ def backtest_figure(per_origin: pd.DataFrame, metric: str = "rmsle") -> go.Figur
                 mode="lines+markers",
                 name=MODEL_LABELS.get(model, model),
                 line=dict(
-                    color=MODEL_COLOURS.get(model, "#999"),
+                    color="#000000" if main else MODEL_COLOURS.get(model, "#999"),
                     width=3.5 if main else 1.6,
                     dash="solid" if main else "dot",
                 ),

@@ -282,7 +282,8 @@ class Queries:
                 metrics = r.metrics_json or {}
                 gate = metrics.get("gate", {}) or {}
                 pooled = {p.get("model"): p for p in metrics.get("backtest_pooled", []) or []}
-                xgb = pooled.get("xgboost", {})
+                # the run's own candidate (older runs deployed plain xgboost)
+                xgb = pooled.get(meta.get("variant") or "xgboost") or pooled.get("xgboost", {})
                 window = meta.get("training_window") or [None, None]
                 rows.append(
                     {

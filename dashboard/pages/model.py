@@ -428,4 +428,6 @@ def layout(**_query):
 
 @callback(Output(ids.MODEL_BASELINES, "figure"), Input(ids.MODEL_METRIC, "value"))
 def update_baselines(metric):
-    return figures.backtest_figure(per_origin(), metric or "rmsle")
+    run = context.queries().deployed_run() or {}
+    variant = (run.get("metadata") or {}).get("variant") or "xgboost"
+    return figures.backtest_figure(per_origin(), metric or "rmsle", str(variant))

@@ -224,6 +224,9 @@ def test_model_figures():
     )
     fig = figures.backtest_figure(per_origin, "rmsle")
     assert {t.name for t in fig.data} == {figures.MODEL_LABELS["xgboost"], figures.MODEL_LABELS["last_value"]}
+    # the deployed candidate is the bold line, whichever it is
+    widths = {t.name: t.line.width for t in figures.backtest_figure(per_origin, "rmsle", "last_value").data}
+    assert widths[figures.MODEL_LABELS["last_value"]] > widths[figures.MODEL_LABELS["xgboost"]]
     cal = pd.DataFrame([{"nominal": 0.5, "empirical": 0.45}, {"nominal": 0.8, "empirical": 0.79}])
     fig = figures.calibration_figure(cal, per_origin)
     assert len(fig.data) == 3
