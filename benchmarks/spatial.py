@@ -2,11 +2,30 @@
 sampled inside the real admin-1 polygons, against geopandas ``sjoin`` and a naive loop in the same process.
 
 Run: .venv/bin/python -m benchmarks.etl --spatial-only (or as the last part of ``python -m benchmarks.etl``).
+
+What is timed (wall clock, CPU time beside it, load average printed with every line):
+- real GED files, cold: the first call in this process, with an empty cache folder, so the cell grid is
+  built and saved (the cost a new data dir pays once);
+- real GED files, cached: the first call in a fresh Python process (``python -m benchmarks.spatial
+  --cached-ged``) with the cache written above on disk: it includes hashing the polygons' WKB for the key,
+  loading and checking the .npz, and the nearest-polygon fallback. This is the ``spatial join:`` line;
+- the exact bulk query alone (what calls below GRID_CACHE_MIN_POINTS take, and every call took before);
+- 2M points: the first call of a new index (grid loaded from the cache), the same call again, then
+  geopandas ``sjoin`` (intersects) on the same points, and a naive shapely loop on 200 GED events.
+Every grid result is compared with the exact query's (GED) or with the polygon each point was drawn in (2M).
+
+Measured (2-core machine shared with other jobs; load averages as printed) before this method (two-level
+0.1-degree grid, lazily filled, exact query for crossed cells; lead, 12:49 UTC, load 1.0): GED 290,374
+events/s (exact path); 2M first call 329,442, again 827,332; sjoin 451,471 events/s. After: below.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -14,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from etl.context import MappingContext
+from etl.spatial import AdminIndex
 
 
 def _sample_inside(geoms: np.ndarray, n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -34,22 +54,7 @@ def _sample_inside(geoms: np.ndarray, n: int, seed: int = 1) -> tuple[np.ndarray
     return np.concatenate(xs)[:n], np.concatenate(ys)[:n], np.concatenate(owners)[:n]
 
 
-def spatial_benchmark(engine, raw: Path, sample_points: int = 2_000_000) -> None:
-    """Events/s of the admin-1 assignment on the real GED files and on points sampled inside the real
-    polygons.
-
-    Anchors measured in the same process: geopandas ``sjoin`` (intersects) on the same points, and a naive
-    shapely loop on a 200-event sample.
-    """
-    import geopandas as gpd
-    import shapely
-    from sqlalchemy import select
-
-    from etl.spatial import naive_assign
-    from warehouse.schema import region
-
-    ctx = MappingContext(raw_dir=raw, engine=engine)
-    index = ctx.admin_index
+def _ged_points(ctx: MappingContext, raw: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ged = pd.concat(
         [
             pd.read_csv(p, usecols=["latitude", "longitude", "country_id"], low_memory=False)
@@ -58,50 +63,119 @@ def spatial_benchmark(engine, raw: Path, sample_points: int = 2_000_000) -> None
         ignore_index=True,
     )
     iso3 = ged["country_id"].map(lambda c: ctx.crosswalk.to_iso3("gw", c)).fillna("").to_numpy()
-    t0 = time.perf_counter()
-    index.assign(ged["longitude"].to_numpy(), ged["latitude"].to_numpy(), iso3)
-    t_index = time.perf_counter() - t0
+    return ged["longitude"].to_numpy(), ged["latitude"].to_numpy(), iso3
 
-    with engine.connect() as conn:
-        geo = conn.execute(
-            select(region.c.region_id, region.c.iso3, region.c.geometry_wkb).where(region.c.level == 1)
-        ).all()
-    ids = np.array([g[0] for g in geo], dtype=object)
-    geo_iso3 = np.array([g[1] for g in geo], dtype=object)
-    geoms = shapely.from_wkb(np.array([g[2] for g in geo], dtype=object))
-    sample = ged.sample(200, random_state=1)
-    t0 = time.perf_counter()
-    naive_assign(sample["longitude"].to_numpy(), sample["latitude"].to_numpy(), ids, geoms)
-    rate_naive = len(sample) / (time.perf_counter() - t0)
+
+def _like(index: AdminIndex, cache_dir: Path | None) -> AdminIndex:
+    """A new index of the same polygons (nothing kept from earlier calls) with this cache folder."""
+    return AdminIndex(index.region_ids, index.iso3, index.geometries, cache_dir=cache_dir, wkb=index._wkb)
+
+
+def _timed(fn, *args):
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = fn(*args)
+    return out, time.perf_counter() - t0, time.process_time() - c0
+
+
+def _load() -> str:
+    return f"load average {os.getloadavg()[0]:.1f}"
+
+
+def spatial_benchmark(engine, raw: Path, sample_points: int = 2_000_000) -> None:
+    """Events/s of the admin-1 assignment on the real GED files and on points sampled inside the real
+    polygons (see the module docstring)."""
+    import geopandas as gpd
+
+    from etl.spatial import naive_assign
+
+    ctx = MappingContext(raw_dir=raw, engine=engine)
+    base, t_base, _ = _timed(lambda: ctx.admin_index)
+    lon, lat, iso3 = _ged_points(ctx, raw)
+    n = len(lon)
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = Path(tmp)
+        cold, t_cold, c_cold = _timed(_like(base, cache).assign, lon, lat, iso3)
+        exact_index = _like(base, None)
+        exact_index.use_grid = False
+        exact, t_exact, c_exact = _timed(exact_index.assign, lon, lat, iso3)
+        same = cold.equals(exact)
+        cached = _cached_ged_in_fresh_process(engine, raw, cache)
+        print(
+            f"spatial join: {n:,} real GED events in {cached['wall']:.3f} s = {n / cached['wall']:,.0f} "
+            f"events/s ({len(base.region_ids):,} polygons; first call of a fresh process, grid loaded "
+            f"from the cache: CPU {n / cached['cpu']:,.0f} events/s; same frame as the exact query: "
+            f"{cached['equal'] and same}; {cached['load']})"
+        )
+        print(
+            f"  cold (first call in this process, empty cache: grid built and saved): {t_cold:.2f} s = "
+            f"{n / t_cold:,.0f} events/s (CPU {c_cold:.2f} s); exact bulk query alone: {n / t_exact:,.0f} "
+            f"events/s (CPU {n / c_exact:,.0f}); index from the warehouse {t_base:.2f} s (not in these); "
+            f"{_load()}"
+        )
+        sample = np.random.default_rng(1).choice(n, 200, replace=False)
+        _, t_naive, _ = _timed(naive_assign, lon[sample], lat[sample], base.region_ids, base.geometries)
+        rate_naive = len(sample) / t_naive
+        print(
+            f"naive shapely loop on a 200-event sample: {rate_naive:,.1f} events/s; "
+            f"speed-up = {n / cached['wall'] / rate_naive:,.0f}x"
+        )
+
+        geoms, ids, geo_iso3 = base.geometries, base.region_ids, base.iso3
+        x, y, owner = _sample_inside(np.asarray(geoms), sample_points)
+        index = _like(base, cache)
+        out, t_first, c_first = _timed(index.assign, x, y, geo_iso3[owner])
+        _, t_again, c_again = _timed(index.assign, x, y, geo_iso3[owner])
+        agree = float((out["region_id"].to_numpy(dtype=object) == ids[owner]).mean())
+        points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs="EPSG:4326")
+        polygons = gpd.GeoDataFrame({"region_id": ids}, geometry=geoms, crs="EPSG:4326")
+        _, t_sjoin, c_sjoin = _timed(gpd.sjoin, points, polygons, "left", "intersects")
+    m = len(x)
     print(
-        f"spatial join: {len(ged):,} real GED events in {t_index:.2f} s = {len(ged) / t_index:,.0f} events/s "
-        f"({len(ids):,} admin-1 polygons)"
+        f"{m:,} points sampled inside the real admin-1 polygons: first call (grid loaded from the cache) "
+        f"{m / t_first:,.0f} events/s, again {m / t_again:,.0f} events/s ({agree:.4%} in the polygon they "
+        f"were drawn in); geopandas sjoin {m / t_sjoin:,.0f} events/s; ratio ours (first) / sjoin = "
+        f"{t_sjoin / t_first:.2f}x"
     )
     print(
-        f"naive shapely loop on a 200-event sample: {rate_naive:,.1f} events/s; "
-        f"speed-up = {len(ged) / t_index / rate_naive:,.0f}x"
+        f"  CPU: first call {m / c_first:,.0f} events/s, again {m / c_again:,.0f} events/s, sjoin "
+        f"{m / c_sjoin:,.0f} events/s; {_load()}"
     )
 
-    x, y, owner = _sample_inside(geoms, sample_points)
-    t0, c0 = time.perf_counter(), time.process_time()
-    out = index.assign(x, y, geo_iso3[owner])
-    t_ours, c_ours = time.perf_counter() - t0, time.process_time() - c0
-    t0, c0 = time.perf_counter(), time.process_time()
-    index.assign(x, y, geo_iso3[owner])  # again: the grid and its cells are kept by the index
-    t_again, c_again = time.perf_counter() - t0, time.process_time() - c0
-    agree = float((out["region_id"].to_numpy(dtype=object) == ids[owner]).mean())
-    points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs="EPSG:4326")
-    polygons = gpd.GeoDataFrame({"region_id": ids}, geometry=geoms, crs="EPSG:4326")
-    t0, c0 = time.perf_counter(), time.process_time()
-    gpd.sjoin(points, polygons, predicate="intersects", how="left")
-    t_sjoin, c_sjoin = time.perf_counter() - t0, time.process_time() - c0
-    print(
-        f"{len(x):,} points sampled inside the real admin-1 polygons: {len(x) / t_ours:,.0f} events/s "
-        f"({agree:.4%} in the polygon they were drawn in); geopandas sjoin {len(x) / t_sjoin:,.0f} events/s; "
-        f"ratio ours / sjoin = {t_sjoin / t_ours:.2f}x"
-    )
-    print(
-        f"  CPU: first call (grid built) {len(x) / c_ours:,.0f} events/s, again {len(x) / c_again:,.0f} "
-        f"events/s (wall {len(x) / t_again:,.0f}), sjoin {len(x) / c_sjoin:,.0f} events/s; "
-        f"load average {os.getloadavg()[0]:.1f}"
-    )
+
+def _cached_ged_in_fresh_process(engine, raw: Path, cache: Path) -> dict:
+    """Run ``--cached-ged`` in a new interpreter on the same warehouse and cache; its JSON result."""
+    url = engine.url.render_as_string(hide_password=False)
+    env = {**os.environ, "CRISISRISK_RAW_DIR": str(raw)}
+    cmd = [sys.executable, "-m", "benchmarks.spatial", "--cached-ged", url, str(cache)]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _cached_ged_main(url: str, cache: Path) -> None:
+    """The GED call of a fresh process with the cache on disk (timed: the assign call only)."""
+    from etl.spatial import CellGrid
+    from warehouse.config import raw_dir
+    from warehouse.db import make_engine
+
+    def no_build(polygons: np.ndarray) -> CellGrid:
+        raise RuntimeError("the cache was not used")
+
+    CellGrid.build = staticmethod(no_build)  # type: ignore[method-assign]  # this process must load it
+    raw = raw_dir()
+    ctx = MappingContext(raw_dir=raw, engine=make_engine(url))
+    base = ctx.admin_index
+    lon, lat, iso3 = _ged_points(ctx, raw)
+    index = _like(base, cache)
+    out, wall, cpu = _timed(index.assign, lon, lat, iso3)
+    loaded = index._grid is not None  # and not built (above)
+    exact_index = _like(base, None)
+    exact_index.use_grid = False
+    equal = bool(out.equals(exact_index.assign(lon, lat, iso3))) and loaded
+    print(json.dumps({"wall": wall, "cpu": cpu, "equal": equal, "load": _load()}))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--cached-ged":
+        _cached_ged_main(sys.argv[2], Path(sys.argv[3]))
+    else:
+        sys.exit("usage: python -m benchmarks.spatial --cached-ged DATABASE_URL CACHE_DIR")

@@ -73,7 +73,7 @@ class MappingContext:
                     region.c.level == 1, region.c.geometry_wkb.is_not(None)
                 )
             ).all()
-        wkb = [None if r[2] is None else bytes(r[2]) for r in rows]
+        wkb = [r[2] for r in rows]  # hex text or bytes, as stored
         geoms = shapely.from_wkb(np.array(wkb, dtype=object), on_invalid="ignore")
         return AdminIndex(
             np.array([r[0] for r in rows], dtype=object),

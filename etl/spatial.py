@@ -6,35 +6,42 @@ fall just outside every polygon of their country (coastal water, simplified bord
 if it lies within ``tolerance_km``; otherwise they are reported as unassigned with the distance, for the
 caller to quarantine.
 
-Method (issue 16, >= 1M events/s). Small calls take the exact bulk query (a tree of the points searched with
-every prepared polygon). Larger calls use a ``CellGrid``: a hierarchy of power-of-two cells (0.25 degrees,
-each cell that a polygon edge crosses split 4 x 4 into 0.0625-degree cells), built once, fully and
-vectorised, and kept on disk as a NumPy ``.npz`` cache in the data dir, keyed by the sha256 of the
-polygons' WKB and the grid parameters (a stale or unreadable file is rebuilt, never trusted).
+Method (issue 16, >= 1M events/s). Calls of fewer than GRID_CACHE_MIN_POINTS points take the exact bulk
+query (a tree of the points searched with every prepared polygon, ``_within_own_country``). Larger calls use
+a ``CellGrid``, built once, fully and vectorised, and kept as a NumPy ``.npz`` in ``<data dir>/cache``,
+keyed by the sha256 of the polygons' WKB and the grid parameters; a missing, stale (other key) or damaged
+file (CRC-32, shapes, index ranges) is rebuilt, never trusted, and nothing is unpickled:
 
-- A point in a cell no edge crosses takes the cell's answer (an array lookup per level): no polygon, one
-  polygon (taken when it is of the point's country), or several (the overlapping cases, resolved in the leaf
-  step below without edges).
-- A point in a crossed cell of the last level is decided exactly against that cell's few edges: the parity
-  of the crossings of an L-shaped path (horizontal, then vertical) from the point to the cell centre, whose
+- cells are powers of two: a 1440 x 720 root of 0.25 degrees; a cell that polygon edges cross (found from
+  the edges cut into pieces shorter than a cell, widened by EPS_DEG, with the points' own monotone floor) is
+  split 2 x 2 while it has more than MAX_LEAF_EDGES edges, down to 0.015625 degrees (about 1.7 km);
+- a point in a cell no edge crosses takes the cell's value, one array lookup per level: no polygon, or the
+  one polygon holding the cell (taken when it is of the point's country), or a leaf of several (overlaps);
+- a point in a leaf (a crossed cell) is decided against that cell's few edges: the parity of the
+  crossings of an L-shaped path (horizontal, then vertical) from the point to the cell centre, whose
   containment in every candidate polygon was computed at build time. Orientation signs are certified with
-  Shewchuk's error bound; a point within rounding distance of an edge, or on one, is sent to the exact GEOS
-  query instead, so the answer is the GEOS answer for every point (tested against the exact query on real
-  polygons, on borders, coasts, vertices and overlaps).
+  Shewchuk's error bound; a point on an edge or within rounding distance of one (a few per 100,000 on real
+  data) goes to the exact GEOS query, so every answer is the GEOS answer (tests: real polygons, points on
+  vertices, edges, cell lines, in overlaps and holes, with wrong countries, against the exact query).
 
-Measured (benchmarks/spatial.py; figures with load averages in its docstring).
+The nearest-polygon fallback (own country, within tolerance_km) and the output frame are unchanged.
+
+Measured: see benchmarks/spatial.py (its docstring holds the figures, with load averages).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
+import mmap
 import os
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -48,8 +55,8 @@ EARTH_RADIUS_KM = 6371.0088
 ROOT_CELLS_PER_DEG = 4  # root cells of 0.25 degrees (powers of two: every level's floor is exact)
 SPLIT_BITS = 1
 SPLIT = 2**SPLIT_BITS  # a crossed cell with more than MAX_LEAF_EDGES edges is split into 2 x 2 cells ...
-LEVELS = 6  # ... down to level 5 (0.25 / 2**5 = 0.0078125 degrees, about 870 m)
-MAX_LEAF_EDGES = 1
+LEVELS = 5  # ... down to level 4 (0.25 / 2**4 = 0.015625 degrees, about 1.7 km)
+MAX_LEAF_EDGES = 2
 GRID_FORMAT = 1  # bump when the cache layout or the build changes
 # a call of at least this many points uses the grid when one is in memory or can be loaded or built and saved
 # (a cache location is given); without a cache location it builds one only from GRID_MIN_POINTS on
@@ -86,7 +93,7 @@ class AdminIndex:
         iso3: np.ndarray,
         geometries: np.ndarray,
         cache_dir: Path | None = None,
-        wkb: Sequence[bytes | None] | None = None,
+        wkb: Sequence[bytes | str | None] | None = None,
     ):
         self.region_ids = np.asarray(region_ids)
         self.iso3 = np.asarray(iso3)
@@ -226,11 +233,15 @@ class AdminIndex:
         h.update(np.asarray(len(self._polygons), dtype=np.int64).tobytes())
         wkb = self._wkb
         if wkb is None or len(wkb) != len(self.geometries):
-            wkb = list(shapely.to_wkb(self._polygons))
+            chosen: Sequence = list(shapely.to_wkb(self._polygons))
+        elif len(self._polygon_rows) == len(wkb):
+            chosen = wkb
         else:
-            wkb = [wkb[int(i)] for i in self._polygon_rows]
-        h.update(np.array([len(w or b"") for w in wkb], dtype=np.int64).tobytes())
-        h.update(b"".join(w or b"" for w in wkb))
+            chosen = [wkb[int(i)] for i in self._polygon_rows]
+        for w in chosen:  # item by item: no copy of the whole (a 7.5 MB join costs more than the hash)
+            blob = w.encode() if isinstance(w, str) else bytes(w or b"")
+            h.update(len(blob).to_bytes(8, "little"))
+            h.update(blob)
         return h.hexdigest()
 
     def _locate(self, lon: np.ndarray, lat: np.ndarray, point_country: np.ndarray) -> np.ndarray:
@@ -266,6 +277,51 @@ class AdminIndex:
         return hit
 
 
+def _offsets(count: np.ndarray) -> np.ndarray:
+    """CSR offsets (n + 1) from per-row counts."""
+    return np.r_[0, np.cumsum(count, dtype=np.int64)].astype(np.int32)
+
+
+def _small(count: np.ndarray) -> np.ndarray:
+    """Counts in the smallest unsigned type that holds them (the cache is read whole on every load)."""
+    top = int(count.max()) if len(count) else 0
+    return count.astype(np.uint8 if top < 2**8 else np.uint16 if top < 2**16 else np.int32)
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an uncompressed .npz (as ``np.savez`` writes it), each member's CRC-32 checked and its
+    array a read-only view of the memory-mapped file (``np.load`` copies members in 256 kB chunks: about 4
+    times slower here). Object arrays are refused (never unpickled). The cache is replaced by rename, so
+    a mapped file is never rewritten in place."""
+    with path.open("rb") as fh:
+        data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)  # read-only pages, no copy
+    out: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(cast(Any, data)) as archive:  # an mmap reads and seeks like a file
+        for info in archive.infolist():
+            if info.compress_type != zipfile.ZIP_STORED or not info.filename.endswith(".npy"):
+                raise ValueError(f"unexpected member {info.filename!r}")
+            head = data[info.header_offset : info.header_offset + 30]
+            if len(head) < 30 or head[:4] != b"PK\x03\x04":
+                raise zipfile.BadZipFile("bad local header")
+            start = info.header_offset + 30 + int.from_bytes(head[26:28], "little")
+            start += int.from_bytes(head[28:30], "little")
+            member = memoryview(data)[start : start + info.file_size]
+            if len(member) != info.file_size or zlib.crc32(member) != info.CRC:
+                raise zipfile.BadZipFile(f"bad CRC-32 in {info.filename!r}")
+            buf = io.BytesIO(member[:4096])  # the .npy header
+            version = np.lib.format.read_magic(buf)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(buf)
+            else:
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(buf)
+            if dtype.hasobject:
+                raise ValueError("object arrays are not loaded")
+            count = int(np.prod(shape))
+            flat = np.frombuffer(member, dtype=dtype, count=count, offset=buf.tell())
+            out[info.filename[:-4]] = flat.reshape(shape, order="F" if fortran else "C")
+    return out
+
+
 def _ragged(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For groups with (start, count): the group of each expanded item and its index start + j."""
     counts = counts.astype(np.int64)
@@ -293,7 +349,7 @@ def _orient(
 
 
 def _crossings(
-    pe: np.ndarray, n: int, x: np.ndarray, y: np.ndarray, cx: np.ndarray, cy: np.ndarray, seg: np.ndarray
+    pe: np.ndarray, n: int, x: np.ndarray, y: np.ndarray, cx: np.ndarray, cy: np.ndarray, seg: tuple
 ) -> tuple[np.ndarray, np.ndarray]:
     """Which (point, edge) pairs cross the path p -> (cx, py) -> c of their point (half-open rules at
     vertices), and per point whether that is uncertain (p or the corner within rounding distance of an edge,
@@ -341,16 +397,17 @@ def _parity_inside(
     pc_first = np.cumsum(n_cand) - n_cand  # each point's first pair
     e0 = t.edge_ptr[group]
     pe, row = _ragged(e0, t.edge_ptr[group + 1] - e0)  # (point, edge) pairs; row in t.edge_id
-    seg = t.edges[:, t.edge_id[row]]
+    seg = t.segments(t.edge_id[row])
     cross, uncertain = _crossings(pe, len(px), px[pe], py[pe], rx[pe], ry[pe], seg)
-    pair = pc_first[pe[cross]] + (t.edge_cand[row[cross]] - c0[pe[cross]])
+    pair = pc_first[pe[cross]] + t.edge_slot[row[cross]]
     toggled = np.bincount(pair, minlength=len(pc_point)) % 2 == 1
     return t.cand_inside[pc_cand] ^ toggled, pc_point, pc_cand, uncertain
 
 
 class _Table:
     """Cells with candidates and edges (CSR): the leaves of a grid, or the crossed cells of a level during
-    the build. ``edge_cand``: the row in cand_poly of each edge's polygon among its cell's candidates."""
+    the build. An edge is named by its first vertex in ``vertices`` (rows x, y; the next vertex ends it);
+    ``edge_slot``: the place of each edge's polygon among its cell's candidates."""
 
     def __init__(
         self,
@@ -359,11 +416,16 @@ class _Table:
         cand_inside: np.ndarray,
         edge_ptr: np.ndarray,
         edge_id: np.ndarray,
-        edge_cand: np.ndarray,
-        edges: np.ndarray,
+        edge_slot: np.ndarray,
+        vertices: np.ndarray,
     ):
         self.cand_ptr, self.cand_poly, self.cand_inside = cand_ptr, cand_poly, cand_inside
-        self.edge_ptr, self.edge_id, self.edge_cand, self.edges = edge_ptr, edge_id, edge_cand, edges
+        self.edge_ptr, self.edge_id, self.edge_slot, self.vertices = edge_ptr, edge_id, edge_slot, vertices
+
+    def segments(self, edge_id: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """ax, ay, bx, by of these edges (four arrays: stacking them cost as much as the gathers)."""
+        v = self.vertices
+        return v[0][edge_id], v[1][edge_id], v[0][edge_id + 1], v[1][edge_id + 1]
 
     def subset(self, rows: np.ndarray) -> _Table:
         """The table of the given cells only."""
@@ -372,15 +434,14 @@ class _Table:
         _, ci = _ragged(c0, n_c)
         cell_of_edge, ei = _ragged(e0, n_e)
         cand_ptr = np.r_[0, np.cumsum(n_c)].astype(np.int64)
-        edge_cand = self.edge_cand[ei] - c0[cell_of_edge] + cand_ptr[cell_of_edge]
         return _Table(
             cand_ptr,
             self.cand_poly[ci],
             self.cand_inside[ci],
             np.r_[0, np.cumsum(n_e)].astype(np.int64),
             self.edge_id[ei],
-            edge_cand,
-            self.edges,
+            self.edge_slot[ei],
+            self.vertices,
         )
 
 
@@ -395,28 +456,29 @@ class CellGrid:
 
     ARRAYS = (
         *(f"level{i}" for i in range(LEVELS)),
-        "cand_ptr",
+        "cand_count",
         "cand_poly",
         "cand_inside",
-        "edge_ptr",
+        "edge_count",
         "edge_id",
-        "edge_cand",
+        "edge_slot",
         "leaf_exact",
-        "edges",
+        "vertices",
     )
 
     def __init__(self, arrays: dict[str, np.ndarray], n_polygons: int):
         self.n_polygons = n_polygons
         self.levels = [arrays[f"level{i}"] for i in range(LEVELS)]
         a = arrays
+        self.cand_count, self.edge_count = a["cand_count"], a["edge_count"]
         self.leaves = _Table(
-            a["cand_ptr"],
+            _offsets(self.cand_count),
             a["cand_poly"],
             a["cand_inside"],
-            a["edge_ptr"],
+            _offsets(self.edge_count),
             a["edge_id"],
-            a["edge_cand"],
-            a["edges"],
+            a["edge_slot"],
+            a["vertices"],
         )
         self.leaf_exact = a["leaf_exact"]
         self._check()
@@ -424,8 +486,9 @@ class CellGrid:
     def arrays(self) -> dict[str, np.ndarray]:
         t = self.leaves
         out = {f"level{i}": a for i, a in enumerate(self.levels)}
-        out.update(cand_ptr=t.cand_ptr, cand_poly=t.cand_poly, cand_inside=t.cand_inside, edge_ptr=t.edge_ptr)
-        out.update(edge_id=t.edge_id, edge_cand=t.edge_cand, leaf_exact=self.leaf_exact, edges=t.edges)
+        out.update(cand_count=self.cand_count, cand_poly=t.cand_poly, cand_inside=t.cand_inside)
+        out.update(edge_count=self.edge_count)
+        out.update(edge_id=t.edge_id, edge_slot=t.edge_slot, leaf_exact=self.leaf_exact, vertices=t.vertices)
         return out
 
     def _check(self) -> None:
@@ -437,16 +500,21 @@ class CellGrid:
             ok &= lev.dtype == np.int32 and lev.ndim == 1
             n_child = len(self.levels[i + 1]) // (SPLIT * SPLIT) if i + 1 < len(self.levels) else 0
             ok &= bool(len(lev) == 0 or (lev.min() >= -1 - n_leaf and lev.max() < p + n_child))
-        for ptr, items in ((t.cand_ptr, t.cand_poly), (t.edge_ptr, t.edge_id)):
-            ok &= ptr.dtype == np.int64 and len(ptr) == n_leaf + 1 and ptr[0] == 0 and ptr[-1] == len(items)
-            ok &= bool(np.all(np.diff(ptr) >= 0))
+        for count, ptr, items in (
+            (self.cand_count, t.cand_ptr, t.cand_poly),
+            (self.edge_count, t.edge_ptr, t.edge_id),
+        ):
+            ok &= count.dtype in (np.uint8, np.uint16, np.int32) and len(count) == n_leaf
+            ok &= bool(ptr[-1] == len(items) and (len(count) == 0 or count.min() >= 0))
         ok &= len(t.cand_inside) == len(t.cand_poly) and t.cand_inside.dtype == bool
-        ok &= len(t.edge_cand) == len(t.edge_id) and self.leaf_exact.dtype == bool
-        ok &= t.edges.ndim == 2 and t.edges.shape[0] == 4 and t.edges.dtype == np.float64
+        ok &= len(t.edge_slot) == len(t.edge_id) and self.leaf_exact.dtype == bool
+        ok &= t.vertices.ndim == 2 and t.vertices.shape[0] == 2 and t.vertices.dtype == np.float64
+        ok &= t.edge_slot.dtype in (np.uint8, np.int32) and t.cand_poly.dtype in (np.uint16, np.int32)
+        if ok and len(t.edge_slot):
+            ok &= bool(t.edge_slot.max() < np.diff(t.cand_ptr).max())
         for items, bound in (
             (t.cand_poly, p),
-            (t.edge_id, t.edges.shape[1]),
-            (t.edge_cand, len(t.cand_poly)),
+            (t.edge_id, t.vertices.shape[1] - 1),
         ):
             ok &= bool(len(items) == 0 or (items.min() >= 0 and items.max() < bound))
         if not ok:
@@ -455,15 +523,16 @@ class CellGrid:
     # --- cache -----------------------------------------------------------------------------------
     @classmethod
     def load(cls, path: Path, key: str, n_polygons: int) -> CellGrid | None:
-        """The cached grid when the file exists, is intact (zip CRC, shapes, ranges) and has this key."""
+        """The cached grid when the file exists, is intact (every member's CRC-32, shapes, ranges) and has
+        this key; None otherwise (the caller rebuilds)."""
         if not path.exists():
             return None
         try:
-            with np.load(path, allow_pickle=False) as data:
-                if str(data["key"]) != key:
-                    log.info("grid cache %s is for other polygons or parameters: rebuilding", path)
-                    return None
-                return cls({name: data[name] for name in cls.ARRAYS}, n_polygons)
+            arrays = _read_npz(path)
+            if str(arrays.get("key")) != key:
+                log.info("grid cache %s is for other polygons or parameters: rebuilding", path)
+                return None
+            return cls({name: arrays[name] for name in cls.ARRAYS}, n_polygons)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             log.warning("grid cache %s unreadable (%s): rebuilding", path, exc)
             return None
@@ -535,17 +604,19 @@ class CellGrid:
         return _Builder(polygons).run()
 
 
-def _edge_table(polygons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every ring edge of every polygon: rows ax, ay, bx, by, and the polygon of each edge."""
+def _edge_table(polygons: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every ring vertex of every polygon (rows x, y); the edges, each named by its first vertex; and the
+    polygon of each vertex's edge (-1 for a ring's last vertex)."""
     parts, part_of = shapely.get_parts(polygons, return_index=True)
     rings, ring_of = shapely.get_rings(parts, return_index=True)
     coords, vertex_of = shapely.get_coordinates(rings, return_index=True)
-    same = vertex_of[1:] == vertex_of[:-1]
-    a, b = coords[:-1][same], coords[1:][same]
-    return np.stack([a[:, 0], a[:, 1], b[:, 0], b[:, 1]]), part_of[ring_of[vertex_of[:-1][same]]]
+    edge_ids = np.flatnonzero(vertex_of[1:] == vertex_of[:-1])
+    edge_poly = np.full(len(coords), -1, dtype=np.int64)
+    edge_poly[edge_ids] = part_of[ring_of[vertex_of[edge_ids]]]
+    return np.ascontiguousarray(coords.T), edge_ids, edge_poly
 
 
-def _edge_cells(edges: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+def _edge_cells(edges: tuple, m: int) -> tuple[np.ndarray, np.ndarray]:
     """Sorted unique (cell, edge) pairs at m cells per degree: every cell an edge passes through or comes
     within EPS_DEG of. Each edge is cut into pieces at most half a cell long; each piece marks the cells of
     its box widened by EPS_DEG (which covers the pieces' rounding), with the same monotone floor as the
@@ -588,11 +659,16 @@ class _Builder:
 
     def __init__(self, polygons: np.ndarray):
         self.p = len(polygons)
-        self.edges, self.edge_poly = _edge_table(polygons)
+        self.vertices, self.edge_ids, self.edge_poly = _edge_table(polygons)
         self.tree = STRtree(polygons)
-        self.edge_exact = ~shapely.is_valid(polygons)[self.edge_poly]  # parity may differ from GEOS there
+        # parity may differ from GEOS on invalid polygons: their cells take the exact query
+        self.edge_exact = np.r_[~shapely.is_valid(polygons), False][self.edge_poly]
         self.blocks: list[tuple[_Table, np.ndarray]] = []  # leaves, block by block
         self.n_leaves = 0
+
+    def segments(self, edge_id: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        v = self.vertices
+        return v[0][edge_id], v[1][edge_id], v[0][edge_id + 1], v[1][edge_id + 1]
 
     def _contains(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(point, polygon) pairs of the polygons holding each point, sorted (exact query)."""
@@ -602,7 +678,8 @@ class _Builder:
 
     def run(self) -> CellGrid:
         m, ny = ROOT_CELLS_PER_DEG, 180 * ROOT_CELLS_PER_DEG
-        cell_of_pair, edge_of_pair = _edge_cells(self.edges, m)
+        cell_of_pair, local_edge = _edge_cells(self.segments(self.edge_ids), m)
+        edge_of_pair = self.edge_ids[local_edge]
         crossed = _unique(cell_of_pair)
         level0 = np.full(360 * m * ny, EMPTY, dtype=np.int64)
         self._fill_uncrossed(level0, crossed, 360 * m, ny)
@@ -653,7 +730,7 @@ class _Builder:
                 np.zeros(len(multi) + 1, dtype=np.int64),
                 np.zeros(0, dtype=np.int64),
                 np.zeros(0, dtype=np.int64),
-                self.edges,
+                self.vertices,
             )
             out[multi] = self._add_leaves(table, np.zeros(len(multi), dtype=bool))
         return out
@@ -696,7 +773,7 @@ class _Builder:
             pt_i, poly_i = pt_i[order], poly_i[order]
         key = cx * ny + cy
         near = _unique(parents.table.edge_id)  # a child's edges are among its parent's
-        cell_of_pair, local_edge = _edge_cells(self.edges[:, near], m)
+        cell_of_pair, local_edge = _edge_cells(self.segments(near), m)
         edge_of_pair = near[local_edge]
         crossed_keys = _unique(cell_of_pair)
         is_crossed = np.isin(key, crossed_keys)
@@ -723,7 +800,7 @@ class _Builder:
             parts["poly"].append(table.cand_poly)
             parts["inside"].append(table.cand_inside)
             parts["eid"].append(table.edge_id)
-            parts["ec"].append(table.edge_cand + n_cand)
+            parts["ec"].append(table.edge_slot)
             parts["exact"].append(exact)
             n_cand += len(table.cand_poly)
             n_edge += len(table.edge_id)
@@ -731,15 +808,16 @@ class _Builder:
         def cat(name: str, dtype: type) -> np.ndarray:
             return np.concatenate([np.zeros(0, dtype=dtype), *parts[name]]).astype(dtype)
 
+        slot = cat("ec", np.int32)
         return {
-            "cand_ptr": np.r_[cat("cp", np.int64), n_cand].astype(np.int64),
-            "cand_poly": cat("poly", np.int32),
+            "cand_count": _small(np.diff(np.r_[cat("cp", np.int64), n_cand])),
+            "cand_poly": cat("poly", np.uint16 if self.p < 2**16 else np.int32),
             "cand_inside": cat("inside", bool),
-            "edge_ptr": np.r_[cat("ep", np.int64), n_edge].astype(np.int64),
+            "edge_count": _small(np.diff(np.r_[cat("ep", np.int64), n_edge])),
             "edge_id": cat("eid", np.int32),
-            "edge_cand": cat("ec", np.int32),
+            "edge_slot": slot.astype(np.uint8) if len(slot) == 0 or slot.max() < 256 else slot,
             "leaf_exact": cat("exact", bool),
-            "edges": self.edges,
+            "vertices": self.vertices,
         }
 
 
@@ -765,7 +843,7 @@ class _Cells:
         self.hold_cell, self.hold_poly = pt_i, poly_i
         self.exact = exact.copy()
         empty = np.zeros(0, dtype=np.int64)
-        self.table = _Table(empty, empty, empty.astype(bool), empty, empty, empty, builder.edges)
+        self.table = _Table(empty, empty, empty.astype(bool), empty, empty, empty, builder.vertices)
 
     def subset(self, rows: np.ndarray) -> _Cells:
         """These cells only (with their table)."""
@@ -793,19 +871,20 @@ class _Cells:
         held = self.hold_cell * p + self.hold_poly
         edge_key = cell_of_edge * p + b.edge_poly[edge_id]
         cand = _unique(np.concatenate([held, edge_key]))
+        cand_ptr = np.r_[0, np.cumsum(np.bincount(cand // p, minlength=n))].astype(np.int64)
         self.table = _Table(
-            np.r_[0, np.cumsum(np.bincount(cand // p, minlength=n))].astype(np.int64),
+            cand_ptr,
             cand % p,
             np.isin(cand, held),
             np.r_[0, np.cumsum(hi - lo)].astype(np.int64),
             edge_id,
-            np.searchsorted(cand, edge_key),
-            b.edges,
+            np.searchsorted(cand, edge_key) - cand_ptr[cell_of_edge],
+            b.vertices,
         )
         self.exact |= np.bincount(cell_of_edge, weights=b.edge_exact[edge_id], minlength=n) > 0
         # a centre on or next to one of its cell's edges is no reference
         rx, ry = self.centres(np.arange(n))
-        seg = b.edges[:, edge_id]
+        seg = b.segments(edge_id)
         _, near = _crossings(
             cell_of_edge, n, rx[cell_of_edge], ry[cell_of_edge], rx[cell_of_edge], ry[cell_of_edge], seg
         )
