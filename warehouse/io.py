@@ -60,37 +60,79 @@ def bulk_insert_frame(conn: Connection, table: Table, frame: pd.DataFrame) -> No
     """Fast set-based insert of a DataFrame with the driver's fastest path, inside the caller's transaction.
 
     PostgreSQL: one ``COPY ... FROM STDIN`` through psycopg (the profile of a full ETL showed the row-wise
-    INSERTs as its largest single cost). SQLite: one prepared INSERT run by ``executemany`` over plain Python
-    tuples. Either way the rows join the open transaction, so a load stays all-or-nothing; column names come
+    INSERTs as its largest single cost). SQLite: multi-row ``INSERT ... VALUES (...), (...)`` statements run
+    by ``executemany`` over flat parameter lists (one statement step per block of rows instead of per row).
+    Either way the rows join the open transaction, so a load stays all-or-nothing; column names come
     from the table definition and values are always bound or streamed, never formatted into SQL.
     """
     if frame.empty:
         return
     cols = [c for c in frame.columns if c in table.c]
-    columns = [_python_values(frame[c], table.c[c].type) for c in cols]
-    rows = list(zip(*columns, strict=True))
+    sqlite_ints = conn.dialect.name == "sqlite"
+    columns = [_python_values(frame[c], table.c[c].type, bool_as_int=sqlite_ints) for c in cols]
     preparer = conn.dialect.identifier_preparer
     target = f"{preparer.format_table(table)} ({', '.join(preparer.quote(c) for c in cols)})"
     if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
-        _copy_rows(conn, target, rows)
+        _copy_rows(conn, target, list(zip(*columns, strict=True)))
         return
     style = conn.dialect.paramstyle
     if style == "qmark":
-        marks = ", ".join("?" for _ in cols)
+        mark = "?"
     elif style in ("format", "pyformat"):
-        marks = ", ".join("%s" for _ in cols)
-    else:
-        marks = ", ".join(f":{c}" for c in cols)
-    sql = f"INSERT INTO {target} VALUES ({marks})"  # noqa: S608 - identifiers from the table, values bound
-    for start in range(0, len(rows), CHUNK * 5):
-        conn.exec_driver_sql(sql, rows[start : start + CHUNK * 5])
+        mark = "%s"
+    else:  # named styles cannot repeat a block of rows: one row per statement
+        _insert_rows(conn, target, cols, list(zip(*columns, strict=True)))
+        return
+    one = "(" + ", ".join(mark for _ in cols) + ")"
+    per_block = max(1, min(SQLITE_BLOCK_ROWS, _max_variables(conn) // len(cols)))
+    n_rows = len(columns[0])
+    n_full = n_rows // per_block * per_block
+    if n_full:
+        # flat values, row-major: row i's values are flat[i * ncols:(i + 1) * ncols], in table-column order
+        flat = [None] * (n_full * len(cols))
+        for j, values in enumerate(columns):
+            flat[j :: len(cols)] = values[:n_full]
+        width = per_block * len(cols)
+        sql = f"INSERT INTO {target} VALUES {', '.join([one] * per_block)}"  # noqa: S608 - marks only
+        for start in range(0, len(flat), width * 50):
+            conn.exec_driver_sql(
+                sql,
+                [tuple(flat[i : i + width]) for i in range(start, min(start + width * 50, len(flat)), width)],
+            )
+    if n_full < n_rows:
+        rest = list(zip(*(values[n_full:] for values in columns), strict=True))
+        conn.exec_driver_sql(f"INSERT INTO {target} VALUES {one}", rest)  # noqa: S608 - marks only
 
 
-def _python_values(column: pd.Series, sql_type: Any) -> list:
+SQLITE_BLOCK_ROWS = 256  # rows per multi-row INSERT; measured flat beyond a few hundred
+
+
+def _max_variables(conn: Connection) -> int:
+    """How many bound parameters one statement may have (SQLite's compile-time limit, 999 before 3.32)."""
+    driver = conn.connection.driver_connection
+    getlimit = getattr(driver, "getlimit", None)  # sqlite3.Connection.getlimit, Python >= 3.11
+    if getlimit is not None:
+        import sqlite3
+
+        return int(getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+    return 999
+
+
+def _insert_rows(conn: Connection, target: str, cols: list[str], rows: list[tuple]) -> None:
+    """One prepared single-row INSERT run by ``executemany`` (drivers with named parameters)."""
+    sql = f"INSERT INTO {target} VALUES ({', '.join(f':{c}' for c in cols)})"  # noqa: S608 - names only
+    params = [dict(zip(cols, r, strict=True)) for r in rows]
+    for start in range(0, len(params), CHUNK * 5):
+        conn.exec_driver_sql(sql, params[start : start + CHUNK * 5])
+
+
+def _python_values(column: pd.Series, sql_type: Any, bool_as_int: bool = False) -> list:
     """A column as a list of plain Python values with None for missing, converted once per distinct value.
 
     Dates become ISO text (what sqlite3's default adapter and SQLAlchemy's SQLite ``Date`` store, and what
-    PostgreSQL parses), computed for the few distinct dates instead of once per row.
+    PostgreSQL parses), computed for the few distinct dates instead of once per row. With ``bool_as_int``
+    booleans become 0/1 (what SQLite stores for a bool anyway; sqlite3 binds an exact int without looking
+    up an adapter, which a bool needs: the profile showed it per value).
     """
     if isinstance(sql_type, Date) and not isinstance(sql_type, DateTime) and column.dtype == object:
         codes, uniques = pd.factorize(column, use_na_sentinel=True)
@@ -99,7 +141,8 @@ def _python_values(column: pd.Series, sql_type: Any) -> list:
             return text[codes].tolist()  # code -1 (missing) takes the trailing None
     numpy_kind = column.dtype.kind if isinstance(column.dtype, np.dtype) else "O"
     if numpy_kind in "biu":  # numpy bool and integer arrays hold no missing values
-        return column.to_numpy().tolist()
+        values = column.to_numpy()
+        return values.astype(np.int64).tolist() if bool_as_int and numpy_kind == "b" else values.tolist()
     values = column.to_numpy() if numpy_kind == "f" else column.to_numpy(dtype=object)
     missing = pd.isna(column).to_numpy()
     if not missing.any():

@@ -18,6 +18,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import select
 
+from etl.admin_names import NE_ADMIN1_GLOB, remember_alternative_names
 from etl.contract import FILE, REJECT, REJECT_DETAIL, ROW, ContractError, reject, reject_duplicates
 from etl.countries import CODE_ALIASES, known_iso3, resolve_code
 from etl.sources import register
@@ -123,6 +124,8 @@ class NaturalEarth(Source):
                 "column 'adm1_code' is empty",
             )
             reject_duplicates(frame, ["adm1_code"], "admin-1 unit")
+            if path.match(NE_ADMIN1_GLOB):
+                remember_alternative_names(path, frame)
         return frame
 
     def to_observations(self, parsed: pd.DataFrame, ctx) -> pd.DataFrame:
