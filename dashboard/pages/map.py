@@ -1,11 +1,11 @@
 """Map page (``/``): the crisis watch list by country, or one country's admin-1 units.
 
 The headline colour is the watch list (expected rise of a population's nationals detected as trafficking
-victims
-abroad); "where victims are found" (the detected-victims model) is a colour-by option with its caveat.
-Geometry
-is a static asset loaded once; a year change sends only a Patch of z and each shape's opacity (its basis), and
-the hover details are fetched when a shape is hovered (issue 16 item 3).
+victims abroad); "where victims are found" (the detected-victims model) is a colour-by option with its caveat.
+Geometry is a static asset loaded once; a year change sends only a Patch of z and each shape's opacity (its
+basis), and the hover details are fetched when a shape is hovered (issue 16 item 3). The first view (figure,
+note, side lists) is part of the page's layout, so opening the page needs no map callback; its figure is
+cached per warehouse version, language and view, and ``warm`` builds it and the world geometry beforehand.
 
 Basis (issue 13 item 4): a year's basis is the one most countries' detected-victims estimates have that year
 (``Queries.year_bases``): checked (a label that year), nowcast (newest label 1–2 years old) or projection. A
