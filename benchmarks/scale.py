@@ -14,18 +14,21 @@ disk.
 - Size: ``--rows`` (default 20 million): months = max(24, rows / cells); a seeded random subset of cells when
   rows / 24 is fewer than the land cells.
 
-Timed steps, the same functions in both engines (cells are whole within a block, so per-block work is exact):
-aggregation (lagged cell features, and cell-months summed to admin-1 x month), training (XGBoost hist,
-``--trees``
-x ``--depth``, one thread per process) and SHAP (``pred_contribs``) on up to ``--shap-rows`` rows. The single
-process runs the blocks one after another; the cluster runs them on K one-thread worker processes
-(xgboost.dask).
-SHAP cost grows as rows x trees x leaves x depth (TreeSHAP: O(rows * trees * 2^depth * depth^2)).
+Timed steps, the same per-block functions in both engines (cells are whole within a block, so per-block work
+is exact): aggregation (lagged cell features, and cell-months summed to admin-1 x month), training (XGBoost
+hist, ``--trees`` x ``--depth``: a QuantileDMatrix over a block iterator here, a DaskQuantileDMatrix on the
+cluster) and SHAP (``pred_contribs``, one DMatrix per block, the values kept where they were computed) on up
+to ``--shap-rows`` rows. The single process runs the blocks one after another with one thread everywhere; the
+cluster runs them on K one-thread worker processes (xgboost.dask), each task pinned to the worker holding its
+block. SHAP cost grows as rows x trees x leaves x depth^2 (TreeSHAP: O(rows * trees * 2^depth * depth^2)).
 
 Run: .venv/bin/python benchmarks/scale.py [--rows N] [--workers K] [--device cpu|cuda] [--trees T] [--depth D]
-Needs a warehouse with the natural_earth regions (CRISISRISK_DATA_DIR). Prints each step's seconds, the peak
-memory of the single process and of each worker, and last ``speed-up: X.XX`` (goal >= 1.6 on 2 workers on idle
-cores). ``--device cuda`` also times SHAP on the GPU on the same rows; without a GPU it exits with a message.
+Needs a warehouse with the natural_earth regions (CRISISRISK_DATA_DIR). Prints per step the wall seconds of
+both engines with the CPU seconds of every process, the training rows each worker holds, the largest
+difference between the two engines' SHAP values, the peak memory of the single process and of each worker,
+the load average, and last ``speed-up: X.XX`` (goal >= 1.6 on 2 workers on idle cores). ``--device cuda``
+also times SHAP on the GPU on the same rows; without a GPU it exits with a message. docs/SCALING.md has the
+measurements.
 """
 
 from __future__ import annotations
