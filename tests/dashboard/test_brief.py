@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import re
 
-import dash
 import pandas as pd
 import pytest
 from pypdf import PdfReader
@@ -363,9 +362,10 @@ def test_sources_that_cannot_fit_are_counted_not_dropped_silently(nigeria):
 
 def test_region_page_links_to_the_brief_of_its_year(dash_app, client, nigeria):
     """The region page offers the server-made PDF; the link follows the year chosen (clientside)."""
-    layout = dash.page_registry["dashboard.pages.region"]["layout"]
+    from dashboard.pages import region as region_page  # the module, not Dash's global registry of pages
+
     with dash_app.server.test_request_context("/region/NGA"):
-        page = layout(region_id="NGA")
+        page = region_page.layout(region_id="NGA")
     link = _find_id(page, ids.REGION_BRIEF_PDF)
     assert link is not None and link.href.startswith("/region/NGA/brief.pdf?year=")
     assert client.get(link.href).status_code == 200  # the link the page shows is served
