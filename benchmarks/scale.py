@@ -463,6 +463,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda":
         gpu_shap(booster, xgb.DMatrix(pd.concat(explained), missing=np.nan), single["shap"]["wall"])
     total_single, total_cluster = (sum(t[s]["wall"] for s in STEPS) for t in (single, cluster))
+    busiest = sum(max(v for k, v in cluster[s]["cpu"].items() if k != "client") for s in STEPS)
+    print(
+        f"cpu: single {sum(single[s]['cpu']['client'] for s in STEPS):.1f} s, busiest worker {busiest:.1f} s"
+        " (on cores shared with other work the wall times stretch; these CPU seconds much less)"
+    )
     print(
         f"total: single {total_single:.2f} s, cluster {total_cluster:.2f} s; load average now "
         + " ".join(f"{x:.2f}" for x in os.getloadavg())
