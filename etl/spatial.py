@@ -24,7 +24,14 @@ file (CRC-32, shapes, index ranges) is rebuilt, never trusted, and nothing is un
   data) goes to the exact GEOS query, so every answer is the GEOS answer (tests: real polygons, points on
   vertices, edges, cell lines, in overlaps and holes, with wrong countries, against the exact query).
 
-The nearest-polygon fallback (own country, within tolerance_km) and the output frame are unchanged.
+The build (``_Builder``, 7-9 s of CPU for the 4,596 Natural Earth units, once per data dir and polygon set):
+root cells not crossed take their value from connected components (scipy.ndimage.label, 4-neighbours: no
+edge separates them), one GEOS query per component; crossed root cells get the polygons holding their
+centre from GEOS; every child's centre is then decided by the same certified parity from its parent's
+centre (uncertain ones by GEOS, and such a centre is never used as a reference). The cache is about 26 MB.
+
+The nearest-polygon fallback (own country, within tolerance_km) and the output frame are unchanged; the
+frame's text columns are taken from arrays made once instead of being inferred per call.
 
 Measured: see benchmarks/spatial.py (its docstring holds the figures, with load averages).
 """
