@@ -8,7 +8,8 @@ caller to quarantine.
 
 Method (issue 16, >= 1M events/s). Calls of fewer than GRID_CACHE_MIN_POINTS points take the exact bulk
 query (a tree of the points searched with every prepared polygon, ``_within_own_country``). Larger calls use
-a ``CellGrid``, built once, fully and vectorised, and kept as a NumPy ``.npz`` in ``<data dir>/cache``,
+a ``CellGrid`` when one is saved, or build one when the call has GRID_MIN_POINTS points or more (a build costs
+more than the exact query of a few million points), kept as a NumPy ``.npz`` in ``<data dir>/cache``,
 keyed by the sha256 of the polygons' WKB and the grid parameters; a missing, stale (other key) or damaged
 file (CRC-32, shapes, index ranges) is rebuilt, never trusted, and nothing is unpickled:
 
@@ -65,8 +66,8 @@ SPLIT = 2**SPLIT_BITS  # a crossed cell with more than MAX_LEAF_EDGES edges is s
 LEVELS = 5  # ... down to level 4 (0.25 / 2**4 = 0.015625 degrees, about 1.7 km)
 MAX_LEAF_EDGES = 2
 GRID_FORMAT = 1  # bump when the cache layout or the build changes
-# a call of at least this many points uses the grid when one is in memory or can be loaded or built and saved
-# (a cache location is given); without a cache location it builds one only from GRID_MIN_POINTS on
+# a call of at least this many points uses the grid when one is in memory or saved in the cache folder; a grid
+# is built (and saved, when a cache folder is given) only for calls of GRID_MIN_POINTS or more
 GRID_CACHE_MIN_POINTS = 5_000
 GRID_MIN_POINTS = 2_000_000  # a build costs about 5-8 s of CPU, the exact query about 1.5-3.5 us a point
 CACHE_NAME = "admin1_grid.npz"
@@ -221,16 +222,19 @@ class AdminIndex:
         """The cell grid for a call of n_points: kept, loaded from the cache, or built (and saved)."""
         if self._grid is not None or not self.use_grid or not len(self._polygons):
             return self._grid
-        if n_points < GRID_CACHE_MIN_POINTS or (self.cache_dir is None and n_points < GRID_MIN_POINTS):
+        if n_points < GRID_CACHE_MIN_POINTS:
             return None
-        key = self._cache_key()
         path = None if self.cache_dir is None else Path(self.cache_dir) / CACHE_NAME
-        if path is not None:
+        key = None
+        if path is not None and path.exists():
+            key = self._cache_key()
             self._grid = CellGrid.load(path, key, len(self._polygons))
-        if self._grid is None:
+        # a build (7-9 s of CPU) pays for itself only on millions of points: the shipped GED (52k events)
+        # take the exact path (about 0.2 s) unless a grid was saved by an earlier large call
+        if self._grid is None and n_points >= GRID_MIN_POINTS:
             self._grid = CellGrid.build(self._polygons)
             if path is not None:
-                self._grid.save(path, key)
+                self._grid.save(path, key or self._cache_key())
         return self._grid
 
     def _cache_key(self) -> str:

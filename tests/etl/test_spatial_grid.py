@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import shapely
 
+from etl import spatial
 from etl.sources.natural_earth import ne_to_iso3
 from etl.spatial import CACHE_NAME, GRID_CACHE_MIN_POINTS, AdminIndex, CellGrid
 
@@ -68,6 +69,31 @@ def _points(geoms: np.ndarray, iso3: np.ndarray, seed: int) -> tuple[np.ndarray,
     country = iso3[rng.integers(0, len(iso3), size=len(pts))]
     country[: len(pick)] = np.where(rng.uniform(size=len(pick)) < 0.8, iso3[pick], country[: len(pick)])
     return pts[:, 0], pts[:, 1], country
+
+
+@pytest.fixture(autouse=True)
+def _build_from_the_cache_threshold(monkeypatch, request):
+    """The tests below build grids on a few thousand points (in use, a build needs GRID_MIN_POINTS)."""
+    if "real_thresholds" not in request.keywords:
+        monkeypatch.setattr(spatial, "GRID_MIN_POINTS", GRID_CACHE_MIN_POINTS)
+
+
+@pytest.mark.real_thresholds
+def test_a_mid_sized_call_builds_no_grid_but_loads_a_saved_one(extract, tmp_path, monkeypatch):
+    """52k GED events would not pay a 7-9 s build: between the two thresholds only a saved grid is used."""
+    ids, iso3, geoms = extract
+    x, y, country = _points(geoms, iso3, seed=14)
+    assert GRID_CACHE_MIN_POINTS <= len(x) < spatial.GRID_MIN_POINTS
+    index = AdminIndex(ids, iso3, geoms, cache_dir=tmp_path)
+    exact = index.assign(x, y, country)
+    assert index._grid is None and not (tmp_path / CACHE_NAME).exists()
+    with monkeypatch.context() as m:  # a large call saves a grid ...
+        m.setattr(spatial, "GRID_MIN_POINTS", GRID_CACHE_MIN_POINTS)
+        AdminIndex(ids, iso3, geoms, cache_dir=tmp_path).assign(x, y, country)
+    assert (tmp_path / CACHE_NAME).exists()
+    again = AdminIndex(ids, iso3, geoms, cache_dir=tmp_path)  # ... which a mid-sized call then loads
+    pd.testing.assert_frame_equal(again.assign(x, y, country), exact)
+    assert again._grid is not None
 
 
 def test_the_grid_gives_the_exact_answer_for_every_kind_of_point(extract, tmp_path):
