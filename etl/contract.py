@@ -311,10 +311,11 @@ def parse_year(frame: pd.DataFrame, column: str, minimum: int = 1900, maximum: i
 def reject_duplicates(frame: pd.DataFrame, keys: list[str], what: str = "row") -> None:
     """Keep the first row for each key among accepted rows; later copies are rejected as duplicates."""
     ok = frame[REJECT].isna()
-    dup = frame[ok].duplicated(subset=keys, keep="first")
-    first_rows = frame[ok].drop_duplicates(subset=keys, keep="first").set_index(keys)[ROW]
+    dup = frame.loc[ok, keys].duplicated(keep="first")  # the key columns only: most files have no duplicate
     if not dup.any():
         return
+    # the first row of each key: the accepted rows that are not later copies
+    first_rows = frame.loc[dup[~dup].index, [*keys, ROW]].set_index(keys)[ROW]
     idx = dup[dup].index
     for i in idx:
         key = tuple(frame.loc[i, k] for k in keys)
