@@ -466,9 +466,6 @@ def translator(locale: str) -> Translator:
     return found
 
 
-_COUNTRY_NAMES: dict[tuple[int, str], dict[str, str]] = {}
-
-
 def country_names(locale: str) -> dict[str, str]:
     """English country name (as the warehouse has it) -> the name in ``locale`` (CLDR's, through Babel).
 
@@ -481,10 +478,12 @@ def country_names(locale: str) -> dict[str, str]:
     from dashboard import context
 
     queries = context.queries()
-    key = (id(queries), locale)
-    if key not in _COUNTRY_NAMES:
-        _COUNTRY_NAMES[key] = _country_names(queries.region_names(), locale)
-    return _COUNTRY_NAMES[key]
+    # kept on the Queries object itself: a cache keyed by id(queries) handed one warehouse's names to another
+    # whose Queries object reused a freed id (seen with many apps in one test process)
+    per_locale = queries.__dict__.setdefault("_country_names_by_locale", {})
+    if locale not in per_locale:
+        per_locale[locale] = _country_names(queries.region_names(), locale)
+    return per_locale[locale]
 
 
 def _country_names(names: dict[str, str], locale: str) -> dict[str, str]:
