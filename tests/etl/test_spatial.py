@@ -23,14 +23,19 @@ ADMIN1 = (
 )
 
 
-@pytest.fixture(scope="module")
-def west_africa():
+def west_africa_units() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Region ids, ISO3 codes and geometries of the real Natural Earth units of NGA, NER, BEN and CMR."""
     frame = gpd.read_file(ADMIN1)
     frame = frame[frame["adm0_a3"].isin(["NGA", "NER", "BEN", "CMR"])].reset_index(drop=True)
     iso3 = np.array(
         [ne_to_iso3(a, b) for a, b in zip(frame["adm0_a3"], frame["iso_a2"], strict=True)], dtype=object
     )
     return frame["adm1_code"].to_numpy(dtype=object), iso3, np.asarray(frame.geometry.array, dtype=object)
+
+
+@pytest.fixture(scope="module")
+def west_africa():
+    return west_africa_units()
 
 
 def _points_inside(geoms: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -7,36 +7,20 @@ from __future__ import annotations
 
 import pickle
 import zipfile
-from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
 
 from etl import spatial
-from etl.sources.natural_earth import ne_to_iso3
 from etl.spatial import CACHE_NAME, GRID_CACHE_MIN_POINTS, AdminIndex, CellGrid
-
-ADMIN1 = (
-    Path(__file__).resolve().parents[2]
-    / "data"
-    / "raw"
-    / "natural_earth"
-    / "ne_10m_admin_1_states_provinces_simplified.geojson"
-)
+from tests.etl.test_spatial import west_africa_units
 
 
 @pytest.fixture(scope="module")
 def extract():
-    frame = gpd.read_file(ADMIN1)
-    frame = frame[frame["adm0_a3"].isin(["NGA", "NER", "BEN", "CMR"])].reset_index(drop=True)
-    iso3 = np.array(
-        [ne_to_iso3(a, b) for a, b in zip(frame["adm0_a3"], frame["iso_a2"], strict=True)], dtype=object
-    )
-    ids = frame["adm1_code"].to_numpy(dtype=object)
-    geoms = np.asarray(frame.geometry.array, dtype=object)
+    ids, iso3, geoms = west_africa_units()
     # made-up Nigerian units: one overlapping Lagos and Ogun (after them in file order), one with a hole (sea)
     ring = shapely.box(2.0, 3.0, 3.0, 4.0).exterior
     extra = [
