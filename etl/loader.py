@@ -11,8 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import queue
 import re
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,6 +161,40 @@ def load_source(
     (:func:`warehouse.writer_lock.etl_writer`);
     the unique ``current_key`` makes a second concurrent writer fail instead of duplicating current loads.
     """
+    prepared = prepare_load(engine, source, raw_dir, force, progress, ctx, paths)
+    if isinstance(prepared, LoadResult):
+        return prepared
+    return write_load(engine, prepared, progress)
+
+
+@dataclass
+class PreparedLoad:
+    """A source parsed, mapped and validated, ready to be written in one transaction (:func:`write_load`)."""
+
+    source: Source
+    parsed: pd.DataFrame
+    obs: pd.DataFrame
+    results: list[FileResult]
+    where: dict[str, str]
+    started: dt.datetime
+    ctx: MappingContext
+
+
+def prepare_load(
+    engine: Engine,
+    source: Source,
+    raw_dir: Path | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+    ctx: MappingContext | None = None,
+    paths: list[Path] | None = None,
+) -> PreparedLoad | LoadResult:
+    """Everything of a load before its transaction: hash, parse, map, validate. Writes nothing.
+
+    Returns the final :class:`LoadResult` when there is nothing to write (unchanged files, bad input).
+    It only reads files and the warehouse's regions, so :func:`run` prepares the next source while the
+    previous one is written.
+    """
     raw_dir = raw_dir or default_raw_dir()
     paths = sorted(paths, key=lambda p: p.name) if paths is not None else source.paths(raw_dir)
     problem = _paths_problem(source, paths, raw_dir)
@@ -181,10 +219,16 @@ def load_source(
         return LoadResult(source.name, "failed", error=str(exc))
     obs = validate(source, parsed, obs)
     results = _file_results(paths, hashes, parsed, obs)
+    return PreparedLoad(source, parsed, obs, results, where, started, ctx)
+
+
+def write_load(engine: Engine, load: PreparedLoad, progress: Progress | None = None) -> LoadResult:
+    """Write a prepared load in one transaction: supersede the old loads, insert observations and rejects."""
+    source, parsed, obs = load.source, load.parsed, load.obs
     if progress:
         progress(f"{source.name}: writing {len(obs):,} observations")
     with engine.begin() as conn:
-        load_ids = _replace_loads(conn, source, results, where, started)
+        load_ids = _replace_loads(conn, source, load.results, load.where, load.started)
         upsert(
             conn,
             indicator,
@@ -201,11 +245,11 @@ def load_source(
             ],
             ["code"],
         )
-        source.write_extra(conn, parsed, load_ids, ctx)
+        source.write_extra(conn, parsed, load_ids, load.ctx)
         _insert_observations(conn, source, obs, load_ids)
         _insert_rejected(conn, parsed, load_ids)
         fault_point("etl.load.before_commit")
-    return LoadResult(source.name, "loaded", results, len(obs))
+    return LoadResult(source.name, "loaded", load.results, len(obs))
 
 
 def _paths_problem(source: Source, paths: list[Path], raw_dir: Path) -> str | None:
@@ -414,31 +458,113 @@ def _run_locked(
     progress: Progress | None,
     on_result: Callable[[LoadResult], None] | None,
 ) -> list[LoadResult]:
+    """Load in order; each source is parsed and mapped one source ahead, while the previous one is written.
+
+    Why: a write is mostly the database's own work (SQLite's B-tree inserts and commit, PostgreSQL's COPY),
+    which runs without Python's lock, so a second thread parsing the next source uses the other core. Each
+    load is still one transaction, written by this thread in the same order as before; a regions source (its
+    mapping context is rebuilt after it) is prepared only after everything before it has been written.
+    Progress messages of the thread ahead are relayed by this thread, so a ``progress`` callable is only ever
+    called from the caller's thread, and a cancel raised there stops the thread ahead at its next message.
+    """
     from warehouse.jobs import JobCancelled
 
     raw_dir = raw_dir or default_raw_dir()
     sources = [get_source(n) for n in names] if names else all_sources()
     sources.sort(key=lambda s: (s.order, s.name))
     ctx = MappingContext(raw_dir=raw_dir, engine=engine)
+    relay = _ProgressRelay(progress)
+    ahead_ok = _shares_one_database(engine) and len(sources) > 1
     results = []
-    for source in sources:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="etl-prepare") as pool:
+
+        def submit(source: Source) -> Future:
+            return pool.submit(prepare_load, engine, source, raw_dir, force, relay.record, ctx)
+
+        ahead: Future | None = None
         try:
-            if source.level == "regions":
-                result = load_source(engine, source, raw_dir, force, progress)
-                ctx = MappingContext(raw_dir=raw_dir, engine=engine)  # regions may have changed
-            else:
-                result = load_source(engine, source, raw_dir, force, progress, ctx)
-        except JobCancelled:
+            for i, source in enumerate(sources):
+                try:
+                    if source.level == "regions":
+                        result = load_source(engine, source, raw_dir, force, relay.emit)
+                        ctx = MappingContext(raw_dir=raw_dir, engine=engine)  # regions may have changed
+                    else:
+                        future, ahead = ahead or submit(source), None
+                        prepared = relay.wait(future)
+                        following = sources[i + 1] if i + 1 < len(sources) else None
+                        if ahead_ok and following is not None and following.level != "regions":
+                            ahead = submit(following)
+                        result = (
+                            prepared
+                            if isinstance(prepared, LoadResult)
+                            else write_load(engine, prepared, relay.emit)
+                        )
+                except JobCancelled:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - one broken source must not stop the others
+                    log.exception("source %s failed", source.name)
+                    result = LoadResult(
+                        source.name, "failed", error=f"{type(exc).__name__}: {exc} (nothing was written)"
+                    )
+                results.append(result)
+                relay.flush()
+                if on_result:
+                    on_result(result)
+        except BaseException:
+            relay.cancel()  # the thread ahead stops at its next progress message; its result is dropped
             raise
-        except Exception as exc:  # noqa: BLE001 - one broken source must not stop the others
-            log.exception("source %s failed", source.name)
-            result = LoadResult(
-                source.name, "failed", error=f"{type(exc).__name__}: {exc} (nothing was written)"
-            )
-        results.append(result)
-        if on_result:
-            on_result(result)
     return results
+
+
+def _shares_one_database(engine: Engine) -> bool:
+    """False for an in-memory SQLite database, where each thread's connection would be a different one."""
+    return not (engine.dialect.name == "sqlite" and (engine.url.database or ":memory:") == ":memory:")
+
+
+class _ProgressRelay:
+    """Progress of the preparing thread, queued and passed on by the caller's thread (``_run_locked``)."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self._progress = progress
+        self._queue: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._cancelled = threading.Event()
+
+    def record(self, message: str) -> None:
+        """The preparing thread's progress: queued; raises JobCancelled once the run has stopped."""
+        from warehouse.jobs import JobCancelled
+
+        if self._cancelled.is_set():
+            raise JobCancelled("the ETL run stopped")
+        self._queue.put(message)
+
+    def emit(self, message: str) -> None:
+        """The caller's thread's own progress, after anything queued before it."""
+        self.flush()
+        if self._progress:
+            self._progress(message)
+
+    def flush(self) -> None:
+        while True:
+            try:
+                message = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if self._progress:
+                self._progress(message)
+
+    def wait(self, future: Future):
+        """The future's result, relaying its progress while it runs (a cancel raised here stops the wait)."""
+        while True:
+            try:
+                result = future.result(timeout=0.1)
+            except FutureTimeout:
+                self.flush()
+                continue
+            self.flush()
+            return result
+
+    def cancel(self) -> None:
+        self._cancelled.set()
 
 
 def unregistered_folders(raw_dir: Path | None = None) -> list[str]:
