@@ -20,8 +20,10 @@ whose polygon overlaps no Natural Earth unit of its country is ``no_overlap``.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import geopandas as gpd
@@ -236,7 +238,7 @@ class GdlSubnational(Source):
         gi, ni = tree.query(g_geom, predicate="intersects")
         same = gdl["iso3"].to_numpy()[gi] == n_iso[ni]
         gi, ni = gi[same], ni[same]
-        inter = shapely.area(shapely.intersection(g_geom[gi], n_geom[ni], grid_size=None)) / 1e6
+        inter = pairwise_overlap_km2(g_geom[gi], n_geom[ni])
         g_area = shapely.area(g_geom) / 1e6
         out = pd.DataFrame(
             {
@@ -261,4 +263,20 @@ class GdlSubnational(Source):
         return out
 
 
-__all__ = ["GdlSubnational"]
+def pairwise_overlap_km2(a: np.ndarray, b: np.ndarray, threads: int | None = None) -> np.ndarray:
+    """Area (km², equal-area metres in) of ``a[i] ∩ b[i]`` for every i, in chunks over a few threads.
+
+    Why threads: the overlay is half of this source's mapping time, and GEOS runs it without Python's lock,
+    so during a full ETL (where the previous source's write is mostly idle on this core) a second core cuts
+    it nearly in half. The result is the same as one call, element for element.
+    """
+    threads = threads or min(4, os.cpu_count() or 1)
+    if threads <= 1 or len(a) < 2000:
+        return shapely.area(shapely.intersection(a, b)) / 1e6
+    chunks = np.array_split(np.arange(len(a)), threads * 4)  # small chunks even out the polygons' sizes
+    with ThreadPoolExecutor(threads, thread_name_prefix="gdl-overlay") as pool:
+        parts = list(pool.map(lambda ix: shapely.area(shapely.intersection(a[ix], b[ix])), chunks))
+    return np.concatenate(parts) / 1e6
+
+
+__all__ = ["GdlSubnational", "pairwise_overlap_km2"]

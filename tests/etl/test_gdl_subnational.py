@@ -88,3 +88,28 @@ def test_wrong_encoding(tmp_path):
     with pytest.raises(ContractError) as err:
         SOURCE.parse(write_like(tmp_path / POP.name, text, encoding="cp1252"))
     assert err.value.row == 4
+
+
+def test_the_threaded_overlay_gives_each_pairs_area_exactly_as_one_call():
+    """Real GDL polygons (the shipped TopoJSON) against each other shifted by 0.3°: 2,000+ overlapping pairs,
+    the size at which the overlay is split over threads; every area must equal the single call's."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    from etl.sources.gdl_subnational import EQUAL_AREA_CRS, pairwise_overlap_km2
+    from tests.conftest import RAW_DIR
+
+    found = sorted((RAW_DIR / "gdl_subnational").glob("gdl_regions*.topojson"))
+    frame = gpd.read_file(found[-1])
+    frame = frame.set_crs(4326) if frame.crs is None else frame
+    geoms = shapely.make_valid(frame.to_crs(EQUAL_AREA_CRS).geometry.to_numpy())
+    shifted = shapely.transform(geoms, lambda xy: xy + 30_000.0)  # 30 km east and north
+    left, right = shapely.STRtree(shifted).query(geoms, predicate="intersects")
+    assert len(left) >= 2000
+    a, b = geoms[left], shifted[right]
+    one_call = shapely.area(shapely.intersection(a, b)) / 1e6
+    threaded = pairwise_overlap_km2(a, b, threads=3)
+    assert threaded.shape == one_call.shape
+    assert np.array_equal(threaded, one_call)
+    assert (one_call > 0).mean() > 0.5  # mostly real overlaps, not touching borders
