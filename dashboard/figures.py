@@ -520,9 +520,12 @@ def map_figure(
 ) -> go.Figure:
     """Choropleth on ``map_style='white-bg'`` (no tiles). Trace 0 = grey 'no data' layer; trace 1 = values.
 
-    ``background`` has ``region_id`` and ``name`` of every shape in the layer. The value trace carries no
-    hover data: a period change patches only z and each shape's opacity (its basis), and the details are
-    fetched on hover (dashboard.pages.map). In the admin-1 view, ``neighbours`` adds the surrounding
+    ``background`` has ``region_id`` and ``name`` of every shape in the layer. Each shape is drawn once (issue
+    16, first render): trace 0 lists every shape but its z (``nodata_z``) is null where trace 1 draws a value,
+    and Plotly draws no shape whose z is null, so the grey layer holds only the shapes without a value in this
+    view. The value trace carries no hover data: a period change patches z (of both traces) and each shape's
+    opacity (its basis), and the details are fetched on hover (dashboard.pages.map). In the admin-1 view,
+    ``neighbours`` adds the surrounding
     countries in light grey (trace 2) and ``labels`` (region_id, name, lat, lon, largest units first) a point
     layer whose names map.js draws as HTML labels where they fit (MapLibre text would fetch glyphs from
     another host).
@@ -539,7 +542,7 @@ def map_figure(
             geojson=geojson_url,
             featureidkey="id",
             locations=list(background["region_id"]),
-            z=[0] * len(background),
+            z=nodata_z(list(background["region_id"]), locations, z),
             text=list(background["name"]),
             colorscale=[[0, NO_DATA_GREY], [1, NO_DATA_GREY]],
             showscale=False,
@@ -641,6 +644,24 @@ def map_z(values: pd.DataFrame, locations: Sequence[str], metric: str, level: in
     if metric != "estimate":
         return z
     return [None if v is None else round(math.log10(max(float(v), LOG_FLOOR)), 3) for v in z]
+
+
+def nodata_z(shapes: Sequence[str], locations: Sequence[str], z: Sequence) -> list[int | None]:
+    """The grey 'no data' trace's z, aligned to ``shapes`` (every shape of the layer): 0 where the value trace
+    draws nothing (no value in this view), None where it draws a value.
+
+    Plotly's choropleth calc gives a location whose z is not a number no feature (checked in headless Chromium
+    with the shipped plotly.js: neither drawn nor hovered), so each shape's geometry goes to MapLibre once,
+    from one trace or the other. Trace 0 keeps every shape in ``locations`` (its names aligned in ``text``):
+    a period change patches this z alone, and its legend entry stays when every shape has a value.
+    """
+    valued = {r for r, v in zip(locations, z, strict=True) if _is_value(v)}
+    return [None if r in valued else 0 for r in shapes]
+
+
+def _is_value(v) -> bool:
+    """Whether Plotly draws a shape with this z: a finite number (None and NaN are no value)."""
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def basis_opacity(

@@ -3,9 +3,13 @@
 The headline colour is the watch list (expected rise of a population's nationals detected as trafficking
 victims abroad); "where victims are found" (the detected-victims model) is a colour-by option with its caveat.
 Geometry is a static asset loaded once; a year change sends only a Patch of z and each shape's opacity (its
-basis), and the hover details are fetched when a shape is hovered (issue 16 item 3). The first view (figure,
-note, side lists) is part of the page's layout, so opening the page needs no map callback; its figure is
-cached per warehouse version, language and view, and ``warm`` builds it and the world geometry beforehand.
+basis), and the hover details are fetched when a shape is hovered (issue 16 item 3). Each shape is drawn once:
+the grey "no data" trace (0) draws only the shapes the value trace (1) has no value for, so the Patch sets
+both traces' z (``figures.nodata_z``) and a shape that gains or loses a value moves between them.
+
+The first view (figure, note, side lists) is part of the page's layout, so opening the page needs no map
+callback; its figure is cached per warehouse version, language and view, and ``warm`` builds it and the world
+geometry beforehand.
 
 Basis (issue 13 item 4): a year's basis is the one most countries' detected-victims estimates have that year
 (``Queries.year_bases``): checked (a label that year), nowcast (newest label 1–2 years old) or projection. A
@@ -373,6 +377,16 @@ def locations(level: int, parent: str | None) -> list[str]:
     return sorted(set(units["region_id"]) | set(q.map_locations(1, parent)))
 
 
+def background(level: int, parent: str | None) -> pd.DataFrame:
+    """``region_id`` and ``name`` of every shape of the view's layer: the grey 'no data' trace's locations."""
+    q = context.queries()
+    if level == 0:
+        bg = q.regions(0)
+        return bg[bg["has_geometry"].astype(bool)][["region_id", "name"]]
+    bg = q.regions(1)
+    return bg[bg["parent_id"] == parent][["region_id", "name"]]
+
+
 def values_for(metric: str, level: int, year: int, parent: str | None) -> pd.DataFrame:
     q = context.queries()
     if metric != "watch":
@@ -419,14 +433,11 @@ def _figure(year: int, metric: str, country: str, values: pd.DataFrame):
     locs = locations(level, parent)
     zrange = figures.scale_range(values, metric, level, q.predictions(level=level, parent=parent))
     neighbours, labels = None, None
+    bg = background(level, parent)
     if level == 0:
-        bg = q.regions(0)
-        bg = bg[bg["has_geometry"].astype(bool)][["region_id", "name"]]
         url = context.current().geometry.url("countries", dash.get_relative_path("/").rstrip("/"))
         center, zoom = None, 0.9
     else:
-        bg = q.regions(1)
-        bg = bg[bg["parent_id"] == parent][["region_id", "name"]]
         url = context.current().geometry.url(f"admin1-{parent}", dash.get_relative_path("/").rstrip("/"))
         center, zoom = country_view(parent)
         neighbours, labels = admin1_context(parent)
@@ -724,6 +735,7 @@ def update_map(year, metric, country):
         patch = map_patch(
             values,
             locations(level, parent),
+            list(background(level, parent)["region_id"]),
             metric,
             level,
             figures.scale_range(values, metric, level, q.predictions(level=level, parent=parent)),
@@ -934,6 +946,7 @@ def tied_units(values: pd.DataFrame) -> int:
 def map_patch(
     values: pd.DataFrame,
     locations: list[str],
+    shapes: list[str],
     metric: str,
     level: int,
     zrange: tuple[float, float],
@@ -941,10 +954,14 @@ def map_patch(
     style: bool = False,
     year_basis: str | None = None,
 ) -> Patch:
-    """The Patch a year change sends: z, each shape's opacity (its basis) and the title; no hover data. An
-    admin-1 view adds its own colour range; a colour change adds the value trace's style."""
+    """The Patch a year change sends: z of both traces, each shape's opacity (its basis) and the title; no
+    hover data. ``shapes`` are the grey trace's locations (``background``): its z says which of them it draws
+    (those without a value), so a shape that gains or loses a value moves between the traces and is still
+    drawn once. An admin-1 view adds its own colour range; a colour change adds the value trace's style."""
     patch = Patch()
-    patch["data"][1]["z"] = figures.map_z(values, locations, metric, level)
+    z = figures.map_z(values, locations, metric, level)
+    patch["data"][0]["z"] = figures.nodata_z(shapes, locations, z)
+    patch["data"][1]["z"] = z
     patch["data"][1]["marker"]["opacity"] = figures.basis_opacity(values, locations, metric, year_basis)
     if style:
         for key, value in figures.value_style(metric, zrange, level).items():

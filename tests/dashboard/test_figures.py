@@ -64,7 +64,8 @@ def test_map_figure_layers_no_data_under_values_and_uses_asset_url():
     assert nodata.geojson == vals.geojson == "/geo/v/countries.geojson"
     assert list(nodata.locations) == ["AAA", "BBB", "CCC", "DDD"]
     assert set(nodata.colorscale[0][1:] + nodata.colorscale[1][1:]) == {figures.NO_DATA_GREY}
-    assert vals.z[3] is None  # a region without a prediction this year is not coloured (grey shows through)
+    assert vals.z[3] is None  # a region without a prediction this year is not coloured ...
+    assert list(nodata.z) == [None, None, None, 0]  # ... and only such shapes are grey (each drawn once)
     assert vals.z[0] == pytest.approx(2.0)
     assert fig.layout.map.style == "white-bg"
     title = vals.colorbar.title.text.replace("<br>", " ")

@@ -48,6 +48,11 @@ def test_the_page_answer_carries_the_map_figure_note_and_side_lists(client):
     assert [t["type"] for t in fig["data"][:2]] == ["choroplethmap", "choroplethmap"]
     assert fig["data"][0]["geojson"].endswith("/countries.geojson")  # geometry by URL, loaded once
     assert "customdata" not in fig["data"][1]  # hover details are fetched on hover
+    grey, vals = (
+        {r for r, z in zip(t["locations"], t["z"], strict=True) if z is not None} for t in fig["data"][:2]
+    )
+    assert vals and not grey & vals  # each shape drawn once: grey only where there is no value
+    assert set(fig["data"][0]["locations"]) <= grey | vals
     year = props[ids.MAP_YEAR]["value"]
     assert str(year) in fig["layout"]["title"]["text"]
     for component in (ids.MAP_NOTE, ids.MAP_RISERS, ids.MAP_SKILL, ids.MAP_WATCHLIST, ids.MAP_YEAR_NOTE):
