@@ -486,6 +486,8 @@ def _run_locked(
             return pool.submit(prepare_load, engine, source, raw_dir, force, relay.record, ctx)
 
         ahead: Future | None = None
+        if ahead_ok:  # hdx country tables (1.6 s to import and build) while the first source reads files
+            pool.submit(_warm_country_names)
         try:
             for i, source in enumerate(sources):
                 try:
@@ -518,6 +520,13 @@ def _run_locked(
             relay.cancel()  # the thread ahead stops at its next progress message; its result is dropped
             raise
     return results
+
+
+def _warm_country_names() -> None:
+    """Build the country-name resolver tables (etl.countries builds them once, under a lock)."""
+    from etl.countries import known_iso3
+
+    known_iso3()
 
 
 def _shares_one_database(engine: Engine) -> bool:
