@@ -443,15 +443,17 @@ def run(
     on_result: Callable[[LoadResult], None] | None = None,
     wait_s: float | None = None,
     who: str = "crisisrisk etl run",
+    lookahead: bool = True,
 ) -> list[LoadResult]:
     """Load the named sources (or all) in dependency order, as the warehouse's only ETL writer.
 
     Waits up to ``wait_s`` seconds for another writer (raises :class:`warehouse.writer_lock.EtlBusy` after).
+    ``lookahead=False`` prepares each source only after the previous one is written (benchmarks.etl compares).
     """
     from warehouse.writer_lock import etl_writer
 
     with etl_writer(engine, who, wait_s, on_wait=progress):
-        return _run_locked(engine, names, force, raw_dir, progress, on_result)
+        return _run_locked(engine, names, force, raw_dir, progress, on_result, lookahead)
 
 
 def _run_locked(
@@ -461,6 +463,7 @@ def _run_locked(
     raw_dir: Path | None,
     progress: Progress | None,
     on_result: Callable[[LoadResult], None] | None,
+    lookahead: bool = True,
 ) -> list[LoadResult]:
     """Load in order; each source is parsed and mapped one source ahead, while the previous one is written.
 
@@ -478,7 +481,7 @@ def _run_locked(
     sources.sort(key=lambda s: (s.order, s.name))
     ctx = MappingContext(raw_dir=raw_dir, engine=engine)
     relay = _ProgressRelay(progress)
-    ahead_ok = _shares_one_database(engine) and len(sources) > 1
+    ahead_ok = lookahead and _shares_one_database(engine) and len(sources) > 1
     results = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="etl-prepare") as pool:
 
