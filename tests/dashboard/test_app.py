@@ -94,8 +94,14 @@ def test_period_change_sends_only_values(client, dash_app):
     assert body["__dash_patch_update"] == "__dash_patch_update"
     ops = body["operations"]
     touched = {tuple(op["location"]) for op in ops}
-    # issue 16 item 3: z and each shape's opacity (its basis), never the hover data
-    assert touched == {("data", 1, "z"), ("data", 1, "marker", "opacity"), ("layout", "title", "text")}
+    # issue 16 item 3: z and each shape's opacity (its basis), never the hover data; the grey layer's z too
+    # (each shape is drawn once: grey where it has no value, coloured where it has one)
+    assert touched == {
+        ("data", 0, "z"),
+        ("data", 1, "z"),
+        ("data", 1, "marker", "opacity"),
+        ("layout", "title", "text"),
+    }
     store = dash_app.server.extensions["crisisrisk"].geometry
     geometry_bytes = len(store.get("countries")[0])
     assert patch_bytes < 0.01 * (full_bytes + geometry_bytes)

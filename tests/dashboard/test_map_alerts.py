@@ -57,6 +57,7 @@ def test_year_change_still_patches_only_values(client, with_alerts):
     patch, _ = dash_post(client, MAP_OUTPUTS, map_inputs(2019), [f"{ids.MAP_YEAR}.value"])
     ops = patch.get_json()["response"][ids.MAP_GRAPH]["figure"]["operations"]
     assert {tuple(op["location"]) for op in ops} == {
+        ("data", 0, "z"),
         ("data", 1, "z"),
         ("data", 1, "marker", "opacity"),
         ("layout", "title", "text"),
