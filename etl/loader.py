@@ -209,6 +209,11 @@ def prepare_load(
         )
         for p in paths
     }
+    # lookups the mapping step reads are hashed too (a changed region list reloads the source) and recorded as
+    # loads of 0 rows, so the provenance names every file the output depends on
+    lookups = [p for p in source.lookup_paths(raw_dir) if p.name not in hashes]
+    hashes.update({p.name: sha256_file(p) for p in lookups})
+    where.update({p.name: p.relative_to(raw_dir).as_posix() for p in lookups})
     if not force and _current_hashes(engine, source.name) == hashes:
         return LoadResult(source.name, "unchanged")
     ctx = ctx or MappingContext(raw_dir=raw_dir, engine=engine)
@@ -219,6 +224,7 @@ def prepare_load(
         return LoadResult(source.name, "failed", error=str(exc))
     obs = validate(source, parsed, obs)
     results = _file_results(paths, hashes, parsed, obs)
+    results += [FileResult(p.name, hashes[p.name], 0, 0, 0, 0) for p in lookups]
     return PreparedLoad(source, parsed, obs, results, where, started, ctx)
 
 
@@ -465,14 +471,17 @@ def _run_locked(
     on_result: Callable[[LoadResult], None] | None,
     lookahead: bool = True,
 ) -> list[LoadResult]:
-    """Load in order; each source is parsed and mapped one source ahead, while the previous one is written.
+    """Load in order; a second thread parses and maps up to ``LOOKAHEAD`` sources ahead of the one written.
 
     Why: a write is mostly the database's own work (SQLite's B-tree inserts and commit, PostgreSQL's COPY),
-    which runs without Python's lock, so a second thread parsing the next source uses the other core. Each
-    load is still one transaction, written by this thread in the same order as before; a regions source (its
-    mapping context is rebuilt after it) is prepared only after everything before it has been written.
-    Progress messages of the thread ahead are relayed by this thread, so a ``progress`` callable is only ever
-    called from the caller's thread, and a cancel raised there stops the thread ahead at its next message.
+    which runs without Python's lock, so a second thread parsing the following sources uses the other core.
+    More than one ahead because preparation and write times differ by source: one ahead left the writer
+    idle while a large source (GDL, GED) was prepared after a small write, and the preparing thread idle while
+    a large write ran (README, Benchmarks: ETL). Each load is still one transaction, written by
+    this thread in the same order as before; a regions source (its mapping context is rebuilt after it) is a
+    barrier: nothing after it is prepared until it is written. Progress messages of the thread ahead are
+    relayed by this thread, so a ``progress`` callable is only ever called from the caller's thread, and a
+    cancel raised there stops the thread ahead at its next message and drops the sources queued behind it.
     """
     from warehouse.jobs import JobCancelled
 
@@ -488,7 +497,7 @@ def _run_locked(
         def submit(source: Source) -> Future:
             return pool.submit(prepare_load, engine, source, raw_dir, force, relay.record, ctx)
 
-        ahead: Future | None = None
+        ahead: dict[int, Future] = {}  # by position in ``sources``: submitted, not yet written
         if ahead_ok:  # hdx country tables (1.6 s to import and build) while the first source reads files
             pool.submit(_warm_country_names)
         try:
@@ -498,11 +507,11 @@ def _run_locked(
                         result = load_source(engine, source, raw_dir, force, relay.emit)
                         ctx = MappingContext(raw_dir=raw_dir, engine=engine)  # regions may have changed
                     else:
-                        future, ahead = ahead or submit(source), None
+                        future = ahead.pop(i, None) or submit(source)
+                        if ahead_ok:
+                            for j in _following(sources, i, LOOKAHEAD):
+                                ahead[j] = ahead.get(j) or submit(sources[j])
                         prepared = relay.wait(future)
-                        following = sources[i + 1] if i + 1 < len(sources) else None
-                        if ahead_ok and following is not None and following.level != "regions":
-                            ahead = submit(following)
                         result = (
                             prepared
                             if isinstance(prepared, LoadResult)
@@ -521,8 +530,23 @@ def _run_locked(
                     on_result(result)
         except BaseException:
             relay.cancel()  # the thread ahead stops at its next progress message; its result is dropped
+            for queued in ahead.values():
+                queued.cancel()  # not started yet: never runs
             raise
     return results
+
+
+LOOKAHEAD = 3  # sources prepared ahead of the one written (their frames are held until written)
+
+
+def _following(sources: list[Source], i: int, depth: int) -> list[int]:
+    """Positions of the next ``depth`` sources after ``i``, stopping before a regions source (a barrier)."""
+    out: list[int] = []
+    for j in range(i + 1, min(len(sources), i + 1 + depth)):
+        if sources[j].level == "regions":
+            break
+        out.append(j)
+    return out
 
 
 def _warm_country_names() -> None:

@@ -227,7 +227,8 @@ class UcdpGed(Source):
         reject_duplicate_ids(parsed)  # across files
         self._countries(parsed, ctx)
         self._admin1(parsed, ctx)
-        ok = parsed[parsed[REJECT].isna()]
+        used = ["_date", "_region_id", "_type", "_best", "_low", "_high", FILE]
+        ok = parsed.loc[parsed[REJECT].isna(), used]  # not every raw column (50 in GED)
         dates = ok["_date"]
         month = pd.Series(dates.dt.to_period("M").dt.start_time.dt.date, index=ok.index)
         year = pd.Series(dates.dt.to_period("Y").dt.start_time.dt.date, index=ok.index)

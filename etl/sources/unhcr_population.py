@@ -326,7 +326,9 @@ def pair_frame(parsed: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
 
     Needs the ``_origin_region``/``_host_region`` columns that :meth:`UnhcrPopulation.to_observations` sets.
     """
-    loaded = parsed[parsed[REJECT].isna()]
+    # only the columns used: a row selection of the whole frame (every raw text column) showed in the profile
+    used = ["_refugees", "_asylum_seekers", "_origin_region", "_host_region", "_origin_reason", "_year", FILE]
+    loaded = parsed.loc[parsed[REJECT].isna(), used]
     values = loaded[["_refugees", "_asylum_seekers"]]
     origin, host = loaded["_origin_region"], loaded["_host_region"]
     excluded: dict[str, int] = {}

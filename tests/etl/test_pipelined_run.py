@@ -116,8 +116,44 @@ def test_the_next_source_is_prepared_in_another_thread_while_the_previous_is_wri
     written = {name: (start, end) for kind, name, start, end in events if kind == "write"}
     assert all(ident != threading.get_ident() for _at, ident in prepared.values())
     for previous, following in zip(names, names[1:], strict=False):
-        start, end = written[previous]
-        assert start <= prepared[following][0] <= end, (previous, following)
+        # the following source is prepared before the previous one's write ends (up to LOOKAHEAD ahead)
+        assert prepared[following][0] <= written[previous][1], (previous, following)
+    # writes keep the order, one at a time
+    ends = [written[n] for n in names]
+    assert all(a[1] <= b[0] for a, b in zip(ends, ends[1:], strict=False))
+    engine.dispose()
+
+
+def test_the_thread_ahead_runs_at_most_lookahead_sources_ahead_of_the_write(warehouse, monkeypatch):
+    engine = warehouse("depth")
+    monkeypatch.setattr(loader, "LOOKAHEAD", 2)
+    names = sorted(COUNTRY_SOURCES)
+    started: list[str] = []
+    real_prepare, real_write = loader.prepare_load, loader.write_load
+    seen_at_write: dict[str, list[str]] = {}
+
+    def prepare(engine_, source, *args, **kwargs):
+        started.append(source.name)
+        return real_prepare(engine_, source, *args, **kwargs)
+
+    def write(engine_, load, *args, **kwargs):
+        # a slow write: wait until the thread ahead has started what it may (or 10 s), then a little more,
+        # so that one running too far ahead would be seen
+        may_start = min(len(names), names.index(load.source.name) + 3)
+        deadline = time.perf_counter() + 10
+        while len(started) < may_start and time.perf_counter() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)
+        seen_at_write[load.source.name] = list(started)
+        return real_write(engine_, load, *args, **kwargs)
+
+    monkeypatch.setattr(loader, "prepare_load", prepare)
+    monkeypatch.setattr(loader, "write_load", write)
+    results = run(engine, names=names, raw_dir=RAW_DIR)
+    assert [r.status for r in results] == ["loaded"] * len(names)
+    for i, name in enumerate(names):
+        # while source i is written, sources up to i + 2 have been started, and none beyond
+        assert seen_at_write[name] == names[: min(len(names), i + 3)], name
     engine.dispose()
 
 
@@ -173,3 +209,11 @@ def test_a_source_that_breaks_while_prepared_stops_no_other(warehouse, monkeypat
     assert "RuntimeError: a reader bug (nothing was written)" in results[names[1]].error
     assert all(results[n].status == "loaded" for n in names if n != names[1])
     engine.dispose()
+
+
+def test_nothing_after_a_regions_source_is_prepared_before_it_is_written():
+    # positions 0..4: two country sources, Natural Earth (regions), two more; from 0 with depth 3: only 1
+    sources = [get_source(n) for n in ("fsi_2023", "gsi_2023", "natural_earth", "ucdp_brd", "us_tip_tiers")]
+    assert loader._following(sources, 0, 3) == [1]
+    assert loader._following(sources, 2, 3) == [3, 4]
+    assert loader._following(sources, 3, 3) == [4]
