@@ -50,13 +50,18 @@ class MappingContext:
     def country_ids(self) -> frozenset[str]:
         return frozenset(self.regions.loc[self.regions["level"] == 0, "region_id"])
 
+    @property
+    def cache_dir(self) -> Path:
+        """The data dir's cache folder: tables derived from inputs that rarely change (etl.frame_cache)."""
+        from warehouse.config import data_dir
+
+        return data_dir() / "cache"
+
     @cached_property
     def admin_index(self) -> AdminIndex:
         """Admin-1 polygons by country, for point-in-polygon assignment (its cell grid is cached in the data
         dir, keyed by the polygons' WKB: etl.spatial)."""
-        from warehouse.config import data_dir
-
-        cache_dir = data_dir() / "cache"
+        cache_dir = self.cache_dir
         if self._regions is not None and "geometry" in self._regions.columns:
             adm1 = self._regions[self._regions["level"] == 1]
             return AdminIndex(

@@ -43,8 +43,6 @@ import hashlib
 import io
 import logging
 import mmap
-import os
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -55,6 +53,8 @@ import numpy as np
 import pandas as pd
 import shapely
 from shapely.strtree import STRtree
+
+from etl.frame_cache import replace_atomically
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +236,14 @@ class AdminIndex:
             if path is not None:
                 self._grid.save(path, key or self._cache_key())
         return self._grid
+
+    def identity(self) -> str:
+        """sha256 of the polygons' WKB, their region ids and countries: what a table derived from this
+        index depends on (etl.frame_cache keys)."""
+        digest = hashlib.sha256(self._cache_key().encode())
+        for values in (self.region_ids, self.iso3):
+            digest.update("\x1f".join(map(str, values)).encode())
+        return digest.hexdigest()
 
     def _cache_key(self) -> str:
         """sha256 of the grid parameters and the polygons' WKB (as read, or encoded here)."""
@@ -561,14 +569,14 @@ class CellGrid:
 
     def save(self, path: Path, key: str) -> None:
         """Write the grid beside ``path`` and move it in place (a reader never sees half a file)."""
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".grid-", suffix=".npz")
-            with os.fdopen(fd, "wb") as fh:
-                payload: dict[str, Any] = {"key": np.array(key), **self.arrays()}
+        payload: dict[str, Any] = {"key": np.array(key), **self.arrays()}
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as fh:  # a file object: np.savez would append ".npz" to a name
                 np.savez(fh, **payload)
-            os.chmod(tmp, 0o644)  # mkstemp makes it private; the data dir is shared like the warehouse
-            os.replace(tmp, path)
+
+        try:
+            replace_atomically(path, write)
         except OSError as exc:  # a read-only data dir: the grid still serves this process
             log.warning("grid cache %s not written: %s", path, exc)
 

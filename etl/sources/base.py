@@ -75,6 +75,9 @@ class Source:
     # True for a source whose files are releases (vintages) of one dataset: a new file adds a release and the
     # reader lets the newest win per key, so an upload must not remove the older releases.
     keeps_releases: ClassVar[bool] = False
+    # Files the mapping step reads as lookups (a region list, polygons): they change the output, so the
+    # loader hashes them with the data files (a changed one reloads the source) and records 0-row loads.
+    lookup_patterns: ClassVar[tuple[str, ...]] = ()
 
     def folders(self, raw_dir: Path | None = None) -> list[str]:
         """The folders under data/raw this source reads (one, unless a source reads several releases)."""
@@ -90,6 +93,13 @@ class Source:
             for pattern in self.file_patterns:
                 found.update(p for p in where.glob(pattern) if p.is_file())
         return sorted(found)
+
+    def lookup_paths(self, raw_dir: Path) -> list[Path]:
+        """The lookup files this source's mapping step reads, sorted; none for most sources."""
+        from etl.sources.folders import resolve
+
+        where = raw_dir / resolve(raw_dir, self.folder)
+        return sorted({p for pattern in self.lookup_patterns for p in where.glob(pattern) if p.is_file()})
 
     def info(self, raw_dir: Path | None = None) -> SourceInfo:
         files = [p.name for p in self.paths(raw_dir)] if raw_dir else list(self.file_patterns)
@@ -139,7 +149,8 @@ def long_observations(
 
     ``value_columns`` maps a frame column to an indicator code.
     """
-    ok = frame[frame[REJECT].isna()]
+    used = {region_col, period_col, FILE, *value_columns, *(censored_cols or {}).values()}
+    ok = frame.loc[frame[REJECT].isna(), [c for c in frame.columns if c in used]]  # not every raw column
     parts = []
     for column, code in value_columns.items():
         sub = ok[ok[column].notna()]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import shapely
+from sqlalchemy import select
 
 from etl.context import MappingContext
 from etl.contract import REJECT, REJECT_DETAIL, ROW, ContractError
 from etl.sources import get_source
 from tests.conftest import FIXTURES
 from tests.helpers import drop_column, duplicate_row, read_fixture_text, set_cell, write_like
+from warehouse.schema import region
 
 DIR = FIXTURES / "gdl_subnational"
 POP = DIR / "ddf--datapoints--pop--by--subnat--year.csv.gz"
@@ -113,3 +116,95 @@ def test_the_threaded_overlay_gives_each_pairs_area_exactly_as_one_call():
     assert threaded.shape == one_call.shape
     assert np.array_equal(threaded, one_call)
     assert (one_call > 0).mean() > 0.5  # mostly real overlaps, not touching borders
+
+
+def test_lookup_files_are_hashed_recorded_and_a_changed_one_reloads(tmp_path, raw_copy):
+    """The region list and polygons change GDL's output: a load records them and reloads when they change."""
+    from sqlalchemy import select
+
+    from etl.loader import load_source
+    from tests.conftest import RAW_DIR, _fresh_url
+    from warehouse.db import make_engine, migrate
+    from warehouse.schema import source_load
+
+    raw = raw_copy(SOURCE.folder, DIR)
+    engine = make_engine(_fresh_url(tmp_path, "lookups"))
+    migrate(engine)
+    assert load_source(engine, get_source("natural_earth"), RAW_DIR).status == "loaded"
+    assert load_source(engine, SOURCE, raw).status == "loaded"
+    with engine.connect() as conn:
+        rows = {
+            r.file.rsplit("/", 1)[-1]: r
+            for r in conn.execute(
+                select(source_load).where(
+                    source_load.c.source == SOURCE.name, source_load.c.status == "loaded"
+                )
+            )
+        }
+    lookups = {"ddf--entities--level--subnat.csv", "gdl_regions_2022_simplified.topojson"}
+    assert lookups < set(rows) and len(rows) == 4
+    assert all(rows[f].rows_read == 0 and rows[f].observations == 0 for f in lookups)
+    assert rows[POP.name].rows_read == 16 and rows[POP.name].observations > 0
+    assert load_source(engine, SOURCE, raw).status == "unchanged"
+    entities = raw / SOURCE.folder / "ddf--entities--level--subnat.csv"
+    entities.write_text(entities.read_text(encoding="utf-8") + "\n", encoding="utf-8")  # same rows, new bytes
+    assert load_source(engine, SOURCE, raw).status == "loaded"
+    engine.dispose()
+
+
+def test_the_overlay_is_read_from_its_cache_while_its_inputs_are_unchanged(tmp_path, gdl_ctx, monkeypatch):
+    monkeypatch.setenv("CRISISRISK_DATA_DIR", str(tmp_path / "data"))
+    fresh = SOURCE.cached_overlap_weights(gdl_ctx.raw_dir / SOURCE.folder, gdl_ctx)
+    cache = tmp_path / "data" / "cache" / "gdl_overlay.parquet"
+    assert cache.exists() and len(fresh) > 8  # Afghanistan's 8 GDL regions over its 34 provinces
+
+    def no_overlay(*_args, **_kwargs):
+        raise AssertionError("the overlay was computed although the cache holds it")
+
+    monkeypatch.setattr(type(SOURCE), "overlap_weights", staticmethod(no_overlay))
+    cached = SOURCE.cached_overlap_weights(gdl_ctx.raw_dir / SOURCE.folder, gdl_ctx)
+    pd.testing.assert_frame_equal(cached, fresh)
+    assert cached.attrs["gdl_with_geometry"] == fresh.attrs["gdl_with_geometry"]
+    _, obs = _load(gdl_ctx)  # the whole mapping step from the cache
+    assert len(obs) > 0
+
+
+def test_changed_polygons_or_regions_or_a_broken_cache_compute_the_overlay_again(
+    tmp_path, gdl_ctx, monkeypatch
+):
+    monkeypatch.setenv("CRISISRISK_DATA_DIR", str(tmp_path / "data"))
+    base = gdl_ctx.raw_dir / SOURCE.folder
+    first = SOURCE.cached_overlap_weights(base, gdl_ctx)
+    cache = tmp_path / "data" / "cache" / "gdl_overlay.parquet"
+    calls = []
+    real = SOURCE.overlap_weights
+
+    def counted(gdl, ctx):
+        calls.append(len(gdl))
+        return real(gdl, ctx)
+
+    monkeypatch.setattr(type(SOURCE), "overlap_weights", staticmethod(counted))
+    # polygons: one GDL region's polygon dropped from the TopoJSON (a new polygon release)
+    polygons = SOURCE._polygons_path(base)
+    gdf = SOURCE._polygons(base)
+    gdf.iloc[1:].to_file(polygons, driver="GeoJSON")
+    fewer = SOURCE.cached_overlap_weights(base, gdl_ctx)
+    assert calls == [len(gdf) - 1]
+    assert fewer["gdlcode"].nunique() == first["gdlcode"].nunique() - 1
+    # regions: a context whose admin-1 units differ (one unit fewer)
+    regions = gdl_ctx.regions.copy()
+    with gdl_ctx.engine.connect() as conn:
+        wkb = dict(conn.execute(select(region.c.region_id, region.c.geometry_wkb)).all())
+    regions["geometry"] = [
+        shapely.from_wkb(wkb[r]) if wkb.get(r) is not None else None for r in regions["region_id"]
+    ]
+    dropped = regions[regions["region_id"] != fewer["region_id"].iloc[0]]
+    other = MappingContext(raw_dir=gdl_ctx.raw_dir, _regions=dropped)
+    SOURCE.cached_overlap_weights(base, other)
+    assert len(calls) == 2
+    # a cache file that is not Parquet: computed again, and saved over it
+    cache.write_bytes(b"not a parquet file")
+    again = SOURCE.cached_overlap_weights(base, other)
+    assert len(calls) == 3 and len(again) > 0
+    SOURCE.cached_overlap_weights(base, other)
+    assert len(calls) == 3  # the rewritten cache is used
