@@ -52,6 +52,7 @@ DEFAULT_CONFIG = {
 }
 PAGES_PACKAGE = "dashboard.pages"
 _PAGES_LOCK = threading.Lock()
+_PAGE_ENTRIES: dict[str, dict] | None = None  # the pages' registry entries, as first registered
 _PAGE_CALLBACKS: tuple[dict, list] | None = None  # (callback map, callback list) of the pages' @callbacks
 
 
@@ -338,7 +339,29 @@ def import_pages() -> list[str]:
             "supplied_layout"
         ):  # as Dash's discovery does: the module's layout
             page["layout"] = module.layout
+    _keep_page_entries(names)
     return names
+
+
+def _keep_page_entries(names: list[str]) -> None:
+    """Remember the pages' registry entries the first time, and put them back when they are gone.
+
+    A module registers its page only when first imported, so a registry emptied after that (code that
+    saves and restores Dash's global registry around a second app, as tests do) would leave every later app
+    without pages: "/" answered 404 in a browser test that ran after such an app.
+    """
+    global _PAGE_ENTRIES
+    ours = [n for n in dash.page_registry if n in names]
+    if _PAGE_ENTRIES is None:
+        if ours:
+            _PAGE_ENTRIES = {n: dash.page_registry[n] for n in ours}  # registry order (Dash's sort)
+        return
+    if len(ours) == len(_PAGE_ENTRIES):
+        return
+    others = {k: v for k, v in dash.page_registry.items() if k not in _PAGE_ENTRIES}
+    dash.page_registry.clear()
+    dash.page_registry.update({**_PAGE_ENTRIES, **others})
+    log.info("page registry restored (%d pages)", len(_PAGE_ENTRIES))
 
 
 def page_callbacks() -> tuple[dict, list]:

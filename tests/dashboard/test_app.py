@@ -211,3 +211,23 @@ def test_layering_etl_and_models_do_not_import_dashboard():
     for pkg, forbidden in (("etl", {"models", "dashboard"}), ("models", {"dashboard"})):
         for path in (ROOT / pkg).rglob("*.py"):
             assert not (_imports(path) & forbidden), f"{path} imports {_imports(path) & forbidden}"
+
+
+def test_an_app_made_after_the_page_registry_was_emptied_still_has_every_page(dash_engine):
+    """Pages register when their module is first imported, so a registry emptied afterwards (a test's
+    save-and-restore around a second app, taken before any app existed) left later apps without pages:
+    the map page answered "404" in the browser tests that ran after tests/dashboard/test_admin_compare.py."""
+    import dash
+
+    from dashboard.app import create_app, nav_links
+    from tests.dashboard.workflow_app import saved_dash_pages
+
+    with saved_dash_pages():
+        create_app(dash_engine, {"cache_ttl_s": 0, "public_read": True})
+        before = list(dash.page_registry)
+        assert "dashboard.pages.map" in before
+        dash.page_registry.clear()
+        app = create_app(dash_engine, {"cache_ttl_s": 0, "public_read": True})
+        assert list(dash.page_registry) == before  # every page, in Dash's order (the header's order)
+        with app.server.test_request_context("/"):
+            assert ("Map", "/") in nav_links()
