@@ -288,7 +288,19 @@ def _fit_axes(fig: go.Figure) -> None:
         if text:
             axis.title.text = _wrapped(text, X_TITLE_WRAP if name.startswith("x") else Y_TITLE_WRAP)
         if name.startswith("x") and axis.dtick in (1, 2) and "year" in (text or "").lower():
-            axis.dtick, axis.nticks = None, YEAR_TICKS
+            axis.dtick = _year_dtick(fig, "x" + name[len("xaxis") :])
+
+
+def _year_dtick(fig: go.Figure, ref: str) -> int:
+    """A whole number of years between labels, so at most YEAR_TICKS show (Plotly's own ``nticks`` split four
+    years into half-years: "2,017.5")."""
+    years = []
+    for trace in fig.data:
+        if (getattr(trace, "xaxis", None) or "x") == ref and getattr(trace, "x", None) is not None:
+            numbers = (float(v) for v in trace.x if isinstance(v, int | float | np.integer | np.floating))
+            years += [v for v in numbers if math.isfinite(v)]
+    span = max(years) - min(years) if years else 0.0
+    return max(1, math.ceil(span / (YEAR_TICKS - 1)))
 
 
 def _base_layout(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
@@ -430,15 +442,17 @@ def detected_basis_text(row) -> str:
     basis = row.get("basis") if hasattr(row, "get") else None
     if basis is None or (isinstance(basis, float) and math.isnan(basis)):
         return "not recorded by this model run"
-    parts = [str(basis)]
-    for col, what in (
-        ("label_year", "newest label"),
-        ("conflict_year", "conflict"),
-        ("displacement_year", "displacement"),
-    ):
-        v = row.get(col)
-        parts.append(f"{what} {int(v)}" if v is not None and pd.notna(v) else f"{what} none")
-    return f"{parts[0]} ({'; '.join(parts[1:])})"
+    label, conflict, displacement = (
+        int(v) if (v := row.get(col)) is not None and pd.notna(v) else None
+        for col in ("label_year", "conflict_year", "displacement_year")
+    )
+    # each piece a message of its own (translated between the "; " joins), with the year a placeholder
+    parts = [
+        f"newest label {label}" if label is not None else "newest label none",
+        f"conflict {conflict}" if conflict is not None else "conflict none",
+        f"displacement {displacement}" if displacement is not None else "displacement none",
+    ]
+    return f"{basis} ({'; '.join(parts)})"
 
 
 def watch_arrays(values: pd.DataFrame, locations: Sequence[str]) -> tuple[list, list]:
@@ -491,7 +505,10 @@ def _count_year(row, col: str, unit: str) -> str:
     v = row.get(col)
     if v is None or pd.isna(v):
         return "none located"
-    return f"{float(v):,.0f} {unit} ({int(row[col + '_year'])})"
+    count, year = f"{float(v):,.0f}", int(row[col + "_year"])
+    if unit == "deaths":  # each unit its own sentence: one message per unit with the count a placeholder
+        return f"{count} deaths ({year})"
+    return f"{count} people ({year})" if unit == "people" else f"{count} {unit} ({year})"
 
 
 def _sig3(value) -> float:
@@ -600,7 +617,12 @@ def map_figure(
     )
     fig = _base_layout(fig, title=title, height=600)
     lines = title.count("<br>") + 1 if title else 1
-    fig.update_layout(margin=dict(t=30 + 20 * lines, b=80))  # title lines and subtitle; colour bar below
+    # the title hangs from the top (Plotly centres its first line in the margin, so a three-line title and its
+    # subtitle ran onto the map and the legend); then each line takes 20 px: the margin holds them all
+    fig.update_layout(
+        title=dict(yref="container", y=1 - 10 / 600, yanchor="top"),
+        margin=dict(t=20 + 20 * lines, b=80),  # title lines and subtitle; colour bar below
+    )
     return fig
 
 
@@ -958,7 +980,10 @@ def trend_figure(pred: pd.DataFrame, name: str = "", admin1: bool = False) -> go
     fig.update_xaxes(title="Year", dtick=1 if len(years) <= 10 else 2)
     fig.update_yaxes(title="Victims per 100,000 people", rangemode="tozero")
     fig.update_layout(legend=dict(orientation="h", y=-0.25))
-    return _base_layout(fig, f"Trend: {TARGET_TEXT}{' in ' + name if name else ''}", height=340)
+    # whole sentences with named placeholders: each is one catalogue message (a country's name is translated
+    # on its own), not a message per country the catalogue extraction happened to render
+    title = f"Trend: risk of <i>detected</i> trafficking in {name}" if name else f"Trend: {TARGET_TEXT}"
+    return _base_layout(fig, title, height=340)
 
 
 def waterfall_figure(
@@ -1274,9 +1299,11 @@ def watch_trend_figure(rows: pd.DataFrame, name: str = "") -> go.Figure:
         title="Score year (inputs dated up to it; looks at the three years after)",
         dtick=1 if len(years) <= 10 else 2,
     )
-    fig.update_yaxes(title="Expected rise factor (ratio)")
-    fig.update_layout(legend=dict(orientation="h", y=-0.3))
-    return _base_layout(fig, f"Watch list over time{' for ' + name if name else ''}", height=320)
+    fig.update_yaxes(title="Expected rise factor<br>(ratio)")  # two lines: it overran the title at 380 px
+    # the legend sits below the x title, which wraps to three lines at phone width (y=-0.3 overlapped it)
+    fig.update_layout(legend=dict(orientation="h", y=-0.55))
+    title = f"Watch list over time for {name}" if name else "Watch list over time"
+    return _base_layout(fig, title, height=380)
 
 
 def pairs_figure(
@@ -1321,10 +1348,19 @@ def pairs_figure(
     fig.update_xaxes(title="Expected detected victims (persons, with 80% interval)", rangemode="tozero")
     fig.update_yaxes(automargin=True)
     h_text = f"horizon {horizon[0]}" if len(horizon) == 1 else f"horizons {horizon[0]}–{horizon[-1]}"
-    title = (
-        f"Where {citizenship + chr(39) + 's' if citizenship else 'this population'} victims are found"
-        f"{', ' + str(year) if year else ''} ({h_text} years after the last report)"
-    )
+    when = f"{h_text} years after the last report"
+    if citizenship:
+        title = (
+            f"Where {citizenship}'s victims are found, {year} ({when})"
+            if year
+            else f"Where {citizenship}'s victims are found ({when})"
+        )
+    else:
+        title = (
+            f"Where this population's victims are found, {year} ({when})"
+            if year
+            else f"Where this population's victims are found ({when})"
+        )
     return _base_layout(fig, title, height=max(280, 30 * len(pairs) + 120))
 
 
@@ -1393,17 +1429,23 @@ def admin1_watch_figure(units: pd.DataFrame, country: str = "", year: int | None
         rangemode="tozero",
     )
     fig.update_yaxes(automargin=True)
-    missing = int((~found).sum())
-    title = (
-        f"Where the watch list's drivers are located{' in ' + country if country else ''}"
-        f"{', ' + str(year - 3) + '–' + str(year) if year else ''}"
-        + (
-            f"<br><sub>{missing} of {len(units)} units: nothing located in the window (no data, not a"
-            " measured zero)</sub>"
-            if missing
-            else ""
+    missing, total = int((~found).sum()), len(units)
+    start = year - 3 if year else None
+    if country:
+        title = (
+            f"Where the watch list's drivers are located in {country}, {start}–{year}"
+            if year
+            else f"Where the watch list's drivers are located in {country}"
         )
-    )
+    else:
+        title = (
+            f"Where the watch list's drivers are located, {start}–{year}"
+            if year
+            else "Where the watch list's drivers are located"
+        )
+    if missing:
+        note = f"{missing} of {total} units: nothing located in the window (no data, not a measured zero)"
+        title = f"{title}<br><sub>{note}</sub>"
     return _base_layout(fig, title, height=max(260, 22 * len(located) + 130))
 
 

@@ -165,6 +165,20 @@ PATTERNS = (
         " victims abroad"
     ),
     N_("percentile of expected rise, 0–100"),
+    N_("Located crisis drivers {year}"),  # the map's title for one country (a label and its year)
+    N_(  # the map's subtitle for one country's admin-1 units (figures.WATCH_ADMIN1's unit: target)
+        "% of the country's located conflict deaths and displaced people: where the watch list's drivers are"
+        " located"
+    ),
+    # the region page's latest data year per indicator family (warehouse.schema.FAMILIES), joined by ", "
+    N_("displacement {year}"),
+    N_("conflict {year}"),
+    N_("trafficking {year}"),
+    N_("detection {year}"),
+    N_("structural {year}"),
+    N_("response {year}"),
+    N_("hazard {year}"),
+    N_("geography {year}"),
     N_(  # pages/region.py writes it before a count of units
         "Where victims are found, downscaled: all {n} admin-1 units, {year} (detected victims per 100k,"
         " country estimate × exposure index). {count}"
@@ -350,7 +364,7 @@ class Translator:
             found, kind = _localise_number(text, self.locale), "number"
         if found is None:
             found, kind = country_names(self.locale).get(text), "country"
-        if found is None and text in keep:
+        if found is None and (text in keep or text in region_names_kept()):
             found, kind = text, "kept"
         if found is None and "<br><sub>" in text and text.endswith("</sub>") and depth < 6:
             found, kind = self._subtitled(text, depth, notes, keep), "subtitled"
@@ -484,6 +498,23 @@ def country_names(locale: str) -> dict[str, str]:
     if locale not in per_locale:
         per_locale[locale] = _country_names(queries.region_names(), locale)
     return per_locale[locale]
+
+
+def region_names_kept() -> frozenset[str]:
+    """The serving warehouse's region names: an admin-1 unit keeps its own name in every language, so a
+    title such as "Trend: ... in Borno State" is translated around it (empty outside an app context)."""
+    from flask import has_app_context
+
+    if not has_app_context():
+        return frozenset()
+    from dashboard import context
+
+    queries = context.queries()
+    names = queries.__dict__.get("_region_names_kept")  # on the Queries object, as country_names
+    if names is None:
+        names = frozenset(str(n) for n in queries.region_names().values() if n)
+        queries.__dict__["_region_names_kept"] = names
+    return names
 
 
 def _country_names(names: dict[str, str], locale: str) -> dict[str, str]:

@@ -364,7 +364,11 @@ def scope_text(level: int, parent: str | None, metric: str) -> str:
     if level == 0:
         return "countries"
     name = q.region_names().get(parent, parent)
-    return f"admin-1 units of {name}" + (" (located drivers)" if metric == "watch" else " (downscaled)")
+    return (
+        f"admin-1 units of {name} (located drivers)"
+        if metric == "watch"
+        else f"admin-1 units of {name} (downscaled)"
+    )
 
 
 def locations(level: int, parent: str | None) -> list[str]:
@@ -765,10 +769,11 @@ def side_content(year: int) -> tuple[list, object, list]:
     """Skill box, watch list and the year's note (window and basis) beside the map for ``year``."""
     q = context.queries()
     note_text = (
-        _(
-            "The score for {year} uses inputs dated {year} or earlier and {window}.",
+        _(  # the window as placeholders: an English "looks at ..." piece inside a translated sentence showed
+            "The score for {year} uses inputs dated {year} or earlier and looks at {start}–{end}.",
             year=year,
-            window=watch.window_text(year),
+            start=year + 1,
+            end=year + 3,
         )
         if q.watchlist_years()
         else ""

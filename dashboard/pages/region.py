@@ -76,6 +76,11 @@ def layout(region_id: str | None = None, year=None, **_query):
     labels = obs[obs["indicator"] == VICTIMS_DETECTED] if len(obs) else obs
     coverage = q.coverage(info["region_id"])
     kind = "admin-1 unit" if level == 1 else "country"
+    unit_type, region_id = info.get("type") or kind.capitalize(), info["region_id"]
+    parent_name = info.get("parent_name")
+    # "Country · id {region_id}" is one message for every country (a placeholder for the type would leave
+    # "Country" a piece the catalogue extraction cannot match)
+    identity = f"Country · id {region_id}" if unit_type == "Country" else f"{unit_type} · id {region_id}"
     return html.Div(
         className="region-page brief",
         children=[
@@ -90,8 +95,8 @@ def layout(region_id: str | None = None, year=None, **_query):
                             html.P(
                                 className="muted",
                                 children=[
-                                    f"{info.get('type') or kind.capitalize()} · id {info['region_id']}",
-                                    f" · in {info.get('parent_name')}" if level == 1 else "",
+                                    identity,
+                                    f" · in {parent_name}" if level == 1 else "",
                                     (
                                         " · crisis watch list first; detected victims in the country follow"
                                         " as context"
@@ -133,8 +138,7 @@ def layout(region_id: str | None = None, year=None, **_query):
                 className="card watch-block",
                 children=[
                     html.H2(
-                        "Crisis watch list"
-                        + (f": {info.get('parent_name')} (national)" if level == 1 else "")
+                        f"Crisis watch list: {parent_name} (national)" if level == 1 else "Crisis watch list"
                     ),
                     html.Div(id=ids.REGION_WATCH),
                     html.Div(
@@ -440,14 +444,17 @@ def _event_study(skill: dict | None) -> list:
 
 def _unit_drivers(unit, year: int) -> str:
     if unit is None or not bool(unit.get("located")):
+        start = year - watch.ADMIN1_WINDOW
         return (
-            f"This unit: no conflict deaths or displacement located in {year - watch.ADMIN1_WINDOW}–{year} "
+            f"This unit: no conflict deaths or displacement located in {start}–{year} "
             "(no data, not a measured zero)."
         )
+    share = f"{unit['share']:.1f}"
+    deaths = figures._count_year(unit, "deaths", "deaths")
+    displaced = figures._count_year(unit, "displaced", "people")
     return (
-        f"This unit holds {unit['share']:.1f}% of the country's located crisis drivers: conflict deaths"
-        f" {figures._count_year(unit, 'deaths', 'deaths')}; displaced"
-        f" {figures._count_year(unit, 'displaced', 'people')}."
+        f"This unit holds {share}% of the country's located crisis drivers: conflict deaths {deaths};"
+        f" displaced {displaced}."
     )
 
 
@@ -598,8 +605,7 @@ def _admin1_table(units: pd.DataFrame, year: int):
         children=[
             html.Summary(
                 f"Where victims are found, downscaled: all {len(rows)} admin-1 units, {year} (detected"
-                " victims per 100k, country estimate × exposure index)."
-                + tie_note
+                " victims per 100k, country estimate × exposure index)." + tie_note
             ),
             html.Ul(
                 className="columns",

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, delete, select
 
+from etl.sources import all_sources
 from warehouse.config import PROJECT_ROOT
 from warehouse.schema import (
     explanation,
@@ -485,13 +486,14 @@ def add_watchlist(engine: Engine, countries: list[str], rng) -> None:
             conn.execute(
                 delete(observation).where(observation.c.region_id == c, observation.c.indicator == code)
             )
+        real = {d.code: d for source in all_sources() for d in source.indicators}
         for code in codes:
             if not _has_indicator(conn, code):
                 conn.execute(
-                    indicator.insert().values(
+                    indicator.insert().values(  # the real source's unit: what a page shows for it
                         code=code,
                         family=code.split(".")[0],
-                        unit="see code",
+                        unit=real[code].unit,
                         direction="higher_is_riskier",
                         source=SOURCE,
                         description=f"{code} (synthetic test values)",

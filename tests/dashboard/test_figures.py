@@ -324,3 +324,50 @@ def test_pick_driver_series_prefers_listed_indicators_and_limits_each_family():
     kept = set(out["indicator"])
     assert kept == {"displacement.pref", "displacement.x5", "displacement.x4"}
     assert out["year"].min() >= 2001
+
+
+def _watch_rows(years: list[int]) -> pd.DataFrame:
+    n = len(years)
+    return pd.DataFrame(
+        {"year": years, "rise_factor": [1.1] * n, "lower": [0.9] * n, "upper": [1.4] * n, "rank": [1] * n}
+    )
+
+
+@pytest.mark.parametrize(
+    ("years", "dtick"),
+    [
+        ([2017, 2018, 2019, 2020], 1),  # Plotly's nticks split these into half-years ("2,017.5")
+        (list(range(2013, 2021)), 1),  # 8 labels: YEAR_TICKS
+        (list(range(2005, 2021)), 3),  # 16 years: 2005, 2008, ... (6 labels)
+    ],
+)
+def test_a_year_axis_steps_whole_years_and_shows_at_most_year_ticks_labels(years, dtick):
+    fig = figures.watch_trend_figure(_watch_rows(years), "Syria")
+    assert fig.layout.xaxis.dtick == dtick
+    assert len(range(years[0], years[-1] + 1, dtick)) <= figures.YEAR_TICKS
+
+
+def test_titles_naming_a_country_are_whole_sentences_with_the_name_as_a_placeholder():
+    """One catalogue message serves every country (issue 13): the title reads "... for {name}", never a
+    sentence glued from pieces that only a per-country catalogue entry could translate."""
+    assert figures.watch_trend_figure(_watch_rows([2019, 2020]), "Syria").layout.title.text == (
+        "Watch list over time for Syria"
+    )
+    assert figures.watch_trend_figure(_watch_rows([2019, 2020])).layout.title.text == "Watch list over time"
+    row = {"basis": "nowcast", "label_year": 2019, "conflict_year": None, "displacement_year": 2020.0}
+    assert figures.detected_basis_text(row) == (
+        "nowcast (newest label 2019; conflict none; displacement 2020)"
+    )
+
+
+def test_the_map_title_hangs_from_the_top_and_its_margin_holds_every_line():
+    """A three-line title with its subtitle ran onto the map and its legend (Plotly centres a title's first
+    line in the margin): the title is anchored at the top and the margin is 20 px per line plus 20."""
+    values = _preds()
+    values = values[values["year"] == 2020]
+    bg = pd.DataFrame({"region_id": ["AAA"], "name": ["A"]})
+    title = "one<br>two<br>three<br><sub>subtitle</sub>"
+    fig = figures.map_figure(values, ["AAA"], bg, "risk_score", "/g.geojson", (0, 100), title=title)
+    assert fig.layout.title.yref == "container" and fig.layout.title.yanchor == "top"
+    assert fig.layout.title.y * fig.layout.height >= fig.layout.height - 12  # within 12 px of the top
+    assert fig.layout.margin.t >= 20 * 4 + 20

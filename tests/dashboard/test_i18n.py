@@ -178,6 +178,15 @@ def english_crawl(_shared_dash_app):
     dash.page_registry.update(registry)
     with app.server.app_context():
         paths = i18n_catalogue.page_paths("NGA")
+    # a second country with admin-1 units and one without: a title that names its country must be a
+    # message with a placeholder, not a catalogue entry per country the extraction happened to render;
+    # an admin-1 unit's page and the map's view of one country's units (what field teams look at)
+    from dashboard.context import EXTENSION
+
+    with app.server.app_context():
+        units = app.server.extensions[EXTENSION].queries.regions(level=1)
+    unit = sorted(units.loc[units["parent_id"] == "NGA", "region_id"])[0]
+    paths += ["/region/UKR", "/region/SYR", f"/region/{unit}", "/?country=UKR"]
     crawl = i18n_catalogue.crawl_app(app, "en", paths)
     assert not crawl.skipped, crawl.skipped
     assert len(paths) >= 10 and crawl.callbacks_fired >= 5 and len(crawl.strings) > 300, (
@@ -238,3 +247,31 @@ def test_the_missing_string_check_fails_on_an_untranslated_string(english_crawl)
     with app.server.app_context():
         _text, notes = translator.explain("Colour by", i18n_catalogue.proper_names(app))
     assert ("missing", "Colour by") in notes
+
+
+def test_every_indicator_family_has_a_message_for_its_latest_year():
+    """The region page lists the latest year per family ("conflict 2020, detection 2019"): each family of
+    the warehouse needs its "<family> {year}" message, or that line stays English in every language."""
+    from warehouse.schema import FAMILIES
+
+    assert {f"{family} {{year}}" for family in FAMILIES} <= set(i18n.PATTERNS)
+    for locale in OTHER_LANGUAGES:
+        messages = i18n.catalogue(locale)
+        missing = [f for f in FAMILIES if not messages.get(f"{f} {{year}}")]
+        assert not missing, (locale, missing)
+        translated = i18n.Translator(locale)("conflict 2020, hazard 2019")
+        assert "2020" in translated and "2019" in translated and "hazard" not in translated, translated
+
+
+def test_a_wrapped_title_naming_an_admin1_unit_is_translated_at_run_time(dash_app):
+    """At run time no list of proper names is passed: the warehouse's region names are kept as written,
+    so a figure title wrapped around a unit's name ("... trafficking<br>in Borno State") is translated
+    around it instead of staying English."""
+    from dashboard.context import EXTENSION
+
+    units = dash_app.server.extensions[EXTENSION].queries.regions(level=1)
+    name = sorted(units.loc[units["parent_id"] == "NGA", "name"])[0]
+    english = f"Trend: risk of <i>detected</i> trafficking<br>in {name}"
+    french = i18n.Translator("fr")(english)
+    assert french.startswith("Tendance") and name in french, french
+    assert i18n.Translator("fr")(f"No such words<br>in {name}") == f"No such words<br>in {name}"

@@ -164,6 +164,10 @@ def test_the_grey_z_costs_the_patch_at_most_five_bytes_a_shape(client, country):
 FEATURES = """
     const gd = document.querySelector('#MAP_ID .js-plotly-plot');
     if (!gd || !gd.calcdata || gd.calcdata.length < 2) return null;
+    // each trace's shapes exist once its geojson arrived (fetched by URL): until then, wait (not a JS error)
+    const loaded = i => gd.calcdata[i] && gd.calcdata[i][0] && gd.calcdata[i][0].trace._opts
+        && gd.calcdata[i][0].trace._opts.geojson;
+    if (!loaded(0) || !loaded(1)) return null;
     const ids = i => (gd.calcdata[i][0].trace._opts.geojson.features || []).map(f => f.id);
     const centre = i => (gd.calcdata[i][0].trace._opts.geojson.features || [])
         .map(f => [f.id, f.properties.ct]);
