@@ -45,7 +45,8 @@ import logging
 import mmap
 import zipfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
 
@@ -227,8 +228,12 @@ class AdminIndex:
         path = None if self.cache_dir is None else Path(self.cache_dir) / CACHE_NAME
         key = None
         if path is not None and path.exists():
-            key = self._cache_key()
-            self._grid = CellGrid.load(path, key, len(self._polygons))
+            # the key's hash runs in a second thread while this one reads and CRC-checks the file (zlib and
+            # hashlib release Python's lock on large buffers): together they were most of a GED call's time
+            with ThreadPoolExecutor(1, thread_name_prefix="grid-key") as pool:
+                pending = pool.submit(self._cache_key)
+                self._grid = CellGrid.load(path, pending.result, len(self._polygons))
+                key = pending.result()
         # a build (7-9 s of CPU) pays for itself only on millions of points: the shipped GED (52k events)
         # take the exact path (about 0.2 s) unless a grid was saved by an earlier large call
         if self._grid is None and n_points >= GRID_MIN_POINTS:
@@ -552,14 +557,15 @@ class CellGrid:
 
     # --- cache -----------------------------------------------------------------------------------
     @classmethod
-    def load(cls, path: Path, key: str, n_polygons: int) -> CellGrid | None:
+    def load(cls, path: Path, key: str | Callable[[], str], n_polygons: int) -> CellGrid | None:
         """The cached grid when the file exists, is intact (every member's CRC-32, shapes, ranges) and has
-        this key; None otherwise (the caller rebuilds)."""
+        this key; None otherwise (the caller rebuilds). ``key`` may be a callable, asked once the file is
+        read (so that the caller can compute it meanwhile)."""
         if not path.exists():
             return None
         try:
             arrays = _read_npz(path)
-            if str(arrays.get("key")) != key:
+            if str(arrays.get("key")) != (key if isinstance(key, str) else key()):
                 log.info("grid cache %s is for other polygons or parameters: rebuilding", path)
                 return None
             return cls({name: arrays[name] for name in cls.ARRAYS}, n_polygons)
