@@ -329,7 +329,11 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     times slower here). Object arrays are refused (never unpickled). The cache is replaced by rename, so
     a mapped file is never rewritten in place."""
     with path.open("rb") as fh:
-        data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)  # read-only pages, no copy
+        populate = getattr(mmap, "MAP_POPULATE", 0)  # Linux: map every page in one call (the CRC reads all)
+        if populate:
+            data = mmap.mmap(fh.fileno(), 0, flags=mmap.MAP_SHARED | populate, prot=mmap.PROT_READ)
+        else:  # read-only pages, no copy
+            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     out: dict[str, np.ndarray] = {}
     with zipfile.ZipFile(cast(Any, data)) as archive:  # an mmap reads and seeks like a file
         for info in archive.infolist():
