@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+import schemathesis.specs.openapi.schemas  # noqa: F401 - see below
 from hypothesis import HealthCheck, given, settings
 
 from tests.dashboard.conftest import dash_engine  # noqa: F401 - the dashboard test warehouse (session fixture)
 
+# schemathesis's OpenAPI modules are imported (and rewritten by pytest) while collecting, when no other thread
+# runs: Python 3.11's ast.parse is not safe beside another thread's (a traceback formatted by a background
+# thread broke that import once, when the fixture below made it).
 MAX_EXAMPLES = 30
 ANALYST_EXAMPLES = 12
 # "Schema-valid request rejected" is not checked: some rules span parameters and OpenAPI 3.0 query
@@ -65,9 +69,9 @@ def test_get_endpoints_conform_to_the_openapi_document(api_schema):
             response = case.call(
                 headers={"Accept-Encoding": "identity"}
             )  # the WSGI transport does not gunzip
-            assert (
-                response.status_code < 500
-            ), f"{case.method} {case.formatted_path} {case.query}: {response.status_code}"
+            assert response.status_code < 500, (
+                f"{case.method} {case.formatted_path} {case.query}: {response.status_code}"
+            )
             case.validate_response(response, excluded_checks=EXCLUDED)
 
         try:
@@ -115,9 +119,9 @@ def test_every_operation_with_an_analyst_token_conforms(analyst_schema):
         @given(operation.as_strategy())
         def check(case):
             response = case.call(headers={"Accept-Encoding": "identity", "Authorization": f"Bearer {token}"})
-            assert (
-                response.status_code < 500
-            ), f"{case.method} {case.formatted_path} {case.query}: {response.status_code}"
+            assert response.status_code < 500, (
+                f"{case.method} {case.formatted_path} {case.query}: {response.status_code}"
+            )
             case.validate_response(response, excluded_checks=ANALYST_EXCLUDED)
 
         try:

@@ -113,6 +113,35 @@ def test_heartbeat_thread_keeps_a_long_job_alive(engine, monkeypatch):
     assert jobs.get_job(engine, job_id)["heartbeat_at"] == after  # the thread stopped with the job
 
 
+def test_a_heartbeat_that_cannot_write_logs_the_error_without_a_traceback_and_keeps_trying(
+    engine, monkeypatch, caplog
+):
+    monkeypatch.setenv("CRISISRISK_JOB_HEARTBEAT_S", "0.05")
+    job_id = jobs.start_job(engine, "retrain", "alice")
+    calls = []
+
+    class Down:
+        def begin(self):
+            calls.append(1)
+            raise OSError("connection refused\nsecond line")
+
+    # the thread holds the engine it was given; make its connections fail from now on
+    real_begin = engine.begin
+    monkeypatch.setattr(engine, "begin", Down().begin)
+    with caplog.at_level("WARNING", logger="warehouse.jobs"):
+        deadline = time.time() + 10
+        while len(calls) < 12 and time.time() < deadline:
+            time.sleep(0.05)
+    monkeypatch.setattr(engine, "begin", real_begin)
+    jobs.finish_job(engine, job_id, True, "done")
+    assert len(calls) >= 12  # it kept trying
+    beats = [r for r in caplog.records if "heartbeat not written" in r.getMessage()]
+    # the 1st and the 10th failure in a row are logged, not every one, each with the error's first line only
+    assert [r.getMessage().split("(")[1].split(" ")[0] for r in beats[:2]] == ["1", "10"]
+    assert all(r.exc_info is None and "OSError: connection refused" in r.getMessage() for r in beats)
+    assert not any("second line" in r.getMessage() for r in beats)
+
+
 def test_cancel_stops_a_job_at_its_next_progress_point(engine):
     from dashboard import jobs_runner
 
@@ -282,10 +311,12 @@ def test_sigkill_of_the_server_during_a_load_then_restart(server_env, tmp_path):
         assert resp.status_code == 202, resp.text
         upload_id, dry_job = resp.json()["upload_id"], resp.json()["job"]["job_id"]
         _wait_for(
-            lambda: requests.get(
-                f"http://127.0.0.1:{port}/api/v1/jobs/{dry_job}", headers=headers, timeout=30
-            ).json()["status"]
-            != "running",
+            lambda: (
+                requests.get(
+                    f"http://127.0.0.1:{port}/api/v1/jobs/{dry_job}", headers=headers, timeout=30
+                ).json()["status"]
+                != "running"
+            ),
             120,
             "the dry run",
         )

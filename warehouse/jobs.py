@@ -38,9 +38,9 @@ KINDS = (*EXCLUSIVE_KINDS, "validate")
 ORPHAN_MESSAGE = "server stopped while the job ran"
 HOST = socket.gethostname()[:255]
 
-_owned: dict[int, threading.Event] = (
-    {}
-)  # job id -> stop event of its heartbeat thread, for jobs of this process
+_owned: dict[
+    int, threading.Event
+] = {}  # job id -> stop event of its heartbeat thread, for jobs of this process
 _owned_lock = threading.Lock()
 _orphan_hooks: list[Callable[[Engine, dict[str, Any]], None]] = []
 
@@ -185,6 +185,7 @@ def start_job(engine: Engine, kind: str, requested_by: str, upload_id: int | Non
 
 def _start_heartbeat(engine: Engine, job_id: int, stop: threading.Event) -> None:
     def beat() -> None:
+        failures = 0
         while not stop.wait(heartbeat_seconds()):
             try:
                 with engine.begin() as conn:
@@ -193,8 +194,18 @@ def _start_heartbeat(engine: Engine, job_id: int, stop: threading.Event) -> None
                         .where(job.c.job_id == job_id, job.c.status == "running")
                         .values(heartbeat_at=_now())
                     )
-            except Exception:  # noqa: BLE001 - a busy database delays one beat; the stale limit allows many
-                log.warning("job %s: heartbeat not written this time", job_id, exc_info=True)
+                failures = 0
+            except Exception as exc:  # noqa: BLE001 - a busy database delays one beat; the stale limit allows many
+                failures += 1
+                if failures in (1, 10) or failures % 100 == 0:  # not every beat of a long outage
+                    # the message only: a traceback formatted here (Python 3.11 parses source lines for its
+                    # carets) raced another thread's ast.parse and made it fail ('recursion depth mismatch')
+                    log.warning(
+                        "job %s: heartbeat not written (%s failure(s) in a row): %s",
+                        job_id,
+                        failures,
+                        f"{type(exc).__name__}: {exc}".splitlines()[0],
+                    )
 
     threading.Thread(target=beat, name=f"crisisrisk-heartbeat-{job_id}", daemon=True).start()
 

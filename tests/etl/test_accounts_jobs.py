@@ -86,4 +86,5 @@ def test_only_one_job_of_a_kind_runs_even_when_requests_race(engine):
     running = running_job(engine, "retrain")
     finish_job(engine, running["job_id"], True, "done")
     assert running_job(engine, "retrain") is None
-    start_job(engine, "retrain", "bob")  # the lock is released after finishing
+    again = start_job(engine, "retrain", "bob")  # the lock is released after finishing
+    finish_job(engine, again, True, "done")  # and its heartbeat thread stops (it would outlive the database)
