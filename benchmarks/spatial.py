@@ -27,9 +27,9 @@ CPU-time figures are the steadier comparison.
   1.61M-2.03M CPU; again 0.88M-1.28M wall, 1.78M-2.03M CPU; sjoin 114k-222k wall, 234k-270k CPU, so 6-9 times
   sjoin. Frames equal to the exact query on GED, and on 3.55M mixed points (2M sampled, 1M uniform on the
   globe, 0.5M on or next to real vertices) in a separate check.
-- 2026-12-04 (a faster, idle machine, load 0.4-1.1): the polygons' key is now hashed in a second thread while
-  the cache file is read and CRC-checked, and the file is mapped with MAP_POPULATE. GED, fresh process with the
-  cache, five alternating pairs against the code before: 1.08M-1.23M events/s (median 1.16M) against
+- 2026-12-04 (a faster, idle machine, load 0.4-1.1): the polygons' key is now hashed in a second thread
+  while the cache file is read and CRC-checked, and the file is mapped with MAP_POPULATE. GED, fresh process
+  with the cache, five alternating pairs against the code before: 1.08M-1.23M events/s (median 1.16M) against
   0.76M-1.16M (median 1.14M): the median barely moves, the slow runs go. CPU time now exceeds wall time on
   this call (two threads), so its wall figure is the one to read. In the ETL benchmark's run: GED 1.05M
   events/s, exact query 272k, build 6.7 s; 2M first call 2.16M, again 2.26M, sjoin 325k (6.65x).
