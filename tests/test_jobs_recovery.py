@@ -51,7 +51,7 @@ def test_job_of_a_dead_process_is_failed_before_a_409(engine):
     first = jobs.start_job(engine, "retrain", "alice")
     with pytest.raises(jobs.JobBusy, match="already running"):
         jobs.start_job(engine, "retrain", "bob")  # the owner (this process) is alive and runs it: busy
-    jobs._stop_heartbeat(first)  # noqa: SLF001 - the heartbeat thread would otherwise keep it fresh
+    jobs._stop_heartbeat(engine, first)  # noqa: SLF001 - the heartbeat thread would otherwise keep it fresh
     _set_owner(engine, first, owner_pid=_dead_pid())  # as if a killed server had started it
     second = jobs.start_job(engine, "retrain", "bob")  # accepted: the dead job was failed first
     old = jobs.get_job(engine, first)
@@ -64,7 +64,7 @@ def test_our_pid_but_not_our_job_is_a_previous_server(engine):
     """A restarted container gets the same pid (often 1): a job with our pid that we do not run is
     orphaned."""
     job_id = jobs.start_job(engine, "load", "alice")
-    jobs._stop_heartbeat(job_id)  # noqa: SLF001 - forget it, as a new process would
+    jobs._stop_heartbeat(engine, job_id)  # noqa: SLF001 - forget it, as a new process would
     assert jobs.recover_orphans(engine) == 1
     assert jobs.get_job(engine, job_id)["status"] == "failed"
 
@@ -83,7 +83,7 @@ def test_a_job_is_owned_here_before_its_row_is_committed(engine):
     event.listen(engine, "commit", lambda _conn: owned_at_commit.append(set(jobs._owned)))
     job_id = jobs.start_job(engine, "retrain", "ana")
     try:
-        assert owned_at_commit and job_id in owned_at_commit[0]
+        assert owned_at_commit and jobs._owned_key(engine, job_id) in owned_at_commit[0]
         assert jobs.recover_orphans(engine, "retrain") == 0
     finally:
         jobs.finish_job(engine, job_id, True, "done")
@@ -91,7 +91,7 @@ def test_a_job_is_owned_here_before_its_row_is_committed(engine):
 
 def test_stale_heartbeat_of_another_host_is_failed_and_a_fresh_one_is_not(engine, monkeypatch):
     job_id = jobs.start_job(engine, "retrain", "alice")
-    jobs._stop_heartbeat(job_id)  # noqa: SLF001
+    jobs._stop_heartbeat(engine, job_id)  # noqa: SLF001
     now = dt.datetime.now(dt.UTC)
     _set_owner(engine, job_id, owner_host="another-host", owner_pid=4242, heartbeat_at=now)
     assert jobs.recover_orphans(engine) == 0  # alive as far as we can tell: a fresh heartbeat
@@ -111,6 +111,34 @@ def test_heartbeat_thread_keeps_a_long_job_alive(engine, monkeypatch):
     after = jobs.get_job(engine, job_id)["heartbeat_at"]
     time.sleep(0.6)
     assert jobs.get_job(engine, job_id)["heartbeat_at"] == after  # the thread stopped with the job
+
+
+def test_two_warehouses_with_the_same_job_id_keep_their_own_ownership_and_heartbeat(
+    engine, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("CRISISRISK_JOB_HEARTBEAT_S", "0.1")
+    url = _fresh_url(tmp_path, "second")
+    other = make_engine(url)
+    migrate(other)
+    try:
+        first, second = jobs.start_job(engine, "retrain", "ana"), jobs.start_job(other, "retrain", "bo")
+        assert first == second  # ids restart in every warehouse
+        assert jobs.owned_here(engine, first) and jobs.owned_here(other, second)
+        jobs.finish_job(engine, first, True, "done")
+        # the other warehouse's job is still ours and still beating (by id alone, the second start had
+        # replaced the first's stop event and the finish above stopped the wrong heartbeat)
+        assert not jobs.owned_here(engine, first) and jobs.owned_here(other, second)
+        assert jobs.recover_orphans(other) == 0
+        beat = jobs.get_job(other, second)["heartbeat_at"]
+        deadline = time.time() + 10
+        while jobs.get_job(other, second)["heartbeat_at"] == beat and time.time() < deadline:
+            time.sleep(0.05)
+        assert jobs.get_job(other, second)["heartbeat_at"] > beat
+        jobs.finish_job(other, second, True, "done")
+        assert not jobs.owned_here(other, second)
+    finally:
+        other.dispose()
+        drop_database(url)
 
 
 def test_a_heartbeat_that_cannot_write_logs_the_error_without_a_traceback_and_keeps_trying(

@@ -38,10 +38,18 @@ KINDS = (*EXCLUSIVE_KINDS, "validate")
 ORPHAN_MESSAGE = "server stopped while the job ran"
 HOST = socket.gethostname()[:255]
 
-_owned: dict[
-    int, threading.Event
-] = {}  # job id -> stop event of its heartbeat thread, for jobs of this process
+# (database, job id) -> stop event of its heartbeat thread, for jobs of this process. Keyed by database too:
+# job ids restart at 1 in every warehouse, and a process may hold several (tests, benchmarks); by id alone, a
+# second warehouse's job 7 replaced the first's stop event (that heartbeat then never stopped) and made the
+# first's job 7 look owned here.
+_owned: dict[tuple[str, int], threading.Event] = {}
 _owned_lock = threading.Lock()
+
+
+def _owned_key(engine: Engine, job_id: int) -> tuple[str, int]:
+    return engine.url.render_as_string(hide_password=True), job_id
+
+
 _orphan_hooks: list[Callable[[Engine, dict[str, Any]], None]] = []
 
 
@@ -122,9 +130,10 @@ def on_orphan(hook: Callable[[Engine, dict[str, Any]], None]) -> None:
         _orphan_hooks.append(hook)
 
 
-def owned_here(job_id: int) -> bool:
+def owned_here(engine: Engine, job_id: int) -> bool:
+    """Whether this process runs that job of that warehouse."""
     with _owned_lock:
-        return job_id in _owned
+        return _owned_key(engine, job_id) in _owned
 
 
 def start_job(engine: Engine, kind: str, requested_by: str, upload_id: int | None = None) -> int:
@@ -161,12 +170,12 @@ def start_job(engine: Engine, kind: str, requested_by: str, upload_id: int | Non
                 # owned before the row is visible: a racing request in this process must not take it for an
                 # orphan of a restarted server (same pid, not owned) and fail it
                 with _owned_lock:
-                    _owned[job_id] = stop
+                    _owned[_owned_key(engine, job_id)] = stop
             break
         except IntegrityError:
             if job_id is not None:
                 with _owned_lock:
-                    _owned.pop(job_id, None)
+                    _owned.pop(_owned_key(engine, job_id), None)
                 job_id = None
             if attempt == 1 and recover_orphans(engine, kind):
                 continue  # the holder had died: its job is now failed, so try once more
@@ -210,9 +219,9 @@ def _start_heartbeat(engine: Engine, job_id: int, stop: threading.Event) -> None
     threading.Thread(target=beat, name=f"crisisrisk-heartbeat-{job_id}", daemon=True).start()
 
 
-def _stop_heartbeat(job_id: int) -> None:
+def _stop_heartbeat(engine: Engine, job_id: int) -> None:
     with _owned_lock:
-        stop = _owned.pop(job_id, None)
+        stop = _owned.pop(_owned_key(engine, job_id), None)
     if stop is not None:
         stop.set()
 
@@ -254,7 +263,7 @@ def finish_job(
     status: str | None = None,
 ) -> None:
     """End a job: succeeded, failed or cancelled; releases its kind and stops its heartbeat."""
-    _stop_heartbeat(job_id)
+    _stop_heartbeat(engine, job_id)
     with engine.begin() as conn:
         current = conn.execute(select(job.c.log).where(job.c.job_id == job_id)).scalar()
         conn.execute(
@@ -316,7 +325,7 @@ def recover_orphans(engine: Engine, kind: str | None = None, legacy_limit_s: flo
             item["owner_pid"],
             item["heartbeat_at"],
             item["started_at"],
-            owned_here(item["job_id"]),
+            owned_here(engine, item["job_id"]),
             legacy_limit_s,
         ):
             continue
