@@ -17,13 +17,12 @@ import gzip
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 from statistics import median
 
 import pandas as pd
 
-from benchmarks.spatial import spatial_benchmark
+from benchmarks.spatial import spatial_benchmark, timed
 from etl.loader import LOOKAHEAD, run
 from etl.sources import all_sources
 from warehouse.config import raw_dir
@@ -75,16 +74,16 @@ def main() -> None:
 def _etl_round(n: int, files: list[Path], tmp: Path) -> dict[str, float]:
     """One round: the plain read, then both ETL modes into fresh warehouses, their order alternating by round
     (the second finds the country-name tables built and the files in the page cache)."""
-    t_plain, c_plain, rows = _timed(lambda: sum(plain_read(p) for p in files))
+    rows, t_plain, c_plain = timed(lambda: sum(plain_read(p) for p in files))
     print(f"round {n + 1}: plain read: {len(files)} files, {rows:,} rows in {t_plain:.1f} s", end=" ")
     print(f"(CPU {c_plain:.1f} s)")
     took = {}
     for ahead in [True, False] if n % 2 == 0 else [False, True]:
         engine = make_engine(_warehouse_url(tmp, n, ahead))
         migrate(engine)
-        took[ahead] = _timed(lambda e=engine, a=ahead: run(e, force=True, lookahead=a))
+        took[ahead] = timed(lambda e=engine, a=ahead: run(e, force=True, lookahead=a))
         engine.dispose()
-    (t_etl, c_etl, results), (t_alone, c_alone, _) = took[True], took[False]
+    (results, t_etl, c_etl), (_, t_alone, c_alone) = took[True], took[False]
     failed = [r.source for r in results if r.status == "failed"]
     obs = sum(r.observations for r in results)
     print(
@@ -103,13 +102,6 @@ def _etl_round(n: int, files: list[Path], tmp: Path) -> dict[str, float]:
 
 def _warehouse_url(tmp: Path, n: int, ahead: bool) -> str:
     return f"sqlite:///{tmp}/bench_{n}_{'lookahead' if ahead else 'one_at_a_time'}.sqlite"
-
-
-def _timed(work):
-    """(wall seconds, CPU seconds of this process, the result) of calling ``work``."""
-    t0, c0 = time.perf_counter(), time.process_time()
-    result = work()
-    return time.perf_counter() - t0, time.process_time() - c0, result
 
 
 if __name__ == "__main__":

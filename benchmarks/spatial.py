@@ -87,7 +87,8 @@ def _like(index: AdminIndex, cache_dir: Path | None) -> AdminIndex:
     return AdminIndex(index.region_ids, index.iso3, index.geometries, cache_dir=cache_dir, wkb=index._wkb)
 
 
-def _timed(fn, *args):
+def timed(fn, *args):
+    """(result, wall seconds, CPU seconds of this process) of ``fn(*args)``."""
     t0, c0 = time.perf_counter(), time.process_time()
     out = fn(*args)
     return out, time.perf_counter() - t0, time.process_time() - c0
@@ -105,17 +106,17 @@ def spatial_benchmark(engine, raw: Path, sample_points: int = 2_000_000) -> None
     from etl.spatial import naive_assign
 
     ctx = MappingContext(raw_dir=raw, engine=engine)
-    base, t_base, _ = _timed(lambda: ctx.admin_index)
+    base, t_base, _ = timed(lambda: ctx.admin_index)
     lon, lat, iso3 = _ged_points(ctx, raw)
     n = len(lon)
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp)
         # the one-off cost: a grid is built (and saved) only by a call of GRID_MIN_POINTS or more
-        grid, t_build, c_build = _timed(_like(base, cache).grid, GRID_MIN_POINTS)
+        grid, t_build, c_build = timed(_like(base, cache).grid, GRID_MIN_POINTS)
         assert grid is not None and (cache / CACHE_NAME).exists()
         exact_index = _like(base, None)
         exact_index.use_grid = False
-        _, t_exact, c_exact = _timed(exact_index.assign, lon, lat, iso3)
+        _, t_exact, c_exact = timed(exact_index.assign, lon, lat, iso3)
         cached = _cached_ged_in_fresh_process(engine, raw, cache)
         print(
             f"spatial join: {n:,} real GED events in {cached['wall']:.3f} s = {n / cached['wall']:,.0f} "
@@ -131,7 +132,7 @@ def spatial_benchmark(engine, raw: Path, sample_points: int = 2_000_000) -> None
             f"{_load()}"
         )
         sample = np.random.default_rng(1).choice(n, 200, replace=False)
-        _, t_naive, _ = _timed(naive_assign, lon[sample], lat[sample], base.region_ids, base.geometries)
+        _, t_naive, _ = timed(naive_assign, lon[sample], lat[sample], base.region_ids, base.geometries)
         rate_naive = len(sample) / t_naive
         print(
             f"naive shapely loop on a 200-event sample: {rate_naive:,.1f} events/s; "
@@ -141,12 +142,12 @@ def spatial_benchmark(engine, raw: Path, sample_points: int = 2_000_000) -> None
         geoms, ids, geo_iso3 = base.geometries, base.region_ids, base.iso3
         x, y, owner = _sample_inside(np.asarray(geoms), sample_points)
         index = _like(base, cache)
-        out, t_first, c_first = _timed(index.assign, x, y, geo_iso3[owner])
-        _, t_again, c_again = _timed(index.assign, x, y, geo_iso3[owner])
+        out, t_first, c_first = timed(index.assign, x, y, geo_iso3[owner])
+        _, t_again, c_again = timed(index.assign, x, y, geo_iso3[owner])
         agree = float((out["region_id"].to_numpy(dtype=object) == ids[owner]).mean())
         points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs="EPSG:4326")
         polygons = gpd.GeoDataFrame({"region_id": ids}, geometry=geoms, crs="EPSG:4326")
-        _, t_sjoin, c_sjoin = _timed(gpd.sjoin, points, polygons, "left", "intersects")
+        _, t_sjoin, c_sjoin = timed(gpd.sjoin, points, polygons, "left", "intersects")
     m = len(x)
     print(
         f"{m:,} points sampled inside the real admin-1 polygons: first call (grid loaded from the cache) "
@@ -184,7 +185,7 @@ def _cached_ged_main(url: str, cache: Path) -> None:
     base = ctx.admin_index
     lon, lat, iso3 = _ged_points(ctx, raw)
     index = _like(base, cache)
-    out, wall, cpu = _timed(index.assign, lon, lat, iso3)
+    out, wall, cpu = timed(index.assign, lon, lat, iso3)
     loaded = index._grid is not None  # and not built (above)
     exact_index = _like(base, None)
     exact_index.use_grid = False

@@ -39,7 +39,6 @@ Measured: see benchmarks/spatial.py (its docstring holds the figures, with load 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import mmap
@@ -55,7 +54,7 @@ import pandas as pd
 import shapely
 from shapely.strtree import STRtree
 
-from etl.frame_cache import replace_atomically
+from etl.frame_cache import cache_key, replace_atomically
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +122,7 @@ class AdminIndex:
             idx = present[self._polygon_iso3 == code]
             self._trees[code] = (STRtree(self.geometries[idx]), idx)
         self._grid: CellGrid | None = None  # loaded or built on the first large assignment
+        self._key: str | None = None  # _cache_key, once computed
         self.use_grid = True  # False: every call takes the exact query (tests compare the two)
         text = all(isinstance(r, str) for r in self.region_ids)
         self._out_dtype = _str_dtype()
@@ -245,29 +245,25 @@ class AdminIndex:
     def identity(self) -> str:
         """sha256 of the polygons' WKB, their region ids and countries: what a table derived from this
         index depends on (etl.frame_cache keys)."""
-        digest = hashlib.sha256(self._cache_key().encode())
-        for values in (self.region_ids, self.iso3):
-            digest.update("\x1f".join(map(str, values)).encode())
-        return digest.hexdigest()
+        return cache_key(
+            [self._cache_key(), "\x1f".join(map(str, self.region_ids)), "\x1f".join(map(str, self.iso3))]
+        )
 
     def _cache_key(self) -> str:
-        """sha256 of the grid parameters and the polygons' WKB (as read, or encoded here)."""
-        h = hashlib.sha256(
-            f"{GRID_FORMAT}:{ROOT_CELLS_PER_DEG}:{SPLIT}:{LEVELS}:{MAX_LEAF_EDGES}:{EPS_DEG}".encode()
-        )
-        h.update(np.asarray(len(self._polygons), dtype=np.int64).tobytes())
-        wkb = self._wkb
-        if wkb is None or len(wkb) != len(self.geometries):
-            chosen: Sequence = list(shapely.to_wkb(self._polygons))
-        elif len(self._polygon_rows) == len(wkb):
-            chosen = wkb
-        else:
-            chosen = [wkb[int(i)] for i in self._polygon_rows]
-        for w in chosen:  # item by item: no copy of the whole (a 7.5 MB join costs more than the hash)
-            blob = w.encode() if isinstance(w, str) else bytes(w or b"")
-            h.update(len(blob).to_bytes(8, "little"))
-            h.update(blob)
-        return h.hexdigest()
+        """sha256 of the grid parameters and the polygons' WKB (as read, or encoded here); computed once per
+        index (the polygons do not change), since the grid's load and a derived table's key both ask."""
+        if self._key is None:
+            wkb = self._wkb
+            if wkb is None or len(wkb) != len(self.geometries):
+                chosen: Sequence = list(shapely.to_wkb(self._polygons))
+            elif len(self._polygon_rows) == len(wkb):
+                chosen = wkb
+            else:
+                chosen = [wkb[int(i)] for i in self._polygon_rows]
+            params = f"{GRID_FORMAT}:{ROOT_CELLS_PER_DEG}:{SPLIT}:{LEVELS}:{MAX_LEAF_EDGES}:{EPS_DEG}"
+            # item by item: no copy of the whole (a 7.5 MB join costs more than the hash)
+            self._key = cache_key([params, str(len(self._polygons)), *(w or b"" for w in chosen)])
+        return self._key
 
     def _locate(self, lon: np.ndarray, lat: np.ndarray, point_country: np.ndarray) -> np.ndarray:
         """Index into the present polygons of the own-country polygon holding each point, or -1.

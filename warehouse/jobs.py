@@ -44,13 +44,11 @@ HOST = socket.gethostname()[:255]
 # first's job 7 look owned here.
 _owned: dict[tuple[str, int], threading.Event] = {}
 _owned_lock = threading.Lock()
+_orphan_hooks: list[Callable[[Engine, dict[str, Any]], None]] = []
 
 
 def _owned_key(engine: Engine, job_id: int) -> tuple[str, int]:
     return engine.url.render_as_string(hide_password=True), job_id
-
-
-_orphan_hooks: list[Callable[[Engine, dict[str, Any]], None]] = []
 
 
 class JobBusy(RuntimeError):
