@@ -617,11 +617,13 @@ def map_figure(
     )
     fig = _base_layout(fig, title=title, height=600)
     lines = title.count("<br>") + 1 if title else 1
-    # the title hangs from the top (Plotly centres its first line in the margin, so a three-line title and its
-    # subtitle ran onto the map and the legend); then each line takes 20 px: the margin holds them all
+    # the title hangs from the top (Plotly centres its first line in the margin, so a three-line title and
+    # its subtitle ran onto the map and the legend); its top pad is 30 px because Plotly anchors a multi-line
+    # title near its first baseline (10 px cut the first line's tops at desktop width, seen in Chromium);
+    # then each line takes 20 px: the margin holds them all
     fig.update_layout(
-        title=dict(yref="container", y=1 - 10 / 600, yanchor="top"),
-        margin=dict(t=20 + 20 * lines, b=80),  # title lines and subtitle; colour bar below
+        title=dict(yref="container", y=1, yanchor="top", pad=dict(t=30)),
+        margin=dict(t=30 + 20 * lines, b=80),  # title lines and subtitle; colour bar below
     )
     return fig
 
@@ -809,10 +811,14 @@ def value_style(metric: str, zrange: tuple[float, float], level: int = 0) -> dic
     unit = meta["unit"]
     if metric == "estimate":
         unit = _("victims detected per 100,000 people, log scale")
+    label = meta["label"]
     if level == 1:
-        unit = _("{unit}; colours span this country's units only", unit=unit)
+        # translated here, pieces first: the filled sentence is no catalogue message, so the figure's later
+        # translation left the whole colour-bar title English around the translated tail
+        unit = _("{unit}; colours span this country's units only", unit=_(unit))
+        label = _(label)
     colorbar = dict(
-        title=dict(text=f"{meta['label']}<br><sub>{unit}</sub>", side="top", font=dict(size=11)),
+        title=dict(text=f"{label}<br><sub>{unit}</sub>", side="top", font=dict(size=11)),
         orientation="h",
         x=0.5,
         xanchor="center",
@@ -1080,7 +1086,7 @@ def what_changed_figure(
     fig = go.Figure(
         go.Bar(
             x=delta.values,
-            y=[family_label(f) for f in delta.index],
+            y=[_(family_label(f)) for f in delta.index],  # categories: translated here, as the drivers' bars
             orientation="h",
             marker=dict(color=[UP if v >= 0 else DOWN for v in delta.values]),
             text=[f"{v:+.2f}" if abs(v) >= 0.01 else f"{v:+.3f}" for v in delta.values],
@@ -1246,7 +1252,8 @@ def watch_drivers_figure(
     if terms.empty:
         return empty_figure("No drivers stored for this score.")
     terms = terms.iloc[::-1]  # largest at the top of a horizontal bar chart
-    labels = [str(lab or drv) for lab, drv in zip(terms["label"], terms["driver"], strict=True)]
+    # bar labels are translated here: the figure's later translation covers titles and texts, not categories
+    labels = [_(str(lab or drv)) for lab, drv in zip(terms["label"], terms["driver"], strict=True)]
     vals = terms["contribution"].astype(float).to_numpy()
     fig = go.Figure(
         go.Bar(
@@ -1264,7 +1271,10 @@ def watch_drivers_figure(
     fig.update_xaxes(range=[-span * 1.35, span * 1.35], title="Contribution (log scale of the rise)")
     fig.add_vline(x=0, line=dict(color="#333", width=1))
     fig.update_yaxes(automargin=True)
-    what = "composite terms" if method == "composite" else "SHAP values" if method == "xgboost" else method
+    # every composite variant (composite, composite_min_base, composite_scaled) is a sum of terms; a raw
+    # method code in the title showed as "(composite_scaled)" and kept the title from being translated
+    what = "composite terms" if method.startswith("composite") else method
+    what = "SHAP values" if method == "xgboost" else what
     return _base_layout(
         fig,
         f"Drivers of the watch-list score{' ' + str(year) if year else ''} ({what})",

@@ -165,6 +165,20 @@ PATTERNS = (
         " victims abroad"
     ),
     N_("percentile of expected rise, 0–100"),
+    # the watch list's driver labels (models.watchlist.DRIVER_LABELS, stored with each score's terms)
+    N_("refugees and asylum-seekers abroad, change over two years"),
+    N_("conflict IDPs, change over two years"),
+    N_("deaths in organised violence per 100,000"),
+    N_("deaths in organised violence, change against the previous three years"),
+    N_("people affected by disasters per 100,000"),
+    N_("refugees and asylum-seekers abroad per 100,000"),
+    N_("conflict IDPs per 100,000"),
+    N_("poverty and weak rule of law (modifier)"),
+    # input family labels (figures.FAMILY_BY_NAME) as bar categories of the region page's change chart
+    N_("Trafficking"),
+    N_("Structural"),
+    N_("Response"),
+    N_("Hazard"),
     N_("Located crisis drivers {year}"),  # the map's title for one country (a label and its year)
     N_(  # the map's subtitle for one country's admin-1 units (figures.WATCH_ADMIN1's unit: target)
         "% of the country's located conflict deaths and displaced people: where the watch list's drivers are"

@@ -369,5 +369,5 @@ def test_the_map_title_hangs_from_the_top_and_its_margin_holds_every_line():
     title = "one<br>two<br>three<br><sub>subtitle</sub>"
     fig = figures.map_figure(values, ["AAA"], bg, "risk_score", "/g.geojson", (0, 100), title=title)
     assert fig.layout.title.yref == "container" and fig.layout.title.yanchor == "top"
-    assert fig.layout.title.y * fig.layout.height >= fig.layout.height - 12  # within 12 px of the top
-    assert fig.layout.margin.t >= 20 * 4 + 20
+    assert fig.layout.title.y == 1 and fig.layout.title.pad.t >= 30  # 10 px cut the first line's tops
+    assert fig.layout.margin.t >= 20 * 4 + 30
