@@ -275,3 +275,31 @@ def test_a_wrapped_title_naming_an_admin1_unit_is_translated_at_run_time(dash_ap
     french = i18n.Translator("fr")(english)
     assert french.startswith("Tendance") and name in french, french
     assert i18n.Translator("fr")(f"No such words<br>in {name}") == f"No such words<br>in {name}"
+
+
+def test_category_labels_and_the_country_colour_bar_are_translated_when_built(dash_app):
+    """Bar categories and a filled colour-bar title are not reached by the figure's later translation, so
+    the builders translate them (French: they showed English, and the method code 'composite_scaled')."""
+    import pandas as pd
+
+    from dashboard import figures
+
+    terms = pd.DataFrame(
+        {
+            "driver": ["conflict_intensity", "vulnerability"],
+            "label": ["deaths in organised violence per 100,000", "poverty and weak rule of law (modifier)"],
+            "contribution": [0.3, 0.1],
+        }
+    )
+    with dash_app.server.test_request_context("/?lang=fr"):
+        drivers = figures.watch_drivers_figure(terms, 2025, "composite_scaled")
+        bar = figures.value_style("watch", (0, 100), level=1)
+    assert list(drivers.data[0].y) == [
+        "pauvreté et faiblesse de l'État de droit (modulateur)",
+        "décès dus à la violence organisée pour 100 000 habitants",
+    ]
+    drivers_title = drivers.layout.title.text
+    assert "composite_scaled" not in drivers_title and "composite terms" in drivers_title
+    title = bar["colorbar"]["title"]["text"]
+    assert title.startswith("Facteurs de crise localisés<br><sub>% des décès"), title
+    assert "les couleurs" in title
